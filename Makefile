@@ -1,0 +1,32 @@
+# kazu-spark: `make run` annotates the bundled sample, `make test` runs the suite.
+# Both bootstrap ./.venv, install the package and cache the Delta jars (Maven Central, once).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+KS     := $(VENV)/bin/kazu-spark
+
+.PHONY: setup run test lint clean
+
+setup: $(VENV)/.installed .jars/.cached
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+.jars/.cached: $(VENV)/.installed
+	$(KS) setup
+	touch $@
+
+run: setup
+	$(KS) annotate
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf lakehouse spark-warehouse metastore_db derby.log .pytest_cache

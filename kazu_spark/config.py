@@ -1,0 +1,147 @@
+"""Typed configuration, validated on load: an invalid value fails before any work, naming its key.
+
+Layers, later wins: ``conf/default.yaml`` (shipped in the package as ``resources/default.yaml``), then
+``--conf FILE``, then ``key.path=value`` overrides (what CLI flags turn into).
+
+Example:
+    >>> cfg = load_config(overrides={"ner.threshold": "0.4"})
+    >>> cfg.ner.threshold
+    0.4
+    >>> load_config(overrides={"input.max_chars": "0"})
+    Traceback (most recent call last):
+    ...
+    kazu_spark.config.ConfigError: invalid configuration: input.max_chars: Input should be greater than 0 (got 0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kazu_spark.linking.ontologies import OntologySource
+
+DEFAULT_CONFIG = "pkg://kazu_spark/resources/default.yaml"
+
+
+class ConfigError(ValueError):
+    """Raised for an unreadable or invalid configuration; the message names the offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InputConfig(_Strict):
+    """Where documents come from."""
+
+    path: str | None = Field(None, description="input file, folder or table path")
+    format: Literal["auto", "jsonl", "parquet", "delta", "text", "pubtator"] = Field(
+        "auto", description="input format; auto detects from the path"
+    )
+    max_chars: int = Field(1_000_000, gt=0, description="documents longer than this are quarantined")
+
+
+class SparkConfig(_Strict):
+    """Session settings for local runs; spark-submit and notebooks bring their own master."""
+
+    master: str | None = Field(None, description="Spark master; None uses $SPARK_MASTER or local[*]")
+    conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings passed through")
+
+
+class NerConfig(_Strict):
+    """The transformer tagger and how it runs on executors."""
+
+    model: str = Field("pkg://kazu_spark/resources/model", description="model folder (HF layout + labels.txt)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when a GPU is visible")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32"
+    )
+    threshold: float = Field(0.5, gt=0, le=1, description="sigmoid probability for a B/I tag")
+    window: int = Field(128, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
+    stride: int = Field(32, ge=0, description="sub-tokens shared by consecutive windows")
+    batch_size: int = Field(32, gt=0, description="windows per forward pass")
+    num_threads: int | None = Field(None, gt=0, description="torch threads per worker; None = spark.task.cpus")
+    arrow_batch_rows: int = Field(256, gt=0, description="documents per Arrow batch sent to a Python worker")
+    partitions: int | None = Field(None, gt=0, description="NER partitions; None = 2 x default parallelism")
+
+
+class LinkingConfig(_Strict):
+    """Ontology sources and matching."""
+
+    enabled: bool = Field(True, description="link entities to ontology concepts")
+    ontologies: list[OntologySource] = Field(default_factory=list, description="sources for ontology_terms")
+
+
+class Config(_Strict):
+    """The whole job configuration."""
+
+    input: InputConfig = Field(default_factory=InputConfig)
+    lakehouse: str = Field("./lakehouse", description="folder (or URI) holding the Delta tables")
+    incremental: bool = Field(True, description="skip documents whose content hash is already stored")
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    ner: NerConfig = Field(default_factory=NerConfig)
+    linking: LinkingConfig = Field(default_factory=LinkingConfig)
+
+    def fingerprint(self) -> str:
+        """sha256 of the resolved configuration, recorded in ``runs.config_hash``."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    from kazu_spark.paths import resolve_path
+
+    real = Path(resolve_path(path))
+    try:
+        data = yaml.safe_load(real.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"configuration file {path} must hold a mapping at the top level")
+    return data
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"invalid configuration: {dotted}: {part} is not a section")
+        node = child
+    node[leaf] = yaml.safe_load(value) if isinstance(value, str) else value
+
+
+def load_config(conf_file: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load the default config, layer ``conf_file`` and dotted ``overrides`` on top, and validate."""
+    data = _read_yaml(DEFAULT_CONFIG)
+    if conf_file:
+        data = _deep_merge(data, _read_yaml(conf_file))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, dotted, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+

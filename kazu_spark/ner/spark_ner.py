@@ -1,0 +1,137 @@
+"""Spark glue for NER: ship the weights once, build the tagger once per Python worker, tag partitions.
+
+The driver reads the model folder into memory and broadcasts it; each Python worker unpacks it once
+into a temporary folder and keeps the built :class:`~kazu_spark.ner.tagger.Tagger` in a module-level
+cache keyed by the model's fingerprint, so later batches and later tasks on a reused worker
+(``spark.python.worker.reuse``, on by default) skip loading. Sections are tagged separately, so no
+entity crosses from title into body, and offsets are shifted back into ``documents.text``.
+
+Example (needs a session and a model folder):
+    >>> # entities = tag_documents(spark, documents_df, NerConfig())   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+
+from kazu_spark.paths import resolve_path
+from kazu_spark.schemas import ENTITIES
+
+if TYPE_CHECKING:
+    from kazu_spark.config import NerConfig
+    from kazu_spark.ner.tagger import Tagger
+
+#: ENTITIES columns the NER stage fills (run_id is added by the pipeline)
+_OUTPUT = ENTITIES.fieldNames()[:-1]
+_OUTPUT_SCHEMA = ", ".join(
+    f"{f.name} {f.dataType.simpleString()}" for f in ENTITIES.fields if f.name in _OUTPUT
+)
+
+#: per-worker cache: model fingerprint -> Tagger (one model build per Python worker)
+_TAGGERS: dict[str, Tagger] = {}
+
+
+def read_model_files(model_dir: str) -> dict[str, bytes]:
+    """Read every file of a model folder (non-recursive) into memory, for broadcasting."""
+    folder = Path(resolve_path(model_dir))
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {model_dir} ({folder}) does not exist")
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def model_fingerprint(files: dict[str, bytes]) -> str:
+    """Short sha256 over the model's file names and contents."""
+    digest = hashlib.sha256()
+    for name, data in sorted(files.items()):
+        digest.update(name.encode())
+        digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()[:12]
+
+
+def entity_id(doc_id: str, section: str, start: int, end: int, entity_class: str) -> str:
+    """Deterministic entity key: sha1 of (doc_id, section, start, end, class)."""
+    return hashlib.sha1(f"{doc_id}\x1f{section}\x1f{start}\x1f{end}\x1f{entity_class}".encode()).hexdigest()
+
+
+def _worker_tagger(fingerprint: str, files: dict[str, bytes], cfg: NerConfig, threads: int) -> Tagger:
+    """Build the tagger on first use in this Python worker; reuse it afterwards."""
+    if fingerprint not in _TAGGERS:
+        import torch
+
+        from kazu_spark.ner.tagger import Tagger
+
+        folder = Path(tempfile.mkdtemp(prefix=f"kazu-spark-model-{fingerprint}-"))
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        _TAGGERS[fingerprint] = Tagger.from_dir(
+            folder,
+            device=device,
+            precision=cfg.precision,
+            threshold=cfg.threshold,
+            window=cfg.window,
+            stride=cfg.stride,
+            batch_size=cfg.batch_size,
+            num_threads=cfg.num_threads or threads,
+        )
+    return _TAGGERS[fingerprint]
+
+
+def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
+    """Tag one pandas batch of documents (doc_id, text, sections, content_hash) into entity rows."""
+    pieces: list[tuple[int, str, int, str]] = []  # (row, section name, section start, section text)
+    for row, (text, sections) in enumerate(zip(docs["text"], docs["sections"], strict=True)):
+        for section in sections:
+            pieces.append((row, section["name"], int(section["start"]), text[section["start"] : section["end"]]))
+    spans = tagger.tag([piece[3] for piece in pieces])
+    records = []
+    for (row, name, offset, _), found in zip(pieces, spans, strict=True):
+        doc_id, text, content_hash = docs["doc_id"].iat[row], docs["text"].iat[row], docs["content_hash"].iat[row]
+        for span in found:
+            start, end = offset + span.start, offset + span.end
+            records.append(
+                {
+                    "entity_id": entity_id(doc_id, name, start, end, span.entity_class),
+                    "doc_id": doc_id,
+                    "section": name,
+                    "start": start,
+                    "end": end,
+                    "mention": text[start:end],
+                    "entity_class": span.entity_class,
+                    "confidence": float(span.confidence),
+                    "model": tagger.name,
+                    "content_hash": content_hash,
+                }
+            )
+    return pd.DataFrame.from_records(records, columns=_OUTPUT)
+
+
+def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> DataFrame:
+    """Run NER over a documents DataFrame; returns ENTITIES rows without ``run_id``.
+
+    The model folder is broadcast once per job; each Python worker builds the tagger once.
+    """
+    files = read_model_files(cfg.model)
+    fingerprint = model_fingerprint(files)
+    shipped = spark.sparkContext.broadcast(files)
+    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.arrow_batch_rows))
+
+    def tag_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        tagger = _worker_tagger(fingerprint, shipped.value, cfg, threads)
+        for docs in batches:
+            yield entities_for_batch(tagger, docs)
+
+    return (
+        documents.select("doc_id", "text", "sections", "content_hash")
+        .repartition(partitions, "doc_id")
+        .mapInPandas(tag_partition, _OUTPUT_SCHEMA)
+    )

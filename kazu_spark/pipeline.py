@@ -1,0 +1,179 @@
+"""The annotate job: documents in, Delta tables out.
+
+``annotate`` chains the stages (ingest → NER → link) and writes ``documents``, ``entities``,
+``entity_links``, ``quarantine`` and ``runs`` by MERGE on deterministic keys, so a rerun over the same
+input adds no rows. With ``incremental`` on, documents whose content hash is already stored are skipped;
+a changed document's old entities and links are deleted before its new ones land.
+
+Example (needs a session; the defaults annotate the bundled sample into ./lakehouse):
+    >>> # summary = annotate(spark, load_config())   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from kazu_spark.config import Config
+from kazu_spark.io.delta import ensure_table, merge_table, read_table, table_path
+from kazu_spark.io.ingest import to_documents
+from kazu_spark.io.readers import read_raw
+from kazu_spark.linking.build import write_ontology_terms
+from kazu_spark.linking.link import link_entities
+from kazu_spark.ner.spark_ner import tag_documents
+from kazu_spark.paths import resolve_path
+from kazu_spark.schemas import RUNS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    """What one annotate run did, as printed at its end and stored in ``runs``."""
+
+    run_id: str
+    rows_read: int = 0
+    documents: int = 0
+    skipped_unchanged: int = 0
+    quarantined: int = 0
+    entities: int = 0
+    entities_per_class: dict[str, int] = field(default_factory=dict)
+    linked_entities: int = 0
+    links: int = 0
+    elapsed_seconds: float = 0.0
+    model: str | None = None
+
+    @property
+    def fraction_linked(self) -> float:
+        """Share of this run's entities with at least one ontology link."""
+        return self.linked_entities / self.entities if self.entities else 0.0
+
+    @property
+    def documents_per_second(self) -> float:
+        """Documents annotated per wall-clock second."""
+        return self.documents / self.elapsed_seconds if self.elapsed_seconds else 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Counts for ``runs.counts``."""
+        return {
+            "rows_read": self.rows_read,
+            "documents": self.documents,
+            "skipped_unchanged": self.skipped_unchanged,
+            "quarantined": self.quarantined,
+            "entities": self.entities,
+            "linked_entities": self.linked_entities,
+            "links": self.links,
+        } | {f"entities.{k}": v for k, v in self.entities_per_class.items()}
+
+
+def _table_exists(spark: SparkSession, lakehouse: str, table: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, table_path(lakehouse, table))
+
+
+def _new_or_changed(spark: SparkSession, docs: DataFrame, lakehouse: str) -> DataFrame:
+    """Documents whose (doc_id, content_hash) is not stored yet."""
+    if not _table_exists(spark, lakehouse, "documents"):
+        return docs
+    stored = read_table(spark, lakehouse, "documents").select("doc_id", "content_hash")
+    return docs.join(stored, ["doc_id", "content_hash"], "left_anti")
+
+
+def _delete_for_documents(spark: SparkSession, lakehouse: str, table: str, docs: DataFrame) -> None:
+    """Remove a table's rows that belong to the given documents (their stale versions)."""
+    target = ensure_table(spark, lakehouse, table)
+    ids = docs.select("doc_id").distinct()
+    target.alias("t").merge(ids.alias("s"), "t.doc_id = s.doc_id").whenMatchedDelete().execute()
+
+
+def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> DataFrame:
+    """The lakehouse's ontology_terms table, built from the configured sources on first use."""
+    if not _table_exists(spark, cfg.lakehouse, "ontology_terms"):
+        if not cfg.linking.ontologies:
+            raise ValueError("linking.ontologies is empty and the lakehouse has no ontology_terms table")
+        write_ontology_terms(spark, cfg.linking.ontologies, cfg.lakehouse)
+    return read_table(spark, cfg.lakehouse, "ontology_terms")
+
+
+def _write_run(spark: SparkSession, cfg: Config, summary: RunSummary, started: datetime, error: str | None) -> None:
+    row = {
+        "run_id": summary.run_id,
+        "command": "annotate",
+        "started_at": started,
+        "finished_at": datetime.now(UTC),
+        "status": "failed" if error else "succeeded",
+        "input": cfg.input.path,
+        "config_hash": cfg.fingerprint(),
+        "model": summary.model,
+        "counts": summary.counts(),
+        "elapsed_seconds": summary.elapsed_seconds,
+        "error": error,
+    }
+    merge_table(spark, spark.createDataFrame([row], RUNS), cfg.lakehouse, "runs")
+
+
+def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
+    """Run ingest → NER → linking over ``cfg.input`` and MERGE the results into ``cfg.lakehouse``."""
+    if not cfg.input.path:
+        raise ValueError("input.path is not set: pass --input or set it in the config")
+    t0 = time.perf_counter()
+    started = datetime.now(UTC)
+    summary = RunSummary(run_id=str(uuid.uuid4()))
+    lakehouse = cfg.lakehouse
+    raw = read_raw(spark, resolve_path(cfg.input.path), cfg.input.format)  # fails early on a bad input
+    try:
+        raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
+        summary.rows_read = raw.count()
+        docs, quarantine = to_documents(raw, summary.run_id, max_chars=cfg.input.max_chars)
+        docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
+        todo = (_new_or_changed(spark, docs, lakehouse) if cfg.incremental else docs).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        summary.documents = todo.count()
+        summary.skipped_unchanged = docs.count() - summary.documents
+        summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
+
+        entities = tag_documents(spark, todo, cfg.ner).withColumn("run_id", F.lit(summary.run_id))
+        entities = entities.persist(StorageLevel.MEMORY_AND_DISK)
+        per_class = entities.groupBy("entity_class").count().collect()
+        summary.entities_per_class = {r["entity_class"]: r["count"] for r in sorted(per_class)}
+        summary.entities = sum(summary.entities_per_class.values())
+        summary.model = entities.select("model").first()["model"] if summary.entities else None
+
+        for table in ("entity_links", "entities"):
+            _delete_for_documents(spark, lakehouse, table, todo)
+        merge_table(spark, todo, lakehouse, "documents")
+        merge_table(spark, entities, lakehouse, "entities")
+        if cfg.linking.enabled:
+            terms = ensure_ontology_terms(spark, cfg)
+            links = link_entities(entities, terms).withColumn("run_id", F.lit(summary.run_id))
+            links = links.persist(StorageLevel.MEMORY_AND_DISK)
+            summary.links = links.count()
+            summary.linked_entities = links.select("entity_id").distinct().count()
+            merge_table(spark, links, lakehouse, "entity_links")
+            links.unpersist()
+        for frame in (entities, todo, docs, raw):
+            frame.unpersist()
+    except Exception as exc:
+        summary.elapsed_seconds = time.perf_counter() - t0
+        _write_run(spark, cfg, summary, started, f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    summary.elapsed_seconds = time.perf_counter() - t0
+    _write_run(spark, cfg, summary, started, None)
+    return summary
+
+
+def merge_counted(spark: SparkSession, df: DataFrame, lakehouse: str, table: str) -> int:
+    """MERGE ``df`` into ``table`` and return how many rows it held."""
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    count = df.count()
+    merge_table(spark, df, lakehouse, table)
+    df.unpersist()
+    return count

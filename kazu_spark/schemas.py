@@ -1,0 +1,152 @@
+"""Every table's schema, in one place, with a one-line doc per column.
+
+The pipeline's stages are ``DataFrame -> DataFrame`` functions over these schemas, so a stage can be
+run, tested and replaced on its own. Keys are deterministic (see ``KEYS``): a rerun MERGEs into the
+same rows instead of duplicating them.
+
+Example:
+    >>> from kazu_spark.schemas import ENTITIES, KEYS
+    >>> KEYS["entities"]
+    ('entity_id',)
+    >>> "confidence" in ENTITIES.fieldNames()
+    True
+"""
+
+from __future__ import annotations
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+
+def _schema(*fields: tuple[str, object, bool, str]) -> StructType:
+    """Build a StructType whose fields carry their one-line doc as column metadata ``comment``."""
+    return StructType(
+        [StructField(name, dtype, nullable, metadata={"comment": doc}) for name, dtype, nullable, doc in fields]
+    )
+
+
+RAW_DOCUMENTS = _schema(
+    ("source_id", StringType(), True, "id as given by the source (id/pmid column, file name); null if missing"),
+    ("title", StringType(), True, "title text, may be null"),
+    ("text", StringType(), True, "body text (abstract); may be null"),
+    ("source", StringType(), False, "where the row came from: file path or table path"),
+    ("read_error", StringType(), True, "set by a reader that could not decode the row (e.g. invalid UTF-8)"),
+)
+
+SECTION = StructType(
+    [
+        StructField("name", StringType(), False, metadata={"comment": "section name: title or body"}),
+        StructField("start", IntegerType(), False, metadata={"comment": "code-point offset in documents.text"}),
+        StructField("end", IntegerType(), False, metadata={"comment": "exclusive end offset in documents.text"}),
+    ]
+)
+
+DOCUMENTS = _schema(
+    ("doc_id", StringType(), False, "deterministic document id: the source id"),
+    ("source", StringType(), False, "input file or table the document came from"),
+    ("title", StringType(), True, "title as read"),
+    ("text", StringType(), False, "stored text that all offsets point into: title, blank line, body"),
+    ("sections", ArrayType(SECTION, False), False, "title/body spans inside text"),
+    ("content_hash", StringType(), False, "sha256 of text; a changed hash means a changed document"),
+    ("char_count", IntegerType(), False, "len(text) in code points"),
+    ("run_id", StringType(), False, "run that last wrote this row"),
+    ("ingested_at", TimestampType(), False, "when that run wrote it"),
+)
+
+ENTITIES = _schema(
+    ("entity_id", StringType(), False, "sha1 of (doc_id, section, start, end, entity_class)"),
+    ("doc_id", StringType(), False, "document the mention is in"),
+    ("section", StringType(), False, "title or body"),
+    ("start", IntegerType(), False, "code-point offset into documents.text; text[start:end] == mention"),
+    ("end", IntegerType(), False, "exclusive end offset into documents.text"),
+    ("mention", StringType(), False, "the mention's text, exactly text[start:end]"),
+    ("entity_class", StringType(), False, "cell_line, cell_type, disease, drug, gene or species"),
+    ("confidence", DoubleType(), False, "mean token probability of the span's tags, in [0, 1]"),
+    ("model", StringType(), False, "name and version of the model that emitted it"),
+    ("content_hash", StringType(), False, "content hash of the document version it was found in"),
+    ("run_id", StringType(), False, "run that last wrote this row"),
+)
+
+ENTITY_LINKS = _schema(
+    ("link_id", StringType(), False, "sha1 of (entity_id, concept_id, source)"),
+    ("entity_id", StringType(), False, "entity this link belongs to"),
+    ("doc_id", StringType(), False, "document of the entity (denormalised for partition pruning)"),
+    ("concept_id", StringType(), False, "ontology concept id, e.g. MESH:D003920"),
+    ("source", StringType(), False, "ontology the concept comes from, e.g. MEDIC"),
+    ("default_label", StringType(), True, "the concept's preferred label"),
+    ("matched_synonym", StringType(), False, "ontology synonym that matched the mention"),
+    ("strategy", StringType(), False, "exact or normalised"),
+    ("score", DoubleType(), False, "match score in [0, 1]: 1.0 exact, lower for normalised"),
+    ("ambiguous", BooleanType(), False, "true when the matched synonym names several concepts"),
+    ("run_id", StringType(), False, "run that last wrote this row"),
+)
+
+ONTOLOGY_TERMS = _schema(
+    ("term_id", StringType(), False, "sha1 of (source, concept_id, synonym)"),
+    ("concept_id", StringType(), False, "concept id with its prefix, e.g. MESH:D003920, HGNC:5, CL:0000236"),
+    ("source", StringType(), False, "MEDIC, CL, NCBITaxon, HGNC or MeSH"),
+    ("default_label", StringType(), False, "the concept's preferred label"),
+    ("synonym", StringType(), False, "one surface form: the label itself, a synonym, an alias or symbol"),
+    ("synonym_type", StringType(), False, "label, exact, related, broad, narrow, symbol, alias, previous"),
+    ("normalised_synonym", StringType(), False, "synonym after linking.normalise.normalise(..., class)"),
+    ("entity_class", StringType(), False, "class of entity this term links"),
+    ("source_version", StringType(), False, "version or file checksum of the ontology source"),
+)
+
+RUNS = _schema(
+    ("run_id", StringType(), False, "uuid of the run"),
+    ("command", StringType(), False, "annotate, ontologies-build, ..."),
+    ("started_at", TimestampType(), False, "start time (UTC)"),
+    ("finished_at", TimestampType(), False, "end time (UTC)"),
+    ("status", StringType(), False, "succeeded or failed"),
+    ("input", StringType(), True, "input path or table"),
+    ("config_hash", StringType(), False, "sha256 of the resolved configuration"),
+    ("model", StringType(), True, "model name and version used"),
+    ("counts", MapType(StringType(), LongType()), False, "rows read, documents, entities, links, quarantined"),
+    ("elapsed_seconds", DoubleType(), False, "wall-clock seconds"),
+    ("error", StringType(), True, "error message if the run failed"),
+)
+
+QUARANTINE = _schema(
+    ("quarantine_id", StringType(), False, "sha1 of (source, source_id, reason, raw snippet)"),
+    ("source", StringType(), False, "input the row came from"),
+    ("source_id", StringType(), True, "id of the rejected row, if it had one"),
+    ("reason", StringType(), False, "why it was rejected: missing_id, empty_text, invalid_utf8, ..."),
+    ("detail", StringType(), True, "human-readable detail"),
+    ("raw_snippet", StringType(), True, "first 200 characters of the raw row, for triage"),
+    ("run_id", StringType(), False, "run that rejected it"),
+    ("quarantined_at", TimestampType(), False, "when"),
+)
+
+#: table name -> schema
+TABLES: dict[str, StructType] = {
+    "documents": DOCUMENTS,
+    "entities": ENTITIES,
+    "entity_links": ENTITY_LINKS,
+    "ontology_terms": ONTOLOGY_TERMS,
+    "runs": RUNS,
+    "quarantine": QUARANTINE,
+}
+
+#: table name -> MERGE key columns
+KEYS: dict[str, tuple[str, ...]] = {
+    "documents": ("doc_id",),
+    "entities": ("entity_id",),
+    "entity_links": ("link_id",),
+    "ontology_terms": ("term_id",),
+    "runs": ("run_id",),
+    "quarantine": ("quarantine_id",),
+}
+
+#: the six TinyBERN2 entity classes, in the order of the BIO label list
+ENTITY_CLASSES: tuple[str, ...] = ("cell_line", "cell_type", "disease", "drug", "gene", "species")

@@ -1,0 +1,124 @@
+"""The SparkSession builder: Delta Lake extensions, Arrow, local defaults, the project's interpreter.
+
+Delta's jars come from Maven Central once, at set-up (``kazu-spark setup`` or ``make setup``), into a
+local folder (``.jars/`` by default, ``KAZU_SPARK_JARS`` to move it); later sessions load them from there
+and need no network. On a cluster where Delta is already installed (Databricks), pass
+``use_local_jars=False``.
+
+Example:
+    >>> from kazu_spark.session import delta_coordinates
+    >>> delta_coordinates("4.2.0")
+    ['io.delta:delta-spark_4.2_2.13:4.4.0', 'io.delta:delta-storage:4.4.0']
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+#: Spark major.minor -> (Delta artifact, Delta version) on Maven Central
+_DELTA_FOR_SPARK: dict[str, tuple[str, str]] = {
+    "4.0": ("delta-spark_4.0_2.13", "4.4.0"),
+    "4.1": ("delta-spark_4.1_2.13", "4.4.0"),
+    "4.2": ("delta-spark_4.2_2.13", "4.4.0"),
+}
+
+
+class DeltaJarsMissing(RuntimeError):
+    """Raised when the cached Delta jars are absent: run the set-up step first."""
+
+
+def delta_coordinates(spark_version: str) -> list[str]:
+    """Maven coordinates of the Delta jars matching a Spark version (major.minor decides)."""
+    major_minor = ".".join(spark_version.split(".")[:2])
+    if major_minor not in _DELTA_FOR_SPARK:
+        raise ValueError(f"no Delta release known for Spark {spark_version}; supported: {sorted(_DELTA_FOR_SPARK)}")
+    artifact, version = _DELTA_FOR_SPARK[major_minor]
+    return [f"io.delta:{artifact}:{version}", f"io.delta:delta-storage:{version}"]
+
+
+def jars_dir() -> Path:
+    """Folder holding the cached Delta jars: ``$KAZU_SPARK_JARS`` or ``./.jars``."""
+    return Path(os.environ.get("KAZU_SPARK_JARS", ".jars")).resolve()
+
+
+def _jar_name(coordinate: str) -> str:
+    _, artifact, version = coordinate.split(":")
+    return f"{artifact}-{version}.jar"
+
+
+def cached_jars(folder: Path | None = None) -> list[Path]:
+    """Paths of the cached Delta jars for the installed pyspark; raises DeltaJarsMissing if any is absent."""
+    import pyspark
+
+    folder = folder or jars_dir()
+    paths = [folder / _jar_name(c) for c in delta_coordinates(pyspark.__version__)]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise DeltaJarsMissing(
+            f"Delta jars {missing} not found in {folder}; run `kazu-spark setup` (needs Maven Central once)"
+        )
+    return paths
+
+
+def fetch_delta_jars(folder: Path | None = None) -> list[Path]:
+    """Resolve the Delta jars from Maven Central with ``mvn dependency:copy`` into ``folder`` (idempotent)."""
+    import pyspark
+
+    folder = folder or jars_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return cached_jars(folder)
+    except DeltaJarsMissing:
+        pass
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise DeltaJarsMissing("Maven (`mvn`) is needed once to fetch the Delta jars; install it and retry")
+    for coordinate in delta_coordinates(pyspark.__version__):
+        subprocess.run(
+            [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={coordinate}", f"-DoutputDirectory={folder}"],
+            check=True,
+        )
+    return cached_jars(folder)
+
+
+def build_session(
+    app_name: str = "kazu-spark",
+    master: str | None = None,
+    *,
+    use_local_jars: bool = True,
+    extra_conf: dict[str, str] | None = None,
+) -> SparkSession:
+    """Get or create a SparkSession with Delta Lake, Arrow and the project's Python on the workers.
+
+    ``master`` defaults to ``$SPARK_MASTER`` or ``local[*]`` when no cluster passes one in (spark-submit
+    sets ``spark.master`` itself and wins). ``extra_conf`` passes any other Spark setting through.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
+        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+    )
+    launched_by_submit = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit / notebooks start the JVM first
+    if master or not launched_by_submit:
+        builder = builder.master(master or os.environ.get("SPARK_MASTER", "local[*]"))
+        builder = builder.config("spark.sql.shuffle.partitions", os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8"))
+        builder = builder.config("spark.driver.memory", os.environ.get("KAZU_SPARK_DRIVER_MEMORY", "4g"))
+    if use_local_jars:
+        builder = builder.config("spark.jars", ",".join(str(p) for p in cached_jars()))
+    for key, value in (extra_conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
