@@ -108,15 +108,10 @@ def cmd_ontologies_build(args: argparse.Namespace) -> None:
 
 def cmd_ontologies_subset(args: argparse.Namespace) -> None:
     """Cut the bundled ontology subsets out of full ontology files, keyed on the sample's text."""
-    from kazu_spark.linking.subset import write_subsets
-    from kazu_spark.paths import resolve_path
+    from kazu_spark.linking.subset import sample_texts, write_subsets
 
-    texts = []
-    with open(resolve_path(args.sample), encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            texts.append(f"{row.get('title') or ''}\n{row.get('abstract') or row.get('text') or ''}")
-    write_subsets(args.shared, args.out, texts)
+    kept = write_subsets(args.shared, args.out, sample_texts(args.sample))
+    print(", ".join(f"{name}: {n:,} concepts" for name, n in kept.items()))
 
 
 def cmd_evaluate_ner(args: argparse.Namespace) -> None:

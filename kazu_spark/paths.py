@@ -9,20 +9,26 @@ Example:
     True
     >>> resolve_path("/dbfs/models/tinybern2")
     '/dbfs/models/tinybern2'
+    >>> resolve_path("data/x.obo", base="/repo")
+    '/repo/data/x.obo'
 """
 
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 PKG_PREFIX = "pkg://"
 
 
-def resolve_path(path: str) -> str:
-    """Turn a ``pkg://package/relative/path`` into a filesystem path; other paths pass through."""
-    if not path.startswith(PKG_PREFIX):
-        return path
-    package, _, relative = path[len(PKG_PREFIX) :].partition("/")
-    if not package or not relative:
-        raise ValueError(f"{path!r}: expected pkg://<package>/<relative path>")
-    return str(resources.files(package).joinpath(relative))
+def resolve_path(path: str, base: str | Path | None = None) -> str:
+    """Turn ``pkg://package/relative/path`` into a filesystem path, join a relative path onto ``base``
+    when one is given, and pass anything else through (``base=None`` leaves it relative to the cwd)."""
+    if path.startswith(PKG_PREFIX):
+        package, _, relative = path[len(PKG_PREFIX) :].partition("/")
+        if not package or not relative:
+            raise ValueError(f"{path!r}: expected pkg://<package>/<relative path>")
+        return str(resources.files(package).joinpath(relative))
+    if base is not None and "://" not in path and not Path(path).is_absolute():
+        return str(Path(base) / path)
+    return path

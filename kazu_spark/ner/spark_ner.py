@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 
 #: ENTITIES columns the NER stage fills (run_id is added by the pipeline)
 _OUTPUT = ENTITIES.fieldNames()[:-1]
-_OUTPUT_SCHEMA = ", ".join(
-    f"{f.name} {f.dataType.simpleString()}" for f in ENTITIES.fields if f.name in _OUTPUT
-)
+_OUTPUT_SCHEMA = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in ENTITIES.fields if f.name in _OUTPUT)
 
 #: per-worker cache: model fingerprint -> Tagger (one model build per Python worker)
 _TAGGERS: dict[str, Tagger] = {}

@@ -1,0 +1,315 @@
+"""Ontology sources and their parsers: one pure generator per file format, yielding synonym rows.
+
+Every parser yields ``SynonymRow`` dicts ``{concept_id, default_label, synonym, synonym_type}``, the
+label first, then the synonyms of that concept; obsolete/withdrawn concepts are skipped. Files are read
+gzip-compressed when their name ends in ``.gz``, as plain text otherwise. Formats:
+
+* ``medic``: CTD's MEDIC disease vocabulary TSV (``ctd_diseases.tsv.gz``), ``#`` comment header.
+* ``obo``: OBO 1.4 flat files (Cell Ontology, NCBI Taxonomy slim); only ``[Term]`` stanzas.
+* ``hgnc``: the HGNC complete set TSV; approved genes only, concept id ``hgnc_id`` (``HGNC:5``).
+* ``mesh``: MeSH descriptors TSV plus the tree numbers TSV; ``tree_prefix`` keeps one branch
+  (``D`` = Chemicals and Drugs); concept id ``MESH:<descriptor id>``.
+* ``doid_json``: the Disease Ontology as obographs JSON.
+
+Paths in ``OntologySource.path`` are resolved by ``resolve_path``: ``pkg://kazu_spark/<rest>`` names a
+file inside the installed package (the bundled subsets), anything else is a filesystem path, relative
+ones taken against ``base`` when given, else the working directory.
+
+Example:
+    >>> from kazu_spark.linking.ontologies import OntologySource, parse_source
+    >>> source = OntologySource(name="CL", format="obo", entity_class="cell_type",
+    ...     path="pkg://kazu_spark/resources/ontologies/cl-basic.obo.gz", id_prefix_filter="CL:")
+    >>> next(parse_source(source))
+    {'concept_id': 'CL:0000000', 'default_label': 'cell', 'synonym': 'cell', 'synonym_type': 'label'}
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Literal, TextIO, TypedDict
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from kazu_spark.paths import resolve_path
+from kazu_spark.schemas import ENTITY_CLASSES
+
+Format = Literal["medic", "obo", "hgnc", "mesh", "doid_json"]
+_MEDIC_COLUMNS = (
+    "DiseaseName",
+    "DiseaseID",
+    "AltDiseaseIDs",
+    "Definition",
+    "ParentIDs",
+    "TreeNumbers",
+    "ParentTreeNumbers",
+    "Synonyms",
+    "SlimMappings",
+)
+_OBO_SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"\s+(EXACT|RELATED|BROAD|NARROW)\b')
+_OBO_ESCAPE = re.compile(r"\\(.)")
+_HGNC_COLUMNS = {  # column -> synonym type, in output order
+    "symbol": "symbol",
+    "name": "name",
+    "alias_symbol": "alias",
+    "alias_name": "alias",
+    "prev_symbol": "previous",
+    "prev_name": "previous",
+}
+_OBOGRAPH_SCOPES = {
+    "hasExactSynonym": "exact",
+    "hasRelatedSynonym": "related",
+    "hasBroadSynonym": "broad",
+    "hasNarrowSynonym": "narrow",
+}
+
+
+class SynonymRow(TypedDict):
+    """One surface form of one concept, as a parser yields it."""
+
+    concept_id: str
+    default_label: str
+    synonym: str
+    synonym_type: str
+
+
+class OntologySource(BaseModel):
+    """One ontology file (two for MeSH) and the entity class its concepts link.
+
+    ``id_prefix_filter`` keeps only concepts whose id starts with it (``CL:`` drops the imported
+    ``CP:`` terms of cl-basic); ``tree_numbers_path``/``tree_prefix`` are for ``mesh`` only.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    format: Format
+    path: str
+    entity_class: str
+    tree_numbers_path: str | None = None
+    tree_prefix: str | None = None
+    id_prefix_filter: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> OntologySource:
+        if self.entity_class not in ENTITY_CLASSES:
+            raise ValueError(f"entity_class {self.entity_class!r} is not one of {ENTITY_CLASSES}")
+        if self.format == "mesh" and self.tree_prefix and not self.tree_numbers_path:
+            raise ValueError("a mesh source with tree_prefix needs tree_numbers_path")
+        if self.format != "mesh" and (self.tree_prefix or self.tree_numbers_path):
+            raise ValueError("tree_prefix/tree_numbers_path only apply to the mesh format")
+        return self
+
+    def files(self, base: str | Path | None = None) -> list[str]:
+        """The source's resolved file paths (one, or two for MeSH)."""
+        paths = [self.path, self.tree_numbers_path] if self.tree_numbers_path else [self.path]
+        return [resolve_path(p, base) for p in paths]
+
+
+def default_sources(root: str) -> list[OntologySource]:
+    """The default sources (MEDIC, CL, NCBITaxon, HGNC, MeSH drugs) with their canonical file names
+    under ``root``: the shared data folder, or ``pkg://kazu_spark/resources/ontologies`` for the subsets.
+
+    Example:
+        >>> default_sources("/data")[4].tree_numbers_path
+        '/data/mesh-2015-tree-numbers.tsv.gz'
+    """
+    root = root.rstrip("/")
+    return [
+        OntologySource(name="MEDIC", format="medic", entity_class="disease", path=f"{root}/ctd_diseases.tsv.gz"),
+        OntologySource(
+            name="CL", format="obo", entity_class="cell_type", path=f"{root}/cl-basic.obo.gz", id_prefix_filter="CL:"
+        ),
+        OntologySource(
+            name="NCBITaxon",
+            format="obo",
+            entity_class="species",
+            path=f"{root}/ncbitaxon-taxslim.obo.gz",
+            id_prefix_filter="NCBITaxon:",
+        ),
+        OntologySource(name="HGNC", format="hgnc", entity_class="gene", path=f"{root}/hgnc_complete_set.txt.gz"),
+        OntologySource(
+            name="MeSH",
+            format="mesh",
+            entity_class="drug",
+            path=f"{root}/mesh-2015-descriptors.tsv.gz",
+            tree_numbers_path=f"{root}/mesh-2015-tree-numbers.tsv.gz",
+            tree_prefix="D",
+        ),
+    ]
+
+
+def open_text(path: str) -> TextIO:
+    """Open ``path`` for reading text: gunzipped when it ends in ``.gz``, UTF-8 either way."""
+    if path.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _row(concept_id: str, label: str, synonym: str, synonym_type: str) -> SynonymRow:
+    return SynonymRow(concept_id=concept_id, default_label=label, synonym=synonym, synonym_type=synonym_type)
+
+
+def _split(cell: str) -> list[str]:
+    """Values of a ``|``-joined cell, blanks dropped."""
+    return [value.strip() for value in cell.split("|") if value.strip()]
+
+
+def parse_medic(path: str) -> Iterator[SynonymRow]:
+    """Rows of CTD MEDIC: the DiseaseName as label, each ``|``-joined Synonym as ``exact``."""
+    with open_text(path) as handle:
+        rows = csv.reader((line for line in handle if not line.startswith("#")), delimiter="\t", quoting=csv.QUOTE_NONE)
+        for cells in rows:
+            record = dict(zip(_MEDIC_COLUMNS, cells, strict=False))
+            label, concept_id = record.get("DiseaseName", "").strip(), record.get("DiseaseID", "").strip()
+            if not label or not concept_id:
+                continue
+            yield _row(concept_id, label, label, "label")
+            for synonym in _split(record.get("Synonyms", "")):
+                yield _row(concept_id, label, synonym, "exact")
+
+
+def obo_stanzas(lines: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
+    """Split OBO text into ``(header, lines)`` blocks: ``("", ...)`` for the preamble, then one per
+    stanza (``"[Term]"``, ``"[Typedef]"``, ...); lines keep their line ends so blocks can be re-written."""
+    header, block = "", []
+    for line in lines:
+        if line.startswith("["):
+            yield header, block
+            header, block = line.strip(), []
+        block.append(line)
+    yield header, block
+
+
+def _obo_tags(block: list[str]) -> Iterator[tuple[str, str]]:
+    for line in block:
+        tag, sep, value = line.partition(":")
+        if sep:
+            yield tag, value.strip()
+
+
+def obo_data_version(path: str) -> str | None:
+    """The ``data-version:`` of an OBO file's header, if it states one."""
+    with open_text(path) as handle:
+        _, preamble = next(obo_stanzas(handle))
+    return dict(_obo_tags(preamble)).get("data-version")
+
+
+def parse_obo(path: str) -> Iterator[SynonymRow]:
+    """Rows of an OBO file's non-obsolete ``[Term]`` stanzas: ``name`` as label, each ``synonym:`` with
+    its scope lower-cased (``exact``, ``related``, ``broad``, ``narrow``)."""
+    with open_text(path) as handle:
+        for header, block in obo_stanzas(handle):
+            if header != "[Term]":
+                continue
+            tags = list(_obo_tags(block))
+            fields = dict(tags)
+            if fields.get("is_obsolete") == "true" or "id" not in fields or "name" not in fields:
+                continue
+            concept_id, label = fields["id"], fields["name"]
+            yield _row(concept_id, label, label, "label")
+            for tag, value in tags:
+                match = _OBO_SYNONYM.match(value) if tag == "synonym" else None
+                if match:
+                    yield _row(concept_id, label, _OBO_ESCAPE.sub(r"\1", match[1]), match[2].lower())
+
+
+def parse_hgnc(path: str) -> Iterator[SynonymRow]:
+    """Rows of approved HGNC genes: symbol (the default label), name, alias and previous symbols/names."""
+    with open_text(path) as handle:
+        for record in csv.DictReader(handle, delimiter="\t"):
+            if record["status"] != "Approved":
+                continue
+            concept_id, label = record["hgnc_id"], record["symbol"]
+            for column, synonym_type in _HGNC_COLUMNS.items():
+                for synonym in _split(record[column] or ""):
+                    yield _row(concept_id, label, synonym, synonym_type)
+
+
+def mesh_descriptors_in_tree(tree_numbers_path: str, tree_prefix: str) -> set[str]:
+    """Descriptor ids with at least one tree number starting with ``tree_prefix``."""
+    with open_text(tree_numbers_path) as handle:
+        return {
+            record["mesh_id"]
+            for record in csv.DictReader(handle, delimiter="\t")
+            if record["mesh_tree_number"].startswith(tree_prefix)
+        }
+
+
+def parse_mesh(path: str, tree_numbers_path: str | None = None, tree_prefix: str | None = None) -> Iterator[SynonymRow]:
+    """Rows of MeSH descriptors (``mesh_id``, ``mesh_name``), restricted to a tree branch when
+    ``tree_prefix`` is given; the descriptor name is the label and only synonym."""
+    keep = mesh_descriptors_in_tree(tree_numbers_path, tree_prefix) if tree_numbers_path and tree_prefix else None
+    with open_text(path) as handle:
+        for record in csv.DictReader(handle, delimiter="\t"):
+            if keep is None or record["mesh_id"] in keep:
+                name = record["mesh_name"].strip()
+                yield _row(f"MESH:{record['mesh_id']}", name, name, "label")
+
+
+def obograph_id(uri: str) -> str:
+    """``http://purl.obolibrary.org/obo/DOID_8718`` -> ``DOID:8718``."""
+    return uri.rsplit("/", 1)[-1].replace("_", ":", 1)
+
+
+def read_obographs(path: str) -> dict:
+    """Load an obographs JSON document."""
+    with open_text(path) as handle:
+        return json.load(handle)
+
+
+def parse_doid_json(path: str) -> Iterator[SynonymRow]:
+    """Rows of the non-deprecated classes of an obographs JSON file (Disease Ontology): ``lbl`` as label,
+    exact/related/broad/narrow synonyms."""
+    for graph in read_obographs(path)["graphs"]:
+        for node in graph.get("nodes", []):
+            meta = node.get("meta", {})
+            if node.get("type") != "CLASS" or meta.get("deprecated") or not node.get("lbl"):
+                continue
+            concept_id, label = obograph_id(node["id"]), node["lbl"]
+            yield _row(concept_id, label, label, "label")
+            for synonym in meta.get("synonyms", []):
+                scope = _OBOGRAPH_SCOPES.get(synonym.get("pred", ""))
+                if scope and synonym.get("val"):
+                    yield _row(concept_id, label, synonym["val"], scope)
+
+
+def parse_source(source: OntologySource, base: str | Path | None = None) -> Iterator[SynonymRow]:
+    """Rows of one source, parsed with its format's parser and filtered by ``id_prefix_filter``."""
+    path = resolve_path(source.path, base)
+    if source.format == "mesh":
+        tree_path = resolve_path(source.tree_numbers_path, base) if source.tree_numbers_path else None
+        rows = parse_mesh(path, tree_path, source.tree_prefix)
+    else:
+        rows = {"medic": parse_medic, "obo": parse_obo, "hgnc": parse_hgnc, "doid_json": parse_doid_json}[
+            source.format
+        ](path)
+    prefix = source.id_prefix_filter
+    return (row for row in rows if row["concept_id"].startswith(prefix)) if prefix else rows
+
+
+def source_version(source: OntologySource, base: str | Path | None = None) -> str:
+    """The version a source states (OBO ``data-version``, obographs ``version``), else the first 12 hex
+    digits of the sha256 of its file(s)."""
+    path = resolve_path(source.path, base)
+    stated = None
+    if source.format == "obo":
+        stated = obo_data_version(path)
+    elif source.format == "doid_json":
+        stated = next(
+            (g["meta"]["version"] for g in read_obographs(path)["graphs"] if "version" in g.get("meta", {})), None
+        )
+    if stated:
+        return stated
+    digest = hashlib.sha256()
+    for file in source.files(base):
+        with open(file, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:12]

@@ -1,0 +1,208 @@
+"""Readers and ``to_documents`` on tiny inputs in every format, in a local Spark session."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pyspark.sql import SparkSession
+
+from kazu_spark.io.ingest import to_documents
+from kazu_spark.io.readers import InputError, detect_format, read_raw
+from kazu_spark.schemas import DOCUMENTS, QUARANTINE, RAW_DOCUMENTS
+
+pytestmark = pytest.mark.spark
+
+SAMPLE = Path(__file__).parents[1] / "kazu_spark" / "resources" / "sample" / "abstracts.jsonl"
+
+#: (source_id, title, text) of the three documents every format holds
+DOCS = [
+    ("1", "Aspirin and pain", "Aspirin eases pain."),
+    ("2", "BRCA1", "BRCA1 mutations raise breast cancer risk | a lot."),
+    ("3", None, "Body only: café, 𝛼-synuclein."),
+]
+
+
+def write_jsonl(folder: Path) -> Path:
+    """id, pmid (a number) and abstract spellings of the fields, all accepted."""
+    path = folder / "docs.jsonl"
+    records = [
+        {"id": "1", "title": DOCS[0][1], "text": DOCS[0][2]},
+        {"pmid": 2, "title": DOCS[1][1], "abstract": DOCS[1][2]},
+        {"id": "3", "abstract": DOCS[2][2], "source": "ignored"},
+    ]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def write_jsonl_gz(folder: Path) -> Path:
+    path = folder / "docs.jsonl.gz"
+    path.write_bytes(gzip.compress(write_jsonl(folder).read_bytes()))
+    write_jsonl(folder).unlink()
+    return path
+
+
+def write_parquet(folder: Path) -> Path:
+    path = folder / "docs.parquet"
+    pd.DataFrame(DOCS, columns=["pmid", "title", "abstract"]).to_parquet(path)
+    return path
+
+
+def write_delta(folder: Path, spark: SparkSession) -> Path:
+    path = folder / "docs_delta"
+    spark.createDataFrame(DOCS, "id string, title string, text string").write.format("delta").save(str(path))
+    return path
+
+
+def write_text(folder: Path) -> Path:
+    path = folder / "texts"
+    path.mkdir()
+    for source_id, _, text in DOCS:
+        (path / f"{source_id}.txt").write_text(text, encoding="utf-8")
+    return path
+
+
+def write_pubtator(folder: Path) -> Path:
+    path = folder / "docs.txt"
+    blocks = [
+        f"{source_id}|t|{title or ''}\n{source_id}|a|{text}\n{source_id}\t0\t5\tAspirin\tChemical\tD001241\n"
+        for source_id, title, text in DOCS
+    ]
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz", "parquet", "delta", "text", "pubtator"])
+def test_every_format_reads_the_same_documents(spark: SparkSession, tmp_path: Path, fmt: str) -> None:
+    writers = {
+        "jsonl": write_jsonl,
+        "jsonl.gz": write_jsonl_gz,
+        "parquet": write_parquet,
+        "delta": lambda folder: write_delta(folder, spark),
+        "text": write_text,
+        "pubtator": write_pubtator,
+    }
+    path = str(writers[fmt](tmp_path))
+    assert detect_format(spark, path) == fmt.removesuffix(".gz")
+    raw = read_raw(spark, path)
+    assert raw.schema == RAW_DOCUMENTS
+    rows = raw.collect()
+    expected = [(i, None, text) for i, _, text in DOCS] if fmt == "text" else DOCS
+    assert sorted((r.source_id, r.title, r.text) for r in rows) == expected
+    assert all(r.read_error is None and path in r.source for r in rows)
+    assert read_raw(spark, path, fmt.removesuffix(".gz")).count() == 3
+
+
+def test_bad_jsonl_lines_become_error_rows_and_good_lines_still_read(spark: SparkSession, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        b'{"id": "1", "text": "caf\xc3\xa9"}\n'
+        b"not json at all\n"
+        b"\n"
+        b'{"id": "2", "text": "caf\xe9"}\n'
+        b"[1, 2]\n"
+        b'{"id": "3", "title": "T", "text": "fine"}\n'
+    )
+    rows = read_raw(spark, str(path)).collect()
+    good = sorted((r.source_id, r.text) for r in rows if r.read_error is None)
+    assert good == [("1", "café"), ("3", "fine")]
+    errors = sorted((r.read_error.split(":")[0], r.text) for r in rows if r.read_error is not None)
+    assert errors == [
+        ("JSON line is a list, not an object", "[1, 2]"),
+        ("invalid JSON", "not json at all"),
+        ("invalid UTF-8", '{"id": "2", "text": "caf\\xe9"}'),
+    ]
+
+
+def test_latin1_text_file_becomes_an_error_row(spark: SparkSession, tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "good.txt").write_text("café", encoding="utf-8")
+    (folder / "bad.txt").write_bytes("café".encode("latin-1"))
+    rows = {r.source_id: r for r in read_raw(spark, str(folder)).collect()}
+    assert rows["good"].text == "café" and rows["good"].read_error is None
+    assert rows["bad"].read_error.startswith("invalid UTF-8")
+    assert "\ufffd" not in rows["bad"].text
+
+
+def test_to_documents_splits_good_and_bad_rows_and_loses_nothing(spark: SparkSession) -> None:
+    raw_rows = [
+        ("good", "Title", "Body.", "in", None),
+        ("same", None, "Identical twice.", "in", None),
+        ("same", None, "Identical twice.", "in", None),  # collapsed silently
+        ("dup", None, "first text", "in", None),
+        ("dup", None, "second text", "in", None),
+        ("null", None, None, "in", None),
+        ("empty", "", "", "in", None),
+        ("blank", " ", "\t\n ", "in", None),
+        (None, "No id", "Body", "in", None),
+        ("long", None, "x" * 51, "in", None),
+        (None, None, "caf\\xe9", "in", "invalid UTF-8: byte 0xe9"),
+    ]
+    raw = spark.createDataFrame(raw_rows, RAW_DOCUMENTS)
+    documents, quarantine = to_documents(raw, "run-1", max_chars=50)
+    assert [(f.name, f.dataType) for f in documents.schema] == [(f.name, f.dataType) for f in DOCUMENTS]
+    assert [(f.name, f.dataType) for f in quarantine.schema] == [(f.name, f.dataType) for f in QUARANTINE]
+
+    docs = {r.doc_id: r for r in documents.collect()}
+    kept_dup = min(["first text", "second text"], key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+    assert set(docs) == {"good", "same", "dup"}
+    assert docs["dup"].text == kept_dup
+    assert docs["good"].text == "Title\n\nBody."
+    assert [tuple(s) for s in docs["good"].sections] == [("title", 0, 5), ("body", 7, 12)]
+    assert docs["good"].run_id == "run-1" and docs["good"].ingested_at is not None
+
+    bad = quarantine.collect()
+    assert sorted((r.source_id or "", r.reason) for r in bad) == [
+        ("", "missing_id"),
+        ("", "read_error"),
+        ("blank", "empty_text"),
+        ("dup", "conflicting_duplicate_id"),
+        ("empty", "empty_text"),
+        ("long", "text_too_long"),
+        ("null", "empty_text"),
+    ]
+    assert len({r.quarantine_id for r in bad}) == len(bad)
+    assert next(r for r in bad if r.reason == "read_error").detail == "invalid UTF-8: byte 0xe9"
+    assert next(r for r in bad if r.reason == "conflicting_duplicate_id").raw_snippet != kept_dup
+    assert len(raw_rows) == len(docs) + len(bad) + 1  # the one collapsed identical duplicate
+
+
+def test_sample_abstracts_ingest_cleanly(spark: SparkSession) -> None:
+    documents, quarantine = to_documents(read_raw(spark, str(SAMPLE)), "run-sample")
+    lines = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert documents.count() == len(lines)
+    assert quarantine.count() == 0
+
+
+def test_missing_path_is_an_input_error(spark: SparkSession, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        read_raw(spark, str(tmp_path / "nope.jsonl"))
+
+
+def test_unknown_or_undetectable_format_is_an_input_error(spark: SparkSession, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path)
+    with pytest.raises(InputError, match="unknown format 'xml'"):
+        read_raw(spark, str(path), "xml")
+    csv = tmp_path / "docs.csv"
+    csv.write_text("id,text\n1,a\n")
+    with pytest.raises(InputError, match="cannot detect the format"):
+        read_raw(spark, str(csv))
+
+
+def test_table_without_text_column_is_an_input_error(spark: SparkSession, tmp_path: Path) -> None:
+    path = tmp_path / "no_text.parquet"
+    pd.DataFrame({"pmid": ["1"], "title": ["T"], "body": ["B"]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"no text column: expected one of \['text', 'abstract'\], found"):
+        read_raw(spark, str(path))
+
+
+def test_jsonl_without_id_field_is_an_input_error(spark: SparkSession, tmp_path: Path) -> None:
+    path = tmp_path / "no_id.jsonl"
+    path.write_text('{"doc": "1", "text": "a"}\n')
+    with pytest.raises(InputError, match=r"no id column: expected one of \['id', 'pmid'\], found \['doc', 'text'\]"):
+        read_raw(spark, str(path))
