@@ -1,9 +1,11 @@
 """The annotate job: documents in, Delta tables out.
 
 ``annotate`` chains the stages (ingest → NER → link) and writes ``documents``, ``entities``,
-``entity_links``, ``quarantine`` and ``runs`` by MERGE on deterministic keys, so a rerun over the same
-input adds no rows. With ``incremental`` on, documents whose content hash is already stored are skipped;
-a changed document's old entities and links are deleted before its new ones land.
+``entity_links``, ``quarantine`` and ``runs`` on deterministic keys, so a rerun over the same input adds
+no rows: documents and quarantine by MERGE on their keys; entities and links are replaced per document
+(a re-annotated document's stored rows are deleted by ``doc_id``, then its new rows appended), which is
+the same upsert keyed on the document without a row-level MERGE's cost. With ``incremental`` on,
+documents whose content hash is already stored are skipped altogether.
 
 Example (needs a session; the defaults annotate the bundled sample into ./lakehouse):
     >>> # summary = annotate(spark, load_config())   # doctest: +SKIP
@@ -14,6 +16,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,7 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
-from kazu_spark.io.delta import ensure_table, merge_table, read_table, table_path
+from kazu_spark.io.delta import append_table, ensure_table, merge_table, read_table, table_path
 from kazu_spark.io.ingest import to_documents
 from kazu_spark.io.readers import read_raw
 from kazu_spark.linking.build import write_ontology_terms
@@ -33,6 +37,9 @@ from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import RUNS
 
 log = logging.getLogger(__name__)
+
+#: tables every annotate run writes (ontology_terms is built on first use)
+OUTPUT_TABLES = ("documents", "entities", "entity_links", "quarantine", "runs")
 
 
 @dataclass
@@ -74,16 +81,29 @@ class RunSummary:
         } | {f"entities.{k}": v for k, v in self.entities_per_class.items()}
 
 
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """Log how long a pipeline stage took (INFO), so slow stages show up in the job's logs."""
+    t0 = time.perf_counter()
+    yield
+    log.info("stage %s took %.1fs", name, time.perf_counter() - t0)
+
+
 def _table_exists(spark: SparkSession, lakehouse: str, table: str) -> bool:
     return DeltaTable.isDeltaTable(spark, table_path(lakehouse, table))
 
 
-def _new_or_changed(spark: SparkSession, docs: DataFrame, lakehouse: str) -> DataFrame:
-    """Documents whose (doc_id, content_hash) is not stored yet."""
-    if not _table_exists(spark, lakehouse, "documents"):
-        return docs
+def _new_and_changed(
+    spark: SparkSession, docs: DataFrame, lakehouse: str, incremental: bool
+) -> tuple[DataFrame, DataFrame]:
+    """(documents to annotate, those of them already stored under another content hash).
+
+    With ``incremental`` off every document is annotated again and all stored ones count as changed.
+    """
     stored = read_table(spark, lakehouse, "documents").select("doc_id", "content_hash")
-    return docs.join(stored, ["doc_id", "content_hash"], "left_anti")
+    todo = docs.join(stored, ["doc_id", "content_hash"], "left_anti") if incremental else docs
+    todo = todo.persist(StorageLevel.MEMORY_AND_DISK)
+    return todo, todo.join(stored.select("doc_id"), "doc_id", "left_semi")
 
 
 def _delete_for_documents(spark: SparkSession, lakehouse: str, table: str, docs: DataFrame) -> None:
@@ -91,6 +111,37 @@ def _delete_for_documents(spark: SparkSession, lakehouse: str, table: str, docs:
     target = ensure_table(spark, lakehouse, table)
     ids = docs.select("doc_id").distinct()
     target.alias("t").merge(ids.alias("s"), "t.doc_id = s.doc_id").whenMatchedDelete().execute()
+
+
+def _annotate_documents(
+    spark: SparkSession, cfg: Config, todo: DataFrame, changed: DataFrame, summary: RunSummary
+) -> None:
+    """Tag and link ``todo``, replace the stale rows of ``changed`` documents, MERGE everything."""
+    lakehouse = cfg.lakehouse
+    with _stage("ner"):
+        entities = tag_documents(spark, todo, cfg.ner).withColumn("run_id", F.lit(summary.run_id))
+        entities = entities.persist(StorageLevel.MEMORY_AND_DISK)
+        per_class = entities.groupBy("entity_class").count().collect()
+    summary.entities_per_class = {r["entity_class"]: r["count"] for r in sorted(per_class)}
+    summary.entities = sum(summary.entities_per_class.values())
+    summary.model = entities.select("model").first()["model"] if summary.entities else None
+    with _stage("write documents and entities"):
+        if not changed.isEmpty():  # re-annotated documents: drop their stored entities and links first
+            for table in ("entity_links", "entities"):
+                _delete_for_documents(spark, lakehouse, table, changed)
+        merge_table(spark, todo, lakehouse, "documents")
+        append_table(spark, entities, lakehouse, "entities")  # none stored for these documents any more
+    if cfg.linking.enabled:
+        with _stage("ontology terms"):
+            terms = ensure_ontology_terms(spark, cfg)
+        with _stage("linking"):
+            links = link_entities(entities, terms).withColumn("run_id", F.lit(summary.run_id))
+            links = links.persist(StorageLevel.MEMORY_AND_DISK)
+            summary.links = links.count()
+            summary.linked_entities = links.select("entity_id").distinct().count()
+            append_table(spark, links, lakehouse, "entity_links")
+            links.unpersist()
+    entities.unpersist()
 
 
 def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> DataFrame:
@@ -116,7 +167,7 @@ def _write_run(spark: SparkSession, cfg: Config, summary: RunSummary, started: d
         "elapsed_seconds": summary.elapsed_seconds,
         "error": error,
     }
-    merge_table(spark, spark.createDataFrame([row], RUNS), cfg.lakehouse, "runs")
+    append_table(spark, spark.createDataFrame([row], RUNS), cfg.lakehouse, "runs")  # run ids are new uuids
 
 
 def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
@@ -128,38 +179,21 @@ def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
     summary = RunSummary(run_id=str(uuid.uuid4()))
     lakehouse = cfg.lakehouse
     raw = read_raw(spark, resolve_path(cfg.input.path), cfg.input.format)  # fails early on a bad input
+    for table in OUTPUT_TABLES:
+        ensure_table(spark, lakehouse, table)
     try:
-        raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
-        summary.rows_read = raw.count()
-        docs, quarantine = to_documents(raw, summary.run_id, max_chars=cfg.input.max_chars)
-        docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
-        todo = (_new_or_changed(spark, docs, lakehouse) if cfg.incremental else docs).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        summary.documents = todo.count()
-        summary.skipped_unchanged = docs.count() - summary.documents
-        summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
-
-        entities = tag_documents(spark, todo, cfg.ner).withColumn("run_id", F.lit(summary.run_id))
-        entities = entities.persist(StorageLevel.MEMORY_AND_DISK)
-        per_class = entities.groupBy("entity_class").count().collect()
-        summary.entities_per_class = {r["entity_class"]: r["count"] for r in sorted(per_class)}
-        summary.entities = sum(summary.entities_per_class.values())
-        summary.model = entities.select("model").first()["model"] if summary.entities else None
-
-        for table in ("entity_links", "entities"):
-            _delete_for_documents(spark, lakehouse, table, todo)
-        merge_table(spark, todo, lakehouse, "documents")
-        merge_table(spark, entities, lakehouse, "entities")
-        if cfg.linking.enabled:
-            terms = ensure_ontology_terms(spark, cfg)
-            links = link_entities(entities, terms).withColumn("run_id", F.lit(summary.run_id))
-            links = links.persist(StorageLevel.MEMORY_AND_DISK)
-            summary.links = links.count()
-            summary.linked_entities = links.select("entity_id").distinct().count()
-            merge_table(spark, links, lakehouse, "entity_links")
-            links.unpersist()
-        for frame in (entities, todo, docs, raw):
+        with _stage("ingest"):
+            raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
+            summary.rows_read = raw.count()
+            docs, quarantine = to_documents(raw, summary.run_id, max_chars=cfg.input.max_chars)
+            docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
+            todo, changed = _new_and_changed(spark, docs, lakehouse, cfg.incremental)
+            summary.documents = todo.count()
+            summary.skipped_unchanged = docs.count() - summary.documents
+            summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
+        if summary.documents:
+            _annotate_documents(spark, cfg, todo, changed, summary)
+        for frame in (todo, docs, raw):
             frame.unpersist()
     except Exception as exc:
         summary.elapsed_seconds = time.perf_counter() - t0
@@ -174,6 +208,7 @@ def merge_counted(spark: SparkSession, df: DataFrame, lakehouse: str, table: str
     """MERGE ``df`` into ``table`` and return how many rows it held."""
     df = df.persist(StorageLevel.MEMORY_AND_DISK)
     count = df.count()
-    merge_table(spark, df, lakehouse, table)
+    if count:
+        merge_table(spark, df, lakehouse, table)
     df.unpersist()
     return count

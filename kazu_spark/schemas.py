@@ -43,11 +43,12 @@ RAW_DOCUMENTS = _schema(
     ("read_error", StringType(), True, "set by a reader that could not decode the row (e.g. invalid UTF-8)"),
 )
 
+# Delta refuses NOT NULL inside arrays and maps, so nested fields are nullable (never null in practice).
 SECTION = StructType(
     [
-        StructField("name", StringType(), False, metadata={"comment": "section name: title or body"}),
-        StructField("start", IntegerType(), False, metadata={"comment": "code-point offset in documents.text"}),
-        StructField("end", IntegerType(), False, metadata={"comment": "exclusive end offset in documents.text"}),
+        StructField("name", StringType(), True, metadata={"comment": "section name: title or body"}),
+        StructField("start", IntegerType(), True, metadata={"comment": "code-point offset in documents.text"}),
+        StructField("end", IntegerType(), True, metadata={"comment": "exclusive end offset in documents.text"}),
     ]
 )
 
@@ -56,7 +57,7 @@ DOCUMENTS = _schema(
     ("source", StringType(), False, "input file or table the document came from"),
     ("title", StringType(), True, "title as read"),
     ("text", StringType(), False, "stored text that all offsets point into: title, blank line, body"),
-    ("sections", ArrayType(SECTION, False), False, "title/body spans inside text"),
+    ("sections", ArrayType(SECTION, True), False, "title/body spans inside text"),
     ("content_hash", StringType(), False, "sha256 of text; a changed hash means a changed document"),
     ("char_count", IntegerType(), False, "len(text) in code points"),
     ("run_id", StringType(), False, "run that last wrote this row"),

@@ -53,16 +53,32 @@ def conform(df: DataFrame, table: str) -> DataFrame:
     return df.select([df[f.name].cast(f.dataType).alias(f.name) for f in schema.fields])
 
 
+def append_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str) -> None:
+    """Append ``df``, deduplicated on the table's key, for rows known to be absent from the table.
+
+    Cheaper than a MERGE by seconds per write; callers use it where the key cannot exist yet (a new run
+    id, or the rows of documents whose old rows were just deleted). Appends never conflict in Delta.
+    """
+    ensure_table(spark, lakehouse, table)
+    conform(df, table).dropDuplicates(list(KEYS[table])).write.format("delta").mode("append").save(
+        table_path(lakehouse, table)
+    )
+
+
 def merge_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, *, update: bool = True) -> None:
     """Upsert ``df`` into ``table`` by its key: matched rows are updated (if ``update``), new rows inserted.
 
     ``df`` is deduplicated on the key first (a MERGE with two source rows for one target row fails).
+    Into an empty table this is an append, which gives the same rows without the MERGE's scans.
     """
     keys = KEYS[table]
     source = conform(df, table).dropDuplicates(list(keys))
     condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     for attempt in range(1, _RETRIES + 1):
         target = ensure_table(spark, lakehouse, table)
+        if target.toDF().isEmpty():
+            source.write.format("delta").mode("append").save(table_path(lakehouse, table))
+            return
         merge = target.alias("t").merge(source.alias("s"), condition)
         if update:
             merge = merge.whenMatchedUpdateAll()
