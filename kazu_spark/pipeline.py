@@ -102,7 +102,9 @@ def _new_and_changed(
     """
     stored = read_table(spark, lakehouse, "documents").select("doc_id", "content_hash")
     todo = docs.join(stored, ["doc_id", "content_hash"], "left_anti") if incremental else docs
-    todo = todo.persist(StorageLevel.MEMORY_AND_DISK)
+    # Materialise and cut the lineage: a cached plan that reads `documents` would be recomputed once
+    # this run writes `documents` (Delta re-caches by path), and then find nothing new to annotate.
+    todo = todo.localCheckpoint(eager=True)
     return todo, todo.join(stored.select("doc_id"), "doc_id", "left_semi")
 
 
@@ -120,7 +122,7 @@ def _annotate_documents(
     lakehouse = cfg.lakehouse
     with _stage("ner"):
         entities = tag_documents(spark, todo, cfg.ner).withColumn("run_id", F.lit(summary.run_id))
-        entities = entities.persist(StorageLevel.MEMORY_AND_DISK)
+        entities = entities.localCheckpoint(eager=True)  # NER runs once, whatever is written later
         per_class = entities.groupBy("entity_class").count().collect()
     summary.entities_per_class = {r["entity_class"]: r["count"] for r in sorted(per_class)}
     summary.entities = sum(summary.entities_per_class.values())
@@ -141,7 +143,6 @@ def _annotate_documents(
             summary.linked_entities = links.select("entity_id").distinct().count()
             append_table(spark, links, lakehouse, "entity_links")
             links.unpersist()
-    entities.unpersist()
 
 
 def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> DataFrame:
@@ -193,7 +194,7 @@ def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
             summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
         if summary.documents:
             _annotate_documents(spark, cfg, todo, changed, summary)
-        for frame in (todo, docs, raw):
+        for frame in (docs, raw):
             frame.unpersist()
     except Exception as exc:
         summary.elapsed_seconds = time.perf_counter() - t0

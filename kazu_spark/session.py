@@ -121,4 +121,3 @@ def build_session(
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
-

@@ -53,8 +53,9 @@ def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, good_row
         {"pmid": "bad-empty", "title": "", "abstract": "   \n "},
         {"title": "A title without any id", "abstract": "BRCA1 mutations cause breast cancer."},
     ]
-    cfg = load_config(overrides={"input.path": _write_jsonl(root / "in.jsonl", good_rows + bad),
-                                 "lakehouse": str(root / "lake")})
+    cfg = load_config(
+        overrides={"input.path": _write_jsonl(root / "in.jsonl", good_rows + bad), "lakehouse": str(root / "lake")}
+    )
     return cfg, annotate(spark, cfg)
 
 

