@@ -391,7 +391,7 @@ def write_model_card(model_dir: str | Path, training: Mapping, evaluations: Sequ
         table=table if rows else "_not evaluated yet_",
         train_cli=" ".join(f"--{flag} {training[key]}" for flag, key in CLI_FLAGS if training.get(key) is not None),
         train_kwargs=", ".join(f"{k}={training[k]!r}" for k in TRAIN_KWARGS if k in training),
-        corpora_root=training.get("corpora_root", "/work/shared/data/ner"),
+        corpora_root=training.get("corpora_root", "../shared/data/ner"),
         corpora=" ".join(ev["corpus"] for ev in evaluations) or "NCBI-disease-IOB",
     )
     path = Path(model_dir) / "MODEL_CARD.md"
