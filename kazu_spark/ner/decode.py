@@ -1,18 +1,42 @@
-"""Decode per-sub-token sigmoid probabilities into character spans, one entity class at a time.
+"""Decode per-sub-token probabilities into character spans: three pure decoders, picked by name.
 
-Rules, per class ``c`` and sub-token, left to right (``p`` is the probability, ``t`` the threshold):
+All decoders read ``probs`` ``[tokens, labels]`` by the model's own column order ``labels`` (e.g.
+``["O", "B-gene", "I-gene"]`` in any order), decide each sub-token on its own (no word-level vote),
+and emit spans running from the first sub-token's start to the last one's end, trimmed of
+whitespace, so ``text[span.start:span.end]`` is always the non-empty mention. Output is sorted by
+(start, end, class), one span per (start, end, class).
+
+``sigmoid`` (default; multi-label BIO, independent sigmoid per label; ``p`` probability, ``t`` threshold),
+per class ``c`` and sub-token, left to right:
 
 - **B** if ``p(B-c) >= t`` and ``p(B-c) >= p(I-c)``: closes any open ``c`` span and opens a new one;
 - **I** if ``p(I-c) >= t`` otherwise: continues the open ``c`` span, or opens one (an I with no B
   before it still starts an entity, as in conlleval);
 - **O** otherwise: closes the open ``c`` span.
 
-Classes are decoded independently, so spans of different classes may overlap or nest; the ``O``
-column is not read (O means "no tag above the threshold"). Sub-tokens are decided on their own — a
-span may start or end inside a word if the model says so; no word-level vote is applied. A span's
-confidence is the mean, over its sub-tokens, of the probability of the tag that won (B or I). Its
-character range runs from its first sub-token's start to its last sub-token's end, trimmed of
-whitespace, so ``text[span.start:span.end]`` is always the non-empty mention.
+Classes are independent, so spans of different classes may overlap or nest; the ``O`` column is not
+read. Confidence: mean over the span's sub-tokens of the probability of the tag that won (B or I).
+
+``softmax`` (Kazu's ``SimpleSpanFinder`` for TinyBERN2, ``use_multilabel: false``): each sub-token
+takes its argmax label; ``threshold`` is not used. At most one span is open at a time:
+
+- no span open: ``B-c`` opens a ``c`` span; ``I-c`` and ``O`` are ignored (an I without B starts nothing);
+- a span of class ``c`` open, and the label is not ``O`` and the character before the sub-token is
+  not one of ``( ) ;``: ``I-c`` extends it; ``B-c`` first emits a copy of the span as it stands
+  (the entity that ended just before), then extends it — so ``B I B I`` gives the nested spans
+  tokens 0-1 and 0-3, not 0-1 and 2-3 (no new span starts at the inner B: Kazu's code, whatever its
+  docstring suggests); a label of another class leaves the span open and unextended and starts
+  nothing (that entity is lost, and if the open class resumes the span covers the gap);
+- otherwise (``O`` or a breaking character): the open span is emitted, and a ``B-c`` opens a new one.
+
+Confidence: mean softmax probability of the chosen (argmax) labels of the sub-tokens the span took.
+Differences from Kazu: Kazu groups sub-tokens into words (the set of its sub-tokens' labels), here
+every sub-token stands alone; Kazu's per-class suffix stripping (``strip_re``) is not applied.
+
+``io`` (IO tagging, sigmoid): a sub-token is inside class ``c`` if ``p(B-c) + p(I-c) >= t`` (a model
+with only ``I-c``: ``p(I-c) >= t``); every maximal run of inside sub-tokens is one span. Limitation:
+two adjacent entities of one class cannot be told apart and merge into one span. Confidence: mean
+of ``min(1, p(B-c) + p(I-c))`` over the run.
 
 Example:
     >>> labels = ["O", "B-gene", "I-gene"]
@@ -24,10 +48,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+
+Decoder = Literal["sigmoid", "softmax", "io"]
+DECODERS: tuple[Decoder, ...] = ("sigmoid", "softmax", "io")
+
+#: a sub-token right after one of these characters ends the open span (Kazu's span_breaking_chars)
+SPAN_BREAKING_CHARS = frozenset("();")
 
 
 @dataclass(frozen=True)
@@ -41,21 +72,68 @@ class Span:
 
 
 def classes_of(labels: Sequence[str]) -> list[str]:
-    """Entity classes that have both a B- and an I- column, in label order.
+    """Entity classes named by a B- or I- label, in order of first appearance.
 
     Example:
-        >>> classes_of(["O", "B-gene", "I-gene", "B-drug", "I-drug"])
+        >>> classes_of(["O", "I-gene", "B-drug", "B-gene", "I-drug"])
         ['gene', 'drug']
     """
-    return [lab[2:] for lab in labels if lab.startswith("B-") and f"I-{lab[2:]}" in labels]
+    return list(dict.fromkeys(label[2:] for label in labels if label[:2] in ("B-", "I-")))
+
+
+def check_labels(labels: Sequence[str], decoder: Decoder) -> None:
+    """Raise ValueError unless ``decoder`` can decode ``labels`` (the columns each class needs exist).
+
+    ``sigmoid`` needs B- and I- per class, ``softmax`` a B- per class (nothing else opens a span),
+    ``io`` an I- per class.
+
+    Example:
+        >>> check_labels(["O", "I-gene"], "io")
+        >>> check_labels(["O", "I-gene"], "sigmoid")
+        Traceback (most recent call last):
+        ...
+        ValueError: decoder 'sigmoid' needs B-gene and I-gene columns, the model's labels are ['O', 'I-gene'] (an IO-tagged model needs decoder: io)
+    """  # noqa: E501
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}; got {decoder!r}")
+    tags = {"sigmoid": ("B", "I"), "softmax": ("B",), "io": ("I",)}[decoder]
+    for cls in classes_of(labels):
+        if any(f"{tag}-{cls}" not in labels for tag in tags):
+            needed = " and ".join(f"{tag}-{cls}" for tag in tags)
+            hint = " (an IO-tagged model needs decoder: io)" if f"B-{cls}" not in labels else ""
+            raise ValueError(f"decoder {decoder!r} needs {needed} columns, the model's labels are {list(labels)}{hint}")
 
 
 def decode(
-    probs: np.ndarray, offsets: np.ndarray, text: str, labels: Sequence[str], threshold: float = 0.5
+    probs: np.ndarray,
+    offsets: np.ndarray,
+    text: str,
+    labels: Sequence[str],
+    threshold: float = 0.5,
+    decoder: Decoder = "sigmoid",
 ) -> list[Span]:
     """Spans of every class from ``probs`` ``[tokens, labels]`` and ``offsets`` ``[tokens, 2]`` into ``text``.
 
-    Spans are sorted by (start, end, class). Example: see the module docstring.
+    ``decoder`` picks :func:`decode_sigmoid`, :func:`decode_softmax` (ignores ``threshold``) or
+    :func:`decode_io`; ``labels`` must suit it (:func:`check_labels`). Example: see the module docstring.
+    """
+    if decoder == "softmax":
+        return decode_softmax(probs, offsets, text, labels)
+    if decoder == "io":
+        return decode_io(probs, offsets, text, labels, threshold)
+    return decode_sigmoid(probs, offsets, text, labels, threshold)
+
+
+def decode_sigmoid(
+    probs: np.ndarray, offsets: np.ndarray, text: str, labels: Sequence[str], threshold: float = 0.5
+) -> list[Span]:
+    """Multi-label BIO decoding of sigmoid probabilities (rules in the module docstring).
+
+    Example (a gene and a disease overlapping):
+        >>> labels = ["B-gene", "I-gene", "B-disease", "I-disease"]
+        >>> p = np.array([[0.9, 0.0, 0.8, 0.0], [0.0, 0.7, 0.0, 0.0]])
+        >>> [(s.start, s.end, s.entity_class) for s in decode_sigmoid(p, np.array([[0, 2], [3, 5]]), "ab cd", labels)]
+        [(0, 2, 'disease'), (0, 5, 'gene')]
     """
     spans: list[Span] = []
     for cls in classes_of(labels):
@@ -63,13 +141,65 @@ def decode(
         p_i = probs[:, labels.index(f"I-{cls}")]
         is_b = (p_b >= threshold) & (p_b >= p_i)
         is_i = ~is_b & (p_i >= threshold)
-        tagged = is_b | is_i
-        for first, last in _runs(is_b, tagged):
-            won = np.where(is_b[first : last + 1], p_b[first : last + 1], p_i[first : last + 1])
-            span = _trimmed(text, int(offsets[first][0]), int(offsets[last][1]), cls, float(won.mean()))
-            if span is not None:
-                spans.append(span)
-    return sorted(spans, key=lambda s: (s.start, s.end, s.entity_class))
+        won = np.where(is_b, p_b, p_i)
+        spans += _spans(text, offsets, cls, won, _runs(is_b, is_b | is_i))
+    return _finish(spans)
+
+
+def decode_io(
+    probs: np.ndarray, offsets: np.ndarray, text: str, labels: Sequence[str], threshold: float = 0.5
+) -> list[Span]:
+    """IO decoding: runs of sub-tokens with ``p(B-c) + p(I-c) >= threshold`` (adjacent entities merge).
+
+    Example:
+        >>> p = np.array([[0.25, 0.5], [0.0, 0.75], [0.0, 0.0]])  # columns B-gene, I-gene
+        >>> decode_io(p, np.array([[0, 2], [3, 5], [6, 8]]), "ab cd ef", ["B-gene", "I-gene"])
+        [Span(start=0, end=5, entity_class='gene', confidence=0.75)]
+    """
+    spans: list[Span] = []
+    for cls in classes_of(labels):
+        score = probs[:, labels.index(f"I-{cls}")].astype(np.float64)
+        if f"B-{cls}" in labels:
+            score = score + probs[:, labels.index(f"B-{cls}")]
+        inside = score >= threshold
+        spans += _spans(text, offsets, cls, np.minimum(score, 1.0), _runs(np.zeros_like(inside), inside))
+    return _finish(spans)
+
+
+def decode_softmax(probs: np.ndarray, offsets: np.ndarray, text: str, labels: Sequence[str]) -> list[Span]:
+    """Kazu-compatible single-label BIO decoding of softmax probabilities (rules in the module docstring).
+
+    Example (``B I B I`` of one class: the prefix up to the second B, and the whole run):
+        >>> labels = ["O", "B-gene", "I-gene"]
+        >>> p = np.eye(3)[[1, 2, 1, 2]]
+        >>> text = "il 2 r a"
+        >>> offs = np.array([[0, 2], [3, 4], [5, 6], [7, 8]])
+        >>> [text[s.start : s.end] for s in decode_softmax(p, offs, text, labels)]
+        ['il 2', 'il 2 r a']
+    """
+    chosen = probs.argmax(axis=1)
+    won = probs[np.arange(len(probs)), chosen]
+    runs: list[tuple[str, list[int]]] = []  # (class, tokens) of every emitted span, in emission order
+    open_cls: str | None = None
+    taken: list[int] = []
+    for i, column in enumerate(chosen):
+        label = labels[column]
+        tag, cls = label[:1], label[2:]
+        start = int(offsets[i][0])
+        breaks = start > 0 and text[start - 1] in SPAN_BREAKING_CHARS
+        if open_cls is not None and label != "O" and not breaks:
+            if cls == open_cls:
+                if tag == "B":
+                    runs.append((open_cls, list(taken)))
+                taken.append(i)
+            continue
+        if open_cls is not None:
+            runs.append((open_cls, taken))
+        open_cls, taken = (cls, [i]) if tag == "B" else (None, [])
+    if open_cls is not None:
+        runs.append((open_cls, taken))
+    spans = (_trimmed(text, int(offsets[t[0]][0]), int(offsets[t[-1]][1]), c, float(won[t].mean())) for c, t in runs)
+    return _finish(s for s in spans if s is not None)
 
 
 def _runs(is_b: np.ndarray, tagged: np.ndarray) -> list[tuple[int, int]]:
@@ -87,6 +217,15 @@ def _runs(is_b: np.ndarray, tagged: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
+def _spans(text: str, offsets: np.ndarray, cls: str, won: np.ndarray, runs: list[tuple[int, int]]) -> list[Span]:
+    """One trimmed span per run, its confidence the mean of ``won`` over the run."""
+    spans = (
+        _trimmed(text, int(offsets[first][0]), int(offsets[last][1]), cls, float(won[first : last + 1].mean()))
+        for first, last in runs
+    )
+    return [s for s in spans if s is not None]
+
+
 def _trimmed(text: str, start: int, end: int, cls: str, confidence: float) -> Span | None:
     """The span shrunk to exclude surrounding whitespace; None if nothing is left."""
     mention = text[start:end]
@@ -95,3 +234,11 @@ def _trimmed(text: str, start: int, end: int, cls: str, confidence: float) -> Sp
         return None
     start += len(mention) - len(mention.lstrip())
     return Span(start, start + len(stripped), cls, confidence)
+
+
+def _finish(spans: Iterable[Span]) -> list[Span]:
+    """Sorted by (start, end, class), keeping the first span of each (start, end, class)."""
+    unique: dict[tuple[int, int, str], Span] = {}
+    for span in spans:
+        unique.setdefault((span.start, span.end, span.entity_class), span)
+    return sorted(unique.values(), key=lambda s: (s.start, s.end, s.entity_class))

@@ -1,52 +1,102 @@
-"""Build and load the BERT token classifier from a local Hugging Face model folder.
+"""Load the BERT token classifier from a local Hugging Face model folder or a Kazu model pack.
 
-A model folder holds ``config.json``, ``model.safetensors``, the tokenizer files (``tokenizer.json``
-for a fast tokenizer) and ``labels.txt``. Only safetensors weights are accepted: pickled
-``pytorch_model.bin`` files can run arbitrary code when loaded. Nothing is ever fetched from a hub.
+A model folder holds ``config.json``, weights, the tokenizer files (``tokenizer.json`` for a fast
+tokenizer) and, usually, ``labels.txt`` (see :mod:`kazu_spark.ner.labels` for how labels are
+resolved). A Kazu model pack holds the TinyBERN2 model folder as ``<pack>/tinybern2`` or
+``<pack>/tinybern``; either the pack root or the model folder itself may be given.
+
+Weights: ``model.safetensors`` is preferred. Pickled ``pytorch_model.bin`` can run arbitrary code
+when unpickled, so it is refused unless the caller opts in (``allow_pickle_weights=True``, config
+``ner.allow_pickle_weights: true``), and is then read with ``torch.load(..., weights_only=True)``,
+which only rebuilds tensors. Every weight of the model must be in the file (a missing classifier
+head would otherwise be randomly initialised). Nothing is ever fetched from a hub.
 
 Example:
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "pytorch_model.bin").write_bytes(b"")
-    >>> load_token_classifier(folder)  # doctest: +ELLIPSIS
+    >>> find_weights(folder)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    kazu_spark.ner.model.UnsafeWeightsError: ... only model.safetensors is accepted, pickled weights are refused)
-"""
+    kazu_spark.ner.model.UnsafeWeightsError: ...: no model.safetensors; found pickled pytorch_model.bin, refused unless you opt in with allow_pickle_weights=True (config: ner.allow_pickle_weights: true)
+"""  # noqa: E501
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import (
-    AutoModelForTokenClassification,
+    MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING,
+    AutoConfig,
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerFast,
 )
 from transformers.utils import logging as hf_logging
 
-from kazu_spark.ner.labels import LabelManifestError, read_label_manifest
+from kazu_spark.ner.labels import resolve_labels
 
 WEIGHTS_FILE = "model.safetensors"
-PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model.ckpt.index")
+PICKLE_WEIGHTS_FILE = "pytorch_model.bin"
+#: model folder names inside a Kazu model pack, in order of preference
+PACK_MODEL_DIRS = ("tinybern2", "tinybern")
 
 
 class UnsafeWeightsError(ValueError):
-    """The model folder has no safetensors weights (pickled or other formats are refused)."""
+    """The model folder has no safetensors weights and pickled weights were not opted into."""
 
 
-def check_weights(model_dir: Path) -> Path:
-    """Return the path of ``model.safetensors`` or explain why the folder is refused."""
-    weights = model_dir / WEIGHTS_FILE
-    if weights.is_file():
-        return weights
-    found = [name for name in PICKLE_WEIGHTS if (model_dir / name).exists()]
-    raise UnsafeWeightsError(
-        f"{model_dir}: no {WEIGHTS_FILE}"
-        + (f" (found {found}; only model.safetensors is accepted, pickled weights are refused)" if found else "")
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded classifier: model (eval mode), fast tokenizer, labels in column order, and where they came from."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast
+    labels: list[str]
+    model_dir: Path
+    weights: Path
+
+
+def resolve_model_dir(path: str | Path) -> Path:
+    """The model folder: ``path`` itself if it has ``config.json``, else a Kazu pack's ``tinybern2``/``tinybern``.
+
+    Example:
+        >>> import tempfile
+        >>> pack = Path(tempfile.mkdtemp())
+        >>> (pack / "tinybern2").mkdir()
+        >>> _ = (pack / "tinybern2" / "config.json").write_text("{}")
+        >>> resolve_model_dir(pack) == resolve_model_dir(pack / "tinybern2") == pack / "tinybern2"
+        True
+    """
+    path = Path(path)
+    for folder in (path, *(path / name for name in PACK_MODEL_DIRS)):
+        if (folder / "config.json").is_file():
+            return folder
+    raise FileNotFoundError(
+        f"{path}: not a model folder (no config.json) nor a Kazu model pack "
+        f"(no {' or '.join(f'{name}/config.json' for name in PACK_MODEL_DIRS)})"
     )
+
+
+def find_weights(model_dir: Path, *, allow_pickle: bool = False) -> Path:
+    """``model.safetensors`` if present, else ``pytorch_model.bin`` when ``allow_pickle``; else explain.
+
+    Example: see the module docstring.
+    """
+    safe, pickled = model_dir / WEIGHTS_FILE, model_dir / PICKLE_WEIGHTS_FILE
+    if safe.is_file():
+        return safe
+    if pickled.is_file():
+        if allow_pickle:
+            return pickled
+        raise UnsafeWeightsError(
+            f"{model_dir}: no {WEIGHTS_FILE}; found pickled {PICKLE_WEIGHTS_FILE}, refused unless you opt in with "
+            "allow_pickle_weights=True (config: ner.allow_pickle_weights: true)"
+        )
+    raise UnsafeWeightsError(f"{model_dir}: no weights ({WEIGHTS_FILE} or {PICKLE_WEIGHTS_FILE})")
 
 
 def load_tokenizer(model_dir: str | Path) -> PreTrainedTokenizerFast:
@@ -58,24 +108,41 @@ def load_tokenizer(model_dir: str | Path) -> PreTrainedTokenizerFast:
 
 
 def load_token_classifier(
-    model_dir: str | Path, *, dtype: torch.dtype = torch.float32
-) -> tuple[PreTrainedModel, PreTrainedTokenizerFast, list[str]]:
-    """Load ``(model, tokenizer, labels)`` from a model folder, in eval mode and ``dtype``.
+    path: str | Path,
+    *,
+    dtype: torch.dtype = torch.float32,
+    labels: Sequence[str] | None = None,
+    allow_pickle_weights: bool = False,
+) -> LoadedModel:
+    """Load a model folder or Kazu model pack in eval mode and ``dtype``.
 
-    The labels come from ``labels.txt`` and are checked against the config's id2label and the
-    classifier head's width. Weights stored as fp16 are upcast to ``dtype`` on load.
+    ``labels`` is the explicit label list (else ``labels.txt``), checked by
+    :func:`~kazu_spark.ner.labels.resolve_labels` before any weights are read. fp16 weights are
+    upcast to ``dtype`` on load.
+
+    Example:
+        >>> import kazu_spark
+        >>> loaded = load_token_classifier(Path(kazu_spark.__file__).parent / "resources" / "model")
+        >>> loaded.labels[:3], loaded.weights.name
+        (['O', 'B-cell_line', 'I-cell_line'], 'model.safetensors')
     """
-    model_dir = Path(model_dir)
-    check_weights(model_dir)
-    labels = read_label_manifest(model_dir)
+    model_dir = resolve_model_dir(path)
+    weights = find_weights(model_dir, allow_pickle=allow_pickle_weights)
+    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    resolved = resolve_labels(model_dir, config.id2label, labels)
     hf_logging.disable_progress_bar()  # one bar per Python worker is noise in executor logs
-    model = AutoModelForTokenClassification.from_pretrained(
-        model_dir, local_files_only=True, use_safetensors=True, dtype=dtype
+    if weights.name == WEIGHTS_FILE:
+        source, extra = model_dir, {"use_safetensors": True}
+    else:
+        source, extra = None, {"state_dict": torch.load(weights, map_location="cpu", weights_only=True)}
+    model_class = MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING[type(config)]  # the state_dict route takes no folder
+    model, info = model_class.from_pretrained(
+        source, config=config, local_files_only=True, dtype=dtype, output_loading_info=True, **extra
     )
-    head_width = model.classifier.out_features
-    if head_width != len(labels):
-        raise LabelManifestError(
-            f"labels.txt {labels} has {len(labels)} labels but the classifier head has {head_width} outputs"
+    if info["missing_keys"] or info["mismatched_keys"]:
+        raise ValueError(
+            f"{weights} does not fit the config: missing {sorted(info['missing_keys'])}, "
+            f"mismatched {sorted(info['mismatched_keys'])}"
         )
     model.eval()
-    return model, load_tokenizer(model_dir), labels
+    return LoadedModel(model, load_tokenizer(model_dir), resolved, model_dir, weights)

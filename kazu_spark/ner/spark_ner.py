@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
+from kazu_spark.ner.model import resolve_model_dir
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITIES
 
@@ -37,10 +38,8 @@ _TAGGERS: dict[str, Tagger] = {}
 
 
 def read_model_files(model_dir: str) -> dict[str, bytes]:
-    """Read every file of a model folder (non-recursive) into memory, for broadcasting."""
-    folder = Path(resolve_path(model_dir))
-    if not folder.is_dir():
-        raise FileNotFoundError(f"model folder {model_dir} ({folder}) does not exist")
+    """Read every file of a model folder, or of a Kazu pack's model folder, into memory for broadcasting."""
+    folder = resolve_model_dir(resolve_path(model_dir))
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
@@ -74,6 +73,9 @@ def _worker_tagger(fingerprint: str, files: dict[str, bytes], cfg: NerConfig, th
             device=device,
             precision=cfg.precision,
             threshold=cfg.threshold,
+            decoder=cfg.decoder,
+            labels=cfg.labels,
+            allow_pickle_weights=cfg.allow_pickle_weights,
             window=cfg.window,
             stride=cfg.stride,
             batch_size=cfg.batch_size,

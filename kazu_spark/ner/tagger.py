@@ -2,8 +2,9 @@
 
 ``tag`` cuts every text into overlapping windows (:mod:`kazu_spark.ner.windows`), sorts all windows
 of the call by length and runs them in batches padded to the longest window of the batch, under
-``torch.inference_mode``. Sigmoid probabilities are merged back per document (each sub-token from
-the window where it is most central) and decoded once per document (:mod:`kazu_spark.ner.decode`).
+``torch.inference_mode``. Probabilities (softmax for the ``softmax`` decoder, sigmoid otherwise) are
+merged back per document (each sub-token from the window where it is most central) and decoded once
+per document with the chosen decoder, in the model's own label order (:mod:`kazu_spark.ner.decode`).
 Offsets are code points of the input text: ``text[span.start:span.end]`` is the mention.
 
 Example:
@@ -20,14 +21,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from kazu_spark.ner.decode import Span, decode
-from kazu_spark.ner.model import WEIGHTS_FILE, load_token_classifier
+from kazu_spark.ner.decode import Decoder, Span, check_labels, decode
+from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.ner.windows import make_windows, merge_window_probs
 
 __all__ = ["Span", "Tagger", "resolve_dtype"]
@@ -66,7 +68,11 @@ def resolve_dtype(device: str, precision: str) -> torch.dtype:
 
 
 class Tagger:
-    """Tags texts with entity spans using a BERT token classifier. Build it with :meth:`from_dir`."""
+    """Tags texts with entity spans using a BERT token classifier. Build it with :meth:`from_dir`.
+
+    ``labels`` are the classifier's columns in order; ``decoder`` must be able to decode them
+    (:func:`~kazu_spark.ner.decode.check_labels`), else ValueError.
+    """
 
     def __init__(
         self,
@@ -76,15 +82,18 @@ class Tagger:
         *,
         name: str,
         threshold: float = 0.5,
+        decoder: Decoder = "sigmoid",
         window: int = 128,
         stride: int = 32,
         batch_size: int = 32,
     ) -> None:
+        check_labels(labels, decoder)
         self.model = model
         self.tokenizer = tokenizer
         self.labels = list(labels)
         self.name = name
         self.threshold = threshold
+        self.decoder = decoder
         self.window = window
         self.stride = stride
         self.batch_size = batch_size
@@ -97,30 +106,35 @@ class Tagger:
         device: str = "cpu",
         precision: str = "auto",
         threshold: float = 0.5,
+        decoder: Decoder = "sigmoid",
+        labels: Sequence[str] | None = None,
+        allow_pickle_weights: bool = False,
         window: int = 128,
         stride: int = 32,
         batch_size: int = 32,
         num_threads: int | None = None,
     ) -> Tagger:
-        """Load a model folder (see :mod:`kazu_spark.ner.model`) onto ``device`` in ``precision``.
+        """Load a model folder or Kazu model pack (see :mod:`kazu_spark.ner.model`) onto ``device``.
 
-        ``name`` is the config's ``kazu_spark_name`` (else the folder name) ``@`` the first 12 hex
-        digits of the weights' sha256, so output rows say exactly which weights produced them.
-        ``num_threads`` sets torch's intra-op threads for this process (None leaves it unchanged).
+        ``labels`` (explicit label list, else the folder's labels.txt) and ``allow_pickle_weights``
+        go to :func:`~kazu_spark.ner.model.load_token_classifier`. ``name`` is the config's
+        ``kazu_spark_name`` (else the model folder's name) ``@`` the first 12 hex digits of the
+        weights' sha256, so output rows say exactly which weights produced them. ``num_threads``
+        sets torch's intra-op threads for this process (None leaves it unchanged).
         """
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         dtype = resolve_dtype(device, precision)
-        model, tokenizer, labels = load_token_classifier(path, dtype=dtype)
-        path = Path(path)
-        digest = hashlib.sha256((path / WEIGHTS_FILE).read_bytes()).hexdigest()[:12]
-        base_name = getattr(model.config, "kazu_spark_name", None) or path.resolve().name
+        loaded = load_token_classifier(path, dtype=dtype, labels=labels, allow_pickle_weights=allow_pickle_weights)
+        digest = hashlib.sha256(loaded.weights.read_bytes()).hexdigest()[:12]
+        base_name = getattr(loaded.model.config, "kazu_spark_name", None) or loaded.model_dir.resolve().name
         return cls(
-            model.to(device),
-            tokenizer,
-            labels,
+            loaded.model.to(device),
+            loaded.tokenizer,
+            loaded.labels,
             name=f"{base_name}@{digest}",
             threshold=threshold,
+            decoder=decoder,
             window=window,
             stride=stride,
             batch_size=batch_size,
@@ -135,12 +149,13 @@ class Tagger:
         )
         probs: list[list[np.ndarray]] = [[np.empty(0)] * len(doc.windows) for doc in docs]
         device = self.model.device
+        activation = partial(torch.softmax, dim=-1) if self.decoder == "softmax" else torch.sigmoid
         with torch.inference_mode():
             for b in range(0, len(jobs), self.batch_size):
                 batch = jobs[b : b + self.batch_size]
                 ids = [docs[d].windows[w].input_ids for d, w in batch]
                 inputs = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(device)
-                out = torch.sigmoid(self.model(**inputs).logits.float()).cpu().numpy()
+                out = activation(self.model(**inputs).logits.float()).cpu().numpy()
                 for (d, w), row, n in zip(batch, out, map(len, ids), strict=True):
                     probs[d][w] = row[1 : n - 1]
         return [
@@ -150,6 +165,7 @@ class Tagger:
                 text,
                 self.labels,
                 self.threshold,
+                self.decoder,
             )
             if doc.windows
             else []
