@@ -1,4 +1,4 @@
-"""The ``kazu-spark`` command: set-up, annotate, ontologies, evaluation and training.
+"""The ``kazu-spark`` command: set-up, annotate, ontologies, knowledge graph, evaluation and training.
 
 Every sub-command validates its configuration before it starts Spark, so a bad value fails in a second
 with a message naming the key. ``jobs/*.py`` call :func:`main` so spark-submit runs the same code.
@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -126,12 +127,33 @@ def cmd_ontologies_subset(args: argparse.Namespace) -> None:
     print(", ".join(f"{name}: {n:,} concepts" for name, n in kept.items()))
 
 
+def cmd_kg_build(args: argparse.Namespace) -> None:
+    """Rebuild the kg_nodes and kg_edges tables from the lakehouse and print their counts."""
+    cfg = _config(args, {"lakehouse": args.lakehouse})
+    from kazu_spark.kg.build import build_kg
+
+    spark = _session(cfg, "kazu-spark-kg-build")
+    counts = build_kg(spark, cfg.lakehouse, str(uuid.uuid4()))
+    print(", ".join(f"{name}: {n:,}" for name, n in counts.items()) + f" in {cfg.lakehouse}")
+
+
+def cmd_kg_export(args: argparse.Namespace) -> None:
+    """Export the knowledge graph as Neo4j bulk-import CSVs or GraphFrames Parquet."""
+    cfg = _config(args, {"lakehouse": args.lakehouse})
+    from kazu_spark.kg.export import export_graphframes, export_neo4j
+
+    export = {"neo4j": export_neo4j, "graphframes": export_graphframes}[args.format]
+    spark = _session(cfg, "kazu-spark-kg-export")
+    rows = export(spark, cfg.lakehouse, args.out)
+    print(", ".join(f"{name}: {n:,}" for name, n in rows.items()) + f" into {args.out}")
+
+
 def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     """Strict entity-level P/R/F1 of a model on a CoNLL file; the JSON line comes last."""
     from kazu_spark.paths import resolve_path
     from kazu_spark.training.evaluate import evaluate_conll
 
-    kwargs = {"corpus": args.corpus, "threshold": args.threshold}
+    kwargs = {"corpus": args.corpus, "threshold": args.threshold, "decoder": args.decoder}
     if args.label_map:
         kwargs["label_map"] = args.label_map
     result = evaluate_conll(resolve_path(args.model), args.conll, **kwargs)
@@ -202,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", default="pkg://kazu_spark/resources/sample/abstracts.jsonl")
     p.set_defaults(func=cmd_ontologies_subset)
 
+    kg = sub.add_parser("kg", help="knowledge-graph tables").add_subparsers(dest="action", required=True)
+    p = with_conf(kg.add_parser("build", help="rebuild kg_nodes and kg_edges from the lakehouse"))
+    p.set_defaults(func=cmd_kg_build)
+    p = with_conf(kg.add_parser("export", help="export the knowledge graph for Neo4j or GraphFrames"))
+    p.add_argument("--format", required=True, choices=("neo4j", "graphframes"), help="output layout")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_kg_export)
+
     ev = sub.add_parser("evaluate", help="evaluation").add_subparsers(dest="target", required=True)
     p = ev.add_parser("ner", help="entity-level P/R/F1 on a CoNLL file")
     p.add_argument("--model", default="pkg://kazu_spark/resources/model")
@@ -209,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="corpus name in conf/labels.yaml (default: the file's folder name)")
     p.add_argument("--label-map", help="corpus-type to class map (default: conf/labels.yaml)")
     p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--decoder", choices=("sigmoid", "softmax", "io"), default="sigmoid")
     p.add_argument("--json", action="store_true", help="print only the JSON line")
     p.set_defaults(func=cmd_evaluate_ner)
 

@@ -32,6 +32,7 @@ def evaluate_conll(
     corpus: str | None = None,
     label_map: str | Path = DEFAULT_LABEL_MAP,
     threshold: float = 0.5,
+    decoder: str = "sigmoid",
     precision: str = "fp32",
     batch_size: int = 64,
     num_threads: int | None = None,
@@ -42,7 +43,7 @@ def evaluate_conll(
         model_dir: model folder (config.json, model.safetensors, tokenizer, labels.txt).
         conll_path: ``token<TAB>tag`` file; its parent folder names the corpus unless ``corpus`` is given.
         label_map: YAML corpus -> {corpus type -> class}; the corpus's classes are the ones scored.
-        threshold, precision, batch_size, num_threads: passed to :meth:`Tagger.from_dir`.
+        threshold, decoder, precision, batch_size, num_threads: passed to :meth:`Tagger.from_dir`.
 
     Returns:
         ``{"corpus", "model", "threshold", "inference_precision", "sentences", "overall": {precision, recall, f1,
@@ -54,7 +55,12 @@ def evaluate_conll(
     scored = set(types.values())
     sentences = read_conll(conll_path, types, corpus=corpus)
     tagger = Tagger.from_dir(
-        model_dir, precision=precision, threshold=threshold, batch_size=batch_size, num_threads=num_threads
+        model_dir,
+        precision=precision,
+        threshold=threshold,
+        decoder=decoder,
+        batch_size=batch_size,
+        num_threads=num_threads,
     )
     predicted = tagger.tag([s.text for s in sentences])
     scores = entity_scores(
@@ -66,6 +72,7 @@ def evaluate_conll(
         "corpus": corpus,
         "model": tagger.name,
         "threshold": threshold,
+        "decoder": decoder,
         "inference_precision": precision,
         "sentences": len(sentences),
         **scores,
