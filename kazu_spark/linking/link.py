@@ -24,22 +24,13 @@ from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
 
 from kazu_spark.linking.normalise import normalise
+from kazu_spark.schemas import ENTITY_LINKS
 
 EXACT_SCORE = 1.0
 NORMALISED_SCORE = 0.9
 
-LINK_COLUMNS = (
-    "link_id",
-    "entity_id",
-    "doc_id",
-    "concept_id",
-    "source",
-    "default_label",
-    "matched_synonym",
-    "strategy",
-    "score",
-    "ambiguous",
-)
+#: ENTITY_LINKS columns this stage fills (run_id is added by the pipeline)
+LINK_COLUMNS = tuple(name for name in ENTITY_LINKS.fieldNames() if name != "run_id")
 
 
 @pandas_udf(StringType())
