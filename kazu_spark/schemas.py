@@ -129,6 +129,32 @@ QUARANTINE = _schema(
     ("quarantined_at", TimestampType(), False, "when"),
 )
 
+KG_NODES = _schema(
+    ("node_id", StringType(), False, "concept id for a concept (e.g. MESH:D003920), doc:<doc_id> for a document"),
+    ("node_type", StringType(), False, "Concept or Document"),
+    ("label", StringType(), False, "concept's preferred label; document's title (its doc_id if untitled)"),
+    ("entity_class", StringType(), True, "class of the mentions linked to a concept; null for documents"),
+    ("source", StringType(), False, "ontology of a concept (e.g. MEDIC); input file or table of a document"),
+    ("mention_count", LongType(), False, "mentions behind the node's MENTIONS edges (best link per entity)"),
+    ("document_count", LongType(), False, "documents mentioning a concept; 1 for a document"),
+    ("run_id", StringType(), False, "kg build run that last changed this row"),
+)
+
+KG_EDGES = _schema(
+    ("edge_id", StringType(), False, "sha1 of edge_type|src|dst"),
+    ("edge_type", StringType(), False, "MENTIONS, CO_OCCURS_SENTENCE or CO_OCCURS_DOCUMENT"),
+    ("src", StringType(), False, "document node for MENTIONS; the smaller concept id for co-occurrence"),
+    ("dst", StringType(), False, "concept node; for co-occurrence the larger concept id (src < dst)"),
+    ("count", LongType(), False, "mentions (MENTIONS), shared sentences or shared documents (CO_OCCURS_*)"),
+    (
+        "evidence",
+        ArrayType(StringType(), True),
+        False,
+        'MENTIONS: up to 10 spans "start-end:mention"; CO_OCCURS_*: up to 10 top doc ids',
+    ),
+    ("run_id", StringType(), False, "kg build run that last changed this row"),
+)
+
 #: table name -> schema
 TABLES: dict[str, StructType] = {
     "documents": DOCUMENTS,
@@ -137,6 +163,8 @@ TABLES: dict[str, StructType] = {
     "ontology_terms": ONTOLOGY_TERMS,
     "runs": RUNS,
     "quarantine": QUARANTINE,
+    "kg_nodes": KG_NODES,
+    "kg_edges": KG_EDGES,
 }
 
 #: table name -> MERGE key columns
@@ -147,7 +175,30 @@ KEYS: dict[str, tuple[str, ...]] = {
     "ontology_terms": ("term_id",),
     "runs": ("run_id",),
     "quarantine": ("quarantine_id",),
+    "kg_nodes": ("node_id",),
+    "kg_edges": ("edge_id",),
 }
 
 #: the six TinyBERN2 entity classes, in the order of the BIO label list
 ENTITY_CLASSES: tuple[str, ...] = ("cell_line", "cell_type", "disease", "drug", "gene", "species")
+
+
+def tables_markdown() -> str:
+    """Markdown column tables of every table in ``TABLES``: key, then column, type, nullability and doc.
+
+    ``docs/tables.md`` embeds this output verbatim and a test checks it, so the docs cannot drift from
+    the schemas. Regenerate with ``python -c "from kazu_spark.schemas import tables_markdown as t; print(t())"``.
+
+    Example:
+        >>> print(tables_markdown().splitlines()[0])
+        ### documents
+    """
+    sections = []
+    for name, schema in TABLES.items():
+        lines = [f"### {name}", "", "Key: " + ", ".join(f"`{k}`" for k in KEYS[name]), ""]
+        lines += ["| column | type | nullable | doc |", "|---|---|---|---|"]
+        for f in schema.fields:
+            doc = f.metadata["comment"].replace("|", "\\|")  # a bare | would end the markdown cell
+            lines.append(f"| `{f.name}` | `{f.dataType.simpleString()}` | {'yes' if f.nullable else 'no'} | {doc} |")
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,158 @@
+"""Export ``kg_nodes`` and ``kg_edges`` for Neo4j bulk import or for GraphFrames.
+
+**Neo4j.** :func:`export_neo4j` writes five CSV files with ``neo4j-admin`` headers (``:ID(group)``,
+``:START_ID``/``:END_ID``, ``:LABEL``, ``:TYPE``, typed ``:long`` and ``:string[]`` columns; arrays joined
+with ``;``, quotes doubled). Document ids lose their ``doc:`` node-id prefix, since Neo4j keeps
+documents and concepts in separate id groups. Load them into an empty database with::
+
+    cd OUT_DIR && neo4j-admin database import full \\
+        --nodes=Concept=nodes_concepts.csv --nodes=Document=nodes_documents.csv \\
+        --relationships=MENTIONS=edges_mentions.csv \\
+        --relationships=CO_OCCURS_SENTENCE=edges_co_occurs_sentence.csv \\
+        --relationships=CO_OCCURS_DOCUMENT=edges_co_occurs_document.csv neo4j
+
+Each file is written by Spark through ``coalesce(1)`` and its single part file renamed (Hadoop
+FileSystem API, so object stores work too). That trade-off keeps one file per group, as the command
+above expects, and never collects the graph to the driver (pandas would); the price is that one task
+writes each file. For graphs of hundreds of millions of edges, write many parts instead and pass
+``neo4j-admin`` a header file plus a file pattern. Newlines inside values become spaces and ``;`` inside
+evidence strings becomes ``,`` (Neo4j has no escape for its array delimiter).
+
+**GraphFrames.** :func:`export_graphframes` writes Parquet ``vertices`` (``id`` + node attributes) and
+``edges`` (``src``, ``dst``, ``relationship`` + edge attributes)::
+
+    from graphframes import GraphFrame
+    g = GraphFrame(spark.read.parquet("OUT_DIR/vertices"), spark.read.parquet("OUT_DIR/edges"))
+
+Example (needs a Delta-enabled session and a built graph):
+    >>> export_neo4j(spark, "lakehouse", "/tmp/kg-neo4j")  # doctest: +SKIP
+    {'nodes_concepts.csv': 277, 'nodes_documents.csv': 120, 'edges_mentions.csv': 820, ...}
+"""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from kazu_spark.io.delta import read_table, table_path
+from kazu_spark.kg.build import DOC_PREFIX
+
+#: CSV options matching neo4j-admin's defaults: "," delimiter, '"' quotes escaped by doubling
+_CSV_OPTIONS = {
+    "header": "true",
+    "quote": '"',
+    "escape": '"',
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+}
+
+
+def _read_kg(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame]:
+    """(kg_nodes, kg_edges), failing with a hint when the graph has not been built."""
+    for table in ("kg_nodes", "kg_edges"):
+        if not DeltaTable.isDeltaTable(spark, table_path(lakehouse, table)):
+            raise ValueError(f"lakehouse {lakehouse} has no {table} table: run `kazu-spark kg build` first")
+    return read_table(spark, lakehouse, "kg_nodes"), read_table(spark, lakehouse, "kg_edges")
+
+
+def _one_line(column: str | Column) -> Column:
+    return F.regexp_replace(column, r"\s*[\r\n]+\s*", " ")
+
+
+def _doc_id(column: str) -> Column:
+    return F.regexp_replace(column, f"^{DOC_PREFIX}", "")
+
+
+def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
+    """File name -> the rows of that file, its columns named with neo4j-admin header fields."""
+    label, source = _one_line("label").alias("label"), _one_line("source").alias("source")
+    mention_count = F.col("mention_count").alias("mentionCount:long")
+    files = {
+        "nodes_concepts.csv": nodes.filter(F.col("node_type") == "Concept").select(
+            F.col("node_id").alias("conceptId:ID(Concept)"),
+            label,
+            F.col("entity_class").alias("entityClass"),
+            source,
+            mention_count,
+            F.col("document_count").alias("documentCount:long"),
+            F.lit("Concept").alias(":LABEL"),
+        ),
+        "nodes_documents.csv": nodes.filter(F.col("node_type") == "Document").select(
+            _doc_id("node_id").alias("docId:ID(Document)"),
+            label,
+            source,
+            mention_count,
+            F.lit("Document").alias(":LABEL"),
+        ),
+    }
+    evidence = F.concat_ws(";", F.transform("evidence", lambda e: F.regexp_replace(_one_line(e), ";", ",")))
+    for edge_type, start, start_group in (
+        ("MENTIONS", _doc_id("src"), "Document"),
+        ("CO_OCCURS_SENTENCE", F.col("src"), "Concept"),
+        ("CO_OCCURS_DOCUMENT", F.col("src"), "Concept"),
+    ):
+        files[f"edges_{edge_type.lower()}.csv"] = edges.filter(F.col("edge_type") == edge_type).select(
+            start.alias(f":START_ID({start_group})"),
+            F.col("dst").alias(":END_ID(Concept)"),
+            F.col("count").alias("count:long"),
+            evidence.alias("evidence:string[]"),
+            F.col("edge_type").alias(":TYPE"),
+        )
+    return files
+
+
+def _write_single_csv(spark: SparkSession, df: DataFrame, path: str) -> None:
+    """Write ``df`` as one CSV file at ``path``: one Spark part file, renamed, its folder removed."""
+    parts = f"{path}.parts"
+    df.coalesce(1).sortWithinPartitions(*df.columns[:2]).write.mode("overwrite").options(**_CSV_OPTIONS).csv(parts)
+    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    fs = hadoop_path(parts).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    part = next(s.getPath() for s in fs.listStatus(hadoop_path(parts)) if s.getPath().getName().startswith("part-"))
+    target = hadoop_path(path)
+    fs.delete(target, False)
+    fs.rename(part, target)  # a local file system moves the part's .crc file along: drop it
+    fs.delete(hadoop_path(target.getParent(), f".{target.getName()}.crc"), False)
+    fs.delete(hadoop_path(parts), True)
+
+
+def export_neo4j(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str, int]:
+    """Write the graph as neo4j-admin bulk-import CSVs into ``out_dir``; returns rows per file.
+
+    Files: ``nodes_concepts.csv``, ``nodes_documents.csv``, ``edges_mentions.csv``,
+    ``edges_co_occurs_sentence.csv``, ``edges_co_occurs_document.csv`` (see the module docstring for
+    the import command). Existing files of the same names are replaced.
+
+    Example (needs a Delta-enabled session and a built graph):
+        >>> export_neo4j(spark, "lakehouse", "/tmp/kg-neo4j")["edges_mentions.csv"]  # doctest: +SKIP
+    """
+    counts = {}
+    for name, df in _neo4j_files(*_read_kg(spark, lakehouse)).items():
+        df = df.cache()
+        counts[name] = df.count()
+        _write_single_csv(spark, df, f"{out_dir.rstrip('/')}/{name}")
+        df.unpersist()
+    return counts
+
+
+def export_graphframes(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str, int]:
+    """Write Parquet ``vertices`` and ``edges`` under ``out_dir`` in GraphFrames' layout; returns row counts.
+
+    Vertices: ``id`` (the node id), node_type, label, entity_class, source, mention_count,
+    document_count, run_id. Edges: ``src``, ``dst``, ``relationship`` (the edge type), edge_id, count,
+    evidence, run_id. Existing folders are overwritten.
+
+    Example (needs a Delta-enabled session and a built graph):
+        >>> export_graphframes(spark, "lakehouse", "/tmp/kg-graphframes")  # doctest: +SKIP
+        {'vertices': 397, 'edges': 3781}
+    """
+    nodes, edges = _read_kg(spark, lakehouse)
+    frames = {
+        "vertices": nodes.withColumnRenamed("node_id", "id"),
+        "edges": edges.select(
+            "src", "dst", F.col("edge_type").alias("relationship"), "edge_id", "count", "evidence", "run_id"
+        ),
+    }
+    for name, df in frames.items():
+        df.write.mode("overwrite").parquet(f"{out_dir.rstrip('/')}/{name}")
+    return {name: spark.read.parquet(f"{out_dir.rstrip('/')}/{name}").count() for name in frames}

@@ -1,0 +1,263 @@
+"""Knowledge-graph build and exports on a hand-made lakehouse of two documents.
+
+d1 = "BRCA1 study" / "BRCA1 causes breast cancer (e.g. in Fig. 2)." / "Tamoxifen helps.": BRCA1 twice,
+breast cancer in the same sentence as the second BRCA1, tamoxifen alone in the third sentence, and one
+unlinked mention. d2 = one sentence with tamoxifen and BRCA1. Tamoxifen and breast cancer each carry a
+second, losing candidate link.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from kazu_spark.io.delta import append_table, read_table
+from kazu_spark.kg.build import (
+    build_kg,
+    concept_nodes,
+    cooccurrence_edges,
+    document_nodes,
+    mentions_edges,
+    split_sentences,
+)
+from kazu_spark.kg.export import export_graphframes, export_neo4j
+from kazu_spark.schemas import DOCUMENTS, ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS
+
+GENE, DISEASE, DRUG = "HGNC:1100", "MESH:D001943", "MESH:D013629"
+TEXTS = {
+    "d1": "BRCA1 study\n\nBRCA1 causes breast cancer (e.g. in Fig. 2). Tamoxifen helps.",
+    "d2": "Tamoxifen and BRCA1 were studied.",
+}
+# (doc, mention, occurrence, class, [(concept, score)])
+MENTIONS = [
+    ("d1", "BRCA1", 0, "gene", [(GENE, 1.0)]),
+    ("d1", "BRCA1", 1, "gene", [(GENE, 1.0)]),
+    ("d1", "breast cancer", 0, "disease", [(DISEASE, 1.0), ("MESH:C000001", 0.9)]),
+    ("d1", "Tamoxifen", 0, "drug", [(DRUG, 0.9), ("MESH:D999999", 0.9)]),
+    ("d1", "study", 0, "species", []),
+    ("d2", "Tamoxifen", 0, "drug", [(DRUG, 1.0)]),
+    ("d2", "BRCA1", 0, "gene", [(GENE, 1.0)]),
+]
+LABELS = {GENE: "BRCA1 DNA repair associated", DISEASE: "Breast Neoplasms", DRUG: "Tamoxifen"}
+
+pytestmark = pytest.mark.spark
+
+
+def _offset(text: str, mention: str, occurrence: int) -> int:
+    start = -1
+    for _ in range(occurrence + 1):
+        start = text.index(mention, start + 1)
+    return start
+
+
+@pytest.fixture(scope="module")
+def inputs(spark: SparkSession) -> dict[str, DataFrame]:
+    """The four input tables as DataFrames in their lakehouse schemas."""
+    now = datetime.now(UTC)
+    documents = [
+        {
+            "doc_id": d,
+            "source": "test.jsonl",
+            "title": text.split("\n")[0] if d == "d1" else None,
+            "text": text,
+            "sections": [],
+            "content_hash": d,
+            "char_count": len(text),
+            "run_id": "r0",
+            "ingested_at": now,
+        }
+        for d, text in TEXTS.items()
+    ]
+    entities, links = [], []
+    for i, (doc, mention, occurrence, cls, candidates) in enumerate(MENTIONS):
+        start = _offset(TEXTS[doc], mention, occurrence)
+        entities.append(
+            {
+                "entity_id": f"e{i}",
+                "doc_id": doc,
+                "section": "body",
+                "start": start,
+                "end": start + len(mention),
+                "mention": mention,
+                "entity_class": cls,
+                "confidence": 0.9,
+                "model": "m",
+                "content_hash": doc,
+                "run_id": "r0",
+            }
+        )
+        links += [
+            {
+                "link_id": f"e{i}-{concept}",
+                "entity_id": f"e{i}",
+                "doc_id": doc,
+                "concept_id": concept,
+                "source": "MeSH",
+                "default_label": None,
+                "matched_synonym": mention,
+                "strategy": "exact",
+                "score": score,
+                "ambiguous": len(candidates) > 1,
+                "run_id": "r0",
+            }
+            for concept, score in candidates
+        ]
+    terms = [
+        {
+            "term_id": concept,
+            "concept_id": concept,
+            "source": "MeSH",
+            "default_label": label,
+            "synonym": label,
+            "synonym_type": "label",
+            "normalised_synonym": label.lower(),
+            "entity_class": "x",
+            "source_version": "1",
+        }
+        for concept, label in LABELS.items()
+    ]
+    return {
+        "documents": spark.createDataFrame(documents, DOCUMENTS),
+        "entities": spark.createDataFrame(entities, ENTITIES),
+        "entity_links": spark.createDataFrame(links, ENTITY_LINKS),
+        "ontology_terms": spark.createDataFrame(terms, ONTOLOGY_TERMS),
+    }
+
+
+@pytest.fixture(scope="module")
+def built(spark: SparkSession, inputs: dict[str, DataFrame], tmp_path_factory: pytest.TempPathFactory):
+    """A lakehouse holding the inputs and one KG build; returns (lakehouse, counts)."""
+    lakehouse = str(tmp_path_factory.mktemp("kg") / "lake")
+    for table, df in inputs.items():
+        append_table(spark, df, lakehouse, table)
+    return lakehouse, build_kg(spark, lakehouse, "kg-1")
+
+
+def test_split_sentences_keeps_abbreviations_inside_sentences() -> None:
+    text = (
+        "Mice (e.g. C57BL/6) and rats, i.e. rodents, were used. Smith et al. 2020 agree. See Fig. 3 and J. Doe! 2 done"
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "Mice (e.g. C57BL/6) and rats, i.e. rodents, were used.",
+        "Smith et al. 2020 agree.",
+        "See Fig. 3 and J. Doe!",
+        "2 done",
+    ]
+    assert split_sentences("Title\n\nBody text. lower case goes on.  ") == [(0, 5), (7, 37)]
+    assert split_sentences("") == []
+
+
+def test_concept_nodes_use_the_best_link_and_term_labels(inputs) -> None:
+    rows = concept_nodes(inputs["entities"], inputs["entity_links"], inputs["ontology_terms"]).collect()
+    got = {r.node_id: (r.label, r.entity_class, r.mention_count, r.document_count) for r in rows}
+    assert got == {
+        GENE: (LABELS[GENE], "gene", 3, 2),
+        DISEASE: ("Breast Neoplasms", "disease", 1, 1),
+        DRUG: ("Tamoxifen", "drug", 2, 2),
+    }
+    assert {r.node_type for r in rows} == {"Concept"} and {r.source for r in rows} == {"MeSH"}
+
+
+def test_mentions_edges_and_document_nodes(inputs) -> None:
+    mentions = mentions_edges(inputs["entities"], inputs["entity_links"])
+    got = {(r.src, r.dst): (r["count"], r.evidence) for r in mentions.collect()}
+    d1 = TEXTS["d1"]
+    second = _offset(d1, "BRCA1", 1)
+    assert got == {
+        ("doc:d1", GENE): (2, ["0-5:BRCA1", f"{second}-{second + 5}:BRCA1"]),
+        ("doc:d1", DISEASE): (1, [f"{d1.index('breast')}-{d1.index('breast') + 13}:breast cancer"]),
+        ("doc:d1", DRUG): (1, [f"{d1.index('Tamoxifen')}-{d1.index('Tamoxifen') + 9}:Tamoxifen"]),
+        ("doc:d2", DRUG): (1, ["0-9:Tamoxifen"]),
+        ("doc:d2", GENE): (1, ["14-19:BRCA1"]),
+    }
+    nodes = {r.node_id: r for r in document_nodes(inputs["documents"], mentions).collect()}
+    assert {k: (n.label, n.mention_count, n.document_count) for k, n in nodes.items()} == {
+        "doc:d1": ("BRCA1 study", 4, 1),
+        "doc:d2": ("d2", 2, 1),
+    }
+
+
+def test_cooccurrence_edges_by_sentence_and_document(inputs) -> None:
+    edges = cooccurrence_edges(inputs["entities"], inputs["entity_links"], inputs["documents"]).collect()
+    got = {(r.edge_type, r.src, r.dst): (r["count"], r.evidence) for r in edges}
+    assert got == {
+        ("CO_OCCURS_SENTENCE", GENE, DISEASE): (1, ["d1"]),
+        ("CO_OCCURS_SENTENCE", GENE, DRUG): (1, ["d2"]),
+        ("CO_OCCURS_DOCUMENT", GENE, DISEASE): (1, ["d1"]),
+        ("CO_OCCURS_DOCUMENT", GENE, DRUG): (2, ["d1", "d2"]),  # d1 mentions the pair 3 times, d2 twice
+        ("CO_OCCURS_DOCUMENT", DISEASE, DRUG): (1, ["d1"]),
+    }
+    assert len({r.edge_id for r in edges}) == len(edges)
+
+
+def test_rebuild_gives_the_same_tables_and_changes_no_row(spark, built) -> None:
+    lakehouse, first = built
+    assert first == {
+        "kg_nodes": 5,
+        "kg_nodes.Concept": 3,
+        "kg_nodes.Document": 2,
+        "kg_edges": 10,
+        "kg_edges.CO_OCCURS_DOCUMENT": 3,
+        "kg_edges.CO_OCCURS_SENTENCE": 2,
+        "kg_edges.MENTIONS": 5,
+    }
+    assert build_kg(spark, lakehouse, "kg-2") == first
+    for table in ("kg_nodes", "kg_edges"):
+        rows = read_table(spark, lakehouse, table).select("run_id").collect()
+        assert len(rows) == first[table] and {r.run_id for r in rows} == {"kg-1"}  # nothing changed, nothing updated
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        header, *rows = csv.reader(handle)
+    return header, rows
+
+
+def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
+    lakehouse, counts = built
+    written = export_neo4j(spark, lakehouse, str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(written)
+    files = {name: _read_csv(tmp_path / name) for name in written}
+    assert files["nodes_concepts.csv"][0] == [
+        "conceptId:ID(Concept)",
+        "label",
+        "entityClass",
+        "source",
+        "mentionCount:long",
+        "documentCount:long",
+        ":LABEL",
+    ]
+    assert files["nodes_documents.csv"][0] == ["docId:ID(Document)", "label", "source", "mentionCount:long", ":LABEL"]
+    assert files["edges_mentions.csv"][0] == [
+        ":START_ID(Document)",
+        ":END_ID(Concept)",
+        "count:long",
+        "evidence:string[]",
+        ":TYPE",
+    ]
+    ids = {group: {row[0] for row in files[f"nodes_{group.lower()}s.csv"][1]} for group in ("Concept", "Document")}
+    assert ids["Document"] == {"d1", "d2"}
+    for name in ("edges_mentions.csv", "edges_co_occurs_sentence.csv", "edges_co_occurs_document.csv"):
+        header, rows = files[name]
+        start_group = header[0].removeprefix(":START_ID(").rstrip(")")
+        assert all(r[0] in ids[start_group] and r[1] in ids["Concept"] for r in rows)
+    assert sum(len(rows) for _, rows in files.values()) == counts["kg_nodes"] + counts["kg_edges"]
+    mentions = {(r[0], r[1]): r for r in files["edges_mentions.csv"][1]}
+    assert mentions[("d1", GENE)][2:] == ["2", "0-5:BRCA1;13-18:BRCA1", "MENTIONS"]
+
+
+def test_graphframes_export_reads_back(spark, built, tmp_path) -> None:
+    lakehouse, counts = built
+    assert export_graphframes(spark, lakehouse, str(tmp_path)) == {
+        "vertices": counts["kg_nodes"],
+        "edges": counts["kg_edges"],
+    }
+    vertices = spark.read.parquet(str(tmp_path / "vertices"))
+    edges = spark.read.parquet(str(tmp_path / "edges"))
+    assert vertices.columns[0] == "id" and {"node_type", "label", "mention_count"} <= set(vertices.columns)
+    assert edges.columns[:3] == ["src", "dst", "relationship"] and "evidence" in edges.columns
+    assert edges.join(vertices, edges.dst == vertices.id, "left_anti").count() == 0
