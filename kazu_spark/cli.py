@@ -18,11 +18,17 @@ import logging
 import sys
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from kazu_spark.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:  # for type hints only: torch and the pipeline load when a command needs them
+    from pyspark.sql import SparkSession
+
+    from kazu_spark.pipeline import RunSummary
 
 log = logging.getLogger("kazu_spark")
 
@@ -41,13 +47,13 @@ def _config(args: argparse.Namespace, flags: dict[str, str | None]) -> Config:
     return load_config(args.conf, {**flags, **_parse_sets(args.set or [])})
 
 
-def _session(cfg: Config, app: str):  # noqa: ANN202 - SparkSession import is deferred on purpose
+def _session(cfg: Config, app: str) -> SparkSession:
     from kazu_spark.session import build_session
 
     return build_session(app, cfg.spark.master, extra_conf=cfg.spark.conf)
 
 
-def _print_summary(summary, lakehouse: str) -> None:  # noqa: ANN001 - RunSummary, imported lazily
+def _print_summary(summary: RunSummary, lakehouse: str) -> None:
     console = Console()
     table = Table(title=f"kazu-spark annotate · run {summary.run_id}", show_header=False)
     rows = [
