@@ -21,13 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
-from kazu_spark.io.delta import append_table, ensure_table, merge_table, read_table, table_path
+from kazu_spark.io.delta import append_table, ensure_table, merge_table, read_table, table_exists
 from kazu_spark.io.ingest import to_documents
 from kazu_spark.io.readers import read_raw
 from kazu_spark.linking.build import write_ontology_terms
@@ -89,10 +88,6 @@ def _stage(name: str) -> Iterator[None]:
     log.info("stage %s took %.1fs", name, time.perf_counter() - t0)
 
 
-def _table_exists(spark: SparkSession, lakehouse: str, table: str) -> bool:
-    return DeltaTable.isDeltaTable(spark, table_path(lakehouse, table))
-
-
 def _new_and_changed(
     spark: SparkSession, docs: DataFrame, lakehouse: str, incremental: bool
 ) -> tuple[DataFrame, DataFrame]:
@@ -118,7 +113,7 @@ def _delete_for_documents(spark: SparkSession, lakehouse: str, table: str, docs:
 def _annotate_documents(
     spark: SparkSession, cfg: Config, todo: DataFrame, changed: DataFrame, summary: RunSummary
 ) -> None:
-    """Tag and link ``todo``, replace the stale rows of ``changed`` documents, MERGE everything."""
+    """Tag and link ``todo``, drop the stale rows of ``changed`` documents, then write the new rows."""
     lakehouse = cfg.lakehouse
     with _stage("ner"):
         entities = tag_documents(spark, todo, cfg.ner).withColumn("run_id", F.lit(summary.run_id))
@@ -147,7 +142,7 @@ def _annotate_documents(
 
 def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> DataFrame:
     """The lakehouse's ontology_terms table, built from the configured sources on first use."""
-    if not _table_exists(spark, cfg.lakehouse, "ontology_terms"):
+    if not table_exists(spark, cfg.lakehouse, "ontology_terms"):
         if not cfg.linking.ontologies:
             raise ValueError("linking.ontologies is empty and the lakehouse has no ontology_terms table")
         write_ontology_terms(spark, cfg.linking.ontologies, cfg.lakehouse)

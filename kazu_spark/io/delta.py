@@ -35,6 +35,16 @@ def table_path(lakehouse: str, table: str) -> str:
     return f"{lakehouse.rstrip('/')}/{table}"
 
 
+def table_exists(spark: SparkSession, lakehouse: str, table: str) -> bool:
+    """Whether the lakehouse holds ``table`` as a Delta table."""
+    return DeltaTable.isDeltaTable(spark, table_path(lakehouse, table))
+
+
+def key_condition(table: str) -> str:
+    """MERGE condition joining target ``t`` and source ``s`` on the table's key columns."""
+    return " AND ".join(f"t.`{k}` = s.`{k}`" for k in KEYS[table])
+
+
 def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> DeltaTable:
     """Create the Delta table with its schema (and column comments) if it does not exist yet."""
     path = table_path(lakehouse, table)
@@ -74,9 +84,8 @@ def merge_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, 
     ``df`` is deduplicated on the key first (a MERGE with two source rows for one target row fails).
     Into an empty table this is an append, which gives the same rows without the MERGE's scans.
     """
-    keys = KEYS[table]
-    source = conform(df, table).dropDuplicates(list(keys))
-    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    source = conform(df, table).dropDuplicates(list(KEYS[table]))
+    condition = key_condition(table)
     for attempt in range(1, _RETRIES + 1):
         target = ensure_table(spark, lakehouse, table)
         if target.toDF().isEmpty():

@@ -32,13 +32,12 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, IntegerType
 
-from kazu_spark.io.delta import conform, ensure_table, read_table, table_path
+from kazu_spark.io.delta import conform, ensure_table, key_condition, read_table, table_exists
 from kazu_spark.schemas import KEYS
 
 #: most evidence strings kept per edge
@@ -277,13 +276,12 @@ def _sync(spark: SparkSession, df: DataFrame, lakehouse: str, table: str) -> Non
     built are deleted. Unlike an overwrite, the commit's Change Data Feed then lists only real changes,
     and ``run_id`` names the build that last changed a row; Delta history keeps every version.
     """
-    keys = KEYS[table]
     source = conform(df, table)
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in source.columns if c not in (*keys, "run_id"))
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in source.columns if c not in (*KEYS[table], "run_id"))
     (
         ensure_table(spark, lakehouse, table)
         .alias("t")
-        .merge(source.alias("s"), " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys))
+        .merge(source.alias("s"), key_condition(table))
         .whenMatchedUpdateAll(condition=changed)
         .whenNotMatchedInsertAll()
         .whenNotMatchedBySourceDelete()
@@ -303,7 +301,7 @@ def build_kg(spark: SparkSession, lakehouse: str, run_id: str) -> dict[str, int]
     Example (needs a Delta-enabled session and an annotated lakehouse):
         >>> build_kg(spark, "lakehouse", "run-1")["kg_edges.MENTIONS"]  # doctest: +SKIP
     """
-    missing = [t for t in INPUT_TABLES if not DeltaTable.isDeltaTable(spark, table_path(lakehouse, t))]
+    missing = [t for t in INPUT_TABLES if not table_exists(spark, lakehouse, t)]
     if missing:
         raise ValueError(f"lakehouse {lakehouse} has no {missing} table: run `kazu-spark annotate` first")
     documents, entities, links, terms = (read_table(spark, lakehouse, t) for t in INPUT_TABLES)
