@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pyspark.sql.types import (
     ArrayType,
+    BinaryType,
     BooleanType,
     DoubleType,
     IntegerType,
@@ -155,6 +156,23 @@ KG_EDGES = _schema(
     ("run_id", StringType(), False, "kg build run that last changed this row"),
 )
 
+SOFT_LABELS = _schema(
+    ("doc_id", StringType(), False, "document the window comes from"),
+    ("section", StringType(), False, "title or body: sections are windowed separately, as in NER"),
+    ("window", IntegerType(), False, "0-based window index within the document (over its sections in order)"),
+    ("first_token", IntegerType(), False, "section sub-token index of the window's first token ([CLS] not counted)"),
+    ("input_ids", ArrayType(IntegerType(), False), False, "[CLS] + sub-token ids + [SEP] in the teacher's vocabulary"),
+    (
+        "probs",
+        BinaryType(),
+        False,
+        "teacher probabilities, uint8 round(p*255), row-major [len(input_ids)-2, len(labels)] ([CLS]/[SEP] excluded)",
+    ),
+    ("labels", ArrayType(StringType(), False), False, "the teacher's label columns, in order"),
+    ("teacher", StringType(), False, "teacher name@sha256[:12] of its weights"),
+    ("content_hash", StringType(), False, "content hash of the document version labelled"),
+)
+
 #: table name -> schema
 TABLES: dict[str, StructType] = {
     "documents": DOCUMENTS,
@@ -165,6 +183,7 @@ TABLES: dict[str, StructType] = {
     "quarantine": QUARANTINE,
     "kg_nodes": KG_NODES,
     "kg_edges": KG_EDGES,
+    "soft_labels": SOFT_LABELS,
 }
 
 #: table name -> MERGE key columns
@@ -177,6 +196,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "quarantine": ("quarantine_id",),
     "kg_nodes": ("node_id",),
     "kg_edges": ("edge_id",),
+    "soft_labels": ("doc_id", "window", "teacher"),
 }
 
 #: the six TinyBERN2 entity classes, in the order of the BIO label list

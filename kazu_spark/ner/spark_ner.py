@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,6 +84,19 @@ def _worker_tagger(fingerprint: str, files: dict[str, bytes], cfg: NerConfig, th
     return _TAGGERS[fingerprint]
 
 
+def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
+    """Broadcast ``cfg.model``'s files once; the returned function gives the worker's cached Tagger.
+
+    Call the returned function inside a ``mapInPandas`` function: it builds the tagger on first use
+    in a Python worker and reuses it afterwards. Used by the NER stage and the soft-label job.
+    """
+    files = read_model_files(cfg.model)
+    fingerprint = model_fingerprint(files)
+    shipped = spark.sparkContext.broadcast(files)
+    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    return lambda: _worker_tagger(fingerprint, shipped.value, cfg, threads)
+
+
 def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
     """Tag one pandas batch of documents (doc_id, text, sections, content_hash) into entity rows."""
     pieces: list[tuple[int, str, int, str]] = []  # (row, section name, section start, section text)
@@ -118,15 +131,12 @@ def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> 
 
     The model folder is broadcast once per job; each Python worker builds the tagger once.
     """
-    files = read_model_files(cfg.model)
-    fingerprint = model_fingerprint(files)
-    shipped = spark.sparkContext.broadcast(files)
-    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.arrow_batch_rows))
 
     def tag_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        tagger = _worker_tagger(fingerprint, shipped.value, cfg, threads)
+        tagger = worker_tagger()
         for docs in batches:
             yield entities_for_batch(tagger, docs)
 

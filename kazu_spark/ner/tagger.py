@@ -30,7 +30,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from kazu_spark.ner.decode import Decoder, Span, check_labels, decode
 from kazu_spark.ner.model import load_token_classifier
-from kazu_spark.ner.windows import make_windows, merge_window_probs
+from kazu_spark.ner.windows import WindowedText, make_windows, merge_window_probs
 
 __all__ = ["Span", "Tagger", "resolve_dtype"]
 
@@ -140,9 +140,12 @@ class Tagger:
             batch_size=batch_size,
         )
 
-    def tag(self, texts: Sequence[str]) -> list[list[Span]]:
-        """Entity spans of each text, sorted by (start, end, class); [] for empty/whitespace texts."""
-        docs = [make_windows(text, self.tokenizer, window=self.window, stride=self.stride) for text in texts]
+    def window_probs(self, docs: Sequence[WindowedText]) -> list[list[np.ndarray]]:
+        """Per document, per window: the ``[window.n_tokens, labels]`` probabilities ([CLS]/[SEP] cut off).
+
+        Windows of all documents are sorted by length and run in padded batches under inference mode;
+        the activation is softmax for the ``softmax`` decoder, sigmoid otherwise.
+        """
         jobs = sorted(
             ((d, w) for d, doc in enumerate(docs) for w in range(len(doc.windows))),
             key=lambda job: len(docs[job[0]].windows[job[1]].input_ids),
@@ -158,6 +161,12 @@ class Tagger:
                 out = activation(self.model(**inputs).logits.float()).cpu().numpy()
                 for (d, w), row, n in zip(batch, out, map(len, ids), strict=True):
                     probs[d][w] = row[1 : n - 1]
+        return probs
+
+    def tag(self, texts: Sequence[str]) -> list[list[Span]]:
+        """Entity spans of each text, sorted by (start, end, class); [] for empty/whitespace texts."""
+        docs = [make_windows(text, self.tokenizer, window=self.window, stride=self.stride) for text in texts]
+        probs = self.window_probs(docs)
         return [
             decode(
                 merge_window_probs(doc.windows, doc_probs, len(doc.offsets)),
