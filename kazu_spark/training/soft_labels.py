@@ -65,7 +65,7 @@ def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
         [[0, 0], [1, 2]]
         >>> probs = dequantise(rows["probs"][0], len(rows["labels"][0]))
         >>> probs.shape, [rows["labels"][0][j] for j in np.flatnonzero(probs[0] > 0.5)]
-        ((6, 13), ['B-gene', 'I-disease'])
+        ((6, 13), ['I-disease', 'B-gene'])
     """
     from kazu_spark.ner.windows import make_windows
 
