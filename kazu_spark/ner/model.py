@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,16 @@ class LoadedModel:
     labels: list[str]
     model_dir: Path
     weights: Path
+
+
+def versioned_name(loaded: LoadedModel) -> str:
+    """``kazu_spark_name`` of the config (else the folder's name) ``@`` the first 12 hex of the weights' sha256.
+
+    Output rows carry it (``entities.model``, ``soft_labels.teacher``) so they say which weights made them.
+    """
+    digest = hashlib.sha256(loaded.weights.read_bytes()).hexdigest()[:12]
+    base = getattr(loaded.model.config, "kazu_spark_name", None) or loaded.model_dir.resolve().name
+    return f"{base}@{digest}"
 
 
 def resolve_model_dir(path: str | Path) -> Path:

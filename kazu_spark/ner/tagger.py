@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -29,7 +28,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from kazu_spark.ner.decode import Decoder, Span, check_labels, decode
-from kazu_spark.ner.model import load_token_classifier
+from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.windows import WindowedText, make_windows, merge_window_probs
 
 __all__ = ["Span", "Tagger", "resolve_dtype"]
@@ -126,13 +125,11 @@ class Tagger:
             torch.set_num_threads(num_threads)
         dtype = resolve_dtype(device, precision)
         loaded = load_token_classifier(path, dtype=dtype, labels=labels, allow_pickle_weights=allow_pickle_weights)
-        digest = hashlib.sha256(loaded.weights.read_bytes()).hexdigest()[:12]
-        base_name = getattr(loaded.model.config, "kazu_spark_name", None) or loaded.model_dir.resolve().name
         return cls(
             loaded.model.to(device),
             loaded.tokenizer,
             loaded.labels,
-            name=f"{base_name}@{digest}",
+            name=versioned_name(loaded),
             threshold=threshold,
             decoder=decoder,
             window=window,
