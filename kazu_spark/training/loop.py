@@ -65,11 +65,12 @@ class LoopSettings:
 
 @dataclass(frozen=True)
 class LoopResult:
-    """Where the run ended: steps done, epochs started, seconds trained (resumed runs included), last loss."""
+    """Where the run ended: steps done, epochs started, seconds trained (resumed runs included), losses."""
 
     step: int
     epochs: int
     seconds: float
+    first_loss: float
     last_loss: float
     resumed_from: int
 
@@ -166,7 +167,7 @@ def fit(
     per_epoch = len(batches)
     if not per_epoch:
         raise ValueError("epoch_batches returned no batches: nothing to train on")
-    epoch, last_loss, running = 0, float("nan"), 0.0
+    epoch, first_loss, last_loss, running = 0, float("nan"), float("nan"), 0.0
     with _progress(settings.show_progress) as bar:
         task = bar.add_task(description, total=settings.total_steps, completed=step, loss=float("nan"))
         while done_fraction(step) < 1.0:
@@ -186,6 +187,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             step += 1
             last_loss = loss.item()
+            first_loss = last_loss if step == resumed_from + 1 else first_loss
             running += last_loss
             bar.update(task, completed=step, loss=last_loss)
             if step % settings.log_every == 0:
@@ -204,4 +206,5 @@ def fit(
                         "seconds": offset_s + time.monotonic() - started,
                     },
                 )
-    return LoopResult(step, epoch + 1, round(offset_s + time.monotonic() - started, 1), last_loss, resumed_from)
+    seconds = round(offset_s + time.monotonic() - started, 1)
+    return LoopResult(step, epoch + 1, seconds, first_loss, last_loss, resumed_from)

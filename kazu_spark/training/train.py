@@ -267,6 +267,7 @@ def train(
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={lab: i for i, lab in enumerate(labels)},
+        ignore_mismatched_sizes=True,  # a base model with another head (e.g. a BIO model for IO tagging) gets a new one
     )
     model.config.kazu_spark_name = model_name
     torch.nn.init.constant_(model.classifier.bias, INITIAL_BIAS)
@@ -349,6 +350,7 @@ def loop_summary(done: LoopResult, total_steps: int, device: str) -> dict:
         "stopped_by": "time budget" if done.step < total_steps else "planned steps",
         "train_seconds": done.seconds,
         "steps_per_second": round((done.step - done.resumed_from) / max(done.seconds, 1e-9), 3),
+        "first_loss": done.first_loss,
         "final_loss": done.last_loss,
         "device": device,
     }

@@ -1,0 +1,207 @@
+"""Teacher training, resume, soft labels and distillation on tiny models (1-layer BERTs, a few sentences)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from kazu_spark.cli import main
+from kazu_spark.config import NerConfig
+from kazu_spark.ner.labels import BIO_LABELS
+from kazu_spark.ner.model import load_token_classifier, versioned_name
+from kazu_spark.ner.tagger import Tagger
+from kazu_spark.ner.windows import make_windows
+from kazu_spark.training import train as train_module
+from kazu_spark.training.distill import SoftRow, distill, read_soft_labels
+from kazu_spark.training.soft_labels import dequantise, write_soft_labels
+from kazu_spark.training.train import INITIAL_BIAS, train
+from tests.conftest import build_model_dir
+
+NCBI = [
+    ("BRCA1 mutations cause breast cancer", [(3, 5, "Disease")]),
+    ("Patients with Crohn disease", [(2, 4, "Disease")]),
+    ("TP53 is silent in healthy tissue", []),
+    ("Colon cancer and gastric cancer", [(0, 2, "Disease"), (3, 5, "Disease")]),
+]
+BC2GM = [
+    ("BRCA1 binds BARD1 in cells", [(0, 1, "GENE"), (2, 3, "GENE")]),
+    ("Expression of TP53 rises", [(2, 3, "GENE")]),
+    ("The kinase EGFR is mutated", [(2, 3, "GENE")]),
+    ("Nothing here", []),
+]
+DOCS = [
+    {"pmid": "1", "title": "BRCA1 and breast cancer", "abstract": "BRCA1 mutations raise the risk of breast cancer."},
+    {"pmid": "2", "title": "EGFR", "abstract": "EGFR inhibitors treat lung cancer in mice and men alike, often."},
+    {"pmid": "3", "title": None, "abstract": "Crohn disease."},
+]
+
+
+def write_conll(path: Path, sentences: list[tuple[str, list[tuple[int, int, str]]]]) -> None:
+    """Write ``token<TAB>tag`` lines; entities are (first token, end token, type)."""
+    lines = []
+    for text, entities in sentences:
+        tokens = text.split()
+        tags = ["O"] * len(tokens)
+        for start, end, etype in entities:
+            tags[start:end] = [f"B-{etype}"] + [f"I-{etype}"] * (end - start - 1)
+        lines += [f"{t}\t{g}" for t, g in zip(tokens, tags, strict=True)] + [""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpora")
+    write_conll(root / "NCBI-disease-IOB" / "train.tsv", NCBI)
+    write_conll(root / "NCBI-disease-IOB" / "devel.tsv", NCBI[:2])
+    write_conll(root / "BC2GM-IOB" / "train.tsv", BC2GM)
+    write_conll(root / "BC2GM-IOB" / "devel.tsv", BC2GM[:2])
+    return root
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-layer, 32-wide BERT with the MiniLM tokenizer, standing in for the pretrained encoder."""
+    return build_model_dir(tmp_path_factory.mktemp("base"))
+
+
+@pytest.fixture(scope="module")
+def teacher(corpora: Path, base_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("teacher")
+    train(corpora, out, base_model=base_model, num_layers=1, batch_size=4, max_steps=6, lr=1e-2, show_progress=False)
+    return out
+
+
+def _tiny_train(corpora: Path, base_model: Path, out: Path, **kwargs) -> dict:
+    return train(
+        corpora, out, base_model=base_model, num_layers=1, batch_size=2, max_steps=6, lr=1e-3,
+        show_progress=False, **kwargs,
+    )  # fmt: skip
+
+
+def test_train_alias_trains_a_teacher_and_masks_unannotated_classes(
+    corpora: Path, base_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Plain `kazu-spark train` still trains (as `train teacher`); a class no corpus annotates is never trained."""
+    main(["train", "--corpora", str(corpora), "--out", str(tmp_path / "m"), "--base-model", str(base_model),
+          "--layers", "1", "--batch-size", "2", "--max-steps", "3", "--lr", "0.01"])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] == 3 and summary["corpora"] == ["BC2GM-IOB", "NCBI-disease-IOB"]
+    bias = load_file(tmp_path / "m" / "model.safetensors")["classifier.bias"].float()
+    for label in ("B-drug", "I-drug", "B-species", "O"):  # no corpus here annotates drug or species
+        assert bias[BIO_LABELS.index(label)].item() == INITIAL_BIAS
+    for label in ("B-gene", "I-disease"):
+        assert bias[BIO_LABELS.index(label)].item() != INITIAL_BIAS
+    Tagger.from_dir(tmp_path / "m").tag(["BRCA1 causes breast cancer"])
+
+
+def test_interrupted_and_resumed_run_ends_with_the_uninterrupted_weights(
+    corpora: Path, base_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """6 steps (3 an epoch, so resuming crosses an epoch boundary), checkpoints every 2, crash in step 5."""
+    straight = _tiny_train(corpora, base_model, tmp_path / "straight", empty_keep=0.0)
+
+    real_bce, calls = train_module.masked_bce, []
+
+    def crash_in_step_5(*args: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("simulated crash")
+        return real_bce(*args)
+
+    monkeypatch.setattr(train_module, "masked_bce", crash_in_step_5)
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _tiny_train(corpora, base_model, tmp_path / "resumed", empty_keep=0.0, checkpoint_dir=ckpt, checkpoint_every=2)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["step-00000002.pt", "step-00000004.pt"]
+    monkeypatch.setattr(train_module, "masked_bce", real_bce)
+    resumed = _tiny_train(
+        corpora, base_model, tmp_path / "resumed", empty_keep=0.0, checkpoint_dir=ckpt, checkpoint_every=2, resume=True
+    )
+    assert (resumed["steps"], resumed["resumed_from_step"], straight["steps"]) == (6, 4, 6)
+    a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from the uninterrupted run's"
+    assert resumed["final_loss"] == straight["final_loss"]
+
+
+def test_io_tagging_trains_an_io_model_the_io_decoder_reads(corpora: Path, base_model: Path, tmp_path: Path) -> None:
+    _tiny_train(corpora, base_model, tmp_path / "io", tagging="io")
+    loaded = load_token_classifier(tmp_path / "io")
+    assert loaded.labels == ["O", *(f"I-{c}" for c in ("cell_line", "cell_type", "disease", "drug", "gene", "species"))]
+    Tagger.from_dir(tmp_path / "io", decoder="io").tag(["BRCA1 causes breast cancer"])
+    with pytest.raises(ValueError, match="needs decoder: io"):
+        Tagger.from_dir(tmp_path / "io")
+
+
+def test_distillation_lowers_the_bce_to_the_teachers_soft_labels(tmp_path: Path) -> None:
+    """A teacher sure of B-gene and I-disease everywhere; one batch holds every window (first/last loss comparable)."""
+    confident = build_model_dir(tmp_path / "teacher")
+    tagger = Tagger.from_dir(confident, precision="fp32", window=8, stride=2)
+    docs = [make_windows(d["abstract"], tagger.tokenizer, window=8, stride=2) for d in DOCS]
+    rows = [
+        SoftRow(list(w.input_ids), p)
+        for doc, probs in zip(docs, tagger.window_probs(docs), strict=True)
+        for w, p in zip(doc.windows, probs, strict=True)
+    ]
+    info = distill(rows, confident, tmp_path / "student", layers=1, hidden=24, heads=2, intermediate=32,
+                   batch_size=len(rows), epochs=100, max_steps=10, lr=3e-2, warmup_ratio=0.0,
+                   show_progress=False)  # fmt: skip
+    assert info["steps"] == 10
+    assert info["final_loss"] < 0.5 * info["first_loss"]
+
+
+def test_intermediate_losses_and_teacher_init_run(teacher: Path, tmp_path: Path) -> None:
+    """Hidden-state loss through the projection, attention-map loss (equal heads), student = truncated teacher."""
+    rows = [SoftRow([101, 7592, 2088, 102], np.full((2, 13), 0.2, np.float32))]
+    info = distill(rows, teacher, tmp_path / "s", layers=1, hidden=32, heads=2, intermediate=64, init="teacher",
+                   hidden_weight=1.0, attention_weight=1.0, max_steps=2, show_progress=False)  # fmt: skip
+    assert info["steps"] == 2 and np.isfinite(info["final_loss"])
+    with pytest.raises(ValueError, match="attention-map loss needs equal head counts"):
+        distill(rows, teacher, tmp_path / "t", layers=1, hidden=24, heads=3, intermediate=32,
+                attention_weight=1.0, max_steps=1, show_progress=False)  # fmt: skip
+
+
+def test_label_job_writes_teacher_windows_and_a_student_learns_from_them(spark, teacher: Path, tmp_path: Path) -> None:
+    """3 documents -> one row per window of each section, probabilities equal the teacher's forward pass."""
+    source = tmp_path / "docs.jsonl"
+    source.write_text("\n".join(json.dumps(d) for d in DOCS) + "\n", encoding="utf-8")
+    cfg = NerConfig(model=str(teacher), window=8, stride=2, precision="fp32")
+    out = str(tmp_path / "soft_labels")
+    summary = write_soft_labels(spark, str(source), "auto", out, cfg, max_chars=10_000)
+    table = spark.read.format("delta").load(out).orderBy("doc_id", "window").collect()
+
+    loaded = load_token_classifier(teacher)
+    tok = loaded.tokenizer
+    expected = []  # (doc_id, section, first_token, input_ids) from the same windowing, per section in order
+    for d in DOCS:
+        sections = [("title", d["title"])] if d["title"] else []
+        for name, text in [*sections, ("body", d["abstract"])]:
+            expected += [(d["pmid"], name, w.first_token, list(w.input_ids))
+                         for w in make_windows(text, tok, window=8, stride=2).windows]  # fmt: skip
+    assert [(r.doc_id, r.section, r.first_token, list(r.input_ids)) for r in table] == expected
+    assert [r.window for r in table if r.doc_id == "1"] == list(range(sum(e[0] == "1" for e in expected)))
+    assert summary["windows"] == len(expected) and summary["documents"] == 3
+    assert {r.teacher for r in table} == {versioned_name(loaded)}
+    for r in table:
+        probs = dequantise(bytes(r.probs), 13)
+        assert probs.shape == (len(r.input_ids) - 2, 13) and list(r.labels) == list(BIO_LABELS)
+        with torch.no_grad():
+            logits = loaded.model(input_ids=torch.tensor([list(r.input_ids)])).logits[0, 1:-1]
+        assert np.abs(probs - torch.sigmoid(logits).numpy()).max() <= 0.5 / 255 + 1e-6
+
+    rows, labels = read_soft_labels(spark, out, versioned_name(loaded))
+    assert len(rows) == len(expected) and labels == list(BIO_LABELS)
+    distill(rows, teacher, tmp_path / "student", layers=1, hidden=24, heads=2, intermediate=32, max_steps=2,
+            show_progress=False)  # fmt: skip
+    student = Tagger.from_dir(tmp_path / "student")
+    assert student.labels == list(BIO_LABELS) and student.model.config.hidden_size == 24
+    assert student.name.startswith("kazu-spark-tinybern2-student@")
+    assert isinstance(student.tag(["EGFR inhibitors treat lung cancer"])[0], list)
+    with pytest.raises(ValueError, match="no soft labels of teacher 'other@x'"):
+        read_soft_labels(spark, out, "other@x")
