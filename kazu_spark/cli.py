@@ -155,14 +155,19 @@ def cmd_kg_export(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate_ner(args: argparse.Namespace) -> None:
-    """Strict entity-level P/R/F1 of a model on a CoNLL file; the JSON line comes last."""
+    """Strict entity-level P/R/F1 of a model on a CoNLL file, or every devel split; the JSON line comes last."""
     from kazu_spark.paths import resolve_path
     from kazu_spark.training.evaluate import evaluate_conll
 
-    kwargs = {"corpus": args.corpus, "threshold": args.threshold, "decoder": args.decoder}
-    if args.label_map:
-        kwargs["label_map"] = args.label_map
-    result = evaluate_conll(resolve_path(args.model), args.conll, **kwargs)
+    decoders = args.decoder or ["sigmoid"]
+    kwargs = {"threshold": args.threshold, **({"label_map": args.label_map} if args.label_map else {})}
+    model = resolve_path(args.model)
+    if args.all_corpora:
+        _evaluate_all(model, args, decoders, kwargs)
+        return
+    if len(decoders) > 1:
+        raise ConfigError("one --decoder per CoNLL file; several are for --all-corpora")
+    result = evaluate_conll(model, args.conll, corpus=args.corpus, decoder=decoders[0], **kwargs)
     if not args.json:
         table = Table(title=f"{result['corpus']} · {args.conll}")
         for col in ("class", "precision", "recall", "f1", "tp", "fp", "fn"):
@@ -173,6 +178,24 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
             )
         Console().print(table)
     print(json.dumps(result))
+
+
+def _evaluate_all(model: str, args: argparse.Namespace, decoders: list[str], kwargs: dict) -> None:
+    """Every devel split under ``--all-corpora``: markdown table, optional model-card rewrite, JSON line."""
+    from pathlib import Path
+
+    from kazu_spark.training.evaluate import evaluate_corpora
+    from kazu_spark.training.model_card import f1_table, write_model_card
+    from kazu_spark.training.train import TRAINING_ARGS_FILE
+
+    results = evaluate_corpora(model, args.all_corpora, decoders=decoders, **kwargs)
+    if not args.json:
+        print(f1_table(results))
+    if args.write_card:
+        args_file = Path(model) / TRAINING_ARGS_FILE
+        training = json.loads(args_file.read_text(encoding="utf-8")) if args_file.is_file() else {}
+        print(f"wrote {write_model_card(model, training, results)}", file=sys.stderr)
+    print(json.dumps(results))
 
 
 def cmd_train_teacher(args: argparse.Namespace) -> None:
@@ -318,12 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="evaluation").add_subparsers(dest="target", required=True)
     p = ev.add_parser("ner", help="entity-level P/R/F1 on a CoNLL file")
     p.add_argument("--model", default="pkg://kazu_spark/resources/model")
-    p.add_argument("--conll", required=True, help="token<TAB>tag file")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--conll", help="token<TAB>tag file")
+    target.add_argument("--all-corpora", help="folder of <corpus>/devel.tsv: evaluate every devel split")
     p.add_argument("--corpus", help="corpus name in conf/labels.yaml (default: the file's folder name)")
     p.add_argument("--label-map", help="corpus-type to class map (default: conf/labels.yaml)")
     p.add_argument("--threshold", type=float, default=0.5)
-    p.add_argument("--decoder", choices=("sigmoid", "softmax", "io"), default="sigmoid")
+    p.add_argument("--decoder", choices=("sigmoid", "softmax", "io"), action="append", help="default sigmoid; "
+                   "repeat with --all-corpora to compare (e.g. --decoder sigmoid --decoder io)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print only the JSON line")
+    p.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
     p.set_defaults(func=cmd_evaluate_ner)
 
     train = sub.add_parser("train", help="train NER models").add_subparsers(dest="stage", required=True)

@@ -161,14 +161,14 @@ SOFT_LABELS = _schema(
     ("section", StringType(), False, "title or body: sections are windowed separately, as in NER"),
     ("window", IntegerType(), False, "0-based window index within the document (over its sections in order)"),
     ("first_token", IntegerType(), False, "section sub-token index of the window's first token ([CLS] not counted)"),
-    ("input_ids", ArrayType(IntegerType(), False), False, "[CLS] + sub-token ids + [SEP] in the teacher's vocabulary"),
+    ("input_ids", ArrayType(IntegerType(), True), False, "[CLS] + sub-token ids + [SEP] in the teacher's vocabulary"),
     (
         "probs",
         BinaryType(),
         False,
         "teacher probabilities, uint8 round(p*255), row-major [len(input_ids)-2, len(labels)] ([CLS]/[SEP] excluded)",
     ),
-    ("labels", ArrayType(StringType(), False), False, "the teacher's label columns, in order"),
+    ("labels", ArrayType(StringType(), True), False, "the teacher's label columns, in order"),
     ("teacher", StringType(), False, "teacher name@sha256[:12] of its weights"),
     ("content_hash", StringType(), False, "content hash of the document version labelled"),
 )

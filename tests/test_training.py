@@ -36,7 +36,11 @@ BC2GM = [
 ]
 DOCS = [
     {"pmid": "1", "title": "BRCA1 and breast cancer", "abstract": "BRCA1 mutations raise the risk of breast cancer."},
-    {"pmid": "2", "title": "EGFR", "abstract": "EGFR inhibitors treat lung cancer in mice and men alike, often."},
+    {
+        "pmid": "2",
+        "title": "EGFR",
+        "abstract": "EGFR inhibitors treat lung cancer in mice and men, often with a skin rash and diarrhoea.",
+    },
     {"pmid": "3", "title": None, "abstract": "Crohn disease."},
 ]
 
@@ -171,7 +175,7 @@ def test_label_job_writes_teacher_windows_and_a_student_learns_from_them(spark, 
     """3 documents -> one row per window of each section, probabilities equal the teacher's forward pass."""
     source = tmp_path / "docs.jsonl"
     source.write_text("\n".join(json.dumps(d) for d in DOCS) + "\n", encoding="utf-8")
-    cfg = NerConfig(model=str(teacher), window=8, stride=2, precision="fp32")
+    cfg = NerConfig(model=str(teacher), window=16, stride=4, precision="fp32")
     out = str(tmp_path / "soft_labels")
     summary = write_soft_labels(spark, str(source), "auto", out, cfg, max_chars=10_000)
     table = spark.read.format("delta").load(out).orderBy("doc_id", "window").collect()
@@ -183,9 +187,9 @@ def test_label_job_writes_teacher_windows_and_a_student_learns_from_them(spark, 
         sections = [("title", d["title"])] if d["title"] else []
         for name, text in [*sections, ("body", d["abstract"])]:
             expected += [(d["pmid"], name, w.first_token, list(w.input_ids))
-                         for w in make_windows(text, tok, window=8, stride=2).windows]  # fmt: skip
+                         for w in make_windows(text, tok, window=16, stride=4).windows]  # fmt: skip
     assert [(r.doc_id, r.section, r.first_token, list(r.input_ids)) for r in table] == expected
-    assert [r.window for r in table if r.doc_id == "1"] == list(range(sum(e[0] == "1" for e in expected)))
+    assert [r.window for r in table if r.doc_id == "2"] == list(range(sum(e[0] == "2" for e in expected))) == [0, 1, 2]
     assert summary["windows"] == len(expected) and summary["documents"] == 3
     assert {r.teacher for r in table} == {versioned_name(loaded)}
     for r in table:
@@ -205,3 +209,20 @@ def test_label_job_writes_teacher_windows_and_a_student_learns_from_them(spark, 
     assert isinstance(student.tag(["EGFR inhibitors treat lung cancer"])[0], list)
     with pytest.raises(ValueError, match="no soft labels of teacher 'other@x'"):
         read_soft_labels(spark, out, "other@x")
+
+
+def test_evaluate_all_corpora_writes_the_bio_and_io_table_into_the_card(
+    teacher: Path, corpora: Path, capsys: pytest.CaptureFixture
+) -> None:
+    main(["evaluate", "ner", "--model", str(teacher), "--all-corpora", str(corpora),
+          "--decoder", "sigmoid", "--decoder", "io", "--write-card", "--json"])  # fmt: skip
+    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [(r["corpus"], r["decoder"]) for r in results] == [
+        ("BC2GM-IOB", "sigmoid"), ("BC2GM-IOB", "io"), ("NCBI-disease-IOB", "sigmoid"), ("NCBI-disease-IOB", "io"),
+    ]  # fmt: skip
+    assert {r["sentences"] for r in results} == {2}
+    card = (teacher / "MODEL_CARD.md").read_text(encoding="utf-8")
+    ncbi_io = results[3]["overall"]
+    assert f"| NCBI-disease-IOB | io | **overall** | {ncbi_io['precision']:.3f} |" in card
+    assert "| **mean of 2 corpora** | sigmoid |" in card
+    assert f"kazu-spark train teacher --out /tmp/kz_model --corpora {corpora} --layers 1" in card

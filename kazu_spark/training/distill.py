@@ -50,6 +50,7 @@ from transformers import BertConfig, BertForTokenClassification
 from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.training.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.training.loop import LoopSettings, fit
+from kazu_spark.training.model_card import write_model_card
 from kazu_spark.training.soft_labels import dequantise
 from kazu_spark.training.train import (
     INITIAL_BIAS,
@@ -63,7 +64,6 @@ from kazu_spark.training.train import (
     masked_bce,
     planned_steps,
     save_model_folder,
-    write_model_card,
 )
 
 if TYPE_CHECKING:

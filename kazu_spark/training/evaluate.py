@@ -18,8 +18,11 @@ Example (a one-sentence corpus against the bundled model; the model card has the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from kazu_spark.ner.decode import check_labels
+from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.ner.tagger import Tagger
 from kazu_spark.training.conll import DEFAULT_LABEL_MAP, corpus_type_map, load_label_map, read_conll
 from kazu_spark.training.metrics import entity_scores
@@ -77,3 +80,46 @@ def evaluate_conll(
         "sentences": len(sentences),
         **scores,
     }
+
+
+def evaluate_corpora(
+    model_dir: str | Path,
+    corpora_root: str | Path,
+    *,
+    decoders: Sequence[str] = ("sigmoid",),
+    label_map: str | Path = DEFAULT_LABEL_MAP,
+    **kwargs,
+) -> list[dict]:
+    """:func:`evaluate_conll` on ``<root>/<corpus>/devel.tsv`` of every label-map corpus that has one, per decoder.
+
+    Decoders the model's labels cannot feed (e.g. ``sigmoid`` on an IO-tagged model) are skipped.
+    ``kwargs`` go to :func:`evaluate_conll`. Results are ordered by corpus, then decoder.
+
+    Example (the bundled model on a one-sentence NCBI-disease devel split, BIO and IO decoding):
+        >>> import tempfile, kazu_spark
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "NCBI-disease-IOB").mkdir()
+        >>> _ = (root / "NCBI-disease-IOB" / "devel.tsv").write_text("Breast\\tB-Disease\\ncancer\\tI-Disease\\n\\n")
+        >>> model = Path(kazu_spark.__file__).parent / "resources" / "model"
+        >>> [(r["corpus"], r["decoder"]) for r in evaluate_corpora(model, root, decoders=["sigmoid", "io"])]
+        [('NCBI-disease-IOB', 'sigmoid'), ('NCBI-disease-IOB', 'io')]
+    """
+    root = Path(corpora_root)
+    corpora = sorted(c for c in load_label_map(label_map) if (root / c / "devel.tsv").is_file())
+    if not corpora:
+        raise ValueError(f"no <corpus>/devel.tsv of a label-map corpus under {root}")
+    labels = load_token_classifier(model_dir).labels
+    usable = [d for d in decoders if _decodes(labels, d)]
+    return [
+        evaluate_conll(model_dir, root / corpus / "devel.tsv", label_map=label_map, decoder=decoder, **kwargs)
+        for corpus in corpora
+        for decoder in usable
+    ]
+
+
+def _decodes(labels: Sequence[str], decoder: str) -> bool:
+    try:
+        check_labels(labels, decoder)
+    except ValueError:
+        return False
+    return True

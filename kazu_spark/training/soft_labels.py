@@ -129,33 +129,33 @@ def write_soft_labels(
     """Read documents (any reader format), label them with the teacher and write the Delta table ``out``.
 
     Rows of the same teacher already in ``out`` are replaced (``replaceWhere``); other teachers' rows
-    stay. Rejected input rows are counted, not written (``kazu-spark annotate`` quarantines them).
-    Returns counts: documents, rejected, windows, tokens, and the teacher's name.
+    stay. Rejected input rows are skipped (``kazu-spark annotate`` quarantines them with reasons).
+    Returns the teacher's name and counts read back from the table: documents, windows, tokens.
     """
     from delta.tables import DeltaTable
-    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
     from kazu_spark.io.delta import conform
     from kazu_spark.io.ingest import to_documents
     from kazu_spark.io.readers import read_raw
+    from kazu_spark.ner.model import load_token_classifier, versioned_name
+    from kazu_spark.paths import resolve_path
 
-    documents, rejected = to_documents(read_raw(spark, input_path, fmt), str(uuid.uuid4()), max_chars=max_chars)
-    rows = label_documents(spark, documents, cfg).persist(StorageLevel.MEMORY_AND_DISK)
-    teachers = [r.teacher for r in rows.select("teacher").distinct().collect()]
-    writer = conform(rows, "soft_labels").write.format("delta")
-    if teachers and DeltaTable.isDeltaTable(spark, out):
-        writer = writer.mode("overwrite").option("replaceWhere", f"teacher = '{teachers[0]}'")
-    else:
-        writer = writer.mode("append")
+    teacher = versioned_name(load_token_classifier(resolve_path(cfg.model)))
+    documents, _ = to_documents(read_raw(spark, input_path, fmt), str(uuid.uuid4()), max_chars=max_chars)
+    writer = conform(label_documents(spark, documents, cfg), "soft_labels").write.format("delta")
+    if DeltaTable.isDeltaTable(spark, out):
+        writer = writer.mode("overwrite").option("replaceWhere", f"teacher = '{teacher}'")
     writer.save(out)
-    stats = rows.selectExpr("count(*) AS windows", "sum(size(input_ids) - 2) AS tokens").first()
-    summary = {
-        "documents": documents.count(),
-        "rejected": rejected.count(),
-        "windows": int(stats.windows),
-        "tokens": int(stats.tokens or 0),
-        "teacher": teachers[0] if teachers else None,
-        "out": out,
-    }
-    rows.unpersist()
-    return summary
+    stats = (
+        spark.read.format("delta")
+        .load(out)
+        .where(F.col("teacher") == teacher)
+        .agg(
+            F.countDistinct("doc_id").alias("documents"),
+            F.count("*").alias("windows"),
+            F.sum(F.size("input_ids") - 2).alias("tokens"),
+        )
+        .first()
+    )
+    return {"teacher": teacher, "documents": stats.documents, "windows": stats.windows, "tokens": stats.tokens or 0}

