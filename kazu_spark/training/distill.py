@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from transformers import BertConfig, BertForTokenClassification
+from transformers import BertConfig, BertForTokenClassification, PreTrainedModel
 
 from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.training.conll import DEFAULT_LABEL_MAP, load_label_map
@@ -140,11 +140,17 @@ class Distiller(torch.nn.Module):
 
 
 def build_student(
-    teacher_dir: Path, labels: Sequence[str], *, layers: int, hidden: int, heads: int, intermediate: int, init: str
+    teacher: PreTrainedModel,
+    labels: Sequence[str],
+    *,
+    layers: int,
+    hidden: int,
+    heads: int,
+    intermediate: int,
+    init: str,
 ) -> BertForTokenClassification:
     """A BERT token classifier over the teacher's vocabulary: random init, or the teacher's first layers."""
     label_kwargs = {"id2label": dict(enumerate(labels)), "label2id": {lab: i for i, lab in enumerate(labels)}}
-    teacher = load_token_classifier(teacher_dir).model
     if init == "teacher":
         tc = teacher.config
         if (tc.hidden_size, tc.num_attention_heads, tc.intermediate_size) != (hidden, heads, intermediate):
@@ -235,7 +241,7 @@ def distill(
     labels = list(labels or teacher_loaded.labels)
     tokenizer = teacher_loaded.tokenizer
     student = build_student(
-        teacher_dir, labels, layers=layers, hidden=hidden, heads=heads, intermediate=intermediate, init=init
+        teacher_loaded.model, labels, layers=layers, hidden=hidden, heads=heads, intermediate=intermediate, init=init
     )
     student.config.kazu_spark_name = model_name
     intermediate_losses = bool(hidden_weight or attention_weight)
