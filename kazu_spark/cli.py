@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from kazu_spark.config import Config, ConfigError, load_config
+from kazu_spark.config import Config, ConfigError, load_config, parse_overrides
 
 if TYPE_CHECKING:  # for type hints only: torch and the pipeline load when a command needs them
     from pyspark.sql import SparkSession
@@ -33,18 +33,8 @@ if TYPE_CHECKING:  # for type hints only: torch and the pipeline load when a com
 log = logging.getLogger("kazu_spark")
 
 
-def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects key.path=value, got {pair!r}")
-        out[key.strip()] = value
-    return out
-
-
 def _config(args: argparse.Namespace, flags: dict[str, str | None]) -> Config:
-    return load_config(args.conf, {**flags, **_parse_sets(args.set or [])})
+    return load_config(args.conf, {**flags, **parse_overrides(args.set or [])})
 
 
 def _session(cfg: Config, app: str) -> SparkSession:

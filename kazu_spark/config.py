@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -138,6 +139,22 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
             raise ConfigError(f"invalid configuration: {dotted}: {part} is not a section")
         node = child
     node[leaf] = yaml.safe_load(value) if isinstance(value, str) else value
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``["key.path=value", ...]`` (CLI ``--set`` flags, notebook widget lines) as a dict of overrides.
+
+    Example:
+        >>> parse_overrides(["ner.threshold=0.4", " linking.enabled = false"])
+        {'ner.threshold': '0.4', 'linking.enabled': ' false'}
+    """
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"expected key.path=value, got {pair!r}")
+        out[key.strip()] = value
+    return out
 
 
 def load_config(conf_file: str | None = None, overrides: dict[str, Any] | None = None) -> Config:

@@ -2,7 +2,8 @@
 
 ``pkg://kazu_spark/<rest>`` names a file shipped inside the installed package (the bundled model,
 sample and ontology subsets), so a config works the same from a clone, a wheel or a cluster archive.
-Anything else is returned as given: local paths, ``dbfs:/``, ``/Volumes/...``, ``s3a://`` and friends.
+Anything else is returned as given: absolute local paths, Databricks ``dbfs:/...`` and ``/Volumes/...``,
+``s3a://``, ``abfss://`` and friends; a relative local path is joined onto ``base`` when one is given.
 
 Example:
     >>> resolve_path("pkg://kazu_spark/resources/sample/abstracts.jsonl").endswith("sample/abstracts.jsonl")
@@ -11,14 +12,30 @@ Example:
     '/dbfs/models/tinybern2'
     >>> resolve_path("data/x.obo", base="/repo")
     '/repo/data/x.obo'
+    >>> resolve_path("dbfs:/FileStore/kazu/in.jsonl", base="/repo")
+    'dbfs:/FileStore/kazu/in.jsonl'
 """
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
 PKG_PREFIX = "pkg://"
+# a URI scheme (RFC 3986: letter, then letters, digits, + - .) of two or more characters, so that a
+# Windows drive letter ("C:") does not count; "dbfs:/x" has no "//" but is a URI all the same
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def is_uri(path: str) -> bool:
+    """Whether ``path`` starts with a URI scheme (``dbfs:``, ``s3a:``, ``file:``, ...).
+
+    Example:
+        >>> [is_uri(p) for p in ("dbfs:/x", "s3a://b/k", "/Volumes/main/x", "lake", "C:/x")]
+        [True, True, False, False, False]
+    """
+    return _SCHEME.match(path) is not None
 
 
 def resolve_path(path: str, base: str | Path | None = None) -> str:
@@ -29,6 +46,6 @@ def resolve_path(path: str, base: str | Path | None = None) -> str:
         if not package or not relative:
             raise ValueError(f"{path!r}: expected pkg://<package>/<relative path>")
         return str(resources.files(package).joinpath(relative))
-    if base is not None and "://" not in path and not Path(path).is_absolute():
+    if base is not None and not is_uri(path) and not Path(path).is_absolute():
         return str(Path(base) / path)
     return path
