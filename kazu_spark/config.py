@@ -61,6 +61,11 @@ class NerConfig(_Strict):
     model: str = Field(
         "pkg://kazu_spark/resources/model", description="model folder (HF layout + labels.txt) or Kazu model pack"
     )
+    model_archive: str | None = Field(
+        None,
+        description="alias of a model archive shipped with spark-submit --archives pack.tar.gz#ALIAS; executors "
+        "load the unpacked folder and the driver reads no model (None: the driver broadcasts ner.model)",
+    )
     labels: list[str] | None = Field(
         None, description="the head's labels in column order; None = the model folder's labels.txt"
     )
@@ -96,6 +101,9 @@ class Config(_Strict):
     input: InputConfig = Field(default_factory=InputConfig)
     lakehouse: str = Field("./lakehouse", description="folder (or URI) holding the Delta tables")
     incremental: bool = Field(True, description="skip documents whose content hash is already stored")
+    progress: Literal["auto", "on", "off"] = Field(
+        "auto", description="live NER progress bar on stderr; auto: only when stderr is a terminal"
+    )
     spark: SparkConfig = Field(default_factory=SparkConfig)
     ner: NerConfig = Field(default_factory=NerConfig)
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
