@@ -4,8 +4,8 @@
 
 * ``dist/kazu_spark-<version>-py3-none-any.whl``: the installable package for the driver (``pip install`` on
   the edge node or image, a Databricks cluster library);
-* ``dist/kazu_spark.zip``: the Python sources only, for ``--py-files`` (executors need the code, not the
-  bundled resources, when the model comes as an archive);
+* ``dist/kazu_spark.zip``: the package without the bundled model, for ``--py-files`` (the model comes as
+  the archive);
 * ``dist/model.tar.gz``: the model folder, for ``--archives``.
 
 The archive holds the model folder's files at its root, so
@@ -54,13 +54,18 @@ def pack_model(model: str, out: str | Path) -> Path:
 
 
 def zip_sources(out: str | Path) -> Path:
-    """Zip the package's ``.py`` files (``kazu_spark/...``) for ``spark-submit --py-files``."""
+    """Zip the package (``kazu_spark/...``: code, default config, ontology subsets) for ``--py-files``.
+
+    The bundled model is left out: it travels as the ``--archives`` model pack instead.
+    """
     package = Path(__file__).resolve().parent
+    model = package / "resources" / "model"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(package.rglob("*.py")):
-            zf.write(path, str(path.relative_to(package.parent)))
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and not path.is_relative_to(model):
+                zf.write(path, str(path.relative_to(package.parent)))
     return out
 
 

@@ -102,7 +102,7 @@ def test_spark_submit_on_two_executors_with_the_model_archive(spark, standalone,
     ]  # fmt: skip
     env = os.environ | {"SPARK_HOME": str(SPARK_HOME), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["documents"] == 4 and summary["entities"] > 0
 
