@@ -77,6 +77,7 @@ def group_task_counts(spark: SparkSession, group: str) -> tuple[int, int]:
 def _render(progress: Progress, task: int, point: DocumentsProgress) -> None:
     eta = "-" if point.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(point.eta_seconds))
     progress.update(task, completed=point.done, rate=f"{point.rate:.1f}", eta=eta)
+    progress.refresh()
 
 
 def _feed(
@@ -111,7 +112,7 @@ def track_documents(
         TextColumn("{task.completed:,}/{task.total:,} documents · {task.fields[rate]} docs/s · ETA {task.fields[eta]}"),
     )  # fmt: skip
     stop = threading.Event()
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console, auto_refresh=False) as progress:  # redrawn by the feeder only
         feeder = threading.Thread(
             target=_feed, args=(lambda: group_task_counts(spark, group), documents, progress, stop, interval)
         )

@@ -49,7 +49,7 @@ def _parse(fragment: str) -> _Marks:
 
 def test_highlight_escapes_text_and_marks_exactly_the_spans() -> None:
     text = '🧬 <b>BRCA1</b> & TP53 cause "cancer" in 🐭 mice'
-    spans = [(7, 12, "gene"), (18, 22, "gene"), (30, 36, "disease"), (43, 47, "species")]
+    spans = [(5, 10, "gene"), (17, 21, "gene"), (29, 35, "disease"), (42, 46, "species")]
     fragment = highlight(text, spans)
     assert "<b>" not in fragment and "&lt;b&gt;" in fragment
     parsed = _parse(fragment)
