@@ -34,7 +34,7 @@ def test_bar_follows_a_spark_job_and_its_thread_stops(spark) -> None:
     threads = threading.active_count()
     with track_documents(spark, 40, "on", console=Console(file=out, width=120), interval=0.05):
         assert threading.active_count() == threads + 1
-        assert spark.range(40, numPartitions=4).rdd.map(lambda x: x * 2).sum() == 1560
+        assert spark.sparkContext.parallelize(range(40), 4).map(lambda x: x * 2).sum() == 1560
     assert threading.active_count() == threads
     assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None  # later jobs are not tracked
     assert "40/40 documents" in out.getvalue()

@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 import pytest
 
 from kazu_spark.io.delta import table_path
-from kazu_spark.report import CLASS_COLOURS, highlight, render_report
+from kazu_spark.report import CLASS_COLOURS, ReportData, highlight, render_report
 from kazu_spark.report_tables import report_data
 from kazu_spark.schemas import TABLES
 
@@ -114,13 +114,12 @@ def tiny_lakehouse(spark, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def report_html(spark, tiny_lakehouse) -> str:
-    return render_report(report_data(spark, tiny_lakehouse, top=5, documents=2), "tiny")
+def data(spark, tiny_lakehouse) -> ReportData:
+    return report_data(spark, tiny_lakehouse, top=5, documents=2)
 
 
 @pytest.mark.spark
-def test_report_from_a_lakehouse_has_the_right_counts(spark, tiny_lakehouse) -> None:
-    data = report_data(spark, tiny_lakehouse, top=5, documents=2)
+def test_report_from_a_lakehouse_has_the_right_counts(data) -> None:
     classes = data.classes.set_index("entity_class")[["entities", "linked"]]
     assert {c: tuple(row) for c, row in classes.iterrows()} == {"gene": (2, 2), "disease": (1, 1), "drug": (1, 0)}
     labels = dict(zip(data.top_concepts["concept_id"], data.top_concepts["label"], strict=True))
@@ -140,11 +139,11 @@ def test_report_from_a_lakehouse_has_the_right_counts(spark, tiny_lakehouse) -> 
 
 @pytest.mark.spark
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
-def test_report_screenshot_shows_the_class_colours(report_html, tmp_path) -> None:
+def test_report_screenshot_shows_the_class_colours(data, tmp_path) -> None:
     from PIL import Image
 
     page, png = tmp_path / "report.html", tmp_path / "report.png"
-    page.write_text(report_html, encoding="utf-8")
+    page.write_text(render_report(data, "tiny"), encoding="utf-8")
     subprocess.run(
         [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          f"--screenshot={png}", "--window-size=1200,2400", page.as_uri()],
