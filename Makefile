@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 KS     := $(VENV)/bin/kazu-spark
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint clean package
 
 setup: $(VENV)/.installed .jars/.cached
 
@@ -25,8 +25,12 @@ run: setup
 test: setup
 	$(PY) -m pytest
 
+# dist/: the wheel, kazu_spark.zip (--py-files) and model.tar.gz (--archives ...#model) for cluster runs
+package: setup
+	$(KS) package --out dist
+
 lint: setup
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf lakehouse spark-warehouse metastore_db derby.log .pytest_cache
+	rm -rf dist lakehouse spark-warehouse metastore_db derby.log .pytest_cache

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from kazu_spark.config import Config, ConfigError, load_config
+from kazu_spark.config import Config, ConfigError, load_config, parse_overrides
 
 if TYPE_CHECKING:  # for type hints only: torch and the pipeline load when a command needs them
     from pyspark.sql import SparkSession
@@ -33,18 +33,8 @@ if TYPE_CHECKING:  # for type hints only: torch and the pipeline load when a com
 log = logging.getLogger("kazu_spark")
 
 
-def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects key.path=value, got {pair!r}")
-        out[key.strip()] = value
-    return out
-
-
 def _config(args: argparse.Namespace, flags: dict[str, str | None]) -> Config:
-    return load_config(args.conf, {**flags, **_parse_sets(args.set or [])})
+    return load_config(args.conf, {**flags, **parse_overrides(args.set or [])})
 
 
 def _session(cfg: Config, app: str) -> SparkSession:
@@ -92,6 +82,7 @@ def cmd_annotate(args: argparse.Namespace) -> None:
             "lakehouse": args.lakehouse,
             "ner.model": args.model,
             "spark.master": args.master,
+            "progress": args.progress,
         },
     )
     from kazu_spark.pipeline import annotate
@@ -298,6 +289,32 @@ def _training_flags(p: argparse.ArgumentParser, *, lr: float, name: str) -> None
     p.add_argument("--name", default=name, help="model name recorded in config.json and output rows")
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    """Write the HTML report of a lakehouse (counts, top concepts, throughput, highlighted documents)."""
+    cfg = _config(args, {"lakehouse": args.lakehouse})
+    from pathlib import Path
+
+    from kazu_spark.report import render_report
+    from kazu_spark.report_tables import report_data
+
+    spark = _session(cfg, "kazu-spark-report")
+    data = report_data(spark, cfg.lakehouse, top=args.top, documents=args.documents)
+    Path(args.out).write_text(render_report(data, f"kazu-spark report · {cfg.lakehouse}"), encoding="utf-8")
+    print(f"report: {args.out}")
+
+
+def cmd_package(args: argparse.Namespace) -> None:
+    """Build the wheel, the --py-files zip and the model archive for cluster runs."""
+    from kazu_spark.package import build_wheel, pack_model, zip_sources
+
+    out = args.out
+    built = [zip_sources(f"{out}/kazu_spark.zip"), pack_model(args.model, f"{out}/model.tar.gz")]
+    if not args.no_wheel:
+        built.insert(0, build_wheel(out))
+    for path in built:
+        print(f"built {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(prog="kazu-spark", description=__doc__.split("\n")[0])
@@ -318,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", help="auto, jsonl, parquet, delta, text or pubtator (config: input.format)")
     p.add_argument("--model", help="model folder (config: ner.model)")
     p.add_argument("--master", help="Spark master for local runs (config: spark.master)")
+    p.add_argument("--progress", choices=("auto", "on", "off"), help="NER progress bar (config: progress)")
     p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
     p.set_defaults(func=cmd_annotate)
 
@@ -352,6 +370,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print only the JSON line")
     p.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
     p.set_defaults(func=cmd_evaluate_ner)
+
+    p = with_conf(sub.add_parser("report", help="write an HTML report of the lakehouse"))
+    p.add_argument("--out", default="report.html", help="HTML file to write")
+    p.add_argument("--top", type=int, default=8, help="concepts shown per class")
+    p.add_argument("--documents", type=int, default=3, help="documents shown with highlighted entities")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("package", help="build the wheel, a --py-files zip and a model archive for clusters")
+    p.add_argument("--out", default="dist", help="output folder")
+    p.add_argument("--model", default="pkg://kazu_spark/resources/model", help="model folder or pack to archive")
+    p.add_argument("--no-wheel", action="store_true", help="skip the wheel (the slow part)")
+    p.set_defaults(func=cmd_package)
 
     train = sub.add_parser("train", help="train NER models").add_subparsers(dest="stage", required=True)
     p = train.add_parser("teacher", help="fine-tune a teacher on CoNLL corpora (plain `train` means this)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +61,11 @@ class NerConfig(_Strict):
     model: str = Field(
         "pkg://kazu_spark/resources/model", description="model folder (HF layout + labels.txt) or Kazu model pack"
     )
+    model_archive: str | None = Field(
+        None,
+        description="alias of a model archive shipped with spark-submit --archives pack.tar.gz#ALIAS; executors "
+        "load the unpacked folder and the driver reads no model (None: the driver broadcasts ner.model)",
+    )
     labels: list[str] | None = Field(
         None, description="the head's labels in column order; None = the model folder's labels.txt"
     )
@@ -95,6 +101,9 @@ class Config(_Strict):
     input: InputConfig = Field(default_factory=InputConfig)
     lakehouse: str = Field("./lakehouse", description="folder (or URI) holding the Delta tables")
     incremental: bool = Field(True, description="skip documents whose content hash is already stored")
+    progress: Literal["auto", "on", "off"] = Field(
+        "auto", description="live NER progress bar on stderr; auto: only when stderr is a terminal"
+    )
     spark: SparkConfig = Field(default_factory=SparkConfig)
     ner: NerConfig = Field(default_factory=NerConfig)
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
@@ -138,6 +147,22 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
             raise ConfigError(f"invalid configuration: {dotted}: {part} is not a section")
         node = child
     node[leaf] = yaml.safe_load(value) if isinstance(value, str) else value
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``["key.path=value", ...]`` (CLI ``--set`` flags, notebook widget lines) as a dict of overrides.
+
+    Example:
+        >>> parse_overrides(["ner.threshold=0.4", " linking.enabled = false"])
+        {'ner.threshold': '0.4', 'linking.enabled': ' false'}
+    """
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"expected key.path=value, got {pair!r}")
+        out[key.strip()] = value
+    return out
 
 
 def load_config(conf_file: str | None = None, overrides: dict[str, Any] | None = None) -> Config:

@@ -1,8 +1,10 @@
 """Path resolution shared by config, model loading and ontology sources.
 
 ``pkg://kazu_spark/<rest>`` names a file shipped inside the installed package (the bundled model,
-sample and ontology subsets), so a config works the same from a clone, a wheel or a cluster archive.
-Anything else is returned as given: local paths, ``dbfs:/``, ``/Volumes/...``, ``s3a://`` and friends.
+sample and ontology subsets), so a config works the same from a clone, a wheel or a cluster archive; when
+the package is imported from a zip (``--py-files``), the resource is first extracted to a temporary folder.
+Anything else is returned as given: absolute local paths, Databricks ``dbfs:/...`` and ``/Volumes/...``,
+``s3a://``, ``abfss://`` and friends; a relative local path is joined onto ``base`` when one is given.
 
 Example:
     >>> resolve_path("pkg://kazu_spark/resources/sample/abstracts.jsonl").endswith("sample/abstracts.jsonl")
@@ -11,14 +13,58 @@ Example:
     '/dbfs/models/tinybern2'
     >>> resolve_path("data/x.obo", base="/repo")
     '/repo/data/x.obo'
+    >>> resolve_path("dbfs:/FileStore/kazu/in.jsonl", base="/repo")
+    'dbfs:/FileStore/kazu/in.jsonl'
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
+import re
+import shutil
+import tempfile
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 PKG_PREFIX = "pkg://"
+# a URI scheme (RFC 3986: letter, then letters, digits, + - .) of two or more characters, so that a
+# Windows drive letter ("C:") does not count; "dbfs:/x" has no "//" but is a URI all the same
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def is_uri(path: str) -> bool:
+    """Whether ``path`` starts with a URI scheme (``dbfs:``, ``s3a:``, ``file:``, ...).
+
+    Example:
+        >>> [is_uri(p) for p in ("dbfs:/x", "s3a://b/k", "/Volumes/main/x", "lake", "C:/x")]
+        [True, True, False, False, False]
+    """
+    return _SCHEME.match(path) is not None
+
+
+@functools.cache
+def _cache_root() -> Path:
+    """This process's folder for extracted resources, removed when the process exits."""
+    root = tempfile.mkdtemp(prefix="kazu-spark-resources-")
+    atexit.register(shutil.rmtree, root, True)
+    return Path(root)
+
+
+def _extracted(resource: Traversable, relative: str) -> Path:
+    """Copy a package resource that is not a real file (the package imported from a zip, e.g. spark-submit
+    ``--py-files kazu_spark.zip``) into a per-process cache folder, once, and return the copy's path."""
+    target = _cache_root() / relative
+    if not target.exists():
+        if resource.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            for child in resource.iterdir():
+                _extracted(child, f"{relative}/{child.name}")
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(resource.read_bytes())
+    return target
 
 
 def resolve_path(path: str, base: str | Path | None = None) -> str:
@@ -28,7 +74,8 @@ def resolve_path(path: str, base: str | Path | None = None) -> str:
         package, _, relative = path[len(PKG_PREFIX) :].partition("/")
         if not package or not relative:
             raise ValueError(f"{path!r}: expected pkg://<package>/<relative path>")
-        return str(resources.files(package).joinpath(relative))
-    if base is not None and "://" not in path and not Path(path).is_absolute():
+        resource = resources.files(package).joinpath(relative)
+        return str(resource) if isinstance(resource, Path) else str(_extracted(resource, f"{package}/{relative}"))
+    if base is not None and not is_uri(path) and not Path(path).is_absolute():
         return str(Path(base) / path)
     return path

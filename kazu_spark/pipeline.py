@@ -33,6 +33,7 @@ from kazu_spark.linking.build import write_ontology_terms
 from kazu_spark.linking.link import link_entities
 from kazu_spark.ner.spark_ner import tag_documents
 from kazu_spark.paths import resolve_path
+from kazu_spark.progress import track_documents
 from kazu_spark.schemas import RUNS
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _annotate_documents(
 ) -> None:
     """Tag and link ``todo``, drop the stale rows of ``changed`` documents, then write the new rows."""
     lakehouse = cfg.lakehouse
-    with _stage("ner"):
+    with _stage("ner"), track_documents(spark, summary.documents, cfg.progress):
         entities = tag_documents(spark, todo, cfg.ner).withColumn("run_id", F.lit(summary.run_id))
         entities = entities.localCheckpoint(eager=True)  # NER runs once, whatever is written later
         per_class = entities.groupBy("entity_class").count().collect()

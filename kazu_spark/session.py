@@ -98,6 +98,8 @@ def build_session(
 
     ``master`` defaults to ``$SPARK_MASTER`` or ``local[*]`` when no cluster passes one in (spark-submit
     sets ``spark.master`` itself and wins). ``extra_conf`` passes any other Spark setting through.
+    The cached Delta jars are added unless the runtime is Databricks (Delta built in); under spark-submit
+    they are optional, since ``--packages io.delta:...`` or ``--jars`` may bring Delta instead.
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -116,8 +118,12 @@ def build_session(
         builder = builder.master(master or os.environ.get("SPARK_MASTER", "local[*]"))
         builder = builder.config("spark.sql.shuffle.partitions", os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8"))
         builder = builder.config("spark.driver.memory", os.environ.get("KAZU_SPARK_DRIVER_MEMORY", "4g"))
-    if use_local_jars:
-        builder = builder.config("spark.jars", ",".join(str(p) for p in cached_jars()))
+    if use_local_jars and "DATABRICKS_RUNTIME_VERSION" not in os.environ:  # Databricks ships Delta itself
+        try:
+            builder = builder.config("spark.jars", ",".join(str(p) for p in cached_jars()))
+        except DeltaJarsMissing:
+            if not launched_by_submit:  # spark-submit may bring Delta with --packages/--jars instead
+                raise
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -19,6 +19,7 @@ import time
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
+from kazu_spark.paths import is_uri
 from kazu_spark.schemas import KEYS, TABLES
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def table_path(lakehouse: str, table: str) -> str:
     """Location of ``table`` inside the lakehouse; a relative local lakehouse is made absolute."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known: {sorted(TABLES)}")
-    if ":" not in lakehouse.split("/", 1)[0]:  # no URI scheme (s3a:, dbfs:, abfss:, file:): a local path
+    if not is_uri(lakehouse):  # no URI scheme (s3a:, dbfs:, abfss:, file:): a local path, /Volumes/... included
         lakehouse = os.path.abspath(lakehouse)
     return f"{lakehouse.rstrip('/')}/{table}"
 

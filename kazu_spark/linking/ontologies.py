@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal, TextIO, TypedDict
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITY_CLASSES
@@ -88,13 +88,13 @@ class OntologySource(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
-    format: Format
-    path: str
-    entity_class: str
-    tree_numbers_path: str | None = None
-    tree_prefix: str | None = None
-    id_prefix_filter: str | None = None
+    name: str = Field(description="source name stored in ontology_terms.source, e.g. MEDIC")
+    format: Format = Field(description="file format of path")
+    path: str = Field(description="ontology file: local path, pkg://, dbfs:/, /Volumes/... or a URI")
+    entity_class: str = Field(description="entity class whose mentions link to these concepts")
+    tree_numbers_path: str | None = Field(None, description="mesh only: MeSH tree-numbers file")
+    tree_prefix: str | None = Field(None, description="mesh only: keep descriptors under this tree (D: drugs)")
+    id_prefix_filter: str | None = Field(None, description="keep only concepts whose id starts with this")
 
     @model_validator(mode="after")
     def _check(self) -> OntologySource:

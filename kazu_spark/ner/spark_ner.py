@@ -6,6 +6,11 @@ cache keyed by the model's fingerprint, so later batches and later tasks on a re
 (``spark.python.worker.reuse``, on by default) skip loading. Sections are tagged separately, so no
 entity crosses from title into body, and offsets are shifted back into ``documents.text``.
 
+Broadcast or archive: broadcasting (the default) suits small models such as the bundled 37 MB one, needs
+nothing at submit time, and holds the model in the driver's memory. A large pack (hundreds of MB) is
+better shipped as an archive, ``spark-submit --archives pack.tar.gz#model`` with ``ner.model_archive:
+model``: the cluster manager copies and unpacks it next to each executor, and the driver never reads it.
+
 Example (needs a session and a model folder):
     >>> # entities = tag_documents(spark, documents_df, NerConfig())   # doctest: +SKIP
 """
@@ -57,19 +62,42 @@ def entity_id(doc_id: str, section: str, start: int, end: int, entity_class: str
     return hashlib.sha1(f"{doc_id}\x1f{section}\x1f{start}\x1f{end}\x1f{entity_class}".encode()).hexdigest()
 
 
-def _worker_tagger(fingerprint: str, files: dict[str, bytes], cfg: NerConfig, threads: int) -> Tagger:
-    """Build the tagger on first use in this Python worker; reuse it afterwards."""
+def _unpack_broadcast(fingerprint: str, files: dict[str, bytes]) -> Path:
+    """Write broadcast model files into a fresh temporary folder of this worker."""
+    folder = Path(tempfile.mkdtemp(prefix=f"kazu-spark-model-{fingerprint}-"))
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def archive_model_dir(alias: str) -> Path:
+    """The model folder of an archive shipped with ``--archives pack.tar.gz#<alias>``, on an executor.
+
+    Spark unpacks archives under the SparkFiles root (the executor's working directory on YARN, K8s
+    and standalone); a pack whose tarball holds one top-level folder is looked into as well.
+    """
+    from pyspark import SparkFiles
+
+    root = Path(SparkFiles.getRootDirectory()) / alias
+    candidates = [root, *(sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else [])]
+    for folder in candidates:
+        try:
+            return resolve_model_dir(folder)
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(f"no model in the shipped archive {root}: pass --archives <pack.tar.gz>#{alias}")
+
+
+def _worker_tagger(fingerprint: str, folder: Callable[[], Path], cfg: NerConfig, threads: int) -> Tagger:
+    """Build the tagger on first use in this Python worker from ``folder()``; reuse it afterwards."""
     if fingerprint not in _TAGGERS:
         import torch
 
         from kazu_spark.ner.tagger import Tagger
 
-        folder = Path(tempfile.mkdtemp(prefix=f"kazu-spark-model-{fingerprint}-"))
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
         device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         _TAGGERS[fingerprint] = Tagger.from_dir(
-            folder,
+            folder(),
             device=device,
             precision=cfg.precision,
             threshold=cfg.threshold,
@@ -85,16 +113,21 @@ def _worker_tagger(fingerprint: str, files: dict[str, bytes], cfg: NerConfig, th
 
 
 def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
-    """Broadcast ``cfg.model``'s files once; the returned function gives the worker's cached Tagger.
+    """Ship ``cfg.model`` once; the returned function gives the worker's cached Tagger.
 
-    Call the returned function inside a ``mapInPandas`` function: it builds the tagger on first use
-    in a Python worker and reuses it afterwards. Used by the NER stage and the soft-label job.
+    The model's files are broadcast, or with ``cfg.model_archive`` read on each executor from the
+    archive shipped with ``--archives`` (the driver then reads no model). Call the returned function
+    inside a ``mapInPandas`` function: it builds the tagger on first use in a Python worker and reuses
+    it afterwards. Used by the NER stage and the soft-label job.
     """
+    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    if cfg.model_archive:
+        alias = cfg.model_archive
+        return lambda: _worker_tagger(f"archive-{alias}", lambda: archive_model_dir(alias), cfg, threads)
     files = read_model_files(cfg.model)
     fingerprint = model_fingerprint(files)
     shipped = spark.sparkContext.broadcast(files)
-    threads = int(spark.conf.get("spark.task.cpus", "1"))
-    return lambda: _worker_tagger(fingerprint, shipped.value, cfg, threads)
+    return lambda: _worker_tagger(fingerprint, lambda: _unpack_broadcast(fingerprint, shipped.value), cfg, threads)
 
 
 def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +162,8 @@ def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
 def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> DataFrame:
     """Run NER over a documents DataFrame; returns ENTITIES rows without ``run_id``.
 
-    The model folder is broadcast once per job; each Python worker builds the tagger once.
+    The model folder is broadcast once per job, or with ``cfg.model_archive`` read from the archive
+    shipped to each executor; each Python worker builds the tagger once.
     """
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism

@@ -1,0 +1,74 @@
+"""The configuration reference (docs/config.md), generated from the pydantic models in :mod:`kazu_spark.config`.
+
+One table per section (the top level, ``input``, ``spark``, ``ner``, ``linking``, and the items of
+``linking.ontologies``): key, type, default and the field's ``description``. ``tests/test_config_docs.py``
+checks that the committed file equals :func:`config_markdown`; regenerate it with
+``python -m kazu_spark.config_docs > docs/config.md``.
+
+Example:
+    >>> "| `ner.threshold` | float | `0.5` |" in config_markdown()
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from kazu_spark.config import Config
+from kazu_spark.linking.ontologies import OntologySource
+
+_HEADER = """# Configuration reference
+
+Generated from `kazu_spark/config.py` by `python -m kazu_spark.config_docs > docs/config.md`; do not edit by hand.
+Defaults below are the models' own; `conf/default.yaml` (shipped as `kazu_spark/resources/default.yaml`) sets the
+values a run starts from. Layer a YAML file with `--conf FILE` and single keys with `--set key.path=value`
+(notebook: the `overrides` widget). Unknown keys are errors.
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    """A short readable type: ``str | None``, ``Literal['a', 'b']`` -> ``'a' | 'b'``."""
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    text = re.sub(r"\b(typing|kazu_spark\.[\w.]+)\.", "", text)
+    literal = re.fullmatch(r"Literal\[(.*)\]", text)
+    return " \\| ".join(literal.group(1).split(", ")) if literal else text.replace("|", "\\|")
+
+
+def _default(field: Any) -> str:
+    if field.default_factory is not None:
+        value = field.default_factory()
+        return "(section)" if isinstance(value, BaseModel) else f"`{json.dumps(value)}`"
+    return "required" if field.default is PydanticUndefined else f"`{json.dumps(field.default)}`"
+
+
+def _section(model: type[BaseModel], prefix: str, title: str) -> list[str]:
+    lines = [f"## {title}", "", (model.__doc__ or "").strip(), "", "| key | type | default | description |"]
+    lines.append("|---|---|---|---|")
+    nested = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            nested.append((annotation, f"{prefix}{name}.", f"`{prefix}{name}`"))
+            continue
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{prefix}{name}` | {_type_name(annotation)} | {_default(field)} | {description} |")
+    lines.append("")
+    for sub, sub_prefix, sub_title in nested:
+        lines += _section(sub, sub_prefix, sub_title)
+    return lines
+
+
+def config_markdown() -> str:
+    """The whole reference as Markdown."""
+    lines = [_HEADER, *_section(Config, "", "Top level")]
+    lines += _section(OntologySource, "", "Items of `linking.ontologies`")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(config_markdown(), end="")

@@ -1,0 +1,24 @@
+"""docs/config.md is generated from the typed config, so the reference cannot drift from the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kazu_spark.config import Config, NerConfig
+from kazu_spark.config_docs import config_markdown
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "config.md"
+
+
+def test_committed_reference_equals_the_generated_one() -> None:
+    assert DOC.read_text(encoding="utf-8") == config_markdown(), (
+        "docs/config.md is stale: regenerate it with `python -m kazu_spark.config_docs > docs/config.md`"
+    )
+
+
+def test_every_field_is_documented_with_its_description() -> None:
+    text = config_markdown()
+    assert "| `ner.decoder` | 'sigmoid' \\| 'softmax' \\| 'io' | `\"sigmoid\"` |" in text
+    for name, field in NerConfig.model_fields.items():
+        assert field.description and f"| `ner.{name}` |" in text and field.description.replace("|", "\\|") in text
+    assert all(f"`{name}`" in text for name in Config.model_fields)
