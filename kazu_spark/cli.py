@@ -197,7 +197,9 @@ def cmd_evaluate_linking(args: argparse.Namespace) -> None:
         for col in ("class", "accuracy@1", "evaluated", "correct", "unlinked", "without id"):
             table.add_column(col)
         for name, m in result["gold_mentions"].items():
-            table.add_row(name, f"{m['accuracy']:.4f}", *(str(m[k]) for k in ("evaluated", "correct", "unlinked", "without_id")))
+            table.add_row(
+                name, f"{m['accuracy']:.4f}", *(str(m[k]) for k in ("evaluated", "correct", "unlinked", "without_id"))
+            )
         Console().print(table)
     print(json.dumps(result))
 

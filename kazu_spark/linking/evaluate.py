@@ -133,7 +133,9 @@ def gold_mention_accuracy(
         category = _error_category(mention, top, known.get(entity_class, set()))
         errors[entity_class][category] += 1
         if len(examples[entity_class][category]) < _EXAMPLES:
-            examples[entity_class][category].append(f"{mention.mention} -> {top} (gold {'|'.join(mention.concept_ids)})")
+            examples[entity_class][category].append(
+                f"{mention.mention} -> {top} (gold {'|'.join(mention.concept_ids)})"
+            )
     result = {}
     for name in [*sorted(stats), "overall"]:
         classes = sorted(stats) if name == "overall" else [name]
@@ -196,9 +198,24 @@ def _collect_top(links: DataFrame) -> dict[str, str]:
     return top_concepts(r.asDict() for r in links.select("entity_id", "concept_id", "source", "score").collect())
 
 
+def pubtator_offset(offset: int, section: str, title_length: int) -> int:
+    """A ``documents.text`` offset as a PubTator offset: the stored text joins title and body with
+    ``SEPARATOR`` (a blank line), PubTator with one space; a title-less document starts with its body.
+
+    Example:
+        >>> pubtator_offset(3, "title", 10), pubtator_offset(12, "body", 10), pubtator_offset(4, "body", 0)
+        (3, 11, 5)
+    """
+    from kazu_spark.io.ingest import SEPARATOR
+
+    if section != "body":
+        return offset
+    return offset - (title_length + len(SEPARATOR) if title_length else 0) + title_length + 1
+
+
 def _predicted_spans(spark: SparkSession, docs: list[PubtatorDocument], terms: DataFrame, ner: NerConfig) -> dict:
     """NER + linking over the documents; span in PubTator offsets -> (class, top concept)."""
-    from kazu_spark.io.ingest import SEPARATOR, to_documents
+    from kazu_spark.io.ingest import to_documents
     from kazu_spark.ner.spark_ner import tag_documents
 
     raw = spark.createDataFrame(
@@ -211,9 +228,8 @@ def _predicted_spans(spark: SparkSession, docs: list[PubtatorDocument], terms: D
     spans = {}
     for row in entities.select("entity_id", "doc_id", "section", "start", "end", "entity_class").collect():
         if row["entity_id"] in top:
-            title = titles[row["doc_id"]]  # stored text: title + SEPARATOR + body; PubTator: title + " " + body
-            shift = (title + len(SEPARATOR) if title else 0) - (title + 1) if row["section"] == "body" else 0
-            spans[(row["doc_id"], row["start"] - shift, row["end"] - shift)] = (row["entity_class"], top[row["entity_id"]])
+            start, end = (pubtator_offset(row[k], row["section"], titles[row["doc_id"]]) for k in ("start", "end"))
+            spans[(row["doc_id"], start, end)] = (row["entity_class"], top[row["entity_id"]])
     return spans
 
 
