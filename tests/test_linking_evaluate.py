@@ -22,7 +22,7 @@ def test_read_pubtator_ids_and_offsets() -> None:
     text = f"{doc.title} {doc.abstract}"
     assert all(text[m.start : m.end] == m.mention for m in doc.mentions)  # CID line ignored
     ids = [m.concept_ids for m in doc.mentions]
-    assert ids == [(CROHN,), (ASPIRIN,), (ASPIRIN,), (IBD,), (), (IBD, CROHN), ("MESH:D999999",)]
+    assert ids == [(CROHN,), (ASPIRIN,), (ASPIRIN,), ("OMIM:266600",), (), (IBD, CROHN), ("MESH:D999999",)]
 
 
 def test_gold_mention_accuracy_rules() -> None:
@@ -32,7 +32,7 @@ def test_gold_mention_accuracy_rules() -> None:
     predicted = {span["Crohn disease"]: CROHN, span["aspirin"]: ASPIRIN, span["Aspirin"]: "MESH:D000001",
                  span["flux capacitor"]: CROHN}  # fmt: skip
     known = {"disease": {CROHN, IBD}, "drug": {ASPIRIN}}
-    result = gold_mention_accuracy(doc.mentions, predicted, known)
+    result = gold_mention_accuracy(doc.mentions, predicted, known, aliases={"OMIM:266600": {IBD}})
     disease = result["disease"]
     # -1 is counted but not evaluated; a composite is right with either part; unlinked is wrong
     assert (disease["mentions"], disease["without_id"], disease["evaluated"], disease["correct"]) == (5, 1, 4, 1)
@@ -56,7 +56,7 @@ def test_end_to_end_pairs() -> None:
     assert (mention["tp"], mention["predicted"], mention["gold"]) == (2, 3, 6)
     assert result["mention"]["drug"]["precision"] == 0.5
     assert result["document"]["overall"]["tp"] == 2  # (100, aspirin) and (100, Crohn)
-    assert result["document"]["disease"]["gold"] == 3  # Crohn, IBD, D999999
+    assert result["document"]["disease"]["gold"] == 4  # Crohn, OMIM:266600, IBD (composite), D999999
 
 
 @pytest.mark.spark
@@ -69,7 +69,8 @@ def test_evaluate_linking_gold_mentions(spark: SparkSession) -> None:
     terms = build_ontology_terms(spark, sources, base=ONTOLOGIES)
     result = evaluate_linking(spark, str(CORPUS), terms)
     gold = result["gold_mentions"]
-    # both aspirins, Crohns disease (normalised), IBD plural, composite Crohn disease; D999999 is unknown
+    # both aspirins, Crohns disease (normalised), IBD plural (gold OMIM:266600, an alt id of IBD's concept),
+    # composite Crohn disease; D999999 is unknown
     assert gold["drug"]["correct"] == 2
     assert gold["disease"]["correct"] == 3 and gold["disease"]["errors"] == {"gold_id_not_in_ontology": 1}
     assert "end_to_end" not in result and result["sources"] == ["MEDIC", "MeSH"]

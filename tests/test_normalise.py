@@ -76,6 +76,12 @@ def test_normalise(text: str, entity_class: str, expected: str) -> None:
         ("Crohns disease", "Crohn disease", "disease"),
         ("Graves' disease", "Grave's disease", "disease"),
         ("Hodgkins lymphoma", "Hodgkin lymphoma", "disease"),
+        # British spellings as MeSH spells them
+        ("tumours", "tumor", "disease"),
+        ("Anaemia", "anemia", "disease"),
+        ("haemorrhagic cystitis", "hemorrhagic cystitis", "disease"),
+        ("ischaemic heart disease", "ischemic heart disease", "disease"),
+        ("oesophageal cancer", "esophageal cancer", "disease"),
     ],
 )  # fmt: skip
 def test_variants_share_a_key(a: str, b: str, entity_class: str) -> None:
@@ -94,6 +100,7 @@ def test_variants_share_a_key(a: str, b: str, entity_class: str) -> None:
         ("abscess", "absces", "disease"),  # nor -ss
         ("status epilepticus", "statu epilepticu", "disease"),
         ("psoriasis", "psoriasi", "disease"),
+        ("four hours", "for hours", "disease"),  # only listed -our words are British spellings
     ],
 )
 def test_different_names_stay_apart(a: str, b: str, entity_class: str) -> None:

@@ -6,6 +6,8 @@ applies here -- and its *top concept* (``top_concepts``) is compared with the go
 correct when the top concept is one of its gold ids (a composite mention, ``D020225|D020227``, is
 correct with either part: a single-concept linker cannot return both). Mentions whose gold id is ``-1``
 (no concept) are counted under ``without_id`` and left out of the accuracy; an unlinked mention is wrong.
+Gold ids are taken with their ontology aliases (``alias_ids``): NCBI-disease annotates some diseases with
+OMIM ids that MEDIC lists as ``AltDiseaseIDs`` of a MeSH concept, and linking to that concept is right.
 
 (b) **End to end.** The NER model tags the documents; each predicted entity of an evaluated class gets
 its top concept. With ``pairs`` = (doc, start, end, concept) in PubTator offsets:
@@ -90,9 +92,28 @@ def _prf(tp: int, predicted: int, gold: int) -> dict[str, float | int]:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "predicted": predicted, "gold": gold}
 
 
-def _error_category(mention: GoldMention, predicted: str | None, known: set[str]) -> str:
+def alias_ids(rows: Iterable[dict]) -> dict[str, set[str]]:
+    """Alternative id -> the concepts that list it (MEDIC's ``AltDiseaseIDs`` metadata, ``|``-joined).
+
+    Example:
+        >>> alias_ids([{"concept_id": "MESH:C566443", "metadata": {"AltDiseaseIDs": "OMIM:610102|DO:1"}}])
+        {'OMIM:610102': {'MESH:C566443'}, 'DO:1': {'MESH:C566443'}}
+    """
+    aliases: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        for alt in (row["metadata"] or {}).get("AltDiseaseIDs", "").split("|"):
+            if alt.strip():
+                aliases[alt.strip()].add(row["concept_id"])
+    return dict(aliases)
+
+
+def _with_aliases(ids: Iterable[str], aliases: dict[str, set[str]]) -> set[str]:
+    return {i for cid in ids for i in (cid, *aliases.get(cid, ()))}
+
+
+def _error_category(mention: GoldMention, ids: set[str], predicted: str | None, known: set[str]) -> str:
     """Why a gold mention was missed (the first that applies)."""
-    if not any(cid in known for cid in mention.concept_ids):
+    if not ids & known:
         return "gold_id_not_in_ontology"
     if predicted is None:
         return "no_candidate"
@@ -100,12 +121,16 @@ def _error_category(mention: GoldMention, predicted: str | None, known: set[str]
 
 
 def gold_mention_accuracy(
-    mentions: list[GoldMention], predicted: dict[str, str], known: dict[str, set[str]]
+    mentions: list[GoldMention],
+    predicted: dict[str, str],
+    known: dict[str, set[str]],
+    aliases: dict[str, set[str]] | None = None,
 ) -> dict[str, dict]:
     """Accuracy@1 per entity class and overall, with error categories and a few examples each.
 
     ``predicted`` maps ``_entity_id`` of a mention to its top concept; ``known`` is class -> the concept
-    ids in the ontology terms (to tell "not in the ontology" apart from a linking error).
+    ids in the ontology terms (to tell "not in the ontology" apart from a linking error); ``aliases``
+    widens each gold id with the concepts that list it as an alternative id.
 
     Example:
         >>> m = GoldMention("1", 0, 7, "lithium", "Chemical", ("MESH:D008094",))
@@ -125,12 +150,13 @@ def gold_mention_accuracy(
             continue
         counts["evaluated"] += 1
         top = predicted.get(_entity_id((mention.doc_id, mention.start, mention.end), entity_class))
+        ids = _with_aliases(mention.concept_ids, aliases or {})
         if top is None:
             counts["unlinked"] += 1
-        if top in mention.concept_ids:
+        if top in ids:
             counts["correct"] += 1
             continue
-        category = _error_category(mention, top, known.get(entity_class, set()))
+        category = _error_category(mention, ids, top, known.get(entity_class, set()))
         errors[entity_class][category] += 1
         if len(examples[entity_class][category]) < _EXAMPLES:
             examples[entity_class][category].append(
@@ -150,11 +176,13 @@ def gold_mention_accuracy(
     return result
 
 
-def end_to_end_scores(docs: list[PubtatorDocument], predicted: dict[Span, tuple[str, str]]) -> dict[str, dict]:
+def end_to_end_scores(
+    docs: list[PubtatorDocument], predicted: dict[Span, tuple[str, str]], aliases: dict[str, set[str]] | None = None
+) -> dict[str, dict]:
     """Mention-level and document-level P/R/F1 per class and overall (definitions in the module doc).
 
     ``predicted`` maps a predicted entity's span (doc, start, end) in PubTator offsets to its
-    (entity class, top concept).
+    (entity class, top concept); ``aliases`` as in ``gold_mention_accuracy``.
 
     Example:
         >>> doc = PubtatorDocument("1", mentions=[GoldMention("1", 0, 7, "lithium", "Chemical", ("MESH:D008094",))])
@@ -165,7 +193,7 @@ def end_to_end_scores(docs: list[PubtatorDocument], predicted: dict[Span, tuple[
     gold_spans: dict[Span, tuple[str, set[str]]] = {}
     for m in _linkable(docs):
         entity_class, ids = gold_spans.get((m.doc_id, m.start, m.end), (CORPUS_CLASSES[m.corpus_type], set()))
-        gold_spans[(m.doc_id, m.start, m.end)] = (entity_class, ids | set(m.concept_ids))
+        gold_spans[(m.doc_id, m.start, m.end)] = (entity_class, ids | _with_aliases(m.concept_ids, aliases or {}))
     classes = sorted({c for c, _ in gold_spans.values()})
     kept = {span: p for span, p in predicted.items() if p[0] in classes and gold_spans.get(span, ("", {""}))[1]}
     result: dict[str, dict] = {"mention": {}, "document": {}}
@@ -240,16 +268,18 @@ def evaluate_linking(
     given, end-to-end scores with the model's predicted mentions. Returns a JSON-ready dict."""
     docs = read_pubtator(pubtator)
     mentions = _linkable(docs)
+    concepts = [r.asDict() for r in terms.select("entity_class", "concept_id", "metadata").distinct().collect()]
     known: dict[str, set[str]] = defaultdict(set)
-    for row in terms.select("entity_class", "concept_id").distinct().collect():
+    for row in concepts:
         known[row["entity_class"]].add(row["concept_id"])
+    aliases = alias_ids(concepts)
     predicted = _collect_top(link_entities(_gold_entities(spark, mentions), terms))
     result: dict[str, object] = {
         "corpus": pubtator,
         "documents": len(docs),
         "sources": sorted(r["source"] for r in terms.select("source").distinct().collect()),
-        "gold_mentions": gold_mention_accuracy(mentions, predicted, known),
+        "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases),
     }
     if ner is not None:
-        result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, ner))
+        result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, ner), aliases)
     return result

@@ -9,7 +9,9 @@ phrase* (``Alzheimer's disease``), because the two need opposite treatment:
   of punctuation/hyphens/whitespace made one space, possessive ``'s`` removed, the last word
   depluralised (``cells`` -> ``cell``, ``therapies`` -> ``therapy``), an eponym's possessive ``s`` dropped
   before a head noun even without its apostrophe (``Crohns disease`` == ``Crohn's disease`` ==
-  ``Crohn disease``, ``Graves' disease`` == ``Grave's disease``) and Roman numerals turned into
+  ``Crohn disease``, ``Graves' disease`` == ``Grave's disease``), British spellings made American
+  (``tumour`` -> ``tumor``, ``anaemia`` -> ``anemia``, ``haemorrhage`` -> ``hemorrhage``, as MeSH and
+  MEDIC spell them) and Roman numerals turned into
   Arabic ones (``type II diabetes`` and ``type 2 diabetes`` share the key ``type 2 diabetes``).
   Roman numerals are handled conservatively: multi-letter ones (``ii`` .. ``xx``) anywhere as a whole
   word, but ``i``, ``v``, ``x`` and ``xi`` (also a Greek letter) only right after a word such as
@@ -63,6 +65,16 @@ _EPONYM_HEADS = frozenset(
      "ataxia", "dystrophy", "phenomenon", "sign", "ulcer", "encephalopathy", "dementia", "chorea", "neuralgia"}
 )  # fmt: skip
 
+#: British -> American spelling fragments (word starts, or anywhere for the unambiguous ones)
+_AMERICAN = {
+    "haem": "hem", "oedem": "edem", "oesophag": "esophag", "oestr": "estr", "foet": "fet", "anaesth": "anesth",
+    "paediatr": "pediatr", "gynaec": "gynec", "coeliac": "celiac", "orthopaed": "orthoped", "aemi": "emi",
+    "tumour": "tumor", "behaviour": "behavior", "colour": "color", "humour": "humor", "diarrhoea": "diarrhea",
+}  # fmt: skip
+_BRITISH = re.compile(
+    r"\b(?:haem|oedem|oesophag|oestr|foet|anaesth|paediatr|gynaec|coeliac|orthopaed)|aemi|tumour|behaviour|colour"
+    r"|humour|diarrhoea"
+)
 _WORD = re.compile(r"[^\W_]+")  # runs of letters/digits: everything else separates words
 _NON_ALNUM = re.compile(r"[\W_]+")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.IGNORECASE)
@@ -163,7 +175,8 @@ def normalise(text: str, entity_class: str) -> str:
     if is_symbolic(text):
         key = _NON_ALNUM.sub("", _fold(text, _GREEK))
         return key.upper() if entity_class == "gene" else key
-    words = _WORD.findall(_POSSESSIVE.sub("", _fold(text, _GREEK_SPACED)).lower())
+    lowered = _POSSESSIVE.sub("", _fold(text, _GREEK_SPACED)).lower()
+    words = _WORD.findall(_BRITISH.sub(lambda m: _AMERICAN[m[0]], lowered))
     if not words:
         return ""
     words[-1] = _singular(words[-1])
