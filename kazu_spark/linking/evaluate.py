@@ -92,18 +92,19 @@ def _prf(tp: int, predicted: int, gold: int) -> dict[str, float | int]:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "predicted": predicted, "gold": gold}
 
 
-def alias_ids(rows: Iterable[dict]) -> dict[str, set[str]]:
-    """Alternative id -> the concepts that list it (MEDIC's ``AltDiseaseIDs`` metadata, ``|``-joined).
+def alias_ids(pairs: Iterable[tuple[str, str | None]]) -> dict[str, set[str]]:
+    """Alternative id -> the concepts that list it, from (concept id, ``|``-joined alternative ids)
+    pairs: MEDIC's ``AltDiseaseIDs`` metadata.
 
     Example:
-        >>> alias_ids([{"concept_id": "MESH:C566443", "metadata": {"AltDiseaseIDs": "OMIM:610102|DO:1"}}])
+        >>> alias_ids([("MESH:C566443", "OMIM:610102|DO:1"), ("MESH:D1", None)])
         {'OMIM:610102': {'MESH:C566443'}, 'DO:1': {'MESH:C566443'}}
     """
     aliases: dict[str, set[str]] = defaultdict(set)
-    for row in rows:
-        for alt in (row["metadata"] or {}).get("AltDiseaseIDs", "").split("|"):
+    for concept, alternatives in pairs:
+        for alt in (alternatives or "").split("|"):
             if alt.strip():
-                aliases[alt.strip()].add(row["concept_id"])
+                aliases[alt.strip()].add(concept)
     return dict(aliases)
 
 
@@ -268,11 +269,12 @@ def evaluate_linking(
     given, end-to-end scores with the model's predicted mentions. Returns a JSON-ready dict."""
     docs = read_pubtator(pubtator)
     mentions = _linkable(docs)
-    concepts = [r.asDict() for r in terms.select("entity_class", "concept_id", "metadata").distinct().collect()]
+    alternatives = F.col("metadata").getItem("AltDiseaseIDs").alias("alt")
+    concepts = terms.select("entity_class", "concept_id", alternatives).distinct().collect()
     known: dict[str, set[str]] = defaultdict(set)
     for row in concepts:
         known[row["entity_class"]].add(row["concept_id"])
-    aliases = alias_ids(concepts)
+    aliases = alias_ids((row["concept_id"], row["alt"]) for row in concepts)
     predicted = _collect_top(link_entities(_gold_entities(spark, mentions), terms))
     result: dict[str, object] = {
         "corpus": pubtator,
