@@ -8,8 +8,10 @@ children (the JVM, Python workers) sampled every 0.2 s during the timed part. Th
 picked (broadcast vs shuffle sort-merge) is read from the executed plan: terms are broadcast only when
 small, so an ontology with millions of synonyms is shuffled, not collected anywhere.
 
-The fuzzy path is ``kazu_spark.linking.fuzzy.link_fuzzy(entities, terms)`` when that module exists
-(another branch adds it); otherwise it prints ``fuzzy: not available`` and the exact path still runs.
+Both paths call ``link_entities``. Where the configuration has ``linking.fuzzy`` (TF-IDF matching of the
+misses, on another branch), the exact path runs with ``linking.fuzzy.enabled=false`` and the fuzzy path
+with it on (context disambiguation off for both, no documents: no abbreviations); otherwise it prints
+``fuzzy: not available`` and the exact path still runs.
 
     PYTHONPATH=$PWD .venv/bin/python bench/linking_throughput.py --mentions 1000000 \\
         --conf conf/ontologies-shared.yaml
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
+import functools
 import random
 import threading
 import time
@@ -29,7 +31,7 @@ import pandas as pd
 import psutil
 from pyspark.sql import DataFrame, SparkSession
 
-from kazu_spark.config import load_config
+from kazu_spark.config import ConfigError, LinkingConfig, load_config
 from kazu_spark.linking.build import build_ontology_terms
 from kazu_spark.linking.link import link_entities
 from kazu_spark.schemas import ENTITIES
@@ -130,12 +132,19 @@ def timed(name: str, link: Callable[[DataFrame, DataFrame], DataFrame], mentions
     }
 
 
-def fuzzy_link() -> Callable[[DataFrame, DataFrame], DataFrame] | None:
-    """The fuzzy linking function if this checkout has it."""
+def linking_configs(conf: str) -> tuple[LinkingConfig, LinkingConfig] | None:
+    """(exact-only, with-fuzzy) linking configs, or None where this checkout has no ``linking.fuzzy``."""
     try:
-        return importlib.import_module("kazu_spark.linking.fuzzy").link_fuzzy
-    except (ImportError, AttributeError):
+        return tuple(  # type: ignore[return-value]
+            load_config(conf, {"linking.fuzzy.enabled": on, "linking.disambiguation.enabled": "false"}).linking
+            for on in ("false", "true")
+        )
+    except ConfigError:
         return None
+
+
+def _with_config(mentions: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> DataFrame:
+    return link_entities(mentions, terms, cfg)  # type: ignore[call-arg]  # the signature with a config
 
 
 def main() -> None:
@@ -157,12 +166,14 @@ def main() -> None:
     mentions = synth_mentions(spark, terms, args.mentions, [float(w) for w in args.mix.split(",")], args.seed)
     print(f"mentions: {mentions.count():,} (mix {dict(zip(VARIANTS, args.mix.split(','), strict=True))})")
 
-    results = [timed("exact+normalised", link_entities, mentions, terms)]
-    fuzzy = fuzzy_link()
-    if fuzzy is None:
-        print("fuzzy: not available (no kazu_spark.linking.fuzzy.link_fuzzy in this checkout)")
+    configs = linking_configs(args.conf)
+    if configs is None:
+        results = [timed("exact+normalised", link_entities, mentions, terms)]
+        print("fuzzy: not available (no linking.fuzzy in this checkout's configuration)")
     else:
-        results.append(timed("fuzzy", fuzzy, mentions.limit(args.fuzzy_mentions).cache(), terms))
+        exact, fuzzy = (functools.partial(_with_config, cfg=cfg) for cfg in configs)
+        results = [timed("exact+normalised", exact, mentions, terms)]
+        results.append(timed("+fuzzy", fuzzy, mentions.limit(args.fuzzy_mentions).cache(), terms))
     print()
     print("| path | mentions | seconds | mentions/s | peak RSS MiB (driver+JVM+workers) | linked | joins |")
     print("|---|---|---|---|---|---|---|")

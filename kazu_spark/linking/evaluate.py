@@ -27,13 +27,14 @@ Example (needs a SparkSession and the ontology terms):
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.config import NerConfig
+from kazu_spark.config import LinkingConfig, NerConfig
 from kazu_spark.linking.link import link_entities
 from kazu_spark.linking.pubtator import GoldMention, PubtatorDocument, read_pubtator
 from kazu_spark.schemas import ENTITIES, RAW_DOCUMENTS
@@ -223,6 +224,14 @@ def _gold_entities(spark: SparkSession, mentions: list[GoldMention]) -> DataFram
     )
 
 
+def _link(entities: DataFrame, terms: DataFrame, linking: LinkingConfig | None, documents: DataFrame) -> DataFrame:
+    """``link_entities`` with the linking config and the documents when it takes them (abbreviations and
+    context disambiguation read the text the entities' offsets point into), else on the mentions alone."""
+    if "documents" in inspect.signature(link_entities).parameters:
+        return link_entities(entities, terms, linking, documents)
+    return link_entities(entities, terms)
+
+
 def _collect_top(links: DataFrame) -> dict[str, str]:
     return top_concepts(r.asDict() for r in links.select("entity_id", "concept_id", "source", "score").collect())
 
@@ -242,7 +251,9 @@ def pubtator_offset(offset: int, section: str, title_length: int) -> int:
     return offset - (title_length + len(SEPARATOR) if title_length else 0) + title_length + 1
 
 
-def _predicted_spans(spark: SparkSession, docs: list[PubtatorDocument], terms: DataFrame, ner: NerConfig) -> dict:
+def _predicted_spans(
+    spark: SparkSession, docs: list[PubtatorDocument], terms: DataFrame, ner: NerConfig, linking: LinkingConfig | None
+) -> dict:
     """NER + linking over the documents; span in PubTator offsets -> (class, top concept)."""
     from kazu_spark.io.ingest import to_documents
     from kazu_spark.ner.spark_ner import tag_documents
@@ -252,7 +263,7 @@ def _predicted_spans(spark: SparkSession, docs: list[PubtatorDocument], terms: D
     )
     documents, _ = to_documents(raw, "evaluate")
     entities = tag_documents(spark, documents, ner).withColumn("run_id", F.lit("evaluate")).localCheckpoint()
-    top = _collect_top(link_entities(entities, terms))
+    top = _collect_top(_link(entities, terms, linking, documents))
     titles = {d.doc_id: len(d.title) for d in docs}
     spans = {}
     for row in entities.select("entity_id", "doc_id", "section", "start", "end", "entity_class").collect():
@@ -263,10 +274,15 @@ def _predicted_spans(spark: SparkSession, docs: list[PubtatorDocument], terms: D
 
 
 def evaluate_linking(
-    spark: SparkSession, pubtator: str, terms: DataFrame, ner: NerConfig | None = None
+    spark: SparkSession,
+    pubtator: str,
+    terms: DataFrame,
+    ner: NerConfig | None = None,
+    linking: LinkingConfig | None = None,
 ) -> dict[str, object]:
-    """Gold-mention accuracy@1 of ``link_entities`` against ``terms`` on a PubTator file, and with ``ner``
-    given, end-to-end scores with the model's predicted mentions. Returns a JSON-ready dict."""
+    """Gold-mention accuracy@1 of ``link_entities`` (configured by ``linking``) against ``terms`` on a
+    PubTator file, and with ``ner`` given, end-to-end scores with the model's predicted mentions.
+    Returns a JSON-ready dict."""
     docs = read_pubtator(pubtator)
     mentions = _linkable(docs)
     alternatives = F.col("metadata").getItem("AltDiseaseIDs").alias("alt")
@@ -275,7 +291,8 @@ def evaluate_linking(
     for row in concepts:
         known[row["entity_class"]].add(row["concept_id"])
     aliases = alias_ids((row["concept_id"], row["alt"]) for row in concepts)
-    predicted = _collect_top(link_entities(_gold_entities(spark, mentions), terms))
+    texts = spark.createDataFrame([(d.doc_id, f"{d.title} {d.abstract}") for d in docs], "doc_id string, text string")
+    predicted = _collect_top(_link(_gold_entities(spark, mentions), terms, linking, texts))
     result: dict[str, object] = {
         "corpus": pubtator,
         "documents": len(docs),
@@ -283,5 +300,5 @@ def evaluate_linking(
         "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases),
     }
     if ner is not None:
-        result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, ner), aliases)
+        result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, ner, linking), aliases)
     return result
