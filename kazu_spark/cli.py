@@ -171,6 +171,30 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
+def cmd_evaluate_linking(args: argparse.Namespace) -> None:
+    """Gold-mention accuracy@1 and end-to-end P/R/F1 of linking on a PubTator file; the JSON line comes last."""
+    cfg = _config(args, {})
+    from kazu_spark.linking.build import build_ontology_terms
+    from kazu_spark.linking.evaluate import CORPUS_CLASSES, evaluate_linking
+
+    sources = [s for s in cfg.linking.ontologies if s.entity_class in set(CORPUS_CLASSES.values())]
+    if not sources:
+        raise ConfigError("linking.ontologies has no disease or drug source to evaluate against")
+    spark = _session(cfg, "kazu-spark-evaluate-linking")
+    terms = build_ontology_terms(spark, sources).cache()
+    result = evaluate_linking(spark, args.pubtator, terms, None if args.gold_only else cfg.ner, cfg.linking)
+    if not args.json:
+        table = Table(title=f"linking · {args.pubtator}")
+        for col in ("class", "accuracy@1", "evaluated", "correct", "unlinked", "without id"):
+            table.add_column(col)
+        for name, m in result["gold_mentions"].items():
+            table.add_row(
+                name, f"{m['accuracy']:.4f}", *(str(m[k]) for k in ("evaluated", "correct", "unlinked", "without_id"))
+            )
+        Console().print(table)
+    print(json.dumps(result))
+
+
 def _evaluate_all(model: str, args: argparse.Namespace, decoders: list[str], kwargs: dict) -> None:
     """Every devel split under ``--all-corpora``: markdown table, optional model-card rewrite, JSON line."""
     from pathlib import Path
@@ -382,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="pkg://kazu_spark/resources/model", help="model folder or pack to archive")
     p.add_argument("--no-wheel", action="store_true", help="skip the wheel (the slow part)")
     p.set_defaults(func=cmd_package)
+
+    p = ev.add_parser("linking", help="linking accuracy@1 on gold mentions and end-to-end P/R/F1 (PubTator)")
+    p.add_argument("--pubtator", required=True, help="PubTator file with gold mentions and concept ids")
+    p.add_argument("--conf", help="YAML file layered over conf/default.yaml (e.g. conf/ontologies-shared.yaml)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key, repeatable")
+    p.add_argument("--gold-only", action="store_true", help="skip the end-to-end part (no NER)")
+    p.add_argument("--json", action="store_true", help="print only the JSON line")
+    p.set_defaults(func=cmd_evaluate_linking)
 
     train = sub.add_parser("train", help="train NER models").add_subparsers(dest="stage", required=True)
     p = train.add_parser("teacher", help="fine-tune a teacher on CoNLL corpora (plain `train` means this)")

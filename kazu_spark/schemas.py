@@ -96,13 +96,26 @@ ENTITY_LINKS = _schema(
 ONTOLOGY_TERMS = _schema(
     ("term_id", StringType(), False, "sha1 of (source, concept_id, synonym)"),
     ("concept_id", StringType(), False, "concept id with its prefix, e.g. MESH:D003920, HGNC:5, CL:0000236"),
-    ("source", StringType(), False, "MEDIC, CL, NCBITaxon, HGNC or MeSH"),
+    ("source", StringType(), False, "configured source name: MEDIC, CL, NCBITaxon, HGNC, MeSH, curations, ..."),
     ("default_label", StringType(), False, "the concept's preferred label"),
     ("synonym", StringType(), False, "one surface form: the label itself, a synonym, an alias or symbol"),
-    ("synonym_type", StringType(), False, "label, exact, related, broad, narrow, symbol, alias, previous"),
+    (
+        "synonym_type",
+        StringType(),
+        False,
+        "label, exact, related, broad, narrow, symbol, alias, previous, curated, or a generic table's column",
+    ),
     ("normalised_synonym", StringType(), False, "synonym after linking.normalise.normalise(..., class)"),
+    ("symbolic", BooleanType(), False, "synonym is a symbol (BRCA1, IL-2) rather than a noun phrase"),
     ("entity_class", StringType(), False, "class of entity this term links"),
-    ("source_version", StringType(), False, "version or file checksum of the ontology source"),
+    (
+        "metadata",
+        MapType(StringType(), StringType()),
+        False,
+        "concept facts from the source: entrez_id, tree_numbers, namespace, ...",
+    ),
+    ("source_version", StringType(), False, "version the source states, else the start of its checksum"),
+    ("source_checksum", StringType(), False, "sha256 of the source file(s): a change means a new release"),
 )
 
 RUNS = _schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,15 @@ def test_terms_schema_and_content(terms: DataFrame) -> None:
     aspirin = terms.where("synonym = 'Aspirin'").first()
     assert aspirin["concept_id"] == "MESH:D001241" and aspirin["normalised_synonym"] == "aspirin"
     assert terms.where("concept_id = 'MESH:D000003'").count() == 0  # tree J, filtered out
+    assert aspirin["metadata"] == {"tree_numbers": "D02.455.426.559.389.657.410.595.176"}
+    assert (
+        aspirin["source_checksum"]
+        == hashlib.sha256(
+            (DATA / "mesh-2015-descriptors.tsv").read_bytes() + (DATA / "mesh-2015-tree-numbers.tsv").read_bytes()
+        ).hexdigest()
+    )
+    symbolic = {row["synonym"]: row["symbolic"] for row in terms.where("source = 'HGNC'").collect()}
+    assert symbolic["A1BG"] and not symbolic["alpha-1-B glycoprotein"]
 
 
 def test_exact_beats_normalised(links: dict[str, list[dict]]) -> None:
@@ -113,7 +123,7 @@ def test_write_ontology_terms_merges_on_rebuild(spark: SparkSession, tmp_path: P
     first = write_ontology_terms(spark, SOURCES, lakehouse, base=DATA)
     second = write_ontology_terms(spark, SOURCES, lakehouse, base=DATA)
     assert first == second > 0
-    assert read_table(spark, lakehouse, "ontology_terms").count() == first
+    assert read_table(spark, lakehouse, "ontology_terms").count() == first  # the rebuild added no rows
 
     # a new HGNC release without TP53: its terms go, every other source's stay
     medic = read_table(spark, lakehouse, "ontology_terms").where("source = 'MEDIC'").count()

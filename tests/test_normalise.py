@@ -35,7 +35,13 @@ from kazu_spark.linking.normalise import is_symbolic, normalise
         ("type II diabetes", "disease", "type 2 diabetes"),
         ("Type I diabetes", "disease", "type 1 diabetes"),
         ("factor VIII deficiency", "disease", "factor 8 deficiency"),
+        ("Factor VIII", "gene", "factor 8"),  # the numeral does not make it a symbol
+        ("Type II", "disease", "type 2"),
         ("X chromosome", "disease", "x chromosome"),
+        ("X-linked", "disease", "x linked"),
+        ("Factor X", "drug", "factor 10"),
+        ("multiple sclerosis", "disease", "multiple sclerosis"),
+        ("diabetes insipidus", "disease", "diabetes insipidus"),
         ("vitamin E", "drug", "vitamin e"),
         # symbols: punctuation removed, case kept -- except genes, which are upper-cased
         ("IL-6", "gene", "IL6"),
@@ -64,6 +70,18 @@ def test_normalise(text: str, entity_class: str, expected: str) -> None:
         ("TNF-α", "TNFalpha", "gene"),
         ("IL-1β", "IL-1beta", "gene"),
         ("Abcd-1", "ABCD1", "gene"),
+        ("TNF-alpha", "TNF-α", "gene"),
+        # an eponym's possessive, with or without the apostrophe
+        ("Crohn's disease", "Crohns disease", "disease"),
+        ("Crohns disease", "Crohn disease", "disease"),
+        ("Graves' disease", "Grave's disease", "disease"),
+        ("Hodgkins lymphoma", "Hodgkin lymphoma", "disease"),
+        # British spellings as MeSH spells them
+        ("tumours", "tumor", "disease"),
+        ("Anaemia", "anemia", "disease"),
+        ("haemorrhagic cystitis", "hemorrhagic cystitis", "disease"),
+        ("ischaemic heart disease", "ischemic heart disease", "disease"),
+        ("oesophageal cancer", "esophageal cancer", "disease"),
     ],
 )  # fmt: skip
 def test_variants_share_a_key(a: str, b: str, entity_class: str) -> None:
@@ -76,6 +94,13 @@ def test_variants_share_a_key(a: str, b: str, entity_class: str) -> None:
         ("X chromosome", "10 chromosome", "disease"),  # X is not read as a numeral without context
         ("CAT", "cat", "species"),  # symbol case is kept outside genes
         ("type 1 diabetes", "type 2 diabetes", "disease"),
+        ("TNFa", "TNF-alpha", "gene"),  # a bare a is not alpha (IgA, HbA)
+        ("Vitamin A", "Vitamin alpha", "drug"),
+        ("infectious diseases", "infectiou disease", "disease"),  # -ous is no plural
+        ("abscess", "absces", "disease"),  # nor -ss
+        ("status epilepticus", "statu epilepticu", "disease"),
+        ("psoriasis", "psoriasi", "disease"),
+        ("four hours", "for hours", "disease"),  # only listed -our words are British spellings
     ],
 )
 def test_different_names_stay_apart(a: str, b: str, entity_class: str) -> None:

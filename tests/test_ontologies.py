@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from pydantic import ValidationError
 from kazu_spark.config import load_config
 from kazu_spark.linking.build import terms_rows
 from kazu_spark.linking.ontologies import (
+    ColumnMapping,
     OntologySource,
     default_sources,
     parse_doid_json,
@@ -20,6 +23,7 @@ from kazu_spark.linking.ontologies import (
     parse_mesh,
     parse_obo,
     parse_source,
+    source_checksum,
     source_version,
 )
 from kazu_spark.linking.subset import TextMatcher, subset_sources, write_subsets
@@ -48,6 +52,7 @@ def test_medic() -> None:
     assert len(ibd) == 9
     assert rows[0]["synonym_type"] == "label"
     assert {row["default_label"] for row in rows if row["concept_id"] == "MESH:D003424"} == {"Crohn Disease"}
+    assert rows[0]["metadata"].keys() >= {"TreeNumbers"}
 
 
 def test_obo_cell_ontology() -> None:
@@ -67,6 +72,7 @@ def test_obo_taxonomy_synonym_types() -> None:
     assert _synonyms(rows, "NCBITaxon:10090") == {"Mus musculus": "label", "house mouse": "exact", "mouse": "exact"}
     assert _synonyms(rows, "NCBITaxon:9606") == {"Homo sapiens": "label", "human": "exact"}
     assert _synonyms(rows, "NCBITaxon:1") == {"root": "label", "all": "related"}
+    assert {row["metadata"]["namespace"] for row in rows} == {"ncbi_taxonomy"}
 
 
 def test_obo_escaped_quotes(tmp_path: Path) -> None:
@@ -85,6 +91,7 @@ def test_hgnc() -> None:
     assert antisense["A1BGAS"] == antisense["A1BG antisense RNA (non-protein coding)"] == "previous"  # quoted cells
     assert {row["default_label"] for row in rows if row["concept_id"] == "HGNC:37133"} == {"A1BG-AS1"}
     assert _synonyms(rows, "HGNC:5") == {"A1BG": "symbol", "alpha-1-B glycoprotein": "name"}
+    assert rows[0]["metadata"] == {"locus_group": "protein-coding gene", "location": "19q13.43"}
 
 
 def test_mesh_tree_filter() -> None:
@@ -96,6 +103,7 @@ def test_mesh_tree_filter() -> None:
         "default_label": "Aspirin",
         "synonym": "Aspirin",
         "synonym_type": "label",
+        "metadata": {"tree_numbers": "D02.455.426.559.389.657.410.595.176"},
     }
     assert len(list(parse_mesh(descriptors))) == 6  # no tree filter: every descriptor
 
@@ -134,6 +142,64 @@ def test_source_version() -> None:
     assert len(version) == 12 and int(version, 16) >= 0
 
 
+def test_source_checksum_is_the_file_sha256(tmp_path: Path) -> None:
+    copy = tmp_path / "taxa.obo"
+    shutil.copy(DATA / "ncbitaxon-taxslim.obo", copy)
+    taxa = OntologySource(name="T", format="obo", entity_class="species", path=str(copy))
+    before = source_checksum(taxa)
+    assert before == hashlib.sha256(copy.read_bytes()).hexdigest()
+    copy.write_text(copy.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert source_checksum(taxa) != before
+
+
+def test_generic_csv_with_column_mapping() -> None:
+    mapping = ColumnMapping(
+        id="id", label="name", synonyms=["aka"], separator=";", id_prefix="MESH:", metadata=["tree"]
+    )
+    source = OntologySource(name="Drugs", format="csv", entity_class="drug", path="concepts.csv", columns=mapping)
+    rows = list(parse_source(source, base=DATA))
+    assert _synonyms(rows, "MESH:D001241") == {"aspirin": "label", "acetylsalicylic acid": "aka", "ASA": "aka"}
+    assert _synonyms(rows, "MESH:D008094") == {"Lithium": "label", "Li": "aka"}  # prefix not doubled
+    assert {row["concept_id"] for row in rows} == {"MESH:D001241", "MESH:D008094"}  # id-less, label-less rows skipped
+    assert rows[0]["metadata"] == {"tree": "D02.455"}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_generic_jsonl_and_parquet(fmt: str, tmp_path: Path) -> None:
+    path = DATA / "concepts.jsonl"
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        lines = path.read_text(encoding="utf-8").splitlines()
+        path = tmp_path / "concepts.parquet"
+        pq.write_table(pa.Table.from_pylist([json.loads(line) for line in lines]), path)
+    mapping = ColumnMapping(id="code", label="label", synonyms=["names"], id_prefix="NCBITaxon:", metadata=["rank"])
+    source = OntologySource(name="Taxa", format=fmt, entity_class="species", path=str(path), columns=mapping)
+    rows = list(parse_source(source))
+    assert _synonyms(rows, "NCBITaxon:9606") == {"Homo sapiens": "label", "human": "names", "man": "names"}
+    assert _synonyms(rows, "NCBITaxon:10090") == {"Mus musculus": "label"}
+    assert rows[0]["metadata"] == {"rank": "species"}
+
+
+def test_pubtator_curations_take_the_majority_id(tmp_path: Path) -> None:
+    corpus = tmp_path / "train.txt"
+    corpus.write_text(
+        "1|t|Lithium and lithium.\n1|a|Li twice.\n"
+        "1\t0\t7\tLithium\tChemical\tD008094\n1\t12\t19\tlithium\tChemical\tD008094\n"
+        "1\t21\t23\tLi\tChemical\tD008094\n1\t24\t26\tLi\tChemical\tD016651\n"
+        "1\t24\t26\tLi\tChemical\tD008094\n1\t0\t7\tLithium\tDisease\tD000001\n"
+        "1\t0\t20\tLithium and lithium\tChemical\tD008094|D016651\n1\t0\t2\tXx\tChemical\t-1\n\n",
+        encoding="utf-8",
+    )
+    source = OntologySource(
+        name="curations", format="pubtator", entity_class="drug", path=str(corpus), annotation_types=["Chemical"]
+    )
+    rows = list(parse_source(source))
+    assert _synonyms(rows, "MESH:D008094") == {"Li": "label", "Lithium": "curated", "lithium": "curated"}
+    assert {row["concept_id"] for row in rows} == {"MESH:D008094"}  # minority, composite, -1, Disease dropped
+
+
 def test_source_validation() -> None:
     with pytest.raises(ValidationError):
         OntologySource(name="X", format="obo", entity_class="planet", path="x.obo")
@@ -141,6 +207,10 @@ def test_source_validation() -> None:
         OntologySource(name="X", format="mesh", entity_class="drug", path="d.tsv", tree_prefix="D")
     with pytest.raises(ValidationError):
         OntologySource(name="X", format="owl", entity_class="drug", path="d.owl")
+    with pytest.raises(ValidationError):  # a generic table needs its column mapping
+        OntologySource(name="X", format="csv", entity_class="drug", path="d.csv")
+    with pytest.raises(ValidationError):
+        OntologySource(name="X", format="pubtator", entity_class="drug", path="train.txt")
 
 
 def test_terms_rows_dedup_and_ids() -> None:

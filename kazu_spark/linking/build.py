@@ -28,8 +28,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.io.delta import merge_table, table_path
-from kazu_spark.linking.normalise import normalise
-from kazu_spark.linking.ontologies import OntologySource, parse_source, source_version
+from kazu_spark.linking.normalise import is_symbolic, normalise
+from kazu_spark.linking.ontologies import OntologySource, parse_source, source_checksum, source_version
 from kazu_spark.schemas import ONTOLOGY_TERMS
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def terms_rows(source: OntologySource, base: str | Path | None = None) -> Iterat
     Synonyms are stripped of surrounding whitespace and empty ones dropped; when a concept lists one
     synonym twice (e.g. as label and exact synonym) the first, i.e. the label, wins.
     """
-    version = source_version(source, base)
+    version, checksum = source_version(source, base), source_checksum(source, base)
     seen: set[tuple[str, str]] = set()
     for row in parse_source(source, base):
         synonym = row["synonym"].strip()
@@ -69,8 +69,11 @@ def terms_rows(source: OntologySource, base: str | Path | None = None) -> Iterat
             "synonym": synonym,
             "synonym_type": row["synonym_type"],
             "normalised_synonym": normalise(synonym, source.entity_class),
+            "symbolic": is_symbolic(synonym),
             "entity_class": source.entity_class,
+            "metadata": row["metadata"],
             "source_version": version,
+            "source_checksum": checksum,
         }
 
 
@@ -103,7 +106,7 @@ def write_ontology_terms(
 ) -> int:
     """Build the sources' terms and MERGE them into ``<lakehouse>/ontology_terms``; returns the number of
     rows written. Rerunning on unchanged sources updates the same rows, adding none; after a source
-    changed (a new version), its terms that are gone from it are deleted. Other sources are untouched.
+    changed (a new checksum), its terms that are gone from it are deleted. Other sources are untouched.
 
     Example (needs a Delta-enabled SparkSession):
         >>> write_ontology_terms(spark, sources, "/tmp/lake")  # doctest: +SKIP
@@ -113,7 +116,7 @@ def write_ontology_terms(
     count = terms.count()
     merge_table(spark, terms, lakehouse, "ontology_terms")
     table = DeltaTable.forPath(spark, table_path(lakehouse, "ontology_terms"))
-    for source in sources:  # a merged term carries the current version: any other version is stale
-        table.delete((F.col("source") == source.name) & (F.col("source_version") != source_version(source, base)))
+    for source in sources:  # a merged term carries the current checksum: any other checksum is stale
+        table.delete((F.col("source") == source.name) & (F.col("source_checksum") != source_checksum(source, base)))
     log.info("merged %d ontology terms from %s into %s", count, [s.name for s in sources], lakehouse)
     return count

@@ -7,16 +7,23 @@ phrase* (``Alzheimer's disease``), because the two need opposite treatment:
 
 * noun phrases: accents dropped, Greek letters spelled out (``α`` -> ``alpha``), lower-cased, every run
   of punctuation/hyphens/whitespace made one space, possessive ``'s`` removed, the last word
-  depluralised (``cells`` -> ``cell``, ``therapies`` -> ``therapy``) and Roman numerals turned into
+  depluralised (``cells`` -> ``cell``, ``therapies`` -> ``therapy``), an eponym's possessive ``s`` dropped
+  before a head noun even without its apostrophe (``Crohns disease`` == ``Crohn's disease`` ==
+  ``Crohn disease``, ``Graves' disease`` == ``Grave's disease``), British spellings made American
+  (``tumour`` -> ``tumor``, ``anaemia`` -> ``anemia``, ``haemorrhage`` -> ``hemorrhage``, as MeSH and
+  MEDIC spell them) and Roman numerals turned into
   Arabic ones (``type II diabetes`` and ``type 2 diabetes`` share the key ``type 2 diabetes``).
   Roman numerals are handled conservatively: multi-letter ones (``ii`` .. ``xx``) anywhere as a whole
   word, but ``i``, ``v``, ``x`` and ``xi`` (also a Greek letter) only right after a word such as
-  ``type``, ``class`` or ``factor`` -- so ``X chromosome`` stays ``x chromosome``.
+  ``type``, ``class`` or ``factor`` -- so ``X chromosome`` stays ``x chromosome``. A Roman numeral word
+  does not make a phrase look symbolic: ``Factor VIII`` is the noun phrase ``factor 8``.
 * symbols: accents dropped, Greek letters spelled out, everything but letters and digits removed
   (``IL-6`` == ``IL6``, ``TNF-α`` == ``TNFalpha``), and the case *kept*, since case carries meaning in
   symbols (``CAT`` the gene vs ``cat``, ``MS`` vs ``Ms``). The exception is the ``gene`` class, which is
   upper-cased: gene mentions in text are routinely written in mixed case (``Tp53``, ``Brca1``, mouse
   style ``Tsc1``) for the same HGNC symbol, and Kazu's gene normaliser matches them case-insensitively.
+  A bare ``a``/``b`` is *not* read as alpha/beta: ``TNFa`` stays apart from ``TNF-alpha``, since ``IgA``,
+  ``HbA`` or ``ApoB`` end in a letter that is no Greek abbreviation.
 
 The result is a matching key, not display text (``diabetes`` becomes ``diabete`` on both sides).
 Everything is pure Python with precompiled tables, since it runs once per synonym and mention.
@@ -52,7 +59,22 @@ _INVARIANT = frozenset(
     {"species", "series", "diabetes", "herpes", "rabies", "scabies", "measles", "mumps", "rickets", "news"}
 )
 _NOT_PLURAL_ENDINGS = ("ss", "us", "is", "ys", "ous")
+#: head nouns after which an eponym's ``s`` is a possessive (``Crohns disease``, ``Hodgkins lymphoma``)
+_EPONYM_HEADS = frozenset(
+    {"disease", "syndrome", "lymphoma", "sarcoma", "disorder", "palsy", "anemia", "anaemia", "tumor", "tumour",
+     "ataxia", "dystrophy", "phenomenon", "sign", "ulcer", "encephalopathy", "dementia", "chorea", "neuralgia"}
+)  # fmt: skip
 
+#: British -> American spelling fragments (word starts, or anywhere for the unambiguous ones)
+_AMERICAN = {
+    "haem": "hem", "oedem": "edem", "oesophag": "esophag", "oestr": "estr", "foet": "fet", "anaesth": "anesth",
+    "paediatr": "pediatr", "gynaec": "gynec", "coeliac": "celiac", "orthopaed": "orthoped", "aemi": "emi",
+    "tumour": "tumor", "behaviour": "behavior", "colour": "color", "humour": "humor", "diarrhoea": "diarrhea",
+}  # fmt: skip
+_BRITISH = re.compile(
+    r"\b(?:haem|oedem|oesophag|oestr|foet|anaesth|paediatr|gynaec|coeliac|orthopaed)|aemi|tumour|behaviour|colour"
+    r"|humour|diarrhoea"
+)
 _WORD = re.compile(r"[^\W_]+")  # runs of letters/digits: everything else separates words
 _NON_ALNUM = re.compile(r"[\W_]+")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.IGNORECASE)
@@ -104,6 +126,8 @@ def is_symbolic(text: str) -> bool:
     tokens = text.split()
     if len(text) > _MAX_SYMBOL_LENGTH or len(tokens) > _MAX_SYMBOL_TOKENS:
         return False
+    if len(tokens) > 1:  # "Factor VIII", "type II": a numeral word is not evidence of a symbol
+        text = " ".join(token for token in tokens if token.lower() not in _ROMAN)
     lower = upper = digits = 0
     for char in _GREEK_NAME_IN_SYMBOL.sub("Α", text):
         if char.isdigit():
@@ -151,8 +175,10 @@ def normalise(text: str, entity_class: str) -> str:
     if is_symbolic(text):
         key = _NON_ALNUM.sub("", _fold(text, _GREEK))
         return key.upper() if entity_class == "gene" else key
-    words = _WORD.findall(_POSSESSIVE.sub("", _fold(text, _GREEK_SPACED)).lower())
+    lowered = _POSSESSIVE.sub("", _fold(text, _GREEK_SPACED)).lower()
+    words = _WORD.findall(_BRITISH.sub(lambda m: _AMERICAN[m[0]], lowered))
     if not words:
         return ""
     words[-1] = _singular(words[-1])
+    words = [_singular(w) if i + 1 < len(words) and words[i + 1] in _EPONYM_HEADS else w for i, w in enumerate(words)]
     return " ".join(_arabic(words))

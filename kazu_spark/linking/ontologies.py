@@ -1,7 +1,9 @@
 """Ontology sources and their parsers: one pure generator per file format, yielding synonym rows.
 
-Every parser yields ``SynonymRow`` dicts ``{concept_id, default_label, synonym, synonym_type}``, the
-label first, then the synonyms of that concept; obsolete/withdrawn concepts are skipped. Files are read
+Every parser yields ``SynonymRow`` dicts ``{concept_id, default_label, synonym, synonym_type, metadata}``,
+the label first, then the synonyms of that concept; obsolete/withdrawn concepts are skipped. ``metadata``
+is a concept's extra facts as strings (HGNC entrez/ensembl ids, MeSH and MEDIC tree numbers, OBO
+namespace), the same for every row of the concept. Files are read
 gzip-compressed when their name ends in ``.gz``, as plain text otherwise. Formats:
 
 * ``medic``: CTD's MEDIC disease vocabulary TSV (``ctd_diseases.tsv.gz``), ``#`` comment header.
@@ -10,6 +12,10 @@ gzip-compressed when their name ends in ``.gz``, as plain text otherwise. Format
 * ``mesh``: MeSH descriptors TSV plus the tree numbers TSV; ``tree_prefix`` keeps one branch
   (``D`` = Chemicals and Drugs); concept id ``MESH:<descriptor id>``.
 * ``doid_json``: the Disease Ontology as obographs JSON.
+* ``csv``, ``tsv``, ``jsonl``, ``parquet``: any table of concepts, read through a ``ColumnMapping``
+  (id, label, synonym columns with an optional separator, id prefix, metadata columns).
+* ``pubtator``: the gold annotations of a PubTator corpus as curated synonyms (mention text -> gold id),
+  e.g. from a TRAIN split; see ``parse_pubtator_curations``.
 
 Paths in ``OntologySource.path`` are resolved by ``resolve_path``: ``pkg://kazu_spark/<rest>`` names a
 file inside the installed package (the bundled subsets), anything else is a filesystem path, relative
@@ -20,7 +26,8 @@ Example:
     >>> source = OntologySource(name="CL", format="obo", entity_class="cell_type",
     ...     path="pkg://kazu_spark/resources/ontologies/cl-basic.obo.gz", id_prefix_filter="CL:")
     >>> next(parse_source(source))
-    {'concept_id': 'CL:0000000', 'default_label': 'cell', 'synonym': 'cell', 'synonym_type': 'label'}
+    {'concept_id': 'CL:0000000', 'default_label': 'cell', 'synonym': 'cell', 'synonym_type': 'label', \
+'metadata': {}}
 """
 
 from __future__ import annotations
@@ -31,16 +38,20 @@ import hashlib
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal, TextIO, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kazu_spark.linking.pubtator import read_pubtator
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITY_CLASSES
 
-Format = Literal["medic", "obo", "hgnc", "mesh", "doid_json"]
+Format = Literal["medic", "obo", "hgnc", "mesh", "doid_json", "csv", "tsv", "jsonl", "parquet", "pubtator"]
+#: formats read through a ``ColumnMapping``
+TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 _MEDIC_COLUMNS = (
     "DiseaseName",
     "DiseaseID",
@@ -62,6 +73,7 @@ _HGNC_COLUMNS = {  # column -> synonym type, in output order
     "prev_symbol": "previous",
     "prev_name": "previous",
 }
+_HGNC_METADATA = ("locus_group", "location", "entrez_id", "ensembl_gene_id", "uniprot_ids")
 _OBOGRAPH_SCOPES = {
     "hasExactSynonym": "exact",
     "hasRelatedSynonym": "related",
@@ -77,13 +89,33 @@ class SynonymRow(TypedDict):
     default_label: str
     synonym: str
     synonym_type: str
+    metadata: dict[str, str]
+
+
+class ColumnMapping(BaseModel):
+    """Which columns of a generic table (csv/tsv/jsonl/parquet) hold what; one row is one concept.
+
+    ``synonyms`` cells are split on ``separator`` when given; ``id_prefix`` is prepended to ids that
+    do not already start with it (``D003920`` -> ``MESH:D003920``); ``metadata`` columns are copied into
+    the terms' ``metadata`` map. Rows sharing an id are merged into one concept (the first label wins).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(description="column with the concept id")
+    label: str = Field(description="column with the preferred label")
+    synonyms: list[str] = Field(default_factory=list, description="columns with more surface forms")
+    separator: str | None = Field(None, description="splits a synonym cell into several synonyms")
+    id_prefix: str | None = Field(None, description="prepended to ids that lack it, e.g. 'MESH:'")
+    metadata: list[str] = Field(default_factory=list, description="columns copied into metadata")
 
 
 class OntologySource(BaseModel):
     """One ontology file (two for MeSH) and the entity class its concepts link.
 
     ``id_prefix_filter`` keeps only concepts whose id starts with it (``CL:`` drops the imported
-    ``CP:`` terms of cl-basic); ``tree_numbers_path``/``tree_prefix`` are for ``mesh`` only.
+    ``CP:`` terms of cl-basic); ``tree_numbers_path``/``tree_prefix`` are for ``mesh`` only; ``columns``
+    is required by (and only allowed for) the generic table formats; ``annotation_types`` by ``pubtator``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -95,6 +127,8 @@ class OntologySource(BaseModel):
     tree_numbers_path: str | None = Field(None, description="mesh only: MeSH tree-numbers file")
     tree_prefix: str | None = Field(None, description="mesh only: keep descriptors under this tree (D: drugs)")
     id_prefix_filter: str | None = Field(None, description="keep only concepts whose id starts with this")
+    columns: ColumnMapping | None = Field(None, description="csv/tsv/jsonl/parquet only: column mapping")
+    annotation_types: list[str] | None = Field(None, description="pubtator only: types kept as synonyms")
 
     @model_validator(mode="after")
     def _check(self) -> OntologySource:
@@ -104,6 +138,10 @@ class OntologySource(BaseModel):
             raise ValueError("a mesh source with tree_prefix needs tree_numbers_path")
         if self.format != "mesh" and (self.tree_prefix or self.tree_numbers_path):
             raise ValueError("tree_prefix/tree_numbers_path only apply to the mesh format")
+        if (self.format in TABLE_FORMATS) != (self.columns is not None):
+            raise ValueError(f"columns (a column mapping) is required by, and only allowed for, {TABLE_FORMATS}")
+        if (self.format == "pubtator") != bool(self.annotation_types):
+            raise ValueError("annotation_types is required by, and only allowed for, the pubtator format")
         return self
 
     def files(self, base: str | Path | None = None) -> list[str]:
@@ -152,8 +190,17 @@ def open_text(path: str) -> TextIO:
     return open(path, encoding="utf-8", newline="")
 
 
-def _row(concept_id: str, label: str, synonym: str, synonym_type: str) -> SynonymRow:
-    return SynonymRow(concept_id=concept_id, default_label=label, synonym=synonym, synonym_type=synonym_type)
+def _row(concept_id: str, label: str, synonym: str, synonym_type: str, metadata: dict[str, str]) -> SynonymRow:
+    return SynonymRow(
+        concept_id=concept_id, default_label=label, synonym=synonym, synonym_type=synonym_type, metadata=metadata
+    )
+
+
+def _present(record: dict[str, str | None], keys: Iterable[str]) -> dict[str, str]:
+    """The non-blank values of ``keys`` in ``record``, stripped: a concept's metadata."""
+    return {
+        key: str(record[key]).strip() for key in keys if record.get(key) not in (None, "") and str(record[key]).strip()
+    }
 
 
 def _split(cell: str) -> list[str]:
@@ -170,9 +217,10 @@ def parse_medic(path: str) -> Iterator[SynonymRow]:
             label, concept_id = record.get("DiseaseName", "").strip(), record.get("DiseaseID", "").strip()
             if not label or not concept_id:
                 continue
-            yield _row(concept_id, label, label, "label")
+            metadata = _present(record, ("AltDiseaseIDs", "TreeNumbers"))
+            yield _row(concept_id, label, label, "label", metadata)
             for synonym in _split(record.get("Synonyms", "")):
-                yield _row(concept_id, label, synonym, "exact")
+                yield _row(concept_id, label, synonym, "exact", metadata)
 
 
 def obo_stanzas(lines: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
@@ -213,11 +261,12 @@ def parse_obo(path: str) -> Iterator[SynonymRow]:
             if fields.get("is_obsolete") == "true" or "id" not in fields or "name" not in fields:
                 continue
             concept_id, label = fields["id"], fields["name"]
-            yield _row(concept_id, label, label, "label")
+            metadata = _present(fields, ("namespace",))
+            yield _row(concept_id, label, label, "label", metadata)
             for tag, value in tags:
                 match = _OBO_SYNONYM.match(value) if tag == "synonym" else None
                 if match:
-                    yield _row(concept_id, label, _OBO_ESCAPE.sub(r"\1", match[1]), match[2].lower())
+                    yield _row(concept_id, label, _OBO_ESCAPE.sub(r"\1", match[1]), match[2].lower(), metadata)
 
 
 def parse_hgnc(path: str) -> Iterator[SynonymRow]:
@@ -227,30 +276,34 @@ def parse_hgnc(path: str) -> Iterator[SynonymRow]:
             if record["status"] != "Approved":
                 continue
             concept_id, label = record["hgnc_id"], record["symbol"]
+            metadata = _present(record, _HGNC_METADATA)
             for column, synonym_type in _HGNC_COLUMNS.items():
                 for synonym in _split(record[column] or ""):
-                    yield _row(concept_id, label, synonym, synonym_type)
+                    yield _row(concept_id, label, synonym, synonym_type, metadata)
 
 
-def mesh_descriptors_in_tree(tree_numbers_path: str, tree_prefix: str) -> set[str]:
-    """Descriptor ids with at least one tree number starting with ``tree_prefix``."""
+def mesh_tree_numbers(tree_numbers_path: str) -> dict[str, list[str]]:
+    """Descriptor id -> its tree numbers, in file order."""
+    trees: dict[str, list[str]] = {}
     with open_text(tree_numbers_path) as handle:
-        return {
-            record["mesh_id"]
-            for record in csv.DictReader(handle, delimiter="\t")
-            if record["mesh_tree_number"].startswith(tree_prefix)
-        }
+        for record in csv.DictReader(handle, delimiter="\t"):
+            trees.setdefault(record["mesh_id"], []).append(record["mesh_tree_number"])
+    return trees
 
 
 def parse_mesh(path: str, tree_numbers_path: str | None = None, tree_prefix: str | None = None) -> Iterator[SynonymRow]:
     """Rows of MeSH descriptors (``mesh_id``, ``mesh_name``), restricted to a tree branch when
-    ``tree_prefix`` is given; the descriptor name is the label and only synonym."""
-    keep = mesh_descriptors_in_tree(tree_numbers_path, tree_prefix) if tree_numbers_path and tree_prefix else None
+    ``tree_prefix`` is given; the descriptor name is the label and only synonym; the ``|``-joined tree
+    numbers are metadata ``tree_numbers``."""
+    trees = mesh_tree_numbers(tree_numbers_path) if tree_numbers_path else {}
     with open_text(path) as handle:
         for record in csv.DictReader(handle, delimiter="\t"):
-            if keep is None or record["mesh_id"] in keep:
-                name = record["mesh_name"].strip()
-                yield _row(f"MESH:{record['mesh_id']}", name, name, "label")
+            numbers = trees.get(record["mesh_id"], [])
+            if tree_prefix and not any(number.startswith(tree_prefix) for number in numbers):
+                continue
+            name = record["mesh_name"].strip()
+            metadata = {"tree_numbers": "|".join(numbers)} if numbers else {}
+            yield _row(f"MESH:{record['mesh_id']}", name, name, "label", metadata)
 
 
 def obograph_id(uri: str) -> str:
@@ -273,11 +326,86 @@ def parse_doid_json(path: str) -> Iterator[SynonymRow]:
             if node.get("type") != "CLASS" or meta.get("deprecated") or not node.get("lbl"):
                 continue
             concept_id, label = obograph_id(node["id"]), node["lbl"]
-            yield _row(concept_id, label, label, "label")
+            namespaces = [
+                p["val"] for p in meta.get("basicPropertyValues", []) if p.get("pred", "").endswith("#hasOBONamespace")
+            ]
+            metadata = {"namespace": namespaces[0]} if namespaces else {}
+            yield _row(concept_id, label, label, "label", metadata)
             for synonym in meta.get("synonyms", []):
                 scope = _OBOGRAPH_SCOPES.get(synonym.get("pred", ""))
                 if scope and synonym.get("val"):
-                    yield _row(concept_id, label, synonym["val"], scope)
+                    yield _row(concept_id, label, synonym["val"], scope, metadata)
+
+
+def _table_records(path: str, fmt: str) -> Iterator[dict]:
+    """Records of a generic table file as dicts (column -> value)."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        yield from pq.read_table(path).to_pylist()
+        return
+    with open_text(path) as handle:
+        if fmt == "jsonl":
+            yield from (json.loads(line) for line in handle if line.strip())
+        else:
+            yield from csv.DictReader(handle, delimiter="," if fmt == "csv" else "\t")
+
+
+def _cell_values(value: object, separator: str | None) -> list[str]:
+    """The synonyms of one cell: a list (JSON/Parquet) or a string, split on ``separator`` when given."""
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    parts = [p for v in values for p in (str(v).split(separator) if separator else [str(v)])]
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_table(path: str, fmt: str, columns: ColumnMapping) -> Iterator[SynonymRow]:
+    """Rows of a generic concept table through its column mapping: the label, then each synonym
+    (``synonym_type`` = the column's name).
+
+    Example:
+        >>> mapping = ColumnMapping(id="id", label="name", synonyms=["aka"], separator=";", id_prefix="X:")
+        >>> [r["synonym"] for r in parse_table("tests/data/ontologies/concepts.csv", "csv", mapping)][:3]
+        ['aspirin', 'acetylsalicylic acid', 'ASA']
+    """
+    for record in _table_records(path, fmt):
+        raw_id, label = record.get(columns.id), record.get(columns.label)
+        if raw_id in (None, "") or label in (None, ""):
+            continue
+        concept_id = str(raw_id).strip()
+        if columns.id_prefix and not concept_id.startswith(columns.id_prefix):
+            concept_id = columns.id_prefix + concept_id
+        label, metadata = str(label).strip(), _present(record, columns.metadata)
+        yield _row(concept_id, label, label, "label", metadata)
+        for column in columns.synonyms:
+            for synonym in _cell_values(record.get(column), columns.separator):
+                yield _row(concept_id, label, synonym, column, metadata)
+
+
+def parse_pubtator_curations(path: str, annotation_types: list[str]) -> Iterator[SynonymRow]:
+    """Curated synonyms from a PubTator corpus's gold annotations of ``annotation_types``.
+
+    Each distinct mention text becomes a ``curated`` synonym of the concept it is annotated with most
+    often (ties keep every tied concept, which then links ambiguously); composite (several ids) and
+    ``-1`` annotations are skipped. A concept's label is its most frequent mention. Use TRAIN splits only:
+    evaluating on the split the curations came from measures memory, not linking.
+    """
+    votes: dict[str, Counter[str]] = {}
+    for doc in read_pubtator(path):
+        for mention in doc.mentions:
+            if mention.corpus_type in annotation_types and len(mention.concept_ids) == 1:
+                votes.setdefault(mention.mention.strip(), Counter())[mention.concept_ids[0]] += 1
+    by_concept: dict[str, Counter[str]] = {}
+    for text, ids in votes.items():
+        top = max(ids.values())
+        for concept, n in ids.items():
+            if n == top:
+                by_concept.setdefault(concept, Counter())[text] += n
+    for concept, texts in sorted(by_concept.items()):
+        label = texts.most_common(1)[0][0]
+        yield _row(concept, label, label, "label", {})
+        for text in sorted(texts):
+            if text != label:
+                yield _row(concept, label, text, "curated", {})
 
 
 def parse_source(source: OntologySource, base: str | Path | None = None) -> Iterator[SynonymRow]:
@@ -286,6 +414,10 @@ def parse_source(source: OntologySource, base: str | Path | None = None) -> Iter
     if source.format == "mesh":
         tree_path = resolve_path(source.tree_numbers_path, base) if source.tree_numbers_path else None
         rows = parse_mesh(path, tree_path, source.tree_prefix)
+    elif source.columns is not None:
+        rows = parse_table(path, source.format, source.columns)
+    elif source.annotation_types:
+        rows = parse_pubtator_curations(path, source.annotation_types)
     else:
         rows = {"medic": parse_medic, "obo": parse_obo, "hgnc": parse_hgnc, "doid_json": parse_doid_json}[
             source.format
@@ -294,9 +426,20 @@ def parse_source(source: OntologySource, base: str | Path | None = None) -> Iter
     return (row for row in rows if row["concept_id"].startswith(prefix)) if prefix else rows
 
 
+def source_checksum(source: OntologySource, base: str | Path | None = None) -> str:
+    """sha256 (hex) of the source's file bytes, its file(s) read in order: what ``ontology_terms`` records
+    to tell a changed source from an unchanged one."""
+    digest = hashlib.sha256()
+    for file in source.files(base):
+        with open(file, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 def source_version(source: OntologySource, base: str | Path | None = None) -> str:
     """The version a source states (OBO ``data-version``, obographs ``version``), else the first 12 hex
-    digits of the sha256 of its file(s)."""
+    digits of ``source_checksum``."""
     path = resolve_path(source.path, base)
     stated = None
     if source.format == "obo":
@@ -305,11 +448,4 @@ def source_version(source: OntologySource, base: str | Path | None = None) -> st
         stated = next(
             (g["meta"]["version"] for g in read_obographs(path)["graphs"] if "version" in g.get("meta", {})), None
         )
-    if stated:
-        return stated
-    digest = hashlib.sha256()
-    for file in source.files(base):
-        with open(file, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()[:12]
+    return stated or source_checksum(source, base)[:12]

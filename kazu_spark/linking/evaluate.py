@@ -1,0 +1,304 @@
+"""Measure entity linking on a PubTator corpus (NCBI-disease, BC5CDR): gold-mention accuracy@1 and end to end.
+
+(a) **Gold-mention accuracy@1.** Every gold mention of a linkable corpus type (``CORPUS_CLASSES``) is
+linked on its own with ``link_entities`` -- the project's linking entry, so every strategy it gains
+applies here -- and its *top concept* (``top_concepts``) is compared with the gold ids. A mention is
+correct when the top concept is one of its gold ids (a composite mention, ``D020225|D020227``, is
+correct with either part: a single-concept linker cannot return both). Mentions whose gold id is ``-1``
+(no concept) are counted under ``without_id`` and left out of the accuracy; an unlinked mention is wrong.
+Gold ids are taken with their ontology aliases (``alias_ids``): NCBI-disease annotates some diseases with
+OMIM ids that MEDIC lists as ``AltDiseaseIDs`` of a MeSH concept, and linking to that concept is right.
+
+(b) **End to end.** The NER model tags the documents; each predicted entity of an evaluated class gets
+its top concept. With ``pairs`` = (doc, start, end, concept) in PubTator offsets:
+
+* predicted pairs: one per linked predicted entity, except those whose span is exactly a ``-1`` gold
+  span (nothing to judge against);
+* a predicted pair is a true positive when a gold mention has the same doc and exact span and the
+  concept is one of its ids; recall divides the true positives by the gold mentions that have ids;
+* ``document`` level (BC5CDR's DNER measure): sets of (doc, concept), gold from every gold id.
+
+Example (needs a SparkSession and the ontology terms):
+    >>> result = evaluate_linking(spark, "devel.txt", terms, ner_cfg)  # doctest: +SKIP
+    >>> result["gold_mentions"]["overall"]["accuracy"]  # doctest: +SKIP
+    0.93
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from kazu_spark.config import LinkingConfig, NerConfig
+from kazu_spark.linking.link import link_entities
+from kazu_spark.linking.pubtator import GoldMention, PubtatorDocument, read_pubtator
+from kazu_spark.schemas import ENTITIES, RAW_DOCUMENTS
+
+#: PubTator annotation type -> entity class it is linked as (NCBI-disease's four types, BC5CDR's two)
+CORPUS_CLASSES = {
+    "Disease": "disease",
+    "SpecificDisease": "disease",
+    "DiseaseClass": "disease",
+    "Modifier": "disease",
+    "CompositeMention": "disease",
+    "Chemical": "drug",
+}
+_EXAMPLES = 5
+
+Span = tuple[str, int, int]
+
+
+def top_concepts(links: Iterable[dict]) -> dict[str, str]:
+    """Entity id -> its top concept: the highest score; ties go to the concept more sources agree on
+    (e.g. MEDIC and a curation), then to the smallest concept id, so the choice is deterministic.
+
+    Example:
+        >>> top_concepts([
+        ...     {"entity_id": "e", "concept_id": "B", "source": "MEDIC", "score": 0.9},
+        ...     {"entity_id": "e", "concept_id": "A", "source": "MEDIC", "score": 0.9},
+        ...     {"entity_id": "e", "concept_id": "B", "source": "curations", "score": 0.9},
+        ...     {"entity_id": "f", "concept_id": "C", "source": "MEDIC", "score": 0.5},
+        ...     {"entity_id": "f", "concept_id": "D", "source": "MEDIC", "score": 1.0}])
+        {'e': 'B', 'f': 'D'}
+    """
+    best: dict[str, dict[str, tuple[float, int]]] = defaultdict(dict)
+    for link in links:
+        score, support = best[link["entity_id"]].get(link["concept_id"], (0.0, 0))
+        best[link["entity_id"]][link["concept_id"]] = (max(score, link["score"]), support + 1)
+    return {
+        entity: min(concepts, key=lambda c: (-concepts[c][0], -concepts[c][1], c)) for entity, concepts in best.items()
+    }
+
+
+def _entity_id(span: Span, entity_class: str) -> str:
+    return hashlib.sha1(f"{span[0]}|{span[1]}|{span[2]}|{entity_class}".encode()).hexdigest()
+
+
+def _linkable(docs: list[PubtatorDocument]) -> list[GoldMention]:
+    return [m for doc in docs for m in doc.mentions if m.corpus_type in CORPUS_CLASSES]
+
+
+def _ratio(n: int, d: int) -> float:
+    return round(n / d, 4) if d else 0.0
+
+
+def _prf(tp: int, predicted: int, gold: int) -> dict[str, float | int]:
+    precision, recall = _ratio(tp, predicted), _ratio(tp, gold)
+    f1 = round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "predicted": predicted, "gold": gold}
+
+
+def alias_ids(pairs: Iterable[tuple[str, str | None]]) -> dict[str, set[str]]:
+    """Alternative id -> the concepts that list it, from (concept id, ``|``-joined alternative ids)
+    pairs: MEDIC's ``AltDiseaseIDs`` metadata.
+
+    Example:
+        >>> alias_ids([("MESH:C566443", "OMIM:610102|DO:1"), ("MESH:D1", None)])
+        {'OMIM:610102': {'MESH:C566443'}, 'DO:1': {'MESH:C566443'}}
+    """
+    aliases: dict[str, set[str]] = defaultdict(set)
+    for concept, alternatives in pairs:
+        for alt in (alternatives or "").split("|"):
+            if alt.strip():
+                aliases[alt.strip()].add(concept)
+    return dict(aliases)
+
+
+def _with_aliases(ids: Iterable[str], aliases: dict[str, set[str]]) -> set[str]:
+    return {i for cid in ids for i in (cid, *aliases.get(cid, ()))}
+
+
+def _error_category(mention: GoldMention, ids: set[str], predicted: str | None, known: set[str]) -> str:
+    """Why a gold mention was missed (the first that applies)."""
+    if not ids & known:
+        return "gold_id_not_in_ontology"
+    if predicted is None:
+        return "no_candidate"
+    return "composite_mention" if len(mention.concept_ids) > 1 else "wrong_concept"
+
+
+def gold_mention_accuracy(
+    mentions: list[GoldMention],
+    predicted: dict[str, str],
+    known: dict[str, set[str]],
+    aliases: dict[str, set[str]] | None = None,
+) -> dict[str, dict]:
+    """Accuracy@1 per entity class and overall, with error categories and a few examples each.
+
+    ``predicted`` maps ``_entity_id`` of a mention to its top concept; ``known`` is class -> the concept
+    ids in the ontology terms (to tell "not in the ontology" apart from a linking error); ``aliases``
+    widens each gold id with the concepts that list it as an alternative id.
+
+    Example:
+        >>> m = GoldMention("1", 0, 7, "lithium", "Chemical", ("MESH:D008094",))
+        >>> r = gold_mention_accuracy([m], {_entity_id(("1", 0, 7), "drug"): "MESH:D008094"}, {"drug": set()})
+        >>> r["overall"]["accuracy"], r["drug"]["correct"]
+        (1.0, 1)
+    """
+    stats: dict[str, Counter] = defaultdict(Counter)
+    errors: dict[str, Counter] = defaultdict(Counter)
+    examples: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for mention in mentions:
+        entity_class = CORPUS_CLASSES[mention.corpus_type]
+        counts = stats[entity_class]
+        counts["mentions"] += 1
+        if not mention.concept_ids:
+            counts["without_id"] += 1
+            continue
+        counts["evaluated"] += 1
+        top = predicted.get(_entity_id((mention.doc_id, mention.start, mention.end), entity_class))
+        ids = _with_aliases(mention.concept_ids, aliases or {})
+        if top is None:
+            counts["unlinked"] += 1
+        if top in ids:
+            counts["correct"] += 1
+            continue
+        category = _error_category(mention, ids, top, known.get(entity_class, set()))
+        errors[entity_class][category] += 1
+        if len(examples[entity_class][category]) < _EXAMPLES:
+            examples[entity_class][category].append(
+                f"{mention.mention} -> {top} (gold {'|'.join(mention.concept_ids)})"
+            )
+    result = {}
+    for name in [*sorted(stats), "overall"]:
+        classes = sorted(stats) if name == "overall" else [name]
+        counts = sum((stats[c] for c in classes), Counter())
+        result[name] = {
+            "accuracy": _ratio(counts["correct"], counts["evaluated"]),
+            **{k: counts[k] for k in ("mentions", "without_id", "evaluated", "correct", "unlinked")},
+            "errors": dict(sum((errors[c] for c in classes), Counter())),
+        }
+        if name != "overall":
+            result[name]["error_examples"] = {k: v for k, v in examples[name].items()}
+    return result
+
+
+def end_to_end_scores(
+    docs: list[PubtatorDocument], predicted: dict[Span, tuple[str, str]], aliases: dict[str, set[str]] | None = None
+) -> dict[str, dict]:
+    """Mention-level and document-level P/R/F1 per class and overall (definitions in the module doc).
+
+    ``predicted`` maps a predicted entity's span (doc, start, end) in PubTator offsets to its
+    (entity class, top concept); ``aliases`` as in ``gold_mention_accuracy``.
+
+    Example:
+        >>> doc = PubtatorDocument("1", mentions=[GoldMention("1", 0, 7, "lithium", "Chemical", ("MESH:D008094",))])
+        >>> r = end_to_end_scores([doc], {("1", 0, 7): ("drug", "MESH:D008094"), ("1", 9, 12): ("drug", "MESH:X")})
+        >>> r["mention"]["overall"]["precision"], r["mention"]["overall"]["recall"], r["document"]["drug"]["f1"]
+        (0.5, 1.0, 0.6667)
+    """
+    gold_spans: dict[Span, tuple[str, set[str]]] = {}
+    for m in _linkable(docs):
+        entity_class, ids = gold_spans.get((m.doc_id, m.start, m.end), (CORPUS_CLASSES[m.corpus_type], set()))
+        gold_spans[(m.doc_id, m.start, m.end)] = (entity_class, ids | _with_aliases(m.concept_ids, aliases or {}))
+    classes = sorted({c for c, _ in gold_spans.values()})
+    kept = {span: p for span, p in predicted.items() if p[0] in classes and gold_spans.get(span, ("", {""}))[1]}
+    result: dict[str, dict] = {"mention": {}, "document": {}}
+    for name in [*classes, "overall"]:
+        wanted = set(classes) if name == "overall" else {name}
+        gold = {s: ids for s, (c, ids) in gold_spans.items() if c in wanted and ids}
+        pred = {s: concept for s, (c, concept) in kept.items() if c in wanted}
+        tp = sum(1 for s, concept in pred.items() if concept in gold.get(s, ()))
+        result["mention"][name] = _prf(tp, len(pred), len(gold))
+        gold_docs = {(s[0], cid) for s, ids in gold.items() for cid in ids}
+        pred_docs = {(s[0], concept) for s, concept in pred.items()}
+        result["document"][name] = _prf(len(gold_docs & pred_docs), len(pred_docs), len(gold_docs))
+    return result
+
+
+def _gold_entities(spark: SparkSession, mentions: list[GoldMention]) -> DataFrame:
+    rows = {
+        _entity_id((m.doc_id, m.start, m.end), CORPUS_CLASSES[m.corpus_type]): (
+            m.doc_id, "body", m.start, m.end, m.mention, CORPUS_CLASSES[m.corpus_type]
+        )
+        for m in mentions
+    }  # fmt: skip
+    return spark.createDataFrame(
+        [(eid, doc, sec, s, e, text, cls, 1.0, "gold", "", "") for eid, (doc, sec, s, e, text, cls) in rows.items()],
+        schema=ENTITIES,
+    )
+
+
+def _link(entities: DataFrame, terms: DataFrame, linking: LinkingConfig | None, documents: DataFrame) -> DataFrame:
+    """``link_entities`` with the linking config and the documents when it takes them (abbreviations and
+    context disambiguation read the text the entities' offsets point into), else on the mentions alone."""
+    if "documents" in inspect.signature(link_entities).parameters:
+        return link_entities(entities, terms, linking, documents)
+    return link_entities(entities, terms)
+
+
+def _collect_top(links: DataFrame) -> dict[str, str]:
+    return top_concepts(r.asDict() for r in links.select("entity_id", "concept_id", "source", "score").collect())
+
+
+def pubtator_offset(offset: int, section: str, title_length: int) -> int:
+    """A ``documents.text`` offset as a PubTator offset: the stored text joins title and body with
+    ``SEPARATOR`` (a blank line), PubTator with one space; a title-less document starts with its body.
+
+    Example:
+        >>> pubtator_offset(3, "title", 10), pubtator_offset(12, "body", 10), pubtator_offset(4, "body", 0)
+        (3, 11, 5)
+    """
+    from kazu_spark.io.ingest import SEPARATOR
+
+    if section != "body":
+        return offset
+    return offset - (title_length + len(SEPARATOR) if title_length else 0) + title_length + 1
+
+
+def _predicted_spans(
+    spark: SparkSession, docs: list[PubtatorDocument], terms: DataFrame, ner: NerConfig, linking: LinkingConfig | None
+) -> dict:
+    """NER + linking over the documents; span in PubTator offsets -> (class, top concept)."""
+    from kazu_spark.io.ingest import to_documents
+    from kazu_spark.ner.spark_ner import tag_documents
+
+    raw = spark.createDataFrame(
+        [(d.doc_id, d.title or None, d.abstract or None, "pubtator", None) for d in docs], schema=RAW_DOCUMENTS
+    )
+    documents, _ = to_documents(raw, "evaluate")
+    entities = tag_documents(spark, documents, ner).withColumn("run_id", F.lit("evaluate")).localCheckpoint()
+    top = _collect_top(_link(entities, terms, linking, documents))
+    titles = {d.doc_id: len(d.title) for d in docs}
+    spans = {}
+    for row in entities.select("entity_id", "doc_id", "section", "start", "end", "entity_class").collect():
+        if row["entity_id"] in top:
+            start, end = (pubtator_offset(row[k], row["section"], titles[row["doc_id"]]) for k in ("start", "end"))
+            spans[(row["doc_id"], start, end)] = (row["entity_class"], top[row["entity_id"]])
+    return spans
+
+
+def evaluate_linking(
+    spark: SparkSession,
+    pubtator: str,
+    terms: DataFrame,
+    ner: NerConfig | None = None,
+    linking: LinkingConfig | None = None,
+) -> dict[str, object]:
+    """Gold-mention accuracy@1 of ``link_entities`` (configured by ``linking``) against ``terms`` on a
+    PubTator file, and with ``ner`` given, end-to-end scores with the model's predicted mentions.
+    Returns a JSON-ready dict."""
+    docs = read_pubtator(pubtator)
+    mentions = _linkable(docs)
+    alternatives = F.col("metadata").getItem("AltDiseaseIDs").alias("alt")
+    concepts = terms.select("entity_class", "concept_id", alternatives).distinct().collect()
+    known: dict[str, set[str]] = defaultdict(set)
+    for row in concepts:
+        known[row["entity_class"]].add(row["concept_id"])
+    aliases = alias_ids((row["concept_id"], row["alt"]) for row in concepts)
+    texts = spark.createDataFrame([(d.doc_id, f"{d.title} {d.abstract}") for d in docs], "doc_id string, text string")
+    predicted = _collect_top(_link(_gold_entities(spark, mentions), terms, linking, texts))
+    result: dict[str, object] = {
+        "corpus": pubtator,
+        "documents": len(docs),
+        "sources": sorted(r["source"] for r in terms.select("source").distinct().collect()),
+        "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases),
+    }
+    if ner is not None:
+        result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, ner, linking), aliases)
+    return result
