@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 KS     := $(VENV)/bin/kazu-spark
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint reliability clean
 
 setup: $(VENV)/.installed .jars/.cached
 
@@ -24,6 +24,12 @@ run: setup
 
 test: setup
 	$(PY) -m pytest
+
+# the reliability suite alone (also part of `make test`), then its table in docs/reliability.md
+reliability: setup
+	rm -rf build/reliability
+	$(PY) -m pytest -m reliability -q
+	$(PY) tests/reliability_report.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from kazu_spark.linking.ontologies import OntologySource
 from kazu_spark.ner.decode import Decoder
-from kazu_spark.paths import validate_path
+from kazu_spark.paths import CredentialsInPathError, validate_path
 
 DEFAULT_CONFIG = "pkg://kazu_spark/resources/default.yaml"
 
@@ -175,6 +175,12 @@ def load_config(conf_file: str | None = None, overrides: dict[str, Any] | None =
         return Config.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            + (
+                ""
+                if isinstance(err.get("ctx", {}).get("error"), CredentialsInPathError)
+                else f" (got {err.get('input')!r})"
+            )
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None

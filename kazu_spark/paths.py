@@ -47,6 +47,10 @@ def resolve_path(path: str, base: str | Path | None = None) -> str:
     return path
 
 
+class CredentialsInPathError(ValueError):
+    """A configured URI holds ``user:secret@``; its message never repeats the path."""
+
+
 def validate_path(path: str) -> str:
     """Return ``path`` if it is a usable location, else raise ValueError saying why.
 
@@ -66,6 +70,8 @@ def validate_path(path: str) -> str:
                 f"unsupported URI scheme {scheme[1]!r} in {path!r}; use a local path or one of {', '.join(SCHEMES)}"
             )
         authority = path[scheme.end() :].removeprefix("//").split("/", 1)[0]
-        if "@" in authority:
-            raise ValueError(f"path {scheme[1]}://…@… carries credentials: configure them in Spark, not in the path")
+        if ":" in authority.rpartition("@")[0]:  # user:secret@host (abfss://container@account is fine)
+            raise CredentialsInPathError(
+                f"path {scheme[1]}://…@… carries credentials: configure them in Spark, not in the path"
+            )
     return path

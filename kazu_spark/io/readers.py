@@ -225,7 +225,8 @@ def _parse_jsonl_line(raw: bytes, _source: str) -> _Parsed | None:
     text = next((record[c] for c in TEXT_COLUMNS if record.get(c) is not None), None)
     fields = (_as_text(source_id), _as_text(record.get("title")), _as_text(text))
     if any(_has_lone_surrogate(value) for value in fields):  # a JSON escape like "\ud800" alone: not text
-        return None, None, line, "invalid JSON text: a lone UTF-16 surrogate escape (not a Unicode character)"
+        source_id = None if _has_lone_surrogate(fields[0]) else fields[0]
+        return source_id, None, line, "invalid JSON text: a lone UTF-16 surrogate escape (not a Unicode character)"
     return (*fields, None)
 
 
