@@ -176,7 +176,7 @@ def test_python_worker_killed_mid_partition_is_retried(spark, setup, clean, monk
     assert got == clean
 
 
-def _annotate_cli(cfg: Config, faults: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _annotate_cli(cfg: Config, faults: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """`kazu-spark annotate` in a child process (its own driver JVM) with fault injection in its environment."""
     command = [
         sys.executable, "-m", "kazu_spark.cli", "annotate",
