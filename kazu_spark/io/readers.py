@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 from py4j.protocol import Py4JJavaError
-from pyspark.errors import AnalysisException
+from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
@@ -111,7 +111,7 @@ def read_raw(spark: SparkSession, path: str, fmt: str = "auto") -> DataFrame:
     }
     try:
         return readers[fmt](spark, path)
-    except (AnalysisException, Py4JJavaError) as exc:  # e.g. not Parquet, not a Delta table, no access
+    except (PySparkException, Py4JJavaError) as exc:  # e.g. not Parquet (footer), not a Delta table, no access
         raise InputError(f"cannot read {path} as {fmt}: {_first_line(exc)}") from exc
 
 
