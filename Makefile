@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 KS     := $(VENV)/bin/kazu-spark
 
-.PHONY: setup run test lint clean package
+.PHONY: setup run test lint package reliability clean
 
 setup: $(VENV)/.installed .jars/.cached
 
@@ -28,6 +28,12 @@ test: setup
 # dist/: the wheel, kazu_spark.zip (--py-files) and model.tar.gz (--archives ...#model) for cluster runs
 package: setup
 	$(KS) package --out dist
+
+# the reliability suite alone (also part of `make test`), then its table in docs/reliability.md
+reliability: setup
+	rm -rf build/reliability
+	$(PY) -m pytest -m reliability -q
+	$(PY) tests/reliability_report.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -17,17 +17,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from kazu_spark.linking.ontologies import OntologySource
 from kazu_spark.ner.decode import Decoder
+from kazu_spark.paths import CredentialsInPathError, validate_path
 
 DEFAULT_CONFIG = "pkg://kazu_spark/resources/default.yaml"
+
+#: a configured location, checked by :func:`~kazu_spark.paths.validate_path` (no NUL, known schemes only)
+PathStr = Annotated[str, AfterValidator(validate_path)]
+
+#: Spark setting names whose values are secrets: shown as ``***`` by :meth:`Config.redacted`
+SECRET_KEY = re.compile(r"(?i)secret|password|passwd|token|credential|key|sas|signature")
 
 
 class ConfigError(ValueError):
@@ -41,7 +49,7 @@ class _Strict(BaseModel):
 class InputConfig(_Strict):
     """Where documents come from."""
 
-    path: str | None = Field(None, description="input file, folder or table path")
+    path: PathStr | None = Field(None, description="input file, folder or table path")
     format: Literal["auto", "jsonl", "parquet", "delta", "text", "pubtator"] = Field(
         "auto", description="input format; auto detects from the path"
     )
@@ -58,7 +66,7 @@ class SparkConfig(_Strict):
 class NerConfig(_Strict):
     """The transformer tagger and how it runs on executors."""
 
-    model: str = Field(
+    model: PathStr = Field(
         "pkg://kazu_spark/resources/model", description="model folder (HF layout + labels.txt) or Kazu model pack"
     )
     model_archive: str | None = Field(
@@ -86,6 +94,9 @@ class NerConfig(_Strict):
     num_threads: int | None = Field(None, gt=0, description="torch threads per worker; None = spark.task.cpus")
     arrow_batch_rows: int = Field(256, gt=0, description="documents per Arrow batch sent to a Python worker")
     partitions: int | None = Field(None, gt=0, description="NER partitions; None = 2 x default parallelism")
+    worker_memory_limit_mb: float | None = Field(
+        None, gt=0, description="Python worker RSS ceiling checked between batches (docs/memory.md); None = off"
+    )
 
 
 class LinkingConfig(_Strict):
@@ -99,7 +110,7 @@ class Config(_Strict):
     """The whole job configuration."""
 
     input: InputConfig = Field(default_factory=InputConfig)
-    lakehouse: str = Field("./lakehouse", description="folder (or URI) holding the Delta tables")
+    lakehouse: PathStr = Field("./lakehouse", description="folder (or URI) holding the Delta tables")
     incremental: bool = Field(True, description="skip documents whose content hash is already stored")
     progress: Literal["auto", "on", "off"] = Field(
         "auto", description="live NER progress bar on stderr; auto: only when stderr is a terminal"
@@ -111,6 +122,18 @@ class Config(_Strict):
     def fingerprint(self) -> str:
         """sha256 of the resolved configuration, recorded in ``runs.config_hash``."""
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+    def redacted(self) -> dict[str, Any]:
+        """The configuration as plain data for logs, with secret-looking Spark settings masked.
+
+        Example:
+            >>> cfg = load_config(overrides={"spark.conf": {"spark.hadoop.fs.s3a.secret.key": "abc"}})
+            >>> cfg.redacted()["spark"]["conf"]
+            {'spark.hadoop.fs.s3a.secret.key': '***'}
+        """
+        data = self.model_dump(mode="json")
+        data["spark"]["conf"] = {k: "***" if SECRET_KEY.search(k) else v for k, v in data["spark"]["conf"].items()}
+        return data
 
 
 def _read_yaml(path: str) -> dict[str, Any]:
@@ -177,6 +200,12 @@ def load_config(conf_file: str | None = None, overrides: dict[str, Any] | None =
         return Config.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            + (
+                ""
+                if isinstance(err.get("ctx", {}).get("error"), CredentialsInPathError)
+                else f" (got {err.get('input')!r})"
+            )
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None

@@ -15,6 +15,13 @@ Example:
     '/repo/data/x.obo'
     >>> resolve_path("dbfs:/FileStore/kazu/in.jsonl", base="/repo")
     'dbfs:/FileStore/kazu/in.jsonl'
+
+    >>> validate_path("s3a://bucket/lake"), validate_path("/Volumes/main/raw/docs")
+    ('s3a://bucket/lake', '/Volumes/main/raw/docs')
+    >>> validate_path("http://example.org/docs.jsonl")
+    Traceback (most recent call last):
+    ...
+    ValueError: unsupported URI scheme 'http' in 'http://example.org/docs.jsonl'; use a local path or one of ...
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 PKG_PREFIX = "pkg://"
-# a URI scheme (RFC 3986: letter, then letters, digits, + - .) of two or more characters, so that a
-# Windows drive letter ("C:") does not count; "dbfs:/x" has no "//" but is a URI all the same
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+# a URI scheme (RFC 3986: letter, then letters, digits, + - .); one of a single letter is a Windows drive
+# ("C:"), not a scheme; "dbfs:/x" has no "//" but is a URI all the same
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def is_uri(path: str) -> bool:
@@ -41,7 +48,8 @@ def is_uri(path: str) -> bool:
         >>> [is_uri(p) for p in ("dbfs:/x", "s3a://b/k", "/Volumes/main/x", "lake", "C:/x")]
         [True, True, False, False, False]
     """
-    return _SCHEME.match(path) is not None
+    scheme = _SCHEME.match(path)
+    return scheme is not None and len(scheme[1]) > 1
 
 
 @functools.cache
@@ -67,6 +75,11 @@ def _extracted(resource: Traversable, relative: str) -> Path:
     return target
 
 
+#: URI schemes a configured path may use; anything else (http:, ftp:, a typo) is refused at load time
+SCHEMES: tuple[str, ...] = ("file", "pkg", "dbfs", "s3", "s3a", "abfs", "abfss", "gs", "hdfs")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def resolve_path(path: str, base: str | Path | None = None) -> str:
     """Turn ``pkg://package/relative/path`` into a filesystem path, join a relative path onto ``base``
     when one is given, and pass anything else through (``base=None`` leaves it relative to the cwd)."""
@@ -78,4 +91,34 @@ def resolve_path(path: str, base: str | Path | None = None) -> str:
         return str(resource) if isinstance(resource, Path) else str(_extracted(resource, f"{package}/{relative}"))
     if base is not None and not is_uri(path) and not Path(path).is_absolute():
         return str(Path(base) / path)
+    return path
+
+
+class CredentialsInPathError(ValueError):
+    """A configured URI holds ``user:secret@``; its message never repeats the path."""
+
+
+def validate_path(path: str) -> str:
+    """Return ``path`` if it is a usable location, else raise ValueError saying why.
+
+    Refused: an empty or blank path, control characters (a NUL byte truncates paths in C libraries, a
+    newline forges log lines), a URI scheme outside ``SCHEMES``, and credentials in a URI
+    (``s3a://KEY:SECRET@bucket``: they belong in the cluster's credential settings, not in a path that
+    is logged and stored in ``runs``). A one-letter scheme is a Windows drive, i.e. a local path.
+    """
+    if not path.strip():
+        raise ValueError("path is empty")
+    if _CONTROL.search(path):
+        raise ValueError(f"path {path!r} contains a control character (NUL, newline, ...)")
+    scheme = _SCHEME.match(path)
+    if scheme and is_uri(path):
+        if scheme[1].lower() not in SCHEMES:
+            raise ValueError(
+                f"unsupported URI scheme {scheme[1]!r} in {path!r}; use a local path or one of {', '.join(SCHEMES)}"
+            )
+        authority = path[scheme.end() :].removeprefix("//").split("/", 1)[0]
+        if ":" in authority.rpartition("@")[0]:  # user:secret@host (abfss://container@account is fine)
+            raise CredentialsInPathError(
+                f"path {scheme[1]}://…@… carries credentials: configure them in Spark, not in the path"
+            )
     return path

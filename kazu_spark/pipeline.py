@@ -7,12 +7,18 @@ no rows: documents and quarantine by MERGE on their keys; entities and links are
 the same upsert keyed on the document without a row-level MERGE's cost. With ``incremental`` on,
 documents whose content hash is already stored are skipped altogether.
 
+A document row is the commit marker of its annotation: ``documents`` is written last, after its
+entities and links, so a run killed half-way (driver lost, job cancelled) leaves no document marked
+done without its entities; the rerun annotates it again and first deletes whatever entities and links
+the killed run had appended for it (stored entities of any document being annotated are stale).
+
 Example (needs a session; the defaults annotate the bundled sample into ./lakehouse):
     >>> # summary = annotate(spark, load_config())   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -26,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
+from kazu_spark.faults import driver_checkpoint
 from kazu_spark.io.delta import append_table, ensure_table, merge_table, read_table, table_exists
 from kazu_spark.io.ingest import to_documents
 from kazu_spark.io.readers import read_raw
@@ -89,32 +96,29 @@ def _stage(name: str) -> Iterator[None]:
     log.info("stage %s took %.1fs", name, time.perf_counter() - t0)
 
 
-def _new_and_changed(
-    spark: SparkSession, docs: DataFrame, lakehouse: str, incremental: bool
-) -> tuple[DataFrame, DataFrame]:
-    """(documents to annotate, those of them already stored under another content hash).
-
-    With ``incremental`` off every document is annotated again and all stored ones count as changed.
-    """
+def _to_annotate(spark: SparkSession, docs: DataFrame, lakehouse: str, incremental: bool) -> DataFrame:
+    """The documents to annotate: all of them, or with ``incremental`` those not stored with this content hash."""
     stored = read_table(spark, lakehouse, "documents").select("doc_id", "content_hash")
     todo = docs.join(stored, ["doc_id", "content_hash"], "left_anti") if incremental else docs
     # Materialise and cut the lineage: a cached plan that reads `documents` would be recomputed once
     # this run writes `documents` (Delta re-caches by path), and then find nothing new to annotate.
-    todo = todo.localCheckpoint(eager=True)
-    return todo, todo.join(stored.select("doc_id"), "doc_id", "left_semi")
+    return todo.localCheckpoint(eager=True)
 
 
-def _delete_for_documents(spark: SparkSession, lakehouse: str, table: str, docs: DataFrame) -> None:
-    """Remove a table's rows that belong to the given documents (their stale versions)."""
-    target = ensure_table(spark, lakehouse, table)
-    ids = docs.select("doc_id").distinct()
-    target.alias("t").merge(ids.alias("s"), "t.doc_id = s.doc_id").whenMatchedDelete().execute()
+def _delete_stale_rows(spark: SparkSession, lakehouse: str, todo: DataFrame) -> None:
+    """Delete the stored entities and links of documents about to be annotated: an older version's, or
+    those a killed run appended before it could write the documents (links first: they hang off entities)."""
+    stored = read_table(spark, lakehouse, "entities").select("doc_id")
+    stale = todo.select("doc_id").join(stored, "doc_id", "left_semi").distinct()
+    if stale.isEmpty():
+        return
+    for table in ("entity_links", "entities"):
+        target = ensure_table(spark, lakehouse, table)
+        target.alias("t").merge(stale.alias("s"), "t.doc_id = s.doc_id").whenMatchedDelete().execute()
 
 
-def _annotate_documents(
-    spark: SparkSession, cfg: Config, todo: DataFrame, changed: DataFrame, summary: RunSummary
-) -> None:
-    """Tag and link ``todo``, drop the stale rows of ``changed`` documents, then write the new rows."""
+def _annotate_documents(spark: SparkSession, cfg: Config, todo: DataFrame, summary: RunSummary) -> None:
+    """Tag and link ``todo``, replace their stale entities and links, and write the documents last."""
     lakehouse = cfg.lakehouse
     with _stage("ner"), track_documents(spark, summary.documents, cfg.progress):
         entities = tag_documents(spark, todo, cfg.ner).withColumn("run_id", F.lit(summary.run_id))
@@ -123,12 +127,10 @@ def _annotate_documents(
     summary.entities_per_class = {r["entity_class"]: r["count"] for r in sorted(per_class)}
     summary.entities = sum(summary.entities_per_class.values())
     summary.model = entities.select("model").first()["model"] if summary.entities else None
-    with _stage("write documents and entities"):
-        if not changed.isEmpty():  # re-annotated documents: drop their stored entities and links first
-            for table in ("entity_links", "entities"):
-                _delete_for_documents(spark, lakehouse, table, changed)
-        merge_table(spark, todo, lakehouse, "documents")
+    with _stage("write entities"):
+        _delete_stale_rows(spark, lakehouse, todo)
         append_table(spark, entities, lakehouse, "entities")  # none stored for these documents any more
+    driver_checkpoint("entities")
     if cfg.linking.enabled:
         with _stage("ontology terms"):
             terms = ensure_ontology_terms(spark, cfg)
@@ -139,11 +141,19 @@ def _annotate_documents(
             summary.linked_entities = links.select("entity_id").distinct().count()
             append_table(spark, links, lakehouse, "entity_links")
             links.unpersist()
+    driver_checkpoint("links")
+    with _stage("write documents"):
+        merge_table(spark, todo, lakehouse, "documents")  # last: marks these documents done
+    driver_checkpoint("documents")
 
 
 def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> DataFrame:
-    """The lakehouse's ontology_terms table, built from the configured sources on first use."""
-    if not table_exists(spark, cfg.lakehouse, "ontology_terms"):
+    """The lakehouse's ontology_terms table, built from the configured sources on first use (or when a
+    killed build left it created but empty)."""
+    if (
+        not table_exists(spark, cfg.lakehouse, "ontology_terms")
+        or read_table(spark, cfg.lakehouse, "ontology_terms").isEmpty()
+    ):
         if not cfg.linking.ontologies:
             raise ValueError("linking.ontologies is empty and the lakehouse has no ontology_terms table")
         write_ontology_terms(spark, cfg.linking.ontologies, cfg.lakehouse)
@@ -175,6 +185,7 @@ def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
     started = datetime.now(UTC)
     summary = RunSummary(run_id=str(uuid.uuid4()))
     lakehouse = cfg.lakehouse
+    log.info("annotate run %s with %s", summary.run_id, json.dumps(cfg.redacted()))  # secrets masked
     raw = read_raw(spark, resolve_path(cfg.input.path), cfg.input.format)  # fails early on a bad input
     for table in OUTPUT_TABLES:
         ensure_table(spark, lakehouse, table)
@@ -184,12 +195,13 @@ def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
             summary.rows_read = raw.count()
             docs, quarantine = to_documents(raw, summary.run_id, max_chars=cfg.input.max_chars)
             docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
-            todo, changed = _new_and_changed(spark, docs, lakehouse, cfg.incremental)
+            todo = _to_annotate(spark, docs, lakehouse, cfg.incremental)
             summary.documents = todo.count()
             summary.skipped_unchanged = docs.count() - summary.documents
             summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
+        driver_checkpoint("quarantine")
         if summary.documents:
-            _annotate_documents(spark, cfg, todo, changed, summary)
+            _annotate_documents(spark, cfg, todo, summary)
         for frame in (docs, raw):
             frame.unpersist()
     except Exception as exc:

@@ -18,10 +18,14 @@ from kazu_spark.session import build_session
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    """A local[2] SparkSession with Delta Lake, small shuffles and the project's interpreter on workers."""
+    """A local[2,2] SparkSession with Delta Lake, small shuffles and the project's interpreter on workers.
+
+    ``local[2,2]``: two cores, and a failed task is retried once (plain ``local[2]`` never retries), so
+    the reliability suite can kill a Python worker and watch Spark recover.
+    """
     session = build_session(
         "kazu-spark-tests",
-        master="local[2]",
+        master="local[2,2]",
         extra_conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"},
     )
     yield session

@@ -33,9 +33,10 @@ from typing import Any
 
 import pandas as pd
 from py4j.protocol import Py4JJavaError
-from pyspark.errors import AnalysisException
+from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, MapType, StructType
 
 from kazu_spark.schemas import RAW_DOCUMENTS
 
@@ -60,6 +61,7 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
 #: how many leading lines are sampled to sniff PubTator and to check JSONL field names
 _SAMPLE_LINES = 1000
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _PUBTATOR_LINE = re.compile(r"^([^|]*)\|([ta])\|(.*)$")
 
 #: (source_id, title, text, read_error) of one record; a parser returns None for a record to skip
@@ -109,7 +111,7 @@ def read_raw(spark: SparkSession, path: str, fmt: str = "auto") -> DataFrame:
     }
     try:
         return readers[fmt](spark, path)
-    except (AnalysisException, Py4JJavaError) as exc:  # e.g. not Parquet, not a Delta table, no access
+    except (PySparkException, Py4JJavaError) as exc:  # e.g. not Parquet (footer), not a Delta table, no access
         raise InputError(f"cannot read {path} as {fmt}: {_first_line(exc)}") from exc
 
 
@@ -221,7 +223,21 @@ def _parse_jsonl_line(raw: bytes, _source: str) -> _Parsed | None:
         return None, None, line, error
     source_id = next((record[c] for c in ID_COLUMNS if record.get(c) is not None), None)
     text = next((record[c] for c in TEXT_COLUMNS if record.get(c) is not None), None)
-    return _as_text(source_id), _as_text(record.get("title")), _as_text(text), None
+    fields = (_as_text(source_id), _as_text(record.get("title")), _as_text(text))
+    if any(_has_lone_surrogate(value) for value in fields):  # a JSON escape like "\ud800" alone: not text
+        source_id = None if _has_lone_surrogate(fields[0]) else fields[0]
+        return source_id, None, line, "invalid JSON text: a lone UTF-16 surrogate escape (not a Unicode character)"
+    return (*fields, None)
+
+
+def _has_lone_surrogate(value: str | None) -> bool:
+    """Whether ``value`` holds a code point in U+D800..U+DFFF (JSON allows the escape; UTF-8 cannot encode it).
+
+    Example:
+        >>> _has_lone_surrogate("a" + chr(0xD83D)), _has_lone_surrogate("\U0001f600"), _has_lone_surrogate(None)
+        (True, False, False)
+    """
+    return value is not None and _SURROGATE.search(value) is not None
 
 
 def _parse_text_file(raw: bytes, source: str) -> _Parsed:
@@ -294,9 +310,18 @@ def _first_present(table: DataFrame, names: tuple[str, ...]) -> Column:
     return F.coalesce(*present) if len(present) > 1 else present[0]
 
 
+def _check_types(path: str, table: DataFrame) -> None:
+    """Id, title and text columns must be scalars: a struct, array or map cast to a string is not a text."""
+    for name in (*ID_COLUMNS, "title", *TEXT_COLUMNS):
+        if name in table.columns and isinstance(table.schema[name].dataType, ArrayType | MapType | StructType):
+            found = table.schema[name].dataType.simpleString()
+            raise InputError(f"{path}: column {name!r} has type {found}; expected a string (or a number for an id)")
+
+
 def _read_table(table: DataFrame, path: str, source: Column) -> DataFrame:
     """Map a Parquet or Delta table's columns onto RAW_DOCUMENTS."""
     _check_columns(path, table.columns)
+    _check_types(path, table)
     title = F.col("title").cast("string") if "title" in table.columns else F.lit(None).cast("string")
     return table.select(
         _first_present(table, ID_COLUMNS).alias("source_id"),

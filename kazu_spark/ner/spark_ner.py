@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
+from kazu_spark.faults import active_faults, kill_worker_after
+from kazu_spark.ner.memory_guard import guard_memory
 from kazu_spark.ner.model import resolve_model_dir
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITIES
@@ -168,11 +170,12 @@ def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> 
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.arrow_batch_rows))
+    faults = active_faults()  # test-only fault injection, read here so it travels with the task
 
     def tag_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        tagger = worker_tagger()
-        for docs in batches:
-            yield entities_for_batch(tagger, docs)
+        batches = kill_worker_after(batches, faults.kill_worker_after_docs)
+        for docs in guard_memory(batches, cfg.worker_memory_limit_mb, release=_TAGGERS.clear):
+            yield entities_for_batch(worker_tagger(), docs)  # a dict lookup unless the guard dropped the cache
 
     return (
         documents.select("doc_id", "text", "sections", "content_hash")

@@ -1,0 +1,98 @@
+"""A Python worker's memory guard: check resident memory between NER batches, shed caches, else bow out.
+
+Long-lived, reused Python workers (``spark.python.worker.reuse``) can creep up in resident memory:
+allocator fragmentation, the cached tagger, a batch of very long documents. Between batches,
+:func:`guard_memory` reads the worker's RSS (psutil); above ``limit_mb`` it first releases what can be
+rebuilt (a garbage collection, the CUDA cache, the caller's caches such as the per-worker tagger, and
+glibc's free heap pages), and if RSS is still above the limit it raises :class:`WorkerMemoryExceeded`.
+The task then fails, PySpark ends that worker process (returning all its memory), and Spark reschedules
+the task on a fresh worker: its partial output is discarded, so no document is lost or duplicated. A
+retried attempt does not bow out again (the same batch would only fail the same way until the job
+dies); it logs a warning and goes on, so the ceiling costs at most one retry per task.
+
+Example:
+    >>> released = []
+    >>> list(guard_memory(iter([1, 2]), None, release=lambda: released.append(1)))  # no limit: a pass-through
+    [1, 2]
+    >>> list(guard_memory(iter([1, 2]), 1e9, release=lambda: released.append(1))), released  # far below it
+    ([1, 2], [])
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class WorkerMemoryExceeded(MemoryError):
+    """Raised in a worker whose RSS stays above the ceiling after releasing caches (Spark retries the task)."""
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MiB.
+
+    Example:
+        >>> rss_mb() > 1
+        True
+    """
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def release_memory(release: Callable[[], None] | None = None) -> None:
+    """Drop rebuildable memory: ``release()`` (the caller's caches), a full GC, the CUDA cache, glibc free pages."""
+    if release is not None:
+        release()
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+    libc = ctypes.util.find_library("c")
+    if libc and sys.platform.startswith("linux"):
+        ctypes.CDLL(libc).malloc_trim(0)  # hand freed heap pages back to the OS (glibc only)
+
+
+def _attempt() -> int:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.attemptNumber() if context is not None else 0
+
+
+def guard_memory(
+    batches: Iterator[T], limit_mb: float | None, *, release: Callable[[], None] | None = None
+) -> Iterator[T]:
+    """Yield ``batches``; after each one is processed, enforce ``limit_mb`` on this worker's RSS (None: off).
+
+    Above the limit: :func:`release_memory`; still above on a task's first attempt:
+    :class:`WorkerMemoryExceeded`, so Spark reschedules the task on a fresh worker.
+    """
+    peak = 0.0
+    for batch in batches:
+        yield batch
+        if limit_mb is None:
+            continue
+        rss = rss_mb()
+        peak = max(peak, rss)
+        if rss <= limit_mb:
+            continue
+        release_memory(release)
+        after = rss_mb()
+        log.warning("worker RSS %.0f MiB over the %.0f MiB ceiling; caches released: %.0f MiB", rss, limit_mb, after)
+        if after > limit_mb and _attempt() == 0:
+            raise WorkerMemoryExceeded(
+                f"Python worker RSS {after:.0f} MiB stays above ner.worker_memory_limit_mb={limit_mb:.0f} after "
+                "releasing caches; ending this worker so Spark reschedules the task on a fresh one"
+            )
+    if limit_mb is not None:
+        log.info("worker peak RSS between batches: %.0f MiB (ceiling %.0f MiB)", peak, limit_mb)
