@@ -32,9 +32,11 @@ values a run starts from. Layer a YAML file with `--conf FILE` and single keys w
 
 
 def _type_name(annotation: Any) -> str:
-    """A short readable type: ``str | None``, ``Literal['a', 'b']`` -> ``'a' | 'b'``."""
+    """A short readable type: ``str | None``, ``Literal['a', 'b']`` -> ``'a' | 'b'``, a validated path -> ``path``."""
     text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
     text = re.sub(r"\b(typing|kazu_spark\.[\w.]+)\.", "", text)
+    text = re.sub(r"Annotated\[str, AfterValidator\(func=<function validate_path[^>]*>\)\]", "path", text)
+    text = re.sub(r"^Optional\[(.*)\]$", r"\1 | None", text)
     literal = re.fullmatch(r"Literal\[(.*)\]", text)
     return " \\| ".join(literal.group(1).split(", ")) if literal else text.replace("|", "\\|")
 
