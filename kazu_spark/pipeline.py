@@ -132,7 +132,7 @@ def _annotate_documents(
         with _stage("ontology terms"):
             terms = ensure_ontology_terms(spark, cfg)
         with _stage("linking"):
-            links = link_entities(entities, terms).withColumn("run_id", F.lit(summary.run_id))
+            links = link_entities(entities, terms, cfg.linking, todo).withColumn("run_id", F.lit(summary.run_id))
             links = links.persist(StorageLevel.MEMORY_AND_DISK)
             summary.links = links.count()
             summary.linked_entities = links.select("entity_id").distinct().count()
