@@ -16,7 +16,11 @@ from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations
         ("we trained a hidden Markov model (HMM) on it", "HMM", "hidden Markov model"),
         ("the alpha-galactosidase (alpha-Gal) epitope", "alpha-Gal", "alpha-galactosidase"),
         # biomedical text: hyphens, digits, two-word short forms, definitions cut at ';' or ','
-        ("patients with chronic obstructive pulmonary disease (COPD) died", "COPD", "chronic obstructive pulmonary disease"),
+        (
+            "patients with chronic obstructive pulmonary disease (COPD) died",
+            "COPD",
+            "chronic obstructive pulmonary disease",
+        ),
         ("levels of tumor necrosis factor alpha (TNF-alpha) rose", "TNF-alpha", "tumor necrosis factor alpha"),
         ("a 5-fluorouracil (5-FU) regimen", "5-FU", "5-fluorouracil"),
         ("Escherichia coli (E. coli) strains", "E. coli", "Escherichia coli"),

@@ -62,7 +62,14 @@ def test_fuzzy_batch_keeps_the_best_and_near_ties_per_concept(index: FuzzyIndex)
         {
             "source": ["MEDIC"] * len(SYNONYMS),
             "concept_id": CONCEPTS,
-            "default_label": ["Parkinson Disease", "Parkinsonism", "Breast Neoplasms", "Breast Neoplasms", "Cold", "Colds"],
+            "default_label": [
+                "Parkinson Disease",
+                "Parkinsonism",
+                "Breast Neoplasms",
+                "Breast Neoplasms",
+                "Cold",
+                "Colds",
+            ],
             "matched_synonym": SYNONYMS,
         }
     )

@@ -189,9 +189,7 @@ def test_ambiguous_synonyms_resolved_by_document_or_context_or_kept(context_link
 
 
 def test_strategies_can_be_switched_off(spark: SparkSession, terms: DataFrame) -> None:
-    cfg = load_config(
-        overrides={"linking.fuzzy.enabled": "false", "linking.disambiguation.enabled": "false"}
-    ).linking
+    cfg = load_config(overrides={"linking.fuzzy.enabled": "false", "linking.disambiguation.enabled": "false"}).linking
     rows = [("t", "d", "body", 0, 13, "Crohns diseas", "disease", 0.9, "m", "h", "r")]
     rows.append(("m", "d", "body", 14, 18, "MDR1", "gene", 0.9, "m", "h", "r"))
     rows.append(("a", "d", "body", 19, 24, "ABCB1", "gene", 0.9, "m", "h", "r"))

@@ -333,7 +333,9 @@ def link_entities(
         via_long_form = F.col("via") == "abbreviation"
         has_long_form = F.max(via_long_form.cast("int")).over(Window.partitionBy("entity_id"))
         links = (
-            links.where(via_long_form | (has_long_form == 0))
+            links.withColumn("has_long_form", has_long_form)
+            .where(via_long_form | (F.col("has_long_form") == 0))
+            .drop("has_long_form")
             .withColumn("strategy", F.when(via_long_form, "abbreviation").otherwise(F.col("strategy")))
             .withColumn("score", F.when(via_long_form, ABBREVIATION_SCALE).otherwise(1.0) * F.col("score"))
         )
