@@ -72,7 +72,7 @@ def test_resolve_document_drops_losing_links_and_updates_the_flag() -> None:
         }
     )
     out = resolve_document(group, margin=0.05)
-    assert sorted(zip(out["entity_id"], out["concept_id"], out["ambiguous"], out["resolution"])) == [
+    assert sorted(zip(out["entity_id"], out["concept_id"], out["ambiguous"], out["resolution"], strict=True)) == [
         ("e1", "HGNC:40", False, "document"),
         ("e2", "HGNC:40", False, "document"),
     ]
