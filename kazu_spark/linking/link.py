@@ -14,11 +14,11 @@ first that finds anything wins:
 **Abbreviations** (``linking.abbreviations``, needs ``documents``): a mention equal to a short form
 defined in its document (Schwartz–Hearst, :mod:`kazu_spark.linking.abbreviations`) is looked up by the
 cascade with its *long form* instead, and when that finds concepts they replace the mention's own
-links (strategy ``abbreviation``, score 0.95 x the long form's score). The long form is looked up in the
-class of the longest entity the NER found inside the long form's span, else in the mention's own class:
-so ``COPD`` tagged as a gene after ``chronic obstructive pulmonary disease (COPD)`` tagged as a disease
-links to the disease concept. The entity row itself keeps the model's class (entities are written
-before linking and their id hashes the class); the link's concept tells the corrected class.
+links (strategy ``abbreviation``, score 0.95 x the long form's score). The long form is looked up in
+the *short form's own class*: a link always names a concept of its entity's class (the knowledge graph
+relies on it), and linking does not rewrite entities (they are written before it, and their id hashes
+the class). So ``COPD`` that the model tagged as a gene next to ``chronic obstructive pulmonary
+disease (COPD)`` tagged as a disease gets no disease link; fixing classes belongs to NER.
 
 **Disambiguation** (``linking.disambiguation``): a mention left with several concepts is narrowed by
 its document (:mod:`kazu_spark.linking.disambiguate`): to the candidates the document links
@@ -227,32 +227,13 @@ def short_forms_batch(documents: pd.DataFrame) -> pd.DataFrame:
 
 
 def _abbreviation_queries(entities: DataFrame, documents: DataFrame) -> DataFrame:
-    """Lookups of the long form for every entity that is a short form defined in its document."""
-    mentions = entities.select("entity_id", "doc_id", "mention", "entity_class", "start", "end")
+    """Lookups of the long form, in the entity's own class, for every entity that is a short form
+    defined in its document."""
+    mentions = entities.select("entity_id", "doc_id", "mention", "entity_class")
     texts = documents.select("doc_id", "text").join(mentions.select("doc_id").distinct(), "doc_id", "left_semi")
     forms = texts.mapInPandas(lambda batches: map(short_forms_batch, batches), _SHORT_FORM_SCHEMA)
-    inside = (
-        forms.join(mentions, "doc_id")
-        .where((F.col("start") >= F.col("long_start")) & (F.col("end") <= F.col("long_end")))
-        .withColumn(
-            "rank",
-            F.row_number().over(
-                Window.partitionBy("doc_id", "short").orderBy((F.col("end") - F.col("start")).desc(), "entity_class")
-            ),
-        )
-        .where("rank = 1")
-        .select("doc_id", "short", F.col("entity_class").alias("long_class"))
-    )
-    return (
-        mentions.join(forms.withColumnRenamed("short", "mention"), ["doc_id", "mention"])
-        .join(inside.withColumnRenamed("short", "mention"), ["doc_id", "mention"], "left")
-        .select(
-            "entity_id",
-            "doc_id",
-            F.lit("abbreviation").alias("via"),
-            F.col("long").alias("query"),
-            F.coalesce("long_class", "entity_class").alias("entity_class"),
-        )
+    return mentions.join(forms.withColumnRenamed("short", "mention"), ["doc_id", "mention"]).select(
+        "entity_id", "doc_id", F.lit("abbreviation").alias("via"), F.col("long").alias("query"), "entity_class"
     )
 
 
