@@ -302,6 +302,8 @@ def link_entities(
 
     ``cfg`` defaults to ``LinkingConfig()`` (every strategy on); ``documents`` (``doc_id``, ``text``) enables
     abbreviations and context disambiguation, which need the text the entities' offsets point into.
+    With fuzzy matching on, the call itself runs Spark jobs: the dictionary misses are materialised
+    (``localCheckpoint``) to find the classes that need a fuzzy index, which is built and broadcast.
     """
     cfg = cfg or LinkingConfig()
     queries = entities.select(
