@@ -99,11 +99,56 @@ class NerConfig(_Strict):
     )
 
 
+class FuzzyConfig(_Strict):
+    """Character n-gram TF-IDF matching for mentions that no dictionary key matches."""
+
+    enabled: bool = Field(True, description="fuzzy-match the mentions exact and normalised matching missed")
+    min_score: float = Field(0.8, gt=0, le=1, description="least cosine similarity of a fuzzy candidate")
+    top_k: int = Field(3, gt=0, description="most synonyms kept per mention (those within margin of the best)")
+    margin: float = Field(0.02, ge=0, le=1, description="candidates this close to the best are kept, ambiguous")
+    max_index_terms: int = Field(
+        2_000_000, gt=0, description="an entity class with more distinct synonyms is not fuzzy-matched"
+    )
+
+
+class DisambiguationConfig(_Strict):
+    """Resolving a mention linked to several concepts by its document's context."""
+
+    enabled: bool = Field(True, description="narrow ambiguous links by the document's other links and text")
+    margin: float = Field(
+        0.05, ge=0, le=1, description="TF-IDF context similarity the best candidate must beat the next by"
+    )
+
+
+class TierConfig(_Strict):
+    """Score thresholds of the confidence tiers (ambiguous links are tier ambiguous whatever their score)."""
+
+    high: float = Field(0.85, gt=0, le=1, description="least score of a high-confidence link")
+    medium: float = Field(0.65, gt=0, le=1, description="least score of a medium-confidence link; below: low")
+
+
+class DictionaryConfig(_Strict):
+    """Dictionary NER: Aho-Corasick search for ontology synonyms in the text, besides the model."""
+
+    enabled: bool = Field(False, description="add dictionary matches to the model's entities")
+    sources: list[str] = Field(default_factory=list, description="ontology sources searched; [] = all")
+    min_length: int = Field(3, gt=0, description="shortest synonym searched, in characters")
+    blocklist: list[str] = Field(default_factory=list, description="synonyms never searched (case-insensitive)")
+    merge: Literal["union", "model_first", "dictionary_first"] = Field(
+        "model_first", description="how dictionary spans combine with the model's (see linking.dictionary)"
+    )
+
+
 class LinkingConfig(_Strict):
     """Ontology sources and matching."""
 
     enabled: bool = Field(True, description="link entities to ontology concepts")
     ontologies: list[OntologySource] = Field(default_factory=list, description="sources for ontology_terms")
+    abbreviations: bool = Field(True, description="short forms defined in a document link like their long form")
+    fuzzy: FuzzyConfig = Field(default_factory=FuzzyConfig)
+    disambiguation: DisambiguationConfig = Field(default_factory=DisambiguationConfig)
+    tiers: TierConfig = Field(default_factory=TierConfig)
+    dictionary: DictionaryConfig = Field(default_factory=DictionaryConfig)
 
 
 class Config(_Strict):

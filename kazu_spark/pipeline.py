@@ -37,6 +37,7 @@ from kazu_spark.io.delta import append_table, ensure_table, merge_table, read_ta
 from kazu_spark.io.ingest import to_documents
 from kazu_spark.io.readers import read_raw
 from kazu_spark.linking.build import write_ontology_terms
+from kazu_spark.linking.dictionary import dictionary_entities, merge_entities
 from kazu_spark.linking.link import link_entities
 from kazu_spark.ner.spark_ner import tag_documents
 from kazu_spark.paths import resolve_path
@@ -121,12 +122,17 @@ def _annotate_documents(spark: SparkSession, cfg: Config, todo: DataFrame, summa
     """Tag and link ``todo``, replace their stale entities and links, and write the documents last."""
     lakehouse = cfg.lakehouse
     with _stage("ner"), track_documents(spark, summary.documents, cfg.progress):
-        entities = tag_documents(spark, todo, cfg.ner).withColumn("run_id", F.lit(summary.run_id))
+        entities = tag_documents(spark, todo, cfg.ner)
+        if cfg.linking.dictionary.enabled:  # dictionary NER: ontology synonyms found in the text
+            found = dictionary_entities(todo, ensure_ontology_terms(spark, cfg), cfg.linking.dictionary)
+            entities = merge_entities(entities, found, cfg.linking.dictionary.merge)
+        entities = entities.withColumn("run_id", F.lit(summary.run_id))
         entities = entities.localCheckpoint(eager=True)  # NER runs once, whatever is written later
         per_class = entities.groupBy("entity_class").count().collect()
     summary.entities_per_class = {r["entity_class"]: r["count"] for r in sorted(per_class)}
     summary.entities = sum(summary.entities_per_class.values())
-    summary.model = entities.select("model").first()["model"] if summary.entities else None
+    model = entities.where(~F.col("model").startswith("dictionary:")).select("model").first()
+    summary.model = model["model"] if model else None
     with _stage("write entities"):
         _delete_stale_rows(spark, lakehouse, todo)
         append_table(spark, entities, lakehouse, "entities")  # none stored for these documents any more
@@ -135,7 +141,7 @@ def _annotate_documents(spark: SparkSession, cfg: Config, todo: DataFrame, summa
         with _stage("ontology terms"):
             terms = ensure_ontology_terms(spark, cfg)
         with _stage("linking"):
-            links = link_entities(entities, terms).withColumn("run_id", F.lit(summary.run_id))
+            links = link_entities(entities, terms, cfg.linking, todo).withColumn("run_id", F.lit(summary.run_id))
             links = links.persist(StorageLevel.MEMORY_AND_DISK)
             summary.links = links.count()
             summary.linked_entities = links.select("entity_id").distinct().count()

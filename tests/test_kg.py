@@ -102,6 +102,7 @@ def inputs(spark: SparkSession) -> dict[str, DataFrame]:
                 "strategy": "exact",
                 "score": score,
                 "ambiguous": len(candidates) > 1,
+                "confidence_tier": "ambiguous" if len(candidates) > 1 else "high",
                 "run_id": "r0",
             }
             for concept, score in candidates

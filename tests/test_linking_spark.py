@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from kazu_spark.config import load_config
 from kazu_spark.io.delta import read_table
 from kazu_spark.linking.build import build_ontology_terms, write_ontology_terms
 from kazu_spark.linking.link import link_entities
@@ -51,8 +52,8 @@ def terms(spark: SparkSession) -> DataFrame:
 
 @pytest.fixture(scope="module")
 def links(spark: SparkSession, terms: DataFrame) -> dict[str, list[dict]]:
-    rows = [
-        (entity_id, "doc-1", "body", 0, len(mention), mention, entity_class, 0.9, "test", "hash", "run-0")
+    rows = [  # one document per mention: no mention's links disambiguate another's
+        (entity_id, entity_id, "body", 0, len(mention), mention, entity_class, 0.9, "test", "hash", "run-0")
         for entity_id, (mention, entity_class) in MENTIONS.items()
     ]
     result = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms)
@@ -136,3 +137,73 @@ def test_write_ontology_terms_merges_on_rebuild(spark: SparkSession, tmp_path: P
     assert table.where("concept_id = 'HGNC:11998'").count() == 0
     assert table.where("source = 'HGNC'").count() == written
     assert table.where("source = 'MEDIC'").count() == medic > 0
+
+
+#: one document per case of fuzzy matching, abbreviations and disambiguation; mention -> (class, occurrence)
+DOCUMENTS = {
+    "doc-a": "Inflammatory bowel disease (IBD) is chronic. IBD, Crohns diseas and MDR1 with ABCB1.",
+    "doc-b": "MDR1 is an ATP binding cassette transporter of subfamily B.",
+    "doc-c": "MDR1 was measured.",
+}
+CONTEXT_MENTIONS = {
+    "a-long": ("doc-a", "Inflammatory bowel disease", "disease", 0),
+    "a-short": ("doc-a", "IBD", "gene", 0),  # tagged with another class than its long form: no disease link
+    "a-short-2": ("doc-a", "IBD", "disease", 1),
+    "a-typo": ("doc-a", "Crohns diseas", "disease", 0),
+    "a-mdr1": ("doc-a", "MDR1", "gene", 0),  # ABCB1 in the same document pins HGNC:40
+    "a-abcb1": ("doc-a", "ABCB1", "gene", 0),
+    "b-mdr1": ("doc-b", "MDR1", "gene", 0),  # the context reads like ABCB1's name
+    "c-mdr1": ("doc-c", "MDR1", "gene", 0),  # nothing tells: both links stay
+}
+
+
+@pytest.fixture(scope="module")
+def context_links(spark: SparkSession, terms: DataFrame) -> dict[str, list[dict]]:
+    rows = []
+    for entity_id, (doc, mention, entity_class, occurrence) in CONTEXT_MENTIONS.items():
+        start = [i for i in range(len(DOCUMENTS[doc])) if DOCUMENTS[doc].startswith(mention, i)][occurrence]
+        rows.append((entity_id, doc, "body", start, start + len(mention), mention, entity_class, 0.9, "m", "h", "r"))
+    documents = spark.createDataFrame(list(DOCUMENTS.items()), "doc_id string, text string")
+    result = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, load_config().linking, documents)
+    by_entity: dict[str, list[dict]] = {}
+    for row in result.collect():
+        by_entity.setdefault(row["entity_id"], []).append(row.asDict())
+    return by_entity
+
+
+def test_short_forms_link_like_their_long_form(context_links: dict[str, list[dict]]) -> None:
+    [long] = context_links["a-long"]
+    assert (long["concept_id"], long["strategy"], long["confidence_tier"]) == ("MESH:D015212", "normalised", "high")
+    [short] = context_links["a-short-2"]
+    assert (short["concept_id"], short["strategy"]) == ("MESH:D015212", "abbreviation")
+    assert short["score"] == pytest.approx(0.95 * 0.9) and short["confidence_tier"] == "high"
+    assert "a-short" not in context_links  # a link names a concept of its entity's class, never another
+
+
+def test_fuzzy_links_a_misspelling(context_links: dict[str, list[dict]]) -> None:
+    [typo] = context_links["a-typo"]
+    assert (typo["concept_id"], typo["strategy"], typo["ambiguous"]) == ("MESH:D003424", "fuzzy_tfidf", False)
+    assert 0.8 * 0.8 <= typo["score"] < 0.8 and typo["confidence_tier"] in {"medium", "low"}
+
+
+def test_ambiguous_synonyms_resolved_by_document_or_context_or_kept(context_links: dict[str, list[dict]]) -> None:
+    [by_document] = context_links["a-mdr1"]
+    assert (by_document["concept_id"], by_document["ambiguous"], by_document["confidence_tier"]) == (
+        "HGNC:40", False, "high"
+    )  # fmt: skip
+    [by_context] = context_links["b-mdr1"]
+    assert (by_context["concept_id"], by_context["confidence_tier"]) == ("HGNC:40", "medium")
+    kept = context_links["c-mdr1"]
+    assert {link["concept_id"] for link in kept} == {"HGNC:40", "HGNC:21710"}
+    assert all(link["ambiguous"] and link["confidence_tier"] == "ambiguous" for link in kept)
+
+
+def test_strategies_can_be_switched_off(spark: SparkSession, terms: DataFrame) -> None:
+    cfg = load_config(overrides={"linking.fuzzy.enabled": "false", "linking.disambiguation.enabled": "false"}).linking
+    rows = [("t", "d", "body", 0, 13, "Crohns diseas", "disease", 0.9, "m", "h", "r")]
+    rows.append(("m", "d", "body", 14, 18, "MDR1", "gene", 0.9, "m", "h", "r"))
+    rows.append(("a", "d", "body", 19, 24, "ABCB1", "gene", 0.9, "m", "h", "r"))
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, cfg).collect()
+    assert sorted((r["entity_id"], r["concept_id"]) for r in links) == [
+        ("a", "HGNC:40"), ("m", "HGNC:21710"), ("m", "HGNC:40")
+    ]  # fmt: skip

@@ -1,21 +1,51 @@
-"""Link entity mentions to ontology concepts with two dictionary strategies, as distributed joins.
+"""Link entity mentions to ontology concepts: dictionary joins, fuzzy TF-IDF, abbreviations, disambiguation.
 
-1. ``exact``: the mention equals a synonym of a concept of the entity's class (score 1.0).
-2. ``normalised``: for mentions without an exact match, ``normalise(mention, class)`` equals a term's
-   ``normalised_synonym`` (score 0.9: the key forgives case, punctuation, plurals and Greek/Roman
-   spelling, which occasionally merges names a human would keep apart).
+``link_entities(entities, terms, cfg=None, documents=None)`` is the one linking entry point (the
+pipeline and ``evaluate linking`` call it). Each mention is looked up by a cascade of strategies, the
+first that finds anything wins:
 
-A mention links to every concept its key names, one row per (entity, concept); when that is more than
-one concept the rows are flagged ``ambiguous`` for disambiguation downstream. Both strategies are
-equi-joins on ``(entity_class, key)`` against terms first reduced to distinct
-``(class, key, source, concept)``, so memory stays bounded and nothing is collected to the driver.
+1. ``exact``: the mention equals a synonym of a concept of the entity's class (score 1.0);
+2. ``normalised``: ``normalise(mention, class)`` equals a term's ``normalised_synonym`` (score 0.9);
+3. ``fuzzy_tfidf`` (``linking.fuzzy``): the normalised mention's nearest synonyms of its class by
+   character n-gram TF-IDF cosine (:mod:`kazu_spark.linking.fuzzy`), at least ``min_score``; the best
+   and any within ``margin`` of it are kept, up to ``top_k`` synonyms (score 0.8 x cosine, so a fuzzy
+   link always ranks below a dictionary one).
 
-Example (needs a SparkSession; ``entities`` in the ENTITIES schema, ``terms`` in ONTOLOGY_TERMS):
-    >>> links = link_entities(entities, terms)  # doctest: +SKIP
-    >>> links.select("mention", "concept_id", "strategy").show()  # doctest: +SKIP
+**Abbreviations** (``linking.abbreviations``, needs ``documents``): a mention equal to a short form
+defined in its document (Schwartz–Hearst, :mod:`kazu_spark.linking.abbreviations`) is looked up by the
+cascade with its *long form* instead, and when that finds concepts they replace the mention's own
+links (strategy ``abbreviation``, score 0.95 x the long form's score). The long form is looked up in
+the *short form's own class*: a link always names a concept of its entity's class (the knowledge graph
+relies on it), and linking does not rewrite entities (they are written before it, and their id hashes
+the class). So ``COPD`` that the model tagged as a gene next to ``chronic obstructive pulmonary
+disease (COPD)`` tagged as a disease gets no disease link; fixing classes belongs to NER.
+
+**Disambiguation** (``linking.disambiguation``): a mention left with several concepts is narrowed by
+its document (:mod:`kazu_spark.linking.disambiguate`): to the candidates the document links
+unambiguously elsewhere, then (with ``documents``) by TF-IDF between the document's text and each
+candidate's label and synonyms. Losing candidates' links are dropped; when nothing separates them all
+stay, flagged ``ambiguous``.
+
+Every link carries ``strategy``, ``score`` and a ``confidence_tier``: ``ambiguous`` for a mention still
+linked to several concepts, else ``high`` (score >= ``linking.tiers.high``), ``medium`` (>= ``medium``)
+or ``low``; a choice made by context similarity is at most ``medium``.
+
+Dictionary strategies are equi-joins on ``(entity_class, key)`` against terms first reduced to distinct
+``(class, key, source, concept)``, so memory stays bounded. The fuzzy indexes are built on the driver
+for the classes that have misses, broadcast once, and unpickled once per Python worker.
+
+Example (needs a SparkSession; ``entities`` in the ENTITIES schema, ``terms`` in ONTOLOGY_TERMS,
+``documents`` with ``doc_id`` and ``text`` into which the entities' offsets point):
+    >>> links = link_entities(entities, terms, load_config().linking, documents)  # doctest: +SKIP
+    >>> links.select("mention", "concept_id", "strategy", "confidence_tier").show()  # doctest: +SKIP
 """
 
 from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from collections.abc import Iterator
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
@@ -23,14 +53,39 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
 
+from kazu_spark.config import DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
+from kazu_spark.linking.abbreviations import find_abbreviations
+from kazu_spark.linking.disambiguate import choose_concepts
+from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.schemas import ENTITY_LINKS
 
+log = logging.getLogger(__name__)
+
 EXACT_SCORE = 1.0
 NORMALISED_SCORE = 0.9
+#: a fuzzy link scores this times its cosine similarity
+FUZZY_SCALE = 0.8
+#: a short form's link scores this times its long form's score
+ABBREVIATION_SCALE = 0.95
+#: synonyms of a concept joined into the text that context disambiguation compares with the document
+_CONCEPT_TEXT_SYNONYMS = 30
 
 #: ENTITY_LINKS columns this stage fills (run_id is added by the pipeline)
 LINK_COLUMNS = tuple(name for name in ENTITY_LINKS.fieldNames() if name != "run_id")
+#: one candidate link of one lookup (``via``: ``mention`` or ``abbreviation``)
+_MATCH_COLUMNS = (
+    "entity_id", "doc_id", "via", "concept_id", "source", "default_label", "matched_synonym", "strategy", "score",
+    "ambiguous",
+)  # fmt: skip
+_MATCH_SCHEMA = (
+    "entity_id string, doc_id string, via string, concept_id string, source string, default_label string, "
+    "matched_synonym string, strategy string, score double, ambiguous boolean"
+)
+_SHORT_FORM_SCHEMA = "doc_id string, short string, long string, long_start int, long_end int"
+
+#: per-worker cache: fingerprint of the shipped fuzzy indexes -> {entity class: (index, term columns)}
+_FUZZY_INDEXES: dict[str, dict[str, tuple[FuzzyIndex, pd.DataFrame]]] = {}
 
 
 @pandas_udf(StringType())
@@ -52,33 +107,227 @@ def _term_keys(terms: DataFrame, key: Column) -> DataFrame:
     return per_concept.withColumn("ambiguous", F.size(F.collect_set("concept_id").over(same_key)) > 1)
 
 
-def _matches(mentions: DataFrame, keys: DataFrame, strategy: str, score: float) -> DataFrame:
-    return mentions.join(keys, ["entity_class", "key"]).select(
-        F.sha1(F.concat_ws("|", "entity_id", "concept_id", "source")).alias("link_id"),
-        "entity_id",
-        "doc_id",
-        "concept_id",
-        "source",
-        "default_label",
-        "matched_synonym",
-        F.lit(strategy).alias("strategy"),
-        F.lit(score).alias("score"),
-        "ambiguous",
+def _matches(queries: DataFrame, keys: DataFrame, strategy: str, score: float) -> DataFrame:
+    return queries.join(keys, ["entity_class", "key"]).select(
+        *_MATCH_COLUMNS[:7], F.lit(strategy).alias("strategy"), F.lit(score).alias("score"), "ambiguous"
     )
 
 
-def link_entities(entities: DataFrame, terms: DataFrame) -> DataFrame:
-    """Links of ``entities`` (ENTITIES columns) to ``terms`` (ONTOLOGY_TERMS columns): the ENTITY_LINKS
-    columns except ``run_id``. Entities that match nothing get no row."""
-    mentions = entities.select("entity_id", "doc_id", "mention", "entity_class")
-    exact = _matches(
-        mentions.withColumn("key", F.col("mention")), _term_keys(terms, F.col("synonym")), "exact", EXACT_SCORE
+def fuzzy_batch(indexes: dict[str, tuple[FuzzyIndex, pd.DataFrame]], batch: pd.DataFrame, cfg: FuzzyConfig):
+    """Fuzzy candidate links (``_MATCH_COLUMNS``) of a batch of lookups (entity_id, doc_id, via, key,
+    entity_class): per lookup the best synonym and those within ``cfg.margin`` of it, at most
+    ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept."""
+    records = []
+    for entity_class, lookups in batch.groupby("entity_class", sort=False):
+        if entity_class not in indexes:
+            continue
+        index, term_columns = indexes[entity_class]
+        found = index.query(list(lookups["key"]), k=cfg.top_k, min_score=cfg.min_score)
+        for (entity_id, doc_id, via), candidates in zip(
+            lookups[["entity_id", "doc_id", "via"]].itertuples(index=False), found, strict=True
+        ):
+            kept = {}
+            for candidate in candidates:  # best first: the first row per (source, concept) is its best
+                if candidate.score >= candidates[0].score - cfg.margin:
+                    term = term_columns.iloc[candidate.row]
+                    kept.setdefault((term["source"], candidate.concept_id), (term, candidate.score))
+            concepts = {concept for _, concept in kept}
+            for (source, concept), (term, score) in kept.items():
+                records.append(
+                    (entity_id, doc_id, via, concept, source, term["default_label"], term["matched_synonym"],
+                     "fuzzy_tfidf", FUZZY_SCALE * score, len(concepts) > 1)
+                )  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=list(_MATCH_COLUMNS))
+
+
+def build_fuzzy_indexes(
+    terms: DataFrame, classes: list[str], max_index_terms: int
+) -> dict[str, tuple[FuzzyIndex, pd.DataFrame]]:
+    """Per entity class: a FuzzyIndex over the class's normalised synonyms, and per indexed row its
+    ``source``, ``concept_id``, ``default_label`` and ``matched_synonym``. A class with more than
+    ``max_index_terms`` distinct normalised synonyms is skipped with a warning."""
+    rows = (
+        terms.where(F.col("entity_class").isin(classes) & (F.col("normalised_synonym") != ""))
+        .groupBy("entity_class", "normalised_synonym", "source", "concept_id")
+        .agg(F.min("default_label").alias("default_label"), F.min("synonym").alias("matched_synonym"))
     )
-    unmatched = mentions.join(exact.select("entity_id"), "entity_id", "left_anti")
+    sizes = rows.groupBy("entity_class").agg(F.countDistinct("normalised_synonym").alias("n")).collect()
+    small = [r["entity_class"] for r in sizes if r["n"] <= max_index_terms]
+    for r in sizes:
+        if r["n"] > max_index_terms:
+            log.warning("no fuzzy matching for %s: %d synonyms > max_index_terms", r["entity_class"], r["n"])
+    indexes = {}
+    for entity_class, part in rows.where(F.col("entity_class").isin(small)).toPandas().groupby("entity_class"):
+        part = part.reset_index(drop=True)
+        index = FuzzyIndex.build(list(part["normalised_synonym"]), list(part["concept_id"]))
+        indexes[entity_class] = (index, part[["source", "concept_id", "default_label", "matched_synonym"]])
+    return indexes
+
+
+def _fuzzy_matches(missed: DataFrame, terms: DataFrame, cfg: FuzzyConfig) -> DataFrame | None:
+    """Fuzzy links of the lookups no dictionary key matched; None when there is nothing to match."""
+    keyed = missed.withColumn("key", normalise_udf("query", "entity_class")).where(F.col("key") != "")
+    keyed = keyed.select("entity_id", "doc_id", "via", "key", "entity_class").localCheckpoint(eager=True)
+    classes = [r["entity_class"] for r in keyed.select("entity_class").distinct().collect()]
+    indexes = build_fuzzy_indexes(terms, classes, cfg.max_index_terms) if classes else {}
+    if not indexes:
+        return None
+    payload = pickle.dumps(indexes, protocol=pickle.HIGHEST_PROTOCOL)
+    fingerprint = hashlib.sha256(payload).hexdigest()[:16]
+    shipped = keyed.sparkSession.sparkContext.broadcast(payload)
+
+    def match_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        if fingerprint not in _FUZZY_INDEXES:  # unpickle once per Python worker
+            _FUZZY_INDEXES[fingerprint] = pickle.loads(shipped.value)
+        for batch in batches:
+            yield fuzzy_batch(_FUZZY_INDEXES[fingerprint], batch, cfg)
+
+    return keyed.mapInPandas(match_partition, _MATCH_SCHEMA)
+
+
+def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> DataFrame:
+    """Candidate links of lookups (entity_id, doc_id, via, query, entity_class): exact, then normalised,
+    then fuzzy for what is still missing; a lookup gets the rows of the first strategy that matches."""
+    exact_keys = _term_keys(terms, F.col("synonym"))
+    exact = _matches(queries.withColumn("key", F.col("query")), exact_keys, "exact", EXACT_SCORE)
+    missed = queries.join(exact.select("entity_id", "via"), ["entity_id", "via"], "left_anti")
     normalised = _matches(
-        unmatched.withColumn("key", normalise_udf("mention", "entity_class")),
+        missed.withColumn("key", normalise_udf("query", "entity_class")),
         _term_keys(terms, F.col("normalised_synonym")),
         "normalised",
         NORMALISED_SCORE,
     )
-    return exact.unionByName(normalised).select(*LINK_COLUMNS)
+    found = exact.unionByName(normalised)
+    if cfg.fuzzy.enabled:
+        missed = missed.join(normalised.select("entity_id", "via"), ["entity_id", "via"], "left_anti")
+        fuzzy = _fuzzy_matches(missed, terms, cfg.fuzzy)
+        if fuzzy is not None:
+            found = found.unionByName(fuzzy)
+    return found
+
+
+def short_forms_batch(documents: pd.DataFrame) -> pd.DataFrame:
+    """Abbreviations defined in a batch of documents (doc_id, text): one row per (document, short form)
+    with its first definition's long form and span.
+
+    Example:
+        >>> docs = pd.DataFrame({"doc_id": ["d"], "text": ["Crohn disease (CD) and CD4 T cells. CD flares."]})
+        >>> short_forms_batch(docs).to_dict("records")
+        [{'doc_id': 'd', 'short': 'CD', 'long': 'Crohn disease', 'long_start': 0, 'long_end': 13}]
+    """
+    records = []
+    for doc_id, text in zip(documents["doc_id"], documents["text"], strict=True):
+        seen = set()
+        for abbreviation in find_abbreviations(text):
+            if abbreviation.short not in seen:
+                seen.add(abbreviation.short)
+                end = abbreviation.long_start + len(abbreviation.long)
+                records.append((doc_id, abbreviation.short, abbreviation.long, abbreviation.long_start, end))
+    return pd.DataFrame.from_records(records, columns=["doc_id", "short", "long", "long_start", "long_end"])
+
+
+def _abbreviation_queries(entities: DataFrame, documents: DataFrame) -> DataFrame:
+    """Lookups of the long form, in the entity's own class, for every entity that is a short form
+    defined in its document."""
+    mentions = entities.select("entity_id", "doc_id", "mention", "entity_class")
+    texts = documents.select("doc_id", "text").join(mentions.select("doc_id").distinct(), "doc_id", "left_semi")
+    forms = texts.mapInPandas(lambda batches: map(short_forms_batch, batches), _SHORT_FORM_SCHEMA)
+    return mentions.join(forms.withColumnRenamed("short", "mention"), ["doc_id", "mention"]).select(
+        "entity_id", "doc_id", F.lit("abbreviation").alias("via"), F.col("long").alias("query"), "entity_class"
+    )
+
+
+def resolve_document(group: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """Disambiguate one document's ambiguous candidate links (``_MATCH_COLUMNS`` plus ``concept_text``,
+    ``linked`` = the document's unambiguous concepts, ``context`` = its text or None): the kept rows, with
+    ``ambiguous`` updated and ``resolution`` (document, context or unresolved)."""
+    linked = set(group["linked"].iloc[0]) if group["linked"].iloc[0] is not None else set()
+    context = group["context"].iloc[0] if isinstance(group["context"].iloc[0], str) else None
+    kept = []
+    for _, links in group.groupby("entity_id", sort=False):
+        texts = dict(zip(links["concept_id"], links["concept_text"].fillna(""), strict=True))
+        chosen, how = choose_concepts(list(links["concept_id"]), linked, context, texts, margin)
+        kept.append(links[links["concept_id"].isin(chosen)].assign(ambiguous=len(chosen) > 1, resolution=how))
+    return pd.concat(kept)[[*_MATCH_COLUMNS, "resolution"]]
+
+
+def _disambiguate(
+    links: DataFrame, terms: DataFrame, documents: DataFrame | None, cfg: DisambiguationConfig
+) -> DataFrame:
+    """``links`` with each ambiguous entity's candidates narrowed by its document (see the module doc)."""
+    ambiguous = links.where("ambiguous")
+    linked = links.where(~F.col("ambiguous")).groupBy("doc_id").agg(F.collect_set("concept_id").alias("linked"))
+    candidates = ambiguous.select("concept_id").distinct()
+    concept_text = (
+        terms.join(candidates, "concept_id", "left_semi")
+        .groupBy("concept_id")
+        .agg(
+            F.concat_ws(
+                " ",
+                F.min("default_label"),
+                F.concat_ws(" ", F.slice(F.sort_array(F.collect_set("synonym")), 1, _CONCEPT_TEXT_SYNONYMS)),
+            ).alias("concept_text")
+        )
+    )
+    if documents is not None:
+        context = documents.select("doc_id", F.col("text").alias("context"))
+    else:
+        context = links.select("doc_id", F.lit(None).cast("string").alias("context"))
+    grouped = (
+        ambiguous.join(concept_text, "concept_id", "left")
+        .join(linked, "doc_id", "left")
+        .join(context.join(ambiguous.select("doc_id"), "doc_id", "left_semi").distinct(), "doc_id", "left")
+    )
+    resolved = grouped.groupBy("doc_id").applyInPandas(
+        lambda group: resolve_document(group, cfg.margin), f"{_MATCH_SCHEMA}, resolution string"
+    )
+    return links.where(~F.col("ambiguous")).withColumn("resolution", F.lit(None).cast("string")).unionByName(resolved)
+
+
+def _confidence_tier(cfg: TierConfig) -> Column:
+    by_context = F.coalesce(F.col("resolution") == "context", F.lit(False))
+    return (
+        F.when(F.col("ambiguous"), "ambiguous")
+        .when((F.col("score") >= cfg.high) & ~by_context, "high")
+        .when(F.col("score") >= cfg.medium, "medium")
+        .otherwise("low")
+    )
+
+
+def link_entities(
+    entities: DataFrame, terms: DataFrame, cfg: LinkingConfig | None = None, documents: DataFrame | None = None
+) -> DataFrame:
+    """Links of ``entities`` (ENTITIES columns) to ``terms`` (ONTOLOGY_TERMS columns): the ENTITY_LINKS
+    columns except ``run_id``. Entities that match nothing get no row.
+
+    ``cfg`` defaults to ``LinkingConfig()`` (every strategy on); ``documents`` (``doc_id``, ``text``) enables
+    abbreviations and context disambiguation, which need the text the entities' offsets point into.
+    With fuzzy matching on, the call itself runs Spark jobs: the dictionary misses are materialised
+    (``localCheckpoint``) to find the classes that need a fuzzy index, which is built and broadcast.
+    """
+    cfg = cfg or LinkingConfig()
+    queries = entities.select(
+        "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"
+    )
+    if cfg.abbreviations and documents is not None:
+        queries = queries.unionByName(_abbreviation_queries(entities, documents))
+    links = _cascade(queries, terms, cfg)
+    if cfg.abbreviations and documents is not None:  # an entity's long-form links replace its own
+        via_long_form = F.col("via") == "abbreviation"
+        has_long_form = F.max(via_long_form.cast("int")).over(Window.partitionBy("entity_id"))
+        links = (
+            links.withColumn("has_long_form", has_long_form)
+            .where(via_long_form | (F.col("has_long_form") == 0))
+            .drop("has_long_form")
+            .withColumn("strategy", F.when(via_long_form, "abbreviation").otherwise(F.col("strategy")))
+            .withColumn("score", F.when(via_long_form, ABBREVIATION_SCALE).otherwise(1.0) * F.col("score"))
+        )
+    if cfg.disambiguation.enabled:
+        links = _disambiguate(links, terms, documents, cfg.disambiguation)
+    else:
+        links = links.withColumn("resolution", F.lit(None).cast("string"))
+    return links.select(
+        F.sha1(F.concat_ws("|", "entity_id", "concept_id", "source")).alias("link_id"),
+        *LINK_COLUMNS[1:-1],
+        _confidence_tier(cfg.tiers).alias("confidence_tier"),
+    )

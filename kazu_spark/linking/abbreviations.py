@@ -1,0 +1,135 @@
+"""Abbreviation definitions in running text, by the Schwartz–Hearst algorithm (PSB 2003).
+
+An abbreviation is *defined* where a short form and its long form stand side by side with one of them
+in parentheses: ``chronic obstructive pulmonary disease (COPD)`` or, less often,
+``COPD (chronic obstructive pulmonary disease)``. Schwartz and Hearst's rules, followed here:
+
+* candidates come from ``<words> (<text>)``; the parenthesised text is cut at its first ``, `` or ``; ``.
+  When it has more than two words or is longer than the words before it, it is the long form and the
+  word right before the parenthesis the short form;
+* a short form has 2-10 characters, at most two words, at least one letter, and starts with a letter or
+  digit;
+* the long form candidate is the clause before the parenthesis (back to ``. ``, ``, ``, ``; `` or a line
+  break), at most ``min(|S| + 5, 2|S|)`` words for a short form of ``|S|`` characters;
+* the best long form is the shortest suffix of that candidate in which the short form's letters and
+  digits appear in order, read right to left, the short form's first character at the start of a word;
+  it must be longer than the short form and must not end with it or contain it as a word.
+
+scispacy ships the same algorithm but needs spaCy documents; this is a hand-written pure-Python version
+over plain strings with code-point offsets, following the published pseudo-code.
+
+Example:
+    >>> text = "Chronic obstructive pulmonary disease (COPD) is common. COPD kills."
+    >>> find_abbreviations(text)
+    [Abbreviation(short='COPD', short_start=39, long='Chronic obstructive pulmonary disease', long_start=0)]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+_PARENTHESIS = re.compile(r"(?<=\s)\(([^()]+)\)")
+_CLAUSE_END = re.compile(r"[.,;]\s|\n")
+_WORD_SPLIT = re.compile(r"[\s\-]+")
+_MAX_SHORT_CHARS = 10
+
+
+class Abbreviation(NamedTuple):
+    """A short form defined by a long form in the same text, with their code-point offsets."""
+
+    short: str
+    short_start: int
+    long: str
+    long_start: int
+
+
+def _is_short_form(candidate: str) -> bool:
+    return (
+        2 <= len(candidate) <= _MAX_SHORT_CHARS
+        and len(candidate.split()) <= 2
+        and candidate[0].isalnum()
+        and any(c.isalpha() for c in candidate)
+    )
+
+
+def best_long_form(short: str, long: str) -> str | None:
+    """The shortest suffix of ``long`` that explains ``short`` (Schwartz–Hearst ``findBestLongForm``).
+
+    Each letter or digit of ``short``, right to left, must occur in ``long`` to the left of the previous
+    one, and the first must start a word of ``long``. None when ``long`` cannot explain ``short``.
+
+    Example:
+        >>> best_long_form("HSF", "the heat shock transcription factor")
+        'heat shock transcription factor'
+        >>> best_long_form("PKC", "the effect of protein kinase") is None
+        True
+    """
+    s, j = len(short) - 1, len(long) - 1
+    while s >= 0:
+        char = short[s].lower()
+        if not char.isalnum():
+            s -= 1
+            continue
+        while j >= 0 and (long[j].lower() != char or (s == 0 and j > 0 and long[j - 1].isalnum())):
+            j -= 1
+        if j < 0:
+            return None
+        j -= 1
+        s -= 1
+    return long[long.rfind(" ", 0, j + 1) + 1 :]
+
+
+def _accept(short: str, long: str) -> bool:
+    """The published checks on a found long form: length, no short form inside, word-count limits."""
+    letters = sum(c.isalnum() for c in short)
+    words = len([w for w in _WORD_SPLIT.split(long) if w])
+    return (
+        len(long) > len(short)
+        and not re.search(rf"(?<!\w){re.escape(short)}(?!\w)", long)
+        and words <= min(letters * 2, letters + 5)
+    )
+
+
+def _definition(short: str, short_start: int, candidate: str, candidate_start: int) -> Abbreviation | None:
+    short = short.strip()
+    if not _is_short_form(short):
+        return None
+    letters = sum(c.isalnum() for c in short)
+    words = [m for m in re.finditer(r"\S+", candidate)][-min(letters * 2, letters + 5) :]
+    if not words:
+        return None
+    window = candidate[words[0].start() :].rstrip()
+    long = best_long_form(short, window)
+    if long is None or not _accept(short, long):
+        return None
+    return Abbreviation(short, short_start, long, candidate_start + words[0].start() + window.rfind(long))
+
+
+def find_abbreviations(text: str) -> list[Abbreviation]:
+    """Every abbreviation defined in ``text`` (see the module doc), in order of appearance.
+
+    Example:
+        >>> find_abbreviations("levels of tumor necrosis factor alpha (TNF-alpha) rose (p < 0.05)")
+        [Abbreviation(short='TNF-alpha', short_start=39, long='tumor necrosis factor alpha', long_start=10)]
+        >>> find_abbreviations("HMM (hidden Markov model) decoding")[0].long
+        'hidden Markov model'
+    """
+    found = []
+    for match in _PARENTHESIS.finditer(text):
+        inner, inner_start = match.group(1), match.start(1)
+        cut = min((i for i in (inner.find(", "), inner.find("; ")) if i >= 0), default=len(inner))
+        inner = inner[:cut]
+        before_end = match.start() - 1
+        clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, before_end)), default=0)
+        before = text[clause_start:before_end]
+        if len(inner.split()) > 2 or len(inner.strip()) > len(before.strip()):
+            word = re.search(r"(\S+)\s*$", before)  # long form inside the parentheses, short form before
+            if word is None:
+                continue
+            definition = _definition(word.group(1), clause_start + word.start(1), inner, inner_start)
+        else:
+            definition = _definition(inner, inner_start + len(inner) - len(inner.lstrip()), before, clause_start)
+        if definition is not None:
+            found.append(definition)
+    return found

@@ -1,0 +1,176 @@
+"""Dictionary NER: find ontology synonyms in text with Aho–Corasick, as a second entity source.
+
+The model misses names it never saw in training; a curated dictionary finds exactly those, at the cost
+of matching words that are names only sometimes. :class:`DictionaryMatcher` holds two pyahocorasick
+automata over the configured sources' synonyms (``linking.dictionary``): *symbolic* synonyms (``BRCA1``,
+``CAT``, ``MS``; :func:`~kazu_spark.linking.normalise.is_symbolic`) are matched case-sensitively, noun
+phrases (``breast cancer``) case-insensitively. A hit counts only on word boundaries (no letter or
+digit just before or after it), and per entity class the longest of overlapping hits wins (then the
+leftmost). Synonyms shorter than ``min_length`` or on the ``blocklist`` are never searched.
+
+``dictionary_entities`` runs the matcher over documents section by section (the matcher is pickled,
+broadcast once and unpickled once per Python worker) and returns ENTITIES rows with ``model`` =
+``dictionary:<source>`` and confidence 1.0. ``merge_entities`` combines them with the model's by
+``linking.dictionary.merge``:
+
+* ``union``: both kinds are kept; a dictionary span with the same span and class as a model span (the
+  same ``entity_id``) is dropped, so one entity is not written twice;
+* ``model_first``: a dictionary span that overlaps any model span of the same class is dropped;
+* ``dictionary_first``: a model span that overlaps any dictionary span of the same class is dropped.
+
+Example:
+    >>> matcher = DictionaryMatcher.build([("breast cancer", "disease", "MEDIC"), ("BRCA1", "gene", "HGNC"),
+    ...                                    ("cancer", "disease", "MEDIC"), ("CAT", "gene", "HGNC")])
+    >>> [tuple(hit) for hit in matcher.find("Breast cancer and BRCA1; brca1, the cat and cancers.")]
+    [(0, 13, 'disease', 'MEDIC'), (18, 23, 'gene', 'HGNC')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+import ahocorasick
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from kazu_spark.linking.normalise import is_symbolic
+from kazu_spark.ner.spark_ner import entity_id
+from kazu_spark.schemas import ENTITIES
+
+if TYPE_CHECKING:
+    from kazu_spark.config import DictionaryConfig
+
+#: ENTITIES columns without run_id, as the NER stage returns them
+_OUTPUT = ENTITIES.fieldNames()[:-1]
+_OUTPUT_SCHEMA = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in ENTITIES.fields if f.name in _OUTPUT)
+
+#: per-worker cache: fingerprint of the shipped matcher -> matcher
+_MATCHERS: dict[str, DictionaryMatcher] = {}
+
+
+class Hit(NamedTuple):
+    """A dictionary match: code-point span, entity class and the source of the synonym."""
+
+    start: int
+    end: int
+    entity_class: str
+    source: str
+
+
+def _lower_same_length(text: str) -> str:
+    """``text.lower()``, except characters whose lower case has another length stay as they are, so
+    offsets into the result are offsets into ``text``."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+class DictionaryMatcher:
+    """Two Aho–Corasick automata (case-sensitive symbols, lower-cased noun phrases) over synonyms."""
+
+    def __init__(self, sensitive: ahocorasick.Automaton, insensitive: ahocorasick.Automaton) -> None:
+        self.sensitive = sensitive
+        self.insensitive = insensitive
+
+    @classmethod
+    def build(
+        cls, entries: Iterable[tuple[str, str, str]], min_length: int = 1, blocklist: Iterable[str] = ()
+    ) -> DictionaryMatcher:
+        """Automata over ``(synonym, entity_class, source)`` entries; a key shared by several entries
+        keeps one (class, source) per class, the smallest source name."""
+        blocked = {word.lower() for word in blocklist}
+        values: dict[tuple[bool, str], dict[str, str]] = {}
+        for synonym, entity_class, source in entries:
+            synonym = synonym.strip()
+            if len(synonym) < min_length or synonym.lower() in blocked:
+                continue
+            symbolic = is_symbolic(synonym)
+            key = synonym if symbolic else _lower_same_length(synonym)
+            per_class = values.setdefault((symbolic, key), {})
+            per_class[entity_class] = min(per_class.get(entity_class, source), source)
+        sensitive, insensitive = ahocorasick.Automaton(), ahocorasick.Automaton()
+        for (symbolic, key), per_class in values.items():
+            (sensitive if symbolic else insensitive).add_word(key, (len(key), tuple(sorted(per_class.items()))))
+        for automaton in (sensitive, insensitive):
+            if len(automaton):
+                automaton.make_automaton()
+        return cls(sensitive, insensitive)
+
+    def find(self, text: str) -> list[Hit]:
+        """Hits in ``text`` on word boundaries; per class the longest (then leftmost) of overlapping ones."""
+        hits = []
+        for automaton, haystack in ((self.sensitive, text), (self.insensitive, _lower_same_length(text))):
+            if not len(automaton):
+                continue
+            for last, (length, per_class) in automaton.iter(haystack):
+                start, end = last - length + 1, last + 1
+                if (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
+                    continue
+                hits.extend(Hit(start, end, entity_class, source) for entity_class, source in per_class)
+        kept: list[Hit] = []
+        for hit in sorted(set(hits), key=lambda h: (h.start - h.end, h.start, h.entity_class)):
+            if not any(k.entity_class == hit.entity_class and k.start < hit.end and hit.start < k.end for k in kept):
+                kept.append(hit)
+        return sorted(kept)
+
+
+def entities_for_batch(matcher: DictionaryMatcher, docs: pd.DataFrame) -> pd.DataFrame:
+    """Dictionary entities of one pandas batch of documents (doc_id, text, sections, content_hash)."""
+    records = []
+    for doc_id, text, sections, content_hash in docs[["doc_id", "text", "sections", "content_hash"]].itertuples(
+        index=False
+    ):
+        for section in sections:
+            offset = int(section["start"])
+            for hit in matcher.find(text[offset : section["end"]]):
+                start, end = offset + hit.start, offset + hit.end
+                records.append(
+                    (entity_id(doc_id, section["name"], start, end, hit.entity_class), doc_id, section["name"],
+                     start, end, text[start:end], hit.entity_class, 1.0, f"dictionary:{hit.source}", content_hash)
+                )  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=_OUTPUT)
+
+
+def build_matcher(terms: DataFrame, cfg: DictionaryConfig) -> DictionaryMatcher:
+    """The matcher over the synonyms of ``cfg.sources`` (all sources when empty) in ``terms``."""
+    rows = terms.select("synonym", "entity_class", "source").distinct()
+    if cfg.sources:
+        rows = rows.where(F.col("source").isin(cfg.sources))
+    entries = rows.where(F.length("synonym") >= cfg.min_length).toPandas().itertuples(index=False)
+    return DictionaryMatcher.build(entries, cfg.min_length, cfg.blocklist)
+
+
+def dictionary_entities(documents: DataFrame, terms: DataFrame, cfg: DictionaryConfig) -> DataFrame:
+    """ENTITIES rows (without ``run_id``) of dictionary hits in ``documents``, section by section."""
+    payload = pickle.dumps(build_matcher(terms, cfg), protocol=pickle.HIGHEST_PROTOCOL)
+    fingerprint = hashlib.sha256(payload).hexdigest()[:16]
+    shipped = documents.sparkSession.sparkContext.broadcast(payload)
+
+    def match_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        if fingerprint not in _MATCHERS:  # unpickle once per Python worker
+            _MATCHERS[fingerprint] = pickle.loads(shipped.value)
+        for docs in batches:
+            yield entities_for_batch(_MATCHERS[fingerprint], docs)
+
+    return documents.select("doc_id", "text", "sections", "content_hash").mapInPandas(match_partition, _OUTPUT_SCHEMA)
+
+
+def merge_entities(model: DataFrame, dictionary: DataFrame, policy: str) -> DataFrame:
+    """The model's and the dictionary's entities combined by ``policy`` (see the module doc)."""
+    if policy == "union":
+        return model.unionByName(dictionary.join(model.select("entity_id"), "entity_id", "left_anti"))
+    if policy not in ("model_first", "dictionary_first"):
+        raise ValueError(f"unknown dictionary merge policy {policy!r}: union, model_first or dictionary_first")
+    winner, loser = (model, dictionary) if policy == "model_first" else (dictionary, model)
+    spans = winner.select("doc_id", "entity_class", F.col("start").alias("w_start"), F.col("end").alias("w_end"))
+    overlapping = (
+        loser.join(spans, ["doc_id", "entity_class"])
+        .where((F.col("start") < F.col("w_end")) & (F.col("w_start") < F.col("end")))
+        .select("entity_id")
+    )
+    return winner.unionByName(loser.join(overlapping, "entity_id", "left_anti"))

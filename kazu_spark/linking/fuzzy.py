@@ -1,0 +1,105 @@
+"""Fuzzy matching of mentions to synonyms: character n-gram TF-IDF and cosine similarity, top-k.
+
+Mentions that no dictionary key matches (a typo, a word order or inflection the normaliser does not
+undo, ``Parkinsons disease``, ``hypertensive``) are compared with every synonym of their entity class
+by the cosine of their character 2-3-gram TF-IDF vectors (scikit-learn's ``char_wb`` analyser, word
+boundaries padded). A :class:`FuzzyIndex` holds the fitted vectoriser and the L2-normalised sparse
+matrix of the distinct synonyms; a query multiplies a block of query vectors with it and keeps the
+``k`` best synonyms per query by ``argpartition``, blocks sized so that the dense block of scores stays
+under ``max_block_cells`` floats whatever the index size. The index pickles (vectoriser, scipy CSR
+matrix, numpy arrays), which is how the Spark glue ships it to executors once.
+
+Example:
+    >>> index = FuzzyIndex.build(["parkinson disease", "parkinsonism", "breast cancer"], ["D1", "D2", "D3"])
+    >>> [(c.synonym, c.concept_id) for c in index.query(["parkinsons disease"], k=1)[0]]
+    [('parkinson disease', 'D1')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+
+class Candidate(NamedTuple):
+    """One fuzzy candidate of a query: the synonym, one concept it names, the cosine score, and the
+    position of that (synonym, concept) pair in the arrays the index was built from."""
+
+    synonym: str
+    concept_id: str
+    score: float
+    row: int
+
+
+class FuzzyIndex:
+    """Character n-gram TF-IDF index over the distinct synonyms of one entity class."""
+
+    def __init__(
+        self, vectorizer: TfidfVectorizer, matrix, synonyms: np.ndarray, rows: list[np.ndarray], concept_ids: np.ndarray
+    ) -> None:
+        self.vectorizer = vectorizer
+        self.matrix = matrix  # (distinct synonyms x n-grams), CSR, rows L2-normalised
+        self.synonyms = synonyms  # distinct synonym strings, one per matrix row
+        self.rows = rows  # per distinct synonym: positions in the build input that carry it
+        self.concept_ids = concept_ids  # the build input's concept ids
+
+    @classmethod
+    def build(cls, synonyms: Sequence[str], concept_ids: Sequence[str], ngram_range: tuple[int, int] = (2, 3)):
+        """Fit the index on (synonym, concept) pairs; a synonym shared by several concepts is one row.
+
+        Empty synonyms are ignored. Raises ValueError when nothing is left to index.
+        """
+        if len(synonyms) != len(concept_ids):
+            raise ValueError(f"{len(synonyms)} synonyms but {len(concept_ids)} concept ids")
+        keys = np.asarray(synonyms, dtype=object)
+        keep = np.flatnonzero(np.asarray([bool(s and s.strip()) for s in keys], dtype=bool))
+        if not len(keep):
+            raise ValueError("no synonyms to index")
+        distinct, inverse = np.unique(keys[keep].astype(str), return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(distinct) + 1))
+        rows = [keep[order[bounds[i] : bounds[i + 1]]] for i in range(len(distinct))]
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, dtype=np.float32, sublinear_tf=True)
+        matrix = vectorizer.fit_transform(distinct).tocsr()
+        return cls(vectorizer, matrix, distinct, rows, np.asarray(concept_ids, dtype=object))
+
+    def __len__(self) -> int:
+        return len(self.synonyms)
+
+    def query(
+        self, strings: Sequence[str], k: int, min_score: float = 0.0, max_block_cells: int = 20_000_000
+    ) -> list[list[Candidate]]:
+        """The ``k`` most similar distinct synonyms of each string with a cosine of at least ``min_score``
+        (and above 0), best first, each expanded to every concept it names.
+
+        Example:
+            >>> index = FuzzyIndex.build(["il 6", "il 6 receptor", "tnf"], ["G1", "G2", "G3"])
+            >>> found = index.query(["il 6 receptors", ""], k=2)
+            >>> [[(c.concept_id, round(c.score, 2)) for c in candidates] for candidates in found]
+            [[('G2', 0.95), ('G1', 0.49)], []]
+        """
+        vectors = self.vectorizer.transform(list(strings)).tocsr()
+        k = max(1, min(k, len(self.synonyms)))
+        block = max(1, max_block_cells // len(self.synonyms))
+        found: list[list[Candidate]] = []
+        for first in range(0, vectors.shape[0], block):
+            scores = (vectors[first : first + block] @ self.matrix.T).toarray()
+            top = (
+                np.argpartition(-scores, k - 1, axis=1)[:, :k]
+                if k < scores.shape[1]
+                else np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+            )
+            for i, cols in enumerate(top):
+                best = sorted(((float(scores[i, c]), int(c)) for c in cols), key=lambda p: (-p[0], p[1]))
+                found.append(
+                    [
+                        Candidate(str(self.synonyms[c]), str(self.concept_ids[row]), score, int(row))
+                        for score, c in best
+                        if score > 0 and score >= min_score
+                        for row in self.rows[c]
+                    ]
+                )
+        return found

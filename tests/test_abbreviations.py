@@ -1,0 +1,78 @@
+"""Schwartz–Hearst abbreviation detection: classic definitions, reversed ones, offsets, and non-definitions."""
+
+from __future__ import annotations
+
+import pytest
+
+from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations
+
+
+@pytest.mark.parametrize(
+    ("text", "short", "long"),
+    [
+        # examples in the style of Schwartz & Hearst (PSB 2003)
+        ("Heat shock transcription factor (HSF) binds DNA", "HSF", "Heat shock transcription factor"),
+        ("activation of protein kinase C (PKC) was seen", "PKC", "protein kinase C"),
+        ("we trained a hidden Markov model (HMM) on it", "HMM", "hidden Markov model"),
+        ("the alpha-galactosidase (alpha-Gal) epitope", "alpha-Gal", "alpha-galactosidase"),
+        # biomedical text: hyphens, digits, two-word short forms, definitions cut at ';' or ','
+        (
+            "patients with chronic obstructive pulmonary disease (COPD) died",
+            "COPD",
+            "chronic obstructive pulmonary disease",
+        ),
+        ("levels of tumor necrosis factor alpha (TNF-alpha) rose", "TNF-alpha", "tumor necrosis factor alpha"),
+        ("a 5-fluorouracil (5-FU) regimen", "5-FU", "5-fluorouracil"),
+        ("Escherichia coli (E. coli) strains", "E. coli", "Escherichia coli"),
+        ("acute myeloid leukemia (AML; n = 5)", "AML", "acute myeloid leukemia"),
+        ("and non-small cell lung cancer (NSCLC, stage III)", "NSCLC", "non-small cell lung cancer"),
+        # the long form in parentheses, the short form before them
+        ("COPD (chronic obstructive pulmonary disease) is common", "COPD", "chronic obstructive pulmonary disease"),
+    ],
+)
+def test_definitions_found_with_exact_offsets(text: str, short: str, long: str) -> None:
+    [found] = find_abbreviations(text)
+    assert (found.short, found.long) == (short, long)
+    assert text[found.short_start : found.short_start + len(short)] == short
+    assert text[found.long_start : found.long_start + len(long)] == long
+
+
+def test_the_long_form_is_the_shortest_that_explains_the_short_form() -> None:
+    [found] = find_abbreviations("Expression of the transcription factor nuclear factor kappa B (NF-kB) rose.")
+    assert found.long == "nuclear factor kappa B"
+
+
+def test_clause_boundaries_limit_the_long_form() -> None:
+    # "Parkinson disease" lies in the previous sentence: the long form may not reach across ". "
+    assert find_abbreviations("Parkinson disease. Patients (PD) were seen") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "significant (p < 0.05) in all",
+        "as shown (Fig. 1) and (Table 2)",
+        "in twelve mice (n = 12)",
+        "published in 2003 (2003) twice",
+        "cells were (a) washed",
+        "in the (see above) case",
+        "the TNF gene (TNF) is expressed",  # a long form may not contain its short form
+        "in mice (BALB) housed",  # no letters of the short form in order
+        "treated with aspirin(ASA) daily",  # no space before the parenthesis
+    ],
+)
+def test_non_definitions_are_not_abbreviations(text: str) -> None:
+    assert find_abbreviations(text) == []
+
+
+def test_several_definitions_in_one_document_in_order() -> None:
+    text = "Multiple sclerosis (MS) and magnetic resonance imaging (MRI): MS lesions on MRI."
+    assert [(a.short, a.long) for a in find_abbreviations(text)] == [
+        ("MS", "Multiple sclerosis"),
+        ("MRI", "magnetic resonance imaging"),
+    ]
+
+
+def test_best_long_form_needs_the_first_letter_at_a_word_start() -> None:
+    assert best_long_form("HSF", "the heat shock transcription factor") == "heat shock transcription factor"
+    assert best_long_form("AB", "xab") is None  # 'a' occurs, but not at the start of a word

@@ -1,0 +1,110 @@
+"""Dictionary NER: Aho-Corasick search with case and word-boundary rules, and the merge policies."""
+
+from __future__ import annotations
+
+import pickle
+
+import pandas as pd
+import pytest
+from pyspark.sql import SparkSession
+
+from kazu_spark.config import DictionaryConfig
+from kazu_spark.linking.dictionary import DictionaryMatcher, dictionary_entities, entities_for_batch, merge_entities
+from kazu_spark.ner.spark_ner import entity_id
+from kazu_spark.schemas import ENTITIES
+
+ENTRIES = [
+    ("breast cancer", "disease", "MEDIC"),
+    ("cancer", "disease", "MEDIC"),
+    ("BRCA1", "gene", "HGNC"),
+    ("CAT", "gene", "HGNC"),
+    ("MS", "disease", "MEDIC"),
+    ("was", "gene", "HGNC"),
+    ("aspirin", "drug", "MeSH"),
+    ("aspirin", "drug", "ChEBI"),
+    ("HeLa", "cell_line", "Cellosaurus"),
+]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> DictionaryMatcher:
+    return DictionaryMatcher.build(ENTRIES, min_length=2, blocklist=["WAS"])
+
+
+def spans(matcher: DictionaryMatcher, text: str) -> list[tuple[str, str, str]]:
+    return [(text[h.start : h.end], h.entity_class, h.source) for h in matcher.find(text)]
+
+
+def test_noun_phrases_ignore_case_symbols_keep_it(matcher: DictionaryMatcher) -> None:
+    text = "BREAST CANCER, Breast cancer; BRCA1 not Brca1; CAT not cat; MS not Ms; HeLa not hela"
+    assert spans(matcher, text) == [
+        ("BREAST CANCER", "disease", "MEDIC"),
+        ("Breast cancer", "disease", "MEDIC"),
+        ("BRCA1", "gene", "HGNC"),
+        ("CAT", "gene", "HGNC"),
+        ("MS", "disease", "MEDIC"),
+        ("HeLa", "cell_line", "Cellosaurus"),
+    ]
+
+
+def test_word_boundaries_longest_match_blocklist_and_one_source(matcher: DictionaryMatcher) -> None:
+    assert spans(matcher, "cancers, anticancer, BRCA12, breast cancer-free") == [("breast cancer", "disease", "MEDIC")]
+    assert spans(matcher, "it was aspirin (MS)") == [("aspirin", "drug", "ChEBI"), ("MS", "disease", "MEDIC")]
+
+
+def test_short_synonyms_are_not_searched() -> None:
+    assert DictionaryMatcher.build(ENTRIES, min_length=3).find("MS and CAT") == [(7, 10, "gene", "HGNC")]
+
+
+def test_offsets_survive_case_folding_that_changes_length(matcher: DictionaryMatcher) -> None:
+    text = "İstanbul: breast cancer"  # 'İ'.lower() is two code points
+    [hit] = matcher.find(text)
+    assert text[hit.start : hit.end] == "breast cancer"
+
+
+def test_matcher_pickles_and_batch_rows_point_into_the_text(matcher: DictionaryMatcher) -> None:
+    text = "BRCA1 title\n\nbreast cancer body"
+    sections = [{"name": "title", "start": 0, "end": 11}, {"name": "body", "start": 13, "end": len(text)}]
+    docs = pd.DataFrame({"doc_id": ["d"], "text": [text], "sections": [sections], "content_hash": ["h"]})
+    rows = entities_for_batch(pickle.loads(pickle.dumps(matcher)), docs).to_dict("records")
+    assert [(r["section"], r["mention"], r["model"]) for r in rows] == [
+        ("title", "BRCA1", "dictionary:HGNC"),
+        ("body", "breast cancer", "dictionary:MEDIC"),
+    ]
+    assert all(text[r["start"] : r["end"]] == r["mention"] for r in rows)
+    assert rows[1]["entity_id"] == entity_id("d", "body", 13, 26, "disease") and rows[1]["confidence"] == 1.0
+
+
+@pytest.mark.spark
+def test_dictionary_entities_merged_by_policy(spark: SparkSession) -> None:
+    text = "Breast cancer in BRCA1 carriers."
+    documents = spark.createDataFrame(
+        [("d", text, [{"name": "body", "start": 0, "end": len(text)}], "h")],
+        "doc_id string, text string, sections array<struct<name:string,start:int,end:int>>, content_hash string",
+    )
+    terms = spark.createDataFrame(ENTRIES, "synonym string, entity_class string, source string")  # the columns used
+    found = dictionary_entities(documents, terms, DictionaryConfig(enabled=True, sources=["MEDIC", "HGNC"]))
+    # the model found "cancer" (overlaps the dictionary's "Breast cancer") and "carriers" as a disease
+    model = spark.createDataFrame(
+        [
+            (entity_id("d", "body", s, e, "disease"), "d", "body", s, e, text[s:e], "disease", 0.7, "m", "h", "r")
+            for s, e in ((7, 13), (23, 31))
+        ],
+        ENTITIES,
+    ).drop("run_id")
+    kept = {
+        policy: sorted((r["mention"], r["model"]) for r in merge_entities(model, found, policy).collect())
+        for policy in ("union", "model_first", "dictionary_first")
+    }
+    assert kept["union"] == [
+        ("BRCA1", "dictionary:HGNC"),
+        ("Breast cancer", "dictionary:MEDIC"),
+        ("cancer", "m"),
+        ("carriers", "m"),
+    ]
+    assert kept["model_first"] == [("BRCA1", "dictionary:HGNC"), ("cancer", "m"), ("carriers", "m")]
+    assert kept["dictionary_first"] == [
+        ("BRCA1", "dictionary:HGNC"),
+        ("Breast cancer", "dictionary:MEDIC"),
+        ("carriers", "m"),
+    ]

@@ -1,0 +1,92 @@
+"""Fuzzy TF-IDF matching: the index, and the fuzzy candidate links of a batch of lookups."""
+
+from __future__ import annotations
+
+import pickle
+
+import pandas as pd
+import pytest
+
+from kazu_spark.config import FuzzyConfig
+from kazu_spark.linking.fuzzy import FuzzyIndex
+from kazu_spark.linking.link import FUZZY_SCALE, fuzzy_batch
+
+SYNONYMS = ["parkinson disease", "parkinsonism", "breast cancer", "breast neoplasm", "cold", "cold"]
+CONCEPTS = ["D010300", "D010302", "D001943", "D001943", "D003139", "D023341"]
+
+
+@pytest.fixture(scope="module")
+def index() -> FuzzyIndex:
+    return FuzzyIndex.build(SYNONYMS, CONCEPTS)
+
+
+def test_misspellings_and_inflections_find_their_synonym(index: FuzzyIndex) -> None:
+    found = index.query(["parkinsons disease", "brest cancers", "parkinsonisms"], k=1)
+    assert [[c.concept_id for c in candidates] for candidates in found] == [["D010300"], ["D001943"], ["D010302"]]
+    assert all(0.7 < candidates[0].score < 1 for candidates in found)
+
+
+def test_identical_string_scores_one_and_ranks_first(index: FuzzyIndex) -> None:
+    [candidates] = index.query(["breast cancer"], k=2)
+    assert candidates[0].synonym == "breast cancer" and candidates[0].score == pytest.approx(1.0)
+    assert candidates[1].synonym == "breast neoplasm" and candidates[1].score < 0.6
+
+
+def test_a_synonym_of_several_concepts_yields_each_with_its_build_row(index: FuzzyIndex) -> None:
+    [candidates] = index.query(["colds"], k=1)
+    assert {(c.concept_id, c.row) for c in candidates} == {("D003139", 4), ("D023341", 5)}
+    assert candidates[0].score == candidates[1].score
+
+
+def test_min_score_and_unmatchable_strings(index: FuzzyIndex) -> None:
+    assert index.query(["flux capacitor", "", "zzzz"], k=3, min_score=0.5) == [[], [], []]
+    assert index.query(["parkinsons disease"], k=3, min_score=0.99) == [[]]
+
+
+def test_blocking_does_not_change_results_and_the_index_pickles(index: FuzzyIndex) -> None:
+    strings = ["parkinsons disease", "brest cancer", "cold", "parkinson"]
+    expected = index.query(strings, k=2)
+    assert index.query(strings, k=2, max_block_cells=1) == expected  # one query per block
+    assert pickle.loads(pickle.dumps(index)).query(strings, k=2) == expected
+
+
+def test_build_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="2 synonyms but 1 concept ids"):
+        FuzzyIndex.build(["a b", "c d"], ["X"])
+    with pytest.raises(ValueError, match="no synonyms"):
+        FuzzyIndex.build(["", "  "], ["X", "Y"])
+
+
+def test_fuzzy_batch_keeps_the_best_and_near_ties_per_concept(index: FuzzyIndex) -> None:
+    terms = pd.DataFrame(
+        {
+            "source": ["MEDIC"] * len(SYNONYMS),
+            "concept_id": CONCEPTS,
+            "default_label": [
+                "Parkinson Disease",
+                "Parkinsonism",
+                "Breast Neoplasms",
+                "Breast Neoplasms",
+                "Cold",
+                "Colds",
+            ],
+            "matched_synonym": SYNONYMS,
+        }
+    )
+    batch = pd.DataFrame(
+        {
+            "entity_id": ["e1", "e2", "e3", "e4"],
+            "doc_id": ["d"] * 4,
+            "via": ["mention"] * 4,
+            "key": ["parkinsons disease", "colds", "flux capacitor", "brca"],
+            "entity_class": ["disease", "disease", "disease", "gene"],  # no gene index: e4 is skipped
+        }
+    )
+    out = fuzzy_batch({"disease": (index, terms)}, batch, FuzzyConfig(min_score=0.6, top_k=3, margin=0.02))
+    by_entity = {e: rows for e, rows in out.groupby("entity_id")}
+    assert set(by_entity) == {"e1", "e2"}
+    [park] = by_entity["e1"].to_dict("records")
+    assert (park["concept_id"], park["strategy"], park["ambiguous"]) == ("D010300", "fuzzy_tfidf", False)
+    assert park["default_label"] == "Parkinson Disease" and park["matched_synonym"] == "parkinson disease"
+    assert park["score"] == pytest.approx(FUZZY_SCALE * index.query(["parkinsons disease"], k=1)[0][0].score)
+    assert set(by_entity["e2"]["concept_id"]) == {"D003139", "D023341"} and by_entity["e2"]["ambiguous"].all()
