@@ -26,14 +26,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
-from kazu_spark.io.delta import append_table, ensure_table, merge_table, read_table, table_exists
+from kazu_spark.io.delta import append_table, delete_documents, ensure_table, merge_table, read_table, table_exists
 from kazu_spark.io.ingest import to_documents
 from kazu_spark.io.readers import read_raw
 from kazu_spark.linking.build import write_ontology_terms
 from kazu_spark.linking.link import link_entities
 from kazu_spark.ner.spark_ner import tag_documents
 from kazu_spark.paths import resolve_path
-from kazu_spark.schemas import RUNS
+from kazu_spark.runs import record_run
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +103,6 @@ def _new_and_changed(
     return todo, todo.join(stored.select("doc_id"), "doc_id", "left_semi")
 
 
-def _delete_for_documents(spark: SparkSession, lakehouse: str, table: str, docs: DataFrame) -> None:
-    """Remove a table's rows that belong to the given documents (their stale versions)."""
-    target = ensure_table(spark, lakehouse, table)
-    ids = docs.select("doc_id").distinct()
-    target.alias("t").merge(ids.alias("s"), "t.doc_id = s.doc_id").whenMatchedDelete().execute()
-
-
 def _annotate_documents(
     spark: SparkSession, cfg: Config, todo: DataFrame, changed: DataFrame, summary: RunSummary
 ) -> None:
@@ -125,7 +118,7 @@ def _annotate_documents(
     with _stage("write documents and entities"):
         if not changed.isEmpty():  # re-annotated documents: drop their stored entities and links first
             for table in ("entity_links", "entities"):
-                _delete_for_documents(spark, lakehouse, table, changed)
+                delete_documents(spark, lakehouse, table, changed)
         merge_table(spark, todo, lakehouse, "documents")
         append_table(spark, entities, lakehouse, "entities")  # none stored for these documents any more
     if cfg.linking.enabled:
@@ -163,7 +156,7 @@ def _write_run(spark: SparkSession, cfg: Config, summary: RunSummary, started: d
         "elapsed_seconds": summary.elapsed_seconds,
         "error": error,
     }
-    append_table(spark, spark.createDataFrame([row], RUNS), cfg.lakehouse, "runs")  # run ids are new uuids
+    record_run(spark, cfg.lakehouse, row)
 
 
 def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
