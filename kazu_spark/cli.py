@@ -1,4 +1,4 @@
-"""The ``kazu-spark`` command: set-up, annotate, ontologies, knowledge graph, evaluation and training.
+"""The ``kazu-spark`` command: set-up, annotate, ontologies, knowledge graph, maintenance, evaluation, training.
 
 Every sub-command validates its configuration before it starts Spark, so a bad value fails in a second
 with a message naming the key. ``jobs/*.py`` call :func:`main` so spark-submit runs the same code.
@@ -125,13 +125,28 @@ def cmd_ontologies_subset(args: argparse.Namespace) -> None:
 
 
 def cmd_kg_build(args: argparse.Namespace) -> None:
-    """Rebuild the kg_nodes and kg_edges tables from the lakehouse and print their counts."""
+    """Bring kg_nodes and kg_edges up to date (incrementally unless --full) and print their counts."""
     cfg = _config(args, {"lakehouse": args.lakehouse})
     from kazu_spark.kg.build import build_kg
 
     spark = _session(cfg, "kazu-spark-kg-build")
-    counts = build_kg(spark, cfg.lakehouse, str(uuid.uuid4()))
+    counts = build_kg(spark, cfg.lakehouse, str(uuid.uuid4()), config_hash=cfg.fingerprint(), full=args.full)
     print(", ".join(f"{name}: {n:,}" for name, n in counts.items()) + f" in {cfg.lakehouse}")
+
+
+def cmd_maintain(args: argparse.Namespace) -> None:
+    """Compact (OPTIMIZE) and VACUUM every lakehouse table; print file counts per table."""
+    cfg = _config(args, {"lakehouse": args.lakehouse})
+    from kazu_spark.io.maintain import check_retention, maintain
+
+    try:
+        check_retention(args.retention_hours, args.allow_short_retention)
+    except ValueError as exc:
+        raise ConfigError(str(exc).replace("allow_short_retention", "--allow-short-retention")) from None
+    spark = _session(cfg, "kazu-spark-maintain")
+    report = maintain(spark, cfg.lakehouse, args.retention_hours, allow_short_retention=args.allow_short_retention)
+    for table, files in report.items():
+        print(f"{table}: {files['files_before']:,} -> {files['files_after']:,} data files")
 
 
 def cmd_kg_export(args: argparse.Namespace) -> None:
@@ -373,12 +388,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ontologies_subset)
 
     kg = sub.add_parser("kg", help="knowledge-graph tables").add_subparsers(dest="action", required=True)
-    p = with_conf(kg.add_parser("build", help="rebuild kg_nodes and kg_edges from the lakehouse"))
+    p = with_conf(kg.add_parser("build", help="update kg_nodes and kg_edges from the lakehouse's changes"))
+    p.add_argument("--full", action="store_true", help="rebuild every node and edge, not just what changed")
     p.set_defaults(func=cmd_kg_build)
     p = with_conf(kg.add_parser("export", help="export the knowledge graph for Neo4j or GraphFrames"))
     p.add_argument("--format", required=True, choices=("neo4j", "graphframes"), help="output layout")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_kg_export)
+
+    p = with_conf(sub.add_parser("maintain", help="compact (OPTIMIZE) and VACUUM the lakehouse tables"))
+    p.add_argument("--retention-hours", type=float, default=168.0, help="VACUUM retention, >= 168 unless allowed")
+    p.add_argument(
+        "--allow-short-retention", action="store_true", help="allow < 168 h (breaks older readers and time travel)"
+    )
+    p.set_defaults(func=cmd_maintain)
 
     ev = sub.add_parser("evaluate", help="evaluation").add_subparsers(dest="target", required=True)
     p = ev.add_parser("ner", help="entity-level P/R/F1 on a CoNLL file")

@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
 from kazu_spark.faults import driver_checkpoint
-from kazu_spark.io.delta import append_table, ensure_table, merge_table, read_table, table_exists
+from kazu_spark.io.delta import append_table, delete_documents, ensure_table, merge_table, read_table, table_exists
 from kazu_spark.io.ingest import to_documents
 from kazu_spark.io.readers import read_raw
 from kazu_spark.linking.build import write_ontology_terms
@@ -42,7 +42,7 @@ from kazu_spark.linking.link import link_entities
 from kazu_spark.ner.spark_ner import tag_documents
 from kazu_spark.paths import resolve_path
 from kazu_spark.progress import track_documents
-from kazu_spark.schemas import RUNS
+from kazu_spark.runs import record_run
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,7 @@ def _delete_stale_rows(spark: SparkSession, lakehouse: str, todo: DataFrame) -> 
     if stale.isEmpty():
         return
     for table in ("entity_links", "entities"):
-        target = ensure_table(spark, lakehouse, table)
-        target.alias("t").merge(stale.alias("s"), "t.doc_id = s.doc_id").whenMatchedDelete().execute()
+        delete_documents(spark, lakehouse, table, stale)
 
 
 def _annotate_documents(spark: SparkSession, cfg: Config, todo: DataFrame, summary: RunSummary) -> None:
@@ -180,7 +179,7 @@ def _write_run(spark: SparkSession, cfg: Config, summary: RunSummary, started: d
         "elapsed_seconds": summary.elapsed_seconds,
         "error": error,
     }
-    append_table(spark, spark.createDataFrame([row], RUNS), cfg.lakehouse, "runs")  # run ids are new uuids
+    record_run(spark, cfg.lakehouse, row)
 
 
 def annotate(spark: SparkSession, cfg: Config) -> RunSummary:

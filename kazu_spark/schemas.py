@@ -121,7 +121,7 @@ ONTOLOGY_TERMS = _schema(
 
 RUNS = _schema(
     ("run_id", StringType(), False, "uuid of the run"),
-    ("command", StringType(), False, "annotate, ontologies-build, ..."),
+    ("command", StringType(), False, "annotate or kg-build"),
     ("started_at", TimestampType(), False, "start time (UTC)"),
     ("finished_at", TimestampType(), False, "end time (UTC)"),
     ("status", StringType(), False, "succeeded or failed"),
@@ -131,6 +131,12 @@ RUNS = _schema(
     ("counts", MapType(StringType(), LongType()), False, "rows read, documents, entities, links, quarantined"),
     ("elapsed_seconds", DoubleType(), False, "wall-clock seconds"),
     ("error", StringType(), True, "error message if the run failed"),
+    (
+        "versions",
+        MapType(StringType(), LongType()),
+        True,
+        "kg-build: Delta versions of the input tables it read (the next incremental build starts after them)",
+    ),
 )
 
 QUARANTINE = _schema(

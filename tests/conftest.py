@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from pyspark.sql import SparkSession
 from transformers import BertConfig, BertForTokenClassification
 
 from kazu_spark.ner.labels import BIO_LABELS
+from kazu_spark.paths import resolve_path
 from kazu_spark.session import build_session
 
 
@@ -70,3 +72,9 @@ def build_model_dir(
     if labels is not None:
         (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
     return out
+
+
+def sample_rows(n: int) -> list[dict]:
+    """The first ``n`` rows of the bundled sample of abstracts (pmid, title, abstract, source)."""
+    with open(resolve_path("pkg://kazu_spark/resources/sample/abstracts.jsonl"), encoding="utf-8") as handle:
+        return [json.loads(line) for _, line in zip(range(n), handle, strict=False)]

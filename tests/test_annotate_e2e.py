@@ -12,22 +12,17 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import sample_rows
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config, load_config
 from kazu_spark.io.delta import read_table
-from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline import annotate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 TABLES = ("documents", "entities", "entity_links", "quarantine", "runs", "ontology_terms")
-
-
-def _sample(n: int) -> list[dict]:
-    with open(resolve_path("pkg://kazu_spark/resources/sample/abstracts.jsonl"), encoding="utf-8") as handle:
-        return [json.loads(line) for _, line in zip(range(n), handle, strict=False)]
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> str:
@@ -41,7 +36,7 @@ def _counts(spark: SparkSession, lakehouse: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def good_rows() -> list[dict]:
-    return _sample(6)
+    return sample_rows(6)
 
 
 @pytest.fixture(scope="module")

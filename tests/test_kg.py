@@ -9,13 +9,21 @@ second, losing candidate link.
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from kazu_spark.io.delta import append_table, read_table
+from kazu_spark.io.delta import (
+    append_table,
+    delete_documents,
+    merge_table,
+    read_changes,
+    read_table,
+    table_version,
+)
 from kazu_spark.kg.build import (
     build_kg,
     concept_nodes,
@@ -27,7 +35,7 @@ from kazu_spark.kg.build import (
 from kazu_spark.kg.export import export_graphframes, export_neo4j
 from kazu_spark.schemas import DOCUMENTS, ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS
 
-GENE, DISEASE, DRUG = "HGNC:1100", "MESH:D001943", "MESH:D013629"
+GENE, DISEASE, DRUG, ASPIRIN = "HGNC:1100", "MESH:D001943", "MESH:D013629", "MESH:D001241"
 TEXTS = {
     "d1": "BRCA1 study\n\nBRCA1 causes breast cancer (e.g. in Fig. 2). Tamoxifen helps.",
     "d2": "Tamoxifen and BRCA1 were studied.",
@@ -42,7 +50,7 @@ MENTIONS = [
     ("d2", "Tamoxifen", 0, "drug", [(DRUG, 1.0)]),
     ("d2", "BRCA1", 0, "gene", [(GENE, 1.0)]),
 ]
-LABELS = {GENE: "BRCA1 DNA repair associated", DISEASE: "Breast Neoplasms", DRUG: "Tamoxifen"}
+LABELS = {GENE: "BRCA1 DNA repair associated", DISEASE: "Breast Neoplasms", DRUG: "Tamoxifen", ASPIRIN: "Aspirin"}
 
 pytestmark = pytest.mark.spark
 
@@ -54,30 +62,30 @@ def _offset(text: str, mention: str, occurrence: int) -> int:
     return start
 
 
-@pytest.fixture(scope="module")
-def inputs(spark: SparkSession) -> dict[str, DataFrame]:
-    """The four input tables as DataFrames in their lakehouse schemas."""
+def _tables(spark: SparkSession, texts: dict[str, str], mentions: list) -> dict[str, DataFrame]:
+    """The four input tables as DataFrames in their lakehouse schemas, for ``texts`` and ``mentions``."""
     now = datetime.now(UTC)
     documents = [
         {
             "doc_id": d,
             "source": "test.jsonl",
-            "title": text.split("\n")[0] if d == "d1" else None,
+            "title": text.split("\n\n")[0] if "\n\n" in text else None,
             "text": text,
             "sections": [],
-            "content_hash": d,
+            "content_hash": text,
             "char_count": len(text),
             "run_id": "r0",
             "ingested_at": now,
         }
-        for d, text in TEXTS.items()
+        for d, text in texts.items()
     ]
     entities, links = [], []
-    for i, (doc, mention, occurrence, cls, candidates) in enumerate(MENTIONS):
-        start = _offset(TEXTS[doc], mention, occurrence)
+    for i, (doc, mention, occurrence, cls, candidates) in enumerate(mentions):
+        start = _offset(texts[doc], mention, occurrence)
+        entity_id = f"{doc}:{i}"
         entities.append(
             {
-                "entity_id": f"e{i}",
+                "entity_id": entity_id,
                 "doc_id": doc,
                 "section": "body",
                 "start": start,
@@ -86,14 +94,14 @@ def inputs(spark: SparkSession) -> dict[str, DataFrame]:
                 "entity_class": cls,
                 "confidence": 0.9,
                 "model": "m",
-                "content_hash": doc,
+                "content_hash": texts[doc],
                 "run_id": "r0",
             }
         )
         links += [
             {
-                "link_id": f"e{i}-{concept}",
-                "entity_id": f"e{i}",
+                "link_id": f"{entity_id}-{concept}",
+                "entity_id": entity_id,
                 "doc_id": doc,
                 "concept_id": concept,
                 "source": "MeSH",
@@ -130,12 +138,18 @@ def inputs(spark: SparkSession) -> dict[str, DataFrame]:
 
 
 @pytest.fixture(scope="module")
+def inputs(spark: SparkSession) -> dict[str, DataFrame]:
+    """The input tables of d1 and d2."""
+    return _tables(spark, TEXTS, MENTIONS)
+
+
+@pytest.fixture(scope="module")
 def built(spark: SparkSession, inputs: dict[str, DataFrame], tmp_path_factory: pytest.TempPathFactory):
     """A lakehouse holding the inputs and one KG build; returns (lakehouse, counts)."""
     lakehouse = str(tmp_path_factory.mktemp("kg") / "lake")
     for table, df in inputs.items():
         append_table(spark, df, lakehouse, table)
-    return lakehouse, build_kg(spark, lakehouse, "kg-1")
+    return lakehouse, build_kg(spark, lakehouse, "kg-1", config_hash="test")
 
 
 def test_split_sentences_keeps_abbreviations_inside_sentences() -> None:
@@ -197,7 +211,7 @@ def test_cooccurrence_edges_by_sentence_and_document(inputs) -> None:
 
 def test_rebuild_gives_the_same_tables_and_changes_no_row(spark, built) -> None:
     lakehouse, first = built
-    assert first == {
+    tables = {
         "kg_nodes": 5,
         "kg_nodes.Concept": 3,
         "kg_nodes.Document": 2,
@@ -206,10 +220,84 @@ def test_rebuild_gives_the_same_tables_and_changes_no_row(spark, built) -> None:
         "kg_edges.CO_OCCURS_SENTENCE": 2,
         "kg_edges.MENTIONS": 5,
     }
-    assert build_kg(spark, lakehouse, "kg-2") == first
+    assert first == tables | {"documents_recomputed": 2, "full_rebuild": 1}  # no previous build: full
+    assert build_kg(spark, lakehouse, "kg-2", config_hash="test") == tables | {
+        "documents_recomputed": 0,
+        "full_rebuild": 0,
+    }  # no input changed since kg-1: nothing to recompute
+    assert build_kg(spark, lakehouse, "kg-3", config_hash="test", full=True) == first
     for table in ("kg_nodes", "kg_edges"):
         rows = read_table(spark, lakehouse, table).select("run_id").collect()
         assert len(rows) == first[table] and {r.run_id for r in rows} == {"kg-1"}  # nothing changed, nothing updated
+    runs = read_table(spark, lakehouse, "runs").filter("command = 'kg-build'").collect()
+    assert sorted(r.run_id for r in runs) == ["kg-1", "kg-2", "kg-3"] and {r.status for r in runs} == {"succeeded"}
+    assert all(r.versions.keys() == {"documents", "entities", "entity_links", "ontology_terms"} for r in runs)
+
+
+# d1 rewritten: tamoxifen gone, aspirin new, breast cancer now shares a sentence with the first BRCA1;
+# d3 is new. d2 is untouched.
+CHANGED_TEXTS = {
+    "d1": "BRCA1 study\n\nBreast cancer and BRCA1 were seen. Aspirin too.",
+    "d3": "Aspirin and breast cancer.",
+}
+CHANGED_MENTIONS = [
+    ("d1", "BRCA1", 0, "gene", [(GENE, 1.0)]),
+    ("d1", "Breast cancer", 0, "disease", [(DISEASE, 1.0)]),
+    ("d1", "BRCA1", 1, "gene", [(GENE, 1.0)]),
+    ("d1", "Aspirin", 0, "drug", [(ASPIRIN, 1.0)]),
+    ("d3", "Aspirin", 0, "drug", [(ASPIRIN, 1.0)]),
+    ("d3", "breast cancer", 0, "disease", [(DISEASE, 0.9), (DRUG, 0.5)]),
+]
+
+
+def _graph(spark: SparkSession, lakehouse: str) -> dict[str, set[str]]:
+    """kg_nodes and kg_edges rows, run_id left out, as JSON strings."""
+    return {
+        table: {
+            json.dumps(r.asDict(), sort_keys=True) for r in read_table(spark, lakehouse, table).drop("run_id").collect()
+        }
+        for table in ("kg_nodes", "kg_edges")
+    }
+
+
+def test_incremental_build_after_changed_input_equals_full_rebuild(spark, inputs, tmp_path) -> None:
+    lakehouse = str(tmp_path / "lake")
+    for table, df in inputs.items():
+        append_table(spark, df, lakehouse, table)
+    assert build_kg(spark, lakehouse, "kg-1", config_hash="test")["full_rebuild"] == 1
+    before = {t: table_version(spark, lakehouse, t) for t in ("documents", "entities")}
+    changed = _tables(spark, CHANGED_TEXTS, CHANGED_MENTIONS)  # written the way annotate rewrites documents
+    merge_table(spark, changed["documents"], lakehouse, "documents")
+    for table in ("entity_links", "entities"):
+        delete_documents(spark, lakehouse, table, changed["documents"])
+        append_table(spark, changed[table], lakehouse, table)
+
+    feed = {
+        t: read_changes(spark, lakehouse, t, before[t] + 1, table_version(spark, lakehouse, t)).collect()
+        for t in before
+    }
+    assert sorted((r.doc_id, r._change_type) for r in feed["documents"]) == [
+        ("d1", "update_postimage"),
+        ("d1", "update_preimage"),
+        ("d3", "insert"),
+    ]
+    assert {r.text for r in feed["documents"] if r._change_type == "update_postimage"} == {CHANGED_TEXTS["d1"]}
+    entity_changes = sorted((r.entity_id, r._change_type) for r in feed["entities"])
+    assert entity_changes == sorted(
+        [(f"d1:{i}", "delete") for i in range(5)]
+        + [(f"d1:{i}", "insert") for i in range(4)]
+        + [("d3:4", "insert"), ("d3:5", "insert")]
+    )
+
+    incremental = build_kg(spark, lakehouse, "kg-2", config_hash="test")
+    assert (incremental["full_rebuild"], incremental["documents_recomputed"]) == (0, 2)  # d1 and d3, not d2
+    graph = _graph(spark, lakehouse)
+    edges = {(e["edge_type"], e["src"], e["dst"]): e["count"] for e in map(json.loads, graph["kg_edges"])}
+    assert ("CO_OCCURS_DOCUMENT", DISEASE, DRUG) not in edges  # d1 lost tamoxifen: the pair is gone
+    assert edges[("CO_OCCURS_DOCUMENT", GENE, DRUG)] == 1 and edges[("CO_OCCURS_DOCUMENT", DISEASE, ASPIRIN)] == 2
+    rebuilt = build_kg(spark, lakehouse, "kg-3", config_hash="test", full=True)
+    assert _graph(spark, lakehouse) == graph and rebuilt == incremental | {"documents_recomputed": 3, "full_rebuild": 1}
+    assert "kg-3" not in {r.run_id for r in read_table(spark, lakehouse, "kg_edges").collect()}  # nothing to fix
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:

@@ -1,8 +1,13 @@
 """Delta writers: MERGE on a table's deterministic key, so reruns update rows instead of duplicating them.
 
 Every output table lives at ``<lakehouse>/<table>``; its schema and key come from ``kazu_spark.schemas``.
-A MERGE that loses a race with a concurrent writer is retried, since Delta's optimistic concurrency
-reports the conflict and a retry against the new snapshot is correct for key-based upserts.
+Every commit goes through :func:`with_retry`: Delta's optimistic concurrency lets two writers (two
+annotate runs into one lakehouse) race, the loser's commit fails with a conflict, and redoing a keyed
+upsert or delete against the new snapshot is correct. Tables are created empty first (with their
+schema and Change Data Feed on, idempotently), then only ever MERGEd or appended to, so two first
+writers cannot both "create" a table. Writers evolve the schema (``mergeSchema``, MERGE with schema
+evolution): a newer kazu-spark that adds a column to a table extends existing tables, whose old rows
+read back null in the new column.
 
 Example (needs a Delta-enabled session):
     >>> from kazu_spark.io.delta import table_path
@@ -14,8 +19,21 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
@@ -24,7 +42,21 @@ from kazu_spark.schemas import KEYS, TABLES
 
 log = logging.getLogger(__name__)
 
-_RETRIES = 5
+T = TypeVar("T")
+
+#: commits tried per write before a conflict is raised
+RETRIES = 8
+#: Delta's commit-conflict exceptions (its Python classes share no base class but PySparkException)
+CONFLICTS = (
+    DeltaConcurrentModificationException,
+    ConcurrentWriteException,
+    MetadataChangedException,
+    ProtocolChangedException,
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentTransactionException,
+)
 
 
 def table_path(lakehouse: str, table: str) -> str:
@@ -46,16 +78,48 @@ def key_condition(table: str) -> str:
     return " AND ".join(f"t.`{k}` = s.`{k}`" for k in KEYS[table])
 
 
+def with_retry(commit: Callable[[], T], what: str, retries: int = RETRIES) -> T:
+    """Run ``commit`` (one Delta write), running it again when it loses a race with a concurrent writer.
+
+    The retry re-reads the table, so ``commit`` must build its write from scratch each call (a keyed
+    MERGE, a delete by key, a create-if-not-exists). Back-off is jittered so two losers do not collide
+    again in lock step.
+
+    Example:
+        >>> with_retry(lambda: 42, "nothing")
+        42
+    """
+    for attempt in range(1, retries + 1):
+        try:
+            return commit()
+        except CONFLICTS as exc:
+            if attempt == retries:
+                raise
+            log.warning("%s conflicted with a concurrent writer (attempt %d): %s", what, attempt, type(exc).__name__)
+            time.sleep(random.uniform(0.2, 0.6) * attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
 def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> DeltaTable:
-    """Create the Delta table with its schema (and column comments) if it does not exist yet."""
+    """Create the Delta table empty, with its schema (and column comments) and CDF on, unless it exists.
+
+    Idempotent and safe under concurrency: of two writers creating it at once one commits and the
+    other's retry finds the table.
+    """
     path = table_path(lakehouse, table)
-    return (
-        DeltaTable.createIfNotExists(spark)
-        .location(path)
-        .addColumns(TABLES[table])
-        .property("delta.enableChangeDataFeed", "true")
-        .execute()
-    )
+
+    def create() -> DeltaTable:
+        if DeltaTable.isDeltaTable(spark, path):
+            return DeltaTable.forPath(spark, path)
+        return (
+            DeltaTable.createIfNotExists(spark)
+            .location(path)
+            .addColumns(TABLES[table])
+            .property("delta.enableChangeDataFeed", "true")
+            .execute()
+        )
+
+    return with_retry(create, f"creating {table}")
 
 
 def conform(df: DataFrame, table: str) -> DataFrame:
@@ -71,40 +135,66 @@ def append_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str)
     """Append ``df``, deduplicated on the table's key, for rows known to be absent from the table.
 
     Cheaper than a MERGE by seconds per write; callers use it where the key cannot exist yet (a new run
-    id, or the rows of documents whose old rows were just deleted). Appends never conflict in Delta.
+    id, or the rows of documents whose old rows were just deleted). Blind appends never conflict in Delta.
     """
     ensure_table(spark, lakehouse, table)
-    conform(df, table).dropDuplicates(list(KEYS[table])).write.format("delta").mode("append").save(
-        table_path(lakehouse, table)
-    )
+    rows = conform(df, table).dropDuplicates(list(KEYS[table]))
+    writer = rows.write.format("delta").mode("append").option("mergeSchema", "true")
+    with_retry(lambda: writer.save(table_path(lakehouse, table)), f"append to {table}")
 
 
 def merge_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, *, update: bool = True) -> None:
     """Upsert ``df`` into ``table`` by its key: matched rows are updated (if ``update``), new rows inserted.
 
     ``df`` is deduplicated on the key first (a MERGE with two source rows for one target row fails).
-    Into an empty table this is an append, which gives the same rows without the MERGE's scans.
+    Always a MERGE, also into an empty table: of two first writers the second then conflicts and
+    retries instead of appending the same keys twice.
     """
     source = conform(df, table).dropDuplicates(list(KEYS[table]))
-    condition = key_condition(table)
-    for attempt in range(1, _RETRIES + 1):
-        target = ensure_table(spark, lakehouse, table)
-        if target.toDF().isEmpty():
-            source.write.format("delta").mode("append").save(table_path(lakehouse, table))
-            return
-        merge = target.alias("t").merge(source.alias("s"), condition)
+
+    def merge() -> None:
+        target = ensure_table(spark, lakehouse, table).alias("t")
+        builder = target.merge(source.alias("s"), key_condition(table)).withSchemaEvolution()
         if update:
-            merge = merge.whenMatchedUpdateAll()
-        try:
-            merge.whenNotMatchedInsertAll().execute()
-            return
-        except Exception as exc:  # delta raises py4j-wrapped ConcurrentModification errors
-            if "Concurrent" not in type(exc).__name__ + str(exc)[:2000] or attempt == _RETRIES:
-                raise
-            log.warning("MERGE into %s conflicted with a concurrent writer (attempt %d); retrying", table, attempt)
-            time.sleep(0.5 * attempt)
+            builder = builder.whenMatchedUpdateAll()
+        builder.whenNotMatchedInsertAll().execute()
+
+    with_retry(merge, f"MERGE into {table}")
 
 
-def read_table(spark: SparkSession, lakehouse: str, table: str) -> DataFrame:
-    """Read a lakehouse table through Delta."""
-    return spark.read.format("delta").load(table_path(lakehouse, table))
+def delete_documents(spark: SparkSession, lakehouse: str, table: str, docs: DataFrame) -> None:
+    """Delete ``table``'s rows whose ``doc_id`` is among ``docs``' (the stale rows of re-annotated documents)."""
+    ids = docs.select("doc_id").distinct()
+
+    def delete() -> None:
+        target = ensure_table(spark, lakehouse, table).alias("t")
+        target.merge(ids.alias("s"), "t.doc_id = s.doc_id").whenMatchedDelete().execute()
+
+    with_retry(delete, f"delete by doc_id from {table}")
+
+
+def read_table(spark: SparkSession, lakehouse: str, table: str, version: int | None = None) -> DataFrame:
+    """Read a lakehouse table through Delta, at ``version`` if given (time travel)."""
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(table_path(lakehouse, table))
+
+
+def table_version(spark: SparkSession, lakehouse: str, table: str) -> int:
+    """The table's latest committed version."""
+    return DeltaTable.forPath(spark, table_path(lakehouse, table)).history(1).collect()[0]["version"]
+
+
+def read_changes(spark: SparkSession, lakehouse: str, table: str, start: int, end: int) -> DataFrame:
+    """The table's Change Data Feed for versions ``start``..``end`` (inclusive): rows plus ``_change_type``.
+
+    Fails (when evaluated) if the change files of those versions were vacuumed away.
+    """
+    return (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", start)
+        .option("endingVersion", end)
+        .load(table_path(lakehouse, table))
+    )

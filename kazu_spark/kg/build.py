@@ -29,16 +29,33 @@ Example (needs a Delta-enabled session and an annotated lakehouse):
 
 from __future__ import annotations
 
+import logging
 import re
+import time
+from datetime import UTC, datetime
 
 import pandas as pd
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, IntegerType
 
-from kazu_spark.io.delta import conform, ensure_table, key_condition, read_table, table_exists
+from kazu_spark.io.delta import (
+    conform,
+    ensure_table,
+    key_condition,
+    read_changes,
+    read_table,
+    table_exists,
+    table_version,
+    with_retry,
+)
+from kazu_spark.runs import last_versions, record_run
 from kazu_spark.schemas import KEYS
+
+log = logging.getLogger(__name__)
 
 #: most evidence strings kept per edge
 MAX_EVIDENCE = 10
@@ -46,6 +63,14 @@ MAX_EVIDENCE = 10
 DOC_PREFIX = "doc:"
 #: lakehouse tables the graph is built from
 INPUT_TABLES = ("documents", "entities", "entity_links", "ontology_terms")
+#: input tables whose Change Data Feed names the documents an incremental build recomputes
+CHANGE_TABLES = ("documents", "entities", "entity_links")
+#: the graph's tables
+OUTPUT_TABLES = ("kg_nodes", "kg_edges")
+#: the co-occurrence edge types
+CO_OCCURS = ("CO_OCCURS_SENTENCE", "CO_OCCURS_DOCUMENT")
+#: runs.command of a build
+COMMAND = "kg-build"
 
 #: lower-cased words ending in "." after which a sentence goes on ("et al." is caught by "al.")
 ABBREVIATIONS = frozenset(
@@ -115,6 +140,11 @@ def linked_mentions(entities: DataFrame, links: DataFrame) -> DataFrame:
 
 def _doc_node_id(doc_id: Column) -> Column:
     return F.concat(F.lit(DOC_PREFIX), doc_id)
+
+
+def edge_id(edge_type: Column, src: Column, dst: Column) -> Column:
+    """An edge's key: sha1 of ``edge_type|src|dst``."""
+    return F.sha1(F.concat_ws("|", edge_type, src, dst))
 
 
 def concept_nodes(entities: DataFrame, links: DataFrame, terms: DataFrame) -> DataFrame:
@@ -201,7 +231,7 @@ def _edges(rows: DataFrame, edge_type: str, weight: Column, order: list[Column |
         ranked.groupBy("src", "dst")
         .agg(F.sum("_weight").cast("long").alias("count"), F.sort_array(F.collect_list(top)).alias("_top"))
         .select(
-            F.sha1(F.concat_ws("|", F.lit(edge_type), "src", "dst")).alias("edge_id"),
+            edge_id(F.lit(edge_type), F.col("src"), F.col("dst")).alias("edge_id"),
             F.lit(edge_type).alias("edge_type"),
             "src",
             "dst",
@@ -269,50 +299,181 @@ def cooccurrence_edges(entities: DataFrame, links: DataFrame, documents: DataFra
     return sentence_edges.unionByName(document_edges)
 
 
-def _sync(spark: SparkSession, df: DataFrame, lakehouse: str, table: str) -> None:
-    """Make ``table`` hold exactly ``df``'s rows with one MERGE on its key.
+def _sync(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, scope: DataFrame | None = None) -> None:
+    """Make ``table`` hold exactly ``df``'s rows, within ``scope``, with one MERGE on its key.
 
     New keys are inserted, rows whose content (other than run_id) changed are updated, rows no longer
-    built are deleted. Unlike an overwrite, the commit's Change Data Feed then lists only real changes,
-    and ``run_id`` names the build that last changed a row; Delta history keeps every version.
+    built are deleted. ``scope`` None means the whole table (a full rebuild); otherwise it holds the
+    key columns of the rows an incremental build recomputed: stored rows with those keys that ``df``
+    lacks are deleted, all others are left alone (``df`` must lie within the scope). Unlike an
+    overwrite, the commit's Change Data Feed then lists only real changes, and ``run_id`` names the
+    build that last changed a row; Delta history keeps every version.
     """
     source = conform(df, table)
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in source.columns if c not in (*KEYS[table], "run_id"))
-    (
-        ensure_table(spark, lakehouse, table)
-        .alias("t")
-        .merge(source.alias("s"), key_condition(table))
-        .whenMatchedUpdateAll(condition=changed)
-        .whenNotMatchedInsertAll()
-        .whenNotMatchedBySourceDelete()
-        .execute()
+    columns, keys = source.columns, list(KEYS[table])
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns if c not in (*keys, "run_id"))
+    if scope is not None:  # scope keys left-joined to the rebuilt rows: no rebuilt row means delete
+        source = scope.select(keys).distinct().join(source.withColumn("_built", F.lit(True)), keys, "left")
+
+    def merge() -> None:
+        builder = ensure_table(spark, lakehouse, table).alias("t").merge(source.alias("s"), key_condition(table))
+        if scope is None:
+            builder = builder.whenMatchedUpdateAll(changed).whenNotMatchedInsertAll().whenNotMatchedBySourceDelete()
+        else:
+            values = {c: f"s.`{c}`" for c in columns}
+            builder = (
+                builder.whenMatchedDelete("s._built IS NULL")
+                .whenMatchedUpdate(changed, values)
+                .whenNotMatchedInsert("s._built", values)
+            )
+        builder.execute()
+
+    with_retry(merge, f"sync {table}")
+
+
+def _changed_documents(spark: SparkSession, lakehouse: str, versions: dict[str, int]) -> DataFrame | None:
+    """doc_ids whose documents, entities or links changed since the last kg build; None: rebuild in full.
+
+    Reads the Change Data Feed of ``CHANGE_TABLES`` from just after the versions the last succeeded
+    build recorded in ``runs`` up to ``versions``. A full rebuild is needed when there is no such build,
+    the KG tables are missing, ``ontology_terms`` changed (labels of any concept may have), a table is
+    older than recorded (it was recreated), or the change feed of those versions cannot be read (e.g.
+    VACUUM removed its files).
+    """
+    previous = last_versions(spark, lakehouse, COMMAND)
+    reason = None
+    if previous is None or not all(table_exists(spark, lakehouse, t) for t in OUTPUT_TABLES):
+        reason = "no previous kg build"
+    elif any(t not in previous or previous[t] > versions[t] for t in INPUT_TABLES):
+        reason = "an input table was replaced since the last kg build"
+    elif previous["ontology_terms"] != versions["ontology_terms"]:
+        reason = "ontology_terms changed since the last kg build"
+    if reason:
+        log.info("%s: full rebuild", reason)
+        return None
+    ids = spark.createDataFrame([], "doc_id string")
+    for table in CHANGE_TABLES:
+        if versions[table] > previous[table]:
+            changes = read_changes(spark, lakehouse, table, previous[table] + 1, versions[table])
+            ids = ids.unionByName(changes.select("doc_id"))
+    try:
+        return ids.distinct().localCheckpoint(eager=True)
+    except (PySparkException, Py4JJavaError) as exc:
+        log.warning("change feed since the last kg build is unreadable (%s): full rebuild", str(exc)[:300])
+        return None
+
+
+def _incremental(
+    spark: SparkSession, lakehouse: str, inputs: dict[str, DataFrame], changed: DataFrame
+) -> dict[str, tuple[DataFrame, DataFrame]]:
+    """Nodes and edges that the ``changed`` documents touch, recomputed, with the keys they replace.
+
+    Returns table -> (rebuilt rows, scope keys). Recomputed: the documents' nodes and MENTIONS edges;
+    concept nodes of every concept the documents mention now or mentioned before (from the stored
+    MENTIONS edges); co-occurrence edges of every pair of such concepts found in one of the documents.
+    Concept and pair statistics span all documents, but only over the entities linked to those
+    concepts, so the result equals a full rebuild's rows for those keys.
+    """
+    documents, entities, links, terms = (inputs[t] for t in INPUT_TABLES)
+    doc_nodes = changed.select(_doc_node_id(F.col("doc_id")).alias("src"))
+    old = read_table(spark, lakehouse, "kg_edges").filter(F.col("edge_type") == "MENTIONS")
+    old = old.join(doc_nodes, "src", "left_semi").select("edge_id", "src", "dst").localCheckpoint(eager=True)
+    mentions = mentions_edges(entities.join(changed, "doc_id", "left_semi"), links.join(changed, "doc_id", "left_semi"))
+    touched = old.select("src", "dst").unionByName(mentions.select("src", "dst")).distinct()
+    concepts = touched.select(F.col("dst").alias("concept_id")).distinct()
+    pairs = (
+        touched.alias("a")
+        .join(touched.alias("b"), "src")
+        .filter(F.col("a.dst") < F.col("b.dst"))
+        .select(F.col("a.dst").alias("src"), F.col("b.dst").alias("dst"))
+        .distinct()
     )
+    scoped = links.join(concepts, "concept_id", "left_semi").select("entity_id").distinct()
+    s_entities, s_links = entities.join(scoped, "entity_id", "left_semi"), links.join(scoped, "entity_id", "left_semi")
+    s_documents = documents.join(s_entities.select("doc_id"), "doc_id", "left_semi")
+    nodes = (
+        concept_nodes(s_entities, s_links, terms)
+        .join(concepts.withColumnRenamed("concept_id", "node_id"), "node_id", "left_semi")
+        .unionByName(document_nodes(documents.join(changed, "doc_id", "left_semi"), mentions))
+    )
+    node_scope = concepts.select(F.col("concept_id").alias("node_id")).unionByName(doc_nodes.toDF("node_id"))
+    cooccurs = cooccurrence_edges(s_entities, s_links, s_documents).join(pairs, ["src", "dst"], "left_semi")
+    edge_scope = old.select("edge_id").unionByName(mentions.select("edge_id"))
+    for edge_type in CO_OCCURS:
+        ids = edge_id(F.lit(edge_type), F.col("src"), F.col("dst")).alias("edge_id")
+        edge_scope = edge_scope.unionByName(pairs.select(ids))
+    return {"kg_nodes": (nodes, node_scope), "kg_edges": (mentions.unionByName(cooccurs), edge_scope)}
 
 
-def build_kg(spark: SparkSession, lakehouse: str, run_id: str) -> dict[str, int]:
-    """Rebuild ``kg_nodes`` and ``kg_edges`` from the whole lakehouse and return their row counts.
+def _full(inputs: dict[str, DataFrame]) -> dict[str, tuple[DataFrame, None]]:
+    """Every node and edge, from all of the inputs (scope None: the whole table)."""
+    documents, entities, links, terms = (inputs[t] for t in INPUT_TABLES)
+    mentions = mentions_edges(entities, links)
+    nodes = concept_nodes(entities, links, terms).unionByName(document_nodes(documents, mentions))
+    edges = mentions.unionByName(cooccurrence_edges(entities, links, documents))
+    return {"kg_nodes": (nodes, None), "kg_edges": (edges, None)}
 
-    A full rebuild: every node and edge is recomputed from ``documents``, ``entities``,
-    ``entity_links`` and ``ontology_terms``, then synchronised into the KG tables by one MERGE each
-    (see :func:`_sync`), so a rebuild over unchanged inputs changes no row. Building incrementally from
-    the inputs' Change Data Feed is left for later. Counts: ``kg_nodes``, ``kg_edges`` and one
-    ``kg_nodes.<node_type>`` / ``kg_edges.<edge_type>`` per type present.
+
+def _table_counts(spark: SparkSession, lakehouse: str) -> dict[str, int]:
+    """Rows of kg_nodes and kg_edges, in total and per node_type / edge_type."""
+    counts: dict[str, int] = {}
+    for table, type_column in (("kg_nodes", "node_type"), ("kg_edges", "edge_type")):
+        rows = read_table(spark, lakehouse, table).groupBy(type_column).count().collect()
+        per_type = {f"{table}.{r[type_column]}": r["count"] for r in rows}
+        counts |= {table: sum(per_type.values())} | dict(sorted(per_type.items()))
+    return counts
+
+
+def build_kg(
+    spark: SparkSession, lakehouse: str, run_id: str, *, config_hash: str, full: bool = False
+) -> dict[str, int]:
+    """Bring ``kg_nodes`` and ``kg_edges`` up to date with the lakehouse, record a ``runs`` row, return counts.
+
+    Incremental by default: only the documents whose rows changed since the last build (read from the
+    inputs' Change Data Feed, see :func:`_changed_documents`) are recomputed, with the concepts and
+    concept pairs they touch (:func:`_incremental`); otherwise, or with ``full``, every node and edge is
+    rebuilt from ``documents``, ``entities``, ``entity_links`` and ``ontology_terms``. Either way the
+    result equals a full rebuild, written by one MERGE per table (:func:`_sync`), so a build over
+    unchanged inputs changes no row. Inputs are read at pinned versions, recorded in ``runs.versions``
+    for the next build. Counts: ``kg_nodes``, ``kg_edges``, one ``kg_nodes.<node_type>`` /
+    ``kg_edges.<edge_type>`` per type present, ``documents_recomputed`` and ``full_rebuild`` (0 or 1).
 
     Example (needs a Delta-enabled session and an annotated lakehouse):
-        >>> build_kg(spark, "lakehouse", "run-1")["kg_edges.MENTIONS"]  # doctest: +SKIP
+        >>> build_kg(spark, "lakehouse", "run-1", config_hash="c0ffee")["kg_edges.MENTIONS"]  # doctest: +SKIP
     """
     missing = [t for t in INPUT_TABLES if not table_exists(spark, lakehouse, t)]
     if missing:
         raise ValueError(f"lakehouse {lakehouse} has no {missing} table: run `kazu-spark annotate` first")
-    documents, entities, links, terms = (read_table(spark, lakehouse, t) for t in INPUT_TABLES)
-    mentions = mentions_edges(entities, links)
-    nodes = concept_nodes(entities, links, terms).unionByName(document_nodes(documents, mentions))
-    edges = mentions.unionByName(cooccurrence_edges(entities, links, documents))
-    built = {"kg_nodes": (nodes, "node_type"), "kg_edges": (edges, "edge_type")}
-    counts: dict[str, int] = {}
-    for table, (df, type_column) in built.items():
-        df = df.withColumn("run_id", F.lit(run_id)).localCheckpoint(eager=True)  # computed once, read twice
-        per_type = {f"{table}.{r[type_column]}": r["count"] for r in df.groupBy(type_column).count().collect()}
-        counts |= {table: sum(per_type.values())} | dict(sorted(per_type.items()))
-        _sync(spark, df, lakehouse, table)
+    t0, started = time.perf_counter(), datetime.now(UTC)
+    versions = {t: table_version(spark, lakehouse, t) for t in INPUT_TABLES}
+    run = {"run_id": run_id, "command": COMMAND, "started_at": started, "input": lakehouse, "config_hash": config_hash}
+    try:
+        inputs = {t: read_table(spark, lakehouse, t, versions[t]) for t in INPUT_TABLES}
+        changed = None if full else _changed_documents(spark, lakehouse, versions)
+        recomputed = inputs["documents"].count() if changed is None else changed.count()
+        if changed is None:
+            built = _full(inputs)
+        else:  # nothing changed: nothing to build
+            built = _incremental(spark, lakehouse, inputs, changed) if recomputed else {}
+        for table, (df, scope) in built.items():
+            df = df.withColumn("run_id", F.lit(run_id)).localCheckpoint(eager=True)  # computed once
+            _sync(spark, df, lakehouse, table, None if scope is None else scope.localCheckpoint(eager=True))
+        counts = _table_counts(spark, lakehouse) | {
+            "documents_recomputed": recomputed,
+            "full_rebuild": int(changed is None),
+        }
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        record_run(spark, lakehouse, run | _finished(t0, "failed", {}) | {"error": error})
+        raise
+    record_run(spark, lakehouse, run | _finished(t0, "succeeded", counts) | {"versions": versions})
     return counts
+
+
+def _finished(t0: float, status: str, counts: dict[str, int]) -> dict[str, object]:
+    return {
+        "finished_at": datetime.now(UTC),
+        "status": status,
+        "counts": counts,
+        "elapsed_seconds": time.perf_counter() - t0,
+    }

@@ -27,7 +27,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.io.delta import merge_table, table_path
+from kazu_spark.io.delta import merge_table, table_path, with_retry
 from kazu_spark.linking.normalise import is_symbolic, normalise
 from kazu_spark.linking.ontologies import OntologySource, parse_source, source_checksum, source_version
 from kazu_spark.schemas import ONTOLOGY_TERMS
@@ -117,6 +117,7 @@ def write_ontology_terms(
     merge_table(spark, terms, lakehouse, "ontology_terms")
     table = DeltaTable.forPath(spark, table_path(lakehouse, "ontology_terms"))
     for source in sources:  # a merged term carries the current checksum: any other checksum is stale
-        table.delete((F.col("source") == source.name) & (F.col("source_checksum") != source_checksum(source, base)))
+        stale = (F.col("source") == source.name) & (F.col("source_checksum") != source_checksum(source, base))
+        with_retry(lambda stale=stale: table.delete(stale), f"deleting stale {source.name} terms")
     log.info("merged %d ontology terms from %s into %s", count, [s.name for s in sources], lakehouse)
     return count
