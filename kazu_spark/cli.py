@@ -173,7 +173,9 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
         return
     if len(decoders) > 1:
         raise ConfigError("one --decoder per CoNLL file; several are for --all-corpora")
-    result = evaluate_conll(model, args.conll, corpus=args.corpus, decoder=decoders[0], **kwargs)
+    result = evaluate_conll(
+        model, args.conll, corpus=args.corpus, decoder=decoders[0], precision=args.precision, **kwargs
+    )
     if not args.json:
         table = Table(title=f"{result['corpus']} · {args.conll}")
         for col in ("class", "precision", "recall", "f1", "tp", "fp", "fn"):
@@ -414,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--decoder", choices=("sigmoid", "softmax", "io"), action="append", help="default sigmoid; "
                    "repeat with --all-corpora to compare (e.g. --decoder sigmoid --decoder io)")  # fmt: skip
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8", "auto"), default="fp32", help="inference precision")
     p.add_argument("--json", action="store_true", help="print only the JSON line")
     p.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
     p.set_defaults(func=cmd_evaluate_ner)

@@ -84,18 +84,23 @@ class NerConfig(_Strict):
         "sigmoid", description="sigmoid: multi-label BIO; softmax: Kazu argmax BIO; io: IO tagging"
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when a GPU is visible")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = Field(
+        "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32; int8: CPU only"
     )
     threshold: float = Field(0.5, gt=0, le=1, description="sigmoid probability for a B/I tag (unused by softmax)")
     window: int = Field(128, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
     stride: int = Field(32, ge=0, description="sub-tokens shared by consecutive windows")
-    batch_size: int = Field(32, gt=0, description="windows per forward pass")
+    max_batch_tokens: int | None = Field(
+        None, gt=0, description="padded tokens per forward pass; None = 4096 on CPU, 65536 on GPU"
+    )
     num_threads: int | None = Field(None, gt=0, description="torch threads per worker; None = spark.task.cpus")
     arrow_batch_rows: int = Field(256, gt=0, description="documents per Arrow batch sent to a Python worker")
     partitions: int | None = Field(None, gt=0, description="NER partitions; None = 2 x default parallelism")
     worker_memory_limit_mb: float | None = Field(
         None, gt=0, description="Python worker RSS ceiling checked between batches (docs/memory.md); None = off"
+    )
+    gpu_amount_per_task: float | None = Field(
+        None, gt=0, description="GPU share per NER task as a stage resource profile (0.25: 4 tasks per GPU)"
     )
 
 

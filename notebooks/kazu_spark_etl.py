@@ -8,7 +8,7 @@
 # MAGIC
 # MAGIC **Set-up:** install the `kazu-spark` wheel (`make package` builds it) as a cluster library; Delta is built in.
 # MAGIC **Widgets:** `input`, `lakehouse`, `conf` (a YAML file layered over the defaults), `overrides`
-# MAGIC (`key.path=value`, one per line or `;`-separated, e.g. `ner.batch_size=64`) and `build_kg`.
+# MAGIC (`key.path=value`, one per line or `;`-separated, e.g. `ner.max_batch_tokens=8192`) and `build_kg`.
 # MAGIC **Locally:** `python notebooks/kazu_spark_etl.py` runs this file as plain Python; widgets then come from
 # MAGIC `KAZU_SPARK_WIDGET_<NAME>` environment variables (e.g. `KAZU_SPARK_WIDGET_LAKEHOUSE=./lakehouse`).
 

@@ -31,7 +31,7 @@ def test_conf_file_then_overrides(tmp_path) -> None:
         ({"ner.device": "tpu"}, "ner.device"),
         ({"input.format": "xml"}, "input.format"),
         ({"ner.windw": "64"}, "ner.windw"),
-        ({"ner.batch_size": "zero"}, "ner.batch_size"),
+        ({"ner.max_batch_tokens": "zero"}, "ner.max_batch_tokens"),
     ],
 )
 def test_invalid_value_names_the_key(overrides: dict[str, str], key: str) -> None:

@@ -217,7 +217,9 @@ def test_driver_killed_after_entities_then_rerun(spark, setup, clean, reliabilit
 def test_memory_guard_reschedules_a_worker_over_the_ceiling(spark, setup, clean, reliability_record) -> None:
     """Big batches and a ceiling no worker can meet: the guard ends each task's first attempt, the retry finishes."""
     cfg = _lake(setup, "memory")
-    cfg = cfg.model_copy(update={"ner": cfg.ner.model_copy(update={"batch_size": 512, "worker_memory_limit_mb": 1.0})})
+    cfg = cfg.model_copy(
+        update={"ner": cfg.ner.model_copy(update={"max_batch_tokens": 65536, "worker_memory_limit_mb": 1.0})}
+    )
     spark.sparkContext.setJobGroup("memory-guard", "reliability: memory guard")
     try:
         with _PeakRss() as rss:

@@ -15,7 +15,7 @@ import torch
 from conftest import build_model_dir
 
 from kazu_spark.ner.labels import BIO_LABELS, LabelManifestError
-from kazu_spark.ner.tagger import Span, Tagger, resolve_dtype
+from kazu_spark.ner.tagger import Span, Tagger, resolve_precision
 from kazu_spark.training.evaluate import evaluate_conll
 
 BUNDLED = Path(__file__).resolve().parents[1] / "kazu_spark" / "resources" / "model"
@@ -32,7 +32,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tagger(model_dir: Path) -> Tagger:
-    return Tagger.from_dir(model_dir, precision="fp32", batch_size=4)
+    return Tagger.from_dir(model_dir, precision="fp32", max_batch_tokens=512)
 
 
 def test_spans_are_exact_code_point_offsets(tagger: Tagger):
@@ -79,10 +79,20 @@ def test_label_manifest_mismatch_names_both_lists(tmp_path: Path):
 
 
 def test_precision_choices():
-    assert resolve_dtype("cpu", "bf16") == torch.bfloat16
-    assert resolve_dtype("cpu", "auto") in (torch.float32, torch.bfloat16)
+    assert resolve_precision("cpu", "bf16") == "bf16"
+    assert resolve_precision("cpu", "auto") in ("fp32", "bf16", "int8")
+    assert resolve_precision("cuda", "auto") == "fp16"
     with pytest.raises(ValueError, match="only supported on CUDA"):
-        resolve_dtype("cpu", "fp16")
+        resolve_precision("cpu", "fp16")
+    with pytest.raises(ValueError, match="CPU only"):
+        resolve_precision("cuda", "int8")
+
+
+def test_int8_quantises_the_linear_layers_and_keeps_the_spans(model_dir: Path, tagger: Tagger):
+    int8 = Tagger.from_dir(model_dir, precision="int8")
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.model.modules())
+    # the head's output is fixed by its biases, which quantisation keeps in fp32: same spans as fp32
+    assert int8.tag(TEXTS) == tagger.tag(TEXTS)
 
 
 def test_evaluate_conll_scores_only_the_corpus_classes(model_dir: Path, tmp_path: Path):

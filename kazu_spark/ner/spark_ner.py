@@ -29,6 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from kazu_spark.faults import active_faults, kill_worker_after
 from kazu_spark.ner.memory_guard import guard_memory
 from kazu_spark.ner.model import resolve_model_dir
+from kazu_spark.ner.resource_profile import ner_resource_profile, task_device
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITIES
 
@@ -91,14 +92,19 @@ def archive_model_dir(alias: str) -> Path:
 
 
 def _worker_tagger(fingerprint: str, folder: Callable[[], Path], cfg: NerConfig, threads: int) -> Tagger:
-    """Build the tagger on first use in this Python worker from ``folder()``; reuse it afterwards."""
-    if fingerprint not in _TAGGERS:
-        import torch
+    """Build the tagger on first use in this Python worker from ``folder()``, per device (the GPU Spark gave
+    the task, if any); reuse it afterwards."""
+    import torch
+    from pyspark import TaskContext
 
+    context = TaskContext.get()
+    gpus = {name: r.addresses for name, r in context.resources().items()} if context else {}
+    device = task_device(cfg.device, gpus, cuda_available=torch.cuda.is_available())
+    key = f"{fingerprint}@{device}"
+    if key not in _TAGGERS:
         from kazu_spark.ner.tagger import Tagger
 
-        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        _TAGGERS[fingerprint] = Tagger.from_dir(
+        _TAGGERS[key] = Tagger.from_dir(
             folder(),
             device=device,
             precision=cfg.precision,
@@ -108,10 +114,10 @@ def _worker_tagger(fingerprint: str, folder: Callable[[], Path], cfg: NerConfig,
             allow_pickle_weights=cfg.allow_pickle_weights,
             window=cfg.window,
             stride=cfg.stride,
-            batch_size=cfg.batch_size,
+            max_batch_tokens=cfg.max_batch_tokens,
             num_threads=cfg.num_threads or threads,
         )
-    return _TAGGERS[fingerprint]
+    return _TAGGERS[key]
 
 
 def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
@@ -165,12 +171,15 @@ def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> 
     """Run NER over a documents DataFrame; returns ENTITIES rows without ``run_id``.
 
     The model folder is broadcast once per job, or with ``cfg.model_archive`` read from the archive
-    shipped to each executor; each Python worker builds the tagger once.
+    shipped to each executor; each Python worker builds the tagger once. With ``cfg.gpu_amount_per_task``
+    set, the stage carries a GPU resource profile (:mod:`kazu_spark.ner.resource_profile`).
     """
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.arrow_batch_rows))
     faults = active_faults()  # test-only fault injection, read here so it travels with the task
+    task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
+    profile = ner_resource_profile(cfg.gpu_amount_per_task, task_cpus=task_cpus) if cfg.gpu_amount_per_task else None
 
     def tag_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         batches = kill_worker_after(batches, faults.kill_worker_after_docs)
@@ -180,5 +189,5 @@ def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> 
     return (
         documents.select("doc_id", "text", "sections", "content_hash")
         .repartition(partitions, "doc_id")
-        .mapInPandas(tag_partition, _OUTPUT_SCHEMA)
+        .mapInPandas(tag_partition, _OUTPUT_SCHEMA, profile=profile)
     )

@@ -1,10 +1,12 @@
 """The NER entry point the Spark job calls: ``Tagger.from_dir(path).tag(texts)``.
 
 ``tag`` cuts every text into overlapping windows (:mod:`kazu_spark.ner.windows`), sorts all windows
-of the call by length and runs them in batches padded to the longest window of the batch, under
-``torch.inference_mode``. Probabilities (softmax for the ``softmax`` decoder, sigmoid otherwise) are
-merged back per document (each sub-token from the window where it is most central) and decoded once
-per document with the chosen decoder, in the model's own label order (:mod:`kazu_spark.ner.decode`).
+of the call by length and runs them in batches of at most ``max_batch_tokens`` padded tokens, each
+padded to its own longest window, under ``torch.inference_mode``; a batch that runs out of memory is
+halved and retried (:mod:`kazu_spark.ner.batching`). Probabilities (softmax for the ``softmax``
+decoder, sigmoid otherwise) are merged back per document (each sub-token from the window where it is
+most central) and decoded once per document with the chosen decoder, in the model's own label order
+(:mod:`kazu_spark.ner.decode`).
 Offsets are code points of the input text: ``text[span.start:span.end]`` is the mention.
 
 Example:
@@ -19,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -27,15 +30,23 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from kazu_spark.ner.batching import run_batches
 from kazu_spark.ner.decode import Decoder, Span, check_labels, decode
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.windows import WindowedText, make_windows, merge_window_probs
 
-__all__ = ["Span", "Tagger", "resolve_dtype"]
+__all__ = ["Span", "Tagger", "resolve_precision"]
 
 #: CPU flags under which bf16 matmuls run natively (AMX tiles or AVX-512 BF16)
 BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: precision -> dtype the weights are loaded in (int8 loads fp32, then quantises the Linear layers)
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}
+#: whether ``precision: auto`` quantises to int8 on CPUs without native bf16: only if the measured F1 cost
+#: of int8 is below 0.3 points (see the bundled model's MODEL_CARD.md, "Inference precision")
+AUTO_INT8 = False
+#: padded tokens per forward pass when ``max_batch_tokens`` is not given: a few dozen windows keep CPU
+#: caches warm; a GPU needs far larger batches to be kept busy
+DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 65536}
 DEFAULT_NAME = "kazu-spark-ner"
 
 
@@ -48,22 +59,37 @@ def cpu_has_fast_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return bool(flags & BF16_CPU_FLAGS)
 
 
-def resolve_dtype(device: str, precision: str) -> torch.dtype:
-    """Inference dtype: "auto" is fp16 on CUDA, bf16 on CPUs with native bf16, fp32 otherwise.
+def resolve_precision(device: str, precision: str) -> str:
+    """Concrete precision: "auto" is fp16 on CUDA, bf16 on CPUs with native bf16, else fp32 (or int8, see AUTO_INT8).
+
+    fp16 runs only on CUDA and int8 (dynamic quantisation) only on CPU.
 
     Example:
-        >>> resolve_dtype("cpu", "fp32"), resolve_dtype("cuda", "auto")
-        (torch.float32, torch.float16)
+        >>> resolve_precision("cpu", "int8"), resolve_precision("cuda", "auto"), resolve_precision("cuda", "bf16")
+        ('int8', 'fp16', 'bf16')
     """
     if precision == "auto":
         if device.startswith("cuda"):
-            return torch.float16
-        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+            return "fp16"
+        return "bf16" if cpu_has_fast_bf16() else ("int8" if AUTO_INT8 else "fp32")
     if precision not in DTYPES:
         raise ValueError(f"precision must be auto, {', '.join(DTYPES)}; got {precision!r}")
     if precision == "fp16" and not device.startswith("cuda"):
-        raise ValueError("fp16 inference is only supported on CUDA; use bf16 or fp32 on CPU")
-    return DTYPES[precision]
+        raise ValueError("fp16 inference is only supported on CUDA; use bf16, int8 or fp32 on CPU")
+    if precision == "int8" and device.startswith("cuda"):
+        raise ValueError("int8 dynamic quantisation runs on CPU only; use fp16 or bf16 on CUDA")
+    return precision
+
+
+def quantize_int8(model: PreTrainedModel) -> PreTrainedModel:
+    """The model with every ``nn.Linear`` dynamically quantised to int8 (weights int8, activations per batch).
+
+    Uses ``torch.ao.quantization.quantize_dynamic``: deprecated in favour of torchao, which is not a
+    dependency and needs no less work offline; its deprecation warnings are silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning, FutureWarning))
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 class Tagger:
@@ -84,7 +110,7 @@ class Tagger:
         decoder: Decoder = "sigmoid",
         window: int = 128,
         stride: int = 32,
-        batch_size: int = 32,
+        max_batch_tokens: int | None = None,
     ) -> None:
         check_labels(labels, decoder)
         self.model = model
@@ -95,7 +121,7 @@ class Tagger:
         self.decoder = decoder
         self.window = window
         self.stride = stride
-        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[model.device.type]
 
     @classmethod
     def from_dir(
@@ -110,7 +136,7 @@ class Tagger:
         allow_pickle_weights: bool = False,
         window: int = 128,
         stride: int = 32,
-        batch_size: int = 32,
+        max_batch_tokens: int | None = None,
         num_threads: int | None = None,
     ) -> Tagger:
         """Load a model folder or Kazu model pack (see :mod:`kazu_spark.ner.model`) onto ``device``.
@@ -118,15 +144,19 @@ class Tagger:
         ``labels`` (explicit label list, else the folder's labels.txt) and ``allow_pickle_weights``
         go to :func:`~kazu_spark.ner.model.load_token_classifier`. ``name`` is the config's
         ``kazu_spark_name`` (else the model folder's name) ``@`` the first 12 hex digits of the
-        weights' sha256, so output rows say exactly which weights produced them. ``num_threads``
-        sets torch's intra-op threads for this process (None leaves it unchanged).
+        weights' sha256, so output rows say exactly which weights produced them. ``precision`` goes
+        through :func:`resolve_precision`. ``max_batch_tokens`` bounds each forward pass's padded size
+        (None: :data:`DEFAULT_BATCH_TOKENS` for the device). ``num_threads`` sets torch's intra-op
+        threads for this process (None leaves it unchanged).
         """
         if num_threads is not None:
             torch.set_num_threads(num_threads)
-        dtype = resolve_dtype(device, precision)
-        loaded = load_token_classifier(path, dtype=dtype, labels=labels, allow_pickle_weights=allow_pickle_weights)
+        precision = resolve_precision(device, precision)
+        loaded = load_token_classifier(
+            path, dtype=DTYPES[precision], labels=labels, allow_pickle_weights=allow_pickle_weights
+        )
         return cls(
-            loaded.model.to(device),
+            quantize_int8(loaded.model) if precision == "int8" else loaded.model.to(device),
             loaded.tokenizer,
             loaded.labels,
             name=versioned_name(loaded),
@@ -134,30 +164,31 @@ class Tagger:
             decoder=decoder,
             window=window,
             stride=stride,
-            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
         )
 
     def window_probs(self, docs: Sequence[WindowedText]) -> list[list[np.ndarray]]:
         """Per document, per window: the ``[window.n_tokens, labels]`` probabilities ([CLS]/[SEP] cut off).
 
-        Windows of all documents are sorted by length and run in padded batches under inference mode;
+        Windows of all documents are sorted by length and run under inference mode in batches of at most
+        ``max_batch_tokens`` padded tokens, halved on out-of-memory (:func:`~kazu_spark.ner.batching.run_batches`);
         the activation is softmax for the ``softmax`` decoder, sigmoid otherwise.
         """
-        jobs = sorted(
-            ((d, w) for d, doc in enumerate(docs) for w in range(len(doc.windows))),
-            key=lambda job: len(docs[job[0]].windows[job[1]].input_ids),
-        )
-        probs: list[list[np.ndarray]] = [[np.empty(0)] * len(doc.windows) for doc in docs]
-        device = self.model.device
+        jobs = [(d, w) for d, doc in enumerate(docs) for w in range(len(doc.windows))]
+        ids = [docs[d].windows[w].input_ids for d, w in jobs]
         activation = partial(torch.softmax, dim=-1) if self.decoder == "softmax" else torch.sigmoid
+
+        def forward(batch: list[int]) -> list[np.ndarray]:
+            chosen = [ids[i] for i in batch]
+            inputs = self.tokenizer.pad({"input_ids": chosen}, return_tensors="pt").to(self.model.device)
+            out = activation(self.model(**inputs).logits.float()).cpu().numpy()
+            return [row[1 : len(window) - 1] for row, window in zip(out, chosen, strict=True)]
+
         with torch.inference_mode():
-            for b in range(0, len(jobs), self.batch_size):
-                batch = jobs[b : b + self.batch_size]
-                ids = [docs[d].windows[w].input_ids for d, w in batch]
-                inputs = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(device)
-                out = activation(self.model(**inputs).logits.float()).cpu().numpy()
-                for (d, w), row, n in zip(batch, out, map(len, ids), strict=True):
-                    probs[d][w] = row[1 : n - 1]
+            rows = run_batches([len(i) for i in ids], forward, max_tokens=self.max_batch_tokens)
+        probs: list[list[np.ndarray]] = [[] for _ in docs]
+        for (d, _), row in zip(jobs, rows, strict=True):  # jobs are in (document, window) order
+            probs[d].append(row)
         return probs
 
     def tag(self, texts: Sequence[str]) -> list[list[Span]]:

@@ -37,7 +37,7 @@ def evaluate_conll(
     threshold: float = 0.5,
     decoder: str = "sigmoid",
     precision: str = "fp32",
-    batch_size: int = 64,
+    max_batch_tokens: int | None = None,
     num_threads: int | None = None,
 ) -> dict:
     """Strict precision/recall/F1 of the model in ``model_dir`` on one IOB file.
@@ -46,7 +46,7 @@ def evaluate_conll(
         model_dir: model folder (config.json, model.safetensors, tokenizer, labels.txt).
         conll_path: ``token<TAB>tag`` file; its parent folder names the corpus unless ``corpus`` is given.
         label_map: YAML corpus -> {corpus type -> class}; the corpus's classes are the ones scored.
-        threshold, decoder, precision, batch_size, num_threads: passed to :meth:`Tagger.from_dir`.
+        threshold, decoder, precision, max_batch_tokens, num_threads: passed to :meth:`Tagger.from_dir`.
 
     Returns:
         ``{"corpus", "model", "threshold", "inference_precision", "sentences", "overall": {precision, recall, f1,
@@ -62,7 +62,7 @@ def evaluate_conll(
         precision=precision,
         threshold=threshold,
         decoder=decoder,
-        batch_size=batch_size,
+        max_batch_tokens=max_batch_tokens,
         num_threads=num_threads,
     )
     predicted = tagger.tag([s.text for s in sentences])

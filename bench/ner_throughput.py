@@ -1,0 +1,298 @@
+"""NER throughput benchmark (not a test): bare model forward vs our Spark NER stage vs a Hugging Face pipeline.
+
+One run, three measurements over the same documents with the same TinyBERN2-shaped model (BERT, 4 layers,
+hidden 312, 12 heads, intermediate 1200, 13 BIO labels, random weights, the bundled model's WordPiece
+tokenizer):
+
+(i)   bare: ``model(**batch).logits`` over the documents' pre-tokenised windows, batched exactly as the
+      stage batches them (length-sorted, token budget), same precision, torch threads = Spark cores;
+(ii)  spark: ``tag_documents`` with the default ``ner`` settings on ``local[CORES]``, documents from a cached
+      DataFrame, output forced with the ``noop`` writer (Spark start-up excluded; broadcast, model load,
+      tokenisation, windows, forward, decoding and entity rows included);
+(iii) hf: ``pipeline("token-classification", aggregation_strategy="simple")`` in fp32, one call per document
+      (``--hf-docs M`` runs it on the first M documents and reports per-document rates, which scale).
+
+Tokens are the documents' WordPiece sub-tokens (title and body tokenised separately, no special tokens), the
+same count for all three. Peak memory is the largest summed RSS of this process and all its descendants
+(the Spark JVM and its Python workers), polled every 0.2 s. Prints a rich table and one JSON line.
+
+Run:  PYTHONPATH=$PWD .venv/bin/python bench/ner_throughput.py --docs 20000 --hf-docs 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import gzip
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import torch
+from rich.console import Console
+from rich.table import Table
+from transformers import BertConfig, BertForTokenClassification, PreTrainedModel, PreTrainedTokenizerFast, pipeline
+
+from kazu_spark.config import load_config
+from kazu_spark.io.ingest import ingest_row
+from kazu_spark.ner.batching import plan_batches
+from kazu_spark.ner.labels import BIO_LABELS
+from kazu_spark.ner.spark_ner import tag_documents
+from kazu_spark.ner.tagger import DEFAULT_BATCH_TOKENS, Tagger, resolve_precision
+from kazu_spark.ner.windows import make_windows
+from kazu_spark.paths import resolve_path
+from kazu_spark.session import build_session
+
+CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpus" / "abstracts.jsonl.gz"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+DOC_SCHEMA = "doc_id string, text string, sections array<struct<name:string,start:int,end:int>>, content_hash string"
+DRIVER_MEMORY = "1g"
+console = Console()
+
+
+def build_tinybern2(out: Path) -> Path:
+    """A TinyBERN2-shaped token classifier with random weights and the bundled model's tokenizer.
+
+    The classifier's bias is -1 so that, like a trained model, it tags a few percent of the sub-tokens.
+    """
+    torch.manual_seed(0)
+    config = BertConfig(
+        hidden_size=312, num_hidden_layers=4, num_attention_heads=12, intermediate_size=1200,
+        num_labels=len(BIO_LABELS), id2label=dict(enumerate(BIO_LABELS)),
+        label2id={label: i for i, label in enumerate(BIO_LABELS)},
+    )  # fmt: skip
+    model = BertForTokenClassification(config)
+    with torch.no_grad():  # random logits near 0 would fire every tag on half the tokens: far more spans to
+        model.classifier.bias.fill_(-1.0)  # decode than a trained model finds; -1 gives ~5-10 spans per abstract
+    model.save_pretrained(out)
+    bundled = Path(resolve_path(load_config().ner.model))
+    for name in TOKENIZER_FILES:
+        shutil.copy(bundled / name, out / name)
+    (out / "labels.txt").write_text("\n".join(BIO_LABELS) + "\n", encoding="utf-8")
+    return out
+
+
+def load_documents(corpus: Path, n: int) -> list[dict]:
+    """``n`` documents (ingested like the pipeline does): the corpus repeated, each copy with distinct doc ids."""
+    with gzip.open(corpus, "rt", encoding="utf-8") as fh:
+        raw = [json.loads(line) for line in fh]
+    docs: list[dict] = []
+    while len(docs) < n:
+        copy = len(docs) // len(raw)
+        for row in raw[: n - len(docs)]:
+            doc = ingest_row({"source_id": f"{row['pmid']}-{copy}", "title": row.get("title"),
+                              "text": row.get("abstract"), "source": "bench"})  # fmt: skip
+            if isinstance(doc, dict):
+                docs.append(doc)
+    return docs
+
+
+def section_texts(doc: dict) -> list[str]:
+    return [doc["text"][s["start"] : s["end"]] for s in doc["sections"]]
+
+
+def _role(proc: psutil.Process, bench: psutil.Process) -> str:
+    """A short name for a process of the tree: bench, jvm, python worker/daemon."""
+    if proc.pid == bench.pid:
+        return "bench process"
+    cmd = " ".join(proc.cmdline())
+    if "java" in proc.name():
+        return "spark jvm"
+    return "pyspark worker" if "pyspark" in cmd else proc.name()
+
+
+class PeakMemory:
+    """Polls the summed RSS of this process and all its descendants; peak per phase and overall."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.phase = "setup"
+        self.peaks: dict[str, int] = {}
+        self.breakdown: list[tuple[str, int]] = []  # (process role, RSS) at the overall peak
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, interval: float) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            sizes: list[tuple[str, int]] = []
+            for proc in (me, *me.children(recursive=True)):
+                with contextlib.suppress(psutil.Error):  # a worker that exited between listing and reading
+                    sizes.append((_role(proc, me), proc.memory_info().rss))
+            total = sum(rss for _, rss in sizes)
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), total)
+            if total >= max(self.peaks.values()):
+                self.breakdown = sorted(sizes, key=lambda item: -item[1])
+            self._stop.wait(interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peaks.values())
+
+
+def progress(label: str, done: int, total: int, start: float) -> None:
+    elapsed = time.perf_counter() - start
+    left = f"~{elapsed / done * (total - done):,.0f} s left" if done else "time left unknown yet"
+    console.print(f"  {label}: {done:,}/{total:,} after {elapsed:,.0f} s, {left}", highlight=False)
+
+
+def bare_forward(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, texts: list[str], max_tokens: int
+) -> float:
+    """Seconds for the bare forward over the texts' windows (tokenisation done beforehand, not timed)."""
+    windows = [w.input_ids for t in texts for w in make_windows(t, tokenizer, window=128, stride=32).windows]
+    batches = plan_batches([len(w) for w in windows], max_tokens)
+    padded = [tokenizer.pad({"input_ids": [windows[i] for i in b]}, return_tensors="pt") for b in batches]
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for k, inputs in enumerate(padded, 1):
+            model(**inputs).logits.float()
+            if k % max(1, len(padded) // 5) == 0:
+                progress("bare batches", k, len(padded), start)
+    return time.perf_counter() - start
+
+
+def spark_stage(docs: list[dict], model_dir: Path, cores: int, overrides: dict[str, str]) -> float:
+    """Seconds for the Spark NER stage over a cached documents DataFrame (the output forced with ``noop``)."""
+    spark = build_session(
+        "kazu-spark-bench",
+        master=f"local[{cores}]",  # a 1 GiB driver heap holds the cached documents; the 4 GiB default only grows RSS
+        extra_conf={"spark.ui.enabled": "false", "spark.driver.memory": DRIVER_MEMORY},
+    )
+    frame = pd.DataFrame([{k: d[k] for k in ("doc_id", "text", "sections", "content_hash")} for d in docs])
+    documents = spark.createDataFrame(frame, DOC_SCHEMA).cache()
+    documents.count()
+    cfg = load_config(overrides={"ner.model": str(model_dir), **overrides}).ner
+    entities = tag_documents(spark, documents, cfg)
+    tracker, done = spark.sparkContext.statusTracker(), threading.Event()
+
+    def report(start: float) -> None:
+        while not done.wait(30):
+            for stage in map(tracker.getStageInfo, tracker.getActiveStageIds()):
+                if stage and stage.numTasks > 1:
+                    progress(f"spark stage {stage.stageId} tasks", stage.numCompletedTasks, stage.numTasks, start)
+
+    start = time.perf_counter()
+    threading.Thread(target=report, args=(start,), daemon=True).start()
+    entities.write.format("noop").mode("overwrite").save()
+    seconds = time.perf_counter() - start
+    done.set()
+    spark.stop()
+    return seconds
+
+
+def hf_pipeline(model_dir: Path, docs: list[dict]) -> float:
+    """Seconds for the HF token-classification pipeline (fp32, aggregation "simple"), one call per document."""
+    tagger = pipeline("token-classification", model=str(model_dir), aggregation_strategy="simple", device=-1)
+    start = time.perf_counter()
+    for k, doc in enumerate(docs, 1):
+        tagger(doc["text"], stride=32)  # long documents in overlapping 512-token windows, none truncated
+        if k % max(1, len(docs) // 5) == 0:
+            progress("hf documents", k, len(docs), start)
+    return time.perf_counter() - start
+
+
+def timed(memory: PeakMemory, phase: str, run: Callable[[], float]) -> float:
+    memory.phase = phase
+    console.print(f"[bold]{phase}[/bold] ...")
+    seconds = run()
+    console.print(f"  {phase}: {seconds:,.1f} s")
+    return seconds
+
+
+def rows(results: dict[str, dict]) -> Iterator[list[str]]:
+    for name, r in results.items():
+        yield [name, f"{r['docs']:,}", f"{r['seconds']:,.1f}", f"{r['tokens_per_s']:,.0f}", f"{r['docs_per_s']:,.1f}",
+               f"{r['peak_rss_gib']:.2f}"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=20_000, help="documents (the shared corpus repeated)")
+    parser.add_argument("--hf-docs", type=int, default=None, help="run (iii) on the first M documents only")
+    parser.add_argument("--cores", type=int, default=2, help="Spark local[N]; torch threads of (i) and (iii)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="ner config override")
+    args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set)
+
+    memory = PeakMemory()
+    torch.set_num_threads(args.cores)
+    workdir = Path(tempfile.mkdtemp(prefix="kazu-spark-bench-"))
+    model_dir = build_tinybern2(workdir / "tinybern2")
+    docs = load_documents(args.corpus, args.docs)
+    hf_docs = docs[: args.hf_docs] if args.hf_docs else docs
+    ner = load_config(overrides={"ner.model": str(model_dir), **overrides}).ner
+    precision = resolve_precision("cpu", ner.precision)
+    budget = ner.max_batch_tokens or DEFAULT_BATCH_TOKENS["cpu"]
+    tagger = Tagger.from_dir(model_dir, precision=precision)
+    texts = [t for d in docs for t in section_texts(d)]
+    counts = [len(ids) for ids in tagger.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
+    tokens = sum(counts)
+    hf_tokens = sum(counts[: sum(len(d["sections"]) for d in hf_docs)])
+    console.print(
+        f"{len(docs):,} documents, {tokens:,} sub-tokens; precision {precision}, max_batch_tokens {budget}, "
+        f"local[{args.cores}]; (iii) on {len(hf_docs):,} documents"
+    )
+
+    bare = partial(bare_forward, tagger.model, tagger.tokenizer, texts, budget)
+    del tagger  # (i)'s model and inputs are freed once it returns, before Spark starts
+    seconds = {"(i) bare forward": timed(memory, "(i) bare forward", bare)}
+    del bare
+    gc.collect()
+    seconds["(ii) spark stage"] = timed(
+        memory, "(ii) spark stage", partial(spark_stage, docs, model_dir, args.cores, overrides)
+    )
+    seconds["(iii) hf pipeline"] = timed(memory, "(iii) hf pipeline", partial(hf_pipeline, model_dir, hf_docs))
+    memory.phase = "done"
+    peak = memory.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+    results = {}
+    for (name, secs), n_docs, n_tokens in zip(
+        seconds.items(), (len(docs), len(docs), len(hf_docs)), (tokens, tokens, hf_tokens), strict=True
+    ):
+        results[name] = {
+            "docs": n_docs, "seconds": secs, "tokens_per_s": n_tokens / secs, "docs_per_s": n_docs / secs,
+            "peak_rss_gib": memory.peaks.get(name, 0) / 2**30,
+        }  # fmt: skip
+    spark_tps = results["(ii) spark stage"]["tokens_per_s"]
+    ratios = {
+        "spark_over_bare": spark_tps / results["(i) bare forward"]["tokens_per_s"],
+        "spark_over_hf": spark_tps / results["(iii) hf pipeline"]["tokens_per_s"],
+    }
+    table = Table(title=f"NER throughput, {len(docs):,} abstracts, local[{args.cores}], {precision}")
+    for column in ("run", "docs", "seconds", "tokens/s", "docs/s", "peak RSS GiB (phase)"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for row in rows(results):
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        f"(ii)/(i) = {ratios['spark_over_bare']:.2f} (target >= 0.7), (ii)/(iii) = {ratios['spark_over_hf']:.2f} "
+        f"(target >= 3), peak RSS of the process tree = {peak / 2**30:.2f} GiB (target <= 3)"
+        + (f"; (iii) ran on {len(hf_docs):,} of {len(docs):,} documents, rates per document" if args.hf_docs else ""),
+        highlight=False,
+    )
+    console.print(
+        "peak breakdown: " + ", ".join(f"{role} {rss / 2**30:.2f} GiB" for role, rss in memory.breakdown),
+        highlight=False,
+    )
+    summary = {
+        "docs": len(docs), "tokens": tokens, "hf_docs": len(hf_docs), "cores": args.cores, "precision": precision,
+        "max_batch_tokens": budget, "overrides": overrides, "results": results, **ratios,
+        "peak_rss_gib": peak / 2**30,
+        "peak_breakdown_gib": [(role, rss / 2**30) for role, rss in memory.breakdown],
+    }  # fmt: skip
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
