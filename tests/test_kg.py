@@ -124,8 +124,11 @@ def _tables(spark: SparkSession, texts: dict[str, str], mentions: list) -> dict[
             "synonym": label,
             "synonym_type": "label",
             "normalised_synonym": label.lower(),
+            "symbolic": False,
             "entity_class": "x",
+            "metadata": {},
             "source_version": "1",
+            "source_checksum": "0" * 64,
         }
         for concept, label in LABELS.items()
     ]
