@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 KS     := $(VENV)/bin/kazu-spark
 
-.PHONY: setup run test lint package reliability clean
+.PHONY: setup run test test-all lint package reliability clean
 
 setup: $(VENV)/.installed .jars/.cached
 
@@ -22,7 +22,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 run: setup
 	$(KS) annotate
 
+# CI (.ci/run) runs `make test`: everything but the `heavy` tests (clusters, fault injection, concurrent
+# writers), which `make test-all` adds
 test: setup
+	$(PY) -m pytest -m "not heavy"
+
+test-all: setup
 	$(PY) -m pytest
 
 # dist/: the wheel, kazu_spark.zip (--py-files) and model.tar.gz (--archives ...#model) for cluster runs

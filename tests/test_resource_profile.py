@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.spark
+@pytest.mark.heavy
 def test_ner_stage_runs_with_a_gpu_share_per_task(tmp_path: Path):
     model = build_model_dir(tmp_path / "model")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}

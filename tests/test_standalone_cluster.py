@@ -26,7 +26,7 @@ from kazu_spark.package import pack_model, zip_sources
 from kazu_spark.paths import resolve_path
 from kazu_spark.session import cached_jars
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.heavy]
 
 ROOT = Path(__file__).resolve().parent.parent
 SPARK_HOME = Path(pyspark.__file__).resolve().parent

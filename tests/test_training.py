@@ -171,6 +171,7 @@ def test_intermediate_losses_and_teacher_init_run(teacher: Path, tmp_path: Path)
                 attention_weight=1.0, max_steps=1, show_progress=False)  # fmt: skip
 
 
+@pytest.mark.heavy
 def test_label_job_writes_teacher_windows_and_a_student_learns_from_them(spark, teacher: Path, tmp_path: Path) -> None:
     """3 documents -> one row per window of each section, probabilities equal the teacher's forward pass."""
     source = tmp_path / "docs.jsonl"
