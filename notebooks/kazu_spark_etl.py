@@ -29,6 +29,7 @@ dbutils.widgets.dropdown("build_kg", "yes", ["yes", "no"], "Build the knowledge 
 # COMMAND ----------
 
 import re
+import uuid
 
 from kazu_spark.config import load_config, parse_overrides
 
@@ -64,7 +65,7 @@ display(spark.createDataFrame([{"run_id": summary.run_id, **summary.counts()}]))
 from kazu_spark.kg.build import build_kg
 
 if dbutils.widgets.get("build_kg") == "yes":
-    kg_counts = build_kg(spark, cfg.lakehouse, summary.run_id)
+    kg_counts = build_kg(spark, cfg.lakehouse, str(uuid.uuid4()), config_hash=cfg.fingerprint(), full=True)
     print(", ".join(f"{name}: {n:,}" for name, n in kg_counts.items()))
 
 # COMMAND ----------

@@ -94,13 +94,13 @@ def tiny_lakehouse(spark, tmp_path_factory) -> str:
     links = [
         {"link_id": f"l{e}", "entity_id": e, "doc_id": "d1", "concept_id": c, "source": "S",
          "default_label": "link label", "matched_synonym": "x", "strategy": "exact", "score": 1.0,
-         "ambiguous": False, "run_id": "r1"}
+         "ambiguous": False, "confidence_tier": "high", "run_id": "r1"}
         for e, c in LINKS
     ]  # fmt: skip
     terms = [
         {"term_id": "t1", "concept_id": "HGNC:1100", "source": "HGNC", "default_label": "BRCA1 DNA repair associated",
-         "synonym": "BRCA1", "synonym_type": "symbol", "normalised_synonym": "brca1", "entity_class": "gene",
-         "source_version": "v"}
+         "synonym": "BRCA1", "synonym_type": "symbol", "normalised_synonym": "brca1", "symbolic": True,
+         "entity_class": "gene", "metadata": {}, "source_version": "v", "source_checksum": "0" * 64}
     ]  # fmt: skip
     runs = [
         {"run_id": r, "command": "annotate", "started_at": now, "finished_at": now, "status": "succeeded", "input": "x",
