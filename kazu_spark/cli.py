@@ -125,12 +125,12 @@ def cmd_ontologies_subset(args: argparse.Namespace) -> None:
 
 
 def cmd_kg_build(args: argparse.Namespace) -> None:
-    """Rebuild kg_nodes and kg_edges (incrementally with --incremental) and print their counts."""
+    """Bring kg_nodes and kg_edges up to date (in full with --full) and print their counts."""
     cfg = _config(args, {"lakehouse": args.lakehouse})
     from kazu_spark.kg.build import build_kg
 
     spark = _session(cfg, "kazu-spark-kg-build")
-    counts = build_kg(spark, cfg.lakehouse, str(uuid.uuid4()), config_hash=cfg.fingerprint(), full=not args.incremental)
+    counts = build_kg(spark, cfg.lakehouse, str(uuid.uuid4()), config_hash=cfg.fingerprint(), full=args.full)
     print(", ".join(f"{name}: {n:,}" for name, n in counts.items()) + f" in {cfg.lakehouse}")
 
 
@@ -392,9 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     kg = sub.add_parser("kg", help="knowledge-graph tables").add_subparsers(dest="action", required=True)
     p = with_conf(kg.add_parser("build", help="update kg_nodes and kg_edges from the lakehouse's changes"))
     p.add_argument(
-        "--incremental",
+        "--full",
         action="store_true",
-        help="experimental: recompute only what changed since the last build (known to miss edges, see README)",
+        help="rebuild every node and edge instead of only what the inputs' change feed says changed",
     )
     p.set_defaults(func=cmd_kg_build)
     p = with_conf(kg.add_parser("export", help="export the knowledge graph for Neo4j or GraphFrames"))

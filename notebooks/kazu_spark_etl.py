@@ -65,7 +65,7 @@ display(spark.createDataFrame([{"run_id": summary.run_id, **summary.counts()}]))
 from kazu_spark.kg.build import build_kg
 
 if dbutils.widgets.get("build_kg") == "yes":
-    kg_counts = build_kg(spark, cfg.lakehouse, str(uuid.uuid4()), config_hash=cfg.fingerprint(), full=True)
+    kg_counts = build_kg(spark, cfg.lakehouse, str(uuid.uuid4()), config_hash=cfg.fingerprint())
     print(", ".join(f"{name}: {n:,}" for name, n in kg_counts.items()))
 
 # COMMAND ----------
