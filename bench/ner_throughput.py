@@ -13,8 +13,10 @@ tokenizer):
       (``--hf-docs M`` runs it on the first M documents and reports per-document rates, which scale).
 
 Tokens are the documents' WordPiece sub-tokens (title and body tokenised separately, no special tokens), the
-same count for all three. Peak memory is the largest summed RSS of this process and all its descendants
-(the Spark JVM and its Python workers), polled every 0.2 s. Prints a rich table and one JSON line.
+same count for all three. Each row runs in a fresh child process, so no row inherits another's memory or
+warm caches; its peak memory is the largest summed RSS of that child and all its descendants (for (ii):
+the Python driver, the Spark JVM and its Python workers), polled every 0.2 s. Prints a rich table and
+one JSON line.
 
 Run:  PYTHONPATH=$PWD .venv/bin/python bench/ner_throughput.py --docs 20000 --hf-docs 500
 """
@@ -23,15 +25,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import gzip
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +41,7 @@ import psutil
 import torch
 from rich.console import Console
 from rich.table import Table
-from transformers import BertConfig, BertForTokenClassification, PreTrainedModel, PreTrainedTokenizerFast, pipeline
+from transformers import BertConfig, BertForTokenClassification, PreTrainedTokenizerFast, pipeline
 
 from kazu_spark.config import load_config
 from kazu_spark.io.ingest import ingest_row
@@ -55,6 +57,7 @@ CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpu
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 DOC_SCHEMA = "doc_id string, text string, sections array<struct<name:string,start:int,end:int>>, content_hash string"
 DRIVER_MEMORY = "1g"
+MODEL, DOCS = "tinybern2", "docs.jsonl"
 console = Console()
 
 
@@ -99,10 +102,10 @@ def section_texts(doc: dict) -> list[str]:
     return [doc["text"][s["start"] : s["end"]] for s in doc["sections"]]
 
 
-def _role(proc: psutil.Process, bench: psutil.Process) -> str:
-    """A short name for a process of the tree: bench, jvm, python worker/daemon."""
-    if proc.pid == bench.pid:
-        return "bench process"
+def _role(proc: psutil.Process, root: psutil.Process) -> str:
+    """A short name for a process of a row's tree: the row's own process, the JVM, python worker/daemon."""
+    if proc.pid == root.pid:
+        return "row process (driver)"
     cmd = " ".join(proc.cmdline())
     if "java" in proc.name():
         return "spark jvm"
@@ -110,33 +113,32 @@ def _role(proc: psutil.Process, bench: psutil.Process) -> str:
 
 
 class PeakMemory:
-    """Polls the summed RSS of this process and all its descendants; peak per phase and overall."""
+    """Polls the summed RSS of a process and all its descendants; the peak and who held it then."""
 
-    def __init__(self, interval: float = 0.2) -> None:
-        self.phase = "setup"
-        self.peaks: dict[str, int] = {}
-        self.breakdown: list[tuple[str, int]] = []  # (process role, RSS) at the overall peak
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.peak = 0
+        self.breakdown: list[tuple[str, int]] = []  # (process role, RSS) at the peak
+        self._root = psutil.Process(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, args=(interval,), daemon=True)
         self._thread.start()
 
     def _poll(self, interval: float) -> None:
-        me = psutil.Process()
         while not self._stop.is_set():
             sizes: list[tuple[str, int]] = []
-            for proc in (me, *me.children(recursive=True)):
-                with contextlib.suppress(psutil.Error):  # a worker that exited between listing and reading
-                    sizes.append((_role(proc, me), proc.memory_info().rss))
+            with contextlib.suppress(psutil.Error):  # the root exited
+                for proc in (self._root, *self._root.children(recursive=True)):
+                    with contextlib.suppress(psutil.Error):  # a worker that exited between listing and reading
+                        sizes.append((_role(proc, self._root), proc.memory_info().rss))
             total = sum(rss for _, rss in sizes)
-            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), total)
-            if total >= max(self.peaks.values()):
-                self.breakdown = sorted(sizes, key=lambda item: -item[1])
+            if total > self.peak:
+                self.peak, self.breakdown = total, sorted(sizes, key=lambda item: -item[1])
             self._stop.wait(interval)
 
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
-        return max(self.peaks.values())
+        return self.peak
 
 
 def progress(label: str, done: int, total: int, start: float) -> None:
@@ -145,33 +147,37 @@ def progress(label: str, done: int, total: int, start: float) -> None:
     console.print(f"  {label}: {done:,}/{total:,} after {elapsed:,.0f} s, {left}", highlight=False)
 
 
-def bare_forward(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, texts: list[str], max_tokens: int
-) -> float:
-    """Seconds for the bare forward over the texts' windows (tokenisation done beforehand, not timed)."""
-    windows = [w.input_ids for t in texts for w in make_windows(t, tokenizer, window=128, stride=32).windows]
-    batches = plan_batches([len(w) for w in windows], max_tokens)
-    padded = [tokenizer.pad({"input_ids": [windows[i] for i in b]}, return_tensors="pt") for b in batches]
+def bare_forward(workdir: Path, cores: int, overrides: dict[str, str]) -> float:
+    """Seconds for the bare forward over the documents' windows (tokenising and padding done before, not timed)."""
+    ner = load_config(overrides={"ner.model": str(workdir / MODEL), **overrides}).ner
+    tagger = Tagger.from_dir(workdir / MODEL, precision=resolve_precision("cpu", ner.precision), num_threads=cores)
+    texts = [t for d in read_documents(workdir) for t in section_texts(d)]
+    windows = [w.input_ids for t in texts for w in make_windows(t, tagger.tokenizer, window=128, stride=32).windows]
+    batches = plan_batches([len(w) for w in windows], ner.max_batch_tokens or DEFAULT_BATCH_TOKENS["cpu"])
+    padded = [tagger.tokenizer.pad({"input_ids": [windows[i] for i in b]}, return_tensors="pt") for b in batches]
     start = time.perf_counter()
     with torch.inference_mode():
         for k, inputs in enumerate(padded, 1):
-            model(**inputs).logits.float()
+            tagger.model(**inputs).logits.float()
             if k % max(1, len(padded) // 5) == 0:
                 progress("bare batches", k, len(padded), start)
     return time.perf_counter() - start
 
 
-def spark_stage(docs: list[dict], model_dir: Path, cores: int, overrides: dict[str, str]) -> float:
+def spark_stage(workdir: Path, cores: int, overrides: dict[str, str]) -> float:
     """Seconds for the Spark NER stage over a cached documents DataFrame (the output forced with ``noop``)."""
     spark = build_session(
         "kazu-spark-bench",
         master=f"local[{cores}]",  # a 1 GiB driver heap holds the cached documents; the 4 GiB default only grows RSS
         extra_conf={"spark.ui.enabled": "false", "spark.driver.memory": DRIVER_MEMORY},
     )
-    frame = pd.DataFrame([{k: d[k] for k in ("doc_id", "text", "sections", "content_hash")} for d in docs])
+    frame = pd.DataFrame(
+        [{k: d[k] for k in ("doc_id", "text", "sections", "content_hash")} for d in read_documents(workdir)]
+    )
     documents = spark.createDataFrame(frame, DOC_SCHEMA).cache()
     documents.count()
-    cfg = load_config(overrides={"ner.model": str(model_dir), **overrides}).ner
+    del frame
+    cfg = load_config(overrides={"ner.model": str(workdir / MODEL), **overrides}).ner
     entities = tag_documents(spark, documents, cfg)
     tracker, done = spark.sparkContext.statusTracker(), threading.Event()
 
@@ -190,9 +196,11 @@ def spark_stage(docs: list[dict], model_dir: Path, cores: int, overrides: dict[s
     return seconds
 
 
-def hf_pipeline(model_dir: Path, docs: list[dict]) -> float:
+def hf_pipeline(workdir: Path, cores: int, overrides: dict[str, str], limit: int | None) -> float:
     """Seconds for the HF token-classification pipeline (fp32, aggregation "simple"), one call per document."""
-    tagger = pipeline("token-classification", model=str(model_dir), aggregation_strategy="simple", device=-1)
+    torch.set_num_threads(cores)
+    docs = read_documents(workdir)[:limit]
+    tagger = pipeline("token-classification", model=str(workdir / MODEL), aggregation_strategy="simple", device=-1)
     start = time.perf_counter()
     for k, doc in enumerate(docs, 1):
         tagger(doc["text"], stride=32)  # long documents in overlapping 512-token windows, none truncated
@@ -201,18 +209,44 @@ def hf_pipeline(model_dir: Path, docs: list[dict]) -> float:
     return time.perf_counter() - start
 
 
-def timed(memory: PeakMemory, phase: str, run: Callable[[], float]) -> float:
-    memory.phase = phase
-    console.print(f"[bold]{phase}[/bold] ...")
-    seconds = run()
-    console.print(f"  {phase}: {seconds:,.1f} s")
-    return seconds
+ROWS = {"(i) bare forward": "bare", "(ii) spark stage": "spark", "(iii) hf pipeline": "hf"}
+
+
+def run_row(name: str, args: argparse.Namespace, workdir: Path) -> tuple[float, PeakMemory]:
+    """Run one row in a child process (``--row``); its seconds, and the peak RSS of its process tree."""
+    console.print(f"[bold]{name}[/bold] ...")
+    command = [sys.executable, __file__, "--row", ROWS[name], "--workdir", str(workdir), "--cores", str(args.cores)]
+    command += [f"--set={item}" for item in args.set] + ([f"--hf-docs={args.hf_docs}"] if args.hf_docs else [])
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    memory = PeakMemory(child.pid)
+    out, _ = child.communicate()
+    memory.stop()
+    if child.returncode:
+        raise SystemExit(f"{name} failed with exit code {child.returncode}")
+    seconds = float(out.strip().splitlines()[-1])
+    console.print(f"  {name}: {seconds:,.1f} s, peak RSS of its process tree {memory.peak / 2**30:.2f} GiB")
+    return seconds, memory
 
 
 def rows(results: dict[str, dict]) -> Iterator[list[str]]:
     for name, r in results.items():
         yield [name, f"{r['docs']:,}", f"{r['seconds']:,.1f}", f"{r['tokens_per_s']:,.0f}", f"{r['docs_per_s']:,.1f}",
                f"{r['peak_rss_gib']:.2f}"]  # fmt: skip
+
+
+def read_documents(workdir: Path) -> list[dict]:
+    with (workdir / DOCS).open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def child_main(args: argparse.Namespace, overrides: dict[str, str]) -> None:
+    """``--row``: run one row and print its seconds as the last line of stdout."""
+    run = {
+        "bare": lambda: bare_forward(args.workdir, args.cores, overrides),
+        "spark": lambda: spark_stage(args.workdir, args.cores, overrides),
+        "hf": lambda: hf_pipeline(args.workdir, args.cores, overrides, args.hf_docs),
+    }[args.row]
+    print(run(), flush=True)
 
 
 def main() -> None:
@@ -222,47 +256,42 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2, help="Spark local[N]; torch threads of (i) and (iii)")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="ner config override")
+    parser.add_argument("--row", choices=sorted(ROWS.values()), help=argparse.SUPPRESS)  # internal: one row
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
+    if args.row:
+        child_main(args, overrides)
+        return
 
-    memory = PeakMemory()
-    torch.set_num_threads(args.cores)
     workdir = Path(tempfile.mkdtemp(prefix="kazu-spark-bench-"))
-    model_dir = build_tinybern2(workdir / "tinybern2")
+    model_dir = build_tinybern2(workdir / MODEL)
     docs = load_documents(args.corpus, args.docs)
+    with (workdir / DOCS).open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(d, default=str) + "\n" for d in docs)
     hf_docs = docs[: args.hf_docs] if args.hf_docs else docs
     ner = load_config(overrides={"ner.model": str(model_dir), **overrides}).ner
     precision = resolve_precision("cpu", ner.precision)
     budget = ner.max_batch_tokens or DEFAULT_BATCH_TOKENS["cpu"]
-    tagger = Tagger.from_dir(model_dir, precision=precision)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(model_dir)
     texts = [t for d in docs for t in section_texts(d)]
-    counts = [len(ids) for ids in tagger.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
+    counts = [len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
     tokens = sum(counts)
     hf_tokens = sum(counts[: sum(len(d["sections"]) for d in hf_docs)])
     console.print(
         f"{len(docs):,} documents, {tokens:,} sub-tokens; precision {precision}, max_batch_tokens {budget}, "
         f"local[{args.cores}]; (iii) on {len(hf_docs):,} documents"
     )
-
-    bare = partial(bare_forward, tagger.model, tagger.tokenizer, texts, budget)
-    del tagger  # (i)'s model and inputs are freed once it returns, before Spark starts
-    seconds = {"(i) bare forward": timed(memory, "(i) bare forward", bare)}
-    del bare
-    gc.collect()
-    seconds["(ii) spark stage"] = timed(
-        memory, "(ii) spark stage", partial(spark_stage, docs, model_dir, args.cores, overrides)
-    )
-    seconds["(iii) hf pipeline"] = timed(memory, "(iii) hf pipeline", partial(hf_pipeline, model_dir, hf_docs))
-    memory.phase = "done"
-    peak = memory.stop()
+    measured = {name: run_row(name, args, workdir) for name in ROWS}
     shutil.rmtree(workdir, ignore_errors=True)
     results = {}
-    for (name, secs), n_docs, n_tokens in zip(
-        seconds.items(), (len(docs), len(docs), len(hf_docs)), (tokens, tokens, hf_tokens), strict=True
+    for (name, (secs, memory)), n_docs, n_tokens in zip(
+        measured.items(), (len(docs), len(docs), len(hf_docs)), (tokens, tokens, hf_tokens), strict=True
     ):
         results[name] = {
             "docs": n_docs, "seconds": secs, "tokens_per_s": n_tokens / secs, "docs_per_s": n_docs / secs,
-            "peak_rss_gib": memory.peaks.get(name, 0) / 2**30,
+            "peak_rss_gib": memory.peak / 2**30,
+            "peak_breakdown_gib": [(role, rss / 2**30) for role, rss in memory.breakdown],
         }  # fmt: skip
     spark_tps = results["(ii) spark stage"]["tokens_per_s"]
     ratios = {
@@ -270,26 +299,23 @@ def main() -> None:
         "spark_over_hf": spark_tps / results["(iii) hf pipeline"]["tokens_per_s"],
     }
     table = Table(title=f"NER throughput, {len(docs):,} abstracts, local[{args.cores}], {precision}")
-    for column in ("run", "docs", "seconds", "tokens/s", "docs/s", "peak RSS GiB (phase)"):
+    for column in ("run", "docs", "seconds", "tokens/s", "docs/s", "peak RSS GiB (tree)"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for row in rows(results):
         table.add_row(*row)
     console.print(table)
+    spark_peak = results["(ii) spark stage"]["peak_rss_gib"]
     console.print(
         f"(ii)/(i) = {ratios['spark_over_bare']:.2f} (target >= 0.7), (ii)/(iii) = {ratios['spark_over_hf']:.2f} "
-        f"(target >= 3), peak RSS of the process tree = {peak / 2**30:.2f} GiB (target <= 3)"
+        f"(target >= 3), peak RSS of (ii)'s process tree = {spark_peak:.2f} GiB (target <= 3)"
         + (f"; (iii) ran on {len(hf_docs):,} of {len(docs):,} documents, rates per document" if args.hf_docs else ""),
         highlight=False,
     )
-    console.print(
-        "peak breakdown: " + ", ".join(f"{role} {rss / 2**30:.2f} GiB" for role, rss in memory.breakdown),
-        highlight=False,
-    )
+    breakdown = results["(ii) spark stage"]["peak_breakdown_gib"]
+    console.print("(ii) at its peak: " + ", ".join(f"{role} {gib:.2f} GiB" for role, gib in breakdown), highlight=False)
     summary = {
         "docs": len(docs), "tokens": tokens, "hf_docs": len(hf_docs), "cores": args.cores, "precision": precision,
         "max_batch_tokens": budget, "overrides": overrides, "results": results, **ratios,
-        "peak_rss_gib": peak / 2**30,
-        "peak_breakdown_gib": [(role, rss / 2**30) for role, rss in memory.breakdown],
     }  # fmt: skip
     print(json.dumps(summary))
 

@@ -31,7 +31,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from kazu_spark.ner.model import resolve_model_dir
+from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.paths import resolve_path
 
 #: the source checkout holding setup.cfg (where a wheel is built from)

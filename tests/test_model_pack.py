@@ -19,7 +19,8 @@ from conftest import build_model_dir
 
 from kazu_spark.config import load_config
 from kazu_spark.ner.labels import BIO_LABELS, LabelManifestError
-from kazu_spark.ner.model import UnsafeWeightsError, load_token_classifier, resolve_model_dir
+from kazu_spark.ner.model import load_token_classifier
+from kazu_spark.ner.model_files import UnsafeWeightsError, resolve_model_dir
 from kazu_spark.ner.tagger import Tagger
 
 KAZU_LABELS = [

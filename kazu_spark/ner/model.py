@@ -5,21 +5,9 @@ tokenizer) and, usually, ``labels.txt`` (see :mod:`kazu_spark.ner.labels` for ho
 resolved). A Kazu model pack holds the TinyBERN2 model folder as ``<pack>/tinybern2`` or
 ``<pack>/tinybern``; either the pack root or the model folder itself may be given.
 
-Weights: ``model.safetensors`` is preferred. Pickled ``pytorch_model.bin`` can run arbitrary code
-when unpickled, so it is refused unless the caller opts in (``allow_pickle_weights=True``, config
-``ner.allow_pickle_weights: true``), and is then read with ``torch.load(..., weights_only=True)``,
-which only rebuilds tensors. Every weight of the model must be in the file (a missing classifier
-head would otherwise be randomly initialised). Nothing is ever fetched from a hub.
-
-Example:
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> _ = (folder / "pytorch_model.bin").write_bytes(b"")
-    >>> find_weights(folder)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    kazu_spark.ner.model.UnsafeWeightsError: ...: no model.safetensors; found pickled pytorch_model.bin, refused unless you opt in with allow_pickle_weights=True (config: ner.allow_pickle_weights: true)
-"""  # noqa: E501
+Finding the folder and the weights file (safetensors first, pickled weights only on opt-in) is
+:mod:`kazu_spark.ner.model_files`.
+"""
 
 from __future__ import annotations
 
@@ -39,15 +27,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from kazu_spark.ner.labels import resolve_labels
-
-WEIGHTS_FILE = "model.safetensors"
-PICKLE_WEIGHTS_FILE = "pytorch_model.bin"
-#: model folder names inside a Kazu model pack, in order of preference
-PACK_MODEL_DIRS = ("tinybern2", "tinybern")
-
-
-class UnsafeWeightsError(ValueError):
-    """The model folder has no safetensors weights and pickled weights were not opted into."""
+from kazu_spark.ner.model_files import WEIGHTS_FILE, find_weights, resolve_model_dir
 
 
 @dataclass(frozen=True)
@@ -69,45 +49,6 @@ def versioned_name(loaded: LoadedModel) -> str:
     digest = hashlib.sha256(loaded.weights.read_bytes()).hexdigest()[:12]
     base = getattr(loaded.model.config, "kazu_spark_name", None) or loaded.model_dir.resolve().name
     return f"{base}@{digest}"
-
-
-def resolve_model_dir(path: str | Path) -> Path:
-    """The model folder: ``path`` itself if it has ``config.json``, else a Kazu pack's ``tinybern2``/``tinybern``.
-
-    Example:
-        >>> import tempfile
-        >>> pack = Path(tempfile.mkdtemp())
-        >>> (pack / "tinybern2").mkdir()
-        >>> _ = (pack / "tinybern2" / "config.json").write_text("{}")
-        >>> resolve_model_dir(pack) == resolve_model_dir(pack / "tinybern2") == pack / "tinybern2"
-        True
-    """
-    path = Path(path)
-    for folder in (path, *(path / name for name in PACK_MODEL_DIRS)):
-        if (folder / "config.json").is_file():
-            return folder
-    raise FileNotFoundError(
-        f"{path}: not a model folder (no config.json) nor a Kazu model pack "
-        f"(no {' or '.join(f'{name}/config.json' for name in PACK_MODEL_DIRS)})"
-    )
-
-
-def find_weights(model_dir: Path, *, allow_pickle: bool = False) -> Path:
-    """``model.safetensors`` if present, else ``pytorch_model.bin`` when ``allow_pickle``; else explain.
-
-    Example: see the module docstring.
-    """
-    safe, pickled = model_dir / WEIGHTS_FILE, model_dir / PICKLE_WEIGHTS_FILE
-    if safe.is_file():
-        return safe
-    if pickled.is_file():
-        if allow_pickle:
-            return pickled
-        raise UnsafeWeightsError(
-            f"{model_dir}: no {WEIGHTS_FILE}; found pickled {PICKLE_WEIGHTS_FILE}, refused unless you opt in with "
-            "allow_pickle_weights=True (config: ner.allow_pickle_weights: true)"
-        )
-    raise UnsafeWeightsError(f"{model_dir}: no weights ({WEIGHTS_FILE} or {PICKLE_WEIGHTS_FILE})")
 
 
 def load_tokenizer(model_dir: str | Path) -> PreTrainedTokenizerFast:

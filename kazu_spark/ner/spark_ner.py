@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.faults import active_faults, kill_worker_after
 from kazu_spark.ner.memory_guard import guard_memory
-from kazu_spark.ner.model import resolve_model_dir
+from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.ner.resource_profile import ner_resource_profile, task_device
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITIES
