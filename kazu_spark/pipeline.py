@@ -13,7 +13,7 @@ done without its entities; the rerun annotates it again and first deletes whatev
 the killed run had appended for it (stored entities of any document being annotated are stale).
 
 Example (needs a session; the defaults annotate the bundled sample into ./lakehouse):
-    >>> # summary = annotate(spark, load_config())   # doctest: +SKIP
+    >>> summary = annotate(spark, load_config())  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ better shipped as an archive, ``spark-submit --archives pack.tar.gz#model`` with
 model``: the cluster manager copies and unpacks it next to each executor, and the driver never reads it.
 
 Example (needs a session and a model folder):
-    >>> # entities = tag_documents(spark, documents_df, NerConfig())   # doctest: +SKIP
+    >>> entities = tag_documents(spark, documents_df, NerConfig())  # doctest: +SKIP
 """
 
 from __future__ import annotations
