@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # for type hints only: torch and the pipeline load when a com
     from pyspark.sql import SparkSession
 
     from kazu_spark.pipeline import RunSummary
+    from kazu_spark.training.loop import TrainingSettings
 
 log = logging.getLogger("kazu_spark")
 
@@ -240,19 +241,9 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         base_model=args.base_model,
         num_layers=args.layers,
         tagging=args.tagging,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
         max_len=args.max_len,
-        seed=args.seed,
         empty_keep=args.empty_keep,
-        num_threads=args.num_threads,
-        precision=args.precision,
-        max_steps=args.max_steps,
-        time_budget_s=args.time_budget_s,
-        checkpoint_dir=args.checkpoint_dir,
-        checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
+        training=_training_settings(args),
         model_name=args.name,
     )
     print(json.dumps(summary))
@@ -282,17 +273,7 @@ def cmd_train_distill(args: argparse.Namespace) -> None:
         alpha=args.alpha,
         hidden_weight=args.hidden_weight,
         attention_weight=args.attention_weight,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        num_threads=args.num_threads,
-        precision=args.precision,
-        max_steps=args.max_steps,
-        time_budget_s=args.time_budget_s,
-        checkpoint_dir=args.checkpoint_dir,
-        checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
+        training=_training_settings(args),
         soft_labels_source=args.soft_labels,
         model_name=args.name,
     )
@@ -311,6 +292,17 @@ def cmd_label(args: argparse.Namespace) -> None:
         spark, resolve_path(cfg.input.path), cfg.input.format, args.out, cfg.ner, max_chars=cfg.input.max_chars
     )
     print(json.dumps(summary))
+
+
+def _training_settings(args: argparse.Namespace) -> TrainingSettings:
+    """The run settings of ``train teacher`` / ``train distill`` from the flags of :func:`_training_flags`."""
+    from kazu_spark.training.loop import TrainingSettings
+
+    return TrainingSettings(
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, num_threads=args.num_threads,
+        precision=args.precision, max_steps=args.max_steps, time_budget_s=args.time_budget_s,
+        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, resume=args.resume,
+    )  # fmt: skip
 
 
 def _training_flags(p: argparse.ArgumentParser, *, lr: float, name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.tagger import Tagger
 from kazu_spark.ner.windows import make_windows
 from kazu_spark.training import train as train_module
-from kazu_spark.training.distill import SoftRow, distill, read_soft_labels
+from kazu_spark.training.distill import STUDENT_TRAINING, SoftRow, distill, read_soft_labels
+from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.soft_labels import dequantise, write_soft_labels
 from kazu_spark.training.train import INITIAL_BIAS, train
 from tests.conftest import build_model_dir
@@ -77,15 +79,20 @@ def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def teacher(corpora: Path, base_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("teacher")
-    train(corpora, out, base_model=base_model, num_layers=1, batch_size=4, max_steps=6, lr=1e-2, show_progress=False)
+    quick = TrainingSettings(batch_size=4, max_steps=6, lr=1e-2, show_progress=False)
+    train(corpora, out, base_model=base_model, num_layers=1, training=quick)
     return out
 
 
-def _tiny_train(corpora: Path, base_model: Path, out: Path, **kwargs) -> dict:
-    return train(
-        corpora, out, base_model=base_model, num_layers=1, batch_size=2, max_steps=6, lr=1e-3,
-        show_progress=False, **kwargs,
-    )  # fmt: skip
+def _tiny_train(corpora: Path, base_model: Path, out: Path, *, empty_keep: float = 1.0, **settings) -> dict:
+    """6 steps of batch 2 on a 1-layer teacher; ``settings``: more TrainingSettings fields."""
+    training = TrainingSettings(batch_size=2, max_steps=6, lr=1e-3, show_progress=False, **settings)
+    return train(corpora, out, base_model=base_model, num_layers=1, empty_keep=empty_keep, training=training)
+
+
+def _student_run(**changes: object) -> TrainingSettings:
+    """The student's default run settings (lr 3e-4) without the progress bar, with ``changes``."""
+    return replace(STUDENT_TRAINING, show_progress=False, **changes)
 
 
 def test_train_alias_trains_a_teacher_and_masks_unannotated_classes(
@@ -135,7 +142,8 @@ def test_interrupted_and_resumed_run_ends_with_the_uninterrupted_weights(
 
 
 def test_io_tagging_trains_an_io_model_the_io_decoder_reads(corpora: Path, base_model: Path, tmp_path: Path) -> None:
-    _tiny_train(corpora, base_model, tmp_path / "io", tagging="io")
+    train(corpora, tmp_path / "io", base_model=base_model, num_layers=1, tagging="io",
+          training=TrainingSettings(batch_size=2, max_steps=6, lr=1e-3, show_progress=False))  # fmt: skip
     loaded = load_token_classifier(tmp_path / "io")
     assert loaded.labels == ["O", *(f"I-{c}" for c in ("cell_line", "cell_type", "disease", "drug", "gene", "species"))]
     Tagger.from_dir(tmp_path / "io", decoder="io").tag(["BRCA1 causes breast cancer"])
@@ -153,9 +161,8 @@ def test_distillation_lowers_the_bce_to_the_teachers_soft_labels(tmp_path: Path)
         for doc, probs in zip(docs, tagger.window_probs(docs), strict=True)
         for w, p in zip(doc.windows, probs, strict=True)
     ]
-    info = distill(rows, confident, tmp_path / "student", layers=1, hidden=24, heads=2, intermediate=32,
-                   batch_size=len(rows), epochs=100, max_steps=10, lr=3e-2, warmup_ratio=0.0,
-                   show_progress=False)  # fmt: skip
+    run = _student_run(batch_size=len(rows), epochs=100, max_steps=10, lr=3e-2, warmup_ratio=0.0)
+    info = distill(rows, confident, tmp_path / "student", layers=1, hidden=24, heads=2, intermediate=32, training=run)
     assert info["steps"] == 10
     assert info["final_loss"] < 0.5 * info["first_loss"]
 
@@ -164,11 +171,11 @@ def test_intermediate_losses_and_teacher_init_run(teacher: Path, tmp_path: Path)
     """Hidden-state loss through the projection, attention-map loss (equal heads), student = truncated teacher."""
     rows = [SoftRow([101, 7592, 2088, 102], np.full((2, 13), 0.2, np.float32))]
     info = distill(rows, teacher, tmp_path / "s", layers=1, hidden=32, heads=2, intermediate=64, init="teacher",
-                   hidden_weight=1.0, attention_weight=1.0, max_steps=2, show_progress=False)  # fmt: skip
+                   hidden_weight=1.0, attention_weight=1.0, training=_student_run(max_steps=2))  # fmt: skip
     assert info["steps"] == 2 and np.isfinite(info["final_loss"])
     with pytest.raises(ValueError, match="attention-map loss needs equal head counts"):
         distill(rows, teacher, tmp_path / "t", layers=1, hidden=24, heads=3, intermediate=32,
-                attention_weight=1.0, max_steps=1, show_progress=False)  # fmt: skip
+                attention_weight=1.0, training=_student_run(max_steps=1))  # fmt: skip
 
 
 @pytest.mark.heavy
@@ -202,8 +209,8 @@ def test_label_job_writes_teacher_windows_and_a_student_learns_from_them(spark, 
 
     rows, labels = read_soft_labels(spark, out, versioned_name(loaded))
     assert len(rows) == len(expected) and labels == list(BIO_LABELS)
-    distill(rows, teacher, tmp_path / "student", layers=1, hidden=24, heads=2, intermediate=32, max_steps=2,
-            show_progress=False)  # fmt: skip
+    run = _student_run(max_steps=2)
+    distill(rows, teacher, tmp_path / "student", layers=1, hidden=24, heads=2, intermediate=32, training=run)
     student = Tagger.from_dir(tmp_path / "student")
     assert student.labels == list(BIO_LABELS) and student.model.config.hidden_size == 24
     assert student.name.startswith("kazu-spark-tinybern2-student@")

