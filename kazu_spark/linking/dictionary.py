@@ -8,8 +8,8 @@ phrases (``breast cancer``) case-insensitively. A hit counts only on word bounda
 digit just before or after it), and per entity class the longest of overlapping hits wins (then the
 leftmost). Synonyms shorter than ``min_length`` or on the ``blocklist`` are never searched.
 
-``dictionary_entities`` runs the matcher over documents section by section (the matcher is pickled,
-broadcast once and unpickled once per Python worker) and returns ENTITIES rows with ``model`` =
+``dictionary_entities`` runs the matcher over documents section by section (the matcher is pickled and
+broadcast once: :func:`kazu_spark.broadcast.map_with_broadcast`) and returns ENTITIES rows with ``model`` =
 ``dictionary:<source>`` and confidence 1.0. ``merge_entities`` combines them with the model's by
 ``linking.dictionary.merge``:
 
@@ -27,9 +27,7 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 import ahocorasick
@@ -37,6 +35,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from kazu_spark.broadcast import map_with_broadcast
 from kazu_spark.linking.normalise import is_symbolic
 from kazu_spark.ner.spark_ner import entity_id
 from kazu_spark.schemas import ENTITIES
@@ -47,9 +46,6 @@ if TYPE_CHECKING:
 #: ENTITIES columns without run_id, as the NER stage returns them
 _OUTPUT = ENTITIES.fieldNames()[:-1]
 _OUTPUT_SCHEMA = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in ENTITIES.fields if f.name in _OUTPUT)
-
-#: per-worker cache: fingerprint of the shipped matcher -> matcher
-_MATCHERS: dict[str, DictionaryMatcher] = {}
 
 
 class Hit(NamedTuple):
@@ -147,17 +143,8 @@ def build_matcher(terms: DataFrame, cfg: DictionaryConfig) -> DictionaryMatcher:
 
 def dictionary_entities(documents: DataFrame, terms: DataFrame, cfg: DictionaryConfig) -> DataFrame:
     """ENTITIES rows (without ``run_id``) of dictionary hits in ``documents``, section by section."""
-    payload = pickle.dumps(build_matcher(terms, cfg), protocol=pickle.HIGHEST_PROTOCOL)
-    fingerprint = hashlib.sha256(payload).hexdigest()[:16]
-    shipped = documents.sparkSession.sparkContext.broadcast(payload)
-
-    def match_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        if fingerprint not in _MATCHERS:  # unpickle once per Python worker
-            _MATCHERS[fingerprint] = pickle.loads(shipped.value)
-        for docs in batches:
-            yield entities_for_batch(_MATCHERS[fingerprint], docs)
-
-    return documents.select("doc_id", "text", "sections", "content_hash").mapInPandas(match_partition, _OUTPUT_SCHEMA)
+    docs = documents.select("doc_id", "text", "sections", "content_hash")
+    return map_with_broadcast(docs, build_matcher(terms, cfg), entities_for_batch, _OUTPUT_SCHEMA)
 
 
 def merge_entities(model: DataFrame, dictionary: DataFrame, policy: str) -> DataFrame:

@@ -32,7 +32,7 @@ or ``low``; a choice made by context similarity is at most ``medium``.
 
 Dictionary strategies are equi-joins on ``(entity_class, key)`` against terms first reduced to distinct
 ``(class, key, source, concept)``, so memory stays bounded. The fuzzy indexes are built on the driver
-for the classes that have misses, broadcast once, and unpickled once per Python worker.
+for the classes that have misses and broadcast once (:func:`kazu_spark.broadcast.map_with_broadcast`).
 
 Example (needs a SparkSession; ``entities`` in the ENTITIES schema, ``terms`` in ONTOLOGY_TERMS,
 ``documents`` with ``doc_id`` and ``text`` into which the entities' offsets point):
@@ -42,10 +42,7 @@ Example (needs a SparkSession; ``entities`` in the ENTITIES schema, ``terms`` in
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import pickle
-from collections.abc import Iterator
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
@@ -53,6 +50,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
 
+from kazu_spark.broadcast import map_with_broadcast
 from kazu_spark.config import DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import find_abbreviations
 from kazu_spark.linking.disambiguate import choose_concepts
@@ -83,9 +81,6 @@ _MATCH_SCHEMA = (
     "matched_synonym string, strategy string, score double, ambiguous boolean"
 )
 _SHORT_FORM_SCHEMA = "doc_id string, short string, long string, long_start int, long_end int"
-
-#: per-worker cache: fingerprint of the shipped fuzzy indexes -> {entity class: (index, term columns)}
-_FUZZY_INDEXES: dict[str, dict[str, tuple[FuzzyIndex, pd.DataFrame]]] = {}
 
 
 @pandas_udf(StringType())
@@ -172,17 +167,7 @@ def _fuzzy_matches(missed: DataFrame, terms: DataFrame, cfg: FuzzyConfig) -> Dat
     indexes = build_fuzzy_indexes(terms, classes, cfg.max_index_terms) if classes else {}
     if not indexes:
         return None
-    payload = pickle.dumps(indexes, protocol=pickle.HIGHEST_PROTOCOL)
-    fingerprint = hashlib.sha256(payload).hexdigest()[:16]
-    shipped = keyed.sparkSession.sparkContext.broadcast(payload)
-
-    def match_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        if fingerprint not in _FUZZY_INDEXES:  # unpickle once per Python worker
-            _FUZZY_INDEXES[fingerprint] = pickle.loads(shipped.value)
-        for batch in batches:
-            yield fuzzy_batch(_FUZZY_INDEXES[fingerprint], batch, cfg)
-
-    return keyed.mapInPandas(match_partition, _MATCH_SCHEMA)
+    return map_with_broadcast(keyed, indexes, lambda shipped, batch: fuzzy_batch(shipped, batch, cfg), _MATCH_SCHEMA)
 
 
 def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> DataFrame:
