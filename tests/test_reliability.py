@@ -158,15 +158,20 @@ class _PeakRss:
         self._thread.join()
 
 
-def test_python_worker_killed_mid_partition_is_retried(spark, setup, clean, monkeypatch, reliability_record) -> None:
-    monkeypatch.setenv(ENV_VAR, "kill_worker_after_docs=2")
-    cfg = _lake(setup, "worker_kill")
-    spark.sparkContext.setJobGroup("worker-kill", "reliability: worker killed")
+def _annotate_in_group(spark: SparkSession, cfg: Config, group: str, description: str) -> int:
+    """Annotate with the Spark jobs in job group ``group``; return how many of the group's tasks failed."""
+    spark.sparkContext.setJobGroup(group, description)
     try:
         annotate(spark, cfg)
     finally:
         spark.sparkContext.setJobGroup("", "")
-    killed = _failed_tasks(spark, "worker-kill")
+    return _failed_tasks(spark, group)
+
+
+def test_python_worker_killed_mid_partition_is_retried(spark, setup, clean, monkeypatch, reliability_record) -> None:
+    monkeypatch.setenv(ENV_VAR, "kill_worker_after_docs=2")
+    cfg = _lake(setup, "worker_kill")
+    killed = _annotate_in_group(spark, cfg, "worker-kill", "reliability: worker killed")
     got = _keys(spark, cfg.lakehouse)
     figures = _lost_and_duplicated(got, clean)
     reliability_record(
@@ -220,13 +225,8 @@ def test_memory_guard_reschedules_a_worker_over_the_ceiling(spark, setup, clean,
     cfg = cfg.model_copy(
         update={"ner": cfg.ner.model_copy(update={"max_batch_tokens": 65536, "worker_memory_limit_mb": 1.0})}
     )
-    spark.sparkContext.setJobGroup("memory-guard", "reliability: memory guard")
-    try:
-        with _PeakRss() as rss:
-            annotate(spark, cfg)
-    finally:
-        spark.sparkContext.setJobGroup("", "")
-    exits = _failed_tasks(spark, "memory-guard")
+    with _PeakRss() as rss:
+        exits = _annotate_in_group(spark, cfg, "memory-guard", "reliability: memory guard")
     got = _keys(spark, cfg.lakehouse)
     figures = _lost_and_duplicated(got, clean)
     reliability_record(
