@@ -1,8 +1,9 @@
 """Run a pandas function over a DataFrame with a large Python object pickled and broadcast once per job.
 
 The object (a dictionary matcher, fuzzy indexes) is pickled on the driver and broadcast, so its bytes
-travel to each executor once instead of inside every task; each task unpickles it once, before its
-first batch. Used by dictionary NER and fuzzy linking.
+travel to each executor once instead of inside every task; each Python worker unpickles it once and
+keeps it for its later tasks (``spark.python.worker.reuse``, on by default) in a module-level cache of
+the last few broadcasts. Used by dictionary NER and fuzzy linking.
 
 Example (needs a SparkSession):
     >>> df = spark.createDataFrame([("a",), ("b",)], "key string")  # doctest: +SKIP
@@ -14,27 +15,45 @@ Example (needs a SparkSession):
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
+from pyspark.broadcast import Broadcast
 from pyspark.sql import DataFrame
 
 T = TypeVar("T")
+#: broadcasts a worker keeps unpickled; older ones are dropped (a long-lived worker serves many jobs)
+_KEEP = 4
+#: per Python worker: sha256 of the pickled bytes -> unpickled object, oldest first
+_UNPICKLED: dict[str, Any] = {}
+
+
+def _unpickled(key: str, shipped: Broadcast) -> Any:
+    """The broadcast's object, unpickled on this worker's first use; a module-level function so that the
+    cache is this worker's module dict, not a copy shipped inside each task's closure."""
+    if key not in _UNPICKLED:
+        while len(_UNPICKLED) >= _KEEP:
+            del _UNPICKLED[next(iter(_UNPICKLED))]
+        _UNPICKLED[key] = pickle.loads(shipped.value)
+    return _UNPICKLED[key]
 
 
 def map_with_broadcast(
     frame: DataFrame, obj: T, fn: Callable[[T, pd.DataFrame], pd.DataFrame], schema: str
 ) -> DataFrame:
-    """``frame.mapInPandas`` of ``fn(obj, batch)`` per Arrow batch; ``obj`` is broadcast once, unpickled once a task.
+    """``frame.mapInPandas`` of ``fn(obj, batch)`` per Arrow batch; ``obj`` is broadcast once, unpickled once a worker.
 
     Example: see the module docstring.
     """
-    shipped = frame.sparkSession.sparkContext.broadcast(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    key = hashlib.sha256(payload).hexdigest()
+    shipped = frame.sparkSession.sparkContext.broadcast(payload)
 
     def map_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        unpickled = pickle.loads(shipped.value)
+        unpickled = _unpickled(key, shipped)
         for batch in batches:
             yield fn(unpickled, batch)
 

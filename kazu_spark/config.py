@@ -94,7 +94,7 @@ class NerConfig(_Strict):
         None, gt=0, description="padded tokens per forward pass; None = 4096 on CPU, 65536 on GPU"
     )
     num_threads: int | None = Field(None, gt=0, description="torch threads per worker; None = spark.task.cpus")
-    arrow_batch_rows: int = Field(256, gt=0, description="documents per Arrow batch sent to a Python worker")
+    arrow_batch_rows: int = Field(256, gt=0, description="documents tagged per batch in a Python worker")
     partitions: int | None = Field(None, gt=0, description="NER partitions; None = 2 x default parallelism")
     worker_memory_limit_mb: float | None = Field(
         None, gt=0, description="Python worker RSS ceiling checked between batches (docs/memory.md); None = off"

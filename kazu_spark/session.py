@@ -87,6 +87,10 @@ def fetch_delta_jars(folder: Path | None = None) -> list[Path]:
     return cached_jars(folder)
 
 
+#: most bytes of one Arrow batch sent to a pandas UDF; rows per batch stay at Spark's default (10,000)
+ARROW_BATCH_BYTES = 16 * 2**20
+
+
 def build_session(
     app_name: str = "kazu-spark",
     master: str | None = None,
@@ -108,6 +112,8 @@ def build_session(
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # bounds each Arrow batch sent to a Python worker (a few huge documents make a small batch)
+        .config("spark.sql.execution.arrow.maxBytesPerBatch", str(ARROW_BATCH_BYTES))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])

@@ -138,6 +138,23 @@ def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
     return lambda: _worker_tagger(fingerprint, lambda: _unpack_broadcast(fingerprint, shipped.value), cfg, threads)
 
 
+def document_batches(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """Re-slice a partition's Arrow batches into batches of at most ``rows`` documents.
+
+    ``ner.arrow_batch_rows`` applies here rather than through the session-wide
+    ``spark.sql.execution.arrow.maxRecordsPerBatch``, which would also shrink the batches of every
+    later pandas UDF (linking runs millions of short rows). The Arrow batches coming in are bounded in
+    bytes by ``spark.sql.execution.arrow.maxBytesPerBatch`` (set by :func:`kazu_spark.session.build_session`).
+
+    Example:
+        >>> [len(b) for b in document_batches(iter([pd.DataFrame({"x": range(5)}), pd.DataFrame({"x": [1]})]), 2)]
+        [2, 2, 1, 1]
+    """
+    for batch in batches:
+        for start in range(0, len(batch), rows):
+            yield batch.iloc[start : start + rows]
+
+
 def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
     """Tag one pandas batch of documents (doc_id, text, sections, content_hash) into entity rows."""
     pieces: list[tuple[int, str, int, str]] = []  # (row, section name, section start, section text)
@@ -176,13 +193,12 @@ def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> 
     """
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.arrow_batch_rows))
     faults = active_faults()  # test-only fault injection, read here so it travels with the task
     task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
     profile = ner_resource_profile(cfg.gpu_amount_per_task, task_cpus=task_cpus) if cfg.gpu_amount_per_task else None
 
     def tag_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        batches = kill_worker_after(batches, faults.kill_worker_after_docs)
+        batches = kill_worker_after(document_batches(batches, cfg.arrow_batch_rows), faults.kill_worker_after_docs)
         for docs in guard_memory(batches, cfg.worker_memory_limit_mb, release=_TAGGERS.clear):
             yield entities_for_batch(worker_tagger(), docs)  # a dict lookup unless the guard dropped the cache
 

@@ -105,15 +105,14 @@ def label_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -
     The model is shipped and cached per worker exactly as in the NER stage
     (:func:`kazu_spark.ner.spark_ner.ship_tagger`).
     """
-    from kazu_spark.ner.spark_ner import ship_tagger
+    from kazu_spark.ner.spark_ner import document_batches, ship_tagger
 
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.arrow_batch_rows))
 
     def label_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         tagger = worker_tagger()
-        for docs in batches:
+        for docs in document_batches(batches, cfg.arrow_batch_rows):
             yield soft_label_rows(tagger, docs)
 
     return (
