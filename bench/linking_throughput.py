@@ -9,8 +9,9 @@ picked (broadcast vs shuffle sort-merge) is read from the executed plan: terms a
 small, so an ontology with millions of synonyms is shuffled, not collected anywhere.
 
 Both paths call ``link_entities``. Where the configuration has ``linking.fuzzy`` (TF-IDF matching of the
-misses, on another branch), the exact path runs with ``linking.fuzzy.enabled=false`` and the fuzzy path
-with it on (context disambiguation off for both, no documents: no abbreviations); otherwise it prints
+misses, on another branch), the exact path runs with ``linking.fuzzy.enabled=false`` (and
+``linking.variants=false`` where it exists) and the fuzzy path with them on (context disambiguation
+off for both, no documents: no abbreviations); otherwise it prints
 ``fuzzy: not available`` and the exact path still runs.
 
     PYTHONPATH=$PWD .venv/bin/python bench/linking_throughput.py --mentions 1000000 \\
@@ -134,11 +135,13 @@ def timed(name: str, link: Callable[[DataFrame, DataFrame], DataFrame], mentions
 
 def linking_configs(conf: str) -> tuple[LinkingConfig, LinkingConfig] | None:
     """(exact-only, with-fuzzy) linking configs, or None where this checkout has no ``linking.fuzzy``."""
+
+    def overrides(on: str) -> dict[str, str]:  # variant keys (linking.variants) go with the fuzzy path
+        keys = ("linking.fuzzy.enabled", "linking.variants") if "variants" in LinkingConfig.model_fields else ()
+        return {"linking.disambiguation.enabled": "false", **dict.fromkeys(keys or ("linking.fuzzy.enabled",), on)}
+
     try:
-        return tuple(  # type: ignore[return-value]
-            load_config(conf, {"linking.fuzzy.enabled": on, "linking.disambiguation.enabled": "false"}).linking
-            for on in ("false", "true")
-        )
+        return tuple(load_config(conf, overrides(on)).linking for on in ("false", "true"))  # type: ignore[return-value]
     except ConfigError:
         return None
 

@@ -150,6 +150,9 @@ class LinkingConfig(_Strict):
     enabled: bool = Field(True, description="link entities to ontology concepts")
     ontologies: list[OntologySource] = Field(default_factory=list, description="sources for ontology_terms")
     abbreviations: bool = Field(True, description="short forms defined in a document link like their long form")
+    variants: bool = Field(
+        True, description="dictionary misses try variant keys (coordinations, adjective forms) before fuzzy"
+    )
     fuzzy: FuzzyConfig = Field(default_factory=FuzzyConfig)
     disambiguation: DisambiguationConfig = Field(default_factory=DisambiguationConfig)
     tiers: TierConfig = Field(default_factory=TierConfig)

@@ -42,6 +42,7 @@ MENTIONS = {
     "e-not-a-drug": ("Abattoirs", "drug"),  # a MeSH descriptor outside tree D
     "e-wrong-class": ("B cell", "disease"),
     "e-unknown": ("flux capacitor", "disease"),
+    "e-coordination": ("Crohn disease or inflammatory bowel diseases", "disease"),  # no synonym: its conjuncts
 }
 
 
@@ -107,6 +108,26 @@ def test_noun_phrase_variants(links: dict[str, list[dict]]) -> None:
     assert cells["concept_id"] == "CL:0000236"
     [drug] = links["e-drug"]
     assert (drug["concept_id"], drug["strategy"]) == ("MESH:D001241", "exact")
+
+
+def test_coordination_links_its_first_conjunct(links: dict[str, list[dict]]) -> None:
+    [link] = links["e-coordination"]
+    assert (link["concept_id"], link["strategy"], link["score"]) == ("MESH:D003424", "variant", 0.85)
+
+
+def test_tier_2_source_only_fills_misses(spark: SparkSession) -> None:
+    doid = OntologySource(name="DOID-MEDIC", format="doid_json", entity_class="disease", path="doid.json",
+                          xref_target="MEDIC", tier=2)  # fmt: skip
+    sources = [SOURCES[0], doid]
+    cfg = load_config(overrides={"linking.fuzzy.enabled": "false"}).linking.model_copy(update={"ontologies": sources})
+    terms = build_ontology_terms(spark, sources, base=DATA)
+    rows = [("p", "p", "body", 0, 25, "Pediatric Crohn's disease", "disease", 0.9, "m", "h", "r")]
+    rows.append(("t", "t", "body", 0, 24, "type 2 diabetes mellitus", "disease", 0.9, "m", "h", "r"))
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, cfg).collect()
+    # a DOID-only synonym reaches the MEDIC concept DOID:8778 maps to; MEDIC's own match keeps DOID out
+    assert sorted((r["entity_id"], r["concept_id"], r["source"]) for r in links) == [
+        ("p", "MESH:D003424", "DOID-MEDIC"), ("t", "MESH:D003924", "MEDIC")
+    ]  # fmt: skip
 
 
 def test_unlinkable_mentions_get_no_row(links: dict[str, list[dict]]) -> None:
@@ -199,7 +220,8 @@ def test_ambiguous_synonyms_resolved_by_document_or_context_or_kept(context_link
 
 
 def test_strategies_can_be_switched_off(spark: SparkSession, terms: DataFrame) -> None:
-    cfg = load_config(overrides={"linking.fuzzy.enabled": "false", "linking.disambiguation.enabled": "false"}).linking
+    off = {"linking.fuzzy.enabled": "false", "linking.disambiguation.enabled": "false", "linking.variants": "false"}
+    cfg = load_config(overrides=off).linking
     rows = [("t", "d", "body", 0, 13, "Crohns diseas", "disease", 0.9, "m", "h", "r")]
     rows.append(("m", "d", "body", 14, 18, "MDR1", "gene", 0.9, "m", "h", "r"))
     rows.append(("a", "d", "body", 19, 24, "ABCB1", "gene", 0.9, "m", "h", "r"))

@@ -227,7 +227,10 @@ def test_configs_match_default_sources() -> None:
     bundled = load_config().linking.ontologies
     shared = load_config(str(REPO / "conf" / "ontologies-shared.yaml")).linking.ontologies
     assert bundled == default_sources("pkg://kazu_spark/resources/ontologies")
-    assert shared == default_sources("../shared/data/ontologies")
+    doid_medic = OntologySource(name="DOID-MEDIC", format="doid_json", entity_class="disease",
+                                path="../shared/data/ontologies/doid-2018-07-05.json.gz", id_prefix_filter="DOID:",
+                                xref_target="MEDIC", tier=2)  # fmt: skip
+    assert shared == [*default_sources("../shared/data/ontologies"), doid_medic]
 
 
 def test_bundled_subsets_parse() -> None:
@@ -275,3 +278,19 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
     assert {row["concept_id"] for row in parse_source(subsets["CL"])} == {"CL:0000000", "CL:0000236"}
     assert {row["concept_id"] for row in parse_source(subsets["MeSH"])} == {"MESH:D000001", "MESH:D008687"}
     assert source_version(subsets["CL"]) == "cl/releases/2022-11-25/cl-basic.owl"  # header kept
+
+
+def test_xref_target_maps_doid_synonyms_onto_medic() -> None:
+    medic = OntologySource(name="MEDIC", format="medic", entity_class="disease", path="ctd_diseases.tsv")
+    doid = OntologySource(name="DOID-MEDIC", format="doid_json", entity_class="disease", path="doid.json",
+                          xref_target="MEDIC")  # fmt: skip
+    rows = list(parse_source(doid, DATA, [medic, doid]))
+    # MEDIC lists DO:DOID:9352 as an alternative id of Diabetes Mellitus, Type 2
+    assert ("MESH:D003924", "Diabetes Mellitus, Type 2", "NIDDM", "exact", {"xref_of": "DOID:9352"}) in [
+        (r["concept_id"], r["default_label"], r["synonym"], r["synonym_type"], r["metadata"]) for r in rows
+    ]
+    assert {r["concept_id"] for r in rows} == {"MESH:D003424", "MESH:D003924"}  # DOID:8718 maps to nothing here
+    with pytest.raises(ValueError, match="not a configured source"):
+        list(parse_source(doid, DATA, [doid]))
+    with pytest.raises(ValueError, match="doid_json format only"):
+        OntologySource(name="X", format="medic", entity_class="disease", path="x", xref_target="MEDIC")

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -47,15 +47,18 @@ def term_id(source: str, concept_id: str, synonym: str) -> str:
     return hashlib.sha1(f"{source}|{concept_id}|{synonym}".encode()).hexdigest()
 
 
-def terms_rows(source: OntologySource, base: str | Path | None = None) -> Iterator[dict]:
-    """Complete ``ontology_terms`` rows of one source, one per distinct (concept, synonym).
+def terms_rows(
+    source: OntologySource, base: str | Path | None = None, sources: Iterable[OntologySource] = ()
+) -> Iterator[dict]:
+    """Complete ``ontology_terms`` rows of one source, one per distinct (concept, synonym); ``sources``:
+    the configured sources, where an ``xref_target`` is looked up.
 
     Synonyms are stripped of surrounding whitespace and empty ones dropped; when a concept lists one
     synonym twice (e.g. as label and exact synonym) the first, i.e. the label, wins.
     """
     version, checksum = source_version(source, base), source_checksum(source, base)
     seen: set[tuple[str, str]] = set()
-    for row in parse_source(source, base):
+    for row in parse_source(source, base, sources):
         synonym = row["synonym"].strip()
         key = (row["concept_id"], synonym)
         if not synonym or key in seen:
@@ -92,7 +95,7 @@ def build_ontology_terms(
     columns = ONTOLOGY_TERMS.fieldNames()
     frames = []
     for source in sources:
-        rows = terms_rows(source, base)
+        rows = terms_rows(source, base, sources)
         while chunk := list(itertools.islice(rows, _CHUNK_ROWS)):
             frames.append(spark.createDataFrame(pd.DataFrame(chunk, columns=columns), schema=ONTOLOGY_TERMS))
         log.info("parsed ontology source %s", source.name)

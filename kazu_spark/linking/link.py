@@ -6,7 +6,13 @@ first that finds anything wins:
 
 1. ``exact``: the mention equals a synonym of a concept of the entity's class (score 1.0);
 2. ``normalised``: ``normalise(mention, class)`` equals a term's ``normalised_synonym`` (score 0.9);
-3. ``fuzzy_tfidf`` (``linking.fuzzy``): the normalised mention's nearest synonyms of its class by
+   both in ``tier`` order of the sources (``OntologySource.tier``, default 1): a lookup that tier 0's
+   synonyms (e.g. train curations) match never reaches tier 1 (MEDIC), whose matches keep tier 2 (e.g.
+   Disease Ontology synonyms mapped onto MEDIC) out;
+3. ``variant`` (``linking.variants``): the first of the mention's ``variant_keys`` (coordination
+   conjuncts, adjective -> noun, reordered "A of B", :mod:`kazu_spark.linking.variants`) that equals a
+   ``normalised_synonym`` (score 0.85);
+4. ``fuzzy_tfidf`` (``linking.fuzzy``): the normalised mention's nearest synonyms of its class by
    character n-gram TF-IDF cosine (:mod:`kazu_spark.linking.fuzzy`), at least ``min_score``; the best
    and any within ``margin`` of it are kept, up to ``top_k`` synonyms (score 0.8 x cosine, so a fuzzy
    link always ranks below a dictionary one).
@@ -48,7 +54,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
-from pyspark.sql.types import StringType
+from pyspark.sql.types import ArrayType, StringType
 
 from kazu_spark.broadcast import map_with_broadcast
 from kazu_spark.config import DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
@@ -56,12 +62,15 @@ from kazu_spark.linking.abbreviations import find_abbreviations
 from kazu_spark.linking.disambiguate import choose_concepts
 from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
+from kazu_spark.linking.variants import variant_keys
 from kazu_spark.schemas import ENTITY_LINKS
 
 log = logging.getLogger(__name__)
 
 EXACT_SCORE = 1.0
 NORMALISED_SCORE = 0.9
+VARIANT_SCORE = 0.85
+_DEFAULT_TIER = 1
 #: a fuzzy link scores this times its cosine similarity
 FUZZY_SCALE = 0.8
 #: a short form's link scores this times its long form's score
@@ -87,6 +96,12 @@ _SHORT_FORM_SCHEMA = "doc_id string, short string, long string, long_start int, 
 def normalise_udf(text: pd.Series, entity_class: pd.Series) -> pd.Series:
     """``normalise`` over Arrow batches of (text, entity_class)."""
     return pd.Series([normalise(t, c) for t, c in zip(text, entity_class, strict=True)], index=text.index)
+
+
+@pandas_udf(ArrayType(StringType()))
+def variant_keys_udf(text: pd.Series, entity_class: pd.Series) -> pd.Series:
+    """``variant_keys`` over Arrow batches of (text, entity_class)."""
+    return pd.Series([variant_keys(t, c) for t, c in zip(text, entity_class, strict=True)], index=text.index)
 
 
 def _term_keys(terms: DataFrame, key: Column) -> DataFrame:
@@ -170,11 +185,19 @@ def _fuzzy_matches(missed: DataFrame, terms: DataFrame, cfg: FuzzyConfig) -> Dat
     return map_with_broadcast(keyed, indexes, lambda shipped, batch: fuzzy_batch(shipped, batch, cfg), _MATCH_SCHEMA)
 
 
-def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> DataFrame:
-    """Candidate links of lookups (entity_id, doc_id, via, query, entity_class): exact, then normalised,
-    then fuzzy for what is still missing; a lookup gets the rows of the first strategy that matches."""
-    exact_keys = _term_keys(terms, F.col("synonym"))
-    exact = _matches(queries.withColumn("key", F.col("query")), exact_keys, "exact", EXACT_SCORE)
+def _in_tier(tier: int, tier_of: dict[str, int], others: list[str]) -> Column:
+    """Terms of the sources in ``tier``: those named with it, or for the default tier every source not
+    named with another tier (terms may hold sources the config does not list)."""
+    if tier == _DEFAULT_TIER:
+        return ~F.col("source").isin(others) if others else F.lit(True)
+    return F.col("source").isin([name for name, t in tier_of.items() if t == tier])
+
+
+def _dictionary(queries: DataFrame, terms: DataFrame) -> DataFrame:
+    """Exact, then (for the lookups exact misses) normalised candidate links of lookups against ``terms``."""
+    exact = _matches(
+        queries.withColumn("key", F.col("query")), _term_keys(terms, F.col("synonym")), "exact", EXACT_SCORE
+    )
     missed = queries.join(exact.select("entity_id", "via"), ["entity_id", "via"], "left_anti")
     normalised = _matches(
         missed.withColumn("key", normalise_udf("query", "entity_class")),
@@ -182,12 +205,49 @@ def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> DataFr
         "normalised",
         NORMALISED_SCORE,
     )
-    found = exact.unionByName(normalised)
+    return exact.unionByName(normalised)
+
+
+def _variant_matches(missed: DataFrame, terms: DataFrame) -> DataFrame:
+    """Links of each lookup's best-ranked variant key (``variant_keys``) that names a normalised synonym."""
+    keyed = missed.select(
+        "entity_id", "doc_id", "via", "entity_class",
+        F.posexplode(variant_keys_udf("query", "entity_class")).alias("rank", "key"),
+    )  # fmt: skip
+    matched = keyed.join(_term_keys(terms, F.col("normalised_synonym")), ["entity_class", "key"])
+    best = F.min("rank").over(Window.partitionBy("entity_id", "via"))
+    return (
+        matched.withColumn("best", best)
+        .where(F.col("rank") == F.col("best"))
+        .select(
+            *_MATCH_COLUMNS[:7], F.lit("variant").alias("strategy"), F.lit(VARIANT_SCORE).alias("score"), "ambiguous"
+        )
+    )
+
+
+def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> DataFrame:
+    """Candidate links of lookups (entity_id, doc_id, via, query, entity_class): exact, then normalised
+    (tier by tier), then variants, then fuzzy for what is still missing; a lookup
+    gets the rows of the first strategy that matches. When later stages run, the links found so far are
+    materialised (``localCheckpoint``) before each: a stage reads the misses, i.e. the lookups anti-joined
+    with everything before it, and without a checkpoint that plan (and the jobs running it) doubles per stage.
+    """
+    tier_of = {source.name: source.tier for source in cfg.ontologies}
+    others = [name for name, tier in tier_of.items() if tier != _DEFAULT_TIER]
+    stages = [
+        lambda missed, tier=tier: _dictionary(missed, terms.where(_in_tier(tier, tier_of, others)))
+        for tier in sorted({*tier_of.values(), _DEFAULT_TIER})
+    ]
+    if cfg.variants:
+        stages.append(lambda missed: _variant_matches(missed, terms))
     if cfg.fuzzy.enabled:
-        missed = missed.join(normalised.select("entity_id", "via"), ["entity_id", "via"], "left_anti")
-        fuzzy = _fuzzy_matches(missed, terms, cfg.fuzzy)
-        if fuzzy is not None:
-            found = found.unionByName(fuzzy)
+        stages.append(lambda missed: _fuzzy_matches(missed, terms, cfg.fuzzy))
+    found = stages.pop(0)(queries)
+    for stage in stages:
+        found = found.localCheckpoint(eager=True)
+        more = stage(queries.join(found.select("entity_id", "via").distinct(), ["entity_id", "via"], "left_anti"))
+        if more is not None:
+            found = found.unionByName(more)
     return found
 
 
@@ -287,8 +347,9 @@ def link_entities(
 
     ``cfg`` defaults to ``LinkingConfig()`` (every strategy on); ``documents`` (``doc_id``, ``text``) enables
     abbreviations and context disambiguation, which need the text the entities' offsets point into.
-    With fuzzy matching on, the call itself runs Spark jobs: the dictionary misses are materialised
-    (``localCheckpoint``) to find the classes that need a fuzzy index, which is built and broadcast.
+    With fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the dictionary
+    links are materialised (``localCheckpoint``), and so are the fuzzy lookups, to find the classes that
+    need a fuzzy index, which is built and broadcast.
     """
     cfg = cfg or LinkingConfig()
     queries = entities.select(

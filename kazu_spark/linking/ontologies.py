@@ -74,6 +74,8 @@ _HGNC_COLUMNS = {  # column -> synonym type, in output order
     "prev_name": "previous",
 }
 _HGNC_METADATA = ("locus_group", "location", "entrez_id", "ensembl_gene_id", "uniprot_ids")
+#: cross-references of Disease Ontology classes kept (the ids MEDIC concepts have or list as alternatives)
+_XREF_PREFIXES = ("MESH:", "OMIM:")
 _OBOGRAPH_SCOPES = {
     "hasExactSynonym": "exact",
     "hasRelatedSynonym": "related",
@@ -129,6 +131,17 @@ class OntologySource(BaseModel):
     id_prefix_filter: str | None = Field(None, description="keep only concepts whose id starts with this")
     columns: ColumnMapping | None = Field(None, description="csv/tsv/jsonl/parquet only: column mapping")
     annotation_types: list[str] | None = Field(None, description="pubtator only: types kept as synonyms")
+    xref_target: str | None = Field(
+        None,
+        description="name of another source: this source's labels and synonyms become synonyms of the target's "
+        "concepts they cross-reference (xrefs, or the target's alternative ids); concepts without one are dropped",
+    )
+    tier: int = Field(
+        1,
+        ge=0,
+        description="dictionary lookup order: tier 0 sources first (train curations), then 1 (the default), "
+        "then 2 (fallbacks); a mention one tier's synonyms match never reaches the next",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> OntologySource:
@@ -142,6 +155,8 @@ class OntologySource(BaseModel):
             raise ValueError(f"columns (a column mapping) is required by, and only allowed for, {TABLE_FORMATS}")
         if (self.format == "pubtator") != bool(self.annotation_types):
             raise ValueError("annotation_types is required by, and only allowed for, the pubtator format")
+        if self.xref_target and self.format != "doid_json":
+            raise ValueError("xref_target applies to the doid_json format only (the one that carries xrefs)")
         return self
 
     def files(self, base: str | Path | None = None) -> list[str]:
@@ -319,7 +334,7 @@ def read_obographs(path: str) -> dict:
 
 def parse_doid_json(path: str) -> Iterator[SynonymRow]:
     """Rows of the non-deprecated classes of an obographs JSON file (Disease Ontology): ``lbl`` as label,
-    exact/related/broad/narrow synonyms."""
+    exact/related/broad/narrow synonyms; metadata ``xrefs``: the ``|``-joined MeSH and OMIM xrefs."""
     for graph in read_obographs(path)["graphs"]:
         for node in graph.get("nodes", []):
             meta = node.get("meta", {})
@@ -330,6 +345,9 @@ def parse_doid_json(path: str) -> Iterator[SynonymRow]:
                 p["val"] for p in meta.get("basicPropertyValues", []) if p.get("pred", "").endswith("#hasOBONamespace")
             ]
             metadata = {"namespace": namespaces[0]} if namespaces else {}
+            xrefs = [x["val"] for x in meta.get("xrefs", []) if x.get("val", "").startswith(_XREF_PREFIXES)]
+            if xrefs:
+                metadata["xrefs"] = "|".join(xrefs)
             yield _row(concept_id, label, label, "label", metadata)
             for synonym in meta.get("synonyms", []):
                 scope = _OBOGRAPH_SCOPES.get(synonym.get("pred", ""))
@@ -408,8 +426,47 @@ def parse_pubtator_curations(path: str, annotation_types: list[str]) -> Iterator
                 yield _row(concept, label, text, "curated", {})
 
 
-def parse_source(source: OntologySource, base: str | Path | None = None) -> Iterator[SynonymRow]:
-    """Rows of one source, parsed with its format's parser and filtered by ``id_prefix_filter``."""
+def cross_reference_index(rows: Iterable[SynonymRow]) -> dict[str, dict[str, str]]:
+    """Id -> {concept id: default label} of the concepts of ``rows`` that have that id or list it among
+    their alternative ids (MEDIC's ``AltDiseaseIDs``; its ``DO:DOID:4`` is indexed as ``DOID:4``).
+
+    Example:
+        >>> medic = [_row("MESH:D1", "Flu", "Flu", "label", {"AltDiseaseIDs": "DO:DOID:8469|OMIM:1"})]
+        >>> cross_reference_index(medic)["DOID:8469"], sorted(cross_reference_index(medic))
+        ({'MESH:D1': 'Flu'}, ['DOID:8469', 'MESH:D1', 'OMIM:1'])
+    """
+    index: dict[str, dict[str, str]] = {}
+    for row in rows:
+        for key in [row["concept_id"], *_split(row["metadata"].get("AltDiseaseIDs", ""))]:
+            index.setdefault(key.removeprefix("DO:"), {})[row["concept_id"]] = row["default_label"]
+    return index
+
+
+def map_cross_references(rows: Iterable[SynonymRow], index: dict[str, dict[str, str]]) -> Iterator[SynonymRow]:
+    """``rows`` re-targeted through ``cross_reference_index``: each synonym becomes a synonym of every
+    indexed concept that its concept (by id or by a metadata ``xrefs`` id) cross-references, with that
+    concept's label and metadata ``xref_of`` = the original id; rows of unmapped concepts are dropped.
+
+    Example:
+        >>> index = {"MESH:D1": {"MESH:D1": "Flu"}, "DOID:2": {"MESH:D3": "Cold"}}
+        >>> rows = [_row("DOID:8469", "influenza", "grippe", "exact", {"xrefs": "MESH:D1"})]
+        >>> [(r["concept_id"], r["default_label"], r["synonym"]) for r in map_cross_references(rows, index)]
+        [('MESH:D1', 'Flu', 'grippe')]
+    """
+    for row in rows:
+        targets: dict[str, str] = {}
+        for key in [row["concept_id"], *_split(row["metadata"].get("xrefs", ""))]:
+            targets.update(index.get(key, {}))
+        for concept, label in sorted(targets.items()):
+            yield _row(concept, label, row["synonym"], row["synonym_type"], {"xref_of": row["concept_id"]})
+
+
+def parse_source(
+    source: OntologySource, base: str | Path | None = None, sources: Iterable[OntologySource] = ()
+) -> Iterator[SynonymRow]:
+    """Rows of one source, parsed with its format's parser and filtered by ``id_prefix_filter``; a source
+    with ``xref_target`` is mapped onto that source (looked up by name in ``sources``) by
+    ``map_cross_references``."""
     path = resolve_path(source.path, base)
     if source.format == "mesh":
         tree_path = resolve_path(source.tree_numbers_path, base) if source.tree_numbers_path else None
@@ -423,7 +480,14 @@ def parse_source(source: OntologySource, base: str | Path | None = None) -> Iter
             source.format
         ](path)
     prefix = source.id_prefix_filter
-    return (row for row in rows if row["concept_id"].startswith(prefix)) if prefix else rows
+    if prefix:
+        rows = (row for row in rows if row["concept_id"].startswith(prefix))
+    if source.xref_target:
+        target = next((s for s in sources if s.name == source.xref_target), None)
+        if target is None:
+            raise ValueError(f"{source.name}: xref_target {source.xref_target!r} is not a configured source")
+        rows = map_cross_references(rows, cross_reference_index(parse_source(target, base, sources)))
+    return rows
 
 
 def source_checksum(source: OntologySource, base: str | Path | None = None) -> str:

@@ -1,0 +1,112 @@
+"""Variant lookup keys for mentions no dictionary key matched: coordinations, adjective forms, word order.
+
+A mention that misses both the exact and the normalised lookup is often a regular rewrite away from a
+synonym. ``variant_keys`` lists those rewrites as normalised keys (``normalise`` of the entity class),
+most faithful first, so linking can try them against the synonyms' normalised keys before it falls
+back to fuzzy matching:
+
+1. **coordination** -- ``breast and ovarian cancer``, ``brain, breast, and prostate cancer``,
+   ``breast and/or ovarian cancer``, ``breast/ovarian cancer``: each conjunct with the shared head of
+   the last one (``breast cancer``, ``ovarian cancer``), first conjunct first; a conjunct that already
+   has several words keeps its own (``colon cancer and leukemia``);
+2. **parentheses dropped** -- ``glucose-6-phosphate dehydrogenase (G6PD) deficiency``;
+3. **"A of (the) B" reordered** -- ``deficiency of C2`` -> ``c2 deficiency``, ``cancer of the breast``
+   -> ``breast cancer``;
+4. **adjective to noun** on the last word -- ``hypertensive`` -> ``hypertension``, ``epileptic`` ->
+   ``epilepsy``, ``diabetic`` -> ``diabetes``, ``psychotic`` -> ``psychosis``, ``anemic`` ->
+   ``anemia``, ``nephrotoxic`` -> ``nephrotoxicity``; and ``-ical`` -> ``-ic`` on every word
+   (``neurological disease`` -> ``neurologic disease``);
+5. **leading qualifier dropped** -- ``familial gastric cancer`` -> ``gastric cancer`` (``familial``,
+   ``hereditary``, ``sporadic`` ... in ``_QUALIFIERS``).
+
+Every rule is tried on the mention and on the coordination's conjuncts. The keys are matching keys,
+never display text, and only ever used for misses, so a rule may over-generate: a key that names no
+synonym costs one failed join row.
+
+Example:
+    >>> variant_keys("breast and ovarian cancers", "disease")
+    ['breast cancer', 'ovarian cancer']
+    >>> variant_keys("hypertensive", "disease")
+    ['hypertension']
+"""
+
+from __future__ import annotations
+
+import re
+
+from kazu_spark.linking.normalise import normalise
+
+#: separators of conjuncts: ", and", "and/or", "or", "/", ","
+_CONJUNCTION = re.compile(r"\s*,?\s+(?:and\s*/\s*or|and|or|&)\s+|\s*/\s*|\s*,\s*", re.IGNORECASE)
+_PARENTHESES = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
+_OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
+#: leading words whose removal leaves the core of a disease name
+_QUALIFIERS = frozenset(
+    {"familial", "hereditary", "inherited", "sporadic", "isolated", "congenital", "idiopathic", "primary", "human"}
+)
+#: adjective endings -> noun endings, tried in order on the last word (longest endings first)
+_ADJECTIVE_TO_NOUN = (
+    ("tensive", ("tension",)),
+    ("ptic", ("psy",)),  # epileptic -> epilepsy
+    ("otic", ("osis",)),  # psychotic, sclerotic, necrotic -> -osis
+    ("etic", ("etes", "esis")),  # diabetic -> diabetes
+    ("ical", ("ic", "y")),  # neurological -> neurologic
+    ("ic", ("ia", "y", "icity", "ism", "e", "")),  # anemic, neuropathic, nephrotoxic, ...
+    ("ive", ("ion",)),  # convulsive -> convulsion
+    ("ed", ("ion",)),  # depressed -> depression
+)
+
+
+def _noun_forms(word: str) -> list[str]:
+    """Nouns an adjective ``word`` may come from, by its ending (``_ADJECTIVE_TO_NOUN``)."""
+    for ending, replacements in _ADJECTIVE_TO_NOUN:
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            return [word[: -len(ending)] + r for r in replacements]
+    return []
+
+
+def conjuncts(text: str) -> list[str]:
+    """The parts of a coordinated mention, each with the shared head of the last part; ``[]`` when
+    ``text`` is no coordination.
+
+    Example:
+        >>> conjuncts("brain, breast, and prostate cancer")
+        ['brain cancer', 'breast cancer', 'prostate cancer']
+        >>> conjuncts("colon cancer and leukemia"), conjuncts("colon or lung cancer"), conjuncts("breast cancer")
+        (['colon cancer', 'leukemia'], ['colon cancer', 'lung cancer'], [])
+    """
+    parts = [p for p in _CONJUNCTION.split(text.strip()) if p]
+    if len(parts) < 2:
+        return []
+    last = parts[-1].split()
+    head = " ".join(last[1:])
+    shares = [bool(head) and p.split()[-1].lower() != last[-1].lower() for p in parts[:-1]]
+    return [f"{p} {head}" if share else p for p, share in zip(parts[:-1], shares, strict=True)] + [parts[-1]]
+
+
+def _rewrites(text: str, entity_class: str) -> list[str]:
+    """Keys of one phrase under rules 2-5 (see the module doc), the phrase's own key first."""
+    key = normalise(_PARENTHESES.sub("", text), entity_class)
+    keys = [normalise(text, entity_class), key]
+    if of := _OF.match(key):
+        keys.append(normalise(f"{of['tail']} {of['head']}", entity_class))
+    words = key.split()
+    if words:
+        keys.append(" ".join(w[:-2] if w.endswith("ical") else w for w in words))
+        keys += [normalise(" ".join([*words[:-1], noun]), entity_class) for noun in _noun_forms(words[-1])]
+    if len(words) > 1 and words[0] in _QUALIFIERS:
+        keys += _rewrites(" ".join(words[1:]), entity_class)
+    return keys
+
+
+def variant_keys(text: str, entity_class: str) -> list[str]:
+    """Normalised lookup keys of the variants of ``text`` (module doc), best first, without duplicates,
+    blanks or ``normalise(text)`` itself.
+
+    Example:
+        >>> variant_keys("Deficiency of C2", "disease"), variant_keys("G6PD (glucose) deficiency", "disease")
+        (['c2 deficiency'], ['g6pd deficiency'])
+    """
+    own = normalise(text, entity_class)
+    keys = [k for part in conjuncts(text) for k in _rewrites(part, entity_class)] + _rewrites(text, entity_class)
+    return [k for k in dict.fromkeys(keys) if k and k != own]

@@ -1,0 +1,69 @@
+"""Variant lookup keys of dictionary misses: a table of mentions and the synonym keys they must reach."""
+
+from __future__ import annotations
+
+import pytest
+
+from kazu_spark.linking.normalise import normalise
+from kazu_spark.linking.variants import conjuncts, variant_keys
+
+
+@pytest.mark.parametrize(
+    ("mention", "parts"),
+    [
+        ("breast and ovarian cancer", ["breast cancer", "ovarian cancer"]),
+        ("brain, breast, and prostate cancer", ["brain cancer", "breast cancer", "prostate cancer"]),
+        ("breast and/or ovarian cancer", ["breast cancer", "ovarian cancer"]),
+        ("breast/ovarian cancer", ["breast cancer", "ovarian cancer"]),
+        ("colon cancer or leukemia", ["colon cancer", "leukemia"]),
+        ("colon cancer or lung cancer", ["colon cancer", "lung cancer"]),
+        ("hereditary breast and ovarian cancer", ["hereditary breast cancer", "ovarian cancer"]),
+        ("C5 or C6 deficiency", ["C5 deficiency", "C6 deficiency"]),
+        ("breast cancer", []),
+        ("Andersen syndrome", []),  # "and" inside a word is no conjunction
+    ],
+)
+def test_conjuncts(mention: str, parts: list[str]) -> None:
+    assert conjuncts(mention) == parts
+
+
+@pytest.mark.parametrize(
+    ("mention", "synonym"),
+    [
+        # the first conjunct is tried first: the mention links to it
+        ("breast and ovarian cancers", "Breast Cancer"),
+        ("hereditary breast and ovarian cancer", "Hereditary breast cancer"),
+        # adjectives to the nouns MEDIC names
+        ("hypertensive", "Hypertension"),
+        ("hypotensive", "Hypotension"),
+        ("epileptic", "Epilepsy"),
+        ("diabetic", "Diabetes"),
+        ("psychotic", "psychosis"),
+        ("anemic", "Anemia"),
+        ("nephrotoxic", "nephrotoxicity"),
+        ("convulsive", "Convulsions"),
+        ("depressed", "Depression"),
+        ("neurological disease", "Neurologic disease"),
+        # word order, parentheses, leading qualifiers
+        ("deficiency of C2", "C2 deficiency"),
+        ("cancer of the breast", "breast cancer"),
+        ("glucose-6-phosphate dehydrogenase (G6PD) deficiency", "Glucose-6-phosphate dehydrogenase deficiency"),
+        ("familial gastric cancer", "gastric cancer"),
+        ("sporadic renal cell carcinomas", "Renal Cell Carcinoma"),
+    ],
+)
+def test_variant_reaches_synonym(mention: str, synonym: str) -> None:
+    keys = variant_keys(mention, "disease")
+    assert normalise(synonym, "disease") in keys
+    if " and " in mention:
+        assert keys[0] == normalise(synonym, "disease")
+
+
+@pytest.mark.parametrize("mention", ["breast cancer", "Hypertension", "BRCA1", "", "  "])
+def test_no_variant_repeats_the_mention(mention: str) -> None:
+    assert normalise(mention, "disease") not in variant_keys(mention, "disease")
+    assert "" not in variant_keys(mention, "disease")
+
+
+def test_symbols_keep_their_case() -> None:
+    assert variant_keys("IL-6 and IL-8", "gene") == ["IL6", "IL8"]
