@@ -17,6 +17,7 @@ from kazu_spark.linking.variants import conjuncts, variant_keys
         ("breast/ovarian cancer", ["breast cancer", "ovarian cancer"]),
         ("colon cancer or leukemia", ["colon cancer", "leukemia"]),
         ("colon cancer or lung cancer", ["colon cancer", "lung cancer"]),
+        ("colon cancer and lung cancers", ["colon cancer", "lung cancers"]),
         ("hereditary breast and ovarian cancer", ["hereditary breast cancer", "ovarian cancer"]),
         ("C5 or C6 deficiency", ["C5 deficiency", "C6 deficiency"]),
         ("breast cancer", []),

@@ -80,7 +80,8 @@ def conjuncts(text: str) -> list[str]:
         return []
     last = parts[-1].split()
     head = " ".join(last[1:])
-    shares = [bool(head) and p.split()[-1].lower() != last[-1].lower() for p in parts[:-1]]
+    ends = last[-1].lower().rstrip("s")  # "cancer" and "cancers" end alike
+    shares = [bool(head) and p.split()[-1].lower().rstrip("s") != ends for p in parts[:-1]]
     return [f"{p} {head}" if share else p for p, share in zip(parts[:-1], shares, strict=True)] + [parts[-1]]
 
 
