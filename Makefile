@@ -22,10 +22,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 run: setup
 	$(KS) annotate
 
-# CI (.ci/run) runs `make test`: everything but the `heavy` tests (clusters, fault injection, concurrent
-# writers), which `make test-all` adds
+# CI (.ci/run) runs `make test`: everything (reliability suite and doctests included) but the `heavy`
+# tests (standalone and local-cluster Spark, the soft-label job), which `make test-all` adds
 test: setup
-	$(PY) -m pytest -m "not heavy"
+	$(PY) -m pytest -m "not heavy" --durations=15
 
 test-all: setup
 	$(PY) -m pytest

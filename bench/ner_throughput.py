@@ -250,7 +250,8 @@ def read_documents(workdir: Path) -> list[dict]:
 
 
 def child_main(args: argparse.Namespace, overrides: dict[str, str]) -> None:
-    """``--row``: run one row and print its seconds as the last line of stdout."""
+    """``--row``: run one row and print its seconds as the last line of stdout (progress goes to stderr)."""
+    console.stderr = True
     run = {
         "bare": lambda: bare_forward(args.workdir, args.cores, overrides),
         "spark": lambda: spark_stage(args.workdir, args.cores, overrides),

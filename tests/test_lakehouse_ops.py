@@ -26,7 +26,6 @@ from kazu_spark.schemas import QUARANTINE, RUNS, TABLES
 pytestmark = pytest.mark.spark
 
 
-@pytest.mark.heavy
 def test_two_annotate_runs_at_once_into_a_fresh_lakehouse_both_land(spark: SparkSession, tmp_path: Path) -> None:
     model = build_model_dir(tmp_path / "model")
     rows = sample_rows(4)

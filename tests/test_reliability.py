@@ -36,7 +36,7 @@ from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline import annotate, ensure_ontology_terms
 from kazu_spark.session import jars_dir
 
-pytestmark = [pytest.mark.spark, pytest.mark.reliability, pytest.mark.heavy]
+pytestmark = [pytest.mark.spark, pytest.mark.reliability]
 
 REPO = Path(__file__).parents[1]
 #: what the suite compares between a faulted and a clean lakehouse: table -> key column
