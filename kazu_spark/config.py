@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from kazu_spark.linking.ontologies import OntologySource
 from kazu_spark.ner.decode import Decoder
@@ -159,13 +159,18 @@ class LinkingConfig(_Strict):
     dictionary: DictionaryConfig = Field(default_factory=DictionaryConfig)
 
 
+def _on_off(value: object) -> object:
+    """YAML 1.1 reads a bare ``on``/``off`` (e.g. ``--set progress=off``) as a boolean: take it back."""
+    return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+
 class Config(_Strict):
     """The whole job configuration."""
 
     input: InputConfig = Field(default_factory=InputConfig)
     lakehouse: PathStr = Field("./lakehouse", description="folder (or URI) holding the Delta tables")
     incremental: bool = Field(True, description="skip documents whose content hash is already stored")
-    progress: Literal["auto", "on", "off"] = Field(
+    progress: Annotated[Literal["auto", "on", "off"], BeforeValidator(_on_off)] = Field(
         "auto", description="live NER progress bar on stderr; auto: only when stderr is a terminal"
     )
     spark: SparkConfig = Field(default_factory=SparkConfig)

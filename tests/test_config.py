@@ -52,3 +52,12 @@ def test_cli_rejects_bad_value_before_starting_spark(tmp_path) -> None:
     with pytest.raises(SystemExit, match="ner.stride"):
         main(["annotate", "--lakehouse", str(tmp_path / "lh"), "--set", "ner.stride=-1"])
     assert not (tmp_path / "lh").exists()
+
+
+@pytest.mark.parametrize(("given", "expected"), [("off", "off"), ("on", "on"), ("auto", "auto")])
+def test_progress_on_off_survive_yaml_booleans(given: str, expected: str, tmp_path) -> None:
+    """`--progress off` / `progress: off` in YAML 1.1 parse as booleans; the config still means on/off."""
+    conf = tmp_path / "c.yaml"
+    conf.write_text(f"progress: {given}\n")
+    assert load_config(overrides={"progress": given}).progress == expected
+    assert load_config(str(conf)).progress == expected

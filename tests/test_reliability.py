@@ -239,6 +239,27 @@ def test_memory_guard_reschedules_a_worker_over_the_ceiling(spark, setup, clean,
     assert got == clean
 
 
+def test_big_batches_stay_under_a_reachable_ceiling(spark, setup, clean, reliability_record) -> None:
+    """A 16x token budget under a 2 GiB ceiling: every worker stays below it, no attempt is ended, nothing changes."""
+    ceiling = 2048
+    cfg = _lake(setup, "memory_ok")
+    cfg = cfg.model_copy(
+        update={"ner": cfg.ner.model_copy(update={"max_batch_tokens": 65536, "worker_memory_limit_mb": ceiling})}
+    )
+    with _PeakRss() as rss:
+        exits = _annotate_in_group(spark, cfg, "memory-ok", "reliability: big batches under a ceiling")
+    got = _keys(spark, cfg.lakehouse)
+    reliability_record(
+        f"big batches (65,536-token budget) under a {ceiling} MiB worker ceiling",
+        got == clean and rss.peak_mb <= ceiling,
+        injected=1,
+        peak_worker_rss_mb=round(rss.peak_mb),
+        **_lost_and_duplicated(got, clean),
+    )
+    assert exits == 0 and 0 < rss.peak_mb <= ceiling
+    assert got == clean
+
+
 # --- hostile documents -------------------------------------------------------------------------------------------
 
 #: (id, title, text) rows, each a way a real corpus goes wrong; the expected outcome is in HOSTILE_OUTCOME
