@@ -167,7 +167,8 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     from kazu_spark.training.evaluate import evaluate_conll
 
     decoders = args.decoder or ["sigmoid"]
-    kwargs = {"threshold": args.threshold, **({"label_map": args.label_map} if args.label_map else {})}
+    kwargs = {"threshold": args.threshold, "device": args.device}
+    kwargs |= {"label_map": args.label_map} if args.label_map else {}
     model = resolve_path(args.model)
     if args.all_corpora:
         _evaluate_all(model, args, decoders, kwargs)
@@ -277,6 +278,26 @@ def cmd_train_distill(args: argparse.Namespace) -> None:
         soft_labels_source=args.soft_labels,
         model_name=args.name,
     )
+    print(json.dumps(summary))
+
+
+def cmd_train_all(args: argparse.Namespace) -> None:
+    """Teacher, soft labels, student and both devel tables in one process, no Spark (kazu_spark.training.recipe)."""
+    from kazu_spark.training.loop import TrainingSettings
+    from kazu_spark.training.recipe import train_all
+
+    def stage(name: str) -> TrainingSettings:
+        return TrainingSettings(
+            epochs=getattr(args, f"{name}_epochs"), lr=getattr(args, f"{name}_lr"), batch_size=args.batch_size,
+            seed=args.seed, num_threads=args.num_threads, precision=args.precision,
+            time_budget_s=getattr(args, f"{name}_budget_s"),
+        )  # fmt: skip
+
+    summary = train_all(
+        args.corpora, args.unlabelled or [], args.out, base_model=args.base_model, teacher_layers=args.teacher_layers,
+        teacher_training=stage("teacher"), student_training=stage("student"), init=args.init, alpha=args.alpha,
+        train_sentences_as_text=not args.no_train_sentences,
+    )  # fmt: skip
     print(json.dumps(summary))
 
 
@@ -415,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("fp32", "bf16", "int8", "auto"), default="fp32", help="inference precision")
     p.add_argument("--json", action="store_true", help="print only the JSON line")
     p.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (a GPU evaluates the devel splits in seconds)")
     p.set_defaults(func=cmd_evaluate_ner)
 
     p = with_conf(sub.add_parser("report", help="write an HTML report of the lakehouse"))
@@ -455,13 +477,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=312)
     p.add_argument("--heads", type=int, default=12)
     p.add_argument("--intermediate", type=int, default=1200)
-    p.add_argument("--init", choices=("random", "teacher"), default="random", help="teacher: its first layers")
+    p.add_argument(
+        "--init",
+        choices=("random", "teacher", "pruned"),
+        default="random",
+        help="teacher: its first layers; pruned: its first layers cut to the student width",
+    )
     p.add_argument("--gold-corpora", default=None, help="also train on these gold <corpus>/train.tsv")
     p.add_argument("--alpha", type=float, default=0.0, help="weight of the gold loss")
     p.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE loss weight")
     p.add_argument("--attention-weight", type=float, default=0.0, help="attention-map MSE loss weight")
     _training_flags(p, lr=3e-4, name="kazu-spark-tinybern2-student")
     p.set_defaults(func=cmd_train_distill)
+
+    p = train.add_parser("all", help="teacher -> soft labels -> student -> devel F1 in one process (no Spark)")
+    p.add_argument("--corpora", required=True, help="folder of <corpus>/train.tsv and devel.tsv")
+    p.add_argument("--unlabelled", nargs="*", help="JSONL files of unlabelled documents (gzip allowed)")
+    p.add_argument("--no-train-sentences", action="store_true", help="do not soft-label the train sentences too")
+    p.add_argument("--out", required=True, help="output folder: teacher/, student/, soft_labels.parquet, summary")
+    p.add_argument("--base-model", default=None, help="teacher's pretrained encoder folder (default: MiniLM)")
+    p.add_argument("--teacher-layers", type=int, default=6, help="encoder layers of the teacher")
+    p.add_argument("--init", choices=("random", "pruned"), default="pruned", help="student start")
+    p.add_argument("--alpha", type=float, default=0.3, help="weight of the gold loss in distillation")
+    for name, lr in (("teacher", 1e-4), ("student", 3e-4)):
+        p.add_argument(f"--{name}-epochs", type=float, default=3.0)
+        p.add_argument(f"--{name}-lr", type=float, default=lr)
+        p.add_argument(f"--{name}-budget-s", type=float, default=None, help="stop (fully annealed) after this long")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--num-threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="training autocast precision")
+    p.set_defaults(func=cmd_train_all)
 
     p = with_conf(sub.add_parser("label", help="write a teacher's soft labels for a corpus to Delta"))
     p.add_argument("--model", required=True, help="teacher model folder (config: ner.model)")
@@ -476,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``kazu-spark`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"] and argv[1:2] not in (["teacher"], ["distill"], ["-h"], ["--help"]):
+    if argv[:1] == ["train"] and argv[1:2] not in (["teacher"], ["distill"], ["all"], ["-h"], ["--help"]):
         argv.insert(1, "teacher")  # `kazu-spark train ...` from before the teacher/distill split
     args = build_parser().parse_args(argv)
     logging.basicConfig(

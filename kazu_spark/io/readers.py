@@ -66,7 +66,7 @@ _PUBTATOR_LINE = re.compile(r"^([^|]*)\|([ta])\|(.*)$")
 
 #: (source_id, title, text, read_error) of one record; a parser returns None for a record to skip
 _Parsed = tuple[str | None, str | None, str | None, str | None]
-_PARSED_COLUMNS = ("source_id", "title", "text", "read_error")
+PARSED_COLUMNS = ("source_id", "title", "text", "read_error")
 _Parser = Callable[[bytes, str], _Parsed | None]
 
 
@@ -194,7 +194,7 @@ def _parse_with(records: DataFrame, parser: _Parser) -> DataFrame:
                 for raw, source in zip(batch["raw"], batch["source"], strict=True)
                 if (parsed := parser(bytes(raw), source)) is not None
             ]
-            yield pd.DataFrame.from_records(rows, columns=[*_PARSED_COLUMNS, "source"])
+            yield pd.DataFrame.from_records(rows, columns=[*PARSED_COLUMNS, "source"])
 
     return records.mapInPandas(parse_batches, RAW_DOCUMENTS)
 
@@ -206,7 +206,7 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value)
 
 
-def _parse_jsonl_line(raw: bytes, _source: str) -> _Parsed | None:
+def parse_jsonl_line(raw: bytes, _source: str) -> _Parsed | None:
     """One JSONL line -> a record; blank lines are skipped, bad ones carry a read error."""
     line, error = _decode(raw)
     if error is None and not line.strip():
@@ -283,7 +283,7 @@ def _read_jsonl(spark: SparkSession, path: str) -> DataFrame:
             fields.update(record)
     if fields:
         _check_columns(path, sorted(fields))
-    return _parse_with(_records(spark.read.text(path)), _parse_jsonl_line)
+    return _parse_with(_records(spark.read.text(path)), parse_jsonl_line)
 
 
 def _read_text(spark: SparkSession, path: str) -> DataFrame:

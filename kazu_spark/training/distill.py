@@ -13,7 +13,9 @@ trained, as for the teacher). Options:
   the student against layer ``round(i * T / S)`` of the teacher) through a learned linear
   projection of the student's width to the teacher's; ``attention_weight``: MSE between the mapped
   layers' attention maps (needs equal head counts). Both run the teacher alongside the student.
-- ``init="teacher"``: start from the teacher's first layers (needs the same width), else random.
+- ``init="teacher"``: start from the teacher's first layers (needs the same width); ``init="pruned"``:
+  the teacher's first layers cut down to the student's width (:mod:`kazu_spark.training.prune`,
+  ranked on the first soft-labelled windows); else random.
 
 Rows are read from the Delta table with Spark (``toLocalIterator``) into memory: ~13 bytes per
 sub-token (uint8 probabilities) plus 4 per id, so 10 M windows of 128 tokens need ~20 GB; shard
@@ -51,6 +53,7 @@ from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.training.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.training.loop import TrainingSettings, fit
 from kazu_spark.training.model_card import write_model_card
+from kazu_spark.training.prune import prune_to_shape
 from kazu_spark.training.soft_labels import dequantise
 from kazu_spark.training.train import (
     INITIAL_BIAS,
@@ -72,6 +75,8 @@ logger = logging.getLogger(__name__)
 
 #: TinyBERN2's encoder shape
 TINYBERN2_SHAPE = {"layers": 4, "hidden": 312, "heads": 12, "intermediate": 1200}
+#: soft-labelled windows that rank the teacher's hidden dimensions for ``init="pruned"``
+CALIBRATION_WINDOWS = 256
 #: the student's default run settings: the teacher's, with a higher learning rate (the student starts from scratch)
 STUDENT_TRAINING = TrainingSettings(lr=3e-4)
 
@@ -149,8 +154,12 @@ def build_student(
     heads: int,
     intermediate: int,
     init: str,
+    calibration_ids: torch.Tensor | None = None,
 ) -> BertForTokenClassification:
-    """A BERT token classifier over the teacher's vocabulary: random init, or the teacher's first layers."""
+    """A BERT token classifier over the teacher's vocabulary: random init, the teacher's first layers, or pruned.
+
+    ``calibration_ids`` (``init="pruned"`` only): padded input ids that rank the hidden dimensions.
+    """
     label_kwargs = {"id2label": dict(enumerate(labels)), "label2id": {lab: i for i, lab in enumerate(labels)}}
     if init == "teacher":
         tc = teacher.config
@@ -164,8 +173,14 @@ def build_student(
         student = BertForTokenClassification(config)
         student.load_state_dict(teacher.state_dict(), strict=False)  # extra teacher layers are simply not used
         return student
+    if init == "pruned":
+        if teacher.config.num_attention_heads != heads or calibration_ids is None:
+            raise ValueError("init=pruned keeps the teacher's head count and needs calibration ids")
+        student = prune_to_shape(teacher, calibration_ids, layers=layers, hidden=hidden, intermediate=intermediate)
+        student.config.update(label_kwargs)
+        return student
     if init != "random":
-        raise ValueError(f"init must be random or teacher; got {init!r}")
+        raise ValueError(f"init must be random, teacher or pruned; got {init!r}")
     config = BertConfig(
         vocab_size=teacher.config.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
         intermediate_size=intermediate, max_position_embeddings=teacher.config.max_position_embeddings,
@@ -229,9 +244,12 @@ def distill(
     teacher_loaded = load_token_classifier(teacher_dir)
     labels = list(labels or teacher_loaded.labels)
     tokenizer = teacher_loaded.tokenizer
+    examples = soft_examples(rows, labels)
+    calibration = collate(examples[:CALIBRATION_WINDOWS], tokenizer.pad_token_id)["input_ids"]
     student = build_student(
-        teacher_loaded.model, labels, layers=layers, hidden=hidden, heads=heads, intermediate=intermediate, init=init
-    )
+        teacher_loaded.model, labels, layers=layers, hidden=hidden, heads=heads, intermediate=intermediate, init=init,
+        calibration_ids=calibration,
+    )  # fmt: skip
     student.config.kazu_spark_name = model_name
     intermediate_losses = bool(hidden_weight or attention_weight)
     teacher = teacher_loaded.model.to(device).eval() if intermediate_losses else None
@@ -245,7 +263,6 @@ def distill(
     module = Distiller(student, teacher.config.hidden_size if hidden_weight else None).to(device)
     mapping = layer_map(layers, teacher.config.num_hidden_layers) if teacher is not None else []
 
-    examples = soft_examples(rows, labels)
     gold: list[Example] = []
     if gold_corpora is not None and alpha > 0:
         sentences, annotated = load_training_corpora(gold_corpora, load_label_map(label_map), None)

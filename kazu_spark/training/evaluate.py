@@ -39,6 +39,7 @@ def evaluate_conll(
     precision: str = "fp32",
     max_batch_tokens: int | None = None,
     num_threads: int | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Strict precision/recall/F1 of the model in ``model_dir`` on one IOB file.
 
@@ -46,7 +47,7 @@ def evaluate_conll(
         model_dir: model folder (config.json, model.safetensors, tokenizer, labels.txt).
         conll_path: ``token<TAB>tag`` file; its parent folder names the corpus unless ``corpus`` is given.
         label_map: YAML corpus -> {corpus type -> class}; the corpus's classes are the ones scored.
-        threshold, decoder, precision, max_batch_tokens, num_threads: passed to :meth:`Tagger.from_dir`.
+        threshold, decoder, precision, max_batch_tokens, num_threads, device: passed to :meth:`Tagger.from_dir`.
 
     Returns:
         ``{"corpus", "model", "threshold", "inference_precision", "sentences", "overall": {precision, recall, f1,
@@ -59,6 +60,7 @@ def evaluate_conll(
     sentences = read_conll(conll_path, types, corpus=corpus)
     tagger = Tagger.from_dir(
         model_dir,
+        device=device,
         precision=precision,
         threshold=threshold,
         decoder=decoder,

@@ -41,6 +41,8 @@ _SCHEMA = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in SOFT_LABELS
 
 def quantise(probs: np.ndarray) -> bytes:
     """``[tokens, labels]`` probabilities -> row-major uint8 bytes (``round(p * 255)``). Example: module docstring."""
+    if not np.isfinite(probs).all():
+        raise ValueError("the teacher returned non-finite probabilities (NaN/inf): its weights are broken")
     return np.rint(np.clip(probs, 0.0, 1.0) * SCALE).astype(np.uint8).tobytes()
 
 

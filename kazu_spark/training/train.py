@@ -244,6 +244,7 @@ def train(
     model = AutoModelForTokenClassification.from_pretrained(
         base_model,
         local_files_only=True,
+        dtype=torch.float32,  # train in fp32 whatever the checkpoint's dtype (fp16 weights would overflow AdamW)
         num_hidden_layers=num_layers,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),

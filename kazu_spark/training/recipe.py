@@ -1,0 +1,172 @@
+"""The whole distillation recipe in one process, without Spark: teacher -> soft labels -> student -> devel F1.
+
+``kazu-spark train all`` is for a single training box (a GPU machine with no Java, a laptop): it runs
+the same functions as the four separate commands (docs/distillation.md), except that the soft
+labels come from :func:`~kazu_spark.training.soft_labels.soft_label_rows` called in this process
+instead of from the ``kazu-spark label`` Spark job, and are kept as a Parquet file in the output
+folder instead of a Delta table. The unlabelled text is JSONL (one document per line, the fields
+``kazu-spark annotate`` reads) plus, optionally, the corpora's train sentences as documents.
+
+Output folder: ``teacher/``, ``student/`` (model folders, cards with their devel tables),
+``soft_labels.parquet`` and ``summary.json`` (F1 per corpus for both, the mean gap, timings).
+
+Example (a two-sentence corpus, a few steps of a 1-layer teacher and student, on CPU):
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "NCBI-disease-IOB").mkdir()
+    >>> conll = "Breast\\tB-Disease\\ncancer\\tI-Disease\\nis\\tO\\nrare\\tO\\n\\n"
+    >>> for split in ("train", "devel"):
+    ...     _ = (root / "NCBI-disease-IOB" / f"{split}.tsv").write_text(conll * 2)
+    >>> quick = TrainingSettings(epochs=1, batch_size=2, show_progress=False)
+    >>> s = train_all(root, [], root / "out", teacher_layers=1, student_shape={"layers": 1, "hidden": 24,
+    ...     "heads": 12, "intermediate": 32}, teacher_training=quick, student_training=quick, init="pruned")
+    >>> sorted(s["teacher"]["f1"]), s["soft_labels"]["windows"], (root / "out" / "student" / "labels.txt").is_file()
+    (['NCBI-disease-IOB'], 2, True)
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from kazu_spark.io.ingest import Rejection, ingest_row
+from kazu_spark.io.readers import PARSED_COLUMNS, parse_jsonl_line
+from kazu_spark.ner.tagger import Tagger
+from kazu_spark.training.conll import DEFAULT_LABEL_MAP, load_label_map
+from kazu_spark.training.distill import STUDENT_TRAINING, TINYBERN2_SHAPE, SoftRow, distill
+from kazu_spark.training.evaluate import evaluate_corpora
+from kazu_spark.training.loop import TrainingSettings
+from kazu_spark.training.model_card import write_model_card
+from kazu_spark.training.soft_labels import dequantise, soft_label_rows
+from kazu_spark.training.train import TEACHER_TRAINING, load_training_corpora, train
+
+#: documents tagged per soft-labelling call (bounds the memory of one call's windows)
+LABEL_CHUNK = 512
+
+
+def unlabelled_documents(
+    jsonl_paths: Sequence[str | Path], corpora_root: str | Path | None, label_map: Mapping | None = None
+) -> pd.DataFrame:
+    """Documents (doc_id, text, sections, content_hash) from JSONL files (gzip allowed) and the train sentences.
+
+    JSONL lines go through the same parser and ingestion rule as ``kazu-spark annotate``; lines it
+    would quarantine are skipped. Each train sentence of ``corpora_root`` becomes a one-section document.
+    """
+    rows = []
+    for path in map(Path, jsonl_paths):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as lines:
+            for raw in lines:
+                parsed = parse_jsonl_line(raw.rstrip(b"\r\n"), str(path))
+                if parsed is not None:
+                    rows.append(ingest_row({**dict(zip(PARSED_COLUMNS, parsed, strict=True)), "source": str(path)}))
+    if corpora_root is not None:
+        sentences, _ = load_training_corpora(corpora_root, label_map or load_label_map(DEFAULT_LABEL_MAP), None)
+        for i, sentence in enumerate(sentences):
+            rows.append(ingest_row({"source_id": f"{sentence.corpus}:{i}", "text": sentence.text, "source": "train"}))
+    docs = [r for r in rows if not isinstance(r, Rejection)]
+    return pd.DataFrame(docs, columns=["doc_id", "text", "sections", "content_hash"])
+
+
+def label_locally(tagger: Tagger, docs: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """``SOFT_LABELS`` rows of ``docs``, ``LABEL_CHUNK`` documents at a time (the Spark job's per-partition work)."""
+    for start in range(0, len(docs), LABEL_CHUNK):
+        yield soft_label_rows(tagger, docs.iloc[start : start + LABEL_CHUNK].reset_index(drop=True))
+
+
+def _f1s(evaluations: Sequence[Mapping]) -> dict[str, float]:
+    return {ev["corpus"]: ev["overall"]["f1"] for ev in evaluations}
+
+
+def train_all(
+    corpora_root: str | Path,
+    unlabelled: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    base_model: str | Path | None = None,
+    teacher_layers: int = 6,
+    teacher_training: TrainingSettings = TEACHER_TRAINING,
+    empty_keep: float = 1.0,
+    student_shape: Mapping[str, int] = TINYBERN2_SHAPE,
+    student_training: TrainingSettings = STUDENT_TRAINING,
+    init: str = "pruned",
+    alpha: float = 0.3,
+    train_sentences_as_text: bool = True,
+    device: str | None = None,
+) -> dict:
+    """Train a teacher, soft-label ``unlabelled`` (+ the train sentences), distil a student, evaluate both.
+
+    Args:
+        corpora_root: ``<corpus>/train.tsv`` for training and ``<corpus>/devel.tsv`` for the tables.
+        unlabelled: JSONL files of unlabelled documents.
+        base_model, teacher_layers, teacher_training, empty_keep: :func:`~kazu_spark.training.train.train`'s.
+        student_shape, student_training, init, alpha: :func:`~kazu_spark.training.distill.distill`'s
+            (``alpha``: weight of the gold corpora's loss).
+        train_sentences_as_text: also soft-label the corpora's train sentences.
+        device: where the soft labels and the evaluations run (default: cuda when torch sees it).
+
+    Returns:
+        the summary written to ``summary.json``.
+    """
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"device": device, "seconds": {}}
+    began = time.perf_counter()
+
+    def timed(stage: str, start: float) -> None:
+        summary["seconds"][stage] = round(time.perf_counter() - start, 1)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+    def evaluate(model: Path, stage: str) -> dict[str, float]:
+        start = time.perf_counter()
+        evaluations = evaluate_corpora(model, corpora_root, device=device)
+        card = json.loads((model / "training_args.json").read_text(encoding="utf-8"))
+        write_model_card(model, card, evaluations)
+        summary[stage] = {"f1": _f1s(evaluations), "mean_f1": sum(_f1s(evaluations).values()) / len(evaluations)}
+        timed(f"evaluate_{stage}", start)
+        return summary[stage]["f1"]
+
+    start = time.perf_counter()
+    train(
+        corpora_root, out / "teacher", base_model=base_model, num_layers=teacher_layers, empty_keep=empty_keep,
+        training=teacher_training,
+    )  # fmt: skip
+    timed("teacher", start)
+    teacher_f1 = evaluate(out / "teacher", "teacher")
+
+    start = time.perf_counter()
+    docs = unlabelled_documents(unlabelled, corpora_root if train_sentences_as_text else None)
+    tagger = Tagger.from_dir(out / "teacher", device=device, precision="fp32")
+    table = pd.concat(list(label_locally(tagger, docs)), ignore_index=True)
+    del tagger
+    table.to_parquet(out / "soft_labels.parquet", index=False)
+    n_labels = len(table["labels"].iat[0])
+    pairs = zip(table["input_ids"], table["probs"], strict=True)
+    rows = [SoftRow(list(ids), dequantise(probs, n_labels)) for ids, probs in pairs]
+    summary["soft_labels"] = {
+        "documents": int(table["doc_id"].nunique()),
+        "windows": len(rows),
+        "tokens": sum(len(r.input_ids) - 2 for r in rows),
+    }
+    timed("soft_labels", start)
+
+    start = time.perf_counter()
+    distill(
+        rows, out / "teacher", out / "student", **student_shape, init=init, gold_corpora=corpora_root, alpha=alpha,
+        training=student_training, soft_labels_source=str(out / "soft_labels.parquet"),
+    )  # fmt: skip
+    timed("student", start)
+    student_f1 = evaluate(out / "student", "student")
+    summary["mean_gap_f1_points"] = round(
+        100 * sum(teacher_f1[c] - student_f1[c] for c in teacher_f1) / len(teacher_f1), 2
+    )
+    timed("total", began)
+    return summary
