@@ -22,11 +22,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import TypeVar
 
+import numpy as np
 import torch
 
-__all__ = ["is_out_of_memory", "plan_batches", "run_batches"]
+__all__ = ["is_out_of_memory", "pad_ids", "plan_batches", "run_batches"]
 
 T = TypeVar("T")
 
@@ -94,3 +96,21 @@ def run_batches(lengths: Sequence[int], forward: Callable[[list[int]], Sequence[
         for index, result in zip(batch, _forward_halving(batch, forward), strict=True):
             results[index] = result
     return results  # type: ignore[return-value]  # every index is filled: plan_batches covers them all
+
+
+def pad_ids(rows: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """``input_ids`` right-padded with ``pad_id`` to the longest row, and the matching ``attention_mask``.
+
+    One numpy fill instead of the tokenizer's per-row ``pad`` (which showed up in profiles of GPU runs,
+    where the forward pass itself is cheap).
+
+    Example:
+        >>> batch = pad_ids([[101, 7, 102], [101, 102]], pad_id=0)
+        >>> batch["input_ids"].tolist(), batch["attention_mask"].tolist()
+        ([[101, 7, 102], [101, 102, 0]], [[1, 1, 1], [1, 1, 0]])
+    """
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    mask = np.arange(int(lengths.max(initial=0)))[None, :] < lengths[:, None]
+    ids = np.full(mask.shape, pad_id, dtype=np.int64)
+    ids[mask] = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask.astype(np.int64))}

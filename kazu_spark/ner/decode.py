@@ -203,18 +203,20 @@ def decode_softmax(probs: np.ndarray, offsets: np.ndarray, text: str, labels: Se
 
 
 def _runs(is_b: np.ndarray, tagged: np.ndarray) -> list[tuple[int, int]]:
-    """Inclusive ``(first, last)`` token ranges: a run of tagged tokens, split before every B."""
-    runs: list[tuple[int, int]] = []
-    first = None
-    for i, (b, t) in enumerate(zip(is_b, tagged, strict=True)):
-        if first is not None and (b or not t):
-            runs.append((first, i - 1))
-            first = None
-        if t and first is None:
-            first = i
-    if first is not None:
-        runs.append((first, len(tagged) - 1))
-    return runs
+    """Inclusive ``(first, last)`` token ranges: a run of tagged tokens, split before every B.
+
+    Example:
+        >>> _runs(np.array([0, 0, 1, 0, 0, 0], bool), np.array([1, 1, 1, 0, 1, 1], bool))
+        [(0, 1), (2, 2), (4, 5)]
+    """
+    if not tagged.any():
+        return []
+    before = np.concatenate(([False], tagged[:-1]))  # token i-1 tagged
+    after = np.concatenate((tagged[1:], [False]))  # token i+1 tagged
+    next_b = np.concatenate((is_b[1:], [False]))
+    firsts = np.flatnonzero(tagged & (is_b | ~before))
+    lasts = np.flatnonzero(tagged & (~after | next_b))
+    return [(int(f), int(last)) for f, last in zip(firsts, lasts, strict=True)]
 
 
 def _spans(text: str, offsets: np.ndarray, cls: str, won: np.ndarray, runs: list[tuple[int, int]]) -> list[Span]:

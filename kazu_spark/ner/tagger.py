@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from kazu_spark.ner.batching import run_batches
+from kazu_spark.ner.batching import pad_ids, run_batches
 from kazu_spark.ner.decode import Decoder, Span, check_labels, decode
 from kazu_spark.ner.model import load_token_classifier, versioned_name
-from kazu_spark.ner.windows import WindowedText, make_windows, merge_window_probs
+from kazu_spark.ner.windows import WindowedText, make_windows_batch, merge_window_probs
 
 __all__ = ["Span", "Tagger", "resolve_precision"]
 
@@ -180,7 +180,7 @@ class Tagger:
 
         def forward(batch: list[int]) -> list[np.ndarray]:
             chosen = [ids[i] for i in batch]
-            inputs = self.tokenizer.pad({"input_ids": chosen}, return_tensors="pt").to(self.model.device)
+            inputs = {k: v.to(self.model.device) for k, v in pad_ids(chosen, self.tokenizer.pad_token_id).items()}
             out = activation(self.model(**inputs).logits.float()).cpu().numpy()
             return [row[1 : len(window) - 1] for row, window in zip(out, chosen, strict=True)]
 
@@ -193,7 +193,7 @@ class Tagger:
 
     def tag(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entity spans of each text, sorted by (start, end, class); [] for empty/whitespace texts."""
-        docs = [make_windows(text, self.tokenizer, window=self.window, stride=self.stride) for text in texts]
+        docs = make_windows_batch(texts, self.tokenizer, window=self.window, stride=self.stride)
         probs = self.window_probs(docs)
         return [
             decode(
