@@ -116,4 +116,4 @@ def test_bundled_model_finds_a_gene_and_a_disease():
     found = {(text[s.start : s.end], s.entity_class) for s in spans}
     assert any(cls == "gene" and "BRCA1" in m for m, cls in found), found
     assert any(cls == "disease" and "cancer" in m for m, cls in found), found
-    assert tagger.name.startswith("kazu-spark-tinybern2-default@")
+    assert tagger.name.startswith("kazu-spark-tinybern2-student@")
