@@ -30,14 +30,13 @@ import torch
 from ner_throughput import CORPUS, build_tinybern2, load_documents, section_texts
 from rich.console import Console
 from rich.table import Table
-from torch.nn.utils.rnn import pad_sequence
 from transformers import BertConfig, BertForTokenClassification
 
 from kazu_spark.config import load_config
-from kazu_spark.ner.batching import plan_batches
+from kazu_spark.ner.batching import pad_ids, plan_batches
 from kazu_spark.ner.spark_ner import entities_for_batch
 from kazu_spark.ner.tagger import Tagger
-from kazu_spark.ner.windows import make_windows
+from kazu_spark.ner.windows import make_windows_batch
 
 PUBMED_ABSTRACTS = 36_000_000
 SHAPES = {"tinybern2 (4x312)": None, "teacher (6x384)": (6, 384, 1536)}
@@ -76,10 +75,8 @@ def bare_forward(tagger: Tagger, windows: list[list[int]], budget: int) -> float
     """Seconds of the forward over the pre-padded, on-device ``windows`` in batches of ``budget`` tokens."""
     batches = plan_batches([len(w) for w in windows], budget)
     device = tagger.model.device
-    padded = []
-    for batch in batches:
-        ids = pad_sequence([torch.tensor(windows[i]) for i in batch], batch_first=True, padding_value=0)
-        padded.append({"input_ids": ids.to(device), "attention_mask": (ids != 0).long().to(device)})
+    pad = tagger.tokenizer.pad_token_id
+    padded = [{k: v.to(device) for k, v in pad_ids([windows[i] for i in b], pad).items()} for b in batches]
     with torch.inference_mode():
         for inputs in padded[:3]:  # warm-up: kernels, allocator
             tagger.model(**inputs)
@@ -122,9 +119,9 @@ def main() -> None:
         folder = tiny if shape is None else reshape(tiny, workdir / "teacher", *shape)
         tagger = Tagger.from_dir(folder, device=args.device, precision=precision)
         tokens = sum(len(ids) for ids in tagger.tokenizer(texts, add_special_tokens=False)["input_ids"])
-        windows = windows or [
-            w.input_ids for t in texts for w in make_windows(t, tagger.tokenizer, window=128, stride=32).windows
-        ]  # the shapes share the tokenizer
+        windows = windows or [  # the shapes share the tokenizer
+            w.input_ids for doc in make_windows_batch(texts, tagger.tokenizer) for w in doc.windows
+        ]
         note(f"{name}: {tokens:,} tokens, {len(windows):,} windows")
         bare = {}
         for budget in map(int, args.budgets.split(",")):

@@ -38,20 +38,16 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
-import torch
 from rich.console import Console
 from rich.table import Table
-from transformers import BertConfig, BertForTokenClassification, PreTrainedTokenizerFast, pipeline
 
 from kazu_spark.config import load_config
 from kazu_spark.io.ingest import ingest_row
-from kazu_spark.ner.batching import plan_batches
 from kazu_spark.ner.labels import BIO_LABELS
-from kazu_spark.ner.spark_ner import tag_documents
-from kazu_spark.ner.tagger import DEFAULT_BATCH_TOKENS, Tagger, resolve_precision
-from kazu_spark.ner.windows import make_windows
 from kazu_spark.paths import resolve_path
-from kazu_spark.session import build_session
+
+# torch and transformers are imported inside the rows that use them: the (ii) child is a Spark driver,
+# which in the product never imports torch (~0.75 GiB resident), so its measured tree must not either.
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpus" / "abstracts.jsonl.gz"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -66,6 +62,9 @@ def build_tinybern2(out: Path) -> Path:
 
     The classifier's bias is -1 so that, like a trained model, it tags a few percent of the sub-tokens.
     """
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
     torch.manual_seed(0)
     config = BertConfig(
         hidden_size=312, num_hidden_layers=4, num_attention_heads=12, intermediate_size=1200,
@@ -156,12 +155,19 @@ def progress(label: str, done: int, total: int, start: float) -> None:
 
 def bare_forward(workdir: Path, cores: int, overrides: dict[str, str]) -> float:
     """Seconds for the bare forward over the documents' windows (tokenising and padding done before, not timed)."""
+    import torch
+
+    from kazu_spark.ner.batching import pad_ids, plan_batches
+    from kazu_spark.ner.tagger import DEFAULT_BATCH_TOKENS, Tagger, resolve_precision
+    from kazu_spark.ner.windows import make_windows_batch
+
     ner = load_config(overrides={"ner.model": str(workdir / MODEL), **overrides}).ner
     tagger = Tagger.from_dir(workdir / MODEL, precision=resolve_precision("cpu", ner.precision), num_threads=cores)
     texts = [t for d in read_documents(workdir) for t in section_texts(d)]
-    windows = [w.input_ids for t in texts for w in make_windows(t, tagger.tokenizer, window=128, stride=32).windows]
+    docs = make_windows_batch(texts, tagger.tokenizer, window=ner.window, stride=ner.stride)
+    windows = [w.input_ids for doc in docs for w in doc.windows]
     batches = plan_batches([len(w) for w in windows], ner.max_batch_tokens or DEFAULT_BATCH_TOKENS["cpu"])
-    padded = [tagger.tokenizer.pad({"input_ids": [windows[i] for i in b]}, return_tensors="pt") for b in batches]
+    padded = [pad_ids([windows[i] for i in b], tagger.tokenizer.pad_token_id) for b in batches]
     start = time.perf_counter()
     with torch.inference_mode():
         for k, inputs in enumerate(padded, 1):
@@ -173,6 +179,9 @@ def bare_forward(workdir: Path, cores: int, overrides: dict[str, str]) -> float:
 
 def spark_stage(workdir: Path, cores: int, overrides: dict[str, str]) -> float:
     """Seconds for the Spark NER stage over a cached documents DataFrame (the output forced with ``noop``)."""
+    from kazu_spark.ner.spark_ner import tag_documents
+    from kazu_spark.session import build_session
+
     spark = build_session(
         "kazu-spark-bench",
         master=f"local[{cores}]",  # a 1 GiB driver heap holds the cached documents; the 4 GiB default only grows RSS
@@ -205,6 +214,9 @@ def spark_stage(workdir: Path, cores: int, overrides: dict[str, str]) -> float:
 
 def hf_pipeline(workdir: Path, cores: int, overrides: dict[str, str], limit: int | None) -> float:
     """Seconds for the HF token-classification pipeline (fp32, aggregation "simple"), one call per document."""
+    import torch
+    from transformers import pipeline
+
     torch.set_num_threads(cores)
     docs = read_documents(workdir)[:limit]
     tagger = pipeline("token-classification", model=str(workdir / MODEL), aggregation_strategy="simple", device=-1)
@@ -274,6 +286,10 @@ def main() -> None:
     if args.row:
         child_main(args, overrides)
         return
+
+    from transformers import PreTrainedTokenizerFast
+
+    from kazu_spark.ner.tagger import DEFAULT_BATCH_TOKENS, resolve_precision
 
     workdir = Path(tempfile.mkdtemp(prefix="kazu-spark-bench-"))
     model_dir = build_tinybern2(workdir / MODEL)
