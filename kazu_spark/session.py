@@ -102,6 +102,8 @@ def build_session(
 
     ``master`` defaults to ``$SPARK_MASTER`` or ``local[*]`` when no cluster passes one in (spark-submit
     sets ``spark.master`` itself and wins). ``extra_conf`` passes any other Spark setting through.
+    A ``local[...]`` master also gets Delta's log replay and file listing (VACUUM) sized for one machine
+    (``$KAZU_SPARK_SHUFFLE_PARTITIONS`` tasks, like shuffles), not for a cluster.
     The cached Delta jars are added unless the runtime is Databricks (Delta built in); under spark-submit
     they are optional, since ``--packages io.delta:...`` or ``--jars`` may bring Delta instead.
     """
@@ -121,8 +123,15 @@ def build_session(
     )
     launched_by_submit = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit / notebooks start the JVM first
     if master or not launched_by_submit:
-        builder = builder.master(master or os.environ.get("SPARK_MASTER", "local[*]"))
-        builder = builder.config("spark.sql.shuffle.partitions", os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8"))
+        master = master or os.environ.get("SPARK_MASTER", "local[*]")
+        builder = builder.master(master)
+        partitions = os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8")
+        builder = builder.config("spark.sql.shuffle.partitions", partitions)
+        if master.startswith("local"):  # one machine: as many tasks as it has use for, not a cluster's
+            # Delta rebuilds a table's state from its log in 50 tasks by default
+            builder = builder.config("spark.databricks.delta.snapshotPartitions", partitions)
+            # VACUUM lists a table's files in up to 10,000 tasks by default: 60 s for a tiny table, 8 s with this
+            builder = builder.config("spark.sql.sources.parallelPartitionDiscovery.parallelism", partitions)
         builder = builder.config("spark.driver.memory", os.environ.get("KAZU_SPARK_DRIVER_MEMORY", "4g"))
     if use_local_jars and "DATABRICKS_RUNTIME_VERSION" not in os.environ:  # Databricks ships Delta itself
         try:

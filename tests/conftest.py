@@ -28,7 +28,13 @@ def spark() -> Iterator[SparkSession]:
     session = build_session(
         "kazu-spark-tests",
         master="local[2,2]",
-        extra_conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"},
+        extra_conf={
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.databricks.delta.snapshotPartitions": "2",
+            "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+            "spark.ui.enabled": "false",
+        },
     )
     yield session
     session.stop()

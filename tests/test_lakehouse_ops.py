@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 from conftest import build_model_dir, sample_rows
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
 from kazu_spark.config import load_config
-from kazu_spark.io.delta import append_table, merge_table, read_table
+from kazu_spark.io.delta import CreationRace, append_table, ensure_table, merge_table, read_table
 from kazu_spark.io.maintain import check_retention, maintain
 from kazu_spark.pipeline import annotate
 from kazu_spark.schemas import QUARANTINE, RUNS, TABLES
@@ -47,6 +48,17 @@ def test_two_annotate_runs_at_once_into_a_fresh_lakehouse_both_land(spark: Spark
     assert {r.doc_id for r in entities.select("doc_id").distinct().collect()} == set(docs)
     runs = read_table(spark, lakehouse, "runs").collect()
     assert sorted(r.run_id for r in runs) == sorted(s.run_id for s in summaries)
+
+
+def test_a_location_holding_other_files_is_refused_not_overwritten(spark, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("kazu_spark.io.delta.time.sleep", lambda _: None)  # the retries, without their back-off
+    stray = tmp_path / "lake" / "runs" / "notes.txt"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("not a table")
+    refused = "runs. is not a Delta table|runs holds files but is not"
+    with pytest.raises((AnalysisException, CreationRace), match=refused):
+        ensure_table(spark, str(tmp_path / "lake"), "runs")
+    assert [p.name for p in stray.parent.iterdir()] == ["notes.txt"]
 
 
 def test_a_new_column_evolves_existing_tables(spark: SparkSession, tmp_path: Path, monkeypatch) -> None:

@@ -102,6 +102,11 @@ def setup(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict
             "ner.model": str(build_model_dir(root / "model")),
             "ner.arrow_batch_rows": "2",  # several batches per partition: a worker dies mid-partition
             "ner.partitions": "2",
+            # exact and normalised links only: the faults are in the write protocol, not in linking's strategies
+            "linking.fuzzy.enabled": "false",
+            "linking.disambiguation.enabled": "false",
+            "linking.abbreviations": "false",
+            "linking.variants": "false",
         }
     )
     ensure_ontology_terms(spark, base)
@@ -268,7 +273,7 @@ HOSTILE = [
     ("empty", "", ""),
     ("blank", " \t", "\n \u00a0\u3000"),
     ("huge", None, "Aspirin relieves pain. " * 220_000),  # ~5 MB
-    ("tokens-100k", None, "BRCA1 " * 100_000),
+    ("words-25k", None, "BRCA1 " * 25_000),  # ~200 windows of 128 sub-tokens
     ("controls", "Ctrl\x00\x01", "Tab\tbell\x07 escape\x1b[31m NEL\x85 LS\u2028PS\u2029 DEL\x7f end"),
     ("latin1-junk", None, bytes(range(1, 256)).decode("latin-1")),
     ("markup", "<h1>Title</h1>", '<p class="x">BRCA1 &amp; <b>TP53</b></p><![CDATA[ <x> ]]><!-- c --><?pi?>'),
@@ -312,7 +317,7 @@ def test_hostile_documents_are_annotated_or_quarantined(spark, setup, tmp_path, 
     rows = (
         read_table(spark, cfg.lakehouse, "entities").select("entity_id", "doc_id", "start", "end", "mention").collect()
     )
-    bad = [  # offsets checked here, not in a join that would copy a 600 kB text into each of 300k entity rows
+    bad = [  # offsets checked here, not in a join that would copy a 150 kB text into each of 75k entity rows
         r for r in rows
         if not (0 <= r.start < r.end <= len(texts[r.doc_id])) or texts[r.doc_id][r.start : r.end] != r.mention
         or not r.mention.strip()
@@ -329,7 +334,7 @@ def test_hostile_documents_are_annotated_or_quarantined(spark, setup, tmp_path, 
         quarantined=len(quarantined),
     )
     assert bad == [] and duplicated == 0
-    assert per_doc["tokens-100k"] >= 100_000 and per_doc["normal-1"] > 0 and per_doc["rtl-cjk"] > 0
+    assert per_doc["words-25k"] >= 25_000 and per_doc["normal-1"] > 0 and per_doc["rtl-cjk"] > 0
     assert summary.documents == len(expected_docs)
 
 

@@ -35,6 +35,7 @@ from delta.exceptions import (
     ProtocolChangedException,
 )
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.paths import is_uri
@@ -57,6 +58,11 @@ CONFLICTS = (
     ConcurrentDeleteDeleteException,
     ConcurrentTransactionException,
 )
+
+
+class CreationRace(Exception):
+    """A table's location holds files but no Delta table yet: another writer is creating it right now
+    (its first commit is not visible yet), or the location holds files that are not a Delta table."""
 
 
 def table_path(lakehouse: str, table: str) -> str:
@@ -92,7 +98,7 @@ def with_retry(commit: Callable[[], T], what: str, retries: int = RETRIES) -> T:
     for attempt in range(1, retries + 1):
         try:
             return commit()
-        except CONFLICTS as exc:
+        except (*CONFLICTS, CreationRace) as exc:
             if attempt == retries:
                 raise
             log.warning("%s conflicted with a concurrent writer (attempt %d): %s", what, attempt, type(exc).__name__)
@@ -104,20 +110,27 @@ def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> DeltaTable:
     """Create the Delta table empty, with its schema (and column comments) and CDF on, unless it exists.
 
     Idempotent and safe under concurrency: of two writers creating it at once one commits and the
-    other's retry finds the table.
+    other's retry finds the table. The loser may also find the winner's files before its first commit
+    is visible ("location is not empty and not a Delta table"): that is retried too, and raised as
+    :class:`CreationRace` if the location still holds no table after the retries.
     """
     path = table_path(lakehouse, table)
 
     def create() -> DeltaTable:
         if DeltaTable.isDeltaTable(spark, path):
             return DeltaTable.forPath(spark, path)
-        return (
-            DeltaTable.createIfNotExists(spark)
-            .location(path)
-            .addColumns(TABLES[table])
-            .property("delta.enableChangeDataFeed", "true")
-            .execute()
-        )
+        try:
+            return (
+                DeltaTable.createIfNotExists(spark)
+                .location(path)
+                .addColumns(TABLES[table])
+                .property("delta.enableChangeDataFeed", "true")
+                .execute()
+            )
+        except AnalysisException as exc:
+            if exc.getCondition() != "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION":
+                raise
+            raise CreationRace(f"{path} holds files but is not a Delta table: {exc}") from exc
 
     return with_retry(create, f"creating {table}")
 
