@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -61,8 +62,13 @@ CONFLICTS = (
 
 
 class CreationRace(Exception):
-    """A table's location holds files but no Delta table yet: another writer is creating it right now
-    (its first commit is not visible yet), or the location holds files that are not a Delta table."""
+    """Another writer is creating the table right now and its first commit is not visible yet."""
+
+
+#: what Delta raises to a creator that overlaps another's creation of the same table
+_CREATION_RACES = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND")
+#: creations in this process (driver threads, as notebook cells) take turns; other processes retry
+_CREATING = threading.Lock()
 
 
 def table_path(lakehouse: str, table: str) -> str:
@@ -109,10 +115,10 @@ def with_retry(commit: Callable[[], T], what: str, retries: int = RETRIES) -> T:
 def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> DeltaTable:
     """Create the Delta table empty, with its schema (and column comments) and CDF on, unless it exists.
 
-    Idempotent and safe under concurrency: of two writers creating it at once one commits and the
-    other's retry finds the table. The loser may also find the winner's files before its first commit
-    is visible ("location is not empty and not a Delta table"): that is retried too, and raised as
-    :class:`CreationRace` if the location still holds no table after the retries.
+    Idempotent and safe under concurrency: threads of one driver create tables one at a time; of two
+    processes creating it at once one commits and the other's retry finds the table. The loser may also
+    see the winner's creation half done (files but no visible commit): that is retried too, and raised
+    as :class:`CreationRace` if there is still no table after the retries.
     """
     path = table_path(lakehouse, table)
 
@@ -128,11 +134,12 @@ def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> DeltaTable:
                 .execute()
             )
         except AnalysisException as exc:
-            if exc.getCondition() != "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION":
+            if exc.getCondition() not in _CREATION_RACES:
                 raise
-            raise CreationRace(f"{path} holds files but is not a Delta table: {exc}") from exc
+            raise CreationRace(f"{path} is being created by another writer: {exc}") from exc
 
-    return with_retry(create, f"creating {table}")
+    with _CREATING:
+        return with_retry(create, f"creating {table}")
 
 
 def conform(df: DataFrame, table: str) -> DataFrame:
