@@ -148,7 +148,7 @@ class _PeakRss:
         while not self._stop.wait(0.02):
             for proc in me.children(recursive=True):
                 try:
-                    if "pyspark.daemon" in " ".join(proc.cmdline()):
+                    if proc.cmdline()[1:3] in (["-m", "pyspark.daemon"], ["-m", "kazu_spark.worker_daemon"]):
                         self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
                 except psutil.Error:
                     continue

@@ -1,0 +1,32 @@
+"""PySpark's worker daemon, with torch and transformers imported once before it forks any worker.
+
+Spark starts a daemon per executor (``python -m pyspark.daemon``) and forks a Python worker from it for
+each task slot; stock workers import torch and transformers themselves (~1 GiB resident, seconds each).
+Imported in the daemon, those pages are shared copy-on-write by every forked worker. ``gc.freeze()``
+keeps the collector from touching (and so copying) the imported objects' pages in each worker.
+
+Example (what an executor runs with ``spark.python.daemon.module=kazu_spark.worker_daemon``):
+    $ python -m kazu_spark.worker_daemon  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+
+def preload() -> None:
+    """Import the NER stack (torch, transformers' BERT, the tagger); on failure the workers import it lazily."""
+    try:
+        import kazu_spark.ner.tagger  # noqa: F401  (imports torch and transformers' BERT classes)
+    except Exception as exc:  # a broken import must not take every Python UDF down with the daemon
+        print(f"kazu_spark.worker_daemon: preload failed, workers import lazily: {exc!r}", file=sys.stderr)
+    gc.collect()
+    gc.freeze()
+
+
+if __name__ == "__main__":
+    from pyspark.daemon import manager
+
+    preload()
+    manager()
