@@ -103,7 +103,8 @@ def build_session(
     ``master`` defaults to ``$SPARK_MASTER`` or ``local[*]`` when no cluster passes one in (spark-submit
     sets ``spark.master`` itself and wins). ``extra_conf`` passes any other Spark setting through.
     A ``local[...]`` master also gets Delta's log replay and file listing (VACUUM) sized for one machine
-    (``$KAZU_SPARK_SHUFFLE_PARTITIONS`` tasks, like shuffles), not for a cluster.
+    (``$KAZU_SPARK_SHUFFLE_PARTITIONS`` tasks, like shuffles), not for a cluster, and Python workers forked
+    from :mod:`kazu_spark.worker_daemon`.
     The cached Delta jars are added unless the runtime is Databricks (Delta built in); under spark-submit
     they are optional, since ``--packages io.delta:...`` or ``--jars`` may bring Delta instead.
     """
@@ -127,11 +128,11 @@ def build_session(
         builder = builder.master(master)
         partitions = os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8")
         builder = builder.config("spark.sql.shuffle.partitions", partitions)
-        if master.startswith("local"):  # one machine: as many tasks as it has use for, not a cluster's
+        if master.startswith("local"):
             # workers run this interpreter, which has kazu_spark: fork them from a daemon that imported
             # torch and transformers once (pages shared copy-on-write: 2.78 -> 2.36 GiB for the NER bench)
             builder = builder.config("spark.python.daemon.module", "kazu_spark.worker_daemon")
-            # Delta rebuilds a table's state from its log in 50 tasks by default
+            # Delta rebuilds a table's state from its log in 50 tasks by default: too many for one machine
             builder = builder.config("spark.databricks.delta.snapshotPartitions", partitions)
             # VACUUM lists a table's files in up to 10,000 tasks by default: 60 s for a tiny table, 8 s with this
             builder = builder.config("spark.sql.sources.parallelPartitionDiscovery.parallelism", partitions)
