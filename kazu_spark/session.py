@@ -21,6 +21,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from kazu_spark import worker_daemon
+
 #: Spark major.minor -> (Delta artifact, Delta version) on Maven Central
 _DELTA_FOR_SPARK: dict[str, tuple[str, str]] = {
     "4.0": ("delta-spark_4.0_2.13", "4.4.0"),
@@ -131,7 +133,7 @@ def build_session(
         if master.startswith("local"):
             # workers run this interpreter, which has kazu_spark: fork them from a daemon that imported
             # torch and transformers once (pages shared copy-on-write: 2.78 -> 2.36 GiB for the NER bench)
-            builder = builder.config("spark.python.daemon.module", "kazu_spark.worker_daemon")
+            builder = builder.config("spark.python.daemon.module", worker_daemon.__name__)
             # Delta rebuilds a table's state from its log in 50 tasks by default: too many for one machine
             builder = builder.config("spark.databricks.delta.snapshotPartitions", partitions)
             # VACUUM lists a table's files in up to 10,000 tasks by default: 60 s for a tiny table, 8 s with this

@@ -25,17 +25,13 @@ def spark() -> Iterator[SparkSession]:
     ``local[2,2]``: two cores, and a failed task is retried once (plain ``local[2]`` never retries), so
     the reliability suite can kill a Python worker and watch Spark recover.
     """
-    session = build_session(
-        "kazu-spark-tests",
-        master="local[2,2]",
-        extra_conf={
-            "spark.sql.shuffle.partitions": "2",
-            "spark.default.parallelism": "2",
-            "spark.databricks.delta.snapshotPartitions": "2",
-            "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
-            "spark.ui.enabled": "false",
-        },
-    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KAZU_SPARK_SHUFFLE_PARTITIONS", "2")  # shuffles, Delta log replay, file listing: 2 tasks
+        session = build_session(
+            "kazu-spark-tests",
+            master="local[2,2]",
+            extra_conf={"spark.default.parallelism": "2", "spark.ui.enabled": "false"},
+        )
     yield session
     session.stop()
 

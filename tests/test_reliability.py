@@ -28,6 +28,7 @@ import pytest
 from conftest import build_model_dir
 from pyspark.sql import SparkSession
 
+from kazu_spark import worker_daemon
 from kazu_spark.config import Config, load_config
 from kazu_spark.faults import ENV_VAR
 from kazu_spark.io.delta import read_table
@@ -148,7 +149,7 @@ class _PeakRss:
         while not self._stop.wait(0.02):
             for proc in me.children(recursive=True):
                 try:
-                    if proc.cmdline()[1:3] in (["-m", "pyspark.daemon"], ["-m", "kazu_spark.worker_daemon"]):
+                    if proc.cmdline()[1:3] in (["-m", "pyspark.daemon"], ["-m", worker_daemon.__name__]):
                         self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
                 except psutil.Error:
                     continue

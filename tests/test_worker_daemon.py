@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
+from kazu_spark import worker_daemon
+
 pytestmark = pytest.mark.spark
 
 
@@ -26,6 +28,6 @@ def test_local_workers_fork_from_the_preloading_daemon(spark: SparkSession) -> N
         for _ in batches:
             yield pd.DataFrame({"parent": [" ".join(parent[1:3])], "torch_loaded": ["torch" in sys.modules]})
 
-    assert spark.conf.get("spark.python.daemon.module") == "kazu_spark.worker_daemon"
+    assert spark.conf.get("spark.python.daemon.module") == worker_daemon.__name__
     rows = spark.range(4, numPartitions=2).mapInPandas(probe, "parent string, torch_loaded boolean").collect()
-    assert [(r.parent, r.torch_loaded) for r in rows] == [("-m kazu_spark.worker_daemon", True)] * 2
+    assert [(r.parent, r.torch_loaded) for r in rows] == [(f"-m {worker_daemon.__name__}", True)] * 2

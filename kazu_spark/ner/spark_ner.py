@@ -34,6 +34,8 @@ from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITIES
 
 if TYPE_CHECKING:
+    from pyspark import Broadcast
+
     from kazu_spark.config import NerConfig
     from kazu_spark.ner.tagger import Tagger
 
@@ -65,11 +67,18 @@ def entity_id(doc_id: str, section: str, start: int, end: int, entity_class: str
     return hashlib.sha1(f"{doc_id}\x1f{section}\x1f{start}\x1f{end}\x1f{entity_class}".encode()).hexdigest()
 
 
-def _unpack_broadcast(fingerprint: str, files: dict[str, bytes]) -> Path:
-    """Write broadcast model files into a fresh temporary folder of this worker."""
+def _unpack_broadcast(fingerprint: str, shipped: Broadcast[dict[str, bytes]]) -> Path:
+    """Write broadcast model files into a fresh temporary folder of this worker.
+
+    A Python worker keeps a broadcast's value for its whole life (the model's bytes: 28.5 MB for the
+    bundled model, per worker) although the files on disk are all the tagger needs. Where PySpark can
+    read the value again from its file (no I/O encryption), the kept copy is dropped after unpacking.
+    """
     folder = Path(tempfile.mkdtemp(prefix=f"kazu-spark-model-{fingerprint}-"))
-    for name, data in files.items():
+    for name, data in shipped.value.items():
         (folder / name).write_bytes(data)
+    if getattr(shipped, "_path", None) is not None:  # a later .value loads it again from that file
+        vars(shipped).pop("_value", None)
     return folder
 
 
@@ -135,7 +144,7 @@ def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
     files = read_model_files(cfg.model)
     fingerprint = model_fingerprint(files)
     shipped = spark.sparkContext.broadcast(files)
-    return lambda: _worker_tagger(fingerprint, lambda: _unpack_broadcast(fingerprint, shipped.value), cfg, threads)
+    return lambda: _worker_tagger(fingerprint, lambda: _unpack_broadcast(fingerprint, shipped), cfg, threads)
 
 
 def document_batches(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
