@@ -11,6 +11,9 @@ weights, the bundled tokenizer), over the same documents as ``bench/ner_throughp
   the default cuda token budget: tokenisation, windows, forward, decoding and entity rows included.
   Spark itself (JVM, Arrow transfer) is not in this row: the GPU machine has no Java.
 
+A third shape, no encoder layers (embeddings and classifier only), measures the work around the encoder:
+its engine rate is what one Python worker can feed at most, however fast the GPU.
+
 Rates are document sub-tokens (title and body, no special tokens) per second, as in ``ner_throughput.py``.
 Prints a table and one JSON line, including what the rates mean for PubMed's 36 million abstracts.
 
@@ -39,7 +42,9 @@ from kazu_spark.ner.tagger import Tagger
 from kazu_spark.ner.windows import make_windows_batch
 
 PUBMED_ABSTRACTS = 36_000_000
-SHAPES = {"tinybern2 (4x312)": None, "teacher (6x384)": (6, 384, 1536)}
+#: name -> (layers, hidden, intermediate), None for TinyBERN2 itself. The 0-layer model keeps the embeddings
+#: and the classifier only: its engine row is the work around the encoder, the ceiling of one Python worker.
+SHAPES = {"tinybern2 (4x312)": None, "teacher (6x384)": (6, 384, 1536), "no encoder (0x312)": (0, 312, 1200)}
 console = Console(stderr=True)
 BEGAN = time.perf_counter()
 
@@ -106,6 +111,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--budgets", default="8192,16384,32768,65536,131072", help="bare forward token budgets")
     parser.add_argument("--device", default="cuda", help="cuda (fp16) or cpu (fp32, to try the script)")
+    parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated subset of: {', '.join(SHAPES)}")
     args = parser.parse_args()
     precision = "fp16" if args.device == "cuda" else "fp32"
     workdir = Path(tempfile.mkdtemp(prefix="kazu-spark-gpu-bench-"))
@@ -115,8 +121,9 @@ def main() -> None:
     ner = load_config().ner
     results = {}
     windows: list[list[int]] = []
-    for name, shape in SHAPES.items():
-        folder = tiny if shape is None else reshape(tiny, workdir / "teacher", *shape)
+    for name in args.shapes.split(","):
+        shape = SHAPES[name]
+        folder = tiny if shape is None else reshape(tiny, workdir / f"shape-{shape[0]}x{shape[1]}", *shape)
         tagger = Tagger.from_dir(folder, device=args.device, precision=precision)
         tokens = sum(len(ids) for ids in tagger.tokenizer(texts, add_special_tokens=False)["input_ids"])
         windows = windows or [  # the shapes share the tokenizer

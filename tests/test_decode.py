@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kazu_spark.ner.decode import Span, check_labels, decode
+from kazu_spark.ner.decode import Span, check_labels, decode, decode_batch
 from kazu_spark.ner.labels import BIO_LABELS
 
 LABELS = list(BIO_LABELS)
@@ -181,3 +181,27 @@ def test_check_labels_per_decoder():
         check_labels(["O", "B-gene"], "io")
     with pytest.raises(ValueError, match="decoder must be one of sigmoid, softmax, io"):
         check_labels(["O"], "crf")  # type: ignore[arg-type]
+
+
+def test_a_batch_never_joins_a_span_across_texts():
+    first, second = "gene BRCA1", "BRCA2 gene"  # text 1 ends inside a gene, text 2 starts inside one
+    probs = [probs_for(2, {(1, "B-gene"): 0.9}), probs_for(2, {(0, "I-gene"): 0.8})]
+    found = decode_batch(probs, [words(first), words(second)], [first, second], LABELS)
+    assert [[(s.start, s.end) for s in spans] for spans in found] == [[(5, 10)], [(0, 5)]]
+
+
+@pytest.mark.parametrize("decoder", ["sigmoid", "io", "softmax"])
+def test_a_batch_decodes_each_text_as_if_alone(decoder):
+    rng = np.random.default_rng(3)
+    texts = [" ".join(["ab"] * n) for n in (6, 0, 1, 15, 4, 0, 9, 2)]
+    offsets = [words(t) if t else np.zeros((0, 2), dtype=np.int64) for t in texts]
+    fires = [rng.random((len(o), len(LABELS))) < 0.3 for o in offsets]  # dense tags: runs meet every boundary
+    probs = [np.where(f, rng.uniform(0.5, 1.0, f.shape), rng.uniform(0.0, 0.4, f.shape)) for f in fires]
+
+    def rows(spans):
+        return [(s.start, s.end, s.entity_class, round(s.confidence, 9)) for s in spans]
+
+    batch = decode_batch(probs, offsets, texts, LABELS, 0.5, decoder)
+    alone = [decode(p, o, t, LABELS, 0.5, decoder) for p, o, t in zip(probs, offsets, texts, strict=True)]
+    assert [rows(b) for b in batch] == [rows(a) for a in alone]
+    assert sum(map(len, batch)) >= 5 and batch[1] == batch[5] == []

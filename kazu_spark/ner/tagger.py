@@ -31,7 +31,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from kazu_spark.ner.batching import pad_ids, run_batches
-from kazu_spark.ner.decode import Decoder, Span, check_labels, decode
+from kazu_spark.ner.decode import Decoder, Span, check_labels, decode_batch
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.windows import WindowedText, make_windows_batch, merge_window_probs
 
@@ -192,19 +192,14 @@ class Tagger:
         return probs
 
     def tag(self, texts: Sequence[str]) -> list[list[Span]]:
-        """Entity spans of each text, sorted by (start, end, class); [] for empty/whitespace texts."""
+        """Entity spans of each text, sorted by (start, end, class); [] for empty/whitespace texts.
+
+        The whole batch is decoded at once (:func:`~kazu_spark.ner.decode.decode_batch`).
+        """
         docs = make_windows_batch(texts, self.tokenizer, window=self.window, stride=self.stride)
-        probs = self.window_probs(docs)
-        return [
-            decode(
-                merge_window_probs(doc.windows, doc_probs, len(doc.offsets)),
-                doc.offsets,
-                text,
-                self.labels,
-                self.threshold,
-                self.decoder,
-            )
-            if doc.windows
-            else []
-            for text, doc, doc_probs in zip(texts, docs, probs, strict=True)
+        no_tokens = np.zeros((0, len(self.labels)), dtype=np.float32)
+        merged = [
+            merge_window_probs(doc.windows, doc_probs, len(doc.offsets)) if doc.windows else no_tokens
+            for doc, doc_probs in zip(docs, self.window_probs(docs), strict=True)
         ]
+        return decode_batch(merged, [doc.offsets for doc in docs], texts, self.labels, self.threshold, self.decoder)
