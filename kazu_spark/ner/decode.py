@@ -238,32 +238,24 @@ def decode_softmax(probs: np.ndarray, offsets: np.ndarray, text: str, labels: Se
     return _finish(s for s in spans if s is not None)
 
 
-def _run_bounds(is_b: np.ndarray, tagged: np.ndarray, sizes: Sequence[int]) -> tuple[np.ndarray, ...]:
-    """Runs of tagged tokens, split before every B and at text boundaries, in ``[tokens, classes]`` arrays.
+def _run_bounds(is_b: np.ndarray, tagged: np.ndarray, text_of_row: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Runs of tagged tokens, split before every B and between texts, in ``[tokens, classes]`` arrays.
 
-    ``sizes`` are the texts' token counts (the rows are the texts' tokens stacked). Returns the runs'
-    class columns, first and last rows (inclusive), ordered by class, then row.
+    ``text_of_row`` gives the text each row (token) belongs to: the rows are the texts' tokens stacked.
+    Returns the runs' class columns, first and last rows (inclusive), ordered by class, then row.
 
     Example (one class, texts of 4 and 2 tokens; a B at row 2, a text boundary after row 3):
         >>> col = lambda *v: np.array(v, bool)[:, None]
-        >>> _run_bounds(col(0, 0, 1, 0, 0, 0), col(1, 1, 1, 1, 1, 0), [4, 2])
+        >>> _run_bounds(col(0, 0, 1, 0, 0, 0), col(1, 1, 1, 1, 1, 0), np.array([0, 0, 0, 0, 1, 1]))
         (array([0, 0, 0]), array([0, 2, 4]), array([1, 3, 4]))
     """
-    ends = np.cumsum(sizes)
-    text_first = np.zeros(len(tagged) + 1, bool)  # one spare row: the position past a trailing empty text
-    text_first[ends - np.asarray(sizes)] = True
-    text_last = np.zeros(len(tagged) + 1, bool)
-    text_last[ends - 1] = True  # an empty text marks the row before it: a boundary there already
-    text_first, text_last = text_first[:-1, None], text_last[: len(tagged), None]
+    same_text = (text_of_row[1:] == text_of_row[:-1])[:, None]  # rows i and i+1 are of one text
     before = np.zeros_like(tagged)  # token i-1 tagged, in the same text
-    before[1:] = tagged[:-1]
-    before &= ~text_first
+    before[1:] = tagged[:-1] & same_text
     after = np.zeros_like(tagged)  # token i+1 tagged, in the same text
-    after[:-1] = tagged[1:]
-    after &= ~text_last
+    after[:-1] = tagged[1:] & same_text
     next_b = np.zeros_like(is_b)  # token i+1 a B, in the same text
-    next_b[:-1] = is_b[1:]
-    next_b &= ~text_last
+    next_b[:-1] = is_b[1:] & same_text
     classes, firsts = np.nonzero((tagged & (is_b | ~before)).T)
     _, lasts = np.nonzero((tagged & (~after | next_b)).T)
     return classes, firsts, lasts
@@ -279,15 +271,15 @@ def _batch_spans(
     won: np.ndarray,
 ) -> list[list[Span]]:
     """Per text, one trimmed span per run; its confidence the mean of ``won`` over the run."""
-    columns, firsts, lasts = _run_bounds(is_b, tagged, sizes)
+    text_of_row = np.repeat(np.arange(len(sizes)), sizes)
+    columns, firsts, lasts = _run_bounds(is_b, tagged, text_of_row)
     sums = np.zeros((len(won) + 1, won.shape[1]))
     np.cumsum(won, axis=0, dtype=np.float64, out=sums[1:])
     means = (sums[lasts + 1, columns] - sums[firsts, columns]) / (lasts - firsts + 1)
-    starts = np.cumsum(sizes) - np.asarray(sizes)
-    owners = np.searchsorted(starts, firsts, side="right") - 1  # the text of each run (empty texts own none)
+    starts = np.cumsum(sizes) - np.asarray(sizes)  # each text's first row
     found: list[list[Span]] = [[] for _ in texts]
-    for text, column, first, last, mean in zip(owners.tolist(), columns.tolist(), firsts.tolist(), lasts.tolist(),
-                                                  means.tolist(), strict=True):  # fmt: skip
+    for text, column, first, last, mean in zip(text_of_row[firsts].tolist(), columns.tolist(), firsts.tolist(),
+                                                  lasts.tolist(), means.tolist(), strict=True):  # fmt: skip
         first, last = first - starts[text], last - starts[text]
         span = _trimmed(texts[text], int(offsets[text][first][0]), int(offsets[text][last][1]), classes[column], mean)
         if span is not None:
