@@ -32,7 +32,7 @@ test-all: setup
 
 # dist/: the wheel, kazu_spark.zip (--py-files) and model.tar.gz (--archives ...#model) for cluster runs
 package: setup
-	$(KS) package --out dist
+	$(PY) -m tools.package --out dist
 
 # the reliability suite alone (also part of `make test`), then its table in docs/reliability.md
 reliability: setup

@@ -33,10 +33,10 @@ import psutil
 from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.config import ConfigError, LinkingConfig, load_config
-from kazu_spark.linking.build import build_ontology_terms
-from kazu_spark.linking.link import link_entities
+from kazu_spark.linking.spark import link_entities
+from kazu_spark.ontologies.terms import build_ontology_terms
+from kazu_spark.runtime.session import build_session
 from kazu_spark.schemas import ENTITIES
-from kazu_spark.session import build_session
 
 VARIANTS = ("verbatim", "lower", "upper", "plural", "drop_word", "unknown")
 

@@ -46,7 +46,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kazu_spark.config import load_config
-from kazu_spark.io.ingest import ingest_row
+from kazu_spark.documents.ingest import ingest_row
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import DOCUMENTS
@@ -195,8 +195,8 @@ def spark_stage(workdir: Path, cores: int, overrides: dict[str, str]) -> float:
     The input is scanned, not cached: a cache would park every document in the driver JVM (0.4 GiB for
     20,000 abstracts), which the job, reading its input table, never does.
     """
-    from kazu_spark.ner.spark_ner import tag_documents
-    from kazu_spark.session import build_session
+    from kazu_spark.ner.spark import tag_documents
+    from kazu_spark.runtime.session import build_session
 
     spark = build_session(
         "kazu-spark-bench",

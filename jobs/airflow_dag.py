@@ -9,7 +9,7 @@ Airflow Variables set the paths, read when a run starts:
 
 The model goes to executors as ``dist/model.tar.gz#model`` (``ner.model_archive=model``), the code as
 ``dist/kazu_spark.zip``; Delta comes from Maven (``packages``: match it to the cluster's Spark, see
-kazu_spark.session.delta_coordinates).
+kazu_spark.runtime.session.delta_coordinates).
 """
 
 from __future__ import annotations

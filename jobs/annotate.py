@@ -5,7 +5,7 @@ Takes the same flags as ``kazu-spark annotate`` and runs the same pipeline.
 
 import sys
 
-from kazu_spark.cli import main
+from kazu_spark.cli.main import main
 
 if __name__ == "__main__":
     main(["annotate", *sys.argv[1:]])

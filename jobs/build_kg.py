@@ -5,7 +5,7 @@ Takes the same flags as ``kazu-spark kg build`` and rebuilds the same kg_nodes a
 
 import sys
 
-from kazu_spark.cli import main
+from kazu_spark.cli.main import main
 
 if __name__ == "__main__":
     main(["kg", "build", *sys.argv[1:]])

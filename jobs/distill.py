@@ -8,7 +8,7 @@
 
 import sys
 
-from kazu_spark.cli import main
+from kazu_spark.cli.main import main
 
 STAGES = {"label": ["label"], "student": ["train", "distill"]}
 

@@ -5,7 +5,7 @@
 
 import sys
 
-from kazu_spark.cli import main
+from kazu_spark.cli.main import main
 
 if __name__ == "__main__":
     main(["evaluate", "ner", *sys.argv[1:]])

@@ -14,7 +14,7 @@
 
 # COMMAND ----------
 
-from kazu_spark.notebook import notebook_runtime
+from kazu_spark.runtime.notebook import notebook_runtime
 
 dbutils, spark, display = notebook_runtime(globals())
 
@@ -49,7 +49,7 @@ print(f"input {cfg.input.path} -> lakehouse {cfg.lakehouse}")
 
 # COMMAND ----------
 
-from kazu_spark.pipeline import annotate
+from kazu_spark.pipeline.annotate import annotate
 
 summary = annotate(spark, cfg)
 display(spark.createDataFrame([{"run_id": summary.run_id, **summary.counts()}]))
@@ -70,6 +70,6 @@ if dbutils.widgets.get("build_kg") == "yes":
 
 # COMMAND ----------
 
-from kazu_spark.io.delta import read_table
+from kazu_spark.lakehouse.delta import read_table
 
 display(read_table(spark, cfg.lakehouse, "entities").groupBy("entity_class").count().orderBy("entity_class"))

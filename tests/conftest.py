@@ -15,7 +15,7 @@ from transformers import BertConfig, BertForTokenClassification
 
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.paths import resolve_path
-from kazu_spark.session import build_session
+from kazu_spark.runtime.session import build_session
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from pyspark import TaskContext
 from pyspark.sql import SparkSession
 
 from kazu_spark.config import NerConfig
-from kazu_spark.ner.resource_profile import ner_resource_profile
-from kazu_spark.ner.spark_ner import tag_documents
+from kazu_spark.ner.spark import tag_documents
+from kazu_spark.runtime.resource_profile import ner_resource_profile
 
 SCRIPT = str(Path(__file__).resolve().parents[1] / "conf" / "gpu" / "getGpusResources.sh")
 

@@ -17,8 +17,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config, load_config
-from kazu_spark.io.delta import read_table
-from kazu_spark.pipeline import annotate
+from kazu_spark.lakehouse.delta import read_table
+from kazu_spark.pipeline.annotate import annotate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

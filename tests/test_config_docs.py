@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from kazu_spark.config import Config, NerConfig
-from kazu_spark.config_docs import config_markdown
+from tools.config_docs import config_markdown
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 
 
 def test_committed_reference_equals_the_generated_one() -> None:
     assert DOC.read_text(encoding="utf-8") == config_markdown(), (
-        "docs/config.md is stale: regenerate it with `python -m kazu_spark.config_docs > docs/config.md`"
+        "docs/config.md is stale: regenerate it with `python -m tools.config_docs > docs/config.md`"
     )
 
 

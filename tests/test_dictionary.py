@@ -9,8 +9,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from kazu_spark.config import DictionaryConfig
-from kazu_spark.linking.dictionary import DictionaryMatcher, dictionary_entities, entities_for_batch, merge_entities
-from kazu_spark.ner.spark_ner import entity_id
+from kazu_spark.ner.dictionary import DictionaryMatcher, dictionary_entities, entities_for_batch, merge_entities
+from kazu_spark.ner.spark import entity_id
 from kazu_spark.schemas import ENTITIES
 
 ENTRIES = [

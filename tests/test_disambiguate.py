@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kazu_spark.linking.disambiguate import choose_concepts, context_scores
-from kazu_spark.linking.link import resolve_document
+from kazu_spark.linking.spark import resolve_document
 
 #: MDR1 is an alias of ABCB1 (HGNC:40) and of TBC1D9 (HGNC:21710)
 MDR1 = ["HGNC:40", "HGNC:21710"]

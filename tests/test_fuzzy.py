@@ -9,7 +9,7 @@ import pytest
 
 from kazu_spark.config import FuzzyConfig
 from kazu_spark.linking.fuzzy import FuzzyIndex
-from kazu_spark.linking.link import FUZZY_SCALE, fuzzy_batch
+from kazu_spark.linking.spark import FUZZY_SCALE, fuzzy_batch
 
 SYNONYMS = ["parkinson disease", "parkinsonism", "breast cancer", "breast neoplasm", "cold", "cold"]
 CONCEPTS = ["D010300", "D010302", "D001943", "D001943", "D003139", "D023341"]

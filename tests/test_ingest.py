@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from kazu_spark.io.ingest import (
+from kazu_spark.documents.ingest import (
     EMPTY_TEXT,
     MISSING_ID,
     READ_ERROR,

@@ -17,14 +17,6 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from kazu_spark.io.delta import (
-    append_table,
-    delete_documents,
-    merge_table,
-    read_changes,
-    read_table,
-    table_version,
-)
 from kazu_spark.kg.build import (
     build_kg,
     concept_nodes,
@@ -34,6 +26,14 @@ from kazu_spark.kg.build import (
     split_sentences,
 )
 from kazu_spark.kg.export import export_graphframes, export_neo4j
+from kazu_spark.lakehouse.delta import (
+    append_table,
+    delete_documents,
+    merge_table,
+    read_changes,
+    read_table,
+    table_version,
+)
 from kazu_spark.schemas import DOCUMENTS, ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS
 
 GENE, DISEASE, DRUG, ASPIRIN = "HGNC:1100", "MESH:D001943", "MESH:D013629", "MESH:D001241"

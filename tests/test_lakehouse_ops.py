@@ -19,9 +19,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
 from kazu_spark.config import load_config
-from kazu_spark.io.delta import append_table, ensure_table, merge_table, read_table
-from kazu_spark.io.maintain import check_retention, maintain
-from kazu_spark.pipeline import annotate
+from kazu_spark.lakehouse.delta import append_table, ensure_table, merge_table, read_table
+from kazu_spark.lakehouse.maintain import check_retention, maintain
+from kazu_spark.pipeline.annotate import annotate
 from kazu_spark.schemas import QUARANTINE, RUNS, TABLES
 
 pytestmark = pytest.mark.spark

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from kazu_spark.linking.build import build_ontology_terms
-from kazu_spark.linking.evaluate import _entity_id, end_to_end_scores, evaluate_linking, gold_mention_accuracy
-from kazu_spark.linking.ontologies import OntologySource
-from kazu_spark.linking.pubtator import read_pubtator
+from kazu_spark.config import OntologySource
+from kazu_spark.documents.pubtator import read_pubtator
+from kazu_spark.evaluation.linking import _entity_id, end_to_end_scores, evaluate_linking, gold_mention_accuracy
+from kazu_spark.ontologies.terms import build_ontology_terms
 
 CORPUS = Path(__file__).parent / "data" / "linking" / "tiny.pubtator"
 ONTOLOGIES = Path(__file__).parent / "data" / "ontologies"

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from kazu_spark.config import load_config
-from kazu_spark.io.delta import read_table
-from kazu_spark.linking.build import build_ontology_terms, write_ontology_terms
-from kazu_spark.linking.link import link_entities
-from kazu_spark.linking.ontologies import OntologySource
+from kazu_spark.config import OntologySource, load_config
+from kazu_spark.lakehouse.delta import read_table
+from kazu_spark.linking.spark import link_entities
+from kazu_spark.ontologies.terms import build_ontology_terms, write_ontology_terms
 from kazu_spark.schemas import ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS
 
 pytestmark = pytest.mark.spark

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kazu_spark.training.metrics import entity_scores, prf
+from kazu_spark.evaluation.metrics import entity_scores, prf
 
 
 def test_exact_match():

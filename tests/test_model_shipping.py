@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pyspark import Broadcast
 
-from kazu_spark.ner.spark_ner import _unpack_broadcast
+from kazu_spark.ner.spark import _unpack_broadcast
 
 FILES = {"config.json": b'{"model_type": "bert"}', "model.safetensors": b"\x00" * 1024}
 

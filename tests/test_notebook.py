@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from kazu_spark.io.delta import read_table, table_path
-from kazu_spark.notebook import LocalWidgets, widget_env_var
+from kazu_spark.lakehouse.delta import read_table, table_path
 from kazu_spark.paths import is_uri, resolve_path
+from kazu_spark.runtime.notebook import LocalWidgets, widget_env_var
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "kazu_spark_etl.py"
 

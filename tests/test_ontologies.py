@@ -11,12 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from kazu_spark.config import load_config
-from kazu_spark.linking.build import terms_rows
-from kazu_spark.linking.ontologies import (
-    ColumnMapping,
-    OntologySource,
-    default_sources,
+from kazu_spark.config import ColumnMapping, OntologySource, load_config
+from kazu_spark.ontologies.parsers import (
     parse_doid_json,
     parse_hgnc,
     parse_medic,
@@ -26,8 +22,10 @@ from kazu_spark.linking.ontologies import (
     source_checksum,
     source_version,
 )
-from kazu_spark.linking.subset import TextMatcher, subset_sources, write_subsets
+from kazu_spark.ontologies.sources import default_sources
+from kazu_spark.ontologies.terms import terms_rows
 from kazu_spark.paths import resolve_path
+from tools.subset import TextMatcher, subset_sources, write_subsets
 
 DATA = Path(__file__).parent / "data" / "ontologies"
 REPO = Path(__file__).parent.parent

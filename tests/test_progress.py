@@ -8,7 +8,7 @@ import threading
 import pytest
 from rich.console import Console
 
-from kazu_spark.progress import DocumentsProgress, documents_progress, progress_enabled, track_documents
+from kazu_spark.runtime.progress import DocumentsProgress, documents_progress, progress_enabled, track_documents
 
 
 def test_task_counts_map_to_documents_rate_and_eta() -> None:

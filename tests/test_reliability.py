@@ -28,14 +28,14 @@ import pytest
 from conftest import build_model_dir
 from pyspark.sql import SparkSession
 
-from kazu_spark import worker_daemon
 from kazu_spark.config import Config, load_config
-from kazu_spark.faults import ENV_VAR
-from kazu_spark.io.delta import read_table
-from kazu_spark.io.readers import InputError
+from kazu_spark.documents.readers import InputError
+from kazu_spark.lakehouse.delta import read_table
 from kazu_spark.paths import resolve_path
-from kazu_spark.pipeline import annotate, ensure_ontology_terms
-from kazu_spark.session import jars_dir
+from kazu_spark.pipeline.annotate import annotate, ensure_ontology_terms
+from kazu_spark.pipeline.hooks import ENV_VAR
+from kazu_spark.runtime import worker_daemon
+from kazu_spark.runtime.session import jars_dir
 
 pytestmark = [pytest.mark.spark, pytest.mark.reliability]
 
@@ -189,7 +189,7 @@ def test_python_worker_killed_mid_partition_is_retried(spark, setup, clean, monk
 def _annotate_cli(cfg: Config, faults: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """`kazu-spark annotate` in a child process (its own driver JVM) with fault injection in its environment."""
     command = [
-        sys.executable, "-m", "kazu_spark.cli", "annotate",
+        sys.executable, "-m", "kazu_spark.cli.main", "annotate",
         "--input", str(cfg.input.path), "--lakehouse", cfg.lakehouse, "--model", cfg.ner.model, "--master", "local[2]",
         "--set", f"ner.arrow_batch_rows={cfg.ner.arrow_batch_rows}", "--set", f"ner.partitions={cfg.ner.partitions}",
         "--set", f"spark.conf={{spark.hadoop.fs.s3a.secret.key: {SECRET}}}",

@@ -15,9 +15,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from kazu_spark.io.delta import table_path
-from kazu_spark.report import CLASS_COLOURS, ReportData, highlight, render_report
-from kazu_spark.report_tables import report_data
+from kazu_spark.lakehouse.delta import table_path
+from kazu_spark.report.data import report_data
+from kazu_spark.report.render import CLASS_COLOURS, ReportData, highlight, render_report
 from kazu_spark.schemas import TABLES
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import build_model_dir
 
-from kazu_spark.ner.resource_profile import task_device
+from kazu_spark.runtime.resource_profile import task_device
 
 ROOT = Path(__file__).resolve().parents[1]
 

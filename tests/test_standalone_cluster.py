@@ -22,9 +22,9 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from kazu_spark.package import pack_model, zip_sources
 from kazu_spark.paths import resolve_path
-from kazu_spark.session import cached_jars
+from kazu_spark.runtime.session import cached_jars
+from tools.package import pack_model, zip_sources
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.heavy]
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from kazu_spark.cli import main
+from kazu_spark.cli.main import main
 from kazu_spark.config import NerConfig
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.model import load_token_classifier, versioned_name

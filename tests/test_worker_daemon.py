@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from kazu_spark import worker_daemon
+from kazu_spark.runtime import worker_daemon
 
 pytestmark = pytest.mark.spark
 

@@ -42,7 +42,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, IntegerType
 
-from kazu_spark.io.delta import (
+from kazu_spark.lakehouse.delta import (
     conform,
     ensure_table,
     key_condition,
@@ -52,7 +52,7 @@ from kazu_spark.io.delta import (
     table_version,
     with_retry,
 )
-from kazu_spark.runs import last_versions, record_run
+from kazu_spark.lakehouse.runs import last_versions, record_run
 from kazu_spark.schemas import KEYS
 
 log = logging.getLogger(__name__)

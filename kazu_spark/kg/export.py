@@ -35,8 +35,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.io.delta import read_table, table_path
 from kazu_spark.kg.build import DOC_PREFIX
+from kazu_spark.lakehouse.delta import read_table, table_path
 
 #: CSV options matching neo4j-admin's defaults: "," delimiter, '"' quotes escaped by doubling
 _CSV_OPTIONS = {

@@ -50,11 +50,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-Decoder = Literal["sigmoid", "softmax", "io"]
+from kazu_spark.config import Decoder
+
 DECODERS: tuple[Decoder, ...] = ("sigmoid", "softmax", "io")
 
 #: a sub-token right after one of these characters ends the open span (Kazu's span_breaking_chars)

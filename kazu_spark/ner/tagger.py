@@ -30,8 +30,9 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from kazu_spark.config import Decoder
 from kazu_spark.ner.batching import pad_ids, run_batches
-from kazu_spark.ner.decode import Decoder, Span, check_labels, decode_batch
+from kazu_spark.ner.decode import Span, check_labels, decode_batch
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.windows import WindowedText, make_windows_batch, merge_window_probs
 

@@ -49,8 +49,8 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertForTokenClassification, PreTrainedModel
 
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.ner.model import load_token_classifier
-from kazu_spark.training.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.training.loop import TrainingSettings, fit
 from kazu_spark.training.model_card import write_model_card
 from kazu_spark.training.prune import prune_to_shape

@@ -37,7 +37,7 @@ STUDENT_FLAGS = (
 
 
 def f1_table(evaluations: Sequence[Mapping]) -> str:
-    """Markdown table of :func:`~kazu_spark.training.evaluate.evaluate_conll` results: per corpus, decoder, class.
+    """Markdown table of :func:`~kazu_spark.evaluation.ner.evaluate_conll` results: per corpus, decoder, class.
 
     Each corpus/decoder block starts with its micro-averaged **overall** row; the last rows give, per
     decoder, the mean over corpora of the overall F1. Example: see the module docstring.

@@ -34,12 +34,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from kazu_spark.io.ingest import Rejection, ingest_row
-from kazu_spark.io.readers import PARSED_COLUMNS, parse_jsonl_line
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map
+from kazu_spark.documents.ingest import Rejection, ingest_row
+from kazu_spark.documents.readers import PARSED_COLUMNS, parse_jsonl_line
+from kazu_spark.evaluation.ner import evaluate_corpora
 from kazu_spark.ner.tagger import Tagger
-from kazu_spark.training.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.training.distill import STUDENT_TRAINING, TINYBERN2_SHAPE, SoftRow, distill
-from kazu_spark.training.evaluate import evaluate_corpora
 from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.model_card import write_model_card
 from kazu_spark.training.soft_labels import dequantise, soft_label_rows

@@ -105,9 +105,9 @@ def label_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -
     """``SOFT_LABELS`` rows for a documents DataFrame, the teacher being ``cfg.model``.
 
     The model is shipped and cached per worker exactly as in the NER stage
-    (:func:`kazu_spark.ner.spark_ner.ship_tagger`).
+    (:func:`kazu_spark.ner.spark.ship_tagger`).
     """
-    from kazu_spark.ner.spark_ner import document_batches, ship_tagger
+    from kazu_spark.ner.spark import document_batches, ship_tagger
 
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
@@ -136,9 +136,9 @@ def write_soft_labels(
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from kazu_spark.io.delta import conform
-    from kazu_spark.io.ingest import to_documents
-    from kazu_spark.io.readers import read_raw
+    from kazu_spark.documents.ingest import to_documents
+    from kazu_spark.documents.readers import read_raw
+    from kazu_spark.lakehouse.delta import conform
     from kazu_spark.ner.model import load_token_classifier, versioned_name
     from kazu_spark.paths import resolve_path
 

@@ -40,9 +40,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification
 
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, Sentence, corpus_type_map, load_label_map, read_conll
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
-from kazu_spark.training.conll import DEFAULT_LABEL_MAP, Sentence, corpus_type_map, load_label_map, read_conll
 from kazu_spark.training.loop import LoopResult, TrainingSettings, fit
 from kazu_spark.training.model_card import write_model_card
 

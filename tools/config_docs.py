@@ -3,7 +3,7 @@
 One table per section (the top level, ``input``, ``spark``, ``ner``, ``linking``, and the items of
 ``linking.ontologies``): key, type, default and the field's ``description``. ``tests/test_config_docs.py``
 checks that the committed file equals :func:`config_markdown`; regenerate it with
-``python -m kazu_spark.config_docs > docs/config.md``.
+``python -m tools.config_docs > docs/config.md``.
 
 Example:
     >>> "| `ner.threshold` | float | `0.5` |" in config_markdown()
@@ -19,12 +19,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from kazu_spark.config import Config
-from kazu_spark.linking.ontologies import OntologySource
+from kazu_spark.config import Config, OntologySource
 
 _HEADER = """# Configuration reference
 
-Generated from `kazu_spark/config.py` by `python -m kazu_spark.config_docs > docs/config.md`; do not edit by hand.
+Generated from `kazu_spark/config.py` by `python -m tools.config_docs > docs/config.md`; do not edit by hand.
 Defaults below are the models' own; `conf/default.yaml` (shipped as `kazu_spark/resources/default.yaml`) sets the
 values a run starts from. Layer a YAML file with `--conf FILE` and single keys with `--set key.path=value`
 (notebook: the `overrides` widget). Unknown keys are errors.

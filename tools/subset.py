@@ -5,7 +5,7 @@ synonyms (at least 3 characters) occurs in the given texts -- case-insensitively
 -- plus the first ``head`` concepts of the file so the dictionaries are not trivially small.
 
 Example:
-    >>> from kazu_spark.linking.subset import write_subsets, sample_texts
+    >>> from tools.subset import write_subsets, sample_texts
     >>> write_subsets("../shared/data/ontologies", "kazu_spark/resources/ontologies",
     ...               sample_texts())  # doctest: +SKIP
     {'MEDIC': 478, 'CL': 320, 'NCBITaxon': 330, 'HGNC': 543, 'MeSH': 364, 'DOID': 386}
@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import csv
 import gzip
 import io
@@ -23,15 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from kazu_spark.linking.ontologies import (
-    OntologySource,
-    default_sources,
-    obo_stanzas,
-    obograph_id,
-    open_text,
-    parse_source,
-    read_obographs,
-)
+from kazu_spark.config import OntologySource
+from kazu_spark.ontologies.parsers import obo_stanzas, obograph_id, open_text, parse_source, read_obographs
+from kazu_spark.ontologies.sources import default_sources
 from kazu_spark.paths import resolve_path
 
 MIN_SYNONYM_LENGTH = 3
@@ -184,3 +179,18 @@ def write_subsets(shared_dir: str, out_dir: str, texts: Iterable[str], head: int
         _WRITERS[source.format](source, keep, target)
         kept[source.name] = len(keep)
     return kept
+
+
+def main() -> None:
+    """``python -m tools.subset --shared DIR --out DIR [--sample JSONL]``: cut the bundled ontology subsets."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", required=True, help="folder with the full ontology files")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--sample", default="pkg://kazu_spark/resources/sample/abstracts.jsonl")
+    args = parser.parse_args()
+    kept = write_subsets(args.shared, args.out, sample_texts(args.sample))
+    print(", ".join(f"{name}: {n:,} concepts" for name, n in kept.items()))
+
+
+if __name__ == "__main__":
+    main()

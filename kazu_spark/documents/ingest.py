@@ -36,7 +36,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from kazu_spark.io.delta import conform
+from kazu_spark.lakehouse.delta import conform
 from kazu_spark.schemas import DOCUMENTS
 
 READ_ERROR = "read_error"
@@ -144,7 +144,7 @@ def to_documents(raw: DataFrame, run_id: str, *, max_chars: int = DEFAULT_MAX_CH
     persist ``raw`` (or the results) when both are written, to decode the input once.
 
     Example:
-        >>> from kazu_spark.io.readers import read_raw  # doctest: +SKIP
+        >>> from kazu_spark.documents.readers import read_raw  # doctest: +SKIP
         >>> docs, quarantine = to_documents(read_raw(spark, "abstracts.jsonl"), "run-1")  # doctest: +SKIP
         >>> docs.count(), quarantine.count()  # doctest: +SKIP
         (20, 0)

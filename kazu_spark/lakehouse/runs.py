@@ -17,7 +17,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.io.delta import append_table, read_table, table_exists
+from kazu_spark.lakehouse.delta import append_table, read_table, table_exists
 from kazu_spark.schemas import RUNS
 
 

@@ -38,7 +38,7 @@ or ``low``; a choice made by context similarity is at most ``medium``.
 
 Dictionary strategies are equi-joins on ``(entity_class, key)`` against terms first reduced to distinct
 ``(class, key, source, concept)``, so memory stays bounded. The fuzzy indexes are built on the driver
-for the classes that have misses and broadcast once (:func:`kazu_spark.broadcast.map_with_broadcast`).
+for the classes that have misses and broadcast once (:func:`kazu_spark.runtime.worker_cache.map_with_broadcast`).
 
 Example (needs a SparkSession; ``entities`` in the ENTITIES schema, ``terms`` in ONTOLOGY_TERMS,
 ``documents`` with ``doc_id`` and ``text`` into which the entities' offsets point):
@@ -56,13 +56,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, StringType
 
-from kazu_spark.broadcast import map_with_broadcast
 from kazu_spark.config import DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import find_abbreviations
 from kazu_spark.linking.disambiguate import choose_concepts
 from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.variants import variant_keys
+from kazu_spark.runtime.worker_cache import map_with_broadcast
 from kazu_spark.schemas import ENTITY_LINKS
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Cluster packaging: the project's wheel for ``--py-files`` and a model-pack archive for ``--archives``.
 
-``kazu-spark package --out dist`` (or ``make package``) writes
+``python -m tools.package --out dist`` (or ``make package``) writes
 
 * ``dist/kazu_spark-<version>-py3-none-any.whl``: the installable package for the driver (``pip install`` on
   the edge node or image, a Databricks cluster library);
@@ -10,7 +10,7 @@
 
 The archive holds the model folder's files at its root, so
 ``spark-submit --archives dist/model.tar.gz#model ... --set ner.model_archive=model`` unpacks it as
-``./model`` next to every executor (see :mod:`kazu_spark.ner.spark_ner` for when to prefer it over the
+``./model`` next to every executor (see :mod:`kazu_spark.ner.spark` for when to prefer it over the
 default broadcast).
 
 Example:
@@ -19,18 +19,20 @@ Example:
     >>> archive = pack_model("pkg://kazu_spark/resources/model", out / "model.tar.gz")
     >>> "config.json" in tarfile.open(archive).getnames()
     True
-    >>> "kazu_spark/ner/spark_ner.py" in zipfile.ZipFile(zip_sources(out / "kazu_spark.zip")).namelist()
+    >>> "kazu_spark/ner/spark.py" in zipfile.ZipFile(zip_sources(out / "kazu_spark.zip")).namelist()
     True
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
+import kazu_spark
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.paths import resolve_path
 
@@ -58,7 +60,7 @@ def zip_sources(out: str | Path) -> Path:
 
     The bundled model is left out: it travels as the ``--archives`` model pack instead.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(kazu_spark.__file__).resolve().parent
     model = package / "resources" / "model"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -84,3 +86,21 @@ def build_wheel(out_dir: str | Path, source: Path = SOURCE_ROOT) -> Path:
     )
     (wheel,) = out_dir.glob("kazu_spark-*.whl")
     return wheel
+
+
+def main() -> None:
+    """``python -m tools.package [--out dist] [--model PACK] [--no-wheel]``: write the three artefacts."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="dist", help="output folder")
+    parser.add_argument("--model", default="pkg://kazu_spark/resources/model", help="model folder or pack to archive")
+    parser.add_argument("--no-wheel", action="store_true", help="skip the wheel (the slow part)")
+    args = parser.parse_args()
+    built = [zip_sources(f"{args.out}/kazu_spark.zip"), pack_model(args.model, f"{args.out}/model.tar.gz")]
+    if not args.no_wheel:
+        built.insert(0, build_wheel(args.out))
+    for path in built:
+        print(f"built {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -35,8 +35,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import LinkingConfig, NerConfig
-from kazu_spark.linking.link import link_entities
-from kazu_spark.linking.pubtator import GoldMention, PubtatorDocument, read_pubtator
+from kazu_spark.documents.pubtator import GoldMention, PubtatorDocument, read_pubtator
+from kazu_spark.linking.spark import link_entities
 from kazu_spark.schemas import ENTITIES, RAW_DOCUMENTS
 
 #: PubTator annotation type -> entity class it is linked as (NCBI-disease's four types, BC5CDR's two)
@@ -244,7 +244,7 @@ def pubtator_offset(offset: int, section: str, title_length: int) -> int:
         >>> pubtator_offset(3, "title", 10), pubtator_offset(12, "body", 10), pubtator_offset(4, "body", 0)
         (3, 11, 5)
     """
-    from kazu_spark.io.ingest import SEPARATOR
+    from kazu_spark.documents.ingest import SEPARATOR
 
     if section != "body":
         return offset
@@ -255,8 +255,8 @@ def _predicted_spans(
     spark: SparkSession, docs: list[PubtatorDocument], terms: DataFrame, ner: NerConfig, linking: LinkingConfig | None
 ) -> dict:
     """NER + linking over the documents; span in PubTator offsets -> (class, top concept)."""
-    from kazu_spark.io.ingest import to_documents
-    from kazu_spark.ner.spark_ner import tag_documents
+    from kazu_spark.documents.ingest import to_documents
+    from kazu_spark.ner.spark import tag_documents
 
     raw = spark.createDataFrame(
         [(d.doc_id, d.title or None, d.abstract or None, "pubtator", None) for d in docs], schema=RAW_DOCUMENTS

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
-from kazu_spark.faults import active_faults, kill_worker_after
-from kazu_spark.ner.memory_guard import guard_memory
 from kazu_spark.ner.model_files import resolve_model_dir
-from kazu_spark.ner.resource_profile import ner_resource_profile, task_device
 from kazu_spark.paths import resolve_path
+from kazu_spark.pipeline.hooks import active_faults, kill_worker_after
+from kazu_spark.runtime.memory_guard import guard_memory
+from kazu_spark.runtime.resource_profile import ner_resource_profile, task_device
 from kazu_spark.schemas import ENTITIES
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def document_batches(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.
     ``ner.arrow_batch_rows`` applies here rather than through the session-wide
     ``spark.sql.execution.arrow.maxRecordsPerBatch``, which would also shrink the batches of every
     later pandas UDF (linking runs millions of short rows). The Arrow batches coming in are bounded in
-    bytes by ``spark.sql.execution.arrow.maxBytesPerBatch`` (set by :func:`kazu_spark.session.build_session`).
+    bytes by ``spark.sql.execution.arrow.maxBytesPerBatch`` (set by :func:`kazu_spark.runtime.session.build_session`).
 
     Example:
         >>> [len(b) for b in document_batches(iter([pd.DataFrame({"x": range(5)}), pd.DataFrame({"x": [1]})]), 2)]
@@ -198,7 +198,7 @@ def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> 
 
     The model folder is broadcast once per job, or with ``cfg.model_archive`` read from the archive
     shipped to each executor; each Python worker builds the tagger once. With ``cfg.gpu_amount_per_task``
-    set, the stage carries a GPU resource profile (:mod:`kazu_spark.ner.resource_profile`).
+    set, the stage carries a GPU resource profile (:mod:`kazu_spark.runtime.resource_profile`).
     """
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism

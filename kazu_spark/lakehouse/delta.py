@@ -10,7 +10,7 @@ evolution): a newer kazu-spark that adds a column to a table extends existing ta
 read back null in the new column.
 
 Example (needs a Delta-enabled session):
-    >>> from kazu_spark.io.delta import table_path
+    >>> from kazu_spark.lakehouse.delta import table_path
     >>> table_path("/data/lake", "entities")
     '/data/lake/entities'
 """

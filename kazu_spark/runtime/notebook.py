@@ -78,11 +78,11 @@ def _show(obj: Any) -> None:
 def notebook_runtime(namespace: Mapping[str, Any]) -> tuple[Any, Any, Callable[[Any], None]]:
     """``(dbutils, spark, display)``: the Databricks runtime's from ``namespace`` if there, else local ones.
 
-    The local session comes from :func:`kazu_spark.session.build_session` (Delta jars from ``.jars``,
+    The local session comes from :func:`kazu_spark.runtime.session.build_session` (Delta jars from ``.jars``,
     master ``$SPARK_MASTER`` or ``local[*]``); an already running session is reused.
     """
     if "dbutils" in namespace and "spark" in namespace:
         return namespace["dbutils"], namespace["spark"], namespace.get("display", _show)
-    from kazu_spark.session import build_session
+    from kazu_spark.runtime.session import build_session
 
     return LocalDbutils(), build_session("kazu-spark-notebook"), _show

@@ -32,17 +32,24 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
-from kazu_spark.faults import driver_checkpoint
-from kazu_spark.io.delta import append_table, delete_documents, ensure_table, merge_table, read_table, table_exists
-from kazu_spark.io.ingest import to_documents
-from kazu_spark.io.readers import read_raw
-from kazu_spark.linking.build import write_ontology_terms
-from kazu_spark.linking.dictionary import dictionary_entities, merge_entities
-from kazu_spark.linking.link import link_entities
-from kazu_spark.ner.spark_ner import tag_documents
+from kazu_spark.documents.ingest import to_documents
+from kazu_spark.documents.readers import read_raw
+from kazu_spark.lakehouse.delta import (
+    append_table,
+    delete_documents,
+    ensure_table,
+    merge_table,
+    read_table,
+    table_exists,
+)
+from kazu_spark.lakehouse.runs import record_run
+from kazu_spark.linking.spark import link_entities
+from kazu_spark.ner.dictionary import dictionary_entities, merge_entities
+from kazu_spark.ner.spark import tag_documents
+from kazu_spark.ontologies.terms import write_ontology_terms
 from kazu_spark.paths import resolve_path
-from kazu_spark.progress import track_documents
-from kazu_spark.runs import record_run
+from kazu_spark.pipeline.hooks import driver_checkpoint
+from kazu_spark.runtime.progress import track_documents
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Readers: any supported input (JSONL, Parquet, Delta, a folder of .txt files, PubTator) -> raw rows.
 
 Every reader returns the ``RAW_DOCUMENTS`` schema (source_id, title, text, source, read_error), so
-ingestion (``kazu_spark.io.ingest``) has one shape to validate whatever the input was.
+ingestion (``kazu_spark.documents.ingest``) has one shape to validate whatever the input was.
 
 Two kinds of failure are kept apart:
 
@@ -16,7 +16,7 @@ never silently filled with replacement characters. Records are decoded on the ex
 ``mapInPandas``; only small samples (format sniffing, the JSONL column check) reach the driver.
 
 Example:
-    >>> from kazu_spark.io.readers import FORMATS, format_from_names
+    >>> from kazu_spark.documents.readers import FORMATS, format_from_names
     >>> FORMATS
     ('jsonl', 'parquet', 'delta', 'text', 'pubtator')
     >>> format_from_names(["part-0.jsonl.gz", "part-1.jsonl"])
@@ -91,7 +91,7 @@ def read_raw(spark: SparkSession, path: str, fmt: str = "auto") -> DataFrame:
     (``text``, ``abstract``). Undecodable records come back as rows with ``read_error`` set.
 
     Example:
-        >>> from kazu_spark.session import build_session  # doctest: +SKIP
+        >>> from kazu_spark.runtime.session import build_session  # doctest: +SKIP
         >>> raw = read_raw(build_session(), "kazu_spark/resources/sample/abstracts.jsonl")  # doctest: +SKIP
         >>> raw.columns  # doctest: +SKIP
         ['source_id', 'title', 'text', 'source', 'read_error']

@@ -28,7 +28,7 @@ from kazu_spark.config import Config, ConfigError, load_config, parse_overrides
 if TYPE_CHECKING:  # for type hints only: torch and the pipeline load when a command needs them
     from pyspark.sql import SparkSession
 
-    from kazu_spark.pipeline import RunSummary
+    from kazu_spark.pipeline.annotate import RunSummary
     from kazu_spark.training.loop import TrainingSettings
 
 log = logging.getLogger("kazu_spark")
@@ -39,7 +39,7 @@ def _config(args: argparse.Namespace, flags: dict[str, str | None]) -> Config:
 
 
 def _session(cfg: Config, app: str) -> SparkSession:
-    from kazu_spark.session import build_session
+    from kazu_spark.runtime.session import build_session
 
     return build_session(app, cfg.spark.master, extra_conf=cfg.spark.conf)
 
@@ -67,7 +67,7 @@ def _print_summary(summary: RunSummary, lakehouse: str) -> None:
 
 def cmd_setup(args: argparse.Namespace) -> None:
     """Fetch and cache the Delta jars (the only step that needs Maven Central)."""
-    from kazu_spark.session import fetch_delta_jars
+    from kazu_spark.runtime.session import fetch_delta_jars
 
     for path in fetch_delta_jars():
         print(f"cached {path}")
@@ -86,7 +86,7 @@ def cmd_annotate(args: argparse.Namespace) -> None:
             "progress": args.progress,
         },
     )
-    from kazu_spark.pipeline import annotate
+    from kazu_spark.pipeline.annotate import annotate
 
     spark = _session(cfg, "kazu-spark-annotate")
     summary = annotate(spark, cfg)
@@ -110,19 +110,11 @@ def cmd_ontologies_build(args: argparse.Namespace) -> None:
     cfg = _config(args, {"lakehouse": args.lakehouse})
     if not cfg.linking.ontologies:
         raise ConfigError("linking.ontologies is empty: nothing to build")
-    from kazu_spark.linking.build import write_ontology_terms
+    from kazu_spark.ontologies.terms import write_ontology_terms
 
     spark = _session(cfg, "kazu-spark-ontologies")
     rows = write_ontology_terms(spark, cfg.linking.ontologies, cfg.lakehouse)
     print(f"ontology_terms: {rows:,} terms from {len(cfg.linking.ontologies)} sources into {cfg.lakehouse}")
-
-
-def cmd_ontologies_subset(args: argparse.Namespace) -> None:
-    """Cut the bundled ontology subsets out of full ontology files, keyed on the sample's text."""
-    from kazu_spark.linking.subset import sample_texts, write_subsets
-
-    kept = write_subsets(args.shared, args.out, sample_texts(args.sample))
-    print(", ".join(f"{name}: {n:,} concepts" for name, n in kept.items()))
 
 
 def cmd_kg_build(args: argparse.Namespace) -> None:
@@ -138,7 +130,7 @@ def cmd_kg_build(args: argparse.Namespace) -> None:
 def cmd_maintain(args: argparse.Namespace) -> None:
     """Compact (OPTIMIZE) and VACUUM every lakehouse table; print file counts per table."""
     cfg = _config(args, {"lakehouse": args.lakehouse})
-    from kazu_spark.io.maintain import check_retention, maintain
+    from kazu_spark.lakehouse.maintain import check_retention, maintain
 
     try:
         check_retention(args.retention_hours, args.allow_short_retention)
@@ -163,8 +155,8 @@ def cmd_kg_export(args: argparse.Namespace) -> None:
 
 def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     """Strict entity-level P/R/F1 of a model on a CoNLL file, or every devel split; the JSON line comes last."""
+    from kazu_spark.evaluation.ner import evaluate_conll
     from kazu_spark.paths import resolve_path
-    from kazu_spark.training.evaluate import evaluate_conll
 
     decoders = args.decoder or ["sigmoid"]
     kwargs = {"threshold": args.threshold, "device": args.device}
@@ -193,8 +185,8 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
 def cmd_evaluate_linking(args: argparse.Namespace) -> None:
     """Gold-mention accuracy@1 and end-to-end P/R/F1 of linking on a PubTator file; the JSON line comes last."""
     cfg = _config(args, {})
-    from kazu_spark.linking.build import build_ontology_terms
-    from kazu_spark.linking.evaluate import CORPUS_CLASSES, evaluate_linking
+    from kazu_spark.evaluation.linking import CORPUS_CLASSES, evaluate_linking
+    from kazu_spark.ontologies.terms import build_ontology_terms
 
     sources = [s for s in cfg.linking.ontologies if s.entity_class in set(CORPUS_CLASSES.values())]
     if not sources:
@@ -218,7 +210,7 @@ def _evaluate_all(model: str, args: argparse.Namespace, decoders: list[str], kwa
     """Every devel split under ``--all-corpora``: markdown table, optional model-card rewrite, JSON line."""
     from pathlib import Path
 
-    from kazu_spark.training.evaluate import evaluate_corpora
+    from kazu_spark.evaluation.ner import evaluate_corpora
     from kazu_spark.training.model_card import f1_table, write_model_card
     from kazu_spark.training.train import TRAINING_ARGS_FILE
 
@@ -348,25 +340,13 @@ def cmd_report(args: argparse.Namespace) -> None:
     cfg = _config(args, {"lakehouse": args.lakehouse})
     from pathlib import Path
 
-    from kazu_spark.report import render_report
-    from kazu_spark.report_tables import report_data
+    from kazu_spark.report.data import report_data
+    from kazu_spark.report.render import render_report
 
     spark = _session(cfg, "kazu-spark-report")
     data = report_data(spark, cfg.lakehouse, top=args.top, documents=args.documents)
     Path(args.out).write_text(render_report(data, f"kazu-spark report · {cfg.lakehouse}"), encoding="utf-8")
     print(f"report: {args.out}")
-
-
-def cmd_package(args: argparse.Namespace) -> None:
-    """Build the wheel, the --py-files zip and the model archive for cluster runs."""
-    from kazu_spark.package import build_wheel, pack_model, zip_sources
-
-    out = args.out
-    built = [zip_sources(f"{out}/kazu_spark.zip"), pack_model(args.model, f"{out}/model.tar.gz")]
-    if not args.no_wheel:
-        built.insert(0, build_wheel(out))
-    for path in built:
-        print(f"built {path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -396,11 +376,6 @@ def build_parser() -> argparse.ArgumentParser:
     onto = sub.add_parser("ontologies", help="ontology tables").add_subparsers(dest="action", required=True)
     p = with_conf(onto.add_parser("build", help="build the ontology_terms Delta table"))
     p.set_defaults(func=cmd_ontologies_build)
-    p = onto.add_parser("subset", help="cut small ontology subsets for a sample")
-    p.add_argument("--shared", required=True, help="folder with the full ontology files")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--sample", default="pkg://kazu_spark/resources/sample/abstracts.jsonl")
-    p.set_defaults(func=cmd_ontologies_subset)
 
     kg = sub.add_parser("kg", help="knowledge-graph tables").add_subparsers(dest="action", required=True)
     p = with_conf(kg.add_parser("build", help="update kg_nodes and kg_edges from the lakehouse's changes"))
@@ -444,12 +419,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=8, help="concepts shown per class")
     p.add_argument("--documents", type=int, default=3, help="documents shown with highlighted entities")
     p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("package", help="build the wheel, a --py-files zip and a model archive for clusters")
-    p.add_argument("--out", default="dist", help="output folder")
-    p.add_argument("--model", default="pkg://kazu_spark/resources/model", help="model folder or pack to archive")
-    p.add_argument("--no-wheel", action="store_true", help="skip the wheel (the slow part)")
-    p.set_defaults(func=cmd_package)
 
     p = ev.add_parser("linking", help="linking accuracy@1 on gold mentions and end-to-end P/R/F1 (PubTator)")
     p.add_argument("--pubtator", required=True, help="PubTator file with gold mentions and concept ids")

@@ -25,7 +25,7 @@ import logging
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from kazu_spark.io.delta import table_exists, table_path, with_retry
+from kazu_spark.lakehouse.delta import table_exists, table_path, with_retry
 from kazu_spark.schemas import TABLES
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Evaluate a model folder on a CoNLL/IOB corpus split with strict entity-level scores.
 
 Each sentence is tagged as the space-joined text of its tokens with :meth:`Tagger.tag`, and
-predicted character spans are compared with the gold ones (:mod:`kazu_spark.training.metrics`):
+predicted character spans are compared with the gold ones (:mod:`kazu_spark.evaluation.metrics`):
 a prediction counts only if its start, end and class equal a gold entity's, which also means it
 must fall on the corpus's token boundaries. Only the classes the corpus annotates (per the label
 map) are scored; predictions of other classes are dropped, since the corpus cannot judge them.
@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, load_label_map, read_conll
+from kazu_spark.evaluation.metrics import entity_scores
 from kazu_spark.ner.decode import check_labels
 from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.ner.tagger import Tagger
-from kazu_spark.training.conll import DEFAULT_LABEL_MAP, corpus_type_map, load_label_map, read_conll
-from kazu_spark.training.metrics import entity_scores
 
 
 def evaluate_conll(

@@ -5,8 +5,8 @@ each row carries its normalised synonym, so linking joins on precomputed keys. `
 deterministic, so rebuilding MERGEs onto the same rows.
 
 Example:
-    >>> from kazu_spark.linking.build import terms_rows
-    >>> from kazu_spark.linking.ontologies import default_sources
+    >>> from kazu_spark.ontologies.terms import terms_rows
+    >>> from kazu_spark.ontologies.sources import default_sources
     >>> cl = default_sources("pkg://kazu_spark/resources/ontologies")[1]
     >>> row = next(terms_rows(cl))
     >>> row["concept_id"], row["synonym"], row["normalised_synonym"], row["source_version"]
@@ -27,9 +27,10 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.io.delta import merge_table, table_path, with_retry
+from kazu_spark.config import OntologySource
+from kazu_spark.lakehouse.delta import merge_table, table_path, with_retry
 from kazu_spark.linking.normalise import is_symbolic, normalise
-from kazu_spark.linking.ontologies import OntologySource, parse_source, source_checksum, source_version
+from kazu_spark.ontologies.parsers import parse_source, source_checksum, source_version
 from kazu_spark.schemas import ONTOLOGY_TERMS
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The HTML run report: pure rendering from small pandas frames (no Spark here).
 
 :func:`render_report` turns a :class:`ReportData` (built from a lakehouse by
-:func:`kazu_spark.report_tables.report_data`) into one self-contained HTML page: inline CSS and inline
+:func:`kazu_spark.report.data.report_data`) into one self-contained HTML page: inline CSS and inline
 SVG bar charts, no scripts and no external assets, so it opens offline and can be mailed around. It
 shows entities per class, the fraction linked, top concepts per class, throughput per run and a few
 documents with their entities highlighted in their class colour. All text is HTML-escaped; entity

@@ -9,7 +9,7 @@ digit just before or after it), and per entity class the longest of overlapping 
 leftmost). Synonyms shorter than ``min_length`` or on the ``blocklist`` are never searched.
 
 ``dictionary_entities`` runs the matcher over documents section by section (the matcher is pickled and
-broadcast once: :func:`kazu_spark.broadcast.map_with_broadcast`) and returns ENTITIES rows with ``model`` =
+broadcast once: :func:`kazu_spark.runtime.worker_cache.map_with_broadcast`) and returns ENTITIES rows with ``model`` =
 ``dictionary:<source>`` and confidence 1.0. ``merge_entities`` combines them with the model's by
 ``linking.dictionary.merge``:
 
@@ -35,9 +35,9 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from kazu_spark.broadcast import map_with_broadcast
 from kazu_spark.linking.normalise import is_symbolic
-from kazu_spark.ner.spark_ner import entity_id
+from kazu_spark.ner.spark import entity_id
+from kazu_spark.runtime.worker_cache import map_with_broadcast
 from kazu_spark.schemas import ENTITIES
 
 if TYPE_CHECKING:

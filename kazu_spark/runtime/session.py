@@ -6,7 +6,7 @@ and need no network. On a cluster where Delta is already installed (Databricks),
 ``use_local_jars=False``.
 
 Example:
-    >>> from kazu_spark.session import delta_coordinates
+    >>> from kazu_spark.runtime.session import delta_coordinates
     >>> delta_coordinates("4.2.0")
     ['io.delta:delta-spark_4.2_2.13:4.4.0', 'io.delta:delta-storage:4.4.0']
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from kazu_spark import worker_daemon
+from kazu_spark.runtime import worker_daemon
 
 #: Spark major.minor -> (Delta artifact, Delta version) on Maven Central
 _DELTA_FOR_SPARK: dict[str, tuple[str, str]] = {
@@ -106,7 +106,7 @@ def build_session(
     sets ``spark.master`` itself and wins). ``extra_conf`` passes any other Spark setting through.
     A ``local[...]`` master also gets Delta's log replay and file listing (VACUUM) sized for one machine
     (``$KAZU_SPARK_SHUFFLE_PARTITIONS`` tasks, like shuffles), not for a cluster, and Python workers forked
-    from :mod:`kazu_spark.worker_daemon`.
+    from :mod:`kazu_spark.runtime.worker_daemon`.
     The cached Delta jars are added unless the runtime is Databricks (Delta built in); under spark-submit
     they are optional, since ``--packages io.delta:...`` or ``--jars`` may bring Delta instead.
     """

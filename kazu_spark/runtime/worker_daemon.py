@@ -5,8 +5,8 @@ each task slot; stock workers import torch and transformers themselves (~1 GiB r
 Imported in the daemon, those pages are shared copy-on-write by every forked worker. ``gc.freeze()``
 keeps the collector from touching (and so copying) the imported objects' pages in each worker.
 
-Example (what an executor runs with ``spark.python.daemon.module=kazu_spark.worker_daemon``):
-    $ python -m kazu_spark.worker_daemon  # doctest: +SKIP
+Example (what an executor runs with ``spark.python.daemon.module=kazu_spark.runtime.worker_daemon``):
+    $ python -m kazu_spark.runtime.worker_daemon  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def preload() -> None:
     try:
         import kazu_spark.ner.tagger  # noqa: F401  (imports torch and transformers' BERT classes)
     except Exception as exc:  # a broken import must not take every Python UDF down with the daemon
-        print(f"kazu_spark.worker_daemon: preload failed, workers import lazily: {exc!r}", file=sys.stderr)
+        print(f"kazu_spark.runtime.worker_daemon: preload failed, workers import lazily: {exc!r}", file=sys.stderr)
     gc.collect()
     gc.freeze()
 

@@ -1,4 +1,4 @@
-"""Spark glue for the HTML report: aggregate the lakehouse into the small frames :mod:`kazu_spark.report` renders.
+"""Spark glue for the HTML report: the lakehouse aggregated into the small frames `render` draws.
 
 Only aggregates and a few sample documents reach the driver, so the report costs the same for a
 thousand or a million documents (one pass per aggregate).
@@ -12,8 +12,8 @@ from __future__ import annotations
 from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
-from kazu_spark.io.delta import read_table, table_exists
-from kazu_spark.report import ReportData
+from kazu_spark.lakehouse.delta import read_table, table_exists
+from kazu_spark.report.render import ReportData
 
 
 def report_data(spark: SparkSession, lakehouse: str, top: int = 8, documents: int = 3) -> ReportData:

@@ -22,7 +22,8 @@ file inside the installed package (the bundled subsets), anything else is a file
 ones taken against ``base`` when given, else the working directory.
 
 Example:
-    >>> from kazu_spark.linking.ontologies import OntologySource, parse_source
+    >>> from kazu_spark.config import OntologySource
+    >>> from kazu_spark.ontologies.parsers import parse_source
     >>> source = OntologySource(name="CL", format="obo", entity_class="cell_type",
     ...     path="pkg://kazu_spark/resources/ontologies/cl-basic.obo.gz", id_prefix_filter="CL:")
     >>> next(parse_source(source))
@@ -41,17 +42,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal, TextIO, TypedDict
+from typing import TextIO, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from kazu_spark.linking.pubtator import read_pubtator
+from kazu_spark.config import ColumnMapping, OntologySource
+from kazu_spark.documents.pubtator import read_pubtator
 from kazu_spark.paths import resolve_path
-from kazu_spark.schemas import ENTITY_CLASSES
 
-Format = Literal["medic", "obo", "hgnc", "mesh", "doid_json", "csv", "tsv", "jsonl", "parquet", "pubtator"]
-#: formats read through a ``ColumnMapping``
-TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 _MEDIC_COLUMNS = (
     "DiseaseName",
     "DiseaseID",
@@ -92,110 +88,6 @@ class SynonymRow(TypedDict):
     synonym: str
     synonym_type: str
     metadata: dict[str, str]
-
-
-class ColumnMapping(BaseModel):
-    """Which columns of a generic table (csv/tsv/jsonl/parquet) hold what; one row is one concept.
-
-    ``synonyms`` cells are split on ``separator`` when given; ``id_prefix`` is prepended to ids that
-    do not already start with it (``D003920`` -> ``MESH:D003920``); ``metadata`` columns are copied into
-    the terms' ``metadata`` map. Rows sharing an id are merged into one concept (the first label wins).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str = Field(description="column with the concept id")
-    label: str = Field(description="column with the preferred label")
-    synonyms: list[str] = Field(default_factory=list, description="columns with more surface forms")
-    separator: str | None = Field(None, description="splits a synonym cell into several synonyms")
-    id_prefix: str | None = Field(None, description="prepended to ids that lack it, e.g. 'MESH:'")
-    metadata: list[str] = Field(default_factory=list, description="columns copied into metadata")
-
-
-class OntologySource(BaseModel):
-    """One ontology file (two for MeSH) and the entity class its concepts link.
-
-    ``id_prefix_filter`` keeps only concepts whose id starts with it (``CL:`` drops the imported
-    ``CP:`` terms of cl-basic); ``tree_numbers_path``/``tree_prefix`` are for ``mesh`` only; ``columns``
-    is required by (and only allowed for) the generic table formats; ``annotation_types`` by ``pubtator``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(description="source name stored in ontology_terms.source, e.g. MEDIC")
-    format: Format = Field(description="file format of path")
-    path: str = Field(description="ontology file: local path, pkg://, dbfs:/, /Volumes/... or a URI")
-    entity_class: str = Field(description="entity class whose mentions link to these concepts")
-    tree_numbers_path: str | None = Field(None, description="mesh only: MeSH tree-numbers file")
-    tree_prefix: str | None = Field(None, description="mesh only: keep descriptors under this tree (D: drugs)")
-    id_prefix_filter: str | None = Field(None, description="keep only concepts whose id starts with this")
-    columns: ColumnMapping | None = Field(None, description="csv/tsv/jsonl/parquet only: column mapping")
-    annotation_types: list[str] | None = Field(None, description="pubtator only: types kept as synonyms")
-    xref_target: str | None = Field(
-        None,
-        description="name of another source: this source's labels and synonyms become synonyms of the target's "
-        "concepts they cross-reference (xrefs, or the target's alternative ids); concepts without one are dropped",
-    )
-    tier: int = Field(
-        1,
-        ge=0,
-        description="dictionary lookup order: tier 0 sources first (train curations), then 1 (the default), "
-        "then 2 (fallbacks); a mention one tier's synonyms match never reaches the next",
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> OntologySource:
-        if self.entity_class not in ENTITY_CLASSES:
-            raise ValueError(f"entity_class {self.entity_class!r} is not one of {ENTITY_CLASSES}")
-        if self.format == "mesh" and self.tree_prefix and not self.tree_numbers_path:
-            raise ValueError("a mesh source with tree_prefix needs tree_numbers_path")
-        if self.format != "mesh" and (self.tree_prefix or self.tree_numbers_path):
-            raise ValueError("tree_prefix/tree_numbers_path only apply to the mesh format")
-        if (self.format in TABLE_FORMATS) != (self.columns is not None):
-            raise ValueError(f"columns (a column mapping) is required by, and only allowed for, {TABLE_FORMATS}")
-        if (self.format == "pubtator") != bool(self.annotation_types):
-            raise ValueError("annotation_types is required by, and only allowed for, the pubtator format")
-        if self.xref_target and self.format != "doid_json":
-            raise ValueError("xref_target applies to the doid_json format only (the one that carries xrefs)")
-        return self
-
-    def files(self, base: str | Path | None = None) -> list[str]:
-        """The source's resolved file paths (one, or two for MeSH)."""
-        paths = [self.path, self.tree_numbers_path] if self.tree_numbers_path else [self.path]
-        return [resolve_path(p, base) for p in paths]
-
-
-def default_sources(root: str) -> list[OntologySource]:
-    """The default sources (MEDIC, CL, NCBITaxon, HGNC, MeSH drugs) with their canonical file names
-    under ``root``: the shared data folder, or ``pkg://kazu_spark/resources/ontologies`` for the subsets.
-
-    Example:
-        >>> default_sources("/data")[4].tree_numbers_path
-        '/data/mesh-2015-tree-numbers.tsv.gz'
-    """
-    root = root.rstrip("/")
-    return [
-        OntologySource(name="MEDIC", format="medic", entity_class="disease", path=f"{root}/ctd_diseases.tsv.gz"),
-        OntologySource(
-            name="CL", format="obo", entity_class="cell_type", path=f"{root}/cl-basic.obo.gz", id_prefix_filter="CL:"
-        ),
-        OntologySource(
-            name="NCBITaxon",
-            format="obo",
-            entity_class="species",
-            path=f"{root}/ncbitaxon-taxslim.obo.gz",
-            id_prefix_filter="NCBITaxon:",
-        ),
-        OntologySource(name="HGNC", format="hgnc", entity_class="gene", path=f"{root}/hgnc_complete_set.txt.gz"),
-        OntologySource(
-            name="MeSH",
-            format="mesh",
-            entity_class="drug",
-            path=f"{root}/mesh-2015-descriptors.tsv.gz",
-            tree_numbers_path=f"{root}/mesh-2015-tree-numbers.tsv.gz",
-            tree_prefix="D",
-        ),
-    ]
 
 
 def open_text(path: str) -> TextIO:

@@ -1,0 +1,1 @@
+"""The ``kazu-spark`` command line."""

@@ -1,0 +1,40 @@
+"""The default ontology sources and where their files are; the source model itself is config
+(:class:`kazu_spark.config.OntologySource`), so a config file can list sources without importing a parser.
+"""
+
+from __future__ import annotations
+
+from kazu_spark.config import OntologySource
+
+
+def default_sources(root: str) -> list[OntologySource]:
+    """The default sources (MEDIC, CL, NCBITaxon, HGNC, MeSH drugs) with their canonical file names
+    under ``root``: the shared data folder, or ``pkg://kazu_spark/resources/ontologies`` for the subsets.
+
+    Example:
+        >>> default_sources("/data")[4].tree_numbers_path
+        '/data/mesh-2015-tree-numbers.tsv.gz'
+    """
+    root = root.rstrip("/")
+    return [
+        OntologySource(name="MEDIC", format="medic", entity_class="disease", path=f"{root}/ctd_diseases.tsv.gz"),
+        OntologySource(
+            name="CL", format="obo", entity_class="cell_type", path=f"{root}/cl-basic.obo.gz", id_prefix_filter="CL:"
+        ),
+        OntologySource(
+            name="NCBITaxon",
+            format="obo",
+            entity_class="species",
+            path=f"{root}/ncbitaxon-taxslim.obo.gz",
+            id_prefix_filter="NCBITaxon:",
+        ),
+        OntologySource(name="HGNC", format="hgnc", entity_class="gene", path=f"{root}/hgnc_complete_set.txt.gz"),
+        OntologySource(
+            name="MeSH",
+            format="mesh",
+            entity_class="drug",
+            path=f"{root}/mesh-2015-descriptors.tsv.gz",
+            tree_numbers_path=f"{root}/mesh-2015-tree-numbers.tsv.gz",
+            tree_prefix="D",
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""The lakehouse's HTML report: ``data`` reads the tables (Spark), ``render`` writes the page (pure)."""
