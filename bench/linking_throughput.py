@@ -8,11 +8,9 @@ children (the JVM, Python workers) sampled every 0.2 s during the timed part. Th
 picked (broadcast vs shuffle sort-merge) is read from the executed plan: terms are broadcast only when
 small, so an ontology with millions of synonyms is shuffled, not collected anywhere.
 
-Both paths call ``link_entities``. Where the configuration has ``linking.fuzzy`` (TF-IDF matching of the
-misses, on another branch), the exact path runs with ``linking.fuzzy.enabled=false`` (and
-``linking.variants=false`` where it exists) and the fuzzy path with them on (context disambiguation
-off for both, no documents: no abbreviations); otherwise it prints
-``fuzzy: not available`` and the exact path still runs.
+Both paths call ``link_entities``: the exact path with ``linking.steps`` [exact, normalised], the fuzzy
+path with the default steps (variant keys and fuzzy TF-IDF matching of the misses too); context
+disambiguation is off for both, and without documents there are no abbreviations.
 
     PYTHONPATH=$PWD .venv/bin/python bench/linking_throughput.py --mentions 1000000 \\
         --conf conf/ontologies-shared.yaml
@@ -32,7 +30,7 @@ import pandas as pd
 import psutil
 from pyspark.sql import DataFrame, SparkSession
 
-from kazu_spark.config import ConfigError, LinkingConfig, load_config
+from kazu_spark.config import LinkingConfig, load_config
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.runtime.session import build_session
@@ -133,21 +131,16 @@ def timed(name: str, link: Callable[[DataFrame, DataFrame], DataFrame], mentions
     }
 
 
-def linking_configs(conf: str) -> tuple[LinkingConfig, LinkingConfig] | None:
-    """(exact-only, with-fuzzy) linking configs, or None where this checkout has no ``linking.fuzzy``."""
-
-    def overrides(on: str) -> dict[str, str]:  # variant keys (linking.variants) go with the fuzzy path
-        keys = ("linking.fuzzy.enabled", "linking.variants") if "variants" in LinkingConfig.model_fields else ()
-        return {"linking.disambiguation.enabled": "false", **dict.fromkeys(keys or ("linking.fuzzy.enabled",), on)}
-
-    try:
-        return tuple(load_config(conf, overrides(on)).linking for on in ("false", "true"))  # type: ignore[return-value]
-    except ConfigError:
-        return None
+def linking_configs(conf: str) -> tuple[LinkingConfig, LinkingConfig]:
+    """(exact-only, with-fuzzy) linking configs: ``linking.steps`` [exact, normalised] and the default steps
+    (variant keys go with the fuzzy path); context disambiguation off in both."""
+    off = {"linking.disambiguation.enabled": "false"}
+    exact = load_config(conf, {**off, "linking.steps": "[exact, normalised]"}).linking
+    return exact, load_config(conf, off).linking
 
 
 def _with_config(mentions: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> DataFrame:
-    return link_entities(mentions, terms, cfg)  # type: ignore[call-arg]  # the signature with a config
+    return link_entities(mentions, terms, cfg)
 
 
 def main() -> None:
@@ -169,14 +162,9 @@ def main() -> None:
     mentions = synth_mentions(spark, terms, args.mentions, [float(w) for w in args.mix.split(",")], args.seed)
     print(f"mentions: {mentions.count():,} (mix {dict(zip(VARIANTS, args.mix.split(','), strict=True))})")
 
-    configs = linking_configs(args.conf)
-    if configs is None:
-        results = [timed("exact+normalised", link_entities, mentions, terms)]
-        print("fuzzy: not available (no linking.fuzzy in this checkout's configuration)")
-    else:
-        exact, fuzzy = (functools.partial(_with_config, cfg=cfg) for cfg in configs)
-        results = [timed("exact+normalised", exact, mentions, terms)]
-        results.append(timed("+fuzzy", fuzzy, mentions.limit(args.fuzzy_mentions).cache(), terms))
+    exact, fuzzy = (functools.partial(_with_config, cfg=cfg) for cfg in linking_configs(args.conf))
+    results = [timed("exact+normalised", exact, mentions, terms)]
+    results.append(timed("+fuzzy", fuzzy, mentions.limit(args.fuzzy_mentions).cache(), terms))
     print()
     print("| path | mentions | seconds | mentions/s | peak RSS MiB (driver+JVM+workers) | linked | joins |")
     print("|---|---|---|---|---|---|---|")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -141,8 +141,52 @@ class SparkConfig(_Strict):
     conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings passed through")
 
 
+#: a step given as a Python entry point, ``package.module:function``
+ENTRY_POINT = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
+#: built-in NER steps: the transformer (``model``) and the ontology dictionary (``dictionary``)
+NER_STEPS = ("model", "dictionary")
+#: built-in linking steps, the cascade's strategies (see :mod:`kazu_spark.linking.spark`)
+LINKING_STEPS = ("exact", "normalised", "variants", "fuzzy")
+
+
+def _steps(builtin: tuple[str, ...]) -> Callable[[list[str]], list[str]]:
+    """A validator: each step is a built-in name or an entry point, listed once, and at least one is listed."""
+
+    def check(steps: list[str]) -> list[str]:
+        for step in steps:
+            if step not in builtin and not ENTRY_POINT.match(step):
+                raise ValueError(f"unknown step {step!r}: one of {', '.join(builtin)} or 'package.module:function'")
+        if len(set(steps)) != len(steps):
+            raise ValueError(f"a step is listed twice in {steps}")
+        if not steps:
+            raise ValueError("at least one step is needed")
+        return steps
+
+    return check
+
+
+class DictionaryConfig(_Strict):
+    """The ``dictionary`` NER step: Aho-Corasick search for ontology synonyms in the text."""
+
+    sources: list[str] = Field(default_factory=list, description="ontology sources searched; [] = all")
+    min_length: int = Field(3, gt=0, description="shortest synonym searched, in characters")
+    blocklist: list[str] = Field(default_factory=list, description="synonyms never searched (case-insensitive)")
+
+
 class NerConfig(_Strict):
     """The transformer tagger and how it runs on executors."""
+
+    steps: Annotated[list[str], AfterValidator(_steps(NER_STEPS))] = Field(
+        ["model"],
+        description="entity sources, in order: model (the transformer), dictionary (ontology synonyms) or a "
+        "'package.module:function' step (documents DataFrame in, entity rows out; docs/layout.md)",
+    )
+    merge: Literal["first_wins", "union"] = Field(
+        "first_wins",
+        description="first_wins: a step's span overlapping an earlier step's span of the same class is dropped; "
+        "union: all kept (the same span and class once)",
+    )
+    dictionary: DictionaryConfig = Field(default_factory=DictionaryConfig)
 
     model: PathStr = Field(
         "pkg://kazu_spark/resources/model", description="model folder (HF layout + labels.txt) or Kazu model pack"
@@ -185,7 +229,6 @@ class NerConfig(_Strict):
 class FuzzyConfig(_Strict):
     """Character n-gram TF-IDF matching for mentions that no dictionary key matches."""
 
-    enabled: bool = Field(True, description="fuzzy-match the mentions exact and normalised matching missed")
     min_score: float = Field(0.8, gt=0, le=1, description="least cosine similarity of a fuzzy candidate")
     top_k: int = Field(3, gt=0, description="most synonyms kept per mention (those within margin of the best)")
     margin: float = Field(0.02, ge=0, le=1, description="candidates this close to the best are kept, ambiguous")
@@ -210,31 +253,21 @@ class TierConfig(_Strict):
     medium: float = Field(0.65, gt=0, le=1, description="least score of a medium-confidence link; below: low")
 
 
-class DictionaryConfig(_Strict):
-    """Dictionary NER: Aho-Corasick search for ontology synonyms in the text, besides the model."""
-
-    enabled: bool = Field(False, description="add dictionary matches to the model's entities")
-    sources: list[str] = Field(default_factory=list, description="ontology sources searched; [] = all")
-    min_length: int = Field(3, gt=0, description="shortest synonym searched, in characters")
-    blocklist: list[str] = Field(default_factory=list, description="synonyms never searched (case-insensitive)")
-    merge: Literal["union", "model_first", "dictionary_first"] = Field(
-        "model_first", description="how dictionary spans combine with the model's (see linking.dictionary)"
-    )
-
-
 class LinkingConfig(_Strict):
     """Ontology sources and matching."""
 
     enabled: bool = Field(True, description="link entities to ontology concepts")
     ontologies: list[OntologySource] = Field(default_factory=list, description="sources for ontology_terms")
     abbreviations: bool = Field(True, description="short forms defined in a document link like their long form")
-    variants: bool = Field(
-        True, description="dictionary misses try variant keys (coordinations, adjective forms) before fuzzy"
+    steps: Annotated[list[str], AfterValidator(_steps(LINKING_STEPS))] = Field(
+        list(LINKING_STEPS),
+        description="the cascade, in order; a mention gets the links of the first step that finds any: exact, "
+        "normalised (both tier by tier), variants (coordinations, adjective forms), fuzzy (TF-IDF), or a "
+        "'package.module:function' step (lookups in, candidate links out; docs/layout.md)",
     )
     fuzzy: FuzzyConfig = Field(default_factory=FuzzyConfig)
     disambiguation: DisambiguationConfig = Field(default_factory=DisambiguationConfig)
     tiers: TierConfig = Field(default_factory=TierConfig)
-    dictionary: DictionaryConfig = Field(default_factory=DictionaryConfig)
 
 
 def _on_off(value: object) -> object:

@@ -9,8 +9,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from kazu_spark.config import DictionaryConfig
-from kazu_spark.ner.dictionary import DictionaryMatcher, dictionary_entities, entities_for_batch, merge_entities
+from kazu_spark.ner.dictionary import DictionaryMatcher, dictionary_entities, entities_for_batch
 from kazu_spark.ner.spark import entity_id
+from kazu_spark.ner.steps import merge_step_entities
 from kazu_spark.schemas import ENTITIES
 
 ENTRIES = [
@@ -83,7 +84,7 @@ def test_dictionary_entities_merged_by_policy(spark: SparkSession) -> None:
         "doc_id string, text string, sections array<struct<name:string,start:int,end:int>>, content_hash string",
     )
     terms = spark.createDataFrame(ENTRIES, "synonym string, entity_class string, source string")  # the columns used
-    found = dictionary_entities(documents, terms, DictionaryConfig(enabled=True, sources=["MEDIC", "HGNC"]))
+    found = dictionary_entities(documents, terms, DictionaryConfig(sources=["MEDIC", "HGNC"]))
     # the model found "cancer" (overlaps the dictionary's "Breast cancer") and "carriers" as a disease
     model = spark.createDataFrame(
         [
@@ -92,9 +93,14 @@ def test_dictionary_entities_merged_by_policy(spark: SparkSession) -> None:
         ],
         ENTITIES,
     ).drop("run_id")
+    steps = {  # ner.steps order and ner.merge policy
+        "union": ([model, found], "union"),
+        "model_first": ([model, found], "first_wins"),
+        "dictionary_first": ([found, model], "first_wins"),
+    }
     kept = {
-        policy: sorted((r["mention"], r["model"]) for r in merge_entities(model, found, policy).collect())
-        for policy in ("union", "model_first", "dictionary_first")
+        name: sorted((r["mention"], r["model"]) for r in merge_step_entities(frames, policy).collect())
+        for name, (frames, policy) in steps.items()
     }
     assert kept["union"] == [
         ("BRCA1", "dictionary:HGNC"),

@@ -118,7 +118,8 @@ def test_tier_2_source_only_fills_misses(spark: SparkSession) -> None:
     doid = OntologySource(name="DOID-MEDIC", format="doid_json", entity_class="disease", path="doid.json",
                           xref_target="MEDIC", tier=2)  # fmt: skip
     sources = [SOURCES[0], doid]
-    cfg = load_config(overrides={"linking.fuzzy.enabled": "false"}).linking.model_copy(update={"ontologies": sources})
+    no_fuzzy = {"linking.steps": "[exact, normalised, variants]"}
+    cfg = load_config(overrides=no_fuzzy).linking.model_copy(update={"ontologies": sources})
     terms = build_ontology_terms(spark, sources, base=DATA)
     rows = [("p", "p", "body", 0, 25, "Pediatric Crohn's disease", "disease", 0.9, "m", "h", "r")]
     rows.append(("t", "t", "body", 0, 24, "type 2 diabetes mellitus", "disease", 0.9, "m", "h", "r"))
@@ -219,7 +220,7 @@ def test_ambiguous_synonyms_resolved_by_document_or_context_or_kept(context_link
 
 
 def test_strategies_can_be_switched_off(spark: SparkSession, terms: DataFrame) -> None:
-    off = {"linking.fuzzy.enabled": "false", "linking.disambiguation.enabled": "false", "linking.variants": "false"}
+    off = {"linking.steps": "[exact, normalised]", "linking.disambiguation.enabled": "false"}
     cfg = load_config(overrides=off).linking
     rows = [("t", "d", "body", 0, 13, "Crohns diseas", "disease", 0.9, "m", "h", "r")]
     rows.append(("m", "d", "body", 14, 18, "MDR1", "gene", 0.9, "m", "h", "r"))

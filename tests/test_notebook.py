@@ -56,7 +56,8 @@ def test_notebook_runs_locally_into_a_lakehouse(spark, tmp_path, monkeypatch, ca
     monkeypatch.setenv(widget_env_var("lakehouse"), lakehouse)
     hgnc = "pkg://kazu_spark/resources/ontologies/hgnc_complete_set.txt.gz"  # one source keeps the test short
     source_yaml = f"{{name: HGNC, format: hgnc, entity_class: gene, path: '{hgnc}'}}"
-    overrides = f"ner.max_batch_tokens=1024\nlinking.ontologies=[{source_yaml}]\nlinking.fuzzy.enabled=false"
+    no_fuzzy = "linking.steps=[exact, normalised, variants]"
+    overrides = f"ner.max_batch_tokens=1024\nlinking.ontologies=[{source_yaml}]\n{no_fuzzy}"
     monkeypatch.setenv(widget_env_var("overrides"), overrides)
     with caplog.at_level(logging.INFO):
         namespace = runpy.run_path(str(NOTEBOOK), run_name="__main__")

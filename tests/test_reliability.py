@@ -33,7 +33,7 @@ from kazu_spark.documents.readers import InputError
 from kazu_spark.lakehouse.delta import read_table
 from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline.annotate import annotate, ensure_ontology_terms
-from kazu_spark.pipeline.hooks import ENV_VAR
+from kazu_spark.pipeline.hooks import FAULTS_ENV_VAR as ENV_VAR
 from kazu_spark.runtime import worker_daemon
 from kazu_spark.runtime.session import jars_dir
 
@@ -104,10 +104,9 @@ def setup(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict
             "ner.arrow_batch_rows": "2",  # several batches per partition: a worker dies mid-partition
             "ner.partitions": "2",
             # exact and normalised links only: the faults are in the write protocol, not in linking's strategies
-            "linking.fuzzy.enabled": "false",
+            "linking.steps": "[exact, normalised]",
             "linking.disambiguation.enabled": "false",
             "linking.abbreviations": "false",
-            "linking.variants": "false",
         }
     )
     ensure_ontology_terms(spark, base)

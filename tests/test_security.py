@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kazu_spark.config import ConfigError, load_config
-from kazu_spark.pipeline.hooks import parse_faults
+from kazu_spark.pipeline.faults import parse_faults
 
 pytestmark = pytest.mark.reliability
 

@@ -2,18 +2,19 @@
 
 ``link_entities(entities, terms, cfg=None, documents=None)`` is the one linking entry point (the
 pipeline and ``evaluate linking`` call it). Each mention is looked up by a cascade of strategies, the
-first that finds anything wins:
+``linking.steps`` in their order, and the first that finds anything wins; a ``package.module:function``
+step takes the lookups the steps before it missed (:mod:`kazu_spark.runtime.steps`). The built-in steps:
 
 1. ``exact``: the mention equals a synonym of a concept of the entity's class (score 1.0);
 2. ``normalised``: ``normalise(mention, class)`` equals a term's ``normalised_synonym`` (score 0.9);
    both in ``tier`` order of the sources (``OntologySource.tier``, default 1): a lookup that tier 0's
    synonyms (e.g. train curations) match never reaches tier 1 (MEDIC), whose matches keep tier 2 (e.g.
    Disease Ontology synonyms mapped onto MEDIC) out;
-3. ``variant`` (``linking.variants``): the first of the mention's ``variant_keys`` (coordination
+3. ``variant`` (step ``variants``): the first of the mention's ``variant_keys`` (coordination
    conjuncts, adjective -> noun, reordered "A of B", :mod:`kazu_spark.linking.variants`) that equals a
    ``normalised_synonym`` (score 0.85);
-4. ``fuzzy_tfidf`` (``linking.fuzzy``): the normalised mention's nearest synonyms of its class by
-   character n-gram TF-IDF cosine (:mod:`kazu_spark.linking.fuzzy`), at least ``min_score``; the best
+4. ``fuzzy_tfidf`` (step ``fuzzy``, settings ``linking.fuzzy``): the normalised mention's nearest synonyms
+   of its class by character n-gram TF-IDF cosine (:mod:`kazu_spark.linking.fuzzy`), at least ``min_score``; the best
    and any within ``margin`` of it are kept, up to ``top_k`` synonyms (score 0.8 x cosine, so a fuzzy
    link always ranks below a dictionary one).
 
@@ -49,6 +50,8 @@ Example (needs a SparkSession; ``entities`` in the ENTITIES schema, ``terms`` in
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from itertools import takewhile
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
@@ -56,12 +59,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, StringType
 
-from kazu_spark.config import DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
+from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import find_abbreviations
 from kazu_spark.linking.disambiguate import choose_concepts
 from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.variants import variant_keys
+from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
 from kazu_spark.runtime.worker_cache import map_with_broadcast
 from kazu_spark.schemas import ENTITY_LINKS
 
@@ -71,6 +75,8 @@ EXACT_SCORE = 1.0
 NORMALISED_SCORE = 0.9
 VARIANT_SCORE = 0.85
 _DEFAULT_TIER = 1
+#: the cascade's steps that look lookups up by key in the terms, tier by tier
+_DICTIONARY_STEPS = ("exact", "normalised")
 #: a fuzzy link scores this times its cosine similarity
 FUZZY_SCALE = 0.8
 #: a short form's link scores this times its long form's score
@@ -193,19 +199,30 @@ def _in_tier(tier: int, tier_of: dict[str, int], others: list[str]) -> Column:
     return F.col("source").isin([name for name, t in tier_of.items() if t == tier])
 
 
-def _dictionary(queries: DataFrame, terms: DataFrame) -> DataFrame:
-    """Exact, then (for the lookups exact misses) normalised candidate links of lookups against ``terms``."""
-    exact = _matches(
-        queries.withColumn("key", F.col("query")), _term_keys(terms, F.col("synonym")), "exact", EXACT_SCORE
-    )
-    missed = queries.join(exact.select("entity_id", "via"), ["entity_id", "via"], "left_anti")
-    normalised = _matches(
-        missed.withColumn("key", normalise_udf("query", "entity_class")),
-        _term_keys(terms, F.col("normalised_synonym")),
-        "normalised",
-        NORMALISED_SCORE,
-    )
-    return exact.unionByName(normalised)
+def _dictionary(queries: DataFrame, terms: DataFrame, steps: list[str]) -> DataFrame:
+    """Candidate links of lookups against ``terms`` by the dictionary ``steps`` (exact, normalised) in order,
+    each on the lookups the ones before it missed."""
+    found: DataFrame | None = None
+    for step in steps:
+        missed = (
+            queries
+            if found is None
+            else queries.join(found.select("entity_id", "via"), ["entity_id", "via"], "left_anti")
+        )
+        if step == "exact":
+            links = _matches(
+                missed.withColumn("key", F.col("query")), _term_keys(terms, F.col("synonym")), "exact", EXACT_SCORE
+            )
+        else:
+            links = _matches(
+                missed.withColumn("key", normalise_udf("query", "entity_class")),
+                _term_keys(terms, F.col("normalised_synonym")),
+                "normalised",
+                NORMALISED_SCORE,
+            )
+        found = links if found is None else found.unionByName(links)
+    assert found is not None, "called with at least one dictionary step"
+    return found
 
 
 def _variant_matches(missed: DataFrame, terms: DataFrame) -> DataFrame:
@@ -225,30 +242,61 @@ def _variant_matches(missed: DataFrame, terms: DataFrame) -> DataFrame:
     )
 
 
-def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> DataFrame:
-    """Candidate links of lookups (entity_id, doc_id, via, query, entity_class): exact, then normalised
-    (tier by tier), then variants, then fuzzy for what is still missing; a lookup
-    gets the rows of the first strategy that matches. When later stages run, the links found so far are
-    materialised (``localCheckpoint``) before each: a stage reads the misses, i.e. the lookups anti-joined
-    with everything before it, and without a checkpoint that plan (and the jobs running it) doubles per stage.
-    """
+def _stages(
+    terms: DataFrame, cfg: LinkingConfig, context: StepContext
+) -> list[Callable[[DataFrame], DataFrame | None]]:
+    """The cascade's stages from ``cfg.steps``: a run of dictionary steps (exact, normalised) becomes one stage
+    per source tier, the other steps one stage each, in the order listed."""
     tier_of = {source.name: source.tier for source in cfg.ontologies}
     others = [name for name, tier in tier_of.items() if tier != _DEFAULT_TIER]
-    stages = [
-        lambda missed, tier=tier: _dictionary(missed, terms.where(_in_tier(tier, tier_of, others)))
-        for tier in sorted({*tier_of.values(), _DEFAULT_TIER})
-    ]
-    if cfg.variants:
-        stages.append(lambda missed: _variant_matches(missed, terms))
-    if cfg.fuzzy.enabled:
-        stages.append(lambda missed: _fuzzy_matches(missed, terms, cfg.fuzzy))
+    stages: list[Callable[[DataFrame], DataFrame | None]] = []
+    steps = list(cfg.steps)
+    while steps:
+        if steps[0] in _DICTIONARY_STEPS:
+            run = list(takewhile(lambda s: s in _DICTIONARY_STEPS, steps))
+            steps = steps[len(run) :]
+            stages += [
+                lambda missed, tier=tier, run=run: _dictionary(
+                    missed, terms.where(_in_tier(tier, tier_of, others)), run
+                )
+                for tier in sorted({*tier_of.values(), _DEFAULT_TIER})
+            ]
+            continue
+        step = steps.pop(0)
+        if step == "variants":
+            stages.append(lambda missed: _variant_matches(missed, terms))
+        elif step == "fuzzy":
+            stages.append(lambda missed: _fuzzy_matches(missed, terms, cfg.fuzzy))
+        else:
+            function = load_step(step)
+            stages.append(
+                lambda missed, f=function, name=step: conform_step_output(
+                    f(missed, context), list(_MATCH_COLUMNS), name
+                )
+            )
+    return stages
+
+
+def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig, context: StepContext) -> DataFrame:
+    """Candidate links of lookups (entity_id, doc_id, via, query, entity_class) by the steps of ``cfg.steps``
+    (by default exact, then normalised, tier by tier, then variants, then fuzzy): a lookup gets the rows of
+    the first stage that matches. When later stages run, the links found so far are materialised
+    (``localCheckpoint``) before each: a stage reads the misses, i.e. the lookups anti-joined with everything
+    before it, and without a checkpoint that plan (and the jobs running it) doubles per stage.
+    """
+    stages = _stages(terms, cfg, context)
     found = stages.pop(0)(queries)
     for stage in stages:
-        found = found.localCheckpoint(eager=True)
-        more = stage(queries.join(found.select("entity_id", "via").distinct(), ["entity_id", "via"], "left_anti"))
+        found = found.localCheckpoint(eager=True) if found is not None else None
+        missed = (
+            queries
+            if found is None
+            else queries.join(found.select("entity_id", "via").distinct(), ["entity_id", "via"], "left_anti")
+        )
+        more = stage(missed)
         if more is not None:
-            found = found.unionByName(more)
-    return found
+            found = more if found is None else found.unionByName(more)
+    return found if found is not None else queries.sparkSession.createDataFrame([], _MATCH_SCHEMA)
 
 
 def short_forms_batch(documents: pd.DataFrame) -> pd.DataFrame:
@@ -340,24 +388,32 @@ def _confidence_tier(cfg: TierConfig) -> Column:
 
 
 def link_entities(
-    entities: DataFrame, terms: DataFrame, cfg: LinkingConfig | None = None, documents: DataFrame | None = None
+    entities: DataFrame,
+    terms: DataFrame,
+    cfg: LinkingConfig | None = None,
+    documents: DataFrame | None = None,
+    *,
+    context: StepContext | None = None,
 ) -> DataFrame:
     """Links of ``entities`` (ENTITIES columns) to ``terms`` (ONTOLOGY_TERMS columns): the ENTITY_LINKS
     columns except ``run_id``. Entities that match nothing get no row.
 
     ``cfg`` defaults to ``LinkingConfig()`` (every strategy on); ``documents`` (``doc_id``, ``text``) enables
     abbreviations and context disambiguation, which need the text the entities' offsets point into.
+    ``context`` is what a ``package.module:function`` step in ``cfg.steps`` receives (default: ``cfg``, ``terms``
+    and ``documents``).
     With fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the dictionary
     links are materialised (``localCheckpoint``), and so are the fuzzy lookups, to find the classes that
     need a fuzzy index, which is built and broadcast.
     """
     cfg = cfg or LinkingConfig()
+    context = context or StepContext(Config(linking=cfg), terms, documents)
     queries = entities.select(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"
     )
     if cfg.abbreviations and documents is not None:
         queries = queries.unionByName(_abbreviation_queries(entities, documents))
-    links = _cascade(queries, terms, cfg)
+    links = _cascade(queries, terms, cfg, context)
     if cfg.abbreviations and documents is not None:  # an entity's long-form links replace its own
         via_long_form = F.col("via") == "abbreviation"
         has_long_form = F.max(via_long_form.cast("int")).over(Window.partitionBy("entity_id"))

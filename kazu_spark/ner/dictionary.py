@@ -2,7 +2,7 @@
 
 The model misses names it never saw in training; a curated dictionary finds exactly those, at the cost
 of matching words that are names only sometimes. :class:`DictionaryMatcher` holds two pyahocorasick
-automata over the configured sources' synonyms (``linking.dictionary``): *symbolic* synonyms (``BRCA1``,
+automata over the configured sources' synonyms (``ner.dictionary``): *symbolic* synonyms (``BRCA1``,
 ``CAT``, ``MS``; :func:`~kazu_spark.linking.normalise.is_symbolic`) are matched case-sensitively, noun
 phrases (``breast cancer``) case-insensitively. A hit counts only on word boundaries (no letter or
 digit just before or after it), and per entity class the longest of overlapping hits wins (then the
@@ -10,13 +10,8 @@ leftmost). Synonyms shorter than ``min_length`` or on the ``blocklist`` are neve
 
 ``dictionary_entities`` runs the matcher over documents section by section (the matcher is pickled and
 broadcast once: :func:`kazu_spark.runtime.worker_cache.map_with_broadcast`) and returns ENTITIES rows with ``model`` =
-``dictionary:<source>`` and confidence 1.0. ``merge_entities`` combines them with the model's by
-``linking.dictionary.merge``:
-
-* ``union``: both kinds are kept; a dictionary span with the same span and class as a model span (the
-  same ``entity_id``) is dropped, so one entity is not written twice;
-* ``model_first``: a dictionary span that overlaps any model span of the same class is dropped;
-* ``dictionary_first``: a model span that overlaps any dictionary span of the same class is dropped.
+``dictionary:<source>`` and confidence 1.0. It is the ``dictionary`` step of ``ner.steps``
+(:mod:`kazu_spark.ner.steps` merges it with the other steps' entities by ``ner.merge``).
 
 Example:
     >>> matcher = DictionaryMatcher.build([("breast cancer", "disease", "MEDIC"), ("BRCA1", "gene", "HGNC"),
@@ -145,19 +140,3 @@ def dictionary_entities(documents: DataFrame, terms: DataFrame, cfg: DictionaryC
     """ENTITIES rows (without ``run_id``) of dictionary hits in ``documents``, section by section."""
     docs = documents.select("doc_id", "text", "sections", "content_hash")
     return map_with_broadcast(docs, build_matcher(terms, cfg), entities_for_batch, _OUTPUT_SCHEMA)
-
-
-def merge_entities(model: DataFrame, dictionary: DataFrame, policy: str) -> DataFrame:
-    """The model's and the dictionary's entities combined by ``policy`` (see the module doc)."""
-    if policy == "union":
-        return model.unionByName(dictionary.join(model.select("entity_id"), "entity_id", "left_anti"))
-    if policy not in ("model_first", "dictionary_first"):
-        raise ValueError(f"unknown dictionary merge policy {policy!r}: union, model_first or dictionary_first")
-    winner, loser = (model, dictionary) if policy == "model_first" else (dictionary, model)
-    spans = winner.select("doc_id", "entity_class", F.col("start").alias("w_start"), F.col("end").alias("w_end"))
-    overlapping = (
-        loser.join(spans, ["doc_id", "entity_class"])
-        .where((F.col("start") < F.col("w_end")) & (F.col("w_start") < F.col("end")))
-        .select("entity_id")
-    )
-    return winner.unionByName(loser.join(overlapping, "entity_id", "left_anti"))

@@ -28,7 +28,6 @@ from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.paths import resolve_path
-from kazu_spark.pipeline.hooks import active_faults, kill_worker_after
 from kazu_spark.runtime.memory_guard import guard_memory
 from kazu_spark.runtime.resource_profile import ner_resource_profile, task_device
 from kazu_spark.schemas import ENTITIES
@@ -193,21 +192,28 @@ def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=_OUTPUT)
 
 
-def tag_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> DataFrame:
+def tag_documents(
+    spark: SparkSession,
+    documents: DataFrame,
+    cfg: NerConfig,
+    wrap_partition: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]] | None = None,
+) -> DataFrame:
     """Run NER over a documents DataFrame; returns ENTITIES rows without ``run_id``.
 
     The model folder is broadcast once per job, or with ``cfg.model_archive`` read from the archive
     shipped to each executor; each Python worker builds the tagger once. With ``cfg.gpu_amount_per_task``
     set, the stage carries a GPU resource profile (:mod:`kazu_spark.runtime.resource_profile`).
+    ``wrap_partition`` (a pipeline hook, e.g. fault injection) wraps each partition's document batches.
     """
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
-    faults = active_faults()  # test-only fault injection, read here so it travels with the task
     task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
     profile = ner_resource_profile(cfg.gpu_amount_per_task, task_cpus=task_cpus) if cfg.gpu_amount_per_task else None
 
     def tag_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        batches = kill_worker_after(document_batches(batches, cfg.arrow_batch_rows), faults.kill_worker_after_docs)
+        batches = document_batches(batches, cfg.arrow_batch_rows)
+        if wrap_partition is not None:
+            batches = wrap_partition(batches)
         for docs in guard_memory(batches, cfg.worker_memory_limit_mb, release=_TAGGERS.clear):
             yield entities_for_batch(worker_tagger(), docs)  # a dict lookup unless the guard dropped the cache
 

@@ -1,11 +1,12 @@
 """The annotate job: documents in, Delta tables out.
 
-``annotate`` chains the stages (ingest → NER → link) and writes ``documents``, ``entities``,
-``entity_links``, ``quarantine`` and ``runs`` on deterministic keys, so a rerun over the same input adds
-no rows: documents and quarantine by MERGE on their keys; entities and links are replaced per document
-(a re-annotated document's stored rows are deleted by ``doc_id``, then its new rows appended), which is
-the same upsert keyed on the document without a row-level MERGE's cost. With ``incremental`` on,
-documents whose content hash is already stored are skipped altogether.
+``annotate`` is read → documents → :func:`~kazu_spark.pipeline.frames.annotate_frames` (NER steps, then
+linking; writes nothing) → :func:`commit`, the one function that owns the write order. It writes
+``documents``, ``entities``, ``entity_links``, ``quarantine`` and ``runs`` on deterministic keys, so a rerun
+over the same input adds no rows: documents and quarantine by MERGE on their keys; entities and links are
+replaced per document (a re-annotated document's stored rows are deleted by ``doc_id``, then its new rows
+appended), which is the same upsert keyed on the document without a row-level MERGE's cost. With
+``incremental`` on, documents whose content hash is already stored are skipped altogether.
 
 A document row is the commit marker of its annotation: ``documents`` is written last, after its
 entities and links, so a run killed half-way (driver lost, job cancelled) leaves no document marked
@@ -18,12 +19,11 @@ Example (needs a session; the defaults annotate the bundled sample into ./lakeho
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -43,13 +43,12 @@ from kazu_spark.lakehouse.delta import (
     table_exists,
 )
 from kazu_spark.lakehouse.runs import record_run
-from kazu_spark.linking.spark import link_entities
-from kazu_spark.ner.dictionary import dictionary_entities, merge_entities
-from kazu_spark.ner.spark import tag_documents
 from kazu_spark.ontologies.terms import write_ontology_terms
 from kazu_spark.paths import resolve_path
-from kazu_spark.pipeline.hooks import driver_checkpoint
-from kazu_spark.runtime.progress import track_documents
+from kazu_spark.pipeline.frames import Annotations, annotate_frames, needs_terms
+from kazu_spark.pipeline.hooks import Hooks, PartitionWrapper, hooks_from_env
+from kazu_spark.runtime.progress import ProgressMode, track_documents
+from kazu_spark.runtime.steps import check_steps
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +95,23 @@ class RunSummary:
         } | {f"entities.{k}": v for k, v in self.entities_per_class.items()}
 
 
-@contextmanager
-def _stage(name: str) -> Iterator[None]:
-    """Log how long a pipeline stage took (INFO), so slow stages show up in the job's logs."""
-    t0 = time.perf_counter()
-    yield
-    log.info("stage %s took %.1fs", name, time.perf_counter() - t0)
+class _RunHooks(Hooks):
+    """The run's hooks: ``inner``'s (fault injection when configured), plus the progress bar around NER."""
+
+    def __init__(self, inner: Hooks, spark: SparkSession, documents: int, mode: ProgressMode) -> None:
+        self.inner, self.spark, self.documents, self.mode = inner, spark, documents, mode
+
+    def ner_partition(self) -> PartitionWrapper | None:
+        return self.inner.ner_partition()
+
+    def committed(self, stage: str) -> None:
+        self.inner.committed(stage)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        progress = track_documents(self.spark, self.documents, self.mode) if name == "ner" else nullcontext()
+        with self.inner.stage(name), progress:
+            yield
 
 
 def _to_annotate(spark: SparkSession, docs: DataFrame, lakehouse: str, incremental: bool) -> DataFrame:
@@ -124,39 +134,32 @@ def _delete_stale_rows(spark: SparkSession, lakehouse: str, todo: DataFrame) -> 
         delete_documents(spark, lakehouse, table, stale)
 
 
-def _annotate_documents(spark: SparkSession, cfg: Config, todo: DataFrame, summary: RunSummary) -> None:
-    """Tag and link ``todo``, replace their stale entities and links, and write the documents last."""
-    lakehouse = cfg.lakehouse
-    with _stage("ner"), track_documents(spark, summary.documents, cfg.progress):
-        entities = tag_documents(spark, todo, cfg.ner)
-        if cfg.linking.dictionary.enabled:  # dictionary NER: ontology synonyms found in the text
-            found = dictionary_entities(todo, ensure_ontology_terms(spark, cfg), cfg.linking.dictionary)
-            entities = merge_entities(entities, found, cfg.linking.dictionary.merge)
-        entities = entities.withColumn("run_id", F.lit(summary.run_id))
-        entities = entities.localCheckpoint(eager=True)  # NER runs once, whatever is written later
-        per_class = entities.groupBy("entity_class").count().collect()
+def commit(
+    spark: SparkSession, lakehouse: str, todo: DataFrame, annotations: Annotations, summary: RunSummary, hooks: Hooks
+) -> None:
+    """Write one run's results in the order that keeps reruns safe: the documents' stale entities and links
+    deleted, then entities, links, and last the documents (their commit marker). Counts go into ``summary``."""
+    entities, links = annotations
+    per_class = entities.groupBy("entity_class").count().collect()
     summary.entities_per_class = {r["entity_class"]: r["count"] for r in sorted(per_class)}
     summary.entities = sum(summary.entities_per_class.values())
     model = entities.where(~F.col("model").startswith("dictionary:")).select("model").first()
     summary.model = model["model"] if model else None
-    with _stage("write entities"):
+    with hooks.stage("write entities"):
         _delete_stale_rows(spark, lakehouse, todo)
         append_table(spark, entities, lakehouse, "entities")  # none stored for these documents any more
-    driver_checkpoint("entities")
-    if cfg.linking.enabled:
-        with _stage("ontology terms"):
-            terms = ensure_ontology_terms(spark, cfg)
-        with _stage("linking"):
-            links = link_entities(entities, terms, cfg.linking, todo).withColumn("run_id", F.lit(summary.run_id))
-            links = links.persist(StorageLevel.MEMORY_AND_DISK)
-            summary.links = links.count()
-            summary.linked_entities = links.select("entity_id").distinct().count()
+    hooks.committed("entities")
+    with hooks.stage("write links"):
+        links = links.persist(StorageLevel.MEMORY_AND_DISK)
+        summary.links = links.count()
+        summary.linked_entities = links.select("entity_id").distinct().count()
+        if summary.links:
             append_table(spark, links, lakehouse, "entity_links")
-            links.unpersist()
-    driver_checkpoint("links")
-    with _stage("write documents"):
+        links.unpersist()
+    hooks.committed("links")
+    with hooks.stage("write documents"):
         merge_table(spark, todo, lakehouse, "documents")  # last: marks these documents done
-    driver_checkpoint("documents")
+    hooks.committed("documents")
 
 
 def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> DataFrame:
@@ -189,20 +192,24 @@ def _write_run(spark: SparkSession, cfg: Config, summary: RunSummary, started: d
     record_run(spark, cfg.lakehouse, row)
 
 
-def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
-    """Run ingest → NER → linking over ``cfg.input`` and MERGE the results into ``cfg.lakehouse``."""
+def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> RunSummary:
+    """Read ``cfg.input``, annotate it (:func:`~kazu_spark.pipeline.frames.annotate_frames`) and commit the
+    results into ``cfg.lakehouse``: read -> documents -> annotate_frames -> commit. ``hooks`` default to
+    :func:`~kazu_spark.pipeline.hooks.hooks_from_env` (no-op unless fault injection is configured)."""
     if not cfg.input.path:
         raise ValueError("input.path is not set: pass --input or set it in the config")
+    hooks = hooks or hooks_from_env()
     t0 = time.perf_counter()
     started = datetime.now(UTC)
     summary = RunSummary(run_id=str(uuid.uuid4()))
     lakehouse = cfg.lakehouse
-    log.info("annotate run %s with %s", summary.run_id, json.dumps(cfg.redacted()))  # secrets masked
+    log.info("annotate run %s", summary.run_id, extra={"config": cfg.redacted()})  # secrets masked
+    check_steps(cfg)  # a step that cannot load fails here, before anything is written
     raw = read_raw(spark, resolve_path(cfg.input.path), cfg.input.format)  # fails early on a bad input
     for table in OUTPUT_TABLES:
         ensure_table(spark, lakehouse, table)
     try:
-        with _stage("ingest"):
+        with hooks.stage("ingest"):
             raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
             summary.rows_read = raw.count()
             docs, quarantine = to_documents(raw, summary.run_id, max_chars=cfg.input.max_chars)
@@ -211,9 +218,15 @@ def annotate(spark: SparkSession, cfg: Config) -> RunSummary:
             summary.documents = todo.count()
             summary.skipped_unchanged = docs.count() - summary.documents
             summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
-        driver_checkpoint("quarantine")
+        hooks.committed("quarantine")
         if summary.documents:
-            _annotate_documents(spark, cfg, todo, summary)
+            terms = None
+            if needs_terms(cfg):
+                with hooks.stage("ontology terms"):
+                    terms = ensure_ontology_terms(spark, cfg)
+            run_hooks = _RunHooks(hooks, spark, summary.documents, cfg.progress)
+            annotations = annotate_frames(todo, cfg, terms=terms, run_id=summary.run_id, hooks=run_hooks)
+            commit(spark, lakehouse, todo, annotations, summary, hooks)
         for frame in (docs, raw):
             frame.unpersist()
     except Exception as exc:

@@ -1,95 +1,62 @@
-"""Fault injection for the reliability suite (test-only; off unless ``KAZU_SPARK_FAULTS`` is set).
+"""Hooks: the points where code outside the job's logic (fault injection, instrumentation) may act.
 
-``KAZU_SPARK_FAULTS`` holds comma-separated ``name=value`` pairs, read on the driver when a job is
-defined (so a fault travels to the executors inside the task closure, whatever their environment):
-
-* ``kill_worker_after_docs=N``: a Python NER worker SIGKILLs itself once it has tagged N documents of
-  its partition, on the task's first attempt only, so Spark's retry (``spark.task.maxFailures`` >= 2,
-  or a ``local[N,F]`` master) finishes the job;
-* ``kill_driver_after=STAGE``: the driver SIGKILLs itself right after the pipeline stage ``STAGE``
-  (one of ``DRIVER_STAGES``), as a crashed or pre-empted driver would stop.
-
-Never set it in production: it exists to prove that a lost worker or driver costs no document.
+The job calls a :class:`Hooks` object at three points: it asks for a wrapper of each NER partition's document
+batches (running on executors), it runs each stage inside ``hooks.stage(name)`` (the base logs the time; the
+job's progress bar wraps the ``ner`` stage), and it reports each table it has committed (on the driver). The
+base class wraps nothing, so a run without hooks pays nothing: no wrapper is shipped to executors, and the NER
+partition is the plain batch loop. The reliability suite's fault injection is a subclass
+(:class:`kazu_spark.pipeline.faults.FaultHooks`), reached only when ``KAZU_SPARK_FAULTS`` is set.
 
 Example:
-    >>> parse_faults("kill_worker_after_docs=3, kill_driver_after=entities")
-    Faults(kill_worker_after_docs=3, kill_driver_after='entities')
-    >>> parse_faults("") == Faults()
-    True
-    >>> parse_faults("kill_everything=1")
-    Traceback (most recent call last):
-    ...
-    ValueError: KAZU_SPARK_FAULTS: unknown fault 'kill_everything'; known: kill_worker_after_docs, kill_driver_after
+    >>> hooks = hooks_from_env({})
+    >>> hooks.ner_partition() is None, type(hooks).__name__
+    (True, 'Hooks')
+    >>> type(hooks_from_env({"KAZU_SPARK_FAULTS": "kill_driver_after=entities"})).__name__
+    'FaultHooks'
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import pandas as pd
 
 log = logging.getLogger(__name__)
 
-ENV_VAR = "KAZU_SPARK_FAULTS"
+#: wraps the iterator of a NER partition's document batches (runs on executors, so it must pickle)
+PartitionWrapper = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
 
-#: pipeline points after which ``kill_driver_after`` can stop the driver, in the order annotate reaches them
-DRIVER_STAGES: tuple[str, ...] = ("quarantine", "entities", "links", "documents")
-
-
-@dataclass(frozen=True)
-class Faults:
-    """The faults to inject; the defaults inject none."""
-
-    kill_worker_after_docs: int | None = None
-    kill_driver_after: str | None = None
+#: the environment variable that turns fault injection on (see :mod:`kazu_spark.pipeline.faults`)
+FAULTS_ENV_VAR = "KAZU_SPARK_FAULTS"
 
 
-def parse_faults(spec: str) -> Faults:
-    """Parse a ``KAZU_SPARK_FAULTS`` value; an unknown fault or stage is a ValueError, not silently ignored."""
-    known = {f.name: f for f in fields(Faults)}
-    values: dict[str, int | str] = {}
-    for pair in filter(None, (p.strip() for p in spec.split(","))):
-        name, _, value = pair.partition("=")
-        if name not in known:
-            raise ValueError(f"{ENV_VAR}: unknown fault {name!r}; known: {', '.join(known)}")
-        values[name] = int(value) if name == "kill_worker_after_docs" else value
-    faults = Faults(**values)  # type: ignore[arg-type]
-    if faults.kill_driver_after not in (None, *DRIVER_STAGES):
-        stage = faults.kill_driver_after
-        raise ValueError(f"{ENV_VAR}: kill_driver_after must be one of {DRIVER_STAGES}, got {stage!r}")
-    return faults
+class Hooks:
+    """No-op hooks; subclass and override to act at these points."""
+
+    def ner_partition(self) -> PartitionWrapper | None:
+        """A wrapper for each NER partition's batches, or None to run them as they are."""
+        return None
+
+    def committed(self, stage: str) -> None:
+        """Called on the driver right after ``stage`` (quarantine, entities, links, documents) is committed."""
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Around a stage of the composition (``ner``, ``linking``) or of the commit: logs how long it took."""
+        t0 = time.perf_counter()
+        yield
+        log.info("stage %s took %.1fs", name, time.perf_counter() - t0)
 
 
-def active_faults() -> Faults:
-    """The faults ``KAZU_SPARK_FAULTS`` asks for in this process (none when it is unset)."""
-    return parse_faults(os.environ.get(ENV_VAR, ""))
+def hooks_from_env(environ: Mapping[str, str] = os.environ) -> Hooks:
+    """Fault-injection hooks when ``KAZU_SPARK_FAULTS`` is set (the reliability suite), else no-op hooks."""
+    spec = environ.get(FAULTS_ENV_VAR, "")
+    if not spec.strip():
+        return Hooks()
+    from kazu_spark.pipeline.faults import FaultHooks, parse_faults
 
-
-def _sigkill_self(why: str) -> None:
-    log.warning("fault injection: %s; SIGKILL to pid %d", why, os.getpid())
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def driver_checkpoint(stage: str, faults: Faults | None = None) -> None:
-    """Called by the pipeline after ``stage``; kills the driver there if ``kill_driver_after`` names it."""
-    if (faults or active_faults()).kill_driver_after == stage:
-        _sigkill_self(f"kill_driver_after={stage}")
-
-
-def kill_worker_after(batches: Iterator[pd.DataFrame], docs: int | None) -> Iterator[pd.DataFrame]:
-    """Pass ``batches`` through; with ``docs`` set, SIGKILL this Python worker once that many documents of
-    the partition were handed on and tagged, on the task's first attempt only (a no-op outside a task)."""
-    from pyspark import TaskContext
-
-    context = TaskContext.get()
-    armed = docs is not None and context is not None and context.attemptNumber() == 0
-    seen = 0
-    for batch in batches:
-        yield batch
-        seen += len(batch)
-        if armed and seen >= docs:  # type: ignore[operator]
-            _sigkill_self(f"kill_worker_after_docs={docs} in partition {context.partitionId()}")  # type: ignore[union-attr]
+    return FaultHooks(parse_faults(spec))
