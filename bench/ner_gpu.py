@@ -40,6 +40,7 @@ from kazu_spark.ner.batching import pad_ids, plan_batches
 from kazu_spark.ner.spark import entities_for_batch
 from kazu_spark.ner.tagger import Tagger
 from kazu_spark.ner.windows import make_windows_batch
+from kazu_spark.schemas import NER_INPUT
 
 PUBMED_ABSTRACTS = 36_000_000
 #: name -> (layers, hidden, intermediate), None for TinyBERN2 itself. The 0-layer model keeps the embeddings
@@ -95,7 +96,7 @@ def bare_forward(tagger: Tagger, windows: list[list[int]], budget: int) -> float
 
 def engine(tagger: Tagger, docs: list[dict], rows: int) -> float:
     """Seconds of ``entities_for_batch`` over the documents in batches of ``rows`` (the UDF's work)."""
-    frame = pd.DataFrame([{k: d[k] for k in ("doc_id", "text", "sections", "content_hash")} for d in docs])
+    frame = pd.DataFrame([{k: d[k] for k in NER_INPUT.fieldNames()} for d in docs])
     entities_for_batch(tagger, frame.iloc[:rows])  # warm-up
     sync()
     start = time.perf_counter()

@@ -41,7 +41,6 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql.pandas.types import to_arrow_schema
-from pyspark.sql.types import StructType
 from rich.console import Console
 from rich.table import Table
 
@@ -49,7 +48,7 @@ from kazu_spark.config import load_config
 from kazu_spark.documents.ingest import ingest_row
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.paths import resolve_path
-from kazu_spark.schemas import DOCUMENTS
+from kazu_spark.schemas import NER_INPUT
 
 # torch and transformers are imported inside the rows that use them: the (ii) child is a Spark driver,
 # which in the product never imports torch (~0.75 GiB resident), so its measured tree must not either.
@@ -57,7 +56,7 @@ from kazu_spark.schemas import DOCUMENTS
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpus" / "abstracts.jsonl.gz"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 #: the documents table's columns the NER stage reads, as Arrow types (the input file of (ii))
-DOC_SCHEMA = to_arrow_schema(StructType([DOCUMENTS[name] for name in ("doc_id", "text", "sections", "content_hash")]))
+DOC_SCHEMA = to_arrow_schema(NER_INPUT)
 DRIVER_MEMORY = "512m"
 MODEL, DOCS = "tinybern2", "docs.parquet"
 console = Console()

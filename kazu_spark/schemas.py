@@ -2,7 +2,9 @@
 
 The pipeline's stages are ``DataFrame -> DataFrame`` functions over these schemas, so a stage can be
 run, tested and replaced on its own. Keys are deterministic (see ``KEYS``): a rerun MERGEs into the
-same rows instead of duplicating them.
+same rows instead of duplicating them. What a stage reads or fills is a named *view* of a table
+(``NER_INPUT``, ``ENTITY_ROWS``, ``LINK_ROWS``, ``LINK_MATCH``), derived by column name, never by
+position, so adding a column to a table shifts no stage's columns.
 
 Example:
     >>> from kazu_spark.schemas import ENTITIES, KEYS
@@ -192,6 +194,61 @@ SOFT_LABELS = _schema(
     ("teacher", StringType(), False, "teacher name@sha256[:12] of its weights"),
     ("content_hash", StringType(), False, "content hash of the document version labelled"),
 )
+
+
+def columns(schema: StructType, *names: str) -> StructType:
+    """The fields of ``schema`` named ``names``, in that order: a view that names what it keeps.
+
+    A view built by name stays the same when a column is added to the table; an unknown name raises.
+
+    Example:
+        >>> columns(DOCUMENTS, "text", "doc_id").fieldNames()
+        ['text', 'doc_id']
+    """
+    return StructType([schema[name] for name in names])
+
+
+def without(schema: StructType, *names: str) -> StructType:
+    """The fields of ``schema`` except those named ``names``, in the table's order; an unknown name raises.
+
+    Example:
+        >>> without(ENTITIES, "run_id").fieldNames()[-2:]
+        ['model', 'content_hash']
+    """
+    missing = set(names) - set(schema.fieldNames())
+    if missing:
+        raise KeyError(f"no such columns: {sorted(missing)}")
+    return StructType([f for f in schema.fields if f.name not in names])
+
+
+def ddl(schema: StructType) -> str:
+    """``"name type, ..."`` of a schema or view: the output schema a ``mapInPandas`` is given (every column
+    nullable, as Spark reads DDL).
+
+    Example:
+        >>> ddl(columns(ENTITIES, "doc_id", "start"))
+        'doc_id string, start int'
+    """
+    return ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in schema.fields)
+
+
+#: documents columns a NER step reads (model NER, dictionary NER, soft labels)
+NER_INPUT = columns(DOCUMENTS, "doc_id", "text", "sections", "content_hash")
+#: entity columns a NER step fills: all but run_id, which the pipeline adds when it writes
+ENTITY_ROWS = without(ENTITIES, "run_id")
+#: link columns the linking stage fills: all but run_id, which the pipeline adds when it writes
+LINK_ROWS = without(ENTITY_LINKS, "run_id")
+#: one candidate link of one lookup, before disambiguation and tiers (``via``: how the lookup was made)
+LINK_MATCH = StructType(
+    [
+        *columns(ENTITY_LINKS, "entity_id", "doc_id").fields,
+        StructField("via", StringType(), False, metadata={"comment": "mention, or abbreviation (its long form)"}),
+        *columns(
+            ENTITY_LINKS, "concept_id", "source", "default_label", "matched_synonym", "strategy", "score", "ambiguous"
+        ).fields,
+    ]
+)
+
 
 #: table name -> schema
 TABLES: dict[str, StructType] = {

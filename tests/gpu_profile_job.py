@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 from kazu_spark.config import NerConfig
 from kazu_spark.ner.spark import tag_documents
 from kazu_spark.runtime.resource_profile import ner_resource_profile
+from kazu_spark.schemas import NER_INPUT, ddl
 
 SCRIPT = str(Path(__file__).resolve().parents[1] / "conf" / "gpu" / "getGpusResources.sh")
 
@@ -36,7 +37,7 @@ def main(model_dir: str) -> None:
     gpus = spark.range(4).repartition(4).mapInPandas(addresses, "id long, gpu string", profile=profile).collect()
     docs = spark.createDataFrame(
         [("d1", "BRCA1 and TP53", [("body", 0, 14)], "h1")],
-        "doc_id string, text string, sections array<struct<name:string,start:int,end:int>>, content_hash string",
+        ddl(NER_INPUT),
     )
     cfg = NerConfig(model=model_dir, precision="fp32", device="cpu", gpu_amount_per_task=0.5)
     entities = tag_documents(spark, docs, cfg).collect()

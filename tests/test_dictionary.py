@@ -10,9 +10,9 @@ from pyspark.sql import SparkSession
 
 from kazu_spark.config import DictionaryConfig
 from kazu_spark.ner.dictionary import DictionaryMatcher, dictionary_entities, entities_for_batch
-from kazu_spark.ner.spark import entity_id
+from kazu_spark.ner.spans import entity_id
 from kazu_spark.ner.steps import merge_step_entities
-from kazu_spark.schemas import ENTITIES
+from kazu_spark.schemas import ENTITIES, NER_INPUT, ddl
 
 ENTRIES = [
     ("breast cancer", "disease", "MEDIC"),
@@ -81,7 +81,7 @@ def test_dictionary_entities_merged_by_policy(spark: SparkSession) -> None:
     text = "Breast cancer in BRCA1 carriers."
     documents = spark.createDataFrame(
         [("d", text, [{"name": "body", "start": 0, "end": len(text)}], "h")],
-        "doc_id string, text string, sections array<struct<name:string,start:int,end:int>>, content_hash string",
+        ddl(NER_INPUT),
     )
     terms = spark.createDataFrame(ENTRIES, "synonym string, entity_class string, source string")  # the columns used
     found = dictionary_entities(documents, terms, DictionaryConfig(sources=["MEDIC", "HGNC"]))

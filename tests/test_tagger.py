@@ -10,13 +10,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from conftest import build_model_dir
 
 from kazu_spark.evaluation.ner import evaluate_conll
 from kazu_spark.ner.labels import BIO_LABELS, LabelManifestError
+from kazu_spark.ner.spans import entity_id
+from kazu_spark.ner.spark import entities_for_batch
 from kazu_spark.ner.tagger import Span, Tagger, resolve_precision
+from kazu_spark.schemas import ENTITY_ROWS
 
 BUNDLED = Path(__file__).resolve().parents[1] / "kazu_spark" / "resources" / "model"
 TEXTS = [
@@ -61,6 +65,29 @@ def test_long_text_is_tagged_end_to_end(tagger: Tagger):
     n_subtokens = len(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
     assert n_subtokens > 3 * 126
     assert len([s for s in spans if s.entity_class == "gene"]) == n_subtokens
+
+
+def test_batch_rows_are_tagged_per_section_with_offsets_into_the_document(tagger: Tagger):
+    text = "BRCA1 title\n\nbreast cancer in BRCA1 carriers"
+    sections = [{"name": "title", "start": 0, "end": 11}, {"name": "body", "start": 13, "end": len(text)}]
+    docs = pd.DataFrame(
+        {"doc_id": ["d", "e"], "text": [text, ""], "sections": [sections, []], "content_hash": ["h", "x"]}
+    )
+    rows = entities_for_batch(tagger, docs)
+    assert list(rows.columns) == ENTITY_ROWS.fieldNames() and not rows.isna().any().any()
+    assert (rows["start"].dtype, rows["end"].dtype, rows["confidence"].dtype) == ("int64", "int64", "float64")
+    assert set(rows["doc_id"]) == {"d"} and set(rows["content_hash"]) == {"h"} and set(rows["model"]) == {tagger.name}
+    assert all(text[r.start : r.end] == r.mention for r in rows.itertuples())
+    disease = rows[rows["entity_class"] == "disease"]  # every sub-token is I-disease: one span per section
+    assert disease[["section", "start", "end"]].values.tolist() == [["title", 0, 11], ["body", 13, len(text)]]
+    assert disease["entity_id"].tolist() == [
+        entity_id("d", "title", 0, 11, "disease"),
+        entity_id("d", "body", 13, len(text), "disease"),
+    ]
+    genes = rows[rows["entity_class"] == "gene"]  # every sub-token is B-gene, counted section by section
+    pieces = [text[s["start"] : s["end"]] for s in sections]
+    assert len(genes) == sum(len(tagger.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in pieces)
+    assert rows["entity_id"].is_unique
 
 
 def test_empty_and_whitespace_texts(tagger: Tagger):

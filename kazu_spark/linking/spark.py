@@ -57,7 +57,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
-from pyspark.sql.types import ArrayType, StringType
+from pyspark.sql.types import ArrayType, StringType, StructType
 
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import find_abbreviations
@@ -67,7 +67,7 @@ from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.variants import variant_keys
 from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
 from kazu_spark.runtime.worker_cache import map_with_broadcast
-from kazu_spark.schemas import ENTITY_LINKS
+from kazu_spark.schemas import LINK_MATCH, LINK_ROWS, ddl
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +84,7 @@ ABBREVIATION_SCALE = 0.95
 #: synonyms of a concept joined into the text that context disambiguation compares with the document
 _CONCEPT_TEXT_SYNONYMS = 30
 
-#: ENTITY_LINKS columns this stage fills (run_id is added by the pipeline)
-LINK_COLUMNS = tuple(name for name in ENTITY_LINKS.fieldNames() if name != "run_id")
-#: one candidate link of one lookup (``via``: ``mention`` or ``abbreviation``)
-_MATCH_COLUMNS = (
-    "entity_id", "doc_id", "via", "concept_id", "source", "default_label", "matched_synonym", "strategy", "score",
-    "ambiguous",
-)  # fmt: skip
-_MATCH_SCHEMA = (
-    "entity_id string, doc_id string, via string, concept_id string, source string, default_label string, "
-    "matched_synonym string, strategy string, score double, ambiguous boolean"
-)
+_MATCH_SCHEMA = ddl(LINK_MATCH)
 _SHORT_FORM_SCHEMA = "doc_id string, short string, long string, long_start int, long_end int"
 
 
@@ -123,14 +113,23 @@ def _term_keys(terms: DataFrame, key: Column) -> DataFrame:
     return per_concept.withColumn("ambiguous", F.size(F.collect_set("concept_id").over(same_key)) > 1)
 
 
+def _select_view(frame: DataFrame, view: StructType, **made: Column) -> DataFrame:
+    """The columns of ``view`` in its order: those in ``made`` computed here, the others read from ``frame``
+    (by name, so a column added to the table is never filled with a neighbour's values)."""
+    names = view.fieldNames()
+    unknown = set(made) - set(names)
+    if unknown:
+        raise KeyError(f"not columns of the view: {sorted(unknown)}")
+    return frame.select(*(made[name].alias(name) if name in made else F.col(name) for name in names))
+
+
 def _matches(queries: DataFrame, keys: DataFrame, strategy: str, score: float) -> DataFrame:
-    return queries.join(keys, ["entity_class", "key"]).select(
-        *_MATCH_COLUMNS[:7], F.lit(strategy).alias("strategy"), F.lit(score).alias("score"), "ambiguous"
-    )
+    joined = queries.join(keys, ["entity_class", "key"])
+    return _select_view(joined, LINK_MATCH, strategy=F.lit(strategy), score=F.lit(score))
 
 
 def fuzzy_batch(indexes: dict[str, tuple[FuzzyIndex, pd.DataFrame]], batch: pd.DataFrame, cfg: FuzzyConfig):
-    """Fuzzy candidate links (``_MATCH_COLUMNS``) of a batch of lookups (entity_id, doc_id, via, key,
+    """Fuzzy candidate links (``LINK_MATCH``) of a batch of lookups (entity_id, doc_id, via, key,
     entity_class): per lookup the best synonym and those within ``cfg.margin`` of it, at most
     ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept."""
     records = []
@@ -153,7 +152,7 @@ def fuzzy_batch(indexes: dict[str, tuple[FuzzyIndex, pd.DataFrame]], batch: pd.D
                     (entity_id, doc_id, via, concept, source, term["default_label"], term["matched_synonym"],
                      "fuzzy_tfidf", FUZZY_SCALE * score, len(concepts) > 1)
                 )  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=list(_MATCH_COLUMNS))
+    return pd.DataFrame.from_records(records, columns=LINK_MATCH.fieldNames())
 
 
 def build_fuzzy_indexes(
@@ -236,9 +235,7 @@ def _variant_matches(missed: DataFrame, terms: DataFrame) -> DataFrame:
     return (
         matched.withColumn("best", best)
         .where(F.col("rank") == F.col("best"))
-        .select(
-            *_MATCH_COLUMNS[:7], F.lit("variant").alias("strategy"), F.lit(VARIANT_SCORE).alias("score"), "ambiguous"
-        )
+        .transform(_select_view, LINK_MATCH, strategy=F.lit("variant"), score=F.lit(VARIANT_SCORE))
     )
 
 
@@ -271,7 +268,7 @@ def _stages(
             function = load_step(step)
             stages.append(
                 lambda missed, f=function, name=step: conform_step_output(
-                    f(missed, context), list(_MATCH_COLUMNS), name
+                    f(missed, context), LINK_MATCH.fieldNames(), name
                 )
             )
     return stages
@@ -331,7 +328,7 @@ def _abbreviation_queries(entities: DataFrame, documents: DataFrame) -> DataFram
 
 
 def resolve_document(group: pd.DataFrame, margin: float) -> pd.DataFrame:
-    """Disambiguate one document's ambiguous candidate links (``_MATCH_COLUMNS`` plus ``concept_text``,
+    """Disambiguate one document's ambiguous candidate links (``LINK_MATCH`` columns plus ``concept_text``,
     ``linked`` = the document's unambiguous concepts, ``context`` = its text or None): the kept rows, with
     ``ambiguous`` updated and ``resolution`` (document, context or unresolved)."""
     linked = set(group["linked"].iloc[0]) if group["linked"].iloc[0] is not None else set()
@@ -341,7 +338,7 @@ def resolve_document(group: pd.DataFrame, margin: float) -> pd.DataFrame:
         texts = dict(zip(links["concept_id"], links["concept_text"].fillna(""), strict=True))
         chosen, how = choose_concepts(list(links["concept_id"]), linked, context, texts, margin)
         kept.append(links[links["concept_id"].isin(chosen)].assign(ambiguous=len(chosen) > 1, resolution=how))
-    return pd.concat(kept)[[*_MATCH_COLUMNS, "resolution"]]
+    return pd.concat(kept)[[*LINK_MATCH.fieldNames(), "resolution"]]
 
 
 def _disambiguate(
@@ -428,8 +425,9 @@ def link_entities(
         links = _disambiguate(links, terms, documents, cfg.disambiguation)
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
-    return links.select(
-        F.sha1(F.concat_ws("|", "entity_id", "concept_id", "source")).alias("link_id"),
-        *LINK_COLUMNS[1:-1],
-        _confidence_tier(cfg.tiers).alias("confidence_tier"),
+    return _select_view(
+        links,
+        LINK_ROWS,
+        link_id=F.sha1(F.concat_ws("|", "entity_id", "concept_id", "source")),
+        confidence_tier=_confidence_tier(cfg.tiers),
     )

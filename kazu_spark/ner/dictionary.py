@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import ahocorasick
@@ -31,16 +31,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from kazu_spark.linking.normalise import is_symbolic
-from kazu_spark.ner.spark import entity_id
+from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.runtime.worker_cache import map_with_broadcast
-from kazu_spark.schemas import ENTITIES
+from kazu_spark.schemas import ENTITY_ROWS, NER_INPUT, ddl
 
 if TYPE_CHECKING:
     from kazu_spark.config import DictionaryConfig
-
-#: ENTITIES columns without run_id, as the NER stage returns them
-_OUTPUT = ENTITIES.fieldNames()[:-1]
-_OUTPUT_SCHEMA = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in ENTITIES.fields if f.name in _OUTPUT)
 
 
 class Hit(NamedTuple):
@@ -111,20 +107,13 @@ class DictionaryMatcher:
 
 
 def entities_for_batch(matcher: DictionaryMatcher, docs: pd.DataFrame) -> pd.DataFrame:
-    """Dictionary entities of one pandas batch of documents (doc_id, text, sections, content_hash)."""
-    records = []
-    for doc_id, text, sections, content_hash in docs[["doc_id", "text", "sections", "content_hash"]].itertuples(
-        index=False
-    ):
-        for section in sections:
-            offset = int(section["start"])
-            for hit in matcher.find(text[offset : section["end"]]):
-                start, end = offset + hit.start, offset + hit.end
-                records.append(
-                    (entity_id(doc_id, section["name"], start, end, hit.entity_class), doc_id, section["name"],
-                     start, end, text[start:end], hit.entity_class, 1.0, f"dictionary:{hit.source}", content_hash)
-                )  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=_OUTPUT)
+    """Dictionary entities (``ENTITY_ROWS``) of one pandas batch of documents (``NER_INPUT`` columns)."""
+
+    def find(texts: list[str]) -> Iterator[list[Found]]:
+        for text in texts:
+            yield [Found(h.start, h.end, h.entity_class, 1.0, f"dictionary:{h.source}") for h in matcher.find(text)]
+
+    return entity_rows(docs, find)
 
 
 def build_matcher(terms: DataFrame, cfg: DictionaryConfig) -> DictionaryMatcher:
@@ -138,5 +127,5 @@ def build_matcher(terms: DataFrame, cfg: DictionaryConfig) -> DictionaryMatcher:
 
 def dictionary_entities(documents: DataFrame, terms: DataFrame, cfg: DictionaryConfig) -> DataFrame:
     """ENTITIES rows (without ``run_id``) of dictionary hits in ``documents``, section by section."""
-    docs = documents.select("doc_id", "text", "sections", "content_hash")
-    return map_with_broadcast(docs, build_matcher(terms, cfg), entities_for_batch, _OUTPUT_SCHEMA)
+    docs = documents.select(*NER_INPUT.fieldNames())
+    return map_with_broadcast(docs, build_matcher(terms, cfg), entities_for_batch, ddl(ENTITY_ROWS))

@@ -27,20 +27,17 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.ner.model_files import resolve_model_dir
+from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.paths import resolve_path
 from kazu_spark.runtime.memory_guard import guard_memory
 from kazu_spark.runtime.resource_profile import ner_resource_profile, task_device
-from kazu_spark.schemas import ENTITIES
+from kazu_spark.schemas import ENTITY_ROWS, NER_INPUT, ddl
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
 
     from kazu_spark.config import NerConfig
     from kazu_spark.ner.tagger import Tagger
-
-#: ENTITIES columns the NER stage fills (run_id is added by the pipeline)
-_OUTPUT = ENTITIES.fieldNames()[:-1]
-_OUTPUT_SCHEMA = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in ENTITIES.fields if f.name in _OUTPUT)
 
 #: per-worker cache: model fingerprint -> Tagger (one model build per Python worker)
 _TAGGERS: dict[str, Tagger] = {}
@@ -59,11 +56,6 @@ def model_fingerprint(files: dict[str, bytes]) -> str:
         digest.update(name.encode())
         digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()[:12]
-
-
-def entity_id(doc_id: str, section: str, start: int, end: int, entity_class: str) -> str:
-    """Deterministic entity key: sha1 of (doc_id, section, start, end, class)."""
-    return hashlib.sha1(f"{doc_id}\x1f{section}\x1f{start}\x1f{end}\x1f{entity_class}".encode()).hexdigest()
 
 
 def _unpack_broadcast(fingerprint: str, shipped: Broadcast[dict[str, bytes]]) -> Path:
@@ -164,32 +156,14 @@ def document_batches(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.
 
 
 def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
-    """Tag one pandas batch of documents (doc_id, text, sections, content_hash) into entity rows."""
-    pieces: list[tuple[int, str, int, str]] = []  # (row, section name, section start, section text)
-    for row, (text, sections) in enumerate(zip(docs["text"], docs["sections"], strict=True)):
-        for section in sections:
-            pieces.append((row, section["name"], int(section["start"]), text[section["start"] : section["end"]]))
-    spans = tagger.tag([piece[3] for piece in pieces])
-    records = []
-    for (row, name, offset, _), found in zip(pieces, spans, strict=True):
-        doc_id, text, content_hash = docs["doc_id"].iat[row], docs["text"].iat[row], docs["content_hash"].iat[row]
-        for span in found:
-            start, end = offset + span.start, offset + span.end
-            records.append(
-                {
-                    "entity_id": entity_id(doc_id, name, start, end, span.entity_class),
-                    "doc_id": doc_id,
-                    "section": name,
-                    "start": start,
-                    "end": end,
-                    "mention": text[start:end],
-                    "entity_class": span.entity_class,
-                    "confidence": float(span.confidence),
-                    "model": tagger.name,
-                    "content_hash": content_hash,
-                }
-            )
-    return pd.DataFrame.from_records(records, columns=_OUTPUT)
+    """Tag one pandas batch of documents (``NER_INPUT`` columns) into ``ENTITY_ROWS``: all its sections in
+    one ``tagger.tag`` call."""
+
+    def find(texts: list[str]) -> Iterator[list[Found]]:
+        for spans in tagger.tag(texts):
+            yield [Found(s.start, s.end, s.entity_class, s.confidence, tagger.name) for s in spans]
+
+    return entity_rows(docs, find)
 
 
 def tag_documents(
@@ -218,7 +192,7 @@ def tag_documents(
             yield entities_for_batch(worker_tagger(), docs)  # a dict lookup unless the guard dropped the cache
 
     return (
-        documents.select("doc_id", "text", "sections", "content_hash")
+        documents.select(*NER_INPUT.fieldNames())
         .repartition(partitions, "doc_id")
-        .mapInPandas(tag_partition, _OUTPUT_SCHEMA, profile=profile)
+        .mapInPandas(tag_partition, ddl(ENTITY_ROWS), profile=profile)
     )

@@ -14,21 +14,13 @@ Example (needs a SparkSession):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
-import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from kazu_spark.ner.dictionary import dictionary_entities
 from kazu_spark.ner.spark import tag_documents
-from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
-from kazu_spark.schemas import ENTITIES
-
-#: the entity columns a NER step returns (every ENTITIES column but run_id)
-STEP_OUTPUT = [name for name in ENTITIES.fieldNames() if name != "run_id"]
-
-PartitionWrapper = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
+from kazu_spark.runtime.steps import PartitionWrapper, StepContext, conform_step_output, load_step
+from kazu_spark.schemas import ENTITY_ROWS
 
 
 def _dictionary(documents: DataFrame, context: StepContext) -> DataFrame:
@@ -71,6 +63,6 @@ def ner_entities(
         elif step == "dictionary":
             found = _dictionary(documents, context)
         else:
-            found = conform_step_output(load_step(step)(documents, context), STEP_OUTPUT, step)
+            found = conform_step_output(load_step(step)(documents, context), ENTITY_ROWS.fieldNames(), step)
         frames.append(found)
     return merge_step_entities(frames, cfg.merge)

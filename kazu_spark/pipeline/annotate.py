@@ -46,9 +46,9 @@ from kazu_spark.lakehouse.runs import record_run
 from kazu_spark.ontologies.terms import write_ontology_terms
 from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline.frames import Annotations, annotate_frames, needs_terms
-from kazu_spark.pipeline.hooks import Hooks, PartitionWrapper, hooks_from_env
+from kazu_spark.pipeline.hooks import Hooks, hooks_from_env
 from kazu_spark.runtime.progress import ProgressMode, track_documents
-from kazu_spark.runtime.steps import check_steps
+from kazu_spark.runtime.steps import PartitionWrapper, check_steps
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,8 @@ from functools import partial
 import pandas as pd
 
 from kazu_spark.pipeline.hooks import FAULTS_ENV_VAR as ENV_VAR
-from kazu_spark.pipeline.hooks import Hooks, PartitionWrapper
+from kazu_spark.pipeline.hooks import Hooks
+from kazu_spark.runtime.steps import PartitionWrapper
 
 log = logging.getLogger(__name__)
 

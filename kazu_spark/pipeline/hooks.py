@@ -20,15 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-import pandas as pd
+from kazu_spark.runtime.steps import PartitionWrapper
 
 log = logging.getLogger(__name__)
-
-#: wraps the iterator of a NER partition's document batches (runs on executors, so it must pickle)
-PartitionWrapper = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
 
 #: the environment variable that turns fault injection on (see :mod:`kazu_spark.pipeline.faults`)
 FAULTS_ENV_VAR = "KAZU_SPARK_FAULTS"

@@ -25,7 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING, Any
 from kazu_spark.config import Config, ConfigError
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import DataFrame
 
-#: a step: (input frame, context) -> output frame
-Step = Callable[["DataFrame", "StepContext"], "DataFrame"]
+#: wraps the iterator of a NER partition's document batches (a pipeline hook; runs on executors, so it pickles)
+PartitionWrapper = Callable[[Iterator["pd.DataFrame"]], Iterator["pd.DataFrame"]]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from kazu_spark.documents.ingest import Rejection, ingest_row
 from kazu_spark.documents.readers import PARSED_COLUMNS, parse_jsonl_line
 from kazu_spark.evaluation.ner import evaluate_corpora
 from kazu_spark.ner.tagger import Tagger
+from kazu_spark.schemas import NER_INPUT
 from kazu_spark.training.distill import STUDENT_TRAINING, TINYBERN2_SHAPE, SoftRow, distill
 from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.model_card import write_model_card
@@ -52,7 +53,7 @@ LABEL_CHUNK = 512
 def unlabelled_documents(
     jsonl_paths: Sequence[str | Path], corpora_root: str | Path | None, label_map: Mapping | None = None
 ) -> pd.DataFrame:
-    """Documents (doc_id, text, sections, content_hash) from JSONL files (gzip allowed) and the train sentences.
+    """Documents (``NER_INPUT`` columns) from JSONL files (gzip allowed) and the train sentences.
 
     JSONL lines go through the same parser and ingestion rule as ``kazu-spark annotate``; lines it
     would quarantine are skipped. Each train sentence of ``corpora_root`` becomes a one-section document.
@@ -70,7 +71,7 @@ def unlabelled_documents(
         for i, sentence in enumerate(sentences):
             rows.append(ingest_row({"source_id": f"{sentence.corpus}:{i}", "text": sentence.text, "source": "train"}))
     docs = [r for r in rows if not isinstance(r, Rejection)]
-    return pd.DataFrame(docs, columns=["doc_id", "text", "sections", "content_hash"])
+    return pd.DataFrame(docs, columns=NER_INPUT.fieldNames())
 
 
 def label_locally(tagger: Tagger, docs: pd.DataFrame) -> Iterator[pd.DataFrame]:

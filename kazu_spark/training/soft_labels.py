@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from kazu_spark.schemas import SOFT_LABELS
+from kazu_spark.schemas import NER_INPUT, SOFT_LABELS, ddl
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 #: uint8 quantisation scale of the stored probabilities
 SCALE = 255.0
-_SCHEMA = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in SOFT_LABELS.fields)
+_SCHEMA = ddl(SOFT_LABELS)
 
 
 def quantise(probs: np.ndarray) -> bytes:
@@ -52,7 +52,7 @@ def dequantise(blob: bytes, n_labels: int) -> np.ndarray:
 
 
 def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
-    """One ``SOFT_LABELS`` row per window of every section of the documents (doc_id, text, sections, content_hash).
+    """One ``SOFT_LABELS`` row per window of every section of the documents (``NER_INPUT`` columns).
 
     Example (a model whose head always fires B-gene and I-disease):
         >>> import tempfile
@@ -118,7 +118,7 @@ def label_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -
             yield soft_label_rows(tagger, docs)
 
     return (
-        documents.select("doc_id", "text", "sections", "content_hash")
+        documents.select(*NER_INPUT.fieldNames())
         .repartition(partitions, "doc_id")
         .mapInPandas(label_partition, _SCHEMA)
     )
