@@ -32,7 +32,8 @@ import pandas as pd
 import psutil
 from pyspark.sql import DataFrame, SparkSession
 
-from kazu_spark.config import ConfigError, LinkingConfig, load_config
+from kazu_spark.config import LinkingConfig, load_config
+from kazu_spark.errors import ConfigError
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.runtime.session import build_session

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kazu_spark.cli.main import main
-from kazu_spark.config import ConfigError, load_config
+from kazu_spark.config import load_config
+from kazu_spark.errors import ConfigError
 from kazu_spark.paths import resolve_path
 
 

@@ -14,8 +14,9 @@ import pytest
 import torch
 from conftest import build_model_dir
 
+from kazu_spark.errors import LabelManifestError
 from kazu_spark.evaluation.ner import evaluate_conll
-from kazu_spark.ner.labels import BIO_LABELS, LabelManifestError
+from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.tagger import Span, Tagger, resolve_precision
 
 BUNDLED = Path(__file__).resolve().parents[1] / "kazu_spark" / "resources" / "model"
