@@ -106,8 +106,8 @@ def test_annotate_driver_does_not_import_torch() -> None:
     code = (
         "import sys\n"
         "from kazu_spark.cli.main import build_parser\n"
-        "build_parser('annotate').parse_args(['annotate', '--input', 'x'])\n"
-        "build_parser('label')\n"
+        "build_parser(['annotate']).parse_args(['annotate', '--input', 'x'])\n"
+        "build_parser(['label'])\n"
         "print(sorted(m for m in ('torch', 'transformers', 'kazu_spark.cli.train') if m in sys.modules))\n"
     )
     env = os.environ | {"PYTHONPATH": str(REPO)}

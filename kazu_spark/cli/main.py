@@ -27,7 +27,7 @@ import argparse
 import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from importlib import import_module
 
 from kazu_spark import __version__
@@ -50,14 +50,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 USAGE_ERRORS = (ConfigError, CredentialsInPathError)
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; only ``command``'s module is imported to declare its flags (every one when None).
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the modules of ``commands`` (every one when None) are imported to declare flags.
 
     The other commands are still listed (with their help line), so ``kazu-spark --help`` and an unknown
-    command's error name them all.
+    command's error name them all without importing any command module.
 
     Example:
-        >>> build_parser("maintain").parse_args(["maintain", "--retention-hours", "200"]).retention_hours
+        >>> build_parser(["maintain"]).parse_args(["maintain", "--retention-hours", "200"]).retention_hours
         200.0
     """
     parser = argparse.ArgumentParser(prog="kazu-spark", description=__doc__.split("\n")[0])
@@ -66,7 +66,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_line) in COMMANDS.items():
         p = sub.add_parser(name, help=help_line)
-        if command in (None, name):
+        if commands is None or name in commands:
             import_module(f"{__package__}.{module}").add_arguments(p)
     return parser
 
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if argv[:1] == ["train"] and argv[1:2] not in (["teacher"], ["distill"], ["all"], ["-h"], ["--help"]):
         argv.insert(1, "teacher")  # `kazu-spark train ...` from before the teacher/distill split
     command = next((a for a in argv if not a.startswith("-")), None)  # the top-level flags take no value
-    args = build_parser(command).parse_args(argv)
+    args = build_parser([command] if command else []).parse_args(argv)
     with json_logs(verbose=args.verbose):
         try:
             args.func(args)
