@@ -10,7 +10,7 @@ Example:
     >>> load_config(overrides={"input.max_chars": "0"})
     Traceback (most recent call last):
     ...
-    kazu_spark.config.ConfigError: invalid configuration: input.max_chars: Input should be greater than 0 (got 0)
+    kazu_spark.errors.ConfigError: invalid configuration: input.max_chars: Input should be greater than 0 (got 0)
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from kazu_spark.paths import CredentialsInPathError, resolve_path, validate_path
+from kazu_spark.errors import ConfigError, CredentialsInPathError
+from kazu_spark.paths import resolve_path, validate_path
 from kazu_spark.schemas import ENTITY_CLASSES
 
 DEFAULT_CONFIG = "pkg://kazu_spark/resources/default.yaml"
@@ -114,10 +115,6 @@ class OntologySource(BaseModel):
         """The source's resolved file paths (one, or two for MeSH)."""
         paths = [self.path, self.tree_numbers_path] if self.tree_numbers_path else [self.path]
         return [resolve_path(p, base) for p in paths]
-
-
-class ConfigError(ValueError):
-    """Raised for an unreadable or invalid configuration; the message names the offending key."""
 
 
 class _Strict(BaseModel):

@@ -35,6 +35,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from kazu_spark.errors import CredentialsInPathError
+
 PKG_PREFIX = "pkg://"
 # a URI scheme (RFC 3986: letter, then letters, digits, + - .); one of a single letter is a Windows drive
 # ("C:"), not a scheme; "dbfs:/x" has no "//" but is a URI all the same
@@ -92,10 +94,6 @@ def resolve_path(path: str, base: str | Path | None = None) -> str:
     if base is not None and not is_uri(path) and not Path(path).is_absolute():
         return str(Path(base) / path)
     return path
-
-
-class CredentialsInPathError(ValueError):
-    """A configured URI holds ``user:secret@``; its message never repeats the path."""
 
 
 def validate_path(path: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kazu_spark.cli.main import main
-from kazu_spark.config import ConfigError, load_config
+from kazu_spark.config import load_config
+from kazu_spark.errors import ConfigError
 from kazu_spark.paths import resolve_path
 
 
@@ -48,9 +49,11 @@ def test_unreadable_conf_file_is_a_clear_error(tmp_path) -> None:
         load_config(str(bad))
 
 
-def test_cli_rejects_bad_value_before_starting_spark(tmp_path) -> None:
-    with pytest.raises(SystemExit, match="ner.stride"):
+def test_cli_rejects_bad_value_before_starting_spark(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
         main(["annotate", "--lakehouse", str(tmp_path / "lh"), "--set", "ner.stride=-1"])
+    assert exit_.value.code == 2
+    assert "ner.stride" in capsys.readouterr().err
     assert not (tmp_path / "lh").exists()
 
 

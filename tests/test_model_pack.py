@@ -18,9 +18,10 @@ import torch
 from conftest import build_model_dir
 
 from kazu_spark.config import load_config
-from kazu_spark.ner.labels import BIO_LABELS, LabelManifestError
+from kazu_spark.errors import LabelManifestError, UnsafeWeightsError
+from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.model import load_token_classifier
-from kazu_spark.ner.model_files import UnsafeWeightsError, resolve_model_dir
+from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.ner.tagger import Tagger
 
 KAZU_LABELS = [

@@ -12,7 +12,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from kazu_spark.documents.ingest import to_documents
-from kazu_spark.documents.readers import InputError, detect_format, read_raw
+from kazu_spark.documents.readers import detect_format, read_raw
+from kazu_spark.errors import InputError
 from kazu_spark.schemas import DOCUMENTS, QUARANTINE, RAW_DOCUMENTS
 
 pytestmark = pytest.mark.spark

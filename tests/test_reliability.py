@@ -29,7 +29,7 @@ from conftest import build_model_dir
 from pyspark.sql import SparkSession
 
 from kazu_spark.config import Config, load_config
-from kazu_spark.documents.readers import InputError
+from kazu_spark.errors import InputError
 from kazu_spark.lakehouse.delta import read_table
 from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline.annotate import annotate, ensure_ontology_terms

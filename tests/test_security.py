@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kazu_spark.config import ConfigError, load_config
+from kazu_spark.config import load_config
+from kazu_spark.errors import ConfigError
 from kazu_spark.pipeline.faults import parse_faults
 
 pytestmark = pytest.mark.reliability

@@ -11,7 +11,8 @@ from conftest import sample_rows
 from pyspark.sql import SparkSession
 
 from kazu_spark import annotate_dataframe
-from kazu_spark.config import ConfigError, load_config
+from kazu_spark.config import load_config
+from kazu_spark.errors import ConfigError
 from kazu_spark.lakehouse.delta import read_table, table_exists
 from kazu_spark.ner.spans import entity_id
 from kazu_spark.pipeline.annotate import annotate

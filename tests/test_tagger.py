@@ -15,8 +15,9 @@ import pytest
 import torch
 from conftest import build_model_dir
 
+from kazu_spark.errors import LabelManifestError
 from kazu_spark.evaluation.ner import evaluate_conll
-from kazu_spark.ner.labels import BIO_LABELS, LabelManifestError
+from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.spans import entity_id
 from kazu_spark.ner.spark import entities_for_batch
 from kazu_spark.ner.tagger import Span, Tagger, resolve_precision

@@ -38,6 +38,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
 
+from kazu_spark.errors import InputError
 from kazu_spark.schemas import RAW_DOCUMENTS
 
 #: formats ``read_raw`` accepts besides ``auto``
@@ -68,10 +69,6 @@ _PUBTATOR_LINE = re.compile(r"^([^|]*)\|([ta])\|(.*)$")
 _Parsed = tuple[str | None, str | None, str | None, str | None]
 PARSED_COLUMNS = ("source_id", "title", "text", "read_error")
 _Parser = Callable[[bytes, str], _Parsed | None]
-
-
-class InputError(ValueError):
-    """The input as a whole cannot be read: raised before any job runs, with the path and the reason."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from kazu_spark.errors import LabelManifestError
 from kazu_spark.schemas import ENTITY_CLASSES
 
 #: "O" then B-/I- for each entity class, in ENTITY_CLASSES order; the bundled model's column order
@@ -45,10 +46,6 @@ CLASS_ALIASES: dict[str, str] = {
 _NUMERIC_LABEL = re.compile(r"(LABEL_)?\d+")
 
 
-class LabelManifestError(ValueError):
-    """A model's label list is missing, malformed, or disagrees with its config or classifier head."""
-
-
 def ensure_same_labels(manifest: Sequence[str], other: Sequence[str], where: str, what: str = LABELS_FILE) -> None:
     """Raise :class:`LabelManifestError` naming both lists unless they are equal, in order.
 
@@ -57,7 +54,7 @@ def ensure_same_labels(manifest: Sequence[str], other: Sequence[str], where: str
         >>> ensure_same_labels(["O", "B-gene"], ["B-gene", "O"], "config.json id2label")
         Traceback (most recent call last):
         ...
-        kazu_spark.ner.labels.LabelManifestError: labels.txt ['O', 'B-gene'] does not match config.json id2label ['B-gene', 'O']
+        kazu_spark.errors.LabelManifestError: labels.txt ['O', 'B-gene'] does not match config.json id2label ['B-gene', 'O']
     """  # noqa: E501
     if list(manifest) != list(other):
         raise LabelManifestError(f"{what} {list(manifest)} does not match {where} {list(other)}")
@@ -70,7 +67,7 @@ def normalise_labels(labels: Sequence[str]) -> list[str]:
         >>> normalise_labels(["O", "B-protein"])
         Traceback (most recent call last):
         ...
-        kazu_spark.ner.labels.LabelManifestError: label 'B-protein': unknown entity class 'protein'; known: cell_line, cell_type, disease, drug, gene, species (aliases: chemical, cell line, cell type)
+        kazu_spark.errors.LabelManifestError: label 'B-protein': unknown entity class 'protein'; known: cell_line, cell_type, disease, drug, gene, species (aliases: chemical, cell line, cell type)
     """  # noqa: E501
     out = []
     for label in labels:
@@ -120,7 +117,7 @@ def resolve_labels(
         >>> resolve_labels(d, id2label)
         Traceback (most recent call last):
         ...
-        kazu_spark.ner.labels.LabelManifestError: ... config.json id2label has only numeric names (['LABEL_0', 'LABEL_1', 'LABEL_2']): put labels.txt in the model folder or pass labels= (ner.labels)
+        kazu_spark.errors.LabelManifestError: ... config.json id2label has only numeric names (['LABEL_0', 'LABEL_1', 'LABEL_2']): put labels.txt in the model folder or pass labels= (ner.labels)
     """  # noqa: E501
     configured = [id2label[i] for i in range(len(id2label))]
     numeric = all(_NUMERIC_LABEL.fullmatch(str(name)) for name in configured)

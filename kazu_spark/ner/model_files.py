@@ -18,21 +18,19 @@ Example:
     >>> find_weights(folder)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    kazu_spark.ner.model_files.UnsafeWeightsError: ...: no model.safetensors; found pickled pytorch_model.bin, refused unless you opt in with allow_pickle_weights=True (config: ner.allow_pickle_weights: true)
+    kazu_spark.errors.UnsafeWeightsError: ...: no model.safetensors; found pickled pytorch_model.bin, refused unless you opt in with allow_pickle_weights=True (config: ner.allow_pickle_weights: true)
 """  # noqa: E501
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from kazu_spark.errors import UnsafeWeightsError
+
 WEIGHTS_FILE = "model.safetensors"
 PICKLE_WEIGHTS_FILE = "pytorch_model.bin"
 #: model folder names inside a Kazu model pack, in order of preference
 PACK_MODEL_DIRS = ("tinybern2", "tinybern")
-
-
-class UnsafeWeightsError(ValueError):
-    """The model folder has no safetensors weights and pickled weights were not opted into."""
 
 
 def resolve_model_dir(path: str | Path) -> Path:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from kazu_spark.errors import ConfigError
 from kazu_spark.ner.dictionary import dictionary_entities
 from kazu_spark.ner.spark import tag_documents
 from kazu_spark.runtime.steps import PartitionWrapper, StepContext, conform_step_output, load_step
@@ -25,7 +26,7 @@ from kazu_spark.schemas import ENTITY_ROWS
 
 def _dictionary(documents: DataFrame, context: StepContext) -> DataFrame:
     if context.terms is None:
-        raise ValueError("the dictionary NER step needs the ontology terms: configure linking.ontologies")
+        raise ConfigError("the dictionary NER step needs the ontology terms: configure linking.ontologies")
     return dictionary_entities(documents, context.terms, context.cfg.ner.dictionary)
 
 

@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 from kazu_spark.config import Config
 from kazu_spark.documents.ingest import to_documents
 from kazu_spark.documents.readers import read_raw
+from kazu_spark.errors import ConfigError
 from kazu_spark.lakehouse.delta import (
     append_table,
     delete_documents,
@@ -170,7 +171,7 @@ def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> DataFrame:
         or read_table(spark, cfg.lakehouse, "ontology_terms").isEmpty()
     ):
         if not cfg.linking.ontologies:
-            raise ValueError("linking.ontologies is empty and the lakehouse has no ontology_terms table")
+            raise ConfigError("linking.ontologies is empty and the lakehouse has no ontology_terms table")
         write_ontology_terms(spark, cfg.linking.ontologies, cfg.lakehouse)
     return read_table(spark, cfg.lakehouse, "ontology_terms")
 
@@ -197,7 +198,7 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
     results into ``cfg.lakehouse``: read -> documents -> annotate_frames -> commit. ``hooks`` default to
     :func:`~kazu_spark.pipeline.hooks.hooks_from_env` (no-op unless fault injection is configured)."""
     if not cfg.input.path:
-        raise ValueError("input.path is not set: pass --input or set it in the config")
+        raise ConfigError("input.path is not set: pass --input or set it in the config")
     hooks = hooks or hooks_from_env()
     t0 = time.perf_counter()
     started = datetime.now(UTC)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from kazu_spark.errors import DeltaJarsMissing
 from kazu_spark.runtime import worker_daemon
 
 #: Spark major.minor -> (Delta artifact, Delta version) on Maven Central
@@ -29,10 +30,6 @@ _DELTA_FOR_SPARK: dict[str, tuple[str, str]] = {
     "4.1": ("delta-spark_4.1_2.13", "4.4.0"),
     "4.2": ("delta-spark_4.2_2.13", "4.4.0"),
 }
-
-
-class DeltaJarsMissing(RuntimeError):
-    """Raised when the cached Delta jars are absent: run the set-up step first."""
 
 
 def delta_coordinates(spark_version: str) -> list[str]:

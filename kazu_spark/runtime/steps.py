@@ -20,7 +20,7 @@ Example:
     >>> load_step("os.path:no_such_thing")
     Traceback (most recent call last):
     ...
-    kazu_spark.config.ConfigError: step 'os.path:no_such_thing': module os.path has no attribute no_such_thing
+    kazu_spark.errors.ConfigError: step 'os.path:no_such_thing': module os.path has no attribute no_such_thing
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from kazu_spark.config import Config, ConfigError
+from kazu_spark.config import Config
+from kazu_spark.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd

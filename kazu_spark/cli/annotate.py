@@ -1,0 +1,77 @@
+"""``kazu-spark annotate``: tag and link documents into the lakehouse, then print the run summary.
+
+Nothing here imports torch: the driver only resolves and ships the model folder; the Python workers
+load the model (``tests/test_cli.py`` checks this module's imports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from kazu_spark.cli.common import load, session, with_conf
+from kazu_spark.pipeline.annotate import RunSummary, annotate
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare ``annotate``'s flags."""
+    with_conf(p)
+    p.add_argument("--input", help="input path (config: input.path)")
+    p.add_argument("--format", help="auto, jsonl, parquet, delta, text or pubtator (config: input.format)")
+    p.add_argument("--model", help="model folder (config: ner.model)")
+    p.add_argument("--master", help="Spark master for local runs (config: spark.master)")
+    p.add_argument("--progress", choices=("auto", "on", "off"), help="NER progress bar (config: progress)")
+    p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+    p.set_defaults(func=cmd_annotate)
+
+
+def cmd_annotate(args: argparse.Namespace) -> None:
+    """Annotate documents into the lakehouse and print the run summary."""
+    cfg = load(
+        args,
+        {
+            "input.path": args.input,
+            "input.format": args.format,
+            "lakehouse": args.lakehouse,
+            "ner.model": args.model,
+            "spark.master": args.master,
+            "progress": args.progress,
+        },
+    )
+    summary = annotate(session(cfg, "kazu-spark-annotate"), cfg)
+    _print_summary(summary, cfg.lakehouse)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "run_id": summary.run_id,
+                    **summary.counts(),
+                    "fraction_linked": summary.fraction_linked,
+                    "elapsed_seconds": summary.elapsed_seconds,
+                    "documents_per_second": summary.documents_per_second,
+                }
+            )
+        )
+
+
+def _print_summary(summary: RunSummary, lakehouse: str) -> None:
+    table = Table(title=f"kazu-spark annotate · run {summary.run_id}", show_header=False)
+    rows = [
+        ("documents annotated", f"{summary.documents:,}"),
+        ("skipped (unchanged)", f"{summary.skipped_unchanged:,}"),
+        ("quarantined", f"{summary.quarantined:,}"),
+        ("entities", f"{summary.entities:,}"),
+        *((f"  {cls}", f"{n:,}") for cls, n in summary.entities_per_class.items()),
+        ("fraction linked", f"{summary.fraction_linked:.1%}"),
+        ("linked entities / links", f"{summary.linked_entities:,} / {summary.links:,}"),
+        ("elapsed seconds", f"{summary.elapsed_seconds:.1f}"),
+        ("documents / second", f"{summary.documents_per_second:.2f}"),
+        ("model", summary.model or "-"),
+        ("lakehouse", lakehouse),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)

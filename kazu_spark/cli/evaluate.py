@@ -1,0 +1,113 @@
+"""``kazu-spark evaluate ner`` and ``evaluate linking``: scores as a table, then one JSON line (last).
+
+``evaluate ner`` runs the model in this process, so this module imports torch (through
+:mod:`kazu_spark.evaluation.ner`); the ``annotate`` and ``label`` drivers never import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from kazu_spark.cli.common import load, session
+from kazu_spark.errors import ConfigError
+from kazu_spark.evaluation.linking import CORPUS_CLASSES, evaluate_linking
+from kazu_spark.evaluation.ner import evaluate_conll, evaluate_corpora
+from kazu_spark.ontologies.terms import build_ontology_terms
+from kazu_spark.paths import resolve_path
+from kazu_spark.training.model_card import f1_table, write_model_card
+from kazu_spark.training.train import TRAINING_ARGS_FILE
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare ``evaluate ner`` and ``evaluate linking``."""
+    targets = p.add_subparsers(dest="target", required=True)
+    ner = targets.add_parser("ner", help="entity-level P/R/F1 on a CoNLL file")
+    ner.add_argument("--model", default="pkg://kazu_spark/resources/model")
+    target = ner.add_mutually_exclusive_group(required=True)
+    target.add_argument("--conll", help="token<TAB>tag file")
+    target.add_argument("--all-corpora", help="folder of <corpus>/devel.tsv: evaluate every devel split")
+    ner.add_argument("--corpus", help="corpus name in conf/labels.yaml (default: the file's folder name)")
+    ner.add_argument("--label-map", help="corpus-type to class map (default: conf/labels.yaml)")
+    ner.add_argument("--threshold", type=float, default=0.5)
+    ner.add_argument("--decoder", choices=("sigmoid", "softmax", "io"), action="append", help="default sigmoid; "
+                     "repeat with --all-corpora to compare (e.g. --decoder sigmoid --decoder io)")  # fmt: skip
+    ner.add_argument(
+        "--precision", choices=("fp32", "bf16", "int8", "auto"), default="fp32", help="inference precision"
+    )
+    ner.add_argument("--json", action="store_true", help="print only the JSON line")
+    ner.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
+    ner.add_argument("--device", default="cpu", help="cpu or cuda (a GPU evaluates the devel splits in seconds)")
+    ner.set_defaults(func=cmd_evaluate_ner)
+
+    linking = targets.add_parser("linking", help="linking accuracy@1 on gold mentions and end-to-end P/R/F1 (PubTator)")
+    linking.add_argument("--pubtator", required=True, help="PubTator file with gold mentions and concept ids")
+    linking.add_argument("--conf", help="YAML file layered over conf/default.yaml (e.g. conf/ontologies-shared.yaml)")
+    linking.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key, repeatable")
+    linking.add_argument("--gold-only", action="store_true", help="skip the end-to-end part (no NER)")
+    linking.add_argument("--json", action="store_true", help="print only the JSON line")
+    linking.set_defaults(func=cmd_evaluate_linking)
+
+
+def cmd_evaluate_ner(args: argparse.Namespace) -> None:
+    """Strict entity-level P/R/F1 of a model on a CoNLL file, or every devel split; the JSON line comes last."""
+    decoders = args.decoder or ["sigmoid"]
+    kwargs = {"threshold": args.threshold, "device": args.device}
+    kwargs |= {"label_map": args.label_map} if args.label_map else {}
+    model = resolve_path(args.model)
+    if args.all_corpora:
+        _evaluate_all(model, args, decoders, kwargs)
+        return
+    if len(decoders) > 1:
+        raise ConfigError("one --decoder per CoNLL file; several are for --all-corpora")
+    result = evaluate_conll(
+        model, args.conll, corpus=args.corpus, decoder=decoders[0], precision=args.precision, **kwargs
+    )
+    if not args.json:
+        table = Table(title=f"{result['corpus']} · {args.conll}")
+        for col in ("class", "precision", "recall", "f1", "tp", "fp", "fn"):
+            table.add_column(col)
+        for name, m in [*result["per_class"].items(), ("overall", result["overall"])]:
+            table.add_row(
+                name, *(f"{m[k]:.4f}" for k in ("precision", "recall", "f1")), *(str(m[k]) for k in ("tp", "fp", "fn"))
+            )
+        Console().print(table)
+    print(json.dumps(result))
+
+
+def _evaluate_all(model: str, args: argparse.Namespace, decoders: list[str], kwargs: dict) -> None:
+    """Every devel split under ``--all-corpora``: markdown table, optional model-card rewrite, JSON line."""
+    results = evaluate_corpora(model, args.all_corpora, decoders=decoders, **kwargs)
+    if not args.json:
+        print(f1_table(results))
+    if args.write_card:
+        args_file = Path(model) / TRAINING_ARGS_FILE
+        training = json.loads(args_file.read_text(encoding="utf-8")) if args_file.is_file() else {}
+        print(f"wrote {write_model_card(model, training, results)}", file=sys.stderr)
+    print(json.dumps(results))
+
+
+def cmd_evaluate_linking(args: argparse.Namespace) -> None:
+    """Gold-mention accuracy@1 and end-to-end P/R/F1 of linking on a PubTator file; the JSON line comes last."""
+    cfg = load(args, {})
+    sources = [s for s in cfg.linking.ontologies if s.entity_class in set(CORPUS_CLASSES.values())]
+    if not sources:
+        raise ConfigError("linking.ontologies has no disease or drug source to evaluate against")
+    spark = session(cfg, "kazu-spark-evaluate-linking")
+    terms = build_ontology_terms(spark, sources).cache()
+    result = evaluate_linking(spark, args.pubtator, terms, None if args.gold_only else cfg.ner, cfg.linking)
+    if not args.json:
+        table = Table(title=f"linking · {args.pubtator}")
+        for col in ("class", "accuracy@1", "evaluated", "correct", "unlinked", "without id"):
+            table.add_column(col)
+        for name, m in result["gold_mentions"].items():
+            table.add_row(
+                name, f"{m['accuracy']:.4f}", *(str(m[k]) for k in ("evaluated", "correct", "unlinked", "without_id"))
+            )
+        Console().print(table)
+    print(json.dumps(result))
