@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +21,7 @@ import pytest
 
 PACKAGE = "kazu_spark"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
+DOC = ROOT.parent / "docs" / "layout.md"
 
 #: The layers, lowest first (docs/layout.md). A module belongs to the layer of its folder (or, at the package
 #: root, of its file); it may import its own folder and the layers below, never a higher layer or a sibling
@@ -389,3 +391,29 @@ def test_package_root_stays_light() -> None:
     if bad:
         pytest.fail("kazu_spark/__init__.py imports submodules at import time:\n" + fmt(bad))
     assert root_exports(), "kazu_spark/__init__.py names its public functions in _EXPORTS"
+
+
+def test_layout_doc_lists_every_module() -> None:
+    """docs/layout.md has a line per module (sub-package ``__init__`` files aside), and marks exactly the pure ones."""
+    listed = {m[1]: bool(m[2]) for m in re.finditer(r"^- `([\w/]+\.py)`( \(pure\))?: ", DOC.read_text(), re.M)}
+    present = {
+        path.relative_to(ROOT).as_posix(): path
+        for module, path in modules().items()
+        if module == PACKAGE or path.name != "__init__.py"
+    }
+    pure = {f"{m.replace('.', '/')}.py" for m in (*PURE, *PURE_WHEN_PRESENT)}
+    problems = [f"no such module: {name}" for name in sorted(listed.keys() - present.keys())]
+    for name in sorted(present.keys() - listed.keys()):
+        first = (ast.get_docstring(ast.parse(present[name].read_text())) or "").split("\n")[0]
+        problems.append(f"add: - `{name}`{' (pure)' * (name in pure)}: {first.replace('``', '`')}")
+    problems += [f"marked (pure) but not in PURE, or the reverse: {n}" for n, p in listed.items() if p != (n in pure)]
+    if problems:
+        pytest.fail(f"{DOC.name} is out of date:\n" + "\n".join(problems))
+
+
+def test_layout_doc_shows_the_layers() -> None:
+    text = DOC.read_text()
+    rows = [f"| {i} | " + " ".join(f"`{name}`" for name in sorted(layer)) + " |" for i, layer in enumerate(LAYERS)]
+    missing = [row for row in rows if row not in text]
+    if missing or len(re.findall(r"^\| \d+ \| `", text, re.M)) != len(LAYERS):
+        pytest.fail(f"the layer table in {DOC.name} differs from LAYERS; its rows start:\n" + "\n".join(rows))
