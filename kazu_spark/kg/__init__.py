@@ -1,5 +1,3 @@
-"""Knowledge-graph tables (``kg_nodes``, ``kg_edges``) built from the lakehouse, and their exports.
-
-``build`` turns documents, entities and links into nodes and edges; ``export`` writes them for
-``neo4j-admin`` bulk import or as GraphFrames Parquet.
-"""
+"""The knowledge graph from the lakehouse, all Spark: ``build`` turns documents, entities and links into
+``kg_nodes`` and ``kg_edges`` (mentions, sentence and document co-occurrence, with evidence; its sentence
+splitter is pure), and ``export`` writes them for ``neo4j-admin`` bulk import or as GraphFrames Parquet."""

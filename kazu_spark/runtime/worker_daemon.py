@@ -16,9 +16,14 @@ import sys
 
 
 def preload() -> None:
-    """Import the NER stack (torch, transformers' BERT, the tagger); on failure the workers import it lazily."""
+    """Import torch and the transformers classes the tagger loads; on failure the workers import them lazily.
+
+    The libraries, not ``kazu_spark.ner``: the runtime layer imports no stage (docs/layout.md), and the
+    package's own modules are small next to the ~1 GiB these bring in.
+    """
     try:
-        import kazu_spark.ner.tagger  # noqa: F401  (imports torch and transformers' BERT classes)
+        import torch  # noqa: F401
+        from transformers import AutoConfig, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast  # noqa: F401
     except Exception as exc:  # a broken import must not take every Python UDF down with the daemon
         print(f"kazu_spark.runtime.worker_daemon: preload failed, workers import lazily: {exc!r}", file=sys.stderr)
     gc.collect()
