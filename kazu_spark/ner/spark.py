@@ -104,19 +104,7 @@ def _worker_tagger(fingerprint: str, folder: Callable[[], Path], cfg: NerConfig,
     if key not in _TAGGERS:
         from kazu_spark.ner.tagger import Tagger
 
-        _TAGGERS[key] = Tagger.from_dir(
-            folder(),
-            device=device,
-            precision=cfg.precision,
-            threshold=cfg.threshold,
-            decoder=cfg.decoder,
-            labels=cfg.labels,
-            allow_pickle_weights=cfg.allow_pickle_weights,
-            window=cfg.window,
-            stride=cfg.stride,
-            max_batch_tokens=cfg.max_batch_tokens,
-            num_threads=cfg.num_threads or threads,
-        )
+        _TAGGERS[key] = Tagger.from_config(folder(), cfg, device=device, threads=threads)
     return _TAGGERS[key]
 
 

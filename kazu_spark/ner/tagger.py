@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ from kazu_spark.ner.batching import pad_ids, run_batches
 from kazu_spark.ner.decode import Span, check_labels, decode_batch
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.windows import WindowedText, make_windows_batch, merge_window_probs
+
+if TYPE_CHECKING:
+    from kazu_spark.config import NerConfig
 
 __all__ = ["Span", "Tagger", "resolve_precision"]
 
@@ -166,6 +170,38 @@ class Tagger:
             window=window,
             stride=stride,
             max_batch_tokens=max_batch_tokens,
+        )
+
+    @classmethod
+    def from_config(cls, path: str | Path, cfg: NerConfig, *, device: str, threads: int | None = None) -> Tagger:
+        """:meth:`from_dir` with the settings of a ``ner`` config: the one mapping of config to tagger.
+
+        The Spark NER stage and :func:`kazu_spark.pipeline.texts.tag_texts` both build their tagger here,
+        so a setting added to :class:`~kazu_spark.config.NerConfig` reaches both. ``path`` is the model
+        folder already resolved (``cfg.model`` names it in the config, shipped or not); ``device`` is a
+        concrete torch device (not ``auto``). torch threads: ``cfg.num_threads``, else ``threads`` (the
+        stage passes ``spark.task.cpus``; None leaves torch's setting).
+
+        Example:
+            >>> import kazu_spark
+            >>> from kazu_spark.config import NerConfig
+            >>> folder = Path(kazu_spark.__file__).parent / "resources" / "model"
+            >>> tagger = Tagger.from_config(folder, NerConfig(threshold=0.6, window=64), device="cpu")
+            >>> tagger.threshold, tagger.window, tagger.decoder
+            (0.6, 64, 'sigmoid')
+        """
+        return cls.from_dir(
+            path,
+            device=device,
+            precision=cfg.precision,
+            threshold=cfg.threshold,
+            decoder=cfg.decoder,
+            labels=cfg.labels,
+            allow_pickle_weights=cfg.allow_pickle_weights,
+            window=cfg.window,
+            stride=cfg.stride,
+            max_batch_tokens=cfg.max_batch_tokens,
+            num_threads=cfg.num_threads or threads,
         )
 
     def window_probs(self, docs: Sequence[WindowedText]) -> list[list[np.ndarray]]:
