@@ -6,7 +6,7 @@ weights, the bundled tokenizer), over the same documents as ``bench/ner_throughp
 - bare: ``model(**batch).logits`` in fp16 over the documents' pre-tokenised 128-token windows, already
   padded and on the GPU, length-sorted batches of a token budget; every budget in ``--budgets`` is run
   and the best is reported ("the bare forward at its best batch");
-- engine: :func:`kazu_spark.ner.spark.entities_for_batch`, the function the Spark NER stage's
+- engine: :func:`kazu_spark.ner.tagger.entities_for_batch`, the function the Spark NER stage's
   pandas UDF runs on each batch of ``ner.arrow_batch_rows`` documents, with a fp16 ``Tagger`` on cuda and
   the default cuda token budget: tokenisation, windows, forward, decoding and entity rows included.
   Spark itself (JVM, Arrow transfer) is not in this row: the GPU machine has no Java.
@@ -37,8 +37,7 @@ from transformers import BertConfig, BertForTokenClassification
 
 from kazu_spark.config import load_config
 from kazu_spark.ner.batching import pad_ids, plan_batches
-from kazu_spark.ner.spark import entities_for_batch
-from kazu_spark.ner.tagger import Tagger
+from kazu_spark.ner.tagger import Tagger, entities_for_batch
 from kazu_spark.ner.windows import make_windows_batch
 from kazu_spark.schemas import NER_INPUT
 

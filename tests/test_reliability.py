@@ -33,7 +33,7 @@ from kazu_spark.errors import InputError
 from kazu_spark.lakehouse.delta import read_table
 from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline.annotate import annotate, ensure_ontology_terms
-from kazu_spark.pipeline.hooks import FAULTS_ENV_VAR as ENV_VAR
+from kazu_spark.pipeline.faults import ENV_VAR
 from kazu_spark.runtime import worker_daemon
 from kazu_spark.runtime.session import jars_dir
 

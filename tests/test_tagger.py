@@ -19,8 +19,7 @@ from kazu_spark.errors import LabelManifestError
 from kazu_spark.evaluation.ner import evaluate_conll
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.spans import entity_id
-from kazu_spark.ner.spark import entities_for_batch
-from kazu_spark.ner.tagger import Span, Tagger, resolve_precision
+from kazu_spark.ner.tagger import Span, Tagger, entities_for_batch, resolve_precision
 from kazu_spark.schemas import ENTITY_ROWS
 
 BUNDLED = Path(__file__).resolve().parents[1] / "kazu_spark" / "resources" / "model"

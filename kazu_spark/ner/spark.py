@@ -27,7 +27,6 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.ner.model_files import resolve_model_dir
-from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.paths import resolve_path
 from kazu_spark.runtime.memory_guard import guard_memory
 from kazu_spark.runtime.resource_profile import ner_resource_profile, task_device
@@ -143,17 +142,6 @@ def document_batches(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.
             yield batch.iloc[start : start + rows]
 
 
-def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
-    """Tag one pandas batch of documents (``NER_INPUT`` columns) into ``ENTITY_ROWS``: all its sections in
-    one ``tagger.tag`` call."""
-
-    def find(texts: list[str]) -> Iterator[list[Found]]:
-        for spans in tagger.tag(texts):
-            yield [Found(s.start, s.end, s.entity_class, s.confidence, tagger.name) for s in spans]
-
-    return entity_rows(docs, find)
-
-
 def tag_documents(
     spark: SparkSession,
     documents: DataFrame,
@@ -173,6 +161,8 @@ def tag_documents(
     profile = ner_resource_profile(cfg.gpu_amount_per_task, task_cpus=task_cpus) if cfg.gpu_amount_per_task else None
 
     def tag_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from kazu_spark.ner.tagger import entities_for_batch  # on the worker: the driver stays torch-free
+
         batches = document_batches(batches, cfg.arrow_batch_rows)
         if wrap_partition is not None:
             batches = wrap_partition(batches)

@@ -22,12 +22,13 @@ Example:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
@@ -35,6 +36,7 @@ from kazu_spark.config import Decoder
 from kazu_spark.ner.batching import pad_ids, run_batches
 from kazu_spark.ner.decode import Span, check_labels, decode_batch
 from kazu_spark.ner.model import load_token_classifier, versioned_name
+from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.ner.windows import WindowedText, make_windows_batch, merge_window_probs
 
 if TYPE_CHECKING:
@@ -240,3 +242,14 @@ class Tagger:
             for doc, doc_probs in zip(docs, self.window_probs(docs), strict=True)
         ]
         return decode_batch(merged, [doc.offsets for doc in docs], texts, self.labels, self.threshold, self.decoder)
+
+
+def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
+    """Tag one pandas batch of documents (``NER_INPUT`` columns) into ``ENTITY_ROWS``: all its sections in
+    one ``tagger.tag`` call."""
+
+    def find(texts: list[str]) -> Iterator[list[Found]]:
+        for spans in tagger.tag(texts):
+            yield [Found(s.start, s.end, s.entity_class, s.confidence, tagger.name) for s in spans]
+
+    return entity_rows(docs, find)

@@ -46,8 +46,9 @@ from kazu_spark.lakehouse.delta import (
 from kazu_spark.lakehouse.runs import record_run
 from kazu_spark.ontologies.terms import write_ontology_terms
 from kazu_spark.paths import resolve_path
+from kazu_spark.pipeline.faults import hooks_from_env
 from kazu_spark.pipeline.frames import Annotations, annotate_frames, needs_terms
-from kazu_spark.pipeline.hooks import Hooks, hooks_from_env
+from kazu_spark.pipeline.hooks import Hooks
 from kazu_spark.runtime.progress import ProgressMode, track_documents
 from kazu_spark.runtime.steps import PartitionWrapper, check_steps
 
@@ -196,7 +197,7 @@ def _write_run(spark: SparkSession, cfg: Config, summary: RunSummary, started: d
 def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> RunSummary:
     """Read ``cfg.input``, annotate it (:func:`~kazu_spark.pipeline.frames.annotate_frames`) and commit the
     results into ``cfg.lakehouse``: read -> documents -> annotate_frames -> commit. ``hooks`` default to
-    :func:`~kazu_spark.pipeline.hooks.hooks_from_env` (no-op unless fault injection is configured)."""
+    :func:`~kazu_spark.pipeline.faults.hooks_from_env` (no-op unless fault injection is configured)."""
     if not cfg.input.path:
         raise ConfigError("input.path is not set: pass --input or set it in the config")
     hooks = hooks or hooks_from_env()

@@ -28,17 +28,19 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from functools import partial
 
 import pandas as pd
 
-from kazu_spark.pipeline.hooks import FAULTS_ENV_VAR as ENV_VAR
 from kazu_spark.pipeline.hooks import Hooks
 from kazu_spark.runtime.steps import PartitionWrapper
 
 log = logging.getLogger(__name__)
+
+#: the environment variable that turns fault injection on
+ENV_VAR = "KAZU_SPARK_FAULTS"
 
 
 #: pipeline points after which ``kill_driver_after`` can stop the driver, in the order annotate reaches them
@@ -104,3 +106,14 @@ class FaultHooks(Hooks):
         """SIGKILL the driver after ``table`` is committed if ``kill_driver_after`` names it."""
         if self.faults.kill_driver_after == table:
             _sigkill_self(f"kill_driver_after={table}")
+
+
+def hooks_from_env(environ: Mapping[str, str] = os.environ) -> Hooks:
+    """Fault-injection hooks when ``KAZU_SPARK_FAULTS`` is set (the reliability suite), else no-op hooks.
+
+    Example:
+        >>> type(hooks_from_env({})).__name__, type(hooks_from_env({ENV_VAR: "kill_driver_after=entities"})).__name__
+        ('Hooks', 'FaultHooks')
+    """
+    spec = environ.get(ENV_VAR, "")
+    return FaultHooks(parse_faults(spec)) if spec.strip() else Hooks()

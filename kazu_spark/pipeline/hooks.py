@@ -5,30 +5,24 @@ batches (running on executors), it runs each stage inside ``hooks.stage(name)`` 
 job's progress bar wraps the ``ner`` stage), and it reports each table it has committed (on the driver). The
 base class wraps nothing, so a run without hooks pays nothing: no wrapper is shipped to executors, and the NER
 partition is the plain batch loop. The reliability suite's fault injection is a subclass
-(:class:`kazu_spark.pipeline.faults.FaultHooks`), reached only when ``KAZU_SPARK_FAULTS`` is set.
+(:class:`kazu_spark.pipeline.faults.FaultHooks`), returned by :func:`kazu_spark.pipeline.faults.hooks_from_env`
+only when ``KAZU_SPARK_FAULTS`` is set.
 
 Example:
-    >>> hooks = hooks_from_env({})
-    >>> hooks.ner_partition() is None, type(hooks).__name__
-    (True, 'Hooks')
-    >>> type(hooks_from_env({"KAZU_SPARK_FAULTS": "kill_driver_after=entities"})).__name__
-    'FaultHooks'
+    >>> Hooks().ner_partition() is None
+    True
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kazu_spark.runtime.steps import PartitionWrapper
 
 log = logging.getLogger(__name__)
-
-#: the environment variable that turns fault injection on (see :mod:`kazu_spark.pipeline.faults`)
-FAULTS_ENV_VAR = "KAZU_SPARK_FAULTS"
 
 
 class Hooks:
@@ -47,13 +41,3 @@ class Hooks:
         t0 = time.perf_counter()
         yield
         log.info("stage %s took %.1fs", name, time.perf_counter() - t0)
-
-
-def hooks_from_env(environ: Mapping[str, str] = os.environ) -> Hooks:
-    """Fault-injection hooks when ``KAZU_SPARK_FAULTS`` is set (the reliability suite), else no-op hooks."""
-    spec = environ.get(FAULTS_ENV_VAR, "")
-    if not spec.strip():
-        return Hooks()
-    from kazu_spark.pipeline.faults import FaultHooks, parse_faults
-
-    return FaultHooks(parse_faults(spec))

@@ -26,8 +26,9 @@ import torch
 
 from kazu_spark.config import Config, NerConfig, load_config
 from kazu_spark.documents.ingest import DEFAULT_MAX_CHARS, EMPTY_TEXT, Rejection, ingest_row
-from kazu_spark.ner.tagger import Tagger
+from kazu_spark.ner.tagger import Tagger, entities_for_batch
 from kazu_spark.paths import resolve_path
+from kazu_spark.schemas import ENTITY_ROWS
 
 #: ``documents.source`` of the documents built here (not part of the output)
 SOURCE = "tag_texts"
@@ -150,13 +151,11 @@ def tag_texts(
         >>> tag_texts([]).columns.tolist()[:4]
         ['entity_id', 'doc_id', 'section', 'start']
     """
-    # ner.spark imports pyspark: local import until entities_for_batch has a Spark-free home (ner/spans.py)
-    from kazu_spark.ner.spark import _OUTPUT, entities_for_batch
 
     cfg = conf if isinstance(conf, Config) else load_config(conf)
     docs = text_documents(texts, ids=ids, titles=titles, max_chars=cfg.input.max_chars)
     if docs.empty:
-        return pd.DataFrame(columns=_OUTPUT)
+        return pd.DataFrame(columns=ENTITY_ROWS.fieldNames())
     tagger = local_tagger(cfg.ner)
     rows = cfg.ner.arrow_batch_rows  # documents per call, as the stage batches them
     batches = [entities_for_batch(tagger, docs.iloc[i : i + rows]) for i in range(0, len(docs), rows)]

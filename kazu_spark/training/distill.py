@@ -25,8 +25,8 @@ larger tables by ``doc_id`` first. The loop (progress bar, checkpoints, resume) 
 Example (a two-window table, 3 steps of a tiny student):
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from tests.conftest import build_model_dir
-    >>> teacher = build_model_dir(Path(tempfile.mkdtemp()) / "teacher")
+    >>> from kazu_spark.paths import resolve_path
+    >>> teacher = Path(resolve_path("pkg://kazu_spark/resources/model"))  # the bundled student as the teacher
     >>> rows = [SoftRow([101, 7592, 102], np.full((1, 13), 0.9, np.float32)),
     ...         SoftRow([101, 2088, 2088, 102], np.full((2, 13), 0.1, np.float32))]
     >>> info = distill(rows, teacher, Path(tempfile.mkdtemp()) / "student", layers=1, hidden=24, heads=2,

@@ -54,20 +54,20 @@ def dequantise(blob: bytes, n_labels: int) -> np.ndarray:
 def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
     """One ``SOFT_LABELS`` row per window of every section of the documents (``NER_INPUT`` columns).
 
-    Example (a model whose head always fires B-gene and I-disease):
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from tests.conftest import build_model_dir
+    Example (the bundled model as the teacher, 8-token windows sharing 2 tokens):
         >>> from kazu_spark.ner.tagger import Tagger
-        >>> tagger = Tagger.from_dir(build_model_dir(Path(tempfile.mkdtemp())), window=8, stride=2)
+        >>> from kazu_spark.paths import resolve_path
+        >>> tagger = Tagger.from_dir(resolve_path("pkg://kazu_spark/resources/model"), window=8, stride=2)
         >>> docs = pd.DataFrame({"doc_id": ["d1"], "text": ["BRCA1 causes breast cancer in mice"],
         ...     "sections": [[{"name": "body", "start": 0, "end": 34}]], "content_hash": ["h"]})
         >>> rows = soft_label_rows(tagger, docs)
         >>> rows[["window", "first_token"]].values.tolist()
         [[0, 0], [1, 2]]
         >>> probs = dequantise(rows["probs"][0], len(rows["labels"][0]))
-        >>> probs.shape, [rows["labels"][0][j] for j in np.flatnonzero(probs[0] > 0.5)]
-        ((6, 13), ['I-disease', 'B-gene'])
+        >>> probs.shape  # the window's 6 tokens between [CLS] and [SEP]: br ##ca ##1 causes breast cancer
+        (6, 13)
+        >>> [[rows["labels"][0][j] for j in np.flatnonzero(token > 0.5)] for token in probs]
+        [['B-gene'], ['I-gene'], ['I-gene'], [], ['B-disease'], ['I-disease']]
     """
     from kazu_spark.ner.windows import make_windows
 
