@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from kazu_spark.config import OntologySource
+from kazu_spark.config import OntologySource, load_config
 from kazu_spark.documents.pubtator import read_pubtator
 from kazu_spark.evaluation.linking import _entity_id, end_to_end_scores, evaluate_linking, gold_mention_accuracy
 from kazu_spark.ontologies.terms import build_ontology_terms
@@ -67,10 +67,25 @@ def test_evaluate_linking_gold_mentions(spark: SparkSession) -> None:
                        tree_numbers_path="mesh-2015-tree-numbers.tsv", tree_prefix="D"),
     ]  # fmt: skip
     terms = build_ontology_terms(spark, sources, base=ONTOLOGIES)
-    result = evaluate_linking(spark, str(CORPUS), terms)
+    result = evaluate_linking(spark, str(CORPUS), terms, end_to_end=False)
     gold = result["gold_mentions"]
     # both aspirins, Crohns disease (normalised), IBD plural (gold OMIM:266600, an alt id of IBD's concept),
     # composite Crohn disease; D999999 is unknown
     assert gold["drug"]["correct"] == 2
     assert gold["disease"]["correct"] == 3 and gold["disease"]["errors"] == {"gold_id_not_in_ontology": 1}
     assert "end_to_end" not in result and result["sources"] == ["MEDIC", "MeSH"]
+
+
+@pytest.mark.spark
+def test_end_to_end_runs_the_jobs_composition_with_every_ner_step(spark: SparkSession) -> None:
+    """End to end goes through annotate_frames: here the dictionary is the only NER step, so the two
+    aspirins it finds are the drug predictions, linked by the same cascade as the job's."""
+    sources = [
+        OntologySource(name="MeSH", format="mesh", entity_class="drug", path="mesh-2015-descriptors.tsv",
+                       tree_numbers_path="mesh-2015-tree-numbers.tsv", tree_prefix="D"),
+    ]  # fmt: skip
+    terms = build_ontology_terms(spark, sources, base=ONTOLOGIES)
+    cfg = load_config(overrides={"ner.steps": "[dictionary]", "linking.steps": "[exact, normalised]"})
+    cfg.linking.ontologies = sources
+    drug = evaluate_linking(spark, str(CORPUS), terms, cfg)["end_to_end"]["mention"]["drug"]
+    assert (drug["tp"], drug["predicted"], drug["gold"]) == (2, 2, 2)

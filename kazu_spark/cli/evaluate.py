@@ -100,7 +100,7 @@ def cmd_evaluate_linking(args: argparse.Namespace) -> None:
         raise ConfigError("linking.ontologies has no disease or drug source to evaluate against")
     spark = session(cfg, "kazu-spark-evaluate-linking")
     terms = build_ontology_terms(spark, sources).cache()
-    result = evaluate_linking(spark, args.pubtator, terms, None if args.gold_only else cfg.ner, cfg.linking)
+    result = evaluate_linking(spark, args.pubtator, terms, cfg, end_to_end=not args.gold_only)
     if not args.json:
         table = Table(title=f"linking · {args.pubtator}")
         for col in ("class", "accuracy@1", "evaluated", "correct", "unlinked", "without id"):

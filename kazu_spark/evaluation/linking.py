@@ -9,8 +9,10 @@ correct with either part: a single-concept linker cannot return both). Mentions 
 Gold ids are taken with their ontology aliases (``alias_ids``): NCBI-disease annotates some diseases with
 OMIM ids that MEDIC lists as ``AltDiseaseIDs`` of a MeSH concept, and linking to that concept is right.
 
-(b) **End to end.** The NER model tags the documents; each predicted entity of an evaluated class gets
-its top concept. With ``pairs`` = (doc, start, end, concept) in PubTator offsets:
+(b) **End to end.** The job's own composition (:func:`~kazu_spark.pipeline.frames.annotate_frames`: every
+step of ``ner.steps``, dictionary NER included when configured, then the linking cascade) annotates the
+documents; each predicted entity of an evaluated class gets its top concept. With ``pairs`` = (doc, start,
+end, concept) in PubTator offsets:
 
 * predicted pairs: one per linked predicted entity, except those whose span is exactly a ``-1`` gold
   span (nothing to judge against);
@@ -19,7 +21,7 @@ its top concept. With ``pairs`` = (doc, start, end, concept) in PubTator offsets
 * ``document`` level (BC5CDR's DNER measure): sets of (doc, concept), gold from every gold id.
 
 Example (needs a SparkSession and the ontology terms):
-    >>> result = evaluate_linking(spark, "devel.txt", terms, ner_cfg)  # doctest: +SKIP
+    >>> result = evaluate_linking(spark, "devel.txt", terms, load_config())  # doctest: +SKIP
     >>> result["gold_mentions"]["overall"]["accuracy"]  # doctest: +SKIP
     0.93
 """
@@ -27,16 +29,17 @@ Example (needs a SparkSession and the ontology terms):
 from __future__ import annotations
 
 import hashlib
-import inspect
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.config import LinkingConfig, NerConfig
+from kazu_spark.config import Config
+from kazu_spark.documents.ingest import SEPARATOR, to_documents
 from kazu_spark.documents.pubtator import GoldMention, PubtatorDocument, read_pubtator
 from kazu_spark.linking.spark import link_entities
+from kazu_spark.pipeline.frames import annotate_frames
 from kazu_spark.schemas import ENTITIES, RAW_DOCUMENTS
 
 #: PubTator annotation type -> entity class it is linked as (NCBI-disease's four types, BC5CDR's two)
@@ -224,14 +227,6 @@ def _gold_entities(spark: SparkSession, mentions: list[GoldMention]) -> DataFram
     )
 
 
-def _link(entities: DataFrame, terms: DataFrame, linking: LinkingConfig | None, documents: DataFrame) -> DataFrame:
-    """``link_entities`` with the linking config and the documents when it takes them (abbreviations and
-    context disambiguation read the text the entities' offsets point into), else on the mentions alone."""
-    if "documents" in inspect.signature(link_entities).parameters:
-        return link_entities(entities, terms, linking, documents)
-    return link_entities(entities, terms)
-
-
 def _collect_top(links: DataFrame) -> dict[str, str]:
     return top_concepts(r.asDict() for r in links.select("entity_id", "concept_id", "source", "score").collect())
 
@@ -244,26 +239,23 @@ def pubtator_offset(offset: int, section: str, title_length: int) -> int:
         >>> pubtator_offset(3, "title", 10), pubtator_offset(12, "body", 10), pubtator_offset(4, "body", 0)
         (3, 11, 5)
     """
-    from kazu_spark.documents.ingest import SEPARATOR
-
     if section != "body":
         return offset
     return offset - (title_length + len(SEPARATOR) if title_length else 0) + title_length + 1
 
 
 def _predicted_spans(
-    spark: SparkSession, docs: list[PubtatorDocument], terms: DataFrame, ner: NerConfig, linking: LinkingConfig | None
-) -> dict:
-    """NER + linking over the documents; span in PubTator offsets -> (class, top concept)."""
-    from kazu_spark.documents.ingest import to_documents
-    from kazu_spark.ner.spark import tag_documents
-
+    spark: SparkSession, docs: list[PubtatorDocument], terms: DataFrame, cfg: Config
+) -> dict[Span, tuple[str, str]]:
+    """The job's composition (:func:`~kazu_spark.pipeline.frames.annotate_frames`: every NER step of
+    ``cfg.ner.steps``, then the linking cascade) over the documents; span in PubTator offsets -> (class,
+    top concept)."""
     raw = spark.createDataFrame(
         [(d.doc_id, d.title or None, d.abstract or None, "pubtator", None) for d in docs], schema=RAW_DOCUMENTS
     )
     documents, _ = to_documents(raw, "evaluate")
-    entities = tag_documents(spark, documents, ner).withColumn("run_id", F.lit("evaluate")).localCheckpoint()
-    top = _collect_top(_link(entities, terms, linking, documents))
+    entities, links = annotate_frames(documents.localCheckpoint(eager=True), cfg, terms=terms, run_id="evaluate")
+    top = _collect_top(links)
     titles = {d.doc_id: len(d.title) for d in docs}
     spans = {}
     for row in entities.select("entity_id", "doc_id", "section", "start", "end", "entity_class").collect():
@@ -274,15 +266,12 @@ def _predicted_spans(
 
 
 def evaluate_linking(
-    spark: SparkSession,
-    pubtator: str,
-    terms: DataFrame,
-    ner: NerConfig | None = None,
-    linking: LinkingConfig | None = None,
+    spark: SparkSession, pubtator: str, terms: DataFrame, cfg: Config | None = None, *, end_to_end: bool = True
 ) -> dict[str, object]:
-    """Gold-mention accuracy@1 of ``link_entities`` (configured by ``linking``) against ``terms`` on a
-    PubTator file, and with ``ner`` given, end-to-end scores with the model's predicted mentions.
-    Returns a JSON-ready dict."""
+    """Gold-mention accuracy@1 of ``link_entities`` (configured by ``cfg.linking``) against ``terms`` on a
+    PubTator file, and with ``end_to_end``, scores of the job's whole composition (``cfg.ner.steps``, then
+    linking) on the same documents. Returns a JSON-ready dict."""
+    cfg = cfg or Config()
     docs = read_pubtator(pubtator)
     mentions = _linkable(docs)
     alternatives = F.col("metadata").getItem("AltDiseaseIDs").alias("alt")
@@ -292,13 +281,13 @@ def evaluate_linking(
         known[row["entity_class"]].add(row["concept_id"])
     aliases = alias_ids((row["concept_id"], row["alt"]) for row in concepts)
     texts = spark.createDataFrame([(d.doc_id, f"{d.title} {d.abstract}") for d in docs], "doc_id string, text string")
-    predicted = _collect_top(_link(_gold_entities(spark, mentions), terms, linking, texts))
+    predicted = _collect_top(link_entities(_gold_entities(spark, mentions), terms, cfg.linking, texts))
     result: dict[str, object] = {
         "corpus": pubtator,
         "documents": len(docs),
         "sources": sorted(r["source"] for r in terms.select("source").distinct().collect()),
         "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases),
     }
-    if ner is not None:
-        result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, ner, linking), aliases)
+    if end_to_end:
+        result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, cfg), aliases)
     return result
