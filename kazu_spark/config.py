@@ -40,6 +40,9 @@ SECRET_KEY = re.compile(r"(?i)secret|password|passwd|token|credential|key|sas|si
 
 #: how token probabilities become spans (see :mod:`kazu_spark.ner.decode`)
 Decoder = Literal["sigmoid", "softmax", "io"]
+#: where the tagger runs, and at what precision (see :mod:`kazu_spark.ner.tagger`)
+Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 
 Format = Literal["medic", "obo", "hgnc", "mesh", "doid_json", "csv", "tsv", "jsonl", "parquet", "pubtator"]
 #: formats read through a ``ColumnMapping``
@@ -202,8 +205,8 @@ class NerConfig(_Strict):
     decoder: Decoder = Field(
         "sigmoid", description="sigmoid: multi-label BIO; softmax: Kazu argmax BIO; io: IO tagging"
     )
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when a GPU is visible")
-    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = Field(
+    device: Device = Field("auto", description="auto picks cuda when a GPU is visible")
+    precision: Precision = Field(
         "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32; int8: CPU only"
     )
     threshold: float = Field(0.5, gt=0, le=1, description="sigmoid probability for a B/I tag (unused by softmax)")

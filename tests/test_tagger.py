@@ -15,7 +15,8 @@ import pytest
 import torch
 from conftest import build_model_dir
 
-from kazu_spark.errors import LabelManifestError
+from kazu_spark.config import load_config
+from kazu_spark.errors import ConfigError, LabelManifestError
 from kazu_spark.evaluation.ner import evaluate_conll
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.spans import entity_id
@@ -144,3 +145,25 @@ def test_bundled_model_finds_a_gene_and_a_disease():
     assert any(cls == "gene" and "BRCA1" in m for m, cls in found), found
     assert any(cls == "disease" and "cancer" in m for m, cls in found), found
     assert tagger.name.startswith("kazu-spark-tinybern2-student@")
+
+
+@pytest.mark.spark
+def test_evaluate_conll_runs_the_jobs_composition_locally_and_on_spark(spark, tmp_path: Path):
+    corpus = tmp_path / "NCBI-disease-IOB"
+    corpus.mkdir()
+    sentences = [
+        [("Patients", "O"), ("with", "O"), ("breast", "B-Disease"), ("cancer", "I-Disease"), ("and", "O"),
+         ("asthma", "B-Disease"), (".", "O")],
+        [("BRCA1", "O"), ("mutations", "O"), ("cause", "O"), ("ovarian", "B-Disease"), ("cancer", "I-Disease")],
+    ]  # fmt: skip
+    conll = corpus / "devel.tsv"
+    conll.write_text("".join("".join(f"{w}\t{t}\n" for w, t in s) + "\n" for s in sentences), encoding="utf-8")
+    local = evaluate_conll(BUNDLED, conll)
+    on_spark = evaluate_conll(BUNDLED, conll, spark=spark)
+    assert local["overall"] == on_spark["overall"] and local["steps"] == ["model"]
+    # the dictionary step alone: its ontology synonyms are the predictions (breast cancer, asthma)
+    dictionary = load_config(overrides={"ner.steps": "[dictionary]"})
+    found = evaluate_conll(BUNDLED, conll, cfg=dictionary, spark=spark)
+    assert found["steps"] == ["dictionary"] and found["overall"]["tp"] >= 2
+    with pytest.raises(ConfigError, match="annotate_dataframe"):
+        evaluate_conll(BUNDLED, conll, cfg=dictionary)  # more than the model step needs the Spark session

@@ -1,7 +1,9 @@
 """``kazu-spark evaluate ner`` and ``evaluate linking``: scores as a table, then one JSON line (last).
 
-``evaluate ner`` runs the model in this process, so this module imports torch (through
-:mod:`kazu_spark.evaluation.ner`); the ``annotate`` and ``label`` drivers never import it.
+``evaluate ner`` runs the job's composition on the CoNLL sentences: in this process (the model step, the
+default: this module imports torch through :mod:`kazu_spark.evaluation.ner`), or on Spark when ``--conf`` /
+``--set`` list more NER steps (``ner.steps: [model, dictionary]``). The ``annotate`` and ``label`` drivers
+never import this module.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ner.add_argument("--json", action="store_true", help="print only the JSON line")
     ner.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
     ner.add_argument("--device", default="cpu", help="cpu or cuda (a GPU evaluates the devel splits in seconds)")
+    ner.add_argument("--conf", help="YAML file layered over conf/default.yaml: ner.steps, ner.merge, ner.dictionary")
+    ner.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key, repeatable")
     ner.set_defaults(func=cmd_evaluate_ner)
 
     linking = targets.add_parser("linking", help="linking accuracy@1 on gold mentions and end-to-end P/R/F1 (PubTator)")
@@ -60,6 +64,10 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     kwargs = {"threshold": args.threshold, "device": args.device}
     kwargs |= {"label_map": args.label_map} if args.label_map else {}
     model = resolve_path(args.model)
+    cfg = load(args, {})
+    kwargs |= {"cfg": cfg}
+    if cfg.ner.steps != ["model"]:  # dictionary NER or an entry-point step: the job's Spark composition
+        kwargs |= {"spark": session(cfg, "kazu-spark-evaluate-ner")}
     if args.all_corpora:
         _evaluate_all(model, args, decoders, kwargs)
         return

@@ -1,7 +1,11 @@
 """Evaluate a model folder on a CoNLL/IOB corpus split with strict entity-level scores.
 
-Each sentence is tagged as the space-joined text of its tokens with :meth:`Tagger.tag`, and
-predicted character spans are compared with the gold ones (:mod:`kazu_spark.evaluation.metrics`):
+Each sentence, the space-joined text of its tokens, is a document for the job's own composition: with a
+Spark session, :func:`~kazu_spark.pipeline.frames.annotate_frames` (every step of ``ner.steps``, merged by
+``ner.merge``: dictionary NER counts when configured); without one, :func:`~kazu_spark.pipeline.texts.tag_texts`,
+which runs the same per-batch function as the Spark model step (the ``model`` step alone, the default;
+a config with other steps needs the session). Predicted character spans are compared with the gold ones
+(:mod:`kazu_spark.evaluation.metrics`):
 a prediction counts only if its start, end and class equal a gold entity's, which also means it
 must fall on the corpus's token boundaries. Only the classes the corpus annotates (per the label
 map) are scored; predictions of other classes are dropped, since the corpus cannot judge them.
@@ -20,12 +24,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from kazu_spark.config import Config, Decoder, Device, Precision
 from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, load_label_map, read_conll
+from kazu_spark.documents.ingest import to_documents
 from kazu_spark.evaluation.metrics import entity_scores
 from kazu_spark.ner.decode import check_labels
-from kazu_spark.ner.model import load_token_classifier
-from kazu_spark.ner.tagger import Tagger
+from kazu_spark.ner.model import load_token_classifier, versioned_name
+from kazu_spark.pipeline.frames import annotate_frames
+from kazu_spark.pipeline.texts import tag_texts
+from kazu_spark.schemas import RAW_DOCUMENTS
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def _predict(texts: list[str], cfg: Config, spark: SparkSession | None) -> list[list[tuple[int, int, str]]]:
+    """Predicted (start, end, class) spans per text, by the composition the job runs (see the module doc)."""
+    ids = [str(i) for i in range(len(texts))]
+    if spark is None:
+        rows = tag_texts(texts, cfg, ids=ids)
+        found = rows[["doc_id", "start", "end", "entity_class"]].itertuples(index=False, name=None)
+    else:
+        raw = spark.createDataFrame(
+            [(i, None, t, "conll", None) for i, t in zip(ids, texts, strict=True)], RAW_DOCUMENTS
+        )
+        documents, _ = to_documents(raw, "evaluate", max_chars=cfg.input.max_chars)
+        entities, _ = annotate_frames(documents.localCheckpoint(eager=True), cfg, run_id="evaluate")
+        found = entities.select("doc_id", "start", "end", "entity_class").collect()
+    spans: list[list[tuple[int, int, str]]] = [[] for _ in texts]
+    for doc_id, start, end, entity_class in found:
+        spans[int(doc_id)].append((start, end, entity_class))
+    return spans
 
 
 def evaluate_conll(
@@ -35,11 +66,13 @@ def evaluate_conll(
     corpus: str | None = None,
     label_map: str | Path = DEFAULT_LABEL_MAP,
     threshold: float = 0.5,
-    decoder: str = "sigmoid",
-    precision: str = "fp32",
+    decoder: Decoder = "sigmoid",
+    precision: Precision = "fp32",
     max_batch_tokens: int | None = None,
     num_threads: int | None = None,
-    device: str = "cpu",
+    device: Device = "cpu",
+    cfg: Config | None = None,
+    spark: SparkSession | None = None,
 ) -> dict:
     """Strict precision/recall/F1 of the model in ``model_dir`` on one IOB file.
 
@@ -47,35 +80,43 @@ def evaluate_conll(
         model_dir: model folder (config.json, model.safetensors, tokenizer, labels.txt).
         conll_path: ``token<TAB>tag`` file; its parent folder names the corpus unless ``corpus`` is given.
         label_map: YAML corpus -> {corpus type -> class}; the corpus's classes are the ones scored.
-        threshold, decoder, precision, max_batch_tokens, num_threads, device: passed to :meth:`Tagger.from_dir`.
+        threshold, decoder, precision, max_batch_tokens, num_threads, device: the ``ner`` settings used.
+        cfg: the rest of the configuration (``ner.steps``, ``ner.merge``, ``ner.dictionary``, the ontologies a
+            dictionary step searches); default: the built-in defaults (the model step alone). Linking is off.
+        spark: run the job's Spark composition (needed when ``cfg.ner.steps`` is more than the model).
 
     Returns:
-        ``{"corpus", "model", "threshold", "inference_precision", "sentences", "overall": {precision, recall, f1,
-        tp, fp, fn}, "per_class": {class: {...}}}``.
+        ``{"corpus", "model", "steps", "threshold", "inference_precision", "sentences", "overall": {precision,
+        recall, f1, tp, fp, fn}, "per_class": {class: {...}}}``.
     """
     conll_path = Path(conll_path)
     corpus = corpus or conll_path.parent.name
     types = corpus_type_map(load_label_map(label_map), corpus)
     scored = set(types.values())
     sentences = read_conll(conll_path, types, corpus=corpus)
-    tagger = Tagger.from_dir(
-        model_dir,
-        device=device,
-        precision=precision,
-        threshold=threshold,
-        decoder=decoder,
-        max_batch_tokens=max_batch_tokens,
-        num_threads=num_threads,
+    base = cfg or Config()
+    ner = base.ner.model_copy(
+        update={
+            "model": str(model_dir),
+            "threshold": threshold,
+            "decoder": decoder,
+            "precision": precision,
+            "max_batch_tokens": max_batch_tokens,
+            "num_threads": num_threads,
+            "device": device,
+        }
     )
-    predicted = tagger.tag([s.text for s in sentences])
+    cfg = base.model_copy(update={"ner": ner, "linking": base.linking.model_copy(update={"enabled": False})})
+    predicted = _predict([s.text for s in sentences], cfg, spark)
     scores = entity_scores(
         [s.entities for s in sentences],
-        [[(p.start, p.end, p.entity_class) for p in spans if p.entity_class in scored] for spans in predicted],
+        [[span for span in spans if span[2] in scored] for spans in predicted],
         classes=scored,
     )
     return {
         "corpus": corpus,
-        "model": tagger.name,
+        "model": versioned_name(load_token_classifier(model_dir)),
+        "steps": cfg.ner.steps,
         "threshold": threshold,
         "decoder": decoder,
         "inference_precision": precision,

@@ -26,6 +26,7 @@ import torch
 
 from kazu_spark.config import Config, NerConfig, load_config
 from kazu_spark.documents.ingest import DEFAULT_MAX_CHARS, EMPTY_TEXT, Rejection, ingest_row
+from kazu_spark.errors import ConfigError
 from kazu_spark.ner.tagger import Tagger, entities_for_batch
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITY_ROWS
@@ -153,6 +154,8 @@ def tag_texts(
     """
 
     cfg = conf if isinstance(conf, Config) else load_config(conf)
+    if cfg.ner.steps != ["model"]:
+        raise ConfigError(f"tag_texts runs the model step alone; ner.steps {cfg.ner.steps} needs annotate_dataframe")
     docs = text_documents(texts, ids=ids, titles=titles, max_chars=cfg.input.max_chars)
     if docs.empty:
         return pd.DataFrame(columns=ENTITY_ROWS.fieldNames())
