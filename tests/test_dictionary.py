@@ -9,8 +9,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from kazu_spark.config import DictionaryConfig
-from kazu_spark.ner.dictionary import DictionaryMatcher, dictionary_entities, entities_for_batch
+from kazu_spark.ner.dictionary import DictionaryMatcher, entities_for_batch
 from kazu_spark.ner.spans import entity_id
+from kazu_spark.ner.spark import dictionary_entities
 from kazu_spark.ner.steps import merge_step_entities
 from kazu_spark.schemas import ENTITIES, NER_INPUT, ddl
 

@@ -55,6 +55,8 @@ PURE = (
     "ner.model_files",
     "ner.model",
     "ner.tagger",
+    "ner.spans",
+    "ner.dictionary",
     "linking.normalise",
     "linking.variants",
     "linking.abbreviations",
@@ -62,6 +64,7 @@ PURE = (
     "linking.disambiguate",
     "ontologies.sources",
     "ontologies.parsers",
+    "documents.ingest",
     "documents.pubtator",
     "documents.conll",
     "report.render",
@@ -72,7 +75,7 @@ PURE = (
     "training.train",
 )
 #: Pure modules the re-layout is adding: checked once they exist.
-PURE_WHEN_PRESENT = ("ner.spans", "kg.sentences")
+PURE_WHEN_PRESENT = ("kg.sentences",)
 SPARK_PACKAGES = frozenset({"pyspark", "delta", "py4j", "graphframes"})
 
 #: Top-level packages of the repository that the runtime package must never import.

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from kazu_spark.documents.ingest import to_documents
 from kazu_spark.documents.readers import detect_format, read_raw
+from kazu_spark.documents.spark import to_documents
 from kazu_spark.errors import InputError
 from kazu_spark.schemas import DOCUMENTS, QUARANTINE, RAW_DOCUMENTS
 

@@ -11,7 +11,7 @@ from conftest import sample_rows
 from pyspark.sql import SparkSession
 
 from kazu_spark.config import Config, load_config
-from kazu_spark.documents.ingest import to_documents
+from kazu_spark.documents.spark import to_documents
 from kazu_spark.ner.spark import tag_documents
 from kazu_spark.pipeline.texts import local_tagger, tag_texts
 from kazu_spark.schemas import ENTITIES, RAW_DOCUMENTS

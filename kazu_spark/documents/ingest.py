@@ -1,7 +1,7 @@
-r"""Ingestion: raw rows (``RAW_DOCUMENTS``) -> ``documents`` and ``quarantine`` DataFrames.
+r"""Ingestion rules: one raw row (``RAW_DOCUMENTS``) -> a document, or a rejection with its reason (pure).
 
-``ingest_row`` is the pure rule for one row; ``to_documents`` runs it on the executors with
-``mapInPandas`` and adds the one check that needs several rows, duplicate ids (a window over doc_id).
+``ingest_row`` is the rule for one row; :func:`kazu_spark.documents.spark.to_documents` runs it on the
+executors with ``mapInPandas`` and adds the one check that needs several rows, duplicate ids.
 
 The stored ``text`` is ``title + "\n\n" + body`` (just the one that is there when the other is missing
 or blank), and ``sections`` gives each part's code-point span in it, so every downstream offset points
@@ -26,18 +26,9 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
-
-import pandas as pd
-from pyspark.sql import DataFrame, Window
-from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
-
-from kazu_spark.lakehouse.delta import conform
-from kazu_spark.schemas import DOCUMENTS
 
 READ_ERROR = "read_error"
 MISSING_ID = "missing_id"
@@ -50,13 +41,6 @@ REASONS: tuple[str, ...] = (READ_ERROR, MISSING_ID, EMPTY_TEXT, TEXT_TOO_LONG, C
 DEFAULT_MAX_CHARS = 1_000_000
 SNIPPET_CHARS = 200
 SEPARATOR = "\n\n"
-_RUN_COLUMNS = ("run_id", "ingested_at")
-
-#: what ``ingest_row`` yields per row on the executors: document columns, or the rejection's
-_OUTCOME = StructType(
-    [StructField(f.name, f.dataType, True) for f in DOCUMENTS.fields if f.name not in _RUN_COLUMNS]
-    + [StructField(name, StringType(), True) for name in ("source_id", "reason", "detail", "raw_snippet")]
-)
 
 
 @dataclass(frozen=True)
@@ -120,58 +104,3 @@ def ingest_row(row: Mapping[str, Any], *, max_chars: int = DEFAULT_MAX_CHARS) ->
         "content_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "char_count": len(text),
     }
-
-
-def _outcome(row: Mapping[str, Any], max_chars: int) -> dict[str, Any]:
-    """``ingest_row``'s result as one ``_OUTCOME`` record, every field present (unset ones None)."""
-    result = ingest_row(row, max_chars=max_chars)
-    record = dict.fromkeys(_OUTCOME.fieldNames()) | {"source": row["source"], "source_id": row.get("source_id")}
-    if isinstance(result, Rejection):
-        return record | {"reason": result.reason, "detail": result.detail, "raw_snippet": result.raw_snippet}
-    return record | result
-
-
-def _ingest_batches(batches: Iterator[pd.DataFrame], max_chars: int) -> Iterator[pd.DataFrame]:
-    for batch in batches:
-        records = [_outcome(row, max_chars) for row in batch.to_dict("records")]
-        yield pd.DataFrame.from_records(records, columns=_OUTCOME.fieldNames())
-
-
-def to_documents(raw: DataFrame, run_id: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> tuple[DataFrame, DataFrame]:
-    """Split raw rows into (documents in the DOCUMENTS schema, quarantine in the QUARANTINE schema).
-
-    Lazy and distributed: nothing is collected. Both results derive from one ``mapInPandas`` pass, so
-    persist ``raw`` (or the results) when both are written, to decode the input once.
-
-    Example:
-        >>> from kazu_spark.documents.readers import read_raw  # doctest: +SKIP
-        >>> docs, quarantine = to_documents(read_raw(spark, "abstracts.jsonl"), "run-1")  # doctest: +SKIP
-        >>> docs.count(), quarantine.count()  # doctest: +SKIP
-        (20, 0)
-    """
-    outcome = raw.mapInPandas(partial(_ingest_batches, max_chars=max_chars), _OUTCOME)
-    by_id = Window.partitionBy("doc_id")
-    accepted = (
-        outcome.where(F.col("reason").isNull())
-        .withColumn("_kept_hash", F.min("content_hash").over(by_id))
-        .withColumn("_rank", F.row_number().over(by_id.orderBy("content_hash", "source")))
-    )
-    documents = accepted.where(F.col("_rank") == 1).select(
-        "*", F.lit(run_id).alias("run_id"), F.current_timestamp().alias("ingested_at")
-    )
-    conflicts = accepted.where(F.col("content_hash") != F.col("_kept_hash")).select(
-        "source",
-        "source_id",
-        F.lit(CONFLICTING_DUPLICATE_ID).alias("reason"),
-        F.concat(F.lit("doc_id has rows with other texts; kept content_hash "), "_kept_hash").alias("detail"),
-        F.substring("text", 1, SNIPPET_CHARS).alias("raw_snippet"),
-    )
-    rejected = outcome.where(F.col("reason").isNotNull()).select(*conflicts.columns).unionByName(conflicts)
-    key = [F.coalesce(F.col(c), F.lit("")) for c in ("source", "source_id", "reason", "raw_snippet")]
-    quarantine = rejected.select(
-        F.sha1(F.concat_ws("|", *key)).alias("quarantine_id"),
-        "*",
-        F.lit(run_id).alias("run_id"),
-        F.current_timestamp().alias("quarantined_at"),
-    )
-    return conform(documents, "documents"), conform(quarantine, "quarantine")

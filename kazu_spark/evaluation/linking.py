@@ -36,8 +36,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
-from kazu_spark.documents.ingest import SEPARATOR, to_documents
+from kazu_spark.documents.ingest import SEPARATOR
 from kazu_spark.documents.pubtator import GoldMention, PubtatorDocument, read_pubtator
+from kazu_spark.documents.spark import to_documents
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.pipeline.frames import annotate_frames
 from kazu_spark.schemas import ENTITIES, RAW_DOCUMENTS

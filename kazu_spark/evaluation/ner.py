@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from kazu_spark.config import Config, Decoder, Device, Precision
 from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, load_label_map, read_conll
-from kazu_spark.documents.ingest import to_documents
+from kazu_spark.documents.spark import to_documents
 from kazu_spark.evaluation.metrics import entity_scores
 from kazu_spark.ner.decode import check_labels
 from kazu_spark.ner.model import load_token_classifier, versioned_name

@@ -8,10 +8,9 @@ phrases (``breast cancer``) case-insensitively. A hit counts only on word bounda
 digit just before or after it), and per entity class the longest of overlapping hits wins (then the
 leftmost). Synonyms shorter than ``min_length`` or on the ``blocklist`` are never searched.
 
-``dictionary_entities`` runs the matcher over documents section by section (the matcher is pickled and
-broadcast once: :func:`kazu_spark.runtime.worker_cache.map_with_broadcast`) and returns ENTITIES rows with ``model`` =
-``dictionary:<source>`` and confidence 1.0. It is the ``dictionary`` step of ``ner.steps``
-(:mod:`kazu_spark.ner.steps` merges it with the other steps' entities by ``ner.merge``).
+:func:`entities_for_batch` gives a batch's entity rows with ``model`` = ``dictionary:<source>`` and
+confidence 1.0; :func:`kazu_spark.ner.spark.dictionary_entities` runs it over documents on Spark as the
+``dictionary`` step of ``ner.steps`` (the matcher pickled and broadcast once).
 
 Example:
     >>> matcher = DictionaryMatcher.build([("breast cancer", "disease", "MEDIC"), ("BRCA1", "gene", "HGNC"),
@@ -23,20 +22,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import ahocorasick
 import pandas as pd
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from kazu_spark.linking.normalise import is_symbolic
 from kazu_spark.ner.spans import Found, entity_rows
-from kazu_spark.runtime.worker_cache import map_with_broadcast
-from kazu_spark.schemas import ENTITY_ROWS, NER_INPUT, ddl
-
-if TYPE_CHECKING:
-    from kazu_spark.config import DictionaryConfig
 
 
 class Hit(NamedTuple):
@@ -114,18 +106,3 @@ def entities_for_batch(matcher: DictionaryMatcher, docs: pd.DataFrame) -> pd.Dat
             yield [Found(h.start, h.end, h.entity_class, 1.0, f"dictionary:{h.source}") for h in matcher.find(text)]
 
     return entity_rows(docs, find)
-
-
-def build_matcher(terms: DataFrame, cfg: DictionaryConfig) -> DictionaryMatcher:
-    """The matcher over the synonyms of ``cfg.sources`` (all sources when empty) in ``terms``."""
-    rows = terms.select("synonym", "entity_class", "source").distinct()
-    if cfg.sources:
-        rows = rows.where(F.col("source").isin(cfg.sources))
-    entries = rows.where(F.length("synonym") >= cfg.min_length).toPandas().itertuples(index=False)
-    return DictionaryMatcher.build(entries, cfg.min_length, cfg.blocklist)
-
-
-def dictionary_entities(documents: DataFrame, terms: DataFrame, cfg: DictionaryConfig) -> DataFrame:
-    """ENTITIES rows (without ``run_id``) of dictionary hits in ``documents``, section by section."""
-    docs = documents.select(*NER_INPUT.fieldNames())
-    return map_with_broadcast(docs, build_matcher(terms, cfg), entities_for_batch, ddl(ENTITY_ROWS))

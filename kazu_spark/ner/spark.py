@@ -1,10 +1,12 @@
-"""Spark glue for NER: ship the weights once, build the tagger once per Python worker, tag partitions.
+"""Spark glue for NER: ship the weights once, build the tagger once per Python worker, tag partitions;
+run the dictionary matcher (:mod:`kazu_spark.ner.dictionary`) over partitions the same way.
 
-The driver reads the model folder into memory and broadcasts it; each Python worker unpacks it once
-into a temporary folder and keeps the built :class:`~kazu_spark.ner.tagger.Tagger` in a module-level
-cache keyed by the model's fingerprint, so later batches and later tasks on a reused worker
-(``spark.python.worker.reuse``, on by default) skip loading. Sections are tagged separately, so no
-entity crosses from title into body, and offsets are shifted back into ``documents.text``.
+The driver reads the model folder into memory and broadcasts it; each Python worker unpacks it once into a
+temporary folder and keeps the built :class:`~kazu_spark.ner.tagger.Tagger` in the worker's cache
+(:func:`kazu_spark.runtime.worker_cache.worker_cached`) keyed by the model's fingerprint, so later batches and
+later tasks on a reused worker (``spark.python.worker.reuse``, on by default) skip loading. Sections are
+tagged separately, so no entity crosses from title into body, and offsets are shifted back into
+``documents.text``.
 
 Broadcast or archive: broadcasting (the default) suits small models such as the bundled 37 MB one, needs
 nothing at submit time, and holds the model in the driver's memory. A large pack (hundreds of MB) is
@@ -25,21 +27,21 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
+from kazu_spark.ner import dictionary
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.paths import resolve_path
 from kazu_spark.runtime.memory_guard import guard_memory
 from kazu_spark.runtime.resource_profile import ner_resource_profile, task_device
+from kazu_spark.runtime.worker_cache import clear_worker_cache, map_with_broadcast, worker_cached
 from kazu_spark.schemas import ENTITY_ROWS, NER_INPUT, ddl
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
 
-    from kazu_spark.config import NerConfig
+    from kazu_spark.config import DictionaryConfig, NerConfig
     from kazu_spark.ner.tagger import Tagger
-
-#: per-worker cache: model fingerprint -> Tagger (one model build per Python worker)
-_TAGGERS: dict[str, Tagger] = {}
 
 
 def read_model_files(model_dir: str) -> dict[str, bytes]:
@@ -99,12 +101,11 @@ def _worker_tagger(fingerprint: str, folder: Callable[[], Path], cfg: NerConfig,
     context = TaskContext.get()
     gpus = {name: r.addresses for name, r in context.resources().items()} if context else {}
     device = task_device(cfg.device, gpus, cuda_available=torch.cuda.is_available())
-    key = f"{fingerprint}@{device}"
-    if key not in _TAGGERS:
-        from kazu_spark.ner.tagger import Tagger
+    from kazu_spark.ner.tagger import Tagger
 
-        _TAGGERS[key] = Tagger.from_config(folder(), cfg, device=device, threads=threads)
-    return _TAGGERS[key]
+    return worker_cached(
+        f"tagger-{fingerprint}@{device}", lambda: Tagger.from_config(folder(), cfg, device=device, threads=threads)
+    )
 
 
 def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
@@ -166,7 +167,7 @@ def tag_documents(
         batches = document_batches(batches, cfg.arrow_batch_rows)
         if wrap_partition is not None:
             batches = wrap_partition(batches)
-        for docs in guard_memory(batches, cfg.worker_memory_limit_mb, release=_TAGGERS.clear):
+        for docs in guard_memory(batches, cfg.worker_memory_limit_mb, release=clear_worker_cache):
             yield entities_for_batch(worker_tagger(), docs)  # a dict lookup unless the guard dropped the cache
 
     return (
@@ -174,3 +175,18 @@ def tag_documents(
         .repartition(partitions, "doc_id")
         .mapInPandas(tag_partition, ddl(ENTITY_ROWS), profile=profile)
     )
+
+
+def build_matcher(terms: DataFrame, cfg: DictionaryConfig) -> dictionary.DictionaryMatcher:
+    """The matcher over the synonyms of ``cfg.sources`` (all sources when empty) in ``terms``."""
+    rows = terms.select("synonym", "entity_class", "source").distinct()
+    if cfg.sources:
+        rows = rows.where(F.col("source").isin(cfg.sources))
+    entries = rows.where(F.length("synonym") >= cfg.min_length).toPandas().itertuples(index=False)
+    return dictionary.DictionaryMatcher.build(entries, cfg.min_length, cfg.blocklist)
+
+
+def dictionary_entities(documents: DataFrame, terms: DataFrame, cfg: DictionaryConfig) -> DataFrame:
+    """ENTITIES rows (without ``run_id``) of dictionary hits in ``documents``, section by section."""
+    docs = documents.select(*NER_INPUT.fieldNames())
+    return map_with_broadcast(docs, build_matcher(terms, cfg), dictionary.entities_for_batch, ddl(ENTITY_ROWS))

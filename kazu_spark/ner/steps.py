@@ -1,7 +1,7 @@
 """The NER steps of ``ner.steps``, run in order and merged into one set of entity rows.
 
 Built-in steps: ``model`` (the transformer, :func:`kazu_spark.ner.spark.tag_documents`) and ``dictionary``
-(ontology synonyms, :func:`kazu_spark.ner.dictionary.dictionary_entities`); any other name is an entry point
+(ontology synonyms, :func:`kazu_spark.ner.spark.dictionary_entities`); any other name is an entry point
 ``package.module:function`` (:mod:`kazu_spark.runtime.steps`). ``ner.merge`` combines the steps' rows:
 
 * ``first_wins``: a span of a later step that overlaps a span of the same class from an earlier step is dropped
@@ -18,8 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from kazu_spark.errors import ConfigError
-from kazu_spark.ner.dictionary import dictionary_entities
-from kazu_spark.ner.spark import tag_documents
+from kazu_spark.ner.spark import dictionary_entities, tag_documents
 from kazu_spark.runtime.steps import PartitionWrapper, StepContext, conform_step_output, load_step
 from kazu_spark.schemas import ENTITY_ROWS
 

@@ -32,8 +32,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
-from kazu_spark.documents.ingest import to_documents
 from kazu_spark.documents.readers import read_raw
+from kazu_spark.documents.spark import to_documents
 from kazu_spark.errors import ConfigError
 from kazu_spark.lakehouse.delta import (
     append_table,

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config, load_config
-from kazu_spark.documents.ingest import to_documents
+from kazu_spark.documents.spark import to_documents
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ner.steps import ner_entities
 from kazu_spark.ontologies.terms import build_ontology_terms

@@ -1,9 +1,13 @@
-"""Run a pandas function over a DataFrame with a large Python object pickled and broadcast once per job.
+"""The one per-worker cache, and a pandas map over a DataFrame with a large object broadcast once per job.
 
-The object (a dictionary matcher, fuzzy indexes) is pickled on the driver and broadcast, so its bytes
-travel to each executor once instead of inside every task; each Python worker unpickles it once and
-keeps it for its later tasks (``spark.python.worker.reuse``, on by default) in a module-level cache of
-the last few broadcasts. Used by dictionary NER and fuzzy linking.
+:func:`worker_cached` keeps what a Python worker built (the NER tagger, unpickled broadcasts) for its later
+batches and tasks (``spark.python.worker.reuse``, on by default): the last few entries, in a module-level
+dict, so a long-lived worker serving many jobs does not grow without bound. :func:`clear_worker_cache`
+drops them all (the memory guard's release).
+
+:func:`map_with_broadcast`: the object (a dictionary matcher, fuzzy indexes) is pickled on the driver and
+broadcast, so its bytes travel to each executor once instead of inside every task; each Python worker
+unpickles it once (through the cache). Used by dictionary NER and fuzzy linking.
 
 Example (needs a SparkSession):
     >>> df = spark.createDataFrame([("a",), ("b",)], "key string")  # doctest: +SKIP
@@ -21,24 +25,33 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pandas as pd
-from pyspark.broadcast import Broadcast
 from pyspark.sql import DataFrame
 
 T = TypeVar("T")
-#: broadcasts a worker keeps unpickled; older ones are dropped (a long-lived worker serves many jobs)
+#: entries a worker keeps; the oldest is dropped first (a long-lived worker serves many jobs)
 _KEEP = 4
-#: per Python worker: sha256 of the pickled bytes -> unpickled object, oldest first
-_UNPICKLED: dict[str, Any] = {}
+#: per Python worker: key -> what was built for it, oldest first
+_CACHE: dict[str, Any] = {}
 
 
-def _unpickled(key: str, shipped: Broadcast) -> Any:
-    """The broadcast's object, unpickled on this worker's first use; a module-level function so that the
-    cache is this worker's module dict, not a copy shipped inside each task's closure."""
-    if key not in _UNPICKLED:
-        while len(_UNPICKLED) >= _KEEP:
-            del _UNPICKLED[next(iter(_UNPICKLED))]
-        _UNPICKLED[key] = pickle.loads(shipped.value)
-    return _UNPICKLED[key]
+def worker_cached(key: str, build: Callable[[], T]) -> T:
+    """This worker's object for ``key``, from ``build()`` on first use; at most ``_KEEP`` entries are kept.
+
+    Example:
+        >>> clear_worker_cache()
+        >>> worker_cached("answer", lambda: 42), worker_cached("answer", lambda: 0)
+        (42, 42)
+    """
+    if key not in _CACHE:
+        while len(_CACHE) >= _KEEP:
+            del _CACHE[next(iter(_CACHE))]
+        _CACHE[key] = build()
+    return _CACHE[key]
+
+
+def clear_worker_cache() -> None:
+    """Drop everything this worker cached (the next use builds it again)."""
+    _CACHE.clear()
 
 
 def map_with_broadcast(
@@ -53,7 +66,7 @@ def map_with_broadcast(
     shipped = frame.sparkSession.sparkContext.broadcast(payload)
 
     def map_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        unpickled = _unpickled(key, shipped)
+        unpickled = worker_cached(f"broadcast-{key}", lambda: pickle.loads(shipped.value))
         for batch in batches:
             yield fn(unpickled, batch)
 

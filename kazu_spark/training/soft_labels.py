@@ -136,8 +136,8 @@ def write_soft_labels(
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from kazu_spark.documents.ingest import to_documents
     from kazu_spark.documents.readers import read_raw
+    from kazu_spark.documents.spark import to_documents
     from kazu_spark.lakehouse.delta import conform
     from kazu_spark.ner.model import load_token_classifier, versioned_name
     from kazu_spark.paths import resolve_path
