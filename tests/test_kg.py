@@ -17,15 +17,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from kazu_spark.kg.build import (
-    build_kg,
-    concept_nodes,
-    cooccurrence_edges,
-    document_nodes,
-    mentions_edges,
-    split_sentences,
-)
+from kazu_spark.kg.build import build_kg, concept_nodes, cooccurrence_edges, document_nodes, mentions_edges
 from kazu_spark.kg.export import export_graphframes, export_neo4j
+from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
     append_table,
     delete_documents,

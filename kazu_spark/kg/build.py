@@ -16,7 +16,7 @@ every link would count one mention several times and invent co-occurrences betwe
 concepts of a single mention. The best-link rule keeps recall and counts each mention once; a
 disambiguation step upstream makes it more precise without changing this module.
 
-**Sentences** come from :func:`split_sentences`, a deliberately simple splitter (see its docstring),
+**Sentences** come from :func:`kazu_spark.kg.sentences.split_sentences`, a deliberately simple splitter,
 run over ``documents.text`` in a pandas UDF; an entity belongs to the sentence containing its start.
 
 Every function here is ``DataFrame -> DataFrame`` over the ``kazu_spark.schemas`` tables, so each can be
@@ -30,7 +30,6 @@ Example (needs a Delta-enabled session and an annotated lakehouse):
 from __future__ import annotations
 
 import logging
-import re
 import time
 from datetime import UTC, datetime
 
@@ -42,6 +41,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, IntegerType
 
+from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
     conform,
     ensure_table,
@@ -71,47 +71,6 @@ OUTPUT_TABLES = ("kg_nodes", "kg_edges")
 CO_OCCURS = ("CO_OCCURS_SENTENCE", "CO_OCCURS_DOCUMENT")
 #: runs.command of a build
 COMMAND = "kg-build"
-
-#: lower-cased words ending in "." after which a sentence goes on ("et al." is caught by "al.")
-ABBREVIATIONS = frozenset(
-    {"e.g.", "i.e.", "al.", "fig.", "figs.", "vs.", "cf.", "ca.", "approx.", "no.", "eq.", "ref.", "refs.", "sp."}
-)
-# ". ", "? " or "! " before an uppercase letter or digit, or a blank line (title | body)
-_BOUNDARY = re.compile(r"[.?!]\s+(?=[A-Z0-9])|\n\s*\n")
-_INITIAL = re.compile(r"[A-Z]\.")
-
-
-def _ends_with_abbreviation(text: str, dot: int) -> bool:
-    """Whether the word ending at ``text[dot] == "."`` is a known abbreviation or an initial ("J.")."""
-    word = text[max(0, dot - 20) : dot + 1].split()[-1].lstrip("([{\"'")
-    return word.lower() in ABBREVIATIONS or _INITIAL.fullmatch(word) is not None
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` of ``text``, whitespace between sentences left out.
-
-    A sentence ends at ".", "?" or "!" followed by whitespace and an uppercase ASCII letter or digit,
-    unless the word before a "." is an abbreviation (``ABBREVIATIONS``: "e.g.", "i.e.", "et al.",
-    "Fig.", ...) or an initial; a blank line (between title and body) always ends one. It is a
-    heuristic: good enough for co-occurrence counts over abstracts, not a linguistic tool.
-
-    Example:
-        >>> text = "BRCA1 (e.g. in Fig. 2) is mutated. Smith et al. saw it! 3 cases?"
-        >>> [text[s:e] for s, e in split_sentences(text)]
-        ['BRCA1 (e.g. in Fig. 2) is mutated.', 'Smith et al. saw it!', '3 cases?']
-    """
-    spans, start = [], 0
-    for m in _BOUNDARY.finditer(text):
-        if m.group()[0] == "." and _ends_with_abbreviation(text, m.start()):
-            continue
-        end = start + len(text[start : m.start() + 1].rstrip())
-        if end > start:
-            spans.append((start, end))
-        start = m.end()
-    end = start + len(text[start:].rstrip())
-    if end > start:
-        spans.append((start, end))
-    return spans
 
 
 @pandas_udf(ArrayType(IntegerType()))
