@@ -19,8 +19,9 @@ from kazu_spark.ner.tagger import Tagger
 from kazu_spark.ner.windows import make_windows
 from kazu_spark.training import train as train_module
 from kazu_spark.training.distill import STUDENT_TRAINING, SoftRow, distill, read_soft_labels
+from kazu_spark.training.label_job import write_soft_labels
 from kazu_spark.training.loop import TrainingSettings
-from kazu_spark.training.soft_labels import dequantise, write_soft_labels
+from kazu_spark.training.soft_labels import dequantise
 from kazu_spark.training.train import INITIAL_BIAS, train
 from tests.conftest import build_model_dir
 

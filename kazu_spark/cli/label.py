@@ -10,7 +10,7 @@ import json
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.paths import resolve_path
-from kazu_spark.training.soft_labels import write_soft_labels
+from kazu_spark.training.label_job import write_soft_labels
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

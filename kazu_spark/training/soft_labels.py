@@ -4,7 +4,8 @@ Each document section (title, body) is cut into the same windows the NER stage u
 (:mod:`kazu_spark.ner.windows`) and the teacher's probabilities for every window are stored as one
 ``SOFT_LABELS`` row: its ``input_ids`` and a ``[len(input_ids) - 2, len(labels)]`` probability
 matrix ([CLS]/[SEP] excluded, as :meth:`Tagger.window_probs` returns it). A student then trains on
-these rows without ever running the teacher (``kazu-spark train distill``).
+these rows without ever running the teacher (``kazu-spark train distill``). This module is the pure part
+(one batch of documents -> rows, the quantisation); :mod:`kazu_spark.training.label_job` runs it on Spark.
 
 Storage: probabilities are quantised to uint8 (``round(p * 255)``, error at most 1/510 ≈ 0.002,
 far below what BCE targets need) and stored row-major as bytes: 13 bytes per sub-token, half of
@@ -19,24 +20,19 @@ Example:
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from kazu_spark.schemas import NER_INPUT, SOFT_LABELS, ddl
+from kazu_spark.ner.windows import make_windows
+from kazu_spark.schemas import SOFT_LABELS
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
-
-    from kazu_spark.config import NerConfig
     from kazu_spark.ner.tagger import Tagger
 
 #: uint8 quantisation scale of the stored probabilities
 SCALE = 255.0
-_SCHEMA = ddl(SOFT_LABELS)
 
 
 def quantise(probs: np.ndarray) -> bytes:
@@ -69,8 +65,6 @@ def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
         >>> [[rows["labels"][0][j] for j in np.flatnonzero(token > 0.5)] for token in probs]
         [['B-gene'], ['I-gene'], ['I-gene'], [], ['B-disease'], ['I-disease']]
     """
-    from kazu_spark.ner.windows import make_windows
-
     pieces: list[tuple[int, str]] = []  # (row, section name)
     windowed = []
     for row, (text, sections) in enumerate(zip(docs["text"], docs["sections"], strict=True)):
@@ -99,64 +93,3 @@ def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
             )
             window_index += 1
     return pd.DataFrame.from_records(records, columns=SOFT_LABELS.fieldNames())
-
-
-def label_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -> DataFrame:
-    """``SOFT_LABELS`` rows for a documents DataFrame, the teacher being ``cfg.model``.
-
-    The model is shipped and cached per worker exactly as in the NER stage
-    (:func:`kazu_spark.ner.spark.ship_tagger`).
-    """
-    from kazu_spark.ner.spark import document_batches, ship_tagger
-
-    worker_tagger = ship_tagger(spark, cfg)
-    partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
-
-    def label_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        tagger = worker_tagger()
-        for docs in document_batches(batches, cfg.arrow_batch_rows):
-            yield soft_label_rows(tagger, docs)
-
-    return (
-        documents.select(*NER_INPUT.fieldNames())
-        .repartition(partitions, "doc_id")
-        .mapInPandas(label_partition, _SCHEMA)
-    )
-
-
-def write_soft_labels(
-    spark: SparkSession, input_path: str, fmt: str, out: str, cfg: NerConfig, *, max_chars: int
-) -> dict:
-    """Read documents (any reader format), label them with the teacher and write the Delta table ``out``.
-
-    Rows of the same teacher already in ``out`` are replaced (``replaceWhere``); other teachers' rows
-    stay. Rejected input rows are skipped (``kazu-spark annotate`` quarantines them with reasons).
-    Returns the teacher's name and counts read back from the table: documents, windows, tokens.
-    """
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    from kazu_spark.documents.readers import read_raw
-    from kazu_spark.documents.spark import to_documents
-    from kazu_spark.lakehouse.delta import conform
-    from kazu_spark.ner.model import load_token_classifier, versioned_name
-    from kazu_spark.paths import resolve_path
-
-    teacher = versioned_name(load_token_classifier(resolve_path(cfg.model)))
-    documents, _ = to_documents(read_raw(spark, input_path, fmt), str(uuid.uuid4()), max_chars=max_chars)
-    writer = conform(label_documents(spark, documents, cfg), "soft_labels").write.format("delta")
-    if DeltaTable.isDeltaTable(spark, out):
-        writer = writer.mode("overwrite").option("replaceWhere", f"teacher = '{teacher}'")
-    writer.save(out)
-    stats = (
-        spark.read.format("delta")
-        .load(out)
-        .where(F.col("teacher") == teacher)
-        .agg(
-            F.countDistinct("doc_id").alias("documents"),
-            F.count("*").alias("windows"),
-            F.sum(F.size("input_ids") - 2).alias("tokens"),
-        )
-        .first()
-    )
-    return {"teacher": teacher, "documents": stats.documents, "windows": stats.windows, "tokens": stats.tokens or 0}
