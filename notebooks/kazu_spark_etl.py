@@ -46,10 +46,12 @@ print(f"input {cfg.input.path} -> lakehouse {cfg.lakehouse}")
 # MAGIC %md
 # MAGIC ## Ingest → annotate → link
 # MAGIC `ontology_terms` is built from `linking.ontologies` on first use; reruns skip unchanged documents.
+# MAGIC With a DataFrame already in hand and no tables to write, use
+# MAGIC `entities, links = kazu_spark.annotate_dataframe(df, id_col="pmid", text_col="abstract")` instead.
 
 # COMMAND ----------
 
-from kazu_spark.pipeline.annotate import annotate
+from kazu_spark import annotate
 
 summary = annotate(spark, cfg)
 display(spark.createDataFrame([{"run_id": summary.run_id, **summary.counts()}]))
