@@ -270,6 +270,42 @@ class LinkingConfig(_Strict):
     tiers: TierConfig = Field(default_factory=TierConfig)
 
 
+#: the autocast precision of a training run (see :mod:`kazu_spark.training.loop`)
+TrainingPrecision = Literal["fp32", "bf16"]
+
+
+class TrainingRunConfig(_Strict):
+    """The run settings of one training stage; ``kazu-spark train``'s flags of the same names override them."""
+
+    epochs: float = Field(3.0, gt=0, description="passes over the training examples (fractional allowed)")
+    lr: float = Field(1e-4, gt=0, description="peak learning rate of AdamW")
+    batch_size: int = Field(32, gt=0, description="examples per step")
+    seed: int = Field(13, description="seeds sampling, shuffling and initialisation")
+    warmup_ratio: float = Field(
+        0.06, ge=0, lt=1, description="share of the run over which the rate warms up; then it decays linearly to 0"
+    )
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (none on biases and LayerNorm)")
+    num_threads: int = Field(2, gt=0, description="torch CPU threads")
+    precision: TrainingPrecision = Field("fp32", description="autocast precision: fp32 or bf16 (CPU/CUDA)")
+    max_steps: int | None = Field(None, gt=0, description="stop after this many steps; None = epochs decide")
+    time_budget_s: float | None = Field(
+        None, gt=0, description="stop, fully annealed, after this many seconds (not reproducible step for step)"
+    )
+    checkpoint_every: int = Field(500, gt=0, description="steps between resumable checkpoints (with a folder)")
+
+
+class TrainingConfig(_Strict):
+    """Teacher training and distillation (``kazu-spark train``, docs/distillation.md): each stage's run settings."""
+
+    teacher: TrainingRunConfig = Field(
+        default_factory=TrainingRunConfig, description="`train teacher` and the teacher stage of `train all`"
+    )
+    student: TrainingRunConfig = Field(
+        default_factory=lambda: TrainingRunConfig(lr=3e-4),
+        description="`train distill` and the student stage of `train all` (a higher rate: it starts from scratch)",
+    )
+
+
 def _on_off(value: object) -> object:
     """YAML 1.1 reads a bare ``on``/``off`` (e.g. ``--set progress=off``) as a boolean: take it back."""
     return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
@@ -287,6 +323,7 @@ class Config(_Strict):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     ner: NerConfig = Field(default_factory=NerConfig)
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     def fingerprint(self) -> str:
         """sha256 of the resolved configuration, recorded in ``runs.config_hash``."""

@@ -22,3 +22,10 @@ def test_every_field_is_documented_with_its_description() -> None:
     for name, field in NerConfig.model_fields.items():
         assert field.description and f"| `ner.{name}` |" in text and field.description.replace("|", "\\|") in text
     assert all(f"`{name}`" in text for name in Config.model_fields)
+
+
+def test_two_sections_of_one_model_show_their_own_defaults() -> None:
+    """training.teacher and training.student share a model class; the student's learning rate is its own."""
+    text = config_markdown()
+    assert "| `training.teacher.lr` | float | `0.0001` |" in text
+    assert "| `training.student.lr` | float | `0.0003` |" in text

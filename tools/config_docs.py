@@ -47,20 +47,25 @@ def _default(field: Any) -> str:
     return "required" if field.default is PydanticUndefined else f"`{json.dumps(field.default)}`"
 
 
-def _section(model: type[BaseModel], prefix: str, title: str) -> list[str]:
-    lines = [f"## {title}", "", (model.__doc__ or "").strip(), "", "| key | type | default | description |"]
-    lines.append("|---|---|---|---|")
-    nested = []
+def _section(model: type[BaseModel], prefix: str, title: str, section: Any = None) -> list[str]:
+    """The table of ``model``'s keys; ``section``: the field holding it, whose default instance gives the defaults.
+
+    Two fields of one model class (``training.teacher``, ``training.student``) can so show different defaults.
+    """
+    about = [(model.__doc__ or "").strip(), *([section.description] if section and section.description else [])]
+    defaults = section.default_factory().model_dump(mode="json") if section and section.default_factory else None
+    rows, nested = ["| key | type | default | description |", "|---|---|---|---|"], []
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            nested.append((annotation, f"{prefix}{name}.", f"`{prefix}{name}`"))
+            nested.append((annotation, f"{prefix}{name}.", f"`{prefix}{name}`", field))
             continue
         description = (field.description or "").replace("|", "\\|")
-        lines.append(f"| `{prefix}{name}` | {_type_name(annotation)} | {_default(field)} | {description} |")
-    lines.append("")
-    for sub, sub_prefix, sub_title in nested:
-        lines += _section(sub, sub_prefix, sub_title)
+        default = _default(field) if defaults is None else f"`{json.dumps(defaults[name])}`"
+        rows.append(f"| `{prefix}{name}` | {_type_name(annotation)} | {default} | {description} |")
+    lines = [f"## {title}", "", "\n\n".join(about), "", *([*rows, ""] if len(rows) > 2 else [])]
+    for sub, sub_prefix, sub_title, field in nested:
+        lines += _section(sub, sub_prefix, sub_title, field)
     return lines
 
 

@@ -19,11 +19,12 @@ from kazu_spark.config import Config, load_config, parse_overrides
 from kazu_spark.runtime.session import build_session
 
 
-def with_conf(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the config flags of a command that works on a lakehouse: ``--conf``, ``--set``, ``--lakehouse``."""
+def with_conf(p: argparse.ArgumentParser, *, lakehouse: bool = True) -> argparse.ArgumentParser:
+    """Add the config flags: ``--conf``, ``--set`` and, for a command that works on a lakehouse, ``--lakehouse``."""
     p.add_argument("--conf", help="YAML file layered over conf/default.yaml")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key, repeatable")
-    p.add_argument("--lakehouse", help="lakehouse folder or URI (config: lakehouse)")
+    if lakehouse:
+        p.add_argument("--lakehouse", help="lakehouse folder or URI (config: lakehouse)")
     return p
 
 

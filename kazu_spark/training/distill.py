@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertForTokenClassification, PreTrainedModel
 
+from kazu_spark.config import TrainingConfig
 from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.training.loop import TrainingSettings, fit
@@ -77,8 +78,9 @@ logger = logging.getLogger(__name__)
 TINYBERN2_SHAPE = {"layers": 4, "hidden": 312, "heads": 12, "intermediate": 1200}
 #: soft-labelled windows that rank the teacher's hidden dimensions for ``init="pruned"``
 CALIBRATION_WINDOWS = 256
-#: the student's default run settings: the teacher's, with a higher learning rate (the student starts from scratch)
-STUDENT_TRAINING = TrainingSettings(lr=3e-4)
+#: the student's default run settings: the config's ``training.student`` defaults (the teacher's, with a higher
+#: learning rate: the student starts from scratch)
+STUDENT_TRAINING = TrainingSettings.from_config(TrainingConfig().student)
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,8 @@ def distill(
         gold_corpora, alpha, label_map: optional gold hard-label BCE mixed in with weight ``alpha``.
         hidden_weight, attention_weight: intermediate-layer loss weights (0 = off).
         training: the run settings shared with teacher training
-            (:class:`~kazu_spark.training.loop.TrainingSettings`; default ``STUDENT_TRAINING``, lr 3e-4).
+            (:class:`~kazu_spark.training.loop.TrainingSettings`; default ``STUDENT_TRAINING``, the config's
+            ``training.student`` defaults).
         soft_labels_source: where ``rows`` came from, recorded in the summary and the model card.
         model_name: saved as the config's ``kazu_spark_name``; taggers report it with the weights' hash.
 

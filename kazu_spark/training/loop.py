@@ -37,6 +37,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch.optim.lr_scheduler import LambdaLR
 
+from kazu_spark.config import TrainingRunConfig
+
 logger = logging.getLogger(__name__)
 
 #: checkpoints kept in the checkpoint folder (older ones are deleted after a new one is written)
@@ -49,6 +51,8 @@ SUMMARY_FIELDS = (
     "epochs", "lr", "batch_size", "seed", "warmup_ratio", "weight_decay", "num_threads", "precision", "max_steps",
     "time_budget_s",
 )  # fmt: skip
+#: the run settings' defaults (the teacher's): the config's, so that they are declared once
+DEFAULT_RUN = TrainingRunConfig()
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,10 @@ class LoopSettings:
 class TrainingSettings:
     """The run settings teacher training and distillation share: ``train(training=...)``, ``distill(training=...)``.
 
+    The config's ``training.teacher`` / ``training.student`` sections
+    (:class:`~kazu_spark.config.TrainingRunConfig`) hold all but the run-only fields; :meth:`from_config`
+    builds the settings from one of them. The defaults are the config model's (the teacher's).
+
     ``epochs`` passes over the examples (fractional allowed) in batches of ``batch_size``, capped at
     ``max_steps`` steps or ``time_budget_s`` seconds: the learning rate ``lr`` warms up linearly over
     ``warmup_ratio`` of the run, then decays linearly to zero at whichever end comes first, so a run
@@ -89,20 +97,35 @@ class TrainingSettings:
         (0.0001, ['batch_size', 'epochs', 'lr'])
     """
 
-    epochs: float = 3.0
-    lr: float = 1e-4
-    batch_size: int = 32
-    seed: int = 13
-    warmup_ratio: float = 0.06
-    weight_decay: float = 0.01
-    num_threads: int = 2
-    precision: str = "fp32"
-    max_steps: int | None = None
-    time_budget_s: float | None = None
+    epochs: float = DEFAULT_RUN.epochs
+    lr: float = DEFAULT_RUN.lr
+    batch_size: int = DEFAULT_RUN.batch_size
+    seed: int = DEFAULT_RUN.seed
+    warmup_ratio: float = DEFAULT_RUN.warmup_ratio
+    weight_decay: float = DEFAULT_RUN.weight_decay
+    num_threads: int = DEFAULT_RUN.num_threads
+    precision: str = DEFAULT_RUN.precision
+    max_steps: int | None = DEFAULT_RUN.max_steps
+    time_budget_s: float | None = DEFAULT_RUN.time_budget_s
     checkpoint_dir: str | Path | None = None
-    checkpoint_every: int = 500
+    checkpoint_every: int = DEFAULT_RUN.checkpoint_every
     resume: bool = False
     show_progress: bool = True
+
+    @classmethod
+    def from_config(cls, run: TrainingRunConfig, **run_only: Any) -> TrainingSettings:
+        """The settings of ``run`` (a config's ``training.teacher`` or ``training.student``), plus ``run_only``.
+
+        ``run_only``: what only a run knows (``checkpoint_dir``, ``resume``, ``show_progress``).
+
+        Example:
+            >>> from kazu_spark.config import load_config
+            >>> cfg = load_config(overrides={"training.student.epochs": "5"})
+            >>> run = TrainingSettings.from_config(cfg.training.student, resume=True)
+            >>> run.epochs, run.lr, run.resume
+            (5.0, 0.0003, True)
+        """
+        return cls(**run.model_dump(), **run_only)
 
     def planned_steps(self, examples: int) -> int:
         """Steps of ``epochs`` passes over ``examples`` in batches, capped at ``max_steps``."""

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification
 
+from kazu_spark.config import TrainingConfig
 from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, Sentence, corpus_type_map, load_label_map, read_conll
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
@@ -54,8 +55,8 @@ POOL_BATCHES = 50
 #: unlearning a 0.5 probability on every column
 INITIAL_BIAS = -3.0
 TRAINING_ARGS_FILE = "training_args.json"
-#: the teacher's default run settings (epochs, lr, batch size, schedule, checkpoints: see TrainingSettings)
-TEACHER_TRAINING = TrainingSettings()
+#: the teacher's default run settings: the config's ``training.teacher`` defaults
+TEACHER_TRAINING = TrainingSettings.from_config(TrainingConfig().teacher)
 
 
 @dataclass(frozen=True)
