@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from kazu_spark.config import Config, NerConfig
 from tools.config_docs import config_markdown
 
@@ -20,6 +22,10 @@ def test_every_field_is_documented_with_its_description() -> None:
     text = config_markdown()
     assert "| `ner.decoder` | 'sigmoid' \\| 'softmax' \\| 'io' | `\"sigmoid\"` |" in text
     for name, field in NerConfig.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):  # a section: its keys
+            for key, sub in field.annotation.model_fields.items():
+                assert sub.description and f"| `ner.{name}.{key}` |" in text
+            continue
         assert field.description and f"| `ner.{name}` |" in text and field.description.replace("|", "\\|") in text
     assert all(f"`{name}`" in text for name in Config.model_fields)
 
