@@ -89,7 +89,12 @@ ENTITY_LINKS = _schema(
     ("source", StringType(), False, "ontology the concept comes from, e.g. MEDIC"),
     ("default_label", StringType(), True, "the concept's preferred label"),
     ("matched_synonym", StringType(), False, "ontology synonym that matched the mention"),
-    ("strategy", StringType(), False, "exact, normalised, variant, fuzzy_tfidf or abbreviation (see linking.link)"),
+    (
+        "strategy",
+        StringType(),
+        False,
+        "exact, normalised, variant, fuzzy_tfidf, abbreviation (linking.spark) or a custom step's",
+    ),
     ("score", DoubleType(), False, "match score in [0, 1]: 1.0 exact, 0.9 normalised, 0.8 x cosine fuzzy"),
     ("ambiguous", BooleanType(), False, "true when the entity keeps links to several concepts"),
     ("confidence_tier", StringType(), False, "high, medium, low (by score, linking.tiers) or ambiguous"),

@@ -49,9 +49,9 @@ def test_steps_from_outside_the_package_land_in_the_tables(spark: SparkSession, 
     }
     assert entities.where("model != 'custom:zorblax'").count() > 0  # the model step ran too, after it (first_wins)
     links = read_table(spark, cfg.lakehouse, "entity_links").where("strategy = 'private_lookup'").collect()
-    assert sorted((r.doc_id, r.concept_id, r.mention, r.confidence_tier) for r in links) == [
-        ("z1", "PRIV:0001", "Zorblax", "high"),
-        ("z2", "PRIV:0001", "Zorblax", "high"),
+    expected = [entity_id(doc, "body", start, end, "drug") for doc, start, end in (("z1", 0, 7), ("z2", 39, 46))]
+    assert sorted((r.entity_id, r.concept_id, r.matched_synonym, r.confidence_tier) for r in links) == [
+        (eid, "PRIV:0001", "Zorblax", "high") for eid in sorted(expected)
     ]
 
 
@@ -78,7 +78,7 @@ def test_annotate_dataframe_tags_and_links_any_dataframe_without_writing(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the default lakehouse is ./lakehouse: nothing may appear there
-    rows = [(r["pmid"], r["title"], r["abstract"]) for r in sample_rows(3)] + [("empty", "A title", None)]
+    rows = [(r["pmid"], r["title"], r["abstract"]) for r in sample_rows(3)] + [("empty", None, "  ")]
     df = spark.createDataFrame(rows, "pmid string, headline string, body string")
     result = annotate_dataframe(df, id_col="pmid", text_col="body", title_col="headline")
     entities, links = result

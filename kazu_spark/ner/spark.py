@@ -103,8 +103,10 @@ def _worker_tagger(fingerprint: str, folder: Callable[[], Path], cfg: NerConfig,
     device = task_device(cfg.device, gpus, cuda_available=torch.cuda.is_available())
     from kazu_spark.ner.tagger import Tagger
 
+    settings = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:12]  # threshold, precision, window...
     return worker_cached(
-        f"tagger-{fingerprint}@{device}", lambda: Tagger.from_config(folder(), cfg, device=device, threads=threads)
+        f"tagger-{fingerprint}@{device}/{settings}",
+        lambda: Tagger.from_config(folder(), cfg, device=device, threads=threads),
     )
 
 
