@@ -128,8 +128,8 @@ def test_the_tagger_is_built_once_per_model_and_settings() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="pyspark still loads on the way: config -> schemas (pyspark types), documents.ingest, ner.spark "
-    "(entities_for_batch), runtime.resource_profile (task_device); remove this mark once none does",
+    reason="pyspark still loads on the way: config -> schemas (pyspark types) and runtime.resource_profile "
+    "(task_device); issue 18's lean install removes them; remove this mark then",
 )
 def test_works_where_pyspark_is_not_installed() -> None:
     code = (
