@@ -40,6 +40,8 @@ SECRET_KEY = re.compile(r"(?i)secret|password|passwd|token|credential|key|sas|si
 
 #: how token probabilities become spans (see :mod:`kazu_spark.ner.decode`)
 Decoder = Literal["sigmoid", "softmax", "io"]
+#: how sub-token probabilities become word probabilities before decoding; none decodes sub-tokens
+Aggregation = Literal["first", "mean", "max", "none"]
 #: where the tagger runs, and at what precision (see :mod:`kazu_spark.ner.tagger`)
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
@@ -204,6 +206,11 @@ class NerConfig(_Strict):
     )
     decoder: Decoder = Field(
         "sigmoid", description="sigmoid: multi-label BIO; softmax: Kazu argmax BIO; io: IO tagging"
+    )
+    aggregation: Aggregation = Field(
+        "first",
+        description="decode words, not sub-tokens, so spans never split a word: a word's probabilities are its "
+        "first sub-token's, or the mean or max over its sub-tokens; none: decode sub-tokens (spans may split words)",
     )
     device: Device = Field("auto", description="auto picks cuda when a GPU is visible")
     precision: Precision = Field(

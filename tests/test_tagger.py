@@ -51,21 +51,33 @@ def test_spans_are_exact_code_point_offsets(tagger: Tagger):
             assert isinstance(s.confidence, float) and 0.0 <= s.confidence <= 1.0
         # every sub-token is I-disease: one span covering the whole text
         assert [(s.start, s.end) for s in spans if s.entity_class == "disease"] == [(0, len(text.rstrip()))]
-        # every sub-token is B-gene: one span per sub-token
+        # every sub-token is B-gene: one span per word (the default aggregation, first)
         genes = [s for s in spans if s.entity_class == "gene"]
-        assert len(genes) == len(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
-    assert {"BRCA1"[:2], "breast"} <= {TEXTS[0][s.start : s.end] for s in results[0]}
+        assert len(genes) == n_words(tagger, text)
+    mentions = {TEXTS[0][s.start : s.end] for s in results[0]}
+    assert {"BRCA1", "breast"} <= mentions and "BR" not in mentions
     assert {"乳", "腺", "癌", "Müller"} <= {TEXTS[1][s.start : s.end] for s in results[1]}
 
 
-def test_long_text_is_tagged_end_to_end(tagger: Tagger):
+def n_words(tagger: Tagger, text: str) -> int:
+    """Words of the text by the tokenizer's pre-tokenizer (CJK characters are words of their own)."""
+    return len(set(tagger.tokenizer(text, add_special_tokens=False).word_ids()))
+
+
+@pytest.mark.parametrize("aggregation", ["first", "none"])
+def test_long_text_is_tagged_end_to_end(model_dir: Path, aggregation: str):
+    tagger = Tagger.from_dir(model_dir, precision="fp32", max_batch_tokens=512, aggregation=aggregation)
     text = " ".join(f"gene{i} variant" for i in range(600))
     [spans] = tagger.tag([text])
     disease = [s for s in spans if s.entity_class == "disease"]
     assert [(s.start, s.end) for s in disease] == [(0, len(text))]
     n_subtokens = len(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
     assert n_subtokens > 3 * 126
-    assert len([s for s in spans if s.entity_class == "gene"]) == n_subtokens
+    genes = [text[s.start : s.end] for s in spans if s.entity_class == "gene"]  # every sub-token is B-gene
+    if aggregation == "none":  # a span per sub-token: "gene", "##12", "variant", ...
+        assert len(genes) == n_subtokens
+    else:  # a span per word, also for the words that straddle two windows
+        assert genes == text.split(" ")
 
 
 def test_batch_rows_are_tagged_per_section_with_offsets_into_the_document(tagger: Tagger):
@@ -85,9 +97,8 @@ def test_batch_rows_are_tagged_per_section_with_offsets_into_the_document(tagger
         entity_id("d", "title", 0, 11, "disease"),
         entity_id("d", "body", 13, len(text), "disease"),
     ]
-    genes = rows[rows["entity_class"] == "gene"]  # every sub-token is B-gene, counted section by section
-    pieces = [text[s["start"] : s["end"]] for s in sections]
-    assert len(genes) == sum(len(tagger.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in pieces)
+    genes = rows[rows["entity_class"] == "gene"]  # every sub-token is B-gene: a span per word of each section
+    assert genes["mention"].tolist() == ["BRCA1", "title", "breast", "cancer", "in", "BRCA1", "carriers"]
     assert rows["entity_id"].is_unique
 
 

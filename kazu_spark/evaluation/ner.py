@@ -86,8 +86,8 @@ def evaluate_conll(
         spark: run the job's Spark composition (needed when ``cfg.ner.steps`` is more than the model).
 
     Returns:
-        ``{"corpus", "model", "steps", "threshold", "inference_precision", "sentences", "overall": {precision,
-        recall, f1, tp, fp, fn}, "per_class": {class: {...}}}``.
+        ``{"corpus", "model", "steps", "threshold", "decoder", "aggregation", "inference_precision", "sentences",
+        "overall": {precision, recall, f1, tp, fp, fn}, "per_class": {class: {...}}}``.
     """
     conll_path = Path(conll_path)
     corpus = corpus or conll_path.parent.name
@@ -119,6 +119,7 @@ def evaluate_conll(
         "steps": cfg.ner.steps,
         "threshold": threshold,
         "decoder": decoder,
+        "aggregation": cfg.ner.aggregation,
         "inference_precision": precision,
         "sentences": len(sentences),
         **scores,

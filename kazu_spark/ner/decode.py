@@ -1,13 +1,21 @@
-"""Decode per-sub-token probabilities into character spans: three pure decoders, picked by name.
+"""Decode per-sub-token probabilities into character spans: words pooled from sub-tokens, three decoders.
 
 All decoders read ``probs`` ``[tokens, labels]`` by the model's own column order ``labels`` (e.g.
-``["O", "B-gene", "I-gene"]`` in any order), decide each sub-token on its own (no word-level vote),
-and emit spans running from the first sub-token's start to the last one's end, trimmed of
-whitespace, so ``text[span.start:span.end]`` is always the non-empty mention. Output is sorted by
-(start, end, class), one span per (start, end, class).
+``["O", "B-gene", "I-gene"]`` in any order), decide each token on its own, and emit spans running from
+the first token's start to the last one's end, trimmed of whitespace, so ``text[span.start:span.end]``
+is always the non-empty mention. Output is sorted by (start, end, class), one span per (start, end, class).
+
+A token is a word or a sub-token, by ``aggregation``. With ``first``, ``mean`` or ``max`` (the tagger's
+default is ``first``), :func:`word_probs` first pools the sub-tokens of each pre-tokenizer word (the
+tokenizer splits words at whitespace and punctuation; ``word_ids`` numbers them) into one row: the
+probabilities of the word's first sub-token, or their mean or maximum over its sub-tokens; the word
+runs from its first sub-token's start to its last one's end. So a span starts and ends on a word
+boundary and never splits a word: ``PTEN``, never ``PT`` of it. With ``none`` every sub-token is a
+token, as the model sees them, and a span may start or end inside a word. The pooling runs after the
+windows are merged, so a word that straddles two windows is still one word.
 
 ``sigmoid`` (default; multi-label BIO, independent sigmoid per label; ``p`` probability, ``t`` threshold),
-per class ``c`` and sub-token, left to right:
+per class ``c`` and token, left to right:
 
 - **B** if ``p(B-c) >= t`` and ``p(B-c) >= p(I-c)``: closes any open ``c`` span and opens a new one;
 - **I** if ``p(I-c) >= t`` otherwise: continues the open ``c`` span, or opens one (an I with no B
@@ -15,13 +23,13 @@ per class ``c`` and sub-token, left to right:
 - **O** otherwise: closes the open ``c`` span.
 
 Classes are independent, so spans of different classes may overlap or nest; the ``O`` column is not
-read. Confidence: mean over the span's sub-tokens of the probability of the tag that won (B or I).
+read. Confidence: mean over the span's tokens of the probability of the tag that won (B or I).
 
-``softmax`` (Kazu's ``SimpleSpanFinder`` for TinyBERN2, ``use_multilabel: false``): each sub-token
+``softmax`` (Kazu's ``SimpleSpanFinder`` for TinyBERN2, ``use_multilabel: false``): each token
 takes its argmax label; ``threshold`` is not used. At most one span is open at a time:
 
 - no span open: ``B-c`` opens a ``c`` span; ``I-c`` and ``O`` are ignored (an I without B starts nothing);
-- a span of class ``c`` open, and the label is not ``O`` and the character before the sub-token is
+- a span of class ``c`` open, and the label is not ``O`` and the character before the token is
   not one of ``( ) ;``: ``I-c`` extends it; ``B-c`` first emits a copy of the span as it stands
   (the entity that ended just before), then extends it — so ``B I B I`` gives the nested spans
   tokens 0-1 and 0-3, not 0-1 and 2-3 (no new span starts at the inner B: Kazu's code, whatever its
@@ -29,12 +37,13 @@ takes its argmax label; ``threshold`` is not used. At most one span is open at a
   nothing (that entity is lost, and if the open class resumes the span covers the gap);
 - otherwise (``O`` or a breaking character): the open span is emitted, and a ``B-c`` opens a new one.
 
-Confidence: mean softmax probability of the chosen (argmax) labels of the sub-tokens the span took.
-Differences from Kazu: Kazu groups sub-tokens into words (the set of its sub-tokens' labels), here
-every sub-token stands alone; Kazu's per-class suffix stripping (``strip_re``) is not applied.
+Confidence: mean softmax probability of the chosen (argmax) labels of the tokens the span took.
+Differences from Kazu: Kazu groups sub-tokens into words by the set of their argmax labels, here by
+pooling their probabilities (``aggregation``; with ``none`` every sub-token stands alone); Kazu's
+per-class suffix stripping (``strip_re``) is not applied.
 
-``io`` (IO tagging, sigmoid): a sub-token is inside class ``c`` if ``p(B-c) + p(I-c) >= t`` (a model
-with only ``I-c``: ``p(I-c) >= t``); every maximal run of inside sub-tokens is one span. Limitation:
+``io`` (IO tagging, sigmoid): a token is inside class ``c`` if ``p(B-c) + p(I-c) >= t`` (a model
+with only ``I-c``: ``p(I-c) >= t``); every maximal run of inside tokens is one span. Limitation:
 two adjacent entities of one class cannot be told apart and merge into one span. Confidence: mean
 of ``min(1, p(B-c) + p(I-c))`` over the run.
 
@@ -44,6 +53,14 @@ Example:
     >>> text = "BRCA 1 is"
     >>> decode(probs, np.array([[0, 4], [5, 6], [7, 9]]), text, labels)
     [Span(start=0, end=6, entity_class='gene', confidence=0.75)]
+
+The same sub-tokens of "PTEN loss" (``PT``, ``EN``, ``loss``), decoded per sub-token and per word:
+    >>> text, offsets, word_ids = "PTEN loss", np.array([[0, 2], [2, 4], [5, 9]]), np.array([0, 0, 1])
+    >>> probs = np.array([[0, 0.875, 0.1], [0, 0.0, 0.25], [0, 0.0, 0.0]])
+    >>> [text[s.start : s.end] for s in decode(probs, offsets, text, labels)]
+    ['PT']
+    >>> [text[s.start : s.end] for s in decode(probs, offsets, text, labels, word_ids=word_ids, aggregation="first")]
+    ['PTEN']
 """
 
 from __future__ import annotations
@@ -53,9 +70,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kazu_spark.config import Decoder
+from kazu_spark.config import Aggregation, Decoder
 
 DECODERS: tuple[Decoder, ...] = ("sigmoid", "softmax", "io")
+AGGREGATIONS: tuple[Aggregation, ...] = ("first", "mean", "max", "none")
 
 #: a sub-token right after one of these characters ends the open span (Kazu's span_breaking_chars)
 SPAN_BREAKING_CHARS = frozenset("();")
@@ -111,13 +129,21 @@ def decode(
     labels: Sequence[str],
     threshold: float = 0.5,
     decoder: Decoder = "sigmoid",
+    *,
+    word_ids: np.ndarray | None = None,
+    aggregation: Aggregation = "none",
 ) -> list[Span]:
-    """Spans of every class from ``probs`` ``[tokens, labels]`` and ``offsets`` ``[tokens, 2]`` into ``text``.
+    """Spans of every class from ``probs`` ``[sub-tokens, labels]`` and ``offsets`` ``[sub-tokens, 2]`` into ``text``.
 
     ``decoder`` picks :func:`decode_sigmoid`, :func:`decode_softmax` (ignores ``threshold``) or
-    :func:`decode_io`; ``labels`` must suit it (:func:`check_labels`). Example: see the module docstring.
+    :func:`decode_io`; ``labels`` must suit it (:func:`check_labels`). ``aggregation`` other than
+    ``none`` decodes words (:func:`word_probs`; needs ``word_ids``, ``[sub-tokens]``). Example: see the
+    module docstring.
     """
-    return decode_batch([probs], [offsets], [text], labels, threshold, decoder)[0]
+    words = None if word_ids is None else [word_ids]
+    return decode_batch(
+        [probs], [offsets], [text], labels, threshold, decoder, word_ids=words, aggregation=aggregation
+    )[0]
 
 
 def decode_batch(
@@ -127,13 +153,17 @@ def decode_batch(
     labels: Sequence[str],
     threshold: float = 0.5,
     decoder: Decoder = "sigmoid",
+    *,
+    word_ids: Sequence[np.ndarray] | None = None,
+    aggregation: Aggregation = "none",
 ) -> list[list[Span]]:
     """:func:`decode` of many texts at once, the same spans per text.
 
-    The ``sigmoid`` and ``io`` decoders tag the sub-tokens of the whole batch and find their runs in
+    The ``sigmoid`` and ``io`` decoders tag the tokens of the whole batch and find their runs in
     a few numpy calls over the stacked probabilities, instead of a dozen small calls per text and
     class (per-call overhead dominated decoding a batch of abstracts); only the spans found are
-    built one by one. ``softmax`` is sequential by nature and runs per text.
+    built one by one. ``softmax`` is sequential by nature and runs per text. Words are pooled for
+    the whole batch at once too (:func:`word_probs`).
 
     Example:
         >>> labels = ["B-gene", "I-gene"]
@@ -142,6 +172,10 @@ def decode_batch(
         >>> [[(s.start, s.end) for s in spans] for spans in decode_batch(probs, offsets, ["ab cd", "efg hi"], labels)]
         [[(0, 5)], [(0, 3)]]
     """
+    if aggregation != "none":
+        if word_ids is None:
+            raise ValueError(f"aggregation {aggregation!r} needs the word_ids of the sub-tokens")
+        probs, offsets = word_probs(probs, offsets, word_ids, aggregation)
     if decoder == "softmax":
         return [decode_softmax(p, o, t, labels) for p, o, t in zip(probs, offsets, texts, strict=True)]
     if not probs:
@@ -151,6 +185,52 @@ def decode_batch(
     tag = _io_tags if decoder == "io" else _sigmoid_tags
     is_b, tagged, won = tag(stacked, labels, classes, threshold)
     return _batch_spans(texts, offsets, [len(p) for p in probs], classes, is_b, tagged, won)
+
+
+def word_probs(
+    probs: Sequence[np.ndarray],
+    offsets: Sequence[np.ndarray],
+    word_ids: Sequence[np.ndarray],
+    aggregation: Aggregation,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per text, ``[words, labels]`` probabilities and ``[words, 2]`` offsets pooled from the sub-tokens'.
+
+    ``word_ids[t][i]`` numbers the word of sub-token ``i`` of text ``t`` (consecutive sub-tokens of one
+    word share it, as the tokenizer's ``word_ids()`` give them). A word's row is its first sub-token's
+    (``first``), or the mean (``mean``) or maximum (``max``) over its sub-tokens, per label; its offsets
+    run from its first sub-token's start to its last one's end. The whole batch is pooled in a few
+    numpy calls (``np.add.reduceat``, ``np.maximum.reduceat``), with no Python loop over sub-tokens.
+
+    Example (``PT`` ``EN`` are one word, ``loss`` another):
+        >>> probs, offsets = [np.array([[0.8, 0.0], [0.2, 0.5], [0.0, 0.25]])], [np.array([[0, 2], [2, 4], [5, 9]])]
+        >>> for how in ("first", "mean", "max"):
+        ...     p, o = word_probs(probs, offsets, [np.array([0, 0, 1])], how)
+        ...     print(how, p[0].tolist(), o[0].tolist())
+        first [[0.8, 0.0], [0.0, 0.25]] [[0, 4], [5, 9]]
+        mean [[0.5, 0.25], [0.0, 0.25]] [[0, 4], [5, 9]]
+        max [[0.8, 0.5], [0.0, 0.25]] [[0, 4], [5, 9]]
+    """
+    if aggregation not in ("first", "mean", "max"):
+        raise ValueError(f"aggregation must be one of first, mean, max to pool words; got {aggregation!r}")
+    sizes = [len(p) for p in probs]
+    if sum(sizes) == 0:
+        return list(probs), list(offsets)
+    stacked, spans, ids = np.concatenate(probs), np.concatenate(offsets), np.concatenate(word_ids)
+    text_of_row = np.repeat(np.arange(len(sizes)), sizes)
+    new_word = np.ones(len(ids), dtype=bool)  # row i starts a word: another word id, or another text
+    new_word[1:] = (ids[1:] != ids[:-1]) | (text_of_row[1:] != text_of_row[:-1])
+    firsts = np.flatnonzero(new_word)
+    lasts = np.append(firsts[1:], len(ids)) - 1
+    if aggregation == "first":
+        pooled = stacked[firsts]
+    elif aggregation == "max":
+        pooled = np.maximum.reduceat(stacked, firsts, axis=0)
+    else:
+        sums = np.add.reduceat(stacked, firsts, axis=0, dtype=np.float64)
+        pooled = (sums / (lasts - firsts + 1)[:, None]).astype(stacked.dtype)
+    word_offsets = np.stack([spans[firsts, 0], spans[lasts, 1]], axis=1)
+    cuts = np.cumsum(np.bincount(text_of_row[firsts], minlength=len(sizes)))[:-1]
+    return np.split(pooled, cuts), np.split(word_offsets, cuts)
 
 
 def decode_sigmoid(

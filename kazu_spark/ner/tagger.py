@@ -5,8 +5,9 @@ of the call by length and runs them in batches of at most ``max_batch_tokens`` p
 padded to its own longest window, under ``torch.inference_mode``; a batch that runs out of memory is
 halved and retried (:mod:`kazu_spark.ner.batching`). Probabilities (softmax for the ``softmax``
 decoder, sigmoid otherwise) are merged back per document (each sub-token from the window where it is
-most central) and decoded once per document with the chosen decoder, in the model's own label order
-(:mod:`kazu_spark.ner.decode`).
+most central), pooled per pre-tokenizer word by ``aggregation`` (a word's first sub-token, or the mean
+or max over its sub-tokens; ``none`` keeps sub-tokens) so spans never split a word, and decoded once per
+batch with the chosen decoder, in the model's own label order (:mod:`kazu_spark.ner.decode`).
 Offsets are code points of the input text: ``text[span.start:span.end]`` is the mention.
 
 Example:
@@ -32,9 +33,9 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from kazu_spark.config import Decoder
+from kazu_spark.config import Aggregation, Decoder
 from kazu_spark.ner.batching import pad_ids, run_batches
-from kazu_spark.ner.decode import Span, check_labels, decode_batch
+from kazu_spark.ner.decode import AGGREGATIONS, Span, check_labels, decode_batch
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.ner.windows import WindowedText, make_windows_batch, merge_window_probs
@@ -103,7 +104,8 @@ class Tagger:
     """Tags texts with entity spans using a BERT token classifier. Build it with :meth:`from_dir`.
 
     ``labels`` are the classifier's columns in order; ``decoder`` must be able to decode them
-    (:func:`~kazu_spark.ner.decode.check_labels`), else ValueError.
+    (:func:`~kazu_spark.ner.decode.check_labels`), else ValueError. ``aggregation`` pools sub-tokens
+    into words before decoding (:func:`~kazu_spark.ner.decode.word_probs`; ``none``: decode sub-tokens).
     """
 
     def __init__(
@@ -115,17 +117,21 @@ class Tagger:
         name: str,
         threshold: float = 0.5,
         decoder: Decoder = "sigmoid",
+        aggregation: Aggregation = "first",
         window: int = 128,
         stride: int = 32,
         max_batch_tokens: int | None = None,
     ) -> None:
         check_labels(labels, decoder)
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}; got {aggregation!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.labels = list(labels)
         self.name = name
         self.threshold = threshold
         self.decoder = decoder
+        self.aggregation = aggregation
         self.window = window
         self.stride = stride
         self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[model.device.type]
@@ -139,6 +145,7 @@ class Tagger:
         precision: str = "auto",
         threshold: float = 0.5,
         decoder: Decoder = "sigmoid",
+        aggregation: Aggregation = "first",
         labels: Sequence[str] | None = None,
         allow_pickle_weights: bool = False,
         window: int = 128,
@@ -169,6 +176,7 @@ class Tagger:
             name=versioned_name(loaded),
             threshold=threshold,
             decoder=decoder,
+            aggregation=aggregation,
             window=window,
             stride=stride,
             max_batch_tokens=max_batch_tokens,
@@ -188,9 +196,10 @@ class Tagger:
             >>> import kazu_spark
             >>> from kazu_spark.config import NerConfig
             >>> folder = Path(kazu_spark.__file__).parent / "resources" / "model"
-            >>> tagger = Tagger.from_config(folder, NerConfig(threshold=0.6, window=64), device="cpu")
-            >>> tagger.threshold, tagger.window, tagger.decoder
-            (0.6, 64, 'sigmoid')
+            >>> cfg = NerConfig(threshold=0.6, window=64, aggregation="max")
+            >>> tagger = Tagger.from_config(folder, cfg, device="cpu")
+            >>> tagger.threshold, tagger.window, tagger.decoder, tagger.aggregation
+            (0.6, 64, 'sigmoid', 'max')
         """
         return cls.from_dir(
             path,
@@ -198,6 +207,7 @@ class Tagger:
             precision=cfg.precision,
             threshold=cfg.threshold,
             decoder=cfg.decoder,
+            aggregation=cfg.aggregation,
             labels=cfg.labels,
             allow_pickle_weights=cfg.allow_pickle_weights,
             window=cfg.window,
@@ -233,7 +243,7 @@ class Tagger:
     def tag(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entity spans of each text, sorted by (start, end, class); [] for empty/whitespace texts.
 
-        The whole batch is decoded at once (:func:`~kazu_spark.ner.decode.decode_batch`).
+        The whole batch is pooled into words and decoded at once (:func:`~kazu_spark.ner.decode.decode_batch`).
         """
         docs = make_windows_batch(texts, self.tokenizer, window=self.window, stride=self.stride)
         no_tokens = np.zeros((0, len(self.labels)), dtype=np.float32)
@@ -241,7 +251,17 @@ class Tagger:
             merge_window_probs(doc.windows, doc_probs, len(doc.offsets)) if doc.windows else no_tokens
             for doc, doc_probs in zip(docs, self.window_probs(docs), strict=True)
         ]
-        return decode_batch(merged, [doc.offsets for doc in docs], texts, self.labels, self.threshold, self.decoder)
+        offsets, word_ids = [doc.offsets for doc in docs], [doc.word_ids for doc in docs]
+        return decode_batch(
+            merged,
+            offsets,
+            texts,
+            self.labels,
+            self.threshold,
+            self.decoder,
+            word_ids=word_ids,
+            aggregation=self.aggregation,
+        )
 
 
 def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 A document is tokenised once, without special tokens, with the fast tokenizer's offset mapping:
 one ``(start, end)`` code-point range of the *original* text per sub-token (the tokenizer tracks its
-own lowercasing/accent stripping, so offsets are not shifted by normalisation). The sub-tokens are
+own lowercasing/accent stripping, so offsets are not shifted by normalisation), and the index of the
+pre-tokenizer word (split at whitespace and punctuation) each sub-token belongs to. The sub-tokens are
 then cut into windows of at most ``window`` ids including [CLS] and [SEP]; consecutive windows share
 ``stride`` sub-tokens and the last window is aligned to the document's end, so every sub-token is
 covered and no window is needlessly short. :func:`merge_window_probs` takes, for every sub-token,
@@ -19,6 +20,8 @@ Example:
     [(0, 6), (2, 6), (4, 6)]
     >>> ["Ca²⁺ signalling in Müller glia"[s:e] for s, e in doc.offsets]
     ['Ca', '²', '⁺', 'signalling', 'in', 'Müller', 'g', 'lia']
+    >>> doc.word_ids.tolist()
+    [0, 0, 0, 1, 2, 3, 4, 4]
 """
 
 from __future__ import annotations
@@ -45,9 +48,14 @@ class Window:
 
 @dataclass(frozen=True)
 class WindowedText:
-    """A document's sub-token offsets (``[n, 2]`` code points, end exclusive) and its windows."""
+    """A document's sub-token offsets (``[n, 2]`` code points, end exclusive), word ids (``[n]``) and windows.
+
+    ``word_ids[i]`` numbers the pre-tokenizer word of sub-token ``i`` (0, 1, ... in text order): the
+    sub-tokens of one word share it, so decoding can keep a word whole.
+    """
 
     offsets: np.ndarray
+    word_ids: np.ndarray
     windows: list[Window]
 
 
@@ -97,9 +105,10 @@ def make_windows_batch(
     encodings = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     size, cls, sep = window - 2, tokenizer.cls_token_id, tokenizer.sep_token_id
     out = []
-    for ids, offsets in zip(encodings["input_ids"], encodings["offset_mapping"], strict=True):
+    for i, (ids, offsets) in enumerate(zip(encodings["input_ids"], encodings["offset_mapping"], strict=True)):
         windows = [Window([cls, *ids[s : s + size], sep], s) for s in window_starts(len(ids), size, stride)]
-        out.append(WindowedText(np.asarray(offsets, dtype=np.int64).reshape(-1, 2), windows))
+        word_ids = np.asarray(encodings.word_ids(i), dtype=np.int64)  # no special tokens: never None
+        out.append(WindowedText(np.asarray(offsets, dtype=np.int64).reshape(-1, 2), word_ids, windows))
     return out
 
 
