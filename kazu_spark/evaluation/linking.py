@@ -38,10 +38,9 @@ from pyspark.sql import functions as F
 from kazu_spark.config import Config
 from kazu_spark.documents.ingest import SEPARATOR
 from kazu_spark.documents.pubtator import GoldMention, PubtatorDocument, read_pubtator
-from kazu_spark.documents.spark import to_documents
 from kazu_spark.linking.spark import link_entities
-from kazu_spark.pipeline.frames import annotate_frames
-from kazu_spark.schemas import ENTITIES, RAW_DOCUMENTS
+from kazu_spark.pipeline.frames import annotate_dataframe
+from kazu_spark.schemas import ENTITIES
 
 #: PubTator annotation type -> entity class it is linked as (NCBI-disease's four types, BC5CDR's two)
 CORPUS_CLASSES = {
@@ -251,11 +250,10 @@ def _predicted_spans(
     """The job's composition (:func:`~kazu_spark.pipeline.frames.annotate_frames`: every NER step of
     ``cfg.ner.steps``, then the linking cascade) over the documents; span in PubTator offsets -> (class,
     top concept)."""
-    raw = spark.createDataFrame(
-        [(d.doc_id, d.title or None, d.abstract or None, "pubtator", None) for d in docs], schema=RAW_DOCUMENTS
+    frame = spark.createDataFrame(
+        [(d.doc_id, d.title or None, d.abstract or None) for d in docs], "doc_id string, title string, abstract string"
     )
-    documents, _ = to_documents(raw, "evaluate")
-    entities, links = annotate_frames(documents.localCheckpoint(eager=True), cfg, terms=terms, run_id="evaluate")
+    entities, links = annotate_dataframe(frame, "doc_id", "abstract", title_col="title", conf=cfg, terms=terms)
     top = _collect_top(links)
     titles = {d.doc_id: len(d.title) for d in docs}
     spans = {}

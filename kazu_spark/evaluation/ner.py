@@ -28,13 +28,11 @@ from typing import TYPE_CHECKING
 
 from kazu_spark.config import Config, Decoder, Device, Precision
 from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, load_label_map, read_conll
-from kazu_spark.documents.spark import to_documents
 from kazu_spark.evaluation.metrics import entity_scores
 from kazu_spark.ner.decode import check_labels
 from kazu_spark.ner.model import load_token_classifier, versioned_name
-from kazu_spark.pipeline.frames import annotate_frames
+from kazu_spark.pipeline.frames import annotate_dataframe
 from kazu_spark.pipeline.texts import tag_texts
-from kazu_spark.schemas import RAW_DOCUMENTS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -47,11 +45,8 @@ def _predict(texts: list[str], cfg: Config, spark: SparkSession | None) -> list[
         rows = tag_texts(texts, cfg, ids=ids)
         found = rows[["doc_id", "start", "end", "entity_class"]].itertuples(index=False, name=None)
     else:
-        raw = spark.createDataFrame(
-            [(i, None, t, "conll", None) for i, t in zip(ids, texts, strict=True)], RAW_DOCUMENTS
-        )
-        documents, _ = to_documents(raw, "evaluate", max_chars=cfg.input.max_chars)
-        entities, _ = annotate_frames(documents.localCheckpoint(eager=True), cfg, run_id="evaluate")
+        sentences = spark.createDataFrame(list(zip(ids, texts, strict=True)), "doc_id string, text string")
+        entities, _ = annotate_dataframe(sentences, id_col="doc_id", text_col="text", conf=cfg)
         found = entities.select("doc_id", "start", "end", "entity_class").collect()
     spans: list[list[tuple[int, int, str]]] = [[] for _ in texts]
     for doc_id, start, end, entity_class in found:

@@ -94,6 +94,7 @@ def annotate_dataframe(
     text_col: str = "text",
     title_col: str | None = None,
     conf: str | Config | None = None,
+    terms: DataFrame | None = None,
 ) -> Annotations:
     """Entities and links of the texts in any DataFrame: no paths, no writes.
 
@@ -101,7 +102,8 @@ def annotate_dataframe(
     ``title_col`` the stored text is title, a blank line, then the text), so offsets point into
     ``annotations.documents.text``. Rows the rules reject (no id, no text, too long, a conflicting duplicate
     id) are in ``annotations.quarantine`` with their reason. ``conf`` is a YAML file or a :class:`Config`
-    (default: the packaged defaults). Unpacks as ``entities, links``.
+    (default: the packaged defaults); ``terms``, the ontology terms (e.g. a lakehouse's ``ontology_terms``),
+    saves building them from ``linking.ontologies`` on each call. Unpacks as ``entities, links``.
 
     Example: see the module docstring.
     """
@@ -120,5 +122,5 @@ def annotate_dataframe(
     run_id = str(uuid.uuid4())
     documents, quarantine = to_documents(raw, run_id, max_chars=cfg.input.max_chars)
     documents = documents.localCheckpoint(eager=True)  # ingest once: NER and linking both read the documents
-    entities, links = annotate_frames(documents, cfg, run_id=run_id)
+    entities, links = annotate_frames(documents, cfg, terms=terms, run_id=run_id)
     return Annotations(entities, links, documents, quarantine)
