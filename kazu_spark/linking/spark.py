@@ -198,27 +198,28 @@ def _in_tier(tier: int, tier_of: dict[str, int], others: list[str]) -> Column:
     return F.col("source").isin([name for name, t in tier_of.items() if t == tier])
 
 
+def _missed(queries: DataFrame, found: DataFrame | None) -> DataFrame:
+    """The lookups that ``found`` (candidate links so far; None: none yet) has no link for."""
+    if found is None:
+        return queries
+    return queries.join(found.select("entity_id", "via").distinct(), ["entity_id", "via"], "left_anti")
+
+
 def _dictionary(queries: DataFrame, terms: DataFrame, steps: list[str]) -> DataFrame:
     """Candidate links of lookups against ``terms`` by the dictionary ``steps`` (exact, normalised) in order,
     each on the lookups the ones before it missed."""
     found: DataFrame | None = None
     for step in steps:
-        missed = (
-            queries
-            if found is None
-            else queries.join(found.select("entity_id", "via"), ["entity_id", "via"], "left_anti")
-        )
+        missed = _missed(queries, found)
         if step == "exact":
-            links = _matches(
-                missed.withColumn("key", F.col("query")), _term_keys(terms, F.col("synonym")), "exact", EXACT_SCORE
-            )
+            lookup, synonyms, score = F.col("query"), F.col("synonym"), EXACT_SCORE
         else:
-            links = _matches(
-                missed.withColumn("key", normalise_udf("query", "entity_class")),
-                _term_keys(terms, F.col("normalised_synonym")),
-                "normalised",
+            lookup, synonyms, score = (
+                normalise_udf("query", "entity_class"),
+                F.col("normalised_synonym"),
                 NORMALISED_SCORE,
             )
+        links = _matches(missed.withColumn("key", lookup), _term_keys(terms, synonyms), step, score)
         found = links if found is None else found.unionByName(links)
     assert found is not None, "called with at least one dictionary step"
     return found
@@ -285,12 +286,7 @@ def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig, context: 
     found = stages.pop(0)(queries)
     for stage in stages:
         found = found.localCheckpoint(eager=True) if found is not None else None
-        missed = (
-            queries
-            if found is None
-            else queries.join(found.select("entity_id", "via").distinct(), ["entity_id", "via"], "left_anti")
-        )
-        more = stage(missed)
+        more = stage(_missed(queries, found))
         if more is not None:
             found = more if found is None else found.unionByName(more)
     return found if found is not None else queries.sparkSession.createDataFrame([], _MATCH_SCHEMA)

@@ -29,12 +29,10 @@ from kazu_spark.documents.ingest import DEFAULT_MAX_CHARS, EMPTY_TEXT, Rejection
 from kazu_spark.errors import ConfigError
 from kazu_spark.ner.tagger import Tagger, entities_for_batch
 from kazu_spark.paths import resolve_path
-from kazu_spark.schemas import ENTITY_ROWS
+from kazu_spark.schemas import ENTITY_ROWS, NER_INPUT
 
 #: ``documents.source`` of the documents built here (not part of the output)
 SOURCE = "tag_texts"
-#: the documents columns the NER stage reads
-_DOCUMENT_COLUMNS = ["doc_id", "text", "sections", "content_hash"]
 
 
 def _strings(values: Iterable[object], name: str, *, optional: bool = False) -> list[str | None]:
@@ -93,7 +91,7 @@ def text_documents(
             raise ValueError(f"ids[{i}] repeats ids[{seen[doc['doc_id']]}]: {doc['doc_id']!r}")
         seen[doc["doc_id"]] = i
         rows.append(doc)
-    return pd.DataFrame(rows, columns=_DOCUMENT_COLUMNS)
+    return pd.DataFrame(rows, columns=NER_INPUT.fieldNames())
 
 
 @lru_cache(maxsize=2)
