@@ -92,21 +92,19 @@ def archive_model_dir(alias: str) -> Path:
     raise FileNotFoundError(f"no model in the shipped archive {root}: pass --archives <pack.tar.gz>#{alias}")
 
 
-def _worker_tagger(fingerprint: str, folder: Callable[[], Path], cfg: NerConfig, threads: int) -> Tagger:
+def _worker_tagger(key: str, folder: Callable[[], Path], cfg: NerConfig, threads: int) -> Tagger:
     """Build the tagger on first use in this Python worker from ``folder()``, per device (the GPU Spark gave
-    the task, if any); reuse it afterwards."""
+    the task, if any); reuse it afterwards. ``key`` names the model and the ``ner`` settings it is built with."""
     import torch
     from pyspark import TaskContext
+
+    from kazu_spark.ner.tagger import Tagger
 
     context = TaskContext.get()
     gpus = {name: r.addresses for name, r in context.resources().items()} if context else {}
     device = task_device(cfg.device, gpus, cuda_available=torch.cuda.is_available())
-    from kazu_spark.ner.tagger import Tagger
-
-    settings = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:12]  # threshold, precision, window...
     return worker_cached(
-        f"tagger-{fingerprint}@{device}/{settings}",
-        lambda: Tagger.from_config(folder(), cfg, device=device, threads=threads),
+        f"tagger-{key}@{device}", lambda: Tagger.from_config(folder(), cfg, device=device, threads=threads)
     )
 
 
@@ -119,13 +117,15 @@ def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
     it afterwards. Used by the NER stage and the soft-label job.
     """
     threads = int(spark.conf.get("spark.task.cpus", "1"))
+    settings = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:12]  # threshold, precision, window...
     if cfg.model_archive:
         alias = cfg.model_archive
-        return lambda: _worker_tagger(f"archive-{alias}", lambda: archive_model_dir(alias), cfg, threads)
+        return lambda: _worker_tagger(f"archive-{alias}/{settings}", lambda: archive_model_dir(alias), cfg, threads)
     files = read_model_files(cfg.model)
     fingerprint = model_fingerprint(files)
     shipped = spark.sparkContext.broadcast(files)
-    return lambda: _worker_tagger(fingerprint, lambda: _unpack_broadcast(fingerprint, shipped), cfg, threads)
+    key = f"{fingerprint}/{settings}"
+    return lambda: _worker_tagger(key, lambda: _unpack_broadcast(fingerprint, shipped), cfg, threads)
 
 
 def document_batches(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
