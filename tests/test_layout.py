@@ -62,6 +62,8 @@ PURE = (
     "linking.abbreviations",
     "linking.fuzzy",
     "linking.disambiguate",
+    "linking.encoder",
+    "runtime.precision",
     "ontologies.sources",
     "ontologies.parsers",
     "documents.ingest",

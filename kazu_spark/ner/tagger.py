@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -39,65 +38,17 @@ from kazu_spark.ner.decode import AGGREGATIONS, Span, check_labels, decode_batch
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.ner.windows import WindowedText, make_windows_batch, merge_window_probs
+from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
 
 if TYPE_CHECKING:
     from kazu_spark.config import NerConfig
 
 __all__ = ["Span", "Tagger", "resolve_precision"]
 
-#: CPU flags under which bf16 matmuls run natively (AMX tiles or AVX-512 BF16)
-BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
-#: precision -> dtype the weights are loaded in (int8 loads fp32, then quantises the Linear layers)
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}
-#: whether ``precision: auto`` quantises to int8 on CPUs without native bf16: only if the measured F1 cost
-#: of int8 is below 0.3 points (see the bundled model's MODEL_CARD.md, "Inference precision")
-AUTO_INT8 = False
 #: padded tokens per forward pass when ``max_batch_tokens`` is not given: a few dozen windows keep CPU
 #: caches warm; a GPU needs far larger batches to be kept busy
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 65536}
 DEFAULT_NAME = "kazu-spark-ner"
-
-
-def cpu_has_fast_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True if the CPU flags include AMX-BF16 or AVX512-BF16 (False where /proc/cpuinfo is absent)."""
-    try:
-        flags = set(cpuinfo.read_text().split())
-    except OSError:
-        return False
-    return bool(flags & BF16_CPU_FLAGS)
-
-
-def resolve_precision(device: str, precision: str) -> str:
-    """Concrete precision: "auto" is fp16 on CUDA, bf16 on CPUs with native bf16, else fp32 (or int8, see AUTO_INT8).
-
-    fp16 runs only on CUDA and int8 (dynamic quantisation) only on CPU.
-
-    Example:
-        >>> resolve_precision("cpu", "int8"), resolve_precision("cuda", "auto"), resolve_precision("cuda", "bf16")
-        ('int8', 'fp16', 'bf16')
-    """
-    if precision == "auto":
-        if device.startswith("cuda"):
-            return "fp16"
-        return "bf16" if cpu_has_fast_bf16() else ("int8" if AUTO_INT8 else "fp32")
-    if precision not in DTYPES:
-        raise ValueError(f"precision must be auto, {', '.join(DTYPES)}; got {precision!r}")
-    if precision == "fp16" and not device.startswith("cuda"):
-        raise ValueError("fp16 inference is only supported on CUDA; use bf16, int8 or fp32 on CPU")
-    if precision == "int8" and device.startswith("cuda"):
-        raise ValueError("int8 dynamic quantisation runs on CPU only; use fp16 or bf16 on CUDA")
-    return precision
-
-
-def quantize_int8(model: PreTrainedModel) -> PreTrainedModel:
-    """The model with every ``nn.Linear`` dynamically quantised to int8 (weights int8, activations per batch).
-
-    Uses ``torch.ao.quantization.quantize_dynamic``: deprecated in favour of torchao, which is not a
-    dependency and needs no less work offline; its deprecation warnings are silenced here.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning, FutureWarning))
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 class Tagger:

