@@ -12,8 +12,7 @@ def default_sources(root: str) -> list[OntologySource]:
     under ``root``: the shared data folder, or ``pkg://kazu_spark/resources/ontologies`` for the subsets.
 
     Genes are NCBI Gene's human genes (``NCBIGene:<GeneID>``, the ids BioRED and PubTator use); HGNC's
-    aliases and previous symbols become their synonyms through the HGNC id each lists (``xref_target``),
-    consulted only for mentions NCBI Gene's own synonyms miss (tier 2).
+    aliases and previous symbols become their synonyms through the HGNC id each lists (``xref_target``).
 
     Example:
         >>> [s.name for s in default_sources("/data")]
@@ -43,7 +42,6 @@ def default_sources(root: str) -> list[OntologySource]:
             entity_class="gene",
             path=f"{root}/hgnc_complete_set.txt.gz",
             xref_target="NCBIGene",
-            tier=2,
         ),
         OntologySource(
             name="MeSH",
