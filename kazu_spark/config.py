@@ -46,7 +46,11 @@ Aggregation = Literal["first", "mean", "max", "none"]
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 
-Format = Literal["medic", "obo", "hgnc", "mesh", "doid_json", "csv", "tsv", "jsonl", "parquet", "pubtator"]
+#: ontology file formats (see :mod:`kazu_spark.ontologies.parsers`); ``gene_info``: an NCBI Gene
+#: ``*.gene_info`` file, concepts ``NCBIGene:<GeneID>`` with their HGNC/MGI ids as cross-references
+Format = Literal["medic", "obo", "hgnc", "gene_info", "mesh", "doid_json", "csv", "tsv", "jsonl", "parquet", "pubtator"]
+#: formats whose concepts a source can map onto another's by id or cross-reference (``xref_target``)
+XREF_FORMATS = ("doid_json", "obo", "hgnc", "gene_info")
 #: formats read through a ``ColumnMapping``
 TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
@@ -91,7 +95,8 @@ class OntologySource(BaseModel):
     xref_target: str | None = Field(
         None,
         description="name of another source: this source's labels and synonyms become synonyms of the target's "
-        "concepts they cross-reference (xrefs, or the target's alternative ids); concepts without one are dropped",
+        "concepts they cross-reference (xrefs, or the target's alternative ids and xrefs: an HGNC row onto the "
+        "NCBI Gene concept listing its HGNC id); concepts without one are dropped",
     )
     tier: int = Field(
         1,
@@ -112,8 +117,8 @@ class OntologySource(BaseModel):
             raise ValueError(f"columns (a column mapping) is required by, and only allowed for, {TABLE_FORMATS}")
         if (self.format == "pubtator") != bool(self.annotation_types):
             raise ValueError("annotation_types is required by, and only allowed for, the pubtator format")
-        if self.xref_target and self.format != "doid_json":
-            raise ValueError("xref_target applies to the doid_json format only (the one that carries xrefs)")
+        if self.xref_target and self.format not in XREF_FORMATS:
+            raise ValueError(f"xref_target applies to the formats {XREF_FORMATS} only (ids or xrefs to map by)")
         return self
 
     def files(self, base: str | Path | None = None) -> list[str]:

@@ -13,12 +13,15 @@ from pydantic import ValidationError
 
 from kazu_spark.config import ColumnMapping, OntologySource, load_config
 from kazu_spark.ontologies.parsers import (
+    id_index,
     parse_doid_json,
+    parse_gene_info,
     parse_hgnc,
     parse_medic,
     parse_mesh,
     parse_obo,
     parse_source,
+    resolve_ids,
     source_checksum,
     source_version,
 )
@@ -232,9 +235,10 @@ def test_configs_match_default_sources() -> None:
 
 
 def test_bundled_subsets_parse() -> None:
-    for source in load_config().linking.ontologies:
+    sources = load_config().linking.ontologies
+    for source in sources:
         assert all(Path(path).is_file() for path in source.files())
-        concepts = {row["concept_id"] for row in parse_source(source)}
+        concepts = {row["concept_id"] for row in parse_source(source, sources=sources)}
         assert len(concepts) >= 300, source.name
 
 
@@ -261,6 +265,7 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
         "cl-basic.obo": "cl-basic.obo.gz",
         "ncbitaxon-taxslim.obo": "ncbitaxon-taxslim.obo.gz",
         "hgnc_complete_set.txt": "hgnc_complete_set.txt.gz",
+        "gene_info.tsv": "Homo_sapiens.gene_info.gz",
         "mesh-2015-descriptors.tsv": "mesh-2015-descriptors.tsv.gz",
         "mesh-2015-tree-numbers.tsv": "mesh-2015-tree-numbers.tsv.gz",
         "doid.json": "doid-2018-07-05.json.gz",
@@ -268,11 +273,17 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
     for fixture, name in canonical.items():
         with open(DATA / fixture, "rb") as src, gzip.open(shared / name, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    text = "Crohn's disease, NIDDM and MDR1 in a human B-lymphocyte treated with metformin."
+    text = "Crohn's disease, NIDDM and MDR1 in a human B-lymphocyte treated with metformin; Li-Fraumeni syndrome."
     kept = write_subsets(str(shared), str(out), [text], head=1)
-    assert kept == {"MEDIC": 3, "CL": 2, "NCBITaxon": 2, "HGNC": 3, "MeSH": 2, "DOID": 2}
-    subsets = {source.name: source for source in subset_sources(str(out))}
-    assert {row["concept_id"] for row in parse_source(subsets["HGNC"])} == {"HGNC:5", "HGNC:40", "HGNC:21710"}
+    assert kept == {"MEDIC": 3, "CL": 2, "NCBITaxon": 2, "NCBIGene": 2, "HGNC-NCBIGene": 4, "MeSH": 2, "DOID": 2}
+    sources = subset_sources(str(out))
+    subsets = {source.name: source for source in sources}
+    hgnc = subsets["HGNC-NCBIGene"].model_copy(update={"xref_target": None})
+    assert {row["concept_id"] for row in parse_source(hgnc)} == {"HGNC:5", "HGNC:40", "HGNC:21710", "HGNC:11998"}
+    # TP53 is kept for its HGNC alias name alone: the HGNC subset's rows land on the gene subset's concepts
+    assert {row["concept_id"] for row in parse_source(subsets["NCBIGene"])} == {"NCBIGene:1", "NCBIGene:7157"}
+    mapped = {(r["concept_id"], r["synonym"]) for r in parse_source(subsets["HGNC-NCBIGene"], sources=sources)}
+    assert ("NCBIGene:7157", "Li-Fraumeni syndrome") in mapped
     assert {row["concept_id"] for row in parse_source(subsets["CL"])} == {"CL:0000000", "CL:0000236"}
     assert {row["concept_id"] for row in parse_source(subsets["MeSH"])} == {"MESH:D000001", "MESH:D008687"}
     assert source_version(subsets["CL"]) == "cl/releases/2022-11-25/cl-basic.owl"  # header kept
@@ -290,5 +301,89 @@ def test_xref_target_maps_doid_synonyms_onto_medic() -> None:
     assert {r["concept_id"] for r in rows} == {"MESH:D003424", "MESH:D003924"}  # DOID:8718 maps to nothing here
     with pytest.raises(ValueError, match="not a configured source"):
         list(parse_source(doid, DATA, [doid]))
-    with pytest.raises(ValueError, match="doid_json format only"):
+    with pytest.raises(ValueError, match="xref_target applies to the formats"):
         OntologySource(name="X", format="medic", entity_class="disease", path="x", xref_target="MEDIC")
+
+
+def test_gene_info() -> None:
+    rows = list(parse_gene_info(str(DATA / "gene_info.tsv")))
+    assert {row["concept_id"] for row in rows} == {
+        "NCBIGene:1",
+        "NCBIGene:7157",
+        "NCBIGene:105259599",
+        "NCBIGene:22059",
+    }
+    tp53 = _synonyms(rows, "NCBIGene:7157")
+    assert tp53["TP53"] == "symbol" and tp53["P53"] == tp53["LFS1"] == "alias"
+    assert tp53["tumor protein p53"] == "name" and tp53["p53 tumor suppressor"] == "related"
+    assert {row["default_label"] for row in rows if row["concept_id"] == "NCBIGene:7157"} == {"TP53"}
+    assert sum(row["synonym"] == "TP53" for row in rows) == 1  # Symbol = authority symbol: one row
+    assert rows[0]["metadata"] == {"tax_id": "9606", "type_of_gene": "protein-coding", "xrefs": "HGNC:5"}
+    mouse = next(row for row in rows if row["concept_id"] == "NCBIGene:22059")
+    assert mouse["metadata"]["xrefs"] == "MGI:98834" and mouse["metadata"]["tax_id"] == "10090"
+    region = _synonyms(rows, "NCBIGene:105259599")  # "-" cells are blanks, no dbXrefs of HGNC/MGI
+    assert "-" not in region and region["H19-ICR"] == "symbol" and region["ICR1"] == "alias"
+    assert "xrefs" not in next(r for r in rows if r["concept_id"] == "NCBIGene:105259599")["metadata"]
+
+
+def test_obo_keeps_xrefs_alt_ids_parents_and_rank() -> None:
+    rows = list(parse_obo(str(DATA / "ncbitaxon-taxslim.obo")))
+    mouse = next(row for row in rows if row["concept_id"] == "NCBITaxon:10090")["metadata"]
+    assert mouse == {
+        "namespace": "ncbi_taxonomy",
+        "alt_ids": "NCBITaxon:85055",
+        "xrefs": "GC_ID:1",
+        "parents": "NCBITaxon:862507",  # without its "! Mus <subgenus>" comment
+        "rank": "species",
+    }
+    root = next(row for row in rows if row["concept_id"] == "NCBITaxon:1")["metadata"]
+    assert "parents" not in root and "rank" not in root
+
+
+def test_obo_several_values_and_qualifiers(tmp_path: Path) -> None:
+    obo = tmp_path / "x.obo"
+    obo.write_text(
+        '[Term]\nid: CL:1\nname: x\nalt_id: CL:7\nalt_id: CL:8\nxref: FMA:62863 {source="a"}\n'
+        'xref: MESH:D001 "desc"\nis_a: CL:2 {source="b"} ! parent\nis_a: CL:3 ! other\n',
+        encoding="utf-8",
+    )
+    metadata = next(parse_obo(str(obo)))["metadata"]
+    assert metadata == {"alt_ids": "CL:7|CL:8", "xrefs": "FMA:62863|MESH:D001", "parents": "CL:2|CL:3"}
+
+
+def test_doid_json_alt_ids_and_parents() -> None:
+    rows = list(parse_doid_json(str(DATA / "doid.json")))
+    crohn = next(row for row in rows if row["concept_id"] == "DOID:8778")["metadata"]
+    assert crohn == {
+        "namespace": "disease_ontology",
+        "alt_ids": "DOID:8942|DOID:8855|DOID:8784",
+        "parents": "DOID:0050589",
+    }
+
+
+def test_old_ids_and_cross_references_resolve() -> None:
+    rows = [
+        *parse_obo(str(DATA / "ncbitaxon-taxslim.obo")),
+        *parse_gene_info(str(DATA / "gene_info.tsv")),
+        *parse_medic(str(DATA / "ctd_diseases.tsv")),
+        *parse_doid_json(str(DATA / "doid.json")),
+    ]
+    index = id_index((row["concept_id"], row["metadata"]) for row in rows)
+    assert resolve_ids(["NCBITaxon:85055"], index) == {"NCBITaxon:10090"}  # merged taxon id
+    assert resolve_ids(["HGNC:11998"], index) == {"NCBIGene:7157"}
+    assert resolve_ids(["MGI:98834"], index) == {"NCBIGene:22059"}
+    assert resolve_ids(["OMIM:125853"], index) == {"MESH:D003924"}  # MEDIC AltDiseaseIDs
+    assert resolve_ids(["DOID:8784"], index) == {"DOID:8778"}  # an old DOID id
+    assert resolve_ids(["DOID:8778"], index) == {"DOID:8778", "MESH:D003424"}  # MEDIC lists it as DO:DOID:8778
+    assert resolve_ids(["NCBIGene:1", "HGNC:404"], index) == {"NCBIGene:1"}  # unknown ids name nothing
+
+
+def test_hgnc_maps_onto_ncbi_gene() -> None:
+    genes = OntologySource(name="NCBIGene", format="gene_info", entity_class="gene", path="gene_info.tsv")
+    hgnc = OntologySource(name="HGNC", format="hgnc", entity_class="gene", path="hgnc_complete_set.txt",
+                          xref_target="NCBIGene")  # fmt: skip
+    rows = list(parse_source(hgnc, DATA, [genes, hgnc]))
+    assert {r["concept_id"] for r in rows} == {"NCBIGene:1", "NCBIGene:7157"}  # HGNC genes not in gene_info dropped
+    assert ("NCBIGene:7157", "TP53", "Li-Fraumeni syndrome", {"xref_of": "HGNC:11998"}) in [
+        (r["concept_id"], r["default_label"], r["synonym"], r["metadata"]) for r in rows
+    ]

@@ -2,13 +2,15 @@
 
 A subset keeps, in the source's own format (so the same parsers read it), every concept one of whose
 synonyms (at least 3 characters) occurs in the given texts -- case-insensitively, on word boundaries
--- plus the first ``head`` concepts of the file so the dictionaries are not trivially small.
+-- plus the first ``head`` concepts of the file so the dictionaries are not trivially small. A source
+mapped onto another (``xref_target``, e.g. HGNC onto NCBI Gene) is cut by its own concepts, and the
+target's subset also keeps the concepts those cross-reference, so the mapped rows all land.
 
 Example:
     >>> from tools.subset import write_subsets, sample_texts
     >>> write_subsets("../shared/data/ontologies", "kazu_spark/resources/ontologies",
     ...               sample_texts())  # doctest: +SKIP
-    {'MEDIC': 478, 'CL': 320, 'NCBITaxon': 330, 'HGNC': 543, 'MeSH': 364, 'DOID': 386}
+    {'MEDIC': 478, 'CL': 320, 'NCBITaxon': 330, 'NCBIGene': 871, 'HGNC-NCBIGene': 543, 'MeSH': 364, 'DOID': 386}
 """
 
 from __future__ import annotations
@@ -66,10 +68,11 @@ class TextMatcher:
 
 
 def select_concepts(source: OntologySource, matcher: TextMatcher, head: int) -> set[str]:
-    """Ids of the source's first ``head`` concepts and of those with a synonym occurring in the texts."""
+    """Ids of the source's first ``head`` concepts and of those with a synonym occurring in the texts (its
+    own concepts, before any ``xref_target`` mapping)."""
     order: dict[str, None] = {}
     found: set[str] = set()
-    for row in parse_source(source):
+    for row in parse_source(source.model_copy(update={"xref_target": None})):
         order.setdefault(row["concept_id"])
         if row["concept_id"] not in found and matcher.occurs(row["synonym"]):
             found.add(row["concept_id"])
@@ -119,6 +122,13 @@ def _write_hgnc(source: OntologySource, keep: set[str], out_dir: Path) -> None:
     )
 
 
+def _write_gene_info(source: OntologySource, keep: set[str], out_dir: Path) -> None:
+    ids = {concept.removeprefix("NCBIGene:") for concept in keep}
+    _filter_lines(
+        source.path, out_dir / Path(source.path).name, lambda line: line.startswith("#") or _cell(line, 1) in ids
+    )
+
+
 def _write_mesh(source: OntologySource, keep: set[str], out_dir: Path) -> None:
     ids = {concept.removeprefix("MESH:") for concept in keep}
     for path in source.files():
@@ -150,6 +160,7 @@ _WRITERS = {
     "medic": _write_medic,
     "obo": _write_obo,
     "hgnc": _write_hgnc,
+    "gene_info": _write_gene_info,
     "mesh": _write_mesh,
     "doid_json": _write_obographs,
 }
@@ -173,12 +184,15 @@ def write_subsets(shared_dir: str, out_dir: str, texts: Iterable[str], head: int
     matcher = TextMatcher(texts)
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
-    kept = {}
-    for source in subset_sources(shared_dir):
-        keep = select_concepts(source, matcher, head)
-        _WRITERS[source.format](source, keep, target)
-        kept[source.name] = len(keep)
-    return kept
+    sources = subset_sources(shared_dir)
+    keep = {source.name: select_concepts(source, matcher, head) for source in sources}
+    for source in sources:
+        if source.xref_target:  # the target concepts the kept ones map onto
+            rows = parse_source(source, sources=sources)
+            keep[source.xref_target] |= {r["concept_id"] for r in rows if r["metadata"]["xref_of"] in keep[source.name]}
+    for source in sources:
+        _WRITERS[source.format](source, keep[source.name], target)
+    return {name: len(ids) for name, ids in keep.items()}
 
 
 def main() -> None:

@@ -6,8 +6,9 @@ applies here -- and its *top concept* (``top_concepts``) is compared with the go
 correct when the top concept is one of its gold ids (a composite mention, ``D020225|D020227``, is
 correct with either part: a single-concept linker cannot return both). Mentions whose gold id is ``-1``
 (no concept) are counted under ``without_id`` and left out of the accuracy; an unlinked mention is wrong.
-Gold ids are taken with their ontology aliases (``alias_ids``): NCBI-disease annotates some diseases with
-OMIM ids that MEDIC lists as ``AltDiseaseIDs`` of a MeSH concept, and linking to that concept is right.
+Gold ids are taken with their ontology aliases (:func:`~kazu_spark.ontologies.parsers.id_index`: alternative
+and old ids, cross-references): NCBI-disease annotates some diseases with OMIM ids that MEDIC lists as
+``AltDiseaseIDs`` of a MeSH concept, and linking to that concept is right.
 
 (b) **End to end.** The job's own composition (:func:`~kazu_spark.pipeline.frames.annotate_frames`: every
 step of ``ner.steps``, dictionary NER included when configured, then the linking cascade) annotates the
@@ -39,6 +40,7 @@ from kazu_spark.config import Config
 from kazu_spark.documents.ingest import SEPARATOR
 from kazu_spark.documents.pubtator import GoldMention, PubtatorDocument, read_pubtator
 from kazu_spark.linking.spark import link_entities
+from kazu_spark.ontologies.parsers import ALIAS_KEYS, id_index
 from kazu_spark.pipeline.frames import annotate_dataframe
 from kazu_spark.schemas import ENTITIES
 
@@ -94,22 +96,6 @@ def _prf(tp: int, predicted: int, gold: int) -> dict[str, float | int]:
     precision, recall = _ratio(tp, predicted), _ratio(tp, gold)
     f1 = round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "predicted": predicted, "gold": gold}
-
-
-def alias_ids(pairs: Iterable[tuple[str, str | None]]) -> dict[str, set[str]]:
-    """Alternative id -> the concepts that list it, from (concept id, ``|``-joined alternative ids)
-    pairs: MEDIC's ``AltDiseaseIDs`` metadata.
-
-    Example:
-        >>> alias_ids([("MESH:C566443", "OMIM:610102|DO:1"), ("MESH:D1", None)])
-        {'OMIM:610102': {'MESH:C566443'}, 'DO:1': {'MESH:C566443'}}
-    """
-    aliases: dict[str, set[str]] = defaultdict(set)
-    for concept, alternatives in pairs:
-        for alt in (alternatives or "").split("|"):
-            if alt.strip():
-                aliases[alt.strip()].add(concept)
-    return dict(aliases)
 
 
 def _with_aliases(ids: Iterable[str], aliases: dict[str, set[str]]) -> set[str]:
@@ -273,12 +259,12 @@ def evaluate_linking(
     cfg = cfg or Config()
     docs = read_pubtator(pubtator)
     mentions = _linkable(docs)
-    alternatives = F.col("metadata").getItem("AltDiseaseIDs").alias("alt")
-    concepts = terms.select("entity_class", "concept_id", alternatives).distinct().collect()
+    alternatives = [F.col("metadata").getItem(key).alias(key) for key in ALIAS_KEYS]
+    concepts = terms.select("entity_class", "concept_id", *alternatives).distinct().collect()
     known: dict[str, set[str]] = defaultdict(set)
     for row in concepts:
         known[row["entity_class"]].add(row["concept_id"])
-    aliases = alias_ids((row["concept_id"], row["alt"]) for row in concepts)
+    aliases = id_index((row["concept_id"], row.asDict()) for row in concepts)
     texts = spark.createDataFrame([(d.doc_id, f"{d.title} {d.abstract}") for d in docs], "doc_id string, text string")
     predicted = _collect_top(link_entities(_gold_entities(spark, mentions), terms, cfg.linking, texts))
     result: dict[str, object] = {

@@ -3,12 +3,15 @@
 Every parser yields ``SynonymRow`` dicts ``{concept_id, default_label, synonym, synonym_type, metadata}``,
 the label first, then the synonyms of that concept; obsolete/withdrawn concepts are skipped. ``metadata``
 is a concept's extra facts as strings (HGNC entrez/ensembl ids, MeSH and MEDIC tree numbers, OBO
-namespace), the same for every row of the concept. Files are read
+namespace; ``xrefs``, ``alt_ids`` and ``parents``: ``|``-joined ids; ``rank`` of a taxon, ``tax_id`` of a
+gene), the same for every row of the concept. Files are read
 gzip-compressed when their name ends in ``.gz``, as plain text otherwise. Formats:
 
 * ``medic``: CTD's MEDIC disease vocabulary TSV (``ctd_diseases.tsv.gz``), ``#`` comment header.
 * ``obo``: OBO 1.4 flat files (Cell Ontology, NCBI Taxonomy slim); only ``[Term]`` stanzas.
 * ``hgnc``: the HGNC complete set TSV; approved genes only, concept id ``hgnc_id`` (``HGNC:5``).
+* ``gene_info``: NCBI Gene's ``*.gene_info`` TSV (one organism per file); concept id ``NCBIGene:<GeneID>``,
+  the HGNC/MGI ids of ``dbXrefs`` as metadata ``xrefs``.
 * ``mesh``: MeSH descriptors TSV plus the tree numbers TSV; ``tree_prefix`` keeps one branch
   (``D`` = Chemicals and Drugs); concept id ``MESH:<descriptor id>``.
 * ``doid_json``: the Disease Ontology as obographs JSON.
@@ -26,9 +29,9 @@ Example:
     >>> from kazu_spark.ontologies.parsers import parse_source
     >>> source = OntologySource(name="CL", format="obo", entity_class="cell_type",
     ...     path="pkg://kazu_spark/resources/ontologies/cl-basic.obo.gz", id_prefix_filter="CL:")
-    >>> next(parse_source(source))
-    {'concept_id': 'CL:0000000', 'default_label': 'cell', 'synonym': 'cell', 'synonym_type': 'label', \
-'metadata': {}}
+    >>> row = next(parse_source(source))
+    >>> row["concept_id"], row["default_label"], row["synonym_type"], row["metadata"]["xrefs"].split("|")[:2]
+    ('CL:0000000', 'cell', 'label', ['CALOHA:TS-2035', 'FBbt:00007002'])
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TextIO, TypedDict
 
@@ -70,6 +73,19 @@ _HGNC_COLUMNS = {  # column -> synonym type, in output order
     "prev_name": "previous",
 }
 _HGNC_METADATA = ("locus_group", "location", "entrez_id", "ensembl_gene_id", "uniprot_ids")
+_GENE_INFO_COLUMNS = {  # column -> synonym type, in output order; "-" is a blank
+    "Symbol": "symbol",
+    "Symbol_from_nomenclature_authority": "symbol",
+    "Synonyms": "alias",
+    "Full_name_from_nomenclature_authority": "name",
+    "description": "name",
+    "Other_designations": "related",
+}
+#: dbXrefs kept as metadata ``xrefs``: the nomenclature authorities' ids, written ``HGNC:HGNC:5`` there
+_GENE_XREF_PREFIXES = ("HGNC:", "MGI:")
+#: metadata keys whose ``|``-joined ids a concept also answers to (``id_index``)
+ALIAS_KEYS = ("AltDiseaseIDs", "alt_ids", "xrefs")
+_OBO_RANK = re.compile(r"^has_rank\s+NCBITaxon:(\S+)")
 #: cross-references of Disease Ontology classes kept (the ids MEDIC concepts have or list as alternatives)
 _XREF_PREFIXES = ("MESH:", "OMIM:")
 _OBOGRAPH_SCOPES = {
@@ -156,9 +172,30 @@ def obo_data_version(path: str) -> str | None:
     return dict(_obo_tags(preamble)).get("data-version")
 
 
+def _obo_metadata(tags: list[tuple[str, str]]) -> dict[str, str]:
+    """An OBO term's metadata: ``namespace``, ``|``-joined ``xrefs``, ``alt_ids`` and ``parents`` (``is_a``
+    ids, without their ``! label`` comment or qualifiers) and the NCBITaxon ``rank``."""
+    values: dict[str, list[str]] = {}
+    for tag, value in tags:
+        key = {"xref": "xrefs", "alt_id": "alt_ids", "is_a": "parents", "namespace": "namespace"}.get(tag)
+        rank = _OBO_RANK.match(value) if tag == "property_value" else None
+        if key and value.split():
+            values.setdefault(key, []).append(value.split()[0])
+        elif rank:
+            values["rank"] = [rank[1]]
+    return {key: "|".join(ids) for key, ids in values.items()}
+
+
 def parse_obo(path: str) -> Iterator[SynonymRow]:
     """Rows of an OBO file's non-obsolete ``[Term]`` stanzas: ``name`` as label, each ``synonym:`` with
-    its scope lower-cased (``exact``, ``related``, ``broad``, ``narrow``)."""
+    its scope lower-cased (``exact``, ``related``, ``broad``, ``narrow``); metadata as ``_obo_metadata``.
+
+    Example:
+        >>> row = next(r for r in parse_obo("tests/data/ontologies/ncbitaxon-taxslim.obo") if r["synonym"] == "mouse")
+        >>> row["metadata"]
+        {'namespace': 'ncbi_taxonomy', 'alt_ids': 'NCBITaxon:85055', 'xrefs': 'GC_ID:1', \
+'parents': 'NCBITaxon:862507', 'rank': 'species'}
+    """
     with open_text(path) as handle:
         for header, block in obo_stanzas(handle):
             if header != "[Term]":
@@ -168,7 +205,7 @@ def parse_obo(path: str) -> Iterator[SynonymRow]:
             if fields.get("is_obsolete") == "true" or "id" not in fields or "name" not in fields:
                 continue
             concept_id, label = fields["id"], fields["name"]
-            metadata = _present(fields, ("namespace",))
+            metadata = _obo_metadata(tags)
             yield _row(concept_id, label, label, "label", metadata)
             for tag, value in tags:
                 match = _OBO_SYNONYM.match(value) if tag == "synonym" else None
@@ -187,6 +224,36 @@ def parse_hgnc(path: str) -> Iterator[SynonymRow]:
             for column, synonym_type in _HGNC_COLUMNS.items():
                 for synonym in _split(record[column] or ""):
                     yield _row(concept_id, label, synonym, synonym_type, metadata)
+
+
+def parse_gene_info(path: str) -> Iterator[SynonymRow]:
+    """Rows of an NCBI Gene ``gene_info`` file: ``Symbol`` as label; the nomenclature authority's symbol
+    (``symbol``), ``Synonyms`` (``alias``), the authority's full name and ``description`` (``name``) and
+    ``Other_designations`` (``related``), each text once. Metadata: ``tax_id``, ``type_of_gene`` and
+    ``xrefs``, the HGNC/MGI ids of ``dbXrefs`` as CURIEs (``HGNC:HGNC:5`` -> ``HGNC:5``).
+
+    Example:
+        >>> rows = list(parse_gene_info("tests/data/ontologies/gene_info.tsv"))
+        >>> rows[0]["concept_id"], rows[0]["synonym"], rows[0]["metadata"]
+        ('NCBIGene:1', 'A1BG', {'tax_id': '9606', 'type_of_gene': 'protein-coding', 'xrefs': 'HGNC:5'})
+    """
+    with open_text(path) as handle:
+        header = handle.readline().lstrip("#").rstrip("\r\n").split("\t")
+        for line in handle:
+            record = {k: "" if v == "-" else v for k, v in zip(header, line.rstrip("\r\n").split("\t"), strict=False)}
+            if not record.get("GeneID") or not record.get("Symbol"):
+                continue
+            concept_id, label = f"NCBIGene:{record['GeneID']}", record["Symbol"]
+            metadata = _present(record, ("tax_id", "type_of_gene"))
+            xrefs = [x.split(":", 1)[1] for x in _split(record.get("dbXrefs", "")) if x.startswith(_GENE_XREF_PREFIXES)]
+            if xrefs:
+                metadata["xrefs"] = "|".join(xrefs)
+            seen: set[str] = set()
+            for column, synonym_type in _GENE_INFO_COLUMNS.items():
+                for synonym in _split(record.get(column, "")):
+                    if synonym not in seen:
+                        seen.add(synonym)
+                        yield _row(concept_id, label, synonym, synonym_type, metadata)
 
 
 def mesh_tree_numbers(tree_numbers_path: str) -> dict[str, list[str]]:
@@ -226,20 +293,29 @@ def read_obographs(path: str) -> dict:
 
 def parse_doid_json(path: str) -> Iterator[SynonymRow]:
     """Rows of the non-deprecated classes of an obographs JSON file (Disease Ontology): ``lbl`` as label,
-    exact/related/broad/narrow synonyms; metadata ``xrefs``: the ``|``-joined MeSH and OMIM xrefs."""
+    exact/related/broad/narrow synonyms; metadata ``xrefs`` (the ``|``-joined MeSH and OMIM xrefs),
+    ``alt_ids`` (``hasAlternativeId``) and ``parents`` (``is_a`` edges), as ``parse_obo`` names them."""
     for graph in read_obographs(path)["graphs"]:
+        parents: dict[str, list[str]] = {}
+        for edge in graph.get("edges", []):
+            if edge.get("pred") == "is_a":
+                parents.setdefault(edge["sub"], []).append(obograph_id(edge["obj"]))
         for node in graph.get("nodes", []):
             meta = node.get("meta", {})
             if node.get("type") != "CLASS" or meta.get("deprecated") or not node.get("lbl"):
                 continue
             concept_id, label = obograph_id(node["id"]), node["lbl"]
-            namespaces = [
-                p["val"] for p in meta.get("basicPropertyValues", []) if p.get("pred", "").endswith("#hasOBONamespace")
-            ]
-            metadata = {"namespace": namespaces[0]} if namespaces else {}
-            xrefs = [x["val"] for x in meta.get("xrefs", []) if x.get("val", "").startswith(_XREF_PREFIXES)]
-            if xrefs:
-                metadata["xrefs"] = "|".join(xrefs)
+            values: dict[str, list[str]] = {"parents": parents.get(node["id"], [])}
+            for value in meta.get("basicPropertyValues", []):
+                key = {"#hasOBONamespace": "namespace", "#hasAlternativeId": "alt_ids"}.get(
+                    "#" + value.get("pred", "").rpartition("#")[2]
+                )
+                if key and value.get("val"):
+                    values.setdefault(key, []).append(value["val"])
+            values["xrefs"] = [x["val"] for x in meta.get("xrefs", []) if x.get("val", "").startswith(_XREF_PREFIXES)]
+            metadata = {
+                key: values[key][0] if key == "namespace" else "|".join(ids) for key, ids in values.items() if ids
+            }
             yield _row(concept_id, label, label, "label", metadata)
             for synonym in meta.get("synonyms", []):
                 scope = _OBOGRAPH_SCOPES.get(synonym.get("pred", ""))
@@ -318,19 +394,62 @@ def parse_pubtator_curations(path: str, annotation_types: list[str]) -> Iterator
                 yield _row(concept, label, text, "curated", {})
 
 
+def concept_aliases(concept_id: str, metadata: Mapping[str, str | None]) -> list[str]:
+    """The ids a concept answers to: its own, then those of its ``ALIAS_KEYS`` metadata (alternative and
+    old ids, cross-references); MEDIC's ``DO:DOID:4`` is read as ``DOID:4``.
+
+    Example:
+        >>> concept_aliases("NCBIGene:1", {"xrefs": "HGNC:5", "tax_id": "9606"})
+        ['NCBIGene:1', 'HGNC:5']
+    """
+    return [concept_id, *(i.removeprefix("DO:") for key in ALIAS_KEYS for i in _split(metadata.get(key) or ""))]
+
+
+def id_index(concepts: Iterable[tuple[str, Mapping[str, str | None]]]) -> dict[str, set[str]]:
+    """Id -> the concepts that answer to it (``concept_aliases``), from (concept id, metadata) pairs, e.g.
+    the distinct ``concept_id``/``metadata`` of ``ontology_terms``: what ``resolve_ids`` looks ids up in.
+
+    Example:
+        >>> index = id_index([("NCBITaxon:10090", {"alt_ids": "NCBITaxon:85055"}), ("MESH:D1", {})])
+        >>> index["NCBITaxon:85055"], index["MESH:D1"]
+        ({'NCBITaxon:10090'}, {'MESH:D1'})
+    """
+    index: dict[str, set[str]] = {}
+    for concept, metadata in concepts:
+        for key in concept_aliases(concept, metadata):
+            index.setdefault(key, set()).add(concept)
+    return index
+
+
+def resolve_ids(ids: Iterable[str], index: Mapping[str, set[str]]) -> set[str]:
+    """The current concepts that ``ids`` name: a current id names itself, an alternative or merged (old) id
+    or a cross-reference (``OMIM:``, ``HGNC:``, ``MESH:``...) names the concepts listing it; unknown ids
+    name nothing.
+
+    Example:
+        >>> index = id_index([("NCBIGene:1", {"xrefs": "HGNC:5"}), ("MESH:D1", {"AltDiseaseIDs": "OMIM:2"})])
+        >>> sorted(resolve_ids(["HGNC:5", "OMIM:2", "MESH:D1", "HGNC:404"], index))
+        ['MESH:D1', 'NCBIGene:1']
+    """
+    return {concept for i in ids for concept in index.get(i, ())}
+
+
 def cross_reference_index(rows: Iterable[SynonymRow]) -> dict[str, dict[str, str]]:
-    """Id -> {concept id: default label} of the concepts of ``rows`` that have that id or list it among
-    their alternative ids (MEDIC's ``AltDiseaseIDs``; its ``DO:DOID:4`` is indexed as ``DOID:4``).
+    """Id -> {concept id: default label} of the concepts of ``rows`` that answer to that id
+    (``concept_aliases``: their id, MEDIC ``AltDiseaseIDs``, ``alt_ids`` and ``xrefs``).
 
     Example:
         >>> medic = [_row("MESH:D1", "Flu", "Flu", "label", {"AltDiseaseIDs": "DO:DOID:8469|OMIM:1"})]
         >>> cross_reference_index(medic)["DOID:8469"], sorted(cross_reference_index(medic))
         ({'MESH:D1': 'Flu'}, ['DOID:8469', 'MESH:D1', 'OMIM:1'])
+        >>> genes = [_row("NCBIGene:1", "A1BG", "A1BG", "symbol", {"xrefs": "HGNC:5"})]
+        >>> cross_reference_index(genes)["HGNC:5"]
+        {'NCBIGene:1': 'A1BG'}
     """
     index: dict[str, dict[str, str]] = {}
     for row in rows:
-        for key in [row["concept_id"], *_split(row["metadata"].get("AltDiseaseIDs", ""))]:
-            index.setdefault(key.removeprefix("DO:"), {})[row["concept_id"]] = row["default_label"]
+        for key in concept_aliases(row["concept_id"], row["metadata"]):
+            index.setdefault(key, {})[row["concept_id"]] = row["default_label"]
     return index
 
 
@@ -353,6 +472,15 @@ def map_cross_references(rows: Iterable[SynonymRow], index: dict[str, dict[str, 
             yield _row(concept, label, row["synonym"], row["synonym_type"], {"xref_of": row["concept_id"]})
 
 
+_PARSERS = {
+    "medic": parse_medic,
+    "obo": parse_obo,
+    "hgnc": parse_hgnc,
+    "gene_info": parse_gene_info,
+    "doid_json": parse_doid_json,
+}
+
+
 def parse_source(
     source: OntologySource, base: str | Path | None = None, sources: Iterable[OntologySource] = ()
 ) -> Iterator[SynonymRow]:
@@ -368,9 +496,7 @@ def parse_source(
     elif source.annotation_types:
         rows = parse_pubtator_curations(path, source.annotation_types)
     else:
-        rows = {"medic": parse_medic, "obo": parse_obo, "hgnc": parse_hgnc, "doid_json": parse_doid_json}[
-            source.format
-        ](path)
+        rows = _PARSERS[source.format](path)
     prefix = source.id_prefix_filter
     if prefix:
         rows = (row for row in rows if row["concept_id"].startswith(prefix))

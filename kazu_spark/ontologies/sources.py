@@ -8,11 +8,16 @@ from kazu_spark.config import OntologySource
 
 
 def default_sources(root: str) -> list[OntologySource]:
-    """The default sources (MEDIC, CL, NCBITaxon, HGNC, MeSH drugs) with their canonical file names
+    """The default sources (MEDIC, CL, NCBITaxon, NCBI Gene, MeSH drugs) with their canonical file names
     under ``root``: the shared data folder, or ``pkg://kazu_spark/resources/ontologies`` for the subsets.
 
+    Genes are NCBI Gene's human genes (``NCBIGene:<GeneID>``, the ids BioRED and PubTator use); HGNC's
+    aliases and previous symbols become their synonyms through the HGNC id each lists (``xref_target``).
+
     Example:
-        >>> default_sources("/data")[4].tree_numbers_path
+        >>> [s.name for s in default_sources("/data")]
+        ['MEDIC', 'CL', 'NCBITaxon', 'NCBIGene', 'HGNC-NCBIGene', 'MeSH']
+        >>> default_sources("/data")[-1].tree_numbers_path
         '/data/mesh-2015-tree-numbers.tsv.gz'
     """
     root = root.rstrip("/")
@@ -28,7 +33,16 @@ def default_sources(root: str) -> list[OntologySource]:
             path=f"{root}/ncbitaxon-taxslim.obo.gz",
             id_prefix_filter="NCBITaxon:",
         ),
-        OntologySource(name="HGNC", format="hgnc", entity_class="gene", path=f"{root}/hgnc_complete_set.txt.gz"),
+        OntologySource(
+            name="NCBIGene", format="gene_info", entity_class="gene", path=f"{root}/Homo_sapiens.gene_info.gz"
+        ),
+        OntologySource(
+            name="HGNC-NCBIGene",
+            format="hgnc",
+            entity_class="gene",
+            path=f"{root}/hgnc_complete_set.txt.gz",
+            xref_target="NCBIGene",
+        ),
         OntologySource(
             name="MeSH",
             format="mesh",
