@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from kazu_spark.cli.common import load, session
+from kazu_spark.documents.pubtator import read_pubtator
 from kazu_spark.errors import ConfigError
-from kazu_spark.evaluation.linking import CORPUS_CLASSES, evaluate_linking
+from kazu_spark.evaluation.linking import annotated_classes, evaluate_linking
 from kazu_spark.evaluation.ner import evaluate_conll, evaluate_corpora
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.paths import resolve_path
@@ -101,21 +102,29 @@ def _evaluate_all(model: str, args: argparse.Namespace, decoders: list[str], kwa
 
 
 def cmd_evaluate_linking(args: argparse.Namespace) -> None:
-    """Gold-mention accuracy@1 and end-to-end P/R/F1 of linking on a PubTator file; the JSON line comes last."""
+    """Gold-mention accuracy@1 and end-to-end P/R/F1 of linking on a PubTator file; the JSON line comes last.
+
+    Only the sources of the classes the corpus annotates are built (a class without one, e.g. BioRED's
+    cell lines, is evaluated with every gold id counted as not in the ontology)."""
     cfg = load(args, {})
-    sources = [s for s in cfg.linking.ontologies if s.entity_class in set(CORPUS_CLASSES.values())]
+    classes = annotated_classes(read_pubtator(args.pubtator))
+    sources = [s for s in cfg.linking.ontologies if s.entity_class in classes]
     if not sources:
-        raise ConfigError("linking.ontologies has no disease or drug source to evaluate against")
+        raise ConfigError(f"linking.ontologies has no source of the corpus's classes ({', '.join(sorted(classes))})")
     spark = session(cfg, "kazu-spark-evaluate-linking")
     terms = build_ontology_terms(spark, sources).cache()
     result = evaluate_linking(spark, args.pubtator, terms, cfg, end_to_end=not args.gold_only)
     if not args.json:
         table = Table(title=f"linking · {args.pubtator}")
-        for col in ("class", "accuracy@1", "evaluated", "correct", "unlinked", "without id"):
+        columns = ("class", "accuracy@1", "in-ontology acc.", "not in ontology", "evaluated", "correct", "unlinked",
+                   "without id", "end-to-end F1")  # fmt: skip
+        for col in columns:
             table.add_column(col)
+        mention_scores = result.get("end_to_end", {}).get("mention", {})
         for name, m in result["gold_mentions"].items():
-            table.add_row(
-                name, f"{m['accuracy']:.4f}", *(str(m[k]) for k in ("evaluated", "correct", "unlinked", "without_id"))
-            )
+            ratios = (f"{m[k]:.4f}" for k in ("accuracy", "in_ontology_accuracy", "not_in_ontology_share"))
+            counts = (str(m[k]) for k in ("evaluated", "correct", "unlinked", "without_id"))
+            f1 = f"{mention_scores[name]['f1']:.4f}" if name in mention_scores else "-"
+            table.add_row(name, *ratios, *counts, f1)
         Console().print(table)
     print(json.dumps(result))

@@ -1,14 +1,30 @@
-"""PubTator corpora with gold annotations (NCBI-disease, BC5CDR): documents, mentions and their concept ids.
+"""PubTator corpora with gold annotations (NCBI-disease, BC5CDR, BioRED, S800): documents, mentions, concept ids.
 
 A PubTator file is blocks of ``PMID|t|title``, ``PMID|a|abstract`` and tab-separated annotation lines
-``PMID start end mention type ids`` (offsets into ``title + " " + abstract``); BC5CDR's relation lines
-(``PMID CID chemical disease``) are ignored. Gold ids come as ``D014262`` (MeSH), ``MESH:D014262``,
-``OMIM:601462``, composites joined by ``|`` or ``+``, and ``-1`` for "no concept"; ``concept_ids`` maps
-them onto the ontologies' prefixed ids.
+``PMID start end mention type ids`` (offsets into ``title + " " + abstract``); relation lines (BC5CDR's
+``PMID CID chemical disease``, BioRED's ``PMID Association id id Novel``) are ignored.
+
+Each corpus writes its ids in its own way, so the prefix a *bare* id gets is a rule of its annotation
+type (``ID_RULES``), never guessed from the id alone (BioRED's gene ``6528`` and taxon ``9606`` are both
+bare numbers):
+
+* MeSH types (NCBI-disease's four, BC5CDR's ``Disease``/``Chemical``, BioRED's ``DiseaseOrPhenotypicFeature``
+  and ``ChemicalEntity``): ``D014262``/``C564766`` -> ``MESH:D014262``; ``OMIM:601462`` stays;
+* BioRED ``GeneOrGeneProduct``: ``6528`` -> ``NCBIGene:6528``; ``OrganismTaxon`` and S800 ``Species``:
+  ``9606`` -> ``NCBITaxon:9606`` (S800 writes the prefix already);
+* BioRED ``CellLine``: Cellosaurus ``CVCL_0030`` as written.
+
+A listed type's cell may hold several ids, joined by ``|`` or ``+`` (NCBI-disease composites) or ``,``
+/ ``;`` (BioRED); ``-1`` and ``-`` mean "no concept". A type without a rule (BioRED's ``SequenceVariant``,
+whose ids contain ``|``) keeps its cell as one id.
 
 Example:
-    >>> concept_ids(" D020225|D020227"), concept_ids("OMIM:601462"), concept_ids("-1")
-    (('MESH:D020225', 'MESH:D020227'), ('OMIM:601462',), ())
+    >>> concept_ids(" D020225|D020227", "CompositeMention"), concept_ids("OMIM:601462", "Disease")
+    (('MESH:D020225', 'MESH:D020227'), ('OMIM:601462',))
+    >>> concept_ids("6528,20495", "GeneOrGeneProduct"), concept_ids("9606", "OrganismTaxon")
+    (('NCBIGene:6528', 'NCBIGene:20495'), ('NCBITaxon:9606',))
+    >>> concept_ids("-1", "Chemical"), concept_ids("-", "ChemicalEntity"), concept_ids("c|DEL||9", "SequenceVariant")
+    ((), (), ('c|DEL||9',))
 """
 
 from __future__ import annotations
@@ -18,8 +34,21 @@ from dataclasses import dataclass, field
 
 from kazu_spark.paths import resolve_path
 
-_MESH_ID = re.compile(r"^[CD]\d+$")
-_ID_SEPARATORS = re.compile(r"[|+]")
+_ID_SEPARATORS = re.compile(r"[|+,;]")
+_NO_CONCEPT = frozenset({"", "-1", "-"})
+_MESH = (re.compile(r"[CD]\d+"), "MESH:")
+_NCBI_TAXON = (re.compile(r"\d+"), "NCBITaxon:")
+
+#: annotation type -> (the bare ids it writes, the prefix they get); ``None``: its ids are kept as written
+ID_RULES: dict[str, tuple[re.Pattern[str], str] | None] = {
+    **dict.fromkeys(("Disease", "SpecificDisease", "DiseaseClass", "Modifier", "CompositeMention", "Chemical"), _MESH),
+    "DiseaseOrPhenotypicFeature": _MESH,
+    "ChemicalEntity": _MESH,
+    "GeneOrGeneProduct": (re.compile(r"\d+"), "NCBIGene:"),
+    "OrganismTaxon": _NCBI_TAXON,
+    "Species": _NCBI_TAXON,
+    "CellLine": None,
+}
 
 
 @dataclass(frozen=True)
@@ -44,15 +73,14 @@ class PubtatorDocument:
     mentions: list[GoldMention] = field(default_factory=list)
 
 
-def concept_id(raw: str) -> str:
-    """One gold id with the ontology prefix: a bare MeSH id (``D``/``C`` + digits) gets ``MESH:``."""
-    raw = raw.strip()
-    return f"MESH:{raw}" if _MESH_ID.match(raw) else raw
-
-
-def concept_ids(cell: str) -> tuple[str, ...]:
-    """The ids of an annotation's id cell; ``()`` for ``-1`` or an empty cell (a mention without concept)."""
-    return tuple(concept_id(part) for part in _ID_SEPARATORS.split(cell) if part.strip() and part.strip() != "-1")
+def concept_ids(cell: str, corpus_type: str) -> tuple[str, ...]:
+    """The ids of an annotation's id cell, prefixed by the rule of its type (``ID_RULES``); ``()`` for a
+    mention without concept (``-1``, ``-`` or an empty cell)."""
+    if corpus_type not in ID_RULES:
+        return () if cell.strip() in _NO_CONCEPT else (cell.strip(),)
+    rule = ID_RULES[corpus_type]
+    parts = [part.strip() for part in _ID_SEPARATORS.split(cell) if part.strip() not in _NO_CONCEPT]
+    return tuple(rule[1] + part if rule and rule[0].fullmatch(part) else part for part in parts)
 
 
 def read_pubtator(path: str) -> list[PubtatorDocument]:
@@ -72,6 +100,6 @@ def read_pubtator(path: str) -> list[PubtatorDocument]:
             cells = line.split("\t")
             if len(cells) >= 5 and cells[1].isdigit() and cells[2].isdigit():
                 doc = docs.setdefault(cells[0], PubtatorDocument(cells[0]))
-                ids = concept_ids(cells[5]) if len(cells) > 5 else ()
+                ids = concept_ids(cells[5], cells[4]) if len(cells) > 5 else ()
                 doc.mentions.append(GoldMention(cells[0], int(cells[1]), int(cells[2]), cells[3], cells[4], ids))
     return list(docs.values())

@@ -1,6 +1,6 @@
-"""Measure entity linking on a PubTator corpus (NCBI-disease, BC5CDR): gold-mention accuracy@1 and end to end.
+"""Entity linking on a PubTator corpus (NCBI-disease, BC5CDR, BioRED, S800): gold-mention accuracy@1, end to end.
 
-(a) **Gold-mention accuracy@1.** Every gold mention of a linkable corpus type (``CORPUS_CLASSES``) is
+(a) **Gold-mention accuracy@1.** Every gold mention of an evaluated corpus type (``CORPUS_CLASSES``) is
 linked on its own with ``link_entities`` -- the project's linking entry, so every strategy it gains
 applies here -- and its *top concept* (``top_concepts``) is compared with the gold ids. A mention is
 correct when the top concept is one of its gold ids (a composite mention, ``D020225|D020227``, is
@@ -9,6 +9,21 @@ correct with either part: a single-concept linker cannot return both). Mentions 
 Gold ids are taken with their ontology aliases (:func:`~kazu_spark.ontologies.parsers.id_index`: alternative
 and old ids, cross-references): NCBI-disease annotates some diseases with OMIM ids that MEDIC lists as
 ``AltDiseaseIDs`` of a MeSH concept, and linking to that concept is right.
+
+A mention is *in the ontology* when one of its gold ids is a concept of its class in the terms; per class
+the result gives ``in_ontology_accuracy`` (correct / in the ontology: what linking can reach) and
+``not_in_ontology_share`` (e.g. S800 taxa missing from the shared slim taxonomy, BioRED's NCBI Gene ids
+against HGNC-keyed genes, Cellosaurus cell lines that no configured ontology has). A miss is counted under
+the first kind that applies:
+
+* ``gold_id_not_in_ontology``: no gold id is a concept of any class in the terms;
+* ``gold_id_in_other_class``: a gold id is a concept of another class only (e.g. a BioRED phenotype whose
+  MeSH id sits in the drug tree): linking, which stays in the mention's class, cannot reach it;
+* ``no_candidate``: the mention got no link;
+* ``ambiguous_unresolved``: a gold id was among the concepts tied at the top score, and the tie-break
+  (``top_concepts``) chose another;
+* ``composite_mention``: several gold ids (a single-concept linker names one) and none was chosen;
+* ``wrong_concept``: any other wrong top concept.
 
 (b) **End to end.** The job's own composition (:func:`~kazu_spark.pipeline.frames.annotate_frames`: every
 step of ``ner.steps``, dictionary NER included when configured, then the linking cascade) annotates the
@@ -44,7 +59,8 @@ from kazu_spark.ontologies.parsers import ALIAS_KEYS, id_index
 from kazu_spark.pipeline.frames import annotate_dataframe
 from kazu_spark.schemas import ENTITIES
 
-#: PubTator annotation type -> entity class it is linked as (NCBI-disease's four types, BC5CDR's two)
+#: PubTator annotation type -> entity class it is linked as (NCBI-disease's four types, BC5CDR's two, BioRED's
+#: five with ids of an ontology, S800's one); other types (BioRED's ``SequenceVariant``) are not evaluated
 CORPUS_CLASSES = {
     "Disease": "disease",
     "SpecificDisease": "disease",
@@ -52,6 +68,12 @@ CORPUS_CLASSES = {
     "Modifier": "disease",
     "CompositeMention": "disease",
     "Chemical": "drug",
+    "DiseaseOrPhenotypicFeature": "disease",
+    "ChemicalEntity": "drug",
+    "GeneOrGeneProduct": "gene",
+    "OrganismTaxon": "species",
+    "CellLine": "cell_line",
+    "Species": "species",
 }
 _EXAMPLES = 5
 
@@ -80,6 +102,33 @@ def top_concepts(links: Iterable[dict]) -> dict[str, str]:
     }
 
 
+def top_candidates(links: Iterable[dict]) -> dict[str, set[str]]:
+    """Entity id -> the concepts at its highest score: those ``top_concepts`` breaks a tie between.
+
+    Example:
+        >>> top_candidates([
+        ...     {"entity_id": "e", "concept_id": "B", "score": 0.9},
+        ...     {"entity_id": "e", "concept_id": "A", "score": 0.9},
+        ...     {"entity_id": "e", "concept_id": "C", "score": 0.5}]) == {"e": {"A", "B"}}
+        True
+    """
+    scores: dict[str, dict[str, float]] = defaultdict(dict)
+    for link in links:
+        concepts = scores[link["entity_id"]]
+        concepts[link["concept_id"]] = max(concepts.get(link["concept_id"], 0.0), link["score"])
+    return {e: {c for c, s in concepts.items() if s == max(concepts.values())} for e, concepts in scores.items()}
+
+
+def annotated_classes(docs: list[PubtatorDocument]) -> set[str]:
+    """The entity classes a corpus has evaluated mentions of (to build only their ontology terms).
+
+    Example:
+        >>> annotated_classes([PubtatorDocument("1", mentions=[GoldMention("1", 0, 5, "woman", "OrganismTaxon", ())])])
+        {'species'}
+    """
+    return {CORPUS_CLASSES[m.corpus_type] for m in _linkable(docs)}
+
+
 def _entity_id(span: Span, entity_class: str) -> str:
     return hashlib.sha1(f"{span[0]}|{span[1]}|{span[2]}|{entity_class}".encode()).hexdigest()
 
@@ -102,12 +151,17 @@ def _with_aliases(ids: Iterable[str], aliases: dict[str, set[str]]) -> set[str]:
     return {i for cid in ids for i in (cid, *aliases.get(cid, ()))}
 
 
-def _error_category(mention: GoldMention, ids: set[str], predicted: str | None, known: set[str]) -> str:
-    """Why a gold mention was missed (the first that applies)."""
-    if not ids & known:
-        return "gold_id_not_in_ontology"
+def _error_category(
+    mention: GoldMention, ids: set[str], predicted: str | None, known: dict[str, set[str]], tied: set[str]
+) -> str:
+    """Why a gold mention was missed: the first kind of the module doc that applies."""
+    if not ids & known.get(CORPUS_CLASSES[mention.corpus_type], set()):
+        in_other = any(ids & concepts for concepts in known.values())
+        return "gold_id_in_other_class" if in_other else "gold_id_not_in_ontology"
     if predicted is None:
         return "no_candidate"
+    if ids & tied:
+        return "ambiguous_unresolved"
     return "composite_mention" if len(mention.concept_ids) > 1 else "wrong_concept"
 
 
@@ -116,18 +170,22 @@ def gold_mention_accuracy(
     predicted: dict[str, str],
     known: dict[str, set[str]],
     aliases: dict[str, set[str]] | None = None,
+    tied: dict[str, set[str]] | None = None,
 ) -> dict[str, dict]:
-    """Accuracy@1 per entity class and overall, with error categories and a few examples each.
+    """Accuracy@1 per entity class and overall, in-ontology accuracy and the share not in the ontology,
+    error kinds (module doc) and a few examples each.
 
     ``predicted`` maps ``_entity_id`` of a mention to its top concept; ``known`` is class -> the concept
     ids in the ontology terms (to tell "not in the ontology" apart from a linking error); ``aliases``
-    widens each gold id with the concepts that list it as an alternative id.
+    widens each gold id with the concepts that list it as an alternative id; ``tied`` maps an entity id
+    to its concepts at the top score (``top_candidates``).
 
     Example:
         >>> m = GoldMention("1", 0, 7, "lithium", "Chemical", ("MESH:D008094",))
-        >>> r = gold_mention_accuracy([m], {_entity_id(("1", 0, 7), "drug"): "MESH:D008094"}, {"drug": set()})
-        >>> r["overall"]["accuracy"], r["drug"]["correct"]
-        (1.0, 1)
+        >>> known = {"drug": {"MESH:D008094"}}
+        >>> r = gold_mention_accuracy([m], {_entity_id(("1", 0, 7), "drug"): "MESH:D008094"}, known)
+        >>> r["overall"]["accuracy"], r["drug"]["correct"], r["drug"]["in_ontology_accuracy"]
+        (1.0, 1, 1.0)
     """
     stats: dict[str, Counter] = defaultdict(Counter)
     errors: dict[str, Counter] = defaultdict(Counter)
@@ -140,14 +198,16 @@ def gold_mention_accuracy(
             counts["without_id"] += 1
             continue
         counts["evaluated"] += 1
-        top = predicted.get(_entity_id((mention.doc_id, mention.start, mention.end), entity_class))
+        entity_id = _entity_id((mention.doc_id, mention.start, mention.end), entity_class)
+        top = predicted.get(entity_id)
         ids = _with_aliases(mention.concept_ids, aliases or {})
+        counts["in_ontology"] += bool(ids & known.get(entity_class, set()))
         if top is None:
             counts["unlinked"] += 1
         if top in ids:
             counts["correct"] += 1
             continue
-        category = _error_category(mention, ids, top, known.get(entity_class, set()))
+        category = _error_category(mention, ids, top, known, (tied or {}).get(entity_id, set()))
         errors[entity_class][category] += 1
         if len(examples[entity_class][category]) < _EXAMPLES:
             examples[entity_class][category].append(
@@ -159,7 +219,9 @@ def gold_mention_accuracy(
         counts = sum((stats[c] for c in classes), Counter())
         result[name] = {
             "accuracy": _ratio(counts["correct"], counts["evaluated"]),
-            **{k: counts[k] for k in ("mentions", "without_id", "evaluated", "correct", "unlinked")},
+            "in_ontology_accuracy": _ratio(counts["correct"], counts["in_ontology"]),
+            "not_in_ontology_share": _ratio(counts["evaluated"] - counts["in_ontology"], counts["evaluated"]),
+            **{k: counts[k] for k in ("mentions", "without_id", "evaluated", "in_ontology", "correct", "unlinked")},
             "errors": dict(sum((errors[c] for c in classes), Counter())),
         }
         if name != "overall":
@@ -213,8 +275,10 @@ def _gold_entities(spark: SparkSession, mentions: list[GoldMention]) -> DataFram
     )
 
 
-def _collect_top(links: DataFrame) -> dict[str, str]:
-    return top_concepts(r.asDict() for r in links.select("entity_id", "concept_id", "source", "score").collect())
+def _collect_top(links: DataFrame) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """Top concept and top-score concepts of every linked entity, from one collect."""
+    rows = [r.asDict() for r in links.select("entity_id", "concept_id", "source", "score").collect()]
+    return top_concepts(rows), top_candidates(rows)
 
 
 def pubtator_offset(offset: int, section: str, title_length: int) -> int:
@@ -240,7 +304,7 @@ def _predicted_spans(
         [(d.doc_id, d.title or None, d.abstract or None) for d in docs], "doc_id string, title string, abstract string"
     )
     entities, links = annotate_dataframe(frame, "doc_id", "abstract", title_col="title", conf=cfg, terms=terms)
-    top = _collect_top(links)
+    top, _ = _collect_top(links)
     titles = {d.doc_id: len(d.title) for d in docs}
     spans = {}
     for row in entities.select("entity_id", "doc_id", "section", "start", "end", "entity_class").collect():
@@ -266,12 +330,12 @@ def evaluate_linking(
         known[row["entity_class"]].add(row["concept_id"])
     aliases = id_index((row["concept_id"], row.asDict()) for row in concepts)
     texts = spark.createDataFrame([(d.doc_id, f"{d.title} {d.abstract}") for d in docs], "doc_id string, text string")
-    predicted = _collect_top(link_entities(_gold_entities(spark, mentions), terms, cfg.linking, texts))
+    predicted, tied = _collect_top(link_entities(_gold_entities(spark, mentions), terms, cfg.linking, texts))
     result: dict[str, object] = {
         "corpus": pubtator,
         "documents": len(docs),
         "sources": sorted(r["source"] for r in terms.select("source").distinct().collect()),
-        "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases),
+        "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases, tied),
     }
     if end_to_end:
         result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, cfg), aliases)
