@@ -7,8 +7,8 @@ phrase* (``Alzheimer's disease``), because the two need opposite treatment:
 
 * noun phrases: accents dropped, Greek letters spelled out (``α`` -> ``alpha``), lower-cased, every run
   of punctuation/hyphens/whitespace made one space, possessive ``'s`` removed, the last word
-  depluralised (``cells`` -> ``cell``, ``therapies`` -> ``therapy``, ``mice`` -> ``mouse``), an eponym's possessive ``s`` dropped
-  before a head noun even without its apostrophe (``Crohns disease`` == ``Crohn's disease`` ==
+  depluralised (``cells`` -> ``cell``, ``therapies`` -> ``therapy``, ``mice`` -> ``mouse``), an eponym's
+  possessive ``s`` dropped before a head noun even without its apostrophe (``Crohns disease`` == ``Crohn's disease`` ==
   ``Crohn disease``, ``Graves' disease`` == ``Grave's disease``), British spellings made American
   (``tumour`` -> ``tumor``, ``anaemia`` -> ``anemia``, ``haemorrhage`` -> ``hemorrhage``, as MeSH and
   MEDIC spell them) and Roman numerals turned into

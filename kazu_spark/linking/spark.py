@@ -358,7 +358,7 @@ def _concept(concept_id: str, rank: str | None, parents: str | None, label: str 
     return from_metadata(concept_id, {"rank": rank, "parents": parents}, label)
 
 
-def preferred_batch(candidates: pd.Series, generic: frozenset[str]) -> pd.Series:
+def _preferred_batch(candidates: pd.Series, generic: frozenset[str]) -> pd.Series:
     """Per entity (a list of candidate structs: concept_id, rank, parents, label, widened) the concept ids
     that ``prefer_widened`` keeps."""
     kept = []
@@ -400,13 +400,14 @@ def _prefer_specific(links: DataFrame, queries: DataFrame, terms: DataFrame, gen
         original.drop("any_broad")
         .withColumn("widened", F.lit(False))
         .unionByName(widened.withColumn("widened", F.lit(True)))
+        .localCheckpoint(eager=True)
     )
     facts = _candidate_facts(terms, candidates.select("concept_id", "source").distinct(), generic)
     described = candidates.join(facts.drop("broad"), ["concept_id", "source"], "left")
 
     @pandas_udf(ArrayType(StringType()))
     def keep_udf(rows: pd.Series) -> pd.Series:
-        return preferred_batch(rows, generic)
+        return _preferred_batch(rows, generic)
 
     kept = described.groupBy("entity_id").agg(
         keep_udf(F.collect_list(F.struct("concept_id", "rank", "parents", "label", "widened"))).alias("kept")
@@ -494,7 +495,8 @@ def link_entities(
     and ``documents``).
     With fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the dictionary
     links are materialised (``localCheckpoint``), and so are the fuzzy lookups, to find the classes that
-    need a fuzzy index, which is built and broadcast.
+    need a fuzzy index, which is built and broadcast. With ``prefer_specific`` the candidates are
+    materialised too, before and after the wider lookup of the mentions that have a broad candidate.
     """
     cfg = cfg or LinkingConfig()
     context = context or StepContext(Config(linking=cfg), terms, documents)
