@@ -249,6 +249,17 @@ class FuzzyConfig(_Strict):
     )
 
 
+#: the default ``linking.generic_concepts``: per class the catch-all concepts that name no particular
+#: thing (the roots of CL, MEDIC and the NCBI Taxonomy and their near-root groupings, and MeSH's
+#: "drugs"-like headings); docs/linking_preferences.md says why each is there
+GENERIC_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "cell_type": ("CL:0000000", "CL:0000003", "CL:0000255", "CL:0000548"),
+    "disease": ("MESH:C", "MESH:D004194", "MESH:D013577", "MESH:D009369"),
+    "species": ("NCBITaxon:1", "NCBITaxon:131567", "NCBITaxon:2759", "NCBITaxon:33208"),
+    "drug": ("MESH:D004364", "MESH:D011506", "MESH:D012996"),
+}
+
+
 class DisambiguationConfig(_Strict):
     """Resolving a mention linked to several concepts by its document's context."""
 
@@ -280,6 +291,16 @@ class LinkingConfig(_Strict):
     fuzzy: FuzzyConfig = Field(default_factory=FuzzyConfig)
     disambiguation: DisambiguationConfig = Field(default_factory=DisambiguationConfig)
     tiers: TierConfig = Field(default_factory=TierConfig)
+    prefer_specific: bool = Field(
+        True,
+        description="of a mention's candidates keep the most specific: a species over its genus or an is_a parent, "
+        "anything over a generic concept (linking.preferences, docs/linking_preferences.md)",
+    )
+    generic_concepts: dict[str, list[str]] = Field(
+        default_factory=lambda: {class_: list(ids) for class_, ids in GENERIC_CONCEPTS.items()},
+        description="entity class -> catch-all concepts (cell, Neoplasms, ...): a more specific candidate wins "
+        "over them and their links are flagged generic; setting it replaces the whole mapping",
+    )
 
 
 #: the autocast precision of a training run (see :mod:`kazu_spark.training.loop`)

@@ -98,6 +98,12 @@ ENTITY_LINKS = _schema(
     ("score", DoubleType(), False, "match score in [0, 1]: 1.0 exact, 0.9 normalised, 0.8 x cosine fuzzy"),
     ("ambiguous", BooleanType(), False, "true when the entity keeps links to several concepts"),
     ("confidence_tier", StringType(), False, "high, medium, low (by score, linking.tiers) or ambiguous"),
+    (
+        "generic",
+        BooleanType(),
+        True,
+        "the concept is a catch-all (linking.generic_concepts: cell, Neoplasms, ...); null in older rows",
+    ),
     ("run_id", StringType(), False, "run that last wrote this row"),
 )
 

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from kazu_spark.config import OntologySource, load_config
-from kazu_spark.lakehouse.delta import read_table
+from kazu_spark.lakehouse.delta import append_table, read_table
+from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.terms import build_ontology_terms, write_ontology_terms
-from kazu_spark.schemas import ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS
+from kazu_spark.schemas import ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS, TABLES
 
 pytestmark = pytest.mark.spark
 
@@ -229,3 +232,70 @@ def test_strategies_can_be_switched_off(spark: SparkSession, terms: DataFrame) -
     assert sorted((r["entity_id"], r["concept_id"]) for r in links) == [
         ("a", "HGNC:40"), ("m", "HGNC:21710"), ("m", "HGNC:40")
     ]  # fmt: skip
+
+
+def _term(concept_id: str, label: str, synonym: str, entity_class: str, **metadata: str) -> dict:
+    """An ontology_terms row as a source with OBO metadata (``rank``, ``parents``) would give it."""
+    return {
+        "term_id": hashlib.sha1(f"T|{concept_id}|{synonym}".encode()).hexdigest(),
+        "concept_id": concept_id,
+        "source": "T",
+        "default_label": label,
+        "synonym": synonym,
+        "synonym_type": "exact",
+        "normalised_synonym": normalise(synonym, entity_class),
+        "symbolic": False,
+        "entity_class": entity_class,
+        "metadata": metadata,
+        "source_version": "1",
+        "source_checksum": "0" * 64,
+    }
+
+
+PREFERENCE_TERMS = [  # the NCBI Taxonomy's common names as taxslim has them, and CL's root
+    _term("NCBITaxon:9605", "Homo", "humans", "species", rank="genus", parents="NCBITaxon:207598"),
+    _term("NCBITaxon:9606", "Homo sapiens", "human", "species", rank="species", parents="NCBITaxon:9605"),
+    _term("NCBITaxon:10088", "Mus <genus>", "mice", "species", rank="genus", parents="NCBITaxon:39107"),
+    _term("NCBITaxon:10088", "Mus <genus>", "mouse", "species", rank="genus", parents="NCBITaxon:39107"),
+    _term("NCBITaxon:10095", "Mus sp.", "mice", "species", rank="species", parents="NCBITaxon:941326"),
+    _term("NCBITaxon:10090", "Mus musculus", "mouse", "species", rank="species", parents="NCBITaxon:862507"),
+    _term("CL:0000000", "cell", "cell", "cell_type"),
+    _term("CL:0000000", "cell", "lymphoid cell", "cell_type"),  # made up: a generic and a specific synonym
+    _term("CL:0000542", "lymphocyte", "lymphoid cell", "cell_type"),
+]
+
+
+def test_species_over_genus_and_specific_over_generic(spark: SparkSession) -> None:
+    mentions = {"h": ("humans", "species"), "m": ("mice", "species"), "o": ("mouse", "species"),
+                "c": ("cells", "cell_type"), "l": ("lymphoid cells", "cell_type")}  # fmt: skip
+    rows = [(e, e, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, (m, c) in mentions.items()]
+    terms = spark.createDataFrame(PREFERENCE_TERMS, ONTOLOGY_TERMS)
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms).collect()
+    got = sorted((r["entity_id"], r["concept_id"], r["ambiguous"], r["generic"]) for r in links)
+    assert got == [
+        ("c", "CL:0000000", False, True),  # only the generic concept: kept, flagged
+        ("h", "NCBITaxon:9606", False, False),  # the exact "humans" names the genus; "human" the species
+        ("l", "CL:0000542", False, False),
+        ("m", "NCBITaxon:10090", False, False),  # not the genus Mus nor the placeholder "Mus sp."
+        ("o", "NCBITaxon:10090", False, False),
+    ]
+    off = load_config(overrides={"linking.prefer_specific": "false"}).linking
+    unpreferred = link_entities(spark.createDataFrame(rows[:1], schema=ENTITIES), terms, off).collect()
+    assert [(r["concept_id"], r["generic"]) for r in unpreferred] == [("NCBITaxon:9605", False)]
+
+
+def test_links_append_to_an_entity_links_table_of_an_older_version(
+    spark: SparkSession, terms: DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lakehouse = str(tmp_path / "lake")
+    older = StructType([f for f in ENTITY_LINKS.fields if f.name != "generic"])
+    old_row = {f: "x" for f in older.fieldNames()} | {"link_id": "old", "score": 1.0, "ambiguous": False}
+    with monkeypatch.context() as before:  # a lakehouse written before entity_links had `generic`
+        before.setitem(TABLES, "entity_links", older)
+        append_table(spark, spark.createDataFrame([old_row], older), lakehouse, "entity_links")
+    rows = [("e", "d", "body", 0, 6, "B-cells", "cell_type", 0.9, "m", "h", "r")]
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms).withColumn("run_id", F.lit("r2"))
+    append_table(spark, links, lakehouse, "entity_links")
+    table = read_table(spark, lakehouse, "entity_links")
+    assert sorted(table.columns) == sorted(ENTITY_LINKS.fieldNames())  # evolution appends the new column
+    assert sorted((r["link_id"] == "old", r["generic"]) for r in table.collect()) == [(False, False), (True, None)]

@@ -21,6 +21,8 @@ from kazu_spark.linking.normalise import is_symbolic, normalise
         ("Hodgkin lymphomas", "disease", "hodgkin lymphoma"),
         ("therapies", "drug", "therapy"),
         ("viruses", "species", "virus"),
+        ("nude mice", "species", "nude mouse"),  # irregular: meets the species' "mouse", not only the genus' "mice"
+        ("Humans", "species", "human"),
         ("Diabetes", "disease", "diabetes"),
         ("sepsis", "disease", "sepsis"),
         ("species", "species", "species"),

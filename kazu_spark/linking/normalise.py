@@ -7,8 +7,8 @@ phrase* (``Alzheimer's disease``), because the two need opposite treatment:
 
 * noun phrases: accents dropped, Greek letters spelled out (``α`` -> ``alpha``), lower-cased, every run
   of punctuation/hyphens/whitespace made one space, possessive ``'s`` removed, the last word
-  depluralised (``cells`` -> ``cell``, ``therapies`` -> ``therapy``), an eponym's possessive ``s`` dropped
-  before a head noun even without its apostrophe (``Crohns disease`` == ``Crohn's disease`` ==
+  depluralised (``cells`` -> ``cell``, ``therapies`` -> ``therapy``, ``mice`` -> ``mouse``), an eponym's
+  possessive ``s`` dropped before a head noun even without its apostrophe (``Crohns disease`` == ``Crohn's disease`` ==
   ``Crohn disease``, ``Graves' disease`` == ``Grave's disease``), British spellings made American
   (``tumour`` -> ``tumor``, ``anaemia`` -> ``anemia``, ``haemorrhage`` -> ``hemorrhage``, as MeSH and
   MEDIC spell them) and Roman numerals turned into
@@ -59,6 +59,9 @@ _INVARIANT = frozenset(
     {"species", "series", "diabetes", "herpes", "rabies", "scabies", "measles", "mumps", "rickets", "news"}
 )
 _NOT_PLURAL_ENDINGS = ("ss", "us", "is", "ys", "ous")
+#: irregular plurals: ``mice`` must meet ``mouse`` (NCBI Taxonomy gives the genus *Mus* the common name
+#: ``mice`` and *Mus musculus* only ``mouse``)
+_IRREGULAR = {"mice": "mouse", "lice": "louse", "geese": "goose", "teeth": "tooth", "feet": "foot"}
 #: head nouns after which an eponym's ``s`` is a possessive (``Crohns disease``, ``Hodgkins lymphoma``)
 _EPONYM_HEADS = frozenset(
     {"disease", "syndrome", "lymphoma", "sarcoma", "disorder", "palsy", "anemia", "anaemia", "tumor", "tumour",
@@ -140,7 +143,9 @@ def is_symbolic(text: str) -> bool:
 
 
 def _singular(word: str) -> str:
-    """Strip a simple English plural from one lower-case word (``cells``, ``therapies``, ``lesions``)."""
+    """Strip an English plural from one lower-case word (``cells``, ``therapies``, ``lesions``, ``mice``)."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
     if len(word) <= 3 or not word.endswith("s") or word in _INVARIANT or word.endswith(_NOT_PLURAL_ENDINGS):
         return word
     if word.endswith("ies") and len(word) > 4:

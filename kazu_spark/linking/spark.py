@@ -27,6 +27,14 @@ relies on it), and linking does not rewrite entities (they are written before it
 the class). So ``COPD`` that the model tagged as a gene next to ``chronic obstructive pulmonary
 disease (COPD)`` tagged as a disease gets no disease link; fixing classes belongs to NER.
 
+**Preferences** (``linking.prefer_specific``): of a mention's candidates the most specific are kept
+(:mod:`kazu_spark.linking.preferences`): a species over its genus or an ``is_a`` parent, by the terms'
+metadata ``rank`` and ``parents``, and anything over a concept of ``linking.generic_concepts``. A mention
+with a generic or higher-rank candidate is also looked up by its normalised name in the same sources (the
+cascade stopped at its first match: the exact ``humans`` names the genus *Homo* only, the normalised
+``human`` also *Homo sapiens*); such a candidate is kept only when it beats every one the cascade found.
+A link to a generic concept that is left is flagged ``generic``.
+
 **Disambiguation** (``linking.disambiguation``): a mention left with several concepts is narrowed by
 its document (:mod:`kazu_spark.linking.disambiguate`): to the candidates the document links
 unambiguously elsewhere, then (with ``documents``) by TF-IDF between the document's text and each
@@ -57,13 +65,14 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
-from pyspark.sql.types import ArrayType, StringType, StructType
+from pyspark.sql.types import ArrayType, BooleanType, StringType, StructType
 
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import find_abbreviations
 from kazu_spark.linking.disambiguate import choose_concepts
 from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
+from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
 from kazu_spark.linking.variants import variant_keys
 from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
 from kazu_spark.runtime.worker_cache import map_with_broadcast
@@ -323,6 +332,95 @@ def _abbreviation_queries(entities: DataFrame, documents: DataFrame) -> DataFram
     )
 
 
+def _candidate_facts(terms: DataFrame, candidates: DataFrame, generic: frozenset[str]) -> DataFrame:
+    """Per candidate ``(concept_id, source)``: its label, metadata ``rank`` and ``parents`` (null when the
+    terms have none) and ``broad``: generic or a taxon above species, so its mention is looked up wider."""
+
+    @pandas_udf(BooleanType())
+    def broad(concept_id: pd.Series, rank: pd.Series, parents: pd.Series, label: pd.Series) -> pd.Series:
+        rows = zip(concept_id, rank, parents, label, strict=True)
+        return pd.Series([is_broad(_concept(*row), generic) for row in rows], index=concept_id.index)
+
+    metadata = F.col("metadata")
+    facts = (
+        terms.join(candidates, ["concept_id", "source"], "left_semi")
+        .groupBy("concept_id", "source")
+        .agg(
+            F.max(metadata.getItem("rank")).alias("rank"),
+            F.max(metadata.getItem("parents")).alias("parents"),
+            F.min("default_label").alias("label"),
+        )
+    )
+    return facts.withColumn("broad", broad("concept_id", "rank", "parents", "label"))
+
+
+def _concept(concept_id: str, rank: str | None, parents: str | None, label: str | None) -> Concept:
+    return from_metadata(concept_id, {"rank": rank, "parents": parents}, label)
+
+
+def _preferred_batch(candidates: pd.Series, generic: frozenset[str]) -> pd.Series:
+    """Per entity (a list of candidate structs: concept_id, rank, parents, label, widened) the concept ids
+    that ``prefer_widened`` keeps."""
+    kept = []
+    for rows in candidates:
+        found = {False: [], True: []}
+        for row in rows:
+            found[bool(row["widened"])].append(_concept(row["concept_id"], row["rank"], row["parents"], row["label"]))
+        kept.append(prefer_widened(found[False], found[True], generic))
+    return pd.Series(kept, index=candidates.index)
+
+
+def _prefer_specific(links: DataFrame, queries: DataFrame, terms: DataFrame, generic: frozenset[str]) -> DataFrame:
+    """``links`` (LINK_MATCH) with each entity's candidates narrowed to the most specific (module doc,
+    Preferences); an entity with one candidate that is neither generic nor above species is left as it is."""
+    facts = _candidate_facts(terms, links.select("concept_id", "source").distinct(), generic)
+    entity = Window.partitionBy("entity_id")
+    judged = (
+        links.join(facts.select("concept_id", "source", "broad"), ["concept_id", "source"], "left")
+        .withColumn("any_broad", F.max(F.coalesce("broad", F.lit(False))).over(entity))
+        .withColumn("judge", F.col("any_broad") | (F.size(F.collect_set("concept_id").over(entity)) > 1))
+        .localCheckpoint(eager=True)
+    )
+    original = judged.where("judge").drop("broad", "judge")
+    lookups = (
+        original.where("any_broad")
+        .select("entity_id", "via", "source")
+        .distinct()
+        .join(queries, ["entity_id", "via"])
+        .withColumn("key", normalise_udf("query", "entity_class"))
+    )
+    keys = _term_keys(terms, F.col("normalised_synonym"))
+    widened = _select_view(
+        lookups.join(keys, ["entity_class", "key", "source"]).join(original, ["entity_id", "concept_id"], "left_anti"),
+        LINK_MATCH,
+        strategy=F.lit("normalised"),
+        score=F.lit(NORMALISED_SCORE),
+    )
+    candidates = (
+        original.drop("any_broad")
+        .withColumn("widened", F.lit(False))
+        .unionByName(widened.withColumn("widened", F.lit(True)))
+        .localCheckpoint(eager=True)
+    )
+    facts = _candidate_facts(terms, candidates.select("concept_id", "source").distinct(), generic)
+    described = candidates.join(facts.drop("broad"), ["concept_id", "source"], "left")
+
+    @pandas_udf(ArrayType(StringType()))
+    def keep_udf(rows: pd.Series) -> pd.Series:
+        return _preferred_batch(rows, generic)
+
+    kept = described.groupBy("entity_id").agg(
+        keep_udf(F.collect_list(F.struct("concept_id", "rank", "parents", "label", "widened"))).alias("kept")
+    )
+    chosen = (
+        candidates.join(kept, "entity_id")
+        .where(F.array_contains("kept", F.col("concept_id")))
+        .withColumn("ambiguous", F.size(F.array_distinct("kept")) > 1)
+    )
+    unjudged = judged.where(~F.col("judge"))
+    return unjudged.select(*LINK_MATCH.fieldNames()).unionByName(chosen.select(*LINK_MATCH.fieldNames()))
+
+
 def resolve_document(group: pd.DataFrame, margin: float) -> pd.DataFrame:
     """Disambiguate one document's ambiguous candidate links (``LINK_MATCH`` columns plus ``concept_text``,
     ``linked`` = the document's unambiguous concepts, ``context`` = its text or None): the kept rows, with
@@ -397,7 +495,8 @@ def link_entities(
     and ``documents``).
     With fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the dictionary
     links are materialised (``localCheckpoint``), and so are the fuzzy lookups, to find the classes that
-    need a fuzzy index, which is built and broadcast.
+    need a fuzzy index, which is built and broadcast. With ``prefer_specific`` the candidates are
+    materialised too, before and after the wider lookup of the mentions that have a broad candidate.
     """
     cfg = cfg or LinkingConfig()
     context = context or StepContext(Config(linking=cfg), terms, documents)
@@ -417,6 +516,9 @@ def link_entities(
             .withColumn("strategy", F.when(via_long_form, "abbreviation").otherwise(F.col("strategy")))
             .withColumn("score", F.when(via_long_form, ABBREVIATION_SCALE).otherwise(1.0) * F.col("score"))
         )
+    generic = frozenset(c for concepts in cfg.generic_concepts.values() for c in concepts)
+    if cfg.prefer_specific:
+        links = _prefer_specific(links, queries, terms, generic)
     if cfg.disambiguation.enabled:
         links = _disambiguate(links, terms, documents, cfg.disambiguation)
     else:
@@ -426,4 +528,5 @@ def link_entities(
         LINK_ROWS,
         link_id=F.sha1(F.concat_ws("|", "entity_id", "concept_id", "source")),
         confidence_tier=_confidence_tier(cfg.tiers),
+        generic=F.col("concept_id").isin(list(generic)),
     )

@@ -1,0 +1,136 @@
+"""Prefer the specific concept: a species over its genus, a named concept over a catch-all one.
+
+One mention's candidates may name one thing at different depths. ``humans`` is the NCBI Taxonomy common
+name of the genus *Homo* (NCBITaxon:9605) and, singular, ``human`` that of *Homo sapiens* (9606);
+``mouse`` names the genus *Mus* and *Mus musculus*; ``cells`` may name ``CL:0000000 cell`` beside a cell
+type. A knowledge graph wants the specific concept, so of a mention's candidates, in order:
+
+1. **generic concepts** (``linking.generic_concepts``: catch-alls such as ``cell`` or ``Neoplasms``) lose
+   to any other candidate;
+2. a candidate that is an ``is_a`` **parent** of another candidate (metadata ``parents``) loses to it;
+3. a taxon at **species rank** or below (metadata ``rank``: species, subspecies, strain, ...) beats taxa of
+   a higher rank (genus, family, ...); an NCBI placeholder species named ``<Genus> sp.`` (``Mus sp.``, an
+   unidentified species of *Mus*) counts as its genus. Taxa of no or an unknown rank (``no rank``,
+   ``clade``) are left alone.
+
+Candidates without metadata (older ``ontology_terms``) are judged by rule 1 only.
+
+``prefer_widened`` adds the candidates of the mention's *normalised* name: the cascade stops at the first
+step that matches, so the exact plural ``humans`` finds only the genus and never meets the species'
+``human``. Those extra candidates count only when they beat every original one.
+
+Example:
+    >>> homo = Concept("NCBITaxon:9605", rank="genus")
+    >>> sapiens = Concept("NCBITaxon:9606", rank="species", parents=("NCBITaxon:9605",))
+    >>> prefer_widened([homo], [homo, sapiens], generic=set())
+    ['NCBITaxon:9606']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+#: NCBI Taxonomy ranks at species level and below
+SPECIES_RANKS = frozenset(
+    {"species", "subspecies", "varietas", "subvariety", "forma", "forma specialis", "strain", "serotype", "serogroup",
+     "biotype", "genotype", "isolate", "morph", "pathogroup"}
+)  # fmt: skip
+#: NCBI Taxonomy ranks above species (``no rank`` and ``clade`` are in neither set)
+HIGHER_RANKS = frozenset(
+    {"superkingdom", "domain", "realm", "kingdom", "subkingdom", "superphylum", "phylum", "subphylum", "superclass",
+     "class", "subclass", "infraclass", "cohort", "subcohort", "superorder", "order", "suborder", "infraorder",
+     "parvorder", "superfamily", "family", "subfamily", "tribe", "subtribe", "genus", "subgenus", "section",
+     "subsection", "series", "species group", "species subgroup"}
+)  # fmt: skip
+_PLACEHOLDER_SUFFIX = " sp."
+
+
+class Concept(NamedTuple):
+    """A candidate concept and the facts the rules read: its taxonomic rank, is_a parents and label."""
+
+    concept_id: str
+    rank: str | None = None
+    parents: tuple[str, ...] = ()
+    label: str | None = None
+
+
+def from_metadata(concept_id: str, metadata: Mapping[str, str | None] | None, label: str | None = None) -> Concept:
+    """A ``Concept`` from an ``ontology_terms`` metadata map (``rank``; ``parents``, ``|``-joined ids);
+    a missing or null key means not known.
+
+    Example:
+        >>> from_metadata("NCBITaxon:9606", {"rank": "species", "parents": "NCBITaxon:9605"}, "Homo sapiens")
+        Concept(concept_id='NCBITaxon:9606', rank='species', parents=('NCBITaxon:9605',), label='Homo sapiens')
+    """
+    metadata = metadata or {}
+    rank = metadata.get("rank")
+    parents = tuple(p.strip() for p in (metadata.get("parents") or "").split("|") if p.strip())
+    return Concept(concept_id, rank.replace("_", " ").strip().lower() if rank else None, parents, label)
+
+
+def _species_level(candidate: Concept) -> bool:
+    placeholder = (candidate.label or "").endswith(_PLACEHOLDER_SUFFIX)
+    return candidate.rank in SPECIES_RANKS and not placeholder
+
+
+def _above_species(candidate: Concept) -> bool:
+    return candidate.rank in HIGHER_RANKS or (
+        candidate.rank in SPECIES_RANKS and (candidate.label or "").endswith(_PLACEHOLDER_SUFFIX)
+    )
+
+
+def is_broad(candidate: Concept, generic: Collection[str]) -> bool:
+    """True when a more specific concept would win over ``candidate``: it is generic, or a taxon above
+    species rank (a placeholder ``<Genus> sp.`` included).
+
+    Example:
+        >>> is_broad(Concept("NCBITaxon:9605", rank="genus"), set()), is_broad(Concept("CL:0000000"), {"CL:0000000"})
+        (True, True)
+        >>> is_broad(Concept("NCBITaxon:9606", rank="species", label="Homo sapiens"), set())
+        False
+    """
+    return candidate.concept_id in generic or _above_species(candidate)
+
+
+def preferred(candidates: Iterable[Concept], generic: Collection[str]) -> list[str]:
+    """The candidates' concept ids that the rules of the module doc keep, sorted; never empty when
+    ``candidates`` is not.
+
+    Example:
+        >>> cell, t_cell = Concept("CL:0000000"), Concept("CL:0000084", parents=("CL:0000542",))
+        >>> preferred([cell, t_cell], generic={"CL:0000000"})
+        ['CL:0000084']
+        >>> preferred([Concept("NCBITaxon:10088", rank="genus", label="Mus <genus>"),
+        ...            Concept("NCBITaxon:10095", rank="species", label="Mus sp.")], generic=set())
+        ['NCBITaxon:10088', 'NCBITaxon:10095']
+    """
+    kept = list({c.concept_id: c for c in candidates}.values())
+    specific = [c for c in kept if c.concept_id not in generic]
+    kept = specific or kept
+    parents = {p for c in kept for p in c.parents}
+    kept = [c for c in kept if c.concept_id not in parents] or kept
+    if any(_species_level(c) for c in kept):
+        kept = [c for c in kept if not _above_species(c)]
+    return sorted(c.concept_id for c in kept)
+
+
+def prefer_widened(original: Sequence[Concept], widened: Sequence[Concept], generic: Collection[str]) -> list[str]:
+    """The concepts to keep of a mention whose cascade found ``original`` and whose normalised name also
+    names ``widened``: ``widened``'s winners when the rules rank them above every original candidate,
+    else the rules applied to ``original`` alone (a wider name never adds ambiguity).
+
+    Example:
+        >>> mus = Concept("NCBITaxon:10088", rank="genus", label="Mus <genus>")
+        >>> sp = Concept("NCBITaxon:10095", rank="species", label="Mus sp.")
+        >>> musculus = Concept("NCBITaxon:10090", rank="species", parents=("NCBITaxon:862507",))
+        >>> prefer_widened([mus, sp], [mus, musculus, sp], generic=set())
+        ['NCBITaxon:10090']
+        >>> rat = Concept("NCBITaxon:10116", rank="species")
+        >>> prefer_widened([musculus], [musculus, rat], generic=set())
+        ['NCBITaxon:10090']
+    """
+    kept = preferred([*original, *widened], generic)
+    if set(kept) & {c.concept_id for c in original}:
+        return preferred(original, generic)
+    return kept

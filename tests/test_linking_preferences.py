@@ -1,0 +1,64 @@
+"""Which of a mention's candidate concepts a knowledge graph gets: the specific ones (linking.preferences)."""
+
+from __future__ import annotations
+
+from kazu_spark.config import LinkingConfig
+from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened, preferred
+
+GENERIC = frozenset(c for ids in LinkingConfig().generic_concepts.values() for c in ids)
+HOMO = Concept("NCBITaxon:9605", rank="genus", parents=("NCBITaxon:207598",), label="Homo")
+SAPIENS = Concept("NCBITaxon:9606", rank="species", parents=("NCBITaxon:9605",), label="Homo sapiens")
+MUS = Concept("NCBITaxon:10088", rank="genus", parents=("NCBITaxon:39107",), label="Mus <genus>")
+MUS_SP = Concept("NCBITaxon:10095", rank="species", parents=("NCBITaxon:941326",), label="Mus sp.")
+MUSCULUS = Concept("NCBITaxon:10090", rank="species", parents=("NCBITaxon:862507",), label="Mus musculus")
+RATTUS = Concept("NCBITaxon:10114", rank="genus", label="Rattus")
+NORVEGICUS = Concept("NCBITaxon:10116", rank="species", parents=("NCBITaxon:10114",), label="Rattus norvegicus")
+
+
+def test_the_species_wins_over_its_genus_by_rank_or_by_parent() -> None:
+    assert preferred([MUS, MUSCULUS], GENERIC) == ["NCBITaxon:10090"]  # "mouse": rank
+    unranked = [Concept("NCBITaxon:9605"), Concept("NCBITaxon:9606", parents=("NCBITaxon:9605",))]
+    assert preferred(unranked, GENERIC) == ["NCBITaxon:9606"]  # no rank known: the is_a parent loses
+    family = Concept("NCBITaxon:10066", rank="family", label="Muridae")
+    assert preferred([family, MUSCULUS], GENERIC) == ["NCBITaxon:10090"]  # any rank above species loses
+
+
+def test_a_placeholder_species_counts_as_its_genus() -> None:
+    assert preferred([MUS, MUS_SP, MUSCULUS], GENERIC) == ["NCBITaxon:10090"]
+    assert preferred([MUS, MUS_SP], GENERIC) == ["NCBITaxon:10088", "NCBITaxon:10095"]  # nothing to prefer
+
+
+def test_taxa_of_no_rank_and_unrelated_species_are_left_alone() -> None:
+    clade = Concept("NCBITaxon:314146", rank="clade", label="Euarchontoglires")
+    assert preferred([clade, MUSCULUS], GENERIC) == ["NCBITaxon:10090", "NCBITaxon:314146"]
+    assert preferred([MUSCULUS, NORVEGICUS], GENERIC) == ["NCBITaxon:10090", "NCBITaxon:10116"]
+
+
+def test_a_generic_concept_loses_to_a_specific_one_but_is_kept_alone() -> None:
+    cell, t_cell = Concept("CL:0000000", label="cell"), Concept("CL:0000084", label="T cell")
+    assert preferred([cell, t_cell], GENERIC) == ["CL:0000084"]
+    assert preferred([cell], GENERIC) == ["CL:0000000"]
+    neoplasms, disease = Concept("MESH:D009369"), Concept("MESH:D004194")
+    assert preferred([neoplasms, disease], GENERIC) == ["MESH:D004194", "MESH:D009369"]  # both generic: both stay
+    assert preferred([neoplasms, Concept("MESH:D001943")], GENERIC) == ["MESH:D001943"]
+
+
+def test_the_normalised_name_brings_the_species_the_exact_plural_missed() -> None:
+    assert prefer_widened([HOMO], [HOMO, SAPIENS], GENERIC) == ["NCBITaxon:9606"]  # "humans"
+    assert prefer_widened([MUS, MUS_SP], [MUS, MUSCULUS, MUS_SP], GENERIC) == ["NCBITaxon:10090"]  # "mice"
+    assert prefer_widened([RATTUS], [RATTUS, NORVEGICUS], GENERIC) == ["NCBITaxon:10116"]
+
+
+def test_a_wider_name_never_adds_ambiguity_to_a_specific_link() -> None:
+    assert prefer_widened([MUSCULUS], [MUSCULUS, NORVEGICUS], GENERIC) == ["NCBITaxon:10090"]
+    assert prefer_widened([MUS, MUSCULUS], [MUS, MUSCULUS, NORVEGICUS], GENERIC) == ["NCBITaxon:10090"]
+    assert prefer_widened([HOMO], [], GENERIC) == ["NCBITaxon:9605"]  # nothing wider: the genus stays
+
+
+def test_metadata_keys_of_ontology_terms_are_read_as_the_parser_writes_them() -> None:
+    taxon = from_metadata("NCBITaxon:32281", {"rank": "species_group", "parents": "NCBITaxon:7215|NCBITaxon:1"})
+    assert taxon.rank == "species group" and taxon.parents == ("NCBITaxon:7215", "NCBITaxon:1")
+    assert is_broad(taxon, GENERIC)
+    bare = from_metadata("MESH:D009369", {"TreeNumbers": "C04"})  # no rank, no parents: older terms
+    assert (bare.rank, bare.parents) == (None, ()) and is_broad(bare, GENERIC)
+    assert not is_broad(from_metadata("NCBITaxon:9606", {"rank": "species"}, "Homo sapiens"), GENERIC)
