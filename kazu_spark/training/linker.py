@@ -100,7 +100,7 @@ def ontology_synonyms(
     sources: Sequence[OntologySource], base: str | Path | None = None
 ) -> tuple[dict[Concept, list[str]], dict[tuple[str, str], Concept], dict[str, dict[str, int]]]:
     """Each concept's distinct synonyms (case-insensitive), the alias index (class, id) -> concept, and
-    per source its concepts, synonyms and concepts with two or more synonyms (those give pairs)."""
+    per source its concepts and synonym rows."""
     synonyms: dict[Concept, dict[str, str]] = defaultdict(dict)
     aliases: dict[tuple[str, str], Concept] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -113,10 +113,6 @@ def ontology_synonyms(
             for key in alias_keys(row):
                 aliases.setdefault((source.entity_class, key), concept)
         counts[source.name] = {"concepts": len(seen), "synonym_rows": sum(seen.values())}
-    for source in sources:
-        counts[source.name]["concepts_with_pairs"] = sum(
-            1 for (cls, cid), syns in synonyms.items() if cls == source.entity_class and len(syns) > 1
-        )
     return {c: list(s.values()) for c, s in synonyms.items()}, aliases, counts
 
 
@@ -181,6 +177,26 @@ def draw_pairs(
         if synonyms.get(concept):
             pairs.extend((concept, text, rng.choice(synonyms[concept])) for text in mentions[concept])
     return pairs
+
+
+def pair_counts(synonyms: Mapping[Concept, Sequence[str]], mentions: Mapping, per_concept: int) -> dict[str, dict]:
+    """Per entity class: concepts, those with pairs, and the synonym and mention pairs of every epoch
+    (:func:`draw_pairs` draws exactly these counts).
+
+    Example:
+        >>> pair_counts({("d", "A"): ["a", "b", "c"], ("d", "B"): ["x"]}, {("d", "B"): ["ex"]}, 2)
+        {'d': {'concepts': 2, 'concepts_with_pairs': 2, 'synonym_pairs': 2, 'mention_pairs': 1}}
+    """
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for (cls, cid), texts in sorted(synonyms.items()):
+        n, m = len(texts), len(mentions.get((cls, cid), ()))
+        counts[cls].update(
+            concepts=1,
+            concepts_with_pairs=int(n > 1 or m > 0),
+            synonym_pairs=min(per_concept, n * (n - 1) // 2),
+            mention_pairs=m,
+        )
+    return {cls: dict(c) for cls, c in counts.items()}
 
 
 def concept_batches(concepts: Sequence[Concept], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -373,6 +389,7 @@ def train_linker(
         "scale": scale,
         "loss": "symmetric InfoNCE (multiple-negatives ranking), in-batch negatives of other concepts",
         "concepts": len(synonyms),
+        "pairs_by_class": pair_counts(synonyms, mentions, pairs_per_concept),
         "pairs_per_epoch": len(first) * training.batch_size,
         "batches_per_epoch": len(first),
         **dict(facts or {}),
