@@ -310,7 +310,9 @@ def timed_accuracy(make: Callable[[], SynonymEncoder], synonyms: Mapping, devel:
     """:func:`devel_accuracy` of the encoder ``make()`` returns, and the seconds it took."""
     started = time.monotonic()
     table = devel_accuracy(make(), synonyms, devel)
-    return table, round(time.monotonic() - started, 1)
+    seconds = round(time.monotonic() - started, 1)
+    logger.info("devel accuracy@1 in %.0f s: %s", seconds, json.dumps(table))
+    return table, seconds
 
 
 def train_linker(
