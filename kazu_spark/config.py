@@ -327,6 +327,23 @@ class TrainingRunConfig(_Strict):
     checkpoint_every: int = Field(500, gt=0, description="steps between resumable checkpoints (with a folder)")
 
 
+class LinkerRunConfig(TrainingRunConfig):
+    """``train linker``'s run settings: a training run's, plus the synonym encoder's shape and its training pairs."""
+
+    epochs: float = Field(1.0, gt=0, description="passes over the training pairs (fractional allowed)")
+    batch_size: int = Field(128, gt=0, description="pairs per step, each of another concept (in-batch negatives)")
+    precision: TrainingPrecision = Field("bf16", description="autocast precision: fp32 or bf16 (CPU/CUDA)")
+    layers: int = Field(2, gt=0, le=6, description="encoder layers kept from the base MiniLM (speed: docs/linking.md)")
+    max_length: int = Field(25, gt=2, description="sub-tokens per synonym or mention, [CLS]/[SEP] included")
+    pairs_per_concept: int = Field(4, gt=0, description="(synonym, synonym) pairs drawn per concept and epoch")
+    scale: float = Field(20.0, gt=0, description="inverse temperature of the in-batch contrastive loss")
+    corpora_root: PathStr = Field(
+        "../shared/data/linking",
+        description="folder of <corpus>/train.txt PubTator files adding (mention, synonym) pairs "
+        "(devel.txt: only the accuracy table)",
+    )
+
+
 class TrainingConfig(_Strict):
     """Teacher training and distillation (``kazu-spark train``, docs/distillation.md): each stage's run settings."""
 
@@ -336,6 +353,9 @@ class TrainingConfig(_Strict):
     student: TrainingRunConfig = Field(
         default_factory=lambda: TrainingRunConfig(lr=3e-4),
         description="`train distill` and the student stage of `train all` (a higher rate: it starts from scratch)",
+    )
+    linker: LinkerRunConfig = Field(
+        default_factory=LinkerRunConfig, description="`train linker`: the synonym encoder of embedding linking"
     )
 
 

@@ -77,6 +77,7 @@ PURE = (
     "training.prune",
     "training.model_card",
     "training.train",
+    "training.linker",
 )
 SPARK_PACKAGES = frozenset({"pyspark", "delta", "py4j", "graphframes"})
 

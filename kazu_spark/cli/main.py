@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "maintain": ("maintain", "compact (OPTIMIZE) and VACUUM the lakehouse tables"),
     "evaluate": ("evaluate", "evaluation"),
     "report": ("report", "write an HTML report of the lakehouse"),
-    "train": ("train", "train NER models"),
+    "train": ("train", "train NER models and the linking encoder"),
     "label": ("label", "write a teacher's soft labels for a corpus to Delta"),
 }
 #: errors that mean "fix the configuration or the flags": exit code 2, like argparse's usage errors
@@ -95,7 +95,7 @@ def error_line(exc: KazuSparkError) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``kazu-spark`` console script (raises SystemExit on an expected error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"] and argv[1:2] not in (["teacher"], ["distill"], ["all"], ["-h"], ["--help"]):
+    if argv[:1] == ["train"] and argv[1:2] not in (["teacher"], ["distill"], ["all"], ["linker"], ["-h"], ["--help"]):
         argv.insert(1, "teacher")  # `kazu-spark train ...` from before the teacher/distill split
     command = next((a for a in argv if not a.startswith("-")), None)  # the top-level flags take no value
     args = build_parser([command] if command else []).parse_args(argv)

