@@ -51,6 +51,24 @@ ID_RULES: dict[str, tuple[re.Pattern[str], str] | None] = {
 }
 
 
+#: PubTator annotation type -> entity class it is linked as (NCBI-disease's four types, BC5CDR's two, BioRED's
+#: five with ids of an ontology, S800's one); other types (BioRED's ``SequenceVariant``) are not evaluated
+CORPUS_CLASSES = {
+    "Disease": "disease",
+    "SpecificDisease": "disease",
+    "DiseaseClass": "disease",
+    "Modifier": "disease",
+    "CompositeMention": "disease",
+    "Chemical": "drug",
+    "DiseaseOrPhenotypicFeature": "disease",
+    "ChemicalEntity": "drug",
+    "GeneOrGeneProduct": "gene",
+    "OrganismTaxon": "species",
+    "CellLine": "cell_line",
+    "Species": "species",
+}
+
+
 @dataclass(frozen=True)
 class GoldMention:
     """One annotation line: span offsets into ``title + " " + abstract``, corpus type and concept ids."""

@@ -53,28 +53,12 @@ from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
 from kazu_spark.documents.ingest import SEPARATOR
-from kazu_spark.documents.pubtator import GoldMention, PubtatorDocument, read_pubtator
+from kazu_spark.documents.pubtator import CORPUS_CLASSES, GoldMention, PubtatorDocument, read_pubtator
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.parsers import ALIAS_KEYS, id_index
 from kazu_spark.pipeline.frames import annotate_dataframe
 from kazu_spark.schemas import ENTITIES
 
-#: PubTator annotation type -> entity class it is linked as (NCBI-disease's four types, BC5CDR's two, BioRED's
-#: five with ids of an ontology, S800's one); other types (BioRED's ``SequenceVariant``) are not evaluated
-CORPUS_CLASSES = {
-    "Disease": "disease",
-    "SpecificDisease": "disease",
-    "DiseaseClass": "disease",
-    "Modifier": "disease",
-    "CompositeMention": "disease",
-    "Chemical": "drug",
-    "DiseaseOrPhenotypicFeature": "disease",
-    "ChemicalEntity": "drug",
-    "GeneOrGeneProduct": "gene",
-    "OrganismTaxon": "species",
-    "CellLine": "cell_line",
-    "Species": "species",
-}
 _EXAMPLES = 5
 
 Span = tuple[str, int, int]

@@ -44,7 +44,7 @@ import torch
 from transformers import AutoTokenizer, BertModel
 
 from kazu_spark.config import LinkerRunConfig, OntologySource
-from kazu_spark.documents.pubtator import read_pubtator
+from kazu_spark.documents.pubtator import CORPUS_CLASSES, read_pubtator
 from kazu_spark.linking.encoder import EncoderSettings, SynonymEncoder, pool, tokenize, top_k
 from kazu_spark.ontologies.parsers import parse_source
 from kazu_spark.training.loop import TrainingSettings, fit
@@ -54,32 +54,14 @@ logger = logging.getLogger(__name__)
 
 #: (entity class, concept id): concepts of two classes never share a key
 Concept = tuple[str, str]
-#: PubTator annotation type -> the entity class its mentions link to (NCBI-disease, BC5CDR, BioRED, S800)
-MENTION_CLASSES = {
-    "Disease": "disease", "SpecificDisease": "disease", "DiseaseClass": "disease", "Modifier": "disease",
-    "CompositeMention": "disease", "DiseaseOrPhenotypicFeature": "disease", "Chemical": "drug",
-    "ChemicalEntity": "drug", "GeneOrGeneProduct": "gene", "Species": "species", "OrganismTaxon": "species",
-}  # fmt: skip
 #: the devel table: corpus -> the classes measured on it
 DEVEL_CLASSES = {
     "ncbi-disease": ("disease",), "bc5cdr": ("disease", "drug"), "biored": ("gene",), "s800": ("species",),
 }  # fmt: skip
-#: prefix of a bare-number gold id, by class (BioRED writes NCBI Gene and Taxonomy ids as plain numbers)
-BARE_ID_PREFIX = {"gene": "NCBIGene:", "species": "NCBITaxon:"}
 #: the defaults of ``train linker``: the config's ``training.linker``
 LINKER_RUN = LinkerRunConfig()
 LINKER_TRAINING = TrainingSettings.from_config(LINKER_RUN)
 CARD_FILE = "LINKER_CARD.md"
-
-
-def gold_id(raw: str, entity_class: str) -> str:
-    """A corpus id with its ontology prefix (bare numbers: NCBI Gene for genes, NCBI Taxonomy for species).
-
-    Example:
-        >>> gold_id("7157", "gene"), gold_id("NCBITaxon:9606", "species"), gold_id("MESH:D1", "disease")
-        ('NCBIGene:7157', 'NCBITaxon:9606', 'MESH:D1')
-    """
-    return BARE_ID_PREFIX.get(entity_class, "") + raw if raw.isdigit() else raw
 
 
 def alias_keys(row: Mapping) -> list[str]:
@@ -121,13 +103,13 @@ def corpus_mentions(
 ) -> list[tuple[str, frozenset[Concept]]]:
     """(mention text, gold concepts found in the ontologies) of every linkable mention of a PubTator file,
     of ``classes`` (default: all); a mention none of whose ids is a known concept gets an empty set."""
-    wanted = set(classes) if classes is not None else set(MENTION_CLASSES.values())
+    wanted = set(classes) if classes is not None else set(CORPUS_CLASSES.values())
     found = []
     for doc in read_pubtator(str(path)):
         for m in doc.mentions:
-            cls = MENTION_CLASSES.get(m.corpus_type)
+            cls = CORPUS_CLASSES.get(m.corpus_type)
             if cls in wanted and m.concept_ids:
-                concepts = {aliases[cls, gold_id(i, cls)] for i in m.concept_ids if (cls, gold_id(i, cls)) in aliases}
+                concepts = {aliases[cls, i] for i in m.concept_ids if (cls, i) in aliases}
                 found.append((m.mention, frozenset(concepts)))
     return found
 
