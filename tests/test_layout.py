@@ -63,6 +63,7 @@ PURE = (
     "linking.fuzzy",
     "linking.disambiguate",
     "linking.encoder",
+    "linking.embedding",
     "runtime.precision",
     "ontologies.sources",
     "ontologies.parsers",
