@@ -246,7 +246,7 @@ class FuzzyConfig(_Strict):
 
 class EmbeddingConfig(_Strict):
     """The ``embedding`` step: mentions the string steps missed, matched to synonyms by a synonym encoder
-    (:mod:`kazu_spark.linking.embedding`; docs/linking.md, "Embedding linking")."""
+    (:mod:`kazu_spark.linking.embedding_spark`; docs/embedding-linking.md)."""
 
     model: PathStr | None = Field(
         None,
@@ -264,11 +264,6 @@ class EmbeddingConfig(_Strict):
     margin: float = Field(0.02, ge=0, le=1, description="candidates this close to the best are kept, ambiguous")
     batch_size: int = Field(256, gt=0, description="texts per encoder forward pass")
     num_threads: int | None = Field(None, gt=0, description="torch threads per worker; None = spark.task.cpus")
-    rerank_ambiguous: bool = Field(
-        False,
-        description="a mention the string steps link to several concepts keeps those whose synonyms are "
-        "nearest to it by the encoder (within margin of the best)",
-    )
     matrix_dir: PathStr | None = Field(
         None,
         description="folder the driver writes the fp16 concept matrices to, read once per Python worker; must "

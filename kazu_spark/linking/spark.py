@@ -19,9 +19,7 @@ step takes the lookups the steps before it missed (:mod:`kazu_spark.runtime.step
    link always ranks below a dictionary one);
 5. ``embedding`` (settings ``linking.embedding``): the mention's nearest synonyms of its class by a synonym
    encoder's cosine (:mod:`kazu_spark.linking.embedding_spark`), at least ``min_score``, kept like fuzzy's
-   (score 0.8 x cosine); a no-op, logged, while ``linking.embedding.model`` is unset. With
-   ``rerank_ambiguous``, a lookup the steps before it linked to several concepts keeps those whose
-   synonyms the encoder puts nearest the mention.
+   (score 0.8 x cosine); skipped, logged, while ``linking.embedding.model`` is unset.
 
 **Abbreviations** (``linking.abbreviations``, needs ``documents``): a mention equal to a short form
 defined in its document (Schwartz–Hearst, :mod:`kazu_spark.linking.abbreviations`) is looked up by the
