@@ -212,12 +212,26 @@ def write_matrices(embeddings: DataFrame, classes: list[str], folder: Path) -> N
 def match_batch(encoder: SynonymEncoder, folder: str, batch: pd.DataFrame, cfg: EmbeddingConfig) -> pd.DataFrame:
     """Nearest synonym texts (``_MATCHED_SCHEMA``) of a batch of distinct ``(entity_class, key)``: each key
     embedded once, scored against its class's matrix (memory-mapped once per worker), kept by
-    :func:`~kazu_spark.linking.embedding.candidates`."""
+    :func:`~kazu_spark.linking.embedding.candidates`. The matrices of ``folder`` are loaded once per worker.
+
+    Example (``encoder`` anything with ``embed(texts) -> unit vectors``):
+        >>> import numpy as np
+        >>> class OneHot:
+        ...     def embed(self, texts): return np.eye(2, dtype=np.float32)[[len(t) % 2 for t in texts]]
+        >>> folder = tempfile.mkdtemp()
+        >>> save_matrix(folder, "disease", ["ab", "abc"], np.eye(2))
+        >>> batch = pd.DataFrame({"entity_class": ["disease", "gene"], "key": ["xyz", "xyz"]})
+        >>> match_batch(OneHot(), folder, batch, EmbeddingConfig()).to_dict("records")
+        [{'entity_class': 'disease', 'key': 'xyz', 'text': 'abc', 'cosine': 1.0}]
+    """
     records = []
+    matrices = worker_cached(f"matrices-{folder}", dict)  # one cache entry for all classes: the encoder keeps its own
     for entity_class, group in batch.groupby("entity_class", sort=False):
         if not has_matrix(folder, entity_class):
             continue
-        texts, matrix = worker_cached(f"matrix-{folder}/{entity_class}", lambda c=entity_class: load_matrix(folder, c))
+        if entity_class not in matrices:
+            matrices[entity_class] = load_matrix(folder, entity_class)
+        texts, matrix = matrices[entity_class]
         keys = list(dict.fromkeys(group["key"]))
         scores, rows = nearest(encoder.embed(keys), matrix, cfg.top_k)
         for key, key_scores, key_rows in zip(keys, scores, rows, strict=True):
