@@ -7,11 +7,11 @@ never on the driver; ``concept_embeddings`` (:mod:`kazu_spark.ontologies.embeddi
 
 **The step** (:func:`embedding_matches`): the lookups the string steps missed are reduced to distinct
 ``(entity_class, text)`` keys over the whole job (mentions repeat: the devel corpora's gold mentions
-3.5x), each key is embedded once and scored against its class's concept matrix, and the kept synonyms
-(:func:`~kazu_spark.linking.embedding.candidates`) are joined back to their lookups and to the concepts
-that have them. Strategy ``embedding``, score ``EMBEDDING_SCALE`` (0.8) x cosine, so an embedding link
-never outranks a dictionary link (1.0, 0.9, 0.85) nor reaches the ``high`` tier; below
-``linking.embedding.min_score`` (cosine) a match is dropped.
+that the string steps miss, 3.0x), each key is embedded once and scored against its class's concept
+matrix, and the kept synonyms (:func:`~kazu_spark.linking.embedding.candidates`) are joined back to
+their lookups and to the concepts that have them. Strategy ``embedding``, score ``EMBEDDING_SCALE``
+(0.8) x cosine, so an embedding link never outranks a dictionary link (1.0, 0.9, 0.85) nor reaches the
+``high`` tier; below ``linking.embedding.min_score`` (cosine) a match is dropped.
 
 **Shipping, Connect-safe**: no ``sparkContext``. The driver writes each class's matrix (fp16, one row per
 distinct text) to ``linking.embedding.matrix_dir`` as ``.npy`` + ``.json``, under a name made of the
