@@ -243,7 +243,8 @@ def embedding_rows(spark: SparkSession, conf: str, terms: DataFrame, layers: lis
         cfg = EmbeddingConfig(model=str(truncated_encoder(count, encoder, root)), matrix_dir=str(root / "matrices"))
         ref = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
         classes = [r["entity_class"] for r in missed.select("entity_class").distinct().collect()]
-        folder = matrix_folder(cfg, ref, terms_fingerprint(terms, classes, ref.version))
+        fingerprint, classes = terms_fingerprint(terms, classes, ref.version)
+        folder = matrix_folder(cfg, ref, fingerprint)
         rows = concept_rows(terms.where(F.col("entity_class").isin(classes)), ref.lowercase)
         write_matrices(random_vectors(rows, 384), classes, folder)  # outside the timed part
         with PeakRss() as rss:  # the whole step: its driver-side jobs (distinct keys, classes) and the matching

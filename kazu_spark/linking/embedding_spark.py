@@ -172,9 +172,10 @@ def embed_terms(terms: DataFrame, encoder: EncoderRef) -> DataFrame:
     )
 
 
-def terms_fingerprint(terms: DataFrame, classes: list[str], version: str) -> str:
-    """16 hex naming the concept matrices of ``classes``: the encoder version and, per class and source, the
-    terms' checksum and count. A matrix saved under it is still valid; anything else gets a new name."""
+def terms_fingerprint(terms: DataFrame, classes: list[str], version: str) -> tuple[str, list[str]]:
+    """16 hex naming the concept matrices of ``classes`` (the encoder version and, per class and source, the
+    terms' checksum and count: a matrix saved under it is still valid; anything else gets a new name), and
+    the classes of ``classes`` that have terms."""
     parts = (
         terms.where(F.col("entity_class").isin(classes))
         .groupBy("entity_class", "source", "source_checksum")
@@ -182,7 +183,8 @@ def terms_fingerprint(terms: DataFrame, classes: list[str], version: str) -> str
         .collect()
     )
     described = sorted(f"{r['entity_class']}|{r['source']}|{r['source_checksum']}|{r['count']}" for r in parts)
-    return hashlib.sha256("\n".join([version, *described]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([version, *described]).encode()).hexdigest()[:16]
+    return key, sorted({r["entity_class"] for r in parts})
 
 
 def matrix_folder(cfg: EmbeddingConfig, encoder: EncoderRef, fingerprint: str) -> Path:
@@ -263,20 +265,24 @@ def embedding_matches(
     classes = [r["entity_class"] for r in keys.select("entity_class").distinct().collect()]
     if not classes:
         return None
-    folder = matrix_folder(cfg, encoder, terms_fingerprint(terms, classes, encoder.version))
+    fingerprint, classes = terms_fingerprint(terms, classes, encoder.version)
+    if not classes:
+        return None
+    folder = matrix_folder(cfg, encoder, fingerprint)
     class_terms = terms.where(F.col("entity_class").isin(classes))
-    if not all(has_matrix(folder, c) for c in classes):
+    missing = [c for c in classes if not has_matrix(folder, c)]
+    if missing:  # the classes whose matrix this encoder and these terms have not saved yet
+        current = F.col("encoder_version") == encoder.version
         if (
             concept_embeddings is None
-            or concept_embeddings.where(
-                (F.col("encoder_version") == encoder.version) & F.col("entity_class").isin(classes)
-            ).isEmpty()
+            or concept_embeddings.where(current & F.col("entity_class").isin(missing)).isEmpty()
         ):
             log.info(
-                "embedding the synonyms of %s with %s (no concept_embeddings table given)", classes, encoder.version
+                "embedding the synonyms of %s with %s (no concept_embeddings table given)", missing, encoder.version
             )
-            concept_embeddings = embed_terms(class_terms, encoder).localCheckpoint(eager=True)
-        write_matrices(concept_embeddings.where(F.col("encoder_version") == encoder.version), classes, folder)
+            embedded = embed_terms(terms.where(F.col("entity_class").isin(missing)), encoder)
+            concept_embeddings = embedded.localCheckpoint(eager=True)
+        write_matrices(concept_embeddings.where(current), missing, folder)
     where = str(folder)
 
     def match(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
