@@ -37,8 +37,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.functions import pandas_udf
-from pyspark.sql.types import StringType
 
 from kazu_spark.config import EmbeddingConfig
 from kazu_spark.linking.embedding import (
@@ -63,6 +61,8 @@ log = logging.getLogger(__name__)
 
 #: an embedding link scores this times its cosine similarity (as fuzzy: below every dictionary strategy)
 EMBEDDING_SCALE = 0.8
+#: distinct keys per matching task: a batch reads its classes' whole matrices, so batches should be large
+_KEYS_PER_TASK = 4096
 _MATCHED_SCHEMA = "entity_class string, key string, text string, cosine double"
 _VECTOR_SCHEMA = "text string, vector binary, dim int"
 
@@ -114,27 +114,18 @@ class EncoderRef:
         )
 
 
-def encoder_texts(synonyms: pd.Series, lowercase: bool) -> pd.Series:
-    """Texts as the encoder reads them: stripped, lower-cased when ``lowercase`` (mentions and synonyms alike,
-    so equal texts share one vector).
-
-    Example:
-        >>> encoder_texts(pd.Series([" Heart Attack"]), lowercase=True).tolist()
-        ['heart attack']
-    """
-    stripped = synonyms.str.strip()
-    return stripped.str.lower() if lowercase else stripped
-
-
-def _text_column(column: str, lowercase: bool) -> Column:
-    return pandas_udf(lambda s: encoder_texts(s, lowercase), StringType())(column)
+def encoder_text(column: str, lowercase: bool) -> Column:
+    """A column's text as the encoder reads it: trimmed, lower-cased when ``lowercase``; mentions and synonyms
+    alike (Spark's own functions, no Python UDF), so equal texts share one vector and join."""
+    trimmed = F.trim(F.col(column))
+    return F.lower(trimmed) if lowercase else trimmed
 
 
 def concept_rows(terms: DataFrame, lowercase: bool) -> DataFrame:
     """One row per (entity_class, source, concept_id, text) of ``terms``, with a label, a synonym of that text
     and the source's version and checksum."""
     return (
-        terms.withColumn("text", _text_column("synonym", lowercase))
+        terms.withColumn("text", encoder_text("synonym", lowercase))
         .where(F.col("text") != "")
         .groupBy("entity_class", "source", "concept_id", "text")
         .agg(
@@ -257,7 +248,7 @@ def embedding_matches(
     spark = missed.sparkSession
     encoder = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
     keys = (
-        missed.select("entity_class", _text_column("query", encoder.lowercase).alias("key"))
+        missed.select("entity_class", encoder_text("query", encoder.lowercase).alias("key"))
         .where(F.col("key") != "")
         .distinct()
         .localCheckpoint(eager=True)
@@ -290,8 +281,10 @@ def embedding_matches(
         for batch in batches:
             yield match_batch(model, where, batch, cfg)
 
-    matched = keys.mapInPandas(match, _MATCHED_SCHEMA)
-    lookups = missed.withColumn("key", _text_column("query", encoder.lowercase))
+    # few large tasks: each batch scores its keys against whole matrices (an fp16 -> fp32 pass per block)
+    tasks = max(2, -(-keys.count() // _KEYS_PER_TASK))
+    matched = keys.repartition(tasks).mapInPandas(match, _MATCHED_SCHEMA)
+    lookups = missed.withColumn("key", encoder_text("query", encoder.lowercase))
     concepts = concept_rows(class_terms, encoder.lowercase).drop("source_version", "source_checksum")
     per_concept = Window.partitionBy("entity_id", "via", "source", "concept_id")
     best = (
