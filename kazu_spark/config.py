@@ -153,7 +153,7 @@ ENTRY_POINT = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 #: built-in NER steps: the transformer (``model``) and the ontology dictionary (``dictionary``)
 NER_STEPS = ("model", "dictionary")
 #: built-in linking steps, the cascade's strategies (see :mod:`kazu_spark.linking.spark`)
-LINKING_STEPS = ("exact", "normalised", "variants", "fuzzy")
+LINKING_STEPS = ("exact", "normalised", "variants", "fuzzy", "embedding")
 
 
 def _steps(builtin: tuple[str, ...]) -> Callable[[list[str]], list[str]]:
@@ -260,6 +260,33 @@ GENERIC_CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 
+class EmbeddingConfig(_Strict):
+    """The ``embedding`` step: mentions the string steps missed, matched to synonyms by a synonym encoder
+    (:mod:`kazu_spark.linking.embedding_spark`; docs/embedding-linking.md)."""
+
+    model: PathStr | None = Field(
+        None,
+        description="synonym encoder folder (kazu-spark train linker; pkg://, local, /dbfs or /Volumes paths); "
+        "None = the embedding step is off (a no-op, logged)",
+    )
+    device: Device = Field("auto", description="auto picks cuda when a GPU is visible")
+    precision: Precision = Field(
+        "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32; int8: CPU only"
+    )
+    top_k: int = Field(5, gt=0, description="nearest synonyms kept per mention (those within margin of the best)")
+    min_score: float = Field(
+        0.75, gt=0, le=1, description="least cosine similarity of a candidate; below it a match is dropped"
+    )
+    margin: float = Field(0.02, ge=0, le=1, description="candidates this close to the best are kept, ambiguous")
+    batch_size: int = Field(256, gt=0, description="texts per encoder forward pass")
+    num_threads: int | None = Field(None, gt=0, description="torch threads per worker; None = spark.task.cpus")
+    matrix_dir: PathStr | None = Field(
+        None,
+        description="folder the driver writes the fp16 concept matrices to, read once per Python worker; must "
+        "be visible to executors on a cluster (/dbfs, /Volumes); None = a folder in the driver's temp dir",
+    )
+
+
 class DisambiguationConfig(_Strict):
     """Resolving a mention linked to several concepts by its document's context."""
 
@@ -285,10 +312,12 @@ class LinkingConfig(_Strict):
     steps: Annotated[list[str], AfterValidator(_steps(LINKING_STEPS))] = Field(
         list(LINKING_STEPS),
         description="the cascade, in order; a mention gets the links of the first step that finds any: exact, "
-        "normalised (both tier by tier), variants (coordinations, adjective forms), fuzzy (TF-IDF), or a "
-        "'package.module:function' step (lookups in, candidate links out; docs/layout.md)",
+        "normalised (both tier by tier), variants (coordinations, adjective forms), fuzzy (TF-IDF), embedding "
+        "(a synonym encoder; a no-op without linking.embedding.model), or a 'package.module:function' step "
+        "(lookups in, candidate links out; docs/layout.md)",
     )
     fuzzy: FuzzyConfig = Field(default_factory=FuzzyConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     disambiguation: DisambiguationConfig = Field(default_factory=DisambiguationConfig)
     tiers: TierConfig = Field(default_factory=TierConfig)
     prefer_specific: bool = Field(

@@ -93,9 +93,14 @@ ENTITY_LINKS = _schema(
         "strategy",
         StringType(),
         False,
-        "exact, normalised, variant, fuzzy_tfidf, abbreviation (linking.spark) or a custom step's",
+        "exact, normalised, variant, fuzzy_tfidf, embedding, abbreviation (linking.spark) or a custom step's",
     ),
-    ("score", DoubleType(), False, "match score in [0, 1]: 1.0 exact, 0.9 normalised, 0.8 x cosine fuzzy"),
+    (
+        "score",
+        DoubleType(),
+        False,
+        "match score in [0, 1]: 1.0 exact, 0.9 normalised, 0.8 x cosine fuzzy or embedding",
+    ),
     ("ambiguous", BooleanType(), False, "true when the entity keeps links to several concepts"),
     ("confidence_tier", StringType(), False, "high, medium, low (by score, linking.tiers) or ambiguous"),
     (
@@ -130,6 +135,21 @@ ONTOLOGY_TERMS = _schema(
     ),
     ("source_version", StringType(), False, "version the source states, else the start of its checksum"),
     ("source_checksum", StringType(), False, "sha256 of the source file(s): a change means a new release"),
+)
+
+CONCEPT_EMBEDDINGS = _schema(
+    ("embedding_id", StringType(), False, "sha1 of (source, concept_id, text)"),
+    ("entity_class", StringType(), False, "class of entity this term links"),
+    ("source", StringType(), False, "ontology source of the concept (ontology_terms.source)"),
+    ("concept_id", StringType(), False, "concept id with its prefix, as in ontology_terms"),
+    ("default_label", StringType(), False, "the concept's preferred label"),
+    ("text", StringType(), False, "the synonym as the encoder reads it (lower-cased when its linker.json says so)"),
+    ("matched_synonym", StringType(), False, "an ontology synonym with this text (links report it)"),
+    ("vector", BinaryType(), False, "unit vector of text: little-endian float16, dim values"),
+    ("dim", IntegerType(), False, "the vector's length (the encoder's hidden size)"),
+    ("encoder_version", StringType(), False, "encoder folder name @ sha256 of its weights and settings"),
+    ("source_version", StringType(), False, "ontology_terms.source_version of the terms embedded"),
+    ("source_checksum", StringType(), False, "ontology_terms.source_checksum: a change means re-embedding"),
 )
 
 RUNS = _schema(
@@ -267,6 +287,7 @@ TABLES: dict[str, StructType] = {
     "entities": ENTITIES,
     "entity_links": ENTITY_LINKS,
     "ontology_terms": ONTOLOGY_TERMS,
+    "concept_embeddings": CONCEPT_EMBEDDINGS,
     "runs": RUNS,
     "quarantine": QUARANTINE,
     "kg_nodes": KG_NODES,
@@ -280,6 +301,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "entities": ("entity_id",),
     "entity_links": ("link_id",),
     "ontology_terms": ("term_id",),
+    "concept_embeddings": ("embedding_id",),
     "runs": ("run_id",),
     "quarantine": ("quarantine_id",),
     "kg_nodes": ("node_id",),

@@ -64,6 +64,7 @@ PURE = (
     "linking.disambiguate",
     "linking.encoder",
     "linking.preferences",
+    "linking.embedding",
     "runtime.precision",
     "ontologies.sources",
     "ontologies.parsers",

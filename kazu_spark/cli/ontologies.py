@@ -1,4 +1,5 @@
-"""``kazu-spark ontologies build``: parse the configured ontology sources into the ontology_terms table."""
+"""``kazu-spark ontologies build``: parse the configured ontology sources into the ontology_terms table (and,
+with ``linking.embedding.model`` set, embed their synonyms into concept_embeddings)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.errors import ConfigError
+from kazu_spark.lakehouse.delta import read_table
+from kazu_spark.ontologies.embeddings import ensure_concept_embeddings
 from kazu_spark.ontologies.terms import write_ontology_terms
 
 
@@ -24,3 +27,7 @@ def cmd_ontologies_build(args: argparse.Namespace) -> None:
     spark = session(cfg, "kazu-spark-ontologies")
     rows = write_ontology_terms(spark, cfg.linking.ontologies, cfg.lakehouse)
     print(f"ontology_terms: {rows:,} terms from {len(cfg.linking.ontologies)} sources into {cfg.lakehouse}")
+    terms = read_table(spark, cfg.lakehouse, "ontology_terms")
+    embeddings = ensure_concept_embeddings(spark, cfg.lakehouse, terms, cfg.linking.embedding)
+    if embeddings is not None:
+        print(f"concept_embeddings: {embeddings.count():,} rows ({cfg.linking.embedding.model})")

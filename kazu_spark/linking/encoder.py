@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
 
-from kazu_spark.runtime.precision import DTYPES, resolve_precision
+from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
 
 #: the encoder folder's reading instructions
 SETTINGS_FILE = "linker.json"
@@ -138,8 +138,10 @@ class SynonymEncoder:
         """Load an encoder folder (``config.json``, safetensors weights, fast tokenizer, ``linker.json``)."""
         if num_threads:
             torch.set_num_threads(num_threads)
-        dtype = DTYPES[resolve_precision(device, precision)]
-        model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=dtype, use_safetensors=True)
+        resolved = resolve_precision(device, precision)
+        model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=DTYPES[resolved], use_safetensors=True)
+        if resolved == "int8":  # loaded fp32, then its Linear layers quantised
+            model = quantize_int8(model)
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
         settings = EncoderSettings.read(folder)
         return cls(model.to(device), tokenizer, settings, device=device, batch_size=batch_size)

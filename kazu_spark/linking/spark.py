@@ -16,7 +16,10 @@ step takes the lookups the steps before it missed (:mod:`kazu_spark.runtime.step
 4. ``fuzzy_tfidf`` (step ``fuzzy``, settings ``linking.fuzzy``): the normalised mention's nearest synonyms
    of its class by character n-gram TF-IDF cosine (:mod:`kazu_spark.linking.fuzzy`), at least ``min_score``; the best
    and any within ``margin`` of it are kept, up to ``top_k`` synonyms (score 0.8 x cosine, so a fuzzy
-   link always ranks below a dictionary one).
+   link always ranks below a dictionary one);
+5. ``embedding`` (settings ``linking.embedding``): the mention's nearest synonyms of its class by a synonym
+   encoder's cosine (:mod:`kazu_spark.linking.embedding_spark`), at least ``min_score``, kept like fuzzy's
+   (score 0.8 x cosine); skipped, logged, while ``linking.embedding.model`` is unset.
 
 **Abbreviations** (``linking.abbreviations``, needs ``documents``): a mention equal to a short form
 defined in its document (Schwartz–Hearst, :mod:`kazu_spark.linking.abbreviations`) is looked up by the
@@ -70,6 +73,7 @@ from pyspark.sql.types import ArrayType, BooleanType, StringType, StructType
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import find_abbreviations
 from kazu_spark.linking.disambiguate import choose_concepts
+from kazu_spark.linking.embedding_spark import embedding_matches
 from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
@@ -274,6 +278,11 @@ def _stages(
             stages.append(lambda missed: _variant_matches(missed, terms))
         elif step == "fuzzy":
             stages.append(lambda missed: _fuzzy_matches(missed, terms, cfg.fuzzy))
+        elif step == "embedding":
+            if cfg.embedding.model is None:  # no stage: a no-op stage would still cost the cascade a checkpoint
+                log.info("linking step 'embedding' skipped: linking.embedding.model is not set")
+                continue
+            stages.append(lambda missed: embedding_matches(missed, terms, cfg.embedding, context.concept_embeddings))
         else:
             function = load_step(step)
             stages.append(
@@ -292,7 +301,7 @@ def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig, context: 
     before it, and without a checkpoint that plan (and the jobs running it) doubles per stage.
     """
     stages = _stages(terms, cfg, context)
-    found = stages.pop(0)(queries)
+    found = stages.pop(0)(queries) if stages else None
     for stage in stages:
         found = found.localCheckpoint(eager=True) if found is not None else None
         more = stage(_missed(queries, found))

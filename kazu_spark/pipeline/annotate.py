@@ -44,6 +44,7 @@ from kazu_spark.lakehouse.delta import (
     table_exists,
 )
 from kazu_spark.lakehouse.runs import record_run
+from kazu_spark.ontologies.embeddings import ensure_concept_embeddings
 from kazu_spark.ontologies.terms import write_ontology_terms
 from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline.faults import hooks_from_env
@@ -222,12 +223,16 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
             summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
         hooks.committed("quarantine")
         if summary.documents:
-            terms = None
+            terms = embeddings = None
             if needs_terms(cfg):
                 with hooks.stage("ontology terms"):
                     terms = ensure_ontology_terms(spark, cfg)
+                    if cfg.linking.enabled and "embedding" in cfg.linking.steps:
+                        embeddings = ensure_concept_embeddings(spark, lakehouse, terms, cfg.linking.embedding)
             run_hooks = _RunHooks(hooks, spark, summary.documents, cfg.progress)
-            annotations = annotate_frames(todo, cfg, terms=terms, run_id=summary.run_id, hooks=run_hooks)
+            annotations = annotate_frames(
+                todo, cfg, terms=terms, run_id=summary.run_id, hooks=run_hooks, concept_embeddings=embeddings
+            )
             commit(spark, lakehouse, todo, annotations, summary, hooks)
         for frame in (docs, raw):
             frame.unpersist()

@@ -62,12 +62,14 @@ def annotate_frames(
     terms: DataFrame | None = None,
     run_id: str | None = None,
     hooks: Hooks | None = None,
+    concept_embeddings: DataFrame | None = None,
 ) -> Annotations:
     """Entities (ENTITIES rows) and links (ENTITY_LINKS rows) of ``documents``; writes nothing.
 
     ``terms`` are the ontology terms (ONTOLOGY_TERMS rows); when None and the run needs them they are
     built in memory from ``cfg.linking.ontologies``. ``run_id`` fills the rows' ``run_id`` (default: a new
     uuid). ``hooks`` (:mod:`kazu_spark.pipeline.hooks`) may wrap the NER partitions and time the stages.
+    ``concept_embeddings`` (the lakehouse table) saves the ``embedding`` linking step embedding the synonyms.
 
     Example: see the module docstring.
     """
@@ -77,7 +79,7 @@ def annotate_frames(
     run = F.lit(run_id or str(uuid.uuid4()))
     if terms is None and needs_terms(cfg):
         terms = build_ontology_terms(documents.sparkSession, cfg.linking.ontologies)
-    context = StepContext(cfg, terms, documents)
+    context = StepContext(cfg, terms, documents, concept_embeddings)
     with hooks.stage("ner"):
         entities = ner_entities(documents, context, hooks.ner_partition()).withColumn("run_id", run)
         entities = entities.localCheckpoint(eager=True)  # NER runs once, whatever reads the entities later

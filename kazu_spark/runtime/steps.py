@@ -44,11 +44,13 @@ PartitionWrapper = Callable[[Iterator["pd.DataFrame"]], Iterator["pd.DataFrame"]
 @dataclass(frozen=True)
 class StepContext:
     """What a step may read besides its input frame: the job's configuration, the ontology terms (None when the
-    run needs none), and the documents the entities' offsets point into (for linking steps)."""
+    run needs none), the documents the entities' offsets point into (for linking steps), and the lakehouse's
+    ``concept_embeddings`` (None: the ``embedding`` step embeds the synonyms it needs itself)."""
 
     cfg: Config
     terms: DataFrame | None = None
     documents: DataFrame | None = None
+    concept_embeddings: DataFrame | None = None
 
 
 def load_step(spec: str) -> Callable[..., Any]:

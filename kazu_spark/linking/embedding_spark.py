@@ -1,0 +1,302 @@
+"""Spark glue for embedding linking: concept vectors over partitions, and the cascade's ``embedding`` step.
+
+**Concept vectors** (:func:`embed_terms`): the distinct synonym texts of ``ontology_terms`` (as the encoder
+reads them: lower-cased when its ``linker.json`` says so) are embedded in ``mapInPandas`` over
+partitions, each Python worker loading the encoder once (:func:`~kazu_spark.runtime.worker_cache.worker_cached`),
+never on the driver; ``concept_embeddings`` (:mod:`kazu_spark.ontologies.embeddings`) stores them.
+
+**The step** (:func:`embedding_matches`): the lookups the string steps missed are reduced to distinct
+``(entity_class, text)`` keys over the whole job (mentions repeat: the devel corpora's gold mentions
+that the string steps miss, 3.0x), each key is embedded once and scored against its class's concept
+matrix, and the kept synonyms (:func:`~kazu_spark.linking.embedding.candidates`) are joined back to
+their lookups and to the concepts that have them. Strategy ``embedding``, score ``EMBEDDING_SCALE``
+(0.8) x cosine, so an embedding link never outranks a dictionary link (1.0, 0.9, 0.85) nor reaches the
+``high`` tier; below ``linking.embedding.min_score`` (cosine) a match is dropped.
+
+**Shipping, Connect-safe**: no ``sparkContext``. The driver writes each class's matrix (fp16, one row per
+distinct text) to ``linking.embedding.matrix_dir`` as ``.npy`` + ``.json``, under a name made of the
+encoder version and the terms' fingerprint, so it is written once and found again by later runs; workers
+memory-map it once (``worker_cached``), and the page cache shares it between the workers of a machine.
+1M synonyms x 384 dims x 2 bytes = 768 MB of file, plus a float32 block of 65,536 rows (96 MB) per worker
+while scoring. The encoder is loaded by path on the workers (``pkg://``, local, ``/dbfs``, ``/Volumes``).
+
+Example (needs a SparkSession; ``missed`` in the cascade's lookup columns):
+    >>> links = embedding_matches(missed, terms, load_config().linking.embedding)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from kazu_spark.config import EmbeddingConfig
+from kazu_spark.linking.embedding import (
+    candidates,
+    encoder_version,
+    from_bytes,
+    has_matrix,
+    load_matrix,
+    nearest,
+    save_matrix,
+    to_bytes,
+)
+from kazu_spark.linking.encoder import EncoderSettings
+from kazu_spark.paths import resolve_path
+from kazu_spark.runtime.worker_cache import worker_cached
+from kazu_spark.schemas import CONCEPT_EMBEDDINGS, LINK_MATCH
+
+if TYPE_CHECKING:
+    from kazu_spark.linking.encoder import SynonymEncoder
+
+log = logging.getLogger(__name__)
+
+#: an embedding link scores this times its cosine similarity (as fuzzy: below every dictionary strategy)
+EMBEDDING_SCALE = 0.8
+#: distinct keys per matching task: a batch reads its classes' whole matrices, so batches should be large
+_KEYS_PER_TASK = 4096
+_MATCHED_SCHEMA = "entity_class string, key string, text string, cosine double"
+_VECTOR_SCHEMA = "text string, vector binary, dim int"
+
+
+@dataclass(frozen=True)
+class EncoderRef:
+    """What a worker needs to load the encoder: its resolved folder, version and run settings (small: pickled
+    into the tasks' closures, no broadcast)."""
+
+    folder: str
+    version: str
+    lowercase: bool
+    device: str
+    precision: str
+    num_threads: int
+    batch_size: int
+
+    @classmethod
+    def of(cls, cfg: EmbeddingConfig, task_cpus: int) -> EncoderRef:
+        """The encoder of ``cfg.model`` (read on the driver: its version and ``linker.json``, no torch)."""
+        assert cfg.model is not None, "the embedding step is off without a model"
+        folder = resolve_path(cfg.model)
+        return cls(
+            folder,
+            encoder_version(folder),
+            EncoderSettings.read(folder).lowercase,
+            cfg.device,
+            cfg.precision,
+            cfg.num_threads or task_cpus,
+            cfg.batch_size,
+        )
+
+    def load(self) -> SynonymEncoder:
+        """This worker's encoder, loaded on first use and cached (on cuda when ``device`` allows and one is seen)."""
+        import torch
+
+        from kazu_spark.linking.encoder import SynonymEncoder
+
+        device = "cuda" if self.device != "cpu" and torch.cuda.is_available() else "cpu"
+        return worker_cached(
+            f"encoder-{self.version}@{device}/{self.precision}/{self.num_threads}/{self.batch_size}",
+            lambda: SynonymEncoder.load(
+                self.folder,
+                device=device,
+                precision=self.precision,
+                num_threads=self.num_threads,
+                batch_size=self.batch_size,
+            ),
+        )
+
+
+def encoder_text(column: str, lowercase: bool) -> Column:
+    """A column's text as the encoder reads it: trimmed, lower-cased when ``lowercase``; mentions and synonyms
+    alike (Spark's own functions, no Python UDF), so equal texts share one vector and join."""
+    trimmed = F.trim(F.col(column))
+    return F.lower(trimmed) if lowercase else trimmed
+
+
+def concept_rows(terms: DataFrame, lowercase: bool) -> DataFrame:
+    """One row per (entity_class, source, concept_id, text) of ``terms``, with a label, a synonym of that text
+    and the source's version and checksum."""
+    return (
+        terms.withColumn("text", encoder_text("synonym", lowercase))
+        .where(F.col("text") != "")
+        .groupBy("entity_class", "source", "concept_id", "text")
+        .agg(
+            F.min("default_label").alias("default_label"),
+            F.min("synonym").alias("matched_synonym"),
+            F.max("source_version").alias("source_version"),
+            F.max("source_checksum").alias("source_checksum"),
+        )
+    )
+
+
+def embed_texts(frame: DataFrame, encoder: EncoderRef) -> DataFrame:
+    """``text, vector, dim`` of each row of ``frame`` (column ``text``), embedded over its partitions."""
+
+    def embed(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = encoder.load()
+        for batch in batches:
+            texts = list(batch["text"])
+            vectors = model.embed(texts)
+            yield pd.DataFrame({"text": texts, "vector": to_bytes(vectors), "dim": vectors.shape[1]})
+
+    return frame.select("text").mapInPandas(embed, _VECTOR_SCHEMA)
+
+
+def embed_terms(terms: DataFrame, encoder: EncoderRef) -> DataFrame:
+    """``terms`` as ``concept_embeddings`` rows: every distinct text embedded once, over partitions."""
+    rows = concept_rows(terms, encoder.lowercase)
+    vectors = embed_texts(rows.select("text").distinct(), encoder)
+    return rows.join(vectors, "text").select(
+        F.sha1(F.concat_ws("|", "source", "concept_id", "text")).alias("embedding_id"),
+        *(
+            F.lit(encoder.version).alias(c) if c == "encoder_version" else F.col(c)
+            for c in CONCEPT_EMBEDDINGS.fieldNames()[1:]
+        ),
+    )
+
+
+def terms_fingerprint(terms: DataFrame, classes: list[str], version: str) -> tuple[str, list[str]]:
+    """16 hex naming the concept matrices of ``classes`` (the encoder version and, per class and source, the
+    terms' checksum and count: a matrix saved under it is still valid; anything else gets a new name), and
+    the classes of ``classes`` that have terms."""
+    parts = (
+        terms.where(F.col("entity_class").isin(classes))
+        .groupBy("entity_class", "source", "source_checksum")
+        .count()
+        .collect()
+    )
+    described = sorted(f"{r['entity_class']}|{r['source']}|{r['source_checksum']}|{r['count']}" for r in parts)
+    key = hashlib.sha256("\n".join([version, *described]).encode()).hexdigest()[:16]
+    return key, sorted({r["entity_class"] for r in parts})
+
+
+def matrix_folder(cfg: EmbeddingConfig, encoder: EncoderRef, fingerprint: str) -> Path:
+    """Where the matrices of this encoder and these terms live: ``<matrix_dir>/<version>-<fingerprint>``."""
+    root = resolve_path(cfg.matrix_dir) if cfg.matrix_dir else str(Path(tempfile.gettempdir()) / "kazu-spark-matrices")
+    return Path(root) / f"{encoder.version.replace('@', '-')}-{fingerprint}"
+
+
+def write_matrices(embeddings: DataFrame, classes: list[str], folder: Path) -> None:
+    """Save each class's matrix (distinct texts, sorted) from ``concept_embeddings`` rows, unless saved already."""
+    for entity_class in classes:
+        if has_matrix(folder, entity_class):
+            continue
+        rows = (
+            embeddings.where(F.col("entity_class") == entity_class)
+            .select("text", "vector", "dim")
+            .dropDuplicates(["text"])
+            .orderBy("text")
+            .toPandas()
+        )
+        if rows.empty:
+            continue
+        save_matrix(folder, entity_class, list(rows["text"]), from_bytes(rows["vector"], int(rows["dim"].iloc[0])))
+        log.info("concept matrix of %s: %d texts -> %s", entity_class, len(rows), folder)
+
+
+def match_batch(encoder: SynonymEncoder, folder: str, batch: pd.DataFrame, cfg: EmbeddingConfig) -> pd.DataFrame:
+    """Nearest synonym texts (``_MATCHED_SCHEMA``) of a batch of distinct ``(entity_class, key)``: each key
+    embedded once, scored against its class's matrix (memory-mapped once per worker), kept by
+    :func:`~kazu_spark.linking.embedding.candidates`. The matrices of ``folder`` are loaded once per worker.
+
+    Example (``encoder`` anything with ``embed(texts) -> unit vectors``):
+        >>> import numpy as np
+        >>> class OneHot:
+        ...     def embed(self, texts): return np.eye(2, dtype=np.float32)[[len(t) % 2 for t in texts]]
+        >>> folder = tempfile.mkdtemp()
+        >>> save_matrix(folder, "disease", ["ab", "abc"], np.eye(2))
+        >>> batch = pd.DataFrame({"entity_class": ["disease", "gene"], "key": ["xyz", "xyz"]})
+        >>> match_batch(OneHot(), folder, batch, EmbeddingConfig()).to_dict("records")
+        [{'entity_class': 'disease', 'key': 'xyz', 'text': 'abc', 'cosine': 1.0}]
+    """
+    records = []
+    matrices = worker_cached(f"matrices-{folder}", dict)  # one cache entry for all classes: the encoder keeps its own
+    for entity_class, group in batch.groupby("entity_class", sort=False):
+        if not has_matrix(folder, entity_class):
+            continue
+        if entity_class not in matrices:
+            matrices[entity_class] = load_matrix(folder, entity_class)
+        texts, matrix = matrices[entity_class]
+        keys = list(dict.fromkeys(group["key"]))
+        scores, rows = nearest(encoder.embed(keys), matrix, cfg.top_k)
+        for key, key_scores, key_rows in zip(keys, scores, rows, strict=True):
+            kept = candidates(key_scores, key_rows, min_score=cfg.min_score, margin=cfg.margin, top_k=cfg.top_k)
+            records += [(entity_class, key, texts[row], score) for row, score in kept]
+    return pd.DataFrame.from_records(records, columns=["entity_class", "key", "text", "cosine"])
+
+
+def embedding_matches(
+    missed: DataFrame, terms: DataFrame, cfg: EmbeddingConfig, concept_embeddings: DataFrame | None = None
+) -> DataFrame | None:
+    """Candidate links (``LINK_MATCH``) of the lookups ``missed`` by the string steps, by the synonym encoder;
+    None when the step is off (``cfg.model`` unset) or has nothing to match.
+
+    ``concept_embeddings`` (the lakehouse table, :func:`kazu_spark.ontologies.embeddings.ensure_concept_embeddings`)
+    supplies the vectors of a matrix not yet saved; without it the needed classes' terms are embedded now.
+    """
+    if cfg.model is None:
+        log.info("linking step 'embedding' skipped: linking.embedding.model is not set")
+        return None
+    spark = missed.sparkSession
+    encoder = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
+    keys = (
+        missed.select("entity_class", encoder_text("query", encoder.lowercase).alias("key"))
+        .where(F.col("key") != "")
+        .distinct()
+        .localCheckpoint(eager=True)
+    )
+    classes = [r["entity_class"] for r in keys.select("entity_class").distinct().collect()]
+    if not classes:
+        return None
+    fingerprint, classes = terms_fingerprint(terms, classes, encoder.version)
+    if not classes:
+        return None
+    folder = matrix_folder(cfg, encoder, fingerprint)
+    class_terms = terms.where(F.col("entity_class").isin(classes))
+    missing = [c for c in classes if not has_matrix(folder, c)]
+    if missing:  # the classes whose matrix this encoder and these terms have not saved yet
+        current = F.col("encoder_version") == encoder.version
+        if (
+            concept_embeddings is None
+            or concept_embeddings.where(current & F.col("entity_class").isin(missing)).isEmpty()
+        ):
+            log.info(
+                "embedding the synonyms of %s with %s (no concept_embeddings table given)", missing, encoder.version
+            )
+            embedded = embed_terms(terms.where(F.col("entity_class").isin(missing)), encoder)
+            concept_embeddings = embedded.localCheckpoint(eager=True)
+        write_matrices(concept_embeddings.where(current), missing, folder)
+    where = str(folder)
+
+    def match(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = encoder.load()
+        for batch in batches:
+            yield match_batch(model, where, batch, cfg)
+
+    # few large tasks: each batch scores its keys against whole matrices (an fp16 -> fp32 pass per block)
+    tasks = max(2, -(-keys.count() // _KEYS_PER_TASK))
+    matched = keys.repartition(tasks).mapInPandas(match, _MATCHED_SCHEMA)
+    lookups = missed.withColumn("key", encoder_text("query", encoder.lowercase))
+    concepts = concept_rows(class_terms, encoder.lowercase).drop("source_version", "source_checksum")
+    per_concept = Window.partitionBy("entity_id", "via", "source", "concept_id")
+    best = (
+        lookups.join(matched, ["entity_class", "key"])
+        .join(concepts, ["entity_class", "text"])
+        .withColumn("rank", F.row_number().over(per_concept.orderBy(F.desc("cosine"), "matched_synonym")))
+        .where(F.col("rank") == 1)
+    )
+    same_lookup = Window.partitionBy("entity_id", "via")
+    return best.select(
+        "entity_id", "doc_id", "via", "concept_id", "source", "default_label", "matched_synonym",
+        F.lit("embedding").alias("strategy"),
+        (F.lit(EMBEDDING_SCALE) * F.col("cosine")).alias("score"),
+        (F.size(F.collect_set("concept_id").over(same_lookup)) > 1).alias("ambiguous"),
+    ).select(*LINK_MATCH.fieldNames())  # fmt: skip

