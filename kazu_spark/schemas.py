@@ -114,8 +114,8 @@ ENTITY_LINKS = _schema(
 
 ONTOLOGY_TERMS = _schema(
     ("term_id", StringType(), False, "sha1 of (source, concept_id, synonym)"),
-    ("concept_id", StringType(), False, "concept id with its prefix, e.g. MESH:D003920, HGNC:5, CL:0000236"),
-    ("source", StringType(), False, "configured source name: MEDIC, CL, NCBITaxon, HGNC, MeSH, curations, ..."),
+    ("concept_id", StringType(), False, "concept id with its prefix, e.g. MESH:D003920, NCBIGene:7157, CL:0000236"),
+    ("source", StringType(), False, "configured source name: MEDIC, CL, NCBITaxon, NCBIGene, MeSH, curations, ..."),
     ("default_label", StringType(), False, "the concept's preferred label"),
     ("synonym", StringType(), False, "one surface form: the label itself, a synonym, an alias or symbol"),
     (
