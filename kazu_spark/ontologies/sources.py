@@ -42,6 +42,7 @@ def default_sources(root: str) -> list[OntologySource]:
             entity_class="gene",
             path=f"{root}/hgnc_complete_set.txt.gz",
             xref_target="NCBIGene",
+            tier=2,  # only for mentions NCBI Gene's own synonyms miss: one link per gene, not one per source
         ),
         OntologySource(
             name="MeSH",
