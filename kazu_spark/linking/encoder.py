@@ -15,6 +15,7 @@ stored as float16 to halve what is shipped to executors.
 
 Example:
     >>> import numpy as np
+    >>> import torch
     >>> hidden = torch.tensor([[[1.0, 0.0], [3.0, 4.0], [9.0, 9.0]]])
     >>> pool(hidden, torch.tensor([[1, 1, 0]]), "mean").tolist()
     [[2.0, 2.0]]
@@ -28,13 +29,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
 
-from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
+if TYPE_CHECKING:  # torch and transformers load on first use: the driver imports this module, never a model
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 #: the encoder folder's reading instructions
 SETTINGS_FILE = "linker.json"
@@ -136,6 +137,11 @@ class SynonymEncoder:
         batch_size: int = 256,
     ) -> SynonymEncoder:
         """Load an encoder folder (``config.json``, safetensors weights, fast tokenizer, ``linker.json``)."""
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
+
         if num_threads:
             torch.set_num_threads(num_threads)
         resolved = resolve_precision(device, precision)
@@ -148,6 +154,8 @@ class SynonymEncoder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts``, float32 ``[len(texts), dim]``, in input order."""
+        import torch
+
         dim = self.model.config.hidden_size
         out = np.zeros((len(texts), dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
