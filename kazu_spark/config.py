@@ -92,6 +92,11 @@ class OntologySource(BaseModel):
     id_prefix_filter: str | None = Field(None, description="keep only concepts whose id starts with this")
     columns: ColumnMapping | None = Field(None, description="csv/tsv/jsonl/parquet only: column mapping")
     annotation_types: list[str] | None = Field(None, description="pubtator only: types kept as synonyms")
+    exclude_documents: list[str] = Field(
+        default_factory=list,
+        description="pubtator only: PubTator files whose document ids are left out of the curations (other "
+        "corpora's devel/test splits that share abstracts with this train split)",
+    )
     xref_target: str | None = Field(
         None,
         description="name of another source: this source's labels and synonyms become synonyms of the target's "
@@ -117,13 +122,16 @@ class OntologySource(BaseModel):
             raise ValueError(f"columns (a column mapping) is required by, and only allowed for, {TABLE_FORMATS}")
         if (self.format == "pubtator") != bool(self.annotation_types):
             raise ValueError("annotation_types is required by, and only allowed for, the pubtator format")
+        if self.exclude_documents and self.format != "pubtator":
+            raise ValueError("exclude_documents only applies to the pubtator format")
         if self.xref_target and self.format not in XREF_FORMATS:
             raise ValueError(f"xref_target applies to the formats {XREF_FORMATS} only (ids or xrefs to map by)")
         return self
 
     def files(self, base: str | Path | None = None) -> list[str]:
-        """The source's resolved file paths (one, or two for MeSH)."""
+        """The source's resolved file paths (one, two for MeSH, more with ``exclude_documents``)."""
         paths = [self.path, self.tree_numbers_path] if self.tree_numbers_path else [self.path]
+        paths += self.exclude_documents
         return [resolve_path(p, base) for p in paths]
 
 

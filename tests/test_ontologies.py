@@ -201,6 +201,25 @@ def test_pubtator_curations_take_the_majority_id(tmp_path: Path) -> None:
     assert {row["concept_id"] for row in rows} == {"MESH:D008094"}  # minority, composite, -1, Disease dropped
 
 
+def test_pubtator_curations_leave_out_the_documents_of_an_evaluation_split(tmp_path: Path) -> None:
+    """A train split that shares abstracts with another corpus's devel split must not curate their mentions."""
+    train, devel = tmp_path / "train.txt", tmp_path / "devel.txt"
+    train.write_text(
+        "1|t|Aspirin.\n1|a|x\n1\t0\t7\tAspirin\tChemical\tD001241\n\n"
+        "2|t|Ibuprofen.\n2|a|x\n2\t0\t9\tIbuprofen\tChemical\tD007052\n\n",
+        encoding="utf-8",
+    )
+    devel.write_text("2|t|Ibuprofen again.\n2|a|x\n\n", encoding="utf-8")
+    kept = OntologySource(
+        name="c", format="pubtator", entity_class="drug", path=str(train), annotation_types=["Chemical"],
+        exclude_documents=[str(devel)],
+    )  # fmt: skip
+    assert {row["concept_id"] for row in parse_source(kept)} == {"MESH:D001241"}
+    assert str(devel) in kept.files()  # a changed evaluation split changes the source's checksum
+    with pytest.raises(ValidationError):
+        OntologySource(name="X", format="obo", entity_class="drug", path="x.obo", exclude_documents=[str(devel)])
+
+
 def test_source_validation() -> None:
     with pytest.raises(ValidationError):
         OntologySource(name="X", format="obo", entity_class="planet", path="x.obo")

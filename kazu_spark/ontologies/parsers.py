@@ -367,16 +367,23 @@ def parse_table(path: str, fmt: str, columns: ColumnMapping) -> Iterator[Synonym
                 yield _row(concept_id, label, synonym, column, metadata)
 
 
-def parse_pubtator_curations(path: str, annotation_types: list[str]) -> Iterator[SynonymRow]:
-    """Curated synonyms from a PubTator corpus's gold annotations of ``annotation_types``.
+def parse_pubtator_curations(
+    path: str, annotation_types: list[str], exclude_documents: Iterable[str] = ()
+) -> Iterator[SynonymRow]:
+    """Curated synonyms from a PubTator corpus's gold annotations of ``annotation_types``, leaving out the
+    documents whose id is a document of a file in ``exclude_documents`` (BioRED's train split holds 44
+    abstracts of BC5CDR's devel split: their mentions would be memory, not linking, on BC5CDR devel).
 
     Each distinct mention text becomes a ``curated`` synonym of the concept it is annotated with most
     often (ties keep every tied concept, which then links ambiguously); composite (several ids) and
     ``-1`` annotations are skipped. A concept's label is its most frequent mention. Use TRAIN splits only:
     evaluating on the split the curations came from measures memory, not linking.
     """
+    excluded = {doc.doc_id for other in exclude_documents for doc in read_pubtator(other)}
     votes: dict[str, Counter[str]] = {}
     for doc in read_pubtator(path):
+        if doc.doc_id in excluded:
+            continue
         for mention in doc.mentions:
             if mention.corpus_type in annotation_types and len(mention.concept_ids) == 1:
                 votes.setdefault(mention.mention.strip(), Counter())[mention.concept_ids[0]] += 1
@@ -494,7 +501,8 @@ def parse_source(
     elif source.columns is not None:
         rows = parse_table(path, source.format, source.columns)
     elif source.annotation_types:
-        rows = parse_pubtator_curations(path, source.annotation_types)
+        excluded = [resolve_path(other, base) for other in source.exclude_documents]
+        rows = parse_pubtator_curations(path, source.annotation_types, excluded)
     else:
         rows = _PARSERS[source.format](path)
     prefix = source.id_prefix_filter
