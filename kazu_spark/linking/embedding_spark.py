@@ -13,7 +13,7 @@ their lookups and to the concepts that have them. Strategy ``embedding``, score 
 (0.8) x cosine, so an embedding link never outranks a dictionary link (1.0, 0.9, 0.85) nor reaches the
 ``high`` tier; below ``linking.embedding.min_score`` (cosine) a match is dropped.
 
-**Shipping, Connect-safe**: no ``sparkContext``. The driver writes each class's matrix (fp16, one row per
+**Shipping, Connect-safe**: no broadcast variable. The driver writes each class's matrix (fp16, one row per
 distinct text) to ``linking.embedding.matrix_dir`` as ``.npy`` + ``.json``, under a name made of the
 encoder version and the terms' fingerprint, so it is written once and found again by later runs; workers
 memory-map it once (``worker_cached``), and the page cache shares it between the workers of a machine.

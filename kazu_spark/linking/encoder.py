@@ -83,6 +83,18 @@ def tokenize(
     return tokenizer(texts, padding=True, truncation=True, max_length=settings.max_length, return_tensors="pt")
 
 
+def encode(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], settings: EncoderSettings
+) -> torch.Tensor:
+    """Unit vectors (float32, on the model's device) of ``texts``: tokenise, forward, pool, L2-normalise. The
+    trainer calls it with gradients, :meth:`SynonymEncoder.embed` under ``torch.inference_mode``."""
+    import torch
+
+    inputs = {k: v.to(model.device) for k, v in tokenize(tokenizer, texts, settings).items()}
+    hidden = model(**inputs).last_hidden_state
+    return torch.nn.functional.normalize(pool(hidden, inputs["attention_mask"], settings.pooling).float(), dim=-1)
+
+
 def top_k(queries: np.ndarray, matrix: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Cosine scores and row indices of each query's ``k`` nearest rows of ``matrix`` (both unit vectors),
     best first; queries are scored ``chunk`` at a time so the score block stays small."""
@@ -162,11 +174,6 @@ class SynonymEncoder:
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                inputs = tokenize(self.tokenizer, [texts[i] for i in batch], self.settings)
-                inputs = {k: v.to(self.device) for k, v in inputs.items()}
-                hidden = self.model(**inputs).last_hidden_state
-                vectors = torch.nn.functional.normalize(
-                    pool(hidden, inputs["attention_mask"], self.settings.pooling).float(), dim=-1
-                )
+                vectors = encode(self.model, self.tokenizer, [texts[i] for i in batch], self.settings)
                 out[batch] = vectors.cpu().numpy()
         return out

@@ -12,8 +12,8 @@ batches of thousands; with ~100 in-batch negatives InfoNCE already weighs the ha
 A batch never holds two pairs of one concept (:func:`concept_batches`), so no positive is ever
 taught as a negative.
 
-Training and linking read texts alike: :func:`~kazu_spark.linking.encoder.tokenize` and
-:func:`~kazu_spark.linking.encoder.pool` are the encoder module's, and the output folder (fp16
+Training and linking read texts alike: both turn texts into vectors with
+:func:`~kazu_spark.linking.encoder.encode` (tokenise, pool, normalise), and the output folder (fp16
 safetensors, tokenizer, ``linker.json``, ``training_args.json``, ``LINKER_CARD.md``) loads with
 :meth:`~kazu_spark.linking.encoder.SynonymEncoder.load`.
 
@@ -45,7 +45,7 @@ from transformers import AutoTokenizer, BertModel
 
 from kazu_spark.config import LinkerRunConfig, OntologySource
 from kazu_spark.documents.pubtator import CORPUS_CLASSES, read_pubtator
-from kazu_spark.linking.encoder import EncoderSettings, SynonymEncoder, pool, tokenize, top_k
+from kazu_spark.linking.encoder import EncoderSettings, SynonymEncoder, encode, top_k
 from kazu_spark.ontologies.parsers import parse_source
 from kazu_spark.training.loop import TrainingSettings, fit
 from kazu_spark.training.train import TRAINING_ARGS_FILE, loop_summary
@@ -231,13 +231,6 @@ def info_nce(left: torch.Tensor, right: torch.Tensor, scale: float) -> torch.Ten
     return (torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)) / 2
 
 
-def encode_texts(model: BertModel, tokenizer, texts: Sequence[str], settings: EncoderSettings) -> torch.Tensor:
-    """Unit vectors of ``texts`` with gradients: the encoder module's tokenising and pooling, on the model's device."""
-    inputs = {k: v.to(model.device) for k, v in tokenize(tokenizer, texts, settings).items()}
-    hidden = model(**inputs).last_hidden_state
-    return torch.nn.functional.normalize(pool(hidden, inputs["attention_mask"], settings.pooling).float(), dim=-1)
-
-
 def devel_accuracy(
     encoder: SynonymEncoder,
     synonyms: Mapping[Concept, Sequence[str]],
@@ -349,9 +342,7 @@ def train_linker(
 
     def loss_fn(batch: list[tuple[str, str]]) -> torch.Tensor:
         left, right = zip(*batch, strict=True)
-        return info_nce(
-            encode_texts(model, tokenizer, left, settings), encode_texts(model, tokenizer, right, settings), scale
-        )
+        return info_nce(encode(model, tokenizer, left, settings), encode(model, tokenizer, right, settings), scale)
 
     first = epoch_batches(0)
     total_steps = training.planned_steps(len(first) * training.batch_size)
