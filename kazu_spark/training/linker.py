@@ -46,7 +46,7 @@ from transformers import AutoTokenizer, BertModel
 from kazu_spark.config import LinkerRunConfig, OntologySource
 from kazu_spark.documents.pubtator import CORPUS_CLASSES, read_pubtator
 from kazu_spark.linking.encoder import EncoderSettings, SynonymEncoder, encode, top_k
-from kazu_spark.ontologies.parsers import parse_source
+from kazu_spark.ontologies.parsers import concept_aliases, parse_source
 from kazu_spark.training.loop import TrainingSettings, fit
 from kazu_spark.training.train import TRAINING_ARGS_FILE, loop_summary
 
@@ -73,9 +73,9 @@ def alias_keys(row: Mapping) -> list[str]:
         ['HGNC:5', 'HGNC:9', 'NCBIGene:1']
     """
     meta = row["metadata"]
-    alternatives = f"{meta.get('alt_ids', '')}|{meta.get('AltDiseaseIDs', '')}".split("|")
+    alternatives = {key: meta.get(key) for key in ("alt_ids", "AltDiseaseIDs")}  # not xrefs: ids of other concepts
     entrez = [f"NCBIGene:{meta['entrez_id']}"] if meta.get("entrez_id") else []
-    return [row["concept_id"], *(a.removeprefix("DO:") for a in alternatives if a), *entrez]
+    return [*concept_aliases(row["concept_id"], alternatives), *entrez]
 
 
 def ontology_synonyms(
