@@ -39,11 +39,16 @@ def _schema(*fields: tuple[str, object, bool, str]) -> StructType:
 
 
 RAW_DOCUMENTS = _schema(
-    ("source_id", StringType(), True, "id as given by the source (id/pmid column, file name); null if missing"),
+    ("source_id", StringType(), True, "id as given by the source (id/pmid column, file path); null if missing"),
     ("title", StringType(), True, "title text, may be null"),
     ("text", StringType(), True, "body text (abstract); may be null"),
     ("source", StringType(), False, "where the row came from: file path or table path"),
-    ("read_error", StringType(), True, "set by a reader that could not decode the row (e.g. invalid UTF-8)"),
+    (
+        "read_error",
+        StringType(),
+        True,
+        "why a reader refused the row: '<reason>: <detail>' (invalid_utf8, invalid_id, invalid_text), or a message",
+    ),
 )
 
 # Delta refuses NOT NULL inside arrays and maps, so nested fields are nullable (never null in practice).
@@ -170,13 +175,31 @@ RUNS = _schema(
         True,
         "kg-build: Delta versions of the input tables it read (the next incremental build starts after them)",
     ),
+    (
+        "skipped_duplicates",
+        LongType(),
+        True,
+        "annotate: input rows identical to another row (same id and text, or the same rejection); null in older rows",
+    ),
+    (
+        "skipped_files",
+        LongType(),
+        True,
+        "annotate: entries of a text-file input not read (hidden names, not .txt; counts.skipped_files.<reason>)",
+    ),
+    (
+        "warnings",
+        ArrayType(StringType()),
+        True,
+        "annotate: what a succeeded run flags (nothing annotated, entries skipped); --strict exits 3 on any",
+    ),
 )
 
 QUARANTINE = _schema(
     ("quarantine_id", StringType(), False, "sha1 of (source, source_id, reason, raw snippet)"),
     ("source", StringType(), False, "input the row came from"),
     ("source_id", StringType(), True, "id of the rejected row, if it had one"),
-    ("reason", StringType(), False, "why it was rejected: missing_id, empty_text, invalid_utf8, ..."),
+    ("reason", StringType(), False, "why it was rejected: missing_id, empty_text, invalid_utf8, invalid_id, ..."),
     ("detail", StringType(), True, "human-readable detail"),
     ("raw_snippet", StringType(), True, "first 200 characters of the raw row, for triage"),
     ("run_id", StringType(), False, "run that rejected it"),

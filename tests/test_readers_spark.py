@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from kazu_spark.documents.readers import detect_format, read_raw
+from kazu_spark.documents.readers import detect_format, read_input, read_raw
 from kazu_spark.documents.spark import to_documents
 from kazu_spark.errors import InputError
 from kazu_spark.schemas import DOCUMENTS, QUARANTINE, RAW_DOCUMENTS
@@ -115,7 +115,7 @@ def test_bad_jsonl_lines_become_error_rows_and_good_lines_still_read(spark: Spar
     assert errors == [
         ("JSON line is a list, not an object", "[1, 2]"),
         ("invalid JSON", "not json at all"),
-        ("invalid UTF-8", '{"id": "2", "text": "caf\\xe9"}'),
+        ("invalid_utf8", '{"id": "2", "text": "caf\\xe9"}'),
     ]
 
 
@@ -126,7 +126,7 @@ def test_latin1_text_file_becomes_an_error_row(spark: SparkSession, tmp_path: Pa
     (folder / "bad.txt").write_bytes("café".encode("latin-1"))
     rows = {r.source_id: r for r in read_raw(spark, str(folder)).collect()}
     assert rows["good"].text == "café" and rows["good"].read_error is None
-    assert rows["bad"].read_error.startswith("invalid UTF-8")
+    assert rows["bad"].read_error.startswith("invalid_utf8: ")
     assert "\ufffd" not in rows["bad"].text
 
 
@@ -207,3 +207,87 @@ def test_jsonl_without_id_field_is_an_input_error(spark: SparkSession, tmp_path:
     path.write_text('{"doc": "1", "text": "a"}\n')
     with pytest.raises(InputError, match=r"no id column: expected one of \['id', 'pmid'\], found \['doc', 'text'\]"):
         read_raw(spark, str(path))
+
+
+# --- hostile inputs: binary columns, line endings, what a text folder holds -------------------------------------
+
+SECRET = b"SECRET-doc-bytes \xe9\xff tail"
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_binary_text_column_with_invalid_utf8_is_quarantined(spark: SparkSession, tmp_path: Path, fmt: str) -> None:
+    """One invalid value in a binary text column: that row is quarantined, the others read (it failed the run)."""
+    rows = [(b"ok", b"good text"), (b"ok2", "café".encode()), (b"bad", SECRET)]
+    path = str(tmp_path / f"docs.{fmt}")
+    frame = spark.createDataFrame(rows, "id binary, text binary")
+    frame.write.format(fmt).save(path)
+    documents, quarantine = to_documents(read_raw(spark, path), "run-b")
+    assert {r.doc_id: r.text for r in documents.collect()} == {"ok": "good text", "ok2": "café"}
+    (bad,) = quarantine.collect()
+    assert (bad.source_id, bad.reason) == ("bad", "invalid_utf8")
+    assert "'text'" in bad.detail and "SECRET" not in bad.detail
+
+
+def test_table_id_fallback_skips_empty_ids(spark: SparkSession, tmp_path: Path) -> None:
+    path = tmp_path / "ids.parquet"
+    pd.DataFrame({"id": ["", " ", None, "x"], "pmid": ["1", "2", "3", "4"], "text": ["a", "b", "c", "d"]}).to_parquet(
+        path
+    )
+    assert sorted(r.source_id for r in read_raw(spark, str(path)).collect()) == ["1", "2", "3", "x"]
+
+
+PUBTATOR_DOCS = [(str(n), f"Title {n}", f"Abstract {n} on BRCA1.") for n in range(1, 5)]
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r", "mixed"])
+def test_pubtator_line_endings_give_the_same_documents(spark: SparkSession, tmp_path: Path, ending: str) -> None:
+    """CRLF (Windows), CR (old Mac) and a mix of LF and CRLF blocks read as the LF file does: 4 documents."""
+    blocks = []
+    for n, (pmid, title, text) in enumerate(PUBTATOR_DOCS):
+        eol = ("\n", "\r\n")[n % 2] if ending == "mixed" else ending
+        blocks.append(eol.join([f"{pmid}|t|{title}", f"{pmid}|a|{text}", f"{pmid}\t0\t5\tTitle\tGene\t1", ""]) + eol)
+    path = tmp_path / "corpus.pubtator"
+    path.write_bytes("".join(blocks).encode())
+    rows = read_raw(spark, str(path)).collect()
+    assert sorted((r.source_id, r.title, r.text, r.read_error) for r in rows) == [(*d, None) for d in PUBTATOR_DOCS]
+
+
+def test_text_folder_accounts_for_every_entry(spark: SparkSession, tmp_path: Path) -> None:
+    """Upper-case .TXT, empty files and sub-folders are read; hidden and non-.txt entries are skipped, by name."""
+    folder = tmp_path / "texts"
+    files = {
+        "a.txt": "alpha",
+        "B.TXT": "upper",
+        "empty.txt": "",
+        "sub/c.txt": "nested",
+        "sub/deeper/d.Txt": "deeper",
+        "_draft.txt": "underscore",
+        ".hidden.txt": "dot",
+        "_tmp/e.txt": "in a hidden folder",
+        "notes.md": "not a text document",
+        "sub/.DS_Store": "finder junk",
+    }
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    assert detect_format(spark, str(folder)) == "text"  # the stray notes.md does not break detection
+    got = read_input(spark, str(folder))
+    rows = {r.source_id: (r.text, r.read_error) for r in got.rows.collect()}
+    assert rows == {
+        "a": ("alpha", None),
+        "B": ("upper", None),
+        "empty": ("", None),  # ingestion quarantines it as empty_text
+        "sub/c": ("nested", None),
+        "sub/deeper/d": ("deeper", None),
+    }
+    assert got.skipped == {"hidden": [".hidden.txt", "_draft.txt", "_tmp", "sub/.DS_Store"], "not_txt": ["notes.md"]}
+
+
+def test_undetectable_folder_names_the_odd_entries(spark: SparkSession, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for n in range(8):
+        (folder / f"part-{n}.jsonl").write_text('{"id": "1", "text": "a"}\n')
+    (folder / "zz-notes.csv").write_text("id,text\n")
+    with pytest.raises(InputError, match=r"not jsonl: \['zz-notes.csv'\]"):
+        detect_format(spark, str(folder))

@@ -13,22 +13,29 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-from conftest import build_model_dir
+from conftest import build_model_dir, sample_rows
 from pyspark.sql import SparkSession
 
+from kazu_spark.cli.annotate import STRICT_EXIT
+from kazu_spark.cli.main import main
 from kazu_spark.config import Config, load_config
+from kazu_spark.documents.ingest import REASONS, ingest_row
+from kazu_spark.documents.readers import PARSED_COLUMNS, parse_jsonl_records, parse_pubtator_record
 from kazu_spark.errors import InputError
 from kazu_spark.lakehouse.delta import read_table
 from kazu_spark.paths import resolve_path
@@ -283,6 +290,17 @@ HOSTILE = [
     ("normal-2", None, "TP53 mutations are common in breast cancer."),
 ]
 HOSTILE_OUTCOME = {"null": "empty_text", "empty": "empty_text", "blank": "empty_text", "huge": "text_too_long"}
+#: JSON lines whose id or text has the wrong type, or an empty id hiding the pmid (HOSTILE_JSON_OUTCOME)
+HOSTILE_JSON = [
+    b'{"id": true, "text": "a boolean id"}',
+    b'{"id": {"nested": 1}, "text": "an object id"}',
+    b'{"id": "number-text", "text": 42}',
+    b'{"id": "list-title", "title": ["a", "b"], "text": "x"}',
+    b'{"id": "", "pmid": "pmid-fallback", "text": "Aspirin eases pain."}',
+    b'{"id": 4242, "text": "An integer id."}',
+]
+HOSTILE_JSON_OUTCOME = [(None, "invalid_id"), (None, "invalid_id"), ("number-text", "invalid_text"),
+                        ("list-title", "invalid_text")]  # fmt: skip
 
 
 def _hostile_input(folder: Path) -> str:
@@ -294,6 +312,7 @@ def _hostile_input(folder: Path) -> str:
         bytes(range(14, 256)),  # binary junk: not UTF-8, no id
         b'{"id": "dup", "text": "first text"}',
         b'{"id": "dup", "text": "second text"}',
+        *HOSTILE_JSON,
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     return str(path)
@@ -307,11 +326,11 @@ def test_hostile_documents_are_annotated_or_quarantined(spark, setup, tmp_path, 
     docs = read_table(spark, cfg.lakehouse, "documents")
     stored = {r.doc_id for r in docs.select("doc_id").collect()}
     quarantined = [(r.source_id, r.reason) for r in read_table(spark, cfg.lakehouse, "quarantine").collect()]
-    expected_docs = {i for i, _, _ in HOSTILE if i not in HOSTILE_OUTCOME} | {"dup"}
+    expected_docs = {i for i, _, _ in HOSTILE if i not in HOSTILE_OUTCOME} | {"dup", "pmid-fallback", "4242"}
     assert stored == expected_docs
     assert sorted(quarantined, key=str) == sorted(
-        [*HOSTILE_OUTCOME.items(), ("surrogate", "read_error"), (None, "read_error"), (None, "read_error"),
-         ("dup", "conflicting_duplicate_id")], key=str,
+        [*HOSTILE_OUTCOME.items(), ("surrogate", "read_error"), (None, "invalid_utf8"), (None, "invalid_utf8"),
+         ("dup", "conflicting_duplicate_id"), *HOSTILE_JSON_OUTCOME], key=str,
     )  # fmt: skip
     texts = {r.doc_id: r.text for r in docs.select("doc_id", "text").collect()}
     rows = (
@@ -324,10 +343,11 @@ def test_hostile_documents_are_annotated_or_quarantined(spark, setup, tmp_path, 
     ]  # fmt: skip
     per_doc = Counter(r.doc_id for r in rows)
     duplicated = len(rows) - len({r.entity_id for r in rows})
+    kinds = 16 + len(HOSTILE_JSON)
     reliability_record(
-        "hostile documents (16 kinds) in one input",
+        f"hostile documents ({kinds} kinds: wrong JSON types and an empty id included) in one input",
         True,
-        injected=len(HOSTILE) + 5,
+        injected=len(HOSTILE) + 5 + len(HOSTILE_JSON),
         documents_lost=len(expected_docs - stored),
         documents_duplicated=docs.count() - len(stored),
         entities_duplicated=duplicated,
@@ -352,6 +372,10 @@ def _bad_inputs(folder: Path) -> Iterator[tuple[str, str, str]]:
     yield "wrong column type", str(folder / "nested.parquet"), r"column 'text' has type array<string>; expected"
     (folder / "junk.parquet").write_bytes(b"not parquet at all")
     yield "corrupt file", str(folder / "junk.parquet"), "cannot read"
+    (folder / "mixed").mkdir()
+    for name in ("part-0.jsonl", "part-1.jsonl", "notes.csv"):
+        (folder / "mixed" / name).write_text('{"id": "1", "text": "a"}\n')
+    yield "folder of mixed formats", str(folder / "mixed"), r"1 of its 3 entries are not jsonl: \['notes.csv'\]"
 
 
 def test_bad_input_fails_before_anything_is_written(spark, setup, tmp_path, reliability_record) -> None:
@@ -381,3 +405,241 @@ def test_unreadable_input_is_an_input_error(spark, setup, tmp_path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         annotate(spark, cfg)
     assert not (tmp_path / "lake").exists()
+
+
+# --- inputs that failed a run or vanished without a trace (issue 20) ---------------------------------------------
+
+
+def _with_input(cfg: Config, path: Path | str, **ner: object) -> Config:
+    update = {"input": cfg.input.model_copy(update={"path": str(path)})}
+    return cfg.model_copy(update=update | ({"ner": cfg.ner.model_copy(update=ner)} if ner else {}))
+
+
+def test_binary_column_not_utf8_is_quarantined_and_kept_out_of_logs(spark, setup, tmp_path, reliability_record) -> None:
+    """A Parquet text column of bytes with one value that is not UTF-8: the CLI run succeeds, that row is
+    quarantined invalid_utf8, and its bytes reach neither stdout nor stderr (an ArrowException printed them)."""
+    marker = b"SECRET-binary-document"
+    ids, texts = (
+        [b"ok-1", b"ok-2", b"bad"],
+        [b"Aspirin eases pain.", "Caf\u00e9 study.".encode(), marker + b" \xe9\xff"],
+    )
+    path = tmp_path / "binary.parquet"
+    pq.write_table(pa.table({"id": pa.array(ids, pa.binary()), "text": pa.array(texts, pa.binary())}), path)
+    cfg = _with_input(_lake(setup, "binary"), path)
+    done = _annotate_cli(cfg, "")
+    logs = done.stdout + done.stderr
+    assert done.returncode == 0, logs[-3000:]
+    docs = sorted(r.doc_id for r in read_table(spark, cfg.lakehouse, "documents").collect())
+    quarantined = [(r.source_id, r.reason) for r in read_table(spark, cfg.lakehouse, "quarantine").collect()]
+    leaked = marker.decode() in logs
+    reliability_record(
+        "binary text column, one value not UTF-8 (CLI run; bytes kept out of the logs)",
+        docs == ["ok-1", "ok-2"] and not leaked,
+        injected=1,
+        documents_lost=2 - len(docs),
+        documents_duplicated=0,
+    )
+    assert docs == ["ok-1", "ok-2"] and quarantined == [("bad", "invalid_utf8")]
+    assert not leaked
+
+
+def test_silent_drops_are_counted_and_a_run_with_nothing_annotated_warns(
+    spark, setup, tmp_path, capsys, monkeypatch, reliability_record
+) -> None:
+    """Identical duplicates and skipped files are counted in the summary and `runs`; annotating nothing warns,
+    and `annotate --strict` exits 3 on a warning."""
+    rows = sample_rows(2)
+    lines = [*rows, rows[0], {"pmid": "blank", "title": " "}, {"pmid": "blank", "title": " "}]
+    cfg = _with_input(_lake(setup, "counted"), _write_jsonl(tmp_path / "dups.jsonl", lines))
+    summary = annotate(spark, cfg)
+    assert (summary.documents, summary.quarantined, summary.skipped_duplicates, summary.skipped_files) == (2, 1, 2, 0)
+    assert summary.warnings == []
+    (run,) = read_table(spark, cfg.lakehouse, "runs").collect()
+    assert (run.skipped_duplicates, run.skipped_files, run.warnings) == (2, 0, [])
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for name, text in {"_draft.txt": "a draft", ".hidden.txt": "dot", "empty.txt": "", "notes.md": "notes"}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    lake = str(tmp_path / "lake-nothing")
+    monkeypatch.setenv("KAZU_SPARK_SHUFFLE_PARTITIONS", "2")
+    args = ["annotate", "--input", str(folder), "--lakehouse", lake, "--model", cfg.ner.model, "--strict", "--json"]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == STRICT_EXIT
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (run,) = read_table(spark, lake, "runs").collect()
+    reliability_record(
+        "silent drops: identical duplicates, hidden/empty/non-.txt files, nothing annotated (--strict exits 3)",
+        run.skipped_files == 3 and len(run.warnings) == 2,
+        injected=7,
+        documents_lost=0,
+        documents_duplicated=0,
+    )
+    assert (printed["documents"], printed["quarantined"], printed["skipped_files"]) == (0, 1, 3)
+    assert (run.skipped_files, run.counts["skipped_files.hidden"], run.counts["skipped_files.not_txt"]) == (3, 2, 1)
+    assert [w.split(":")[0] for w in run.warnings] == ["3 input entries not read", "nothing was annotated"]
+    assert printed["warnings"] == run.warnings
+
+
+# --- fuzzing: random bytes and structure-aware mutations of JSONL, Parquet and PubTator ---------------------------
+
+_NO_EOL = bytes(b for b in range(256) if b not in b"\r\n")  # a line break would make two records of one
+_WORDS = ("aspirin", "BRCA1", "TP53", "pain", "cancer", "cells", "caf\u00e9", "\u03b1-synuclein", "\u4e73\u817a\u764c",
+          "\u05e9\u05dc\u05d5\u05dd", "\U0001f469\u200d\U0001f52c", "e\u0301", "<b>", "&amp;", "|t|", "\t")  # fmt: skip
+_JSON_VALUES = (None, "", " ", 0, 7, 1.5, -3.0, True, False, {}, {"a": "b"}, [], ["x"], "\ud800", "x\x00y", "\u2028")
+_BAD_UTF8 = (b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xe9t\xe9", b"\xf4\x90\x80\x80")
+
+
+def _noise(rng: random.Random, most: int) -> bytes:
+    return bytes(rng.choice(_NO_EOL) for _ in range(rng.randint(1, most)))
+
+
+def _words(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(n))
+
+
+def _mutate(rng: random.Random, data: bytes) -> bytes:
+    """One byte-level mutation: truncate, overwrite, insert bytes that are not UTF-8, wrap, or add a BOM."""
+    at = rng.randrange(len(data) + 1)
+    return rng.choice(
+        [
+            lambda: data[:at],
+            lambda: data[:at] + _noise(rng, 4) + data[at + 1 :],
+            lambda: data[:at] + rng.choice(_BAD_UTF8) + data[at:],
+            lambda: b"[" + data + b"]",
+            lambda: b"\xef\xbb\xbf" + data,
+        ]
+    )()
+
+
+def fuzz_jsonl(rng: random.Random, n: int) -> list[bytes]:
+    """``n`` JSONL records: corpus-like objects with fields dropped, retyped or filled with any code points,
+    then byte mutations; lines of random bytes; exact duplicates. None is blank (a blank line is no record)."""
+    lines: list[bytes] = []
+    for i in range(n):
+        if rng.random() < 0.08:
+            line = _noise(rng, 80)
+        elif rng.random() < 0.05 and lines:
+            line = rng.choice(lines)
+        else:
+            record: dict = {"id": f"doc-{i}", "title": _words(rng, 3), "text": _words(rng, 12)}
+            for _ in range(rng.randint(0, 3)):
+                key, op = rng.choice(("id", "pmid", "title", "text", "abstract")), rng.randrange(4)
+                if op == 0:
+                    record.pop(key, None)
+                elif op == 1:
+                    record[key] = rng.choice(_JSON_VALUES)
+                elif op == 2:
+                    record[key] = _noise(rng, 40).decode("latin-1")
+                else:
+                    record[key] = record.get("text")  # an id that is a text, a text twice
+            line = json.dumps(record, ensure_ascii=rng.random() < 0.5).encode("utf-8", "surrogatepass")
+            line = _mutate(rng, line) if rng.random() < 0.3 else line
+        lines.append(line if any(33 <= b < 127 for b in line) else line + b"#")
+    return lines
+
+
+def fuzz_pubtator(rng: random.Random, n: int, eols: tuple[bytes, ...]) -> list[bytes]:
+    """``n`` PubTator blocks (each ending in one of ``eols``, a blank line after it): lines dropped, two PMIDs,
+    an empty PMID, annotations only, noise or bytes that are not UTF-8 in a text, duplicate blocks."""
+    blocks: list[bytes] = []
+    for i in range(n):
+        if rng.random() < 0.05 and blocks:
+            blocks.append(rng.choice(blocks))
+            continue
+        pmid, eol = str(10_000 + i).encode(), rng.choice(eols)
+        title, text = _words(rng, 4).encode(), _words(rng, 15).encode()
+        lines = [pmid + b"|t|" + title, pmid + b"|a|" + text, pmid + b"\t0\t5\tBRCA1\tGene\t672"]
+        op = rng.randrange(9)
+        if op < 2:
+            lines.pop(op)
+        elif op == 2:
+            lines[1] = str(20_000 + i).encode() + b"|a|" + text
+        elif op == 3:
+            lines = lines[2:]
+        elif op == 4:
+            lines[0] = b"|t|" + title
+        elif op == 5:
+            lines[1] = _mutate(rng, lines[1])
+        elif op == 6:
+            lines[0] += _noise(rng, 30)
+        lines = [line if line.strip(b" \t") else line + b"#" for line in lines]  # a blank line would split the block
+        blocks.append(eol.join(lines) + eol + (b" \t" if rng.random() < 0.1 else b"") + eol)
+    return blocks
+
+
+def fuzz_table(rng: random.Random, n: int) -> pa.Table:
+    """``n`` rows of a table whose id and text columns are bytes: valid, not UTF-8, blank, null, repeated."""
+    ids, pmids, titles, texts = [], [], [], []
+    for i in range(n):
+        ids.append(rng.choice([f"row-{i}".encode()] * 6 + [None, b"", b" ", _noise(rng, 8), f"row-{i // 2}".encode()]))
+        pmids.append(rng.choice([str(i), None, ""]))
+        titles.append(rng.choice([_words(rng, 3), None, "", " \u3000"]))
+        text = _words(rng, 10).encode()
+        texts.append(rng.choice([text, text, _mutate(rng, text), _noise(rng, 60), None, b"", b"\t"]))
+    columns = {"id": (ids, pa.binary()), "pmid": (pmids, pa.string()), "title": (titles, pa.string()),
+               "text": (texts, pa.binary())}  # fmt: skip
+    return pa.table({name: pa.array(values, kind) for name, (values, kind) in columns.items()})
+
+
+def _pure_outcomes(parse: Callable[[bytes, str], list[tuple]], records: list[bytes]) -> Counter:
+    """Each record through the reader's parser and ``ingest_row``: a document or a known reason, never an error."""
+    outcomes: Counter = Counter()
+    for record in records:
+        for parsed in parse(record, "fuzz"):
+            result = ingest_row(dict(zip(PARSED_COLUMNS, parsed, strict=True)) | {"source": "fuzz"})
+            outcomes["document" if isinstance(result, dict) else result.reason] += 1
+    return outcomes
+
+
+def _lakehouse_outcomes(spark: SparkSession, cfg: Config, summary) -> dict[str, int]:
+    documents = read_table(spark, cfg.lakehouse, "documents")
+    quarantine = read_table(spark, cfg.lakehouse, "quarantine")
+    reasons = {r.reason for r in quarantine.select("reason").distinct().collect()}
+    assert reasons <= set(REASONS), reasons  # every quarantine row says why, in a known word
+    docs, distinct = documents.count(), documents.select("doc_id").distinct().count()
+    return {"documents": docs, "duplicated": docs - distinct, "quarantined": quarantine.count(),
+            "skipped": summary.skipped_duplicates + summary.skipped_files}  # fmt: skip
+
+
+def test_fuzzed_inputs_end_annotated_or_quarantined_and_add_up(spark, setup, tmp_path, reliability_record) -> None:
+    """Thousands of mutated records: each parses into a document or a quarantine reason (pure, in bulk), and
+    three annotate runs (JSONL; Parquet with byte columns; PubTator with LF, CRLF, CR and mixed line endings)
+    succeed with documents + quarantine rows + counted skips equal to the records written."""
+    rng = random.Random(20)
+    pure = _pure_outcomes(parse_jsonl_records, fuzz_jsonl(rng, 4000))
+    pure += _pure_outcomes(parse_pubtator_record, fuzz_pubtator(rng, 1500, (b"\n", b"\r\n", b"\r")))
+    assert sum(pure.values()) == 4000 + 1500 and set(pure) <= {"document", *REASONS}
+
+    jsonl = fuzz_jsonl(rng, 600)
+    (tmp_path / "fuzz.jsonl").write_bytes(b"\n".join(jsonl) + b"\n")
+    pq.write_table(fuzz_table(rng, 400), tmp_path / "fuzz.parquet")
+    pubtator = tmp_path / "pubtator"
+    pubtator.mkdir()
+    mixed, cr_only = fuzz_pubtator(rng, 300, (b"\n", b"\r\n")), fuzz_pubtator(rng, 100, (b"\r",))
+    (pubtator / "mixed.pubtator").write_bytes(b"".join(mixed))
+    (pubtator / "cr.pubtator").write_bytes(b"".join(cr_only))
+    base = setup["cfg"].model_copy(
+        update={"linking": setup["cfg"].linking.model_copy(update={"enabled": False})}
+    )  # linking adds nothing here: the fuzz is in reading and ingestion
+    runs = {"jsonl": (tmp_path / "fuzz.jsonl", len(jsonl)), "parquet": (tmp_path / "fuzz.parquet", 400),
+            "pubtator": (pubtator, len(mixed) + len(cr_only))}  # fmt: skip
+    lost = duplicated = 0
+    for name, (path, written) in runs.items():
+        cfg = _with_input(base.model_copy(update={"lakehouse": str(tmp_path / f"lake-{name}")}), path)
+        summary = annotate(spark, cfg)
+        got = _lakehouse_outcomes(spark, cfg, summary)
+        assert summary.rows_read + summary.skipped_files >= 1 and got["documents"] > 0, (name, got)
+        lost += written - got["documents"] - got["quarantined"] - got["skipped"]
+        duplicated += got["duplicated"]
+        assert got["documents"] + got["quarantined"] + got["skipped"] == written, (name, got, written)
+    cases = sum(pure.values()) + sum(written for _, written in runs.values())
+    reliability_record(
+        f"fuzzed inputs: random bytes and structure-aware mutations of JSONL, Parquet, PubTator ({cases:,} records)",
+        lost == 0 and duplicated == 0,
+        injected=cases,
+        documents_lost=lost,
+        documents_duplicated=duplicated,
+    )
+    assert lost == 0 and duplicated == 0

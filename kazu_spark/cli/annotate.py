@@ -2,6 +2,10 @@
 
 Nothing here imports torch: the driver only resolves and ships the model folder; the Python workers
 load the model (``tests/test_cli.py`` checks this module's imports).
+
+A run that succeeds with warnings (nothing annotated: an empty input, every row quarantined; entries of
+a text folder not read) prints them under the summary and exits 0, or with ``--strict`` exits
+``STRICT_EXIT`` (3), so a scheduled job can fail on them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from rich.table import Table
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.pipeline.annotate import RunSummary, annotate
 
+#: exit code of ``--strict`` when the run has warnings (1 and 2 are errors, see ``kazu_spark.cli.main``)
+STRICT_EXIT = 3
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare ``annotate``'s flags."""
@@ -25,6 +32,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--master", help="Spark master for local runs (config: spark.master)")
     p.add_argument("--progress", choices=("auto", "on", "off"), help="NER progress bar (config: progress)")
     p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help=f"exit with code {STRICT_EXIT} when the run has warnings (nothing annotated, input entries not read)",
+    )
     p.set_defaults(func=cmd_annotate)
 
 
@@ -49,12 +61,17 @@ def cmd_annotate(args: argparse.Namespace) -> None:
                 {
                     "run_id": summary.run_id,
                     **summary.counts(),
+                    "skipped_duplicates": summary.skipped_duplicates,
+                    "skipped_files": summary.skipped_files,
+                    "warnings": summary.warnings,
                     "fraction_linked": summary.fraction_linked,
                     "elapsed_seconds": summary.elapsed_seconds,
                     "documents_per_second": summary.documents_per_second,
                 }
             )
         )
+    if args.strict and summary.warnings:
+        raise SystemExit(STRICT_EXIT)
 
 
 def _print_summary(summary: RunSummary, lakehouse: str) -> None:
@@ -62,6 +79,8 @@ def _print_summary(summary: RunSummary, lakehouse: str) -> None:
     rows = [
         ("documents annotated", f"{summary.documents:,}"),
         ("skipped (unchanged)", f"{summary.skipped_unchanged:,}"),
+        ("skipped (duplicates)", f"{summary.skipped_duplicates:,}"),
+        ("skipped files", f"{summary.skipped_files:,}"),
         ("quarantined", f"{summary.quarantined:,}"),
         ("entities", f"{summary.entities:,}"),
         *((f"  {cls}", f"{n:,}") for cls, n in summary.entities_per_class.items()),
@@ -71,6 +90,7 @@ def _print_summary(summary: RunSummary, lakehouse: str) -> None:
         ("documents / second", f"{summary.documents_per_second:.2f}"),
         ("model", summary.model or "-"),
         ("lakehouse", lakehouse),
+        *(("warning", warning) for warning in summary.warnings),
     ]
     for name, value in rows:
         table.add_row(name, value)

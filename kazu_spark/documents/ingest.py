@@ -9,11 +9,15 @@ into one string. The text is otherwise kept exactly as read: control characters 
 are *not* removed or replaced, because rewriting the text would shift the offsets of everything after
 them; the NER tokenizer treats them as whitespace-like noise.
 
-Rejected rows go to quarantine with a stable reason (``REASONS``): ``read_error`` (the reader could not
-decode the row, e.g. invalid UTF-8), ``missing_id``, ``empty_text`` (title and body null or blank),
-``text_too_long`` (stored text over ``max_chars``) and ``conflicting_duplicate_id`` (the same doc_id with
-different contents in one input: the row with the smallest content_hash is kept, so the choice does not
-depend on row order; identical duplicates are collapsed silently).
+Rejected rows go to quarantine with a stable reason (``REASONS``). A reader that could not take a row
+sets its ``read_error`` to ``"<reason>: <detail>"`` (:func:`read_error`) with one of ``READER_REASONS``:
+``invalid_utf8`` (bytes that are not UTF-8), ``invalid_id`` (an id that is a boolean, a fraction, an
+object or a list), ``invalid_text`` (a title or text that is not a string); any other message (a line
+that is not JSON, a PubTator block without a PMID) is ``read_error``. Ingestion adds ``missing_id``,
+``empty_text`` (title and body null or blank), ``text_too_long`` (stored text over ``max_chars``) and
+``conflicting_duplicate_id`` (the same doc_id with different contents in one input: the row with the
+smallest content_hash is kept, so the choice does not depend on row order; identical duplicates are
+collapsed, and the run counts them as ``skipped_duplicates``).
 
 Example:
     >>> doc = ingest_row({"source_id": " 7 ", "title": "Aspirin", "text": "Eases pain.", "source": "a.jsonl"})
@@ -21,6 +25,8 @@ Example:
     ('7', 'Aspirin\n\nEases pain.', [('title', 0, 7), ('body', 9, 20)])
     >>> ingest_row({"source_id": "8", "title": " ", "text": None, "source": "a.jsonl"}).reason
     'empty_text'
+    >>> ingest_row({"source_id": "9", "text": "x", "source": "a", "read_error": read_error(INVALID_UTF8, "byte 0xe9")})
+    Rejection(reason='invalid_utf8', detail='byte 0xe9', raw_snippet='x')
 """
 
 from __future__ import annotations
@@ -31,12 +37,24 @@ from dataclasses import dataclass
 from typing import Any
 
 READ_ERROR = "read_error"
+INVALID_UTF8 = "invalid_utf8"
+INVALID_ID = "invalid_id"
+INVALID_TEXT = "invalid_text"
 MISSING_ID = "missing_id"
 EMPTY_TEXT = "empty_text"
 TEXT_TOO_LONG = "text_too_long"
 CONFLICTING_DUPLICATE_ID = "conflicting_duplicate_id"
+#: the reasons a reader may name at the start of ``read_error`` (``"<reason>: <detail>"``)
+READER_REASONS: tuple[str, ...] = (INVALID_UTF8, INVALID_ID, INVALID_TEXT)
 #: every quarantine reason ingestion emits
-REASONS: tuple[str, ...] = (READ_ERROR, MISSING_ID, EMPTY_TEXT, TEXT_TOO_LONG, CONFLICTING_DUPLICATE_ID)
+REASONS: tuple[str, ...] = (
+    READ_ERROR,
+    *READER_REASONS,
+    MISSING_ID,
+    EMPTY_TEXT,
+    TEXT_TOO_LONG,
+    CONFLICTING_DUPLICATE_ID,
+)
 
 DEFAULT_MAX_CHARS = 1_000_000
 SNIPPET_CHARS = 200
@@ -62,6 +80,29 @@ def raw_snippet(row: Mapping[str, Any]) -> str | None:
     return raw[:SNIPPET_CHARS] or row.get("read_error")
 
 
+def read_error(reason: str, detail: str) -> str:
+    """A reader's ``read_error`` for a row that ingestion quarantines as ``reason`` (one of ``READER_REASONS``).
+
+    Example:
+        >>> read_error(INVALID_ID, "the id is a boolean")
+        'invalid_id: the id is a boolean'
+    """
+    if reason not in READER_REASONS:
+        raise ValueError(f"unknown reader reason {reason!r}; expected one of {list(READER_REASONS)}")
+    return f"{reason}: {detail}"
+
+
+def split_read_error(message: str) -> tuple[str, str]:
+    """(quarantine reason, detail) of a ``read_error``: the reader's reason, else ``read_error`` and the message.
+
+    Example:
+        >>> split_read_error("invalid_utf8: byte 0xff"), split_read_error("invalid JSON: Expecting value")
+        (('invalid_utf8', 'byte 0xff'), ('read_error', 'invalid JSON: Expecting value'))
+    """
+    reason, separator, detail = message.partition(": ")
+    return (reason, detail) if separator and reason in READER_REASONS else (READ_ERROR, message)
+
+
 def ingest_row(row: Mapping[str, Any], *, max_chars: int = DEFAULT_MAX_CHARS) -> dict[str, Any] | Rejection:
     """Turn one ``RAW_DOCUMENTS`` row (a mapping) into a document dict or a ``Rejection``.
 
@@ -79,7 +120,7 @@ def ingest_row(row: Mapping[str, Any], *, max_chars: int = DEFAULT_MAX_CHARS) ->
         return Rejection(reason, detail, raw_snippet(row))
 
     if row.get("read_error"):
-        return reject(READ_ERROR, row["read_error"])
+        return reject(*split_read_error(row["read_error"]))
     source_id = row.get("source_id")
     if _blank(source_id):
         return reject(MISSING_ID, "the row has no id (id/pmid field, file name)")

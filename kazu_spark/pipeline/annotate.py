@@ -8,6 +8,10 @@ replaced per document (a re-annotated document's stored rows are deleted by ``do
 appended), which is the same upsert keyed on the document without a row-level MERGE's cost. With
 ``incremental`` on, documents whose content hash is already stored are skipped altogether.
 
+Nothing is dropped uncounted: every row read is a document, a quarantine row or an identical duplicate
+(``skipped_duplicates``), and every entry of a text-file input not read is in ``skipped_files`` with its
+reason; a run that annotated nothing new, or skipped entries, says so in ``RunSummary.warnings``.
+
 A document row is the commit marker of its annotation: ``documents`` is written last, after its
 entities and links, so a run killed half-way (driver lost, job cancelled) leaves no document marked
 done without its entities; the rerun annotates it again and first deletes whatever entities and links
@@ -32,7 +36,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
-from kazu_spark.documents.readers import read_raw
+from kazu_spark.documents.readers import read_input
 from kazu_spark.documents.spark import to_documents
 from kazu_spark.errors import ConfigError
 from kazu_spark.lakehouse.delta import (
@@ -52,6 +56,7 @@ from kazu_spark.pipeline.frames import Annotations, annotate_frames, needs_terms
 from kazu_spark.pipeline.hooks import Hooks
 from kazu_spark.runtime.progress import ProgressMode, track_documents
 from kazu_spark.runtime.steps import PartitionWrapper, check_steps
+from kazu_spark.schemas import KEYS
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,9 @@ class RunSummary:
     rows_read: int = 0
     documents: int = 0
     skipped_unchanged: int = 0
+    skipped_duplicates: int = 0
     quarantined: int = 0
+    skipped_entries: dict[str, list[str]] = field(default_factory=dict)  # reason -> input entries not read
     entities: int = 0
     entities_per_class: dict[str, int] = field(default_factory=dict)
     linked_entities: int = 0
@@ -85,17 +92,47 @@ class RunSummary:
         """Documents annotated per wall-clock second."""
         return self.documents / self.elapsed_seconds if self.elapsed_seconds else 0.0
 
+    @property
+    def skipped_files(self) -> int:
+        """Entries of the input that were not read (a text folder's hidden or non-.txt entries)."""
+        return sum(map(len, self.skipped_entries.values()))
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the run flags though it succeeded: skipped input entries, and nothing annotated at all.
+
+        Example:
+            >>> for warning in RunSummary("r", rows_read=2, quarantined=2, skipped_entries={"hidden": [".a"]}).warnings:
+            ...     print(warning)
+            1 input entries not read: hidden ['.a']
+            nothing was annotated: 2 rows read, 2 quarantined, 0 duplicates
+        """
+        found = []
+        if self.skipped_files:
+            examples = ", ".join(f"{reason} {names[:3]}" for reason, names in self.skipped_entries.items())
+            found.append(f"{self.skipped_files} input entries not read: {examples}")
+        if not self.documents and not self.skipped_unchanged:
+            found.append(
+                f"nothing was annotated: {self.rows_read} rows read, {self.quarantined} quarantined, "
+                f"{self.skipped_duplicates} duplicates"
+            )
+        return found
+
     def counts(self) -> dict[str, int]:
-        """Counts for ``runs.counts``."""
-        return {
-            "rows_read": self.rows_read,
-            "documents": self.documents,
-            "skipped_unchanged": self.skipped_unchanged,
-            "quarantined": self.quarantined,
-            "entities": self.entities,
-            "linked_entities": self.linked_entities,
-            "links": self.links,
-        } | {f"entities.{k}": v for k, v in self.entities_per_class.items()}
+        """Counts for ``runs.counts`` (skipped duplicates and files have ``runs`` columns of their own)."""
+        return (
+            {
+                "rows_read": self.rows_read,
+                "documents": self.documents,
+                "skipped_unchanged": self.skipped_unchanged,
+                "quarantined": self.quarantined,
+                "entities": self.entities,
+                "linked_entities": self.linked_entities,
+                "links": self.links,
+            }
+            | {f"entities.{k}": v for k, v in self.entities_per_class.items()}
+            | {f"skipped_files.{k}": len(v) for k, v in self.skipped_entries.items()}
+        )
 
 
 class _RunHooks(Hooks):
@@ -191,6 +228,9 @@ def _write_run(spark: SparkSession, cfg: Config, summary: RunSummary, started: d
         "counts": summary.counts(),
         "elapsed_seconds": summary.elapsed_seconds,
         "error": error,
+        "skipped_duplicates": summary.skipped_duplicates,
+        "skipped_files": summary.skipped_files,
+        "warnings": summary.warnings if not error else None,
     }
     record_run(spark, cfg.lakehouse, row)
 
@@ -208,19 +248,23 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
     lakehouse = cfg.lakehouse
     log.info("annotate run %s", summary.run_id, extra={"config": cfg.redacted()})  # secrets masked
     check_steps(cfg)  # a step that cannot load fails here, before anything is written
-    raw = read_raw(spark, resolve_path(cfg.input.path), cfg.input.format)  # fails early on a bad input
+    source = read_input(spark, resolve_path(cfg.input.path), cfg.input.format)  # fails early on a bad input
+    summary.skipped_entries = source.skipped
     for table in OUTPUT_TABLES:
         ensure_table(spark, lakehouse, table)
     try:
         with hooks.stage("ingest"):
-            raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
+            raw = source.rows.persist(StorageLevel.MEMORY_AND_DISK)
             summary.rows_read = raw.count()
             docs, quarantine = to_documents(raw, summary.run_id, max_chars=cfg.input.max_chars)
             docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
             todo = _to_annotate(spark, docs, lakehouse, cfg.incremental)
             summary.documents = todo.count()
-            summary.skipped_unchanged = docs.count() - summary.documents
+            distinct = docs.count()
+            summary.skipped_unchanged = distinct - summary.documents
             summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
+            # every row read is a document, a quarantine row, or collapsed into an identical one
+            summary.skipped_duplicates = summary.rows_read - distinct - summary.quarantined
         hooks.committed("quarantine")
         if summary.documents:
             terms = embeddings = None
@@ -241,13 +285,15 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
         _write_run(spark, cfg, summary, started, f"{type(exc).__name__}: {exc}"[:2000])
         raise
     summary.elapsed_seconds = time.perf_counter() - t0
+    for warning in summary.warnings:
+        log.warning("run %s: %s", summary.run_id, warning)
     _write_run(spark, cfg, summary, started, None)
     return summary
 
 
 def merge_counted(spark: SparkSession, df: DataFrame, lakehouse: str, table: str) -> int:
-    """MERGE ``df`` into ``table`` and return how many rows it held."""
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    """MERGE ``df`` into ``table`` and return how many distinct rows (by the table's key) it held."""
+    df = df.dropDuplicates(list(KEYS[table])).persist(StorageLevel.MEMORY_AND_DISK)
     count = df.count()
     if count:
         merge_table(spark, df, lakehouse, table)
