@@ -311,6 +311,19 @@ class TierConfig(_Strict):
     medium: float = Field(0.65, gt=0, le=1, description="least score of a medium-confidence link; below: low")
 
 
+class GeneSpeciesConfig(_Strict):
+    """Genes of the document's species (:mod:`kazu_spark.linking.species`)."""
+
+    enabled: bool = Field(
+        True,
+        description="a gene mention keeps the candidates of its document's most mentioned species, or is looked up "
+        "again among that species' genes; acts only when gene concepts of several taxa (metadata tax_id) are loaded",
+    )
+    default_taxon: str = Field("NCBITaxon:9606", description="the species of a document that names none")
+    gene_classes: list[str] = Field(default_factory=lambda: ["gene"], description="entity classes this applies to")
+    species_class: str = Field("species", description="the entity class whose links name the document's species")
+
+
 class LinkingConfig(_Strict):
     """Ontology sources and matching."""
 
@@ -333,6 +346,7 @@ class LinkingConfig(_Strict):
         description="of a mention's candidates keep the most specific: a species over its genus or an is_a parent, "
         "anything over a generic concept (linking.preferences, docs/linking_preferences.md)",
     )
+    gene_species: GeneSpeciesConfig = Field(default_factory=GeneSpeciesConfig)
     generic_concepts: dict[str, list[str]] = Field(
         default_factory=lambda: {class_: list(ids) for class_, ids in GENERIC_CONCEPTS.items()},
         description="entity class -> catch-all concepts (cell, Neoplasms, ...): a more specific candidate wins "

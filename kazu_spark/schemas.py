@@ -98,7 +98,8 @@ ENTITY_LINKS = _schema(
         "strategy",
         StringType(),
         False,
-        "exact, normalised, variant, fuzzy_tfidf, embedding, abbreviation (linking.spark) or a custom step's",
+        "exact, normalised, variant, fuzzy_tfidf, embedding, abbreviation (linking.spark), species (linking.species) "
+        "or a custom step's",
     ),
     (
         "score",

@@ -284,6 +284,52 @@ def test_species_over_genus_and_specific_over_generic(spark: SparkSession) -> No
     assert [(r["concept_id"], r["generic"]) for r in unpreferred] == [("NCBITaxon:9605", False)]
 
 
+GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info gives them (symbols, synonyms)
+    _term("NCBIGene:7157", "TP53", "TP53", "gene", tax_id="9606"),
+    _term("NCBIGene:7157", "TP53", "p53", "gene", tax_id="9606"),
+    _term("NCBIGene:22059", "Trp53", "Trp53", "gene", tax_id="10090"),
+    _term("NCBIGene:22059", "Trp53", "Tp53", "gene", tax_id="10090"),
+    _term("NCBIGene:22059", "Trp53", "p53", "gene", tax_id="10090"),
+    _term("NCBIGene:3569", "IL6", "IL6", "gene", tax_id="9606"),
+    _term("NCBIGene:16193", "Il6", "Il6", "gene", tax_id="10090"),
+    _term("NCBIGene:99", "FOO1", "FOO1", "gene", tax_id="9606"),  # a human gene with no mouse namesake
+    *PREFERENCE_TERMS,
+]
+
+
+def test_genes_follow_the_species_of_their_document(spark: SparkSession) -> None:
+    mentions = [  # (entity id, document, mention, class)
+        ("m-mice", "mouse-paper", "mice", "species"), ("m-mouse", "mouse-paper", "mouse", "species"),
+        ("m-human", "mouse-paper", "human", "species"),
+        ("m-p53", "mouse-paper", "p53", "gene"),  # both species' synonym: the document's species picks
+        ("m-TP53", "mouse-paper", "TP53", "gene"),  # the human symbol, in a mouse paper: looked up again
+        ("m-FOO1", "mouse-paper", "FOO1", "gene"),  # no mouse gene of that name: the human one stays
+        ("h-p53", "no-species", "p53", "gene"),  # no species named: human
+        ("h-Il6", "no-species", "Il6", "gene"),  # the mouse spelling without mice: the human gene
+        ("r-p53", "rat-paper", "p53", "gene"),  # a species no gene source covers: as if none were named
+        ("r-rat", "rat-paper", "rats", "species"),
+    ]  # fmt: skip
+    rows = [(e, d, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, d, m, c in mentions]
+    terms = spark.createDataFrame(GENE_TERMS, ONTOLOGY_TERMS)
+    entities = spark.createDataFrame(rows, schema=ENTITIES)
+    genes = [e for e, _, _, c in mentions if c == "gene"]
+    links = link_entities(entities, terms).where(F.col("entity_id").isin(genes)).collect()
+    got = {(r["entity_id"], r["concept_id"], r["strategy"], r["ambiguous"]) for r in links}
+    assert got == {
+        ("m-p53", "NCBIGene:22059", "exact", False),
+        ("m-TP53", "NCBIGene:22059", "species", False),
+        ("m-FOO1", "NCBIGene:99", "exact", False),
+        ("h-p53", "NCBIGene:7157", "exact", False),
+        ("h-Il6", "NCBIGene:3569", "species", False),
+        ("r-p53", "NCBIGene:7157", "exact", False),
+    }
+    off = load_config(overrides={"linking.gene_species.enabled": "false"}).linking
+    plain = link_entities(entities.where("entity_id = 'm-p53'"), terms, off).collect()
+    assert sorted((r["concept_id"], r["ambiguous"]) for r in plain) == [
+        ("NCBIGene:22059", True), ("NCBIGene:7157", True)
+    ]  # fmt: skip
+
+
 def test_links_append_to_an_entity_links_table_of_an_older_version(
     spark: SparkSession, terms: DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

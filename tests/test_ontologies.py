@@ -285,6 +285,7 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
         "ncbitaxon-taxslim.obo": "ncbitaxon-taxslim.obo.gz",
         "hgnc_complete_set.txt": "hgnc_complete_set.txt.gz",
         "gene_info.tsv": "Homo_sapiens.gene_info.gz",
+        "mouse_gene_info.tsv": "Mus_musculus.gene_info.gz",
         "mesh-2015-descriptors.tsv": "mesh-2015-descriptors.tsv.gz",
         "mesh-2015-tree-numbers.tsv": "mesh-2015-tree-numbers.tsv.gz",
         "doid.json": "doid-2018-07-05.json.gz",
@@ -294,13 +295,19 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
             shutil.copyfileobj(src, dst)
     text = "Crohn's disease, NIDDM and MDR1 in a human B-lymphocyte treated with metformin; Li-Fraumeni syndrome."
     kept = write_subsets(str(shared), str(out), [text], head=1)
-    assert kept == {"MEDIC": 3, "CL": 2, "NCBITaxon": 2, "NCBIGene": 2, "HGNC-NCBIGene": 4, "MeSH": 2, "DOID": 2}
+    assert kept == {
+        "MEDIC": 3, "CL": 2, "NCBITaxon": 2, "NCBIGene": 2, "NCBIGene-mouse": 2, "HGNC-NCBIGene": 4, "MeSH": 2,
+        "DOID": 2,
+    }  # fmt: skip
     sources = subset_sources(str(out))
     subsets = {source.name: source for source in sources}
     hgnc = subsets["HGNC-NCBIGene"].model_copy(update={"xref_target": None})
     assert {row["concept_id"] for row in parse_source(hgnc)} == {"HGNC:5", "HGNC:40", "HGNC:21710", "HGNC:11998"}
     # TP53 is kept for its HGNC alias name alone: the HGNC subset's rows land on the gene subset's concepts
     assert {row["concept_id"] for row in parse_source(subsets["NCBIGene"])} == {"NCBIGene:1", "NCBIGene:7157"}
+    # the first mouse gene (head=1) and Abcb1b for its synonym Mdr1 (MDR1 in the text)
+    mouse = {row["concept_id"] for row in parse_source(subsets["NCBIGene-mouse"])}
+    assert mouse == {"NCBIGene:22059", "NCBIGene:18669"}
     mapped = {(r["concept_id"], r["synonym"]) for r in parse_source(subsets["HGNC-NCBIGene"], sources=sources)}
     assert ("NCBIGene:7157", "Li-Fraumeni syndrome") in mapped
     assert {row["concept_id"] for row in parse_source(subsets["CL"])} == {"CL:0000000", "CL:0000236"}

@@ -38,6 +38,11 @@ cascade stopped at its first match: the exact ``humans`` names the genus *Homo* 
 ``human`` also *Homo sapiens*); such a candidate is kept only when it beats every one the cascade found.
 A link to a generic concept that is left is flagged ``generic``.
 
+**Genes of the document's species** (``linking.gene_species``): with gene sources of several organisms
+(metadata ``tax_id``), a gene mention keeps the candidates of its document's most mentioned species, or is
+looked up again by its normalised name among that species' genes (strategy ``species``,
+:mod:`kazu_spark.linking.species`): ``TP53`` in a mouse paper links the mouse ``Trp53``.
+
 **Disambiguation** (``linking.disambiguation``): a mention left with several concepts is narrowed by
 its document (:mod:`kazu_spark.linking.disambiguate`): to the candidates the document links
 unambiguously elsewhere, then (with ``documents``) by TF-IDF between the document's text and each
@@ -77,6 +82,7 @@ from kazu_spark.linking.embedding_spark import embedding_matches
 from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
+from kazu_spark.linking.species import SPECIES_SCORE, prefer_document_species
 from kazu_spark.linking.variants import variant_keys
 from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
 from kazu_spark.runtime.worker_cache import map_with_broadcast
@@ -430,6 +436,12 @@ def _prefer_specific(links: DataFrame, queries: DataFrame, terms: DataFrame, gen
     return unjudged.select(*LINK_MATCH.fieldNames()).unionByName(chosen.select(*LINK_MATCH.fieldNames()))
 
 
+def _species_lookup(lookups: DataFrame, terms: DataFrame) -> DataFrame:
+    """Links of ``lookups`` by their normalised name in ``terms`` (the gene-species step's second look)."""
+    keyed = lookups.withColumn("key", normalise_udf("query", "entity_class"))
+    return _matches(keyed, _term_keys(terms, F.col("normalised_synonym")), "species", SPECIES_SCORE)
+
+
 def resolve_document(group: pd.DataFrame, margin: float) -> pd.DataFrame:
     """Disambiguate one document's ambiguous candidate links (``LINK_MATCH`` columns plus ``concept_text``,
     ``linked`` = the document's unambiguous concepts, ``context`` = its text or None): the kept rows, with
@@ -528,6 +540,8 @@ def link_entities(
     generic = frozenset(c for concepts in cfg.generic_concepts.values() for c in concepts)
     if cfg.prefer_specific:
         links = _prefer_specific(links, queries, terms, generic)
+    if cfg.gene_species.enabled:
+        links = prefer_document_species(links, queries, terms, cfg.gene_species, _species_lookup)
     if cfg.disambiguation.enabled:
         links = _disambiguate(links, terms, documents, cfg.disambiguation)
     else:

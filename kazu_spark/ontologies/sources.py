@@ -11,12 +11,13 @@ def default_sources(root: str) -> list[OntologySource]:
     """The default sources (MEDIC, CL, NCBITaxon, NCBI Gene, MeSH drugs) with their canonical file names
     under ``root``: the shared data folder, or ``pkg://kazu_spark/resources/ontologies`` for the subsets.
 
-    Genes are NCBI Gene's human genes (``NCBIGene:<GeneID>``, the ids BioRED and PubTator use); HGNC's
-    aliases and previous symbols become their synonyms through the HGNC id each lists (``xref_target``).
+    Genes are NCBI Gene's human and mouse genes (``NCBIGene:<GeneID>``, the ids BioRED and PubTator use; a
+    mention takes its document's species, ``linking.gene_species``); HGNC's aliases and previous symbols become
+    the human genes' synonyms through the HGNC id each lists (``xref_target``).
 
     Example:
         >>> [s.name for s in default_sources("/data")]
-        ['MEDIC', 'CL', 'NCBITaxon', 'NCBIGene', 'HGNC-NCBIGene', 'MeSH']
+        ['MEDIC', 'CL', 'NCBITaxon', 'NCBIGene', 'NCBIGene-mouse', 'HGNC-NCBIGene', 'MeSH']
         >>> default_sources("/data")[-1].tree_numbers_path
         '/data/mesh-2015-tree-numbers.tsv.gz'
     """
@@ -35,6 +36,12 @@ def default_sources(root: str) -> list[OntologySource]:
         ),
         OntologySource(
             name="NCBIGene", format="gene_info", entity_class="gene", path=f"{root}/Homo_sapiens.gene_info.gz"
+        ),
+        OntologySource(
+            name="NCBIGene-mouse",
+            format="gene_info",
+            entity_class="gene",
+            path=f"{root}/Mus_musculus.gene_info.gz",
         ),
         OntologySource(
             name="HGNC-NCBIGene",

@@ -1,0 +1,127 @@
+"""Genes of the document's species: ``TP53`` in a mouse paper is the mouse gene ``Trp53``.
+
+Gene sources of several organisms (NCBI Gene's ``gene_info`` per taxon) share most symbols up to case:
+``p53`` names human ``TP53`` and mouse ``Trp53``, ``IL6`` is human and ``Il6`` mouse. The string cascade
+cannot tell them apart, and an exact match on one organism's spelling says little: authors write ``IL-6``
+in mouse papers. GNormPlus-style normalisers decide by the species the document is about; so does this
+step (``linking.gene_species``):
+
+1. **The document's species**: of the species that some gene source covers (a concept's metadata
+   ``tax_id``), the one the document's species mentions link to most often (distinct mentions; a tie
+   goes to ``default_taxon``, then to the smallest id); without any, ``default_taxon`` (human).
+2. A gene mention with a candidate of that species keeps those candidates (and any without a known taxon)
+   and drops the other species' ones.
+3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name
+   among the genes of the document's species; what that finds replaces them (strategy ``species``,
+   score 0.85). When it finds nothing, the candidates stay.
+
+Mentions of other classes, and genes whose candidates carry no taxon, pass through unchanged.
+
+Example (the pure rule of step 1):
+    >>> document_taxon({"NCBITaxon:10090": 3, "NCBITaxon:9606": 1}, "NCBITaxon:9606")
+    'NCBITaxon:10090'
+    >>> document_taxon({"NCBITaxon:10090": 2, "NCBITaxon:9606": 2}, "NCBITaxon:9606")
+    'NCBITaxon:9606'
+    >>> document_taxon({}, "NCBITaxon:9606")
+    'NCBITaxon:9606'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from kazu_spark.config import GeneSpeciesConfig
+from kazu_spark.schemas import LINK_MATCH
+
+#: (lookups, terms) -> the LINK_MATCH rows of the lookups' normalised names in those terms
+Lookup = Callable[[DataFrame, DataFrame], DataFrame]
+
+#: a gene looked up again among the genes of the document's species scores this
+SPECIES_SCORE = 0.85
+
+
+def document_taxon(mentions_per_taxon: Mapping[str, int], default_taxon: str) -> str:
+    """The taxon a document's genes belong to: the most mentioned, ties to ``default_taxon`` then the
+    smallest id; ``default_taxon`` when the document names none (module doc, step 1)."""
+    if not mentions_per_taxon:
+        return default_taxon
+    return min(mentions_per_taxon, key=lambda t: (-mentions_per_taxon[t], t != default_taxon, t))
+
+
+def _gene_taxa(terms: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """(concept_id, taxon) of the gene classes' concepts whose metadata has a ``tax_id``."""
+    tax_id = F.col("metadata").getItem("tax_id")
+    return (
+        terms.where(F.col("entity_class").isin(cfg.gene_classes) & tax_id.isNotNull())
+        .select("concept_id", F.concat(F.lit("NCBITaxon:"), tax_id).alias("taxon"))
+        .distinct()
+    )
+
+
+def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """(doc_id, doc_taxon) for the documents with a species mention of a taxon some gene source covers."""
+    species = queries.where(F.col("entity_class") == cfg.species_class).select("entity_id", "via")
+    counts = (
+        links.join(species, ["entity_id", "via"], "left_semi")
+        .join(taxa.select(F.col("taxon").alias("concept_id")).distinct(), "concept_id", "left_semi")
+        .groupBy("doc_id", "concept_id")
+        .agg(F.countDistinct("entity_id").alias("mentions"))
+    )
+    best = Window.partitionBy("doc_id").orderBy(
+        F.desc("mentions"), (F.col("concept_id") != cfg.default_taxon).asc(), F.asc("concept_id")
+    )
+    return (
+        counts.withColumn("rank", F.row_number().over(best))
+        .where("rank = 1")
+        .select("doc_id", F.col("concept_id").alias("doc_taxon"))
+    )
+
+
+def prefer_document_species(
+    links: DataFrame, queries: DataFrame, terms: DataFrame, cfg: GeneSpeciesConfig, lookup: Lookup
+) -> DataFrame:
+    """``links`` (LINK_MATCH) with gene mentions narrowed to, or looked up again among, the genes of their
+    document's species (module doc). ``queries``: the lookups (entity_id, doc_id, via, query, entity_class);
+    ``lookup(lookups, terms)``: the LINK_MATCH rows of those lookups' normalised names in those terms."""
+    fields = LINK_MATCH.fieldNames()
+    taxa = _gene_taxa(terms, cfg)
+    genes = queries.where(F.col("entity_class").isin(cfg.gene_classes)).select("entity_id", "via")
+    entity = Window.partitionBy("entity_id")
+    of_document = F.col("taxon") == F.col("doc_taxon")
+    judged = (
+        links.join(genes, ["entity_id", "via"], "left_semi")
+        .join(taxa, "concept_id", "left")
+        .join(_document_taxa(links, queries, taxa, cfg), "doc_id", "left")
+        .withColumn("doc_taxon", F.coalesce("doc_taxon", F.lit(cfg.default_taxon)))
+        .withColumn("any_of_document", F.max(F.coalesce(of_document, F.lit(False))).over(entity))
+        .withColumn("all_foreign", F.min(F.col("taxon").isNotNull()).over(entity) & ~F.col("any_of_document"))
+        .localCheckpoint(eager=True)
+    )
+    narrowed = judged.where("any_of_document").where(F.col("taxon").isNull() | of_document)
+    foreign = judged.where("all_foreign")
+    wanted = taxa.select("concept_id", F.col("taxon").alias("doc_taxon"))
+    found = (
+        lookup(
+            foreign.select("entity_id", "via", "doc_taxon").distinct().join(queries, ["entity_id", "via"]),
+            terms.join(wanted.select("concept_id").distinct(), "concept_id", "left_semi"),
+        )
+        .join(foreign.select("entity_id", "doc_taxon").distinct(), "entity_id")
+        .join(wanted, ["concept_id", "doc_taxon"], "left_semi")
+    )
+    kept = (
+        narrowed.select(*fields)
+        .unionByName(found.select(*fields))
+        .withColumn("ambiguous", F.size(F.collect_set("concept_id").over(entity)) > 1)
+    )
+    untouched = judged.where(~F.col("any_of_document")).join(
+        found.select("entity_id").distinct(), "entity_id", "left_anti"
+    )
+    return (
+        links.join(genes, ["entity_id", "via"], "left_anti")
+        .select(*fields)
+        .unionByName(kept)
+        .unionByName(untouched.select(*fields))
+    )
