@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kazu_spark.cli.common import load, session, with_conf
+from kazu_spark.config import Config
 from kazu_spark.pipeline.annotate import RunSummary, annotate
 
 
@@ -28,9 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_annotate)
 
 
-def cmd_annotate(args: argparse.Namespace) -> None:
-    """Annotate documents into the lakehouse and print the run summary."""
-    cfg = load(
+def annotate_config(args: argparse.Namespace) -> Config:
+    """The validated config of an ``annotate`` command line: its flags (taken literally), then ``--set``."""
+    return load(
         args,
         {
             "input.path": args.input,
@@ -41,6 +42,11 @@ def cmd_annotate(args: argparse.Namespace) -> None:
             "progress": args.progress,
         },
     )
+
+
+def cmd_annotate(args: argparse.Namespace) -> None:
+    """Annotate documents into the lakehouse and print the run summary."""
+    cfg = annotate_config(args)
     summary = annotate(session(cfg, "kazu-spark-annotate"), cfg)
     _print_summary(summary, cfg.lakehouse)
     if args.json:
