@@ -153,7 +153,9 @@ class InputConfig(_Strict):
 class SparkConfig(_Strict):
     """Session settings for local runs; spark-submit and notebooks bring their own master."""
 
-    master: str | None = Field(None, description="Spark master; None uses $SPARK_MASTER or local[*]")
+    master: str | None = Field(
+        None, description="Spark master; None uses $SPARK_MASTER or local[*,4] (all cores, a failed task tried 4 times)"
+    )
     conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings passed through")
 
 
