@@ -1,12 +1,13 @@
 """Typed configuration, validated on load: an invalid value fails before any work, naming its key.
 
 Layers, later wins: ``conf/default.yaml`` (shipped in the package as ``resources/default.yaml``), then
-``--conf FILE``, then ``key.path=value`` overrides (what CLI flags turn into).
+``--conf FILE``, then ``flags`` (a command's own flags, ``--lakehouse``, ``--input``: taken literally),
+then ``key.path=value`` overrides (``--set``: each value read as YAML, see :func:`yaml_value`).
 
 Example:
-    >>> cfg = load_config(overrides={"ner.threshold": "0.4"})
-    >>> cfg.ner.threshold
-    0.4
+    >>> cfg = load_config(overrides={"ner.threshold": "0.4"}, flags={"lakehouse": "/data/lake #prod"})
+    >>> cfg.ner.threshold, cfg.lakehouse
+    (0.4, '/data/lake #prod')
     >>> load_config(overrides={"input.max_chars": "0"})
     Traceback (most recent call last):
     ...
@@ -152,7 +153,9 @@ class InputConfig(_Strict):
 class SparkConfig(_Strict):
     """Session settings for local runs; spark-submit and notebooks bring their own master."""
 
-    master: str | None = Field(None, description="Spark master; None uses $SPARK_MASTER or local[*]")
+    master: str | None = Field(
+        None, description="Spark master; None uses $SPARK_MASTER or local[*,4] (all cores, a failed task tried 4 times)"
+    )
     conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings passed through")
 
 
@@ -231,7 +234,9 @@ class NerConfig(_Strict):
     )
     threshold: float = Field(0.5, gt=0, le=1, description="sigmoid probability for a B/I tag (unused by softmax)")
     window: int = Field(128, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
-    stride: int = Field(32, ge=0, description="sub-tokens shared by consecutive windows")
+    stride: int = Field(
+        32, ge=0, description="sub-tokens shared by consecutive windows; less than ner.window - 2 ([CLS], [SEP])"
+    )
     max_batch_tokens: int | None = Field(
         None, gt=0, description="padded tokens per forward pass; None = 4096 on CPU, 65536 on GPU"
     )
@@ -244,6 +249,16 @@ class NerConfig(_Strict):
     gpu_amount_per_task: float | None = Field(
         None, gt=0, description="GPU share per NER task as a stage resource profile (0.25: 4 tasks per GPU)"
     )
+
+    @model_validator(mode="after")
+    def _check_stride(self) -> NerConfig:
+        """A window holds ``window - 2`` sub-tokens ([CLS], [SEP]); sharing all of them would never advance."""
+        if self.stride >= self.window - 2:
+            raise ValueError(
+                f"ner.stride ({self.stride}) must be smaller than the {self.window - 2} sub-tokens of a window "
+                f"(ner.window {self.window} less [CLS] and [SEP])"
+            )
+        return self
 
 
 class FuzzyConfig(_Strict):
@@ -478,7 +493,42 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"invalid configuration: {dotted}: {part} is not a section")
         node = child
-    node[leaf] = yaml.safe_load(value) if isinstance(value, str) else value
+    node[leaf] = value
+
+
+def _quoted(text: str) -> bool:
+    """Whether ``text`` is one YAML quoted scalar, ``'...'`` or ``"..."`` (its string is what was meant)."""
+    return len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0]
+
+
+def yaml_value(key: str, text: str) -> Any:
+    """An override's value (``--set key=text``) read as YAML: ``0.4`` a float, ``[a, b]`` a list, ``'x'`` a string.
+
+    A value YAML would silently make into another string than the one written is refused, as is one it
+    cannot read at all: a `` #`` comment cut off, lines folded into one, ``*.jsonl`` (an alias). Quote it
+    (``key='/data/lake #prod'``) and YAML keeps it as written. Spaces around the value are dropped.
+
+    Example:
+        >>> yaml_value("ner.threshold", "0.4"), yaml_value("linking.steps", "[exact, fuzzy]")
+        (0.4, ['exact', 'fuzzy'])
+        >>> yaml_value("lakehouse", "'/data/lake #prod'")
+        '/data/lake #prod'
+        >>> yaml_value("lakehouse", "/data/lake #prod")
+        Traceback (most recent call last):
+        ...
+        kazu_spark.errors.ConfigError: invalid configuration: lakehouse: YAML reads '/data/lake #prod' as '/data/lake'; quote it to keep it as written: lakehouse='/data/lake #prod'
+    """  # noqa: E501
+    written = text.strip()
+    hint = f"quote it to keep it as written: {key}='{written.replace(chr(39), chr(39) * 2)}'"
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = re.sub(r"\s+", " ", getattr(exc, "problem", None) or type(exc).__name__)
+        message = f"invalid configuration: {key}: {written!r} is not a YAML value ({problem}); {hint}"
+        raise ConfigError(message) from None
+    if isinstance(value, str) and value != written and not _quoted(written):
+        raise ConfigError(f"invalid configuration: {key}: YAML reads {written!r} as {value!r}; {hint}")
+    return value
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -497,14 +547,24 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def load_config(conf_file: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Load the default config, layer ``conf_file`` and dotted ``overrides`` on top, and validate."""
+def load_config(
+    conf_file: str | None = None, overrides: dict[str, Any] | None = None, *, flags: dict[str, Any] | None = None
+) -> Config:
+    """Load the default config, layer ``conf_file``, then ``flags``, then ``overrides`` on top, and validate.
+
+    Both map dotted keys to values (None: not given). A ``flags`` value is taken as it is: a path given
+    as ``--lakehouse`` stays that string, whatever YAML would make of it. A string in ``overrides``
+    (``--set``, notebook overrides) is read as YAML by :func:`yaml_value`; any other value is taken as it is.
+    """
     data = _read_yaml(DEFAULT_CONFIG)
     if conf_file:
         data = _deep_merge(data, _read_yaml(conf_file))
-    for dotted, value in (overrides or {}).items():
+    for dotted, value in (flags or {}).items():
         if value is not None:
             _set_dotted(data, dotted, value)
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, dotted, yaml_value(dotted, value) if isinstance(value, str) else value)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

@@ -40,9 +40,14 @@ class DeltaJarsMissing(KazuSparkError, RuntimeError):
     """Raised when the cached Delta jars are absent: run the set-up step first."""
 
 
-class UnsafeWeightsError(KazuSparkError, ValueError):
+class ModelError(KazuSparkError, ValueError):
+    """The configured NER model cannot be loaded: no such folder, no model folder in a pack, a broken config.json,
+    weights refused or missing, labels that do not fit; raised on the driver before a job reads or writes."""
+
+
+class UnsafeWeightsError(ModelError):
     """The model folder has no safetensors weights and pickled weights were not opted into."""
 
 
-class LabelManifestError(KazuSparkError, ValueError):
+class LabelManifestError(ModelError):
     """A model's label list is missing, malformed, or disagrees with its config or classifier head."""

@@ -96,6 +96,34 @@ def resolve_path(path: str, base: str | Path | None = None) -> str:
     return path
 
 
+def _local_path(path: str) -> Path | None:
+    """``path`` (pkg:// resolved, a ``file:`` URI unwrapped) as an absolute local path; None for another URI."""
+    path = resolve_path(path)
+    if path[:5].lower() == "file:":
+        path = path[5:].removeprefix("//")
+    return None if is_uri(path) else Path(path).resolve()
+
+
+def is_within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it: local paths compared resolved (``..``, symlinks, the
+    working directory), URIs compared as written; a local path and a URI never overlap.
+
+    Example:
+        >>> is_within("/data/in/lake", "/data/in"), is_within("/data/in/../lake", "/data/in")
+        (True, False)
+        >>> is_within("/data/input2", "/data/in"), is_within("file:///data/in/lake", "/data/in/")
+        (False, True)
+        >>> is_within("s3a://bucket/in/lake", "s3a://bucket/in/"), is_within("s3a://bucket/in", "/bucket/in")
+        (True, False)
+    """
+    local, local_folder = _local_path(path), _local_path(folder)
+    if local is not None and local_folder is not None:
+        return local.is_relative_to(local_folder)
+    if local is None and local_folder is None:
+        return f"{path.rstrip('/')}/".startswith(f"{folder.rstrip('/')}/")
+    return False
+
+
 def validate_path(path: str) -> str:
     """Return ``path`` if it is a usable location, else raise ValueError saying why.
 

@@ -36,8 +36,8 @@ from kazu_spark.config import load_config, parse_overrides
 overrides = [line for line in re.split(r"[;\n]", dbutils.widgets.get("overrides")) if line.strip()]
 cfg = load_config(
     dbutils.widgets.get("conf") or None,
-    {"input.path": dbutils.widgets.get("input"), "lakehouse": dbutils.widgets.get("lakehouse")}
-    | parse_overrides(overrides),
+    parse_overrides(overrides),  # values read as YAML, as --set's
+    flags={"input.path": dbutils.widgets.get("input"), "lakehouse": dbutils.widgets.get("lakehouse")},  # literal
 )
 print(f"input {cfg.input.path} -> lakehouse {cfg.lakehouse}")
 

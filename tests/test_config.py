@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kazu_spark.cli.main import main
@@ -64,3 +66,75 @@ def test_progress_on_off_survive_yaml_booleans(given: str, expected: str, tmp_pa
     conf.write_text(f"progress: {given}\n")
     assert load_config(overrides={"progress": given}).progress == expected
     assert load_config(str(conf)).progress == expected
+
+
+@pytest.mark.parametrize(("stride", "window"), [(126, 128), (200, 128), (14, 16)])
+def test_stride_must_leave_new_sub_tokens_in_each_window(stride: int, window: int) -> None:
+    """Issue 20: ner.stride >= the window's sub-tokens passed validation, then failed inside every NER task."""
+    with pytest.raises(ConfigError, match=r"invalid configuration: ner: .*ner\.stride \(\d+\) must be smaller"):
+        load_config(overrides={"ner.stride": str(stride), "ner.window": str(window)})
+    assert load_config(overrides={"ner.stride": str(window - 3), "ner.window": str(window)}).ner.stride == window - 3
+
+
+# --- issue 20: flag values are literal; --set values are YAML, but never silently reinterpreted ---------------
+
+
+def _annotate_config(*argv: str):
+    from kazu_spark.cli.annotate import annotate_config
+    from kazu_spark.cli.main import build_parser
+
+    return annotate_config(build_parser(["annotate"]).parse_args(["annotate", *argv]))
+
+
+@pytest.mark.parametrize("path", ["/data/lake #prod", "*.jsonl", "&anchor", "a: b", "[x]", "{x}", "- x", "'q'", "null"])
+def test_path_flags_are_taken_literally(path: str) -> None:
+    cfg = _annotate_config("--lakehouse", path, "--input", path, "--model", path)
+    assert (cfg.lakehouse, cfg.input.path, cfg.ner.model) == (path, path, path)
+
+
+def test_a_newline_in_a_path_flag_reaches_the_control_character_check(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["annotate", "--lakehouse", str(tmp_path / "lake\nprod"), "--input", str(tmp_path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "lakehouse: Value error, path" in err and "contains a control character" in err
+    assert not list(tmp_path.iterdir())  # refused before anything was created
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("ner.threshold=0.4", 0.4),
+        ("ner.threshold= 0.4 ", 0.4),
+        ("linking.steps=[exact, fuzzy]", ["exact", "fuzzy"]),
+        ("lakehouse='/data/lake #prod'", "/data/lake #prod"),
+        ('lakehouse="/data/lake #prod"', "/data/lake #prod"),
+        ("input.path='*.jsonl'", "*.jsonl"),
+        ("lakehouse=/data/lake#prod", "/data/lake#prod"),  # no space before '#': not a comment in YAML
+    ],
+)
+def test_set_values_are_yaml(value: str, expected: object) -> None:
+    key = value.partition("=")[0]
+    cfg = _annotate_config("--set", value)
+    section, _, leaf = key.rpartition(".")
+    assert getattr(getattr(cfg, section) if section else cfg, leaf) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("lakehouse=/data/lake #prod", "YAML reads '/data/lake #prod' as '/data/lake'"),
+        ("input.path=*.jsonl", "'\\*.jsonl' is not a YAML value"),
+        ("input.path=docs\n.jsonl", "YAML reads 'docs\\\\n.jsonl' as 'docs .jsonl'"),
+        ("lakehouse='a' #b", "YAML reads \"'a' #b\" as 'a'"),
+    ],
+)
+def test_set_refuses_a_string_yaml_would_reinterpret(value: str, message: str, capsys) -> None:
+    key = value.partition("=")[0]
+    with pytest.raises(SystemExit) as exit_:
+        main(["annotate", "--set", value])
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"kazu-spark: error: invalid configuration: {key}: ")
+    assert re.search(message, line), line
+    assert "quote it" in line

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from kazu_spark.kg.build import build_kg, concept_nodes, cooccurrence_edges, document_nodes, mentions_edges
 from kazu_spark.kg.export import export_graphframes, export_neo4j
@@ -346,3 +347,44 @@ def test_graphframes_export_reads_back(spark, built, tmp_path) -> None:
     assert vertices.columns[0] == "id" and {"node_type", "label", "mention_count"} <= set(vertices.columns)
     assert edges.columns[:3] == ["src", "dst", "relationship"] and "evidence" in edges.columns
     assert edges.join(vertices, edges.dst == vertices.id, "left_anti").count() == 0
+
+
+# --- issue 20: hostile text in the Neo4j CSVs -------------------------------------------------------------------
+
+#: titles and a concept label a spreadsheet would run as formulas (OWASP CSV injection)
+HOSTILE_TITLES = {"h1": "=cmd|' /C calc'!A0", "h2": "@SUM(1+1)*cmd|' /C calc'!A0", "h3": "\t=1+1"}
+HOSTILE_LABEL = '=HYPERLINK("http://example.org/x","click me")'
+#: the documents' stored sources: absolute, as Spark records an input file
+SOURCES = {"h1": "file:///data/in/a.jsonl", "h2": "file:///data/in/sub/b.jsonl", "h3": "file:///data/in/a.jsonl"}
+#: neo4j-admin header suffixes of the columns that are ids, numbers or fixed names, not free text
+TYPED = (":LABEL", ":TYPE", ":long", ")", ":START_ID", ":END_ID")
+
+
+def test_neo4j_export_neutralises_formulas_and_writes_relative_sources(spark, tmp_path) -> None:
+    texts = {doc: f"{title}\n\nBRCA1 and tamoxifen." for doc, title in HOSTILE_TITLES.items()}
+    mentions = [(doc, "BRCA1", 0, "gene", [(GENE, 1.0)]) for doc in texts] + [
+        ("h1", "tamoxifen", 0, "drug", [(DRUG, 1.0)])
+    ]
+    tables = _tables(spark, texts, mentions)
+    source = F.create_map(*(F.lit(x) for pair in SOURCES.items() for x in pair))[F.col("doc_id")]
+    tables["documents"] = tables["documents"].withColumn("source", source)
+    label = F.when(F.col("concept_id") == GENE, F.lit(HOSTILE_LABEL)).otherwise(F.col("default_label"))
+    tables["ontology_terms"] = tables["ontology_terms"].withColumn("default_label", label)
+    lakehouse = str(tmp_path / "lake")
+    for table, df in tables.items():
+        append_table(spark, df, lakehouse, table)
+    build_kg(spark, lakehouse, "kg-hostile", config_hash="test")
+    out = tmp_path / "neo4j"
+    written = export_neo4j(spark, lakehouse, str(out))
+    files = {name: _read_csv(out / name) for name in written}
+
+    documents = {row[0]: row for row in files["nodes_documents.csv"][1]}
+    assert {doc: row[1] for doc, row in documents.items()} == {doc: f"'{t}" for doc, t in HOSTILE_TITLES.items()}
+    assert {doc: row[2] for doc, row in documents.items()} == {"h1": "a.jsonl", "h2": "sub/b.jsonl", "h3": "a.jsonl"}
+    concepts = {row[0]: row for row in files["nodes_concepts.csv"][1]}
+    assert concepts[GENE][1] == f"'{HOSTILE_LABEL}" and concepts[DRUG][1] == "Tamoxifen"
+    for name, (header, rows) in files.items():  # no free-text cell starts a formula, no path is absolute
+        text_columns = [i for i, column in enumerate(header) if not column.endswith(TYPED)]
+        cells = [row[i] for row in rows for i in text_columns]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], name
+        assert not [c for c in cells if c.startswith(("/", "file:"))], name

@@ -27,6 +27,11 @@ Generated from `kazu_spark/config.py` by `python -m tools.config_docs > docs/con
 Defaults below are the models' own; `conf/default.yaml` (shipped as `kazu_spark/resources/default.yaml`) sets the
 values a run starts from. Layer a YAML file with `--conf FILE` and single keys with `--set key.path=value`
 (notebook: the `overrides` widget). Unknown keys are errors.
+
+A `--set` value is YAML (`0.4`, `false`, `[a, b]`, `{k: v}`). A string YAML would read as another string (a
+` #` comment cut off, lines folded) or cannot read at all (`*.jsonl`) is refused: quote it to keep it as written,
+`--set "lakehouse='/data/lake #prod'"`. A command's own flags (`--input`, `--lakehouse`, `--model`, ...) and the
+notebook's `input`/`lakehouse` widgets are taken literally: `--lakehouse '/data/lake #prod'` is that path.
 """
 
 

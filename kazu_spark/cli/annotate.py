@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kazu_spark.cli.common import load, session, with_conf
+from kazu_spark.config import Config
 from kazu_spark.pipeline.annotate import RunSummary, annotate
 
 #: exit code of ``--strict`` when the run has warnings (1 and 2 are errors, see ``kazu_spark.cli.main``)
@@ -40,9 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_annotate)
 
 
-def cmd_annotate(args: argparse.Namespace) -> None:
-    """Annotate documents into the lakehouse and print the run summary."""
-    cfg = load(
+def annotate_config(args: argparse.Namespace) -> Config:
+    """The validated config of an ``annotate`` command line: its flags (taken literally), then ``--set``."""
+    return load(
         args,
         {
             "input.path": args.input,
@@ -53,6 +54,11 @@ def cmd_annotate(args: argparse.Namespace) -> None:
             "progress": args.progress,
         },
     )
+
+
+def cmd_annotate(args: argparse.Namespace) -> None:
+    """Annotate documents into the lakehouse and print the run summary."""
+    cfg = annotate_config(args)
     summary = annotate(session(cfg, "kazu-spark-annotate"), cfg)
     _print_summary(summary, cfg.lakehouse)
     if args.json:

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from kazu_spark.cli.common import load, session
+from kazu_spark.cli.common import SET_HELP, load, session
 from kazu_spark.documents.pubtator import read_pubtator
 from kazu_spark.errors import ConfigError
 from kazu_spark.evaluation.linking import annotated_classes, evaluate_linking
@@ -47,13 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ner.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
     ner.add_argument("--device", default="cpu", help="cpu or cuda (a GPU evaluates the devel splits in seconds)")
     ner.add_argument("--conf", help="YAML file layered over conf/default.yaml: ner.steps, ner.merge, ner.dictionary")
-    ner.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key, repeatable")
+    ner.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     ner.set_defaults(func=cmd_evaluate_ner)
 
     linking = targets.add_parser("linking", help="linking accuracy@1 on gold mentions and end-to-end P/R/F1 (PubTator)")
     linking.add_argument("--pubtator", required=True, help="PubTator file with gold mentions and concept ids")
     linking.add_argument("--conf", help="YAML file layered over conf/default.yaml (e.g. conf/ontologies-shared.yaml)")
-    linking.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key, repeatable")
+    linking.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     linking.add_argument("--gold-only", action="store_true", help="skip the end-to-end part (no NER)")
     linking.add_argument("--json", action="store_true", help="print only the JSON line")
     linking.set_defaults(func=cmd_evaluate_linking)

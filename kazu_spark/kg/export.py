@@ -18,6 +18,13 @@ writes each file. For graphs of hundreds of millions of edges, write many parts 
 ``neo4j-admin`` a header file plus a file pattern. Newlines inside values become spaces and ``;`` inside
 evidence strings becomes ``,`` (Neo4j has no escape for its array delimiter).
 
+The CSVs are made safe to open in a spreadsheet (OWASP "CSV injection"): a text cell (a label, a source,
+an evidence string) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'``
+in front, so ``=HYPERLINK(...)`` is shown, not run (Neo4j imports the ``'`` as part of the value). Ids,
+numbers, labels and types are written as they are: neo4j-admin needs them verbatim. A document's source
+is written relative to the folder every document's source shares (the input folder, for one input;
+``a.jsonl``, ``sub/b.txt``), never as the absolute path Spark recorded.
+
 **GraphFrames.** :func:`export_graphframes` writes Parquet ``vertices`` (``id`` + node attributes) and
 ``edges`` (``src``, ``dst``, ``relationship`` + edge attributes)::
 
@@ -30,6 +37,8 @@ Example (needs a Delta-enabled session and a built graph):
 """
 
 from __future__ import annotations
+
+import os
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -60,19 +69,52 @@ def _one_line(column: str | Column) -> Column:
     return F.regexp_replace(column, r"\s*[\r\n]+\s*", " ")
 
 
+#: a cell starting like this is a formula to a spreadsheet (OWASP CSV injection): = + - @, tab, carriage return
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _text_cell(column: str | Column) -> Column:
+    """A free-text value on one line, shown by a spreadsheet as text: a leading formula character gets a ``'``."""
+    value = _one_line(column)
+    return F.when(value.rlike(_FORMULA_START), F.concat(F.lit("'"), value)).otherwise(value)
+
+
+def common_folder(first: str, last: str) -> str:
+    """The folder, up to its last ``/``, that two paths share (empty when none): for the lexicographically first
+    and last of many paths, the folder they all share.
+
+    Example:
+        >>> common_folder("file:///data/in/a.jsonl", "file:///data/in/sub/b.jsonl")
+        'file:///data/in/'
+        >>> common_folder("file:///data/in/a.jsonl", "file:///data/in/a.jsonl"), common_folder("a.jsonl", "b.jsonl")
+        ('file:///data/in/', '')
+    """
+    shared = os.path.commonprefix([first, last])
+    return shared[: shared.rfind("/") + 1]
+
+
+def _relative_source(nodes: DataFrame) -> Column:
+    """Document nodes' ``source`` without the folder all of them share (see :func:`common_folder`)."""
+    bounds = nodes.filter(F.col("node_type") == "Document").agg(F.min("source"), F.max("source")).first()
+    folder = common_folder(*bounds) if bounds and bounds[0] is not None else ""
+    # every source sorts between the first and the last, so each starts with their shared folder
+    return F.col("source").substr(F.lit(len(folder) + 1), F.length("source"))
+
+
 def _doc_id(column: str) -> Column:
     return F.regexp_replace(column, f"^{DOC_PREFIX}", "")
 
 
 def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
     """File name -> the rows of that file, its columns named with neo4j-admin header fields."""
-    label, source = _one_line("label").alias("label"), _one_line("source").alias("source")
+    label, source = _text_cell("label").alias("label"), _text_cell("source").alias("source")
+    document_source = _text_cell(_relative_source(nodes)).alias("source")
     mention_count = F.col("mention_count").alias("mentionCount:long")
     files = {
         "nodes_concepts.csv": nodes.filter(F.col("node_type") == "Concept").select(
             F.col("node_id").alias("conceptId:ID(Concept)"),
             label,
-            F.col("entity_class").alias("entityClass"),
+            _text_cell("entity_class").alias("entityClass"),
             source,
             mention_count,
             F.col("document_count").alias("documentCount:long"),
@@ -81,12 +123,12 @@ def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
         "nodes_documents.csv": nodes.filter(F.col("node_type") == "Document").select(
             _doc_id("node_id").alias("docId:ID(Document)"),
             label,
-            source,
+            document_source,
             mention_count,
             F.lit("Document").alias(":LABEL"),
         ),
     }
-    evidence = F.concat_ws(";", F.transform("evidence", lambda e: F.regexp_replace(_one_line(e), ";", ",")))
+    evidence = F.concat_ws(";", F.transform("evidence", lambda e: _text_cell(F.regexp_replace(e, ";", ","))))
     for edge_type, start, start_group in (
         ("MENTIONS", _doc_id("src"), "Document"),
         ("CO_OCCURS_SENTENCE", F.col("src"), "Concept"),

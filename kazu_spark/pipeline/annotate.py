@@ -50,12 +50,12 @@ from kazu_spark.lakehouse.delta import (
 from kazu_spark.lakehouse.runs import record_run
 from kazu_spark.ontologies.embeddings import ensure_concept_embeddings
 from kazu_spark.ontologies.terms import write_ontology_terms
-from kazu_spark.paths import resolve_path
+from kazu_spark.paths import is_within, resolve_path
 from kazu_spark.pipeline.faults import hooks_from_env
-from kazu_spark.pipeline.frames import Annotations, annotate_frames, needs_terms
+from kazu_spark.pipeline.frames import Annotations, annotate_frames, check_ready, needs_terms
 from kazu_spark.pipeline.hooks import Hooks
 from kazu_spark.runtime.progress import ProgressMode, track_documents
-from kazu_spark.runtime.steps import PartitionWrapper, check_steps
+from kazu_spark.runtime.steps import PartitionWrapper
 from kazu_spark.schemas import KEYS
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,9 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
     summary = RunSummary(run_id=str(uuid.uuid4()))
     lakehouse = cfg.lakehouse
     log.info("annotate run %s", summary.run_id, extra={"config": cfg.redacted()})  # secrets masked
-    check_steps(cfg)  # a step that cannot load fails here, before anything is written
+    check_ready(cfg)  # a step or model that cannot load fails here, before anything is written
+    if is_within(lakehouse, cfg.input.path):  # the next run would read the lakehouse's files as documents
+        raise ConfigError(f"lakehouse {lakehouse} is inside the input {cfg.input.path}: put it outside the input")
     source = read_input(spark, resolve_path(cfg.input.path), cfg.input.format)  # fails early on a bad input
     summary.skipped_entries = source.skipped
     for table in OUTPUT_TABLES:

@@ -29,8 +29,10 @@ from pyspark.sql import functions as F
 from kazu_spark.config import Config, load_config
 from kazu_spark.documents.spark import to_documents
 from kazu_spark.linking.spark import link_entities
+from kazu_spark.ner.model_files import check_model_dir
 from kazu_spark.ner.steps import ner_entities
 from kazu_spark.ontologies.terms import build_ontology_terms
+from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline.hooks import Hooks
 from kazu_spark.runtime.steps import StepContext, check_steps
 from kazu_spark.schemas import ENTITY_LINKS, RAW_DOCUMENTS
@@ -55,6 +57,24 @@ def needs_terms(cfg: Config) -> bool:
     return cfg.linking.enabled or "dictionary" in cfg.ner.steps
 
 
+def check_ready(cfg: Config) -> None:
+    """Fail on the driver, before any data is read or written, if a step of ``cfg`` cannot run: an entry-point
+    step that does not import (:func:`~kazu_spark.runtime.steps.check_steps`), or a ``model`` step whose folder
+    the workers could not load (:func:`~kazu_spark.ner.model_files.check_model_dir`; not checked for a model
+    shipped as an archive, which only executors see).
+
+    Example:
+        >>> check_ready(load_config(overrides={"ner.model": "/no/such/model"}))
+        Traceback (most recent call last):
+        ...
+        kazu_spark.errors.ModelError: model path /no/such/model does not exist
+    """
+    check_steps(cfg)
+    if "model" in cfg.ner.steps and not cfg.ner.model_archive:
+        ner = cfg.ner
+        check_model_dir(resolve_path(ner.model), labels=ner.labels, allow_pickle=ner.allow_pickle_weights)
+
+
 def annotate_frames(
     documents: DataFrame,
     cfg: Config | None = None,
@@ -74,7 +94,7 @@ def annotate_frames(
     Example: see the module docstring.
     """
     cfg = cfg or load_config()
-    check_steps(cfg)
+    check_ready(cfg)
     hooks = hooks or Hooks()
     run = F.lit(run_id or str(uuid.uuid4()))
     if terms is None and needs_terms(cfg):

@@ -79,7 +79,7 @@ def notebook_runtime(namespace: Mapping[str, Any]) -> tuple[Any, Any, Callable[[
     """``(dbutils, spark, display)``: the Databricks runtime's from ``namespace`` if there, else local ones.
 
     The local session comes from :func:`kazu_spark.runtime.session.build_session` (Delta jars from ``.jars``,
-    master ``$SPARK_MASTER`` or ``local[*]``); an already running session is reused.
+    master ``$SPARK_MASTER`` or ``local[*,4]``, which retries failed tasks); an already running session is reused.
     """
     if "dbutils" in namespace and "spark" in namespace:
         return namespace["dbutils"], namespace["spark"], namespace.get("display", _show)

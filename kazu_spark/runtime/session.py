@@ -86,6 +86,10 @@ def fetch_delta_jars(folder: Path | None = None) -> list[Path]:
     return cached_jars(folder)
 
 
+#: the master of a local run when none is given: every core, and a failed task is tried up to 4 times (as on
+#: a cluster, ``spark.task.maxFailures``); plain ``local[*]`` never retries, so one killed worker failed the run
+DEFAULT_MASTER = "local[*,4]"
+
 #: most bytes of one Arrow batch sent to a pandas UDF; rows per batch stay at Spark's default (10,000)
 ARROW_BATCH_BYTES = 16 * 2**20
 
@@ -99,8 +103,9 @@ def build_session(
 ) -> SparkSession:
     """Get or create a SparkSession with Delta Lake, Arrow and the project's Python on the workers.
 
-    ``master`` defaults to ``$SPARK_MASTER`` or ``local[*]`` when no cluster passes one in (spark-submit
-    sets ``spark.master`` itself and wins). ``extra_conf`` passes any other Spark setting through.
+    ``master`` defaults to ``$SPARK_MASTER`` or :data:`DEFAULT_MASTER` (``local[*,4]``: failed tasks are
+    retried) when no cluster passes one in (spark-submit sets ``spark.master`` itself and wins); a master
+    given explicitly is used as it is. ``extra_conf`` passes any other Spark setting through.
     A ``local[...]`` master also gets Delta's log replay and file listing (VACUUM) sized for one machine
     (``$KAZU_SPARK_SHUFFLE_PARTITIONS`` tasks, like shuffles), not for a cluster, and Python workers forked
     from :mod:`kazu_spark.runtime.worker_daemon`.
@@ -123,7 +128,7 @@ def build_session(
     )
     launched_by_submit = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit / notebooks start the JVM first
     if master or not launched_by_submit:
-        master = master or os.environ.get("SPARK_MASTER", "local[*]")
+        master = master or os.environ.get("SPARK_MASTER", DEFAULT_MASTER)
         builder = builder.master(master)
         partitions = os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8")
         builder = builder.config("spark.sql.shuffle.partitions", partitions)
