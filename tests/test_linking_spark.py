@@ -292,7 +292,9 @@ GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info g
     _term("NCBIGene:22059", "Trp53", "p53", "gene", tax_id="10090"),
     _term("NCBIGene:3569", "IL6", "IL6", "gene", tax_id="9606"),
     _term("NCBIGene:16193", "Il6", "Il6", "gene", tax_id="10090"),
-    _term("NCBIGene:99", "FOO1", "FOO1", "gene", tax_id="9606"),  # a human gene with no mouse namesake
+    _term("NCBIGene:99", "FOO1", "FOO1", "gene", tax_id="9606"),
+    _term("NCBIGene:207", "AKT1", "AKT", "gene", tax_id="9606"),
+    _term("NCBIGene:11651", "Akt1", "Akt", "gene", tax_id="10090"),  # a human gene with no mouse namesake
     *PREFERENCE_TERMS,
 ]
 
@@ -306,6 +308,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession) -> None
         ("m-FOO1", "mouse-paper", "FOO1", "gene"),  # no mouse gene of that name: the human one stays
         ("h-p53", "no-species", "p53", "gene"),  # no species named: human
         ("h-Il6", "no-species", "Il6", "gene"),  # the mouse spelling without mice: the human gene
+        ("h-Akt", "no-species", "Akt", "gene"),  # normalised "akt", the human synonym "AKT": case folded
         ("r-p53", "rat-paper", "p53", "gene"),  # a species no gene source covers: as if none were named
         ("r-rat", "rat-paper", "rats", "species"),
     ]  # fmt: skip
@@ -321,6 +324,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession) -> None
         ("m-FOO1", "NCBIGene:99", "exact", False),
         ("h-p53", "NCBIGene:7157", "exact", False),
         ("h-Il6", "NCBIGene:3569", "species", False),
+        ("h-Akt", "NCBIGene:207", "species", False),
         ("r-p53", "NCBIGene:7157", "exact", False),
     }
     off = load_config(overrides={"linking.gene_species.enabled": "false"}).linking

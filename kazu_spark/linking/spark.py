@@ -437,9 +437,11 @@ def _prefer_specific(links: DataFrame, queries: DataFrame, terms: DataFrame, gen
 
 
 def _species_lookup(lookups: DataFrame, terms: DataFrame) -> DataFrame:
-    """Links of ``lookups`` by their normalised name in ``terms`` (the gene-species step's second look)."""
-    keyed = lookups.withColumn("key", normalise_udf("query", "entity_class"))
-    return _matches(keyed, _term_keys(terms, F.col("normalised_synonym")), "species", SPECIES_SCORE)
+    """Links of ``lookups`` by their normalised name in ``terms``, case folded (the gene-species step's second
+    look: the gene normaliser keeps an all-capital symbol's case, and ``AKT``/``Akt`` are one gene's spellings in
+    human and mouse)."""
+    keyed = lookups.withColumn("key", F.upper(normalise_udf("query", "entity_class")))
+    return _matches(keyed, _term_keys(terms, F.upper("normalised_synonym")), "species", SPECIES_SCORE)
 
 
 def resolve_document(group: pd.DataFrame, margin: float) -> pd.DataFrame:

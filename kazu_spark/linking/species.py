@@ -11,7 +11,8 @@ step (``linking.gene_species``):
    goes to ``default_taxon``, then to the smallest id); without any, ``default_taxon`` (human).
 2. A gene mention with a candidate of that species keeps those candidates (and any without a known taxon)
    and drops the other species' ones.
-3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name
+3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name,
+   case folded (``Akt`` and ``AKT``),
    among the genes of the document's species; what that finds replaces them (strategy ``species``,
    score 0.85). When it finds nothing, the candidates stay.
 
