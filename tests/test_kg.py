@@ -18,7 +18,15 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.kg.build import build_kg, concept_nodes, cooccurrence_edges, document_nodes, mentions_edges
+from kazu_spark.kg.build import (
+    build_kg,
+    concept_nodes,
+    cooccurrence_edges,
+    document_nodes,
+    document_sentences,
+    mentions_edges,
+    outdated,
+)
 from kazu_spark.kg.export import export_graphframes, export_neo4j
 from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
@@ -27,9 +35,11 @@ from kazu_spark.lakehouse.delta import (
     merge_table,
     read_changes,
     read_table,
+    table_path,
     table_version,
 )
-from kazu_spark.schemas import DOCUMENTS, ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS
+from kazu_spark.linking.spark import with_source_version
+from kazu_spark.schemas import DOCUMENTS, ENTITIES, ENTITY_LINKS, KG_EDGES, ONTOLOGY_TERMS, TABLES
 
 GENE, DISEASE, DRUG, ASPIRIN = "HGNC:1100", "MESH:D001943", "MESH:D013629", "MESH:D001241"
 TEXTS = {
@@ -108,6 +118,7 @@ def _tables(spark: SparkSession, texts: dict[str, str], mentions: list) -> dict[
                 "ambiguous": len(candidates) > 1,
                 "confidence_tier": "ambiguous" if len(candidates) > 1 else "high",
                 "run_id": "r0",
+                "source_version": "2024",
             }
             for concept, score in candidates
         ]
@@ -167,45 +178,100 @@ def test_split_sentences_keeps_abbreviations_inside_sentences() -> None:
 
 def test_concept_nodes_use_the_best_link_and_term_labels(inputs) -> None:
     rows = concept_nodes(inputs["entities"], inputs["entity_links"], inputs["ontology_terms"]).collect()
-    got = {r.node_id: (r.label, r.entity_class, r.mention_count, r.document_count) for r in rows}
+    got = {r.node_id: (r.label, r.entity_class, r.mention_count, r.document_count, r.category) for r in rows}
     assert got == {
-        GENE: (LABELS[GENE], "gene", 3, 2),
-        DISEASE: ("Breast Neoplasms", "disease", 1, 1),
-        DRUG: ("Tamoxifen", "drug", 2, 2),
+        GENE: (LABELS[GENE], "gene", 3, 2, "biolink:Gene"),
+        DISEASE: ("Breast Neoplasms", "disease", 1, 1, "biolink:Disease"),
+        DRUG: ("Tamoxifen", "drug", 2, 2, "biolink:ChemicalEntity"),
     }
-    assert {r.node_type for r in rows} == {"Concept"} and {r.source for r in rows} == {"MeSH"}
+    assert {(r.node_type, r.source, r.source_version, r.sentences) for r in rows} == {("Concept", "MeSH", "2024", None)}
 
 
-def test_mentions_edges_and_document_nodes(inputs) -> None:
-    mentions = mentions_edges(inputs["entities"], inputs["entity_links"])
-    got = {(r.src, r.dst): (r["count"], r.evidence) for r in mentions.collect()}
-    d1 = TEXTS["d1"]
-    second = _offset(d1, "BRCA1", 1)
+def _span(doc: str, section: str, start: int, mention: str, sentence: tuple[int, int]) -> dict:
+    """A MENTIONS evidence struct as a dict."""
+    end = start + len(mention)
+    return dict(
+        doc_id=doc, section=section, start=start, end=end, mention=mention, sentence_start=sentence[0],
+        sentence_end=sentence[1],
+    )  # fmt: skip
+
+
+def _sentence(doc: str, sentence: tuple[int, int]) -> dict:
+    """A CO_OCCURS_SENTENCE evidence struct as a dict."""
+    return dict(doc_id=doc, section="body", start=None, end=None, mention=None, sentence_start=sentence[0],
+                sentence_end=sentence[1])  # fmt: skip
+
+
+def _document(doc: str) -> dict:
+    """A CO_OCCURS_DOCUMENT evidence struct as a dict."""
+    return dict(doc_id=doc, section=None, start=None, end=None, mention=None, sentence_start=None, sentence_end=None)
+
+
+#: sentence spans of TEXTS (split_sentences)
+D1_SENTENCES, D2_SENTENCES = [(0, 11), (13, 57), (58, 74)], [(0, 33)]
+
+
+def test_mentions_edges_evidence_is_structured_with_sentences(inputs) -> None:
+    spans = document_sentences(inputs["documents"])
+    mentions = mentions_edges(inputs["entities"], inputs["entity_links"], spans)
+    got = {(r.src, r.dst): (r["count"], [e.asDict() for e in r.evidence]) for r in mentions.collect()}
+    first, second, third = D1_SENTENCES
     assert got == {
-        ("doc:d1", GENE): (2, ["0-5:BRCA1", f"{second}-{second + 5}:BRCA1"]),
-        ("doc:d1", DISEASE): (1, [f"{d1.index('breast')}-{d1.index('breast') + 13}:breast cancer"]),
-        ("doc:d1", DRUG): (1, [f"{d1.index('Tamoxifen')}-{d1.index('Tamoxifen') + 9}:Tamoxifen"]),
-        ("doc:d2", DRUG): (1, ["0-9:Tamoxifen"]),
-        ("doc:d2", GENE): (1, ["14-19:BRCA1"]),
+        ("doc:d1", GENE): (2, [_span("d1", "body", 0, "BRCA1", first), _span("d1", "body", 13, "BRCA1", second)]),
+        ("doc:d1", DISEASE): (1, [_span("d1", "body", 26, "breast cancer", second)]),
+        ("doc:d1", DRUG): (1, [_span("d1", "body", 58, "Tamoxifen", third)]),
+        ("doc:d2", DRUG): (1, [_span("d2", "body", 0, "Tamoxifen", D2_SENTENCES[0])]),
+        ("doc:d2", GENE): (1, [_span("d2", "body", 14, "BRCA1", D2_SENTENCES[0])]),
     }
-    nodes = {r.node_id: r for r in document_nodes(inputs["documents"], mentions).collect()}
-    assert {k: (n.label, n.mention_count, n.document_count) for k, n in nodes.items()} == {
-        "doc:d1": ("BRCA1 study", 4, 1),
-        "doc:d2": ("d2", 2, 1),
+    nodes = {r.node_id: r for r in document_nodes(inputs["documents"], mentions, spans).collect()}
+    assert {k: (n.label, n.mention_count, n.document_count, n.category) for k, n in nodes.items()} == {
+        "doc:d1": ("BRCA1 study", 4, 1, "biolink:Publication"),
+        "doc:d2": ("d2", 2, 1, "biolink:Publication"),
     }
+    assert [(s.start, s.end) for s in nodes["doc:d1"].sentences] == D1_SENTENCES  # stored for the evidence
+
+
+def test_edges_carry_biolink_predicates_publications_and_ontology_versions(inputs) -> None:
+    spans = document_sentences(inputs["documents"])
+    edges = mentions_edges(inputs["entities"], inputs["entity_links"], spans).unionByName(
+        cooccurrence_edges(inputs["entities"], inputs["entity_links"], spans)
+    )
+    biolink = {(r.edge_type, r.predicate, r.knowledge_level, r.agent_type) for r in edges.collect()}
+    assert biolink == {
+        ("MENTIONS", "biolink:mentions", "observation", "text_mining_agent"),
+        ("CO_OCCURS_SENTENCE", "biolink:occurs_together_in_literature_with", "text_co_occurrence", "text_mining_agent"),
+        ("CO_OCCURS_DOCUMENT", "biolink:occurs_together_in_literature_with", "text_co_occurrence", "text_mining_agent"),
+    }
+    rows = {(r.edge_type, r.src, r.dst): r for r in edges.collect()}
+    assert rows[("CO_OCCURS_DOCUMENT", GENE, DRUG)].publications == ["doc:d1", "doc:d2"]
+    assert {tuple(o) for r in rows.values() for o in r.ontologies} == {("MeSH", "2024")}
+    assert sorted(edges.columns) == sorted(f for f in KG_EDGES.fieldNames() if f != "run_id")
 
 
 def test_cooccurrence_edges_by_sentence_and_document(inputs) -> None:
-    edges = cooccurrence_edges(inputs["entities"], inputs["entity_links"], inputs["documents"]).collect()
-    got = {(r.edge_type, r.src, r.dst): (r["count"], r.evidence) for r in edges}
+    spans = document_sentences(inputs["documents"])
+    edges = cooccurrence_edges(inputs["entities"], inputs["entity_links"], spans).collect()
+    got = {(r.edge_type, r.src, r.dst): (r["count"], [e.asDict() for e in r.evidence]) for r in edges}
     assert got == {
-        ("CO_OCCURS_SENTENCE", GENE, DISEASE): (1, ["d1"]),
-        ("CO_OCCURS_SENTENCE", GENE, DRUG): (1, ["d2"]),
-        ("CO_OCCURS_DOCUMENT", GENE, DISEASE): (1, ["d1"]),
-        ("CO_OCCURS_DOCUMENT", GENE, DRUG): (2, ["d1", "d2"]),  # d1 mentions the pair 3 times, d2 twice
-        ("CO_OCCURS_DOCUMENT", DISEASE, DRUG): (1, ["d1"]),
+        ("CO_OCCURS_SENTENCE", GENE, DISEASE): (1, [_sentence("d1", D1_SENTENCES[1])]),
+        ("CO_OCCURS_SENTENCE", GENE, DRUG): (1, [_sentence("d2", D2_SENTENCES[0])]),
+        ("CO_OCCURS_DOCUMENT", GENE, DISEASE): (1, [_document("d1")]),
+        # d1 mentions the pair 3 times, d2 twice
+        ("CO_OCCURS_DOCUMENT", GENE, DRUG): (2, [_document("d1"), _document("d2")]),
+        ("CO_OCCURS_DOCUMENT", DISEASE, DRUG): (1, [_document("d1")]),
     }
     assert len({r.edge_id for r in edges}) == len(edges)
+
+
+def test_links_without_a_version_take_their_sources_from_the_terms(inputs) -> None:
+    links, terms = inputs["entity_links"], inputs["ontology_terms"]  # links made with "2024", the terms now "1"
+
+    def versions(frame: DataFrame) -> set[str]:
+        return {r.source_version for r in with_source_version(frame, terms).collect()}
+
+    assert versions(links) == {"2024"}  # a link keeps the version it was made with
+    assert versions(links.withColumn("source_version", F.lit(None).cast("string"))) == {"1"}  # null: an older row
+    assert versions(links.drop("source_version")) == {"1"}  # a table written before the column existed
 
 
 def test_rebuild_gives_the_same_tables_and_changes_no_row(spark, built) -> None:
@@ -334,6 +400,27 @@ def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
     assert sum(len(rows) for _, rows in files.values()) == counts["kg_nodes"] + counts["kg_edges"]
     mentions = {(r[0], r[1]): r for r in files["edges_mentions.csv"][1]}
     assert mentions[("d1", GENE)][2:] == ["2", "0-5:BRCA1;13-18:BRCA1", "MENTIONS"]
+
+
+def test_a_graph_built_by_an_older_version_is_refused_by_exports_and_rebuilt(spark, built, tmp_path) -> None:
+    lakehouse = str(tmp_path / "lake")
+    shutil.copytree(built[0], lakehouse)
+    current = _graph(spark, lakehouse)
+    evidence_strings = F.transform("evidence", lambda e: e["doc_id"]).alias("evidence")  # before: array<string>
+    older = read_table(spark, lakehouse, "kg_edges").select(
+        "edge_id", "edge_type", "src", "dst", "count", evidence_strings, "run_id"
+    )
+    writer = older.localCheckpoint(eager=True).write.format("delta").mode("overwrite")
+    writer.option("overwriteSchema", "true").save(table_path(lakehouse, "kg_edges"))
+    assert outdated(spark, lakehouse, "kg_edges") and not outdated(spark, lakehouse, "kg_nodes")
+    with pytest.raises(ValueError, match="older kazu-spark: run `kazu-spark kg build`"):
+        export_neo4j(spark, lakehouse, str(tmp_path / "neo4j"))
+
+    counts = build_kg(spark, lakehouse, "kg-2", config_hash="test")  # no input changed, yet a full rebuild
+    assert counts["full_rebuild"] == 1 and not outdated(spark, lakehouse, "kg_edges")
+    assert _graph(spark, lakehouse) == current
+    comments = {f.name: f.metadata.get("comment") for f in read_table(spark, lakehouse, "kg_edges").schema.fields}
+    assert comments == {f.name: f.metadata["comment"] for f in TABLES["kg_edges"].fields}
 
 
 def test_graphframes_export_reads_back(spark, built, tmp_path) -> None:

@@ -44,7 +44,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.kg.build import DOC_PREFIX
+from kazu_spark.kg.build import DOC_PREFIX, outdated
 from kazu_spark.lakehouse.delta import read_table, table_path
 
 #: CSV options matching neo4j-admin's defaults: "," delimiter, '"' quotes escaped by doubling
@@ -57,12 +57,21 @@ _CSV_OPTIONS = {
 }
 
 
-def _read_kg(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame]:
-    """(kg_nodes, kg_edges), failing with a hint when the graph has not been built."""
+def read_kg(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame]:
+    """(kg_nodes, kg_edges), failing with a hint when the graph has not been built, or was built by an older
+    kazu-spark (:func:`~kazu_spark.kg.build.outdated`; the next ``kg build`` rebuilds it)."""
     for table in ("kg_nodes", "kg_edges"):
         if not DeltaTable.isDeltaTable(spark, table_path(lakehouse, table)):
             raise ValueError(f"lakehouse {lakehouse} has no {table} table: run `kazu-spark kg build` first")
+        if outdated(spark, lakehouse, table):
+            raise ValueError(
+                f"{table} in {lakehouse} was built by an older kazu-spark: run `kazu-spark kg build` to rebuild it"
+            )
     return read_table(spark, lakehouse, "kg_nodes"), read_table(spark, lakehouse, "kg_edges")
+
+
+#: kg_edges columns GraphFrames names itself: the ends and the type (``relationship``)
+EDGE_ENDS = ("src", "dst", "edge_type")
 
 
 def _one_line(column: str | Column) -> Column:
@@ -101,6 +110,18 @@ def _relative_source(nodes: DataFrame) -> Column:
     return F.col("source").substr(F.lit(len(folder) + 1), F.length("source"))
 
 
+def _evidence_text(evidence: Column) -> Column:
+    """One evidence struct as Neo4j text: ``start-end:mention`` for a mention (its document is the edge's start),
+    ``doc_id:start-end`` for a shared sentence, ``doc_id`` for a shared document."""
+    mention = F.format_string("%d-%d:%s", evidence["start"], evidence["end"], evidence["mention"])
+    sentence = F.format_string("%s:%d-%d", evidence["doc_id"], evidence["sentence_start"], evidence["sentence_end"])
+    return F.coalesce(
+        F.when(evidence["mention"].isNotNull(), mention),
+        F.when(evidence["sentence_start"].isNotNull(), sentence),
+        evidence["doc_id"],
+    )
+
+
 def _doc_id(column: str) -> Column:
     return F.regexp_replace(column, f"^{DOC_PREFIX}", "")
 
@@ -128,7 +149,9 @@ def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
             F.lit("Document").alias(":LABEL"),
         ),
     }
-    evidence = F.concat_ws(";", F.transform("evidence", lambda e: _text_cell(F.regexp_replace(e, ";", ","))))
+    evidence = F.concat_ws(
+        ";", F.transform("evidence", lambda e: _text_cell(F.regexp_replace(_evidence_text(e), ";", ",")))
+    )
     for edge_type, start, start_group in (
         ("MENTIONS", _doc_id("src"), "Document"),
         ("CO_OCCURS_SENTENCE", F.col("src"), "Concept"),
@@ -169,7 +192,7 @@ def export_neo4j(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str,
         >>> export_neo4j(spark, "lakehouse", "/tmp/kg-neo4j")["edges_mentions.csv"]  # doctest: +SKIP
     """
     counts = {}
-    for name, df in _neo4j_files(*_read_kg(spark, lakehouse)).items():
+    for name, df in _neo4j_files(*read_kg(spark, lakehouse)).items():
         df = df.cache()
         counts[name] = df.count()
         _write_single_csv(spark, df, f"{out_dir.rstrip('/')}/{name}")
@@ -180,19 +203,19 @@ def export_neo4j(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str,
 def export_graphframes(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str, int]:
     """Write Parquet ``vertices`` and ``edges`` under ``out_dir`` in GraphFrames' layout; returns row counts.
 
-    Vertices: ``id`` (the node id), node_type, label, entity_class, source, mention_count,
-    document_count, run_id. Edges: ``src``, ``dst``, ``relationship`` (the edge type), edge_id, count,
-    evidence, run_id. Existing folders are overwritten.
+    Vertices: ``id`` (the node id) and the other kg_nodes columns. Edges: ``src``, ``dst``, ``relationship``
+    (the edge type) and the other kg_edges columns (evidence structs included). Existing folders are
+    overwritten.
 
     Example (needs a Delta-enabled session and a built graph):
         >>> export_graphframes(spark, "lakehouse", "/tmp/kg-graphframes")  # doctest: +SKIP
         {'vertices': 397, 'edges': 3781}
     """
-    nodes, edges = _read_kg(spark, lakehouse)
+    nodes, edges = read_kg(spark, lakehouse)
     frames = {
         "vertices": nodes.withColumnRenamed("node_id", "id"),
         "edges": edges.select(
-            "src", "dst", F.col("edge_type").alias("relationship"), "edge_id", "count", "evidence", "run_id"
+            "src", "dst", F.col("edge_type").alias("relationship"), *(c for c in edges.columns if c not in EDGE_ENDS)
         ),
     }
     for name, df in frames.items():
