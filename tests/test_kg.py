@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from kazu_spark.kg.build import (
     outdated,
 )
 from kazu_spark.kg.export import export_graphframes, export_neo4j
+from kazu_spark.kg.kgx import REQUIRED, export_kgx, kgx_id
 from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
     append_table,
@@ -400,6 +404,80 @@ def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
     assert sum(len(rows) for _, rows in files.values()) == counts["kg_nodes"] + counts["kg_edges"]
     mentions = {(r[0], r[1]): r for r in files["edges_mentions.csv"][1]}
     assert mentions[("d1", GENE)][2:] == ["2", "0-5:BRCA1;13-18:BRCA1", "MENTIONS"]
+
+
+def _read_tsv(path: Path) -> list[dict[str, str]]:
+    """A KGX TSV file's rows as dicts, read as KGX reads it (tab-separated, no quoting); every row as long as
+    the header."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        header, *rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+    assert all(len(row) == len(header) for row in rows)
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def test_kgx_ids_are_biolink_curies_and_publications(spark) -> None:
+    ids = ["mesh:D1", "NCBITAXON:9606", "HGNC:1100", "CVCL_0030", "doc:31452104", "doc:PMC6712345", "doc:notes/a.txt"]
+    frame = spark.createDataFrame([(i,) for i in ids], "node_id string")
+    assert [r.id for r in frame.select(kgx_id(F.col("node_id")).alias("id")).collect()] == [
+        "MESH:D1", "NCBITaxon:9606", "HGNC:1100", "CVCL_0030", "PMID:31452104", "PMCID:PMC6712345", "doc:notes/a.txt",
+    ]  # fmt: skip
+
+
+def test_kgx_export_has_the_required_columns_and_every_edge_joins_two_nodes(spark, built, tmp_path) -> None:
+    lakehouse, counts = built
+    pairs = counts["kg_edges.CO_OCCURS_DOCUMENT"]  # a pair is one KGX edge: no CO_OCCURS_SENTENCE edges of its own
+    written = export_kgx(spark, lakehouse, str(tmp_path))
+    assert written == {"nodes.tsv": counts["kg_nodes"], "edges.tsv": counts["kg_edges.MENTIONS"] + pairs}
+    nodes, edges = (_read_tsv(tmp_path / name) for name in REQUIRED)
+    for name, rows in (("nodes.tsv", nodes), ("edges.tsv", edges)):
+        assert all(row[column] for row in rows for column in REQUIRED[name]), name
+    by_id = {node["id"]: node for node in nodes}
+    assert len(by_id) == len(nodes) and all(e["subject"] in by_id and e["object"] in by_id for e in edges)
+    assert {n["id"]: (n["category"], n["name"]) for n in nodes} == {
+        GENE: ("biolink:Gene", LABELS[GENE]),
+        DISEASE: ("biolink:Disease", "Breast Neoplasms"),
+        DRUG: ("biolink:ChemicalEntity", "Tamoxifen"),
+        "doc:d1": ("biolink:Publication", "BRCA1 study"),
+        "doc:d2": ("biolink:Publication", "d2"),
+    }
+    got = {(e["subject"], e["predicate"], e["object"]): e for e in edges}
+    assert len(got) == len(edges)  # KGX's edge identity: subject, predicate, object
+    mention = got[("doc:d1", "biolink:mentions", GENE)]
+    assert (mention["knowledge_level"], mention["agent_type"], mention["primary_knowledge_source"]) == (
+        "observation", "text_mining_agent", "infores:kazu-spark",
+    )  # fmt: skip
+    assert (mention["publications"], mention["evidence_count"], mention["sentence_count"]) == ("doc:d1", "2", "")
+    together = "biolink:occurs_together_in_literature_with"
+    pair = got[(GENE, together, DRUG)]  # in d1 and d2, in one sentence of d2
+    assert (pair["knowledge_level"], pair["publications"]) == ("text_co_occurrence", "doc:d1|doc:d2")
+    assert (pair["evidence_count"], pair["sentence_count"]) == ("2", "1")
+    never_in_a_sentence = got[(DISEASE, together, DRUG)]
+    assert (never_in_a_sentence["evidence_count"], never_in_a_sentence["sentence_count"]) == ("1", "0")
+
+
+#: a Python that has the kgx package (its own virtual environment: kgx pins older numpy and pyarrow)
+KGX_PYTHON = os.environ.get("KGX_PYTHON", sys.executable)
+
+
+@pytest.mark.heavy
+def test_kgx_export_of_pubmed_documents_passes_the_kgx_validator(spark, tmp_path) -> None:
+    if subprocess.run([KGX_PYTHON, "-c", "import kgx"], capture_output=True).returncode:
+        pytest.skip("kgx is not installed: set KGX_PYTHON to a Python that has it (tools/kgx_validate.py)")
+    pmids = {"d1": "31452104", "d2": "31452105"}  # PMID: CURIEs; a doc: id is no Biolink prefix
+    texts = {pmids[doc]: text for doc, text in TEXTS.items()}
+    lakehouse = str(tmp_path / "lake")
+    for table, df in _tables(spark, texts, [(pmids[doc], *rest) for doc, *rest in MENTIONS]).items():
+        append_table(spark, df, lakehouse, table)
+    counts = build_kg(spark, lakehouse, "kg-1", config_hash="test")
+    export_kgx(spark, lakehouse, str(tmp_path / "kgx"))
+    files = [str(tmp_path / "kgx" / name) for name in REQUIRED]
+    result = subprocess.run(
+        [KGX_PYTHON, "-m", "tools.kgx_validate", *files],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    edges = counts["kg_edges.MENTIONS"] + counts["kg_edges.CO_OCCURS_DOCUMENT"]
+    assert f"nodes {counts['kg_nodes']}, edges {edges}, errors {{}}" in result.stdout
 
 
 def test_a_graph_built_by_an_older_version_is_refused_by_exports_and_rebuilt(spark, built, tmp_path) -> None:

@@ -5,7 +5,8 @@ The constants below, and the Spark columns that apply them to the graph's nodes 
 **Prefixes.** ``PREFIXES`` maps each CURIE prefix the graph writes to its IRI base, as the Biolink model's
 prefix map (``biolink-model-prefix-map.json``, Biolink 4.x) spells both: ``MESH:``, ``NCBIGene:``,
 ``HGNC:``, ``CL:``, ``NCBITaxon:``, ``OMIM:``, ``DOID:`` for concepts, ``PMID:`` and ``PMCID:`` for
-documents. :func:`publication` names a document: a
+documents. :func:`curie` writes a concept id with the model's spelling of its prefix (``mesh:D1`` →
+``MESH:D1``); an id with an unknown prefix is left as it is. :func:`publication` names a document: a
 PubMed id (all digits) is ``PMID:<id>``, a PubMed Central id ``PMCID:PMC<n>``, any other id keeps the
 graph's local ``doc:`` node id (not a Biolink prefix: a KGX validator reports it).
 
@@ -87,6 +88,19 @@ def lookup(mapping: dict[str, str], key: Column) -> Column:
         >>> edges.select(lookup(PREDICATES, F.col("edge_type")))  # doctest: +SKIP
     """
     return F.create_map(*(F.lit(x) for pair in mapping.items() for x in pair))[key]
+
+
+def curie(concept_id: Column) -> Column:
+    """``concept_id`` with its prefix spelled as in ``PREFIXES`` (matched ignoring case); other ids stay.
+
+    Example (needs a session): ``ncbitaxon:9606`` -> ``NCBITaxon:9606``; ``DOID:4`` and ``CVCL_0030`` stay.
+        >>> nodes.select(curie(F.col("node_id")))  # doctest: +SKIP
+    """
+    spelled = lookup({prefix.lower(): prefix for prefix in PREFIXES}, F.lower(F.substring_index(concept_id, ":", 1)))
+    local = F.regexp_extract(concept_id, r"^[^:]*:(.*)$", 1)
+    return F.when(concept_id.contains(":") & spelled.isNotNull(), F.concat(spelled, F.lit(":"), local)).otherwise(
+        concept_id
+    )
 
 
 def category(entity_class: Column) -> Column:

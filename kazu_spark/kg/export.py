@@ -15,8 +15,10 @@ Each file is written by Spark through ``coalesce(1)`` and its single part file r
 FileSystem API, so object stores work too). That trade-off keeps one file per group, as the command
 above expects, and never collects the graph to the driver (pandas would); the price is that one task
 writes each file. For graphs of hundreds of millions of edges, write many parts instead and pass
-``neo4j-admin`` a header file plus a file pattern. Newlines inside values become spaces and ``;`` inside
-evidence strings becomes ``,`` (Neo4j has no escape for its array delimiter).
+``neo4j-admin`` a header file plus a file pattern. Evidence structs become ``evidence:string[]`` text:
+``start-end:mention`` for a mention (in the edge's document), ``doc_id:start-end`` for a shared sentence,
+``doc_id`` for a shared document. Newlines inside values become spaces and ``;`` inside evidence strings
+becomes ``,`` (Neo4j has no escape for its array delimiter).
 
 The CSVs are made safe to open in a spreadsheet (OWASP "CSV injection"): a text cell (a label, a source,
 an evidence string) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'``
@@ -167,10 +169,11 @@ def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
     return files
 
 
-def _write_single_csv(spark: SparkSession, df: DataFrame, path: str) -> None:
-    """Write ``df`` as one CSV file at ``path``: one Spark part file, renamed, its folder removed."""
+def _write_single_csv(spark: SparkSession, df: DataFrame, path: str, options: dict[str, str]) -> None:
+    """Write ``df`` as one CSV file (Spark CSV ``options``) at ``path``: one Spark part file, renamed, its folder
+    removed."""
     parts = f"{path}.parts"
-    df.coalesce(1).sortWithinPartitions(*df.columns[:2]).write.mode("overwrite").options(**_CSV_OPTIONS).csv(parts)
+    df.coalesce(1).sortWithinPartitions(*df.columns[:2]).write.mode("overwrite").options(**options).csv(parts)
     hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
     fs = hadoop_path(parts).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     part = next(s.getPath() for s in fs.listStatus(hadoop_path(parts)) if s.getPath().getName().startswith("part-"))
@@ -179,6 +182,25 @@ def _write_single_csv(spark: SparkSession, df: DataFrame, path: str) -> None:
     fs.rename(part, target)  # a local file system moves the part's .crc file along: drop it
     fs.delete(hadoop_path(target.getParent(), f".{target.getName()}.crc"), False)
     fs.delete(hadoop_path(parts), True)
+
+
+def write_csv_files(
+    spark: SparkSession, files: dict[str, DataFrame], out_dir: str, options: dict[str, str] = _CSV_OPTIONS
+) -> dict[str, int]:
+    """Write each frame of ``files`` (file name -> rows) as one CSV file in ``out_dir`` (Spark CSV ``options``, by
+    default neo4j-admin's); returns rows per file. Existing files of the same names are replaced.
+
+    Example (needs a session):
+        >>> write_csv_files(spark, {"nodes.csv": nodes}, "/tmp/out")  # doctest: +SKIP
+        {'nodes.csv': 397}
+    """
+    counts = {}
+    for name, df in files.items():
+        df = df.cache()
+        counts[name] = df.count()
+        _write_single_csv(spark, df, f"{out_dir.rstrip('/')}/{name}", options)
+        df.unpersist()
+    return counts
 
 
 def export_neo4j(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str, int]:
@@ -191,13 +213,7 @@ def export_neo4j(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str,
     Example (needs a Delta-enabled session and a built graph):
         >>> export_neo4j(spark, "lakehouse", "/tmp/kg-neo4j")["edges_mentions.csv"]  # doctest: +SKIP
     """
-    counts = {}
-    for name, df in _neo4j_files(*read_kg(spark, lakehouse)).items():
-        df = df.cache()
-        counts[name] = df.count()
-        _write_single_csv(spark, df, f"{out_dir.rstrip('/')}/{name}")
-        df.unpersist()
-    return counts
+    return write_csv_files(spark, _neo4j_files(*read_kg(spark, lakehouse)), out_dir)
 
 
 def export_graphframes(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str, int]:
