@@ -30,7 +30,7 @@ from kazu_spark.kg.build import (
     mentions_edges,
     outdated,
 )
-from kazu_spark.kg.export import export_graphframes, export_neo4j
+from kazu_spark.kg.export import concept_labels, export_graphframes, export_neo4j
 from kazu_spark.kg.kgx import REQUIRED, export_kgx, kgx_id
 from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
@@ -373,6 +373,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def test_neo4j_labels_name_the_class(spark) -> None:
+    classes = spark.createDataFrame([("gene",), ("cell_line",), ("cell_type",), (None,)], "entity_class string")
+    labels = [r.labels for r in classes.select(concept_labels(F.col("entity_class")).alias("labels")).collect()]
+    assert labels == ["Concept;Gene", "Concept;CellLine", "Concept;CellType", "Concept"]
+
+
 def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
     lakehouse, counts = built
     written = export_neo4j(spark, lakehouse, str(tmp_path))
@@ -385,16 +391,27 @@ def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
         "source",
         "mentionCount:long",
         "documentCount:long",
+        "category",
         ":LABEL",
     ]
-    assert files["nodes_documents.csv"][0] == ["docId:ID(Document)", "label", "source", "mentionCount:long", ":LABEL"]
+    assert files["nodes_documents.csv"][0] == [
+        "docId:ID(Document)", "label", "source", "mentionCount:long", "category", ":LABEL",
+    ]  # fmt: skip
     assert files["edges_mentions.csv"][0] == [
         ":START_ID(Document)",
         ":END_ID(Concept)",
         "count:long",
         "evidence:string[]",
+        "predicate",
         ":TYPE",
     ]
+    concepts = {row[0]: row[-2:] for row in files["nodes_concepts.csv"][1]}
+    assert concepts == {
+        GENE: ["biolink:Gene", "Concept;Gene"],
+        DISEASE: ["biolink:Disease", "Concept;Disease"],
+        DRUG: ["biolink:ChemicalEntity", "Concept;Drug"],
+    }
+    assert {tuple(row[-2:]) for row in files["nodes_documents.csv"][1]} == {("biolink:Publication", "Document")}
     ids = {group: {row[0] for row in files[f"nodes_{group.lower()}s.csv"][1]} for group in ("Concept", "Document")}
     assert ids["Document"] == {"d1", "d2"}
     for name in ("edges_mentions.csv", "edges_co_occurs_sentence.csv", "edges_co_occurs_document.csv"):
@@ -403,7 +420,13 @@ def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
         assert all(r[0] in ids[start_group] and r[1] in ids["Concept"] for r in rows)
     assert sum(len(rows) for _, rows in files.values()) == counts["kg_nodes"] + counts["kg_edges"]
     mentions = {(r[0], r[1]): r for r in files["edges_mentions.csv"][1]}
-    assert mentions[("d1", GENE)][2:] == ["2", "0-5:BRCA1;13-18:BRCA1", "MENTIONS"]
+    assert mentions[("d1", GENE)][2:] == ["2", "0-5:BRCA1;13-18:BRCA1", "biolink:mentions", "MENTIONS"]
+    sentences = {(r[0], r[1]): r[3] for r in files["edges_co_occurs_sentence.csv"][1]}
+    assert sentences[(GENE, DISEASE)] == "d1:13-57"  # doc_id:sentence span
+    together = {
+        r[4] for name in ("edges_co_occurs_sentence.csv", "edges_co_occurs_document.csv") for r in files[name][1]
+    }
+    assert together == {"biolink:occurs_together_in_literature_with"}
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:

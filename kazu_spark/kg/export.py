@@ -3,7 +3,9 @@
 **Neo4j.** :func:`export_neo4j` writes five CSV files with ``neo4j-admin`` headers (``:ID(group)``,
 ``:START_ID``/``:END_ID``, ``:LABEL``, ``:TYPE``, typed ``:long`` and ``:string[]`` columns; arrays joined
 with ``;``, quotes doubled). Document ids lose their ``doc:`` node-id prefix, since Neo4j keeps
-documents and concepts in separate id groups. Load them into an empty database with::
+documents and concepts in separate id groups. A concept has the labels ``Concept`` and its class
+(``:Concept:Gene``, ``:Concept:CellLine``, by :func:`concept_labels`), every node its Biolink ``category``
+and every relationship its Biolink ``predicate`` as a property. Load them into an empty database with::
 
     cd OUT_DIR && neo4j-admin database import full \\
         --nodes=Concept=nodes_concepts.csv --nodes=Document=nodes_documents.csv \\
@@ -124,6 +126,16 @@ def _evidence_text(evidence: Column) -> Column:
     )
 
 
+def concept_labels(entity_class: Column) -> Column:
+    """A concept's Neo4j labels, ``;``-separated: ``Concept`` and its class in PascalCase (``Concept;CellLine``).
+
+    Example (needs a session): ``gene`` -> ``Concept;Gene``, ``cell_type`` -> ``Concept;CellType``, null -> ``Concept``.
+        >>> nodes.select(concept_labels(F.col("entity_class")))  # doctest: +SKIP
+    """
+    words = F.initcap(F.regexp_replace(entity_class, "[^A-Za-z0-9]+", " "))
+    return F.concat_ws(";", F.lit("Concept"), F.nullif(F.regexp_replace(words, " ", ""), F.lit("")))
+
+
 def _doc_id(column: str) -> Column:
     return F.regexp_replace(column, f"^{DOC_PREFIX}", "")
 
@@ -141,13 +153,15 @@ def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
             source,
             mention_count,
             F.col("document_count").alias("documentCount:long"),
-            F.lit("Concept").alias(":LABEL"),
+            F.col("category"),
+            concept_labels(F.col("entity_class")).alias(":LABEL"),
         ),
         "nodes_documents.csv": nodes.filter(F.col("node_type") == "Document").select(
             _doc_id("node_id").alias("docId:ID(Document)"),
             label,
             document_source,
             mention_count,
+            F.col("category"),
             F.lit("Document").alias(":LABEL"),
         ),
     }
@@ -164,6 +178,7 @@ def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
             F.col("dst").alias(":END_ID(Concept)"),
             F.col("count").alias("count:long"),
             evidence.alias("evidence:string[]"),
+            F.col("predicate"),
             F.col("edge_type").alias(":TYPE"),
         )
     return files
