@@ -132,22 +132,17 @@ def with_sentences(mentions: DataFrame, sentences: DataFrame) -> DataFrame:
 def linked_mentions(entities: DataFrame, links: DataFrame) -> DataFrame:
     """Entities joined to their best link (highest score, then smallest concept_id, then source).
 
-    Columns: entity_id, doc_id, section, start, end, mention, entity_class, concept_id, source,
-    source_version, default_label; entities without a link are dropped.
+    Columns: entity_id, doc_id, section, start, end, mention, entity_class, then the link's columns but
+    doc_id and run_id (concept_id, source, default_label, score, source_version when the links have it,
+    ...); entities without a link are dropped.
 
     Example (needs a session; ENTITIES and ENTITY_LINKS frames):
         >>> linked_mentions(entities, links).select("mention", "concept_id").show()  # doctest: +SKIP
     """
     rank = Window.partitionBy("entity_id").orderBy(F.col("score").desc(), "concept_id", "source")
     best = (
-        links.select(
-            "entity_id",
-            "concept_id",
-            "source",
-            "source_version",
-            "default_label",
-            F.row_number().over(rank).alias("_rank"),
-        )
+        links.drop("doc_id", "run_id")
+        .withColumn("_rank", F.row_number().over(rank))
         .filter(F.col("_rank") == 1)
         .drop("_rank")
     )
