@@ -52,12 +52,15 @@ RAW_DOCUMENTS = _schema(
 )
 
 # Delta refuses NOT NULL inside arrays and maps, so nested fields are nullable (never null in practice).
-SECTION = StructType(
+#: a span of documents.text (a section's, a sentence's in kg_nodes.sentences)
+SPAN = StructType(
     [
-        StructField("name", StringType(), True, metadata={"comment": "section name: title or body"}),
         StructField("start", IntegerType(), True, metadata={"comment": "code-point offset in documents.text"}),
         StructField("end", IntegerType(), True, metadata={"comment": "exclusive end offset in documents.text"}),
     ]
+)
+SECTION = StructType(
+    [StructField("name", StringType(), True, metadata={"comment": "section name: title or body"}), *SPAN.fields]
 )
 
 DOCUMENTS = _schema(
@@ -116,6 +119,12 @@ ENTITY_LINKS = _schema(
         "the concept is a catch-all (linking.generic_concepts: cell, Neoplasms, ...); null in older rows",
     ),
     ("run_id", StringType(), False, "run that last wrote this row"),
+    (
+        "source_version",
+        StringType(),
+        True,
+        "ontology_terms.source_version of the source the link was made with; null in older rows",
+    ),
 )
 
 ONTOLOGY_TERMS = _schema(
@@ -216,6 +225,46 @@ KG_NODES = _schema(
     ("mention_count", LongType(), False, "mentions behind the node's MENTIONS edges (best link per entity)"),
     ("document_count", LongType(), False, "documents mentioning a concept; 1 for a document"),
     ("run_id", StringType(), False, "kg build run that last changed this row"),
+    (
+        "category",
+        StringType(),
+        False,
+        "Biolink category: biolink:Gene, biolink:Disease, ... by entity_class (kg.biolink); biolink:Publication",
+    ),
+    (
+        "source_version",
+        StringType(),
+        True,
+        "version of a concept's source its links were made with; null for documents",
+    ),
+    (
+        "sentences",
+        ArrayType(SPAN, True),
+        True,
+        "a document's sentence spans in documents.text (kg.sentences), behind CO_OCCURS_SENTENCE; null for concepts",
+    ),
+)
+
+#: one piece of an edge's evidence (kg_edges.evidence); null fields do not apply to the edge type
+EVIDENCE = StructType(
+    [
+        StructField("doc_id", StringType(), True, metadata={"comment": "document of the evidence"}),
+        StructField("section", StringType(), True, metadata={"comment": "title or body; null for CO_OCCURS_DOCUMENT"}),
+        StructField("start", IntegerType(), True, metadata={"comment": "MENTIONS: the mention's offset in text"}),
+        StructField("end", IntegerType(), True, metadata={"comment": "MENTIONS: the mention's exclusive end offset"}),
+        StructField("mention", StringType(), True, metadata={"comment": "MENTIONS: the mention, text[start:end]"}),
+        StructField(
+            "sentence_start", IntegerType(), True, metadata={"comment": "offset of the sentence holding the mention(s)"}
+        ),
+        StructField("sentence_end", IntegerType(), True, metadata={"comment": "exclusive end offset of that sentence"}),
+    ]
+)
+#: an ontology source and its version (kg_edges.ontologies)
+ONTOLOGY_VERSION = StructType(
+    [
+        StructField("source", StringType(), True, metadata={"comment": "ontology source, e.g. MEDIC"}),
+        StructField("version", StringType(), True, metadata={"comment": "its ontology_terms.source_version"}),
+    ]
 )
 
 KG_EDGES = _schema(
@@ -226,11 +275,37 @@ KG_EDGES = _schema(
     ("count", LongType(), False, "mentions (MENTIONS), shared sentences or shared documents (CO_OCCURS_*)"),
     (
         "evidence",
-        ArrayType(StringType(), True),
+        ArrayType(EVIDENCE, True),
         False,
-        'MENTIONS: up to 10 spans "start-end:mention"; CO_OCCURS_*: up to 10 top doc ids',
+        "up to 10: MENTIONS the first mentions by offset; CO_OCCURS_SENTENCE shared sentences, documents with "
+        "the most first; CO_OCCURS_DOCUMENT the documents mentioning the pair most (doc_id only)",
     ),
     ("run_id", StringType(), False, "kg build run that last changed this row"),
+    (
+        "predicate",
+        StringType(),
+        False,
+        "Biolink predicate: biolink:mentions, biolink:occurs_together_in_literature_with (kg.biolink)",
+    ),
+    (
+        "knowledge_level",
+        StringType(),
+        False,
+        "Biolink knowledge level: observation (MENTIONS), text_co_occurrence (CO_OCCURS_*)",
+    ),
+    ("agent_type", StringType(), False, "Biolink agent type: text_mining_agent"),
+    (
+        "publications",
+        ArrayType(StringType(), True),
+        False,
+        "the evidence's documents as CURIEs: PMID:<id> for a PubMed id, PMCID:, else doc:<doc_id>",
+    ),
+    (
+        "ontologies",
+        ArrayType(ONTOLOGY_VERSION, True),
+        False,
+        "ontology sources and versions of the links behind the edge (all its rows, not only the evidence)",
+    ),
 )
 
 SOFT_LABELS = _schema(

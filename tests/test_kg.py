@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +21,17 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.kg.build import build_kg, concept_nodes, cooccurrence_edges, document_nodes, mentions_edges
-from kazu_spark.kg.export import export_graphframes, export_neo4j
+from kazu_spark.kg.build import (
+    build_kg,
+    concept_nodes,
+    cooccurrence_edges,
+    document_nodes,
+    document_sentences,
+    mentions_edges,
+    outdated,
+)
+from kazu_spark.kg.export import concept_labels, export_graphframes, export_neo4j
+from kazu_spark.kg.kgx import REQUIRED, export_kgx, kgx_id
 from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
     append_table,
@@ -27,9 +39,11 @@ from kazu_spark.lakehouse.delta import (
     merge_table,
     read_changes,
     read_table,
+    table_path,
     table_version,
 )
-from kazu_spark.schemas import DOCUMENTS, ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS
+from kazu_spark.linking.spark import with_source_version
+from kazu_spark.schemas import DOCUMENTS, ENTITIES, ENTITY_LINKS, KG_EDGES, ONTOLOGY_TERMS, TABLES
 
 GENE, DISEASE, DRUG, ASPIRIN = "HGNC:1100", "MESH:D001943", "MESH:D013629", "MESH:D001241"
 TEXTS = {
@@ -108,6 +122,7 @@ def _tables(spark: SparkSession, texts: dict[str, str], mentions: list) -> dict[
                 "ambiguous": len(candidates) > 1,
                 "confidence_tier": "ambiguous" if len(candidates) > 1 else "high",
                 "run_id": "r0",
+                "source_version": "2024",
             }
             for concept, score in candidates
         ]
@@ -167,45 +182,100 @@ def test_split_sentences_keeps_abbreviations_inside_sentences() -> None:
 
 def test_concept_nodes_use_the_best_link_and_term_labels(inputs) -> None:
     rows = concept_nodes(inputs["entities"], inputs["entity_links"], inputs["ontology_terms"]).collect()
-    got = {r.node_id: (r.label, r.entity_class, r.mention_count, r.document_count) for r in rows}
+    got = {r.node_id: (r.label, r.entity_class, r.mention_count, r.document_count, r.category) for r in rows}
     assert got == {
-        GENE: (LABELS[GENE], "gene", 3, 2),
-        DISEASE: ("Breast Neoplasms", "disease", 1, 1),
-        DRUG: ("Tamoxifen", "drug", 2, 2),
+        GENE: (LABELS[GENE], "gene", 3, 2, "biolink:Gene"),
+        DISEASE: ("Breast Neoplasms", "disease", 1, 1, "biolink:Disease"),
+        DRUG: ("Tamoxifen", "drug", 2, 2, "biolink:ChemicalEntity"),
     }
-    assert {r.node_type for r in rows} == {"Concept"} and {r.source for r in rows} == {"MeSH"}
+    assert {(r.node_type, r.source, r.source_version, r.sentences) for r in rows} == {("Concept", "MeSH", "2024", None)}
 
 
-def test_mentions_edges_and_document_nodes(inputs) -> None:
-    mentions = mentions_edges(inputs["entities"], inputs["entity_links"])
-    got = {(r.src, r.dst): (r["count"], r.evidence) for r in mentions.collect()}
-    d1 = TEXTS["d1"]
-    second = _offset(d1, "BRCA1", 1)
+def _span(doc: str, section: str, start: int, mention: str, sentence: tuple[int, int]) -> dict:
+    """A MENTIONS evidence struct as a dict."""
+    end = start + len(mention)
+    return dict(
+        doc_id=doc, section=section, start=start, end=end, mention=mention, sentence_start=sentence[0],
+        sentence_end=sentence[1],
+    )  # fmt: skip
+
+
+def _sentence(doc: str, sentence: tuple[int, int]) -> dict:
+    """A CO_OCCURS_SENTENCE evidence struct as a dict."""
+    return dict(doc_id=doc, section="body", start=None, end=None, mention=None, sentence_start=sentence[0],
+                sentence_end=sentence[1])  # fmt: skip
+
+
+def _document(doc: str) -> dict:
+    """A CO_OCCURS_DOCUMENT evidence struct as a dict."""
+    return dict(doc_id=doc, section=None, start=None, end=None, mention=None, sentence_start=None, sentence_end=None)
+
+
+#: sentence spans of TEXTS (split_sentences)
+D1_SENTENCES, D2_SENTENCES = [(0, 11), (13, 57), (58, 74)], [(0, 33)]
+
+
+def test_mentions_edges_evidence_is_structured_with_sentences(inputs) -> None:
+    spans = document_sentences(inputs["documents"])
+    mentions = mentions_edges(inputs["entities"], inputs["entity_links"], spans)
+    got = {(r.src, r.dst): (r["count"], [e.asDict() for e in r.evidence]) for r in mentions.collect()}
+    first, second, third = D1_SENTENCES
     assert got == {
-        ("doc:d1", GENE): (2, ["0-5:BRCA1", f"{second}-{second + 5}:BRCA1"]),
-        ("doc:d1", DISEASE): (1, [f"{d1.index('breast')}-{d1.index('breast') + 13}:breast cancer"]),
-        ("doc:d1", DRUG): (1, [f"{d1.index('Tamoxifen')}-{d1.index('Tamoxifen') + 9}:Tamoxifen"]),
-        ("doc:d2", DRUG): (1, ["0-9:Tamoxifen"]),
-        ("doc:d2", GENE): (1, ["14-19:BRCA1"]),
+        ("doc:d1", GENE): (2, [_span("d1", "body", 0, "BRCA1", first), _span("d1", "body", 13, "BRCA1", second)]),
+        ("doc:d1", DISEASE): (1, [_span("d1", "body", 26, "breast cancer", second)]),
+        ("doc:d1", DRUG): (1, [_span("d1", "body", 58, "Tamoxifen", third)]),
+        ("doc:d2", DRUG): (1, [_span("d2", "body", 0, "Tamoxifen", D2_SENTENCES[0])]),
+        ("doc:d2", GENE): (1, [_span("d2", "body", 14, "BRCA1", D2_SENTENCES[0])]),
     }
-    nodes = {r.node_id: r for r in document_nodes(inputs["documents"], mentions).collect()}
-    assert {k: (n.label, n.mention_count, n.document_count) for k, n in nodes.items()} == {
-        "doc:d1": ("BRCA1 study", 4, 1),
-        "doc:d2": ("d2", 2, 1),
+    nodes = {r.node_id: r for r in document_nodes(inputs["documents"], mentions, spans).collect()}
+    assert {k: (n.label, n.mention_count, n.document_count, n.category) for k, n in nodes.items()} == {
+        "doc:d1": ("BRCA1 study", 4, 1, "biolink:Publication"),
+        "doc:d2": ("d2", 2, 1, "biolink:Publication"),
     }
+    assert [(s.start, s.end) for s in nodes["doc:d1"].sentences] == D1_SENTENCES  # stored for the evidence
+
+
+def test_edges_carry_biolink_predicates_publications_and_ontology_versions(inputs) -> None:
+    spans = document_sentences(inputs["documents"])
+    edges = mentions_edges(inputs["entities"], inputs["entity_links"], spans).unionByName(
+        cooccurrence_edges(inputs["entities"], inputs["entity_links"], spans)
+    )
+    biolink = {(r.edge_type, r.predicate, r.knowledge_level, r.agent_type) for r in edges.collect()}
+    assert biolink == {
+        ("MENTIONS", "biolink:mentions", "observation", "text_mining_agent"),
+        ("CO_OCCURS_SENTENCE", "biolink:occurs_together_in_literature_with", "text_co_occurrence", "text_mining_agent"),
+        ("CO_OCCURS_DOCUMENT", "biolink:occurs_together_in_literature_with", "text_co_occurrence", "text_mining_agent"),
+    }
+    rows = {(r.edge_type, r.src, r.dst): r for r in edges.collect()}
+    assert rows[("CO_OCCURS_DOCUMENT", GENE, DRUG)].publications == ["doc:d1", "doc:d2"]
+    assert {tuple(o) for r in rows.values() for o in r.ontologies} == {("MeSH", "2024")}
+    assert sorted(edges.columns) == sorted(f for f in KG_EDGES.fieldNames() if f != "run_id")
 
 
 def test_cooccurrence_edges_by_sentence_and_document(inputs) -> None:
-    edges = cooccurrence_edges(inputs["entities"], inputs["entity_links"], inputs["documents"]).collect()
-    got = {(r.edge_type, r.src, r.dst): (r["count"], r.evidence) for r in edges}
+    spans = document_sentences(inputs["documents"])
+    edges = cooccurrence_edges(inputs["entities"], inputs["entity_links"], spans).collect()
+    got = {(r.edge_type, r.src, r.dst): (r["count"], [e.asDict() for e in r.evidence]) for r in edges}
     assert got == {
-        ("CO_OCCURS_SENTENCE", GENE, DISEASE): (1, ["d1"]),
-        ("CO_OCCURS_SENTENCE", GENE, DRUG): (1, ["d2"]),
-        ("CO_OCCURS_DOCUMENT", GENE, DISEASE): (1, ["d1"]),
-        ("CO_OCCURS_DOCUMENT", GENE, DRUG): (2, ["d1", "d2"]),  # d1 mentions the pair 3 times, d2 twice
-        ("CO_OCCURS_DOCUMENT", DISEASE, DRUG): (1, ["d1"]),
+        ("CO_OCCURS_SENTENCE", GENE, DISEASE): (1, [_sentence("d1", D1_SENTENCES[1])]),
+        ("CO_OCCURS_SENTENCE", GENE, DRUG): (1, [_sentence("d2", D2_SENTENCES[0])]),
+        ("CO_OCCURS_DOCUMENT", GENE, DISEASE): (1, [_document("d1")]),
+        # d1 mentions the pair 3 times, d2 twice
+        ("CO_OCCURS_DOCUMENT", GENE, DRUG): (2, [_document("d1"), _document("d2")]),
+        ("CO_OCCURS_DOCUMENT", DISEASE, DRUG): (1, [_document("d1")]),
     }
     assert len({r.edge_id for r in edges}) == len(edges)
+
+
+def test_links_without_a_version_take_their_sources_from_the_terms(inputs) -> None:
+    links, terms = inputs["entity_links"], inputs["ontology_terms"]  # links made with "2024", the terms now "1"
+
+    def versions(frame: DataFrame) -> set[str]:
+        return {r.source_version for r in with_source_version(frame, terms).collect()}
+
+    assert versions(links) == {"2024"}  # a link keeps the version it was made with
+    assert versions(links.withColumn("source_version", F.lit(None).cast("string"))) == {"1"}  # null: an older row
+    assert versions(links.drop("source_version")) == {"1"}  # a table written before the column existed
 
 
 def test_rebuild_gives_the_same_tables_and_changes_no_row(spark, built) -> None:
@@ -303,6 +373,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def test_neo4j_labels_name_the_class(spark) -> None:
+    classes = spark.createDataFrame([("gene",), ("cell_line",), ("cell_type",), (None,)], "entity_class string")
+    labels = [r.labels for r in classes.select(concept_labels(F.col("entity_class")).alias("labels")).collect()]
+    assert labels == ["Concept;Gene", "Concept;CellLine", "Concept;CellType", "Concept"]
+
+
 def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
     lakehouse, counts = built
     written = export_neo4j(spark, lakehouse, str(tmp_path))
@@ -315,16 +391,27 @@ def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
         "source",
         "mentionCount:long",
         "documentCount:long",
+        "category",
         ":LABEL",
     ]
-    assert files["nodes_documents.csv"][0] == ["docId:ID(Document)", "label", "source", "mentionCount:long", ":LABEL"]
+    assert files["nodes_documents.csv"][0] == [
+        "docId:ID(Document)", "label", "source", "mentionCount:long", "category", ":LABEL",
+    ]  # fmt: skip
     assert files["edges_mentions.csv"][0] == [
         ":START_ID(Document)",
         ":END_ID(Concept)",
         "count:long",
         "evidence:string[]",
+        "predicate",
         ":TYPE",
     ]
+    concepts = {row[0]: row[-2:] for row in files["nodes_concepts.csv"][1]}
+    assert concepts == {
+        GENE: ["biolink:Gene", "Concept;Gene"],
+        DISEASE: ["biolink:Disease", "Concept;Disease"],
+        DRUG: ["biolink:ChemicalEntity", "Concept;Drug"],
+    }
+    assert {tuple(row[-2:]) for row in files["nodes_documents.csv"][1]} == {("biolink:Publication", "Document")}
     ids = {group: {row[0] for row in files[f"nodes_{group.lower()}s.csv"][1]} for group in ("Concept", "Document")}
     assert ids["Document"] == {"d1", "d2"}
     for name in ("edges_mentions.csv", "edges_co_occurs_sentence.csv", "edges_co_occurs_document.csv"):
@@ -333,7 +420,108 @@ def test_neo4j_export_headers_and_ids(spark, built, tmp_path) -> None:
         assert all(r[0] in ids[start_group] and r[1] in ids["Concept"] for r in rows)
     assert sum(len(rows) for _, rows in files.values()) == counts["kg_nodes"] + counts["kg_edges"]
     mentions = {(r[0], r[1]): r for r in files["edges_mentions.csv"][1]}
-    assert mentions[("d1", GENE)][2:] == ["2", "0-5:BRCA1;13-18:BRCA1", "MENTIONS"]
+    assert mentions[("d1", GENE)][2:] == ["2", "0-5:BRCA1;13-18:BRCA1", "biolink:mentions", "MENTIONS"]
+    sentences = {(r[0], r[1]): r[3] for r in files["edges_co_occurs_sentence.csv"][1]}
+    assert sentences[(GENE, DISEASE)] == "d1:13-57"  # doc_id:sentence span
+    together = {
+        r[4] for name in ("edges_co_occurs_sentence.csv", "edges_co_occurs_document.csv") for r in files[name][1]
+    }
+    assert together == {"biolink:occurs_together_in_literature_with"}
+
+
+def _read_tsv(path: Path) -> list[dict[str, str]]:
+    """A KGX TSV file's rows as dicts, read as KGX reads it (tab-separated, no quoting); every row as long as
+    the header."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        header, *rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+    assert all(len(row) == len(header) for row in rows)
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def test_kgx_ids_are_biolink_curies_and_publications(spark) -> None:
+    ids = ["mesh:D1", "NCBITAXON:9606", "HGNC:1100", "CVCL_0030", "doc:31452104", "doc:PMC6712345", "doc:notes/a.txt"]
+    frame = spark.createDataFrame([(i,) for i in ids], "node_id string")
+    assert [r.id for r in frame.select(kgx_id(F.col("node_id")).alias("id")).collect()] == [
+        "MESH:D1", "NCBITaxon:9606", "HGNC:1100", "CVCL_0030", "PMID:31452104", "PMCID:PMC6712345", "doc:notes/a.txt",
+    ]  # fmt: skip
+
+
+def test_kgx_export_has_the_required_columns_and_every_edge_joins_two_nodes(spark, built, tmp_path) -> None:
+    lakehouse, counts = built
+    pairs = counts["kg_edges.CO_OCCURS_DOCUMENT"]  # a pair is one KGX edge: no CO_OCCURS_SENTENCE edges of its own
+    written = export_kgx(spark, lakehouse, str(tmp_path))
+    assert written == {"nodes.tsv": counts["kg_nodes"], "edges.tsv": counts["kg_edges.MENTIONS"] + pairs}
+    nodes, edges = (_read_tsv(tmp_path / name) for name in REQUIRED)
+    for name, rows in (("nodes.tsv", nodes), ("edges.tsv", edges)):
+        assert all(row[column] for row in rows for column in REQUIRED[name]), name
+    by_id = {node["id"]: node for node in nodes}
+    assert len(by_id) == len(nodes) and all(e["subject"] in by_id and e["object"] in by_id for e in edges)
+    assert {n["id"]: (n["category"], n["name"]) for n in nodes} == {
+        GENE: ("biolink:Gene", LABELS[GENE]),
+        DISEASE: ("biolink:Disease", "Breast Neoplasms"),
+        DRUG: ("biolink:ChemicalEntity", "Tamoxifen"),
+        "doc:d1": ("biolink:Publication", "BRCA1 study"),
+        "doc:d2": ("biolink:Publication", "d2"),
+    }
+    got = {(e["subject"], e["predicate"], e["object"]): e for e in edges}
+    assert len(got) == len(edges)  # KGX's edge identity: subject, predicate, object
+    mention = got[("doc:d1", "biolink:mentions", GENE)]
+    assert (mention["knowledge_level"], mention["agent_type"], mention["primary_knowledge_source"]) == (
+        "observation", "text_mining_agent", "infores:kazu-spark",
+    )  # fmt: skip
+    assert (mention["publications"], mention["evidence_count"], mention["sentence_count"]) == ("doc:d1", "2", "")
+    together = "biolink:occurs_together_in_literature_with"
+    pair = got[(GENE, together, DRUG)]  # in d1 and d2, in one sentence of d2
+    assert (pair["knowledge_level"], pair["publications"]) == ("text_co_occurrence", "doc:d1|doc:d2")
+    assert (pair["evidence_count"], pair["sentence_count"]) == ("2", "1")
+    never_in_a_sentence = got[(DISEASE, together, DRUG)]
+    assert (never_in_a_sentence["evidence_count"], never_in_a_sentence["sentence_count"]) == ("1", "0")
+
+
+#: a Python that has the kgx package (its own virtual environment: kgx pins older numpy and pyarrow)
+KGX_PYTHON = os.environ.get("KGX_PYTHON", sys.executable)
+
+
+@pytest.mark.heavy
+def test_kgx_export_of_pubmed_documents_passes_the_kgx_validator(spark, tmp_path) -> None:
+    if subprocess.run([KGX_PYTHON, "-c", "import kgx"], capture_output=True).returncode:
+        pytest.skip("kgx is not installed: set KGX_PYTHON to a Python that has it (tools/kgx_validate.py)")
+    pmids = {"d1": "31452104", "d2": "31452105"}  # PMID: CURIEs; a doc: id is no Biolink prefix
+    texts = {pmids[doc]: text for doc, text in TEXTS.items()}
+    lakehouse = str(tmp_path / "lake")
+    for table, df in _tables(spark, texts, [(pmids[doc], *rest) for doc, *rest in MENTIONS]).items():
+        append_table(spark, df, lakehouse, table)
+    counts = build_kg(spark, lakehouse, "kg-1", config_hash="test")
+    export_kgx(spark, lakehouse, str(tmp_path / "kgx"))
+    files = [str(tmp_path / "kgx" / name) for name in REQUIRED]
+    result = subprocess.run(
+        [KGX_PYTHON, "-m", "tools.kgx_validate", *files],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    edges = counts["kg_edges.MENTIONS"] + counts["kg_edges.CO_OCCURS_DOCUMENT"]
+    assert f"nodes {counts['kg_nodes']}, edges {edges}, errors {{}}" in result.stdout
+
+
+def test_a_graph_built_by_an_older_version_is_refused_by_exports_and_rebuilt(spark, built, tmp_path) -> None:
+    lakehouse = str(tmp_path / "lake")
+    shutil.copytree(built[0], lakehouse)
+    current = _graph(spark, lakehouse)
+    evidence_strings = F.transform("evidence", lambda e: e["doc_id"]).alias("evidence")  # before: array<string>
+    older = read_table(spark, lakehouse, "kg_edges").select(
+        "edge_id", "edge_type", "src", "dst", "count", evidence_strings, "run_id"
+    )
+    writer = older.localCheckpoint(eager=True).write.format("delta").mode("overwrite")
+    writer.option("overwriteSchema", "true").save(table_path(lakehouse, "kg_edges"))
+    assert outdated(spark, lakehouse, "kg_edges") and not outdated(spark, lakehouse, "kg_nodes")
+    with pytest.raises(ValueError, match="older kazu-spark: run `kazu-spark kg build`"):
+        export_neo4j(spark, lakehouse, str(tmp_path / "neo4j"))
+
+    counts = build_kg(spark, lakehouse, "kg-2", config_hash="test")  # no input changed, yet a full rebuild
+    assert counts["full_rebuild"] == 1 and not outdated(spark, lakehouse, "kg_edges")
+    assert _graph(spark, lakehouse) == current
+    comments = {f.name: f.metadata.get("comment") for f in read_table(spark, lakehouse, "kg_edges").schema.fields}
+    assert comments == {f.name: f.metadata["comment"] for f in TABLES["kg_edges"].fields}
 
 
 def test_graphframes_export_reads_back(spark, built, tmp_path) -> None:

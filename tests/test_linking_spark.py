@@ -67,6 +67,12 @@ def links(spark: SparkSession, terms: DataFrame) -> dict[str, list[dict]]:
     return by_entity
 
 
+def test_links_carry_the_version_of_the_source_they_were_made_with(links, terms: DataFrame) -> None:
+    versions = {r["source"]: r["source_version"] for r in terms.select("source", "source_version").distinct().collect()}
+    made = [link for rows in links.values() for link in rows]
+    assert made and all(link["source_version"] == versions[link["source"]] for link in made)
+
+
 def test_terms_schema_and_content(terms: DataFrame) -> None:
     assert terms.schema == ONTOLOGY_TERMS
     assert terms.select("term_id").distinct().count() == terms.count()

@@ -17,7 +17,7 @@ import pytest
 
 from kazu_spark.lakehouse.delta import table_path
 from kazu_spark.report.data import report_data
-from kazu_spark.report.render import CLASS_COLOURS, ReportData, highlight, render_report
+from kazu_spark.report.render import CLASS_COLOURS, ReportData, bar_chart, highlight, human, render_report
 from kazu_spark.schemas import TABLES
 
 
@@ -49,18 +49,33 @@ def _parse(fragment: str) -> _Marks:
 
 def test_highlight_escapes_text_and_marks_exactly_the_spans() -> None:
     text = '🧬 <b>BRCA1</b> & TP53 cause "cancer" in 🐭 mice'
-    spans = [(5, 10, "gene"), (17, 21, "gene"), (29, 35, "disease"), (42, 46, "species")]
+    hostile = "\"><script>alert(1)</script> & 'x'"  # a label that would break out of the title attribute
+    spans = [(5, 10, "gene", "HGNC:1100", "BRCA1 DNA repair associated"), (17, 21, "gene", None, None),
+             (29, 35, "disease", "MESH:D009369", hostile), (42, 46, "species", "NCBITaxon:10090", None)]  # fmt: skip
     fragment = highlight(text, spans)
-    assert "<b>" not in fragment and "&lt;b&gt;" in fragment
+    assert "<b>" not in fragment and "&lt;b&gt;" in fragment and "<script>" not in fragment
     parsed = _parse(fragment)
     assert parsed.text == text  # code-point offsets, astral characters included
-    assert [(s, e, t) for s, e, t, _ in parsed.marks] == spans
+    assert [(s, e, t) for s, e, t, _ in parsed.marks] == [
+        (5, 10, "gene · HGNC:1100 · BRCA1 DNA repair associated"),  # the tooltip: class, concept id, label
+        (17, 21, "gene"),  # not linked
+        (29, 35, f"disease · MESH:D009369 · {hostile}"),
+        (42, 46, "species · NCBITaxon:10090"),
+    ]
     assert [parsed.text[s:e] for s, e, _, _ in parsed.marks] == ["BRCA1", "TP53", "cancer", "mice"]
-    assert all(CLASS_COLOURS[t] in style for _, _, t, style in parsed.marks)
+    assert all(CLASS_COLOURS[t.split(" · ")[0]] in style for _, _, t, style in parsed.marks)
+
+
+def test_numbers_are_rounded_for_people() -> None:
+    assert [human(v) for v in (123.63534073299991, 1234567.0, 2.0, 0.04999, 9.87654)] == [
+        "124", "1,234,567", "2", "0.05", "9.88",
+    ]  # fmt: skip
+    assert "123.6353" not in bar_chart(["run"], [123.63534073299991], ["#000"], " s")
 
 
 def test_overlapping_spans_keep_the_first_and_lose_no_text() -> None:
-    parsed = _parse(highlight("lung cancer cells", [(5, 11, "disease"), (0, 11, "disease"), (5, 17, "cell_type")]))
+    spans = [(5, 11, "disease", None, None), (0, 11, "disease", None, None), (5, 17, "cell_type", None, None)]
+    parsed = _parse(highlight("lung cancer cells", spans))
     assert parsed.text == "lung cancer cells"
     assert [(s, e) for s, e, _, _ in parsed.marks] == [(0, 11)]
 
@@ -103,9 +118,14 @@ def tiny_lakehouse(spark, tmp_path_factory) -> str:
          "entity_class": "gene", "metadata": {}, "source_version": "v", "source_checksum": "0" * 64}
     ]  # fmt: skip
     runs = [
-        {"run_id": r, "command": "annotate", "started_at": now, "finished_at": now, "status": "succeeded", "input": "x",
-         "config_hash": "h", "model": "m", "counts": {"documents": n}, "elapsed_seconds": s, "error": None}
-        for r, n, s in (("r1", 2, 4.0), ("r2", 30, 10.0))
+        {"run_id": r, "command": command, "started_at": now, "finished_at": now, "status": status, "input": "x",
+         "config_hash": "h", "model": "m", "counts": counts, "elapsed_seconds": s, "error": None}
+        for r, command, status, counts, s in (
+            ("r1", "annotate", "succeeded", {"documents": 2}, 4.0),
+            ("r2", "annotate", "succeeded", {"documents": 30}, 10.0),
+            ("k1", "kg-build", "succeeded", {"documents_recomputed": 20, "kg_nodes": 9}, 123.63534073299991),
+            ("k2", "kg-build", "failed", {}, 1.5),
+        )
     ]  # fmt: skip
     for table, rows in [("documents", docs), ("entities", entities), ("entity_links", links),
                         ("ontology_terms", terms), ("runs", runs)]:  # fmt: skip
@@ -130,11 +150,31 @@ def test_report_from_a_lakehouse_has_the_right_counts(data) -> None:
     }
     html = render_report(data, "tiny")
     assert "4</span> entities" in html and "75.0%" in html  # 3 of 4 linked
-    assert "0.5 docs/s" in html and "3 docs/s" in html  # 2 docs in 4 s, 30 docs in 10 s
     doc = html[html.index("<h3>d1</h3>") :]
     parsed = _parse(doc[doc.index('<div class="doc">') : doc.index("</div>") + 6])
     assert parsed.text == DOCS["d1"]
-    assert [parsed.text[s:e] for s, e, _, _ in parsed.marks] == ["BRCA1", "<TP53>", "breast cancer"]
+    assert [(parsed.text[s:e], title) for s, e, title, _ in parsed.marks] == [
+        ("BRCA1", "gene · HGNC:1100 · BRCA1 DNA repair associated"),  # the label of ontology_terms
+        ("<TP53>", "gene · HGNC:11998 · link label"),  # else the link's
+        ("breast cancer", "disease · MESH:D001943 · link label"),
+    ]
+    concepts = doc[doc.index("</div>") : doc.index("<h3>d2</h3>")]  # the table of the tooltips' concepts
+    assert all(c in concepts for c in ("HGNC:1100", "BRCA1 DNA repair associated", "MESH:D001943"))
+    d2 = html[html.index("<h3>d2</h3>") :]
+    assert _parse(d2[d2.index('<div class="doc">') : d2.index("</div>") + 6]).marks[0][2] == "drug"  # not linked
+
+
+@pytest.mark.spark
+def test_report_charts_each_kind_of_run_with_rounded_numbers(data) -> None:
+    html = render_report(data, "tiny")
+    annotate = html[html.index("<h3>annotate: documents annotated / second</h3>") :]
+    annotate = annotate[: annotate.index("</svg>")]
+    assert annotate.count("<rect") == 2 and "0.5 docs/s" in annotate and "3 docs/s" in annotate  # 2 in 4 s, 30 in 10 s
+    kg = html[html.index("<h3>kg-build: documents recomputed / second</h3>") :]
+    kg = kg[: kg.index("</svg>")]
+    assert kg.count("<rect") == 1 and "0.162 docs/s" in kg  # 20 recomputed in 123.6 s; the failed build not charted
+    assert "0 docs/s" not in html  # a kg build is not an annotate run without documents
+    assert "123.635" not in html and '<td class="n">124</td>' in html  # its elapsed seconds, rounded
 
 
 @pytest.mark.spark

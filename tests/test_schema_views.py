@@ -67,7 +67,7 @@ def test_views_name_the_stage_contracts() -> None:
     ]  # fmt: skip
     assert LINK_ROWS.fieldNames() == [
         "link_id", "entity_id", "doc_id", "concept_id", "source", "default_label", "matched_synonym", "strategy",
-        "score", "ambiguous", "confidence_tier", "generic",
+        "score", "ambiguous", "confidence_tier", "generic", "source_version",
     ]  # fmt: skip
     assert ddl(LINK_MATCH) == (
         "entity_id string, doc_id string, via string, concept_id string, source string, default_label string, "

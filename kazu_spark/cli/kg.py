@@ -8,9 +8,10 @@ import uuid
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.kg.build import build_kg
 from kazu_spark.kg.export import export_graphframes, export_neo4j
+from kazu_spark.kg.kgx import export_kgx
 
 #: ``kg export --format`` -> the exporter
-EXPORTS = {"neo4j": export_neo4j, "graphframes": export_graphframes}
+EXPORTS = {"neo4j": export_neo4j, "kgx": export_kgx, "graphframes": export_graphframes}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="rebuild every node and edge instead of only what the inputs' change feed says changed",
     )
     build.set_defaults(func=cmd_kg_build)
-    export = with_conf(actions.add_parser("export", help="export the knowledge graph for Neo4j or GraphFrames"))
+    export = with_conf(actions.add_parser("export", help="export the knowledge graph for Neo4j, KGX or GraphFrames"))
     export.add_argument("--format", required=True, choices=tuple(EXPORTS), help="output layout")
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(func=cmd_kg_export)
@@ -38,7 +39,7 @@ def cmd_kg_build(args: argparse.Namespace) -> None:
 
 
 def cmd_kg_export(args: argparse.Namespace) -> None:
-    """Export the knowledge graph as Neo4j bulk-import CSVs or GraphFrames Parquet."""
+    """Export the knowledge graph as Neo4j bulk-import CSVs, KGX TSV or GraphFrames Parquet."""
     cfg = load(args, {"lakehouse": args.lakehouse})
     spark = session(cfg, "kazu-spark-kg-export")
     rows = EXPORTS[args.format](spark, cfg.lakehouse, args.out)

@@ -2,12 +2,16 @@
 
 Nodes are the concepts that entities link to and the documents; edges are
 
-* ``MENTIONS`` document → concept: how often the document mentions the concept, with up to 10 spans;
+* ``MENTIONS`` document → concept: how often the document mentions the concept, with up to 10 mentions;
 * ``CO_OCCURS_SENTENCE`` concept — concept: in how many sentences both are mentioned;
 * ``CO_OCCURS_DOCUMENT`` concept — concept: in how many documents both are mentioned.
 
-Co-occurrence is undirected and stored once, with ``src < dst``; its evidence is the top 10 document
-ids (most shared sentences, resp. most mentions of the two concepts, then smallest doc id).
+Co-occurrence is undirected and stored once, with ``src < dst``. Evidence is structured
+(``schemas.EVIDENCE``: doc_id, section, start, end, mention, sentence_start, sentence_end): a mention
+with its sentence, a shared sentence (documents with the most shared sentences first), or a document
+(those mentioning the two concepts most); top 10, ties to the smallest doc id. Every node carries its
+Biolink category and every edge its predicate, knowledge level, agent type, the evidence's documents as
+``publications`` and the ontology sources and versions of its links (:mod:`kazu_spark.kg.biolink`).
 
 **One link per entity.** An entity contributes through its best link only: highest ``score``, then
 smallest ``concept_id`` (then ``source``). Keeping only unambiguous links would drop every mention whose
@@ -17,7 +21,8 @@ concepts of a single mention. The best-link rule keeps recall and counts each me
 disambiguation step upstream makes it more precise without changing this module.
 
 **Sentences** come from :func:`kazu_spark.kg.sentences.split_sentences`, a deliberately simple splitter,
-run over ``documents.text`` in a pandas UDF; an entity belongs to the sentence containing its start.
+run over ``documents.text`` in a pandas UDF once per build; an entity belongs to the sentence containing
+its start. Document nodes store their sentence spans, which the sentence evidence points into.
 
 Every function here is ``DataFrame -> DataFrame`` over the ``kazu_spark.schemas`` tables, so each can be
 tested alone; :func:`build_kg` wires them to the lakehouse.
@@ -39,8 +44,9 @@ from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
-from pyspark.sql.types import ArrayType, IntegerType
+from pyspark.sql.types import ArrayType, StructType
 
+from kazu_spark.kg import biolink
 from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
     conform,
@@ -49,18 +55,20 @@ from kazu_spark.lakehouse.delta import (
     read_changes,
     read_table,
     table_exists,
+    table_path,
     table_version,
     with_retry,
 )
 from kazu_spark.lakehouse.runs import last_versions, record_run
-from kazu_spark.schemas import KEYS
+from kazu_spark.linking.spark import with_source_version
+from kazu_spark.schemas import EVIDENCE, KEYS, SPAN, TABLES
 
 log = logging.getLogger(__name__)
 
-#: most evidence strings kept per edge
+#: most evidence structs kept per edge
 MAX_EVIDENCE = 10
 #: prefix that turns a doc_id into a node id (keeps document and concept ids apart in one id space)
-DOC_PREFIX = "doc:"
+DOC_PREFIX = biolink.DOCUMENT_PREFIX
 #: lakehouse tables the graph is built from
 INPUT_TABLES = ("documents", "entities", "entity_links", "ontology_terms")
 #: input tables whose Change Data Feed names the documents an incremental build recomputes
@@ -73,28 +81,73 @@ CO_OCCURS = ("CO_OCCURS_SENTENCE", "CO_OCCURS_DOCUMENT")
 COMMAND = "kg-build"
 
 
-@pandas_udf(ArrayType(IntegerType()))
-def sentence_starts(text: pd.Series) -> pd.Series:
-    """Start offsets of each text's sentences (:func:`split_sentences`), over Arrow batches."""
-    return pd.Series([[s for s, _ in split_sentences(t)] for t in text], index=text.index)
+@pandas_udf(ArrayType(SPAN))
+def sentence_spans(text: pd.Series) -> pd.Series:
+    """Sentence spans ``{start, end}`` of each text (:func:`split_sentences`), over Arrow batches."""
+    return pd.Series([[{"start": s, "end": e} for s, e in split_sentences(t)] for t in text], index=text.index)
+
+
+def document_sentences(documents: DataFrame) -> DataFrame:
+    """``doc_id, sentences``: each document's sentence spans, split once per build and shared by its steps.
+
+    Example (needs a session):
+        >>> document_sentences(documents).first().sentences[0]  # doctest: +SKIP
+        Row(start=0, end=11)
+    """
+    return documents.select("doc_id", sentence_spans("text").alias("sentences"))
+
+
+def with_sentences(mentions: DataFrame, sentences: DataFrame) -> DataFrame:
+    """``mentions`` (with doc_id, start) plus ``sentence`` (0-based), ``sentence_start`` and ``sentence_end``: the
+    last sentence of :func:`document_sentences` starting at or before the mention (-1 and nulls before the first).
+
+    Sentence starts and mentions are sorted together per document and each mention takes the last start
+    before it, so a document costs one sort of its sentences and mentions, not their product.
+
+    Example (needs a session):
+        >>> with_sentences(linked_mentions(entities, links), document_sentences(documents))  # doctest: +SKIP
+    """
+    marks = sentences.select("doc_id", F.posexplode("sentences").alias("_index", "_span")).select(
+        "doc_id",
+        F.col("_span.start").alias("_position"),
+        F.lit(0).alias("_is_mention"),
+        F.struct(F.col("_index").alias("sentence"), "_span.start", "_span.end").alias("_sentence"),
+    )
+    points = mentions.select("*", F.col("start").alias("_position"), F.lit(1).alias("_is_mention"))
+    so_far = Window.partitionBy("doc_id").orderBy("_position", "_is_mention").rowsBetween(Window.unboundedPreceding, 0)
+    found = F.last("_sentence", ignorenulls=True).over(so_far)
+    return (
+        points.unionByName(marks.join(mentions.select("doc_id").distinct(), "doc_id"), allowMissingColumns=True)
+        .withColumn("_sentence", found)
+        .where(F.col("_is_mention") == 1)
+        .select(
+            *mentions.columns,
+            F.coalesce(F.col("_sentence.sentence"), F.lit(-1)).alias("sentence"),
+            F.col("_sentence.start").alias("sentence_start"),
+            F.col("_sentence.end").alias("sentence_end"),
+        )
+    )
 
 
 def linked_mentions(entities: DataFrame, links: DataFrame) -> DataFrame:
     """Entities joined to their best link (highest score, then smallest concept_id, then source).
 
-    Columns: entity_id, doc_id, start, end, mention, entity_class, concept_id, source, default_label;
-    entities without a link are dropped.
+    Columns: entity_id, doc_id, section, start, end, mention, entity_class, then the link's columns but
+    doc_id and run_id (concept_id, source, default_label, score, source_version when the links have it,
+    ...); entities without a link are dropped.
 
     Example (needs a session; ENTITIES and ENTITY_LINKS frames):
         >>> linked_mentions(entities, links).select("mention", "concept_id").show()  # doctest: +SKIP
     """
     rank = Window.partitionBy("entity_id").orderBy(F.col("score").desc(), "concept_id", "source")
     best = (
-        links.select("entity_id", "concept_id", "source", "default_label", F.row_number().over(rank).alias("_rank"))
+        links.drop("doc_id", "run_id")
+        .withColumn("_rank", F.row_number().over(rank))
         .filter(F.col("_rank") == 1)
         .drop("_rank")
     )
-    return entities.select("entity_id", "doc_id", "start", "end", "mention", "entity_class").join(best, "entity_id")
+    columns = ("entity_id", "doc_id", "section", "start", "end", "mention", "entity_class")
+    return entities.select(*columns).join(best, "entity_id")
 
 
 def _doc_node_id(doc_id: Column) -> Column:
@@ -106,11 +159,18 @@ def edge_id(edge_type: Column, src: Column, dst: Column) -> Column:
     return F.sha1(F.concat_ws("|", edge_type, src, dst))
 
 
+def _ontology() -> Column:
+    """A mention's link source and version: one element of kg_edges.ontologies."""
+    return F.struct("source", F.col("source_version").alias("version"))
+
+
 def concept_nodes(entities: DataFrame, links: DataFrame, terms: DataFrame) -> DataFrame:
     """One ``Concept`` node per concept some entity is best-linked to (KG_NODES columns but run_id).
 
     The label comes from ``ontology_terms`` (falling back to the link's label, then the id); a concept
-    reached from several sources or entity classes takes the alphabetically first, so rebuilds agree.
+    reached from several sources or entity classes takes the alphabetically first, so rebuilds agree
+    (its ``source_version`` is the first of that source's links); its Biolink ``category`` follows from
+    the entity class (:mod:`kazu_spark.kg.biolink`).
 
     Example (needs a session):
         >>> concept_nodes(entities, links, terms).orderBy("node_id").show()  # doctest: +SKIP
@@ -122,7 +182,7 @@ def concept_nodes(entities: DataFrame, links: DataFrame, terms: DataFrame) -> Da
         .agg(
             F.count("*").alias("mention_count"),
             F.countDistinct("doc_id").alias("document_count"),
-            F.min(F.struct("source", "entity_class", "default_label")).alias("_first"),
+            F.min(F.struct("source", "source_version", "entity_class", "default_label")).alias("_first"),
         )
     )
     return (
@@ -136,28 +196,36 @@ def concept_nodes(entities: DataFrame, links: DataFrame, terms: DataFrame) -> Da
             "source",
             "mention_count",
             "document_count",
+            biolink.category(F.col("_first.entity_class")).alias("category"),
+            F.col("_first.source_version").alias("source_version"),
+            F.lit(None).cast(ArrayType(SPAN)).alias("sentences"),
         )
     )
 
 
-def document_nodes(documents: DataFrame, mentions: DataFrame) -> DataFrame:
+def document_nodes(documents: DataFrame, mentions: DataFrame, sentences: DataFrame) -> DataFrame:
     """One ``Document`` node per document (KG_NODES columns but run_id), labelled with its title.
 
     ``mentions`` is :func:`mentions_edges`' output: a document's ``mention_count`` is the sum of its
     MENTIONS edges' counts (0 when nothing in it was linked), the same measure concept nodes carry.
+    ``sentences`` (:func:`document_sentences`) are stored on the node: the spans the sentence evidence
+    points into.
 
     Example (needs a session):
-        >>> document_nodes(documents, mentions_edges(entities, links)).show()  # doctest: +SKIP
+        >>> spans = document_sentences(documents)  # doctest: +SKIP
+        >>> document_nodes(documents, mentions_edges(entities, links, spans), spans).show()  # doctest: +SKIP
     """
     per_doc = mentions.groupBy(F.col("src").alias("node_id")).agg(F.sum("count").alias("mention_count"))
     title = F.nullif(F.trim("title"), F.lit(""))
     return (
-        documents.select(
+        documents.join(sentences, "doc_id", "left")
+        .select(
             _doc_node_id(F.col("doc_id")).alias("node_id"),
             F.lit("Document").alias("node_type"),
             F.coalesce(title, "doc_id").alias("label"),
             F.lit(None).cast("string").alias("entity_class"),
             "source",
+            "sentences",
         )
         .join(per_doc, "node_id", "left")
         .select(
@@ -168,12 +236,23 @@ def document_nodes(documents: DataFrame, mentions: DataFrame) -> DataFrame:
             "source",
             F.coalesce("mention_count", F.lit(0)).cast("long").alias("mention_count"),
             F.lit(1).cast("long").alias("document_count"),
+            F.lit(biolink.DOCUMENT_CATEGORY).alias("category"),
+            F.lit(None).cast("string").alias("source_version"),
+            "sentences",
         )
     )
 
 
-def _edges(rows: DataFrame, edge_type: str, weight: Column, order: list[Column | str], evidence: Column) -> DataFrame:
-    """Aggregate ``rows`` (with src, dst) into edges: count = sum of ``weight``, evidence = first 10 by ``order``.
+def _evidence(**fields: Column) -> Column:
+    """One kg_edges.evidence struct: the ``EVIDENCE`` fields given, the others null."""
+    return F.struct(*(fields.get(f.name, F.lit(None)).cast(f.dataType).alias(f.name) for f in EVIDENCE.fields))
+
+
+def _edges(
+    rows: DataFrame, edge_type: str, weight: Column, order: list[Column | str], evidence: Column, ontologies: Column
+) -> DataFrame:
+    """Aggregate ``rows`` (with src, dst) into edges: count = sum of ``weight``, evidence = first 10 by ``order``,
+    ontologies = every row's ``ontologies`` (array of source/version structs), and the Biolink columns.
 
     Ranking in a window and keeping ranks <= 10 bounds each edge's collected list, however many
     documents a popular pair appears in.
@@ -183,79 +262,141 @@ def _edges(rows: DataFrame, edge_type: str, weight: Column, order: list[Column |
         "dst",
         weight.alias("_weight"),
         evidence.alias("_evidence"),
+        ontologies.alias("_ontologies"),
         F.row_number().over(Window.partitionBy("src", "dst").orderBy(*order)).alias("_rank"),
     )
     top = F.when(F.col("_rank") <= MAX_EVIDENCE, F.struct("_rank", "_evidence"))
+    evidence_of = F.transform("_top", lambda t: t["_evidence"])
     return (
         ranked.groupBy("src", "dst")
-        .agg(F.sum("_weight").cast("long").alias("count"), F.sort_array(F.collect_list(top)).alias("_top"))
+        .agg(
+            F.sum("_weight").cast("long").alias("count"),
+            F.sort_array(F.collect_list(top)).alias("_top"),
+            F.array_sort(F.array_distinct(F.flatten(F.collect_set("_ontologies")))).alias("ontologies"),
+        )
         .select(
             edge_id(F.lit(edge_type), F.col("src"), F.col("dst")).alias("edge_id"),
             F.lit(edge_type).alias("edge_type"),
             "src",
             "dst",
             "count",
-            F.transform("_top", lambda t: t["_evidence"]).alias("evidence"),
+            evidence_of.alias("evidence"),
+            F.lit(biolink.PREDICATES[edge_type]).alias("predicate"),
+            F.lit(biolink.KNOWLEDGE_LEVELS[edge_type]).alias("knowledge_level"),
+            F.lit(biolink.AGENT_TYPE).alias("agent_type"),
+            F.array_distinct(F.transform(evidence_of, lambda e: biolink.publication(e["doc_id"]))).alias(
+                "publications"
+            ),
+            "ontologies",
         )
     )
 
 
-def mentions_edges(entities: DataFrame, links: DataFrame) -> DataFrame:
+def mentions_edges(entities: DataFrame, links: DataFrame, sentences: DataFrame) -> DataFrame:
     """``MENTIONS`` edges doc:<doc_id> → concept_id (KG_EDGES columns but run_id).
 
     ``count`` is the number of the document's mentions best-linked to the concept; ``evidence`` their
-    first 10 spans by offset, as ``"start-end:mention"``.
+    first 10 by offset: doc_id, section, start, end, mention and the span of the sentence holding it.
 
     Example (needs a session):
-        >>> mentions_edges(entities, links).select("src", "dst", "count", "evidence").show()  # doctest: +SKIP
+        >>> mentions_edges(entities, links, document_sentences(documents)).show()  # doctest: +SKIP
     """
-    rows = linked_mentions(entities, links).select(
-        _doc_node_id(F.col("doc_id")).alias("src"), F.col("concept_id").alias("dst"), "start", "end", "mention"
+    rows = with_sentences(linked_mentions(entities, links), sentences).select(
+        _doc_node_id(F.col("doc_id")).alias("src"), F.col("concept_id").alias("dst"), "*"
     )
-    span = F.format_string("%d-%d:%s", "start", "end", "mention")
-    return _edges(rows, "MENTIONS", F.lit(1), ["start", "end"], span)
+    span = _evidence(
+        **{c: F.col(c) for c in ("doc_id", "section", "start", "end", "mention", "sentence_start", "sentence_end")}
+    )
+    return _edges(rows, "MENTIONS", F.lit(1), ["start", "end"], span, F.array(_ontology()))
 
 
 def _concept_pairs(per_concept: DataFrame, keys: list[str]) -> DataFrame:
-    """Self-join rows (keys..., concept_id, n) on ``keys`` into (keys..., src, dst, n_src, n_dst), src < dst.
+    """Self-join rows (keys..., concept_id, x...) on ``keys`` into (keys..., src, dst, x_src..., x_dst...), src < dst.
 
     Quadratic in the concepts of one key value, which stays small for sentences and abstracts.
     """
-    left = per_concept.withColumnRenamed("concept_id", "src").withColumnRenamed("n", "n_src")
-    right = per_concept.withColumnRenamed("concept_id", "dst").withColumnRenamed("n", "n_dst")
-    return left.join(right, keys).filter(F.col("src") < F.col("dst"))
+
+    def side(name: str) -> DataFrame:
+        others = [F.col(c).alias(f"{c}_{name}") for c in per_concept.columns if c not in (*keys, "concept_id")]
+        return per_concept.select(*keys, F.col("concept_id").alias(name), *others)
+
+    return side("src").join(side("dst"), keys).filter(F.col("src") < F.col("dst"))
 
 
-def cooccurrence_edges(entities: DataFrame, links: DataFrame, documents: DataFrame) -> DataFrame:
+def cooccurrence_edges(entities: DataFrame, links: DataFrame, sentences: DataFrame) -> DataFrame:
     """``CO_OCCURS_SENTENCE`` and ``CO_OCCURS_DOCUMENT`` edges between concepts (KG_EDGES columns but run_id).
 
-    Sentence edges count the sentences mentioning both concepts, their evidence is the documents with
-    the most such sentences; document edges count the documents mentioning both, their evidence is the
-    documents mentioning the two most often. Ties go to the smaller doc id.
+    Sentence edges count the sentences mentioning both concepts, their evidence is up to 10 of those
+    sentences (doc_id, section, sentence span), from the documents with the most such sentences first;
+    document edges count the documents mentioning both, their evidence is the documents mentioning the
+    two most often. Ties go to the smaller doc id, then the earlier sentence.
 
     Example (needs a session):
-        >>> cooccurrence_edges(entities, links, documents).groupBy("edge_type").count().show()  # doctest: +SKIP
+        >>> cooccurrence_edges(entities, links, document_sentences(documents)).show()  # doctest: +SKIP
     """
-    starts = documents.select("doc_id", sentence_starts("text").alias("_starts"))
-    mentions = (
-        linked_mentions(entities, links)
-        .join(starts, "doc_id")
-        .select("doc_id", "concept_id", F.expr("size(filter(_starts, s -> s <= start)) - 1").alias("sentence"))
-    )
-    by_sentence = (
-        _concept_pairs(
-            mentions.groupBy("doc_id", "sentence", "concept_id").agg(F.count("*").alias("n")), ["doc_id", "sentence"]
+    mentions = with_sentences(linked_mentions(entities, links), sentences)
+    in_sentence = (
+        mentions.groupBy("doc_id", "sentence", "concept_id")
+        .agg(
+            F.collect_set(_ontology()).alias("ontologies"),
+            F.min(F.struct("section", "sentence_start", "sentence_end")).alias("at"),
         )
-        .groupBy("src", "dst", "doc_id")
-        .agg(F.count("*").alias("sentences"))
+        .transform(lambda per_concept: _concept_pairs(per_concept, ["doc_id", "sentence"]))
+        .withColumn("_shared", F.count("*").over(Window.partitionBy("src", "dst", "doc_id")))
     )
-    by_document = _concept_pairs(mentions.groupBy("doc_id", "concept_id").agg(F.count("*").alias("n")), ["doc_id"])
     sentence_edges = _edges(
-        by_sentence, "CO_OCCURS_SENTENCE", F.col("sentences"), [F.col("sentences").desc(), "doc_id"], F.col("doc_id")
+        in_sentence,
+        "CO_OCCURS_SENTENCE",
+        F.lit(1),
+        [F.col("_shared").desc(), "doc_id", "sentence"],
+        _evidence(
+            doc_id=F.col("doc_id"),
+            section=F.col("at_src.section"),
+            sentence_start=F.col("at_src.sentence_start"),
+            sentence_end=F.col("at_src.sentence_end"),
+        ),
+        F.array_union("ontologies_src", "ontologies_dst"),
+    )
+    in_document = _concept_pairs(
+        mentions.groupBy("doc_id", "concept_id").agg(
+            F.count("*").alias("n"), F.collect_set(_ontology()).alias("ontologies")
+        ),
+        ["doc_id"],
     )
     together = (F.col("n_src") + F.col("n_dst")).desc()
-    document_edges = _edges(by_document, "CO_OCCURS_DOCUMENT", F.lit(1), [together, "doc_id"], F.col("doc_id"))
+    document_edges = _edges(
+        in_document,
+        "CO_OCCURS_DOCUMENT",
+        F.lit(1),
+        [together, "doc_id"],
+        _evidence(doc_id=F.col("doc_id")),
+        F.array_union("ontologies_src", "ontologies_dst"),
+    )
     return sentence_edges.unionByName(document_edges)
+
+
+def outdated(spark: SparkSession, lakehouse: str, table: str) -> bool:
+    """Whether the stored ``table`` has other columns or column types than its schema in ``kazu_spark.schemas``:
+    it was written by an older kazu-spark (kg_edges.evidence held strings before it held structs).
+
+    Example (needs a Delta-enabled session and a built graph):
+        >>> outdated(spark, "lakehouse", "kg_edges")  # doctest: +SKIP
+        False
+    """
+
+    def shape(schema: StructType) -> dict[str, str]:
+        return {f.name: f.dataType.simpleString() for f in schema.fields}
+
+    return shape(read_table(spark, lakehouse, table).schema) != shape(TABLES[table])
+
+
+def _replace(rows: DataFrame, lakehouse: str, table: str) -> None:
+    """Overwrite ``table`` with ``rows`` and their schema (column comments kept): an outdated graph table, whose
+    columns a MERGE cannot change. Its Change Data Feed shows every row deleted and inserted once."""
+    log.info("%s was written by an older kazu-spark: replaced by a full rebuild", table)
+    commented = rows.select(*(F.col(f.name).alias(f.name, metadata=f.metadata) for f in TABLES[table].fields))
+    writer = commented.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    with_retry(lambda: writer.save(table_path(lakehouse, table)), f"replace {table}")
 
 
 def _sync(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, scope: DataFrame | None = None) -> None:
@@ -266,9 +407,13 @@ def _sync(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, scope:
     key columns of the rows an incremental build recomputed: stored rows with those keys that ``df``
     lacks are deleted, all others are left alone (``df`` must lie within the scope). Unlike an
     overwrite, the commit's Change Data Feed then lists only real changes, and ``run_id`` names the
-    build that last changed a row; Delta history keeps every version.
+    build that last changed a row; Delta history keeps every version. An :func:`outdated` table is
+    overwritten instead (a full rebuild, see :func:`_changed_documents`).
     """
     source = conform(df, table)
+    if scope is None and table_exists(spark, lakehouse, table) and outdated(spark, lakehouse, table):
+        _replace(source, lakehouse, table)
+        return
     columns, keys = source.columns, list(KEYS[table])
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns if c not in (*keys, "run_id"))
     if scope is not None:  # scope keys left-joined to the rebuilt rows: no rebuilt row means delete
@@ -296,13 +441,15 @@ def _changed_documents(spark: SparkSession, lakehouse: str, versions: dict[str, 
     Reads the Change Data Feed of ``CHANGE_TABLES`` from just after the versions the last succeeded
     build recorded in ``runs`` up to ``versions``. A full rebuild is needed when there is no such build,
     the KG tables are missing, ``ontology_terms`` changed (labels of any concept may have), a table is
-    older than recorded (it was recreated), or the change feed of those versions cannot be read (e.g.
-    VACUUM removed its files).
+    older than recorded (it was recreated), a KG table is :func:`outdated`, or the change feed of those
+    versions cannot be read (e.g. VACUUM removed its files).
     """
     previous = last_versions(spark, lakehouse, COMMAND)
     reason = None
     if previous is None or not all(table_exists(spark, lakehouse, t) for t in OUTPUT_TABLES):
         reason = "no previous kg build"
+    elif any(outdated(spark, lakehouse, t) for t in OUTPUT_TABLES):
+        reason = "the kg tables were written by an older kazu-spark"
     elif any(t not in previous or previous[t] > versions[t] for t in INPUT_TABLES):
         reason = "an input table was replaced since the last kg build"
     elif previous["ontology_terms"] != versions["ontology_terms"]:
@@ -337,7 +484,10 @@ def _incremental(
     doc_nodes = changed.select(_doc_node_id(F.col("doc_id")).alias("src"))
     old = read_table(spark, lakehouse, "kg_edges").filter(F.col("edge_type") == "MENTIONS")
     old = old.join(doc_nodes, "src", "left_semi").select("edge_id", "src", "dst").localCheckpoint(eager=True)
-    mentions = mentions_edges(entities.join(changed, "doc_id", "left_semi"), links.join(changed, "doc_id", "left_semi"))
+    changed_spans = document_sentences(documents.join(changed, "doc_id", "left_semi")).localCheckpoint(eager=True)
+    mentions = mentions_edges(
+        entities.join(changed, "doc_id", "left_semi"), links.join(changed, "doc_id", "left_semi"), changed_spans
+    )
     touched = old.select("src", "dst").unionByName(mentions.select("src", "dst")).distinct()
     concepts = touched.select(F.col("dst").alias("concept_id")).distinct()
     pairs = (
@@ -353,10 +503,11 @@ def _incremental(
     nodes = (
         concept_nodes(s_entities, s_links, terms)
         .join(concepts.withColumnRenamed("concept_id", "node_id"), "node_id", "left_semi")
-        .unionByName(document_nodes(documents.join(changed, "doc_id", "left_semi"), mentions))
+        .unionByName(document_nodes(documents.join(changed, "doc_id", "left_semi"), mentions, changed_spans))
     )
     node_scope = concepts.select(F.col("concept_id").alias("node_id")).unionByName(doc_nodes.toDF("node_id"))
-    cooccurs = cooccurrence_edges(s_entities, s_links, s_documents).join(pairs, ["src", "dst"], "left_semi")
+    cooccurs = cooccurrence_edges(s_entities, s_links, document_sentences(s_documents))
+    cooccurs = cooccurs.join(pairs, ["src", "dst"], "left_semi")
     edge_scope = old.select("edge_id").unionByName(mentions.select("edge_id"))
     for edge_type in CO_OCCURS:
         ids = edge_id(F.lit(edge_type), F.col("src"), F.col("dst")).alias("edge_id")
@@ -367,9 +518,10 @@ def _incremental(
 def _full(inputs: dict[str, DataFrame]) -> dict[str, tuple[DataFrame, None]]:
     """Every node and edge, from all of the inputs (scope None: the whole table)."""
     documents, entities, links, terms = (inputs[t] for t in INPUT_TABLES)
-    mentions = mentions_edges(entities, links)
-    nodes = concept_nodes(entities, links, terms).unionByName(document_nodes(documents, mentions))
-    edges = mentions.unionByName(cooccurrence_edges(entities, links, documents))
+    spans = document_sentences(documents).localCheckpoint(eager=True)  # split once, read three times
+    mentions = mentions_edges(entities, links, spans)
+    nodes = concept_nodes(entities, links, terms).unionByName(document_nodes(documents, mentions, spans))
+    edges = mentions.unionByName(cooccurrence_edges(entities, links, spans))
     return {"kg_nodes": (nodes, None), "kg_edges": (edges, None)}
 
 
@@ -408,6 +560,7 @@ def build_kg(
     run = {"run_id": run_id, "command": COMMAND, "started_at": started, "input": lakehouse, "config_hash": config_hash}
     try:
         inputs = {t: read_table(spark, lakehouse, t, versions[t]) for t in INPUT_TABLES}
+        inputs["entity_links"] = with_source_version(inputs["entity_links"], inputs["ontology_terms"])
         changed = None if full else _changed_documents(spark, lakehouse, versions)
         recomputed = inputs["documents"].count() if changed is None else changed.count()
         if changed is None:

@@ -3,7 +3,9 @@
 **Neo4j.** :func:`export_neo4j` writes five CSV files with ``neo4j-admin`` headers (``:ID(group)``,
 ``:START_ID``/``:END_ID``, ``:LABEL``, ``:TYPE``, typed ``:long`` and ``:string[]`` columns; arrays joined
 with ``;``, quotes doubled). Document ids lose their ``doc:`` node-id prefix, since Neo4j keeps
-documents and concepts in separate id groups. Load them into an empty database with::
+documents and concepts in separate id groups. A concept has the labels ``Concept`` and its class
+(``:Concept:Gene``, ``:Concept:CellLine``, by :func:`concept_labels`), every node its Biolink ``category``
+and every relationship its Biolink ``predicate`` as a property. Load them into an empty database with::
 
     cd OUT_DIR && neo4j-admin database import full \\
         --nodes=Concept=nodes_concepts.csv --nodes=Document=nodes_documents.csv \\
@@ -15,8 +17,10 @@ Each file is written by Spark through ``coalesce(1)`` and its single part file r
 FileSystem API, so object stores work too). That trade-off keeps one file per group, as the command
 above expects, and never collects the graph to the driver (pandas would); the price is that one task
 writes each file. For graphs of hundreds of millions of edges, write many parts instead and pass
-``neo4j-admin`` a header file plus a file pattern. Newlines inside values become spaces and ``;`` inside
-evidence strings becomes ``,`` (Neo4j has no escape for its array delimiter).
+``neo4j-admin`` a header file plus a file pattern. Evidence structs become ``evidence:string[]`` text:
+``start-end:mention`` for a mention (in the edge's document), ``doc_id:start-end`` for a shared sentence,
+``doc_id`` for a shared document. Newlines inside values become spaces and ``;`` inside evidence strings
+becomes ``,`` (Neo4j has no escape for its array delimiter).
 
 The CSVs are made safe to open in a spreadsheet (OWASP "CSV injection"): a text cell (a label, a source,
 an evidence string) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'``
@@ -44,7 +48,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from kazu_spark.kg.build import DOC_PREFIX
+from kazu_spark.kg.build import DOC_PREFIX, outdated
 from kazu_spark.lakehouse.delta import read_table, table_path
 
 #: CSV options matching neo4j-admin's defaults: "," delimiter, '"' quotes escaped by doubling
@@ -57,12 +61,21 @@ _CSV_OPTIONS = {
 }
 
 
-def _read_kg(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame]:
-    """(kg_nodes, kg_edges), failing with a hint when the graph has not been built."""
+def read_kg(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame]:
+    """(kg_nodes, kg_edges), failing with a hint when the graph has not been built, or was built by an older
+    kazu-spark (:func:`~kazu_spark.kg.build.outdated`; the next ``kg build`` rebuilds it)."""
     for table in ("kg_nodes", "kg_edges"):
         if not DeltaTable.isDeltaTable(spark, table_path(lakehouse, table)):
             raise ValueError(f"lakehouse {lakehouse} has no {table} table: run `kazu-spark kg build` first")
+        if outdated(spark, lakehouse, table):
+            raise ValueError(
+                f"{table} in {lakehouse} was built by an older kazu-spark: run `kazu-spark kg build` to rebuild it"
+            )
     return read_table(spark, lakehouse, "kg_nodes"), read_table(spark, lakehouse, "kg_edges")
+
+
+#: kg_edges columns GraphFrames names itself: the ends and the type (``relationship``)
+EDGE_ENDS = ("src", "dst", "edge_type")
 
 
 def _one_line(column: str | Column) -> Column:
@@ -101,6 +114,28 @@ def _relative_source(nodes: DataFrame) -> Column:
     return F.col("source").substr(F.lit(len(folder) + 1), F.length("source"))
 
 
+def _evidence_text(evidence: Column) -> Column:
+    """One evidence struct as Neo4j text: ``start-end:mention`` for a mention (its document is the edge's start),
+    ``doc_id:start-end`` for a shared sentence, ``doc_id`` for a shared document."""
+    mention = F.format_string("%d-%d:%s", evidence["start"], evidence["end"], evidence["mention"])
+    sentence = F.format_string("%s:%d-%d", evidence["doc_id"], evidence["sentence_start"], evidence["sentence_end"])
+    return F.coalesce(
+        F.when(evidence["mention"].isNotNull(), mention),
+        F.when(evidence["sentence_start"].isNotNull(), sentence),
+        evidence["doc_id"],
+    )
+
+
+def concept_labels(entity_class: Column) -> Column:
+    """A concept's Neo4j labels, ``;``-separated: ``Concept`` and its class in PascalCase (``Concept;CellLine``).
+
+    Example (needs a session): ``gene`` -> ``Concept;Gene``, ``cell_type`` -> ``Concept;CellType``, null -> ``Concept``.
+        >>> nodes.select(concept_labels(F.col("entity_class")))  # doctest: +SKIP
+    """
+    words = F.initcap(F.regexp_replace(entity_class, "[^A-Za-z0-9]+", " "))
+    return F.concat_ws(";", F.lit("Concept"), F.nullif(F.regexp_replace(words, " ", ""), F.lit("")))
+
+
 def _doc_id(column: str) -> Column:
     return F.regexp_replace(column, f"^{DOC_PREFIX}", "")
 
@@ -118,17 +153,21 @@ def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
             source,
             mention_count,
             F.col("document_count").alias("documentCount:long"),
-            F.lit("Concept").alias(":LABEL"),
+            F.col("category"),
+            concept_labels(F.col("entity_class")).alias(":LABEL"),
         ),
         "nodes_documents.csv": nodes.filter(F.col("node_type") == "Document").select(
             _doc_id("node_id").alias("docId:ID(Document)"),
             label,
             document_source,
             mention_count,
+            F.col("category"),
             F.lit("Document").alias(":LABEL"),
         ),
     }
-    evidence = F.concat_ws(";", F.transform("evidence", lambda e: _text_cell(F.regexp_replace(e, ";", ","))))
+    evidence = F.concat_ws(
+        ";", F.transform("evidence", lambda e: _text_cell(F.regexp_replace(_evidence_text(e), ";", ",")))
+    )
     for edge_type, start, start_group in (
         ("MENTIONS", _doc_id("src"), "Document"),
         ("CO_OCCURS_SENTENCE", F.col("src"), "Concept"),
@@ -139,15 +178,17 @@ def _neo4j_files(nodes: DataFrame, edges: DataFrame) -> dict[str, DataFrame]:
             F.col("dst").alias(":END_ID(Concept)"),
             F.col("count").alias("count:long"),
             evidence.alias("evidence:string[]"),
+            F.col("predicate"),
             F.col("edge_type").alias(":TYPE"),
         )
     return files
 
 
-def _write_single_csv(spark: SparkSession, df: DataFrame, path: str) -> None:
-    """Write ``df`` as one CSV file at ``path``: one Spark part file, renamed, its folder removed."""
+def _write_single_csv(spark: SparkSession, df: DataFrame, path: str, options: dict[str, str]) -> None:
+    """Write ``df`` as one CSV file (Spark CSV ``options``) at ``path``: one Spark part file, renamed, its folder
+    removed."""
     parts = f"{path}.parts"
-    df.coalesce(1).sortWithinPartitions(*df.columns[:2]).write.mode("overwrite").options(**_CSV_OPTIONS).csv(parts)
+    df.coalesce(1).sortWithinPartitions(*df.columns[:2]).write.mode("overwrite").options(**options).csv(parts)
     hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
     fs = hadoop_path(parts).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     part = next(s.getPath() for s in fs.listStatus(hadoop_path(parts)) if s.getPath().getName().startswith("part-"))
@@ -156,6 +197,25 @@ def _write_single_csv(spark: SparkSession, df: DataFrame, path: str) -> None:
     fs.rename(part, target)  # a local file system moves the part's .crc file along: drop it
     fs.delete(hadoop_path(target.getParent(), f".{target.getName()}.crc"), False)
     fs.delete(hadoop_path(parts), True)
+
+
+def write_csv_files(
+    spark: SparkSession, files: dict[str, DataFrame], out_dir: str, options: dict[str, str] = _CSV_OPTIONS
+) -> dict[str, int]:
+    """Write each frame of ``files`` (file name -> rows) as one CSV file in ``out_dir`` (Spark CSV ``options``, by
+    default neo4j-admin's); returns rows per file. Existing files of the same names are replaced.
+
+    Example (needs a session):
+        >>> write_csv_files(spark, {"nodes.csv": nodes}, "/tmp/out")  # doctest: +SKIP
+        {'nodes.csv': 397}
+    """
+    counts = {}
+    for name, df in files.items():
+        df = df.cache()
+        counts[name] = df.count()
+        _write_single_csv(spark, df, f"{out_dir.rstrip('/')}/{name}", options)
+        df.unpersist()
+    return counts
 
 
 def export_neo4j(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str, int]:
@@ -168,31 +228,25 @@ def export_neo4j(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str,
     Example (needs a Delta-enabled session and a built graph):
         >>> export_neo4j(spark, "lakehouse", "/tmp/kg-neo4j")["edges_mentions.csv"]  # doctest: +SKIP
     """
-    counts = {}
-    for name, df in _neo4j_files(*_read_kg(spark, lakehouse)).items():
-        df = df.cache()
-        counts[name] = df.count()
-        _write_single_csv(spark, df, f"{out_dir.rstrip('/')}/{name}")
-        df.unpersist()
-    return counts
+    return write_csv_files(spark, _neo4j_files(*read_kg(spark, lakehouse)), out_dir)
 
 
 def export_graphframes(spark: SparkSession, lakehouse: str, out_dir: str) -> dict[str, int]:
     """Write Parquet ``vertices`` and ``edges`` under ``out_dir`` in GraphFrames' layout; returns row counts.
 
-    Vertices: ``id`` (the node id), node_type, label, entity_class, source, mention_count,
-    document_count, run_id. Edges: ``src``, ``dst``, ``relationship`` (the edge type), edge_id, count,
-    evidence, run_id. Existing folders are overwritten.
+    Vertices: ``id`` (the node id) and the other kg_nodes columns. Edges: ``src``, ``dst``, ``relationship``
+    (the edge type) and the other kg_edges columns (evidence structs included). Existing folders are
+    overwritten.
 
     Example (needs a Delta-enabled session and a built graph):
         >>> export_graphframes(spark, "lakehouse", "/tmp/kg-graphframes")  # doctest: +SKIP
         {'vertices': 397, 'edges': 3781}
     """
-    nodes, edges = _read_kg(spark, lakehouse)
+    nodes, edges = read_kg(spark, lakehouse)
     frames = {
         "vertices": nodes.withColumnRenamed("node_id", "id"),
         "edges": edges.select(
-            "src", "dst", F.col("edge_type").alias("relationship"), "edge_id", "count", "evidence", "run_id"
+            "src", "dst", F.col("edge_type").alias("relationship"), *(c for c in edges.columns if c not in EDGE_ENDS)
         ),
     }
     for name, df in frames.items():

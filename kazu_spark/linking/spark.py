@@ -501,6 +501,24 @@ def _confidence_tier(cfg: TierConfig) -> Column:
     )
 
 
+def with_source_version(links: DataFrame, terms: DataFrame) -> DataFrame:
+    """``links`` with ``source_version``: the ontology_terms version of their ``source``, where a link has none.
+
+    A link made now gets the version of the terms it was matched against; a link read from a table written
+    before entity_links had the column (null, or no column at all) gets its source's current version.
+
+    Example (needs a session; links with a ``source`` column, terms in ONTOLOGY_TERMS):
+        >>> with_source_version(links, terms).select("source", "source_version").distinct().show()  # doctest: +SKIP
+    """
+    versions = terms.groupBy("source").agg(F.max("source_version").alias("_version"))
+    own = F.col("source_version") if "source_version" in links.columns else F.lit(None).cast("string")
+    return (
+        links.join(versions, "source", "left")
+        .withColumn("source_version", F.coalesce(own, F.col("_version")))
+        .drop("_version")
+    )
+
+
 def link_entities(
     entities: DataFrame,
     terms: DataFrame,
@@ -549,7 +567,7 @@ def link_entities(
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
     return _select_view(
-        links,
+        with_source_version(links, terms),
         LINK_ROWS,
         link_id=F.sha1(F.concat_ws("|", "entity_id", "concept_id", "source")),
         confidence_tier=_confidence_tier(cfg.tiers),
