@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,6 +30,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from kazu_spark.errors import ConfigError, CredentialsInPathError
 from kazu_spark.paths import resolve_path, validate_path
 from kazu_spark.schemas import ENTITY_CLASSES
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "pkg://kazu_spark/resources/default.yaml"
 
@@ -243,9 +246,6 @@ class NerConfig(_Strict):
     num_threads: int | None = Field(None, gt=0, description="torch threads per worker; None = spark.task.cpus")
     arrow_batch_rows: int = Field(256, gt=0, description="documents tagged per batch in a Python worker")
     partitions: int | None = Field(None, gt=0, description="NER partitions; None = 2 x default parallelism")
-    worker_memory_limit_mb: float | None = Field(
-        None, gt=0, description="Python worker RSS ceiling checked between batches (docs/memory.md); None = off"
-    )
     gpu_amount_per_task: float | None = Field(
         None, gt=0, description="GPU share per NER task as a stage resource profile (0.25: 4 tasks per GPU)"
     )
@@ -440,9 +440,28 @@ class Config(_Strict):
         "auto", description="live NER progress bar on stderr; auto: only when stderr is a terminal"
     )
     spark: SparkConfig = Field(default_factory=SparkConfig)
+    worker_memory_limit_mb: float | None = Field(
+        None,
+        gt=0,
+        description="Python worker RSS ceiling checked between batches in every Python stage (docs/memory.md); "
+        "None = off. The former ner.worker_memory_limit_mb sets it when it is unset",
+    )
     ner: NerConfig = Field(default_factory=NerConfig)
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_memory_limit(cls, data: Any) -> Any:
+        """``ner.worker_memory_limit_mb``, the key from when the guard covered NER only, sets the top-level
+        ``worker_memory_limit_mb`` when that is unset (logged: the new key is the one to write)."""
+        ner = data.get("ner") if isinstance(data, dict) else None
+        if not (isinstance(ner, dict) and "worker_memory_limit_mb" in ner):
+            return data
+        log.warning("ner.worker_memory_limit_mb is now worker_memory_limit_mb (it covers every Python stage)")
+        ner = dict(ner)
+        old = ner.pop("worker_memory_limit_mb")
+        return {**data, "ner": ner, "worker_memory_limit_mb": data.get("worker_memory_limit_mb") or old}
 
     def fingerprint(self) -> str:
         """sha256 of the resolved configuration, recorded in ``runs.config_hash``."""

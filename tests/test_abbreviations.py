@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import sample_rows
 
 from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations
 
@@ -76,3 +77,15 @@ def test_several_definitions_in_one_document_in_order() -> None:
 def test_best_long_form_needs_the_first_letter_at_a_word_start() -> None:
     assert best_long_form("HSF", "the heat shock transcription factor") == "heat shock transcription factor"
     assert best_long_form("AB", "xab") is None  # 'a' occurs, but not at the start of a word
+
+
+def test_a_long_document_gives_each_paragraph_s_definitions_at_their_offsets() -> None:
+    """Paragraphs joined by blank lines (a clause break) give each paragraph's own definitions, shifted by its
+    offset: the clause before a parenthesis is found the same way in a 190,000-character text as in an abstract."""
+    paragraphs = [f"{r['title']} {r['abstract']}" for r in sample_rows(120)]
+    expected, offset = [], 0
+    for paragraph in paragraphs:
+        expected += [a._replace(short_start=a.short_start + offset, long_start=a.long_start + offset)
+                     for a in find_abbreviations(paragraph)]  # fmt: skip
+        offset += len(paragraph) + 2
+    assert find_abbreviations("\n\n".join(paragraphs)) == expected and len(expected) > 50

@@ -138,3 +138,14 @@ def test_set_refuses_a_string_yaml_would_reinterpret(value: str, message: str, c
     assert line.startswith(f"kazu-spark: error: invalid configuration: {key}: ")
     assert re.search(message, line), line
     assert "quote it" in line
+
+
+def test_the_ner_only_memory_key_still_sets_the_worker_ceiling(tmp_path, caplog) -> None:
+    """``ner.worker_memory_limit_mb`` (when the guard covered NER only) sets ``worker_memory_limit_mb``, logged;
+    the top-level key wins when both are set."""
+    conf = tmp_path / "old.yaml"
+    conf.write_text("ner:\n  worker_memory_limit_mb: 1500\n")
+    assert load_config(str(conf)).worker_memory_limit_mb == 1500
+    assert "ner.worker_memory_limit_mb is now worker_memory_limit_mb" in caplog.text
+    assert load_config(str(conf), {"worker_memory_limit_mb": "900"}).worker_memory_limit_mb == 900
+    assert load_config().worker_memory_limit_mb is None

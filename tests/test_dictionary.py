@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pickle
+import random
+import re
 
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
 from kazu_spark.config import DictionaryConfig
-from kazu_spark.ner.dictionary import DictionaryMatcher, entities_for_batch
+from kazu_spark.ner.dictionary import DictionaryMatcher, Hit, entities_for_batch
 from kazu_spark.ner.spans import entity_id
 from kazu_spark.ner.spark import dictionary_entities
 from kazu_spark.ner.steps import merge_step_entities
@@ -115,3 +117,27 @@ def test_dictionary_entities_merged_by_policy(spark: SparkSession) -> None:
         ("Breast cancer", "dictionary:MEDIC"),
         ("carriers", "m"),
     ]
+
+
+def test_overlaps_resolved_as_longest_then_leftmost_per_class_on_a_long_text() -> None:
+    """Per class the longest hit wins over those it overlaps, then the leftmost: the same hits as comparing
+    each hit with every kept one (the rule as first written), on a text with thousands of overlapping hits."""
+    entries = [(w, c, "S") for w in ("a b", "b c", "a b c", "c d", "b", "d e f", "e") for c in ("gene", "disease")]
+    matcher = DictionaryMatcher.build(entries)
+    rng = random.Random(5)
+    text = " ".join(rng.choice("abcdef") for _ in range(3_000))
+    found = matcher.find(text)
+    brute: list = []
+    every = sorted({h for w in ("a b", "b c", "a b c", "c d", "b", "d e f", "e") for h in _all_hits(text, w)})
+    for hit in sorted(every, key=lambda h: (h.start - h.end, h.start, h.entity_class)):
+        if not any(k.entity_class == hit.entity_class and k.start < hit.end and hit.start < k.end for k in brute):
+            brute.append(hit)
+    assert found == sorted(brute) and len(found) > 1_000
+
+
+def _all_hits(text: str, word: str) -> list[Hit]:
+    """Every word-bounded occurrence of ``word`` in ``text``, for both classes."""
+    found = []
+    for match in re.finditer(rf"(?<!\w)(?={re.escape(word)}(?!\w))", text):
+        found += [Hit(match.start(), match.start() + len(word), c, "S") for c in ("disease", "gene")]
+    return found

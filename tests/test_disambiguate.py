@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import random
 
-from kazu_spark.linking.disambiguate import choose_concepts, context_scores
+import numpy as np
+import pandas as pd
+from conftest import sample_rows
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from kazu_spark.linking import disambiguate
+from kazu_spark.linking.disambiguate import DocumentContext, choose_concepts
 from kazu_spark.linking.spark import resolve_document
+from kazu_spark.schemas import LINK_MATCH
 
 #: MDR1 is an alias of ABCB1 (HGNC:40) and of TBC1D9 (HGNC:21710)
 MDR1 = ["HGNC:40", "HGNC:21710"]
@@ -23,28 +30,29 @@ def test_a_concept_linked_elsewhere_in_the_document_wins() -> None:
 
 
 def test_context_similarity_decides_when_the_document_links_neither() -> None:
-    context = "Overexpression of MDR1 (P-glycoprotein) causes multidrug resistance in tumour cells."
+    context = DocumentContext("Overexpression of MDR1 (P-glycoprotein) causes multidrug resistance in tumour cells.")
     assert choose_concepts(MDR1, set(), context, TEXTS, margin=0.05) == (["HGNC:40"], "context")
-    context = "MDR1 has a TBC domain and a GRAM domain like other TBC1 family members."
+    context = DocumentContext("MDR1 has a TBC domain and a GRAM domain like other TBC1 family members.")
     assert choose_concepts(MDR1, set(), context, TEXTS, margin=0.05) == (["HGNC:21710"], "context")
 
 
 def test_kept_ambiguous_when_context_does_not_separate_them() -> None:
-    assert choose_concepts(MDR1, set(), "MDR1 was measured in serum.", TEXTS, margin=0.05) == (
+    assert choose_concepts(MDR1, set(), DocumentContext("MDR1 was measured in serum."), TEXTS, margin=0.05) == (
         sorted(MDR1),
         "unresolved",
     )
     # a small lead below the margin is not enough
-    scores = context_scores("multidrug family", [TEXTS[c] for c in MDR1])
+    scores = DocumentContext("multidrug family").scores([TEXTS[c] for c in MDR1])
     assert 0 < abs(scores[0] - scores[1]) < 0.5
-    assert choose_concepts(MDR1, set(), "multidrug family", TEXTS, margin=0.5)[1] == "unresolved"
+    assert choose_concepts(MDR1, set(), DocumentContext("multidrug family"), TEXTS, margin=0.5)[1] == "unresolved"
     assert choose_concepts(MDR1, set(), None, TEXTS, margin=0.0) == (sorted(MDR1), "unresolved")
 
 
 def test_several_linked_candidates_are_narrowed_then_compared_by_context() -> None:
     texts = {"A": "apple fruit", "B": "banana fruit", "C": "cherry fruit"}
-    assert choose_concepts(["A", "B", "C"], {"A", "B"}, "a ripe banana", texts, margin=0.05) == (["B"], "context")
-    assert choose_concepts(["A", "B", "C"], {"A", "B"}, "fruit", texts, margin=0.05) == (["A", "B"], "unresolved")
+    linked = {"A", "B"}
+    assert choose_concepts(["A", "B", "C"], linked, DocumentContext("a ripe banana"), texts, 0.05) == (["B"], "context")
+    assert choose_concepts(["A", "B", "C"], linked, DocumentContext("fruit"), texts, 0.05) == (["A", "B"], "unresolved")
 
 
 def test_resolve_document_drops_losing_links_and_updates_the_flag() -> None:
@@ -67,12 +75,68 @@ def test_resolve_document_drops_losing_links_and_updates_the_flag() -> None:
             "score": 1.0,
             "ambiguous": [r[2] for r in rows],
             "concept_text": [TEXTS[r[1]] for r in rows],
-            "linked": [["HGNC:40"]] * 4,
-            "context": "MDR1 again, and MDR1.",
         }
     )
-    out = resolve_document(group, margin=0.05)
+    document = pd.DataFrame({"doc_id": ["d"], "linked": [["HGNC:40"]], "context": ["MDR1 again, and MDR1."]})
+    out = resolve_document(group, document, margin=0.05)
     assert sorted(zip(out["entity_id"], out["concept_id"], out["ambiguous"], out["resolution"], strict=True)) == [
         ("e1", "HGNC:40", False, "document"),
         ("e2", "HGNC:40", False, "document"),
     ]
+
+
+def _sklearn_scores(context: str, candidate_texts: list[str]) -> np.ndarray:
+    """The scores as computed before DocumentContext: a vectoriser fitted on the context and candidates per call."""
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
+    try:
+        matrix = vectorizer.fit_transform([context, *candidate_texts])
+    except ValueError:  # no word at all
+        return np.zeros(len(candidate_texts))
+    return (matrix[1:] @ matrix[0].T).toarray().ravel()
+
+
+def test_document_context_scores_as_a_vectoriser_fitted_per_mention() -> None:
+    """The text analysed once scores every candidate set as refitting scikit-learn's TF-IDF on the text did."""
+    texts = [f"{r['title']} {r['abstract']}" for r in sample_rows(120)]
+    rng = random.Random(7)
+    compared = 0
+    for i, text in enumerate(texts[:40]):
+        context = DocumentContext(" ".join(texts[i : i + 3]) if i % 10 == 0 else text)
+        words = context.text.split()
+        for _ in range(3):
+            candidates = [
+                rng.choice([
+                    " ".join(rng.sample(words, min(len(words), rng.randint(1, 12)))),
+                    " ".join(rng.choice(texts).split()[: rng.randint(1, 20)]),
+                    "",
+                    "zzz qqq",
+                ])
+                for _ in range(rng.randint(1, 5))
+            ]  # fmt: skip
+            before = _sklearn_scores(context.text, candidates)
+            assert np.allclose(context.scores(candidates), before, rtol=0, atol=1e-12)
+            compared += 1
+    assert compared == 120
+    for empty in ("", "!!"):
+        assert DocumentContext(empty).scores(["a", "!!"]).tolist() == [0.0, 0.0]
+
+
+def test_a_document_s_text_is_analysed_once_for_all_its_mentions(monkeypatch) -> None:
+    """Every ambiguous mention of a document is scored against its text, which is read once (a 2,000,000-character
+    document with thousands of ambiguous mentions used to be re-vectorised per mention)."""
+    analysed = []
+    analyse = disambiguate._ANALYZE
+    monkeypatch.setattr(disambiguate, "_ANALYZE", lambda text: analysed.append(text) or analyse(text))
+    text = "Overexpression of MDR1 (P-glycoprotein) causes multidrug resistance in tumour cells. " * 500
+    group = pd.DataFrame(
+        {
+            "entity_id": [f"e{i // 2}" for i in range(400)],
+            "concept_id": MDR1 * 200,
+            "ambiguous": True,
+            "concept_text": [TEXTS[c] for c in MDR1] * 200,
+        }
+    ).reindex(columns=[*LINK_MATCH.fieldNames(), "concept_text"])
+    document = pd.DataFrame({"doc_id": ["d"], "linked": [None], "context": [text]})
+    out = resolve_document(group, document, margin=0.05)
+    assert analysed.count(text) == 1
+    assert (len(out), set(out["concept_id"]), set(out["resolution"])) == (200, {"HGNC:40"}, {"context"})

@@ -22,6 +22,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,7 @@ import pytest
 import yaml
 from conftest import build_model_dir, sample_rows
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from kazu_spark.cli.annotate import STRICT_EXIT
 from kazu_spark.cli.main import main
@@ -39,10 +41,12 @@ from kazu_spark.config import Config, load_config
 from kazu_spark.documents.ingest import REASONS, ingest_row
 from kazu_spark.documents.readers import PARSED_COLUMNS, parse_jsonl_records, parse_pubtator_record
 from kazu_spark.errors import InputError
+from kazu_spark.kg.build import build_kg
 from kazu_spark.lakehouse.delta import read_table
 from kazu_spark.paths import resolve_path
 from kazu_spark.pipeline.annotate import annotate, ensure_ontology_terms
 from kazu_spark.pipeline.faults import ENV_VAR
+from kazu_spark.pipeline.hooks import Hooks
 from kazu_spark.runtime import worker_daemon
 from kazu_spark.runtime.session import jars_dir
 
@@ -145,10 +149,14 @@ def _failed_tasks(spark: SparkSession, group: str) -> int:
 
 
 class _PeakRss:
-    """Samples the resident memory of this process's Spark Python workers every 20 ms (psutil)."""
+    """Samples the resident memory of this process's Spark Python workers every 20 ms (psutil); with
+    ``kill_above_mb``, SIGKILLs a worker above it (counted in ``killed``), so a test of a memory ceiling
+    that the code misses fails its task instead of pushing the machine into swap."""
 
-    def __init__(self) -> None:
+    def __init__(self, kill_above_mb: float | None = None) -> None:
         self.peak_mb = 0.0
+        self.kill_above_mb = kill_above_mb
+        self.killed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -158,7 +166,11 @@ class _PeakRss:
             for proc in me.children(recursive=True):
                 try:
                     if proc.cmdline()[1:3] in (["-m", "pyspark.daemon"], ["-m", worker_daemon.__name__]):
-                        self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
+                        rss = proc.memory_info().rss / 2**20
+                        self.peak_mb = max(self.peak_mb, rss)
+                        if self.kill_above_mb is not None and rss > self.kill_above_mb:
+                            proc.kill()
+                            self.killed += 1
                 except psutil.Error:
                     continue
 
@@ -246,14 +258,14 @@ def test_memory_guard_reschedules_a_worker_over_the_ceiling(spark, setup, clean,
     """Big batches and a ceiling no worker can meet: the guard ends each task's first attempt, the retry finishes."""
     cfg = _lake(setup, "memory")
     cfg = cfg.model_copy(
-        update={"ner": cfg.ner.model_copy(update={"max_batch_tokens": 65536, "worker_memory_limit_mb": 1.0})}
+        update={"worker_memory_limit_mb": 1.0, "ner": cfg.ner.model_copy(update={"max_batch_tokens": 65536})}
     )
     with _PeakRss() as rss:
         exits = _annotate_in_group(spark, cfg, "memory-guard", "reliability: memory guard")
     got = _keys(spark, cfg.lakehouse)
     figures = _lost_and_duplicated(got, clean)
     reliability_record(
-        "worker RSS over ner.worker_memory_limit_mb (guard ends the attempt)",
+        "worker RSS over worker_memory_limit_mb (guard ends the attempt)",
         got == clean,
         injected=exits,
         peak_worker_rss_mb=round(rss.peak_mb),
@@ -268,7 +280,7 @@ def test_big_batches_stay_under_a_reachable_ceiling(spark, setup, clean, reliabi
     ceiling = 2048
     cfg = _lake(setup, "memory_ok")
     cfg = cfg.model_copy(
-        update={"ner": cfg.ner.model_copy(update={"max_batch_tokens": 65536, "worker_memory_limit_mb": ceiling})}
+        update={"worker_memory_limit_mb": ceiling, "ner": cfg.ner.model_copy(update={"max_batch_tokens": 65536})}
     )
     with _PeakRss() as rss:
         exits = _annotate_in_group(spark, cfg, "memory-ok", "reliability: big batches under a ceiling")
@@ -282,6 +294,142 @@ def test_big_batches_stay_under_a_reachable_ceiling(spark, setup, clean, reliabi
     )
     assert exits == 0 and 0 < rss.peak_mb <= ceiling
     assert got == clean
+
+
+# --- one big document: bounded memory in every Python stage ----------------------------------------------------
+
+#: a gene ontology for the tiny model (which tags every word a gene): frequent words of the abstracts each name two
+#: concepts, so a big document has thousands of ambiguous links for disambiguation, besides abbreviations, fuzzy
+#: lookups of every other word and the knowledge graph's sentences
+AMBIGUOUS_GENES = [
+    ("HGNC:1", "cells", "cells of the immune system", "cells|patients"),
+    ("HGNC:2", "CELLS2", "cell line culture medium", "cells"),
+    ("HGNC:3", "patients", "patients with breast cancer", "patients"),
+    ("HGNC:4", "cancer", "tumour growth and metastasis", "cancer"),
+    ("HGNC:5", "CANCER2", "cancer registry statistics", "cancer"),
+    ("HGNC:6", "expression", "gene expression levels", "expression"),
+    ("HGNC:7", "the", "the", ""),
+    ("HGNC:8", "of", "of", ""),
+    ("HGNC:9", "mTOR", "mechanistic target of rapamycin kinase", "FRAP1"),  # a short form the abstracts define
+]
+
+
+@pytest.fixture(scope="module")
+def big_setup(spark: SparkSession, setup: dict) -> dict:
+    """The reliability model with every linking strategy on, over the ambiguous gene ontology (terms built once)."""
+    root = setup["root"] / "big"
+    hgnc = root / "genes.tsv"
+    root.mkdir()
+    header = "hgnc_id\tsymbol\tname\tstatus\talias_symbol\talias_name\tprev_symbol\tprev_name\n"
+    rows = "".join(f"{i}\t{symbol}\t{name}\tApproved\t{alias}\t\t\t\n" for i, symbol, name, alias in AMBIGUOUS_GENES)
+    hgnc.write_text(header + rows)
+    sources = [source.model_copy(update={"path": str(hgnc)}) for source in setup["cfg"].linking.ontologies]
+    cfg = setup["cfg"].model_copy(
+        update={
+            "lakehouse": str(root / "terms"),
+            "linking": load_config().linking.model_copy(update={"ontologies": sources}),
+            "ner": setup["cfg"].ner.model_copy(update={"arrow_batch_rows": 256, "partitions": 2}),
+        }
+    )
+    ensure_ontology_terms(spark, cfg)
+    return {"root": root, "cfg": cfg}
+
+
+def _big_document(chars: int) -> str:
+    """``chars`` characters of the bundled abstracts (title, abstract), repeated as often as needed."""
+    with open(resolve_path("pkg://kazu_spark/resources/sample/abstracts.jsonl"), encoding="utf-8") as handle:
+        abstracts = [f"{r['title']} {r['abstract']}" for r in map(json.loads, handle)]
+    text = "\n\n".join(abstracts)
+    return ((text + "\n\n") * (chars // len(text) + 1))[:chars]
+
+
+class _StageGroups(Hooks):
+    """Runs each annotate stage's Spark jobs in job group ``<prefix>:<stage>``, to count failed tasks per stage."""
+
+    def __init__(self, spark: SparkSession, prefix: str) -> None:
+        self.spark, self.prefix = spark, prefix
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.spark.sparkContext.setJobGroup(f"{self.prefix}:{name}", name)
+        try:
+            yield
+        finally:
+            self.spark.sparkContext.setJobGroup("", "")
+
+
+def test_memory_guard_covers_dictionary_ner_and_linking(spark, big_setup, reliability_record) -> None:
+    """A ceiling no worker can meet, with dictionary NER and every linking strategy: the guard ends the first
+    attempt of the dictionary, abbreviation, fuzzy and disambiguation tasks too, and the retries give the rows of
+    a run without a ceiling."""
+
+    def run(name: str, limit: float | None) -> tuple[dict[str, list[str]], Counter]:
+        lake = big_setup["root"] / name
+        shutil.copytree(big_setup["root"] / "terms" / "ontology_terms", lake / "ontology_terms")
+        cfg = big_setup["cfg"]
+        ner = cfg.ner.model_copy(update={"steps": ["dictionary"]})  # no model: every NER failure is the dictionary's
+        cfg = cfg.model_copy(update={"lakehouse": str(lake), "worker_memory_limit_mb": limit, "ner": ner})
+        annotate(spark, cfg, hooks=_StageGroups(spark, name))
+        stages = ("ner", "linking", "write links")
+        return _keys(spark, cfg.lakehouse), Counter({s: _failed_tasks(spark, f"{name}:{s}") for s in stages})
+
+    clean, _ = run("guard-off", None)
+    got, exits = run("guard-all", 1.0)
+    reliability_record(
+        "worker RSS over worker_memory_limit_mb in dictionary NER and linking (guard ends the attempts)",
+        got == clean,
+        injected=exits.total(),
+        **_lost_and_duplicated(got, clean),
+    )
+    assert exits["ner"] >= 1  # dictionary NER
+    assert exits["linking"] + exits["write links"] >= 3  # abbreviations, fuzzy, disambiguation (and recomputations)
+    assert got == clean and got["entity_links"]
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("chars", [1_000_000, 1_200_000], ids=["at-max-chars", "above-max-chars"])
+def test_one_big_document_stays_under_a_2_gib_worker_ceiling(spark, big_setup, chars, reliability_record) -> None:
+    """One document at the default input.max_chars, and one above it (limit raised): annotate and kg build with
+    every linking strategy, under a 2048 MiB worker ceiling. Before, linking shipped the document's text with each
+    of its ambiguous links to the disambiguation worker (a 2,000,000-character document: 17.6 GiB, killed)."""
+    ceiling = 2048
+    name = f"big-{chars}"
+    lake = big_setup["root"] / name
+    shutil.copytree(big_setup["root"] / "terms" / "ontology_terms", lake / "ontology_terms")
+    text = _big_document(chars)
+    cfg = big_setup["cfg"].model_copy(
+        update={
+            "lakehouse": str(lake),
+            "worker_memory_limit_mb": ceiling,
+            "input": big_setup["cfg"].input.model_copy(
+                update={"path": _write_jsonl(lake.parent / f"{name}.jsonl", [{"id": name, "text": text}]),
+                        "max_chars": max(chars, load_config().input.max_chars)}
+            ),
+        }
+    )  # fmt: skip
+    with _PeakRss(kill_above_mb=ceiling + 1024) as rss:
+        spark.sparkContext.setJobGroup(name, "reliability: one big document")
+        try:
+            summary = annotate(spark, cfg)
+            graph = build_kg(spark, cfg.lakehouse, name, config_hash="test")
+        finally:
+            spark.sparkContext.setJobGroup("", "")
+    exits = _failed_tasks(spark, name)
+    named = Counter(n for _, symbol, _, aliases in AMBIGUOUS_GENES for n in {symbol, *aliases.split("|")} - {""})
+    words = [word for word, concepts in named.items() if concepts > 1]  # synonyms of two concepts
+    ambiguous = read_table(spark, cfg.lakehouse, "entities").where(F.col("mention").isin(words)).count()
+    reliability_record(
+        f"one {len(text):,}-character document ({summary.entities:,} entities, {ambiguous:,} ambiguous), "
+        f"annotate + kg build under a {ceiling} MiB worker ceiling",
+        summary.documents == 1 and exits == 0 and rss.peak_mb <= ceiling,
+        injected=1,
+        documents_lost=1 - summary.documents,
+        peak_worker_rss_mb=round(rss.peak_mb),
+    )
+    assert len(text) == chars and summary.documents == 1 and summary.quarantined == 0
+    assert summary.entities > 100_000 and ambiguous > 1_000  # the tiny model tags every word; many ambiguous ones
+    assert graph["kg_edges.CO_OCCURS_SENTENCE"] > 0
+    assert exits == 0 and rss.killed == 0 and 0 < rss.peak_mb <= ceiling
 
 
 # --- hostile documents -------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from kazu_spark.documents.pubtator import CORPUS_CLASSES, GoldMention, PubtatorD
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.parsers import ALIAS_KEYS, id_index
 from kazu_spark.pipeline.frames import annotate_dataframe
+from kazu_spark.runtime.steps import StepContext
 from kazu_spark.schemas import ENTITIES
 
 _EXAMPLES = 5
@@ -314,7 +315,9 @@ def evaluate_linking(
         known[row["entity_class"]].add(row["concept_id"])
     aliases = id_index((row["concept_id"], row.asDict()) for row in concepts)
     texts = spark.createDataFrame([(d.doc_id, f"{d.title} {d.abstract}") for d in docs], "doc_id string, text string")
-    predicted, tied = _collect_top(link_entities(_gold_entities(spark, mentions), terms, cfg.linking, texts))
+    context = StepContext(cfg, terms, texts)  # the whole config: worker_memory_limit_mb, custom steps
+    linked = link_entities(_gold_entities(spark, mentions), terms, cfg.linking, texts, context=context)
+    predicted, tied = _collect_top(linked)
     result: dict[str, object] = {
         "corpus": pubtator,
         "documents": len(docs),

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import NamedTuple
 
 _PARENTHESIS = re.compile(r"(?<=\s)\(([^()]+)\)")
@@ -116,12 +117,14 @@ def find_abbreviations(text: str) -> list[Abbreviation]:
         'hidden Markov model'
     """
     found = []
+    clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]  # once: per parenthesis a bisect, not a rescan
     for match in _PARENTHESIS.finditer(text):
         inner, inner_start = match.group(1), match.start(1)
         cut = min((i for i in (inner.find(", "), inner.find("; ")) if i >= 0), default=len(inner))
         inner = inner[:cut]
         before_end = match.start() - 1
-        clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, before_end)), default=0)
+        ended = bisect_right(clause_ends, before_end)  # the clause ends wholly before the parenthesis
+        clause_start = clause_ends[ended - 1] if ended else 0
         before = text[clause_start:before_end]
         if len(inner.split()) > 2 or len(inner.strip()) > len(before.strip()):
             word = re.search(r"(\S+)\s*$", before)  # long form inside the parentheses, short form before

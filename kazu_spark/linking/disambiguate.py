@@ -7,23 +7,29 @@ candidates, in order:
 1. **the document's other links**: candidates that the same document also links *unambiguously*
    (another mention, e.g. the full name, pinned that concept) are kept and the others dropped;
 2. **TF-IDF over the context**: each remaining candidate's text (default label and synonyms) is
-   compared with the document's text by the cosine of word TF-IDF vectors (scikit-learn, fitted on the
-   context and the candidates' texts); the best candidate wins when it beats the runner-up by at least
-   ``margin``.
+   compared with the document's text by the cosine of word TF-IDF vectors (as scikit-learn's
+   ``TfidfVectorizer`` fitted on the context and the candidates' texts computes them); the best
+   candidate wins when it beats the runner-up by at least ``margin``.
 
 When neither separates them, every candidate is kept and the links stay ambiguous.
+
+The document's text is read once (:class:`DocumentContext`), whatever the number of its ambiguous
+mentions: refitting a vectoriser on the whole text per mention made a document's cost its length
+times its mentions (a 2,000,000-character document has tens of thousands of them).
 
 Example:
     >>> texts = {"HGNC:40": "ABCB1 ATP binding cassette subfamily B member 1 multidrug resistance",
     ...          "HGNC:21710": "TBC1D9 TBC1 domain family member 9"}
-    >>> choose_concepts(["HGNC:40", "HGNC:21710"], set(), "MDR1 confers multidrug resistance to tumours",
-    ...                 texts, margin=0.05)
+    >>> context = DocumentContext("MDR1 confers multidrug resistance to tumours")
+    >>> choose_concepts(["HGNC:40", "HGNC:21710"], set(), context, texts, margin=0.05)
     (['HGNC:40'], 'context')
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -31,29 +37,62 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 Resolution = Literal["document", "context", "unresolved"]
 
+#: word unigrams and bigrams, lower-cased, one-character words included (scikit-learn's analyser)
+_ANALYZE = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b").build_analyzer()
 
-def context_scores(context: str, candidate_texts: Sequence[str]) -> np.ndarray:
-    """Cosine similarity of ``context`` with each candidate text under word TF-IDF (unigrams and
-    bigrams, lower-cased, fitted on these texts only); zeros when they share no word.
+
+def _sublinear_tf(text: str) -> dict[str, float]:
+    """Each n-gram of ``text`` with ``1 + ln(count)``."""
+    return {term: 1.0 + np.log(count) for term, count in Counter(_ANALYZE(text)).items()}
+
+
+class DocumentContext:
+    """A document's text for context similarity: its n-gram counts are computed once, on first use, and
+    each :meth:`scores` call reads only the candidates' n-grams.
 
     Example:
-        >>> context_scores("a cat on the mat", ["cat", "dog"]).round(2).tolist()
+        >>> DocumentContext("a cat on the mat").scores(["cat", "dog"]).round(2).tolist()
         [0.26, 0.0]
     """
-    if not candidate_texts:
-        return np.zeros(0)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
-    try:
-        matrix = vectorizer.fit_transform([context, *candidate_texts])
-    except ValueError:  # no word at all
-        return np.zeros(len(candidate_texts))
-    return (matrix[1:] @ matrix[0].T).toarray().ravel()
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @cached_property
+    def _terms(self) -> tuple[dict[str, float], float]:
+        """The text's sublinear term frequencies and the sum of their squares."""
+        tf = _sublinear_tf(self.text)
+        return tf, float(sum(value * value for value in tf.values()))
+
+    def scores(self, candidate_texts: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of the text with each candidate text under word TF-IDF (unigrams and bigrams,
+        sublinear tf, smoothed idf over the text and these candidates only), as scikit-learn's
+        ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)`` fitted on them gives it; zeros when
+        they share no word."""
+        if not candidate_texts:
+            return np.zeros(0)
+        context, context_sum = self._terms
+        candidates = [_sublinear_tf(text) for text in candidate_texts]
+        shared = Counter(term for tf in candidates for term in tf)  # document frequency among the candidates
+        documents = len(candidates) + 1
+        idf = {term: np.log((documents + 1) / (n + (term in context) + 1)) + 1 for term, n in shared.items()}
+        alone = np.log((documents + 1) / 2) + 1  # the idf of a term of the text that no candidate has
+        overlap = [term for term in shared if term in context]
+        squares = sum(context[t] ** 2 for t in overlap)
+        context_norm2 = alone**2 * (context_sum - squares) + sum((context[t] * idf[t]) ** 2 for t in overlap)
+        out = np.zeros(len(candidates))
+        for i, tf in enumerate(candidates):
+            norm2 = sum((value * idf[term]) ** 2 for term, value in tf.items())
+            dot = sum(value * context[term] * idf[term] ** 2 for term, value in tf.items() if term in context)
+            if dot > 0:
+                out[i] = dot / np.sqrt(context_norm2 * norm2)
+        return out
 
 
 def choose_concepts(
     candidates: Sequence[str],
     linked_in_document: set[str],
-    context: str | None,
+    context: DocumentContext | None,
     concept_texts: Mapping[str, str],
     margin: float,
 ) -> tuple[list[str], Resolution]:
@@ -65,7 +104,8 @@ def choose_concepts(
     Example:
         >>> choose_concepts(["A", "B"], {"B", "C"}, None, {}, margin=0.1)
         (['B'], 'document')
-        >>> choose_concepts(["A", "B"], set(), "nothing in common", {"A": "alpha", "B": "beta"}, margin=0.1)
+        >>> nothing = DocumentContext("nothing in common")
+        >>> choose_concepts(["A", "B"], set(), nothing, {"A": "alpha", "B": "beta"}, margin=0.1)
         (['A', 'B'], 'unresolved')
     """
     kept = sorted(set(candidates))
@@ -76,8 +116,8 @@ def choose_concepts(
         return in_document, "document"
     if in_document:
         kept = in_document
-    if context:
-        scores = context_scores(context, [concept_texts.get(c, "") for c in kept])
+    if context is not None and context.text:
+        scores = context.scores([concept_texts.get(c, "") for c in kept])
         order = np.argsort(-scores, kind="stable")
         if scores[order[0]] > 0 and scores[order[0]] - scores[order[1]] >= margin:
             return [kept[order[0]]], "context"

@@ -51,7 +51,8 @@ from kazu_spark.linking.embedding import (
 )
 from kazu_spark.linking.encoder import EncoderSettings
 from kazu_spark.paths import resolve_path
-from kazu_spark.runtime.worker_cache import worker_cached
+from kazu_spark.runtime.memory_guard import guard_memory
+from kazu_spark.runtime.worker_cache import clear_worker_cache, worker_cached
 from kazu_spark.schemas import CONCEPT_EMBEDDINGS, LINK_MATCH
 
 if TYPE_CHECKING:
@@ -234,13 +235,19 @@ def match_batch(encoder: SynonymEncoder, folder: str, batch: pd.DataFrame, cfg: 
 
 
 def embedding_matches(
-    missed: DataFrame, terms: DataFrame, cfg: EmbeddingConfig, concept_embeddings: DataFrame | None = None
+    missed: DataFrame,
+    terms: DataFrame,
+    cfg: EmbeddingConfig,
+    concept_embeddings: DataFrame | None = None,
+    *,
+    memory_limit_mb: float | None = None,
 ) -> DataFrame | None:
     """Candidate links (``LINK_MATCH``) of the lookups ``missed`` by the string steps, by the synonym encoder;
     None when the step is off (``cfg.model`` unset) or has nothing to match.
 
     ``concept_embeddings`` (the lakehouse table, :func:`kazu_spark.ontologies.embeddings.ensure_concept_embeddings`)
     supplies the vectors of a matrix not yet saved; without it the needed classes' terms are embedded now.
+    The worker memory guard (``memory_limit_mb``, None: off) checks between the matching batches.
     """
     if cfg.model is None:
         log.info("linking step 'embedding' skipped: linking.embedding.model is not set")
@@ -277,9 +284,8 @@ def embedding_matches(
     where = str(folder)
 
     def match(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        model = encoder.load()
-        for batch in batches:
-            yield match_batch(model, where, batch, cfg)
+        for batch in guard_memory(batches, memory_limit_mb, release=clear_worker_cache):
+            yield match_batch(encoder.load(), where, batch, cfg)  # a cache lookup unless the guard dropped it
 
     # few large tasks: each batch scores its keys against whole matrices (an fp16 -> fp32 pass per block)
     tasks = max(2, -(-keys.count() // _KEYS_PER_TASK))

@@ -67,8 +67,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from itertools import takewhile
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -77,13 +79,14 @@ from pyspark.sql.types import ArrayType, BooleanType, StringType, StructType
 
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import find_abbreviations
-from kazu_spark.linking.disambiguate import choose_concepts
+from kazu_spark.linking.disambiguate import DocumentContext, choose_concepts
 from kazu_spark.linking.embedding_spark import embedding_matches
 from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
 from kazu_spark.linking.species import SPECIES_SCORE, prefer_document_species
 from kazu_spark.linking.variants import variant_keys
+from kazu_spark.runtime.memory_guard import check_memory, guard_memory
 from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
 from kazu_spark.runtime.worker_cache import map_with_broadcast
 from kazu_spark.schemas import LINK_MATCH, LINK_ROWS, ddl
@@ -198,7 +201,9 @@ def build_fuzzy_indexes(
     return indexes
 
 
-def _fuzzy_matches(missed: DataFrame, terms: DataFrame, cfg: FuzzyConfig) -> DataFrame | None:
+def _fuzzy_matches(
+    missed: DataFrame, terms: DataFrame, cfg: FuzzyConfig, memory_limit_mb: float | None
+) -> DataFrame | None:
     """Fuzzy links of the lookups no dictionary key matched; None when there is nothing to match."""
     keyed = missed.withColumn("key", normalise_udf("query", "entity_class")).where(F.col("key") != "")
     keyed = keyed.select("entity_id", "doc_id", "via", "key", "entity_class").localCheckpoint(eager=True)
@@ -206,7 +211,8 @@ def _fuzzy_matches(missed: DataFrame, terms: DataFrame, cfg: FuzzyConfig) -> Dat
     indexes = build_fuzzy_indexes(terms, classes, cfg.max_index_terms) if classes else {}
     if not indexes:
         return None
-    return map_with_broadcast(keyed, indexes, lambda shipped, batch: fuzzy_batch(shipped, batch, cfg), _MATCH_SCHEMA)
+    match = partial(fuzzy_batch, cfg=cfg)
+    return map_with_broadcast(keyed, indexes, match, _MATCH_SCHEMA, memory_limit_mb=memory_limit_mb)
 
 
 def _in_tier(tier: int, tier_of: dict[str, int], others: list[str]) -> Column:
@@ -266,6 +272,7 @@ def _stages(
     per source tier, the other steps one stage each, in the order listed."""
     tier_of = {source.name: source.tier for source in cfg.ontologies}
     others = [name for name, tier in tier_of.items() if tier != _DEFAULT_TIER]
+    limit = context.cfg.worker_memory_limit_mb
     stages: list[Callable[[DataFrame], DataFrame | None]] = []
     steps = list(cfg.steps)
     while steps:
@@ -283,12 +290,16 @@ def _stages(
         if step == "variants":
             stages.append(lambda missed: _variant_matches(missed, terms))
         elif step == "fuzzy":
-            stages.append(lambda missed: _fuzzy_matches(missed, terms, cfg.fuzzy))
+            stages.append(lambda missed: _fuzzy_matches(missed, terms, cfg.fuzzy, limit))
         elif step == "embedding":
             if cfg.embedding.model is None:  # no stage: a no-op stage would still cost the cascade a checkpoint
                 log.info("linking step 'embedding' skipped: linking.embedding.model is not set")
                 continue
-            stages.append(lambda missed: embedding_matches(missed, terms, cfg.embedding, context.concept_embeddings))
+            stages.append(
+                lambda missed: embedding_matches(
+                    missed, terms, cfg.embedding, context.concept_embeddings, memory_limit_mb=limit
+                )
+            )
         else:
             function = load_step(step)
             stages.append(
@@ -336,12 +347,14 @@ def short_forms_batch(documents: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=["doc_id", "short", "long", "long_start", "long_end"])
 
 
-def _abbreviation_queries(entities: DataFrame, documents: DataFrame) -> DataFrame:
+def _abbreviation_queries(entities: DataFrame, documents: DataFrame, memory_limit_mb: float | None) -> DataFrame:
     """Lookups of the long form, in the entity's own class, for every entity that is a short form
     defined in its document."""
     mentions = entities.select("entity_id", "doc_id", "mention", "entity_class")
     texts = documents.select("doc_id", "text").join(mentions.select("doc_id").distinct(), "doc_id", "left_semi")
-    forms = texts.mapInPandas(lambda batches: map(short_forms_batch, batches), _SHORT_FORM_SCHEMA)
+    forms = texts.mapInPandas(
+        lambda batches: map(short_forms_batch, guard_memory(batches, memory_limit_mb)), _SHORT_FORM_SCHEMA
+    )
     return mentions.join(forms.withColumnRenamed("short", "mention"), ["doc_id", "mention"]).select(
         "entity_id", "doc_id", F.lit("abbreviation").alias("via"), F.col("long").alias("query"), "entity_class"
     )
@@ -444,24 +457,49 @@ def _species_lookup(lookups: DataFrame, terms: DataFrame) -> DataFrame:
     return _matches(keyed, _term_keys(terms, F.upper("normalised_synonym")), "species", SPECIES_SCORE)
 
 
-def resolve_document(group: pd.DataFrame, margin: float) -> pd.DataFrame:
-    """Disambiguate one document's ambiguous candidate links (``LINK_MATCH`` columns plus ``concept_text``,
-    ``linked`` = the document's unambiguous concepts, ``context`` = its text or None): the kept rows, with
-    ``ambiguous`` updated and ``resolution`` (document, context or unresolved)."""
-    linked = set(group["linked"].iloc[0]) if group["linked"].iloc[0] is not None else set()
-    context = group["context"].iloc[0] if isinstance(group["context"].iloc[0], str) else None
-    kept = []
-    for _, links in group.groupby("entity_id", sort=False):
-        texts = dict(zip(links["concept_id"], links["concept_text"].fillna(""), strict=True))
-        chosen, how = choose_concepts(list(links["concept_id"]), linked, context, texts, margin)
-        kept.append(links[links["concept_id"].isin(chosen)].assign(ambiguous=len(chosen) > 1, resolution=how))
-    return pd.concat(kept)[[*LINK_MATCH.fieldNames(), "resolution"]]
+def resolve_document(links: pd.DataFrame, document: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """Disambiguate one document's ambiguous candidate links (``links``: ``LINK_MATCH`` columns plus
+    ``concept_text``) by the document (``document``, one row: ``linked``, its unambiguous concepts, and
+    ``context``, its text or None): the kept rows, with ``ambiguous`` updated and ``resolution`` (document,
+    context or unresolved). The text is analysed once for all the document's mentions.
+
+    Example:
+        >>> links = pd.DataFrame({"entity_id": "e", "concept_id": ["A", "B"], "ambiguous": True,
+        ...                       "concept_text": ["alpha", "beta"]}).reindex(columns=[*LINK_MATCH.fieldNames(),
+        ...                       "concept_text"])
+        >>> document = pd.DataFrame({"linked": [["B"]], "context": ["alpha and beta"]})
+        >>> resolve_document(links, document, 0.05)[["concept_id", "ambiguous", "resolution"]].values.tolist()
+        [['B', False, 'document']]
+    """
+    linked = set(document["linked"].iloc[0]) if document["linked"].iloc[0] is not None else set()
+    text = document["context"].iloc[0]
+    context = DocumentContext(text) if isinstance(text, str) else None
+    concepts, texts = links["concept_id"].to_numpy(), links["concept_text"].fillna("").to_numpy()
+    keep = np.zeros(len(links), dtype=bool)
+    ambiguous = np.zeros(len(links), dtype=bool)
+    resolution = np.empty(len(links), dtype=object)
+    for rows in links.groupby("entity_id", sort=False).indices.values():  # one entity's rows
+        candidates = list(concepts[rows])
+        concept_texts = dict(zip(candidates, texts[rows], strict=True))
+        chosen, how = choose_concepts(candidates, linked, context, concept_texts, margin)
+        keep[rows] = [c in chosen for c in candidates]
+        ambiguous[rows], resolution[rows] = len(chosen) > 1, how
+    return links.assign(ambiguous=ambiguous, resolution=resolution)[keep][[*LINK_MATCH.fieldNames(), "resolution"]]
 
 
 def _disambiguate(
-    links: DataFrame, terms: DataFrame, documents: DataFrame | None, cfg: DisambiguationConfig
+    links: DataFrame,
+    terms: DataFrame,
+    documents: DataFrame | None,
+    cfg: DisambiguationConfig,
+    memory_limit_mb: float | None,
 ) -> DataFrame:
-    """``links`` with each ambiguous entity's candidates narrowed by its document (see the module doc)."""
+    """``links`` with each ambiguous entity's candidates narrowed by its document (see the module doc).
+
+    The ambiguous links are cogrouped by document with one row per document (its text and unambiguous
+    concepts), so a document's text reaches the Python worker once, not once per candidate link (a
+    2,000,000-character document with thousands of ambiguous links had made a group of many GiB).
+    """
     ambiguous = links.where("ambiguous")
     linked = links.where(~F.col("ambiguous")).groupBy("doc_id").agg(F.collect_set("concept_id").alias("linked"))
     candidates = ambiguous.select("concept_id").distinct()
@@ -476,17 +514,25 @@ def _disambiguate(
             ).alias("concept_text")
         )
     )
+    per_document = ambiguous.select("doc_id").distinct().join(linked, "doc_id", "left")
     if documents is not None:
-        context = documents.select("doc_id", F.col("text").alias("context"))
+        per_document = per_document.join(documents.select("doc_id", F.col("text").alias("context")), "doc_id", "left")
     else:
-        context = links.select("doc_id", F.lit(None).cast("string").alias("context"))
-    grouped = (
+        per_document = per_document.withColumn("context", F.lit(None).cast("string"))
+    # a doc_id of its own: both sides derive from `links`, and a cogroup refuses one lineage's column on both
+    per_document = per_document.select(F.col("doc_id").alias("doc_id"), "linked", "context")
+
+    def resolve(group: pd.DataFrame, document: pd.DataFrame) -> pd.DataFrame:
+        resolved = resolve_document(group, document, cfg.margin)
+        if memory_limit_mb is not None:  # after each document
+            check_memory(memory_limit_mb)
+        return resolved
+
+    resolved = (
         ambiguous.join(concept_text, "concept_id", "left")
-        .join(linked, "doc_id", "left")
-        .join(context.join(ambiguous.select("doc_id"), "doc_id", "left_semi").distinct(), "doc_id", "left")
-    )
-    resolved = grouped.groupBy("doc_id").applyInPandas(
-        lambda group: resolve_document(group, cfg.margin), f"{_MATCH_SCHEMA}, resolution string"
+        .groupBy("doc_id")
+        .cogroup(per_document.groupBy("doc_id"))
+        .applyInPandas(resolve, f"{_MATCH_SCHEMA}, resolution string")
     )
     return links.where(~F.col("ambiguous")).withColumn("resolution", F.lit(None).cast("string")).unionByName(resolved)
 
@@ -545,7 +591,7 @@ def link_entities(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"
     )
     if cfg.abbreviations and documents is not None:
-        queries = queries.unionByName(_abbreviation_queries(entities, documents))
+        queries = queries.unionByName(_abbreviation_queries(entities, documents, context.cfg.worker_memory_limit_mb))
     links = _cascade(queries, terms, cfg, context)
     if cfg.abbreviations and documents is not None:  # an entity's long-form links replace its own
         via_long_form = F.col("via") == "abbreviation"
@@ -563,7 +609,7 @@ def link_entities(
     if cfg.gene_species.enabled:
         links = prefer_document_species(links, queries, terms, cfg.gene_species, _species_lookup)
     if cfg.disambiguation.enabled:
-        links = _disambiguate(links, terms, documents, cfg.disambiguation)
+        links = _disambiguate(links, terms, documents, cfg.disambiguation, context.cfg.worker_memory_limit_mb)
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
     return _select_view(

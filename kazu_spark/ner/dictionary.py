@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -92,9 +93,15 @@ class DictionaryMatcher:
                     continue
                 hits.extend(Hit(start, end, entity_class, source) for entity_class, source in per_class)
         kept: list[Hit] = []
+        spans: dict[str, tuple[list[int], list[int]]] = {}  # per class the kept spans' starts and ends, sorted
         for hit in sorted(set(hits), key=lambda h: (h.start - h.end, h.start, h.entity_class)):
-            if not any(k.entity_class == hit.entity_class and k.start < hit.end and hit.start < k.end for k in kept):
-                kept.append(hit)
+            starts, ends = spans.setdefault(hit.entity_class, ([], []))
+            before = bisect_left(starts, hit.end)  # kept spans that start before this hit ends; being disjoint,
+            if before and ends[before - 1] > hit.start:  # the last of them ends last: does it reach into the hit?
+                continue
+            starts.insert(before, hit.start)
+            ends.insert(before, hit.end)
+            kept.append(hit)
         return sorted(kept)
 
 

@@ -150,6 +150,8 @@ def tag_documents(
     documents: DataFrame,
     cfg: NerConfig,
     wrap_partition: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]] | None = None,
+    *,
+    memory_limit_mb: float | None = None,
 ) -> DataFrame:
     """Run NER over a documents DataFrame; returns ENTITIES rows without ``run_id``.
 
@@ -157,6 +159,7 @@ def tag_documents(
     shipped to each executor; each Python worker builds the tagger once. With ``cfg.gpu_amount_per_task``
     set, the stage carries a GPU resource profile (:mod:`kazu_spark.runtime.resource_profile`).
     ``wrap_partition`` (a pipeline hook, e.g. fault injection) wraps each partition's document batches.
+    ``memory_limit_mb`` is the worker memory guard's ceiling (None: off), checked between batches.
     """
     worker_tagger = ship_tagger(spark, cfg)
     partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
@@ -169,7 +172,7 @@ def tag_documents(
         batches = document_batches(batches, cfg.arrow_batch_rows)
         if wrap_partition is not None:
             batches = wrap_partition(batches)
-        for docs in guard_memory(batches, cfg.worker_memory_limit_mb, release=clear_worker_cache):
+        for docs in guard_memory(batches, memory_limit_mb, release=clear_worker_cache):
             yield entities_for_batch(worker_tagger(), docs)  # a dict lookup unless the guard dropped the cache
 
     return (
@@ -188,7 +191,13 @@ def build_matcher(terms: DataFrame, cfg: DictionaryConfig) -> dictionary.Diction
     return dictionary.DictionaryMatcher.build(entries, cfg.min_length, cfg.blocklist)
 
 
-def dictionary_entities(documents: DataFrame, terms: DataFrame, cfg: DictionaryConfig) -> DataFrame:
-    """ENTITIES rows (without ``run_id``) of dictionary hits in ``documents``, section by section."""
+def dictionary_entities(
+    documents: DataFrame, terms: DataFrame, cfg: DictionaryConfig, *, memory_limit_mb: float | None = None
+) -> DataFrame:
+    """ENTITIES rows (without ``run_id``) of dictionary hits in ``documents``, section by section; the worker
+    memory guard (``memory_limit_mb``, None: off) checks between batches."""
     docs = documents.select(*NER_INPUT.fieldNames())
-    return map_with_broadcast(docs, build_matcher(terms, cfg), dictionary.entities_for_batch, ddl(ENTITY_ROWS))
+    matcher = build_matcher(terms, cfg)
+    return map_with_broadcast(
+        docs, matcher, dictionary.entities_for_batch, ddl(ENTITY_ROWS), memory_limit_mb=memory_limit_mb
+    )

@@ -26,7 +26,9 @@ from kazu_spark.schemas import ENTITY_ROWS
 def _dictionary(documents: DataFrame, context: StepContext) -> DataFrame:
     if context.terms is None:
         raise ConfigError("the dictionary NER step needs the ontology terms: configure linking.ontologies")
-    return dictionary_entities(documents, context.terms, context.cfg.ner.dictionary)
+    return dictionary_entities(
+        documents, context.terms, context.cfg.ner.dictionary, memory_limit_mb=context.cfg.worker_memory_limit_mb
+    )
 
 
 def merge_step_entities(frames: list[DataFrame], policy: str) -> DataFrame:
@@ -59,7 +61,13 @@ def ner_entities(
     frames = []
     for step in cfg.steps:
         if step == "model":
-            found = tag_documents(documents.sparkSession, documents, cfg, wrap_partition)
+            found = tag_documents(
+                documents.sparkSession,
+                documents,
+                cfg,
+                wrap_partition,
+                memory_limit_mb=context.cfg.worker_memory_limit_mb,
+            )
         elif step == "dictionary":
             found = _dictionary(documents, context)
         else:

@@ -5,7 +5,7 @@ and are tagged by the function the Spark NER stage runs per batch, with a tagger
 settings (:meth:`~kazu_spark.ner.tagger.Tagger.from_config`). So a text gives the same entity rows here as in
 the ``entities`` table of a job that read it with the same id and title (exactly so in fp32; bf16 arithmetic
 varies slightly with how documents are batched together, so a borderline span may differ). The Spark-only
-settings of ``ner`` (``model_archive``, ``partitions``, ``worker_memory_limit_mb``, ``gpu_amount_per_task``) play
+settings of ``ner`` (``model_archive``, ``partitions``, ``gpu_amount_per_task``) and ``worker_memory_limit_mb`` play
 no part here.
 
 Example:

@@ -1,10 +1,13 @@
-"""A Python worker's memory guard: check resident memory between NER batches, shed caches, else bow out.
+"""A Python worker's memory guard: check resident memory between batches, shed caches, else bow out.
 
 Long-lived, reused Python workers (``spark.python.worker.reuse``) can creep up in resident memory:
-allocator fragmentation, the cached tagger, a batch of very long documents. Between batches,
-:func:`guard_memory` reads the worker's RSS (psutil); above ``limit_mb`` it first releases what can be
-rebuilt (a garbage collection, the CUDA cache, the caller's caches such as the per-worker tagger, and
-glibc's free heap pages), and if RSS is still above the limit it raises :class:`WorkerMemoryExceeded`.
+allocator fragmentation, a cached tagger or matcher, a batch of very long documents. Every stage that
+runs Python over batches of rows (NER, dictionary NER, fuzzy and embedding linking, abbreviations,
+disambiguation) checks after each batch (:func:`guard_memory` around a batch iterator, or
+:func:`check_memory` after a grouped function's group): it reads the worker's RSS (psutil); above
+``limit_mb`` (config ``worker_memory_limit_mb``) it first releases what can be rebuilt (a garbage
+collection, the CUDA cache, the caller's caches such as the per-worker tagger, and glibc's free heap
+pages), and if RSS is still above the limit it raises :class:`WorkerMemoryExceeded`.
 The task then fails, PySpark ends that worker process (returning all its memory), and Spark reschedules
 the task on a fresh worker: its partial output is discarded, so no document is lost or duplicated. A
 retried attempt does not bow out again (the same batch would only fail the same way until the job
@@ -92,31 +95,40 @@ def _attempt() -> int:
     return context.attemptNumber() if context is not None else 0
 
 
+def check_memory(limit_mb: float, release: Callable[[], None] | None = None) -> float:
+    """Enforce ``limit_mb`` on this worker's RSS now (a read of /proc: cheap enough after every group of a
+    grouped function). Above the limit: :func:`release_memory`; still above on a task's first attempt:
+    :class:`WorkerMemoryExceeded`, so Spark reschedules the task on a fresh worker. Returns the RSS read
+    before any release.
+
+    Example:
+        >>> check_memory(1e9) > 0
+        True
+    """
+    rss = rss_mb()
+    if rss <= limit_mb:
+        return rss
+    release_memory(release)
+    after = rss_mb()
+    log.warning("worker RSS %.0f MiB over the %.0f MiB ceiling; caches released: %.0f MiB", rss, limit_mb, after)
+    if after > limit_mb and _attempt() == 0:
+        raise WorkerMemoryExceeded(
+            f"Python worker RSS {after:.0f} MiB stays above worker_memory_limit_mb={limit_mb:.0f} after "
+            "releasing caches; ending this worker so Spark reschedules the task on a fresh one"
+        )
+    return rss
+
+
 def guard_memory(
     batches: Iterator[T], limit_mb: float | None, *, release: Callable[[], None] | None = None
 ) -> Iterator[T]:
-    """Yield ``batches``; after each one is processed, enforce ``limit_mb`` on this worker's RSS (None: off).
-
-    Above the limit: :func:`release_memory`; still above on a task's first attempt:
-    :class:`WorkerMemoryExceeded`, so Spark reschedules the task on a fresh worker.
-    """
+    """Yield ``batches``; after each one is processed, :func:`trim_heap`, then :func:`check_memory` unless
+    ``limit_mb`` is None."""
     peak = 0.0
     for batch in batches:
         yield batch
         trim_heap()
-        if limit_mb is None:
-            continue
-        rss = rss_mb()
-        peak = max(peak, rss)
-        if rss <= limit_mb:
-            continue
-        release_memory(release)
-        after = rss_mb()
-        log.warning("worker RSS %.0f MiB over the %.0f MiB ceiling; caches released: %.0f MiB", rss, limit_mb, after)
-        if after > limit_mb and _attempt() == 0:
-            raise WorkerMemoryExceeded(
-                f"Python worker RSS {after:.0f} MiB stays above ner.worker_memory_limit_mb={limit_mb:.0f} after "
-                "releasing caches; ending this worker so Spark reschedules the task on a fresh one"
-            )
+        if limit_mb is not None:
+            peak = max(peak, check_memory(limit_mb, release))
     if limit_mb is not None:
         log.info("worker peak RSS between batches: %.0f MiB (ceiling %.0f MiB)", peak, limit_mb)

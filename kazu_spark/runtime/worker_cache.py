@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 import pandas as pd
 from pyspark.sql import DataFrame
 
+from kazu_spark.runtime.memory_guard import guard_memory
+
 T = TypeVar("T")
 #: entries a worker keeps; the oldest is dropped first (a long-lived worker serves many jobs)
 _KEEP = 4
@@ -55,9 +57,16 @@ def clear_worker_cache() -> None:
 
 
 def map_with_broadcast(
-    frame: DataFrame, obj: T, fn: Callable[[T, pd.DataFrame], pd.DataFrame], schema: str
+    frame: DataFrame,
+    obj: T,
+    fn: Callable[[T, pd.DataFrame], pd.DataFrame],
+    schema: str,
+    *,
+    memory_limit_mb: float | None = None,
 ) -> DataFrame:
     """``frame.mapInPandas`` of ``fn(obj, batch)`` per Arrow batch; ``obj`` is broadcast once, unpickled once a worker.
+    The worker memory guard (:mod:`kazu_spark.runtime.memory_guard`, ``memory_limit_mb``; None: off) checks
+    between batches; what it may release is this cache (``obj`` is unpickled again on the next batch).
 
     Example: see the module docstring.
     """
@@ -66,8 +75,7 @@ def map_with_broadcast(
     shipped = frame.sparkSession.sparkContext.broadcast(payload)
 
     def map_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        unpickled = worker_cached(f"broadcast-{key}", lambda: pickle.loads(shipped.value))
-        for batch in batches:
-            yield fn(unpickled, batch)
+        for batch in guard_memory(batches, memory_limit_mb, release=clear_worker_cache):
+            yield fn(worker_cached(f"broadcast-{key}", lambda: pickle.loads(shipped.value)), batch)
 
     return frame.mapInPandas(map_partition, schema)
