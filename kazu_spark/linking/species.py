@@ -18,18 +18,13 @@ step (``linking.gene_species``):
 
 Mentions of other classes, and genes whose candidates carry no taxon, pass through unchanged.
 
-Example (the pure rule of step 1):
-    >>> document_taxon({"NCBITaxon:10090": 3, "NCBITaxon:9606": 1}, "NCBITaxon:9606")
-    'NCBITaxon:10090'
-    >>> document_taxon({"NCBITaxon:10090": 2, "NCBITaxon:9606": 2}, "NCBITaxon:9606")
-    'NCBITaxon:9606'
-    >>> document_taxon({}, "NCBITaxon:9606")
-    'NCBITaxon:9606'
+Example (needs a SparkSession; ``link_entities`` calls it after the cascade when the step is enabled):
+    >>> links = link_entities(entities, terms, load_config().linking)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -42,14 +37,6 @@ Lookup = Callable[[DataFrame, DataFrame], DataFrame]
 
 #: a gene looked up again among the genes of the document's species scores this
 SPECIES_SCORE = 0.85
-
-
-def document_taxon(mentions_per_taxon: Mapping[str, int], default_taxon: str) -> str:
-    """The taxon a document's genes belong to: the most mentioned, ties to ``default_taxon`` then the
-    smallest id; ``default_taxon`` when the document names none (module doc, step 1)."""
-    if not mentions_per_taxon:
-        return default_taxon
-    return min(mentions_per_taxon, key=lambda t: (-mentions_per_taxon[t], t != default_taxon, t))
 
 
 def _gene_taxa(terms: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
