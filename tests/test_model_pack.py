@@ -53,8 +53,11 @@ def test_pack_root_and_model_folder_resolve_to_the_same_folder(pack: Path, tmp_p
     assert resolve_model_dir(pack) == resolve_model_dir(pack / "tinybern2") == pack / "tinybern2"
     shutil.copytree(pack / "tinybern2", tmp_path / "tinybern")
     assert resolve_model_dir(tmp_path) == tmp_path / "tinybern"
+    (tmp_path / "tinybern" / "nothing-here").mkdir()
     with pytest.raises(FileNotFoundError, match="tinybern2/config.json or tinybern/config.json"):
         resolve_model_dir(tmp_path / "tinybern" / "nothing-here")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_model_dir(tmp_path / "no-such-folder")
 
 
 def test_pack_decodes_with_the_manifest_order(pack: Path):

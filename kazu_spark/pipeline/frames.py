@@ -98,7 +98,8 @@ def annotate_frames(
     hooks = hooks or Hooks()
     run = F.lit(run_id or str(uuid.uuid4()))
     if terms is None and needs_terms(cfg):
-        terms = build_ontology_terms(documents.sparkSession, cfg.linking.ontologies)
+        # parsed once and held by the executors: the in-memory rows would otherwise sit in every linking plan
+        terms = build_ontology_terms(documents.sparkSession, cfg.linking.ontologies).localCheckpoint(eager=True)
     context = StepContext(cfg, terms, documents, concept_embeddings)
     with hooks.stage("ner"):
         entities = ner_entities(documents, context, hooks.ner_partition()).withColumn("run_id", run)
