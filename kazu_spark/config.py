@@ -159,6 +159,11 @@ class SparkConfig(_Strict):
     master: str | None = Field(
         None, description="Spark master; None uses $SPARK_MASTER or local[*,4] (all cores, a failed task tried 4 times)"
     )
+    remote: str | None = Field(
+        None,
+        description="Spark Connect URL (sc://host:port, or local[N] for a local Connect server); None uses "
+        "$SPARK_REMOTE, and classic Spark when that is unset too",
+    )
     conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings passed through")
 
 
@@ -215,7 +220,13 @@ class NerConfig(_Strict):
     model_archive: str | None = Field(
         None,
         description="alias of a model archive shipped with spark-submit --archives pack.tar.gz#ALIAS; executors "
-        "load the unpacked folder and the driver reads no model (None: the driver broadcasts ner.model)",
+        "load the unpacked folder and the driver reads no model (None: ner.model_shipping decides)",
+    )
+    model_shipping: Literal["auto", "broadcast", "path"] = Field(
+        "auto",
+        description="how ner.model reaches the executors: broadcast (the driver reads it and broadcasts its files), "
+        "path (each executor loads ner.model itself: shared storage, a Volume, the installed package), or auto "
+        "(broadcast in classic Spark, path through Spark Connect, which has no broadcast variables)",
     )
     labels: list[str] | None = Field(
         None, description="the head's labels in column order; None = the model folder's labels.txt"

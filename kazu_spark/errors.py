@@ -51,3 +51,7 @@ class UnsafeWeightsError(ModelError):
 
 class LabelManifestError(ModelError):
     """A model's label list is missing, malformed, or disagrees with its config or classifier head."""
+
+
+class LakehouseError(KazuSparkError, RuntimeError):
+    """A lakehouse table's location holds something that is not that Delta table (other files): not overwritten."""

@@ -8,17 +8,19 @@ existing tables; ``maintain`` must reduce the data files without changing a tabl
 from __future__ import annotations
 
 import json
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import build_model_dir, sample_rows
-from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
 from kazu_spark.config import load_config
+from kazu_spark.errors import LakehouseError
 from kazu_spark.lakehouse.delta import append_table, ensure_table, merge_table, read_table
 from kazu_spark.lakehouse.maintain import check_retention, maintain
 from kazu_spark.pipeline.annotate import annotate
@@ -54,7 +56,7 @@ def test_a_location_holding_other_files_is_refused_not_overwritten(spark, tmp_pa
     stray = tmp_path / "lake" / "runs" / "notes.txt"
     stray.parent.mkdir(parents=True)
     stray.write_text("not a table")
-    with pytest.raises(AnalysisException, match="runs. is not a Delta table"):
+    with pytest.raises(LakehouseError, match="runs is not a Delta table but holds other files"):
         ensure_table(spark, str(tmp_path / "lake"), "runs")
     assert [p.name for p in stray.parent.iterdir()] == ["notes.txt"]
 
@@ -113,6 +115,26 @@ def test_maintain_compacts_files_and_keeps_rows(spark: SparkSession, tmp_path: P
     assert sorted(map(str, read_table(spark, lakehouse, "runs").collect())) == before
     parquet = [p for p in (tmp_path / "lake" / "runs").glob("*.parquet")]
     assert len(parquet) == 1  # retention 0: VACUUM deleted the compacted-away files
+
+
+def test_maintain_applies_the_retention_asked_for(spark: SparkSession, tmp_path: Path) -> None:
+    """Delta 4 ignores VACUUM's RETAIN; the table properties maintain sets are what decide."""
+    lakehouse = str(tmp_path / "lake")
+    append_table(spark, spark.createDataFrame([{"run_id": "r"} | _run(datetime.now(UTC))], RUNS), lakehouse, "runs")
+    table = tmp_path / "lake" / "runs"
+    old, new = table / "part-old-stray.snappy.parquet", table / "part-new-stray.snappy.parquet"
+    for stray in (old, new):  # files no version references, as a killed writer leaves them
+        stray.write_bytes(b"stray")
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(old, (three_hours_ago, three_hours_ago))
+
+    maintain(spark, lakehouse, 2, allow_short_retention=True)
+
+    assert not old.exists() and new.exists()  # older than the 2 hours asked for: gone; newer: kept
+    properties = spark.sql(f"DESCRIBE DETAIL delta.`{table}`").first()["properties"]
+    assert properties["delta.deletedFileRetentionDuration"] == "interval 7200 seconds"
+    assert properties["delta.logRetentionDuration"] == "interval 7200 seconds"
+    assert len(read_table(spark, lakehouse, "runs").collect()) == 1
 
 
 def test_maintain_refuses_a_short_retention_unless_allowed() -> None:

@@ -43,4 +43,4 @@ def load(args: argparse.Namespace, flags: dict[str, Any]) -> Config:
 
 def session(cfg: Config, app: str) -> SparkSession:
     """The SparkSession of a command, on the configured master with the configured Spark settings."""
-    return build_session(app, cfg.spark.master, extra_conf=cfg.spark.conf)
+    return build_session(app, cfg.spark.master, remote=cfg.spark.remote, extra_conf=cfg.spark.conf)

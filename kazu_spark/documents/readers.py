@@ -51,6 +51,7 @@ from pyspark.sql.types import ArrayType, MapType, StructType
 
 from kazu_spark.documents.ingest import INVALID_ID, INVALID_TEXT, INVALID_UTF8, read_error
 from kazu_spark.errors import InputError
+from kazu_spark.runtime.driver_fs import FileInfo, FileSystemError, driver_files
 from kazu_spark.schemas import RAW_DOCUMENTS
 
 #: formats ``read_raw`` accepts besides ``auto``
@@ -221,38 +222,36 @@ def hidden(name: str) -> bool:
 
 
 def _list(spark: SparkSession, path: str, *, recursive: bool = False) -> _Listing:
-    """Look ``path`` (globs allowed) up through Hadoop's FileSystem, so local, HDFS and S3 paths all work.
+    """Look ``path`` (globs allowed) up through the driver's file system (:mod:`kazu_spark.runtime.driver_fs`:
+    Hadoop's in classic Spark, so local, HDFS and S3 paths all work; fsspec through Spark Connect).
 
     ``recursive`` walks into the visible sub-folders of a folder (or of a glob's matches): one listing
     call per folder on the driver, as Spark's own file listing does.
     """
-    jvm = spark.sparkContext._jvm
+    files = driver_files(spark)
     try:
-        hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-        fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-        matches = fs.globStatus(hadoop_path) or []
+        matches = files.glob(path)
         if not matches:
             raise InputError(f"input path {path} does not exist")
 
-        def entries(statuses: Iterable[Any], prefix: str) -> Iterator[_Entry]:
-            for status in statuses:
-                where = status.getPath()
-                entry = _Entry(prefix + where.getName(), where.toString(), status.isDirectory(), status.getLen())
-                if entry.is_dir and recursive and not hidden(where.getName()):
-                    yield from entries(fs.listStatus(where), entry.name + "/")
+        def entries(found: Iterable[FileInfo], prefix: str) -> Iterator[_Entry]:
+            for info in found:
+                entry = _Entry(prefix + info.name, info.path, info.is_dir, info.size)
+                if entry.is_dir and recursive and not hidden(info.name):
+                    yield from entries(files.list(info.path), entry.name + "/")
                 else:
                     yield entry
 
-        if len(matches) == 1 and matches[0].isDirectory():
-            folder = matches[0].getPath()
-            children = list(entries(fs.listStatus(folder), ""))
-            listing = _Listing(True, any(e.name == "_delta_log" for e in children), children, folder.toString())
+        if len(matches) == 1 and matches[0].is_dir:
+            folder = matches[0].path
+            children = list(entries(files.list(folder), ""))
+            listing = _Listing(True, any(e.name == "_delta_log" for e in children), children, folder)
             if not listing.names and not listing.has_delta_log:
                 raise InputError(f"input folder {path} has no data files")
             return listing
         return _Listing(False, False, list(entries(matches, "")))
-    except Py4JJavaError as exc:  # e.g. AccessDeniedException, unknown file-system scheme
-        raise InputError(f"cannot read input path {path}: {_first_line(exc)}") from exc
+    except FileSystemError as exc:  # e.g. AccessDeniedException, unknown file-system scheme
+        raise InputError(f"cannot read input path {path}: {exc}") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -43,7 +43,6 @@ from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, StructType
 
 from kazu_spark.kg import biolink
@@ -52,6 +51,7 @@ from kazu_spark.lakehouse.delta import (
     conform,
     ensure_table,
     key_condition,
+    merge_into,
     read_changes,
     read_table,
     table_exists,
@@ -61,6 +61,7 @@ from kazu_spark.lakehouse.delta import (
 )
 from kazu_spark.lakehouse.runs import last_versions, record_run
 from kazu_spark.linking.spark import with_source_version
+from kazu_spark.runtime.connect import session_pandas_udf
 from kazu_spark.schemas import EVIDENCE, KEYS, SPAN, TABLES
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ CO_OCCURS = ("CO_OCCURS_SENTENCE", "CO_OCCURS_DOCUMENT")
 COMMAND = "kg-build"
 
 
-@pandas_udf(ArrayType(SPAN))
+@session_pandas_udf(ArrayType(SPAN))
 def sentence_spans(text: pd.Series) -> pd.Series:
     """Sentence spans ``{start, end}`` of each text (:func:`split_sentences`), over Arrow batches."""
     return pd.Series([[{"start": s, "end": e} for s, e in split_sentences(t)] for t in text], index=text.index)
@@ -419,18 +420,21 @@ def _sync(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, scope:
     if scope is not None:  # scope keys left-joined to the rebuilt rows: no rebuilt row means delete
         source = scope.select(keys).distinct().join(source.withColumn("_built", F.lit(True)), keys, "left")
 
+    if scope is None:
+        clauses = f"WHEN MATCHED AND ({changed}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT * " + (
+            "WHEN NOT MATCHED BY SOURCE THEN DELETE"
+        )
+    else:
+        names = ", ".join(f"`{c}`" for c in columns)
+        values = ", ".join(f"s.`{c}`" for c in columns)
+        updates = ", ".join(f"`{c}` = s.`{c}`" for c in columns)
+        clauses = (
+            f"WHEN MATCHED AND s._built IS NULL THEN DELETE WHEN MATCHED AND ({changed}) THEN UPDATE SET {updates} "
+            f"WHEN NOT MATCHED AND s._built THEN INSERT ({names}) VALUES ({values})"
+        )
+
     def merge() -> None:
-        builder = ensure_table(spark, lakehouse, table).alias("t").merge(source.alias("s"), key_condition(table))
-        if scope is None:
-            builder = builder.whenMatchedUpdateAll(changed).whenNotMatchedInsertAll().whenNotMatchedBySourceDelete()
-        else:
-            values = {c: f"s.`{c}`" for c in columns}
-            builder = (
-                builder.whenMatchedDelete("s._built IS NULL")
-                .whenMatchedUpdate(changed, values)
-                .whenNotMatchedInsert("s._built", values)
-            )
-        builder.execute()
+        merge_into(spark, ensure_table(spark, lakehouse, table), source, key_condition(table), clauses)
 
     with_retry(merge, f"sync {table}")
 

@@ -44,12 +44,12 @@ from __future__ import annotations
 
 import os
 
-from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.kg.build import DOC_PREFIX, outdated
-from kazu_spark.lakehouse.delta import read_table, table_path
+from kazu_spark.lakehouse.delta import read_table, table_exists
+from kazu_spark.runtime.driver_fs import driver_files
 
 #: CSV options matching neo4j-admin's defaults: "," delimiter, '"' quotes escaped by doubling
 _CSV_OPTIONS = {
@@ -65,7 +65,7 @@ def read_kg(spark: SparkSession, lakehouse: str) -> tuple[DataFrame, DataFrame]:
     """(kg_nodes, kg_edges), failing with a hint when the graph has not been built, or was built by an older
     kazu-spark (:func:`~kazu_spark.kg.build.outdated`; the next ``kg build`` rebuilds it)."""
     for table in ("kg_nodes", "kg_edges"):
-        if not DeltaTable.isDeltaTable(spark, table_path(lakehouse, table)):
+        if not table_exists(spark, lakehouse, table):
             raise ValueError(f"lakehouse {lakehouse} has no {table} table: run `kazu-spark kg build` first")
         if outdated(spark, lakehouse, table):
             raise ValueError(
@@ -189,14 +189,10 @@ def _write_single_csv(spark: SparkSession, df: DataFrame, path: str, options: di
     removed."""
     parts = f"{path}.parts"
     df.coalesce(1).sortWithinPartitions(*df.columns[:2]).write.mode("overwrite").options(**options).csv(parts)
-    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
-    fs = hadoop_path(parts).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    part = next(s.getPath() for s in fs.listStatus(hadoop_path(parts)) if s.getPath().getName().startswith("part-"))
-    target = hadoop_path(path)
-    fs.delete(target, False)
-    fs.rename(part, target)  # a local file system moves the part's .crc file along: drop it
-    fs.delete(hadoop_path(target.getParent(), f".{target.getName()}.crc"), False)
-    fs.delete(hadoop_path(parts), True)
+    files = driver_files(spark)
+    part = next(f.path for f in files.list(parts) if f.name.startswith("part-"))
+    files.move(part, path)
+    files.remove(parts)
 
 
 def write_csv_files(

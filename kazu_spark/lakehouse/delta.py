@@ -22,6 +22,7 @@ import os
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -35,11 +36,13 @@ from delta.exceptions import (
     MetadataChangedException,
     ProtocolChangedException,
 )
-from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
+from kazu_spark.errors import LakehouseError
 from kazu_spark.paths import is_uri
+from kazu_spark.runtime.driver_fs import driver_files
 from kazu_spark.schemas import KEYS, TABLES
 
 log = logging.getLogger(__name__)
@@ -80,9 +83,37 @@ def table_path(lakehouse: str, table: str) -> str:
     return f"{lakehouse.rstrip('/')}/{table}"
 
 
+def delta_ref(path: str) -> str:
+    """The SQL name of the Delta table at ``path`` (backticks in the path doubled).
+
+    Example:
+        >>> delta_ref("/data/lake/entities")
+        'delta.`/data/lake/entities`'
+    """
+    return "delta.`" + path.replace("`", "``") + "`"
+
+
+def sql_string(value: str) -> str:
+    r"""``value`` as a Spark SQL string literal (backslash escapes, Spark's default).
+
+    Example:
+        >>> print(sql_string("it's a\\b"))
+        'it\'s a\\b'
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def is_delta_table(spark: SparkSession, path: str) -> bool:
+    """Whether ``path`` holds a Delta table (SQL only, so it works through Spark Connect too)."""
+    try:
+        return spark.sql(f"DESCRIBE DETAIL {delta_ref(path)}").first()["format"] == "delta"
+    except AnalysisException:
+        return False
+
+
 def table_exists(spark: SparkSession, lakehouse: str, table: str) -> bool:
     """Whether the lakehouse holds ``table`` as a Delta table."""
-    return DeltaTable.isDeltaTable(spark, table_path(lakehouse, table))
+    return is_delta_table(spark, table_path(lakehouse, table))
 
 
 def key_condition(table: str) -> str:
@@ -112,34 +143,69 @@ def with_retry(commit: Callable[[], T], what: str, retries: int = RETRIES) -> T:
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> DeltaTable:
-    """Create the Delta table empty, with its schema (and column comments) and CDF on, unless it exists.
+def column_ddl(schema: StructType) -> str:
+    """``CREATE TABLE`` column list of ``schema``: name, type, ``NOT NULL`` for non-nullable columns, comment.
+
+    Example:
+        >>> from pyspark.sql.types import StringType, StructField
+        >>> column_ddl(StructType([StructField("id", StringType(), False, {"comment": "the id"})]))
+        "`id` string NOT NULL COMMENT 'the id'"
+    """
+    columns = []
+    for f in schema.fields:
+        column = f"`{f.name}` {f.dataType.simpleString()}" + ("" if f.nullable else " NOT NULL")
+        if f.metadata.get("comment"):
+            column += f" COMMENT {sql_string(f.metadata['comment'])}"
+        columns.append(column)
+    return ", ".join(columns)
+
+
+def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> str:
+    """Create the Delta table empty, with its schema (and column comments) and CDF on, unless it exists;
+    returns its path.
 
     Idempotent and safe under concurrency: threads of one driver create tables one at a time; of two
     processes creating it at once one commits and the other's retry finds the table. The loser may also
     see the winner's creation half done (files but no visible commit): that is retried too, and raised
-    as :class:`CreationRace` if there is still no table after the retries.
+    as :class:`CreationRace` if there is still no table after the retries. SQL only (Spark Connect safe).
     """
     path = table_path(lakehouse, table)
 
-    def create() -> DeltaTable:
-        if DeltaTable.isDeltaTable(spark, path):
-            return DeltaTable.forPath(spark, path)
+    def create() -> str:
+        if is_delta_table(spark, path):
+            return path
+        if driver_files(spark).glob(path) and driver_files(spark).list(path):
+            raise LakehouseError(f"{path} is not a Delta table but holds other files: refusing to create {table} there")
         try:
-            return (
-                DeltaTable.createIfNotExists(spark)
-                .location(path)
-                .addColumns(TABLES[table])
-                .property("delta.enableChangeDataFeed", "true")
-                .execute()
+            spark.sql(
+                f"CREATE TABLE IF NOT EXISTS {delta_ref(path)} ({column_ddl(TABLES[table])}) USING delta "
+                "TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')"
             )
         except AnalysisException as exc:
             if exc.getCondition() not in _CREATION_RACES:
                 raise
             raise CreationRace(f"{path} is being created by another writer: {exc}") from exc
+        return path
 
     with _CREATING:
         return with_retry(create, f"creating {table}")
+
+
+def merge_into(
+    spark: SparkSession, path: str, source: DataFrame, on: str, clauses: str, *, evolve: bool = False
+) -> None:
+    """``MERGE INTO`` the Delta table at ``path`` (alias ``t``) from ``source`` (alias ``s``) ``ON on``,
+    with the ``WHEN ...`` ``clauses``, as SQL over a temporary view, so it runs the same in classic Spark and
+    through Spark Connect (Delta's Python ``DeltaTable`` needs a Delta Connect plugin on the server).
+    ``evolve``: ``MERGE WITH SCHEMA EVOLUTION`` (new source columns are added to the table).
+    """
+    view = f"kazu_spark_merge_{uuid.uuid4().hex}"
+    source.createOrReplaceTempView(view)
+    try:
+        evolution = " WITH SCHEMA EVOLUTION" if evolve else ""
+        spark.sql(f"MERGE{evolution} INTO {delta_ref(path)} t USING {view} s ON {on} {clauses}")
+    finally:
+        spark.catalog.dropTempView(view)
 
 
 def conform(df: DataFrame, table: str) -> DataFrame:
@@ -172,12 +238,10 @@ def merge_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, 
     """
     source = conform(df, table).dropDuplicates(list(KEYS[table]))
 
+    clauses = ("WHEN MATCHED THEN UPDATE SET * " if update else "") + "WHEN NOT MATCHED THEN INSERT *"
+
     def merge() -> None:
-        target = ensure_table(spark, lakehouse, table).alias("t")
-        builder = target.merge(source.alias("s"), key_condition(table)).withSchemaEvolution()
-        if update:
-            builder = builder.whenMatchedUpdateAll()
-        builder.whenNotMatchedInsertAll().execute()
+        merge_into(spark, ensure_table(spark, lakehouse, table), source, key_condition(table), clauses, evolve=True)
 
     with_retry(merge, f"MERGE into {table}")
 
@@ -187,8 +251,8 @@ def delete_documents(spark: SparkSession, lakehouse: str, table: str, docs: Data
     ids = docs.select("doc_id").distinct()
 
     def delete() -> None:
-        target = ensure_table(spark, lakehouse, table).alias("t")
-        target.merge(ids.alias("s"), "t.doc_id = s.doc_id").whenMatchedDelete().execute()
+        path = ensure_table(spark, lakehouse, table)
+        merge_into(spark, path, ids, "t.doc_id = s.doc_id", "WHEN MATCHED THEN DELETE")
 
     with_retry(delete, f"delete by doc_id from {table}")
 
@@ -203,7 +267,7 @@ def read_table(spark: SparkSession, lakehouse: str, table: str, version: int | N
 
 def table_version(spark: SparkSession, lakehouse: str, table: str) -> int:
     """The table's latest committed version."""
-    return DeltaTable.forPath(spark, table_path(lakehouse, table)).history(1).collect()[0]["version"]
+    return spark.sql(f"DESCRIBE HISTORY {delta_ref(table_path(lakehouse, table))} LIMIT 1").first()["version"]
 
 
 def read_changes(spark: SparkSession, lakehouse: str, table: str, start: int, end: int) -> DataFrame:

@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import logging
 
-from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
 
-from kazu_spark.lakehouse.delta import table_exists, table_path, with_retry
+from kazu_spark.lakehouse.delta import delta_ref, sql_string, table_exists, table_path, with_retry
 from kazu_spark.schemas import TABLES
 
 log = logging.getLogger(__name__)
 
 #: VACUUM's default retention: Delta's own default, and the smallest this module accepts unasked
 SAFE_RETENTION_HOURS = 168.0
-_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 
 def check_retention(hours: float, allow_short_retention: bool = False) -> None:
@@ -47,8 +45,22 @@ def check_retention(hours: float, allow_short_retention: bool = False) -> None:
         )
 
 
-def _file_count(spark: SparkSession, path: str) -> int:
-    return DeltaTable.forPath(spark, path).detail().collect()[0]["numFiles"]
+def _detail(spark: SparkSession, path: str) -> Row:
+    return spark.sql(f"DESCRIBE DETAIL {delta_ref(path)}").first()
+
+
+def retention_properties(hours: float) -> dict[str, str]:
+    """The table properties that make Delta keep removed data files, and the log, for ``hours``.
+
+    Delta 4 ignores ``VACUUM ... RETAIN n HOURS`` for any n but 0 ("set delta.deletedFileRetentionDuration");
+    these properties are what it applies, to VACUUM and to log clean-up alike.
+
+    Example:
+        >>> retention_properties(1.5)["delta.deletedFileRetentionDuration"]
+        'interval 5400 seconds'
+    """
+    interval = f"interval {round(hours * 3600)} seconds"
+    return {"delta.deletedFileRetentionDuration": interval, "delta.logRetentionDuration": interval}
 
 
 def maintain(
@@ -58,36 +70,37 @@ def maintain(
     *,
     allow_short_retention: bool = False,
 ) -> dict[str, dict[str, int]]:
-    """OPTIMIZE then VACUUM every lakehouse table that exists; returns per-table file counts.
+    """Set the retention, OPTIMIZE, then VACUUM every lakehouse table that exists; returns per-table file counts.
 
+    The retention becomes the tables' ``delta.deletedFileRetentionDuration`` and ``delta.logRetentionDuration``
+    (:func:`retention_properties`), so VACUUM keeps exactly what was asked for, and log clean-up matches.
     Counts per table: ``files_before`` / ``files_after`` (data files in the current version) and
     ``files_removed`` / ``files_added`` by compaction. VACUUM runs after OPTIMIZE, so with a retention
-    of 0 the files compaction replaced are deleted from storage at once.
+    of 0 the files compaction replaced are deleted from storage at once. SQL only (Spark Connect safe).
     """
     check_retention(retention_hours, allow_short_retention)
-    short = retention_hours < SAFE_RETENTION_HOURS
-    previous = spark.conf.get(_CHECK, "true")
-    if short:  # Delta refuses a short retention unless its own safety check is off
-        spark.conf.set(_CHECK, "false")
+    wanted = retention_properties(retention_hours)
+    properties = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in wanted.items())
     report: dict[str, dict[str, int]] = {}
-    try:
-        for table in TABLES:
-            if not table_exists(spark, lakehouse, table):
-                continue
-            path = table_path(lakehouse, table)
-            before = _file_count(spark, path)
-            metrics = with_retry(
-                lambda path=path: DeltaTable.forPath(spark, path).optimize().executeCompaction().collect()[0],
-                f"OPTIMIZE {table}",
-            )["metrics"]
-            DeltaTable.forPath(spark, path).vacuum(retention_hours)
-            report[table] = {
-                "files_before": before,
-                "files_after": _file_count(spark, path),
-                "files_removed": metrics["numFilesRemoved"],
-                "files_added": metrics["numFilesAdded"],
-            }
-            log.info("maintained %s: %s", table, report[table])
-    finally:
-        spark.conf.set(_CHECK, previous)
+    for table in TABLES:
+        if not table_exists(spark, lakehouse, table):
+            continue
+        path = table_path(lakehouse, table)
+        before = _detail(spark, path)
+        if any(before["properties"].get(k) != v for k, v in wanted.items()):  # a metadata commit only if it changes
+            with_retry(
+                lambda path=path: spark.sql(f"ALTER TABLE {delta_ref(path)} SET TBLPROPERTIES ({properties})"),
+                f"setting the retention of {table}",
+            )
+        metrics = with_retry(lambda path=path: spark.sql(f"OPTIMIZE {delta_ref(path)}").first(), f"OPTIMIZE {table}")[
+            "metrics"
+        ]
+        spark.sql(f"VACUUM {delta_ref(path)}").collect()  # the table's retention, set above
+        report[table] = {
+            "files_before": before["numFiles"],
+            "files_after": _detail(spark, path)["numFiles"],
+            "files_removed": metrics["numFilesRemoved"],
+            "files_added": metrics["numFilesAdded"],
+        }
+        log.info("maintained %s: %s", table, report[table])
     return report

@@ -86,6 +86,7 @@ from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
 from kazu_spark.linking.species import SPECIES_SCORE, prefer_document_species
 from kazu_spark.linking.variants import variant_keys
+from kazu_spark.runtime.connect import session_pandas_udf
 from kazu_spark.runtime.memory_guard import check_memory, guard_memory
 from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
 from kazu_spark.runtime.worker_cache import map_with_broadcast
@@ -110,13 +111,13 @@ _MATCH_SCHEMA = ddl(LINK_MATCH)
 _SHORT_FORM_SCHEMA = "doc_id string, short string, long string, long_start int, long_end int"
 
 
-@pandas_udf(StringType())
+@session_pandas_udf(StringType())
 def normalise_udf(text: pd.Series, entity_class: pd.Series) -> pd.Series:
     """``normalise`` over Arrow batches of (text, entity_class)."""
     return pd.Series([normalise(t, c) for t, c in zip(text, entity_class, strict=True)], index=text.index)
 
 
-@pandas_udf(ArrayType(StringType()))
+@session_pandas_udf(ArrayType(StringType()))
 def variant_keys_udf(text: pd.Series, entity_class: pd.Series) -> pd.Series:
     """``variant_keys`` over Arrow batches of (text, entity_class)."""
     return pd.Series([variant_keys(t, c) for t, c in zip(text, entity_class, strict=True)], index=text.index)

@@ -1,8 +1,9 @@
 """Spark glue for NER: ship the weights once, build the tagger once per Python worker, tag partitions;
 run the dictionary matcher (:mod:`kazu_spark.ner.dictionary`) over partitions the same way.
 
-The driver reads the model folder into memory and broadcasts it; each Python worker unpacks it once into a
-temporary folder and keeps the built :class:`~kazu_spark.ner.tagger.Tagger` in the worker's cache
+The driver reads the model folder into memory and broadcasts it (classic Spark; through Spark Connect, or
+with ``ner.model_shipping: path``, each executor reads ``ner.model`` itself); each Python worker unpacks it once
+into a temporary folder and keeps the built :class:`~kazu_spark.ner.tagger.Tagger` in the worker's cache
 (:func:`kazu_spark.runtime.worker_cache.worker_cached`) keyed by the model's fingerprint, so later batches and
 later tasks on a reused worker (``spark.python.worker.reuse``, on by default) skip loading. Sections are
 tagged separately, so no entity crosses from title into body, and offsets are shifted back into
@@ -32,6 +33,7 @@ from pyspark.sql import functions as F
 from kazu_spark.ner import dictionary
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.paths import resolve_path
+from kazu_spark.runtime.connect import default_parallelism, is_connect
 from kazu_spark.runtime.memory_guard import guard_memory
 from kazu_spark.runtime.resource_profile import ner_resource_profile, task_device
 from kazu_spark.runtime.worker_cache import clear_worker_cache, map_with_broadcast, worker_cached
@@ -111,10 +113,11 @@ def _worker_tagger(key: str, folder: Callable[[], Path], cfg: NerConfig, threads
 def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
     """Ship ``cfg.model`` once; the returned function gives the worker's cached Tagger.
 
-    The model's files are broadcast, or with ``cfg.model_archive`` read on each executor from the
-    archive shipped with ``--archives`` (the driver then reads no model). Call the returned function
-    inside a ``mapInPandas`` function: it builds the tagger on first use in a Python worker and reuses
-    it afterwards. Used by the NER stage and the soft-label job.
+    The model's files are broadcast (classic Spark), or each executor reads ``cfg.model`` itself (Spark
+    Connect, which has no broadcast variables, or ``ner.model_shipping: path``), or with ``cfg.model_archive``
+    reads the archive shipped with ``--archives`` (the driver then reads no model). Either way a Python worker
+    loads the model once. Call the returned function inside a ``mapInPandas`` function: it builds the tagger
+    on first use in a Python worker and reuses it afterwards. Used by the NER stage and the soft-label job.
     """
     threads = int(spark.conf.get("spark.task.cpus", "1"))
     settings = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:12]  # threshold, precision, window...
@@ -123,8 +126,12 @@ def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
         return lambda: _worker_tagger(f"archive-{alias}/{settings}", lambda: archive_model_dir(alias), cfg, threads)
     files = read_model_files(cfg.model)
     fingerprint = model_fingerprint(files)
-    shipped = spark.sparkContext.broadcast(files)
     key = f"{fingerprint}/{settings}"
+    shipping = cfg.model_shipping if cfg.model_shipping != "auto" else "path" if is_connect(spark) else "broadcast"
+    if shipping == "path":
+        model = cfg.model  # resolved on the executor: a pkg:// model is the executor's installed copy
+        return lambda: _worker_tagger(key, lambda: resolve_model_dir(resolve_path(model)), cfg, threads)
+    shipped = spark.sparkContext.broadcast(files)
     return lambda: _worker_tagger(key, lambda: _unpack_broadcast(fingerprint, shipped), cfg, threads)
 
 
@@ -162,7 +169,7 @@ def tag_documents(
     ``memory_limit_mb`` is the worker memory guard's ceiling (None: off), checked between batches.
     """
     worker_tagger = ship_tagger(spark, cfg)
-    partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
+    partitions = cfg.partitions or 2 * default_parallelism(spark)
     task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
     profile = ner_resource_profile(cfg.gpu_amount_per_task, task_cpus=task_cpus) if cfg.gpu_amount_per_task else None
 

@@ -23,12 +23,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from kazu_spark.config import OntologySource
-from kazu_spark.lakehouse.delta import merge_table, table_path, with_retry
+from kazu_spark.lakehouse.delta import merge_into, merge_table, table_path, with_retry
 from kazu_spark.linking.normalise import is_symbolic, normalise
 from kazu_spark.ontologies.parsers import parse_source, source_checksum, source_version
 from kazu_spark.schemas import ONTOLOGY_TERMS
@@ -119,9 +117,19 @@ def write_ontology_terms(
     terms = build_ontology_terms(spark, sources, base)
     count = terms.count()
     merge_table(spark, terms, lakehouse, "ontology_terms")
-    table = DeltaTable.forPath(spark, table_path(lakehouse, "ontology_terms"))
-    for source in sources:  # a merged term carries the current checksum: any other checksum is stale
-        stale = (F.col("source") == source.name) & (F.col("source_checksum") != source_checksum(source, base))
-        with_retry(lambda stale=stale: table.delete(stale), f"deleting stale {source.name} terms")
+    # a merged term carries its source's current checksum: any other checksum of that source is stale
+    current = spark.createDataFrame(
+        [(source.name, source_checksum(source, base)) for source in sources], "source string, source_checksum string"
+    )
+    with_retry(
+        lambda: merge_into(
+            spark,
+            table_path(lakehouse, "ontology_terms"),
+            current,
+            "t.source = s.source AND t.source_checksum <> s.source_checksum",
+            "WHEN MATCHED THEN DELETE",
+        ),
+        "deleting stale ontology terms",
+    )
     log.info("merged %d ontology terms from %s into %s", count, [s.name for s in sources], lakehouse)
     return count

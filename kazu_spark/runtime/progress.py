@@ -2,7 +2,9 @@
 
 Spark's status tracker reports tasks, not documents; :func:`track_documents` runs the NER job in a job
 group and a background thread polls that group's last stage (the result stage of the job, where the
-tagger runs) for ``numCompletedTasks`` / ``numTasks``. :func:`documents_progress` maps those counts to
+tagger runs) for ``numCompletedTasks`` / ``numTasks``. Spark Connect has no status tracker; there a
+progress handler keeps the latest stage's counts from the progress the server streams with each query.
+:func:`documents_progress` maps those counts to
 documents (documents are hash-partitioned by ``doc_id``, so each task holds about ``total / numTasks``)
 and derives the rate and ETA. The bar is drawn with ``rich.progress`` on stderr, by default only when
 stderr is a terminal (``progress: auto``), so logs of scheduled jobs stay free of it.
@@ -18,14 +20,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pyspark.sql import SparkSession
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
+
+from kazu_spark.runtime.connect import is_connect
 
 ProgressMode = Literal["auto", "on", "off"]
 
@@ -90,6 +94,52 @@ def _feed(
     _render(progress, task, documents_progress(*poll(), documents, time.monotonic() - started))
 
 
+class LastStage:
+    """A Spark Connect progress handler (``spark.registerProgressHandler``) keeping the (completed, total) tasks
+    of the latest stage it was told about: the result stage, where the tagger runs.
+
+    Example:
+        >>> from types import SimpleNamespace as Stage
+        >>> last = LastStage()
+        >>> last([Stage(stage_id=1, num_completed_tasks=4, num_tasks=4),
+        ...       Stage(stage_id=2, num_completed_tasks=1, num_tasks=8)], 0, "op", False)
+        >>> last.counts
+        (1, 8)
+    """
+
+    def __init__(self) -> None:
+        self.counts = (0, 0)
+
+    def __call__(self, stages: Iterable[Any] | None, inflight_tasks: int, operation_id: str | None, done: bool) -> None:
+        latest = max(stages or (), key=lambda stage: stage.stage_id, default=None)
+        if latest is not None:
+            self.counts = (latest.num_completed_tasks, latest.num_tasks)
+
+
+@contextmanager
+def _connect_progress(spark: SparkSession) -> Iterator[Callable[[], tuple[int, int]]]:
+    """Through Spark Connect (no status tracker): the counts the server reports with each query's progress."""
+    last = LastStage()
+    spark.registerProgressHandler(last)
+    try:
+        yield lambda: last.counts
+    finally:
+        spark.removeProgressHandler(last)
+
+
+@contextmanager
+def _job_group_progress(spark: SparkSession) -> Iterator[Callable[[], tuple[int, int]]]:
+    """In classic Spark: the enclosed jobs run in a job group whose last stage the status tracker reports."""
+    group = f"kazu-spark-ner-{uuid.uuid4().hex[:8]}"
+    context = spark.sparkContext
+    context.setJobGroup(group, "kazu-spark NER", interruptOnCancel=False)
+    try:
+        yield lambda: group_task_counts(spark, group)
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+        context.setLocalProperty("spark.job.description", None)
+
+
 @contextmanager
 def track_documents(
     spark: SparkSession,
@@ -99,29 +149,24 @@ def track_documents(
     console: Console | None = None,
     interval: float = 0.5,
 ) -> Iterator[None]:
-    """Run the enclosed Spark actions in a job group and show their progress in documents, if enabled."""
+    """Show the enclosed Spark actions' progress in documents, if enabled (classic Spark: through a job group
+    and the status tracker; Spark Connect: through the progress the server reports)."""
     console = console or Console(stderr=True)
     if not progress_enabled(mode, console.file):
         yield
         return
-    group = f"kazu-spark-ner-{uuid.uuid4().hex[:8]}"
-    context = spark.sparkContext
-    context.setJobGroup(group, "kazu-spark NER", interruptOnCancel=False)
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(),
         TextColumn("{task.completed:,}/{task.total:,} documents · {task.fields[rate]} docs/s · ETA {task.fields[eta]}"),
     )  # fmt: skip
     stop = threading.Event()
-    with Progress(*columns, console=console, auto_refresh=False) as progress:  # redrawn by the feeder only
-        feeder = threading.Thread(
-            target=_feed, args=(lambda: group_task_counts(spark, group), documents, progress, stop, interval)
-        )
-        feeder.daemon = True
+    counts = _connect_progress if is_connect(spark) else _job_group_progress
+    with counts(spark) as poll, Progress(*columns, console=console, auto_refresh=False) as progress:
+        feeder = threading.Thread(target=_feed, args=(poll, documents, progress, stop, interval))
+        feeder.daemon = True  # redrawn by the feeder only
         feeder.start()
         try:
             yield
         finally:
             stop.set()
             feeder.join()
-            context.setLocalProperty("spark.jobGroup.id", None)
-            context.setLocalProperty("spark.job.description", None)

@@ -98,49 +98,42 @@ def build_session(
     app_name: str = "kazu-spark",
     master: str | None = None,
     *,
+    remote: str | None = None,
     use_local_jars: bool = True,
     extra_conf: dict[str, str] | None = None,
 ) -> SparkSession:
     """Get or create a SparkSession with Delta Lake, Arrow and the project's Python on the workers.
 
-    ``master`` defaults to ``$SPARK_MASTER`` or :data:`DEFAULT_MASTER` (``local[*,4]``: failed tasks are
-    retried) when no cluster passes one in (spark-submit sets ``spark.master`` itself and wins); a master
-    given explicitly is used as it is. ``extra_conf`` passes any other Spark setting through.
+    ``remote`` (or ``$SPARK_REMOTE``) makes it a Spark Connect session (:func:`connect_session`); otherwise a
+    classic one. ``master`` defaults to ``$SPARK_MASTER`` or :data:`DEFAULT_MASTER` (``local[*,4]``: failed
+    tasks are retried) when no cluster passes one in (spark-submit sets ``spark.master`` itself and wins); a
+    master given explicitly is used as it is. ``extra_conf`` passes any other Spark setting through.
     A ``local[...]`` master also gets Delta's log replay and file listing (VACUUM) sized for one machine
     (``$KAZU_SPARK_SHUFFLE_PARTITIONS`` tasks, like shuffles), not for a cluster, and Python workers forked
     from :mod:`kazu_spark.runtime.worker_daemon`.
     The cached Delta jars are added unless the runtime is Databricks (Delta built in); under spark-submit
     they are optional, since ``--packages io.delta:...`` or ``--jars`` may bring Delta instead.
     """
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    if remote:
+        return connect_session(app_name, remote, use_local_jars=use_local_jars, extra_conf=extra_conf)
+    return _classic_session(app_name, master, use_local_jars=use_local_jars, extra_conf=extra_conf)
+
+
+def _classic_session(
+    app_name: str, master: str | None, *, use_local_jars: bool, extra_conf: dict[str, str] | None
+) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.appName(app_name)
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        # bounds each Arrow batch sent to a Python worker (a few huge documents make a small batch)
-        .config("spark.sql.execution.arrow.maxBytesPerBatch", str(ARROW_BATCH_BYTES))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
-        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
-    )
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in _session_conf().items():
+        builder = builder.config(key, value)
     launched_by_submit = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit / notebooks start the JVM first
     if master or not launched_by_submit:
         master = master or os.environ.get("SPARK_MASTER", DEFAULT_MASTER)
         builder = builder.master(master)
-        partitions = os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8")
-        builder = builder.config("spark.sql.shuffle.partitions", partitions)
-        if master.startswith("local"):
-            # workers run this interpreter, which has kazu_spark: fork them from a daemon that imported
-            # torch and transformers once (pages shared copy-on-write: 2.78 -> 2.36 GiB for the NER bench)
-            builder = builder.config("spark.python.daemon.module", worker_daemon.__name__)
-            # Delta rebuilds a table's state from its log in 50 tasks by default: too many for one machine
-            builder = builder.config("spark.databricks.delta.snapshotPartitions", partitions)
-            # VACUUM lists a table's files in up to 10,000 tasks by default: 60 s for a tiny table, 8 s with this
-            builder = builder.config("spark.sql.sources.parallelPartitionDiscovery.parallelism", partitions)
-        builder = builder.config("spark.driver.memory", os.environ.get("KAZU_SPARK_DRIVER_MEMORY", "4g"))
+        for key, value in _local_conf(master).items():
+            builder = builder.config(key, value)
     if use_local_jars and "DATABRICKS_RUNTIME_VERSION" not in os.environ:  # Databricks ships Delta itself
         try:
             builder = builder.config("spark.jars", ",".join(str(p) for p in cached_jars()))
@@ -150,3 +143,86 @@ def build_session(
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+#: local[...] -> the URL of the Spark Connect server this process started for it
+_LOCAL_SERVERS: dict[str, str] = {}
+
+
+def connect_session(
+    app_name: str, remote: str, *, use_local_jars: bool = True, extra_conf: dict[str, str] | None = None
+) -> SparkSession:
+    """A Spark Connect session to ``remote``: ``sc://host:port`` (Databricks serverless, a Connect server), or
+    ``local[N]``: a Spark Connect server started in this process (classic Spark with Delta and the project's
+    Python, on a free port) and a Connect session to it, as the tests use. Only session-level settings go
+    to a server that is already running; its cluster settings (Delta, jars) are its own.
+    """
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    if remote in _LOCAL_SERVERS:
+        remote, extra_conf = _LOCAL_SERVERS[remote], None
+    elif remote.startswith("local"):
+        port = _free_port()
+        server = {"spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin"}
+        server["spark.connect.grpc.binding.port"] = str(port)
+        url = os.environ.pop("SPARK_REMOTE", None)  # while it is set, pyspark builds no classic session
+        try:
+            _classic_session(app_name, remote, use_local_jars=use_local_jars, extra_conf=server | (extra_conf or {}))
+        finally:
+            if url is not None:
+                os.environ["SPARK_REMOTE"] = url
+        _LOCAL_SERVERS[remote] = f"sc://localhost:{port}"
+        remote, extra_conf = _LOCAL_SERVERS[remote], None  # the server took extra_conf
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pandas_udf makes Connect UDFs from now on (pyspark's flag)
+    session_level = {
+        k: v for k, v in _session_conf().items() if k.startswith(("spark.sql.execution", "spark.sql.session"))
+    }
+    builder = ConnectSession.builder.remote(remote).appName(app_name)
+    for key, value in (session_level | (extra_conf or {})).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _free_port() -> int:
+    """A TCP port free on this machine right now (for a local Spark Connect server)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _session_conf() -> dict[str, str]:
+    """Settings of every session the job builds: Delta, Arrow batches, UTC, quiet console, the Python."""
+    return {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # bounds each Arrow batch sent to a Python worker (a few huge documents make a small batch)
+        "spark.sql.execution.arrow.maxBytesPerBatch": str(ARROW_BATCH_BYTES),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    }
+
+
+def _local_conf(master: str) -> dict[str, str]:
+    """Settings of a session whose master this process chooses: shuffle size, driver memory and, for a
+    ``local[...]`` master, one-machine sizes and Python workers forked from the worker daemon."""
+    partitions = os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8")
+    conf = {
+        "spark.sql.shuffle.partitions": partitions,
+        "spark.driver.memory": os.environ.get("KAZU_SPARK_DRIVER_MEMORY", "4g"),
+    }
+    if master.startswith("local"):
+        conf |= {
+            # workers run this interpreter, which has kazu_spark: fork them from a daemon that imported
+            # torch and transformers once (pages shared copy-on-write: 2.78 -> 2.36 GiB for the NER bench)
+            "spark.python.daemon.module": worker_daemon.__name__,
+            # Delta rebuilds a table's state from its log in 50 tasks by default: too many for one machine
+            "spark.databricks.delta.snapshotPartitions": partitions,
+            # VACUUM lists a table's files in up to 10,000 tasks by default: 60 s for a tiny table, 8 s with this
+            "spark.sql.sources.parallelPartitionDiscovery.parallelism": partitions,
+        }
+    return conf

@@ -7,7 +7,9 @@ drops them all (the memory guard's release).
 
 :func:`map_with_broadcast`: the object (a dictionary matcher, fuzzy indexes) is pickled on the driver and
 broadcast, so its bytes travel to each executor once instead of inside every task; each Python worker
-unpickles it once (through the cache). Used by dictionary NER and fuzzy linking.
+unpickles it once (through the cache). Spark Connect has no broadcast variables: there the bytes travel in
+the function's closure (sent with each task; bounded by ``spark.connect.grpc.maxInboundMessageSize``).
+Used by dictionary NER and fuzzy linking.
 
 Example (needs a SparkSession):
     >>> df = spark.createDataFrame([("a",), ("b",)], "key string")  # doctest: +SKIP
@@ -27,6 +29,7 @@ from typing import Any, TypeVar
 import pandas as pd
 from pyspark.sql import DataFrame
 
+from kazu_spark.runtime.connect import is_connect
 from kazu_spark.runtime.memory_guard import guard_memory
 
 T = TypeVar("T")
@@ -72,10 +75,14 @@ def map_with_broadcast(
     """
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     key = hashlib.sha256(payload).hexdigest()
-    shipped = frame.sparkSession.sparkContext.broadcast(payload)
+    if is_connect(frame.sparkSession):  # no broadcast variables: the bytes travel in the function's closure
+        read = lambda: payload  # noqa: E731
+    else:
+        shipped = frame.sparkSession.sparkContext.broadcast(payload)
+        read = lambda: shipped.value  # noqa: E731
 
     def map_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in guard_memory(batches, memory_limit_mb, release=clear_worker_cache):
-            yield fn(worker_cached(f"broadcast-{key}", lambda: pickle.loads(shipped.value)), batch)
+            yield fn(worker_cached(f"broadcast-{key}", lambda: pickle.loads(read())), batch)
 
     return frame.mapInPandas(map_partition, schema)

@@ -17,15 +17,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.documents.readers import read_raw
 from kazu_spark.documents.spark import to_documents
-from kazu_spark.lakehouse.delta import conform
+from kazu_spark.lakehouse.delta import conform, is_delta_table, sql_string
 from kazu_spark.ner.spark import document_batches, ship_tagger
 from kazu_spark.paths import resolve_path
+from kazu_spark.runtime.connect import default_parallelism
 from kazu_spark.schemas import NER_INPUT, SOFT_LABELS, ddl
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def label_documents(spark: SparkSession, documents: DataFrame, cfg: NerConfig) -
     (:func:`kazu_spark.ner.spark.ship_tagger`).
     """
     worker_tagger = ship_tagger(spark, cfg)
-    partitions = cfg.partitions or 2 * spark.sparkContext.defaultParallelism
+    partitions = cfg.partitions or 2 * default_parallelism(spark)
 
     def label_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from kazu_spark.training.soft_labels import soft_label_rows  # on the worker: the driver stays torch-free
@@ -71,8 +71,8 @@ def write_soft_labels(
     teacher = versioned_name(load_token_classifier(resolve_path(cfg.model)))
     documents, _ = to_documents(read_raw(spark, input_path, fmt), str(uuid.uuid4()), max_chars=max_chars)
     writer = conform(label_documents(spark, documents, cfg), "soft_labels").write.format("delta")
-    if DeltaTable.isDeltaTable(spark, out):
-        writer = writer.mode("overwrite").option("replaceWhere", f"teacher = '{teacher}'")
+    if is_delta_table(spark, out):
+        writer = writer.mode("overwrite").option("replaceWhere", f"teacher = {sql_string(teacher)}")
     writer.save(out)
     stats = (
         spark.read.format("delta")
