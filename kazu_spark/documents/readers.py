@@ -548,9 +548,9 @@ def _read_pubmed(spark: SparkSession, path: str) -> RawInput:
     The deletions are a second, lazy pass over the records that hold a ``<DeleteCitation`` (an update
     file's last one), so the rows' pass never carries them.
     """
-    records = _records(spark.read.option("lineSep", pubmed.RECORD_END).text(path))
-    rows = _parse_with(records, parse_pubmed_record)
-    deleting = records.where(F.instr(F.col("raw").cast("string"), pubmed.DELETE_TAG) > 0)
+    records = spark.read.option("lineSep", pubmed.RECORD_END).text(path)
+    rows = _parse_with(_records(records), parse_pubmed_record)
+    deleting = _records(records.where(F.col("value").contains(pubmed.DELETE_TAG)))
     return RawInput(rows, deletions=_parse_with(deleting, _deleted_pmids, RAW_DELETIONS, ("source_id",)))
 
 
