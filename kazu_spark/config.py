@@ -147,8 +147,8 @@ class InputConfig(_Strict):
     """Where documents come from."""
 
     path: PathStr | None = Field(None, description="input file, folder or table path")
-    format: Literal["auto", "jsonl", "parquet", "delta", "text", "pubtator"] = Field(
-        "auto", description="input format; auto detects from the path"
+    format: Literal["auto", "jsonl", "parquet", "delta", "text", "pubtator", "pubmed_xml"] = Field(
+        "auto", description="input format; auto detects from the path (.xml, .xml.gz: pubmed_xml)"
     )
     max_chars: int = Field(1_000_000, gt=0, description="documents longer than this are quarantined")
 

@@ -51,6 +51,12 @@ RAW_DOCUMENTS = _schema(
     ),
 )
 
+#: what a reader's input deletes (PubMed update files' ``DeleteCitation``): ids as ingestion makes doc_ids
+RAW_DELETIONS = _schema(
+    ("source_id", StringType(), False, "id of a document the input deletes (a PMID): its documents.doc_id"),
+    ("source", StringType(), False, "the file that lists the deletion"),
+)
+
 # Delta refuses NOT NULL inside arrays and maps, so nested fields are nullable (never null in practice).
 #: a span of documents.text (a section's, a sentence's in kg_nodes.sentences)
 SPAN = StructType(

@@ -71,6 +71,7 @@ PURE = (
     "documents.ingest",
     "kg.sentences",
     "documents.pubtator",
+    "documents.pubmed",
     "documents.conll",
     "report.render",
     "evaluation.metrics",

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pandas as pd
 import pytest
@@ -77,7 +78,20 @@ def write_pubtator(folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz", "parquet", "delta", "text", "pubtator"])
+def write_pubmed_xml(folder: Path) -> Path:
+    """The documents as PubMed XML: the title an ArticleTitle (empty for none), the text one AbstractText."""
+    articles = [
+        f"<PubmedArticle><MedlineCitation><PMID>{source_id}</PMID><Article><ArticleTitle>{escape(title or '')}"
+        f"</ArticleTitle><Abstract><AbstractText>{escape(text)}</AbstractText></Abstract></Article>"
+        "</MedlineCitation></PubmedArticle>\n"
+        for source_id, title, text in DOCS
+    ]
+    path = folder / "pubmed25n0001.xml"
+    path.write_text(f"<?xml version='1.0'?>\n<PubmedArticleSet>\n{''.join(articles)}</PubmedArticleSet>\n")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz", "parquet", "delta", "text", "pubtator", "pubmed_xml"])
 def test_every_format_reads_the_same_documents(spark: SparkSession, tmp_path: Path, fmt: str) -> None:
     writers = {
         "jsonl": write_jsonl,
@@ -86,6 +100,7 @@ def test_every_format_reads_the_same_documents(spark: SparkSession, tmp_path: Pa
         "delta": lambda folder: write_delta(folder, spark),
         "text": write_text,
         "pubtator": write_pubtator,
+        "pubmed_xml": write_pubmed_xml,
     }
     path = str(writers[fmt](tmp_path))
     assert detect_format(spark, path) == fmt.removesuffix(".gz")

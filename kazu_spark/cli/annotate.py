@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare ``annotate``'s flags."""
     with_conf(p)
     p.add_argument("--input", help="input path (config: input.path)")
-    p.add_argument("--format", help="auto, jsonl, parquet, delta, text or pubtator (config: input.format)")
+    p.add_argument("--format", help="auto, jsonl, parquet, delta, text, pubtator or pubmed_xml (config: input.format)")
     p.add_argument("--model", help="model folder (config: ner.model)")
     p.add_argument("--master", help="Spark master for local runs (config: spark.master)")
     p.add_argument("--progress", choices=("auto", "on", "off"), help="NER progress bar (config: progress)")
@@ -88,6 +88,7 @@ def _print_summary(summary: RunSummary, lakehouse: str) -> None:
         ("skipped (duplicates)", f"{summary.skipped_duplicates:,}"),
         ("skipped files", f"{summary.skipped_files:,}"),
         ("quarantined", f"{summary.quarantined:,}"),
+        ("documents deleted", f"{summary.deleted_documents:,}"),
         ("entities", f"{summary.entities:,}"),
         *((f"  {cls}", f"{n:,}") for cls, n in summary.entities_per_class.items()),
         ("fraction linked", f"{summary.fraction_linked:.1%}"),

@@ -1,7 +1,9 @@
-"""Readers: any supported input (JSONL, Parquet, Delta, a folder of .txt files, PubTator) -> raw rows.
+"""Readers: any supported input (JSONL, Parquet, Delta, a folder of .txt files, PubTator, PubMed XML) -> raw rows.
 
 Every reader returns the ``RAW_DOCUMENTS`` schema (source_id, title, text, source, read_error), so
-ingestion (``kazu_spark.documents.ingest``) has one shape to validate whatever the input was.
+ingestion (``kazu_spark.documents.ingest``) has one shape to validate whatever the input was. PubMed XML
+(``pubmed_xml``, :mod:`kazu_spark.documents.pubmed`) also says which documents its update files delete
+(``RawInput.deletions``, ``RAW_DELETIONS``).
 
 Two kinds of failure are kept apart:
 
@@ -25,9 +27,9 @@ with its reason, for the run to count; an empty file is a row (ingestion quarant
 Example:
     >>> from kazu_spark.documents.readers import FORMATS, format_from_names
     >>> FORMATS
-    ('jsonl', 'parquet', 'delta', 'text', 'pubtator')
-    >>> format_from_names(["part-0.jsonl.gz", "part-1.jsonl"])
-    'jsonl'
+    ('jsonl', 'parquet', 'delta', 'text', 'pubtator', 'pubmed_xml')
+    >>> format_from_names(["part-0.jsonl.gz", "part-1.jsonl"]), format_from_names(["pubmed25n0001.xml.gz"])
+    ('jsonl', 'pubmed_xml')
     >>> hidden("_SUCCESS"), hidden(".DS_Store"), hidden("year=2024"), hidden("_a=1"), hidden("doc.txt")
     (True, True, False, False, False)
 """
@@ -49,13 +51,14 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
 
+from kazu_spark.documents import pubmed
 from kazu_spark.documents.ingest import INVALID_ID, INVALID_TEXT, INVALID_UTF8, read_error
 from kazu_spark.errors import InputError
 from kazu_spark.runtime.driver_fs import FileInfo, FileSystemError, driver_files
-from kazu_spark.schemas import RAW_DOCUMENTS
+from kazu_spark.schemas import RAW_DELETIONS, RAW_DOCUMENTS
 
 #: formats ``read_raw`` accepts besides ``auto``
-FORMATS: tuple[str, ...] = ("jsonl", "parquet", "delta", "text", "pubtator")
+FORMATS: tuple[str, ...] = ("jsonl", "parquet", "delta", "text", "pubtator", "pubmed_xml")
 
 #: accepted column (or JSON field) names, in order of preference
 ID_COLUMNS: tuple[str, ...] = ("id", "pmid")
@@ -69,6 +72,8 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
     (".json", "jsonl"),
     (".parquet", "parquet"),
     (".pubtator", "pubtator"),
+    (".xml.gz", "pubmed_xml"),
+    (".xml", "pubmed_xml"),
     (".txt", "txt"),
 )
 
@@ -93,8 +98,8 @@ _LINE_END = {lf: re.compile(eol) for lf, eol in _EOL.items()}
 #: (source_id, title, text, read_error) of one record
 _Parsed = tuple[str | None, str | None, str | None, str | None]
 PARSED_COLUMNS = ("source_id", "title", "text", "read_error")
-#: a parser turns one raw record into its documents (none for a blank record, several for a PubTator run)
-_Parser = Callable[[bytes, str], list[_Parsed]]
+#: a parser turns one raw record into its rows (none for a blank record, several for a PubTator run)
+_Parser = Callable[[bytes, str], list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,12 @@ class _Listing:
 
 @dataclass(frozen=True)
 class RawInput:
-    """What ``read_input`` read: raw rows (``RAW_DOCUMENTS``) and the entries it skipped, by reason."""
+    """What ``read_input`` read: raw rows (``RAW_DOCUMENTS``), the entries it skipped by reason, and the
+    documents the input deletes (``RAW_DELETIONS``; PubMed XML only, else None)."""
 
     rows: DataFrame
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> sorted entry names
+    deletions: DataFrame | None = None
 
 
 def read_raw(spark: SparkSession, path: str, fmt: str = "auto") -> DataFrame:
@@ -168,7 +175,9 @@ def read_input(spark: SparkSession, path: str, fmt: str = "auto") -> RawInput:
         "pubtator": _read_pubtator,
     }
     try:
-        return _read_text(spark, path) if fmt == "text" else RawInput(readers[fmt](spark, path))
+        if fmt in ("text", "pubmed_xml"):
+            return _read_text(spark, path) if fmt == "text" else _read_pubmed(spark, path)
+        return RawInput(readers[fmt](spark, path))
     except (PySparkException, Py4JJavaError) as exc:  # e.g. not Parquet (footer), not a Delta table, no access
         raise InputError(f"cannot read {path} as {fmt}: {_first_line(exc)}") from exc
 
@@ -278,8 +287,14 @@ def _decode(raw: bytes) -> tuple[str, str | None]:
         return raw.decode("utf-8", "backslashreplace"), read_error(INVALID_UTF8, str(exc))
 
 
-def _parse_with(records: DataFrame, parser: _Parser) -> DataFrame:
-    """Run ``parser`` over a (raw binary, source string) DataFrame on the executors -> RAW_DOCUMENTS."""
+def _parse_with(
+    records: DataFrame,
+    parser: _Parser,
+    schema: StructType = RAW_DOCUMENTS,
+    columns: tuple[str, ...] = PARSED_COLUMNS,
+) -> DataFrame:
+    """Run ``parser`` over a (raw binary, source string) DataFrame on the executors -> ``schema`` (RAW_DOCUMENTS):
+    each tuple it returns holds ``columns``, the record's source is added."""
 
     def parse_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -288,9 +303,9 @@ def _parse_with(records: DataFrame, parser: _Parser) -> DataFrame:
                 for raw, source in zip(batch["raw"], batch["source"], strict=True)
                 for parsed in parser(bytes(raw), source)
             ]
-            yield pd.DataFrame.from_records(rows, columns=[*PARSED_COLUMNS, "source"])
+            yield pd.DataFrame.from_records(rows, columns=[*columns, "source"])
 
-    return records.mapInPandas(parse_batches, RAW_DOCUMENTS)
+    return records.mapInPandas(parse_batches, schema)
 
 
 def _json_type(value: Any) -> str:
@@ -505,6 +520,37 @@ def _read_pubtator(spark: SparkSession, path: str) -> DataFrame:
     """Blank-line-separated blocks, each document one splittable record (``_line_separator``)."""
     records = spark.read.option("lineSep", _line_separator(spark, path)).text(path)
     return _parse_with(_records(records), parse_pubtator_record)
+
+
+def parse_pubmed_record(raw: bytes, _source: str) -> list[_Parsed]:
+    r"""One record of a PubMed XML file (cut at ``</PubmedArticle>``) -> a row per citation, or its read error.
+
+    Example:
+        >>> parse_pubmed_record(b"<PubmedArticle><MedlineCitation><PMID>3</PMID></MedlineCitation>", "f.xml")
+        [('3', None, None, None)]
+        >>> parse_pubmed_record(b"<PubmedArticle>\xe9", "f.xml")[0][3]
+        "invalid_utf8: 'utf-8' codec can't decode byte 0xe9 in position 15: unexpected end of data"
+    """
+    record, error = _decode(raw)
+    return [(None, None, record, error)] if error else pubmed.parse_record(record)
+
+
+def _deleted_pmids(raw: bytes, _source: str) -> list[tuple[str]]:
+    """The PMIDs a PubMed record's ``DeleteCitation`` lists (none from an undecodable record: its row reports it)."""
+    record, error = _decode(raw)
+    return [] if error else [(pmid,) for pmid in pubmed.deleted_pmids(record)]
+
+
+def _read_pubmed(spark: SparkSession, path: str) -> RawInput:
+    """PubMed baseline/update XML (``.xml`` or ``.xml.gz``), one record per article (``pubmed.RECORD_END``).
+
+    The deletions are a second, lazy pass over the records that hold a ``<DeleteCitation`` (an update
+    file's last one), so the rows' pass never carries them.
+    """
+    records = spark.read.option("lineSep", pubmed.RECORD_END).text(path)
+    rows = _parse_with(_records(records), parse_pubmed_record)
+    deleting = _records(records.where(F.col("value").contains(pubmed.DELETE_TAG)))
+    return RawInput(rows, deletions=_parse_with(deleting, _deleted_pmids, RAW_DELETIONS, ("source_id",)))
 
 
 def _check_columns(path: str, found: list[str]) -> None:

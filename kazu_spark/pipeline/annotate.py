@@ -8,6 +8,13 @@ replaced per document (a re-annotated document's stored rows are deleted by ``do
 appended), which is the same upsert keyed on the document without a row-level MERGE's cost. With
 ``incremental`` on, documents whose content hash is already stored are skipped altogether.
 
+An input that deletes documents (PubMed update files' ``DeleteCitation``, ``RawInput.deletions``) has
+them removed first, with their entities and links (links, entities, then the documents: a killed run
+leaves no document without its entities, and the rerun deletes again); then its own articles are
+annotated. Within one run its articles therefore win over its deletions whatever their files' order
+(and one PMID in two files of a run is a ``conflicting_duplicate_id``), so annotate the PubMed
+baseline, then each update file in NLM's order, one run per file.
+
 Nothing is dropped uncounted: every row read is a document, a quarantine row or an identical duplicate
 (``skipped_duplicates``), and every entry of a text-file input not read is in ``skipped_files`` with its
 reason; a run that annotated nothing new, or skipped entries, says so in ``RunSummary.warnings``.
@@ -74,6 +81,7 @@ class RunSummary:
     skipped_unchanged: int = 0
     skipped_duplicates: int = 0
     quarantined: int = 0
+    deleted_documents: int = 0  # stored documents the input deleted (PubMed DeleteCitation)
     skipped_entries: dict[str, list[str]] = field(default_factory=dict)  # reason -> input entries not read
     entities: int = 0
     entities_per_class: dict[str, int] = field(default_factory=dict)
@@ -111,7 +119,7 @@ class RunSummary:
         if self.skipped_files:
             examples = ", ".join(f"{reason} {names[:3]}" for reason, names in self.skipped_entries.items())
             found.append(f"{self.skipped_files} input entries not read: {examples}")
-        if not self.documents and not self.skipped_unchanged:
+        if not self.documents and not self.skipped_unchanged and not self.deleted_documents:
             found.append(
                 f"nothing was annotated: {self.rows_read} rows read, {self.quarantined} quarantined, "
                 f"{self.skipped_duplicates} duplicates"
@@ -126,6 +134,7 @@ class RunSummary:
                 "documents": self.documents,
                 "skipped_unchanged": self.skipped_unchanged,
                 "quarantined": self.quarantined,
+                "deleted_documents": self.deleted_documents,
                 "entities": self.entities,
                 "linked_entities": self.linked_entities,
                 "links": self.links,
@@ -172,6 +181,23 @@ def _delete_stale_rows(spark: SparkSession, lakehouse: str, todo: DataFrame) -> 
         return
     for table in ("entity_links", "entities"):
         delete_documents(spark, lakehouse, table, stale)
+
+
+def delete_cited(spark: SparkSession, lakehouse: str, deletions: DataFrame) -> int:
+    """Delete the documents ``deletions`` names (``RAW_DELETIONS``: their doc_ids), with their entities and
+    links; returns how many stored documents went. Links first, documents last, as :func:`commit` writes.
+
+    Example:
+        >>> delete_cited(spark, "lakehouse", read_input(spark, "pubmed25n1400.xml.gz").deletions)  # doctest: +SKIP
+        12
+    """
+    ids = deletions.select(F.col("source_id").alias("doc_id")).distinct().localCheckpoint(eager=True)
+    if ids.isEmpty():
+        return 0
+    stored = read_table(spark, lakehouse, "documents").join(ids, "doc_id", "left_semi").count()
+    for table in ("entity_links", "entities", "documents"):
+        delete_documents(spark, lakehouse, table, ids)
+    return stored
 
 
 def commit(
@@ -255,6 +281,9 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
     for table in OUTPUT_TABLES:
         ensure_table(spark, lakehouse, table)
     try:
+        if source.deletions is not None:
+            with hooks.stage("delete"):
+                summary.deleted_documents = delete_cited(spark, lakehouse, source.deletions)
         with hooks.stage("ingest"):
             raw = source.rows.persist(StorageLevel.MEMORY_AND_DISK)
             summary.rows_read = raw.count()
