@@ -317,6 +317,8 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession) -> None
         ("h-Akt", "no-species", "Akt", "gene"),  # normalised "akt", the human synonym "AKT": case folded
         ("r-p53", "rat-paper", "p53", "gene"),  # a species no gene source covers: as if none were named
         ("r-rat", "rat-paper", "rats", "species"),
+        ("t-mouse", "tie-paper", "mouse", "species"), ("t-human", "tie-paper", "human", "species"),
+        ("t-p53", "tie-paper", "p53", "gene"),  # one mouse and one human mention: the tie goes to human
     ]  # fmt: skip
     rows = [(e, d, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, d, m, c in mentions]
     terms = spark.createDataFrame(GENE_TERMS, ONTOLOGY_TERMS)
@@ -332,6 +334,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession) -> None
         ("h-Il6", "NCBIGene:3569", "species", False),
         ("h-Akt", "NCBIGene:207", "species", False),
         ("r-p53", "NCBIGene:7157", "exact", False),
+        ("t-p53", "NCBIGene:7157", "exact", False),
     }
     off = load_config(overrides={"linking.gene_species.enabled": "false"}).linking
     plain = link_entities(entities.where("entity_id = 'm-p53'"), terms, off).collect()
