@@ -147,8 +147,10 @@ class InputConfig(_Strict):
     """Where documents come from."""
 
     path: PathStr | None = Field(None, description="input file, folder or table path")
-    format: Literal["auto", "jsonl", "parquet", "delta", "text", "pubtator", "pubmed_xml"] = Field(
-        "auto", description="input format; auto detects from the path (.xml, .xml.gz: pubmed_xml)"
+    format: Literal["auto", "jsonl", "parquet", "delta", "text", "pubtator", "pubmed_xml", "table"] = Field(
+        "auto",
+        description="input format; auto detects from the path (.xml, .xml.gz: pubmed_xml), or a catalog table's "
+        "name (table: schema.table or catalog.schema.table, read with spark.table)",
     )
     max_chars: int = Field(1_000_000, gt=0, description="documents longer than this are quarantined")
 

@@ -91,7 +91,16 @@ def write_pubmed_xml(folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz", "parquet", "delta", "text", "pubtator", "pubmed_xml"])
+def write_catalog_table(folder: Path, spark: SparkSession) -> str:
+    """The documents as a table of the session's catalog (the metastore): returns its name, schema.table."""
+    schema = f"kazu_input_{folder.name.replace('-', '_')}"[:60]
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema} LOCATION '{folder / 'warehouse'}'")
+    rows = spark.createDataFrame(DOCS, "id string, title string, text string")
+    rows.write.format("delta").mode("overwrite").saveAsTable(f"{schema}.docs")
+    return f"{schema}.docs"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz", "parquet", "delta", "text", "pubtator", "pubmed_xml", "table"])
 def test_every_format_reads_the_same_documents(spark: SparkSession, tmp_path: Path, fmt: str) -> None:
     writers = {
         "jsonl": write_jsonl,
@@ -101,6 +110,7 @@ def test_every_format_reads_the_same_documents(spark: SparkSession, tmp_path: Pa
         "text": write_text,
         "pubtator": write_pubtator,
         "pubmed_xml": write_pubmed_xml,
+        "table": lambda folder: write_catalog_table(folder, spark),
     }
     path = str(writers[fmt](tmp_path))
     assert detect_format(spark, path) == fmt.removesuffix(".gz")
@@ -208,6 +218,8 @@ def test_unknown_or_undetectable_format_is_an_input_error(spark: SparkSession, t
     csv.write_text("id,text\n1,a\n")
     with pytest.raises(InputError, match="cannot detect the format"):
         read_raw(spark, str(csv))
+    with pytest.raises(InputError, match="no_such_schema.docs is not a table of the session's catalog"):
+        read_raw(spark, "no_such_schema.docs", "table")
 
 
 def test_table_without_text_column_is_an_input_error(spark: SparkSession, tmp_path: Path) -> None:

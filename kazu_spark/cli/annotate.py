@@ -28,7 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare ``annotate``'s flags."""
     with_conf(p)
     p.add_argument("--input", help="input path (config: input.path)")
-    p.add_argument("--format", help="auto, jsonl, parquet, delta, text, pubtator or pubmed_xml (config: input.format)")
+    p.add_argument(
+        "--format",
+        help="auto, jsonl, parquet, delta, text, pubtator, pubmed_xml or table (a catalog table's name: "
+        "schema.table or catalog.schema.table; config: input.format)",
+    )
     p.add_argument("--model", help="model folder (config: ner.model)")
     p.add_argument("--master", help="Spark master for local runs (config: spark.master)")
     p.add_argument("--progress", choices=("auto", "on", "off"), help="NER progress bar (config: progress)")

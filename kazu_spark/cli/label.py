@@ -18,7 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     with_conf(p)
     p.add_argument("--model", required=True, help="teacher model folder (config: ner.model)")
     p.add_argument("--input", required=True, help="documents: JSONL, Parquet, Delta, text (config: input.path)")
-    p.add_argument("--format", help="auto, jsonl, parquet, delta, text, pubtator or pubmed_xml (config: input.format)")
+    p.add_argument(
+        "--format",
+        help="auto, jsonl, parquet, delta, text, pubtator, pubmed_xml or table (a catalog table's name: "
+        "schema.table or catalog.schema.table; config: input.format)",
+    )
     p.add_argument("--out", required=True, help="Delta table path for the soft labels")
     p.add_argument("--master", help="Spark master for local runs (config: spark.master)")
     p.set_defaults(func=cmd_label)

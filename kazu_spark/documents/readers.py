@@ -58,7 +58,10 @@ from kazu_spark.runtime.driver_fs import FileInfo, FileSystemError, driver_files
 from kazu_spark.schemas import RAW_DELETIONS, RAW_DOCUMENTS
 
 #: formats ``read_raw`` accepts besides ``auto``
-FORMATS: tuple[str, ...] = ("jsonl", "parquet", "delta", "text", "pubtator", "pubmed_xml")
+FORMATS: tuple[str, ...] = ("jsonl", "parquet", "delta", "text", "pubtator", "pubmed_xml", "table")
+
+#: a metastore or Unity Catalog table name: ``schema.table`` or ``catalog.schema.table``
+_TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){1,2}$")
 
 #: accepted column (or JSON field) names, in order of preference
 ID_COLUMNS: tuple[str, ...] = ("id", "pmid")
@@ -166,9 +169,15 @@ def read_input(spark: SparkSession, path: str, fmt: str = "auto") -> RawInput:
         raise InputError(f"unknown format {fmt!r} for {path}; expected 'auto' or one of {list(FORMATS)}")
     if fmt == "auto":
         fmt = detect_format(spark, path)
+    elif fmt == "table":
+        if not is_table_name(spark, path):
+            raise InputError(
+                f"input {path} is not a table of the session's catalog (schema.table, catalog.schema.table)"
+            )
     else:
         _list(spark, path)  # fails early, with the path, if it does not exist
     readers: dict[str, Callable[[SparkSession, str], DataFrame]] = {
+        "table": lambda s, p: _read_table(s.table(p), p, F.lit(p)),
         "jsonl": _read_jsonl,
         "parquet": lambda s, p: _read_table(s.read.parquet(p), p, F.col("_metadata.file_path")),
         "delta": lambda s, p: _read_table(s.read.format("delta").load(p), p, F.lit(p)),
@@ -182,13 +191,27 @@ def read_input(spark: SparkSession, path: str, fmt: str = "auto") -> RawInput:
         raise InputError(f"cannot read {path} as {fmt}: {_first_line(exc)}") from exc
 
 
+def is_table_name(spark: SparkSession, name: str) -> bool:
+    """Whether ``name`` (``schema.table`` or ``catalog.schema.table``) is a table of the session's catalog
+    (the metastore, Unity Catalog): read with ``spark.table``, not as a path."""
+    if not _TABLE_NAME.match(name):
+        return False
+    try:
+        return spark.catalog.tableExists(name)
+    except PySparkException:  # e.g. an unknown catalog
+        return False
+
+
 def detect_format(spark: SparkSession, path: str) -> str:
-    """Guess the format of ``path`` from the file system: ``_delta_log``, file suffixes, PubTator lines.
+    """Guess the format of ``path``: ``table`` for a catalog table's name (:func:`is_table_name`), else from the
+    file system: ``_delta_log``, file suffixes, PubTator lines.
 
     Example:
         >>> detect_format(spark, "kazu_spark/resources/sample/abstracts.jsonl")  # doctest: +SKIP
         'jsonl'
     """
+    if is_table_name(spark, path):
+        return "table"
     listing = _list(spark, path)
     if listing.has_delta_log:
         return "delta"
