@@ -447,7 +447,11 @@ class Config(_Strict):
     """The whole job configuration."""
 
     input: InputConfig = Field(default_factory=InputConfig)
-    lakehouse: PathStr = Field("./lakehouse", description="folder (or URI) holding the Delta tables")
+    lakehouse: PathStr = Field(
+        "./lakehouse",
+        description="folder (or URI) holding the Delta tables, or a catalog schema (catalog.schema: Unity "
+        "Catalog, the metastore) whose tables they are",
+    )
     incremental: bool = Field(True, description="skip documents whose content hash is already stored")
     progress: Annotated[Literal["auto", "on", "off"], BeforeValidator(_on_off)] = Field(
         "auto", description="live NER progress bar on stderr; auto: only when stderr is a terminal"

@@ -19,10 +19,12 @@ from conftest import build_model_dir, sample_rows
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
-from kazu_spark.config import load_config
+from kazu_spark.config import OntologySource, load_config
 from kazu_spark.errors import LakehouseError
+from kazu_spark.kg.build import build_kg
 from kazu_spark.lakehouse.delta import append_table, ensure_table, merge_table, read_table
 from kazu_spark.lakehouse.maintain import check_retention, maintain
+from kazu_spark.ontologies.terms import write_ontology_terms
 from kazu_spark.pipeline.annotate import annotate
 from kazu_spark.schemas import QUARANTINE, RUNS, TABLES
 
@@ -50,6 +52,31 @@ def test_two_annotate_runs_at_once_into_a_fresh_lakehouse_both_land(spark: Spark
     assert {r.doc_id for r in entities.select("doc_id").distinct().collect()} == set(docs)
     runs = read_table(spark, lakehouse, "runs").collect()
     assert sorted(r.run_id for r in runs) == sorted(s.run_id for s in summaries)
+
+
+def test_a_catalog_schema_is_a_lakehouse_too(spark: SparkSession, tmp_path: Path) -> None:
+    """``--lakehouse catalog.schema`` (Unity Catalog, the metastore): the tables are catalog tables, MERGEd on
+    the same keys; a rerun skips the unchanged documents; kg build and maintain work on them."""
+    schema = "kazu_lakehouse_test"
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.{schema} LOCATION '{tmp_path / 'warehouse'}'")
+    lakehouse = f"spark_catalog.{schema}"
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in sample_rows(2)), encoding="utf-8")
+    model = build_model_dir(tmp_path / "model")
+    overrides = {"input.path": str(path), "lakehouse": lakehouse, "ner.model": str(model)}
+    cfg = load_config(overrides=overrides | {"linking.enabled": "false"})
+    try:
+        first, second = annotate(spark, cfg), annotate(spark, cfg)
+        assert (first.documents, second.documents, second.skipped_unchanged) == (2, 0, 2)
+        assert spark.catalog.tableExists(f"{lakehouse}.entities")
+        stored = spark.table(f"{lakehouse}.entities")
+        assert stored.count() == read_table(spark, lakehouse, "entities").count() == first.entities > 0
+        cl = OntologySource(name="CL", format="obo", entity_class="cell_type", path="cl-basic.obo")
+        assert write_ontology_terms(spark, [cl], lakehouse, base=Path(__file__).parent / "data" / "ontologies") > 0
+        assert build_kg(spark, lakehouse, "kg-run", config_hash="h")["kg_nodes"] > 0
+        assert set(maintain(spark, lakehouse)) >= {"documents", "entities", "kg_nodes"}
+    finally:
+        spark.sql(f"DROP SCHEMA IF EXISTS spark_catalog.{schema} CASCADE")
 
 
 def test_a_location_holding_other_files_is_refused_not_overwritten(spark, tmp_path) -> None:

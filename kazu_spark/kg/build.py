@@ -55,7 +55,7 @@ from kazu_spark.lakehouse.delta import (
     read_changes,
     read_table,
     table_exists,
-    table_path,
+    table_ref,
     table_version,
     with_retry,
 )
@@ -397,7 +397,7 @@ def _replace(rows: DataFrame, lakehouse: str, table: str) -> None:
     log.info("%s was written by an older kazu-spark: replaced by a full rebuild", table)
     commented = rows.select(*(F.col(f.name).alias(f.name, metadata=f.metadata) for f in TABLES[table].fields))
     writer = commented.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-    with_retry(lambda: writer.save(table_path(lakehouse, table)), f"replace {table}")
+    with_retry(lambda: table_ref(lakehouse, table).save(writer), f"replace {table}")
 
 
 def _sync(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, scope: DataFrame | None = None) -> None:

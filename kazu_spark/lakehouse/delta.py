@@ -1,6 +1,8 @@
 """Delta writers: MERGE on a table's deterministic key, so reruns update rows instead of duplicating them.
 
-Every output table lives at ``<lakehouse>/<table>``; its schema and key come from ``kazu_spark.schemas``.
+Every output table lives at ``<lakehouse>/<table>`` (a folder or URI), or is ``<catalog>.<schema>.<table>`` when
+the lakehouse is a catalog schema's name (Unity Catalog, the metastore: ``main.kazu``; a local folder with a dot
+in its name is written ``./my.lake``); its schema and key come from ``kazu_spark.schemas``.
 Every commit goes through :func:`with_retry`: Delta's optimistic concurrency lets two writers (two
 annotate runs into one lakehouse) race, the loser's commit fails with a conflict, and redoing a keyed
 upsert or delete against the new snapshot is correct. Tables are created empty first (with their
@@ -20,10 +22,12 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from delta.exceptions import (
@@ -37,7 +41,7 @@ from delta.exceptions import (
     ProtocolChangedException,
 )
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
 from pyspark.sql.types import StructType
 
 from kazu_spark.errors import LakehouseError
@@ -74,10 +78,62 @@ _CREATION_RACES = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NO
 _CREATING = threading.Lock()
 
 
+#: a lakehouse that is a catalog's schema, ``catalog.schema`` (identifiers: letters, digits, underscores)
+_CATALOG_SCHEMA = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")
+
+
+def is_catalog_lakehouse(lakehouse: str) -> bool:
+    """Whether ``lakehouse`` names a catalog schema (``main.kazu``) rather than a folder or URI.
+
+    Example:
+        >>> is_catalog_lakehouse("main.kazu"), is_catalog_lakehouse("./lakehouse"), is_catalog_lakehouse("./my.lake")
+        (True, False, False)
+    """
+    return bool(_CATALOG_SCHEMA.match(lakehouse))
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A lakehouse table as SQL names it (``sql``), with its location for a folder lakehouse (``path``) or its
+    catalog name (``name``) for a catalog one; reads and writes go through :meth:`load` and :meth:`save`.
+
+    Example:
+        >>> table_ref("main.kazu", "entities").sql, table_ref("/data/lake", "entities").sql
+        ('main.kazu.entities', 'delta.`/data/lake/entities`')
+    """
+
+    sql: str
+    path: str | None = None
+    name: str | None = None
+
+    def load(self, reader: DataFrameReader) -> DataFrame:
+        """``reader`` (options set) reading this table."""
+        return reader.table(self.name) if self.name else reader.format("delta").load(self.path)
+
+    def save(self, writer: DataFrameWriter) -> None:
+        """``writer`` (mode and options set) writing into this table."""
+        if self.name:
+            writer.saveAsTable(self.name)
+        else:
+            writer.save(self.path)
+
+
+def table_ref(lakehouse: str, table: str) -> TableRef:
+    """The lakehouse's ``table``: ``catalog.schema.table`` for a catalog lakehouse, else its Delta path."""
+    if is_catalog_lakehouse(lakehouse):
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; known: {sorted(TABLES)}")
+        return TableRef(sql=f"{lakehouse}.{table}", name=f"{lakehouse}.{table}")
+    path = table_path(lakehouse, table)
+    return TableRef(sql=delta_ref(path), path=path)
+
+
 def table_path(lakehouse: str, table: str) -> str:
-    """Location of ``table`` inside the lakehouse; a relative local lakehouse is made absolute."""
+    """Location of ``table`` inside a folder lakehouse; a relative local lakehouse is made absolute."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known: {sorted(TABLES)}")
+    if is_catalog_lakehouse(lakehouse):
+        raise ValueError(f"lakehouse {lakehouse} is a catalog schema: its tables have names, not paths")
     if not is_uri(lakehouse):  # no URI scheme (s3a:, dbfs:, abfss:, file:): a local path, /Volumes/... included
         lakehouse = os.path.abspath(lakehouse)
     return f"{lakehouse.rstrip('/')}/{table}"
@@ -113,7 +169,17 @@ def is_delta_table(spark: SparkSession, path: str) -> bool:
 
 def table_exists(spark: SparkSession, lakehouse: str, table: str) -> bool:
     """Whether the lakehouse holds ``table`` as a Delta table."""
-    return is_delta_table(spark, table_path(lakehouse, table))
+    ref = table_ref(lakehouse, table)
+    if ref.path is not None:
+        return is_delta_table(spark, ref.path)
+    try:
+        return spark.catalog.tableExists(ref.name) and _format(spark, ref) == "delta"
+    except AnalysisException:  # e.g. no such catalog or schema
+        return False
+
+
+def _format(spark: SparkSession, ref: TableRef) -> str:
+    return spark.sql(f"DESCRIBE DETAIL {ref.sql}").first()["format"]
 
 
 def key_condition(table: str) -> str:
@@ -160,41 +226,44 @@ def column_ddl(schema: StructType) -> str:
     return ", ".join(columns)
 
 
-def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> str:
+def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> TableRef:
     """Create the Delta table empty, with its schema (and column comments) and CDF on, unless it exists;
-    returns its path.
+    returns it.
 
     Idempotent and safe under concurrency: threads of one driver create tables one at a time; of two
     processes creating it at once one commits and the other's retry finds the table. The loser may also
     see the winner's creation half done (files but no visible commit): that is retried too, and raised
-    as :class:`CreationRace` if there is still no table after the retries. SQL only (Spark Connect safe).
+    as :class:`CreationRace` if there is still no table after the retries. A folder that holds other files
+    is refused (:class:`~kazu_spark.errors.LakehouseError`). SQL only (Spark Connect safe).
     """
-    path = table_path(lakehouse, table)
+    ref = table_ref(lakehouse, table)
 
-    def create() -> str:
-        if is_delta_table(spark, path):
-            return path
-        if driver_files(spark).glob(path) and driver_files(spark).list(path):
-            raise LakehouseError(f"{path} is not a Delta table but holds other files: refusing to create {table} there")
+    def create() -> TableRef:
+        if table_exists(spark, lakehouse, table):
+            return ref
+        if ref.path is not None and driver_files(spark).glob(ref.path) and driver_files(spark).list(ref.path):
+            raise LakehouseError(
+                f"{ref.path} is not a Delta table but holds other files: refusing to create {table} there"
+            )
         try:
             spark.sql(
-                f"CREATE TABLE IF NOT EXISTS {delta_ref(path)} ({column_ddl(TABLES[table])}) USING delta "
+                f"CREATE TABLE IF NOT EXISTS {ref.sql} ({column_ddl(TABLES[table])}) USING delta "
                 "TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')"
             )
         except AnalysisException as exc:
             if exc.getCondition() not in _CREATION_RACES:
                 raise
-            raise CreationRace(f"{path} is being created by another writer: {exc}") from exc
-        return path
+            raise CreationRace(f"{ref.sql} is being created by another writer: {exc}") from exc
+        return ref
 
     with _CREATING:
         return with_retry(create, f"creating {table}")
 
 
 def merge_into(
-    spark: SparkSession, path: str, source: DataFrame, on: str, clauses: str, *, evolve: bool = False
+    spark: SparkSession, target: TableRef, source: DataFrame, on: str, clauses: str, *, evolve: bool = False
 ) -> None:
-    """``MERGE INTO`` the Delta table at ``path`` (alias ``t``) from ``source`` (alias ``s``) ``ON on``,
+    """``MERGE INTO`` the Delta table ``target`` (alias ``t``) from ``source`` (alias ``s``) ``ON on``,
     with the ``WHEN ...`` ``clauses``, as SQL over a temporary view, so it runs the same in classic Spark and
     through Spark Connect (Delta's Python ``DeltaTable`` needs a Delta Connect plugin on the server).
     ``evolve``: ``MERGE WITH SCHEMA EVOLUTION`` (new source columns are added to the table).
@@ -203,7 +272,7 @@ def merge_into(
     source.createOrReplaceTempView(view)
     try:
         evolution = " WITH SCHEMA EVOLUTION" if evolve else ""
-        spark.sql(f"MERGE{evolution} INTO {delta_ref(path)} t USING {view} s ON {on} {clauses}")
+        spark.sql(f"MERGE{evolution} INTO {target.sql} t USING {view} s ON {on} {clauses}")
     finally:
         spark.catalog.dropTempView(view)
 
@@ -223,10 +292,10 @@ def append_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str)
     Cheaper than a MERGE by seconds per write; callers use it where the key cannot exist yet (a new run
     id, or the rows of documents whose old rows were just deleted). Blind appends never conflict in Delta.
     """
-    ensure_table(spark, lakehouse, table)
+    ref = ensure_table(spark, lakehouse, table)
     rows = conform(df, table).dropDuplicates(list(KEYS[table]))
     writer = rows.write.format("delta").mode("append").option("mergeSchema", "true")
-    with_retry(lambda: writer.save(table_path(lakehouse, table)), f"append to {table}")
+    with_retry(lambda: ref.save(writer), f"append to {table}")
 
 
 def merge_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, *, update: bool = True) -> None:
@@ -251,23 +320,22 @@ def delete_documents(spark: SparkSession, lakehouse: str, table: str, docs: Data
     ids = docs.select("doc_id").distinct()
 
     def delete() -> None:
-        path = ensure_table(spark, lakehouse, table)
-        merge_into(spark, path, ids, "t.doc_id = s.doc_id", "WHEN MATCHED THEN DELETE")
+        merge_into(spark, ensure_table(spark, lakehouse, table), ids, "t.doc_id = s.doc_id", "WHEN MATCHED THEN DELETE")
 
     with_retry(delete, f"delete by doc_id from {table}")
 
 
 def read_table(spark: SparkSession, lakehouse: str, table: str, version: int | None = None) -> DataFrame:
     """Read a lakehouse table through Delta, at ``version`` if given (time travel)."""
-    reader = spark.read.format("delta")
+    reader = spark.read
     if version is not None:
         reader = reader.option("versionAsOf", version)
-    return reader.load(table_path(lakehouse, table))
+    return table_ref(lakehouse, table).load(reader)
 
 
 def table_version(spark: SparkSession, lakehouse: str, table: str) -> int:
     """The table's latest committed version."""
-    return spark.sql(f"DESCRIBE HISTORY {delta_ref(table_path(lakehouse, table))} LIMIT 1").first()["version"]
+    return spark.sql(f"DESCRIBE HISTORY {table_ref(lakehouse, table).sql} LIMIT 1").first()["version"]
 
 
 def read_changes(spark: SparkSession, lakehouse: str, table: str, start: int, end: int) -> DataFrame:
@@ -275,10 +343,5 @@ def read_changes(spark: SparkSession, lakehouse: str, table: str, start: int, en
 
     Fails (when evaluated) if the change files of those versions were vacuumed away.
     """
-    return (
-        spark.read.format("delta")
-        .option("readChangeFeed", "true")
-        .option("startingVersion", start)
-        .option("endingVersion", end)
-        .load(table_path(lakehouse, table))
-    )
+    reader = spark.read.option("readChangeFeed", "true").option("startingVersion", start)
+    return table_ref(lakehouse, table).load(reader.option("endingVersion", end))

@@ -24,7 +24,7 @@ import logging
 
 from pyspark.sql import Row, SparkSession
 
-from kazu_spark.lakehouse.delta import delta_ref, sql_string, table_exists, table_path, with_retry
+from kazu_spark.lakehouse.delta import sql_string, table_exists, table_ref, with_retry
 from kazu_spark.schemas import TABLES
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ def check_retention(hours: float, allow_short_retention: bool = False) -> None:
         )
 
 
-def _detail(spark: SparkSession, path: str) -> Row:
-    return spark.sql(f"DESCRIBE DETAIL {delta_ref(path)}").first()
+def _detail(spark: SparkSession, table: str) -> Row:
+    return spark.sql(f"DESCRIBE DETAIL {table}").first()
 
 
 def retention_properties(hours: float) -> dict[str, str]:
@@ -85,20 +85,20 @@ def maintain(
     for table in TABLES:
         if not table_exists(spark, lakehouse, table):
             continue
-        path = table_path(lakehouse, table)
-        before = _detail(spark, path)
+        name = table_ref(lakehouse, table).sql
+        before = _detail(spark, name)
         if any(before["properties"].get(k) != v for k, v in wanted.items()):  # a metadata commit only if it changes
             with_retry(
-                lambda path=path: spark.sql(f"ALTER TABLE {delta_ref(path)} SET TBLPROPERTIES ({properties})"),
+                lambda name=name: spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({properties})"),
                 f"setting the retention of {table}",
             )
-        metrics = with_retry(lambda path=path: spark.sql(f"OPTIMIZE {delta_ref(path)}").first(), f"OPTIMIZE {table}")[
+        metrics = with_retry(lambda name=name: spark.sql(f"OPTIMIZE {name}").first(), f"OPTIMIZE {table}")[
             "metrics"
         ]
-        spark.sql(f"VACUUM {delta_ref(path)}").collect()  # the table's retention, set above
+        spark.sql(f"VACUUM {name}").collect()  # the table's retention, set above
         report[table] = {
             "files_before": before["numFiles"],
-            "files_after": _detail(spark, path)["numFiles"],
+            "files_after": _detail(spark, name)["numFiles"],
             "files_removed": metrics["numFilesRemoved"],
             "files_added": metrics["numFilesAdded"],
         }

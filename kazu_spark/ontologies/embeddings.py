@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import EmbeddingConfig
-from kazu_spark.lakehouse.delta import conform, delta_ref, ensure_table, read_table, sql_string, with_retry
+from kazu_spark.lakehouse.delta import conform, ensure_table, read_table, sql_string, with_retry
 from kazu_spark.linking.embedding_spark import EncoderRef, embed_terms
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def ensure_concept_embeddings(
     current = {
         r["source"]: r["source_checksum"] for r in terms.select("source", "source_checksum").distinct().collect()
     }
-    path = ensure_table(spark, lakehouse, "concept_embeddings")
+    table = ensure_table(spark, lakehouse, "concept_embeddings")
     stored = {
         (r["source"], r["source_checksum"], r["encoder_version"])
         for r in read_table(spark, lakehouse, "concept_embeddings")
@@ -70,11 +70,11 @@ def ensure_concept_embeddings(
         rows = conform(embed_terms(terms.where(F.col("source").isin(embed)), encoder), "concept_embeddings")
         quoted = ", ".join(map(sql_string, embed))
         writer = rows.write.format("delta").mode("overwrite").option("replaceWhere", f"source IN ({quoted})")
-        with_retry(lambda: writer.save(path), "replace concept_embeddings")
+        with_retry(lambda: table.save(writer), "replace concept_embeddings")
     if gone:
         where = f"source IN ({', '.join(map(sql_string, gone))})"
         with_retry(
-            lambda: spark.sql(f"DELETE FROM {delta_ref(path)} WHERE {where}"),
+            lambda: spark.sql(f"DELETE FROM {table.sql} WHERE {where}"),
             "deleting concept_embeddings of gone sources",
         )
     if not embed and not gone:

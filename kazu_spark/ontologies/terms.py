@@ -26,7 +26,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.config import OntologySource
-from kazu_spark.lakehouse.delta import merge_into, merge_table, table_path, with_retry
+from kazu_spark.lakehouse.delta import merge_into, merge_table, table_ref, with_retry
 from kazu_spark.linking.normalise import is_symbolic, normalise
 from kazu_spark.ontologies.parsers import parse_source, source_checksum, source_version
 from kazu_spark.schemas import ONTOLOGY_TERMS
@@ -124,7 +124,7 @@ def write_ontology_terms(
     with_retry(
         lambda: merge_into(
             spark,
-            table_path(lakehouse, "ontology_terms"),
+            table_ref(lakehouse, "ontology_terms"),
             current,
             "t.source = s.source AND t.source_checksum <> s.source_checksum",
             "WHEN MATCHED THEN DELETE",

@@ -50,6 +50,7 @@ from kazu_spark.lakehouse.delta import (
     append_table,
     delete_documents,
     ensure_table,
+    is_catalog_lakehouse,
     merge_table,
     read_table,
     table_exists,
@@ -274,7 +275,8 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
     lakehouse = cfg.lakehouse
     log.info("annotate run %s", summary.run_id, extra={"config": cfg.redacted()})  # secrets masked
     check_ready(cfg)  # a step or model that cannot load fails here, before anything is written
-    if is_within(lakehouse, cfg.input.path):  # the next run would read the lakehouse's files as documents
+    # a lakehouse folder inside the input: the next run would read the lakehouse's files as documents
+    if not is_catalog_lakehouse(lakehouse) and is_within(lakehouse, cfg.input.path):
         raise ConfigError(f"lakehouse {lakehouse} is inside the input {cfg.input.path}: put it outside the input")
     source = read_input(spark, resolve_path(cfg.input.path), cfg.input.format)  # fails early on a bad input
     summary.skipped_entries = source.skipped
