@@ -4,6 +4,7 @@ a Spark Connect error, and classic Spark's py4j error around the Java exception 
 from __future__ import annotations
 
 import pytest
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 
 from kazu_spark.lakehouse import delta
@@ -22,6 +23,10 @@ class ConnectError(PySparkException):
 
 
 class JavaException:
+    """A Java exception as py4j holds it: a reference into the JVM, asked for its error condition."""
+
+    _target_id = "o59"
+
     def __init__(self, condition: str | None) -> None:
         self.condition = condition
 
@@ -31,12 +36,11 @@ class JavaException:
         return self.condition
 
 
-class ClassicError(Exception):
+class ClassicError(Py4JJavaError):
     """What classic Spark raises for Delta's errors: py4j's Py4JJavaError, the Java exception attached."""
 
     def __init__(self, condition: str | None) -> None:
-        super().__init__("An error occurred while calling o58.sql.")
-        self.java_exception = JavaException(condition)
+        super().__init__("An error occurred while calling o58.sql.\n", JavaException(condition))
 
 
 def _commit_failing(*errors: Exception) -> tuple[list[int], object]:

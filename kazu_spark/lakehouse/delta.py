@@ -32,6 +32,7 @@ from pyspark.sql.types import StructType
 
 from kazu_spark.errors import LakehouseError
 from kazu_spark.paths import is_uri
+from kazu_spark.runtime.connect import JAVA_ERRORS
 from kazu_spark.runtime.driver_fs import driver_files
 from kazu_spark.schemas import KEYS, TABLES
 
@@ -72,7 +73,7 @@ def is_conflict(exc: BaseException) -> bool:
     """
     if isinstance(exc, PySparkException):
         condition = exc.getCondition()
-    elif hasattr(exc, "java_exception"):  # classic Spark; checked by attribute: a Connect client has no py4j
+    elif isinstance(exc, JAVA_ERRORS):
         try:
             condition = exc.java_exception.getCondition()
         except Exception:  # not a SparkThrowable (no error condition): not a Delta conflict
