@@ -83,8 +83,8 @@ _IVY_EXCLUDES = "org.*:*,com.*:*,commons-*:*,javax.*:*,io.airlift:*,io.unitycata
 _RESOLVE = """
 import sys
 from pyspark.sql import SparkSession
-packages, ivy = sys.argv[1:3]
-conf = {"spark.jars.packages": packages, "spark.jars.ivy": ivy, "spark.jars.excludes": sys.argv[3],
+packages, ivy, excludes = sys.argv[1:4]
+conf = {"spark.jars.packages": packages, "spark.jars.ivy": ivy, "spark.jars.excludes": excludes,
         "spark.ui.enabled": "false"}
 builder = SparkSession.builder.master("local[1]").appName("kazu-spark-setup")
 for key, value in conf.items():
