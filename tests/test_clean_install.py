@@ -42,7 +42,7 @@ sys.stdin.read()
 _COUNT = """
 import sys
 from pyspark.sql import SparkSession
-spark = SparkSession.builder.getOrCreate()
+spark = SparkSession.builder.remote(sys.argv[2]).getOrCreate()
 print(*(spark.read.format("delta").load(f"{sys.argv[1]}/{t}").count() for t in ("documents", "entities")))
 """
 
@@ -60,15 +60,19 @@ def _du(folder: Path) -> int:
 def test_the_wheel_without_pyspark_annotates_through_spark_connect(tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path / "dist")
     venv = tmp_path / "venv"
+    # the client sees only its virtualenv: no PYTHONPATH (this checkout would count as kazu-spark installed)
+    client = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KAZU_SPARK", "SPARK", "VIRTUAL"))}
+    client["PATH"] = f"{venv / 'bin'}:{os.environ['PATH']}"
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], env=client, check=True)
     client_spark = f"pyspark-client=={'.'.join(pyspark.__version__.split('.')[:2])}.*"  # the server's minor
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel), client_spark]
-    subprocess.run(pip, check=True, timeout=3600)
+    subprocess.run(pip, env=client, check=True, timeout=3600)
     print(f"\nclean install: {time.monotonic() - started:.0f} s, {_du(venv) / 2**30:.2f} GiB")
-    listed = subprocess.run([venv / "bin" / "python", "-m", "pip", "list"], capture_output=True, text=True).stdout
+    pip_list = [venv / "bin" / "python", "-m", "pip", "list"]
+    listed = subprocess.run(pip_list, env=client, capture_output=True, text=True).stdout
     names = {line.split()[0].lower() for line in listed.splitlines()[2:]}
-    assert "pyspark" not in names and "delta-spark" not in names and "pyspark-client" in names
+    assert {"kazu-spark", "pyspark-client"} <= names and not {"pyspark", "delta-spark"} & names
 
     port = _free_port()
     env = os.environ | {"PYTHONPATH": str(REPO), "KAZU_SPARK_SHUFFLE_PARTITIONS": "2"}
@@ -81,19 +85,18 @@ def test_the_wheel_without_pyspark_annotates_through_spark_connect(tmp_path: Pat
         elsewhere = tmp_path / "elsewhere"  # no checkout, no .jars, no PYTHONPATH: only the venv's install
         elsewhere.mkdir()
         (elsewhere / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sample_rows(3)), encoding="utf-8")
-        client = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KAZU_SPARK", "SPARK", "VIRTUAL"))}
-        client |= {"SPARK_REMOTE": f"sc://localhost:{port}", "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
+        client["SPARK_REMOTE"] = f"sc://localhost:{port}"
         lake = elsewhere / "lake"
         cli = [str(venv / "bin" / "kazu-spark"), "annotate", "--input", str(elsewhere / "docs.jsonl")]
         run = subprocess.run(
             [*cli, "--lakehouse", str(lake)], env=client, cwd=elsewhere, capture_output=True, text=True, timeout=1800
         )
         assert run.returncode == 0, run.stderr[-4000:]
-        counts = subprocess.run(
-            [str(venv / "bin" / "python"), "-c", _COUNT, str(lake)], env=client, capture_output=True, text=True
-        )
+        count = [str(venv / "bin" / "python"), "-c", _COUNT, str(lake), client["SPARK_REMOTE"]]
+        counts = subprocess.run(count, env=client, cwd=elsewhere, capture_output=True, text=True, timeout=600)
+        assert counts.returncode == 0, counts.stderr[-4000:]
         documents, entities = map(int, counts.stdout.split())
-        assert documents == 3 and entities > 0, counts.stderr[-2000:]
+        assert documents == 3 and entities > 0
     finally:
         server.stdin.close()
         server.wait(timeout=120)
