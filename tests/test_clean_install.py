@@ -60,9 +60,9 @@ def _du(folder: Path) -> int:
 def test_the_wheel_without_pyspark_annotates_through_spark_connect(tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path / "dist")
     venv = tmp_path / "venv"
-    # the client sees only its virtualenv: no PYTHONPATH (this checkout would count as kazu-spark installed)
-    client = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KAZU_SPARK", "SPARK", "VIRTUAL"))}
-    client["PATH"] = f"{venv / 'bin'}:{os.environ['PATH']}"
+    # the client sees only its virtualenv: no PYTHONPATH (this checkout would count as kazu-spark installed),
+    # no PYSPARK_*/SPARK_* of the test process
+    client = {"HOME": os.environ["HOME"], "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}  # as `env -i`: nothing inherited
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], env=client, check=True)
     client_spark = f"pyspark-client=={'.'.join(pyspark.__version__.split('.')[:2])}.*"  # the server's minor
