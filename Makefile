@@ -1,5 +1,6 @@
 # kazu-spark: `make run` annotates the bundled sample, `make test` runs the suite.
-# Both bootstrap ./.venv, install the package and cache the Delta jars (Maven Central, once).
+# Both bootstrap ./.venv, install the package and cache the Delta jars (through Spark's Ivy, once, into
+# ~/.cache/kazu-spark/jars; `kazu-spark setup` does nothing when they are there).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -7,16 +8,13 @@ KS     := $(VENV)/bin/kazu-spark
 
 .PHONY: setup run test test-all lint package reliability clean
 
-setup: $(VENV)/.installed .jars/.cached
+setup: $(VENV)/.installed
+	$(KS) setup
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $@
-
-.jars/.cached: $(VENV)/.installed
-	$(KS) setup
+	$(PY) -m pip install -q -e '.[local,dev]'
 	touch $@
 
 run: setup

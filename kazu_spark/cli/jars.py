@@ -1,4 +1,7 @@
-"""``kazu-spark setup``: fetch the Delta Lake jars once (the only step that needs Maven Central)."""
+"""``kazu-spark setup``: fetch the Delta Lake jars once, through Spark's Ivy, into the user cache.
+
+The only step that needs the network; the cache's place is :func:`kazu_spark.runtime.session.jars_dir`.
+"""
 
 from __future__ import annotations
 

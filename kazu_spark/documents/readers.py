@@ -45,8 +45,6 @@ from functools import partial
 from typing import Any
 
 import pandas as pd
-from py4j.protocol import Py4JJavaError
-from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
@@ -54,6 +52,7 @@ from pyspark.sql.types import ArrayType, MapType, StructType
 from kazu_spark.documents import pubmed
 from kazu_spark.documents.ingest import INVALID_ID, INVALID_TEXT, INVALID_UTF8, read_error
 from kazu_spark.errors import InputError
+from kazu_spark.runtime.connect import JAVA_ERRORS, SPARK_ERRORS
 from kazu_spark.runtime.driver_fs import FileInfo, FileSystemError, driver_files
 from kazu_spark.schemas import RAW_DELETIONS, RAW_DOCUMENTS
 
@@ -187,7 +186,7 @@ def read_input(spark: SparkSession, path: str, fmt: str = "auto") -> RawInput:
         if fmt in ("text", "pubmed_xml"):
             return _read_text(spark, path) if fmt == "text" else _read_pubmed(spark, path)
         return RawInput(readers[fmt](spark, path))
-    except (PySparkException, Py4JJavaError) as exc:  # e.g. not Parquet (footer), not a Delta table, no access
+    except SPARK_ERRORS as exc:  # e.g. not Parquet (footer), not a Delta table, no access
         raise InputError(f"cannot read {path} as {fmt}: {_first_line(exc)}") from exc
 
 
@@ -198,7 +197,7 @@ def is_table_name(spark: SparkSession, name: str) -> bool:
         return False
     try:
         return spark.catalog.tableExists(name)
-    except PySparkException:  # e.g. an unknown catalog
+    except SPARK_ERRORS:  # e.g. an unknown catalog
         return False
 
 
@@ -288,7 +287,7 @@ def _list(spark: SparkSession, path: str, *, recursive: bool = False) -> _Listin
 
 def _first_line(exc: BaseException) -> str:
     """The first line of an error's message (the Java one for a Py4J error), for InputError messages."""
-    message = str(exc.java_exception if isinstance(exc, Py4JJavaError) else exc).strip()
+    message = str(exc.java_exception if isinstance(exc, JAVA_ERRORS) else exc).strip()
     return message.splitlines()[0] if message else type(exc).__name__
 
 

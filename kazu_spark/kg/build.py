@@ -39,8 +39,6 @@ import time
 from datetime import UTC, datetime
 
 import pandas as pd
-from py4j.protocol import Py4JJavaError
-from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StructType
@@ -61,7 +59,7 @@ from kazu_spark.lakehouse.delta import (
 )
 from kazu_spark.lakehouse.runs import last_versions, record_run
 from kazu_spark.linking.spark import with_source_version
-from kazu_spark.runtime.connect import session_pandas_udf
+from kazu_spark.runtime.connect import SPARK_ERRORS, session_pandas_udf
 from kazu_spark.schemas import EVIDENCE, KEYS, SPAN, TABLES
 
 log = logging.getLogger(__name__)
@@ -468,7 +466,7 @@ def _changed_documents(spark: SparkSession, lakehouse: str, versions: dict[str, 
             ids = ids.unionByName(changes.select("doc_id"))
     try:
         return ids.distinct().localCheckpoint(eager=True)
-    except (PySparkException, Py4JJavaError) as exc:
+    except SPARK_ERRORS as exc:
         log.warning("change feed since the last kg build is unreadable (%s): full rebuild", str(exc)[:300])
         return None
 

@@ -30,22 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    DeltaConcurrentModificationException,
-    MetadataChangedException,
-    ProtocolChangedException,
-)
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
 from pyspark.sql.types import StructType
 
 from kazu_spark.errors import LakehouseError
 from kazu_spark.paths import is_uri
+from kazu_spark.runtime.connect import JAVA_ERRORS
 from kazu_spark.runtime.driver_fs import driver_files
 from kazu_spark.schemas import KEYS, TABLES
 
@@ -55,17 +46,45 @@ T = TypeVar("T")
 
 #: commits tried per write before a conflict is raised
 RETRIES = 8
-#: Delta's commit-conflict exceptions (its Python classes share no base class but PySparkException)
-CONFLICTS = (
-    DeltaConcurrentModificationException,
-    ConcurrentWriteException,
-    MetadataChangedException,
-    ProtocolChangedException,
-    ConcurrentAppendException,
-    ConcurrentDeleteReadException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentTransactionException,
+#: error conditions of Delta's commit conflicts; matched by condition, not by delta-spark's Python classes, so
+#: the same test holds in classic Spark and Spark Connect and needs no delta-spark package
+CONFLICTS = frozenset(
+    {
+        "DELTA_CONCURRENT_APPEND",
+        "DELTA_CONCURRENT_DELETE_DELETE",
+        "DELTA_CONCURRENT_DELETE_READ",
+        "DELTA_CONCURRENT_TRANSACTION",
+        "DELTA_CONCURRENT_WRITE",
+        "DELTA_METADATA_CHANGED",
+        "DELTA_PROTOCOL_CHANGED",
+    }
 )
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Delta commit that lost a race to a concurrent writer (its condition, sub-class aside).
+
+    Through Spark Connect the condition is the exception's own; classic Spark passes Delta's errors on as
+    py4j's ``Py4JJavaError``, whose Java exception carries it.
+
+    Example:
+        >>> from pyspark.errors import PySparkException
+        >>> class Failed(PySparkException):
+        ...     def __init__(self, condition): self.condition = condition
+        ...     def getCondition(self): return self.condition
+        >>> is_conflict(Failed("DELTA_CONCURRENT_APPEND.WITHOUT_HINT")), is_conflict(Failed("DELTA_TABLE_NOT_FOUND"))
+        (True, False)
+    """
+    if isinstance(exc, PySparkException):
+        condition = exc.getCondition()
+    elif isinstance(exc, JAVA_ERRORS):
+        try:
+            condition = exc.java_exception.getCondition()
+        except Exception:  # not a SparkThrowable (no error condition): not a Delta conflict
+            return False
+    else:
+        return False
+    return (condition or "").split(".")[0] in CONFLICTS
 
 
 class CreationRace(Exception):
@@ -201,8 +220,8 @@ def with_retry(commit: Callable[[], T], what: str, retries: int = RETRIES) -> T:
     for attempt in range(1, retries + 1):
         try:
             return commit()
-        except (*CONFLICTS, CreationRace) as exc:
-            if attempt == retries:
+        except Exception as exc:
+            if attempt == retries or not (isinstance(exc, CreationRace) or is_conflict(exc)):
                 raise
             log.warning("%s conflicted with a concurrent writer (attempt %d): %s", what, attempt, type(exc).__name__)
             time.sleep(random.uniform(0.2, 0.6) * attempt)

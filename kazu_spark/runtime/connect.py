@@ -15,9 +15,21 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from pyspark.errors import PySparkException
 from pyspark.sql import Column
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.utils import is_remote
+
+try:  # classic Spark talks to its JVM through py4j; a Spark Connect client (pyspark-client) has no py4j
+    from py4j.protocol import Py4JJavaError
+except ImportError:
+    JAVA_ERRORS: tuple[type[Exception], ...] = ()
+else:
+    JAVA_ERRORS = (Py4JJavaError,)
+
+#: what a failed Spark call raises: pyspark's errors, and (classic Spark) py4j's for Java errors pyspark has
+#: no class for, which carry the Java exception as ``java_exception``
+SPARK_ERRORS: tuple[type[Exception], ...] = (PySparkException, *JAVA_ERRORS)
 
 
 def is_connect(spark: Any) -> bool:

@@ -78,7 +78,7 @@ def _show(obj: Any) -> None:
 def notebook_runtime(namespace: Mapping[str, Any]) -> tuple[Any, Any, Callable[[Any], None]]:
     """``(dbutils, spark, display)``: the Databricks runtime's from ``namespace`` if there, else local ones.
 
-    The local session comes from :func:`kazu_spark.runtime.session.build_session` (Delta jars from ``.jars``,
+    The local session comes from :func:`kazu_spark.runtime.session.build_session` (Delta jars from the user cache,
     master ``$SPARK_MASTER`` or ``local[*,4]``, which retries failed tasks); an already running session is reused.
     """
     if "dbutils" in namespace and "spark" in namespace:
