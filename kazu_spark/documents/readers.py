@@ -1,4 +1,4 @@
-"""Readers: any supported input (JSONL, Parquet, Delta, a folder of .txt files, PubTator, PubMed XML) -> raw rows.
+"""Readers: any supported input (JSONL, Parquet, Delta, .txt folders, PubTator, PubMed XML, tables) -> raw rows.
 
 Every reader returns the ``RAW_DOCUMENTS`` schema (source_id, title, text, source, read_error), so
 ingestion (``kazu_spark.documents.ingest``) has one shape to validate whatever the input was. PubMed XML
@@ -27,7 +27,7 @@ with its reason, for the run to count; an empty file is a row (ingestion quarant
 Example:
     >>> from kazu_spark.documents.readers import FORMATS, format_from_names
     >>> FORMATS
-    ('jsonl', 'parquet', 'delta', 'text', 'pubtator', 'pubmed_xml')
+    ('jsonl', 'parquet', 'delta', 'text', 'pubtator', 'pubmed_xml', 'table')
     >>> format_from_names(["part-0.jsonl.gz", "part-1.jsonl"]), format_from_names(["pubmed25n0001.xml.gz"])
     ('jsonl', 'pubmed_xml')
     >>> hidden("_SUCCESS"), hidden(".DS_Store"), hidden("year=2024"), hidden("_a=1"), hidden("doc.txt")
