@@ -30,6 +30,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from kazu_spark.errors import ConfigError
 from kazu_spark.ner import dictionary
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.paths import resolve_path
@@ -127,7 +128,10 @@ def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
     files = read_model_files(cfg.model)
     fingerprint = model_fingerprint(files)
     key = f"{fingerprint}/{settings}"
-    shipping = cfg.model_shipping if cfg.model_shipping != "auto" else "path" if is_connect(spark) else "broadcast"
+    connect = is_connect(spark)
+    if cfg.model_shipping == "broadcast" and connect:
+        raise ConfigError("ner.model_shipping: broadcast needs classic Spark; Spark Connect has none (use path)")
+    shipping = cfg.model_shipping if cfg.model_shipping != "auto" else "path" if connect else "broadcast"
     if shipping == "path":
         model = cfg.model  # resolved on the executor: a pkg:// model is the executor's installed copy
         return lambda: _worker_tagger(key, lambda: resolve_model_dir(resolve_path(model)), cfg, threads)
