@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from conftest import sample_rows
 from pyspark.sql import SparkSession
 
 from kazu_spark.lakehouse.delta import read_table
+from kazu_spark.runtime.session import free_port
 from tools.package import build_wheel
 
 pytestmark = pytest.mark.heavy
@@ -32,19 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 #: the port argv[1]; it prints READY and runs until its standard input closes
 _SERVER = """
 import sys
-from kazu_spark.runtime.session import build_session
-plugin = {"spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin", "spark.ui.enabled": "false",
-          "spark.connect.grpc.binding.port": sys.argv[1]}
+from kazu_spark.runtime.session import build_session, connect_server_conf
+plugin = connect_server_conf(int(sys.argv[1])) | {"spark.ui.enabled": "false"}
 build_session("kazu-spark-connect-server", master="local[2]", extra_conf=plugin)
 print("READY", flush=True)
 sys.stdin.read()
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _du(folder: Path) -> int:
@@ -68,7 +61,7 @@ def test_the_wheel_without_pyspark_annotates_through_spark_connect(spark: SparkS
     names = {line.split()[0].lower() for line in listed.splitlines()[2:]}
     assert {"kazu-spark", "pyspark-client"} <= names and not {"pyspark", "delta-spark"} & names
 
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"PYTHONPATH": str(REPO), "KAZU_SPARK_SHUFFLE_PARTITIONS": "2"}
     env.pop("SPARK_REMOTE", None)
     server = subprocess.Popen(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,19 +22,13 @@ import pyspark
 import pytest
 
 from kazu_spark.paths import resolve_path
-from kazu_spark.runtime.session import cached_jars
+from kazu_spark.runtime.session import cached_jars, free_port
 from tools.package import pack_model, zip_sources
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.heavy]
 
 ROOT = Path(__file__).resolve().parent.parent
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _alive_workers(ui_port: int) -> int:
@@ -50,14 +43,14 @@ def _alive_workers(ui_port: int) -> int:
 def standalone(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(master URL, worker dir) of a running master + one 2-core worker; both are stopped afterwards."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"SPARK_HOME": str(SPARK_HOME)}
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port = free_port(), free_port()
     url, work = f"spark://127.0.0.1:{port}", tmp_path / "work"
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
     commands = [
         [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port)]
         + ["--webui-port", str(ui_port)],
         [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "2"]
-        + ["--memory", "3g", "--webui-port", str(_free_port()), "--work-dir", str(work), url],
+        + ["--memory", "3g", "--webui-port", str(free_port()), "--work-dir", str(work), url],
     ]
     processes: list[subprocess.Popen] = []
     try:

@@ -52,7 +52,7 @@ from pyspark.sql.types import ArrayType, MapType, StructType
 from kazu_spark.documents import pubmed
 from kazu_spark.documents.ingest import INVALID_ID, INVALID_TEXT, INVALID_UTF8, read_error
 from kazu_spark.errors import InputError
-from kazu_spark.runtime.connect import JAVA_ERRORS, SPARK_ERRORS
+from kazu_spark.runtime.connect import SPARK_ERRORS, first_line
 from kazu_spark.runtime.driver_fs import FileInfo, FileSystemError, driver_files
 from kazu_spark.schemas import RAW_DELETIONS, RAW_DOCUMENTS
 
@@ -187,7 +187,7 @@ def read_input(spark: SparkSession, path: str, fmt: str = "auto") -> RawInput:
             return _read_text(spark, path) if fmt == "text" else _read_pubmed(spark, path)
         return RawInput(readers[fmt](spark, path))
     except SPARK_ERRORS as exc:  # e.g. not Parquet (footer), not a Delta table, no access
-        raise InputError(f"cannot read {path} as {fmt}: {_first_line(exc)}") from exc
+        raise InputError(f"cannot read {path} as {fmt}: {first_line(exc)}") from exc
 
 
 def is_table_name(spark: SparkSession, name: str) -> bool:
@@ -283,12 +283,6 @@ def _list(spark: SparkSession, path: str, *, recursive: bool = False) -> _Listin
         return _Listing(False, False, list(entries(matches, "")))
     except FileSystemError as exc:  # e.g. AccessDeniedException, unknown file-system scheme
         raise InputError(f"cannot read input path {path}: {exc}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an error's message (the Java one for a Py4J error), for InputError messages."""
-    message = str(exc.java_exception if isinstance(exc, JAVA_ERRORS) else exc).strip()
-    return message.splitlines()[0] if message else type(exc).__name__
 
 
 def _sample_lines(spark: SparkSession, path: str) -> list[bytes]:

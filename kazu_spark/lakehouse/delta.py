@@ -180,25 +180,20 @@ def sql_string(value: str) -> str:
 
 def is_delta_table(spark: SparkSession, path: str) -> bool:
     """Whether ``path`` holds a Delta table (SQL only, so it works through Spark Connect too)."""
-    try:
-        return spark.sql(f"DESCRIBE DETAIL {delta_ref(path)}").first()["format"] == "delta"
-    except AnalysisException:
-        return False
+    return _is_delta(spark, delta_ref(path))
 
 
 def table_exists(spark: SparkSession, lakehouse: str, table: str) -> bool:
     """Whether the lakehouse holds ``table`` as a Delta table."""
-    ref = table_ref(lakehouse, table)
-    if ref.path is not None:
-        return is_delta_table(spark, ref.path)
+    return _is_delta(spark, table_ref(lakehouse, table).sql)
+
+
+def _is_delta(spark: SparkSession, table: str) -> bool:
+    """Whether the table SQL names ``table`` (``delta.`path` `` or a catalog name) exists and is Delta."""
     try:
-        return spark.catalog.tableExists(ref.name) and _format(spark, ref) == "delta"
-    except AnalysisException:  # e.g. no such catalog or schema
+        return spark.sql(f"DESCRIBE DETAIL {table}").first()["format"] == "delta"
+    except AnalysisException:  # not a Delta table there; no such table, schema or catalog
         return False
-
-
-def _format(spark: SparkSession, ref: TableRef) -> str:
-    return spark.sql(f"DESCRIBE DETAIL {ref.sql}").first()["format"]
 
 
 def key_condition(table: str) -> str:
@@ -260,10 +255,12 @@ def ensure_table(spark: SparkSession, lakehouse: str, table: str) -> TableRef:
     def create() -> TableRef:
         if table_exists(spark, lakehouse, table):
             return ref
-        if ref.path is not None and driver_files(spark).glob(ref.path) and driver_files(spark).list(ref.path):
-            raise LakehouseError(
-                f"{ref.path} is not a Delta table but holds other files: refusing to create {table} there"
-            )
+        if ref.path is not None:
+            files = driver_files(spark)
+            if files.glob(ref.path) and files.list(ref.path):
+                raise LakehouseError(
+                    f"{ref.path} is not a Delta table but holds other files: refusing to create {table} there"
+                )
         try:
             spark.sql(
                 f"CREATE TABLE IF NOT EXISTS {ref.sql} ({column_ddl(TABLES[table])}) USING delta "

@@ -32,6 +32,17 @@ else:
 SPARK_ERRORS: tuple[type[Exception], ...] = (PySparkException, *JAVA_ERRORS)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (the Java one for a py4j error), for one-line error messages.
+
+    Example:
+        >>> first_line(ValueError("no such path\\n  at ...")), first_line(ValueError())
+        ('no such path', 'ValueError')
+    """
+    message = str(exc.java_exception if isinstance(exc, JAVA_ERRORS) else exc).strip()  # type: ignore[attr-defined]
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
 def is_connect(spark: Any) -> bool:
     """Whether ``spark`` is a Spark Connect session (``pyspark.sql.connect``), not a classic one."""
     return type(spark).__module__.startswith("pyspark.sql.connect")

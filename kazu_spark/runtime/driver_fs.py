@@ -20,7 +20,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kazu_spark.runtime.connect import is_connect
+from kazu_spark.runtime.connect import JAVA_ERRORS, first_line, is_connect
 
 
 class FileSystemError(OSError):
@@ -65,13 +65,11 @@ class HadoopFiles:
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
 
     def _fs(self, path: str) -> tuple[Any, Any]:
-        from py4j.protocol import Py4JJavaError
-
         hadoop_path = self._jvm.org.apache.hadoop.fs.Path(path)
         try:
             return hadoop_path.getFileSystem(self._conf), hadoop_path
-        except Py4JJavaError as exc:  # e.g. an unknown file-system scheme
-            raise FileSystemError(_java_message(exc)) from exc
+        except JAVA_ERRORS as exc:  # e.g. an unknown file-system scheme
+            raise FileSystemError(first_line(exc)) from exc
 
     @staticmethod
     def _info(status: Any) -> FileInfo:
@@ -79,13 +77,11 @@ class HadoopFiles:
         return FileInfo(where.getName(), where.toString(), status.isDirectory(), status.getLen())
 
     def _call(self, path: str, call: str, *args: Any) -> Any:
-        from py4j.protocol import Py4JJavaError
-
         fs, hadoop_path = self._fs(path)
         try:
             return getattr(fs, call)(hadoop_path, *args)
-        except Py4JJavaError as exc:  # e.g. AccessDeniedException
-            raise FileSystemError(_java_message(exc)) from exc
+        except JAVA_ERRORS as exc:  # e.g. AccessDeniedException
+            raise FileSystemError(first_line(exc)) from exc
 
     def glob(self, pattern: str) -> list[FileInfo]:
         return [self._info(s) for s in self._call(pattern, "globStatus") or []]
@@ -95,8 +91,7 @@ class HadoopFiles:
 
     def move(self, source: str, target: str) -> None:
         self._call(target, "delete", False)
-        fs, hadoop_target = self._fs(target)
-        self._call(source, "rename", hadoop_target)
+        self._call(source, "rename", self._fs(target)[1])
         # a local file system moves the part's .crc file along: drop it
         self.remove(posixpath.join(posixpath.dirname(target), f".{posixpath.basename(target)}.crc"))
 
@@ -151,9 +146,3 @@ class FsspecFiles:
 def driver_files(spark: Any) -> DriverFiles:
     """Hadoop's file systems in classic Spark, fsspec through Spark Connect (module doc)."""
     return FsspecFiles() if is_connect(spark) else HadoopFiles(spark)
-
-
-def _java_message(exc: Any) -> str:
-    """The first line of a Py4J error's Java message."""
-    message = str(exc.java_exception).strip()
-    return message.splitlines()[0] if message else type(exc).__name__

@@ -217,9 +217,8 @@ def connect_session(
     if remote in _LOCAL_SERVERS:
         remote, extra_conf = _LOCAL_SERVERS[remote], None
     elif remote.startswith("local"):
-        port = _free_port()
-        server = {"spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin"}
-        server["spark.connect.grpc.binding.port"] = str(port)
+        port = free_port()
+        server = connect_server_conf(port)
         url = os.environ.pop("SPARK_REMOTE", None)  # while it is set, pyspark builds no classic session
         try:
             _classic_session(app_name, remote, use_local_jars=use_local_jars, extra_conf=server | (extra_conf or {}))
@@ -238,8 +237,21 @@ def connect_session(
     return builder.getOrCreate()
 
 
-def _free_port() -> int:
-    """A TCP port free on this machine right now (for a local Spark Connect server)."""
+def connect_server_conf(port: int) -> dict[str, str]:
+    """Settings that make a classic session serve Spark Connect on ``port`` (the server's plugin).
+
+    Example:
+        >>> connect_server_conf(15010)["spark.connect.grpc.binding.port"]
+        '15010'
+    """
+    return {
+        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+        "spark.connect.grpc.binding.port": str(port),
+    }
+
+
+def free_port() -> int:
+    """A TCP port free on this machine right now (a local Spark Connect server, a test's standalone master)."""
     import socket
 
     with socket.socket() as probe:
