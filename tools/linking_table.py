@@ -24,6 +24,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 #: corpus folder under ``--data`` -> its name in the table, in table order
@@ -34,10 +35,15 @@ HEADER = (
 )
 
 
-def command(corpus: str, conf: str, data: str, gold_only: bool) -> list[str]:
-    """The ``kazu-spark evaluate linking`` arguments of one corpus's devel split."""
+def command(corpus: str, conf: str, data: str, gold_only: bool, sets: Sequence[str] = ()) -> list[str]:
+    """The ``kazu-spark evaluate linking`` arguments of one corpus's devel split (``sets``: ``--set`` values).
+
+    Example:
+        >>> command("s800", "c.yaml", "data", True, ["linking.embedding.model=build/linker"])[-3:]
+        ['--gold-only', '--set', 'linking.embedding.model=build/linker']
+    """
     args = ["evaluate", "linking", "--conf", conf, "--pubtator", f"{data}/{corpus}/devel.txt"]
-    return args + (["--gold-only"] if gold_only else [])
+    return args + (["--gold-only"] if gold_only else []) + [a for s in sets for a in ("--set", s)]
 
 
 def markdown_rows(corpus: str, result: dict, shown_command: str) -> str:
@@ -62,10 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--corpus", action="append", choices=list(CORPORA), help="repeatable (default: all)")
     p.add_argument("--gold-only", action="store_true", help="skip end to end (no NER: much faster)")
     p.add_argument("--out", help="folder for each corpus's JSON result")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to each run (repeatable)")
     args = p.parse_args(argv)
     rows, times = [], []
     for corpus in args.corpus or list(CORPORA):
-        cli = command(corpus, args.conf, args.data, args.gold_only)
+        cli = command(corpus, args.conf, args.data, args.gold_only, args.set)
         started = time.perf_counter()
         run = subprocess.run(
             [sys.executable, "-m", "kazu_spark.cli.main", *cli, "--json"], capture_output=True, text=True, check=False

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -35,6 +36,26 @@ def cpu_has_fast_bf16(cpuinfo: Path = CPUINFO) -> bool:
     except OSError:
         return False
     return bool(flags & BF16_CPU_FLAGS)
+
+
+def cpu_description(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU model, core count and the flags that decide ``precision: auto``, for benchmark output.
+
+    Example:
+        >>> import tempfile
+        >>> info = Path(tempfile.mkdtemp()) / "cpuinfo"
+        >>> _ = info.write_text("model name\t: AMD EPYC\nflags\t: fpu avx2 avx512_bf16\n")
+        >>> cpu_description(info).split(", ")[0], cpu_description(info).endswith("avx2 avx512_bf16")
+        ('AMD EPYC', True)
+    """
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return "unknown CPU"
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = sorted(set(fields.get("flags", "").split()) & (BF16_CPU_FLAGS | {"avx2", "avx512f"}))
+    return f"{fields.get('model name', 'unknown CPU')}, {os.cpu_count()} cores, flags {' '.join(flags) or 'none'}"
 
 
 def resolve_precision(device: str, precision: str) -> str:
