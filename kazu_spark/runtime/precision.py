@@ -39,7 +39,7 @@ def cpu_has_fast_bf16(cpuinfo: Path = CPUINFO) -> bool:
 
 
 def cpu_description(cpuinfo: Path = CPUINFO) -> str:
-    """The CPU model, core count and the flags that decide ``precision: auto``, for benchmark output.
+    r"""The CPU model, core count and the flags that decide ``precision: auto``, for benchmark output.
 
     Example:
         >>> import tempfile
