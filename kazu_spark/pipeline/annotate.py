@@ -218,8 +218,8 @@ def commit(
     hooks.committed("entities")
     with hooks.stage("write links"):
         links = links.persist(StorageLevel.MEMORY_AND_DISK)
-        summary.links = links.count()
-        summary.linked_entities = links.select("entity_id").distinct().count()
+        counted = links.agg(F.count(F.lit(1)).alias("links"), F.countDistinct("entity_id").alias("linked")).first()
+        summary.links, summary.linked_entities = counted["links"], counted["linked"]  # one job, not two
         if summary.links:
             append_table(spark, links, lakehouse, "entity_links")
         links.unpersist()
