@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from test_word_spans import random_text
+from tokenizers import pre_tokenizers
 
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.ner.subtokens import Subtokenizer
@@ -53,3 +54,17 @@ def test_texts_longer_than_the_tokenizer_truncation_are_not_cut(tokenizer):
     text = "BRCA1 " * 300  # the bundled tokenizer.json truncates at 128; the stage windows instead
     sub = Subtokenizer(tokenizer)([text])
     assert sub.sizes.tolist() == [len(tokenizer(text, add_special_tokens=False)["input_ids"])] and sub.sizes[0] > 512
+
+
+def test_a_character_the_fast_word_split_treats_differently_takes_the_full_path(tokenizer):
+    """The safety net of the regex word split: were it to differ from the tokenizer's own pre-tokenizer on some
+    character (here: a split at whitespace only, blind to punctuation), texts with that character still come
+    out as the tokenizer tokenises them."""
+    subtokenizer = Subtokenizer(tokenizer)
+    subtokenizer._bare.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    batch = ["BRCA1 and TP53", "IL-6 (interleukin 6) in mice.", "p53, p21; and Müller glia"]
+    sub = subtokenizer(batch)
+    expected = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True)
+    assert [ids.tolist() for ids in sub.split(sub.ids)] == expected["input_ids"]
+    assert [[tuple(o) for o in offsets.tolist()] for offsets in sub.split(sub.offsets)] == expected["offset_mapping"]
+    assert [subtokenizer.normalised(t) is not None for t in batch] == [True, False, False]

@@ -13,6 +13,12 @@ spaces; a combining mark) goes through the full tokenizer. What becomes of each 
 the tokenizer's own normaliser once and remembered. Tokenizers with another normaliser always take the
 full path.
 
+The copy without normaliser also splits words with one regular expression instead of ``BertPreTokenizer``
+(runs of characters that are neither whitespace nor punctuation, and single punctuation characters: the
+same rule, faster in the tokenizers library). The two could only disagree on a character whose Unicode
+class the two libraries' tables see differently, so each character is also tried in both (``a?a``) when it
+is first seen, and one they split differently sends its texts down the full path.
+
 Example:
     >>> from kazu_spark.ner.model import load_tokenizer
     >>> from kazu_spark.paths import resolve_path
@@ -36,10 +42,14 @@ from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
-from tokenizers import Encoding, Tokenizer, normalizers
+from tokenizers import Encoding, Regex, Tokenizer, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 __all__ = ["Subtokenizer", "Subtokens", "subtokenize"]
+
+#: ``BertPreTokenizer``'s words as one regex split: runs of neither whitespace nor punctuation (Unicode P*
+#: and the ASCII symbols Rust counts as ASCII punctuation), and each punctuation character alone
+BERT_WORDS = Regex(r"[^\s\p{P}$+<=>^`|~]+|[\p{P}$+<=>^`|~]")
 
 
 @dataclass(frozen=True)
@@ -81,17 +91,27 @@ class Subtokenizer:
         if isinstance(self._full.normalizer, normalizers.BertNormalizer):
             self._bare = Tokenizer.from_str(self._full.to_str())
             self._bare.normalizer = None
+            if isinstance(self._full.pre_tokenizer, pre_tokenizers.BertPreTokenizer):
+                self._bare.pre_tokenizer = pre_tokenizers.Split(BERT_WORDS, behavior="removed", invert=True)
         self._table: dict[int, str] = {}  # characters normalised to another single character
         self._exact: set[str] = set()  # characters normalised to exactly one character, without context
         self._inexact: set[str] = set()
 
+    def _same_words(self, char: str) -> bool:
+        """Whether the two copies' pre-tokenizers split words alike around (normalised) ``char``."""
+        assert self._bare is not None
+        probe = f"a{char}a"
+        full, bare = self._full.pre_tokenizer, self._bare.pre_tokenizer
+        return full is None or bare is None or full.pre_tokenize_str(probe) == bare.pre_tokenize_str(probe)
+
     def _learn(self, chars: set[str]) -> None:
-        """Ask the normaliser what becomes of each new character on its own."""
+        """Ask the normaliser what becomes of each new character alone, and both pre-tokenizers how they split it."""
         assert self._full.normalizer is not None
         for char in chars - self._exact - self._inexact:
             out = self._full.normalizer.normalize_str(char)
             # a combining mark (class != 0) may be reordered against its neighbours by NFD: not context-free
-            if len(out) == 1 and unicodedata.combining(char) == 0 and unicodedata.combining(out) == 0:
+            single = len(out) == 1 and unicodedata.combining(char) == 0 and unicodedata.combining(out) == 0
+            if single and self._same_words(out):
                 self._exact.add(char)
                 if out != char:
                     self._table[ord(char)] = out
