@@ -33,7 +33,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from kazu_spark.config import Aggregation, Decoder
 from kazu_spark.ner.batching import pad_ids, run_batches
-from kazu_spark.ner.decode import AGGREGATIONS, Span, check_labels, decode_batch
+from kazu_spark.ner.decode import AGGREGATIONS, Span, check_labels, decode_stacked
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.ner.subtokens import Subtokens, subtokenize
@@ -220,17 +220,18 @@ class Tagger:
     def tag(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entity spans of each text, sorted by (start, end, class); [] for empty/whitespace texts.
 
-        The whole batch is pooled into words and decoded at once (:func:`~kazu_spark.ner.decode.decode_batch`).
+        The whole batch is pooled into words and decoded at once (:func:`~kazu_spark.ner.decode.decode_stacked`).
         """
         sub, merged = self.merged_probs(texts)
-        return decode_batch(
-            sub.split(merged),
-            sub.split(sub.offsets),
+        return decode_stacked(
+            merged,
+            sub.offsets,
+            sub.sizes,
             texts,
             self.labels,
             self.threshold,
             self.decoder,
-            word_ids=sub.split(sub.word_ids),
+            word_ids=sub.word_ids,
             aggregation=self.aggregation,
         )
 
