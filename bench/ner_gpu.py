@@ -111,24 +111,26 @@ def input_frame(docs: list[dict]) -> pd.DataFrame:
 
 
 class ForwardClock:
-    """Seconds spent inside ``model``'s forward calls (forward hooks; the device synchronised at both ends)."""
+    """Wall and CPU seconds spent inside ``model``'s forward calls (hooks; the device synchronised at both ends)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
-        self.seconds, self._began = 0.0, 0.0
+        self.seconds, self.cpu_seconds, self._began = 0.0, 0.0, (0.0, 0.0)
         model.register_forward_pre_hook(self._start)
         model.register_forward_hook(self._stop)
 
     def _start(self, *_: object) -> None:
         sync()
-        self._began = time.perf_counter()
+        self._began = (time.perf_counter(), time.process_time())
 
     def _stop(self, *_: object) -> None:
         sync()
-        self.seconds += time.perf_counter() - self._began
+        self.seconds += time.perf_counter() - self._began[0]
+        self.cpu_seconds += time.process_time() - self._began[1]
 
 
-def engine(tagger: Tagger, frame: pd.DataFrame, rows: int) -> tuple[float, float, float]:
-    """Wall, CPU and in-forward seconds of ``entities_for_batch`` over the documents in batches of ``rows``."""
+def engine(tagger: Tagger, frame: pd.DataFrame, rows: int) -> dict[str, float]:
+    """Wall and CPU seconds of ``entities_for_batch`` over the documents in batches of ``rows``, and of the
+    model's forward inside it."""
     entities_for_batch(tagger, frame.iloc[:rows])  # warm-up
     sync()
     clock = ForwardClock(tagger.model)
@@ -136,7 +138,8 @@ def engine(tagger: Tagger, frame: pd.DataFrame, rows: int) -> tuple[float, float
     for begin in range(0, len(frame), rows):
         entities_for_batch(tagger, frame.iloc[begin : begin + rows])
     sync()
-    return time.perf_counter() - start, time.process_time() - cpu, clock.seconds
+    return {"engine_seconds": time.perf_counter() - start, "engine_cpu_seconds": time.process_time() - cpu,
+            "engine_forward_seconds": clock.seconds, "engine_forward_cpu_seconds": clock.cpu_seconds}  # fmt: skip
 
 
 def worker(rank: int, n: int, args: argparse.Namespace, folder: Path, rows: int, barrier, results) -> None:  # noqa: ANN001
@@ -214,12 +217,14 @@ def main() -> None:
             bare[budget] = tokens / bare_forward(tagger, windows, budget)
             note(f"{name}: bare forward, budget {budget}: {bare[budget]:,.0f} tokens/s")
         best = max(bare, key=bare.get)
-        seconds, cpu, forward = engine(tagger, frame, rows)
-        around = seconds - forward
+        timed = engine(tagger, frame, rows)
+        seconds = timed["engine_seconds"]
+        around = seconds - timed["engine_forward_seconds"]
+        around_cpu = timed["engine_cpu_seconds"] - timed["engine_forward_cpu_seconds"]
         note(f"{name}: engine {tokens / seconds:,.0f} tokens/s, around {around / len(docs) * 1e3:.3f} ms/doc")
         results[name] = {
             "tokens": tokens, "bare_tokens_per_s": bare, "best_budget": best, "engine_budget": tagger.max_batch_tokens,
-            "engine_seconds": seconds, "engine_cpu_seconds": cpu, "engine_forward_seconds": forward,
+            **timed, "around_cpu_ms_per_doc": around_cpu / len(docs) * 1e3,
             "engine_tokens_per_s": tokens / seconds, "engine_docs_per_s": len(docs) / seconds,
             "engine_over_best_bare": tokens / seconds / bare[best], "around_ms_per_doc": around / len(docs) * 1e3,
             "pubmed_hours_one_gpu": PUBMED_ABSTRACTS / (len(docs) / seconds) / 3600,
