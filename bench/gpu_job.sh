@@ -39,6 +39,8 @@ if compgen -G "$CARRY/*.whl" >/dev/null; then
     export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+# as on the Databricks clusters (databricks.yml): a task tokenises on its own core, no Rust thread pool
+export TOKENIZERS_PARALLELISM=${TOKENIZERS_PARALLELISM:-false}
 CORPUS=$CARRY/abstracts.jsonl.gz
 [[ -f $CORPUS ]] || CORPUS=../shared/data/corpus/abstracts.jsonl.gz
 {
