@@ -22,6 +22,8 @@ from kazu_spark.ner.subtokens import Subtokenizer
 from kazu_spark.paths import resolve_path
 
 ODD = ["ΟΔΟΣ Σίσυφος", "e\u0301\u0323x", "İstanbul ǅ ß ﬁ", "a\x00b\x7fc\x1fd\ufffd", "x\u3000y\u2028z", "\u0301"]
+# added tokens ([MASK] and [CLS] matched before normalising), empty texts, words beyond 100 characters
+ODD += ["the [MASK] of [CLS]x and [cls]", "", "   ", "a" * 150 + " b", "x" * 99 + "\u00e9 ok"]
 
 
 @pytest.fixture(scope="module")
