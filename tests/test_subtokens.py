@@ -13,12 +13,13 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_word_spans import random_text
 from tokenizers import pre_tokenizers
 
 from kazu_spark.ner.model import load_tokenizer
-from kazu_spark.ner.subtokens import Subtokenizer
+from kazu_spark.ner.subtokens import LETTER, Subtokenizer
 from kazu_spark.paths import resolve_path
 
 ODD = ["ΟΔΟΣ Σίσυφος", "e\u0301\u0323x", "İstanbul ǅ ß ﬁ", "a\x00b\x7fc\x1fd\ufffd", "x\u3000y\u2028z", "\u0301"]
@@ -70,3 +71,19 @@ def test_a_character_the_fast_word_split_treats_differently_takes_the_full_path(
     assert [ids.tolist() for ids in sub.split(sub.ids)] == expected["input_ids"]
     assert [[tuple(o) for o in offsets.tolist()] for offsets in sub.split(sub.offsets)] == expected["offset_mapping"]
     assert [subtokenizer.normalised(t) is not None for t in batch] == [True, False, False]
+
+
+def test_offsets_worked_out_from_words_fall_back_when_the_pieces_do_not_tile_them(tokenizer):
+    """The check behind offsets computed here: told a wrong kind for '-' (a letter, so 'il-6' one word), the
+    pieces no longer tile the words, the batch is tokenised again with offsets, and nothing changes."""
+    subtokenizer = Subtokenizer(tokenizer)
+    subtokenizer._ascii_kinds[ord("-")] = LETTER
+    batch = ["IL-6 and TNF-alpha", "no hyphen here"]
+    normalised = [subtokenizer.normalised(t) for t in batch]
+    pieces = tokenizer(batch, add_special_tokens=False)["input_ids"]
+    sizes = np.array([len(p) for p in pieces])
+    assert subtokenizer._word_offsets(normalised, np.concatenate(pieces), sizes) is None
+    sub = subtokenizer(batch)
+    expected = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True)
+    assert [[tuple(o) for o in offsets.tolist()] for offsets in sub.split(sub.offsets)] == expected["offset_mapping"]
+    assert [w.tolist() for w in sub.split(sub.word_ids)] == [expected.word_ids(0), expected.word_ids(1)]
