@@ -26,7 +26,6 @@ from rich.table import Table
 from kazu_spark.config import load_config
 from kazu_spark.ner.decode import DECODERS, decode, decode_batch
 from kazu_spark.ner.tagger import Tagger
-from kazu_spark.ner.windows import make_windows_batch, merge_window_probs
 
 
 def best_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -50,10 +49,8 @@ def main() -> None:
     batches = []  # per batch of `rows` documents: (merged probs, offsets, texts) of its sections with tokens
     for begin in range(0, len(docs), rows):
         texts = [t for d in docs[begin : begin + rows] for t in section_texts(d)]
-        windowed = make_windows_batch(texts, tagger.tokenizer)
-        probs = tagger.window_probs(windowed)
-        kept = [(merge_window_probs(w.windows, p, len(w.offsets)), w.offsets, t)
-                for w, p, t in zip(windowed, probs, texts, strict=True) if w.windows]  # fmt: skip
+        sub, merged = tagger.merged_probs(texts)
+        kept = [(p, o, t) for p, o, t in zip(sub.split(merged), sub.split(sub.offsets), texts, strict=True) if len(o)]
         batches.append(tuple(map(list, zip(*kept, strict=True))))
     labels, results = tagger.labels, {}
     for decoder in DECODERS:

@@ -12,18 +12,31 @@ weights, the bundled tokenizer), over the same documents as ``bench/ner_throughp
   Spark itself (JVM, Arrow transfer) is not in this row: the GPU machine has no Java.
 
 A third shape, no encoder layers (embeddings and classifier only), measures the work around the encoder:
-its engine rate is what one Python worker can feed at most, however fast the GPU.
+its engine rate is what one Python worker can feed at most, however fast the GPU. On a CPU its forward
+(embeddings, classifier) still costs, so each shape also gets "around": the engine's seconds minus the
+seconds spent inside the model's forward during that same run (timed by forward hooks), per document:
+tokenising, windows, padding, the activation and its copy to the host, merging, decoding, entity rows.
+
+``--workers 1,2,4,8,16`` adds the many-workers table: N processes (spawned, one torch thread each), each
+running ``entities_for_batch`` over its share of the documents (every N-th), all on the same device, the way
+N Spark tasks share a GPU with ``ner.gpu_amount_per_task = 1/N``. They load their model and documents, warm
+up, meet at a barrier and then run; the aggregate rate is all documents' sub-tokens over the time from the
+barrier to the last worker's end, compared with the bare fp16 forward at its best budget. The smallest N
+reaching 0.6 x bare (else the fastest) is the recommendation printed with the Spark settings it implies.
 
 Rates are document sub-tokens (title and body, no special tokens) per second, as in ``ner_throughput.py``.
 Prints a table and one JSON line, including what the rates mean for PubMed's 36 million abstracts.
 
-Run (on a machine with a GPU):  PYTHONPATH=$PWD python bench/ner_gpu.py --docs 20000
+Run (on a machine with a GPU):  PYTHONPATH=$PWD python bench/ner_gpu.py --docs 20000 --workers 1,2,4,8,16
+(``bench/gpu_job.sh`` runs it on the lent GPU machine.) On a CPU, to try it: ``--device cpu --docs 1000
+--budgets 4096 --workers 1,2``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import tempfile
 import time
 from pathlib import Path
@@ -93,16 +106,79 @@ def bare_forward(tagger: Tagger, windows: list[list[int]], budget: int) -> float
     return time.perf_counter() - start
 
 
-def engine(tagger: Tagger, docs: list[dict], rows: int) -> float:
-    """Seconds of ``entities_for_batch`` over the documents in batches of ``rows`` (the UDF's work)."""
-    frame = pd.DataFrame([{k: d[k] for k in NER_INPUT.fieldNames()} for d in docs])
+def input_frame(docs: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{k: d[k] for k in NER_INPUT.fieldNames()} for d in docs])
+
+
+class ForwardClock:
+    """Wall and CPU seconds spent inside ``model``'s forward calls (hooks; the device synchronised at both ends)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.seconds, self.cpu_seconds, self._began = 0.0, 0.0, (0.0, 0.0)
+        model.register_forward_pre_hook(self._start)
+        model.register_forward_hook(self._stop)
+
+    def _start(self, *_: object) -> None:
+        sync()
+        self._began = (time.perf_counter(), time.process_time())
+
+    def _stop(self, *_: object) -> None:
+        sync()
+        self.seconds += time.perf_counter() - self._began[0]
+        self.cpu_seconds += time.process_time() - self._began[1]
+
+
+def engine(tagger: Tagger, frame: pd.DataFrame, rows: int) -> dict[str, float]:
+    """Wall and CPU seconds of ``entities_for_batch`` over the documents in batches of ``rows``, and of the
+    model's forward inside it."""
     entities_for_batch(tagger, frame.iloc[:rows])  # warm-up
     sync()
-    start = time.perf_counter()
+    clock = ForwardClock(tagger.model)
+    start, cpu = time.perf_counter(), time.process_time()
     for begin in range(0, len(frame), rows):
         entities_for_batch(tagger, frame.iloc[begin : begin + rows])
     sync()
-    return time.perf_counter() - start
+    return {"engine_seconds": time.perf_counter() - start, "engine_cpu_seconds": time.process_time() - cpu,
+            "engine_forward_seconds": clock.seconds, "engine_forward_cpu_seconds": clock.cpu_seconds}  # fmt: skip
+
+
+def worker(rank: int, n: int, args: argparse.Namespace, folder: Path, rows: int, barrier, results) -> None:  # noqa: ANN001
+    """One of ``n`` workers: its share of the documents through ``entities_for_batch``, timed from the barrier."""
+    torch.set_num_threads(args.threads)
+    tagger = Tagger.from_dir(folder, device=args.device, precision="fp16" if args.device == "cuda" else "fp32")
+    frame = input_frame(load_documents(args.corpus, args.docs)[rank::n])
+    entities_for_batch(tagger, frame.iloc[:rows])  # warm-up
+    sync()
+    barrier.wait(timeout=600)
+    start, cpu = time.perf_counter(), time.process_time()
+    for begin in range(0, len(frame), rows):
+        entities_for_batch(tagger, frame.iloc[begin : begin + rows])
+    sync()
+    results.put({"rank": rank, "start": start, "end": time.perf_counter(), "cpu": time.process_time() - cpu,
+                 "docs": len(frame)})  # fmt: skip
+
+
+def many_workers(n: int, args: argparse.Namespace, folder: Path, rows: int) -> dict:
+    """Seconds (barrier to the last worker's end) and CPU seconds of ``n`` spawned workers sharing the device."""
+    context = mp.get_context("spawn")  # CUDA cannot be used in forked children
+    barrier, results = context.Barrier(n), context.Queue()
+    procs = [context.Process(target=worker, args=(r, n, args, folder, rows, barrier, results)) for r in range(n)]
+    for proc in procs:
+        proc.start()
+    done = [results.get(timeout=1800) for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode:
+            raise RuntimeError(f"a worker exited with {proc.exitcode}")
+    seconds = max(d["end"] for d in done) - min(d["start"] for d in done)
+    return {"seconds": seconds, "cpu_seconds": sum(d["cpu"] for d in done),
+            "slowest_worker_seconds": max(d["end"] - d["start"] for d in done)}  # fmt: skip
+
+
+def recommend(workers: dict[int, dict], target: float = 0.6) -> int:
+    """The fewest workers whose aggregate reaches ``target`` x the bare forward, else the fastest count."""
+    reaching = [n for n, r in sorted(workers.items()) if r["over_best_bare"] >= target]
+    return reaching[0] if reaching else max(workers, key=lambda n: workers[n]["tokens_per_s"])
 
 
 def main() -> None:
@@ -112,14 +188,20 @@ def main() -> None:
     parser.add_argument("--budgets", default="8192,16384,32768,65536,131072", help="bare forward token budgets")
     parser.add_argument("--device", default="cuda", help="cuda (fp16) or cpu (fp32, to try the script)")
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated subset of: {', '.join(SHAPES)}")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per process (a Spark task: 1)")
+    parser.add_argument("--workers", default="", help="worker counts for the many-workers table, e.g. 1,2,4,8,16")
+    parser.add_argument("--workers-shapes", default="tinybern2 (4x312)", help="shapes the workers table runs")
+    parser.add_argument("--json", type=Path, help="also write the JSON line to this file")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     precision = "fp16" if args.device == "cuda" else "fp32"
     workdir = Path(tempfile.mkdtemp(prefix="kazu-spark-gpu-bench-"))
     tiny = build_tinybern2(workdir / "tinybern2")
     docs = load_documents(args.corpus, args.docs)
+    frame = input_frame(docs)
     texts = [t for d in docs for t in section_texts(d)]
-    ner = load_config().ner
-    results = {}
+    rows = load_config().ner.arrow_batch_rows
+    results, many = {}, {}
     windows: list[list[int]] = []
     for name in args.shapes.split(","):
         shape = SHAPES[name]
@@ -135,29 +217,61 @@ def main() -> None:
             bare[budget] = tokens / bare_forward(tagger, windows, budget)
             note(f"{name}: bare forward, budget {budget}: {bare[budget]:,.0f} tokens/s")
         best = max(bare, key=bare.get)
-        seconds = engine(tagger, docs, ner.arrow_batch_rows)
-        note(f"{name}: engine {tokens / seconds:,.0f} tokens/s")
+        timed = engine(tagger, frame, rows)
+        seconds = timed["engine_seconds"]
+        around = seconds - timed["engine_forward_seconds"]
+        around_cpu = timed["engine_cpu_seconds"] - timed["engine_forward_cpu_seconds"]
+        note(f"{name}: engine {tokens / seconds:,.0f} tokens/s, around {around / len(docs) * 1e3:.3f} ms/doc")
         results[name] = {
-            "tokens": tokens, "bare_tokens_per_s": bare, "best_budget": best, "engine_seconds": seconds,
+            "tokens": tokens, "bare_tokens_per_s": bare, "best_budget": best, "engine_budget": tagger.max_batch_tokens,
+            **timed, "around_cpu_ms_per_doc": around_cpu / len(docs) * 1e3,
             "engine_tokens_per_s": tokens / seconds, "engine_docs_per_s": len(docs) / seconds,
-            "engine_over_best_bare": tokens / seconds / bare[best],
+            "engine_over_best_bare": tokens / seconds / bare[best], "around_ms_per_doc": around / len(docs) * 1e3,
             "pubmed_hours_one_gpu": PUBMED_ABSTRACTS / (len(docs) / seconds) / 3600,
         }  # fmt: skip
         del tagger
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+        if name in args.workers_shapes.split(",") and args.workers:
+            many[name] = {}
+            for n in map(int, args.workers.split(",")):
+                run = many_workers(n, args, folder, rows)
+                rate = tokens / run["seconds"]
+                many[name][n] = {**run, "tokens_per_s": rate, "docs_per_s": len(docs) / run["seconds"],
+                                 "over_best_bare": rate / bare[best]}  # fmt: skip
+                note(f"{name}: {n} workers, {many[name][n]['tokens_per_s']:,.0f} tokens/s "
+                     f"({many[name][n]['over_best_bare']:.2f} x bare)")  # fmt: skip
     device = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
-    table = Table(title=f"GPU NER, {len(docs):,} abstracts, {precision}, {device}")
-    for column in ("model", "bare best tok/s (budget)", "engine tok/s", "engine docs/s", "engine/bare", "PubMed h"):
+    table = Table(title=f"NER per-batch work vs bare forward, {len(docs):,} abstracts, {precision}, {device}")
+    columns = ("model", "bare best tok/s (budget)", "engine tok/s", "engine docs/s", "engine/bare", "around ms/doc",
+               "PubMed h")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="left" if column == "model" else "right")
     for name, r in results.items():
         table.add_row(
             name, f"{r['bare_tokens_per_s'][r['best_budget']]:,.0f} ({r['best_budget']})",
             f"{r['engine_tokens_per_s']:,.0f}", f"{r['engine_docs_per_s']:,.0f}",
-            f"{r['engine_over_best_bare']:.2f}", f"{r['pubmed_hours_one_gpu']:.1f}",
+            f"{r['engine_over_best_bare']:.2f}", f"{r['around_ms_per_doc']:.3f}", f"{r['pubmed_hours_one_gpu']:.1f}",
         )  # fmt: skip
     Console().print(table)
-    print(json.dumps({"docs": len(docs), "device": device, "precision": precision, "results": results}))
+    for name, counts in many.items():
+        table = Table(title=f"{name}: N workers sharing one {device}, {args.threads} torch thread(s) each")
+        for column in ("workers", "tok/s", "docs/s", "x bare best", "CPU ms/doc", "PubMed h"):
+            table.add_column(column, justify="right")
+        for n, r in counts.items():
+            table.add_row(str(n), f"{r['tokens_per_s']:,.0f}", f"{r['docs_per_s']:,.0f}", f"{r['over_best_bare']:.2f}",
+                          f"{r['cpu_seconds'] / len(docs) * 1e3:.3f}",
+                          f"{PUBMED_ABSTRACTS / r['docs_per_s'] / 3600:.2f}")  # fmt: skip
+        Console().print(table)
+        n = recommend(counts)
+        print(f"{name}: {n} NER tasks per {device} ({counts[n]['over_best_bare']:.2f} x bare): "
+              f"ner.gpu_amount_per_task: {1 / n:g}, spark.executor.cores >= {n}, spark.task.cpus=1, "
+              f"spark.executor.resource.gpu.amount=1")  # fmt: skip
+    line = json.dumps({"docs": len(docs), "device": device, "precision": precision, "threads": args.threads,
+                       "results": results, "workers": many})  # fmt: skip
+    print(line)
+    if args.json:
+        args.json.write_text(line + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ CONFIG_MAY_IMPORT = frozenset({f"{PACKAGE}.{name}" for name in ("paths", "schema
 #: or through a package module other than the base ones (``schemas`` declares Spark types and is allowed).
 PURE = (
     "ner.windows",
+    "ner.subtokens",
     "ner.batching",
     "ner.decode",
     "ner.labels",

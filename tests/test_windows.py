@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kazu_spark.ner.model import load_tokenizer
-from kazu_spark.ner.windows import Window, make_windows, merge_window_probs, window_starts
+from kazu_spark.ner.windows import Window, kept_rows, make_windows, plan_windows, window_inputs, window_starts
 
 UNICODE_TEXT = (
     "Müller cells express α-synuclein and β2-microglobulin 🧬🦠 in naïve café-au-lait patients; "
@@ -77,8 +77,60 @@ def test_window_starts_and_validation():
         window_starts(10, 4, 4)
 
 
-def test_merge_takes_each_token_from_its_most_central_window():
+def merge_window_probs(windows: list[Window], window_probs: list[np.ndarray], n_tokens: int) -> np.ndarray:
+    """Reference merge, window by window: each sub-token takes the row of the window where its distance to the
+    nearer window edge is largest (ties go to the earlier window)."""
+    merged = np.zeros((n_tokens, window_probs[0].shape[1] if window_probs else 0), dtype=np.float32)
+    best = np.full(n_tokens, -1)
+    for win, probs in zip(windows, window_probs, strict=True):
+        local = np.arange(win.n_tokens)
+        centrality = np.minimum(local, win.n_tokens - 1 - local)
+        span = slice(win.first_token, win.first_token + win.n_tokens)
+        better = centrality > best[span]
+        merged[span][better] = probs[better]
+        best[span][better] = centrality[better]
+    return merged
+
+
+def test_reference_merge_takes_each_token_from_its_most_central_window():
     windows = [Window([0] * 7, 0), Window([0] * 7, 3)]
     merged = merge_window_probs(windows, [np.zeros((5, 1)), np.ones((5, 1))], 8)
     # tokens 3 and 4 are in both windows: centrality 1 vs 0 for token 3, 0 vs 1 for token 4
     assert merged[:, 0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_batch_plan_inputs_and_merge_match_window_by_window(seed):
+    """The batch path (plan, inputs cut from the stacked ids, kept rows scattered) against the per-window
+    reference: the same windows, the same model inputs, the same merged probabilities, for random text
+    lengths, window sizes and strides, windows run in a shuffled order as length-sorted batches run them."""
+    rng = np.random.default_rng(seed)
+    window = int(rng.integers(3, 12))
+    stride = int(rng.integers(0, window - 2))
+    sizes = rng.integers(0, 40, size=int(rng.integers(1, 8)))
+    ids = rng.integers(5, 1000, size=int(sizes.sum()))
+    plan = plan_windows(sizes, window, stride)
+    order = rng.permutation(len(plan.first))
+    batches = np.array_split(order, max(1, len(order) // 3))
+    probs = {int(w): rng.random((int(plan.length[w]), 2)).astype(np.float32) for w in order}
+    merged = np.full((len(ids), 2), np.nan, dtype=np.float32)
+    for batch in batches:
+        inputs = window_inputs(ids, plan, batch, cls=1, sep=2, pad=0)
+        width = inputs["input_ids"].shape[1]
+        out = np.zeros((len(batch), width, 2), dtype=np.float32)
+        for row, w in enumerate(batch):
+            n = int(plan.length[w])
+            out[row, 1 : n + 1] = probs[int(w)]
+            first = int(plan.first[w])
+            assert inputs["input_ids"][row].tolist() == [1, *ids[first : first + n], 2] + [0] * (width - n - 2)
+            assert inputs["attention_mask"][row].tolist() == [1] * (n + 2) + [0] * (width - n - 2)
+        rows, kept = kept_rows(plan, batch, out)
+        merged[rows] = kept
+    starts = np.cumsum(sizes) - sizes
+    for t, n in enumerate(sizes.tolist()):
+        text_windows = np.flatnonzero(plan.text == t)
+        expected = [Window([1, *ids[starts[t] + s : starts[t] + s + n_w], 2], s)
+                    for s, n_w in zip(plan.start[text_windows], plan.length[text_windows], strict=True)]  # fmt: skip
+        assert plan.start[text_windows].tolist() == window_starts(n, window - 2, stride)
+        reference = merge_window_probs(expected, [probs[int(w)] for w in text_windows], n)
+        np.testing.assert_array_equal(merged[starts[t] : starts[t] + n], reference.reshape(n, 2))

@@ -157,13 +157,7 @@ def decode_batch(
     word_ids: Sequence[np.ndarray] | None = None,
     aggregation: Aggregation = "none",
 ) -> list[list[Span]]:
-    """:func:`decode` of many texts at once, the same spans per text.
-
-    The ``sigmoid`` and ``io`` decoders tag the tokens of the whole batch and find their runs in
-    a few numpy calls over the stacked probabilities, instead of a dozen small calls per text and
-    class (per-call overhead dominated decoding a batch of abstracts); only the spans found are
-    built one by one. ``softmax`` is sequential by nature and runs per text. Words are pooled for
-    the whole batch at once too (:func:`word_probs`).
+    """:func:`decode` of many texts at once, the same spans per text: :func:`decode_stacked` of their rows stacked.
 
     Example:
         >>> labels = ["B-gene", "I-gene"]
@@ -172,19 +166,55 @@ def decode_batch(
         >>> [[(s.start, s.end) for s in spans] for spans in decode_batch(probs, offsets, ["ab cd", "efg hi"], labels)]
         [[(0, 5)], [(0, 3)]]
     """
+    if not texts:
+        return []
+    words = None if word_ids is None else np.concatenate(word_ids)
+    return decode_stacked(
+        np.concatenate(probs), np.concatenate(offsets), [len(p) for p in probs], texts, labels, threshold, decoder,
+        word_ids=words, aggregation=aggregation,
+    )  # fmt: skip
+
+
+def decode_stacked(
+    probs: np.ndarray,
+    offsets: np.ndarray,
+    sizes: Sequence[int],
+    texts: Sequence[str],
+    labels: Sequence[str],
+    threshold: float = 0.5,
+    decoder: Decoder = "sigmoid",
+    *,
+    word_ids: np.ndarray | None = None,
+    aggregation: Aggregation = "none",
+) -> list[list[Span]]:
+    """:func:`decode_batch` of texts whose rows come stacked: ``probs`` ``[rows, labels]``, ``offsets``
+    ``[rows, 2]`` and ``word_ids`` ``[rows]``, text ``t`` owning the next ``sizes[t]`` rows (as the tagger holds them).
+
+    The ``sigmoid`` and ``io`` decoders tag the tokens of the whole batch and find their runs in
+    a few numpy calls over the stacked probabilities, instead of a dozen small calls per text and
+    class (per-call overhead dominated decoding a batch of abstracts); only the spans found are
+    built one by one. ``softmax`` is sequential by nature and runs per text. Words are pooled for
+    the whole batch at once too (:func:`word_probs`).
+
+    Example (the texts of :func:`decode_batch`'s example):
+        >>> probs, offsets = np.array([[0.9, 0.0], [0.0, 0.8], [0.0, 0.7], [0.0, 0.0]]), np.array([[0, 2], [3, 5], [0, 3], [4, 6]])
+        >>> [[(s.start, s.end) for s in spans] for spans in decode_stacked(probs, offsets, [2, 2], ["ab cd", "efg hi"], ["B-gene", "I-gene"])]
+        [[(0, 5)], [(0, 3)]]
+    """  # noqa: E501
     if aggregation != "none":
         if word_ids is None:
             raise ValueError(f"aggregation {aggregation!r} needs the word_ids of the sub-tokens")
-        probs, offsets = word_probs(probs, offsets, word_ids, aggregation)
+        probs, offsets, sizes = _pool_words(probs, offsets, word_ids, sizes, aggregation)
     if decoder == "softmax":
-        return [decode_softmax(p, o, t, labels) for p, o, t in zip(probs, offsets, texts, strict=True)]
-    if not probs:
+        cuts = np.cumsum(sizes)[:-1]
+        pieces = zip(np.split(probs, cuts), np.split(offsets, cuts), texts, strict=True)
+        return [decode_softmax(p, o, t, labels) for p, o, t in pieces]
+    if not len(texts):
         return []
     classes = classes_of(labels)
-    stacked = np.concatenate(probs)
     tag = _io_tags if decoder == "io" else _sigmoid_tags
-    is_b, tagged, won = tag(stacked, labels, classes, threshold)
-    return _batch_spans(texts, offsets, [len(p) for p in probs], classes, is_b, tagged, won)
+    is_b, tagged, won = tag(probs, labels, classes, threshold)
+    return _batch_spans(texts, offsets, sizes, classes, is_b, tagged, won)
 
 
 def word_probs(
@@ -210,27 +240,39 @@ def word_probs(
         mean [[0.5, 0.25], [0.0, 0.25]] [[0, 4], [5, 9]]
         max [[0.8, 0.5], [0.0, 0.25]] [[0, 4], [5, 9]]
     """
+    sizes = [len(p) for p in probs]
+    if not sizes:
+        return [], []
+    pooled, spans, words = _pool_words(
+        np.concatenate(probs), np.concatenate(offsets), np.concatenate(word_ids), sizes, aggregation
+    )
+    cuts = np.cumsum(words)[:-1]
+    return np.split(pooled, cuts), np.split(spans, cuts)
+
+
+def _pool_words(
+    probs: np.ndarray, offsets: np.ndarray, word_ids: np.ndarray, sizes: Sequence[int], aggregation: Aggregation
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`word_probs` over stacked rows (text ``t`` owning ``sizes[t]`` rows); also returns the words per text."""
     if aggregation not in ("first", "mean", "max"):
         raise ValueError(f"aggregation must be one of first, mean, max to pool words; got {aggregation!r}")
-    sizes = [len(p) for p in probs]
-    if sum(sizes) == 0:
-        return list(probs), list(offsets)
-    stacked, spans, ids = np.concatenate(probs), np.concatenate(offsets), np.concatenate(word_ids)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if sizes.sum() == 0:
+        return probs, offsets, sizes
     text_of_row = np.repeat(np.arange(len(sizes)), sizes)
-    new_word = np.ones(len(ids), dtype=bool)  # row i starts a word: another word id, or another text
-    new_word[1:] = (ids[1:] != ids[:-1]) | (text_of_row[1:] != text_of_row[:-1])
+    new_word = np.ones(len(word_ids), dtype=bool)  # row i starts a word: another word id, or another text
+    new_word[1:] = (word_ids[1:] != word_ids[:-1]) | (text_of_row[1:] != text_of_row[:-1])
     firsts = np.flatnonzero(new_word)
-    lasts = np.append(firsts[1:], len(ids)) - 1
+    lasts = np.append(firsts[1:], len(word_ids)) - 1
     if aggregation == "first":
-        pooled = stacked[firsts]
+        pooled = probs[firsts]
     elif aggregation == "max":
-        pooled = np.maximum.reduceat(stacked, firsts, axis=0)
+        pooled = np.maximum.reduceat(probs, firsts, axis=0)
     else:
-        sums = np.add.reduceat(stacked, firsts, axis=0, dtype=np.float64)
-        pooled = (sums / (lasts - firsts + 1)[:, None]).astype(stacked.dtype)
-    word_offsets = np.stack([spans[firsts, 0], spans[lasts, 1]], axis=1)
-    cuts = np.cumsum(np.bincount(text_of_row[firsts], minlength=len(sizes)))[:-1]
-    return np.split(pooled, cuts), np.split(word_offsets, cuts)
+        sums = np.add.reduceat(probs, firsts, axis=0, dtype=np.float64)
+        pooled = (sums / (lasts - firsts + 1)[:, None]).astype(probs.dtype)
+    word_offsets = np.stack([offsets[firsts, 0], offsets[lasts, 1]], axis=1)
+    return pooled, word_offsets, np.bincount(text_of_row[firsts], minlength=len(sizes))
 
 
 def decode_sigmoid(
@@ -343,25 +385,24 @@ def _run_bounds(is_b: np.ndarray, tagged: np.ndarray, text_of_row: np.ndarray) -
 
 def _batch_spans(
     texts: Sequence[str],
-    offsets: Sequence[np.ndarray],
+    offsets: np.ndarray,
     sizes: Sequence[int],
     classes: Sequence[str],
     is_b: np.ndarray,
     tagged: np.ndarray,
     won: np.ndarray,
 ) -> list[list[Span]]:
-    """Per text, one trimmed span per run; its confidence the mean of ``won`` over the run."""
+    """Per text, one trimmed span per run; its confidence the mean of ``won`` over the run (rows stacked)."""
     text_of_row = np.repeat(np.arange(len(sizes)), sizes)
     columns, firsts, lasts = _run_bounds(is_b, tagged, text_of_row)
     sums = np.zeros((len(won) + 1, won.shape[1]))
     np.cumsum(won, axis=0, dtype=np.float64, out=sums[1:])
     means = (sums[lasts + 1, columns] - sums[firsts, columns]) / (lasts - firsts + 1)
-    starts = np.cumsum(sizes) - np.asarray(sizes)  # each text's first row
     found: list[list[Span]] = [[] for _ in texts]
-    for text, column, first, last, mean in zip(text_of_row[firsts].tolist(), columns.tolist(), firsts.tolist(),
-                                                  lasts.tolist(), means.tolist(), strict=True):  # fmt: skip
-        first, last = first - starts[text], last - starts[text]
-        span = _trimmed(texts[text], int(offsets[text][first][0]), int(offsets[text][last][1]), classes[column], mean)
+    for text, column, start, end, mean in zip(text_of_row[firsts].tolist(), columns.tolist(),
+                                              offsets[firsts, 0].tolist(), offsets[lasts, 1].tolist(),
+                                              means.tolist(), strict=True):  # fmt: skip
+        span = _trimmed(texts[text], start, end, classes[column], mean)
         if span is not None:
             found[text].append(span)
     return [_finish(spans) for spans in found]

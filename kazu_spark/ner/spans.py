@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from kazu_spark.schemas import ENTITY_ROWS
@@ -53,30 +55,44 @@ def entity_id(doc_id: str, section: str, start: int, end: int, entity_class: str
 def entity_rows(docs: pd.DataFrame, find: SpanFinder) -> pd.DataFrame:
     """``ENTITY_ROWS`` of a batch of documents (``NER_INPUT`` columns): ``find`` gets every section's text
     of the batch at once (so a model can batch them) and its spans' offsets are shifted into the document text.
+
+    The rows are built column by column: numpy for offsets and the document columns, one list comprehension
+    each for the mentions and the keys (hashing is per entity).
     """
-    pieces: list[tuple[int, str, int]] = []  # (row, section name, section start)
-    texts: list[str] = []
-    for row, (text, sections) in enumerate(zip(docs["text"], docs["sections"], strict=True)):
+    doc_ids, texts, hashes = docs["doc_id"].to_numpy(), docs["text"].tolist(), docs["content_hash"].to_numpy()
+    rows: list[int] = []  # per section: its document's row, name, start in the document text
+    names: list[str] = []
+    shifts: list[int] = []
+    pieces: list[str] = []
+    for row, (text, sections) in enumerate(zip(texts, docs["sections"], strict=True)):
         for section in sections:
-            pieces.append((row, section["name"], int(section["start"])))
-            texts.append(text[section["start"] : section["end"]])
-    records = []
-    for (row, name, offset), found in zip(pieces, find(texts), strict=True):
-        doc_id, text, content_hash = docs["doc_id"].iat[row], docs["text"].iat[row], docs["content_hash"].iat[row]
-        for span in found:
-            start, end = offset + span.start, offset + span.end
-            records.append(
-                {
-                    "entity_id": entity_id(doc_id, name, start, end, span.entity_class),
-                    "doc_id": doc_id,
-                    "section": name,
-                    "start": start,
-                    "end": end,
-                    "mention": text[start:end],
-                    "entity_class": span.entity_class,
-                    "confidence": float(span.confidence),
-                    "model": span.model,
-                    "content_hash": content_hash,
-                }
-            )
-    return pd.DataFrame.from_records(records, columns=ENTITY_ROWS.fieldNames())
+            rows.append(row)
+            names.append(section["name"])
+            shifts.append(int(section["start"]))
+            pieces.append(text[section["start"] : section["end"]])
+    found = [list(spans) for spans in find(pieces)]
+    if len(found) != len(pieces):
+        raise ValueError(f"the span finder gave {len(found)} span lists for {len(pieces)} sections")
+    piece = np.repeat(np.arange(len(pieces)), [len(spans) for spans in found])
+    spans = list(chain.from_iterable(found))
+    fields = list(zip(*spans, strict=True)) if spans else [[] for _ in Found._fields]
+    local_start, local_end, classes, confidence, models = fields
+    row = np.asarray(rows, dtype=np.int64)[piece]
+    shift = np.asarray(shifts, dtype=np.int64)[piece]
+    start = (np.asarray(local_start, dtype=np.int64) + shift).tolist()
+    end = (np.asarray(local_end, dtype=np.int64) + shift).tolist()
+    doc_id = doc_ids[row].tolist()
+    section = np.asarray(names, dtype=object)[piece].tolist()
+    columns = {
+        "entity_id": [entity_id(*key) for key in zip(doc_id, section, start, end, classes, strict=True)],
+        "doc_id": doc_id,
+        "section": section,
+        "start": start,
+        "end": end,
+        "mention": [texts[r][a:b] for r, a, b in zip(row.tolist(), start, end, strict=True)],
+        "entity_class": list(classes),
+        "confidence": np.asarray(confidence, dtype=np.float64),
+        "model": list(models),
+        "content_hash": hashes[row].tolist(),
+    }
+    return pd.DataFrame({name: columns[name] for name in ENTITY_ROWS.fieldNames()})

@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,10 +33,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from kazu_spark.config import Aggregation, Decoder
 from kazu_spark.ner.batching import pad_ids, run_batches
-from kazu_spark.ner.decode import AGGREGATIONS, Span, check_labels, decode_batch
+from kazu_spark.ner.decode import AGGREGATIONS, Span, check_labels, decode_stacked
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.spans import Found, entity_rows
-from kazu_spark.ner.windows import WindowedText, make_windows_batch, merge_window_probs
+from kazu_spark.ner.subtokens import Subtokens, subtokenize
+from kazu_spark.ner.windows import WindowedText, kept_rows, plan_windows, window_inputs
 from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
 
 if TYPE_CHECKING:
@@ -167,6 +167,11 @@ class Tagger:
             num_threads=cfg.num_threads or threads,
         )
 
+    def _activation(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        """``[windows, width, labels]`` probabilities of padded inputs (softmax decoder: softmax, else sigmoid)."""
+        logits = self.model(**{k: v.to(self.model.device) for k, v in inputs.items()}).logits.float()
+        return (torch.softmax(logits, dim=-1) if self.decoder == "softmax" else torch.sigmoid(logits)).cpu().numpy()
+
     def window_probs(self, docs: Sequence[WindowedText]) -> list[list[np.ndarray]]:
         """Per document, per window: the ``[window.n_tokens, labels]`` probabilities ([CLS]/[SEP] cut off).
 
@@ -176,12 +181,10 @@ class Tagger:
         """
         jobs = [(d, w) for d, doc in enumerate(docs) for w in range(len(doc.windows))]
         ids = [docs[d].windows[w].input_ids for d, w in jobs]
-        activation = partial(torch.softmax, dim=-1) if self.decoder == "softmax" else torch.sigmoid
 
         def forward(batch: list[int]) -> list[np.ndarray]:
             chosen = [ids[i] for i in batch]
-            inputs = {k: v.to(self.model.device) for k, v in pad_ids(chosen, self.tokenizer.pad_token_id).items()}
-            out = activation(self.model(**inputs).logits.float()).cpu().numpy()
+            out = self._activation(pad_ids(chosen, self.tokenizer.pad_token_id))
             return [row[1 : len(window) - 1] for row, window in zip(out, chosen, strict=True)]
 
         with torch.inference_mode():
@@ -191,26 +194,44 @@ class Tagger:
             probs[d].append(row)
         return probs
 
+    def merged_probs(self, texts: Sequence[str]) -> tuple[Subtokens, np.ndarray]:
+        """The texts' stacked sub-tokens and their ``[sub-tokens, labels]`` probabilities, each sub-token's
+        from its most central window (:func:`~kazu_spark.ner.windows.plan_windows`).
+
+        The windows are batched as :meth:`window_probs` batches them; each batch's inputs are cut from the
+        stacked sub-token ids and its kept rows written into the result with a few numpy calls.
+        """
+        sub = subtokenize(texts, self.tokenizer)
+        plan = plan_windows(sub.sizes, self.window, self.stride)
+        merged = np.zeros((len(sub.ids), len(self.labels)), dtype=np.float32)
+        special = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id
+
+        def forward(batch: list[int]) -> list[int]:
+            windows = np.asarray(batch)
+            inputs = window_inputs(sub.ids, plan, windows, *special)
+            rows, kept = kept_rows(plan, windows, self._activation({k: torch.from_numpy(v) for k, v in inputs.items()}))
+            merged[rows] = kept
+            return batch  # the results are in ``merged``; run_batches wants one per window
+
+        with torch.inference_mode():
+            run_batches((plan.length + 2).tolist(), forward, max_tokens=self.max_batch_tokens)
+        return sub, merged
+
     def tag(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entity spans of each text, sorted by (start, end, class); [] for empty/whitespace texts.
 
-        The whole batch is pooled into words and decoded at once (:func:`~kazu_spark.ner.decode.decode_batch`).
+        The whole batch is pooled into words and decoded at once (:func:`~kazu_spark.ner.decode.decode_stacked`).
         """
-        docs = make_windows_batch(texts, self.tokenizer, window=self.window, stride=self.stride)
-        no_tokens = np.zeros((0, len(self.labels)), dtype=np.float32)
-        merged = [
-            merge_window_probs(doc.windows, doc_probs, len(doc.offsets)) if doc.windows else no_tokens
-            for doc, doc_probs in zip(docs, self.window_probs(docs), strict=True)
-        ]
-        offsets, word_ids = [doc.offsets for doc in docs], [doc.word_ids for doc in docs]
-        return decode_batch(
+        sub, merged = self.merged_probs(texts)
+        return decode_stacked(
             merged,
-            offsets,
+            sub.offsets,
+            sub.sizes,
             texts,
             self.labels,
             self.threshold,
             self.decoder,
-            word_ids=word_ids,
+            word_ids=sub.word_ids,
             aggregation=self.aggregation,
         )
 
