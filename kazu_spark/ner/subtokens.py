@@ -184,9 +184,7 @@ class Subtokenizer:
         tokenizer (no offsets: a third faster) and the offsets and word ids from the words found here."""
         assert self._bare is not None
         if self._pieces is not None:
-            encodings = self._bare.encode_batch_fast(texts, add_special_tokens=False)
-            sizes = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
-            ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=int(sizes.sum()))
+            sizes, ids = _sizes_and_ids(self._bare.encode_batch_fast(texts, add_special_tokens=False))
             found = self._word_offsets(texts, ids, sizes)
             if found is not None:
                 return Subtokens(ids, *found, sizes)
@@ -242,11 +240,16 @@ def _wordpiece_pieces(tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray, int
     return lengths, continuation, vocab[model.unk_token]
 
 
+def _sizes_and_ids(encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray]:
+    """The sub-tokens per text and the stacked ids of ``encodings`` (one per text)."""
+    sizes = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
+    return sizes, np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=int(sizes.sum()))
+
+
 def _stacked(encodings: list[Encoding]) -> Subtokens:
     """The ids, offsets and word ids of ``encodings`` (one per text) as :class:`Subtokens`."""
-    sizes = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
-    n = int(sizes.sum())
-    ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=n)
+    sizes, ids = _sizes_and_ids(encodings)
+    n = len(ids)
     flat_offsets = chain.from_iterable(chain.from_iterable(e.offsets for e in encodings))
     offsets = np.fromiter(flat_offsets, dtype=np.int64, count=2 * n).reshape(n, 2)
     word_ids = np.fromiter(chain.from_iterable(e.word_ids for e in encodings), dtype=np.int64, count=n)
