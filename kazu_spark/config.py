@@ -375,6 +375,13 @@ class LinkingConfig(_Strict):
         "anything over a generic concept (linking.preferences, docs/linking_preferences.md)",
     )
     gene_species: GeneSpeciesConfig = Field(default_factory=GeneSpeciesConfig)
+    batch_entities: int = Field(
+        2000,
+        ge=0,
+        description="up to this many entities are linked on the driver in one pandas pass (linking.batch: the same "
+        "rules, a few Spark jobs instead of a cascade of joins; small increments in seconds); 0 = always Spark joins. "
+        "Not used with a custom step or the embedding step",
+    )
     generic_concepts: dict[str, list[str]] = Field(
         default_factory=lambda: {class_: list(ids) for class_, ids in GENERIC_CONCEPTS.items()},
         description="entity class -> catch-all concepts (cell, Neoplasms, ...): a more specific candidate wins "

@@ -10,8 +10,7 @@ from conftest import sample_rows
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kazu_spark.linking import disambiguate
-from kazu_spark.linking.disambiguate import DocumentContext, choose_concepts
-from kazu_spark.linking.spark import resolve_document
+from kazu_spark.linking.disambiguate import DocumentContext, choose_concepts, resolve_document
 from kazu_spark.schemas import LINK_MATCH
 
 #: MDR1 is an alias of ABCB1 (HGNC:40) and of TBC1D9 (HGNC:21710)

@@ -66,6 +66,8 @@ PURE = (
     "linking.encoder",
     "linking.preferences",
     "linking.embedding",
+    "linking.batch",
+    "linking.scores",
     "runtime.precision",
     "ontologies.sources",
     "ontologies.parsers",

@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from kazu_spark.config import OntologySource, load_config
+from kazu_spark.config import LinkingConfig, OntologySource, load_config
 from kazu_spark.lakehouse.delta import append_table, read_table
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.spark import link_entities
@@ -48,18 +48,30 @@ MENTIONS = {
 }
 
 
+@pytest.fixture(scope="module", params=[0, 2000], ids=["spark-joins", "pandas-batch"])
+def batch_entities(request: pytest.FixtureRequest) -> int:
+    """``linking.batch_entities``: every linking test runs on both paths (Spark joins, the driver's pandas pass)."""
+    return request.param
+
+
+def _cfg(batch_entities: int, overrides: dict[str, str] | None = None) -> LinkingConfig:
+    return load_config(overrides=overrides).linking.model_copy(update={"batch_entities": batch_entities})
+
+
 @pytest.fixture(scope="module")
 def terms(spark: SparkSession) -> DataFrame:
     return build_ontology_terms(spark, SOURCES, base=DATA).cache()
 
 
 @pytest.fixture(scope="module")
-def links(spark: SparkSession, terms: DataFrame) -> dict[str, list[dict]]:
+def links(spark: SparkSession, terms: DataFrame, batch_entities: int) -> dict[str, list[dict]]:
     rows = [  # one document per mention: no mention's links disambiguate another's
         (entity_id, entity_id, "body", 0, len(mention), mention, entity_class, 0.9, "test", "hash", "run-0")
         for entity_id, (mention, entity_class) in MENTIONS.items()
     ]
-    result = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms)
+    result = link_entities(
+        spark.createDataFrame(rows, schema=ENTITIES), terms, LinkingConfig(batch_entities=batch_entities)
+    )
     assert result.columns == [f for f in ENTITY_LINKS.fieldNames() if f != "run_id"]
     by_entity: dict[str, list[dict]] = {}
     for row in result.collect():
@@ -123,12 +135,12 @@ def test_coordination_links_its_first_conjunct(links: dict[str, list[dict]]) -> 
     assert (link["concept_id"], link["strategy"], link["score"]) == ("MESH:D003424", "variant", 0.85)
 
 
-def test_tier_2_source_only_fills_misses(spark: SparkSession) -> None:
+def test_tier_2_source_only_fills_misses(spark: SparkSession, batch_entities: int) -> None:
     doid = OntologySource(name="DOID-MEDIC", format="doid_json", entity_class="disease", path="doid.json",
                           xref_target="MEDIC", tier=2)  # fmt: skip
     sources = [SOURCES[0], doid]
     no_fuzzy = {"linking.steps": "[exact, normalised, variants]"}
-    cfg = load_config(overrides=no_fuzzy).linking.model_copy(update={"ontologies": sources})
+    cfg = _cfg(batch_entities, no_fuzzy).model_copy(update={"ontologies": sources})
     terms = build_ontology_terms(spark, sources, base=DATA)
     rows = [("p", "p", "body", 0, 25, "Pediatric Crohn's disease", "disease", 0.9, "m", "h", "r")]
     rows.append(("t", "t", "body", 0, 24, "type 2 diabetes mellitus", "disease", 0.9, "m", "h", "r"))
@@ -188,13 +200,13 @@ CONTEXT_MENTIONS = {
 
 
 @pytest.fixture(scope="module")
-def context_links(spark: SparkSession, terms: DataFrame) -> dict[str, list[dict]]:
+def context_links(spark: SparkSession, terms: DataFrame, batch_entities: int) -> dict[str, list[dict]]:
     rows = []
     for entity_id, (doc, mention, entity_class, occurrence) in CONTEXT_MENTIONS.items():
         start = [i for i in range(len(DOCUMENTS[doc])) if DOCUMENTS[doc].startswith(mention, i)][occurrence]
         rows.append((entity_id, doc, "body", start, start + len(mention), mention, entity_class, 0.9, "m", "h", "r"))
     documents = spark.createDataFrame(list(DOCUMENTS.items()), "doc_id string, text string")
-    result = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, load_config().linking, documents)
+    result = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, _cfg(batch_entities), documents)
     by_entity: dict[str, list[dict]] = {}
     for row in result.collect():
         by_entity.setdefault(row["entity_id"], []).append(row.asDict())
@@ -228,9 +240,9 @@ def test_ambiguous_synonyms_resolved_by_document_or_context_or_kept(context_link
     assert all(link["ambiguous"] and link["confidence_tier"] == "ambiguous" for link in kept)
 
 
-def test_strategies_can_be_switched_off(spark: SparkSession, terms: DataFrame) -> None:
+def test_strategies_can_be_switched_off(spark: SparkSession, terms: DataFrame, batch_entities: int) -> None:
     off = {"linking.steps": "[exact, normalised]", "linking.disambiguation.enabled": "false"}
-    cfg = load_config(overrides=off).linking
+    cfg = _cfg(batch_entities, off)
     rows = [("t", "d", "body", 0, 13, "Crohns diseas", "disease", 0.9, "m", "h", "r")]
     rows.append(("m", "d", "body", 14, 18, "MDR1", "gene", 0.9, "m", "h", "r"))
     rows.append(("a", "d", "body", 19, 24, "ABCB1", "gene", 0.9, "m", "h", "r"))
@@ -271,12 +283,12 @@ PREFERENCE_TERMS = [  # the NCBI Taxonomy's common names as taxslim has them, an
 ]
 
 
-def test_species_over_genus_and_specific_over_generic(spark: SparkSession) -> None:
+def test_species_over_genus_and_specific_over_generic(spark: SparkSession, batch_entities: int) -> None:
     mentions = {"h": ("humans", "species"), "m": ("mice", "species"), "o": ("mouse", "species"),
                 "c": ("cells", "cell_type"), "l": ("lymphoid cells", "cell_type")}  # fmt: skip
     rows = [(e, e, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, (m, c) in mentions.items()]
     terms = spark.createDataFrame(PREFERENCE_TERMS, ONTOLOGY_TERMS)
-    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms).collect()
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, _cfg(batch_entities)).collect()
     got = sorted((r["entity_id"], r["concept_id"], r["ambiguous"], r["generic"]) for r in links)
     assert got == [
         ("c", "CL:0000000", False, True),  # only the generic concept: kept, flagged
@@ -285,7 +297,7 @@ def test_species_over_genus_and_specific_over_generic(spark: SparkSession) -> No
         ("m", "NCBITaxon:10090", False, False),  # not the genus Mus nor the placeholder "Mus sp."
         ("o", "NCBITaxon:10090", False, False),
     ]
-    off = load_config(overrides={"linking.prefer_specific": "false"}).linking
+    off = _cfg(batch_entities, {"linking.prefer_specific": "false"})
     unpreferred = link_entities(spark.createDataFrame(rows[:1], schema=ENTITIES), terms, off).collect()
     assert [(r["concept_id"], r["generic"]) for r in unpreferred] == [("NCBITaxon:9605", False)]
 
@@ -305,7 +317,7 @@ GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info g
 ]
 
 
-def test_genes_follow_the_species_of_their_document(spark: SparkSession) -> None:
+def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_entities: int) -> None:
     mentions = [  # (entity id, document, mention, class)
         ("m-mice", "mouse-paper", "mice", "species"), ("m-mouse", "mouse-paper", "mouse", "species"),
         ("m-human", "mouse-paper", "human", "species"),
@@ -324,7 +336,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession) -> None
     terms = spark.createDataFrame(GENE_TERMS, ONTOLOGY_TERMS)
     entities = spark.createDataFrame(rows, schema=ENTITIES)
     genes = [e for e, _, _, c in mentions if c == "gene"]
-    links = link_entities(entities, terms).where(F.col("entity_id").isin(genes)).collect()
+    links = link_entities(entities, terms, _cfg(batch_entities)).where(F.col("entity_id").isin(genes)).collect()
     got = {(r["entity_id"], r["concept_id"], r["strategy"], r["ambiguous"]) for r in links}
     assert got == {
         ("m-p53", "NCBIGene:22059", "exact", False),
@@ -336,7 +348,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession) -> None
         ("r-p53", "NCBIGene:7157", "exact", False),
         ("t-p53", "NCBIGene:7157", "exact", False),
     }
-    off = load_config(overrides={"linking.gene_species.enabled": "false"}).linking
+    off = _cfg(batch_entities, {"linking.gene_species.enabled": "false"})
     plain = link_entities(entities.where("entity_id = 'm-p53'"), terms, off).collect()
     assert sorted((r["concept_id"], r["ambiguous"]) for r in plain) == [
         ("NCBIGene:22059", True), ("NCBIGene:7157", True)

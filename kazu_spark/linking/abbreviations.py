@@ -30,6 +30,8 @@ import re
 from bisect import bisect_right
 from typing import NamedTuple
 
+import pandas as pd
+
 _PARENTHESIS = re.compile(r"(?<=\s)\(([^()]+)\)")
 _CLAUSE_END = re.compile(r"[.,;]\s|\n")
 _WORD_SPLIT = re.compile(r"[\s\-]+")
@@ -136,3 +138,23 @@ def find_abbreviations(text: str) -> list[Abbreviation]:
         if definition is not None:
             found.append(definition)
     return found
+
+
+def short_forms_batch(documents: pd.DataFrame) -> pd.DataFrame:
+    """Abbreviations defined in a batch of documents (doc_id, text): one row per (document, short form)
+    with its first definition's long form and span.
+
+    Example:
+        >>> docs = pd.DataFrame({"doc_id": ["d"], "text": ["Crohn disease (CD) and CD4 T cells. CD flares."]})
+        >>> short_forms_batch(docs).to_dict("records")
+        [{'doc_id': 'd', 'short': 'CD', 'long': 'Crohn disease', 'long_start': 0, 'long_end': 13}]
+    """
+    records = []
+    for doc_id, text in zip(documents["doc_id"], documents["text"], strict=True):
+        seen = set()
+        for abbreviation in find_abbreviations(text):
+            if abbreviation.short not in seen:
+                seen.add(abbreviation.short)
+                end = abbreviation.long_start + len(abbreviation.long)
+                records.append((doc_id, abbreviation.short, abbreviation.long, abbreviation.long_start, end))
+    return pd.DataFrame.from_records(records, columns=["doc_id", "short", "long", "long_start", "long_end"])

@@ -33,7 +33,10 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from kazu_spark.schemas import LINK_MATCH
 
 Resolution = Literal["document", "context", "unresolved"]
 
@@ -122,3 +125,33 @@ def choose_concepts(
         if scores[order[0]] > 0 and scores[order[0]] - scores[order[1]] >= margin:
             return [kept[order[0]]], "context"
     return kept, "unresolved"
+
+
+def resolve_document(links: pd.DataFrame, document: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """Disambiguate one document's ambiguous candidate links (``links``: ``LINK_MATCH`` columns plus
+    ``concept_text``) by the document (``document``, one row: ``linked``, its unambiguous concepts, and
+    ``context``, its text or None): the kept rows, with ``ambiguous`` updated and ``resolution`` (document,
+    context or unresolved). The text is analysed once for all the document's mentions.
+
+    Example:
+        >>> links = pd.DataFrame({"entity_id": "e", "concept_id": ["A", "B"], "ambiguous": True,
+        ...                       "concept_text": ["alpha", "beta"]}).reindex(columns=[*LINK_MATCH.fieldNames(),
+        ...                       "concept_text"])
+        >>> document = pd.DataFrame({"linked": [["B"]], "context": ["alpha and beta"]})
+        >>> resolve_document(links, document, 0.05)[["concept_id", "ambiguous", "resolution"]].values.tolist()
+        [['B', False, 'document']]
+    """
+    linked = set(document["linked"].iloc[0]) if document["linked"].iloc[0] is not None else set()
+    text = document["context"].iloc[0]
+    context = DocumentContext(text) if isinstance(text, str) else None
+    concepts, texts = links["concept_id"].to_numpy(), links["concept_text"].fillna("").to_numpy()
+    keep = np.zeros(len(links), dtype=bool)
+    ambiguous = np.zeros(len(links), dtype=bool)
+    resolution = np.empty(len(links), dtype=object)
+    for rows in links.groupby("entity_id", sort=False).indices.values():  # one entity's rows
+        candidates = list(concepts[rows])
+        concept_texts = dict(zip(candidates, texts[rows], strict=True))
+        chosen, how = choose_concepts(candidates, linked, context, concept_texts, margin)
+        keep[rows] = [c in chosen for c in candidates]
+        ambiguous[rows], resolution[rows] = len(chosen) > 1, how
+    return links.assign(ambiguous=ambiguous, resolution=resolution)[keep][[*LINK_MATCH.fieldNames(), "resolution"]]

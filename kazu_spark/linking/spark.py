@@ -70,7 +70,6 @@ from collections.abc import Callable
 from functools import partial
 from itertools import takewhile
 
-import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -78,13 +77,30 @@ from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, BooleanType, StringType, StructType
 
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
-from kazu_spark.linking.abbreviations import find_abbreviations
-from kazu_spark.linking.disambiguate import DocumentContext, choose_concepts
+from kazu_spark.linking.abbreviations import short_forms_batch
+from kazu_spark.linking.batch import (
+    CONCEPT_TEXT_SYNONYMS,
+    TERM_COLUMNS,
+    TermFacts,
+    batch_supported,
+    link_batch,
+    lookup_keys,
+    queries_of,
+)
+from kazu_spark.linking.disambiguate import resolve_document
 from kazu_spark.linking.embedding_spark import embedding_matches
 from kazu_spark.linking.fuzzy import FuzzyIndex
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
-from kazu_spark.linking.species import SPECIES_SCORE, prefer_document_species
+from kazu_spark.linking.scores import (
+    ABBREVIATION_SCALE,
+    EXACT_SCORE,
+    FUZZY_SCALE,
+    NORMALISED_SCORE,
+    SPECIES_SCORE,
+    VARIANT_SCORE,
+)
+from kazu_spark.linking.species import prefer_document_species
 from kazu_spark.linking.variants import variant_keys
 from kazu_spark.runtime.connect import session_pandas_udf
 from kazu_spark.runtime.memory_guard import check_memory, guard_memory
@@ -94,18 +110,9 @@ from kazu_spark.schemas import LINK_MATCH, LINK_ROWS, ddl
 
 log = logging.getLogger(__name__)
 
-EXACT_SCORE = 1.0
-NORMALISED_SCORE = 0.9
-VARIANT_SCORE = 0.85
 _DEFAULT_TIER = 1
 #: the cascade's steps that look lookups up by key in the terms, tier by tier
 _DICTIONARY_STEPS = ("exact", "normalised")
-#: a fuzzy link scores this times its cosine similarity
-FUZZY_SCALE = 0.8
-#: a short form's link scores this times its long form's score
-ABBREVIATION_SCALE = 0.95
-#: synonyms of a concept joined into the text that context disambiguation compares with the document
-_CONCEPT_TEXT_SYNONYMS = 30
 
 _MATCH_SCHEMA = ddl(LINK_MATCH)
 _SHORT_FORM_SCHEMA = "doc_id string, short string, long string, long_start int, long_end int"
@@ -328,26 +335,6 @@ def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig, context: 
     return found if found is not None else queries.sparkSession.createDataFrame([], _MATCH_SCHEMA)
 
 
-def short_forms_batch(documents: pd.DataFrame) -> pd.DataFrame:
-    """Abbreviations defined in a batch of documents (doc_id, text): one row per (document, short form)
-    with its first definition's long form and span.
-
-    Example:
-        >>> docs = pd.DataFrame({"doc_id": ["d"], "text": ["Crohn disease (CD) and CD4 T cells. CD flares."]})
-        >>> short_forms_batch(docs).to_dict("records")
-        [{'doc_id': 'd', 'short': 'CD', 'long': 'Crohn disease', 'long_start': 0, 'long_end': 13}]
-    """
-    records = []
-    for doc_id, text in zip(documents["doc_id"], documents["text"], strict=True):
-        seen = set()
-        for abbreviation in find_abbreviations(text):
-            if abbreviation.short not in seen:
-                seen.add(abbreviation.short)
-                end = abbreviation.long_start + len(abbreviation.long)
-                records.append((doc_id, abbreviation.short, abbreviation.long, abbreviation.long_start, end))
-    return pd.DataFrame.from_records(records, columns=["doc_id", "short", "long", "long_start", "long_end"])
-
-
 def _abbreviation_queries(entities: DataFrame, documents: DataFrame, memory_limit_mb: float | None) -> DataFrame:
     """Lookups of the long form, in the entity's own class, for every entity that is a short form
     defined in its document."""
@@ -458,36 +445,6 @@ def _species_lookup(lookups: DataFrame, terms: DataFrame) -> DataFrame:
     return _matches(keyed, _term_keys(terms, F.upper("normalised_synonym")), "species", SPECIES_SCORE)
 
 
-def resolve_document(links: pd.DataFrame, document: pd.DataFrame, margin: float) -> pd.DataFrame:
-    """Disambiguate one document's ambiguous candidate links (``links``: ``LINK_MATCH`` columns plus
-    ``concept_text``) by the document (``document``, one row: ``linked``, its unambiguous concepts, and
-    ``context``, its text or None): the kept rows, with ``ambiguous`` updated and ``resolution`` (document,
-    context or unresolved). The text is analysed once for all the document's mentions.
-
-    Example:
-        >>> links = pd.DataFrame({"entity_id": "e", "concept_id": ["A", "B"], "ambiguous": True,
-        ...                       "concept_text": ["alpha", "beta"]}).reindex(columns=[*LINK_MATCH.fieldNames(),
-        ...                       "concept_text"])
-        >>> document = pd.DataFrame({"linked": [["B"]], "context": ["alpha and beta"]})
-        >>> resolve_document(links, document, 0.05)[["concept_id", "ambiguous", "resolution"]].values.tolist()
-        [['B', False, 'document']]
-    """
-    linked = set(document["linked"].iloc[0]) if document["linked"].iloc[0] is not None else set()
-    text = document["context"].iloc[0]
-    context = DocumentContext(text) if isinstance(text, str) else None
-    concepts, texts = links["concept_id"].to_numpy(), links["concept_text"].fillna("").to_numpy()
-    keep = np.zeros(len(links), dtype=bool)
-    ambiguous = np.zeros(len(links), dtype=bool)
-    resolution = np.empty(len(links), dtype=object)
-    for rows in links.groupby("entity_id", sort=False).indices.values():  # one entity's rows
-        candidates = list(concepts[rows])
-        concept_texts = dict(zip(candidates, texts[rows], strict=True))
-        chosen, how = choose_concepts(candidates, linked, context, concept_texts, margin)
-        keep[rows] = [c in chosen for c in candidates]
-        ambiguous[rows], resolution[rows] = len(chosen) > 1, how
-    return links.assign(ambiguous=ambiguous, resolution=resolution)[keep][[*LINK_MATCH.fieldNames(), "resolution"]]
-
-
 def _disambiguate(
     links: DataFrame,
     terms: DataFrame,
@@ -511,7 +468,7 @@ def _disambiguate(
             F.concat_ws(
                 " ",
                 F.min("default_label"),
-                F.concat_ws(" ", F.slice(F.sort_array(F.collect_set("synonym")), 1, _CONCEPT_TEXT_SYNONYMS)),
+                F.concat_ws(" ", F.slice(F.sort_array(F.collect_set("synonym")), 1, CONCEPT_TEXT_SYNONYMS)),
             ).alias("concept_text")
         )
     )
@@ -566,6 +523,55 @@ def with_source_version(links: DataFrame, terms: DataFrame) -> DataFrame:
     )
 
 
+def _flat_terms(terms: DataFrame) -> DataFrame:
+    """``terms`` as the columns :func:`~kazu_spark.linking.batch.link_batch` reads (metadata keys as columns)."""
+    metadata = F.col("metadata")
+    taken = {name: metadata.getItem(name).alias(name) for name in ("rank", "parents", "tax_id")}
+    return terms.select(*(taken.get(name, F.col(name)) for name in TERM_COLUMNS))
+
+
+def _link_on_driver(
+    entities: DataFrame, terms: DataFrame, cfg: LinkingConfig, documents: DataFrame | None
+) -> DataFrame:
+    """The links of a small batch of entities by :func:`~kazu_spark.linking.batch.link_batch`: the entities,
+    their documents and the ontology rows they can reach are collected, linked in pandas and returned as a
+    local DataFrame (a handful of Spark jobs instead of a cascade of joins)."""
+    spark = entities.sparkSession
+    local = entities.select("entity_id", "doc_id", "mention", "entity_class").toPandas()
+    texts = None
+    if documents is not None:
+        texts = documents.join(entities.select("doc_id").distinct(), "doc_id", "left_semi").select("doc_id", "text")
+        texts = texts.toPandas()
+    exact, normalised, upper = lookup_keys(queries_of(local, texts, cfg.abbreviations))
+    flat = _flat_terms(terms)
+    reachable = flat.where(
+        F.col("synonym").isin(list(exact))
+        | F.col("normalised_synonym").isin(list(normalised))
+        | F.upper("normalised_synonym").isin(list(upper))
+    )
+    rows = flat.join(reachable.select("concept_id").distinct(), "concept_id", "left_semi").toPandas()
+    genes = F.col("entity_class").isin(cfg.gene_species.gene_classes)
+    per_source = terms.groupBy("source").agg(
+        F.max("source_version").alias("version"),
+        F.collect_set(F.when(genes, F.col("metadata").getItem("tax_id"))).alias("taxa"),
+    )
+    sources = per_source.collect()
+
+    def fuzzy(keyed: pd.DataFrame) -> pd.DataFrame:
+        indexes = build_fuzzy_indexes(terms, sorted(set(keyed["entity_class"])), cfg.fuzzy.max_index_terms)
+        return fuzzy_batch(indexes, keyed, cfg.fuzzy)
+
+    facts = TermFacts(
+        versions={r["source"]: r["version"] for r in sources},
+        gene_taxa={taxon for r in sources for taxon in r["taxa"]},
+        concept_rows=lambda ids: flat.where(F.col("concept_id").isin(sorted(ids))).toPandas(),
+        fuzzy=fuzzy,
+    )
+    links = link_batch(local, texts, rows, facts, cfg)
+    schema = ddl(LINK_ROWS)
+    return spark.createDataFrame(links, schema) if len(links) else spark.createDataFrame([], schema)
+
+
 def link_entities(
     entities: DataFrame,
     terms: DataFrame,
@@ -581,12 +587,16 @@ def link_entities(
     abbreviations and context disambiguation, which need the text the entities' offsets point into.
     ``context`` is what a ``package.module:function`` step in ``cfg.steps`` receives (default: ``cfg``, ``terms``
     and ``documents``).
-    With fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the dictionary
+    Up to ``cfg.batch_entities`` entities (counted by one job) are linked on the driver by the same rules in
+    pandas (:mod:`kazu_spark.linking.batch`), unless a custom or embedding step needs Spark. Otherwise, with
+    fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the dictionary
     links are materialised (``localCheckpoint``), and so are the fuzzy lookups, to find the classes that
     need a fuzzy index, which is built and broadcast. With ``prefer_specific`` the candidates are
     materialised too, before and after the wider lookup of the mentions that have a broad candidate.
     """
     cfg = cfg or LinkingConfig()
+    if batch_supported(cfg) and entities.limit(cfg.batch_entities + 1).count() <= cfg.batch_entities:
+        return _link_on_driver(entities, terms, cfg, documents)  # a small batch: one pandas pass
     context = context or StepContext(Config(linking=cfg), terms, documents)
     queries = entities.select(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"

@@ -35,9 +35,6 @@ from kazu_spark.schemas import LINK_MATCH
 #: (lookups, terms) -> the LINK_MATCH rows of the lookups' normalised names in those terms
 Lookup = Callable[[DataFrame, DataFrame], DataFrame]
 
-#: a gene looked up again among the genes of the document's species scores this
-SPECIES_SCORE = 0.85
-
 
 def _gene_taxa(terms: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     """(concept_id, taxon) of the gene classes' concepts whose metadata has a ``tax_id``."""

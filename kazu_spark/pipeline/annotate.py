@@ -64,6 +64,7 @@ from kazu_spark.pipeline.frames import Annotations, annotate_frames, check_ready
 from kazu_spark.pipeline.hooks import Hooks
 from kazu_spark.runtime.progress import ProgressMode, track_documents
 from kazu_spark.runtime.steps import PartitionWrapper
+from kazu_spark.runtime.worker_daemon import warm_workers
 from kazu_spark.schemas import KEYS
 
 log = logging.getLogger(__name__)
@@ -274,6 +275,7 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
     summary = RunSummary(run_id=str(uuid.uuid4()))
     lakehouse = cfg.lakehouse
     log.info("annotate run %s", summary.run_id, extra={"config": cfg.redacted()})  # secrets masked
+    warm_workers(spark)  # the Python workers' imports overlap the checks and reads below
     check_ready(cfg)  # a step or model that cannot load fails here, before anything is written
     # a lakehouse folder inside the input: the next run would read the lakehouse's files as documents
     if not is_catalog_lakehouse(lakehouse) and is_within(lakehouse, cfg.input.path):

@@ -12,7 +12,13 @@ Example (what an executor runs with ``spark.python.daemon.module=kazu_spark.runt
 from __future__ import annotations
 
 import gc
+import logging
 import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def preload() -> None:
@@ -28,6 +34,32 @@ def preload() -> None:
         print(f"kazu_spark.runtime.worker_daemon: preload failed, workers import lazily: {exc!r}", file=sys.stderr)
     gc.collect()
     gc.freeze()
+
+
+def _passthrough(batches: Iterator[Any]) -> Iterator[Any]:
+    return batches
+
+
+def warm_workers(spark: Any) -> threading.Thread:
+    """Start the Python worker daemon now, in a background job, while the driver reads its input and tables.
+
+    The daemon's imports (:func:`preload`) take seconds and would otherwise fall on the run's first Python
+    UDF; a small increment's whole run is a few tens of seconds. A failure is logged and changes nothing:
+    the first real task starts the daemon then. Returns the (daemon) thread.
+
+    Example (needs a SparkSession):
+        >>> warm_workers(spark).join()  # doctest: +SKIP
+    """
+
+    def run() -> None:
+        try:
+            spark.range(1).mapInPandas(_passthrough, "id long").collect()
+        except Exception as exc:  # noqa: BLE001  (best effort: the run itself reports real failures)
+            log.debug("warming the Python workers failed: %r", exc)
+
+    thread = threading.Thread(target=run, name="kazu-spark-warm-workers", daemon=True)
+    thread.start()
+    return thread
 
 
 if __name__ == "__main__":

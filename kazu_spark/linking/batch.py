@@ -1,0 +1,374 @@
+"""Link a small batch of entities in one pandas pass: the cascade of :mod:`kazu_spark.linking.spark` without Spark jobs.
+
+A scheduled ETL that adds ten abstracts to a lakehouse would otherwise pay for about 200 Spark jobs of joins,
+windows and checkpoints over a few hundred mentions (``bench/increment.py``). Below
+``linking.small_batch_entities`` entities, :func:`kazu_spark.linking.spark.link_entities` collects the
+entities, their documents and the ontology rows they can match to the driver and calls :func:`link_batch`,
+which applies the same rules in the same order: the dictionary steps tier by tier, variants, fuzzy (through
+the ``fuzzy`` callable the Spark glue builds from the class indexes), abbreviations, preferences, genes of the
+document's species, disambiguation, tiers. The Spark path stays the reference: a test links the same
+documents both ways and compares every row.
+
+``terms`` is the part of ``ontology_terms`` the batch can reach, with ``rank``, ``parents`` and ``tax_id``
+taken out of ``metadata``: every row whose synonym, normalised synonym or its upper case equals a lookup key
+(:func:`lookup_keys`), plus every row of the concepts those rows name; ``concept_rows`` fetches the rows of
+concepts found otherwise (fuzzy). ``versions`` and ``gene_taxa`` are facts of the whole table: each source's
+``source_version``, and the taxa of the gene classes' concepts.
+
+Example (a disease mention, one MEDIC synonym):
+    >>> entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": ["Asthma"],
+    ...                          "entity_class": ["disease"]})
+    >>> terms = pd.DataFrame({"entity_class": ["disease"], "synonym": ["Asthma"], "normalised_synonym": ["asthma"],
+    ...                       "source": ["MEDIC"], "concept_id": ["MESH:D001249"], "default_label": ["Asthma"],
+    ...                       "rank": [None], "parents": [None], "tax_id": [None]})
+    >>> cfg = LinkingConfig(steps=["exact", "normalised"])
+    >>> sources = TermFacts(versions={"MEDIC": "2024"}, gene_taxa=set(), concept_rows=lambda ids: terms[:0])
+    >>> link_batch(entities, None, terms, sources, cfg)[["concept_id", "strategy", "confidence_tier"]].values.tolist()
+    [['MESH:D001249', 'exact', 'high']]
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kazu_spark.config import GeneSpeciesConfig, LinkingConfig
+from kazu_spark.linking.abbreviations import short_forms_batch
+from kazu_spark.linking.disambiguate import resolve_document
+from kazu_spark.linking.normalise import normalise
+from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
+from kazu_spark.linking.scores import ABBREVIATION_SCALE, EXACT_SCORE, NORMALISED_SCORE, SPECIES_SCORE, VARIANT_SCORE
+from kazu_spark.linking.variants import variant_keys
+from kazu_spark.schemas import LINK_MATCH, LINK_ROWS
+
+#: the LINK_MATCH and LINK_ROWS columns, in order
+MATCH, ROWS = LINK_MATCH.fieldNames(), LINK_ROWS.fieldNames()
+#: the term columns :func:`link_batch` reads
+TERM_COLUMNS = ["entity_class", "synonym", "normalised_synonym", "source", "concept_id", "default_label", "rank",
+                "parents", "tax_id"]  # fmt: skip
+#: steps the batch path runs itself; a configuration with any other (a custom step, or ``embedding`` with a
+#: model) links through Spark
+BATCH_STEPS = frozenset({"exact", "normalised", "variants", "fuzzy"})
+
+#: synonyms of a concept joined into the text that context disambiguation compares with the document
+CONCEPT_TEXT_SYNONYMS = 30
+
+
+@dataclass(frozen=True)
+class TermFacts:
+    """What the batch needs from the whole ``ontology_terms`` table beyond its reachable rows."""
+
+    versions: dict[str, str | None]
+    gene_taxa: set[str]
+    concept_rows: Callable[[set[str]], pd.DataFrame]
+    #: keyed lookups (entity_id, doc_id, via, key, entity_class) -> fuzzy LINK_MATCH rows
+    fuzzy: Callable[[pd.DataFrame], pd.DataFrame] = field(default=lambda keyed: pd.DataFrame(columns=MATCH))
+
+
+def batch_supported(cfg: LinkingConfig) -> bool:
+    """Whether :func:`link_batch` can run ``cfg``'s cascade (built-in string steps only).
+
+    Example:
+        >>> batch_supported(LinkingConfig(steps=["exact", "fuzzy"])), batch_supported(LinkingConfig(steps=["my:step"]))
+        (True, False)
+    """
+    return all(step in BATCH_STEPS or (step == "embedding" and cfg.embedding.model is None) for step in cfg.steps)
+
+
+def queries_of(entities: pd.DataFrame, documents: pd.DataFrame | None, abbreviations: bool) -> pd.DataFrame:
+    """The lookups (entity_id, doc_id, via, query, entity_class): each mention, and with ``abbreviations`` the
+    long form of every mention that is a short form defined in its document (``documents``: doc_id, text)."""
+    mentions = entities[["entity_id", "doc_id", "mention", "entity_class"]]
+    queries = mentions.rename(columns={"mention": "query"}).assign(via="mention")
+    if abbreviations and documents is not None:
+        texts = documents[documents["doc_id"].isin(mentions["doc_id"])]
+        forms = short_forms_batch(texts.reset_index(drop=True)).rename(columns={"short": "mention"})
+        long = mentions.merge(forms, on=["doc_id", "mention"])
+        queries = pd.concat([queries, long.assign(via="abbreviation", query=long["long"])], ignore_index=True)
+    return queries[["entity_id", "doc_id", "via", "query", "entity_class"]].reset_index(drop=True)
+
+
+def lookup_keys(queries: pd.DataFrame) -> tuple[set[str], set[str], set[str]]:
+    """The keys ``queries`` can match: (exact synonyms, normalised synonyms, upper-cased normalised synonyms).
+
+    Example:
+        >>> lookup_keys(pd.DataFrame({"query": ["Breast cancers"], "entity_class": ["disease"]}))[1]
+        {'breast cancer'}
+    """
+    exact = set(queries["query"])
+    normalised, upper = set(), set()
+    for query, entity_class in zip(queries["query"], queries["entity_class"], strict=True):
+        key = normalise(query, entity_class)
+        normalised.update([key, *variant_keys(query, entity_class)])
+        upper.add(key.upper())
+    return exact - {""}, normalised - {""}, upper - {""}
+
+
+def _term_keys(terms: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+    """Distinct (entity_class, key, source, concept_id) with their least label and synonym, ``ambiguous`` when
+    the key names several concepts of the class (``_term_keys`` of the Spark path)."""
+    keyed = terms.assign(key=key)
+    keyed = keyed[keyed["key"] != ""]
+    per_concept = (
+        keyed.groupby(["entity_class", "key", "source", "concept_id"], as_index=False)
+        .agg(default_label=("default_label", "min"), matched_synonym=("synonym", "min"))
+    )  # fmt: skip
+    concepts = per_concept.groupby(["entity_class", "key"])["concept_id"].transform("nunique")
+    return per_concept.assign(ambiguous=concepts > 1)
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The rows of ``frames`` in order, as ``columns`` (empty frames skipped: their dtypes would leak)."""
+    rows = [frame[columns] for frame in frames if len(frame)]
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
+
+
+def _matches(lookups: pd.DataFrame, keys: pd.DataFrame, strategy: str, score: float, on: list[str]) -> pd.DataFrame:
+    joined = lookups[["entity_id", "doc_id", "via", *on]].merge(keys, on=on)
+    return joined.assign(strategy=strategy, score=score)[MATCH]
+
+
+def _missed(queries: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
+    done = pd.MultiIndex.from_frame(found[["entity_id", "via"]])
+    return queries[~pd.MultiIndex.from_frame(queries[["entity_id", "via"]]).isin(done)]
+
+
+def _normalised(lookups: pd.DataFrame) -> pd.Series:
+    pairs = zip(lookups["query"], lookups["entity_class"], strict=True)
+    return pd.Series([normalise(q, c) for q, c in pairs], index=lookups.index, dtype=object)
+
+
+def _dictionary(missed: pd.DataFrame, terms: pd.DataFrame, step: str) -> pd.DataFrame:
+    if step == "exact":
+        keys, lookups, score = _term_keys(terms, terms["synonym"]), missed.assign(key=missed["query"]), EXACT_SCORE
+    else:
+        keys, score = _term_keys(terms, terms["normalised_synonym"]), NORMALISED_SCORE
+        lookups = missed.assign(key=_normalised(missed))
+    return _matches(lookups, keys, step, score, ["entity_class", "key"])
+
+
+def _variants(missed: pd.DataFrame, terms: pd.DataFrame) -> pd.DataFrame:
+    ranked = missed.assign(
+        key=[variant_keys(q, c) for q, c in zip(missed["query"], missed["entity_class"], strict=True)]
+    ).explode("key")
+    ranked = ranked.dropna(subset=["key"]).assign(rank=lambda f: f.groupby(level=0).cumcount())
+    matched = ranked.merge(_term_keys(terms, terms["normalised_synonym"]), on=["entity_class", "key"])
+    best = matched.groupby(["entity_id", "via"])["rank"].transform("min")
+    return matched[matched["rank"] == best].assign(strategy="variant", score=VARIANT_SCORE)[MATCH]
+
+
+def _stages(cfg: LinkingConfig, terms: pd.DataFrame, facts: TermFacts) -> list[Callable[[pd.DataFrame], pd.DataFrame]]:
+    """The cascade's stages, as the Spark path orders them: a run of dictionary steps once per source tier."""
+    tier_of = {source.name: source.tier for source in cfg.ontologies}
+    named = terms["source"].map(tier_of).fillna(1)  # sources the config does not list are in the default tier
+    stages: list[Callable[[pd.DataFrame], pd.DataFrame]] = []
+    steps = list(cfg.steps)
+    while steps:
+        step = steps.pop(0)
+        if step in ("exact", "normalised"):
+            run = [step]
+            while steps and steps[0] in ("exact", "normalised"):
+                run.append(steps.pop(0))
+            for tier in sorted({*tier_of.values(), 1}):
+                in_tier = terms[named == tier]
+                stages.append(lambda q, t=in_tier, r=run: _run_dictionary(q, t, r))
+        elif step == "variants":
+            stages.append(lambda q: _variants(q, terms))
+        elif step == "fuzzy":
+            stages.append(lambda q: _fuzzy(q, facts))
+    return stages
+
+
+def _run_dictionary(queries: pd.DataFrame, terms: pd.DataFrame, steps: list[str]) -> pd.DataFrame:
+    found = pd.DataFrame(columns=MATCH)
+    for step in steps:
+        found = _concat([found, _dictionary(_missed(queries, found), terms, step)], MATCH)
+    return found
+
+
+def _fuzzy(missed: pd.DataFrame, facts: TermFacts) -> pd.DataFrame:
+    keyed = missed.assign(key=_normalised(missed))
+    keyed = keyed[keyed["key"] != ""][["entity_id", "doc_id", "via", "key", "entity_class"]]
+    return facts.fuzzy(keyed.reset_index(drop=True)) if len(keyed) else pd.DataFrame(columns=MATCH)
+
+
+def _cascade(queries: pd.DataFrame, terms: pd.DataFrame, cfg: LinkingConfig, facts: TermFacts) -> pd.DataFrame:
+    found = pd.DataFrame(columns=MATCH)
+    for stage in _stages(cfg, terms, facts):
+        found = _concat([found, stage(_missed(queries, found))], MATCH)
+    return found.astype({"score": float, "ambiguous": bool})
+
+
+def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
+    """An entity's long-form links replace its own (strategy abbreviation, score x 0.95)."""
+    via_long = links["via"] == "abbreviation"
+    has_long = via_long.groupby(links["entity_id"]).transform("max")
+    kept = links[via_long | ~has_long].copy()
+    long = kept["via"] == "abbreviation"
+    kept.loc[long, "strategy"] = "abbreviation"
+    kept["score"] = np.where(long, ABBREVIATION_SCALE, 1.0) * kept["score"]
+    return kept
+
+
+def _concept_facts(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (concept_id, source): max rank, max parents, least label (``_candidate_facts`` of the Spark path)."""
+    return rows.groupby(["concept_id", "source"], as_index=False).agg(
+        rank=("rank", "max"), parents=("parents", "max"), label=("default_label", "min")
+    )
+
+
+def _concept(row: pd.Series | tuple) -> Concept:
+    rank, parents = (None if pd.isna(v) else v for v in (row.rank, row.parents))
+    return from_metadata(row.concept_id, {"rank": rank, "parents": parents}, row.label)
+
+
+def _prefer_specific(
+    links: pd.DataFrame, queries: pd.DataFrame, terms: pd.DataFrame, generic: Collection[str]
+) -> pd.DataFrame:
+    """Each entity's candidates narrowed to the most specific (``_prefer_specific`` of the Spark path)."""
+    facts = _concept_facts(terms)
+    broad = {(f.concept_id, f.source) for f in facts.itertuples(index=False) if is_broad(_concept(f), generic)}
+    is_broad_link = pd.Series([(c, s) in broad for c, s in zip(links["concept_id"], links["source"], strict=True)],
+                              index=links.index, dtype=bool)  # fmt: skip
+    any_broad = is_broad_link.groupby(links["entity_id"]).transform("max")
+    several = links.groupby("entity_id")["concept_id"].transform("nunique") > 1
+    judge = any_broad | several
+    original = links[judge]
+    lookups = (
+        original[any_broad[judge]][["entity_id", "via", "source"]].drop_duplicates()
+        .merge(queries, on=["entity_id", "via"])
+    )  # fmt: skip
+    lookups = lookups.assign(key=_normalised(lookups))
+    keys = _term_keys(terms, terms["normalised_synonym"])
+    widened = _matches(lookups, keys, "normalised", NORMALISED_SCORE, ["entity_class", "key", "source"])
+    seen = pd.MultiIndex.from_frame(original[["entity_id", "concept_id"]])
+    widened = widened[~pd.MultiIndex.from_frame(widened[["entity_id", "concept_id"]]).isin(seen)]
+    candidates = _concat([original.assign(widened=False), widened.assign(widened=True)], [*MATCH, "widened"])
+    described = candidates.merge(facts, on=["concept_id", "source"], how="left")
+    kept: dict[str, set[str]] = {}
+    for entity_id, rows in described.groupby("entity_id", sort=False):
+        found: dict[bool, list[Concept]] = {False: [], True: []}
+        for row in rows.itertuples(index=False):
+            found[bool(row.widened)].append(_concept(row))
+        kept[entity_id] = set(prefer_widened(found[False], found[True], generic))
+    pairs = zip(candidates["entity_id"], candidates["concept_id"], strict=True)
+    keep = np.array([c in kept.get(e, ()) for e, c in pairs], dtype=bool)
+    chosen = candidates[keep].copy()
+    chosen["ambiguous"] = chosen["entity_id"].map({e: len(k) > 1 for e, k in kept.items()}).astype(bool)
+    return _concat([links[~judge], chosen], MATCH)
+
+
+def _document_taxa(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], cfg: GeneSpeciesConfig) -> dict:
+    """doc_id -> the taxon its species mentions link to most (distinct mentions; ties: default, then least id)."""
+    species = queries[queries["entity_class"] == cfg.species_class][["entity_id", "via"]]
+    linked = links.merge(species, on=["entity_id", "via"])
+    linked = linked[linked["concept_id"].isin(taxa)]
+    counts = linked.groupby(["doc_id", "concept_id"], as_index=False)["entity_id"].nunique()
+    counts["not_default"] = counts["concept_id"] != cfg.default_taxon
+    best = counts.sort_values(["doc_id", "entity_id", "not_default", "concept_id"], ascending=[True, False, True, True])
+    return dict(best.drop_duplicates("doc_id")[["doc_id", "concept_id"]].itertuples(index=False))
+
+
+def _prefer_document_species(
+    links: pd.DataFrame, queries: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts, cfg: GeneSpeciesConfig
+) -> pd.DataFrame:
+    """Gene mentions narrowed to, or looked up again among, their document's species' genes (linking.species)."""
+    genes = queries[queries["entity_class"].isin(cfg.gene_classes)][["entity_id", "via"]]
+    taxed = terms[terms["entity_class"].isin(cfg.gene_classes) & terms["tax_id"].notna()]
+    taxon_of = dict(zip(taxed["concept_id"], "NCBITaxon:" + taxed["tax_id"], strict=True))
+    gene_terms = terms[terms["concept_id"].isin(taxon_of.keys())]  # every source's synonyms of those genes
+    judged = links.merge(genes, on=["entity_id", "via"])
+    judged["taxon"] = judged["concept_id"].map(taxon_of)
+    doc_taxa = _document_taxa(links, queries, {f"NCBITaxon:{t}" for t in facts.gene_taxa}, cfg)
+    judged["doc_taxon"] = judged["doc_id"].map(doc_taxa).fillna(cfg.default_taxon)
+    of_document = judged["taxon"] == judged["doc_taxon"]
+    any_of_document = of_document.groupby(judged["entity_id"]).transform("max").astype(bool)
+    all_foreign = judged["taxon"].notna().groupby(judged["entity_id"]).transform("min").astype(bool) & ~any_of_document
+    narrowed = judged[any_of_document & (judged["taxon"].isna() | of_document)]
+    foreign = judged[all_foreign]
+    lookups = foreign[["entity_id", "via", "doc_taxon"]].drop_duplicates().merge(queries, on=["entity_id", "via"])
+    lookups = lookups.assign(key=_normalised(lookups).str.upper())
+    keys = _term_keys(gene_terms, gene_terms["normalised_synonym"].str.upper())
+    found = _matches(lookups, keys, "species", SPECIES_SCORE, ["entity_class", "key"])
+    wanted = foreign[["entity_id", "doc_taxon"]].drop_duplicates().merge(found, on="entity_id")
+    found = wanted[wanted["concept_id"].map(taxon_of) == wanted["doc_taxon"]][MATCH]
+    kept = _concat([narrowed, found], MATCH)
+    kept["ambiguous"] = kept.groupby("entity_id")["concept_id"].transform("nunique") > 1
+    untouched = judged[~any_of_document & ~judged["entity_id"].isin(found["entity_id"])]
+    others = links.merge(genes, on=["entity_id", "via"], how="left", indicator=True)
+    others = others[others["_merge"] == "left_only"]
+    return _concat([others, kept, untouched], MATCH)
+
+
+def concept_texts(rows: pd.DataFrame) -> dict[str, str]:
+    """concept_id -> its least label and first 30 distinct synonyms in order, space-joined (what context
+    disambiguation compares with the document)."""
+    texts = {}
+    for concept_id, part in rows.groupby("concept_id"):
+        synonyms = " ".join(sorted(set(part["synonym"]))[:CONCEPT_TEXT_SYNONYMS])
+        texts[concept_id] = f"{part['default_label'].min()} {synonyms}"
+    return texts
+
+
+def _disambiguate(
+    links: pd.DataFrame, terms: pd.DataFrame, documents: pd.DataFrame | None, margin: float
+) -> pd.DataFrame:
+    """Ambiguous entities narrowed by their document (``resolve_document``, once per document)."""
+    ambiguous = links[links["ambiguous"]]
+    settled = links[~links["ambiguous"]].assign(resolution=None)
+    if ambiguous.empty:
+        return settled
+    linked = settled.groupby("doc_id")["concept_id"].agg(lambda c: sorted(set(c))).to_dict()
+    texts = concept_texts(terms[terms["concept_id"].isin(ambiguous["concept_id"])])
+    context = dict(zip(documents["doc_id"], documents["text"], strict=True)) if documents is not None else {}
+    resolved = []
+    for doc_id, group in ambiguous.assign(concept_text=ambiguous["concept_id"].map(texts)).groupby("doc_id"):
+        document = pd.DataFrame({"linked": [linked.get(doc_id)], "context": [context.get(doc_id)]})
+        resolved.append(resolve_document(group.reset_index(drop=True), document, margin))
+    return _concat([settled, *resolved], [*MATCH, "resolution"])
+
+
+def _confidence_tier(links: pd.DataFrame, cfg: LinkingConfig) -> np.ndarray:
+    by_context = (links["resolution"] == "context").to_numpy()
+    score = links["score"].to_numpy()
+    return np.select(
+        [links["ambiguous"].to_numpy(), (score >= cfg.tiers.high) & ~by_context, score >= cfg.tiers.medium],
+        ["ambiguous", "high", "medium"],
+        "low",
+    )
+
+
+def link_batch(
+    entities: pd.DataFrame, documents: pd.DataFrame | None, terms: pd.DataFrame, facts: TermFacts, cfg: LinkingConfig
+) -> pd.DataFrame:
+    """Links (the LINK_ROWS columns) of ``entities`` (entity_id, doc_id, mention, entity_class) by ``cfg``'s
+    cascade and rules, against ``terms`` (the reachable rows, module doc); ``documents`` (doc_id, text) enable
+    abbreviations and context disambiguation, as in the Spark path."""
+    queries = queries_of(entities, documents, cfg.abbreviations)
+    links = _cascade(queries, terms, cfg, facts)
+    missing = set(links["concept_id"]) - set(terms["concept_id"])
+    if missing:  # fuzzy candidates: their rows are needed for preferences and disambiguation
+        terms = _concat([terms, facts.concept_rows(missing)], TERM_COLUMNS)
+    if cfg.abbreviations and documents is not None:
+        links = _with_abbreviations(links)
+    generic = frozenset(c for concepts in cfg.generic_concepts.values() for c in concepts)
+    if cfg.prefer_specific:
+        links = _prefer_specific(links, queries, terms, generic)
+    if cfg.gene_species.enabled:
+        links = _prefer_document_species(links, queries, terms, facts, cfg.gene_species)
+    if cfg.disambiguation.enabled:
+        links = _disambiguate(links, terms, documents, cfg.disambiguation.margin)
+    else:
+        links = links.assign(resolution=None)
+    links = links.reset_index(drop=True)
+    ids = links["entity_id"] + "|" + links["concept_id"] + "|" + links["source"]
+    return links.assign(
+        link_id=[hashlib.sha1(i.encode()).hexdigest() for i in ids],
+        confidence_tier=_confidence_tier(links, cfg),
+        generic=links["concept_id"].isin(generic),
+        source_version=links["source"].map(facts.versions),
+    )[ROWS]

@@ -1,0 +1,19 @@
+"""The scores of the linking strategies, shared by the Spark cascade and the pandas batch path.
+
+A dictionary link outranks a looser one: exact 1.0, normalised 0.9, variant and species 0.85, and fuzzy or
+embedding 0.8 x cosine; a short form's link scores 0.95 x its long form's.
+
+Example:
+    >>> EXACT_SCORE > NORMALISED_SCORE > VARIANT_SCORE >= FUZZY_SCALE
+    True
+"""
+
+EXACT_SCORE = 1.0
+NORMALISED_SCORE = 0.9
+VARIANT_SCORE = 0.85
+#: a gene looked up again among the genes of the document's species scores this
+SPECIES_SCORE = 0.85
+#: a fuzzy link scores this times its cosine similarity
+FUZZY_SCALE = 0.8
+#: a short form's link scores this times its long form's score
+ABBREVIATION_SCALE = 0.95
