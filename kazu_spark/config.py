@@ -305,6 +305,11 @@ class EmbeddingConfig(_Strict):
         description="synonym encoder folder (kazu-spark train linker; pkg://, local, /dbfs or /Volumes paths); "
         "None = the embedding step is off (a no-op, logged)",
     )
+    classes: list[str] | None = Field(
+        None,
+        description="entity classes the step links, e.g. [disease, drug] (its links of genes read arbitrary on the "
+        "sample, docs/linking.md); None = every class",
+    )
     device: Device = Field("auto", description="auto picks cuda when a GPU is visible")
     precision: Precision = Field(
         "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32; int8: CPU only"

@@ -131,6 +131,8 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(spark: SparkSession
     )
     assert 0.5 * EMBEDDING_SCALE <= semantic["score"] < EMBEDDING_SCALE and not semantic["ambiguous"]
     assert semantic["confidence_tier"] != "high"  # an embedding link never ranks with the dictionary's
+    drugs_only = cfg.model_copy(update={"embedding": embedding.model_copy(update={"classes": ["drug"]})})
+    assert {r["entity_id"] for r in link_entities(entities, terms, drugs_only).collect()} == {"e-exact"}
 
 
 @pytest.mark.spark

@@ -252,6 +252,8 @@ def embedding_matches(
     if cfg.model is None:
         log.info("linking step 'embedding' skipped: linking.embedding.model is not set")
         return None
+    if cfg.classes is not None:  # the step's classes only; the others keep what the string steps found
+        missed = missed.where(F.col("entity_class").isin(cfg.classes))
     spark = missed.sparkSession
     encoder = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
     keys = (
