@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -27,7 +29,9 @@ def record_run(spark: SparkSession, lakehouse: str, row: dict[str, Any]) -> None
     if unknown:
         raise ValueError(f"runs has no columns {sorted(unknown)}")
     full = {name: row.get(name) for name in RUNS.fieldNames()}
-    append_table(spark, spark.createDataFrame([full], RUNS), lakehouse, "runs")  # run ids are new uuids
+    # from pandas (Arrow, a local relation on the driver): a Python list would go through a PythonRDD, whose
+    # worker takes seconds to start at the end of a run whose UDF workers are already up
+    append_table(spark, spark.createDataFrame(pd.DataFrame([full]), RUNS), lakehouse, "runs")  # run ids are new
 
 
 def last_versions(spark: SparkSession, lakehouse: str, command: str) -> dict[str, int] | None:
