@@ -145,6 +145,10 @@ def test_evaluate_conll_scores_only_the_corpus_classes(model_dir: Path, tmp_path
     # its gene spans are not scored because NCBI-disease does not annotate genes
     assert list(result["per_class"]) == ["disease"]
     assert {k: result["overall"][k] for k in ("tp", "fp", "fn")} == {"tp": 1, "fp": 1, "fn": 1}
+    # two sentences tagged as one text ("cancer the cancer"): one span over it all, both gold spans missed
+    joined = evaluate_conll(model_dir, conll, sentences_per_text=2)
+    assert joined["sentences"] == 2 and joined["sentences_per_text"] == 2
+    assert {k: joined["overall"][k] for k in ("tp", "fp", "fn")} == {"tp": 0, "fp": 1, "fn": 2}
 
 
 @pytest.mark.skipif(not (BUNDLED / "model.safetensors").is_file(), reason="bundled model not trained yet")

@@ -43,6 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ner.add_argument(
         "--precision", choices=("fp32", "bf16", "int8", "auto"), default="fp32", help="inference precision"
     )
+    ner.add_argument(
+        "--sentences-per-text",
+        type=int,
+        default=1,
+        help="tag every N consecutive sentences as one text (10: "
+        "about an abstract, so ner.window and ner.stride show in the scores); default 1, sentence by sentence",
+    )
     ner.add_argument("--json", action="store_true", help="print only the JSON line")
     ner.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
     ner.add_argument("--device", default="cpu", help="cpu or cuda (a GPU evaluates the devel splits in seconds)")
@@ -62,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     """Strict entity-level P/R/F1 of a model on a CoNLL file, or every devel split; the JSON line comes last."""
     decoders = args.decoder or ["sigmoid"]
-    kwargs = {"threshold": args.threshold, "device": args.device}
+    kwargs = {"threshold": args.threshold, "device": args.device, "sentences_per_text": args.sentences_per_text}
     kwargs |= {"label_map": args.label_map} if args.label_map else {}
     model = resolve_path(args.model)
     cfg = load(args, {})

@@ -22,8 +22,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 import yaml
@@ -118,3 +119,32 @@ def _sentence(rows: list[tuple[str, str]], type_map: Mapping[str, str], corpus: 
     text = " ".join(token for token, _ in rows)
     mapped = tuple((s, e, type_map[t]) for s, e, t in entities if t in type_map)
     return Sentence(text=text, entities=mapped, corpus=corpus)
+
+
+def join_sentences(sentences: Sequence[Sentence], per_text: int) -> list[Sentence]:
+    """Every ``per_text`` consecutive sentences as one text: joined with a space, gold spans shifted.
+
+    The corpora are split into sentences, most shorter than one NER window, while the job tags whole
+    abstracts cut into windows; joined sentences (ten are about an abstract's length) let an evaluation see
+    what ``ner.window`` and ``ner.stride`` change. Groups follow the file's order and may cross a document
+    boundary.
+
+    Example:
+        >>> pair = [Sentence("Aspirin helps", ((0, 7, "drug"),), "c"),
+        ...         Sentence("Reye syndrome", ((0, 13, "disease"),), "c")]
+        >>> join_sentences(pair, 2)
+        [Sentence(text='Aspirin helps Reye syndrome', entities=((0, 7, 'drug'), (14, 27, 'disease')), corpus='c')]
+        >>> join_sentences(pair, 1) == pair
+        True
+    """
+    if per_text < 1:
+        raise ValueError(f"sentences per text must be at least 1, got {per_text}")
+    joined = []
+    for first in range(0, len(sentences), per_text):
+        group = sentences[first : first + per_text]
+        starts = accumulate((len(s.text) + 1 for s in group[:-1]), initial=0)
+        entities = tuple(
+            (s + at, e + at, cls) for sent, at in zip(group, starts, strict=True) for s, e, cls in sent.entities
+        )
+        joined.append(Sentence(" ".join(s.text for s in group), entities, group[0].corpus))
+    return joined

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kazu_spark.config import Config, Decoder, Device, Precision
-from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, load_label_map, read_conll
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, join_sentences, load_label_map, read_conll
 from kazu_spark.evaluation.metrics import entity_scores
 from kazu_spark.ner.decode import check_labels
 from kazu_spark.ner.model import load_token_classifier, versioned_name
@@ -66,6 +66,7 @@ def evaluate_conll(
     max_batch_tokens: int | None = None,
     num_threads: int | None = None,
     device: Device = "cpu",
+    sentences_per_text: int = 1,
     cfg: Config | None = None,
     spark: SparkSession | None = None,
 ) -> dict:
@@ -76,19 +77,24 @@ def evaluate_conll(
         conll_path: ``token<TAB>tag`` file; its parent folder names the corpus unless ``corpus`` is given.
         label_map: YAML corpus -> {corpus type -> class}; the corpus's classes are the ones scored.
         threshold, decoder, precision, max_batch_tokens, num_threads, device: the ``ner`` settings used.
+        sentences_per_text: tag every this many consecutive sentences as one text
+            (:func:`~kazu_spark.documents.conll.join_sentences`; 10 is about an abstract), so that the
+            scores see the windows' size and overlap; 1 (the default) tags sentence by sentence.
         cfg: the rest of the configuration (``ner.steps``, ``ner.merge``, ``ner.dictionary``, the ontologies a
             dictionary step searches); default: the built-in defaults (the model step alone). Linking is off.
         spark: run the job's Spark composition (needed when ``cfg.ner.steps`` is more than the model).
 
     Returns:
         ``{"corpus", "model", "steps", "threshold", "decoder", "aggregation", "inference_precision", "sentences",
-        "overall": {precision, recall, f1, tp, fp, fn}, "per_class": {class: {...}}}``.
+        "sentences_per_text", "window", "stride", "overall": {precision, recall, f1, tp, fp, fn},
+        "per_class": {class: {...}}}``.
     """
     conll_path = Path(conll_path)
     corpus = corpus or conll_path.parent.name
     types = corpus_type_map(load_label_map(label_map), corpus)
     scored = set(types.values())
     sentences = read_conll(conll_path, types, corpus=corpus)
+    texts = join_sentences(sentences, sentences_per_text)
     base = cfg or Config()
     ner = base.ner.model_copy(
         update={
@@ -102,9 +108,9 @@ def evaluate_conll(
         }
     )
     cfg = base.model_copy(update={"ner": ner, "linking": base.linking.model_copy(update={"enabled": False})})
-    predicted = _predict([s.text for s in sentences], cfg, spark)
+    predicted = _predict([t.text for t in texts], cfg, spark)
     scores = entity_scores(
-        [s.entities for s in sentences],
+        [t.entities for t in texts],
         [[span for span in spans if span[2] in scored] for spans in predicted],
         classes=scored,
     )
@@ -117,6 +123,9 @@ def evaluate_conll(
         "aggregation": cfg.ner.aggregation,
         "inference_precision": precision,
         "sentences": len(sentences),
+        "sentences_per_text": sentences_per_text,
+        "window": cfg.ner.window,
+        "stride": cfg.ner.stride,
         **scores,
     }
 
