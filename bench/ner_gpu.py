@@ -3,8 +3,8 @@
 For each model shape (TinyBERN2: 4 layers, hidden 312; the MiniLM teacher: 6 layers, hidden 384; random
 weights, the bundled tokenizer), over the same documents as ``bench/ner_throughput.py``:
 
-- bare: ``model(**batch).logits`` in fp16 over the documents' pre-tokenised windows (default ``ner.window``),
-  already padded and on the GPU, length-sorted batches of a token budget; every budget in ``--budgets`` is run
+- bare: ``model(**batch).logits`` in fp16 over the documents' pre-tokenised 128-token windows, already
+  padded and on the GPU, length-sorted batches of a token budget; every budget in ``--budgets`` is run
   and the best is reported ("the bare forward at its best batch");
 - engine: :func:`kazu_spark.ner.tagger.entities_for_batch`, the function the Spark NER stage's
   pandas UDF runs on each batch of ``ner.arrow_batch_rows`` documents, with a fp16 ``Tagger`` on cuda and

@@ -249,9 +249,9 @@ class NerConfig(_Strict):
         "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32; int8: CPU only"
     )
     threshold: float = Field(0.5, gt=0, le=1, description="sigmoid probability for a B/I tag (unused by softmax)")
-    window: int = Field(64, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
+    window: int = Field(128, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
     stride: int = Field(
-        16, ge=0, description="sub-tokens shared by consecutive windows; less than ner.window - 2 ([CLS], [SEP])"
+        32, ge=0, description="sub-tokens shared by consecutive windows; less than ner.window - 2 ([CLS], [SEP])"
     )
     max_batch_tokens: int | None = Field(
         None, gt=0, description="padded tokens per forward pass; None = 4096 on CPU, 65536 on GPU"

@@ -14,7 +14,7 @@ from kazu_spark.paths import resolve_path
 
 def test_defaults_point_at_bundled_files() -> None:
     cfg = load_config()
-    assert (cfg.ner.window, cfg.ner.stride) == (64, 16)
+    assert cfg.ner.window == 128
     assert cfg.input.path is not None
     assert resolve_path(cfg.input.path).endswith("resources/sample/abstracts.jsonl")
     assert {source.entity_class for source in cfg.linking.ontologies} >= {"disease", "drug", "gene", "species"}

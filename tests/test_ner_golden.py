@@ -4,8 +4,7 @@
 to 5 decimals) that ``entities_for_batch`` of commit 0c99fdb (before the vectorised tokenisation, windows
 and merging) produced with the bundled model in fp32 on one torch thread, over the bundled sample abstracts
 and the three texts of ``EXTRA`` (unicode, removed characters, a long repeated sentence), in batches of 50
-documents, with that commit's default windows (128 sub-tokens sharing 32, set explicitly here). Made with
-``tests/data/ner_golden/README.md``'s command on that commit.
+documents. Made with ``tests/data/ner_golden/README.md``'s command on that commit.
 """
 
 from __future__ import annotations
@@ -48,8 +47,7 @@ def test_entities_match_the_previous_implementation() -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        model = resolve_path("pkg://kazu_spark/resources/model")
-        tagger = Tagger.from_dir(model, precision="fp32", window=128, stride=32)  # the settings the file was made with
+        tagger = Tagger.from_dir(resolve_path("pkg://kazu_spark/resources/model"), precision="fp32")
         frame = golden_frame()
         out = pd.concat([entities_for_batch(tagger, frame.iloc[b : b + 50]) for b in range(0, len(frame), 50)])
     finally:

@@ -69,8 +69,8 @@ class Tagger:
         threshold: float = 0.5,
         decoder: Decoder = "sigmoid",
         aggregation: Aggregation = "first",
-        window: int = 64,
-        stride: int = 16,
+        window: int = 128,
+        stride: int = 32,
         max_batch_tokens: int | None = None,
     ) -> None:
         check_labels(labels, decoder)
@@ -99,8 +99,8 @@ class Tagger:
         aggregation: Aggregation = "first",
         labels: Sequence[str] | None = None,
         allow_pickle_weights: bool = False,
-        window: int = 64,
-        stride: int = 16,
+        window: int = 128,
+        stride: int = 32,
         max_batch_tokens: int | None = None,
         num_threads: int | None = None,
     ) -> Tagger:

@@ -81,7 +81,7 @@ def window_starts(n_tokens: int, size: int, stride: int) -> list[int]:
     return starts
 
 
-def make_windows(text: str, tokenizer: PreTrainedTokenizerFast, *, window: int = 64, stride: int = 16) -> WindowedText:
+def make_windows(text: str, tokenizer: PreTrainedTokenizerFast, *, window: int = 128, stride: int = 32) -> WindowedText:
     """Tokenise ``text`` and cut it into windows of at most ``window`` ids, ``stride`` sub-tokens shared.
 
     Example: see the module docstring.
@@ -90,7 +90,7 @@ def make_windows(text: str, tokenizer: PreTrainedTokenizerFast, *, window: int =
 
 
 def make_windows_batch(
-    texts: Sequence[str], tokenizer: PreTrainedTokenizerFast, *, window: int = 64, stride: int = 16
+    texts: Sequence[str], tokenizer: PreTrainedTokenizerFast, *, window: int = 128, stride: int = 32
 ) -> list[WindowedText]:
     """:func:`make_windows` of many texts, tokenised together (:func:`~kazu_spark.ner.subtokens.subtokenize`).
 
@@ -140,7 +140,7 @@ class WindowPlan:
     keep_to: np.ndarray
 
 
-def plan_windows(sizes: np.ndarray, window: int = 64, stride: int = 16) -> WindowPlan:
+def plan_windows(sizes: np.ndarray, window: int = 128, stride: int = 32) -> WindowPlan:
     """The windows (:func:`window_starts`) of texts of ``sizes`` sub-tokens and the sub-tokens each keeps.
 
     Example (texts of 10, 0 and 3 sub-tokens; windows of 4 sub-tokens sharing 1):
