@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -52,6 +54,17 @@ def is_uri(path: str) -> bool:
     """
     scheme = _SCHEME.match(path)
     return scheme is not None and len(scheme[1]) > 1
+
+
+def cache_home(environ: Mapping[str, str] = os.environ) -> Path:
+    """kazu-spark's folder in the user's cache, ``$XDG_CACHE_HOME`` or ``~/.cache`` (never the working directory).
+
+    Example:
+        >>> cache_home({"XDG_CACHE_HOME": "/cache"})
+        PosixPath('/cache/kazu-spark')
+    """
+    cache = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser().resolve() / "kazu-spark"
 
 
 @functools.cache

@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 
 from kazu_spark.config import FuzzyConfig
-from kazu_spark.linking.fuzzy import FuzzyIndex
+from kazu_spark.linking.fuzzy import FuzzyIndex, fuzzy_batch
 from kazu_spark.linking.scores import FUZZY_SCALE
-from kazu_spark.linking.spark import fuzzy_batch
 
 SYNONYMS = ["parkinson disease", "parkinsonism", "breast cancer", "breast neoplasm", "cold", "cold"]
 CONCEPTS = ["D010300", "D010302", "D001943", "D001943", "D003139", "D023341"]

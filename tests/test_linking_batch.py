@@ -6,11 +6,15 @@ import pandas as pd
 import pytest
 from conftest import sample_rows
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from kazu_spark.config import load_config
+from kazu_spark.config import Config, LinkingConfig, load_config
+from kazu_spark.linking.batch import link_with_table
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.pipeline.frames import annotate_dataframe
+from kazu_spark.runtime.steps import StepContext
+from kazu_spark.schemas import LINK_ROWS
 
 pytestmark = pytest.mark.spark
 
@@ -31,8 +35,7 @@ def sample(spark: SparkSession) -> tuple[DataFrame, DataFrame, DataFrame]:
 
 def _links(entities: DataFrame, terms: DataFrame, documents: DataFrame, batch_entities: int) -> pd.DataFrame:
     cfg = load_config().linking.model_copy(update={"batch_entities": batch_entities})
-    links = link_entities(entities, terms, cfg, documents).toPandas()
-    return links.sort_values(["entity_id", "concept_id", "source"]).reset_index(drop=True)
+    return _sorted(link_entities(entities, terms, cfg, documents))
 
 
 def test_a_small_batch_links_exactly_as_the_spark_joins(sample) -> None:
@@ -44,3 +47,33 @@ def test_a_small_batch_links_exactly_as_the_spark_joins(sample) -> None:
     assert len(joins) > 300 and {"exact", "normalised", "abbreviation"} <= strategies  # the sample exercises them
     assert joins["generic"].any() and (joins["confidence_tier"] == "medium").any()
     pd.testing.assert_frame_equal(batch, joins, check_dtype=False)
+
+
+def test_the_next_run_on_the_same_terms_commit_links_from_the_driver_copy(sample, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    entities, documents, terms = sample
+    cfg = load_config().linking
+    first = _sorted(link_entities(entities, terms, cfg, documents, context=_context(cfg, terms, documents)))
+    assert (tmp_path / "kazu-spark" / "terms" / "commit-1.parquet").is_file()
+    unread = terms.withColumn("synonym", F.raise_error(F.lit("the terms were read through Spark")))
+    second = _sorted(link_entities(entities, unread, cfg, documents, context=_context(cfg, unread, documents)))
+    assert len(first) > 300
+    pd.testing.assert_frame_equal(second, first)
+
+
+def _context(cfg: LinkingConfig, terms: DataFrame, documents: DataFrame) -> StepContext:
+    return StepContext(Config(linking=cfg), terms, documents, terms_key="commit-1")
+
+
+def _sorted(links: DataFrame) -> pd.DataFrame:
+    return links.toPandas().sort_values(["entity_id", "concept_id", "source"]).reset_index(drop=True)
+
+
+def test_a_batch_that_matches_nothing_has_no_links() -> None:
+    mention = "\ufffd\ufffd"  # what undecodable bytes leave
+    entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": [mention], "entity_class": ["gene"]})
+    table = pd.DataFrame({"entity_class": ["gene"], "synonym": ["BRCA1"], "normalised_synonym": ["BRCA1"],
+                          "source": ["HGNC"], "concept_id": ["HGNC:1100"], "default_label": ["BRCA1"], "rank": [None],
+                          "parents": [None], "tax_id": ["9606"], "source_version": ["2024"]})  # fmt: skip
+    links = link_with_table(entities, None, table, load_config().linking)
+    assert links.empty and list(links.columns) == LINK_ROWS.fieldNames()

@@ -368,7 +368,9 @@ def test_memory_guard_covers_dictionary_ner_and_linking(spark, big_setup, reliab
         shutil.copytree(big_setup["root"] / "terms" / "ontology_terms", lake / "ontology_terms")
         cfg = big_setup["cfg"]
         ner = cfg.ner.model_copy(update={"steps": ["dictionary"]})  # no model: every NER failure is the dictionary's
-        cfg = cfg.model_copy(update={"lakehouse": str(lake), "worker_memory_limit_mb": limit, "ner": ner})
+        linking = cfg.linking.model_copy(update={"batch_entities": 0})  # linked by Spark tasks, not on the driver
+        update = {"lakehouse": str(lake), "worker_memory_limit_mb": limit, "ner": ner, "linking": linking}
+        cfg = cfg.model_copy(update=update)
         annotate(spark, cfg, hooks=_StageGroups(spark, name))
         stages = ("ner", "linking", "write links")
         return _keys(spark, cfg.lakehouse), Counter({s: _failed_tasks(spark, f"{name}:{s}") for s in stages})

@@ -19,6 +19,7 @@ Example (needs a Delta-enabled session):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -199,6 +200,40 @@ def table_exists(spark: SparkSession, lakehouse: str, table: str) -> bool:
         except FileSystemError:
             pass
     return _is_delta(spark, ref.sql)
+
+
+@dataclass(frozen=True)
+class TableCommit:
+    """A table's latest commit: its ``version``, and a ``key`` naming the table's state at that commit (a digest
+    of the table's location, the version and the commit file, which holds the commit's own transaction id:
+    a table deleted and built again up to the same version gets another key)."""
+
+    version: int
+    key: str
+
+
+def table_commit(spark: SparkSession, lakehouse: str, table: str) -> TableCommit | None:
+    """The latest commit of a path table, read on the driver from its ``_delta_log`` (no Spark job, no state
+    rebuilt); None for a catalog table, a table without commits, or a log the driver cannot list or read.
+
+    Example (needs a session):
+        >>> table_commit(spark, "lakehouse", "ontology_terms").version  # doctest: +SKIP
+        2
+    """
+    ref = table_ref(lakehouse, table)
+    if ref.path is None:
+        return None
+    try:
+        files = driver_files(spark)
+        commits = files.glob(f"{ref.path.rstrip('/')}/_delta_log/[0-9]*.json")
+        if not commits:
+            return None
+        latest = max(commits, key=lambda f: int(f.name.split(".")[0]))
+        body = files.read(latest.path)
+    except FileSystemError:
+        return None
+    version = int(latest.name.split(".")[0])
+    return TableCommit(version, hashlib.sha1(f"{ref.path}|{version}|".encode() + body).hexdigest())
 
 
 def _is_delta(spark: SparkSession, table: str) -> bool:

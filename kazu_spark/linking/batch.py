@@ -39,6 +39,7 @@ import pandas as pd
 from kazu_spark.config import GeneSpeciesConfig, LinkingConfig
 from kazu_spark.linking.abbreviations import short_forms_batch
 from kazu_spark.linking.disambiguate import resolve_document
+from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, index_rows, indexable
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
 from kazu_spark.linking.scores import ABBREVIATION_SCALE, EXACT_SCORE, NORMALISED_SCORE, SPECIES_SCORE, VARIANT_SCORE
@@ -333,10 +334,12 @@ def _disambiguate(
 
 
 def _confidence_tier(links: pd.DataFrame, cfg: LinkingConfig) -> np.ndarray:
-    by_context = (links["resolution"] == "context").to_numpy()
-    score = links["score"].to_numpy()
+    # typed: with no links at all the columns are empty object arrays, which np.select refuses
+    by_context = (links["resolution"] == "context").to_numpy(dtype=bool)
+    score = links["score"].to_numpy(dtype=float)
+    ambiguous = links["ambiguous"].to_numpy(dtype=bool)
     return np.select(
-        [links["ambiguous"].to_numpy(), (score >= cfg.tiers.high) & ~by_context, score >= cfg.tiers.medium],
+        [ambiguous, (score >= cfg.tiers.high) & ~by_context, score >= cfg.tiers.medium],
         ["ambiguous", "high", "medium"],
         "low",
     )
@@ -350,6 +353,8 @@ def link_batch(
     abbreviations and context disambiguation, as in the Spark path."""
     queries = queries_of(entities, documents, cfg.abbreviations)
     links = _cascade(queries, terms, cfg, facts)
+    if links.empty:  # nothing matched (e.g. mentions of undecodable bytes): no rule has anything to narrow
+        return pd.DataFrame(columns=ROWS)
     missing = set(links["concept_id"]) - set(terms["concept_id"])
     if missing:  # fuzzy candidates: their rows are needed for preferences and disambiguation
         terms = _concat([terms, facts.concept_rows(missing)], TERM_COLUMNS)
@@ -372,3 +377,42 @@ def link_batch(
         generic=links["concept_id"].isin(generic),
         source_version=links["source"].map(facts.versions),
     )[ROWS]
+
+
+def link_with_table(
+    entities: pd.DataFrame, documents: pd.DataFrame | None, table: pd.DataFrame, cfg: LinkingConfig
+) -> pd.DataFrame:
+    """:func:`link_batch` against the whole ``ontology_terms`` table held in pandas (``table``: the
+    :data:`TERM_COLUMNS` and ``source_version``): the reachable rows, the sources' versions, the gene taxa,
+    the rows of fuzzy candidates and the fuzzy indexes of the classes that need one all come from it.
+
+    Example (a misspelt disease, found by the fuzzy step):
+        >>> entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": ["Asthmma"],
+        ...                          "entity_class": ["disease"]})
+        >>> table = pd.DataFrame({"entity_class": ["disease"], "synonym": ["Asthma"], "normalised_synonym": ["asthma"],
+        ...                       "source": ["MEDIC"], "concept_id": ["MESH:D001249"], "default_label": ["Asthma"],
+        ...                       "rank": [None], "parents": [None], "tax_id": [None], "source_version": ["2024"]})
+        >>> links = link_with_table(entities, None, table, LinkingConfig(steps=["exact", "fuzzy"]))
+        >>> links[["concept_id", "strategy", "source_version"]].values.tolist()
+        [['MESH:D001249', 'fuzzy_tfidf', '2024']]
+    """
+    exact, normalised, upper = lookup_keys(queries_of(entities, documents, cfg.abbreviations))
+    synonyms = table["normalised_synonym"]
+    hit = table["synonym"].isin(exact) | synonyms.isin(normalised) | synonyms.str.upper().isin(upper)
+    reachable = table[table["concept_id"].isin(set(table.loc[hit, "concept_id"]))]
+    versions = table.groupby("source")["source_version"].max()
+    genes = table["entity_class"].isin(cfg.gene_species.gene_classes)
+
+    def fuzzy(keyed: pd.DataFrame) -> pd.DataFrame:
+        rows = index_rows(table, set(keyed["entity_class"]))
+        sizes = rows.groupby("entity_class")["normalised_synonym"].nunique().to_dict()
+        indexes = class_indexes(rows[rows["entity_class"].isin(indexable(sizes, cfg.fuzzy.max_index_terms))])
+        return fuzzy_batch(indexes, keyed, cfg.fuzzy)
+
+    facts = TermFacts(
+        versions={source: None if pd.isna(version) else version for source, version in versions.items()},
+        gene_taxa=set(table.loc[genes, "tax_id"].dropna()),
+        concept_rows=lambda ids: table[table["concept_id"].isin(ids)][TERM_COLUMNS],
+        fuzzy=fuzzy,
+    )
+    return link_batch(entities, documents, reachable[TERM_COLUMNS].reset_index(drop=True), facts, cfg)

@@ -17,11 +17,22 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from kazu_spark.config import FuzzyConfig
+from kazu_spark.linking.scores import FUZZY_SCALE
+from kazu_spark.schemas import LINK_MATCH
+
+log = logging.getLogger(__name__)
+
+#: what :func:`class_indexes` keeps per indexed row, to make a link of a candidate
+_TERM_FIELDS = ["source", "concept_id", "default_label", "matched_synonym"]
 
 
 class Candidate(NamedTuple):
@@ -103,3 +114,75 @@ class FuzzyIndex:
                     ]
                 )
         return found
+
+
+def indexable(sizes: Mapping[str, int], max_index_terms: int) -> list[str]:
+    """The classes whose distinct synonym count (``sizes``) is at most ``max_index_terms``; the others are
+    logged as left without fuzzy matching.
+
+    Example:
+        >>> indexable({"disease": 9_000, "gene": 2_000_000}, 1_000_000)
+        ['disease']
+    """
+    for entity_class, n in sizes.items():
+        if n > max_index_terms:
+            log.warning("no fuzzy matching for %s: %d synonyms > max_index_terms", entity_class, n)
+    return sorted(c for c, n in sizes.items() if n <= max_index_terms)
+
+
+def index_rows(terms: pd.DataFrame, classes: Collection[str]) -> pd.DataFrame:
+    """The rows an index is built from, of ``terms`` (ontology_terms columns) in pandas: per (entity_class,
+    normalised_synonym, source, concept_id) the least ``default_label`` and synonym (``matched_synonym``),
+    as :func:`kazu_spark.linking.spark.build_fuzzy_indexes` groups them in Spark."""
+    kept = terms[terms["entity_class"].isin(classes) & (terms["normalised_synonym"] != "")]
+    return kept.groupby(["entity_class", "normalised_synonym", "source", "concept_id"], as_index=False).agg(
+        default_label=("default_label", "min"), matched_synonym=("synonym", "min")
+    )
+
+
+def class_indexes(rows: pd.DataFrame) -> dict[str, tuple[FuzzyIndex, pd.DataFrame]]:
+    """Per entity class of ``rows`` (:func:`index_rows`): a FuzzyIndex over its normalised synonyms, and per
+    indexed row its ``source``, ``concept_id``, ``default_label`` and ``matched_synonym``.
+
+    Example:
+        >>> rows = pd.DataFrame({"entity_class": ["disease"], "normalised_synonym": ["asthma"], "source": ["MEDIC"],
+        ...                      "concept_id": ["D1"], "default_label": ["Asthma"], "matched_synonym": ["Asthma"]})
+        >>> index, fields = class_indexes(rows)["disease"]
+        >>> len(index), list(fields.columns)
+        (1, ['source', 'concept_id', 'default_label', 'matched_synonym'])
+    """
+    indexes = {}
+    for entity_class, part in rows.groupby("entity_class"):
+        part = part.reset_index(drop=True)
+        index = FuzzyIndex.build(list(part["normalised_synonym"]), list(part["concept_id"]))
+        indexes[entity_class] = (index, part[_TERM_FIELDS])
+    return indexes
+
+
+def fuzzy_batch(
+    indexes: dict[str, tuple[FuzzyIndex, pd.DataFrame]], batch: pd.DataFrame, cfg: FuzzyConfig
+) -> pd.DataFrame:
+    """Fuzzy candidate links (``LINK_MATCH``) of a batch of lookups (entity_id, doc_id, via, key,
+    entity_class): per lookup the best synonym and those within ``cfg.margin`` of it, at most
+    ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept."""
+    records = []
+    for entity_class, lookups in batch.groupby("entity_class", sort=False):
+        if entity_class not in indexes:
+            continue
+        index, term_columns = indexes[entity_class]
+        found = index.query(list(lookups["key"]), k=cfg.top_k, min_score=cfg.min_score)
+        for (entity_id, doc_id, via), candidates in zip(
+            lookups[["entity_id", "doc_id", "via"]].itertuples(index=False), found, strict=True
+        ):
+            kept = {}
+            for candidate in candidates:  # best first: the first row per (source, concept) is its best
+                if candidate.score >= candidates[0].score - cfg.margin:
+                    term = term_columns.iloc[candidate.row]
+                    kept.setdefault((term["source"], candidate.concept_id), (term, candidate.score))
+            concepts = {concept for _, concept in kept}
+            for (source, concept), (term, score) in kept.items():
+                records.append(
+                    (entity_id, doc_id, via, concept, source, term["default_label"], term["matched_synonym"],
+                     "fuzzy_tfidf", FUZZY_SCALE * score, len(concepts) > 1)
+                )  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=LINK_MATCH.fieldNames())

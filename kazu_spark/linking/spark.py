@@ -78,24 +78,16 @@ from pyspark.sql.types import ArrayType, BooleanType, StringType, StructType
 
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import short_forms_batch
-from kazu_spark.linking.batch import (
-    CONCEPT_TEXT_SYNONYMS,
-    TERM_COLUMNS,
-    TermFacts,
-    batch_supported,
-    link_batch,
-    lookup_keys,
-    queries_of,
-)
+from kazu_spark.linking.batch import CONCEPT_TEXT_SYNONYMS, batch_supported, link_with_table
 from kazu_spark.linking.disambiguate import resolve_document
+from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding_spark import embedding_matches
-from kazu_spark.linking.fuzzy import FuzzyIndex
+from kazu_spark.linking.fuzzy import FuzzyIndex, class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
 from kazu_spark.linking.scores import (
     ABBREVIATION_SCALE,
     EXACT_SCORE,
-    FUZZY_SCALE,
     NORMALISED_SCORE,
     SPECIES_SCORE,
     VARIANT_SCORE,
@@ -158,55 +150,20 @@ def _matches(queries: DataFrame, keys: DataFrame, strategy: str, score: float) -
     return _select_view(joined, LINK_MATCH, strategy=F.lit(strategy), score=F.lit(score))
 
 
-def fuzzy_batch(indexes: dict[str, tuple[FuzzyIndex, pd.DataFrame]], batch: pd.DataFrame, cfg: FuzzyConfig):
-    """Fuzzy candidate links (``LINK_MATCH``) of a batch of lookups (entity_id, doc_id, via, key,
-    entity_class): per lookup the best synonym and those within ``cfg.margin`` of it, at most
-    ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept."""
-    records = []
-    for entity_class, lookups in batch.groupby("entity_class", sort=False):
-        if entity_class not in indexes:
-            continue
-        index, term_columns = indexes[entity_class]
-        found = index.query(list(lookups["key"]), k=cfg.top_k, min_score=cfg.min_score)
-        for (entity_id, doc_id, via), candidates in zip(
-            lookups[["entity_id", "doc_id", "via"]].itertuples(index=False), found, strict=True
-        ):
-            kept = {}
-            for candidate in candidates:  # best first: the first row per (source, concept) is its best
-                if candidate.score >= candidates[0].score - cfg.margin:
-                    term = term_columns.iloc[candidate.row]
-                    kept.setdefault((term["source"], candidate.concept_id), (term, candidate.score))
-            concepts = {concept for _, concept in kept}
-            for (source, concept), (term, score) in kept.items():
-                records.append(
-                    (entity_id, doc_id, via, concept, source, term["default_label"], term["matched_synonym"],
-                     "fuzzy_tfidf", FUZZY_SCALE * score, len(concepts) > 1)
-                )  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=LINK_MATCH.fieldNames())
-
-
 def build_fuzzy_indexes(
     terms: DataFrame, classes: list[str], max_index_terms: int
 ) -> dict[str, tuple[FuzzyIndex, pd.DataFrame]]:
-    """Per entity class: a FuzzyIndex over the class's normalised synonyms, and per indexed row its
-    ``source``, ``concept_id``, ``default_label`` and ``matched_synonym``. A class with more than
-    ``max_index_terms`` distinct normalised synonyms is skipped with a warning."""
+    """:func:`~kazu_spark.linking.fuzzy.class_indexes` of ``classes``, grouped by Spark; a class with more than
+    ``max_index_terms`` distinct normalised synonyms is counted there and skipped (with a warning) before
+    anything is collected."""
     rows = (
         terms.where(F.col("entity_class").isin(classes) & (F.col("normalised_synonym") != ""))
         .groupBy("entity_class", "normalised_synonym", "source", "concept_id")
         .agg(F.min("default_label").alias("default_label"), F.min("synonym").alias("matched_synonym"))
     )
     sizes = rows.groupBy("entity_class").agg(F.countDistinct("normalised_synonym").alias("n")).collect()
-    small = [r["entity_class"] for r in sizes if r["n"] <= max_index_terms]
-    for r in sizes:
-        if r["n"] > max_index_terms:
-            log.warning("no fuzzy matching for %s: %d synonyms > max_index_terms", r["entity_class"], r["n"])
-    indexes = {}
-    for entity_class, part in rows.where(F.col("entity_class").isin(small)).toPandas().groupby("entity_class"):
-        part = part.reset_index(drop=True)
-        index = FuzzyIndex.build(list(part["normalised_synonym"]), list(part["concept_id"]))
-        indexes[entity_class] = (index, part[["source", "concept_id", "default_label", "matched_synonym"]])
-    return indexes
+    small = indexable({r["entity_class"]: r["n"] for r in sizes}, max_index_terms)
+    return class_indexes(rows.where(F.col("entity_class").isin(small)).toPandas())
 
 
 def _fuzzy_matches(
@@ -523,51 +480,20 @@ def with_source_version(links: DataFrame, terms: DataFrame) -> DataFrame:
     )
 
 
-def _flat_terms(terms: DataFrame) -> DataFrame:
-    """``terms`` as the columns :func:`~kazu_spark.linking.batch.link_batch` reads (metadata keys as columns)."""
-    metadata = F.col("metadata")
-    taken = {name: metadata.getItem(name).alias(name) for name in ("rank", "parents", "tax_id")}
-    return terms.select(*(taken.get(name, F.col(name)) for name in TERM_COLUMNS))
-
-
 def _link_on_driver(
-    entities: DataFrame, terms: DataFrame, cfg: LinkingConfig, documents: DataFrame | None
+    entities: DataFrame, terms: DataFrame, cfg: LinkingConfig, documents: DataFrame | None, terms_key: str | None
 ) -> DataFrame:
-    """The links of a small batch of entities by :func:`~kazu_spark.linking.batch.link_batch`: the entities,
-    their documents and the ontology rows they can reach are collected, linked in pandas and returned as a
-    local DataFrame (a handful of Spark jobs instead of a cascade of joins)."""
+    """The links of a small batch of entities by :func:`~kazu_spark.linking.batch.link_with_table`: the entities,
+    their documents' texts and the whole terms table (:func:`~kazu_spark.linking.driver_terms.driver_terms`,
+    cached on the driver under ``terms_key``) are collected, linked in pandas and returned as a local DataFrame
+    (two or three Spark jobs instead of a cascade of joins)."""
     spark = entities.sparkSession
     local = entities.select("entity_id", "doc_id", "mention", "entity_class").toPandas()
     texts = None
     if documents is not None:
-        texts = documents.join(entities.select("doc_id").distinct(), "doc_id", "left_semi").select("doc_id", "text")
-        texts = texts.toPandas()
-    exact, normalised, upper = lookup_keys(queries_of(local, texts, cfg.abbreviations))
-    flat = _flat_terms(terms)
-    reachable = flat.where(
-        F.col("synonym").isin(list(exact))
-        | F.col("normalised_synonym").isin(list(normalised))
-        | F.upper("normalised_synonym").isin(list(upper))
-    )
-    rows = flat.join(reachable.select("concept_id").distinct(), "concept_id", "left_semi").toPandas()
-    genes = F.col("entity_class").isin(cfg.gene_species.gene_classes)
-    per_source = terms.groupBy("source").agg(
-        F.max("source_version").alias("version"),
-        F.collect_set(F.when(genes, F.col("metadata").getItem("tax_id"))).alias("taxa"),
-    )
-    sources = per_source.collect()
-
-    def fuzzy(keyed: pd.DataFrame) -> pd.DataFrame:
-        indexes = build_fuzzy_indexes(terms, sorted(set(keyed["entity_class"])), cfg.fuzzy.max_index_terms)
-        return fuzzy_batch(indexes, keyed, cfg.fuzzy)
-
-    facts = TermFacts(
-        versions={r["source"]: r["version"] for r in sources},
-        gene_taxa={taxon for r in sources for taxon in r["taxa"]},
-        concept_rows=lambda ids: flat.where(F.col("concept_id").isin(sorted(ids))).toPandas(),
-        fuzzy=fuzzy,
-    )
-    links = link_batch(local, texts, rows, facts, cfg)
+        wanted = F.col("doc_id").isin(sorted(set(local["doc_id"])))
+        texts = documents.where(wanted).select("doc_id", "text").toPandas()
+    links = link_with_table(local, texts, driver_terms(terms, terms_key), cfg)
     schema = ddl(LINK_ROWS)
     return spark.createDataFrame(links, schema) if len(links) else spark.createDataFrame([], schema)
 
@@ -596,7 +522,8 @@ def link_entities(
     """
     cfg = cfg or LinkingConfig()
     if batch_supported(cfg) and entities.limit(cfg.batch_entities + 1).count() <= cfg.batch_entities:
-        return _link_on_driver(entities, terms, cfg, documents)  # a small batch: one pandas pass
+        terms_key = context.terms_key if context else None
+        return _link_on_driver(entities, terms, cfg, documents, terms_key)  # a small batch: one pandas pass
     context = context or StepContext(Config(linking=cfg), terms, documents)
     queries = entities.select(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -53,6 +54,7 @@ from kazu_spark.lakehouse.delta import (
     is_catalog_lakehouse,
     merge_table,
     read_table,
+    table_commit,
     table_exists,
 )
 from kazu_spark.lakehouse.runs import record_run
@@ -230,17 +232,36 @@ def commit(
     hooks.committed("documents")
 
 
-def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> DataFrame:
+class LakehouseTerms(NamedTuple):
+    """The lakehouse's ontology_terms, read at its latest commit (``frame``), and that commit's key (None for a
+    catalog table or a log the driver cannot read: :func:`~kazu_spark.lakehouse.delta.table_commit`)."""
+
+    frame: DataFrame
+    key: str | None
+
+
+def ensure_ontology_terms(spark: SparkSession, cfg: Config) -> LakehouseTerms:
     """The lakehouse's ontology_terms table, built from the configured sources on first use (or when a
-    killed build left it created but empty)."""
-    if (
-        not table_exists(spark, cfg.lakehouse, "ontology_terms")
-        or read_table(spark, cfg.lakehouse, "ontology_terms").isEmpty()
-    ):
+    killed build left it created but empty: only its creation committed, or no rows).
+
+    Example (needs a session):
+        >>> terms, key = ensure_ontology_terms(spark, load_config())  # doctest: +SKIP
+    """
+    lakehouse = cfg.lakehouse
+    commit = table_commit(spark, lakehouse, "ontology_terms")
+    # a build commits its terms after the table's creation (version 0): a later version has them
+    built = (commit is not None and commit.version > 0) or (
+        table_exists(spark, lakehouse, "ontology_terms")
+        and not read_table(spark, lakehouse, "ontology_terms").isEmpty()
+    )
+    if not built:
         if not cfg.linking.ontologies:
             raise ConfigError("linking.ontologies is empty and the lakehouse has no ontology_terms table")
-        write_ontology_terms(spark, cfg.linking.ontologies, cfg.lakehouse)
-    return read_table(spark, cfg.lakehouse, "ontology_terms")
+        write_ontology_terms(spark, cfg.linking.ontologies, lakehouse)
+        commit = table_commit(spark, lakehouse, "ontology_terms")
+    if commit is None:
+        return LakehouseTerms(read_table(spark, lakehouse, "ontology_terms"), None)
+    return LakehouseTerms(read_table(spark, lakehouse, "ontology_terms", commit.version), commit.key)
 
 
 def _write_run(spark: SparkSession, cfg: Config, summary: RunSummary, started: datetime, error: str | None) -> None:
@@ -302,15 +323,21 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
             summary.skipped_duplicates = summary.rows_read - distinct - summary.quarantined
         hooks.committed("quarantine")
         if summary.documents:
-            terms = embeddings = None
+            terms = embeddings = terms_key = None
             if needs_terms(cfg):
                 with hooks.stage("ontology terms"):
-                    terms = ensure_ontology_terms(spark, cfg)
+                    terms, terms_key = ensure_ontology_terms(spark, cfg)
                     if cfg.linking.enabled and "embedding" in cfg.linking.steps:
                         embeddings = ensure_concept_embeddings(spark, lakehouse, terms, cfg.linking.embedding)
             run_hooks = _RunHooks(hooks, spark, summary.documents, cfg.progress)
             annotations = annotate_frames(
-                todo, cfg, terms=terms, run_id=summary.run_id, hooks=run_hooks, concept_embeddings=embeddings
+                todo,
+                cfg,
+                terms=terms,
+                run_id=summary.run_id,
+                hooks=run_hooks,
+                concept_embeddings=embeddings,
+                terms_key=terms_key,
             )
             commit(spark, lakehouse, todo, annotations, summary, hooks)
         for frame in (docs, raw):

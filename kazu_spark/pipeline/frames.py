@@ -83,6 +83,7 @@ def annotate_frames(
     run_id: str | None = None,
     hooks: Hooks | None = None,
     concept_embeddings: DataFrame | None = None,
+    terms_key: str | None = None,
 ) -> Annotations:
     """Entities (ENTITIES rows) and links (ENTITY_LINKS rows) of ``documents``; writes nothing.
 
@@ -90,6 +91,9 @@ def annotate_frames(
     built in memory from ``cfg.linking.ontologies``. ``run_id`` fills the rows' ``run_id`` (default: a new
     uuid). ``hooks`` (:mod:`kazu_spark.pipeline.hooks`) may wrap the NER partitions and time the stages.
     ``concept_embeddings`` (the lakehouse table) saves the ``embedding`` linking step embedding the synonyms.
+    ``terms_key``: the commit of the lakehouse's ontology_terms that ``terms`` were read at
+    (:func:`~kazu_spark.pipeline.annotate.ensure_ontology_terms`), under which a small batch's linking keeps
+    the terms on the driver between runs (:mod:`kazu_spark.linking.driver_terms`).
 
     Example: see the module docstring.
     """
@@ -100,7 +104,7 @@ def annotate_frames(
     if terms is None and needs_terms(cfg):
         # parsed once and held by the executors: the in-memory rows would otherwise sit in every linking plan
         terms = build_ontology_terms(documents.sparkSession, cfg.linking.ontologies).localCheckpoint(eager=True)
-    context = StepContext(cfg, terms, documents, concept_embeddings)
+    context = StepContext(cfg, terms, documents, concept_embeddings, terms_key)
     with hooks.stage("ner"):
         entities = ner_entities(documents, context, hooks.ner_partition()).withColumn("run_id", run)
         entities = entities.localCheckpoint(eager=True)  # NER runs once, whatever reads the entities later

@@ -48,6 +48,10 @@ class DriverFiles(Protocol):
         """The folder's children."""
         ...
 
+    def read(self, path: str) -> bytes:
+        """The bytes of a (small) file."""
+        ...
+
     def move(self, source: str, target: str) -> None:
         """Move the file ``source`` to ``target``, replacing it."""
         ...
@@ -88,6 +92,13 @@ class HadoopFiles:
 
     def list(self, folder: str) -> list[FileInfo]:
         return [self._info(s) for s in self._call(folder, "listStatus")]
+
+    def read(self, path: str) -> bytes:
+        stream = self._call(path, "open")
+        try:
+            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
+        finally:
+            stream.close()
 
     def move(self, source: str, target: str) -> None:
         self._call(target, "delete", False)
@@ -132,6 +143,13 @@ class FsspecFiles:
             return [self._info(fs, entry) for entry in fs.ls(stripped, detail=True)]
         except OSError as exc:
             raise FileSystemError(f"{folder}: {exc}") from exc
+
+    def read(self, path: str) -> bytes:
+        fs, stripped = self._fs(path)
+        try:
+            return fs.cat_file(stripped)
+        except OSError as exc:
+            raise FileSystemError(f"{path}: {exc}") from exc
 
     def move(self, source: str, target: str) -> None:
         fs, stripped = self._fs(source)

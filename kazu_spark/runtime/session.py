@@ -27,6 +27,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from kazu_spark.errors import DeltaJarsMissing
+from kazu_spark.paths import cache_home
 from kazu_spark.runtime import worker_daemon
 
 #: Spark major.minor -> (Delta artifact, Delta version) on Maven Central
@@ -51,8 +52,7 @@ def jars_dir(environ: Mapping[str, str] = os.environ) -> Path:
     (``$XDG_CACHE_HOME`` or ``~/.cache``); never relative to the working directory."""
     if environ.get("KAZU_SPARK_JARS"):
         return Path(environ["KAZU_SPARK_JARS"]).expanduser().resolve()
-    cache = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser().resolve() / "kazu-spark" / "jars"
+    return cache_home(environ) / "jars"
 
 
 def _jar_name(coordinate: str) -> str:

@@ -45,12 +45,15 @@ PartitionWrapper = Callable[[Iterator["pd.DataFrame"]], Iterator["pd.DataFrame"]
 class StepContext:
     """What a step may read besides its input frame: the job's configuration, the ontology terms (None when the
     run needs none), the documents the entities' offsets point into (for linking steps), and the lakehouse's
-    ``concept_embeddings`` (None: the ``embedding`` step embeds the synonyms it needs itself)."""
+    ``concept_embeddings`` (None: the ``embedding`` step embeds the synonyms it needs itself). ``terms_key``
+    names the lakehouse's ontology_terms commit that ``terms`` were read at (None: terms from elsewhere): the
+    small-batch linker keeps its driver copy of the terms under it."""
 
     cfg: Config
     terms: DataFrame | None = None
     documents: DataFrame | None = None
     concept_embeddings: DataFrame | None = None
+    terms_key: str | None = None
 
 
 def load_step(spec: str) -> Callable[..., Any]:

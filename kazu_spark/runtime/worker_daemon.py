@@ -44,8 +44,10 @@ def warm_workers(spark: Any) -> threading.Thread:
     """Start the Python worker daemon now, in a background job, while the driver reads its input and tables.
 
     The daemon's imports (:func:`preload`) take seconds and would otherwise fall on the run's first Python
-    UDF; a small increment's whole run is a few tens of seconds. A failure is logged and changes nothing:
-    the first real task starts the daemon then. Returns the (daemon) thread.
+    UDF; a small increment's whole run is a few tens of seconds. One task, so the other slots stay free for
+    the driver's first jobs (the input sample, the table reads): a task per slot would hold them all for the
+    seconds the daemon imports. A failure is logged and changes nothing: the first real task starts the
+    daemon then. Returns the (daemon) thread.
 
     Example (needs a SparkSession):
         >>> warm_workers(spark).join()  # doctest: +SKIP
@@ -53,7 +55,7 @@ def warm_workers(spark: Any) -> threading.Thread:
 
     def run() -> None:
         try:
-            spark.range(1).mapInPandas(_passthrough, "id long").collect()
+            spark.range(1, numPartitions=1).mapInPandas(_passthrough, "id long").collect()
         except Exception as exc:  # noqa: BLE001  (best effort: the run itself reports real failures)
             log.debug("warming the Python workers failed: %r", exc)
 
