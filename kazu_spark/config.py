@@ -153,6 +153,12 @@ class InputConfig(_Strict):
         "name (table: schema.table or catalog.schema.table, read with spark.table)",
     )
     max_chars: int = Field(1_000_000, gt=0, description="documents longer than this are quarantined")
+    driver_parse_bytes: int = Field(
+        4_000_000,
+        ge=0,
+        description="a JSON Lines or PubTator input of at most this many bytes is parsed and checked on the "
+        "driver, so a small increment needs no Python worker before NER; 0 parses every input on the executors",
+    )
 
 
 class SparkConfig(_Strict):

@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from kazu_spark.documents.readers import detect_format, read_input, read_raw
-from kazu_spark.documents.spark import to_documents
+from kazu_spark.documents.spark import to_documents, to_documents_on_driver
 from kazu_spark.errors import InputError
 from kazu_spark.schemas import DOCUMENTS, QUARANTINE, RAW_DOCUMENTS
 
@@ -155,7 +155,30 @@ def test_latin1_text_file_becomes_an_error_row(spark: SparkSession, tmp_path: Pa
     assert "\ufffd" not in rows["bad"].text
 
 
-def test_to_documents_splits_good_and_bad_rows_and_loses_nothing(spark: SparkSession) -> None:
+@pytest.mark.parametrize("fmt", ["jsonl", "pubtator", "parquet", "text", "pubmed_xml"])
+def test_the_driver_parses_a_jsonl_or_pubtator_input_as_the_executors_do(
+    spark: SparkSession, tmp_path: Path, fmt: str
+) -> None:
+    writers = {"parquet": write_parquet, "text": write_text, "pubmed_xml": write_pubmed_xml}
+    if fmt == "jsonl":  # with the bad lines of the test above
+        path = tmp_path / "mixed.jsonl"
+        path.write_bytes(b'{"id": "1", "text": "caf\xc3\xa9"}\nnot json\n\n{"id": "2", "text": "caf\xe9"}\n[1]\n')
+    else:
+        path = write_pubtator(tmp_path) if fmt == "pubtator" else writers[fmt](tmp_path)
+    source = read_input(spark, str(path))
+    if fmt not in ("jsonl", "pubtator"):
+        assert source.driver is None  # parsed on the executors only
+        return
+    assert source.driver.size == path.stat().st_size
+    columns = RAW_DOCUMENTS.fieldNames()
+    on_driver = source.driver.rows()[columns].sort_values(columns, na_position="first", ignore_index=True)
+    executors = source.rows.toPandas().sort_values(columns, na_position="first", ignore_index=True)
+    assert len(on_driver) == (4 if fmt == "jsonl" else 3)  # a blank line is no row
+    pd.testing.assert_frame_equal(on_driver, executors)
+
+
+@pytest.mark.parametrize("on_driver", [False, True], ids=["executors", "driver"])
+def test_to_documents_splits_good_and_bad_rows_and_loses_nothing(spark: SparkSession, on_driver: bool) -> None:
     raw_rows = [
         ("good", "Title", "Body.", "in", None),
         ("same", None, "Identical twice.", "in", None),
@@ -169,8 +192,11 @@ def test_to_documents_splits_good_and_bad_rows_and_loses_nothing(spark: SparkSes
         ("long", None, "x" * 51, "in", None),
         (None, None, "caf\\xe9", "in", "invalid UTF-8: byte 0xe9"),
     ]
-    raw = spark.createDataFrame(raw_rows, RAW_DOCUMENTS)
-    documents, quarantine = to_documents(raw, "run-1", max_chars=50)
+    if on_driver:  # a small input parsed on the driver: the same rule, no Python worker
+        raw = pd.DataFrame(raw_rows, columns=RAW_DOCUMENTS.fieldNames())
+        documents, quarantine = to_documents_on_driver(spark, raw, "run-1", max_chars=50)
+    else:
+        documents, quarantine = to_documents(spark.createDataFrame(raw_rows, RAW_DOCUMENTS), "run-1", max_chars=50)
     assert [(f.name, f.dataType) for f in documents.schema] == [(f.name, f.dataType) for f in DOCUMENTS]
     assert [(f.name, f.dataType) for f in quarantine.schema] == [(f.name, f.dataType) for f in QUARANTINE]
 

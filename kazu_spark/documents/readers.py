@@ -132,13 +132,33 @@ class _Listing:
 
 
 @dataclass(frozen=True)
+class DriverParse:
+    """How the driver can parse an input itself: its raw ``records`` (raw bytes and source, read by the JVM
+    alone), the ``parser`` the executors would run on them, and the input's ``size`` in bytes.
+
+    A small increment's rows parsed on the driver need no Python worker, whose start (torch imported
+    once for every worker) would otherwise hold the run's first stage for seconds.
+    """
+
+    records: DataFrame
+    parser: _Parser
+    size: int
+
+    def rows(self) -> pd.DataFrame:
+        """The input's raw rows (``RAW_DOCUMENTS`` columns), parsed here as the executors would parse them."""
+        return next(_parse_batches(iter([self.records.toPandas()]), self.parser, PARSED_COLUMNS))
+
+
+@dataclass(frozen=True)
 class RawInput:
-    """What ``read_input`` read: raw rows (``RAW_DOCUMENTS``), the entries it skipped by reason, and the
-    documents the input deletes (``RAW_DELETIONS``; PubMed XML only, else None)."""
+    """What ``read_input`` read: raw rows (``RAW_DOCUMENTS``), the entries it skipped by reason, the
+    documents the input deletes (``RAW_DELETIONS``; PubMed XML only, else None), and how the driver could
+    parse the rows itself (``driver``: JSON Lines and PubTator files, else None)."""
 
     rows: DataFrame
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> sorted entry names
     deletions: DataFrame | None = None
+    driver: DriverParse | None = None
 
 
 def read_raw(spark: SparkSession, path: str, fmt: str = "auto") -> DataFrame:
@@ -175,17 +195,17 @@ def read_input(spark: SparkSession, path: str, fmt: str = "auto") -> RawInput:
             )
     else:
         _list(spark, path)  # fails early, with the path, if it does not exist
-    readers: dict[str, Callable[[SparkSession, str], DataFrame]] = {
-        "table": lambda s, p: _read_table(s.table(p), p, F.lit(p)),
+    readers: dict[str, Callable[[SparkSession, str], RawInput]] = {
+        "table": lambda s, p: RawInput(_read_table(s.table(p), p, F.lit(p))),
         "jsonl": _read_jsonl,
-        "parquet": lambda s, p: _read_table(s.read.parquet(p), p, F.col("_metadata.file_path")),
-        "delta": lambda s, p: _read_table(s.read.format("delta").load(p), p, F.lit(p)),
+        "parquet": lambda s, p: RawInput(_read_table(s.read.parquet(p), p, F.col("_metadata.file_path"))),
+        "delta": lambda s, p: RawInput(_read_table(s.read.format("delta").load(p), p, F.lit(p))),
         "pubtator": _read_pubtator,
+        "text": _read_text,
+        "pubmed_xml": _read_pubmed,
     }
     try:
-        if fmt in ("text", "pubmed_xml"):
-            return _read_text(spark, path) if fmt == "text" else _read_pubmed(spark, path)
-        return RawInput(readers[fmt](spark, path))
+        return readers[fmt](spark, path)
     except SPARK_ERRORS as exc:  # e.g. not Parquet (footer), not a Delta table, no access
         raise InputError(f"cannot read {path} as {fmt}: {first_line(exc)}") from exc
 
@@ -311,17 +331,19 @@ def _parse_with(
 ) -> DataFrame:
     """Run ``parser`` over a (raw binary, source string) DataFrame on the executors -> ``schema`` (RAW_DOCUMENTS):
     each tuple it returns holds ``columns``, the record's source is added."""
+    return records.mapInPandas(partial(_parse_batches, parser=parser, columns=columns), schema)
 
-    def parse_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            rows = [
-                (*parsed, source)
-                for raw, source in zip(batch["raw"], batch["source"], strict=True)
-                for parsed in parser(bytes(raw), source)
-            ]
-            yield pd.DataFrame.from_records(rows, columns=[*columns, "source"])
 
-    return records.mapInPandas(parse_batches, schema)
+def _parse_batches(
+    batches: Iterator[pd.DataFrame], parser: _Parser, columns: tuple[str, ...]
+) -> Iterator[pd.DataFrame]:
+    for batch in batches:
+        rows = [
+            (*parsed, source)
+            for raw, source in zip(batch["raw"], batch["source"], strict=True)
+            for parsed in parser(bytes(raw), source)
+        ]
+        yield pd.DataFrame.from_records(rows, columns=[*columns, "source"])
 
 
 def _json_type(value: Any) -> str:
@@ -471,7 +493,7 @@ def _records(text: DataFrame) -> DataFrame:
     return text.select(raw, F.col("_metadata.file_path").alias("source"))
 
 
-def _read_jsonl(spark: SparkSession, path: str) -> DataFrame:
+def _read_jsonl(spark: SparkSession, path: str) -> RawInput:
     """JSON Lines, one record per line; the id/text field check runs on the first lines only, to stay cheap."""
     fields: set[str] = set()
     for line in _sample_lines(spark, path):
@@ -483,7 +505,14 @@ def _read_jsonl(spark: SparkSession, path: str) -> DataFrame:
             fields.update(record)
     if fields:
         _check_columns(path, sorted(fields))
-    return _parse_with(_records(spark.read.text(path)), parse_jsonl_records)
+    return _parsed(spark, path, _records(spark.read.text(path)), parse_jsonl_records)
+
+
+def _parsed(spark: SparkSession, path: str, records: DataFrame, parser: _Parser) -> RawInput:
+    """``records`` parsed by ``parser`` on the executors, and the same for the driver (:class:`DriverParse`),
+    sized by the files ``path`` holds (a folder's, not its sub-folders': Spark's text reader reads those)."""
+    size = sum(entry.size for entry in _list(spark, path).entries if not entry.is_dir)
+    return RawInput(_parse_with(records, parser), driver=DriverParse(records, parser, size))
 
 
 def _is_txt(name: str) -> bool:
@@ -532,10 +561,10 @@ def _line_separator(spark: SparkSession, path: str) -> str:
     return "\r\n\r\n" if head.endswith(b"\r") else "\r\r" if b"\r" in head else "\n\n"
 
 
-def _read_pubtator(spark: SparkSession, path: str) -> DataFrame:
+def _read_pubtator(spark: SparkSession, path: str) -> RawInput:
     """Blank-line-separated blocks, each document one splittable record (``_line_separator``)."""
     records = spark.read.option("lineSep", _line_separator(spark, path)).text(path)
-    return _parse_with(_records(records), parse_pubtator_record)
+    return _parsed(spark, path, _records(records), parse_pubtator_record)
 
 
 def parse_pubmed_record(raw: bytes, _source: str) -> list[_Parsed]:

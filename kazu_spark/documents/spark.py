@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -63,7 +63,28 @@ def to_documents(raw: DataFrame, run_id: str, *, max_chars: int = DEFAULT_MAX_CH
         >>> docs.count(), quarantine.count()  # doctest: +SKIP
         (20, 0)
     """
-    outcome = raw.mapInPandas(partial(_ingest_batches, max_chars=max_chars), _OUTCOME)
+    return _split(raw.mapInPandas(partial(_ingest_batches, max_chars=max_chars), _OUTCOME), run_id)
+
+
+def to_documents_on_driver(
+    spark: SparkSession, raw: pd.DataFrame, run_id: str, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> tuple[DataFrame, DataFrame]:
+    """:func:`to_documents` of raw rows held by the driver (``RAW_DOCUMENTS`` columns, a small input parsed
+    there: :class:`~kazu_spark.documents.readers.DriverParse`): the same rule runs here, the duplicate-id
+    check in Spark, so no Python worker is needed.
+
+    Example:
+        >>> raw = pd.DataFrame([{"source_id": "1", "title": None, "text": "BRCA1.", "source": "a.jsonl",
+        ...                      "read_error": None}])  # doctest: +SKIP
+        >>> docs, quarantine = to_documents_on_driver(spark, raw, "run-1")  # doctest: +SKIP
+    """
+    outcome = next(_ingest_batches(iter([raw]), max_chars))
+    outcome = outcome.astype(object).where(outcome.notna(), None)  # a rejection's missing counts: None, not NaN
+    return _split(spark.createDataFrame(outcome, _OUTCOME), run_id)
+
+
+def _split(outcome: DataFrame, run_id: str) -> tuple[DataFrame, DataFrame]:
+    """``_OUTCOME`` rows -> (documents, quarantine): the rejections, and the duplicate-id rule (module doc)."""
     by_id = Window.partitionBy("doc_id")
     accepted = (
         outcome.where(F.col("reason").isNull())

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -128,16 +128,6 @@ def indexable(sizes: Mapping[str, int], max_index_terms: int) -> list[str]:
         if n > max_index_terms:
             log.warning("no fuzzy matching for %s: %d synonyms > max_index_terms", entity_class, n)
     return sorted(c for c, n in sizes.items() if n <= max_index_terms)
-
-
-def index_rows(terms: pd.DataFrame, classes: Collection[str]) -> pd.DataFrame:
-    """The rows an index is built from, of ``terms`` (ontology_terms columns) in pandas: per (entity_class,
-    normalised_synonym, source, concept_id) the least ``default_label`` and synonym (``matched_synonym``),
-    as :func:`kazu_spark.linking.spark.build_fuzzy_indexes` groups them in Spark."""
-    kept = terms[terms["entity_class"].isin(classes) & (terms["normalised_synonym"] != "")]
-    return kept.groupby(["entity_class", "normalised_synonym", "source", "concept_id"], as_index=False).agg(
-        default_label=("default_label", "min"), matched_synonym=("synonym", "min")
-    )
 
 
 def class_indexes(rows: pd.DataFrame) -> dict[str, tuple[FuzzyIndex, pd.DataFrame]]:

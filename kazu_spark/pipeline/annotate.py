@@ -44,8 +44,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config
-from kazu_spark.documents.readers import read_input
-from kazu_spark.documents.spark import to_documents
+from kazu_spark.documents.readers import RawInput, read_input
+from kazu_spark.documents.spark import to_documents, to_documents_on_driver
 from kazu_spark.errors import ConfigError
 from kazu_spark.lakehouse.delta import (
     append_table,
@@ -53,6 +53,7 @@ from kazu_spark.lakehouse.delta import (
     ensure_table,
     is_catalog_lakehouse,
     merge_table,
+    prefetch_tables,
     read_table,
     table_commit,
     table_exists,
@@ -176,6 +177,22 @@ def _to_annotate(spark: SparkSession, docs: DataFrame, lakehouse: str, increment
     return todo.localCheckpoint(eager=True)
 
 
+def _ingest(
+    spark: SparkSession, source: RawInput, summary: RunSummary, cfg: Config
+) -> tuple[DataFrame | None, DataFrame, DataFrame]:
+    """(the persisted raw rows, documents, quarantine) of the input; ``summary.rows_read`` counted. An input of
+    at most ``input.driver_parse_bytes`` that the driver can parse is parsed and checked there (no raw rows
+    to persist); any other on the executors."""
+    max_chars = cfg.input.max_chars
+    if source.driver is not None and source.driver.size <= cfg.input.driver_parse_bytes:
+        rows = source.driver.rows()
+        summary.rows_read = len(rows)
+        return None, *to_documents_on_driver(spark, rows, summary.run_id, max_chars=max_chars)
+    raw = source.rows.persist(StorageLevel.MEMORY_AND_DISK)
+    summary.rows_read = raw.count()
+    return raw, *to_documents(raw, summary.run_id, max_chars=max_chars)
+
+
 def _delete_stale_rows(spark: SparkSession, lakehouse: str, todo: DataFrame) -> None:
     """Delete the stored entities and links of documents about to be annotated: an older version's, or
     those a killed run appended before it could write the documents (links first: they hang off entities)."""
@@ -297,6 +314,7 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
     lakehouse = cfg.lakehouse
     log.info("annotate run %s", summary.run_id, extra={"config": cfg.redacted()})  # secrets masked
     warm_workers(spark)  # the Python workers' imports overlap the checks and reads below
+    prefetch_tables(spark, lakehouse, ("documents", "entities", "entity_links"))  # and so do the Delta log replays
     check_ready(cfg)  # a step or model that cannot load fails here, before anything is written
     # a lakehouse folder inside the input: the next run would read the lakehouse's files as documents
     if not is_catalog_lakehouse(lakehouse) and is_within(lakehouse, cfg.input.path):
@@ -310,9 +328,7 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
             with hooks.stage("delete"):
                 summary.deleted_documents = delete_cited(spark, lakehouse, source.deletions)
         with hooks.stage("ingest"):
-            raw = source.rows.persist(StorageLevel.MEMORY_AND_DISK)
-            summary.rows_read = raw.count()
-            docs, quarantine = to_documents(raw, summary.run_id, max_chars=cfg.input.max_chars)
+            raw, docs, quarantine = _ingest(spark, source, summary, cfg)
             docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
             todo = _to_annotate(spark, docs, lakehouse, cfg.incremental)
             summary.documents = todo.count()
@@ -341,7 +357,8 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
             )
             commit(spark, lakehouse, todo, annotations, summary, hooks)
         for frame in (docs, raw):
-            frame.unpersist()
+            if frame is not None:
+                frame.unpersist()
     except Exception as exc:
         summary.elapsed_seconds = time.perf_counter() - t0
         _write_run(spark, cfg, summary, started, f"{type(exc).__name__}: {exc}"[:2000])
