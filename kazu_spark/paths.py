@@ -117,6 +117,22 @@ def _local_path(path: str) -> Path | None:
     return None if is_uri(path) else Path(path).resolve()
 
 
+def local_size(path: str) -> int | None:
+    """Bytes of the local file ``path``, or of the files under the local folder ``path``; None for a URI, a
+    catalog table's name, or a path that does not exist.
+
+    Example:
+        >>> local_size("pkg://kazu_spark/resources/sample/abstracts.jsonl") > 100_000, local_size("s3a://b/in")
+        (True, None)
+    """
+    local = _local_path(path)
+    if local is None or not local.exists():
+        return None
+    if local.is_file():
+        return local.stat().st_size
+    return sum(f.stat().st_size for f in local.rglob("*") if f.is_file())
+
+
 def is_within(path: str, folder: str) -> bool:
     """Whether ``path`` is ``folder`` or lies under it: local paths compared resolved (``..``, symlinks, the
     working directory), URIs compared as written; a local path and a URI never overlap.

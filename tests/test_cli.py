@@ -17,8 +17,11 @@ import pytest
 from conftest import sample_rows
 
 import kazu_spark
+from kazu_spark.cli.annotate import is_small_input
 from kazu_spark.cli.logs import JsonFormatter, json_logs
 from kazu_spark.cli.main import main
+from kazu_spark.config import load_config
+from kazu_spark.runtime.session import QUICK_START_JAVA, _local_conf
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -174,3 +177,16 @@ def test_python_requires_matches_ruff_target_version() -> None:
     major, minor = re.fullmatch(r">=(\d+)\.(\d+)", requires.strip()).groups()
     assert target == f"py{major}{minor}"
     assert sys.version_info >= (int(major), int(minor))
+
+
+def test_a_small_local_input_starts_a_quick_jvm_and_a_large_or_remote_one_does_not(tmp_path: Path) -> None:
+    small = tmp_path / "ten.jsonl"
+    small.write_text('{"id": "1", "text": "BRCA1."}\n' * 10, encoding="utf-8")
+    cfg = load_config(overrides={"input.path": str(small)})
+    assert is_small_input(cfg)
+    assert not is_small_input(cfg.model_copy(update={"input": cfg.input.model_copy(update={"driver_parse_bytes": 10})}))
+    assert not is_small_input(load_config(overrides={"input.path": "abfss://c@a.dfs.core.windows.net/in.jsonl"}))
+    assert not is_small_input(load_config(overrides={"input.path": str(tmp_path / "missing.jsonl")}))
+    quick, plain = _local_conf("local[2]", quick=True), _local_conf("local[2]")
+    assert quick["spark.driver.extraJavaOptions"] == QUICK_START_JAVA and "spark.driver.extraJavaOptions" not in plain
+    assert "spark.driver.extraJavaOptions" not in _local_conf("spark://cluster:7077", quick=True)  # not our JVM

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config
+from kazu_spark.paths import local_size
 from kazu_spark.pipeline.annotate import RunSummary, annotate
 
 #: exit code of ``--strict`` when the run has warnings (1 and 2 are errors, see ``kazu_spark.cli.main``)
@@ -60,10 +61,23 @@ def annotate_config(args: argparse.Namespace) -> Config:
     )
 
 
+def is_small_input(cfg: Config) -> bool:
+    """Whether ``cfg``'s input is a local file or folder of at most ``input.driver_parse_bytes``: a small
+    increment, whose run the JVM's warm-up dominates (its session gets ``quick_start``).
+
+    Example:
+        >>> from kazu_spark.config import load_config
+        >>> is_small_input(load_config(overrides={"input.path": "s3a://bucket/in.jsonl"}))
+        False
+    """
+    size = local_size(cfg.input.path) if cfg.input.path else None
+    return size is not None and size <= cfg.input.driver_parse_bytes
+
+
 def cmd_annotate(args: argparse.Namespace) -> None:
     """Annotate documents into the lakehouse and print the run summary."""
     cfg = annotate_config(args)
-    summary = annotate(session(cfg, "kazu-spark-annotate"), cfg)
+    summary = annotate(session(cfg, "kazu-spark-annotate", quick_start=is_small_input(cfg)), cfg)
     _print_summary(summary, cfg.lakehouse)
     if args.json:
         print(

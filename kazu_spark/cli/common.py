@@ -41,6 +41,9 @@ def load(args: argparse.Namespace, flags: dict[str, Any]) -> Config:
     return load_config(args.conf, parse_overrides(args.set or []), flags=flags)
 
 
-def session(cfg: Config, app: str) -> SparkSession:
-    """The SparkSession of a command, on the configured master with the configured Spark settings."""
-    return build_session(app, cfg.spark.master, remote=cfg.spark.remote, extra_conf=cfg.spark.conf)
+def session(cfg: Config, app: str, *, quick_start: bool = False) -> SparkSession:
+    """The SparkSession of a command, on the configured master with the configured Spark settings
+    (``quick_start``: a small run, see :func:`~kazu_spark.runtime.session.build_session`)."""
+    return build_session(
+        app, cfg.spark.master, remote=cfg.spark.remote, extra_conf=cfg.spark.conf, quick_start=quick_start
+    )

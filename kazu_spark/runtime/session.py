@@ -156,6 +156,7 @@ def build_session(
     remote: str | None = None,
     use_local_jars: bool = True,
     extra_conf: dict[str, str] | None = None,
+    quick_start: bool = False,
 ) -> SparkSession:
     """Get or create a SparkSession with Delta Lake, Arrow and the project's Python on the workers.
 
@@ -165,18 +166,19 @@ def build_session(
     master given explicitly is used as it is. ``extra_conf`` passes any other Spark setting through.
     A ``local[...]`` master also gets Delta's log replay (a task per core) and file listing (VACUUM,
     ``$KAZU_SPARK_SHUFFLE_PARTITIONS`` tasks, like shuffles) sized for one machine, not for a cluster, and
-    Python workers forked from :mod:`kazu_spark.runtime.worker_daemon`.
+    Python workers forked from :mod:`kazu_spark.runtime.worker_daemon`. ``quick_start`` (a small run, whose
+    JVM is new) also starts that driver JVM with its first-tier compiler only (:data:`QUICK_START_JAVA`).
     The cached Delta jars are added unless the runtime is Databricks (Delta built in); under spark-submit
     they are optional, since ``--packages io.delta:...`` or ``--jars`` may bring Delta instead.
     """
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
         return connect_session(app_name, remote, use_local_jars=use_local_jars, extra_conf=extra_conf)
-    return _classic_session(app_name, master, use_local_jars=use_local_jars, extra_conf=extra_conf)
+    return _classic_session(app_name, master, use_local_jars=use_local_jars, extra_conf=extra_conf, quick=quick_start)
 
 
 def _classic_session(
-    app_name: str, master: str | None, *, use_local_jars: bool, extra_conf: dict[str, str] | None
+    app_name: str, master: str | None, *, use_local_jars: bool, extra_conf: dict[str, str] | None, quick: bool = False
 ) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -187,7 +189,7 @@ def _classic_session(
     if master or not launched_by_submit:
         master = master or os.environ.get("SPARK_MASTER", DEFAULT_MASTER)
         builder = builder.master(master)
-        for key, value in _local_conf(master).items():
+        for key, value in _local_conf(master, quick).items():
             builder = builder.config(key, value)
     if use_local_jars and "DATABRICKS_RUNTIME_VERSION" not in os.environ:  # Databricks ships Delta itself
         try:
@@ -274,9 +276,17 @@ def _session_conf() -> dict[str, str]:
     }
 
 
-def _local_conf(master: str) -> dict[str, str]:
+#: the driver JVM of a small local run: only the first-tier (C1) JIT compiler. The second tier's compiler
+#: threads compete with the run's own work for a small machine's cores while the JVM warms up: a 10-abstract
+#: increment on 2 cores takes 24.9-26.9 s with it, 36.4-40.6 s without (bench/README.md "increment.py"),
+#: while a long JVM-bound run is slower (the million-mention linking benchmark, see there)
+QUICK_START_JAVA = "-XX:TieredStopAtLevel=1"
+
+
+def _local_conf(master: str, quick: bool = False) -> dict[str, str]:
     """Settings of a session whose master this process chooses: shuffle size, driver memory and, for a
-    ``local[...]`` master, one-machine sizes and Python workers forked from the worker daemon."""
+    ``local[...]`` master, one-machine sizes, Python workers forked from the worker daemon and, with
+    ``quick``, :data:`QUICK_START_JAVA` (a setting of the user's own for the driver JVM's options wins)."""
     partitions = os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8")
     conf = {
         "spark.sql.shuffle.partitions": partitions,
@@ -293,4 +303,6 @@ def _local_conf(master: str) -> dict[str, str]:
             # VACUUM lists a table's files in up to 10,000 tasks by default: 60 s for a tiny table, 8 s with this
             "spark.sql.sources.parallelPartitionDiscovery.parallelism": partitions,
         }
+        if quick:
+            conf["spark.driver.extraJavaOptions"] = QUICK_START_JAVA
     return conf
