@@ -59,6 +59,7 @@ def driver_terms(terms: DataFrame, key: str | None = None, folder: Path | None =
         except (OSError, pa.ArrowException) as exc:
             log.warning("cached ontology terms %s unreadable (%s): collecting them again", path, exc)
     table = flat_terms(terms).toPandas()
+    table.attrs.clear()  # Spark Connect leaves its query metrics there, which Parquet's metadata cannot hold
     if path is not None:
         _store(table, path)
     return table
@@ -76,5 +77,5 @@ def _store(table: pd.DataFrame, path: Path) -> None:
         copies = sorted(path.parent.glob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in copies[KEEP:]:
             old.unlink(missing_ok=True)
-    except OSError as exc:
+    except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
         log.warning("could not cache the ontology terms in %s: %s", path.parent, exc)
