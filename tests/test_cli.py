@@ -21,7 +21,7 @@ from kazu_spark.cli.annotate import is_small_input
 from kazu_spark.cli.logs import JsonFormatter, json_logs
 from kazu_spark.cli.main import main
 from kazu_spark.config import load_config
-from kazu_spark.runtime.session import QUICK_START_JAVA, _local_conf
+from kazu_spark.runtime.session import QUICK_START_JAVA, driver_java_options
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -187,6 +187,8 @@ def test_a_small_local_input_starts_a_quick_jvm_and_a_large_or_remote_one_does_n
     assert not is_small_input(cfg.model_copy(update={"input": cfg.input.model_copy(update={"driver_parse_bytes": 10})}))
     assert not is_small_input(load_config(overrides={"input.path": "abfss://c@a.dfs.core.windows.net/in.jsonl"}))
     assert not is_small_input(load_config(overrides={"input.path": str(tmp_path / "missing.jsonl")}))
-    quick, plain = _local_conf("local[2]", quick=True), _local_conf("local[2]")
-    assert quick["spark.driver.extraJavaOptions"] == QUICK_START_JAVA and "spark.driver.extraJavaOptions" not in plain
-    assert "spark.driver.extraJavaOptions" not in _local_conf("spark://cluster:7077", quick=True)  # not our JVM
+    assert driver_java_options(None, quick=True, archive=None) == QUICK_START_JAVA
+    assert driver_java_options(None, quick=False, archive=None) is None
+    # the user's own JVM options are kept; a compiler setting of theirs replaces the quick start
+    assert driver_java_options("-Dlog=x", quick=True, archive=None) == f"-Dlog=x {QUICK_START_JAVA}"
+    assert driver_java_options("-XX:-TieredCompilation", quick=True, archive=None) == "-XX:-TieredCompilation"

@@ -36,7 +36,7 @@ from kazu_spark.errors import ConfigError, CredentialsInPathError, KazuSparkErro
 
 #: command -> (module of kazu_spark.cli that declares and runs it, help line), in the order ``--help`` lists them
 COMMANDS: dict[str, tuple[str, str]] = {
-    "setup": ("jars", "fetch and cache the Delta Lake jars"),
+    "setup": ("jars", "fetch and cache the Delta Lake jars; make the JVM class archive"),
     "annotate": ("annotate", "tag and link documents into Delta tables"),
     "ontologies": ("ontologies", "ontology tables"),
     "kg": ("kg", "knowledge-graph tables"),

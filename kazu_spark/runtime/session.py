@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from pyspark.sql import SparkSession
 from kazu_spark.errors import DeltaJarsMissing
 from kazu_spark.paths import cache_home
 from kazu_spark.runtime import worker_daemon
+from kazu_spark.runtime.class_archive import usable_archive
 
 #: Spark major.minor -> (Delta artifact, Delta version) on Maven Central
 _DELTA_FOR_SPARK: dict[str, tuple[str, str]] = {
@@ -167,7 +169,9 @@ def build_session(
     A ``local[...]`` master also gets Delta's log replay (a task per core) and file listing (VACUUM,
     ``$KAZU_SPARK_SHUFFLE_PARTITIONS`` tasks, like shuffles) sized for one machine, not for a cluster, and
     Python workers forked from :mod:`kazu_spark.runtime.worker_daemon`. ``quick_start`` (a small run, whose
-    JVM is new) also starts that driver JVM with its first-tier compiler only (:data:`QUICK_START_JAVA`).
+    JVM is new) also starts that driver JVM with its first-tier compiler only (:data:`QUICK_START_JAVA`). A
+    driver JVM this process starts maps the class archive ``kazu-spark setup`` made, when there is one
+    (:mod:`kazu_spark.runtime.class_archive`; :func:`driver_java_options` says how a user's options combine).
     The cached Delta jars are added unless the runtime is Databricks (Delta built in); under spark-submit
     they are optional, since ``--packages io.delta:...`` or ``--jars`` may bring Delta instead.
     """
@@ -186,18 +190,26 @@ def _classic_session(
     for key, value in _session_conf().items():
         builder = builder.config(key, value)
     launched_by_submit = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit / notebooks start the JVM first
+    extra_conf = dict(extra_conf or {})
     if master or not launched_by_submit:
         master = master or os.environ.get("SPARK_MASTER", DEFAULT_MASTER)
         builder = builder.master(master)
-        for key, value in _local_conf(master, quick).items():
+        for key, value in _local_conf(master).items():
             builder = builder.config(key, value)
+        if not launched_by_submit:  # this process starts the driver JVM
+            quick = quick and master.startswith("local")
+            java = driver_java_options(
+                extra_conf.get(JAVA_OPTIONS), quick=quick, archive=usable_archive(driver_classpath())
+            )
+            if java:
+                extra_conf[JAVA_OPTIONS] = java
     if use_local_jars and "DATABRICKS_RUNTIME_VERSION" not in os.environ:  # Databricks ships Delta itself
         try:
             builder = builder.config("spark.jars", ",".join(str(p) for p in cached_jars()))
         except DeltaJarsMissing:
             if not launched_by_submit:  # spark-submit may bring Delta with --packages/--jars instead
                 raise
-    for key, value in (extra_conf or {}).items():
+    for key, value in extra_conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
@@ -283,10 +295,47 @@ def _session_conf() -> dict[str, str]:
 QUICK_START_JAVA = "-XX:TieredStopAtLevel=1"
 
 
-def _local_conf(master: str, quick: bool = False) -> dict[str, str]:
+#: the Spark setting of the driver JVM's options
+JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+
+
+def driver_java_options(user: str | None, *, quick: bool, archive: Path | None) -> str | None:
+    """The options of a driver JVM this process starts: the user's ``spark.driver.extraJavaOptions``, then the
+    class archive (:mod:`~kazu_spark.runtime.class_archive`) and, with ``quick``, :data:`QUICK_START_JAVA`;
+    each of those two is left out when the user's options set that flag themselves. None: no options.
+
+    Example:
+        >>> driver_java_options("-Dx=1", quick=True, archive=Path("/c/a.jsa"))
+        '-Dx=1 -XX:SharedArchiveFile=/c/a.jsa -XX:TieredStopAtLevel=1'
+        >>> driver_java_options("-XX:TieredStopAtLevel=4 -Xshare:off", quick=True, archive=Path("/c/a.jsa"))
+        '-XX:TieredStopAtLevel=4 -Xshare:off'
+        >>> driver_java_options(None, quick=False, archive=None) is None
+        True
+    """
+    options = [user] if user else []
+    if archive is not None and not any(
+        f in (user or "") for f in ("SharedArchiveFile", "ArchiveClassesAtExit", "Xshare")
+    ):
+        options.append(f"-XX:SharedArchiveFile={shlex.quote(str(archive))}")
+    if quick and "Tiered" not in (user or ""):
+        options.append(QUICK_START_JAVA)
+    return " ".join(options) or None
+
+
+def driver_classpath() -> list[Path]:
+    """What a driver JVM's classes come from: pyspark's jars folder and the cached Delta jars (if any)."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).resolve().parent / "jars"
+    try:
+        return [jars, *cached_jars()]
+    except DeltaJarsMissing:
+        return [jars]
+
+
+def _local_conf(master: str) -> dict[str, str]:
     """Settings of a session whose master this process chooses: shuffle size, driver memory and, for a
-    ``local[...]`` master, one-machine sizes, Python workers forked from the worker daemon and, with
-    ``quick``, :data:`QUICK_START_JAVA` (a setting of the user's own for the driver JVM's options wins)."""
+    ``local[...]`` master, one-machine sizes and Python workers forked from the worker daemon."""
     partitions = os.environ.get("KAZU_SPARK_SHUFFLE_PARTITIONS", "8")
     conf = {
         "spark.sql.shuffle.partitions": partitions,
@@ -303,6 +352,4 @@ def _local_conf(master: str, quick: bool = False) -> dict[str, str]:
             # VACUUM lists a table's files in up to 10,000 tasks by default: 60 s for a tiny table, 8 s with this
             "spark.sql.sources.parallelPartitionDiscovery.parallelism": partitions,
         }
-        if quick:
-            conf["spark.driver.extraJavaOptions"] = QUICK_START_JAVA
     return conf
