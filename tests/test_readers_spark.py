@@ -192,9 +192,12 @@ def test_to_documents_splits_good_and_bad_rows_and_loses_nothing(spark: SparkSes
         ("long", None, "x" * 51, "in", None),
         (None, None, "caf\\xe9", "in", "invalid UTF-8: byte 0xe9"),
     ]
-    if on_driver:  # a small input parsed on the driver: the same rule, no Python worker
+    if on_driver:  # a small input parsed on the driver: the same rules in pandas, as annotate hands them on
         raw = pd.DataFrame(raw_rows, columns=RAW_DOCUMENTS.fieldNames())
-        documents, quarantine = to_documents_on_driver(spark, raw, "run-1", max_chars=50)
+        frames = to_documents_on_driver(raw, "run-1", max_chars=50)
+        documents, quarantine = (
+            spark.createDataFrame(f, s) for f, s in zip(frames, (DOCUMENTS, QUARANTINE), strict=True)
+        )
     else:
         documents, quarantine = to_documents(spark.createDataFrame(raw_rows, RAW_DOCUMENTS), "run-1", max_chars=50)
     assert [(f.name, f.dataType) for f in documents.schema] == [(f.name, f.dataType) for f in DOCUMENTS]
@@ -344,3 +347,23 @@ def test_undetectable_folder_names_the_odd_entries(spark: SparkSession, tmp_path
     (folder / "zz-notes.csv").write_text("id,text\n")
     with pytest.raises(InputError, match=r"not jsonl: \['zz-notes.csv'\]"):
         detect_format(spark, str(folder))
+
+
+def test_the_driver_and_the_executors_make_the_same_rows_of_the_same_input(spark: SparkSession) -> None:
+    """Row for row (the times aside): a run's documents and quarantine ids do not depend on the input's size."""
+    raw_rows = [
+        ("b", None, "second text", "in2", None),
+        ("a", "T", "x", "in", None),
+        ("b", None, "first text", "in", None),
+        ("b", None, "first text", "in3", None),
+        ("c", None, None, "in", None),
+        (None, None, "no id", "in", None),
+    ]
+    executors = to_documents(spark.createDataFrame(raw_rows, RAW_DOCUMENTS), "run-1")
+    driver = to_documents_on_driver(pd.DataFrame(raw_rows, columns=RAW_DOCUMENTS.fieldNames()), "run-1")
+    for frame, at in zip(driver, ("ingested_at", "quarantined_at"), strict=True):
+        assert frame[at].notna().all()
+    for on_executors, on_driver, at in zip(executors, driver, ("ingested_at", "quarantined_at"), strict=True):
+        expected = sorted(map(tuple, on_executors.drop(at).collect()))
+        rows = spark.createDataFrame(on_driver, on_executors.schema).drop(at).collect()
+        assert sorted(map(tuple, rows)) == expected and expected

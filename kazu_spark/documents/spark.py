@@ -3,17 +3,19 @@
 ``to_documents`` runs the pure rule :func:`kazu_spark.documents.ingest.ingest_row` on the executors with
 ``mapInPandas`` and adds the one check that needs several rows, duplicate ids (a window over doc_id): the
 same doc_id with different contents keeps the row with the smallest content_hash, so the choice does not
-depend on row order, and quarantines the others as ``conflicting_duplicate_id``.
+depend on row order, and quarantines the others as ``conflicting_duplicate_id``. ``to_documents_on_driver``
+applies the same rules in pandas to a small input the driver parsed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -25,7 +27,7 @@ from kazu_spark.documents.ingest import (
     ingest_row,
 )
 from kazu_spark.lakehouse.delta import conform
-from kazu_spark.schemas import DOCUMENTS
+from kazu_spark.schemas import DOCUMENTS, QUARANTINE
 
 _RUN_COLUMNS = ("run_id", "ingested_at")
 
@@ -67,20 +69,45 @@ def to_documents(raw: DataFrame, run_id: str, *, max_chars: int = DEFAULT_MAX_CH
 
 
 def to_documents_on_driver(
-    spark: SparkSession, raw: pd.DataFrame, run_id: str, *, max_chars: int = DEFAULT_MAX_CHARS
-) -> tuple[DataFrame, DataFrame]:
+    raw: pd.DataFrame, run_id: str, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`to_documents` of raw rows held by the driver (``RAW_DOCUMENTS`` columns, a small input parsed
-    there: :class:`~kazu_spark.documents.readers.DriverParse`): the same rule runs here, the duplicate-id
-    check in Spark, so no Python worker is needed.
+    there: :class:`~kazu_spark.documents.readers.DriverParse`), as pandas frames with the DOCUMENTS and
+    QUARANTINE columns: the same rules, duplicate ids included, with no Spark job and no Python worker.
 
     Example:
         >>> raw = pd.DataFrame([{"source_id": "1", "title": None, "text": "BRCA1.", "source": "a.jsonl",
-        ...                      "read_error": None}])  # doctest: +SKIP
-        >>> docs, quarantine = to_documents_on_driver(spark, raw, "run-1")  # doctest: +SKIP
+        ...                      "read_error": None}, {"source_id": "1", "title": None, "text": "TP53.",
+        ...                      "source": "a.jsonl", "read_error": None}])
+        >>> docs, quarantine = to_documents_on_driver(raw, "run-1")
+        >>> list(docs["text"]), list(quarantine["reason"])
+        (['TP53.'], ['conflicting_duplicate_id'])
     """
     outcome = next(_ingest_batches(iter([raw]), max_chars))
-    outcome = outcome.astype(object).where(outcome.notna(), None)  # a rejection's missing counts: None, not NaN
-    return _split(spark.createDataFrame(outcome, _OUTCOME), run_id)
+    now = pd.Timestamp.now(tz="UTC")
+    accepted = outcome[outcome["reason"].isna()]
+    kept_hash = accepted.groupby("doc_id")["content_hash"].transform("min")
+    first = accepted.sort_values(["doc_id", "content_hash", "source"], kind="stable").drop_duplicates("doc_id")
+    documents = first.assign(char_count=first["char_count"].astype("int32"), run_id=run_id, ingested_at=now)
+    conflicts = accepted[accepted["content_hash"] != kept_hash]
+    conflicts = pd.DataFrame(
+        {
+            "source": conflicts["source"],
+            "source_id": conflicts["source_id"],
+            "reason": CONFLICTING_DUPLICATE_ID,
+            "detail": "doc_id has rows with other texts; kept content_hash " + kept_hash[conflicts.index],
+            "raw_snippet": conflicts["text"].str[:SNIPPET_CHARS],
+        }
+    )
+    rejected = pd.concat([outcome[outcome["reason"].notna()][list(conflicts.columns)], conflicts], ignore_index=True)
+    rejected = rejected.astype(object).where(rejected.notna(), None)
+    keys = rejected[["source", "source_id", "reason", "raw_snippet"]].itertuples(index=False, name=None)
+    ids = [hashlib.sha1("|".join("" if v is None else v for v in key).encode()).hexdigest() for key in keys]
+    quarantine = rejected.assign(quarantine_id=ids, run_id=run_id, quarantined_at=now)
+    return (
+        documents[DOCUMENTS.fieldNames()].reset_index(drop=True),
+        quarantine[QUARANTINE.fieldNames()].reset_index(drop=True),
+    )
 
 
 def _split(outcome: DataFrame, run_id: str) -> tuple[DataFrame, DataFrame]:

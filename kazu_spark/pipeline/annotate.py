@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -68,7 +69,7 @@ from kazu_spark.pipeline.hooks import Hooks
 from kazu_spark.runtime.progress import ProgressMode, track_documents
 from kazu_spark.runtime.steps import PartitionWrapper
 from kazu_spark.runtime.worker_daemon import warm_workers
-from kazu_spark.schemas import KEYS
+from kazu_spark.schemas import DOCUMENTS, KEYS, QUARANTINE
 
 log = logging.getLogger(__name__)
 
@@ -178,19 +179,49 @@ def _to_annotate(spark: SparkSession, docs: DataFrame, lakehouse: str, increment
 
 
 def _ingest(
-    spark: SparkSession, source: RawInput, summary: RunSummary, cfg: Config
-) -> tuple[DataFrame | None, DataFrame, DataFrame]:
-    """(the persisted raw rows, documents, quarantine) of the input; ``summary.rows_read`` counted. An input of
-    at most ``input.driver_parse_bytes`` that the driver can parse is parsed and checked there (no raw rows
-    to persist); any other on the executors."""
-    max_chars = cfg.input.max_chars
+    spark: SparkSession, source: RawInput, cfg: Config, summary: RunSummary
+) -> tuple[DataFrame, list[DataFrame]]:
+    """The documents to annotate, and the frames persisted for them (unpersist them after the run); the
+    ingest counts go into ``summary``. An input of at most ``input.driver_parse_bytes`` that the driver can
+    parse is parsed, checked and compared with the stored documents there (:func:`_ingest_on_driver`); any
+    other on the executors."""
     if source.driver is not None and source.driver.size <= cfg.input.driver_parse_bytes:
-        rows = source.driver.rows()
-        summary.rows_read = len(rows)
-        return None, *to_documents_on_driver(spark, rows, summary.run_id, max_chars=max_chars)
+        return _ingest_on_driver(spark, source.driver.rows(), cfg, summary), []
     raw = source.rows.persist(StorageLevel.MEMORY_AND_DISK)
-    summary.rows_read = raw.count()
-    return raw, *to_documents(raw, summary.run_id, max_chars=max_chars)
+    rows_read = raw.count()
+    docs, quarantine = to_documents(raw, summary.run_id, max_chars=cfg.input.max_chars)
+    docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
+    todo = _to_annotate(spark, docs, cfg.lakehouse, cfg.incremental)
+    quarantined = merge_counted(spark, quarantine, cfg.lakehouse, "quarantine")
+    _count(summary, rows_read=rows_read, distinct=docs.count(), todo=todo.count(), quarantined=quarantined)
+    return todo, [docs, raw]
+
+
+def _ingest_on_driver(spark: SparkSession, raw: pd.DataFrame, cfg: Config, summary: RunSummary) -> DataFrame:
+    """:func:`_ingest` of raw rows the driver parsed: the ingest rules in pandas
+    (:func:`~kazu_spark.documents.spark.to_documents_on_driver`), and one read of the stored content hashes
+    of these doc_ids; the documents to annotate go back to Spark as a local relation. Spark jobs: that read,
+    and a MERGE when rows were quarantined (a small increment's ingest: 25 jobs -> those)."""
+    docs, quarantine = to_documents_on_driver(raw, summary.run_id, max_chars=cfg.input.max_chars)
+    quarantine = quarantine.drop_duplicates(list(KEYS["quarantine"]))
+    if len(quarantine):
+        merge_table(spark, spark.createDataFrame(quarantine, QUARANTINE), cfg.lakehouse, "quarantine")
+    todo = docs
+    if cfg.incremental and len(docs):
+        ids = docs["doc_id"].tolist()
+        stored = read_table(spark, cfg.lakehouse, "documents").where(F.col("doc_id").isin(ids))
+        stored = stored.select("doc_id", "content_hash").toPandas()
+        keys = ["doc_id", "content_hash"]
+        todo = docs[~pd.MultiIndex.from_frame(docs[keys]).isin(pd.MultiIndex.from_frame(stored[keys]))]
+    _count(summary, rows_read=len(raw), distinct=len(docs), todo=len(todo), quarantined=len(quarantine))
+    return spark.createDataFrame(todo, DOCUMENTS)
+
+
+def _count(summary: RunSummary, *, rows_read: int, distinct: int, todo: int, quarantined: int) -> None:
+    """Ingest's counts: every row read is a document, a quarantine row, or collapsed into an identical one."""
+    summary.rows_read, summary.documents, summary.quarantined = rows_read, todo, quarantined
+    summary.skipped_unchanged = distinct - todo
+    summary.skipped_duplicates = rows_read - distinct - quarantined
 
 
 def _delete_stale_rows(spark: SparkSession, lakehouse: str, todo: DataFrame) -> None:
@@ -328,15 +359,7 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
             with hooks.stage("delete"):
                 summary.deleted_documents = delete_cited(spark, lakehouse, source.deletions)
         with hooks.stage("ingest"):
-            raw, docs, quarantine = _ingest(spark, source, summary, cfg)
-            docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
-            todo = _to_annotate(spark, docs, lakehouse, cfg.incremental)
-            summary.documents = todo.count()
-            distinct = docs.count()
-            summary.skipped_unchanged = distinct - summary.documents
-            summary.quarantined = merge_counted(spark, quarantine, lakehouse, "quarantine")
-            # every row read is a document, a quarantine row, or collapsed into an identical one
-            summary.skipped_duplicates = summary.rows_read - distinct - summary.quarantined
+            todo, persisted = _ingest(spark, source, cfg, summary)
         hooks.committed("quarantine")
         if summary.documents:
             terms = embeddings = terms_key = None
@@ -356,9 +379,8 @@ def annotate(spark: SparkSession, cfg: Config, hooks: Hooks | None = None) -> Ru
                 terms_key=terms_key,
             )
             commit(spark, lakehouse, todo, annotations, summary, hooks)
-        for frame in (docs, raw):
-            if frame is not None:
-                frame.unpersist()
+        for frame in persisted:
+            frame.unpersist()
     except Exception as exc:
         summary.elapsed_seconds = time.perf_counter() - t0
         _write_run(spark, cfg, summary, started, f"{type(exc).__name__}: {exc}"[:2000])
