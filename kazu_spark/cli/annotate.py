@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -19,7 +22,9 @@ from rich.table import Table
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config
 from kazu_spark.paths import local_size
-from kazu_spark.pipeline.annotate import RunSummary, annotate
+
+if TYPE_CHECKING:
+    from kazu_spark.pipeline.annotate import RunSummary
 
 #: exit code of ``--strict`` when the run has warnings (1 and 2 are errors, see ``kazu_spark.cli.main``)
 STRICT_EXIT = 3
@@ -77,7 +82,10 @@ def is_small_input(cfg: Config) -> bool:
 def cmd_annotate(args: argparse.Namespace) -> None:
     """Annotate documents into the lakehouse and print the run summary."""
     cfg = annotate_config(args)
-    summary = annotate(session(cfg, "kazu-spark-annotate", quick_start=is_small_input(cfg)), cfg)
+    with ThreadPoolExecutor(1) as pool:  # the job's imports (pandas, scikit-learn: ~1.6 s) overlap the JVM's start
+        job = pool.submit(import_module, "kazu_spark.pipeline.annotate")
+        spark = session(cfg, "kazu-spark-annotate", quick_start=is_small_input(cfg))
+        summary = job.result().annotate(spark, cfg)
     _print_summary(summary, cfg.lakehouse)
     if args.json:
         print(
