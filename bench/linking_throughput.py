@@ -52,10 +52,10 @@ from kazu_spark.evaluation.linking import CORPUS_CLASSES
 from kazu_spark.linking.embedding import to_bytes
 from kazu_spark.linking.embedding_spark import (
     EncoderRef,
+    class_matrices,
     concept_rows,
     embedding_matches,
     matrix_folder,
-    terms_fingerprint,
     write_matrices,
 )
 from kazu_spark.linking.spark import link_entities
@@ -243,10 +243,9 @@ def embedding_rows(spark: SparkSession, conf: str, terms: DataFrame, layers: lis
         cfg = EmbeddingConfig(model=str(truncated_encoder(count, encoder, root)), matrix_dir=str(root / "matrices"))
         ref = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
         classes = [r["entity_class"] for r in missed.select("entity_class").distinct().collect()]
-        fingerprint, classes = terms_fingerprint(terms, classes, ref.version)
-        folder = matrix_folder(cfg, ref, fingerprint)
-        rows = concept_rows(terms.where(F.col("entity_class").isin(classes)), ref.lowercase)
-        write_matrices(random_vectors(rows, 384), classes, folder)  # outside the timed part
+        names = class_matrices(terms, classes, ref.version)
+        rows = concept_rows(terms.where(F.col("entity_class").isin(list(names))), ref.lowercase)
+        write_matrices(random_vectors(rows, 384), names, matrix_folder(cfg, ref))  # outside the timed part
         with PeakRss() as rss:  # the whole step: its driver-side jobs (distinct keys, classes) and the matching
             start = time.perf_counter()
             embedding_matches(missed, terms, cfg).write.format("noop").mode("overwrite").save()

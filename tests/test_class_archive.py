@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kazu_spark.runtime.class_archive import archive_path, build_class_archive, java_binary, usable_archive
+from kazu_spark.runtime.class_archive import KEEP, archive_path, build_class_archive, java_binary, usable_archive
 from kazu_spark.runtime.session import driver_classpath, jars_dir
 
 #: a fake workload: writes its last argument (the partial archive) with the given exit code
@@ -49,17 +49,19 @@ def test_a_failed_workload_keeps_no_archive_and_no_partial_file(tmp_path: Path, 
     assert list(folder.iterdir()) == []  # a partial archive would crash the JVM that maps it
 
 
-def test_a_made_archive_replaces_the_archives_of_other_keys(tmp_path: Path) -> None:
+def test_a_made_archive_is_used_and_only_the_newest_archives_of_other_keys_stay(tmp_path: Path) -> None:
     jar = tmp_path / "delta.jar"
-    jar.write_bytes(b"v1")
     env = _env(tmp_path)
     workload = [sys.executable, "-c", FAKE.format(size=10, code=0)]
-    old = build_class_archive(workload, [jar], env)
-    jar.write_bytes(b"v2")
-    new = build_class_archive(workload, [jar], env)
-    assert new is not None and new.read_bytes() == b"x" * 10
-    assert usable_archive([jar], env) == new
-    assert sorted(new.parent.iterdir()) == [new] and old != new
+    made = []
+    for version in range(KEEP + 1):  # e.g. as many virtual environments, or Delta upgrades
+        jar.write_bytes(b"v" * (version + 1))
+        made.append(build_class_archive(workload, [jar], env))
+        os.utime(made[-1], (version, version))  # made one after the other
+    newest = made[-1]
+    assert newest is not None and newest.read_bytes() == b"x" * 10
+    assert usable_archive([jar], env) == newest
+    assert sorted(newest.parent.iterdir()) == sorted(made[-KEEP:])  # the oldest went
 
 
 #: starts a session and ends its JVM: with ``dump``, as the archive's workload; else as a run that logs where

@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 import torch
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from transformers import BertConfig, BertModel
 
 from kazu_spark.config import EmbeddingConfig, LinkingConfig
 from kazu_spark.lakehouse.delta import read_table, table_version
 from kazu_spark.linking.embedding import candidates, encoder_version, nearest, save_matrix
-from kazu_spark.linking.embedding_spark import EMBEDDING_SCALE, match_batch
+from kazu_spark.linking.embedding_spark import EMBEDDING_SCALE, class_matrices, match_batch
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.embeddings import ensure_concept_embeddings
 from kazu_spark.schemas import ENTITIES, ONTOLOGY_TERMS
@@ -69,7 +70,7 @@ def test_match_batch_embeds_each_key_once_and_skips_classes_without_a_matrix(tmp
         {"entity_class": ["disease", "disease", "gene", "disease"], "key": ["apnoea", "apnoea", "abc1", "zebra"]}
     )
     encoder = _CountingEncoder()
-    matched = match_batch(encoder, str(tmp_path), batch, EmbeddingConfig(min_score=0.5))
+    matched = match_batch(encoder, str(tmp_path), {"disease": "disease"}, batch, EmbeddingConfig(min_score=0.5))
     assert encoder.seen == ["apnoea", "zebra"]  # once each; no gene matrix, so no gene key embedded
     assert matched.to_dict("records") == [{"entity_class": "disease", "key": "apnoea", "text": "asthma", "cosine": 1.0}]
 
@@ -97,6 +98,20 @@ def _terms(spark: SparkSession, rows: list[tuple[str, str, str, str]]) -> DataFr
         [(f"{s}|{c}|{y}", c, s, y, y, "label", y.lower(), False, "disease", {}, k[:8], k) for s, c, y, k in rows],
         schema=ONTOLOGY_TERMS,
     )
+
+
+@pytest.mark.spark
+def test_a_class_matrix_keeps_its_name_until_its_own_terms_or_the_encoder_change(spark: SparkSession) -> None:
+    def terms(gene_checksum: str) -> DataFrame:
+        genes = _terms(spark, [("HGNC", "HGNC:1100", "BRCA1", gene_checksum)]).withColumn("entity_class", F.lit("gene"))
+        return _terms(spark, [("MEDIC", "MESH:D001249", "Asthma", "c1")]).unionByName(genes)
+
+    first = class_matrices(terms("g1"), ["disease", "gene", "drug"], "linker@1")
+    assert set(first) == {"disease", "gene"}  # no drug terms: no drug matrix
+    changed_genes = class_matrices(terms("g2"), ["disease", "gene"], "linker@1")
+    assert changed_genes["disease"] == first["disease"] and changed_genes["gene"] != first["gene"]
+    assert class_matrices(terms("g1"), ["disease"], "linker@1") == {"disease": first["disease"]}  # fewer classes
+    assert class_matrices(terms("g1"), ["disease"], "linker@2")["disease"] != first["disease"]
 
 
 @pytest.mark.spark

@@ -14,9 +14,10 @@ their lookups and to the concepts that have them. Strategy ``embedding``, score 
 ``high`` tier; below ``linking.embedding.min_score`` (cosine) a match is dropped.
 
 **Shipping, Connect-safe**: no broadcast variable. The driver writes each class's matrix (fp16, one row per
-distinct text) to ``linking.embedding.matrix_dir`` as ``.npy`` + ``.json``, under a name made of the
-encoder version and the terms' fingerprint, so it is written once and found again by later runs; workers
-memory-map it once (``worker_cached``), and the page cache shares it between the workers of a machine.
+distinct text) to ``linking.embedding.matrix_dir`` as ``.npy`` + ``.json``, in a folder per encoder version,
+under a name made of the class and its terms' fingerprint (:func:`class_matrices`), so it is written once and
+found again by later runs, whichever other classes they link; workers memory-map it once
+(``worker_cached``), and the page cache shares it between the workers of a machine.
 1M synonyms x 384 dims x 2 bytes = 768 MB of file, plus a float32 block of 65,536 rows (96 MB) per worker
 while scoring. The encoder is loaded by path on the workers (``pkg://``, local, ``/dbfs``, ``/Volumes``).
 
@@ -164,31 +165,39 @@ def embed_terms(terms: DataFrame, encoder: EncoderRef) -> DataFrame:
     )
 
 
-def terms_fingerprint(terms: DataFrame, classes: list[str], version: str) -> tuple[str, list[str]]:
-    """16 hex naming the concept matrices of ``classes`` (the encoder version and, per class and source, the
-    terms' checksum and count: a matrix saved under it is still valid; anything else gets a new name), and
-    the classes of ``classes`` that have terms."""
+def class_matrices(terms: DataFrame, classes: list[str], version: str) -> dict[str, str]:
+    """The concept matrix's name of each class of ``classes`` that has terms: ``<class>-<16 hex>`` of the
+    encoder version and that class's terms (per source: checksum and count). A matrix saved under it is still
+    valid, and a change to one class's terms renames that class's matrix only.
+
+    Example (needs a SparkSession):
+        >>> class_matrices(terms, ["disease", "gene"], "linker@1a2b")  # doctest: +SKIP
+        {'disease': 'disease-3f0c...', 'gene': 'gene-9d41...'}
+    """
     parts = (
         terms.where(F.col("entity_class").isin(classes))
         .groupBy("entity_class", "source", "source_checksum")
         .count()
         .collect()
     )
-    described = sorted(f"{r['entity_class']}|{r['source']}|{r['source_checksum']}|{r['count']}" for r in parts)
-    key = hashlib.sha256("\n".join([version, *described]).encode()).hexdigest()[:16]
-    return key, sorted({r["entity_class"] for r in parts})
+    described: dict[str, list[str]] = {}
+    for r in parts:
+        described.setdefault(r["entity_class"], []).append(f"{r['source']}|{r['source_checksum']}|{r['count']}")
+    digests = {c: hashlib.sha256("\n".join([version, *sorted(d)]).encode()).hexdigest() for c, d in described.items()}
+    return {entity_class: f"{entity_class}-{digest[:16]}" for entity_class, digest in sorted(digests.items())}
 
 
-def matrix_folder(cfg: EmbeddingConfig, encoder: EncoderRef, fingerprint: str) -> Path:
-    """Where the matrices of this encoder and these terms live: ``<matrix_dir>/<version>-<fingerprint>``."""
+def matrix_folder(cfg: EmbeddingConfig, encoder: EncoderRef) -> Path:
+    """Where this encoder's concept matrices live: ``<matrix_dir>/<version>``, one per class and terms."""
     root = resolve_path(cfg.matrix_dir) if cfg.matrix_dir else str(Path(tempfile.gettempdir()) / "kazu-spark-matrices")
-    return Path(root) / f"{encoder.version.replace('@', '-')}-{fingerprint}"
+    return Path(root) / encoder.version.replace("@", "-")
 
 
-def write_matrices(embeddings: DataFrame, classes: list[str], folder: Path) -> None:
-    """Save each class's matrix (distinct texts, sorted) from ``concept_embeddings`` rows, unless saved already."""
-    for entity_class in classes:
-        if has_matrix(folder, entity_class):
+def write_matrices(embeddings: DataFrame, names: dict[str, str], folder: Path) -> None:
+    """Save each class's matrix (distinct texts, sorted) from ``concept_embeddings`` rows under its name in
+    ``names`` (:func:`class_matrices`), unless saved already."""
+    for entity_class, name in names.items():
+        if has_matrix(folder, name):
             continue
         rows = (
             embeddings.where(F.col("entity_class") == entity_class)
@@ -199,14 +208,17 @@ def write_matrices(embeddings: DataFrame, classes: list[str], folder: Path) -> N
         )
         if rows.empty:
             continue
-        save_matrix(folder, entity_class, list(rows["text"]), from_bytes(rows["vector"], int(rows["dim"].iloc[0])))
-        log.info("concept matrix of %s: %d texts -> %s", entity_class, len(rows), folder)
+        save_matrix(folder, name, list(rows["text"]), from_bytes(rows["vector"], int(rows["dim"].iloc[0])))
+        log.info("concept matrix of %s: %d texts -> %s/%s", entity_class, len(rows), folder, name)
 
 
-def match_batch(encoder: SynonymEncoder, folder: str, batch: pd.DataFrame, cfg: EmbeddingConfig) -> pd.DataFrame:
+def match_batch(
+    encoder: SynonymEncoder, folder: str, names: dict[str, str], batch: pd.DataFrame, cfg: EmbeddingConfig
+) -> pd.DataFrame:
     """Nearest synonym texts (``_MATCHED_SCHEMA``) of a batch of distinct ``(entity_class, key)``: each key
-    embedded once, scored against its class's matrix (memory-mapped once per worker), kept by
-    :func:`~kazu_spark.linking.embedding.candidates`. The matrices of ``folder`` are loaded once per worker.
+    embedded once, scored against its class's matrix (``names``: class -> matrix name in ``folder``; loaded
+    once per worker), kept by :func:`~kazu_spark.linking.embedding.candidates`. A class without a matrix is
+    skipped.
 
     Example (``encoder`` anything with ``embed(texts) -> unit vectors``):
         >>> import numpy as np
@@ -215,17 +227,18 @@ def match_batch(encoder: SynonymEncoder, folder: str, batch: pd.DataFrame, cfg: 
         >>> folder = tempfile.mkdtemp()
         >>> save_matrix(folder, "disease", ["ab", "abc"], np.eye(2))
         >>> batch = pd.DataFrame({"entity_class": ["disease", "gene"], "key": ["xyz", "xyz"]})
-        >>> match_batch(OneHot(), folder, batch, EmbeddingConfig()).to_dict("records")
+        >>> match_batch(OneHot(), folder, {"disease": "disease"}, batch, EmbeddingConfig()).to_dict("records")
         [{'entity_class': 'disease', 'key': 'xyz', 'text': 'abc', 'cosine': 1.0}]
     """
     records = []
     matrices = worker_cached(f"matrices-{folder}", dict)  # one cache entry for all classes: the encoder keeps its own
     for entity_class, group in batch.groupby("entity_class", sort=False):
-        if not has_matrix(folder, entity_class):
+        name = names.get(entity_class)
+        if name is None or not has_matrix(folder, name):
             continue
-        if entity_class not in matrices:
-            matrices[entity_class] = load_matrix(folder, entity_class)
-        texts, matrix = matrices[entity_class]
+        if name not in matrices:
+            matrices[name] = load_matrix(folder, name)
+        texts, matrix = matrices[name]
         keys = list(dict.fromkeys(group["key"]))
         scores, rows = nearest(encoder.embed(keys), matrix, cfg.top_k)
         for key, key_scores, key_rows in zip(keys, scores, rows, strict=True):
@@ -265,12 +278,13 @@ def embedding_matches(
     classes = [r["entity_class"] for r in keys.select("entity_class").distinct().collect()]
     if not classes:
         return None
-    fingerprint, classes = terms_fingerprint(terms, classes, encoder.version)
-    if not classes:
+    names = class_matrices(terms, classes, encoder.version)
+    if not names:
         return None
-    folder = matrix_folder(cfg, encoder, fingerprint)
+    classes = list(names)
+    folder = matrix_folder(cfg, encoder)
     class_terms = terms.where(F.col("entity_class").isin(classes))
-    missing = [c for c in classes if not has_matrix(folder, c)]
+    missing = [c for c in classes if not has_matrix(folder, names[c])]
     if missing:  # the classes whose matrix this encoder and these terms have not saved yet
         current = F.col("encoder_version") == encoder.version
         if (
@@ -282,12 +296,12 @@ def embedding_matches(
             )
             embedded = embed_terms(terms.where(F.col("entity_class").isin(missing)), encoder)
             concept_embeddings = embedded.localCheckpoint(eager=True)
-        write_matrices(concept_embeddings.where(current), missing, folder)
+        write_matrices(concept_embeddings.where(current), {c: names[c] for c in missing}, folder)
     where = str(folder)
 
     def match(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in guard_memory(batches, memory_limit_mb, release=clear_worker_cache):
-            yield match_batch(encoder.load(), where, batch, cfg)  # a cache lookup unless the guard dropped it
+            yield match_batch(encoder.load(), where, names, batch, cfg)  # a cache lookup unless the guard dropped it
 
     # few large tasks: each batch scores its keys against whole matrices (an fp16 -> fp32 pass per block)
     tasks = max(2, -(-keys.count() // _KEYS_PER_TASK))

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 #: set to ``off`` to neither make nor use the archive
 ARCHIVE_ENV = "KAZU_SPARK_CLASS_ARCHIVE"
 
+#: archives kept in the cache (the newest): one per JVM and classpath, e.g. a second virtual environment's
+KEEP = 3
+
 
 def java_binary(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The java that Spark's launcher runs (``$JAVA_HOME/bin/java``, else ``java`` on the PATH), resolved; None
@@ -90,8 +93,8 @@ def build_class_archive(
 ) -> Path | None:
     """Make the archive by running ``workload``, a command given the path to write as its last argument: it
     starts Spark with ``-XX:ArchiveClassesAtExit=<that path>``, runs what later runs run, and exits with its
-    JVM's exit code once that JVM has exited (:func:`close_jvm`). The archive is kept only then, and the
-    archives of other keys are removed. Returns the archive, or None (turned off, no java, or the workload
+    JVM's exit code once that JVM has exited (:func:`close_jvm`). The archive is kept only then; of the other
+    keys' archives the newest ``KEEP - 1`` stay. Returns the archive, or None (turned off, no java, or the workload
     failed: logged, nothing kept).
     """
     path = archive_path(classpath, environ)
@@ -109,9 +112,9 @@ def build_class_archive(
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
-    for stale in path.parent.glob("*.jsa"):
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    others = sorted((p for p in path.parent.glob("*.jsa") if p != path), key=lambda p: p.stat().st_mtime)
+    for stale in others[: max(len(others) - KEEP + 1, 0)]:
+        stale.unlink(missing_ok=True)
     log.info("class archive %s made in %.0f s", path, time.perf_counter() - started)
     return path
 
