@@ -49,6 +49,15 @@ def test_a_failed_workload_keeps_no_archive_and_no_partial_file(tmp_path: Path, 
     assert list(folder.iterdir()) == []  # a partial archive would crash the JVM that maps it
 
 
+def test_the_workload_starts_its_own_jvm_even_under_spark_connect_settings(tmp_path: Path) -> None:
+    jar = tmp_path / "delta.jar"
+    jar.write_bytes(b"v1")
+    env = _env(tmp_path, SPARK_REMOTE="sc://localhost:15002", PYSPARK_GATEWAY_PORT="25333")
+    attached = "import os, sys\nif {'SPARK_REMOTE', 'PYSPARK_GATEWAY_PORT'} & set(os.environ): sys.exit(1)\n"
+    workload = [sys.executable, "-c", attached + FAKE.format(size=10, code=0)]
+    assert build_class_archive(workload, [jar], env) is not None
+
+
 def test_a_made_archive_is_used_and_only_the_newest_archives_of_other_keys_stay(tmp_path: Path) -> None:
     jar = tmp_path / "delta.jar"
     env = _env(tmp_path)

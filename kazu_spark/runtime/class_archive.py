@@ -46,6 +46,21 @@ ARCHIVE_ENV = "KAZU_SPARK_CLASS_ARCHIVE"
 KEEP = 3
 
 
+#: what makes a child Python use another process's Spark (a Connect server, a spark-submit gateway's JVM)
+_ATTACHING = ("SPARK_REMOTE", "PYSPARK_GATEWAY_PORT")
+
+
+def own_jvm_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` for a child Python that must start its own driver JVM (set-up's Ivy resolution, the archive's
+    workload): without ``SPARK_REMOTE`` and a spark-submit gateway's port.
+
+    Example:
+        >>> own_jvm_env({"SPARK_REMOTE": "sc://host:15002", "PATH": "/bin"})
+        {'PATH': '/bin'}
+    """
+    return {k: v for k, v in environ.items() if k not in _ATTACHING}
+
+
 def java_binary(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The java that Spark's launcher runs (``$JAVA_HOME/bin/java``, else ``java`` on the PATH), resolved; None
     if there is none."""
@@ -104,7 +119,7 @@ def build_class_archive(
     partial = path.with_name(f".{path.stem}.{os.getpid()}.partial")
     started = time.perf_counter()
     try:
-        done = subprocess.run([*workload, str(partial)], env=dict(environ), capture_output=True, text=True)
+        done = subprocess.run([*workload, str(partial)], env=own_jvm_env(environ), capture_output=True, text=True)
         if done.returncode or not partial.is_file() or partial.stat().st_size == 0:
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
             log.warning("no class archive made (exit %s): %s", done.returncode, tail)

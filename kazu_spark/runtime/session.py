@@ -30,7 +30,7 @@ from pyspark.sql import SparkSession
 from kazu_spark.errors import DeltaJarsMissing
 from kazu_spark.paths import cache_home
 from kazu_spark.runtime import worker_daemon
-from kazu_spark.runtime.class_archive import usable_archive
+from kazu_spark.runtime.class_archive import own_jvm_env, usable_archive
 
 #: Spark major.minor -> (Delta artifact, Delta version) on Maven Central
 _DELTA_FOR_SPARK: dict[str, tuple[str, str]] = {
@@ -108,10 +108,9 @@ def fetch_delta_jars(folder: Path | None = None) -> list[Path]:
     coordinates = delta_coordinates(pyspark.__version__)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kazu-spark-ivy-") as ivy:
-        env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "PYSPARK_GATEWAY_PORT")}
         done = subprocess.run(
             [sys.executable, "-c", _RESOLVE, ",".join(coordinates), ivy, _IVY_EXCLUDES],
-            env=env,
+            env=own_jvm_env(os.environ),
             capture_output=True,
             text=True,
         )
