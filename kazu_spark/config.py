@@ -433,6 +433,12 @@ class LinkerRunConfig(TrainingRunConfig):
     layers: int = Field(2, gt=0, le=6, description="encoder layers kept from the base MiniLM (speed: docs/linking.md)")
     max_length: int = Field(25, gt=2, description="sub-tokens per synonym or mention, [CLS]/[SEP] included")
     pairs_per_concept: int = Field(4, gt=0, description="(synonym, synonym) pairs drawn per concept and epoch")
+    class_pairs: int | None = Field(
+        40_000,
+        gt=0,
+        description="synonym pairs per entity class and epoch at most: a larger class (genes, ~350k) is subsampled "
+        "anew each epoch so it does not crowd diseases and chemicals out of a short run; None = all",
+    )
     scale: float = Field(20.0, gt=0, description="inverse temperature of the in-batch contrastive loss")
     corpora_root: PathStr = Field(
         "../shared/data/linking",

@@ -54,6 +54,28 @@ def test_pairs_are_synonyms_of_one_concept_and_mentions_pair_with_a_synonym():
     assert per_concept[("disease", "MESH:D1")] == 3 and per_concept[("disease", "MESH:D2")] == 2
 
 
+def test_a_big_class_is_capped_per_epoch_and_the_batch_count_stays():
+    """Genes outnumber the other classes ~10x in the real sources: a cap keeps them from filling the batches,
+    each epoch sees another subset, and the loop's resume still finds as many batches every epoch."""
+    genes = {("gene", f"G{i}"): [f"g{i}", f"gene {i}", f"G-{i}"] for i in range(200)}
+    synonyms = {**SYNONYMS, **genes}
+    mentions = {("species", "NCBITaxon:9606"): [f"patient{i}" for i in range(9)]}  # the largest concept
+    most = linker.most_pairs(synonyms, mentions, 2)
+    assert most == 2 + 9
+    subsets, batch_counts = [], set()
+    for epoch in range(4):
+        rng = random.Random(epoch)
+        pairs = draw_pairs(synonyms, mentions, 2, rng, class_pairs=50)
+        by_class = {cls: sum(p[0][0] == cls for p in pairs) for cls in ("gene", "disease", "species")}
+        assert by_class == {"gene": 50, "disease": 6, "species": 2 + 9}  # only genes are over the cap
+        subsets.append({p[1:] for p in pairs if p[0][0] == "gene"})
+        batch_counts.add(len(concept_batches([p[0] for p in pairs], 4, rng, most)))
+    assert len({frozenset(s) for s in subsets}) == 4  # a new subset each epoch
+    assert batch_counts == {(50 + 6 + 11) // 4 - most}
+    counts = linker.pair_counts(synonyms, mentions, 2, class_pairs=50)
+    assert counts["gene"]["synonym_pairs"] == 50 and counts["gene"]["synonym_pairs_before_cap"] == 404
+
+
 def test_tiny_run_saves_a_folder_synonym_encoder_loads(tmp_path):
     summary = _run(tmp_path / "enc", max_steps=3)
     encoder = SynonymEncoder.load(tmp_path / "enc", precision="fp32")

@@ -15,6 +15,8 @@ from kazu_spark.evaluation.linking import (
     end_to_end_scores,
     evaluate_linking,
     gold_mention_accuracy,
+    top_concepts,
+    top_strategies,
 )
 from kazu_spark.ontologies.terms import build_ontology_terms
 
@@ -124,6 +126,39 @@ def test_gold_mention_accuracy_rules() -> None:
     assert disease["errors"] == {"no_candidate": 2, "gold_id_not_in_ontology": 1}
     assert result["drug"]["errors"] == {"wrong_concept": 1}
     assert result["overall"]["accuracy"] == pytest.approx(2 / 6, abs=1e-4)
+
+
+def test_precision_by_strategy_and_score() -> None:
+    """The step that made each judged link, and how often it is right per score bucket: what a user reads
+    to set linking.embedding.min_score."""
+    (doc,) = read_pubtator(str(CORPUS))
+    span = {m.mention: _entity_id((m.doc_id, m.start, m.end), "disease" if m.corpus_type == "Disease" else "drug")
+            for m in doc.mentions}  # fmt: skip
+    predicted = {span["Crohn disease"]: CROHN, span["aspirin"]: ASPIRIN, span["Aspirin"]: "MESH:D000001",
+                 span["flux capacitor"]: CROHN}  # fmt: skip
+    strategies = {span["Crohn disease"]: ("exact", 1.0), span["aspirin"]: ("embedding", 0.74),
+                  span["Aspirin"]: ("embedding", 0.66), span["flux capacitor"]: ("embedding", 0.71)}  # fmt: skip
+    known = {"disease": {CROHN, IBD}, "drug": {ASPIRIN}}
+    result = gold_mention_accuracy(doc.mentions, predicted, known, strategies=strategies)
+    drug = result["drug"]["by_strategy"]["embedding"]
+    assert (drug["linked"], drug["correct"], drug["precision"]) == (2, 1, 0.5)
+    assert drug["by_score"] == {
+        "0.65": {"linked": 1, "correct": 0, "precision": 0.0},
+        "0.70": {"linked": 1, "correct": 1, "precision": 1.0},
+    }
+    disease = result["disease"]["by_strategy"]  # flux capacitor's gold id is -1: not judged
+    assert disease["exact"]["correct"] == 1 and set(disease) == {"exact"}
+    assert "by_strategy" not in gold_mention_accuracy(doc.mentions, predicted, known)["drug"]
+
+
+def test_top_strategy_is_the_best_link_to_the_top_concept() -> None:
+    links = [
+        {"entity_id": "e", "concept_id": "A", "source": "MEDIC", "strategy": "fuzzy_tfidf", "score": 0.9},
+        {"entity_id": "e", "concept_id": "A", "source": "DOID", "strategy": "normalised", "score": 0.9},
+        {"entity_id": "e", "concept_id": "B", "source": "MEDIC", "strategy": "embedding", "score": 0.7},
+    ]
+    top = top_concepts(links)
+    assert top == {"e": "A"} and top_strategies(links, top) == {"e": ("fuzzy_tfidf", 0.9)}
 
 
 def test_end_to_end_pairs() -> None:

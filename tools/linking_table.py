@@ -4,7 +4,9 @@ Each corpus is one run of the command the table names (``python -m kazu_spark.cl
 --conf CONF --pubtator DATA/<corpus>/devel.txt --json``, in a child process), so a row is exactly what its
 command prints. One row per (corpus, class): gold mentions with an id, accuracy@1 on gold mentions,
 accuracy over the mentions whose gold id is in the ontology, the share that is not, and end-to-end
-(mention, concept) F1; the run time of each corpus follows the table. Run from the repository root:
+(mention, concept) F1. A second table gives, per (corpus, class) and linking step, the gold mentions whose
+top link that step made and how many are right (its precision on gold mentions); the run time of each
+corpus follows. Run from the repository root:
 
     nice -n 5 python -m tools.linking_table > /tmp/linking_table.md    # every corpus, end to end
     python -m tools.linking_table --corpus s800 --gold-only             # one corpus, no NER
@@ -46,6 +48,24 @@ def command(corpus: str, conf: str, data: str, gold_only: bool, sets: Sequence[s
     return args + (["--gold-only"] if gold_only else []) + [a for s in sets for a in ("--set", s)]
 
 
+STRATEGY_HEADER = "| corpus | class | step | gold mentions it linked | right | precision |\n|---|---|---|---|---|---|"
+
+
+def strategy_rows(corpus: str, result: dict) -> list[str]:
+    """One row per (class, linking step) of a result's ``by_strategy`` (the step that made each top link).
+
+    Example:
+        >>> gold = {"disease": {"by_strategy": {"exact": {"linked": 4, "correct": 3, "precision": 0.75}}}}
+        >>> strategy_rows("ncbi-disease", {"gold_mentions": gold})
+        ['| NCBI-disease | disease | exact | 4 | 3 | 0.750 |']
+    """
+    return [
+        f"| {CORPORA.get(corpus, corpus)} | {name} | {step} | {m['linked']} | {m['correct']} | {m['precision']:.3f} |"
+        for name, by_class in result["gold_mentions"].items()
+        for step, m in by_class.get("by_strategy", {}).items()
+    ]
+
+
 def markdown_rows(corpus: str, result: dict, shown_command: str) -> str:
     """One table row per evaluated class of a corpus's ``evaluate linking`` result (module doc)."""
     mention_scores = result.get("end_to_end", {}).get("mention", {})
@@ -70,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", help="folder for each corpus's JSON result")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to each run (repeatable)")
     args = p.parse_args(argv)
-    rows, times = [], []
+    rows, steps, times = [], [], []
     for corpus in args.corpus or list(CORPORA):
         cli = command(corpus, args.conf, args.data, args.gold_only, args.set)
         started = time.perf_counter()
@@ -85,9 +105,10 @@ def main(argv: list[str] | None = None) -> None:
             Path(args.out).mkdir(parents=True, exist_ok=True)
             (Path(args.out) / f"{corpus}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         rows.append(markdown_rows(corpus, result, " ".join(["kazu-spark", *cli])))
+        steps.extend(strategy_rows(corpus, result))
         times.append(f"{CORPORA[corpus]} {seconds:.0f} s")
         print(f"{corpus}: {seconds:.0f} s", file=sys.stderr)
-    print("\n".join([HEADER, *rows]))
+    print("\n".join([HEADER, *rows, "", STRATEGY_HEADER, *steps]))
     print(f"\nRun time per corpus (one `evaluate linking` process each): {', '.join(times)}.")
 
 

@@ -241,8 +241,9 @@ def cmd_train_linker(args: argparse.Namespace) -> None:
     command = " ".join(["kazu-spark", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else None
     summary = train_linker(
         synonyms, mentions, args.out, base_model=args.base_model, layers=run.layers, max_length=run.max_length,
-        pairs_per_concept=run.pairs_per_concept, scale=run.scale, training=training_settings(cfg, "linker", args),
-        device=args.device, devel=None if args.no_eval else load_devel(run.corpora_root, aliases),
+        pairs_per_concept=run.pairs_per_concept, class_pairs=run.class_pairs, scale=run.scale,
+        training=training_settings(cfg, "linker", args), device=args.device,
+        devel=None if args.no_eval else load_devel(run.corpora_root, aliases),
         facts={"sources": sources, "corpora": corpora, "corpora_root": run.corpora_root,
                **({"command": command} if command else {})},
     )  # fmt: skip

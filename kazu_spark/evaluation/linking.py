@@ -104,6 +104,35 @@ def top_candidates(links: Iterable[dict]) -> dict[str, set[str]]:
     return {e: {c for c, s in concepts.items() if s == max(concepts.values())} for e, concepts in scores.items()}
 
 
+def top_strategies(links: Iterable[dict], top: dict[str, str]) -> dict[str, tuple[str, float]]:
+    """Entity id -> (strategy, score) of its best link to its top concept (``top_concepts``): which step
+    made the link the evaluation judges.
+
+    Example:
+        >>> top_strategies([
+        ...     {"entity_id": "e", "concept_id": "A", "strategy": "fuzzy_tfidf", "score": 0.7},
+        ...     {"entity_id": "e", "concept_id": "A", "strategy": "exact", "score": 1.0},
+        ...     {"entity_id": "e", "concept_id": "B", "strategy": "embedding", "score": 0.8}], {"e": "A"})
+        {'e': ('exact', 1.0)}
+    """
+    best: dict[str, tuple[float, str]] = {}
+    for link in links:
+        entity, rank = link["entity_id"], (-link["score"], link["strategy"])  # ties: the first name, any order
+        if top.get(entity) == link["concept_id"] and rank < best.get(entity, (1.0, "")):
+            best[entity] = rank
+    return {entity: (strategy, -score) for entity, (score, strategy) in best.items()}
+
+
+def score_bucket(score: float, width: float = 0.05) -> str:
+    """The lower edge of a score's bucket, as a key: the precision of a step by score, to choose a threshold.
+
+    Example:
+        >>> score_bucket(0.7361), score_bucket(1.0)
+        ('0.70', '1.00')
+    """
+    return f"{int(round(score / width, 6)) * width:.2f}"
+
+
 def annotated_classes(docs: list[PubtatorDocument]) -> set[str]:
     """The entity classes a corpus has evaluated mentions of (to build only their ontology terms).
 
@@ -156,6 +185,7 @@ def gold_mention_accuracy(
     known: dict[str, set[str]],
     aliases: dict[str, set[str]] | None = None,
     tied: dict[str, set[str]] | None = None,
+    strategies: dict[str, tuple[str, float]] | None = None,
 ) -> dict[str, dict]:
     """Accuracy@1 per entity class and overall, in-ontology accuracy and the share not in the ontology,
     error kinds (module doc) and a few examples each.
@@ -163,7 +193,10 @@ def gold_mention_accuracy(
     ``predicted`` maps ``_entity_id`` of a mention to its top concept; ``known`` is class -> the concept
     ids in the ontology terms (to tell "not in the ontology" apart from a linking error); ``aliases``
     widens each gold id with the concepts that list it as an alternative id; ``tied`` maps an entity id
-    to its concepts at the top score (``top_candidates``).
+    to its concepts at the top score (``top_candidates``). With ``strategies`` (``top_strategies``) each
+    class also gets ``by_strategy``: per step, the mentions whose top link it made and how many are right
+    (its precision on gold mentions), overall and per score bucket (``score_bucket``): what a threshold on
+    that step's score would keep and lose.
 
     Example:
         >>> m = GoldMention("1", 0, 7, "lithium", "Chemical", ("MESH:D008094",))
@@ -175,6 +208,7 @@ def gold_mention_accuracy(
     stats: dict[str, Counter] = defaultdict(Counter)
     errors: dict[str, Counter] = defaultdict(Counter)
     examples: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    made: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     for mention in mentions:
         entity_class = CORPUS_CLASSES[mention.corpus_type]
         counts = stats[entity_class]
@@ -189,6 +223,10 @@ def gold_mention_accuracy(
         counts["in_ontology"] += bool(ids & known.get(entity_class, set()))
         if top is None:
             counts["unlinked"] += 1
+        elif strategies and entity_id in strategies:
+            strategy, score = strategies[entity_id]
+            made[entity_class][strategy].update({"linked": 1, "correct": int(top in ids)})
+            made[entity_class][f"{strategy}@{score_bucket(score)}"].update({"linked": 1, "correct": int(top in ids)})
         if top in ids:
             counts["correct"] += 1
             continue
@@ -211,7 +249,24 @@ def gold_mention_accuracy(
         }
         if name != "overall":
             result[name]["error_examples"] = {k: v for k, v in examples[name].items()}
+            if strategies:
+                result[name]["by_strategy"] = _precision_by_strategy(made[name])
     return result
+
+
+def _precision_by_strategy(made: dict[str, Counter]) -> dict[str, dict]:
+    """``{strategy: {linked, correct, precision, by_score: {bucket: {...}}}}`` from counts keyed
+    ``strategy`` and ``strategy@bucket``."""
+    table: dict[str, dict] = {}
+    for key in sorted(made, key=lambda k: (k.partition("@")[0], k.partition("@")[2])):
+        strategy, _, bucket = key.partition("@")
+        counts = made[key]
+        row = {**counts, "precision": _ratio(counts["correct"], counts["linked"])}
+        if bucket:
+            table[strategy].setdefault("by_score", {})[bucket] = row
+        else:
+            table[strategy] = row
+    return table
 
 
 def end_to_end_scores(
@@ -260,10 +315,11 @@ def _gold_entities(spark: SparkSession, mentions: list[GoldMention]) -> DataFram
     )
 
 
-def _collect_top(links: DataFrame) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """Top concept and top-score concepts of every linked entity, from one collect."""
-    rows = [r.asDict() for r in links.select("entity_id", "concept_id", "source", "score").collect()]
-    return top_concepts(rows), top_candidates(rows)
+def _collect_top(links: DataFrame) -> tuple[dict[str, str], dict[str, set[str]], dict[str, tuple[str, float]]]:
+    """Top concept, top-score concepts and the top link's strategy of every linked entity, from one collect."""
+    rows = [r.asDict() for r in links.select("entity_id", "concept_id", "source", "strategy", "score").collect()]
+    top = top_concepts(rows)
+    return top, top_candidates(rows), top_strategies(rows, top)
 
 
 def pubtator_offset(offset: int, section: str, title_length: int) -> int:
@@ -289,7 +345,7 @@ def _predicted_spans(
         [(d.doc_id, d.title or None, d.abstract or None) for d in docs], "doc_id string, title string, abstract string"
     )
     entities, links = annotate_dataframe(frame, "doc_id", "abstract", title_col="title", conf=cfg, terms=terms)
-    top, _ = _collect_top(links)
+    top, _, _ = _collect_top(links)
     titles = {d.doc_id: len(d.title) for d in docs}
     spans = {}
     for row in entities.select("entity_id", "doc_id", "section", "start", "end", "entity_class").collect():
@@ -317,12 +373,12 @@ def evaluate_linking(
     texts = spark.createDataFrame([(d.doc_id, f"{d.title} {d.abstract}") for d in docs], "doc_id string, text string")
     context = StepContext(cfg, terms, texts)  # the whole config: worker_memory_limit_mb, custom steps
     linked = link_entities(_gold_entities(spark, mentions), terms, cfg.linking, texts, context=context)
-    predicted, tied = _collect_top(linked)
+    predicted, tied, strategies = _collect_top(linked)
     result: dict[str, object] = {
         "corpus": pubtator,
         "documents": len(docs),
         "sources": sorted(r["source"] for r in terms.select("source").distinct().collect()),
-        "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases, tied),
+        "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases, tied, strategies),
     }
     if end_to_end:
         result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, cfg), aliases)

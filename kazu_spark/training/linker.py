@@ -130,44 +130,60 @@ def mention_pairs(corpora_root: str | Path | None, aliases: Mapping) -> tuple[di
     return {c: list(m.values()) for c, m in mentions.items()}, counts
 
 
+def _synonym_pairs(n: int, per_concept: int) -> int:
+    return min(per_concept, n * (n - 1) // 2)
+
+
 def draw_pairs(
     synonyms: Mapping[Concept, Sequence[str]],
     mentions: Mapping[Concept, Sequence[str]],
     per_concept: int,
     rng: random.Random,
+    class_pairs: int | None = None,
 ) -> list[tuple[Concept, str, str]]:
     """One epoch's (concept, text, text) pairs: ``min(per_concept, n(n-1)/2)`` distinct synonym pairs per
-    concept with ``n`` synonyms, then each mention with one of its concept's synonyms. The number of pairs
-    of each concept depends only on the data, never on ``rng`` (every epoch has as many batches).
+    concept with ``n`` synonyms, at most ``class_pairs`` of them per entity class (a random subset, drawn
+    anew each epoch), then each mention with one of its concept's synonyms. The number of pairs of each
+    class depends only on the data, never on ``rng`` (every epoch has as many batches).
 
     Example:
         >>> pairs = draw_pairs({("d", "A"): ["a", "b", "c"], ("d", "B"): ["x"]}, {("d", "B"): ["ex"]}, 2,
         ...                    random.Random(0))
         >>> len(pairs), sorted({p[0][1] for p in pairs})
         (3, ['A', 'B'])
+        >>> len(draw_pairs({("g", "A"): ["a", "b", "c"], ("g", "B"): ["x", "y"]}, {}, 2, random.Random(0), 1))
+        1
     """
-    pairs = []
+    by_class: dict[str, list[tuple[Concept, str, str]]] = defaultdict(list)
     for concept in sorted(synonyms):
         texts = synonyms[concept]
         n = len(texts)
         chosen: set[tuple[int, int]] = set()
-        while len(chosen) < min(per_concept, n * (n - 1) // 2):
+        while len(chosen) < _synonym_pairs(n, per_concept):
             i, j = sorted(rng.sample(range(n), 2))
             chosen.add((i, j))
-        pairs.extend((concept, texts[i], texts[j]) for i, j in sorted(chosen))
+        by_class[concept[0]].extend((concept, texts[i], texts[j]) for i, j in sorted(chosen))
+    pairs = []
+    for cls in sorted(by_class):
+        drawn = by_class[cls]
+        keep = sorted(rng.sample(range(len(drawn)), class_pairs)) if class_pairs and len(drawn) > class_pairs else None
+        pairs.extend(drawn if keep is None else [drawn[i] for i in keep])
     for concept in sorted(mentions):
         if synonyms.get(concept):
             pairs.extend((concept, text, rng.choice(synonyms[concept])) for text in mentions[concept])
     return pairs
 
 
-def pair_counts(synonyms: Mapping[Concept, Sequence[str]], mentions: Mapping, per_concept: int) -> dict[str, dict]:
+def pair_counts(
+    synonyms: Mapping[Concept, Sequence[str]], mentions: Mapping, per_concept: int, class_pairs: int | None = None
+) -> dict[str, dict]:
     """Per entity class: concepts, those with pairs, and the synonym and mention pairs of every epoch
-    (:func:`draw_pairs` draws exactly these counts).
+    (:func:`draw_pairs` draws exactly these counts; ``synonym_pairs_before_cap`` what ``class_pairs`` cut).
 
     Example:
-        >>> pair_counts({("d", "A"): ["a", "b", "c"], ("d", "B"): ["x"]}, {("d", "B"): ["ex"]}, 2)
-        {'d': {'concepts': 2, 'concepts_with_pairs': 2, 'synonym_pairs': 2, 'mention_pairs': 1}}
+        >>> pair_counts({("d", "A"): ["a", "b", "c"], ("d", "B"): ["x"]}, {("d", "B"): ["ex"]}, 2, 1)
+        {'d': {'concepts': 2, 'concepts_with_pairs': 2, 'synonym_pairs': 1, 'mention_pairs': 1, \
+'synonym_pairs_before_cap': 2}}
     """
     counts: dict[str, Counter] = defaultdict(Counter)
     for (cls, cid), texts in sorted(synonyms.items()):
@@ -175,19 +191,40 @@ def pair_counts(synonyms: Mapping[Concept, Sequence[str]], mentions: Mapping, pe
         counts[cls].update(
             concepts=1,
             concepts_with_pairs=int(n > 1 or m > 0),
-            synonym_pairs=min(per_concept, n * (n - 1) // 2),
+            synonym_pairs=_synonym_pairs(n, per_concept),
             mention_pairs=m,
         )
-    return {cls: dict(c) for cls, c in counts.items()}
+    result = {}
+    for cls, c in counts.items():
+        drawn = c["synonym_pairs"]
+        result[cls] = {**dict(c), "synonym_pairs": min(drawn, class_pairs or drawn), "synonym_pairs_before_cap": drawn}
+    return result
 
 
-def concept_batches(concepts: Sequence[Concept], batch_size: int, rng: random.Random) -> list[list[int]]:
+def most_pairs(synonyms: Mapping[Concept, Sequence[str]], mentions: Mapping, per_concept: int) -> int:
+    """The most pairs :func:`draw_pairs` can give one concept: a bound that holds in every epoch.
+
+    Example:
+        >>> most_pairs({("d", "A"): ["a", "b", "c"], ("d", "B"): ["x"]}, {("d", "B"): ["ex", "ey"]}, 2)
+        2
+    """
+    return max(
+        (_synonym_pairs(len(texts), per_concept) + len(mentions.get(c, ())) for c, texts in synonyms.items()),
+        default=0,
+    )
+
+
+def concept_batches(
+    concepts: Sequence[Concept], batch_size: int, rng: random.Random, most: int | None = None
+) -> list[list[int]]:
     """Batches of indices into ``concepts`` (one per pair) in which no concept appears twice.
 
     First fit over the shuffled pairs: a pair joins the first open batch without its concept, a full batch
     is closed. A new batch opens only when every open one holds the concept, so at most ``m`` (the most pairs
     of one concept) are open at the end and at least ``len // batch_size - m`` batches are full: exactly that
-    many are returned, so the count is the same every epoch.
+    many are returned, with ``m`` = ``most`` (a bound given by the caller, :func:`most_pairs`, when a
+    subsample may change the largest concept's count) or the largest count here, so the count is the same
+    every epoch.
 
     Example:
         >>> batches = concept_batches(["a", "a", "b", "b", "c", "c"], 2, random.Random(1))
@@ -196,7 +233,7 @@ def concept_batches(concepts: Sequence[Concept], batch_size: int, rng: random.Ra
     """
     order = list(range(len(concepts)))
     rng.shuffle(order)
-    most = max(Counter(concepts).values(), default=0)
+    most = max(Counter(concepts).values(), default=0) if most is None else most
     wanted = len(concepts) // batch_size - most
     if wanted < 1:
         raise ValueError(f"{len(concepts)} pairs make no full batch of {batch_size} distinct concepts")
@@ -299,6 +336,7 @@ def train_linker(
     layers: int = LINKER_RUN.layers,
     max_length: int = LINKER_RUN.max_length,
     pairs_per_concept: int = LINKER_RUN.pairs_per_concept,
+    class_pairs: int | None = LINKER_RUN.class_pairs,
     scale: float = LINKER_RUN.scale,
     training: TrainingSettings = LINKER_TRAINING,
     device: str = "auto",
@@ -337,8 +375,11 @@ def train_linker(
 
     def epoch_batches(epoch: int) -> list[list[tuple[str, str]]]:
         rng = random.Random(training.seed * 1_000_003 + epoch)
-        pairs = draw_pairs(synonyms, mentions, pairs_per_concept, rng)
-        return [[pairs[i][1:] for i in b] for b in concept_batches([p[0] for p in pairs], training.batch_size, rng)]
+        pairs = draw_pairs(synonyms, mentions, pairs_per_concept, rng, class_pairs)
+        batches = concept_batches([p[0] for p in pairs], training.batch_size, rng, most)
+        return [[pairs[i][1:] for i in b] for b in batches]
+
+    most = most_pairs(synonyms, mentions, pairs_per_concept)
 
     def loss_fn(batch: list[tuple[str, str]]) -> torch.Tensor:
         left, right = zip(*batch, strict=True)
@@ -361,10 +402,11 @@ def train_linker(
         "pooling": settings.pooling,
         "lowercase": settings.lowercase,
         "pairs_per_concept": pairs_per_concept,
+        "class_pairs": class_pairs,
         "scale": scale,
         "loss": "symmetric InfoNCE (multiple-negatives ranking), in-batch negatives of other concepts",
         "concepts": len(synonyms),
-        "pairs_by_class": pair_counts(synonyms, mentions, pairs_per_concept),
+        "pairs_by_class": pair_counts(synonyms, mentions, pairs_per_concept, class_pairs),
         "pairs_per_epoch": len(first) * training.batch_size,
         "batches_per_epoch": len(first),
         **dict(facts or {}),
