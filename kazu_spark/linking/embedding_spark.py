@@ -123,19 +123,18 @@ def encoder_text(column: str, lowercase: bool) -> Column:
     return F.lower(trimmed) if lowercase else trimmed
 
 
-def concept_rows(terms: DataFrame, lowercase: bool) -> DataFrame:
+def concept_rows(terms: DataFrame, lowercase: bool, texts: DataFrame | None = None) -> DataFrame:
     """One row per (entity_class, source, concept_id, text) of ``terms``, with a label, a synonym of that text
-    and the source's version and checksum."""
-    return (
-        terms.withColumn("text", encoder_text("synonym", lowercase))
-        .where(F.col("text") != "")
-        .groupBy("entity_class", "source", "concept_id", "text")
-        .agg(
-            F.min("default_label").alias("default_label"),
-            F.min("synonym").alias("matched_synonym"),
-            F.max("source_version").alias("source_version"),
-            F.max("source_checksum").alias("source_checksum"),
-        )
+    and the source's version and checksum; with ``texts`` (``entity_class, text``), only those texts' rows,
+    picked before the aggregation (the step needs the few texts it matched, not the whole class)."""
+    rows = terms.withColumn("text", encoder_text("synonym", lowercase)).where(F.col("text") != "")
+    if texts is not None:
+        rows = rows.join(texts, ["entity_class", "text"], "left_semi")
+    return rows.groupBy("entity_class", "source", "concept_id", "text").agg(
+        F.min("default_label").alias("default_label"),
+        F.min("synonym").alias("matched_synonym"),
+        F.max("source_version").alias("source_version"),
+        F.max("source_checksum").alias("source_checksum"),
     )
 
 
@@ -275,7 +274,8 @@ def embedding_matches(
         .distinct()
         .localCheckpoint(eager=True)
     )
-    classes = [r["entity_class"] for r in keys.select("entity_class").distinct().collect()]
+    per_class = {r["entity_class"]: r["count"] for r in keys.groupBy("entity_class").count().collect()}
+    classes = list(per_class)
     if not classes:
         return None
     names = class_matrices(terms, classes, encoder.version)
@@ -303,11 +303,13 @@ def embedding_matches(
         for batch in guard_memory(batches, memory_limit_mb, release=clear_worker_cache):
             yield match_batch(encoder.load(), where, names, batch, cfg)  # a cache lookup unless the guard dropped it
 
-    # few large tasks: each batch scores its keys against whole matrices (an fp16 -> fp32 pass per block)
-    tasks = max(2, -(-keys.count() // _KEYS_PER_TASK))
-    matched = keys.repartition(tasks).mapInPandas(match, _MATCHED_SCHEMA)
+    # few large tasks: each batch scores its keys against whole matrices (an fp16 -> fp32 pass per block);
+    # kept (at most top_k rows a key) so the encoder runs once and the joins below see its real size
+    tasks = max(2, -(-sum(per_class[c] for c in classes) // _KEYS_PER_TASK))
+    matched = keys.repartition(tasks).mapInPandas(match, _MATCHED_SCHEMA).localCheckpoint(eager=True)
     lookups = missed.withColumn("key", encoder_text("query", encoder.lowercase))
-    concepts = concept_rows(class_terms, encoder.lowercase).drop("source_version", "source_checksum")
+    texts = matched.select("entity_class", "text").distinct()
+    concepts = concept_rows(class_terms, encoder.lowercase, texts).drop("source_version", "source_checksum")
     per_concept = Window.partitionBy("entity_id", "via", "source", "concept_id")
     best = (
         lookups.join(matched, ["entity_class", "key"])
