@@ -39,6 +39,19 @@ def test_nearest_by_blocks_finds_the_brute_force_neighbours() -> None:
     np.testing.assert_allclose(scores, np.sort(full, axis=1)[:, ::-1][:, :5], atol=2e-3)  # fp16 storage
 
 
+def test_bf16_shortlist_returns_the_exact_neighbours_and_scores() -> None:
+    """Queries close to rows (as mentions to their synonyms) and far ones: the bf16 first pass plus float32
+    rescoring gives what the float32 product gives."""
+    matrix = _unit(3000, 64, 2)
+    near = matrix[::100] + 0.05 * _unit(30, 64, 3)
+    queries = np.vstack([near / np.linalg.norm(near, axis=1, keepdims=True), _unit(20, 64, 4)])
+    exact = nearest(queries, matrix.astype(np.float16), k=5, block_rows=1024)
+    fast = nearest(queries, matrix.astype(np.float16), k=5, block_rows=1024, shortlist=True)
+    assert fast[1].tolist() == exact[1].tolist()
+    np.testing.assert_allclose(fast[0], exact[0], atol=1e-6)
+    assert fast[1][:30, 0].tolist() == list(range(0, 3000, 100))  # each near query finds its row
+
+
 def test_nearest_with_fewer_rows_than_k() -> None:
     scores, rows = nearest(_unit(2, 4, 0), _unit(3, 4, 1), k=10, block_rows=2)
     assert rows.shape == scores.shape == (2, 3)

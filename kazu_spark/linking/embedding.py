@@ -115,15 +115,16 @@ def load_matrix(folder: str | Path, name: str) -> tuple[list[str], np.ndarray]:
 
 
 def nearest(
-    queries: np.ndarray, matrix: np.ndarray, k: int, block_rows: int = BLOCK_ROWS
+    queries: np.ndarray, matrix: np.ndarray, k: int, block_rows: int = BLOCK_ROWS, *, shortlist: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cosine scores and row indices of each query's ``k`` nearest rows of ``matrix`` (unit vectors, any float
-    dtype), best first: :func:`~kazu_spark.linking.encoder.top_k` per block of ``block_rows`` rows, merged."""
+    dtype), best first: :func:`~kazu_spark.linking.encoder.top_k` per block of ``block_rows`` rows, merged
+    (``shortlist``: a bf16 first pass, exact scores; see ``top_k``)."""
     k = min(k, len(matrix))
     best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_rows = np.zeros((len(queries), 0), dtype=np.int64)
     for start in range(0, len(matrix), block_rows):
-        scores, rows = top_k(queries, np.asarray(matrix[start : start + block_rows]), k)
+        scores, rows = top_k(queries, np.asarray(matrix[start : start + block_rows]), k, shortlist=shortlist)
         best_scores = np.concatenate([best_scores, scores], axis=1)
         best_rows = np.concatenate([best_rows, rows + start], axis=1)
         order = np.argsort(-best_scores, axis=1, kind="stable")[:, :k]

@@ -216,7 +216,8 @@ def match_batch(
 ) -> pd.DataFrame:
     """Nearest synonym texts (``_MATCHED_SCHEMA``) of a batch of distinct ``(entity_class, key)``: each key
     embedded once, scored against its class's matrix (``names``: class -> matrix name in ``folder``; loaded
-    once per worker), kept by :func:`~kazu_spark.linking.embedding.candidates`. A class without a matrix is
+    once per worker; a bf16 first pass where the CPU has native bf16 and ``precision`` is auto or bf16, exact
+    scores either way), kept by :func:`~kazu_spark.linking.embedding.candidates`. A class without a matrix is
     skipped.
 
     Example (``encoder`` anything with ``embed(texts) -> unit vectors``):
@@ -229,7 +230,10 @@ def match_batch(
         >>> match_batch(OneHot(), folder, {"disease": "disease"}, batch, EmbeddingConfig()).to_dict("records")
         [{'entity_class': 'disease', 'key': 'xyz', 'text': 'abc', 'cosine': 1.0}]
     """
+    from kazu_spark.runtime.precision import cpu_has_fast_bf16  # torch: workers only
+
     records = []
+    shortlist = cfg.precision in ("auto", "bf16") and cpu_has_fast_bf16()  # scoring runs on the CPU
     matrices = worker_cached(f"matrices-{folder}", dict)  # one cache entry for all classes: the encoder keeps its own
     for entity_class, group in batch.groupby("entity_class", sort=False):
         name = names.get(entity_class)
@@ -239,7 +243,7 @@ def match_batch(
             matrices[name] = load_matrix(folder, name)
         texts, matrix = matrices[name]
         keys = list(dict.fromkeys(group["key"]))
-        scores, rows = nearest(encoder.embed(keys), matrix, cfg.top_k)
+        scores, rows = nearest(encoder.embed(keys), matrix, cfg.top_k, shortlist=shortlist)
         for key, key_scores, key_rows in zip(keys, scores, rows, strict=True):
             kept = candidates(key_scores, key_rows, min_score=cfg.min_score, margin=cfg.margin, top_k=cfg.top_k)
             records += [(entity_class, key, texts[row], score) for row, score in kept]
