@@ -15,7 +15,8 @@ disambiguation is off for both, and without documents there are no abbreviations
 
 The embedding rows (``--embedding-layers``, e.g. ``6,3``, and ``--embedding-model`` folders; none by
 default) take the gold mentions of NCBI-disease, BC5CDR, BioRED and S800 (``--embedding-splits``, default
-devel; with their natural repetition) that the string steps (the default steps but ``embedding``) leave
+devel; with their natural repetition; ``--embedding-classes`` keeps those of some classes, as
+``linking.embedding.classes`` does) that the string steps (the default steps but ``embedding``) leave
 without a link, and time ``embedding_matches`` on them: distinct keys, the encoder (the base MiniLM cut to
 that many layers, ``--encoder``, or a trained folder), top-k against the full-size concept matrices of their
 classes, the joins back. Each encoder is timed ``--embedding-runs`` times in a row: the first call pays the
@@ -231,13 +232,24 @@ def random_vectors(rows: DataFrame, dim: int) -> DataFrame:
 
 
 def embedding_rows(
-    spark: SparkSession, conf: str, terms: DataFrame, encoders: dict[str, Path], splits: tuple[str, ...], runs: int
+    spark: SparkSession,
+    conf: str,
+    terms: DataFrame,
+    encoders: dict[str, Path],
+    splits: tuple[str, ...],
+    runs: int,
+    classes: list[str] | None = None,
 ) -> list[dict]:
     """Rows of mentions/s of the embedding step on the corpora's missed gold mentions: per encoder (label ->
     folder), ``runs`` timed calls one after the other (the first pays each Python worker's torch import,
     encoder load and matrix mapping; later ones run on those warm workers, as the step does inside
-    ``annotate`` after NER)."""
-    mentions = gold_mentions(spark, Path("../shared/data/linking"), splits).cache()
+    ``annotate`` after NER). ``classes``: only the gold mentions and terms of these entity classes (as
+    ``linking.embedding.classes``)."""
+    mentions = gold_mentions(spark, Path("../shared/data/linking"), splits)
+    if classes:
+        mentions = mentions.where(F.col("entity_class").isin(classes))
+        terms = terms.where(F.col("entity_class").isin(classes))
+    mentions = mentions.cache()
     strings = load_config(conf, {"linking.disambiguation.enabled": "false"}).linking
     strings = strings.model_copy(update={"steps": [s for s in strings.steps if s != "embedding"]})
     linked = link_entities(mentions, terms, strings).select("entity_id").distinct()
@@ -293,6 +305,7 @@ def main() -> None:
     )
     parser.add_argument("--embedding-splits", default="devel", help="gold mentions of these splits, e.g. devel,train")
     parser.add_argument("--embedding-runs", type=int, default=2, help="timed calls per encoder (first, then warm)")
+    parser.add_argument("--embedding-classes", default="", help="only these classes' mentions, e.g. disease,drug")
     parser.add_argument("--skip-fuzzy", action="store_true", help="no fuzzy row")
     args = parser.parse_args()
 
@@ -313,7 +326,8 @@ def main() -> None:
     encoders = encoders_to_time(args.embedding_layers, Path(args.encoder), args.embedding_model)
     if encoders:
         splits = tuple(args.embedding_splits.split(","))
-        results += embedding_rows(spark, args.conf, terms, encoders, splits, args.embedding_runs)
+        classes = [c for c in args.embedding_classes.split(",") if c] or None
+        results += embedding_rows(spark, args.conf, terms, encoders, splits, args.embedding_runs, classes)
     print()
     print("| path | mentions | seconds | mentions/s | peak RSS MiB (driver+JVM+workers) | linked | joins |")
     print("|---|---|---|---|---|---|---|")

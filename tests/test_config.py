@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,13 @@ def test_defaults_point_at_bundled_files() -> None:
     assert cfg.input.path is not None
     assert resolve_path(cfg.input.path).endswith("resources/sample/abstracts.jsonl")
     assert {source.entity_class for source in cfg.linking.ontologies} >= {"disease", "drug", "gene", "species"}
+
+
+def test_the_packaged_defaults_are_conf_default_yaml() -> None:
+    """An installed wheel reads resources/default.yaml, a checkout's user reads conf/default.yaml: one file."""
+    root = Path(__file__).resolve().parents[1]
+    packaged = resolve_path("pkg://kazu_spark/resources/default.yaml")
+    assert Path(packaged).read_text() == (root / "conf" / "default.yaml").read_text()
 
 
 def test_conf_file_then_overrides(tmp_path) -> None:
