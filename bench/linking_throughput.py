@@ -253,9 +253,11 @@ def embedding_rows(
     strings = load_config(conf, {"linking.disambiguation.enabled": "false"}).linking
     strings = strings.model_copy(update={"steps": [s for s in strings.steps if s != "embedding"]})
     linked = link_entities(mentions, terms, strings).select("entity_id").distinct()
+    # materialised, not cached: a cached plan that holds the cascade's checkpoints was not matched again, so
+    # until 2026-12-02 every timed call re-ran the string steps over all gold mentions (the "fixed cost")
     missed = mentions.join(linked, "entity_id", "left_anti").select(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"
-    ).cache()  # fmt: skip
+    ).localCheckpoint(eager=True)  # fmt: skip
     total, n = mentions.count(), missed.count()
     distinct = missed.select("entity_class", F.lower("query")).distinct().count()
     print(f"gold mentions ({'+'.join(splits)}): {total:,}; missed by the string steps: {n:,} "
