@@ -208,7 +208,8 @@ def gold_mention_accuracy(
     stats: dict[str, Counter] = defaultdict(Counter)
     errors: dict[str, Counter] = defaultdict(Counter)
     examples: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    made: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    made: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))  # class -> step -> counts
+    by_score: dict[str, dict[str, dict[str, Counter]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(Counter)))
     for mention in mentions:
         entity_class = CORPUS_CLASSES[mention.corpus_type]
         counts = stats[entity_class]
@@ -225,8 +226,9 @@ def gold_mention_accuracy(
             counts["unlinked"] += 1
         elif strategies and entity_id in strategies:
             strategy, score = strategies[entity_id]
-            made[entity_class][strategy].update({"linked": 1, "correct": int(top in ids)})
-            made[entity_class][f"{strategy}@{score_bucket(score)}"].update({"linked": 1, "correct": int(top in ids)})
+            judged = {"linked": 1, "correct": int(top in ids)}
+            made[entity_class][strategy].update(judged)
+            by_score[entity_class][strategy][score_bucket(score)].update(judged)
         if top in ids:
             counts["correct"] += 1
             continue
@@ -250,23 +252,19 @@ def gold_mention_accuracy(
         if name != "overall":
             result[name]["error_examples"] = {k: v for k, v in examples[name].items()}
             if strategies:
-                result[name]["by_strategy"] = _precision_by_strategy(made[name])
+                result[name]["by_strategy"] = {
+                    step: {
+                        **_precision(counts),
+                        "by_score": {b: _precision(c) for b, c in sorted(by_score[name][step].items())},
+                    }
+                    for step, counts in sorted(made[name].items())
+                }
     return result
 
 
-def _precision_by_strategy(made: dict[str, Counter]) -> dict[str, dict]:
-    """``{strategy: {linked, correct, precision, by_score: {bucket: {...}}}}`` from counts keyed
-    ``strategy`` and ``strategy@bucket``."""
-    table: dict[str, dict] = {}
-    for key in sorted(made, key=lambda k: (k.partition("@")[0], k.partition("@")[2])):
-        strategy, _, bucket = key.partition("@")
-        counts = made[key]
-        row = {**counts, "precision": _ratio(counts["correct"], counts["linked"])}
-        if bucket:
-            table[strategy].setdefault("by_score", {})[bucket] = row
-        else:
-            table[strategy] = row
-    return table
+def _precision(counts: Counter) -> dict[str, float | int]:
+    """``linked`` and ``correct`` counts with their ratio."""
+    return {**counts, "precision": _ratio(counts["correct"], counts["linked"])}
 
 
 def end_to_end_scores(

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -29,8 +30,10 @@ AUTO_INT8 = False
 CPUINFO = Path("/proc/cpuinfo")
 
 
+@functools.cache
 def cpu_has_fast_bf16(cpuinfo: Path = CPUINFO) -> bool:
-    """True if the CPU flags include AMX-BF16 or AVX512-BF16 (False where /proc/cpuinfo is absent)."""
+    """True if the CPU flags include AMX-BF16 or AVX512-BF16 (False where /proc/cpuinfo is absent). Read once a
+    process: the embedding step asks on every batch it scores."""
     try:
         flags = set(cpuinfo.read_text().split())
     except OSError:

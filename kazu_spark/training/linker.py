@@ -373,13 +373,13 @@ def train_linker(
                 lambda: SynonymEncoder.load(scratch, device=device), synonyms, devel
             )
 
+    most = most_pairs(synonyms, mentions, pairs_per_concept)  # the batch count's bound, the same every epoch
+
     def epoch_batches(epoch: int) -> list[list[tuple[str, str]]]:
         rng = random.Random(training.seed * 1_000_003 + epoch)
         pairs = draw_pairs(synonyms, mentions, pairs_per_concept, rng, class_pairs)
         batches = concept_batches([p[0] for p in pairs], training.batch_size, rng, most)
         return [[pairs[i][1:] for i in b] for b in batches]
-
-    most = most_pairs(synonyms, mentions, pairs_per_concept)
 
     def loss_fn(batch: list[tuple[str, str]]) -> torch.Tensor:
         left, right = zip(*batch, strict=True)
