@@ -144,11 +144,12 @@ def join_strategies(df: DataFrame) -> str:
 
 
 def timed(name: str, link: Callable[[DataFrame, DataFrame], DataFrame], mentions: DataFrame, terms: DataFrame) -> dict:
-    """Link every mention with ``link``, write to ``noop``; mentions/s, peak RSS and link counts."""
-    links = link(mentions, terms)
+    """Link every mention with ``link``, write to ``noop``; mentions/s, peak RSS and link counts. The call is
+    timed too: ``link_entities`` materialises its term index and some intermediate links when called."""
     n = mentions.count()
     with PeakRss() as rss:
         start = time.perf_counter()
+        links = link(mentions, terms)
         links.write.format("noop").mode("overwrite").save()
         seconds = time.perf_counter() - start
     linked = link(mentions, terms).select("entity_id").distinct().count()

@@ -391,7 +391,7 @@ class LinkingConfig(_Strict):
     )
     gene_species: GeneSpeciesConfig = Field(default_factory=GeneSpeciesConfig)
     batch_entities: int = Field(
-        2000,
+        50_000,
         ge=0,
         description="up to this many entities are linked on the driver in one pandas pass (linking.batch: the same "
         "rules, a few Spark jobs instead of a cascade of joins; small increments in seconds); 0 = always Spark joins. "

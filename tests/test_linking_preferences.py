@@ -28,6 +28,20 @@ def test_a_placeholder_species_counts_as_its_genus() -> None:
     assert preferred([MUS, MUS_SP], GENERIC) == ["NCBITaxon:10088", "NCBITaxon:10095"]  # nothing to prefer
 
 
+def test_a_genus_wins_over_its_namesake_subgenus_but_not_over_a_differently_named_one() -> None:
+    genus = Concept("NCBITaxon:7215", rank="genus", parents=("NCBITaxon:46877",), label="Drosophila <flies,genus>")
+    subgenus = Concept(
+        "NCBITaxon:32281", rank="subgenus", parents=("NCBITaxon:7215",), label="Drosophila <flies,subgenus>"
+    )
+    assert preferred([genus, subgenus], GENERIC) == ["NCBITaxon:7215"]  # the bare name "Drosophila"
+    sophophora = Concept("NCBITaxon:32341", rank="subgenus", parents=("NCBITaxon:7215",), label="Sophophora")
+    assert preferred([genus, sophophora], GENERIC) == ["NCBITaxon:32341"]  # the is_a parent loses
+    melanogaster = Concept(
+        "NCBITaxon:7227", rank="species", parents=("NCBITaxon:32351",), label="Drosophila melanogaster"
+    )
+    assert preferred([genus, subgenus, melanogaster], GENERIC) == ["NCBITaxon:7227"]  # a species still wins
+
+
 def test_taxa_of_no_rank_and_unrelated_species_are_left_alone() -> None:
     clade = Concept("NCBITaxon:314146", rank="clade", label="Euarchontoglires")
     assert preferred([clade, MUSCULUS], GENERIC) == ["NCBITaxon:10090", "NCBITaxon:314146"]

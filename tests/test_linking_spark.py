@@ -14,6 +14,7 @@ from kazu_spark.config import LinkingConfig, OntologySource, load_config
 from kazu_spark.lakehouse.delta import append_table, read_table
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.spark import link_entities
+from kazu_spark.linking.term_index import build_term_index
 from kazu_spark.ontologies.terms import build_ontology_terms, write_ontology_terms
 from kazu_spark.schemas import ENTITIES, ENTITY_LINKS, ONTOLOGY_TERMS, TABLES
 
@@ -370,3 +371,24 @@ def test_links_append_to_an_entity_links_table_of_an_older_version(
     table = read_table(spark, lakehouse, "entity_links")
     assert sorted(table.columns) == sorted(ENTITY_LINKS.fieldNames())  # evolution appends the new column
     assert sorted((r["link_id"] == "old", r["generic"]) for r in table.collect()) == [(False, False), (True, None)]
+
+
+def test_term_index_counts_ambiguity_per_tier_and_keeps_concept_facts(spark: SparkSession) -> None:
+    rows = [
+        _term("NCBITaxon:9606", "Homo sapiens", "human", "species", rank="species", parents="NCBITaxon:9605"),
+        {**_term("X:1", "Human", "Human", "species"), "source": "U"},  # tier 2: "human" names two concepts there
+    ]
+    index = build_term_index(spark.createDataFrame(rows, ONTOLOGY_TERMS), {"T": 1, "U": 2})
+    tier1 = {(r.key, r.concept_id, r.ambiguous) for r in index.dictionary_keys("normalised", tier=1).collect()}
+    tier2 = {(r.key, r.concept_id, r.ambiguous) for r in index.dictionary_keys("normalised", tier=2).collect()}
+    every = {(r.key, r.concept_id, r.ambiguous) for r in index.dictionary_keys("normalised").collect()}
+    key = normalise("human", "species")
+    assert tier1 == {(key, "NCBITaxon:9606", False)} and tier2 == {(key, "X:1", False)}
+    assert every == {(key, "NCBITaxon:9606", True), (key, "X:1", True)}  # ambiguous across the tiers
+    exact = {(r.key, r.source) for r in index.dictionary_keys("exact").collect()}
+    assert exact == {("human", "T"), ("Human", "U")}  # the exact keys keep their case
+    facts = {r.concept_id: (r.rank, r.parents, r.tax_id, r.label) for r in index.concepts.collect()}
+    assert facts == {
+        "NCBITaxon:9606": ("species", "NCBITaxon:9605", None, "Homo sapiens"),
+        "X:1": (None, None, None, "Human"),
+    }

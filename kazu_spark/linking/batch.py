@@ -93,8 +93,9 @@ def queries_of(entities: pd.DataFrame, documents: pd.DataFrame | None, abbreviat
     return queries[["entity_id", "doc_id", "via", "query", "entity_class"]].reset_index(drop=True)
 
 
-def lookup_keys(queries: pd.DataFrame) -> tuple[set[str], set[str], set[str]]:
-    """The keys ``queries`` can match: (exact synonyms, normalised synonyms, upper-cased normalised synonyms).
+def lookup_keys(queries: pd.DataFrame, variants: bool = True) -> tuple[set[str], set[str], set[str]]:
+    """The keys ``queries`` can match: (exact synonyms, normalised synonyms, upper-cased normalised synonyms);
+    the normalised ones include the variant keys unless ``variants`` is False (no ``variants`` step).
 
     Example:
         >>> lookup_keys(pd.DataFrame({"query": ["Breast cancers"], "entity_class": ["disease"]}))[1]
@@ -102,9 +103,10 @@ def lookup_keys(queries: pd.DataFrame) -> tuple[set[str], set[str], set[str]]:
     """
     exact = set(queries["query"])
     normalised, upper = set(), set()
-    for query, entity_class in zip(queries["query"], queries["entity_class"], strict=True):
+    distinct = queries[["query", "entity_class"]].drop_duplicates()
+    for query, entity_class in zip(distinct["query"], distinct["entity_class"], strict=True):
         key = normalise(query, entity_class)
-        normalised.update([key, *variant_keys(query, entity_class)])
+        normalised.update([key, *(variant_keys(query, entity_class) if variants else ())])
         upper.add(key.upper())
     return exact - {""}, normalised - {""}, upper - {""}
 
@@ -127,11 +129,12 @@ def least_per_group(frame: pd.DataFrame, keys: list[str], **columns: str) -> pd.
     return least.sort_values(keys, ignore_index=True)
 
 
-def _term_keys(terms: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+def _term_keys(terms: pd.DataFrame, key: pd.Series, wanted: pd.Series) -> pd.DataFrame:
     """Distinct (entity_class, key, source, concept_id) with their least label and synonym, ``ambiguous`` when
-    the key names several concepts of the class (``_term_keys`` of the Spark path)."""
+    the key names several concepts of the class (the Spark path's ``TermIndex`` keys), of the keys in ``wanted``
+    only (the lookups' keys: every row of a key is kept, so its ambiguity is that of the whole table)."""
     keyed = terms.assign(key=key)
-    keyed = keyed[keyed["key"] != ""]
+    keyed = keyed[(keyed["key"] != "") & keyed["key"].isin(set(wanted))]
     keys = ["entity_class", "key", "source", "concept_id"]
     per_concept = least_per_group(keyed, keys, default_label="default_label", matched_synonym="synonym")
     concepts = per_concept.groupby(["entity_class", "key"])["concept_id"].transform("nunique")
@@ -153,8 +156,15 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
+def _merge_text(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``left.merge(right, on=on)`` on text columns, also when a side is empty (its key columns may come typed
+    float, which pandas refuses to merge with text)."""
+    as_text = dict.fromkeys(on, object)
+    return left.astype(as_text).merge(right.astype(as_text), on=on)
+
+
 def _matches(lookups: pd.DataFrame, keys: pd.DataFrame, strategy: str, score: float, on: list[str]) -> pd.DataFrame:
-    joined = lookups[["entity_id", "doc_id", "via", *on]].merge(keys, on=on)
+    joined = _merge_text(lookups[["entity_id", "doc_id", "via", *on]], keys, on)
     return joined.assign(strategy=strategy, score=score)[MATCH]
 
 
@@ -170,11 +180,10 @@ def _normalised(lookups: pd.DataFrame) -> pd.Series:
 
 def _dictionary(missed: pd.DataFrame, terms: pd.DataFrame, step: str) -> pd.DataFrame:
     if step == "exact":
-        keys, lookups, score = _term_keys(terms, terms["synonym"]), missed.assign(key=missed["query"]), EXACT_SCORE
+        lookups, synonyms, score = missed.assign(key=missed["query"]), terms["synonym"], EXACT_SCORE
     else:
-        keys, score = _term_keys(terms, terms["normalised_synonym"]), NORMALISED_SCORE
-        lookups = missed.assign(key=_normalised(missed))
-    return _matches(lookups, keys, step, score, ["entity_class", "key"])
+        lookups, synonyms, score = missed.assign(key=_normalised(missed)), terms["normalised_synonym"], NORMALISED_SCORE
+    return _matches(lookups, _term_keys(terms, synonyms, lookups["key"]), step, score, ["entity_class", "key"])
 
 
 def _variants(missed: pd.DataFrame, terms: pd.DataFrame) -> pd.DataFrame:
@@ -182,7 +191,8 @@ def _variants(missed: pd.DataFrame, terms: pd.DataFrame) -> pd.DataFrame:
         key=[variant_keys(q, c) for q, c in zip(missed["query"], missed["entity_class"], strict=True)]
     ).explode("key")
     ranked = ranked.dropna(subset=["key"]).assign(rank=lambda f: f.groupby(level=0).cumcount())
-    matched = ranked.merge(_term_keys(terms, terms["normalised_synonym"]), on=["entity_class", "key"])
+    on = ["entity_class", "key"]
+    matched = _merge_text(ranked, _term_keys(terms, terms["normalised_synonym"], ranked["key"]), on)
     best = matched.groupby(["entity_id", "via"])["rank"].transform("min")
     return matched[matched["rank"] == best].assign(strategy="variant", score=VARIANT_SCORE)[MATCH]
 
@@ -241,10 +251,14 @@ def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
 
 
 def _concept_facts(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (concept_id, source): max rank, max parents, least label (``_candidate_facts`` of the Spark path)."""
-    return rows.groupby(["concept_id", "source"], as_index=False).agg(
-        rank=("rank", "max"), parents=("parents", "max"), label=("default_label", "min")
-    )
+    """Per (concept_id, source): max rank, max parents (NaN when no row has one), least label (``_candidate_facts``
+    of the Spark path); by sorts, not pandas' per-group Python loop over string columns with nulls."""
+    keys = ["concept_id", "source"]
+    facts = least_per_group(rows, keys, label="default_label")
+    for column in ("rank", "parents"):
+        greatest = rows[[*keys, column]].dropna().sort_values(column, kind="stable").drop_duplicates(keys, keep="last")
+        facts = facts.merge(greatest, on=keys, how="left")
+    return facts
 
 
 def _concept(row: pd.Series | tuple) -> Concept:
@@ -257,7 +271,8 @@ def _prefer_specific(
 ) -> pd.DataFrame:
     """Each entity's candidates narrowed to the most specific (``_prefer_specific`` of the Spark path)."""
     facts = _concept_facts(terms)
-    broad = {(f.concept_id, f.source) for f in facts.itertuples(index=False) if is_broad(_concept(f), generic)}
+    linked = facts[facts["concept_id"].isin(set(links["concept_id"]))]
+    broad = {(f.concept_id, f.source) for f in linked.itertuples(index=False) if is_broad(_concept(f), generic)}
     is_broad_link = pd.Series([(c, s) in broad for c, s in zip(links["concept_id"], links["source"], strict=True)],
                               index=links.index, dtype=bool)  # fmt: skip
     any_broad = is_broad_link.groupby(links["entity_id"]).transform("max")
@@ -269,18 +284,16 @@ def _prefer_specific(
         .merge(queries, on=["entity_id", "via"])
     )  # fmt: skip
     lookups = lookups.assign(key=_normalised(lookups))
-    keys = _term_keys(terms, terms["normalised_synonym"])
+    keys = _term_keys(terms, terms["normalised_synonym"], lookups["key"])
     widened = _matches(lookups, keys, "normalised", NORMALISED_SCORE, ["entity_class", "key", "source"])
     seen = pd.MultiIndex.from_frame(original[["entity_id", "concept_id"]])
     widened = widened[~pd.MultiIndex.from_frame(widened[["entity_id", "concept_id"]]).isin(seen)]
     candidates = _concat([original.assign(widened=False), widened.assign(widened=True)], [*MATCH, "widened"])
     described = candidates.merge(facts, on=["concept_id", "source"], how="left")
-    kept: dict[str, set[str]] = {}
-    for entity_id, rows in described.groupby("entity_id", sort=False):
-        found: dict[bool, list[Concept]] = {False: [], True: []}
-        for row in rows.itertuples(index=False):
-            found[bool(row.widened)].append(_concept(row))
-        kept[entity_id] = set(prefer_widened(found[False], found[True], generic))
+    found: dict[str, tuple[list[Concept], list[Concept]]] = {}
+    for row in described.itertuples(index=False):  # one pass: a groupby loop costs a frame per entity
+        found.setdefault(row.entity_id, ([], []))[bool(row.widened)].append(_concept(row))
+    kept = {entity_id: set(prefer_widened(*pair, generic)) for entity_id, pair in found.items()}
     pairs = zip(candidates["entity_id"], candidates["concept_id"], strict=True)
     keep = np.array([c in kept.get(e, ()) for e, c in pairs], dtype=bool)
     chosen = candidates[keep].copy()
@@ -318,7 +331,7 @@ def _prefer_document_species(
     foreign = judged[all_foreign]
     lookups = foreign[["entity_id", "via", "doc_taxon"]].drop_duplicates().merge(queries, on=["entity_id", "via"])
     lookups = lookups.assign(key=_normalised(lookups).str.upper())
-    keys = _term_keys(gene_terms, gene_terms["normalised_synonym"].str.upper())
+    keys = _term_keys(gene_terms, gene_terms["normalised_synonym"].str.upper(), lookups["key"])
     found = _matches(lookups, keys, "species", SPECIES_SCORE, ["entity_class", "key"])
     wanted = foreign[["entity_id", "doc_taxon"]].drop_duplicates().merge(found, on="entity_id")
     found = wanted[wanted["concept_id"].map(taxon_of) == wanted["doc_taxon"]][MATCH]
@@ -421,7 +434,7 @@ def link_with_table(
         >>> links[["concept_id", "strategy", "source_version"]].values.tolist()
         [['MESH:D001249', 'fuzzy_tfidf', '2024']]
     """
-    exact, normalised, upper = lookup_keys(queries_of(entities, documents, cfg.abbreviations))
+    exact, normalised, upper = lookup_keys(queries_of(entities, documents, cfg.abbreviations), "variants" in cfg.steps)
     synonyms = table["normalised_synonym"]
     hit = table["synonym"].isin(exact) | synonyms.isin(normalised) | synonyms.str.upper().isin(upper)
     reachable = table[table["concept_id"].isin(set(table.loc[hit, "concept_id"]))]

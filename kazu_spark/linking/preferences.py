@@ -7,7 +7,10 @@ type. A knowledge graph wants the specific concept, so of a mention's candidates
 
 1. **generic concepts** (``linking.generic_concepts``: catch-alls such as ``cell`` or ``Neoplasms``) lose
    to any other candidate;
-2. a candidate that is an ``is_a`` **parent** of another candidate (metadata ``parents``) loses to it;
+2. a candidate that is an ``is_a`` **parent** of another candidate (metadata ``parents``) loses to it,
+   except to its nominotypical subtaxon: a taxon of a ``sub`` rank that repeats its parent's name
+   (``Drosophila <flies,subgenus>`` under the genus ``Drosophila <flies,genus>``) is the parent's namesake
+   by the rules of nomenclature, so the bare name means the parent;
 3. a taxon at **species rank** or below (metadata ``rank``: species, subspecies, strain, ...) beats taxa of
    a higher rank (genus, family, ...); an NCBI placeholder species named ``<Genus> sp.`` (``Mus sp.``, an
    unidentified species of *Mus*) counts as its genus. Taxa of no or an unknown rank (``no rank``,
@@ -44,6 +47,8 @@ HIGHER_RANKS = frozenset(
      "subsection", "series", "species group", "species subgroup"}
 )  # fmt: skip
 _PLACEHOLDER_SUFFIX = " sp."
+#: ranks of a nominotypical subtaxon (one that may repeat its parent's name)
+_SUB_RANKS = frozenset({"subgenus", "subfamily", "subtribe", "suborder", "subclass", "subphylum", "section"})
 
 
 class Concept(NamedTuple):
@@ -67,6 +72,18 @@ def from_metadata(concept_id: str, metadata: Mapping[str, str | None] | None, la
     rank = metadata.get("rank")
     parents = tuple(p.strip() for p in (metadata.get("parents") or "").split("|") if p.strip())
     return Concept(concept_id, rank.replace("_", " ").strip().lower() if rank else None, parents, label)
+
+
+def _name(candidate: Concept) -> str:
+    """The taxon's name without NCBI's ``<...>`` disambiguator: ``Drosophila <flies,genus>`` -> ``Drosophila``."""
+    return (candidate.label or "").split(" <")[0].strip()
+
+
+def _nominotypical(candidate: Concept, by_id: Mapping[str, Concept]) -> bool:
+    """True when ``candidate`` is of a ``sub`` rank and repeats the name of a parent in ``by_id``."""
+    if candidate.rank not in _SUB_RANKS or not candidate.label:
+        return False
+    return any(p in by_id and _name(by_id[p]) == _name(candidate) for p in candidate.parents)
 
 
 def _species_level(candidate: Concept) -> bool:
@@ -108,6 +125,8 @@ def preferred(candidates: Iterable[Concept], generic: Collection[str]) -> list[s
     kept = list({c.concept_id: c for c in candidates}.values())
     specific = [c for c in kept if c.concept_id not in generic]
     kept = specific or kept
+    by_id = {c.concept_id: c for c in kept}
+    kept = [c for c in kept if not _nominotypical(c, by_id)] or kept
     parents = {p for c in kept for p in c.parents}
     kept = [c for c in kept if c.concept_id not in parents] or kept
     if any(_species_level(c) for c in kept):

@@ -93,6 +93,7 @@ from kazu_spark.linking.scores import (
     VARIANT_SCORE,
 )
 from kazu_spark.linking.species import prefer_document_species
+from kazu_spark.linking.term_index import DEFAULT_TIER, TermIndex, build_term_index
 from kazu_spark.linking.variants import variant_keys
 from kazu_spark.runtime.connect import session_pandas_udf
 from kazu_spark.runtime.memory_guard import check_memory, guard_memory
@@ -102,7 +103,6 @@ from kazu_spark.schemas import LINK_MATCH, LINK_ROWS, ddl
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_TIER = 1
 #: the cascade's steps that look lookups up by key in the terms, tier by tier
 _DICTIONARY_STEPS = ("exact", "normalised")
 
@@ -120,19 +120,6 @@ def normalise_udf(text: pd.Series, entity_class: pd.Series) -> pd.Series:
 def variant_keys_udf(text: pd.Series, entity_class: pd.Series) -> pd.Series:
     """``variant_keys`` over Arrow batches of (text, entity_class)."""
     return pd.Series([variant_keys(t, c) for t, c in zip(text, entity_class, strict=True)], index=text.index)
-
-
-def _term_keys(terms: DataFrame, key: Column) -> DataFrame:
-    """Distinct ``(entity_class, key, source, concept_id)`` with a representative synonym and label, and
-    ``ambiguous`` set when the key names more than one concept within the class."""
-    per_concept = (
-        terms.select("entity_class", key.alias("key"), "source", "concept_id", "default_label", "synonym")
-        .where(F.col("key") != "")
-        .groupBy("entity_class", "key", "source", "concept_id")
-        .agg(F.min("default_label").alias("default_label"), F.min("synonym").alias("matched_synonym"))
-    )
-    same_key = Window.partitionBy("entity_class", "key")
-    return per_concept.withColumn("ambiguous", F.size(F.collect_set("concept_id").over(same_key)) > 1)
 
 
 def _select_view(frame: DataFrame, view: StructType, **made: Column) -> DataFrame:
@@ -180,14 +167,6 @@ def _fuzzy_matches(
     return map_with_broadcast(keyed, indexes, match, _MATCH_SCHEMA, memory_limit_mb=memory_limit_mb)
 
 
-def _in_tier(tier: int, tier_of: dict[str, int], others: list[str]) -> Column:
-    """Terms of the sources in ``tier``: those named with it, or for the default tier every source not
-    named with another tier (terms may hold sources the config does not list)."""
-    if tier == _DEFAULT_TIER:
-        return ~F.col("source").isin(others) if others else F.lit(True)
-    return F.col("source").isin([name for name, t in tier_of.items() if t == tier])
-
-
 def _missed(queries: DataFrame, found: DataFrame | None) -> DataFrame:
     """The lookups that ``found`` (candidate links so far; None: none yet) has no link for."""
     if found is None:
@@ -195,33 +174,29 @@ def _missed(queries: DataFrame, found: DataFrame | None) -> DataFrame:
     return queries.join(found.select("entity_id", "via").distinct(), ["entity_id", "via"], "left_anti")
 
 
-def _dictionary(queries: DataFrame, terms: DataFrame, steps: list[str]) -> DataFrame:
-    """Candidate links of lookups against ``terms`` by the dictionary ``steps`` (exact, normalised) in order,
-    each on the lookups the ones before it missed."""
+def _dictionary(queries: DataFrame, index: TermIndex, tier: int, steps: list[str]) -> DataFrame:
+    """Candidate links of lookups against the keys of ``tier``'s sources by the dictionary ``steps`` (exact,
+    normalised) in order, each on the lookups the ones before it missed."""
     found: DataFrame | None = None
     for step in steps:
         missed = _missed(queries, found)
         if step == "exact":
-            lookup, synonyms, score = F.col("query"), F.col("synonym"), EXACT_SCORE
+            lookup, score = F.col("query"), EXACT_SCORE
         else:
-            lookup, synonyms, score = (
-                normalise_udf("query", "entity_class"),
-                F.col("normalised_synonym"),
-                NORMALISED_SCORE,
-            )
-        links = _matches(missed.withColumn("key", lookup), _term_keys(terms, synonyms), step, score)
+            lookup, score = normalise_udf("query", "entity_class"), NORMALISED_SCORE
+        links = _matches(missed.withColumn("key", lookup), index.dictionary_keys(step, tier), step, score)
         found = links if found is None else found.unionByName(links)
     assert found is not None, "called with at least one dictionary step"
     return found
 
 
-def _variant_matches(missed: DataFrame, terms: DataFrame) -> DataFrame:
+def _variant_matches(missed: DataFrame, index: TermIndex) -> DataFrame:
     """Links of each lookup's best-ranked variant key (``variant_keys``) that names a normalised synonym."""
     keyed = missed.select(
         "entity_id", "doc_id", "via", "entity_class",
         F.posexplode(variant_keys_udf("query", "entity_class")).alias("rank", "key"),
     )  # fmt: skip
-    matched = keyed.join(_term_keys(terms, F.col("normalised_synonym")), ["entity_class", "key"])
+    matched = keyed.join(index.dictionary_keys("normalised"), ["entity_class", "key"])
     best = F.min("rank").over(Window.partitionBy("entity_id", "via"))
     return (
         matched.withColumn("best", best)
@@ -231,12 +206,11 @@ def _variant_matches(missed: DataFrame, terms: DataFrame) -> DataFrame:
 
 
 def _stages(
-    terms: DataFrame, cfg: LinkingConfig, context: StepContext
+    terms: DataFrame, index: TermIndex, cfg: LinkingConfig, context: StepContext
 ) -> list[Callable[[DataFrame], DataFrame | None]]:
     """The cascade's stages from ``cfg.steps``: a run of dictionary steps (exact, normalised) becomes one stage
     per source tier, the other steps one stage each, in the order listed."""
-    tier_of = {source.name: source.tier for source in cfg.ontologies}
-    others = [name for name, tier in tier_of.items() if tier != _DEFAULT_TIER]
+    tiers = sorted({*(source.tier for source in cfg.ontologies), DEFAULT_TIER})
     limit = context.cfg.worker_memory_limit_mb
     stages: list[Callable[[DataFrame], DataFrame | None]] = []
     steps = list(cfg.steps)
@@ -244,16 +218,11 @@ def _stages(
         if steps[0] in _DICTIONARY_STEPS:
             run = list(takewhile(lambda s: s in _DICTIONARY_STEPS, steps))
             steps = steps[len(run) :]
-            stages += [
-                lambda missed, tier=tier, run=run: _dictionary(
-                    missed, terms.where(_in_tier(tier, tier_of, others)), run
-                )
-                for tier in sorted({*tier_of.values(), _DEFAULT_TIER})
-            ]
+            stages += [lambda missed, tier=tier, run=run: _dictionary(missed, index, tier, run) for tier in tiers]
             continue
         step = steps.pop(0)
         if step == "variants":
-            stages.append(lambda missed: _variant_matches(missed, terms))
+            stages.append(lambda missed: _variant_matches(missed, index))
         elif step == "fuzzy":
             stages.append(lambda missed: _fuzzy_matches(missed, terms, cfg.fuzzy, limit))
         elif step == "embedding":
@@ -275,14 +244,16 @@ def _stages(
     return stages
 
 
-def _cascade(queries: DataFrame, terms: DataFrame, cfg: LinkingConfig, context: StepContext) -> DataFrame:
+def _cascade(
+    queries: DataFrame, terms: DataFrame, index: TermIndex, cfg: LinkingConfig, context: StepContext
+) -> DataFrame:
     """Candidate links of lookups (entity_id, doc_id, via, query, entity_class) by the steps of ``cfg.steps``
     (by default exact, then normalised, tier by tier, then variants, then fuzzy): a lookup gets the rows of
     the first stage that matches. When later stages run, the links found so far are materialised
     (``localCheckpoint``) before each: a stage reads the misses, i.e. the lookups anti-joined with everything
     before it, and without a checkpoint that plan (and the jobs running it) doubles per stage.
     """
-    stages = _stages(terms, cfg, context)
+    stages = _stages(terms, index, cfg, context)
     found = stages.pop(0)(queries) if stages else None
     for stage in stages:
         found = found.localCheckpoint(eager=True) if found is not None else None
@@ -305,24 +276,18 @@ def _abbreviation_queries(entities: DataFrame, documents: DataFrame, memory_limi
     )
 
 
-def _candidate_facts(terms: DataFrame, candidates: DataFrame, generic: frozenset[str]) -> DataFrame:
+def _candidate_facts(concepts: DataFrame, candidates: DataFrame, generic: frozenset[str]) -> DataFrame:
     """Per candidate ``(concept_id, source)``: its label, metadata ``rank`` and ``parents`` (null when the
-    terms have none) and ``broad``: generic or a taxon above species, so its mention is looked up wider."""
+    terms have none; ``concepts`` of a TermIndex) and ``broad``: generic or a taxon above species, so its
+    mention is looked up wider."""
 
     @pandas_udf(BooleanType())
     def broad(concept_id: pd.Series, rank: pd.Series, parents: pd.Series, label: pd.Series) -> pd.Series:
         rows = zip(concept_id, rank, parents, label, strict=True)
         return pd.Series([is_broad(_concept(*row), generic) for row in rows], index=concept_id.index)
 
-    metadata = F.col("metadata")
-    facts = (
-        terms.join(candidates, ["concept_id", "source"], "left_semi")
-        .groupBy("concept_id", "source")
-        .agg(
-            F.max(metadata.getItem("rank")).alias("rank"),
-            F.max(metadata.getItem("parents")).alias("parents"),
-            F.min("default_label").alias("label"),
-        )
+    facts = concepts.join(candidates, ["concept_id", "source"], "left_semi").select(
+        "concept_id", "source", "rank", "parents", "label"
     )
     return facts.withColumn("broad", broad("concept_id", "rank", "parents", "label"))
 
@@ -343,10 +308,10 @@ def _preferred_batch(candidates: pd.Series, generic: frozenset[str]) -> pd.Serie
     return pd.Series(kept, index=candidates.index)
 
 
-def _prefer_specific(links: DataFrame, queries: DataFrame, terms: DataFrame, generic: frozenset[str]) -> DataFrame:
+def _prefer_specific(links: DataFrame, queries: DataFrame, index: TermIndex, generic: frozenset[str]) -> DataFrame:
     """``links`` (LINK_MATCH) with each entity's candidates narrowed to the most specific (module doc,
     Preferences); an entity with one candidate that is neither generic nor above species is left as it is."""
-    facts = _candidate_facts(terms, links.select("concept_id", "source").distinct(), generic)
+    facts = _candidate_facts(index.concepts, links.select("concept_id", "source").distinct(), generic)
     entity = Window.partitionBy("entity_id")
     judged = (
         links.join(facts.select("concept_id", "source", "broad"), ["concept_id", "source"], "left")
@@ -362,7 +327,7 @@ def _prefer_specific(links: DataFrame, queries: DataFrame, terms: DataFrame, gen
         .join(queries, ["entity_id", "via"])
         .withColumn("key", normalise_udf("query", "entity_class"))
     )
-    keys = _term_keys(terms, F.col("normalised_synonym"))
+    keys = index.dictionary_keys("normalised")
     widened = _select_view(
         lookups.join(keys, ["entity_class", "key", "source"]).join(original, ["entity_id", "concept_id"], "left_anti"),
         LINK_MATCH,
@@ -375,7 +340,7 @@ def _prefer_specific(links: DataFrame, queries: DataFrame, terms: DataFrame, gen
         .unionByName(widened.withColumn("widened", F.lit(True)))
         .localCheckpoint(eager=True)
     )
-    facts = _candidate_facts(terms, candidates.select("concept_id", "source").distinct(), generic)
+    facts = _candidate_facts(index.concepts, candidates.select("concept_id", "source").distinct(), generic)
     described = candidates.join(facts.drop("broad"), ["concept_id", "source"], "left")
 
     @pandas_udf(ArrayType(StringType()))
@@ -394,12 +359,25 @@ def _prefer_specific(links: DataFrame, queries: DataFrame, terms: DataFrame, gen
     return unjudged.select(*LINK_MATCH.fieldNames()).unionByName(chosen.select(*LINK_MATCH.fieldNames()))
 
 
-def _species_lookup(lookups: DataFrame, terms: DataFrame) -> DataFrame:
-    """Links of ``lookups`` by their normalised name in ``terms``, case folded (the gene-species step's second
-    look: the gene normaliser keeps an all-capital symbol's case, and ``AKT``/``Akt`` are one gene's spellings in
-    human and mouse)."""
+def _species_lookup(lookups: DataFrame, wanted: DataFrame, index: TermIndex) -> DataFrame:
+    """Links of ``lookups`` by their normalised name, case folded, among the concepts in ``wanted``
+    (``concept_id``): the gene-species step's second look (the gene normaliser keeps an all-capital symbol's
+    case, and ``AKT``/``Akt`` are one gene's spellings in human and mouse)."""
     keyed = lookups.withColumn("key", F.upper(normalise_udf("query", "entity_class")))
-    return _matches(keyed, _term_keys(terms, F.upper("normalised_synonym")), "species", SPECIES_SCORE)
+    keys = (
+        index.dictionary_keys("normalised")
+        .join(wanted, "concept_id", "left_semi")
+        .withColumn("key", F.upper("key"))
+        .drop("ambiguous")
+    )
+    lookup = ["entity_id", "doc_id", "via"]
+    matched = (  # a concept's keys that differ only in case fold into one: one row per lookup and concept
+        keyed.join(keys, ["entity_class", "key"])
+        .groupBy(*lookup, "concept_id", "source")
+        .agg(F.min("default_label").alias("default_label"), F.min("matched_synonym").alias("matched_synonym"))
+        .withColumn("ambiguous", F.size(F.collect_set("concept_id").over(Window.partitionBy(*lookup))) > 1)
+    )
+    return _select_view(matched, LINK_MATCH, strategy=F.lit("species"), score=F.lit(SPECIES_SCORE))
 
 
 def _disambiguate(
@@ -530,7 +508,8 @@ def link_entities(
     )
     if cfg.abbreviations and documents is not None:
         queries = queries.unionByName(_abbreviation_queries(entities, documents, context.cfg.worker_memory_limit_mb))
-    links = _cascade(queries, terms, cfg, context)
+    index = build_term_index(terms, {source.name: source.tier for source in cfg.ontologies})
+    links = _cascade(queries, terms, index, cfg, context)
     if cfg.abbreviations and documents is not None:  # an entity's long-form links replace its own
         via_long_form = F.col("via") == "abbreviation"
         has_long_form = F.max(via_long_form.cast("int")).over(Window.partitionBy("entity_id"))
@@ -543,15 +522,16 @@ def link_entities(
         )
     generic = frozenset(c for concepts in cfg.generic_concepts.values() for c in concepts)
     if cfg.prefer_specific:
-        links = _prefer_specific(links, queries, terms, generic)
+        links = _prefer_specific(links, queries, index, generic)
     if cfg.gene_species.enabled:
-        links = prefer_document_species(links, queries, terms, cfg.gene_species, _species_lookup)
+        lookup = partial(_species_lookup, index=index)
+        links = prefer_document_species(links, queries, index.concepts, cfg.gene_species, lookup)
     if cfg.disambiguation.enabled:
         links = _disambiguate(links, terms, documents, cfg.disambiguation, context.cfg.worker_memory_limit_mb)
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
     return _select_view(
-        with_source_version(links, terms),
+        with_source_version(links, index.concepts),
         LINK_ROWS,
         link_id=F.sha1(F.concat_ws("|", "entity_id", "concept_id", "source")),
         confidence_tier=_confidence_tier(cfg.tiers),

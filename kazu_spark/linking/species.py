@@ -32,16 +32,16 @@ from pyspark.sql import functions as F
 from kazu_spark.config import GeneSpeciesConfig
 from kazu_spark.schemas import LINK_MATCH
 
-#: (lookups, terms) -> the LINK_MATCH rows of the lookups' normalised names in those terms
+#: (lookups, wanted) -> the LINK_MATCH rows of the lookups' normalised names among the concepts of ``wanted``
+#: (one column, ``concept_id``)
 Lookup = Callable[[DataFrame, DataFrame], DataFrame]
 
 
-def _gene_taxa(terms: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+def _gene_taxa(concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     """(concept_id, taxon) of the gene classes' concepts whose metadata has a ``tax_id``."""
-    tax_id = F.col("metadata").getItem("tax_id")
     return (
-        terms.where(F.col("entity_class").isin(cfg.gene_classes) & tax_id.isNotNull())
-        .select("concept_id", F.concat(F.lit("NCBITaxon:"), tax_id).alias("taxon"))
+        concepts.where(F.col("entity_class").isin(cfg.gene_classes) & F.col("tax_id").isNotNull())
+        .select("concept_id", F.concat(F.lit("NCBITaxon:"), "tax_id").alias("taxon"))
         .distinct()
     )
 
@@ -66,13 +66,15 @@ def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: G
 
 
 def prefer_document_species(
-    links: DataFrame, queries: DataFrame, terms: DataFrame, cfg: GeneSpeciesConfig, lookup: Lookup
+    links: DataFrame, queries: DataFrame, concepts: DataFrame, cfg: GeneSpeciesConfig, lookup: Lookup
 ) -> DataFrame:
     """``links`` (LINK_MATCH) with gene mentions narrowed to, or looked up again among, the genes of their
     document's species (module doc). ``queries``: the lookups (entity_id, doc_id, via, query, entity_class);
-    ``lookup(lookups, terms)``: the LINK_MATCH rows of those lookups' normalised names in those terms."""
+    ``concepts``: (concept_id, entity_class, tax_id), as :class:`~kazu_spark.linking.term_index.TermIndex` has
+    them; ``lookup(lookups, wanted)``: the LINK_MATCH rows of those lookups' normalised names among the
+    concepts of ``wanted``."""
     fields = LINK_MATCH.fieldNames()
-    taxa = _gene_taxa(terms, cfg)
+    taxa = _gene_taxa(concepts, cfg)
     genes = queries.where(F.col("entity_class").isin(cfg.gene_classes)).select("entity_id", "via")
     entity = Window.partitionBy("entity_id")
     of_document = F.col("taxon") == F.col("doc_taxon")
@@ -91,7 +93,7 @@ def prefer_document_species(
     found = (
         lookup(
             foreign.select("entity_id", "via", "doc_taxon").distinct().join(queries, ["entity_id", "via"]),
-            terms.join(wanted.select("concept_id").distinct(), "concept_id", "left_semi"),
+            wanted.select("concept_id").distinct(),
         )
         .join(foreign.select("entity_id", "doc_taxon").distinct(), "entity_id")
         .join(wanted, ["concept_id", "doc_taxon"], "left_semi")
