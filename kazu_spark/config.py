@@ -397,6 +397,14 @@ class LinkingConfig(_Strict):
         "rules, a few Spark jobs instead of a cascade of joins; small increments in seconds); 0 = always Spark joins. "
         "Not used with a custom step or the embedding step",
     )
+    bulk: Literal["tasks", "joins"] = Field(
+        "tasks",
+        description="how more than batch_entities entities are linked: 'tasks' runs the same pandas pass in Spark "
+        "tasks, on the documents partitioned about batch_entities entities each, with the terms table shipped once "
+        "to every Python worker (each holds it: about 0.6 KB a term row, some 550 MB for a million synonyms); "
+        "'joins' runs the cascade as Spark joins over ontology_terms (no table in the workers). Spark Connect, "
+        "batch_entities 0, a custom step or the embedding step always use joins",
+    )
     generic_concepts: dict[str, list[str]] = Field(
         default_factory=lambda: {class_: list(ids) for class_, ids in GENERIC_CONCEPTS.items()},
         description="entity class -> catch-all concepts (cell, Neoplasms, ...): a more specific candidate wins "

@@ -38,7 +38,7 @@ def _links(entities: DataFrame, terms: DataFrame, documents: DataFrame, batch_en
     return _sorted(link_entities(entities, terms, cfg, documents))
 
 
-def test_a_small_batch_links_exactly_as_the_spark_joins(sample) -> None:
+def test_the_driver_pass_and_spark_tasks_link_exactly_as_the_spark_joins(sample) -> None:
     entities, documents, terms = sample
     assert entities.count() < 2000  # within the default batch size: the default configuration takes the batch path
     joins = _links(entities, terms, documents, batch_entities=0)
@@ -47,6 +47,8 @@ def test_a_small_batch_links_exactly_as_the_spark_joins(sample) -> None:
     assert len(joins) > 300 and {"exact", "normalised", "abbreviation"} <= strategies  # the sample exercises them
     assert joins["generic"].any() and (joins["confidence_tier"] == "medium").any()
     pd.testing.assert_frame_equal(batch, joins, check_dtype=False)
+    tasks = _links(entities, terms, documents, batch_entities=40)  # the pandas pass in Spark tasks, ~40 a partition
+    pd.testing.assert_frame_equal(tasks, joins, check_dtype=False)
 
 
 def test_the_next_run_on_the_same_terms_commit_links_from_the_driver_copy(sample, monkeypatch, tmp_path) -> None:

@@ -49,9 +49,10 @@ MENTIONS = {
 }
 
 
-@pytest.fixture(scope="module", params=[0, 2000], ids=["spark-joins", "pandas-batch"])
+@pytest.fixture(scope="module", params=[0, 2000, 3], ids=["spark-joins", "pandas-batch", "spark-tasks"])
 def batch_entities(request: pytest.FixtureRequest) -> int:
-    """``linking.batch_entities``: every linking test runs on both paths (Spark joins, the driver's pandas pass)."""
+    """``linking.batch_entities``: every linking test runs on the three engines (Spark joins; the driver's pandas
+    pass; the same pass in Spark tasks, ``linking.bulk`` tasks, over partitions of about 3 entities)."""
     return request.param
 
 

@@ -29,6 +29,7 @@ Example (a disease mention, one MEDIC synonym):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -263,7 +264,12 @@ def _concept_facts(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _concept(row: pd.Series | tuple) -> Concept:
     rank, parents = (None if pd.isna(v) else v for v in (row.rank, row.parents))
-    return from_metadata(row.concept_id, {"rank": rank, "parents": parents}, row.label)
+    return _known_concept(row.concept_id, rank, parents, row.label)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a batch's candidates repeat (every mention of a gene, a species)
+def _known_concept(concept_id: str, rank: str | None, parents: str | None, label: str | None) -> Concept:
+    return from_metadata(concept_id, {"rank": rank, "parents": parents}, label)
 
 
 def _prefer_specific(
@@ -417,12 +423,69 @@ def link_batch(
     )[ROWS]
 
 
+class TermTable:
+    """The whole ``ontology_terms`` table in pandas (:data:`TERM_COLUMNS` and ``source_version``) with what every
+    batch linked against it reuses: its normalised synonyms upper-cased and the fuzzy indexes built so far (per
+    set of classes). Pickled, it carries the table only; the rest is rebuilt where it is used (a Spark task
+    linking many batches builds each once).
+
+    Example:
+        >>> TermTable(pd.DataFrame({"normalised_synonym": ["p53"]})).upper.tolist()
+        ['P53']
+    """
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self._upper: pd.Series | None = None
+        self._indexes: dict[tuple[frozenset[str], int], dict] = {}
+        self._versions: dict[str, str | None] | None = None
+        self._taxa: dict[tuple[str, ...], set[str]] = {}
+
+    def __getstate__(self) -> dict:
+        return {"table": self.table}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["table"])
+
+    @property
+    def upper(self) -> pd.Series:
+        """The normalised synonyms upper-cased (the gene-species step's case-folded keys)."""
+        if self._upper is None:
+            self._upper = self.table["normalised_synonym"].str.upper()
+        return self._upper
+
+    def versions(self) -> dict[str, str | None]:
+        """Each source's (greatest) ``source_version``."""
+        if self._versions is None:
+            versions = self.table.groupby("source")["source_version"].max()
+            self._versions = {source: None if pd.isna(v) else v for source, v in versions.items()}
+        return self._versions
+
+    def gene_taxa(self, gene_classes: Collection[str]) -> set[str]:
+        """The ``tax_id`` values of the concepts of ``gene_classes``."""
+        key = tuple(sorted(gene_classes))
+        if key not in self._taxa:
+            self._taxa[key] = set(self.table.loc[self.table["entity_class"].isin(key), "tax_id"].dropna())
+        return self._taxa[key]
+
+    def fuzzy_indexes(self, classes: Collection[str], max_index_terms: int) -> dict:
+        """:func:`~kazu_spark.linking.fuzzy.class_indexes` of ``classes`` that have at most ``max_index_terms``
+        distinct normalised synonyms, built on first use."""
+        key = (frozenset(classes), max_index_terms)
+        if key not in self._indexes:
+            rows = index_rows(self.table, classes)
+            sizes = rows.groupby("entity_class")["normalised_synonym"].nunique().to_dict()
+            self._indexes[key] = class_indexes(rows[rows["entity_class"].isin(indexable(sizes, max_index_terms))])
+        return self._indexes[key]
+
+
 def link_with_table(
-    entities: pd.DataFrame, documents: pd.DataFrame | None, table: pd.DataFrame, cfg: LinkingConfig
+    entities: pd.DataFrame, documents: pd.DataFrame | None, table: pd.DataFrame | TermTable, cfg: LinkingConfig
 ) -> pd.DataFrame:
     """:func:`link_batch` against the whole ``ontology_terms`` table held in pandas (``table``: the
-    :data:`TERM_COLUMNS` and ``source_version``): the reachable rows, the sources' versions, the gene taxa,
-    the rows of fuzzy candidates and the fuzzy indexes of the classes that need one all come from it.
+    :data:`TERM_COLUMNS` and ``source_version``, or a :class:`TermTable` of them): the reachable rows, the
+    sources' versions, the gene taxa, the rows of fuzzy candidates and the fuzzy indexes of the classes that
+    need one all come from it.
 
     Example (a misspelt disease, found by the fuzzy step):
         >>> entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": ["Asthmma"],
@@ -434,22 +497,19 @@ def link_with_table(
         >>> links[["concept_id", "strategy", "source_version"]].values.tolist()
         [['MESH:D001249', 'fuzzy_tfidf', '2024']]
     """
+    whole = table if isinstance(table, TermTable) else TermTable(table)
+    table = whole.table
     exact, normalised, upper = lookup_keys(queries_of(entities, documents, cfg.abbreviations), "variants" in cfg.steps)
-    synonyms = table["normalised_synonym"]
-    hit = table["synonym"].isin(exact) | synonyms.isin(normalised) | synonyms.str.upper().isin(upper)
+    hit = table["synonym"].isin(exact) | table["normalised_synonym"].isin(normalised) | whole.upper.isin(upper)
     reachable = table[table["concept_id"].isin(set(table.loc[hit, "concept_id"]))]
-    versions = table.groupby("source")["source_version"].max()
-    genes = table["entity_class"].isin(cfg.gene_species.gene_classes)
 
     def fuzzy(keyed: pd.DataFrame) -> pd.DataFrame:
-        rows = index_rows(table, set(keyed["entity_class"]))
-        sizes = rows.groupby("entity_class")["normalised_synonym"].nunique().to_dict()
-        indexes = class_indexes(rows[rows["entity_class"].isin(indexable(sizes, cfg.fuzzy.max_index_terms))])
+        indexes = whole.fuzzy_indexes(set(keyed["entity_class"]), cfg.fuzzy.max_index_terms)
         return fuzzy_batch(indexes, keyed, cfg.fuzzy)
 
     facts = TermFacts(
-        versions={source: None if pd.isna(version) else version for source, version in versions.items()},
-        gene_taxa=set(table.loc[genes, "tax_id"].dropna()),
+        versions=whole.versions(),
+        gene_taxa=whole.gene_taxa(cfg.gene_species.gene_classes),
         concept_rows=lambda ids: table[table["concept_id"].isin(ids)][TERM_COLUMNS],
         fuzzy=fuzzy,
     )

@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -166,6 +167,7 @@ def _arabic(words: list[str]) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 17)  # a batch repeats its mentions, and each step of the cascade asks again
 def normalise(text: str, entity_class: str) -> str:
     """The matching key of ``text`` for an entity of ``entity_class`` (see the module doc for the rules).
 

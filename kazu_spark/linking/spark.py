@@ -78,7 +78,7 @@ from pyspark.sql.types import ArrayType, BooleanType, StringType, StructType
 
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import short_forms_batch
-from kazu_spark.linking.batch import CONCEPT_TEXT_SYNONYMS, batch_supported, link_with_table
+from kazu_spark.linking.batch import CONCEPT_TEXT_SYNONYMS, TermTable, batch_supported, link_with_table
 from kazu_spark.linking.disambiguate import resolve_document
 from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding_spark import embedding_matches
@@ -95,7 +95,7 @@ from kazu_spark.linking.scores import (
 from kazu_spark.linking.species import prefer_document_species
 from kazu_spark.linking.term_index import DEFAULT_TIER, TermIndex, build_term_index
 from kazu_spark.linking.variants import variant_keys
-from kazu_spark.runtime.connect import session_pandas_udf
+from kazu_spark.runtime.connect import is_connect, session_pandas_udf
 from kazu_spark.runtime.memory_guard import check_memory, guard_memory
 from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
 from kazu_spark.runtime.worker_cache import map_with_broadcast
@@ -107,6 +107,8 @@ log = logging.getLogger(__name__)
 _DICTIONARY_STEPS = ("exact", "normalised")
 
 _MATCH_SCHEMA = ddl(LINK_MATCH)
+#: the entity columns a document's row in ``_link_in_tasks`` leaves null
+_ENTITY_TEXT = ("entity_id", "mention", "entity_class")
 _SHORT_FORM_SCHEMA = "doc_id string, short string, long string, long_start int, long_end int"
 
 
@@ -476,6 +478,48 @@ def _link_on_driver(
     return spark.createDataFrame(links, schema) if len(links) else spark.createDataFrame([], schema)
 
 
+def _link_in_tasks(
+    entities: DataFrame,
+    terms: DataFrame,
+    cfg: LinkingConfig,
+    documents: DataFrame | None,
+    terms_key: str | None,
+    memory_limit_mb: float | None,
+) -> DataFrame:
+    """The links of a large batch by :func:`~kazu_spark.linking.batch.link_with_table` in Spark tasks: the entities
+    and their documents' texts are partitioned by document, about ``cfg.batch_entities`` entities a partition,
+    and each partition is linked in one pandas pass against the whole terms table, collected on the driver
+    (:func:`~kazu_spark.linking.driver_terms.driver_terms`) and broadcast once to every Python worker. Every
+    rule is per entity or per document, so partitioning by document gives the links of one pass over all."""
+    table = TermTable(driver_terms(terms, terms_key))
+    partitions = max(1, -(-entities.count() // cfg.batch_entities))
+    text = F.lit(None).cast("string")
+    rows = entities.select(
+        F.lit(False).alias("is_document"), "doc_id", "entity_id", "mention", "entity_class", text.alias("text")
+    )
+    with_texts = documents is not None  # the closure below must not hold a DataFrame
+    if documents is not None and (cfg.abbreviations or cfg.disambiguation.enabled):
+        texts = documents.join(entities.select("doc_id").distinct(), "doc_id", "left_semi")
+        rows = rows.unionByName(
+            texts.select(F.lit(True).alias("is_document"), "doc_id", *(text.alias(c) for c in _ENTITY_TEXT), "text")
+        )
+
+    def link(whole: TermTable, part: pd.DataFrame) -> pd.DataFrame:
+        is_document = part["is_document"].astype(bool)
+        texts = part.loc[is_document, ["doc_id", "text"]].reset_index(drop=True) if with_texts else None
+        found = part.loc[~is_document, ["entity_id", "doc_id", "mention", "entity_class"]]
+        return link_with_table(found.reset_index(drop=True), texts, whole, cfg)
+
+    return map_with_broadcast(
+        rows.repartition(partitions, "doc_id"),
+        table,
+        link,
+        ddl(LINK_ROWS),
+        memory_limit_mb=memory_limit_mb,
+        whole_partitions=True,
+    )
+
+
 def link_entities(
     entities: DataFrame,
     terms: DataFrame,
@@ -492,16 +536,22 @@ def link_entities(
     ``context`` is what a ``package.module:function`` step in ``cfg.steps`` receives (default: ``cfg``, ``terms``
     and ``documents``).
     Up to ``cfg.batch_entities`` entities (counted by one job) are linked on the driver by the same rules in
-    pandas (:mod:`kazu_spark.linking.batch`), unless a custom or embedding step needs Spark. Otherwise, with
-    fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the dictionary
+    pandas (:mod:`kazu_spark.linking.batch`), unless a custom or embedding step needs Spark; more entities, with
+    ``cfg.bulk`` "tasks", by the same pandas pass in Spark tasks, a partition of documents at a time (the
+    terms table broadcast to the Python workers). Otherwise (Spark joins), with
+    fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the term index and the dictionary
     links are materialised (``localCheckpoint``), and so are the fuzzy lookups, to find the classes that
     need a fuzzy index, which is built and broadcast. With ``prefer_specific`` the candidates are
     materialised too, before and after the wider lookup of the mentions that have a broad candidate.
     """
     cfg = cfg or LinkingConfig()
-    if batch_supported(cfg) and entities.limit(cfg.batch_entities + 1).count() <= cfg.batch_entities:
+    if batch_supported(cfg) and cfg.batch_entities > 0:
         terms_key = context.terms_key if context else None
-        return _link_on_driver(entities, terms, cfg, documents, terms_key)  # a small batch: one pandas pass
+        if entities.limit(cfg.batch_entities + 1).count() <= cfg.batch_entities:
+            return _link_on_driver(entities, terms, cfg, documents, terms_key)  # a small batch: one pandas pass
+        if cfg.bulk == "tasks" and not is_connect(entities.sparkSession):
+            limit = context.cfg.worker_memory_limit_mb if context else None
+            return _link_in_tasks(entities, terms, cfg, documents, terms_key, limit)
     context = context or StepContext(Config(linking=cfg), terms, documents)
     queries = entities.select(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"

@@ -66,10 +66,13 @@ def map_with_broadcast(
     schema: str,
     *,
     memory_limit_mb: float | None = None,
+    whole_partitions: bool = False,
 ) -> DataFrame:
     """``frame.mapInPandas`` of ``fn(obj, batch)`` per Arrow batch; ``obj`` is broadcast once, unpickled once a worker.
     The worker memory guard (:mod:`kazu_spark.runtime.memory_guard`, ``memory_limit_mb``; None: off) checks
     between batches; what it may release is this cache (``obj`` is unpickled again on the next batch).
+    ``whole_partitions``: ``fn`` gets each partition's batches concatenated, once (rows that must be seen
+    together, such as a document's, are partitioned together first).
 
     Example: see the module docstring.
     """
@@ -82,7 +85,11 @@ def map_with_broadcast(
         read = lambda: shipped.value  # noqa: E731
 
     def map_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in guard_memory(batches, memory_limit_mb, release=clear_worker_cache):
+        guarded = guard_memory(batches, memory_limit_mb, release=clear_worker_cache)
+        if whole_partitions:
+            frames = list(guarded)
+            guarded = iter([pd.concat(frames, ignore_index=True)] if frames else [])
+        for batch in guarded:
             yield fn(worker_cached(f"broadcast-{key}", lambda: pickle.loads(read())), batch)
 
     return frame.mapInPandas(map_partition, schema)
