@@ -47,7 +47,8 @@ def test_the_driver_pass_and_spark_tasks_link_exactly_as_the_spark_joins(sample)
     assert len(joins) > 300 and {"exact", "normalised", "abbreviation"} <= strategies  # the sample exercises them
     assert joins["generic"].any() and (joins["confidence_tier"] == "medium").any()
     pd.testing.assert_frame_equal(batch, joins, check_dtype=False)
-    tasks = _links(entities, terms, documents, batch_entities=40)  # the pandas pass in Spark tasks, ~40 a partition
+    assert entities.count() > 600  # so the tasks engine below links several partitions
+    tasks = _links(entities, terms, documents, batch_entities=300)  # the pandas pass in Spark tasks, ~300 a partition
     pd.testing.assert_frame_equal(tasks, joins, check_dtype=False)
 
 
