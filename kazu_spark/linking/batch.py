@@ -29,7 +29,6 @@ Example (a disease mention, one MEDIC synonym):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from kazu_spark.linking.abbreviations import short_forms_batch
 from kazu_spark.linking.disambiguate import resolve_document
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.normalise import normalise
-from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
+from kazu_spark.linking.preferences import Concept, concept_of, is_broad, prefer_widened
 from kazu_spark.linking.scores import ABBREVIATION_SCALE, EXACT_SCORE, NORMALISED_SCORE, SPECIES_SCORE, VARIANT_SCORE
 from kazu_spark.linking.variants import variant_keys
 from kazu_spark.schemas import LINK_MATCH, LINK_ROWS
@@ -264,12 +263,7 @@ def _concept_facts(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _concept(row: pd.Series | tuple) -> Concept:
     rank, parents = (None if pd.isna(v) else v for v in (row.rank, row.parents))
-    return _known_concept(row.concept_id, rank, parents, row.label)
-
-
-@functools.lru_cache(maxsize=1 << 16)  # a batch's candidates repeat (every mention of a gene, a species)
-def _known_concept(concept_id: str, rank: str | None, parents: str | None, label: str | None) -> Concept:
-    return from_metadata(concept_id, {"rank": rank, "parents": parents}, label)
+    return concept_of(row.concept_id, rank, parents, row.label)
 
 
 def _prefer_specific(

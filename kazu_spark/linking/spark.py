@@ -84,7 +84,7 @@ from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding_spark import embedding_matches
 from kazu_spark.linking.fuzzy import FuzzyIndex, class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.normalise import normalise
-from kazu_spark.linking.preferences import Concept, from_metadata, is_broad, prefer_widened
+from kazu_spark.linking.preferences import concept_of, is_broad, prefer_widened
 from kazu_spark.linking.scores import (
     ABBREVIATION_SCALE,
     EXACT_SCORE,
@@ -286,16 +286,12 @@ def _candidate_facts(concepts: DataFrame, candidates: DataFrame, generic: frozen
     @pandas_udf(BooleanType())
     def broad(concept_id: pd.Series, rank: pd.Series, parents: pd.Series, label: pd.Series) -> pd.Series:
         rows = zip(concept_id, rank, parents, label, strict=True)
-        return pd.Series([is_broad(_concept(*row), generic) for row in rows], index=concept_id.index)
+        return pd.Series([is_broad(concept_of(*row), generic) for row in rows], index=concept_id.index)
 
     facts = concepts.join(candidates, ["concept_id", "source"], "left_semi").select(
         "concept_id", "source", "rank", "parents", "label"
     )
     return facts.withColumn("broad", broad("concept_id", "rank", "parents", "label"))
-
-
-def _concept(concept_id: str, rank: str | None, parents: str | None, label: str | None) -> Concept:
-    return from_metadata(concept_id, {"rank": rank, "parents": parents}, label)
 
 
 def _preferred_batch(candidates: pd.Series, generic: frozenset[str]) -> pd.Series:
@@ -305,7 +301,7 @@ def _preferred_batch(candidates: pd.Series, generic: frozenset[str]) -> pd.Serie
     for rows in candidates:
         found = {False: [], True: []}
         for row in rows:
-            found[bool(row["widened"])].append(_concept(row["concept_id"], row["rank"], row["parents"], row["label"]))
+            found[bool(row["widened"])].append(concept_of(row["concept_id"], row["rank"], row["parents"], row["label"]))
         kept.append(prefer_widened(found[False], found[True], generic))
     return pd.Series(kept, index=candidates.index)
 
