@@ -113,6 +113,12 @@ class OntologySource(BaseModel):
         description="dictionary lookup order: tier 0 sources first (train curations), then 1 (the default), "
         "then 2 (fallbacks); a mention one tier's synonyms match never reaches the next",
     )
+    abbreviate_binomials: bool = Field(
+        False,
+        description="the source's terms are its binomial names and synonyms with the genus cut to its initial "
+        "('Mycobacterium bovis' -> 'M. bovis', the form papers use after the first mention) instead of the names "
+        "themselves: declare the file a second time with this at a later tier, so a full name always wins",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> OntologySource:
@@ -390,6 +396,11 @@ class LinkingConfig(_Strict):
         "anything over a generic concept (linking.preferences, docs/linking_preferences.md)",
     )
     gene_species: GeneSpeciesConfig = Field(default_factory=GeneSpeciesConfig)
+    genus_to_species: bool = Field(
+        True,
+        description="a mention linked to a genus, in a document whose other mentions link exactly one species of "
+        "that genus, links that species ('Bdellovibrio' in a B. bacteriovorus paper; linking.genus)",
+    )
     batch_entities: int = Field(
         50_000,
         ge=0,
@@ -410,6 +421,17 @@ class LinkingConfig(_Strict):
         description="entity class -> catch-all concepts (cell, Neoplasms, ...): a more specific candidate wins "
         "over them and their links are flagged generic; setting it replaces the whole mapping",
     )
+
+    def unfuzzy_sources(self) -> frozenset[str]:
+        """Sources whose synonyms only the dictionary steps match, never the fuzzy step: abbreviated names
+        (``abbreviate_binomials``), where a near miss is another species (``M. brunneum``, ``M. brunnea``).
+
+        Example:
+            >>> LinkingConfig(ontologies=[OntologySource(name="T", format="obo", entity_class="species",
+            ...     path="t.obo", abbreviate_binomials=True)]).unfuzzy_sources()
+            frozenset({'T'})
+        """
+        return frozenset(s.name for s in self.ontologies if s.abbreviate_binomials)
 
 
 #: the autocast precision of a training run (see :mod:`kazu_spark.training.loop`)

@@ -10,7 +10,7 @@ from conftest import sample_rows
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kazu_spark.linking import disambiguate
-from kazu_spark.linking.disambiguate import DocumentContext, choose_concepts, resolve_document
+from kazu_spark.linking.disambiguate import DocumentContext, choose_concepts, resolve_document, spells
 from kazu_spark.schemas import LINK_MATCH
 
 #: MDR1 is an alias of ABCB1 (HGNC:40) and of TBC1D9 (HGNC:21710)
@@ -45,6 +45,20 @@ def test_kept_ambiguous_when_context_does_not_separate_them() -> None:
     assert 0 < abs(scores[0] - scores[1]) < 0.5
     assert choose_concepts(MDR1, set(), DocumentContext("multidrug family"), TEXTS, margin=0.5)[1] == "unresolved"
     assert choose_concepts(MDR1, set(), None, TEXTS, margin=0.0) == (sorted(MDR1), "unresolved")
+
+
+def test_an_acronym_picks_the_one_candidate_whose_name_it_spells() -> None:
+    texts = {
+        "NCBITaxon:12721": "HIV; Human immunodeficiency virus",
+        "NCBITaxon:11676": "HIV; HIV-1; Human immunodeficiency virus 1",
+    }
+    candidates = sorted(texts)
+    spelled = [c for c in candidates if spells("HIV", texts[c])]
+    assert spelled == ["NCBITaxon:12721"]
+    assert choose_concepts(candidates, set(), None, texts, 0.05, spelled) == (["NCBITaxon:12721"], "acronym")
+    # the document's own links come first; a lower-case or over-long synonym is no acronym
+    assert choose_concepts(candidates, {"NCBITaxon:11676"}, None, texts, 0.05, spelled)[1] == "document"
+    assert not spells("Hiv", "Human immunodeficiency virus") and not spells("HUMANIV", "Human immunodeficiency virus")
 
 
 def test_several_linked_candidates_are_narrowed_then_compared_by_context() -> None:

@@ -65,6 +65,7 @@ PURE = (
     "linking.disambiguate",
     "linking.encoder",
     "linking.preferences",
+    "linking.genus",
     "linking.embedding",
     "linking.batch",
     "linking.scores",

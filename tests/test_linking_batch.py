@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kazu_spark.config import Config, LinkingConfig, load_config
-from kazu_spark.linking.batch import link_with_table
+from kazu_spark.linking.batch import _with_abbreviations, index_rows, link_with_table
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.pipeline.frames import annotate_dataframe
@@ -80,3 +80,33 @@ def test_a_batch_that_matches_nothing_has_no_links() -> None:
                           "parents": [None], "tax_id": ["9606"], "source_version": ["2024"]})  # fmt: skip
     links = link_with_table(entities, None, table, load_config().linking)
     assert links.empty and list(links.columns) == LINK_ROWS.fieldNames()
+
+
+def test_abbreviated_names_are_kept_out_of_the_fuzzy_index() -> None:
+    terms = pd.DataFrame({"entity_class": "species", "synonym": ["Metarhizium brunneum", "M. brunnea"],
+                          "normalised_synonym": ["metarhizium brunneum", "m brunnea"], "source": ["T", "T-abbreviated"],
+                          "concept_id": ["NCBITaxon:500148", "NCBITaxon:1"], "default_label": "x"})  # fmt: skip
+    assert sorted(index_rows(terms, ["species"])["source"]) == ["T", "T-abbreviated"]
+    assert index_rows(terms, ["species"], {"T-abbreviated"})["normalised_synonym"].tolist() == ["metarhizium brunneum"]
+
+
+def test_a_long_form_s_fuzzy_links_do_not_replace_a_short_form_s_own_links_by_name() -> None:
+    def link(entity: str, via: str, concept: str, strategy: str, score: float) -> dict:
+        return {"entity_id": entity, "doc_id": "d", "via": via, "concept_id": concept, "source": "S",
+                "default_label": concept, "matched_synonym": "x", "strategy": strategy, "score": score,
+                "ambiguous": False}  # fmt: skip
+
+    links = pd.DataFrame([
+        link("crc", "mention", "colorectal neoplasms", "exact", 1.0),  # CRC is its synonym
+        link("crc", "abbreviation", "another cancer", "fuzzy_tfidf", 0.7),  # "colorectal carcinoma", fuzzily
+        link("ibd", "mention", "a namesake", "exact", 1.0),
+        link("ibd", "abbreviation", "inflammatory bowel diseases", "normalised", 0.9),  # by name: it wins
+        link("pd", "mention", "a near miss", "fuzzy_tfidf", 0.7),
+        link("pd", "abbreviation", "parkinson disease", "fuzzy_tfidf", 0.75),  # both loose: the long form's
+    ])  # fmt: skip
+    kept = _with_abbreviations(links)
+    assert sorted(zip(kept["entity_id"], kept["concept_id"], kept["strategy"], strict=True)) == [
+        ("crc", "colorectal neoplasms", "exact"),
+        ("ibd", "inflammatory bowel diseases", "abbreviation"),
+        ("pd", "parkinson disease", "abbreviation"),
+    ]

@@ -8,8 +8,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from kazu_spark.config import OntologySource, load_config
-from kazu_spark.documents.pubtator import GoldMention, concept_ids, read_pubtator
+from kazu_spark.documents.pubtator import CORPUS_CLASSES, GoldMention, concept_ids, read_pubtator
 from kazu_spark.evaluation.linking import (
+    MISS_COLUMNS,
     _entity_id,
     annotated_classes,
     end_to_end_scores,
@@ -109,6 +110,23 @@ def test_gold_id_of_another_class_is_its_own_error_kind() -> None:
     result = gold_mention_accuracy([mention], {}, known)
     assert result["disease"]["errors"] == {"gold_id_in_other_class": 1}
     assert result["disease"]["not_in_ontology_share"] == 1.0
+
+
+def test_every_miss_is_listed_with_its_step_and_kind() -> None:
+    right = GoldMention("1", 0, 7, "aspirin", "Chemical", ("MESH:D001241",))
+    wrong = GoldMention("1", 20, 28, "diabetes", "Disease", ("MESH:D003920",))
+    unlinked = GoldMention("1", 30, 34, "flux", "Disease", ("MESH:D003424",))
+    known = {"disease": {"MESH:D003920", "MESH:D003424", "MESH:D009765"}, "drug": {"MESH:D001241"}}
+    gold = (right, wrong, unlinked)
+    ids = {m.mention: _entity_id((m.doc_id, m.start, m.end), CORPUS_CLASSES[m.corpus_type]) for m in gold}
+    predicted = {ids["aspirin"]: "MESH:D001241", ids["diabetes"]: "MESH:D009765"}
+    strategies = {ids["aspirin"]: ("exact", 1.0), ids["diabetes"]: ("fuzzy_tfidf", 0.7)}
+    misses: list[dict] = []
+    gold_mention_accuracy(list(gold), predicted, known, strategies=strategies, misses=misses)
+    assert [tuple(m[c] for c in MISS_COLUMNS) for m in misses] == [
+        ("1", 20, 28, "diabetes", "disease", "MESH:D003920", "MESH:D009765", "fuzzy_tfidf", 0.7, "wrong_concept"),
+        ("1", 30, 34, "flux", "disease", "MESH:D003424", "", "", None, "no_candidate"),
+    ]
 
 
 def test_gold_mention_accuracy_rules() -> None:

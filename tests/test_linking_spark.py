@@ -304,6 +304,64 @@ def test_species_over_genus_and_specific_over_generic(spark: SparkSession, batch
     assert [(r["concept_id"], r["generic"]) for r in unpreferred] == [("NCBITaxon:9605", False)]
 
 
+TAXA_TERMS = [  # as taxslim has them; "B. bacteriovorus" as the abbreviated source adds it
+    _term("NCBITaxon:958", "Bdellovibrio", "Bdellovibrio", "species", rank="genus", parents="NCBITaxon:213483"),
+    _term("NCBITaxon:959", "Bdellovibrio bacteriovorus", "Bdellovibrio bacteriovorus", "species", rank="species",
+          parents="NCBITaxon:958"),
+    _term("NCBITaxon:959", "Bdellovibrio bacteriovorus", "B. bacteriovorus", "species", rank="species",
+          parents="NCBITaxon:958"),
+    _term("NCBITaxon:7215", "Drosophila", "Drosophila", "species", rank="genus", parents="NCBITaxon:46877"),
+    _term("NCBITaxon:32341", "Sophophora", "Sophophora", "species", rank="subgenus", parents="NCBITaxon:7215"),
+    _term("NCBITaxon:32346", "melanogaster group", "melanogaster group", "species", rank="species_group",
+          parents="NCBITaxon:32341"),
+    _term("NCBITaxon:32351", "melanogaster subgroup", "melanogaster subgroup", "species", rank="species_subgroup",
+          parents="NCBITaxon:32346"),
+    _term("NCBITaxon:7227", "Drosophila melanogaster", "Drosophila melanogaster", "species", rank="species",
+          parents="NCBITaxon:32351"),
+    _term("NCBITaxon:7237", "Drosophila pseudoobscura", "Drosophila pseudoobscura", "species", rank="species",
+          parents="NCBITaxon:32341"),
+    _term("NCBITaxon:12721", "Human immunodeficiency virus", "HIV", "species", parents="NCBITaxon:693660"),
+    _term("NCBITaxon:11676", "Human immunodeficiency virus 1", "HIV", "species", rank="species",
+          parents="NCBITaxon:11646"),
+    _term("NCBITaxon:11676", "Human immunodeficiency virus 1", "HIV-1", "species", rank="species",
+          parents="NCBITaxon:11646"),
+]  # fmt: skip
+
+
+def test_species_by_strain_genus_and_acronym(spark: SparkSession, batch_entities: int) -> None:
+    mentions = [  # (entity id, document, mention)
+        ("b-strain", "bdello", "B. bacteriovorus HD100"),  # the strain dropped: the species
+        ("b-genus", "bdello", "Bdellovibrio"),  # the genus, in a paper about one of its species
+        ("f-species", "fly", "Drosophila melanogaster"), ("f-genus", "fly", "Drosophila"),  # four is_a steps up
+        ("t-one", "two-flies", "Drosophila melanogaster"), ("t-two", "two-flies", "Drosophila pseudoobscura"),
+        ("t-genus", "two-flies", "Drosophila"),  # two species of the genus: which one is not said
+        ("h-hiv", "hiv", "HIV"),  # both list the acronym; it spells the name of one
+        ("n-hiv", "hiv-1", "HIV"), ("n-hiv1", "hiv-1", "HIV-1"),  # pinned by the document first
+    ]  # fmt: skip
+    rows = [(e, d, "body", 0, len(m), m, "species", 0.9, "m", "h", "r") for e, d, m in mentions]
+    terms = spark.createDataFrame(TAXA_TERMS, ONTOLOGY_TERMS)
+    entities = spark.createDataFrame(rows, schema=ENTITIES)
+    links = link_entities(entities, terms, _cfg(batch_entities)).collect()
+    got = sorted((r["entity_id"], r["concept_id"], r["strategy"], r["ambiguous"]) for r in links)
+    assert got == [
+        ("b-genus", "NCBITaxon:959", "genus_species", False),
+        ("b-strain", "NCBITaxon:959", "variant", False),
+        ("f-genus", "NCBITaxon:7227", "genus_species", False),
+        ("f-species", "NCBITaxon:7227", "exact", False),
+        ("h-hiv", "NCBITaxon:12721", "exact", False),
+        ("n-hiv", "NCBITaxon:11676", "exact", False),
+        ("n-hiv1", "NCBITaxon:11676", "exact", False),
+        ("t-genus", "NCBITaxon:7215", "exact", False),
+        ("t-one", "NCBITaxon:7227", "exact", False),
+        ("t-two", "NCBITaxon:7237", "exact", False),
+    ]
+    off = _cfg(batch_entities, {"linking.genus_to_species": "false"})
+    plain = link_entities(entities.where("doc_id = 'fly'"), terms, off).collect()
+    assert sorted((r["entity_id"], r["concept_id"]) for r in plain) == [
+        ("f-genus", "NCBITaxon:7215"), ("f-species", "NCBITaxon:7227")
+    ]  # fmt: skip
+
+
 GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info gives them (symbols, synonyms)
     _term("NCBIGene:7157", "TP53", "TP53", "gene", tax_id="9606"),
     _term("NCBIGene:7157", "TP53", "p53", "gene", tax_id="9606"),

@@ -413,3 +413,45 @@ def test_hgnc_maps_onto_ncbi_gene() -> None:
     assert ("NCBIGene:7157", "TP53", "Li-Fraumeni syndrome", {"xref_of": "HGNC:11998"}) in [
         (r["concept_id"], r["default_label"], r["synonym"], r["metadata"]) for r in rows
     ]
+
+
+ABBREVIATED_OBO = """format-version: 1.2
+
+[Term]
+id: NCBITaxon:1765
+name: Mycobacterium tuberculosis variant bovis
+synonym: "Mycobacterium bovis" RELATED synonym []
+property_value: has_rank NCBITaxon:biotype
+
+[Term]
+id: NCBITaxon:9785
+name: Loxodonta africana
+synonym: "African savanna elephant" EXACT genbank_common_name []
+synonym: "Elephas africanus" RELATED synonym []
+property_value: has_rank NCBITaxon:species
+
+[Term]
+id: NCBITaxon:7459
+name: Apis
+synonym: "Apis honeybees" RELATED synonym []
+property_value: has_rank NCBITaxon:genus
+
+[Term]
+id: NCBITaxon:40051
+name: Bluetongue virus
+property_value: has_rank NCBITaxon:species
+"""
+
+
+def test_an_abbreviating_source_keeps_only_scientific_species_names_abbreviated(tmp_path: Path) -> None:
+    path = tmp_path / "taxa.obo"
+    path.write_text(ABBREVIATED_OBO, encoding="utf-8")
+    source = OntologySource(name="T-abbreviated", format="obo", entity_class="species", path=str(path),
+                            abbreviate_binomials=True, tier=2)  # fmt: skip
+    rows = list(terms_rows(source))
+    assert sorted((r["concept_id"], r["synonym"], r["normalised_synonym"]) for r in rows) == [
+        ("NCBITaxon:1765", "M. bovis", "m bovis"),  # from a synonym: the label is no binomial
+        ("NCBITaxon:9785", "E. africanus", "e africanus"),
+        ("NCBITaxon:9785", "L. africana", "l africana"),  # not the common name, the genus's, nor a virus's
+    ]
+    assert all(r["source"] == "T-abbreviated" for r in rows)

@@ -68,3 +68,17 @@ def test_no_variant_repeats_the_mention(mention: str) -> None:
 
 def test_symbols_keep_their_case() -> None:
     assert variant_keys("IL-6 and IL-8", "gene") == ["IL6", "IL8"]
+
+
+@pytest.mark.parametrize(
+    ("mention", "synonym"),
+    [
+        ("HIV-1 strain NL4-3", "HIV-1"),  # a strain after the species
+        ("B. bacteriovorus HD100", "B. bacteriovorus"),  # an abbreviated binomial, then the strain's code
+        ("Spodoptera litura Fabricius", "Spodoptera litura"),  # the authority
+        ("Escherichia coli strains K-12", "Escherichia coli"),
+    ],
+)
+def test_a_species_variant_drops_its_strain_or_authority(mention: str, synonym: str) -> None:
+    assert normalise(synonym, "species") in variant_keys(mention, "species")
+    assert normalise(synonym, "disease") not in variant_keys(mention, "disease")  # species only

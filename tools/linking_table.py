@@ -11,7 +11,8 @@ corpus follows. Run from the repository root:
     nice -n 5 python -m tools.linking_table > /tmp/linking_table.md    # every corpus, end to end
     python -m tools.linking_table --corpus s800 --gold-only             # one corpus, no NER
 
-``--out DIR`` keeps each corpus's JSON result (error kinds and examples) as ``DIR/<corpus>.json``.
+``--out DIR`` keeps each corpus's JSON result (error kinds and examples) as ``DIR/<corpus>.json`` and every
+gold mention linked wrong or not at all as ``DIR/<corpus>.misses.tsv`` (``evaluate linking --misses``).
 
 Example:
     >>> gold = {"species": {"evaluated": 4, "accuracy": 0.5, "in_ontology_accuracy": 1.0, "not_in_ontology_share": 0.5}}
@@ -91,18 +92,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to each run (repeatable)")
     args = p.parse_args(argv)
     rows, steps, times = [], [], []
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
     for corpus in args.corpus or list(CORPORA):
         cli = command(corpus, args.conf, args.data, args.gold_only, args.set)
+        extra = ["--misses", str(Path(args.out) / f"{corpus}.misses.tsv")] if args.out else []
         started = time.perf_counter()
         run = subprocess.run(
-            [sys.executable, "-m", "kazu_spark.cli.main", *cli, "--json"], capture_output=True, text=True, check=False
+            [sys.executable, "-m", "kazu_spark.cli.main", *cli, *extra, "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         seconds = time.perf_counter() - started
         if run.returncode:
             sys.exit(f"{corpus}: evaluate linking failed ({run.returncode}):\n{run.stderr[-3000:]}")
         result = json.loads(run.stdout.strip().splitlines()[-1])
         if args.out:
-            Path(args.out).mkdir(parents=True, exist_ok=True)
             (Path(args.out) / f"{corpus}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         rows.append(markdown_rows(corpus, result, " ".join(["kazu-spark", *cli])))
         steps.extend(strategy_rows(corpus, result))

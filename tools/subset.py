@@ -175,7 +175,8 @@ def subset_sources(shared_dir: str) -> list[OntologySource]:
         path=f"{shared_dir.rstrip('/')}/doid-2018-07-05.json.gz",
         id_prefix_filter="DOID:",
     )
-    return [*default_sources(shared_dir), doid]
+    derived = [s for s in default_sources(shared_dir) if not s.abbreviate_binomials]  # a second view of a file
+    return [*derived, doid]
 
 
 def write_subsets(shared_dir: str, out_dir: str, texts: Iterable[str], head: int = 300) -> dict[str, int]:

@@ -13,13 +13,14 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from kazu_spark.cli.common import SET_HELP, load, session
 from kazu_spark.documents.pubtator import read_pubtator
 from kazu_spark.errors import ConfigError
-from kazu_spark.evaluation.linking import annotated_classes, evaluate_linking
+from kazu_spark.evaluation.linking import MISS_COLUMNS, annotated_classes, evaluate_linking
 from kazu_spark.evaluation.ner import evaluate_conll, evaluate_corpora
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.paths import resolve_path
@@ -63,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     linking.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
     linking.add_argument("--gold-only", action="store_true", help="skip the end-to-end part (no NER)")
     linking.add_argument("--json", action="store_true", help="print only the JSON line")
+    linking.add_argument("--misses", metavar="TSV", help="write every gold mention linked wrong or not at all here")
     linking.set_defaults(func=cmd_evaluate_linking)
 
 
@@ -120,7 +122,10 @@ def cmd_evaluate_linking(args: argparse.Namespace) -> None:
         raise ConfigError(f"linking.ontologies has no source of the corpus's classes ({', '.join(sorted(classes))})")
     spark = session(cfg, "kazu-spark-evaluate-linking")
     terms = build_ontology_terms(spark, sources).cache()
-    result = evaluate_linking(spark, args.pubtator, terms, cfg, end_to_end=not args.gold_only)
+    misses: list[dict[str, object]] = []
+    result = evaluate_linking(spark, args.pubtator, terms, cfg, end_to_end=not args.gold_only, misses=misses)
+    if args.misses:
+        pd.DataFrame(misses, columns=list(MISS_COLUMNS)).to_csv(args.misses, sep="\t", index=False)
     if not args.json:
         table = Table(title=f"linking · {args.pubtator}")
         columns = ("class", "accuracy@1", "in-ontology acc.", "not in ontology", "evaluated", "correct", "unlinked",

@@ -61,6 +61,7 @@ from kazu_spark.runtime.steps import StepContext
 from kazu_spark.schemas import ENTITIES
 
 _EXAMPLES = 5
+MISS_COLUMNS = ("doc_id", "start", "end", "mention", "entity_class", "gold", "top", "strategy", "score", "error")
 
 Span = tuple[str, int, int]
 
@@ -186,6 +187,7 @@ def gold_mention_accuracy(
     aliases: dict[str, set[str]] | None = None,
     tied: dict[str, set[str]] | None = None,
     strategies: dict[str, tuple[str, float]] | None = None,
+    misses: list[dict[str, object]] | None = None,
 ) -> dict[str, dict]:
     """Accuracy@1 per entity class and overall, in-ontology accuracy and the share not in the ontology,
     error kinds (module doc) and a few examples each.
@@ -196,7 +198,8 @@ def gold_mention_accuracy(
     to its concepts at the top score (``top_candidates``). With ``strategies`` (``top_strategies``) each
     class also gets ``by_strategy``: per step, the mentions whose top link it made and how many are right
     (its precision on gold mentions), overall and per score bucket (``score_bucket``): what a threshold on
-    that step's score would keep and lose.
+    that step's score would keep and lose. A ``misses`` list gets one row per wrong or unlinked mention
+    (``MISS_COLUMNS``): the error analysis behind the counts.
 
     Example:
         >>> m = GoldMention("1", 0, 7, "lithium", "Chemical", ("MESH:D008094",))
@@ -234,6 +237,11 @@ def gold_mention_accuracy(
             continue
         category = _error_category(mention, ids, top, known, (tied or {}).get(entity_id, set()))
         errors[entity_class][category] += 1
+        if misses is not None:
+            step, score = (strategies or {}).get(entity_id, ("", None))
+            row = (mention.doc_id, mention.start, mention.end, mention.mention, entity_class,
+                   "|".join(mention.concept_ids), top or "", step, score, category)  # fmt: skip
+            misses.append(dict(zip(MISS_COLUMNS, row, strict=True)))
         if len(examples[entity_class][category]) < _EXAMPLES:
             examples[entity_class][category].append(
                 f"{mention.mention} -> {top} (gold {'|'.join(mention.concept_ids)})"
@@ -354,11 +362,18 @@ def _predicted_spans(
 
 
 def evaluate_linking(
-    spark: SparkSession, pubtator: str, terms: DataFrame, cfg: Config | None = None, *, end_to_end: bool = True
+    spark: SparkSession,
+    pubtator: str,
+    terms: DataFrame,
+    cfg: Config | None = None,
+    *,
+    end_to_end: bool = True,
+    misses: list[dict[str, object]] | None = None,
 ) -> dict[str, object]:
     """Gold-mention accuracy@1 of ``link_entities`` (configured by ``cfg.linking``) against ``terms`` on a
     PubTator file, and with ``end_to_end``, scores of the job's whole composition (``cfg.ner.steps``, then
-    linking) on the same documents. Returns a JSON-ready dict."""
+    linking) on the same documents. Returns a JSON-ready dict; ``misses`` gets every gold mention linked
+    wrong or not at all (``gold_mention_accuracy``)."""
     cfg = cfg or Config()
     docs = read_pubtator(pubtator)
     mentions = _linkable(docs)
@@ -376,7 +391,7 @@ def evaluate_linking(
         "corpus": pubtator,
         "documents": len(docs),
         "sources": sorted(r["source"] for r in terms.select("source").distinct().collect()),
-        "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases, tied, strategies),
+        "gold_mentions": gold_mention_accuracy(mentions, predicted, known, aliases, tied, strategies, misses),
     }
     if end_to_end:
         result["end_to_end"] = end_to_end_scores(docs, _predicted_spans(spark, docs, terms, cfg), aliases)

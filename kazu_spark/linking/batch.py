@@ -30,7 +30,7 @@ Example (a disease mention, one MEDIC synonym):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,11 +38,19 @@ import pandas as pd
 
 from kazu_spark.config import GeneSpeciesConfig, LinkingConfig
 from kazu_spark.linking.abbreviations import short_forms_batch
-from kazu_spark.linking.disambiguate import resolve_document
+from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
+from kazu_spark.linking.genus import ANCESTOR_HOPS, is_species_rank, species_of_genus
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, concept_of, is_broad, prefer_widened
-from kazu_spark.linking.scores import ABBREVIATION_SCALE, EXACT_SCORE, NORMALISED_SCORE, SPECIES_SCORE, VARIANT_SCORE
+from kazu_spark.linking.scores import (
+    ABBREVIATION_SCALE,
+    EXACT_SCORE,
+    LOOSE_STRATEGIES,
+    NORMALISED_SCORE,
+    SPECIES_SCORE,
+    VARIANT_SCORE,
+)
 from kazu_spark.linking.variants import variant_keys
 from kazu_spark.schemas import LINK_MATCH, LINK_ROWS
 
@@ -66,6 +74,8 @@ class TermFacts:
     versions: dict[str, str | None]
     gene_taxa: set[str]
     concept_rows: Callable[[set[str]], pd.DataFrame]
+    #: concept_id -> its ``|``-joined is_a parents, of every concept that has some (genus-to-species walks it)
+    parents: Mapping[str, str] = field(default_factory=dict)
     #: keyed lookups (entity_id, doc_id, via, key, entity_class) -> fuzzy LINK_MATCH rows
     fuzzy: Callable[[pd.DataFrame], pd.DataFrame] = field(default=lambda keyed: pd.DataFrame(columns=MATCH))
 
@@ -141,11 +151,13 @@ def _term_keys(terms: pd.DataFrame, key: pd.Series, wanted: pd.Series) -> pd.Dat
     return per_concept.assign(ambiguous=concepts > 1)
 
 
-def index_rows(terms: pd.DataFrame, classes: Collection[str]) -> pd.DataFrame:
-    """The rows a fuzzy index is built from, of ``terms`` (:data:`TERM_COLUMNS`): per (entity_class,
-    normalised_synonym, source, concept_id) the least ``default_label`` and synonym (``matched_synonym``), as
-    :func:`kazu_spark.linking.spark.build_fuzzy_indexes` groups them in Spark."""
-    kept = terms[terms["entity_class"].isin(classes) & (terms["normalised_synonym"] != "")]
+def index_rows(terms: pd.DataFrame, classes: Collection[str], skip_sources: Collection[str] = ()) -> pd.DataFrame:
+    """The rows a fuzzy index is built from, of ``terms`` (:data:`TERM_COLUMNS`) but ``skip_sources``: per
+    (entity_class, normalised_synonym, source, concept_id) the least ``default_label`` and synonym
+    (``matched_synonym``), as :func:`kazu_spark.linking.spark.build_fuzzy_indexes` groups them in Spark."""
+    kept = terms[
+        terms["entity_class"].isin(classes) & (terms["normalised_synonym"] != "") & ~terms["source"].isin(skip_sources)
+    ]
     keys = ["entity_class", "normalised_synonym", "source", "concept_id"]
     return least_per_group(kept, keys, default_label="default_label", matched_synonym="synonym")
 
@@ -240,10 +252,14 @@ def _cascade(queries: pd.DataFrame, terms: pd.DataFrame, cfg: LinkingConfig, fac
 
 
 def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
-    """An entity's long-form links replace its own (strategy abbreviation, score x 0.95)."""
+    """An entity's long-form links replace its own (strategy abbreviation, score x 0.95), except loose ones
+    (``LOOSE_STRATEGIES``) where the entity has a link by name of its own."""
     via_long = links["via"] == "abbreviation"
-    has_long = via_long.groupby(links["entity_id"]).transform("max")
-    kept = links[via_long | ~has_long].copy()
+    loose = links["strategy"].isin(LOOSE_STRATEGIES)
+    named = (~via_long & ~loose).groupby(links["entity_id"]).transform("max")
+    usable = via_long & ~(loose & named)
+    has_long = usable.groupby(links["entity_id"]).transform("max")
+    kept = links[usable | (~via_long & ~has_long)].copy()
     long = kept["via"] == "abbreviation"
     kept.loc[long, "strategy"] = "abbreviation"
     kept["score"] = np.where(long, ABBREVIATION_SCALE, 1.0) * kept["score"]
@@ -270,8 +286,7 @@ def _prefer_specific(
     links: pd.DataFrame, queries: pd.DataFrame, terms: pd.DataFrame, generic: Collection[str]
 ) -> pd.DataFrame:
     """Each entity's candidates narrowed to the most specific (``_prefer_specific`` of the Spark path)."""
-    facts = _concept_facts(terms)
-    linked = facts[facts["concept_id"].isin(set(links["concept_id"]))]
+    linked = _concept_facts(terms[terms["concept_id"].isin(set(links["concept_id"]))])  # of these rows only: cheaper
     broad = {(f.concept_id, f.source) for f in linked.itertuples(index=False) if is_broad(_concept(f), generic)}
     is_broad_link = pd.Series([(c, s) in broad for c, s in zip(links["concept_id"], links["source"], strict=True)],
                               index=links.index, dtype=bool)  # fmt: skip
@@ -289,6 +304,8 @@ def _prefer_specific(
     seen = pd.MultiIndex.from_frame(original[["entity_id", "concept_id"]])
     widened = widened[~pd.MultiIndex.from_frame(widened[["entity_id", "concept_id"]]).isin(seen)]
     candidates = _concat([original.assign(widened=False), widened.assign(widened=True)], [*MATCH, "widened"])
+    wider = terms[terms["concept_id"].isin(set(widened["concept_id"]) - set(linked["concept_id"]))]
+    facts = _concat([linked, _concept_facts(wider)], list(linked.columns)) if len(wider) else linked
     described = candidates.merge(facts, on=["concept_id", "source"], how="left")
     found: dict[str, tuple[list[Concept], list[Concept]]] = {}
     for row in described.itertuples(index=False):  # one pass: a groupby loop costs a frame per entity
@@ -344,12 +361,12 @@ def _prefer_document_species(
 
 
 def concept_texts(rows: pd.DataFrame) -> dict[str, str]:
-    """concept_id -> its least label and first 30 distinct synonyms in order, space-joined (what context
-    disambiguation compares with the document)."""
+    """concept_id -> its least label and first 30 distinct synonyms in order, ``CONCEPT_TEXT_SEPARATOR``-joined
+    (what context disambiguation compares with the document)."""
     texts = {}
     for concept_id, part in rows.groupby("concept_id"):
-        synonyms = " ".join(sorted(set(part["synonym"]))[:CONCEPT_TEXT_SYNONYMS])
-        texts[concept_id] = f"{part['default_label'].min()} {synonyms}"
+        names = [part["default_label"].min(), *sorted(set(part["synonym"]))[:CONCEPT_TEXT_SYNONYMS]]
+        texts[concept_id] = CONCEPT_TEXT_SEPARATOR.join(names)
     return texts
 
 
@@ -369,6 +386,40 @@ def _disambiguate(
         document = pd.DataFrame({"linked": [linked.get(doc_id)], "context": [context.get(doc_id)]})
         resolved.append(resolve_document(group.reset_index(drop=True), document, margin))
     return _concat([settled, *resolved], [*MATCH, "resolution"])
+
+
+def _ancestors(ids: set[str], parents: Mapping[str, str]) -> dict[str, list[str]]:
+    """Each of ``ids``' ancestors within ``ANCESTOR_HOPS`` is_a steps of ``parents`` (concept -> ``|``-joined ids).
+
+    Example:
+        >>> _ancestors({"s"}, {"s": "g1|g2", "g1": "f"})
+        {'s': ['g1', 'g2', 'f']}
+    """
+    found: dict[str, list[str]] = {}
+    for concept in ids:
+        seen: list[str] = []
+        step = {concept}
+        for _ in range(ANCESTOR_HOPS):
+            step = {p for c in step for p in parents.get(c, "").split("|") if p and p not in seen}
+            seen += sorted(step)
+        found[concept] = seen
+    return found
+
+
+def _species_of_genus(links: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts) -> pd.DataFrame:
+    """Genus mentions relinked to their document's one species of that genus (:mod:`kazu_spark.linking.genus`);
+    only the documents with a genus link are looked at."""
+    ranked = terms.loc[terms["rank"].notna(), ["concept_id", "rank"]].drop_duplicates("concept_id")
+    ranks = links["concept_id"].map(dict(zip(ranked["concept_id"], ranked["rank"], strict=True)))
+    genus_rank = ranks.astype("string").str.strip().str.lower().eq("genus").fillna(False).astype(bool)
+    if not genus_rank.any():
+        return links
+    in_play = links["doc_id"].isin(set(links.loc[genus_rank, "doc_id"]))
+    part = links[in_play]
+    ancestors = _ancestors(set(part.loc[ranks[in_play].map(is_species_rank), "concept_id"]), facts.parents)
+    lineage = part["concept_id"].map(lambda concept: ancestors.get(concept, []))
+    moved = species_of_genus(part.assign(genus_rank=genus_rank[in_play], ancestors=lineage))
+    return pd.concat([links[~in_play], moved], ignore_index=True)
 
 
 def _confidence_tier(links: pd.DataFrame, cfg: LinkingConfig) -> np.ndarray:
@@ -407,6 +458,8 @@ def link_batch(
         links = _disambiguate(links, terms, documents, cfg.disambiguation.margin)
     else:
         links = links.assign(resolution=None)
+    if cfg.genus_to_species:
+        links = _species_of_genus(links, terms, facts)
     links = links.reset_index(drop=True)
     ids = links["entity_id"] + "|" + links["concept_id"] + "|" + links["source"]
     return links.assign(
@@ -434,6 +487,7 @@ class TermTable:
         self._indexes: dict[tuple[frozenset[str], int], dict] = {}
         self._versions: dict[str, str | None] | None = None
         self._taxa: dict[tuple[str, ...], set[str]] = {}
+        self._parents: dict[str, str] | None = None
 
     def __getstate__(self) -> dict:
         return {"table": self.table}
@@ -455,6 +509,14 @@ class TermTable:
             self._versions = {source: None if pd.isna(v) else v for source, v in versions.items()}
         return self._versions
 
+    def parents(self) -> dict[str, str]:
+        """concept_id -> its (greatest) ``|``-joined parents, of the concepts that have some."""
+        if self._parents is None:
+            rows = self.table.loc[self.table["parents"].notna(), ["concept_id", "parents"]]
+            rows = rows.sort_values("parents", kind="stable").drop_duplicates("concept_id", keep="last")
+            self._parents = dict(zip(rows["concept_id"], rows["parents"], strict=True))
+        return self._parents
+
     def gene_taxa(self, gene_classes: Collection[str]) -> set[str]:
         """The ``tax_id`` values of the concepts of ``gene_classes``."""
         key = tuple(sorted(gene_classes))
@@ -462,12 +524,12 @@ class TermTable:
             self._taxa[key] = set(self.table.loc[self.table["entity_class"].isin(key), "tax_id"].dropna())
         return self._taxa[key]
 
-    def fuzzy_indexes(self, classes: Collection[str], max_index_terms: int) -> dict:
+    def fuzzy_indexes(self, classes: Collection[str], max_index_terms: int, skip_sources: frozenset[str]) -> dict:
         """:func:`~kazu_spark.linking.fuzzy.class_indexes` of ``classes`` that have at most ``max_index_terms``
-        distinct normalised synonyms, built on first use."""
-        key = (frozenset(classes), max_index_terms)
+        distinct normalised synonyms, without ``skip_sources``' synonyms, built on first use."""
+        key = (frozenset(classes), max_index_terms, skip_sources)
         if key not in self._indexes:
-            rows = index_rows(self.table, classes)
+            rows = index_rows(self.table, classes, skip_sources)
             sizes = rows.groupby("entity_class")["normalised_synonym"].nunique().to_dict()
             self._indexes[key] = class_indexes(rows[rows["entity_class"].isin(indexable(sizes, max_index_terms))])
         return self._indexes[key]
@@ -498,13 +560,14 @@ def link_with_table(
     reachable = table[table["concept_id"].isin(set(table.loc[hit, "concept_id"]))]
 
     def fuzzy(keyed: pd.DataFrame) -> pd.DataFrame:
-        indexes = whole.fuzzy_indexes(set(keyed["entity_class"]), cfg.fuzzy.max_index_terms)
+        indexes = whole.fuzzy_indexes(set(keyed["entity_class"]), cfg.fuzzy.max_index_terms, cfg.unfuzzy_sources())
         return fuzzy_batch(indexes, keyed, cfg.fuzzy)
 
     facts = TermFacts(
         versions=whole.versions(),
         gene_taxa=whole.gene_taxa(cfg.gene_species.gene_classes),
         concept_rows=lambda ids: table[table["concept_id"].isin(ids)][TERM_COLUMNS],
+        parents=whole.parents() if cfg.genus_to_species else {},
         fuzzy=fuzzy,
     )
     return link_batch(entities, documents, reachable[TERM_COLUMNS].reset_index(drop=True), facts, cfg)

@@ -6,7 +6,10 @@ candidates, in order:
 
 1. **the document's other links**: candidates that the same document also links *unambiguously*
    (another mention, e.g. the full name, pinned that concept) are kept and the others dropped;
-2. **TF-IDF over the context**: each remaining candidate's text (default label and synonyms) is
+2. **the acronym's expansion**: when the matched synonym is an acronym (``HIV``, both the *Human
+   immunodeficiency virus* and its type 1 list it) and the initials of exactly one candidate's label or
+   synonym spell it, that candidate wins;
+3. **TF-IDF over the context**: each remaining candidate's text (default label and synonyms) is
    compared with the document's text by the cosine of word TF-IDF vectors (as scikit-learn's
    ``TfidfVectorizer`` fitted on the context and the candidates' texts computes them); the best
    candidate wins when it beats the runner-up by at least ``margin``.
@@ -27,8 +30,9 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cached_property
 from typing import Literal
 
@@ -38,7 +42,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kazu_spark.schemas import LINK_MATCH
 
-Resolution = Literal["document", "context", "unresolved"]
+Resolution = Literal["document", "acronym", "context", "unresolved"]
 
 #: word unigrams and bigrams, lower-cased, one-character words included (scikit-learn's analyser)
 _ANALYZE = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b").build_analyzer()
@@ -92,17 +96,39 @@ class DocumentContext:
         return out
 
 
+#: joins a concept's label and synonyms into its ``concept_text`` (word TF-IDF ignores it; ``spells`` splits by it)
+CONCEPT_TEXT_SEPARATOR = "; "
+#: an acronym: two to six capitals
+_ACRONYM = re.compile(r"[A-Z]{2,6}")
+
+
+def spells(acronym: str | None, concept_text: str | None) -> bool:
+    """Whether ``acronym`` (two to six capitals) is the initials of the words of one of the names in
+    ``concept_text`` (a concept's label and synonyms, ``CONCEPT_TEXT_SEPARATOR``-joined).
+
+    Example:
+        >>> spells("HIV", "HIV; Human immunodeficiency virus"), spells("HIV", "HIV-1; Human immunodeficiency virus 1")
+        (True, False)
+    """
+    if not isinstance(acronym, str) or not isinstance(concept_text, str) or not _ACRONYM.fullmatch(acronym):
+        return False  # also a missing (NaN) synonym or text
+    names = concept_text.split(CONCEPT_TEXT_SEPARATOR)
+    return any("".join(word[0] for word in re.findall(r"[^\W_]+", name)).upper() == acronym for name in names)
+
+
 def choose_concepts(
     candidates: Sequence[str],
     linked_in_document: set[str],
     context: DocumentContext | None,
     concept_texts: Mapping[str, str],
     margin: float,
+    spelled: Collection[str] = (),
 ) -> tuple[list[str], Resolution]:
     """The candidates to keep for one ambiguous mention and how they were chosen (see the module doc).
 
     ``linked_in_document``: concepts the document links unambiguously; ``context``: the document's text
-    (None skips step 2); ``concept_texts``: candidate -> its label and synonyms. The kept list is sorted.
+    (None skips step 3); ``concept_texts``: candidate -> its label and synonyms; ``spelled``: the candidates
+    whose label the matched acronym spells (``spells``). The kept list is sorted.
 
     Example:
         >>> choose_concepts(["A", "B"], {"B", "C"}, None, {}, margin=0.1)
@@ -119,6 +145,9 @@ def choose_concepts(
         return in_document, "document"
     if in_document:
         kept = in_document
+    by_acronym = [c for c in kept if c in spelled]
+    if len(by_acronym) == 1:
+        return by_acronym, "acronym"
     if context is not None and context.text:
         scores = context.scores([concept_texts.get(c, "") for c in kept])
         order = np.argsort(-scores, kind="stable")
@@ -145,13 +174,15 @@ def resolve_document(links: pd.DataFrame, document: pd.DataFrame, margin: float)
     text = document["context"].iloc[0]
     context = DocumentContext(text) if isinstance(text, str) else None
     concepts, texts = links["concept_id"].to_numpy(), links["concept_text"].fillna("").to_numpy()
+    spelled = [spells(synonym, text) for synonym, text in zip(links["matched_synonym"], texts, strict=True)]
     keep = np.zeros(len(links), dtype=bool)
     ambiguous = np.zeros(len(links), dtype=bool)
     resolution = np.empty(len(links), dtype=object)
     for rows in links.groupby("entity_id", sort=False).indices.values():  # one entity's rows
         candidates = list(concepts[rows])
         concept_texts = dict(zip(candidates, texts[rows], strict=True))
-        chosen, how = choose_concepts(candidates, linked, context, concept_texts, margin)
+        acronym_of = {c for c, row in zip(candidates, rows, strict=True) if spelled[row]}
+        chosen, how = choose_concepts(candidates, linked, context, concept_texts, margin, acronym_of)
         keep[rows] = [c in chosen for c in candidates]
         ambiguous[rows], resolution[rows] = len(chosen) > 1, how
     return links.assign(ambiguous=ambiguous, resolution=resolution)[keep][[*LINK_MATCH.fieldNames(), "resolution"]]

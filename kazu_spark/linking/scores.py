@@ -17,3 +17,7 @@ SPECIES_SCORE = 0.85
 FUZZY_SCALE = 0.8
 #: a short form's link scores this times its long form's score
 ABBREVIATION_SCALE = 0.95
+#: strategies that find a concept by similarity, not by one of its names: a long form's links of these kinds
+#: do not replace a short form's own links by name (``CRC`` is a synonym of Colorectal Neoplasms; its long
+#: form "colorectal carcinoma" is only fuzzily one of another concept)
+LOOSE_STRATEGIES = frozenset({"fuzzy_tfidf", "embedding"})

@@ -79,15 +79,17 @@ from pyspark.sql.types import ArrayType, BooleanType, StringType, StructType
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
 from kazu_spark.linking.abbreviations import short_forms_batch
 from kazu_spark.linking.batch import CONCEPT_TEXT_SYNONYMS, TermTable, batch_supported, link_with_table
-from kazu_spark.linking.disambiguate import resolve_document
+from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
 from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding_spark import embedding_matches
 from kazu_spark.linking.fuzzy import FuzzyIndex, class_indexes, fuzzy_batch, indexable
+from kazu_spark.linking.genus import ANCESTOR_HOPS, species_of_genus
 from kazu_spark.linking.normalise import normalise
-from kazu_spark.linking.preferences import concept_of, is_broad, prefer_widened
+from kazu_spark.linking.preferences import SPECIES_RANKS, concept_of, is_broad, prefer_widened
 from kazu_spark.linking.scores import (
     ABBREVIATION_SCALE,
     EXACT_SCORE,
+    LOOSE_STRATEGIES,
     NORMALISED_SCORE,
     SPECIES_SCORE,
     VARIANT_SCORE,
@@ -226,7 +228,9 @@ def _stages(
         if step == "variants":
             stages.append(lambda missed: _variant_matches(missed, index))
         elif step == "fuzzy":
-            stages.append(lambda missed: _fuzzy_matches(missed, terms, cfg.fuzzy, limit))
+            unfuzzy = cfg.unfuzzy_sources()
+            fuzzy_terms = terms.where(~F.col("source").isin(*unfuzzy)) if unfuzzy else terms
+            stages.append(lambda missed, fuzzy_terms=fuzzy_terms: _fuzzy_matches(missed, fuzzy_terms, cfg.fuzzy, limit))
         elif step == "embedding":
             if cfg.embedding.model is None:  # no stage: a no-op stage would still cost the cascade a checkpoint
                 log.info("linking step 'embedding' skipped: linking.embedding.model is not set")
@@ -399,9 +403,11 @@ def _disambiguate(
         .groupBy("concept_id")
         .agg(
             F.concat_ws(
-                " ",
+                CONCEPT_TEXT_SEPARATOR,
                 F.min("default_label"),
-                F.concat_ws(" ", F.slice(F.sort_array(F.collect_set("synonym")), 1, CONCEPT_TEXT_SYNONYMS)),
+                F.concat_ws(
+                    CONCEPT_TEXT_SEPARATOR, F.slice(F.sort_array(F.collect_set("synonym")), 1, CONCEPT_TEXT_SYNONYMS)
+                ),
             ).alias("concept_text")
         )
     )
@@ -426,6 +432,45 @@ def _disambiguate(
         .applyInPandas(resolve, f"{_MATCH_SCHEMA}, resolution string")
     )
     return links.where(~F.col("ambiguous")).withColumn("resolution", F.lit(None).cast("string")).unionByName(resolved)
+
+
+def _species_of_genus(links: DataFrame, index: TermIndex) -> DataFrame:
+    """``links`` with genus mentions relinked to their document's one species of that genus
+    (:mod:`kazu_spark.linking.genus`): the documents with a genus link (with none, the links as they are, after
+    one small job) go through ``species_of_genus`` in a pandas UDF, each species-rank link with its ancestors
+    (``ANCESTOR_HOPS`` joins up the is_a parents of the ranked concepts)."""
+    rank = F.lower(F.trim(F.regexp_replace("rank", "_", " ")))
+    facts = (  # per ranked concept over its sources (a curation source has no rank nor parents)
+        index.concepts.where(F.col("rank").isNotNull())
+        .groupBy("concept_id")
+        .agg(F.max("rank").alias("rank"), F.max("parents").alias("parents"))
+        .select(
+            "concept_id",
+            (rank == "genus").alias("genus_rank"),
+            rank.isin(*SPECIES_RANKS).alias("species_rank"),
+            "parents",
+        )  # fmt: skip
+    )
+    described = links.join(facts.drop("parents"), "concept_id", "left").localCheckpoint(eager=True)
+    genus_docs = described.where("genus_rank").select("doc_id").distinct().localCheckpoint(eager=True)
+    if genus_docs.isEmpty():
+        return described.select(*links.columns)
+    edges = facts.select("concept_id", F.explode(F.split("parents", r"\|")).alias("ancestor")).where("ancestor != ''")
+    up = edges.select(F.col("concept_id").alias("ancestor"), F.col("ancestor").alias("next"))
+    species = described.join(genus_docs, "doc_id", "left_semi").where("species_rank").select("concept_id").distinct()
+    frontier = species.join(edges, "concept_id")
+    found = frontier
+    for _ in range(ANCESTOR_HOPS - 1):
+        frontier = frontier.join(up, "ancestor").select("concept_id", F.col("next").alias("ancestor"))
+        found = found.unionByName(frontier)
+    lineage = found.groupBy("concept_id").agg(F.sort_array(F.collect_set("ancestor")).alias("ancestors"))
+    affected = (
+        described.join(genus_docs, "doc_id", "left_semi")
+        .join(lineage, "concept_id", "left")
+        .select(*links.columns, F.coalesce("genus_rank", F.lit(False)).alias("genus_rank"), "ancestors")
+    )
+    moved = affected.groupBy("doc_id").applyInPandas(species_of_genus, links.schema)
+    return described.select(*links.columns).join(genus_docs, "doc_id", "left_anti").unionByName(moved)
 
 
 def _confidence_tier(cfg: TierConfig) -> Column:
@@ -556,13 +601,16 @@ def link_entities(
         queries = queries.unionByName(_abbreviation_queries(entities, documents, context.cfg.worker_memory_limit_mb))
     index = build_term_index(terms, {source.name: source.tier for source in cfg.ontologies})
     links = _cascade(queries, terms, index, cfg, context)
-    if cfg.abbreviations and documents is not None:  # an entity's long-form links replace its own
+    if cfg.abbreviations and documents is not None:  # an entity's long-form links replace its own (batch.py)
         via_long_form = F.col("via") == "abbreviation"
-        has_long_form = F.max(via_long_form.cast("int")).over(Window.partitionBy("entity_id"))
+        loose = F.col("strategy").isin(*LOOSE_STRATEGIES)
+        entity = Window.partitionBy("entity_id")
+        named = F.max((~via_long_form & ~loose).cast("int")).over(entity) == 1
         links = (
-            links.withColumn("has_long_form", has_long_form)
-            .where(via_long_form | (F.col("has_long_form") == 0))
-            .drop("has_long_form")
+            links.withColumn("usable", via_long_form & ~(loose & named))
+            .withColumn("has_long_form", F.max(F.col("usable").cast("int")).over(entity))
+            .where(F.col("usable") | (~via_long_form & (F.col("has_long_form") == 0)))
+            .drop("usable", "has_long_form")
             .withColumn("strategy", F.when(via_long_form, "abbreviation").otherwise(F.col("strategy")))
             .withColumn("score", F.when(via_long_form, ABBREVIATION_SCALE).otherwise(1.0) * F.col("score"))
         )
@@ -576,6 +624,8 @@ def link_entities(
         links = _disambiguate(links, terms, documents, cfg.disambiguation, context.cfg.worker_memory_limit_mb)
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
+    if cfg.genus_to_species:
+        links = _species_of_genus(links, index)
     return _select_view(
         with_source_version(links, index.concepts),
         LINK_ROWS,

@@ -18,6 +18,9 @@ back to fuzzy matching:
    (``neurological disease`` -> ``neurologic disease``);
 5. **leading qualifier dropped** -- ``familial gastric cancer`` -> ``gastric cancer`` (``familial``,
    ``hereditary``, ``sporadic`` ... in ``_QUALIFIERS``).
+6. **strain or authority dropped** (species) -- ``HIV-1 strain NL4-3`` -> ``HIV-1``,
+   ``B. bacteriovorus HD100`` -> ``B. bacteriovorus``, ``Spodoptera litura Fabricius`` -> ``Spodoptera
+   litura``: what follows ``strain``/``isolate``, or a (possibly abbreviated) binomial.
 
 Every rule is tried on the mention and on the coordination's conjuncts. The keys are matching keys,
 never display text, and only ever used for misses, so a rule may over-generate: a key that names no
@@ -44,6 +47,10 @@ _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
 _QUALIFIERS = frozenset(
     {"familial", "hereditary", "inherited", "sporadic", "isolated", "congenital", "idiopathic", "primary", "human"}
 )
+#: a strain or isolate named after a species ("HIV-1 strain NL4-3")
+_STRAIN = re.compile(r"\s+(?:strains?|str\.|isolates?|substr\.)\s+.*$", re.IGNORECASE)
+#: a binomial (genus, or its initial, and a lower-case epithet) followed by more words
+_BINOMIAL_HEAD = re.compile(r"((?:[A-Z][a-z]+|[A-Z]\.?)\s+[a-z][a-z-]{2,})\s+\S.*")
 #: adjective endings -> noun endings, tried in order on the last word (longest endings first)
 _ADJECTIVE_TO_NOUN = (
     ("tensive", ("tension",)),
@@ -100,6 +107,19 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
     return keys
 
 
+def _species_heads(text: str) -> list[str]:
+    """The species name a strain or an authority follows (rule 6).
+
+    Example:
+        >>> _species_heads("HIV-1 strain NL4-3"), _species_heads("B. bacteriovorus HD100")
+        (['HIV-1'], ['B. bacteriovorus'])
+    """
+    heads = [_STRAIN.sub("", text)]
+    if binomial := _BINOMIAL_HEAD.fullmatch(text.strip()):
+        heads.append(binomial[1])
+    return [head for head in heads if head != text]
+
+
 def variant_keys(text: str, entity_class: str) -> list[str]:
     """Normalised lookup keys of the variants of ``text`` (module doc), best first, without duplicates,
     blanks or ``normalise(text)`` itself.
@@ -110,4 +130,6 @@ def variant_keys(text: str, entity_class: str) -> list[str]:
     """
     own = normalise(text, entity_class)
     keys = [k for part in conjuncts(text) for k in _rewrites(part, entity_class)] + _rewrites(text, entity_class)
+    if entity_class == "species":
+        keys += [normalise(head, entity_class) for head in _species_heads(text)]
     return [k for k in dict.fromkeys(keys) if k and k != own]

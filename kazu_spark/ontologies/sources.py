@@ -11,13 +11,14 @@ def default_sources(root: str) -> list[OntologySource]:
     """The default sources (MEDIC, CL, NCBITaxon, NCBI Gene, MeSH drugs) with their canonical file names
     under ``root``: the shared data folder, or ``pkg://kazu_spark/resources/ontologies`` for the subsets.
 
+    Species are NCBI Taxonomy's taxa, whose binomials are also looked up abbreviated (``M. bovis``) at tier 2.
     Genes are NCBI Gene's human and mouse genes (``NCBIGene:<GeneID>``, the ids BioRED and PubTator use; a
     mention takes its document's species, ``linking.gene_species``); HGNC's aliases and previous symbols become
     the human genes' synonyms through the HGNC id each lists (``xref_target``).
 
     Example:
         >>> [s.name for s in default_sources("/data")]
-        ['MEDIC', 'CL', 'NCBITaxon', 'NCBIGene', 'NCBIGene-mouse', 'HGNC-NCBIGene', 'MeSH']
+        ['MEDIC', 'CL', 'NCBITaxon', 'NCBITaxon-abbreviated', 'NCBIGene', 'NCBIGene-mouse', 'HGNC-NCBIGene', 'MeSH']
         >>> default_sources("/data")[-1].tree_numbers_path
         '/data/mesh-2015-tree-numbers.tsv.gz'
     """
@@ -33,6 +34,15 @@ def default_sources(root: str) -> list[OntologySource]:
             entity_class="species",
             path=f"{root}/ncbitaxon-taxslim.obo.gz",
             id_prefix_filter="NCBITaxon:",
+        ),
+        OntologySource(
+            name="NCBITaxon-abbreviated",
+            format="obo",
+            entity_class="species",
+            path=f"{root}/ncbitaxon-taxslim.obo.gz",
+            id_prefix_filter="NCBITaxon:",
+            abbreviate_binomials=True,
+            tier=2,
         ),
         OntologySource(
             name="NCBIGene", format="gene_info", entity_class="gene", path=f"{root}/Homo_sapiens.gene_info.gz"

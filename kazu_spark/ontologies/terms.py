@@ -19,6 +19,7 @@ import functools
 import hashlib
 import itertools
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from kazu_spark.config import OntologySource
 from kazu_spark.lakehouse.delta import merge_into, merge_table, table_ref, with_retry
 from kazu_spark.linking.normalise import is_symbolic, normalise
+from kazu_spark.linking.preferences import HIGHER_RANKS
 from kazu_spark.ontologies.parsers import parse_source, source_checksum, source_version
 from kazu_spark.schemas import ONTOLOGY_TERMS
 
@@ -46,6 +48,35 @@ def term_id(source: str, concept_id: str, synonym: str) -> str:
     return hashlib.sha1(f"{source}|{concept_id}|{synonym}".encode()).hexdigest()
 
 
+_BINOMIAL = re.compile(r"([A-Z])[a-z]+((?: [a-z][a-z-]{2,}){1,2})")
+#: words that end a virus's name, not epithets ("Bluetongue virus" is no binomial)
+_NOT_EPITHETS = frozenset({"virus", "viruses", "phage", "viroid", "satellite"})
+
+
+def abbreviate_binomial(name: str) -> str:
+    """``name`` with its genus cut to the initial when it is a binomial or trinomial (a capitalised genus,
+    then one or two lower-case epithets), else ``""``: the short form a paper uses for a species it has
+    named once (the ``abbreviate_binomials`` option of a source).
+
+    Example:
+        >>> abbreviate_binomial("Mycobacterium bovis"), abbreviate_binomial("Loxodonta africana africana")
+        ('M. bovis', 'L. africana africana')
+        >>> abbreviate_binomial("Bluetongue virus"), abbreviate_binomial("Mus")
+        ('', '')
+    """
+    match = _BINOMIAL.fullmatch(name.strip())
+    if not match or _NOT_EPITHETS & set(match[2].split()):
+        return ""
+    return f"{match[1]}.{match[2]}"
+
+
+def _scientific_species_name(row: dict) -> bool:
+    """A label or related (scientific, in NCBI Taxonomy's OBO) synonym of a taxon that is not ranked above
+    species: not a common name ("Asian elephant") nor a genus's."""
+    rank = ((row["metadata"] or {}).get("rank") or "").replace("_", " ")
+    return row["synonym_type"] in ("label", "related") and rank not in HIGHER_RANKS
+
+
 def terms_rows(
     source: OntologySource, base: str | Path | None = None, sources: Iterable[OntologySource] = ()
 ) -> Iterator[dict]:
@@ -53,12 +84,15 @@ def terms_rows(
     the configured sources, where an ``xref_target`` is looked up.
 
     Synonyms are stripped of surrounding whitespace and empty ones dropped; when a concept lists one
-    synonym twice (e.g. as label and exact synonym) the first, i.e. the label, wins.
+    synonym twice (e.g. as label and exact synonym) the first, i.e. the label, wins. A source with
+    ``abbreviate_binomials`` keeps only its binomial synonyms, abbreviated (``abbreviate_binomial``).
     """
     version, checksum = source_version(source, base), source_checksum(source, base)
     seen: set[tuple[str, str]] = set()
     for row in parse_source(source, base, sources):
         synonym = row["synonym"].strip()
+        if source.abbreviate_binomials:
+            synonym = abbreviate_binomial(synonym) if _scientific_species_name(row) else ""
         key = (row["concept_id"], synonym)
         if not synonym or key in seen:
             continue
