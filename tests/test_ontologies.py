@@ -25,7 +25,7 @@ from kazu_spark.ontologies.parsers import (
     source_checksum,
     source_version,
 )
-from kazu_spark.ontologies.sources import default_sources
+from kazu_spark.ontologies.sources import HUMAN_NOUNS, default_sources
 from kazu_spark.ontologies.terms import terms_rows
 from kazu_spark.paths import resolve_path
 from tools.subset import TextMatcher, subset_sources, write_subsets
@@ -258,7 +258,15 @@ def test_bundled_subsets_parse() -> None:
     for source in sources:
         assert all(Path(path).is_file() for path in source.files())
         concepts = {row["concept_id"] for row in parse_source(source, sources=sources)}
-        assert len(concepts) >= 300, source.name
+        assert len(concepts) >= (1 if source.path == HUMAN_NOUNS else 300), source.name
+
+
+def test_the_nouns_papers_name_people_by_are_homo_sapiens() -> None:
+    (nouns,) = [s for s in load_config().linking.ontologies if s.path == HUMAN_NOUNS]
+    rows = list(terms_rows(nouns))
+    assert {r["concept_id"] for r in rows} == {"NCBITaxon:9606"} and {r["entity_class"] for r in rows} == {"species"}
+    synonyms = {r["synonym"] for r in rows}
+    assert {"patients", "women", "children", "participants"} <= synonyms
 
 
 def test_resolve_path() -> None:

@@ -77,6 +77,8 @@ def test_symbols_keep_their_case() -> None:
         ("B. bacteriovorus HD100", "B. bacteriovorus"),  # an abbreviated binomial, then the strain's code
         ("Spodoptera litura Fabricius", "Spodoptera litura"),  # the authority
         ("Escherichia coli strains K-12", "Escherichia coli"),
+        ("nude mice", "mouse"),  # a common name after its strain or model
+        ("Wistar rats", "rat"),
     ],
 )
 def test_a_species_variant_drops_its_strain_or_authority(mention: str, synonym: str) -> None:

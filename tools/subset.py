@@ -175,8 +175,8 @@ def subset_sources(shared_dir: str) -> list[OntologySource]:
         path=f"{shared_dir.rstrip('/')}/doid-2018-07-05.json.gz",
         id_prefix_filter="DOID:",
     )
-    derived = [s for s in default_sources(shared_dir) if not s.abbreviate_binomials]  # a second view of a file
-    return [*derived, doid]
+    files = [s for s in default_sources(shared_dir) if not s.abbreviate_binomials and not s.path.startswith("pkg://")]
+    return [*files, doid]  # not a second view of a file (abbreviated), nor a file the package bundles whole
 
 
 def write_subsets(shared_dir: str, out_dir: str, texts: Iterable[str], head: int = 300) -> dict[str, int]:

@@ -20,7 +20,8 @@ back to fuzzy matching:
    ``hereditary``, ``sporadic`` ... in ``_QUALIFIERS``).
 6. **strain or authority dropped** (species) -- ``HIV-1 strain NL4-3`` -> ``HIV-1``,
    ``B. bacteriovorus HD100`` -> ``B. bacteriovorus``, ``Spodoptera litura Fabricius`` -> ``Spodoptera
-   litura``: what follows ``strain``/``isolate``, or a (possibly abbreviated) binomial.
+   litura``: what follows ``strain``/``isolate``, or a (possibly abbreviated) binomial; and a common name
+   after its strain or model (``nude mice``, ``Wistar rats``): the last word.
 
 Every rule is tried on the mention and on the coordination's conjuncts. The keys are matching keys,
 never display text, and only ever used for misses, so a rule may over-generate: a key that names no
@@ -113,10 +114,14 @@ def _species_heads(text: str) -> list[str]:
     Example:
         >>> _species_heads("HIV-1 strain NL4-3"), _species_heads("B. bacteriovorus HD100")
         (['HIV-1'], ['B. bacteriovorus'])
+        >>> _species_heads("Wistar rats")
+        ['rats']
     """
     heads = [_STRAIN.sub("", text)]
     if binomial := _BINOMIAL_HEAD.fullmatch(text.strip()):
         heads.append(binomial[1])
+    elif (words := text.split()) and len(words) > 1 and words[-1].isalpha() and words[-1].islower():
+        heads.append(words[-1])  # a common name after its strain or model: "nude mice", "Wistar rats"
     return [head for head in heads if head != text]
 
 
