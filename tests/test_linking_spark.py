@@ -320,6 +320,10 @@ TAXA_TERMS = [  # as taxslim has them; "B. bacteriovorus" as the abbreviated sou
           parents="NCBITaxon:32351"),
     _term("NCBITaxon:7237", "Drosophila pseudoobscura", "Drosophila pseudoobscura", "species", rank="species",
           parents="NCBITaxon:32341"),
+    _term("NCBITaxon:5820", "Plasmodium", "Plasmodium", "species", rank="genus", parents="NCBITaxon:1639119"),
+    _term("NCBITaxon:418107", "Laverania", "Laverania", "species", parents="NCBITaxon:5820"),  # an unranked step
+    _term("NCBITaxon:5833", "Plasmodium falciparum", "Plasmodium falciparum", "species", rank="species",
+          parents="NCBITaxon:418107"),
     _term("NCBITaxon:12721", "Human immunodeficiency virus", "HIV", "species", parents="NCBITaxon:693660"),
     _term("NCBITaxon:11676", "Human immunodeficiency virus 1", "HIV", "species", rank="species",
           parents="NCBITaxon:11646"),
@@ -335,6 +339,7 @@ def test_species_by_strain_genus_and_acronym(spark: SparkSession, batch_entities
         ("f-species", "fly", "Drosophila melanogaster"), ("f-genus", "fly", "Drosophila"),  # four is_a steps up
         ("t-one", "two-flies", "Drosophila melanogaster"), ("t-two", "two-flies", "Drosophila pseudoobscura"),
         ("t-genus", "two-flies", "Drosophila"),  # two species of the genus: which one is not said
+        ("p-species", "malaria", "Plasmodium falciparum"), ("p-genus", "malaria", "Plasmodium"),
         ("h-hiv", "hiv", "HIV"),  # both list the acronym; it spells the name of one
         ("n-hiv", "hiv-1", "HIV"), ("n-hiv1", "hiv-1", "HIV-1"),  # pinned by the document first
     ]  # fmt: skip
@@ -351,6 +356,8 @@ def test_species_by_strain_genus_and_acronym(spark: SparkSession, batch_entities
         ("h-hiv", "NCBITaxon:12721", "exact", False),
         ("n-hiv", "NCBITaxon:11676", "exact", False),
         ("n-hiv1", "NCBITaxon:11676", "exact", False),
+        ("p-genus", "NCBITaxon:5833", "genus_species", False),
+        ("p-species", "NCBITaxon:5833", "exact", False),
         ("t-genus", "NCBITaxon:7215", "exact", False),
         ("t-one", "NCBITaxon:7227", "exact", False),
         ("t-two", "NCBITaxon:7237", "exact", False),

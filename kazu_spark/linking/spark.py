@@ -438,16 +438,16 @@ def _species_of_genus(links: DataFrame, index: TermIndex) -> DataFrame:
     """``links`` with genus mentions relinked to their document's one species of that genus
     (:mod:`kazu_spark.linking.genus`): the documents with a genus link (with none, the links as they are, after
     one small job) go through ``species_of_genus`` in a pandas UDF, each species-rank link with its ancestors
-    (``ANCESTOR_HOPS`` joins up the is_a parents of the ranked concepts)."""
+    (``ANCESTOR_HOPS`` joins up the is_a parents, through unranked taxa too, as the pandas pass walks them)."""
     rank = F.lower(F.trim(F.regexp_replace("rank", "_", " ")))
-    facts = (  # per ranked concept over its sources (a curation source has no rank nor parents)
-        index.concepts.where(F.col("rank").isNotNull())
+    facts = (  # per concept over its sources (a curation source has no rank nor parents)
+        index.concepts.where(F.col("rank").isNotNull() | F.col("parents").isNotNull())
         .groupBy("concept_id")
         .agg(F.max("rank").alias("rank"), F.max("parents").alias("parents"))
         .select(
             "concept_id",
-            (rank == "genus").alias("genus_rank"),
-            rank.isin(*SPECIES_RANKS).alias("species_rank"),
+            F.coalesce(rank == "genus", F.lit(False)).alias("genus_rank"),
+            F.coalesce(rank.isin(*SPECIES_RANKS), F.lit(False)).alias("species_rank"),
             "parents",
         )  # fmt: skip
     )
