@@ -40,7 +40,7 @@ from kazu_spark.config import GeneSpeciesConfig, LinkingConfig
 from kazu_spark.linking.abbreviations import short_forms_batch
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
-from kazu_spark.linking.genus import ANCESTOR_HOPS, is_species_rank, species_of_genus
+from kazu_spark.linking.genus import ANCESTOR_HOPS, is_genus_rank, is_species_rank, species_of_genus
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, concept_of, is_broad, prefer_widened
 from kazu_spark.linking.scores import (
@@ -162,6 +162,18 @@ def index_rows(terms: pd.DataFrame, classes: Collection[str], skip_sources: Coll
     return least_per_group(kept, keys, default_label="default_label", matched_synonym="synonym")
 
 
+def greatest_per_group(frame: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
+    """Per group of ``keys`` that has a value of ``column``, the greatest (``groupby(keys)[column].max()`` of
+    the non-null values, by a sort: ``least_per_group``'s reason), as ``keys`` and ``column``.
+
+    Example:
+        >>> rows = pd.DataFrame({"k": ["a", "a", "b"], "rank": ["genus", "species", None]})
+        >>> greatest_per_group(rows, ["k"], "rank").values.tolist()
+        [['a', 'species']]
+    """
+    return frame[[*keys, column]].dropna().sort_values(column, kind="stable").drop_duplicates(keys, keep="last")
+
+
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     """The rows of ``frames`` in order, as ``columns`` (empty frames skipped: their dtypes would leak)."""
     rows = [frame[columns] for frame in frames if len(frame)]
@@ -272,8 +284,7 @@ def _concept_facts(rows: pd.DataFrame) -> pd.DataFrame:
     keys = ["concept_id", "source"]
     facts = least_per_group(rows, keys, label="default_label")
     for column in ("rank", "parents"):
-        greatest = rows[[*keys, column]].dropna().sort_values(column, kind="stable").drop_duplicates(keys, keep="last")
-        facts = facts.merge(greatest, on=keys, how="left")
+        facts = facts.merge(greatest_per_group(rows, keys, column), on=keys, how="left")
     return facts
 
 
@@ -411,7 +422,7 @@ def _species_of_genus(links: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts
     only the documents with a genus link are looked at."""
     ranked = terms.loc[terms["rank"].notna(), ["concept_id", "rank"]].drop_duplicates("concept_id")
     ranks = links["concept_id"].map(dict(zip(ranked["concept_id"], ranked["rank"], strict=True)))
-    genus_rank = ranks.astype("string").str.strip().str.lower().eq("genus").fillna(False).astype(bool)
+    genus_rank = ranks.map(is_genus_rank).astype(bool)
     if not genus_rank.any():
         return links
     in_play = links["doc_id"].isin(set(links.loc[genus_rank, "doc_id"]))
@@ -512,8 +523,7 @@ class TermTable:
     def parents(self) -> dict[str, str]:
         """concept_id -> its (greatest) ``|``-joined parents, of the concepts that have some."""
         if self._parents is None:
-            rows = self.table.loc[self.table["parents"].notna(), ["concept_id", "parents"]]
-            rows = rows.sort_values("parents", kind="stable").drop_duplicates("concept_id", keep="last")
+            rows = greatest_per_group(self.table, ["concept_id"], "parents")
             self._parents = dict(zip(rows["concept_id"], rows["parents"], strict=True))
         return self._parents
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kazu_spark.linking.preferences import SPECIES_RANKS
+from kazu_spark.linking.preferences import SPECIES_RANKS, rank_name
 from kazu_spark.linking.scores import SPECIES_SCORE
 
 #: is_a steps searched from a species-rank taxon up to its genus (subspecies, species, subgroup, group, subgenus)
@@ -43,7 +43,17 @@ def is_species_rank(rank: str | float | None) -> bool:
         >>> is_species_rank("subspecies"), is_species_rank("species_group"), is_species_rank(None)
         (True, False, False)
     """
-    return isinstance(rank, str) and rank.replace("_", " ").strip().lower() in SPECIES_RANKS  # not NaN
+    return rank_name(rank) in SPECIES_RANKS
+
+
+def is_genus_rank(rank: str | float | None) -> bool:
+    """Whether an NCBI Taxonomy rank (metadata spelling) is ``genus``.
+
+    Example:
+        >>> is_genus_rank("genus"), is_genus_rank("subgenus"), is_genus_rank(float("nan"))
+        (True, False, False)
+    """
+    return rank_name(rank) == "genus"
 
 
 def species_of_genus(links: pd.DataFrame) -> pd.DataFrame:

@@ -61,6 +61,17 @@ class Concept(NamedTuple):
     label: str | None = None
 
 
+def rank_name(rank: str | float | None) -> str | None:
+    """An NCBI Taxonomy rank as the rules compare it: ``species_group`` and ``Species group`` are ``species
+    group``; None for no rank (None, NaN, blank).
+
+    Example:
+        >>> rank_name("species_group"), rank_name(" Genus "), rank_name(float("nan"))
+        ('species group', 'genus', None)
+    """
+    return rank.replace("_", " ").strip().lower() or None if isinstance(rank, str) else None
+
+
 def from_metadata(concept_id: str, metadata: Mapping[str, str | None] | None, label: str | None = None) -> Concept:
     """A ``Concept`` from an ``ontology_terms`` metadata map (``rank``; ``parents``, ``|``-joined ids);
     a missing or null key means not known.
@@ -72,7 +83,7 @@ def from_metadata(concept_id: str, metadata: Mapping[str, str | None] | None, la
     metadata = metadata or {}
     rank = metadata.get("rank")
     parents = tuple(p.strip() for p in (metadata.get("parents") or "").split("|") if p.strip())
-    return Concept(concept_id, rank.replace("_", " ").strip().lower() if rank else None, parents, label)
+    return Concept(concept_id, rank_name(rank), parents, label)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a batch's candidates repeat (every mention of a gene, a species)

@@ -455,19 +455,17 @@ def _species_of_genus(links: DataFrame, index: TermIndex) -> DataFrame:
     genus_docs = described.where("genus_rank").select("doc_id").distinct().localCheckpoint(eager=True)
     if genus_docs.isEmpty():
         return described.select(*links.columns)
+    in_play = described.join(genus_docs, "doc_id", "left_semi")
     edges = facts.select("concept_id", F.explode(F.split("parents", r"\|")).alias("ancestor")).where("ancestor != ''")
     up = edges.select(F.col("concept_id").alias("ancestor"), F.col("ancestor").alias("next"))
-    species = described.join(genus_docs, "doc_id", "left_semi").where("species_rank").select("concept_id").distinct()
-    frontier = species.join(edges, "concept_id")
+    frontier = in_play.where("species_rank").select("concept_id").distinct().join(edges, "concept_id")
     found = frontier
     for _ in range(ANCESTOR_HOPS - 1):
         frontier = frontier.join(up, "ancestor").select("concept_id", F.col("next").alias("ancestor"))
         found = found.unionByName(frontier)
     lineage = found.groupBy("concept_id").agg(F.sort_array(F.collect_set("ancestor")).alias("ancestors"))
-    affected = (
-        described.join(genus_docs, "doc_id", "left_semi")
-        .join(lineage, "concept_id", "left")
-        .select(*links.columns, F.coalesce("genus_rank", F.lit(False)).alias("genus_rank"), "ancestors")
+    affected = in_play.join(lineage, "concept_id", "left").select(
+        *links.columns, F.coalesce("genus_rank", F.lit(False)).alias("genus_rank"), "ancestors"
     )
     moved = affected.groupBy("doc_id").applyInPandas(species_of_genus, links.schema)
     return described.select(*links.columns).join(genus_docs, "doc_id", "left_anti").unionByName(moved)

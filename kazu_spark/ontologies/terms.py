@@ -29,7 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from kazu_spark.config import OntologySource
 from kazu_spark.lakehouse.delta import merge_into, merge_table, table_ref, with_retry
 from kazu_spark.linking.normalise import is_symbolic, normalise
-from kazu_spark.linking.preferences import HIGHER_RANKS
+from kazu_spark.linking.preferences import HIGHER_RANKS, rank_name
 from kazu_spark.ontologies.parsers import parse_source, source_checksum, source_version
 from kazu_spark.schemas import ONTOLOGY_TERMS
 
@@ -73,7 +73,7 @@ def abbreviate_binomial(name: str) -> str:
 def _scientific_species_name(row: dict) -> bool:
     """A label or related (scientific, in NCBI Taxonomy's OBO) synonym of a taxon that is not ranked above
     species: not a common name ("Asian elephant") nor a genus's."""
-    rank = ((row["metadata"] or {}).get("rank") or "").replace("_", " ")
+    rank = rank_name((row["metadata"] or {}).get("rank"))
     return row["synonym_type"] in ("label", "related") and rank not in HIGHER_RANKS
 
 
