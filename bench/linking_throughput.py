@@ -17,14 +17,24 @@ The embedding rows (``--embedding-layers``, e.g. ``6,3``, and ``--embedding-mode
 default) take the gold mentions of NCBI-disease, BC5CDR, BioRED and S800 (``--embedding-splits``, default
 devel; with their natural repetition; ``--embedding-classes`` keeps those of some classes, as
 ``linking.embedding.classes`` does) that the string steps (the default steps but ``embedding``) leave
-without a link, and time ``embedding_matches`` on them: distinct keys, the encoder (the base MiniLM cut to
-that many layers, ``--encoder``, or a trained folder), top-k against the full-size concept matrices of their
-classes, the joins back. Each encoder is timed ``--embedding-runs`` times in a row: the first call pays the
-Python workers' torch import, encoder load and matrix mapping, the later ones are the step on warm workers
-(inside ``annotate`` the NER stage has imported torch in the same reused workers). The concept vectors are
-random unit vectors (one per distinct synonym text, written to the matrix files before the timed part):
-scoring cost depends on the matrix's size, not its values, and embedding 320k synonyms on 2 cores would take
-longer than the benchmark; link quality is measured by ``evaluate linking``, not here.
+without a link, and time the step on them three ways, each ``--embedding-runs`` times in a row (the first
+call pays the torch import, the encoder's load and the matrices' mapping; the later ones run warm, as inside
+``annotate``, where the NER stage has imported torch in the same reused workers):
+
+* ``Spark step``: ``embedding_spark.embedding_matches``, the step of the Spark joins engine: distinct keys,
+  the encoder (the base MiniLM cut to that many layers, ``--encoder``, or a trained folder), top-k against
+  the full-size concept matrices of their classes in Spark tasks, the joins back;
+* ``pandas step``: ``batch.embedding_matches``, the same step in the pandas pass of the driver and tasks
+  engines, in this process with a torch thread per core (how the driver engine runs it);
+* ``tasks engine``: ``link_entities`` over all the gold mentions in Spark tasks (``linking.bulk`` tasks,
+  four partitions), ``linking.steps`` [exact, normalised] with and without ``embedding``: the mentions the
+  first misses over the difference of the two times.
+
+The concept vectors are random unit vectors (one per distinct synonym text, written to the matrix files
+before the timed part): scoring cost depends on the matrix's size, not its values, and embedding 320k
+synonyms on 2 cores would take longer than the benchmark. ``min_score`` is 0 so that every key keeps its
+nearest synonyms and the joins back carry their largest load (with real vectors and the default 0.875 most
+keys keep none); link quality is measured by ``evaluate linking``, not here.
 
     PYTHONPATH=$PWD .venv/bin/python bench/linking_throughput.py --mentions 1000000 \\
         --conf conf/ontologies-shared.yaml --embedding-layers 6,3 --embedding-model build/linker
@@ -36,6 +46,7 @@ import argparse
 import contextlib
 import functools
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -54,8 +65,11 @@ from pyspark.sql import functions as F
 from kazu_spark.config import EmbeddingConfig, LinkingConfig, load_config
 from kazu_spark.documents.pubtator import read_pubtator
 from kazu_spark.evaluation.linking import CORPUS_CLASSES
+from kazu_spark.linking import batch as pandas_pass
+from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding import to_bytes
 from kazu_spark.linking.embedding_spark import (
+    ClassMatrices,
     EncoderRef,
     class_matrices,
     concept_rows,
@@ -264,25 +278,77 @@ def embedding_rows(
     print(f"gold mentions ({'+'.join(splits)}): {total:,}; missed by the string steps: {n:,} "
           f"({distinct:,} distinct lower-cased)")  # fmt: skip
     root = Path(tempfile.mkdtemp(prefix="bench-embedding-"))
+    missed_local = missed.toPandas()
+    table = pandas_pass.TermTable(driver_terms(terms))  # the pandas pass's copy of the terms, collected once
     results = []
     for label, folder in encoders.items():
-        cfg = EmbeddingConfig(model=str(folder), matrix_dir=str(root / "matrices"))
+        cfg = EmbeddingConfig(model=str(folder), matrix_dir=str(root / "matrices"), min_score=0.0, classes=classes)
         ref = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
-        classes = [r["entity_class"] for r in missed.select("entity_class").distinct().collect()]
-        names = class_matrices(terms, classes, ref.version)
+        missed_classes = sorted(set(missed_local["entity_class"]))
+        names = class_matrices(terms, missed_classes, ref.version)
         rows = concept_rows(terms.where(F.col("entity_class").isin(list(names))), ref.lowercase)
         write_matrices(random_vectors(rows, 384), names, matrix_folder(cfg, ref))  # outside the timed part
+        row = functools.partial(embedding_row, label, mentions=n, keys=distinct)
+
         for run in range(runs):
             with PeakRss() as rss:  # the whole step: its driver-side jobs (distinct keys, classes) and the matching
                 start = time.perf_counter()
                 embedding_matches(missed, terms, cfg).write.format("noop").mode("overwrite").save()
                 seconds = time.perf_counter() - start
-            results.append(
-                {"path": f"embedding, {label}, {'first call' if run == 0 else 'warm workers'}", "mentions": n,
-                 "seconds": round(seconds, 1), "mentions_per_s": round(n / seconds),
-                 "peak_rss_mib": round(rss.peak / 2**20), "linked_fraction": float("nan"),
-                 "joins": f"{distinct:,} distinct keys ({round(distinct / seconds):,}/s), random concept vectors"}
-            )  # fmt: skip
+            results.append(row(f"Spark step, {'first call' if run == 0 else 'warm workers'}", seconds, rss.peak))
+        matrices = ClassMatrices.of(terms, missed_classes, cfg, os.cpu_count() or 1)
+        for run in range(runs):
+            with PeakRss() as rss:
+                start = time.perf_counter()
+                pandas_pass.embedding_matches(missed_local, table, matrices, cfg.classes)
+                seconds = time.perf_counter() - start
+            state = "first call" if run == 0 else "warm"
+            results.append(row(f"pandas step, {os.cpu_count()} threads, {state}", seconds, rss.peak))
+        results += tasks_engine_rows(mentions, terms, conf, cfg, runs, row)
+    return results
+
+
+def embedding_row(label: str, path: str, seconds: float, peak: int, *, mentions: int, keys: int) -> dict:
+    """One row of the embedding table: ``mentions`` missed mentions (``keys`` distinct) in ``seconds``."""
+    return {
+        "path": f"embedding, {label}, {path}",
+        "mentions": mentions,
+        "seconds": round(seconds, 1),
+        "mentions_per_s": round(mentions / seconds),
+        "peak_rss_mib": round(peak / 2**20),
+        "linked_fraction": float("nan"),
+        "joins": f"{keys:,} distinct keys ({round(keys / seconds):,}/s), random concept vectors",
+    }
+
+
+def tasks_engine_rows(
+    mentions: DataFrame, terms: DataFrame, conf: str, cfg: EmbeddingConfig, runs: int, row: Callable[..., dict]
+) -> list[dict]:
+    """Rows of the tasks engine (four partitions of the gold mentions): ``link_entities`` with ``linking.steps``
+    [exact, normalised] and with ``embedding`` after them, one after the other ``runs`` times; each row is the
+    first's misses over the difference of the two times."""
+    total = mentions.count()
+    strings = load_config(conf, {"linking.disambiguation.enabled": "false"}).linking.model_copy(
+        update={"steps": ["exact", "normalised"], "embedding": cfg, "batch_entities": -(-total // 4), "bulk": "tasks"}
+    )
+    embedded = strings.model_copy(update={"steps": ["exact", "normalised", "embedding"]})
+    linked = link_entities(mentions, terms, strings).select("entity_id").distinct().localCheckpoint(eager=True)
+    missed = mentions.join(linked, "entity_id", "left_anti")
+    misses, distinct = missed.count(), missed.select("entity_class", F.lower("mention")).distinct().count()
+    results = []
+    for run in range(runs):
+        took, peak = {}, 0
+        for name, linking in (("strings", strings), ("embedding", embedded)):
+            with PeakRss() as rss:
+                start = time.perf_counter()
+                link_entities(mentions, terms, linking).write.format("noop").mode("overwrite").save()
+                took[name] = time.perf_counter() - start
+            peak = max(peak, rss.peak)
+        state = "first call" if run == 0 else "warm workers"
+        print(f"tasks engine, {state}: {total:,} mentions, strings {took['strings']:.1f} s, "
+              f"+ embedding {took['embedding']:.1f} s; {misses:,} missed")  # fmt: skip
+        seconds = took["embedding"] - took["strings"]
+        results.append(row(f"tasks engine, {state}", seconds, peak, mentions=misses, keys=distinct))
     return results
 
 

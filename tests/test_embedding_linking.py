@@ -18,7 +18,8 @@ from transformers import BertConfig, BertModel
 from kazu_spark.config import EmbeddingConfig, LinkingConfig
 from kazu_spark.lakehouse.delta import read_table, table_version
 from kazu_spark.linking.embedding import candidates, encoder_version, nearest, save_matrix
-from kazu_spark.linking.embedding_spark import EMBEDDING_SCALE, class_matrices, match_batch
+from kazu_spark.linking.embedding_spark import class_matrices, match_batch
+from kazu_spark.linking.scores import EMBEDDING_SCALE
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.embeddings import ensure_concept_embeddings
 from kazu_spark.schemas import ENTITIES, ONTOLOGY_TERMS
@@ -127,8 +128,28 @@ def test_a_class_matrix_keeps_its_name_until_its_own_terms_or_the_encoder_change
     assert class_matrices(terms("g1"), ["disease"], "linker@2")["disease"] != first["disease"]
 
 
+#: ``linking.batch_entities`` of each engine: the Spark joins, the driver's pandas pass, and that pass in Spark
+#: tasks (``linking.bulk`` tasks) over partitions of about one entity
+ENGINES = {"spark-joins": 0, "pandas-driver": 50_000, "spark-tasks": 1}
+
+
+def _entities(spark: SparkSession, mentions: dict[str, tuple[str, str, int]]) -> DataFrame:
+    """ENTITIES rows of entity_id -> (mention, entity_class, start), each its own document unless the id says
+    ``doc/entity``."""
+    return spark.createDataFrame(
+        [
+            (e, e.split("/")[0], "body", start, start + len(m), m, c, 0.9, "test", "hash", "run-0")
+            for e, (m, c, start) in mentions.items()
+        ],
+        schema=ENTITIES,
+    )
+
+
 @pytest.mark.spark
-def test_a_mention_no_string_rule_reaches_links_by_embedding(spark: SparkSession, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch_entities", ENGINES.values(), ids=ENGINES.keys())
+def test_a_mention_no_string_rule_reaches_links_by_embedding(
+    spark: SparkSession, tmp_path: Path, batch_entities: int
+) -> None:
     terms = _terms(
         spark,
         [
@@ -139,14 +160,14 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(spark: SparkSession
         ],
     )
     mentions = {"e-exact": "Asthma", "e-semantic": "heart attack", "e-unrelated": "banana split"}
-    entities = spark.createDataFrame(
-        [(e, e, "body", 0, len(m), m, "disease", 0.9, "test", "hash", "run-0") for e, m in mentions.items()],
-        schema=ENTITIES,
-    )
+    entities = _entities(spark, {e: (m, "disease", 0) for e, m in mentions.items()})
     # the base MiniLM is not trained on synonyms: "heart attack" is 0.59 from "myocardial infarction", hence 0.5
     embedding = EmbeddingConfig(model=str(MINILM), min_score=0.5, precision="fp32", matrix_dir=str(tmp_path))
     cfg = LinkingConfig(
-        steps=["exact", "normalised", "embedding"], embedding=embedding, disambiguation={"enabled": False}
+        steps=["exact", "normalised", "embedding"],
+        embedding=embedding,
+        disambiguation={"enabled": False},
+        batch_entities=batch_entities,
     )
     links = {r["entity_id"]: r for r in link_entities(entities, terms, cfg).collect()}
     assert set(links) == {"e-exact", "e-semantic"}  # "banana split" is below min_score: no link
@@ -161,6 +182,61 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(spark: SparkSession
     assert semantic["confidence_tier"] != "high"  # an embedding link never ranks with the dictionary's
     drugs_only = cfg.model_copy(update={"embedding": embedding.model_copy(update={"classes": ["drug"]})})
     assert {r["entity_id"] for r in link_entities(entities, terms, drugs_only).collect()} == {"e-exact"}
+
+
+@pytest.mark.spark
+def test_the_three_engines_link_by_embedding_alike(spark: SparkSession, tmp_path: Path) -> None:
+    """The same links, row by row, from the Spark joins, the driver's pandas pass and the pass in Spark tasks:
+    best synonym per concept, near ties kept and then narrowed by the document, a short form linked through
+    its long form's embedding match, other classes' mentions by their own matrix."""
+    disease = [
+        ("MEDIC", "MESH:D009203", "Myocardial Infarction", "c1"),
+        ("MEDIC", "MESH:D009203", "Heart Infarction", "c1"),
+        ("MEDIC", "MESH:D001943", "Breast Neoplasms", "c1"),
+        ("MEDIC", "MESH:D001943", "Breast Carcinoma", "c1"),
+        ("MEDIC", "MESH:D000001", "Mammary Cancer", "c1"),
+        ("MEDIC", "MESH:D001249", "Asthma", "c1"),
+    ]
+    drug = _terms(spark, [("CTD", "MESH:D000082", "Paracetamol", "d1"), ("CTD", "MESH:D000082", "Acetaminophen", "d1")])
+    terms = _terms(spark, disease).unionByName(drug.withColumn("entity_class", F.lit("drug")))
+    text = "Patients with a heart attack (HA) or cancer of the breast took a pain killer. Asthma was rare."
+    mentions = {
+        "d1/attack": ("heart attack", "disease"),
+        "d1/short": ("HA", "disease"),
+        "d1/breast": ("cancer of the breast", "disease"),
+        "d1/drug": ("pain killer", "drug"),
+        "d1/exact": ("Asthma", "disease"),
+        "d2/breast": ("cancer of the breast", "disease"),
+        "d2/none": ("banana split", "disease"),
+    }
+    entities = _entities(spark, {e: (m, c, max(text.find(m), 0)) for e, (m, c) in mentions.items()})
+    documents = spark.createDataFrame([("d1", text), ("d2", "cancer of the breast")], "doc_id string, text string")
+    embedding = EmbeddingConfig(
+        model=str(MINILM), min_score=0.5, margin=0.11, classes=None, precision="fp32", matrix_dir=str(tmp_path)
+    )
+    by_engine = {}
+    for name, batch_entities in ENGINES.items():
+        cfg = LinkingConfig(steps=["exact", "normalised", "embedding"], embedding=embedding, batch_entities=batch_entities)
+        rows = link_entities(entities, terms, cfg, documents).collect()
+        columns = [c for c in rows[0].asDict() if c != "score"]  # every column; the scores compared apart
+        by_engine[name] = sorted((tuple(r[c] for c in columns), r["score"]) for r in rows)
+    reference = by_engine.pop("spark-joins")
+    for name, rows in by_engine.items():
+        assert [r for r, _ in rows] == [r for r, _ in reference], name
+        assert [s for _, s in rows] == pytest.approx([s for _, s in reference], abs=1e-5), name
+    links = {}
+    for row, score in reference:
+        link = dict(zip(columns, row, strict=True), score=score)
+        links.setdefault(link["entity_id"], []).append(link)
+    assert "d2/none" not in links
+    assert [(x["concept_id"], x["matched_synonym"]) for x in links["d1/attack"]] == [
+        ("MESH:D009203", "Heart Infarction")  # the concept's best synonym (0.64 against 0.59)
+    ]
+    assert [(x["concept_id"], x["strategy"]) for x in links["d1/short"]] == [("MESH:D009203", "abbreviation")]
+    assert [x["concept_id"] for x in links["d1/drug"]] == ["MESH:D000082"]
+    # two concepts within the margin (0.89 and 0.79): kept, flagged, and left so where nothing settles them
+    assert {x["concept_id"] for x in links["d2/breast"]} == {"MESH:D001943", "MESH:D000001"}
+    assert all(x["ambiguous"] for x in links["d2/breast"])
 
 
 @pytest.mark.spark

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -39,12 +40,14 @@ import pandas as pd
 from kazu_spark.config import GeneSpeciesConfig, LinkingConfig
 from kazu_spark.linking.abbreviations import short_forms_batch
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
+from kazu_spark.linking.embedding import encoder_keys
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.genus import ANCESTOR_HOPS, is_genus_rank, is_species_rank, species_of_genus
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, concept_of, is_broad, prefer_widened
 from kazu_spark.linking.scores import (
     ABBREVIATION_SCALE,
+    EMBEDDING_SCALE,
     EXACT_SCORE,
     LOOSE_STRATEGIES,
     NORMALISED_SCORE,
@@ -59,9 +62,8 @@ MATCH, ROWS = LINK_MATCH.fieldNames(), LINK_ROWS.fieldNames()
 #: the term columns :func:`link_batch` reads
 TERM_COLUMNS = ["entity_class", "synonym", "normalised_synonym", "source", "concept_id", "default_label", "rank",
                 "parents", "tax_id"]  # fmt: skip
-#: steps the batch path runs itself; a configuration with any other (a custom step, or ``embedding`` with a
-#: model) links through Spark
-BATCH_STEPS = frozenset({"exact", "normalised", "variants", "fuzzy"})
+#: steps the batch path runs itself; a configuration with any other (a custom step) links through Spark
+BATCH_STEPS = frozenset({"exact", "normalised", "variants", "fuzzy", "embedding"})
 
 #: synonyms of a concept joined into the text that context disambiguation compares with the document
 CONCEPT_TEXT_SYNONYMS = 30
@@ -78,16 +80,29 @@ class TermFacts:
     parents: Mapping[str, str] = field(default_factory=dict)
     #: keyed lookups (entity_id, doc_id, via, key, entity_class) -> fuzzy LINK_MATCH rows
     fuzzy: Callable[[pd.DataFrame], pd.DataFrame] = field(default=lambda keyed: pd.DataFrame(columns=MATCH))
+    #: missed lookups (entity_id, doc_id, via, query, entity_class) -> embedding LINK_MATCH rows
+    embedding: Callable[[pd.DataFrame], pd.DataFrame] = field(default=lambda missed: pd.DataFrame(columns=MATCH))
+
+
+class Embedder(Protocol):
+    """What the ``embedding`` step needs (:class:`kazu_spark.linking.embedding_spark.ClassMatrices`): how the
+    encoder reads texts, and the nearest synonym texts (``entity_class, key, text, cosine``) of distinct
+    ``(entity_class, key)`` rows."""
+
+    @property
+    def lowercase(self) -> bool: ...
+
+    def match(self, keys: pd.DataFrame) -> pd.DataFrame: ...
 
 
 def batch_supported(cfg: LinkingConfig) -> bool:
-    """Whether :func:`link_batch` can run ``cfg``'s cascade (built-in string steps only).
+    """Whether :func:`link_batch` can run ``cfg``'s cascade (built-in steps only).
 
     Example:
         >>> batch_supported(LinkingConfig(steps=["exact", "fuzzy"])), batch_supported(LinkingConfig(steps=["my:step"]))
         (True, False)
     """
-    return all(step in BATCH_STEPS or (step == "embedding" and cfg.embedding.model is None) for step in cfg.steps)
+    return all(step in BATCH_STEPS for step in cfg.steps)
 
 
 def queries_of(entities: pd.DataFrame, documents: pd.DataFrame | None, abbreviations: bool) -> pd.DataFrame:
@@ -240,6 +255,8 @@ def _stages(cfg: LinkingConfig, terms: pd.DataFrame, facts: TermFacts) -> list[C
             stages.append(lambda q: _variants(q, terms))
         elif step == "fuzzy":
             stages.append(lambda q: _fuzzy(q, facts))
+        elif step == "embedding":
+            stages.append(facts.embedding)
     return stages
 
 
@@ -254,6 +271,44 @@ def _fuzzy(missed: pd.DataFrame, facts: TermFacts) -> pd.DataFrame:
     keyed = missed.assign(key=_normalised(missed))
     keyed = keyed[keyed["key"] != ""][["entity_id", "doc_id", "via", "key", "entity_class"]]
     return facts.fuzzy(keyed.reset_index(drop=True)) if len(keyed) else pd.DataFrame(columns=MATCH)
+
+
+def embedding_matches(
+    missed: pd.DataFrame, table: TermTable, embedder: Embedder, classes: Collection[str] | None
+) -> pd.DataFrame:
+    """MATCH rows of the lookups ``missed`` (of ``classes``; None: all) by the synonym encoder, as
+    :func:`kazu_spark.linking.embedding_spark.embedding_matches` makes them in Spark: each distinct (class, key)
+    is matched once, its synonym texts joined back to every row of ``table`` with that text, and per concept
+    the best cosine kept (then the least synonym); score ``EMBEDDING_SCALE`` x cosine, ambiguous when a lookup
+    names several concepts.
+
+    Example (an encoder that finds "asthma" for any key):
+        >>> class Stub:
+        ...     lowercase = True
+        ...     def match(self, keys): return keys.assign(text="asthma", cosine=0.5)
+        >>> table = TermTable(pd.DataFrame({"entity_class": ["disease"], "synonym": ["Asthma"],
+        ...     "source": ["MEDIC"], "concept_id": ["MESH:D001249"], "default_label": ["Asthma"]}))
+        >>> missed = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "via": ["mention"],
+        ...     "query": ["Asthmatic attack"], "entity_class": ["disease"]})
+        >>> embedding_matches(missed, table, Stub(), None)[["concept_id", "strategy", "score"]].values.tolist()
+        [['MESH:D001249', 'embedding', 0.4]]
+    """
+    keyed = missed.assign(key=encoder_keys(missed["query"], embedder.lowercase))
+    keyed = keyed[(keyed["key"] != "") & (keyed["entity_class"].isin(classes) if classes is not None else True)]
+    matched = embedder.match(keyed[["entity_class", "key"]].drop_duplicates(ignore_index=True)) if len(keyed) else None
+    if matched is None or matched.empty:
+        return pd.DataFrame(columns=MATCH)
+    texts = table.encoder_texts(embedder.lowercase)
+    hit = texts.isin(set(matched["text"])) & table.table["entity_class"].isin(set(matched["entity_class"]))
+    rows = table.table[hit].assign(text=texts[hit])
+    per_text = least_per_group(
+        rows, ["entity_class", "source", "concept_id", "text"], default_label="default_label", matched_synonym="synonym"
+    )
+    joined = _merge_text(_merge_text(keyed, matched, ["entity_class", "key"]), per_text, ["entity_class", "text"])
+    best = joined.sort_values(["cosine", "matched_synonym"], ascending=[False, True], kind="stable")
+    best = best.drop_duplicates(["entity_id", "via", "source", "concept_id"])
+    concepts = best.groupby(["entity_id", "via"])["concept_id"].transform("nunique")
+    return best.assign(strategy="embedding", score=EMBEDDING_SCALE * best["cosine"], ambiguous=concepts > 1)[MATCH]
 
 
 def _cascade(queries: pd.DataFrame, terms: pd.DataFrame, cfg: LinkingConfig, facts: TermFacts) -> pd.DataFrame:
@@ -499,6 +554,7 @@ class TermTable:
         self._versions: dict[str, str | None] | None = None
         self._taxa: dict[tuple[str, ...], set[str]] = {}
         self._parents: dict[str, str] | None = None
+        self._encoder_texts: dict[bool, pd.Series] = {}
 
     def __getstate__(self) -> dict:
         return {"table": self.table}
@@ -512,6 +568,12 @@ class TermTable:
         if self._upper is None:
             self._upper = self.table["normalised_synonym"].str.upper()
         return self._upper
+
+    def encoder_texts(self, lowercase: bool) -> pd.Series:
+        """The synonyms as the synonym encoder reads them (:func:`~kazu_spark.linking.embedding.encoder_keys`)."""
+        if lowercase not in self._encoder_texts:
+            self._encoder_texts[lowercase] = encoder_keys(self.table["synonym"], lowercase)
+        return self._encoder_texts[lowercase]
 
     def versions(self) -> dict[str, str | None]:
         """Each source's (greatest) ``source_version``."""
@@ -546,12 +608,16 @@ class TermTable:
 
 
 def link_with_table(
-    entities: pd.DataFrame, documents: pd.DataFrame | None, table: pd.DataFrame | TermTable, cfg: LinkingConfig
+    entities: pd.DataFrame,
+    documents: pd.DataFrame | None,
+    table: pd.DataFrame | TermTable,
+    cfg: LinkingConfig,
+    embedder: Embedder | None = None,
 ) -> pd.DataFrame:
     """:func:`link_batch` against the whole ``ontology_terms`` table held in pandas (``table``: the
     :data:`TERM_COLUMNS` and ``source_version``, or a :class:`TermTable` of them): the reachable rows, the
-    sources' versions, the gene taxa, the rows of fuzzy candidates and the fuzzy indexes of the classes that
-    need one all come from it.
+    sources' versions, the gene taxa, the rows of fuzzy and embedding candidates and the fuzzy indexes of the
+    classes that need one all come from it. ``embedder`` runs the ``embedding`` step (None: it finds nothing).
 
     Example (a misspelt disease, found by the fuzzy step):
         >>> entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": ["Asthmma"],
@@ -573,11 +639,17 @@ def link_with_table(
         indexes = whole.fuzzy_indexes(set(keyed["entity_class"]), cfg.fuzzy.max_index_terms, cfg.unfuzzy_sources())
         return fuzzy_batch(indexes, keyed, cfg.fuzzy)
 
+    def embedding(missed: pd.DataFrame) -> pd.DataFrame:
+        if embedder is None:
+            return pd.DataFrame(columns=MATCH)
+        return embedding_matches(missed, whole, embedder, cfg.embedding.classes)
+
     facts = TermFacts(
         versions=whole.versions(),
         gene_taxa=whole.gene_taxa(cfg.gene_species.gene_classes),
         concept_rows=lambda ids: table[table["concept_id"].isin(ids)][TERM_COLUMNS],
         parents=whole.parents() if cfg.genus_to_species else {},
         fuzzy=fuzzy,
+        embedding=embedding,
     )
     return link_batch(entities, documents, reachable[TERM_COLUMNS].reset_index(drop=True), facts, cfg)

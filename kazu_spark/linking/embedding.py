@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from kazu_spark.linking.encoder import SETTINGS_FILE, top_k
 
@@ -61,6 +62,19 @@ def encoder_version(folder: str | Path) -> str:
         with path.open("rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha256").digest())
     return f"{folder.resolve().name}@{digest.hexdigest()[:12]}"
+
+
+def encoder_keys(texts: pd.Series, lowercase: bool) -> pd.Series:
+    """Texts as the encoder reads them: trimmed of spaces, lower-cased when ``lowercase`` (what
+    :func:`kazu_spark.linking.embedding_spark.encoder_text` does in Spark), so a mention and a synonym of the
+    same text share one key.
+
+    Example:
+        >>> encoder_keys(pd.Series([" Heart Attack ", "MI"]), lowercase=True).tolist()
+        ['heart attack', 'mi']
+    """
+    trimmed = texts.str.strip(" ")
+    return trimmed.str.lower() if lowercase else trimmed
 
 
 def to_bytes(vectors: np.ndarray) -> list[bytes]:

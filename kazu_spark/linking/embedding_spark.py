@@ -51,6 +51,7 @@ from kazu_spark.linking.embedding import (
     to_bytes,
 )
 from kazu_spark.linking.encoder import EncoderSettings
+from kazu_spark.linking.scores import EMBEDDING_SCALE
 from kazu_spark.paths import resolve_path
 from kazu_spark.runtime.memory_guard import guard_memory
 from kazu_spark.runtime.worker_cache import clear_worker_cache, worker_cached
@@ -61,8 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: an embedding link scores this times its cosine similarity (as fuzzy: below every dictionary strategy)
-EMBEDDING_SCALE = 0.8
 #: distinct keys per matching task: a batch reads its classes' whole matrices, so batches should be large
 _KEYS_PER_TASK = 4096
 _MATCHED_SCHEMA = "entity_class string, key string, text string, cosine double"
@@ -250,6 +249,80 @@ def match_batch(
     return pd.DataFrame.from_records(records, columns=["entity_class", "key", "text", "cosine"])
 
 
+def ensure_matrices(
+    terms: DataFrame,
+    classes: list[str],
+    cfg: EmbeddingConfig,
+    encoder: EncoderRef,
+    concept_embeddings: DataFrame | None = None,
+) -> tuple[Path, dict[str, str]]:
+    """The matrix folder of ``encoder`` and the matrix name of each of ``classes`` that has terms
+    (:func:`class_matrices`), each matrix saved there first unless it is already: from ``concept_embeddings``
+    rows of this encoder where the table has them, else by embedding those classes' terms now."""
+    names = class_matrices(terms, classes, encoder.version) if classes else {}
+    folder = matrix_folder(cfg, encoder)
+    missing = [c for c in names if not has_matrix(folder, names[c])]
+    if missing:  # the classes whose matrix this encoder and these terms have not saved yet
+        current = F.col("encoder_version") == encoder.version
+        if (
+            concept_embeddings is None
+            or concept_embeddings.where(current & F.col("entity_class").isin(missing)).isEmpty()
+        ):
+            log.info(
+                "embedding the synonyms of %s with %s (no concept_embeddings table given)", missing, encoder.version
+            )
+            embedded = embed_terms(terms.where(F.col("entity_class").isin(missing)), encoder)
+            concept_embeddings = embedded.localCheckpoint(eager=True)
+        write_matrices(concept_embeddings.where(current), {c: names[c] for c in missing}, folder)
+    return folder, names
+
+
+@dataclass(frozen=True)
+class ClassMatrices:
+    """The ``embedding`` step of the pandas linking pass (:mod:`kazu_spark.linking.batch`, on the driver or in
+    Spark tasks): the encoder and the saved matrices of the classes it links. Small: pickled into the tasks'
+    closures; each process loads the encoder and maps the matrices once (``worker_cached``).
+
+    Example (needs a SparkSession; ``terms`` in ONTOLOGY_TERMS):
+        >>> matrices = ClassMatrices.of(terms, ["disease"], cfg, threads=2)  # doctest: +SKIP
+        >>> matrices.match(pd.DataFrame({"entity_class": ["disease"], "key": ["heart attack"]}))  # doctest: +SKIP
+    """
+
+    encoder: EncoderRef
+    folder: str
+    names: dict[str, str]
+    cfg: EmbeddingConfig
+
+    @classmethod
+    def of(
+        cls,
+        terms: DataFrame,
+        classes: list[str],
+        cfg: EmbeddingConfig,
+        threads: int,
+        concept_embeddings: DataFrame | None = None,
+    ) -> ClassMatrices | None:
+        """The matrices of ``classes`` (those of them ``cfg.classes`` links) saved by :func:`ensure_matrices`,
+        the encoder run with ``cfg.num_threads`` or ``threads`` torch threads; None when the step is off
+        (``cfg.model`` unset) or none of ``classes`` has terms."""
+        if cfg.model is None:
+            log.info("linking step 'embedding' skipped: linking.embedding.model is not set")
+            return None
+        wanted = sorted(c for c in classes if cfg.classes is None or c in cfg.classes)
+        encoder = EncoderRef.of(cfg, threads)
+        folder, names = ensure_matrices(terms, wanted, cfg, encoder, concept_embeddings)
+        return cls(encoder, str(folder), names, cfg) if names else None
+
+    @property
+    def lowercase(self) -> bool:
+        """Whether the encoder reads texts lower-cased (keys and synonyms alike)."""
+        return self.encoder.lowercase
+
+    def match(self, keys: pd.DataFrame) -> pd.DataFrame:
+        """:func:`match_batch` of distinct ``(entity_class, key)`` with this process's encoder and matrices."""
+        return match_batch(self.encoder.load(), self.folder, self.names, keys, self.cfg)
+
+
 def embedding_matches(
     missed: DataFrame,
     terms: DataFrame,
@@ -279,28 +352,11 @@ def embedding_matches(
         .localCheckpoint(eager=True)
     )
     per_class = {r["entity_class"]: r["count"] for r in keys.groupBy("entity_class").count().collect()}
-    classes = list(per_class)
-    if not classes:
-        return None
-    names = class_matrices(terms, classes, encoder.version)
+    folder, names = ensure_matrices(terms, list(per_class), cfg, encoder, concept_embeddings)
     if not names:
         return None
     classes = list(names)
-    folder = matrix_folder(cfg, encoder)
     class_terms = terms.where(F.col("entity_class").isin(classes))
-    missing = [c for c in classes if not has_matrix(folder, names[c])]
-    if missing:  # the classes whose matrix this encoder and these terms have not saved yet
-        current = F.col("encoder_version") == encoder.version
-        if (
-            concept_embeddings is None
-            or concept_embeddings.where(current & F.col("entity_class").isin(missing)).isEmpty()
-        ):
-            log.info(
-                "embedding the synonyms of %s with %s (no concept_embeddings table given)", missing, encoder.version
-            )
-            embedded = embed_terms(terms.where(F.col("entity_class").isin(missing)), encoder)
-            concept_embeddings = embedded.localCheckpoint(eager=True)
-        write_matrices(concept_embeddings.where(current), {c: names[c] for c in missing}, folder)
     where = str(folder)
 
     def match(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -15,6 +15,8 @@ VARIANT_SCORE = 0.85
 SPECIES_SCORE = 0.85
 #: a fuzzy link scores this times its cosine similarity
 FUZZY_SCALE = 0.8
+#: an embedding link scores this times its cosine similarity (as fuzzy: below every dictionary strategy)
+EMBEDDING_SCALE = 0.8
 #: a short form's link scores this times its long form's score
 ABBREVIATION_SCALE = 0.95
 #: strategies that find a concept by similarity, not by one of its names: a long form's links of these kinds

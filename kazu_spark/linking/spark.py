@@ -66,6 +66,7 @@ Example (needs a SparkSession; ``entities`` in the ENTITIES schema, ``terms`` in
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from functools import partial
 from itertools import takewhile
@@ -81,7 +82,7 @@ from kazu_spark.linking.abbreviations import short_forms_batch
 from kazu_spark.linking.batch import CONCEPT_TEXT_SYNONYMS, TermTable, batch_supported, link_with_table
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
 from kazu_spark.linking.driver_terms import driver_terms
-from kazu_spark.linking.embedding_spark import embedding_matches
+from kazu_spark.linking.embedding_spark import ClassMatrices, embedding_matches
 from kazu_spark.linking.fuzzy import FuzzyIndex, class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.genus import ANCESTOR_HOPS, species_of_genus
 from kazu_spark.linking.normalise import normalise
@@ -499,20 +500,38 @@ def with_source_version(links: DataFrame, terms: DataFrame) -> DataFrame:
     )
 
 
+def _class_matrices(
+    terms: DataFrame, classes: list[str], cfg: LinkingConfig, threads: int, context: StepContext | None
+) -> ClassMatrices | None:
+    """The ``embedding`` step of the pandas pass for entities of ``classes`` (None without a model): the concept
+    matrices saved first where they are not, from the context's ``concept_embeddings``."""
+    embeddings = context.concept_embeddings if context else None
+    return ClassMatrices.of(terms, classes, cfg.embedding, threads, embeddings)
+
+
 def _link_on_driver(
-    entities: DataFrame, terms: DataFrame, cfg: LinkingConfig, documents: DataFrame | None, terms_key: str | None
+    entities: DataFrame,
+    terms: DataFrame,
+    cfg: LinkingConfig,
+    documents: DataFrame | None,
+    context: StepContext | None,
 ) -> DataFrame:
     """The links of a small batch of entities by :func:`~kazu_spark.linking.batch.link_with_table`: the entities,
     their documents' texts and the whole terms table (:func:`~kazu_spark.linking.driver_terms.driver_terms`,
-    cached on the driver under ``terms_key``) are collected, linked in pandas and returned as a local DataFrame
-    (two or three Spark jobs instead of a cascade of joins)."""
+    cached on the driver under the context's ``terms_key``) are collected, linked in pandas and returned as a
+    local DataFrame (two or three Spark jobs instead of a cascade of joins). The ``embedding`` step runs on the
+    driver too, with a torch thread per core."""
     spark = entities.sparkSession
     local = entities.select("entity_id", "doc_id", "mention", "entity_class").toPandas()
     texts = None
     if documents is not None:
         wanted = F.col("doc_id").isin(sorted(set(local["doc_id"])))
         texts = documents.where(wanted).select("doc_id", "text").toPandas()
-    links = link_with_table(local, texts, driver_terms(terms, terms_key), cfg)
+    embedder = None
+    if "embedding" in cfg.steps:
+        embedder = _class_matrices(terms, sorted(set(local["entity_class"])), cfg, os.cpu_count() or 1, context)
+    table = driver_terms(terms, context.terms_key if context else None)
+    links = link_with_table(local, texts, table, cfg, embedder)
     schema = ddl(LINK_ROWS)
     return spark.createDataFrame(links, schema) if len(links) else spark.createDataFrame([], schema)
 
@@ -522,15 +541,20 @@ def _link_in_tasks(
     terms: DataFrame,
     cfg: LinkingConfig,
     documents: DataFrame | None,
-    terms_key: str | None,
-    memory_limit_mb: float | None,
+    context: StepContext | None,
 ) -> DataFrame:
     """The links of a large batch by :func:`~kazu_spark.linking.batch.link_with_table` in Spark tasks: the entities
     and their documents' texts are partitioned by document, about ``cfg.batch_entities`` entities a partition,
     and each partition is linked in one pandas pass against the whole terms table, collected on the driver
     (:func:`~kazu_spark.linking.driver_terms.driver_terms`) and broadcast once to every Python worker. Every
-    rule is per entity or per document, so partitioning by document gives the links of one pass over all."""
-    table = TermTable(driver_terms(terms, terms_key))
+    rule is per entity or per document, so partitioning by document gives the links of one pass over all. The
+    ``embedding`` step runs in the tasks too: each worker loads the encoder and maps the concept matrices once."""
+    table = TermTable(driver_terms(terms, context.terms_key if context else None))
+    embedder = None
+    if "embedding" in cfg.steps:
+        classes = sorted(r["entity_class"] for r in entities.select("entity_class").distinct().collect())
+        task_cpus = int(entities.sparkSession.conf.get("spark.task.cpus", "1"))
+        embedder = _class_matrices(terms, classes, cfg, task_cpus, context)
     partitions = max(1, -(-entities.count() // cfg.batch_entities))
     text = F.lit(None).cast("string")
     rows = entities.select(
@@ -547,14 +571,14 @@ def _link_in_tasks(
         is_document = part["is_document"].astype(bool)
         texts = part.loc[is_document, ["doc_id", "text"]].reset_index(drop=True) if with_texts else None
         found = part.loc[~is_document, ["entity_id", "doc_id", "mention", "entity_class"]]
-        return link_with_table(found.reset_index(drop=True), texts, whole, cfg)
+        return link_with_table(found.reset_index(drop=True), texts, whole, cfg, embedder)
 
     return map_with_broadcast(
         rows.repartition(partitions, "doc_id"),
         table,
         link,
         ddl(LINK_ROWS),
-        memory_limit_mb=memory_limit_mb,
+        memory_limit_mb=context.cfg.worker_memory_limit_mb if context else None,
         whole_partitions=True,
     )
 
@@ -585,12 +609,10 @@ def link_entities(
     """
     cfg = cfg or LinkingConfig()
     if batch_supported(cfg) and cfg.batch_entities > 0:
-        terms_key = context.terms_key if context else None
         if entities.limit(cfg.batch_entities + 1).count() <= cfg.batch_entities:
-            return _link_on_driver(entities, terms, cfg, documents, terms_key)  # a small batch: one pandas pass
+            return _link_on_driver(entities, terms, cfg, documents, context)  # a small batch: one pandas pass
         if cfg.bulk == "tasks" and not is_connect(entities.sparkSession):
-            limit = context.cfg.worker_memory_limit_mb if context else None
-            return _link_in_tasks(entities, terms, cfg, documents, terms_key, limit)
+            return _link_in_tasks(entities, terms, cfg, documents, context)
     context = context or StepContext(Config(linking=cfg), terms, documents)
     queries = entities.select(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"
