@@ -27,12 +27,12 @@ call pays the torch import, the encoder's load and the matrices' mapping; the la
 * ``pandas step``: ``batch.embedding_matches``, the same step in the pandas pass of the driver and tasks
   engines, in this process with a torch thread per core (how the driver engine runs it);
 * ``tasks engine``: ``link_entities`` over all the gold mentions in Spark tasks (``linking.bulk`` tasks,
-  four partitions), ``linking.steps`` [exact, normalised] with and without ``embedding``: the mentions the
-  first misses over the difference of the two times.
+  ``--tasks-partitions`` partitions, default one per core), ``linking.steps`` [exact, normalised] with and
+  without ``embedding``: the mentions the first misses over the difference of the two times.
 
 The concept vectors are random unit vectors (one per distinct synonym text, written to the matrix files
 before the timed part): scoring cost depends on the matrix's size, not its values, and embedding 320k
-synonyms on 2 cores would take longer than the benchmark. ``min_score`` is 0 so that every key keeps its
+synonyms on 2 cores would take longer than the benchmark. ``min_score`` is 0.01 so that every key keeps its
 nearest synonyms and the joins back carry their largest load (with real vectors and the default 0.875 most
 keys keep none); link quality is measured by ``evaluate linking``, not here.
 
@@ -79,6 +79,7 @@ from kazu_spark.linking.embedding_spark import (
 )
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.terms import build_ontology_terms
+from kazu_spark.runtime.precision import cpu_description
 from kazu_spark.runtime.session import build_session
 from kazu_spark.schemas import ENTITIES
 
@@ -254,6 +255,7 @@ def embedding_rows(
     splits: tuple[str, ...],
     runs: int,
     classes: list[str] | None = None,
+    partitions: int = 2,
 ) -> list[dict]:
     """Rows of mentions/s of the embedding step on the corpora's missed gold mentions: per encoder (label ->
     folder), ``runs`` timed calls one after the other (the first pays each Python worker's torch import,
@@ -282,7 +284,7 @@ def embedding_rows(
     table = pandas_pass.TermTable(driver_terms(terms))  # the pandas pass's copy of the terms, collected once
     results = []
     for label, folder in encoders.items():
-        cfg = EmbeddingConfig(model=str(folder), matrix_dir=str(root / "matrices"), min_score=0.0, classes=classes)
+        cfg = EmbeddingConfig(model=str(folder), matrix_dir=str(root / "matrices"), min_score=0.01, classes=classes)
         ref = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
         missed_classes = sorted(set(missed_local["entity_class"]))
         names = class_matrices(terms, missed_classes, ref.version)
@@ -304,7 +306,7 @@ def embedding_rows(
                 seconds = time.perf_counter() - start
             state = "first call" if run == 0 else "warm"
             results.append(row(f"pandas step, {os.cpu_count()} threads, {state}", seconds, rss.peak))
-        results += tasks_engine_rows(mentions, terms, conf, cfg, runs, row)
+        results += tasks_engine_rows(mentions, terms, conf, cfg, runs, row, partitions)
     return results
 
 
@@ -322,14 +324,21 @@ def embedding_row(label: str, path: str, seconds: float, peak: int, *, mentions:
 
 
 def tasks_engine_rows(
-    mentions: DataFrame, terms: DataFrame, conf: str, cfg: EmbeddingConfig, runs: int, row: Callable[..., dict]
+    mentions: DataFrame,
+    terms: DataFrame,
+    conf: str,
+    cfg: EmbeddingConfig,
+    runs: int,
+    row: Callable[..., dict],
+    partitions: int,
 ) -> list[dict]:
-    """Rows of the tasks engine (four partitions of the gold mentions): ``link_entities`` with ``linking.steps``
+    """Rows of the tasks engine (``partitions`` of the gold mentions): ``link_entities`` with ``linking.steps``
     [exact, normalised] and with ``embedding`` after them, one after the other ``runs`` times; each row is the
     first's misses over the difference of the two times."""
     total = mentions.count()
+    size = -(-total // partitions)
     strings = load_config(conf, {"linking.disambiguation.enabled": "false"}).linking.model_copy(
-        update={"steps": ["exact", "normalised"], "embedding": cfg, "batch_entities": -(-total // 4), "bulk": "tasks"}
+        update={"steps": ["exact", "normalised"], "embedding": cfg, "batch_entities": size, "bulk": "tasks"}
     )
     embedded = strings.model_copy(update={"steps": ["exact", "normalised", "embedding"]})
     linked = link_entities(mentions, terms, strings).select("entity_id").distinct().localCheckpoint(eager=True)
@@ -375,12 +384,16 @@ def main() -> None:
     parser.add_argument("--embedding-splits", default="devel", help="gold mentions of these splits, e.g. devel,train")
     parser.add_argument("--embedding-runs", type=int, default=2, help="timed calls per encoder (first, then warm)")
     parser.add_argument("--embedding-classes", default="", help="only these classes' mentions, e.g. disease,drug")
+    parser.add_argument(
+        "--tasks-partitions", type=int, default=os.cpu_count() or 2, help="partitions of the tasks engine rows"
+    )
     parser.add_argument("--skip-fuzzy", action="store_true", help="no fuzzy row")
     args = parser.parse_args()
 
     cfg = load_config(args.conf)
     spark = build_session("bench-linking", cfg.spark.master, extra_conf=cfg.spark.conf)
     spark.sparkContext.setLogLevel("ERROR")
+    print(f"{cpu_description()}; load average {os.getloadavg()[0]:.1f}")
     start = time.perf_counter()
     terms = build_ontology_terms(spark, cfg.linking.ontologies).cache()
     print(f"terms: {terms.count():,} synonyms from {len(cfg.linking.ontologies)} sources "
@@ -396,7 +409,9 @@ def main() -> None:
     if encoders:
         splits = tuple(args.embedding_splits.split(","))
         classes = [c for c in args.embedding_classes.split(",") if c] or None
-        results += embedding_rows(spark, args.conf, terms, encoders, splits, args.embedding_runs, classes)
+        results += embedding_rows(
+            spark, args.conf, terms, encoders, splits, args.embedding_runs, classes, args.tasks_partitions
+        )
     print()
     print("| path | mentions | seconds | mentions/s | peak RSS MiB (driver+JVM+workers) | linked | joins |")
     print("|---|---|---|---|---|---|---|")

@@ -433,6 +433,18 @@ class LinkingConfig(_Strict):
         """
         return frozenset(s.name for s in self.ontologies if s.abbreviate_binomials)
 
+    def curated_sources(self) -> frozenset[str]:
+        """Sources whose concepts' ``default_label`` is their most frequent mention in a corpus (``pubtator``
+        curations of a train split), not a name an ontology gives them: disambiguation does not take a
+        mention equal to it for the concept's own name.
+
+        Example:
+            >>> LinkingConfig(ontologies=[OntologySource(name="C", format="pubtator", entity_class="drug",
+            ...     path="train.txt", annotation_types=["Chemical"])]).curated_sources()
+            frozenset({'C'})
+        """
+        return frozenset(s.name for s in self.ontologies if s.format == "pubtator")
+
 
 #: the autocast precision of a training run (see :mod:`kazu_spark.training.loop`)
 TrainingPrecision = Literal["fp32", "bf16"]

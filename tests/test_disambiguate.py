@@ -98,6 +98,44 @@ def test_resolve_document_drops_losing_links_and_updates_the_flag() -> None:
     ]
 
 
+def test_the_concept_whose_label_was_matched_wins_over_those_it_is_an_alias_of() -> None:
+    """``CYP2D6`` is the symbol of NCBI Gene 1565 and an alias of the locus LOC107987479; the document's own
+    links and an acronym's expansion come first, and when the synonym is the label of two, the context decides."""
+    candidates = ["NCBIGene:1565", "NCBIGene:107987479"]
+    group = pd.DataFrame(
+        {
+            "entity_id": "e",
+            "doc_id": "d",
+            "via": "mention",
+            "concept_id": candidates,
+            "source": "NCBIGene",
+            "default_label": ["CYP2D6", "LOC107987479"],
+            "matched_synonym": "CYP2D6",
+            "strategy": "exact",
+            "score": 1.0,
+            "ambiguous": True,
+            "concept_text": ["CYP2D6; cytochrome P450 family 2 subfamily D member 6", "LOC107987479; CYP2D6"],
+        }
+    )
+    nothing = pd.DataFrame({"linked": [None], "context": ["CYP2D6 poor metabolisers"]})
+    out = resolve_document(group, nothing, margin=0.05)
+    assert out[["concept_id", "ambiguous", "resolution"]].values.tolist() == [["NCBIGene:1565", False, "label"]]
+    # a train-split curation's label is its most frequent mention, not a name: no evidence
+    assert resolve_document(group, nothing, margin=0.05, curated={"NCBIGene"})["resolution"].tolist() != ["label"]
+    fuzzy = group.assign(strategy="fuzzy_tfidf")  # a fuzzy match's synonym is the concept's, not the mention
+    assert "label" not in resolve_document(fuzzy, nothing, margin=0.05)["resolution"].tolist()
+    pinned = pd.DataFrame({"linked": [["NCBIGene:107987479"]], "context": ["CYP2D6"]})
+    assert resolve_document(group, pinned, margin=0.05)["resolution"].tolist() == ["document"]
+    both = group.assign(default_label="CYP2D6")  # the label of both: the next evidence decides, else both stay
+    assert resolve_document(both, nothing, margin=0.05)["resolution"].tolist() == ["context"]
+    silent = pd.DataFrame({"linked": [None], "context": ["poor metabolisers"]})
+    assert set(resolve_document(both, silent, margin=0.05)["concept_id"]) == set(candidates)
+    assert choose_concepts(candidates, set(), None, {}, 0.05, spelled=[candidates[1]], labelled=[candidates[0]]) == (
+        [candidates[1]],
+        "acronym",
+    )
+
+
 def _sklearn_scores(context: str, candidate_texts: list[str]) -> np.ndarray:
     """The scores as computed before DocumentContext: a vectoriser fitted on the context and candidates per call."""
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")

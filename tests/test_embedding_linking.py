@@ -216,7 +216,8 @@ def test_the_three_engines_link_by_embedding_alike(spark: SparkSession, tmp_path
     )
     by_engine = {}
     for name, batch_entities in ENGINES.items():
-        cfg = LinkingConfig(steps=["exact", "normalised", "embedding"], embedding=embedding, batch_entities=batch_entities)
+        steps = ["exact", "normalised", "embedding"]
+        cfg = LinkingConfig(steps=steps, embedding=embedding, batch_entities=batch_entities)
         rows = link_entities(entities, terms, cfg, documents).collect()
         columns = [c for c in rows[0].asDict() if c != "score"]  # every column; the scores compared apart
         by_engine[name] = sorted((tuple(r[c] for c in columns), r["score"]) for r in rows)

@@ -437,9 +437,10 @@ def concept_texts(rows: pd.DataFrame) -> dict[str, str]:
 
 
 def _disambiguate(
-    links: pd.DataFrame, terms: pd.DataFrame, documents: pd.DataFrame | None, margin: float
+    links: pd.DataFrame, terms: pd.DataFrame, documents: pd.DataFrame | None, margin: float, curated: frozenset[str]
 ) -> pd.DataFrame:
-    """Ambiguous entities narrowed by their document (``resolve_document``, once per document)."""
+    """Ambiguous entities narrowed by their document (``resolve_document``, once per document; ``curated``:
+    sources whose labels are not names)."""
     ambiguous = links[links["ambiguous"]]
     settled = links[~links["ambiguous"]].assign(resolution=None)
     if ambiguous.empty:
@@ -450,7 +451,7 @@ def _disambiguate(
     resolved = []
     for doc_id, group in ambiguous.assign(concept_text=ambiguous["concept_id"].map(texts)).groupby("doc_id"):
         document = pd.DataFrame({"linked": [linked.get(doc_id)], "context": [context.get(doc_id)]})
-        resolved.append(resolve_document(group.reset_index(drop=True), document, margin))
+        resolved.append(resolve_document(group.reset_index(drop=True), document, margin, curated))
     return _concat([settled, *resolved], [*MATCH, "resolution"])
 
 
@@ -521,7 +522,7 @@ def link_batch(
     if cfg.gene_species.enabled:
         links = _prefer_document_species(links, queries, terms, facts, cfg.gene_species)
     if cfg.disambiguation.enabled:
-        links = _disambiguate(links, terms, documents, cfg.disambiguation.margin)
+        links = _disambiguate(links, terms, documents, cfg.disambiguation.margin, cfg.curated_sources())
     else:
         links = links.assign(resolution=None)
     if cfg.genus_to_species:

@@ -1,7 +1,7 @@
 """Resolve a mention that links to several concepts, by the context of its document.
 
 A synonym such as ``MDR1`` (ABCB1 and TBC1D9) or ``ALS`` names more than one concept; the matcher
-links the mention to all of them and flags the links ambiguous. Two pieces of evidence narrow the
+links the mention to all of them and flags the links ambiguous. Four pieces of evidence narrow the
 candidates, in order:
 
 1. **the document's other links**: candidates that the same document also links *unambiguously*
@@ -9,7 +9,11 @@ candidates, in order:
 2. **the acronym's expansion**: when the matched synonym is an acronym (``HIV``, both the *Human
    immunodeficiency virus* and its type 1 list it) and the initials of exactly one candidate's label or
    synonym spell it, that candidate wins;
-3. **TF-IDF over the context**: each remaining candidate's text (default label and synonyms) is
+3. **the concept's own name**: when the mention matched by name (not by a fuzzy or embedding similarity) a
+   synonym that is the label of exactly one candidate and only a synonym of the others, that candidate
+   wins (``CYP2D6`` is the symbol of NCBI Gene 1565 and an alias of the locus ``LOC107987479``; a MeSH
+   heading over another descriptor's entry term);
+4. **TF-IDF over the context**: each remaining candidate's text (default label and synonyms) is
    compared with the document's text by the cosine of word TF-IDF vectors (as scikit-learn's
    ``TfidfVectorizer`` fitted on the context and the candidates' texts computes them); the best
    candidate wins when it beats the runner-up by at least ``margin``.
@@ -40,9 +44,10 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from kazu_spark.linking.scores import LOOSE_STRATEGIES
 from kazu_spark.schemas import LINK_MATCH
 
-Resolution = Literal["document", "acronym", "context", "unresolved"]
+Resolution = Literal["document", "acronym", "label", "context", "unresolved"]
 
 #: word unigrams and bigrams, lower-cased, one-character words included (scikit-learn's analyser)
 _ANALYZE = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b").build_analyzer()
@@ -123,16 +128,20 @@ def choose_concepts(
     concept_texts: Mapping[str, str],
     margin: float,
     spelled: Collection[str] = (),
+    labelled: Collection[str] = (),
 ) -> tuple[list[str], Resolution]:
     """The candidates to keep for one ambiguous mention and how they were chosen (see the module doc).
 
     ``linked_in_document``: concepts the document links unambiguously; ``context``: the document's text
-    (None skips step 3); ``concept_texts``: candidate -> its label and synonyms; ``spelled``: the candidates
-    whose label the matched acronym spells (``spells``). The kept list is sorted.
+    (None skips step 4); ``concept_texts``: candidate -> its label and synonyms; ``spelled``: the candidates
+    whose label the matched acronym spells (``spells``); ``labelled``: the candidates whose label is the
+    matched synonym. The kept list is sorted.
 
     Example:
         >>> choose_concepts(["A", "B"], {"B", "C"}, None, {}, margin=0.1)
         (['B'], 'document')
+        >>> choose_concepts(["A", "B"], set(), None, {}, margin=0.1, labelled={"A"})
+        (['A'], 'label')
         >>> nothing = DocumentContext("nothing in common")
         >>> choose_concepts(["A", "B"], set(), nothing, {"A": "alpha", "B": "beta"}, margin=0.1)
         (['A', 'B'], 'unresolved')
@@ -148,6 +157,9 @@ def choose_concepts(
     by_acronym = [c for c in kept if c in spelled]
     if len(by_acronym) == 1:
         return by_acronym, "acronym"
+    by_label = [c for c in kept if c in labelled]
+    if len(by_label) == 1:
+        return by_label, "label"
     if context is not None and context.text:
         scores = context.scores([concept_texts.get(c, "") for c in kept])
         order = np.argsort(-scores, kind="stable")
@@ -156,11 +168,15 @@ def choose_concepts(
     return kept, "unresolved"
 
 
-def resolve_document(links: pd.DataFrame, document: pd.DataFrame, margin: float) -> pd.DataFrame:
+def resolve_document(
+    links: pd.DataFrame, document: pd.DataFrame, margin: float, curated: Collection[str] = ()
+) -> pd.DataFrame:
     """Disambiguate one document's ambiguous candidate links (``links``: ``LINK_MATCH`` columns plus
     ``concept_text``) by the document (``document``, one row: ``linked``, its unambiguous concepts, and
     ``context``, its text or None): the kept rows, with ``ambiguous`` updated and ``resolution`` (document,
-    context or unresolved). The text is analysed once for all the document's mentions.
+    acronym, label, context or unresolved). The text is analysed once for all the document's mentions.
+    ``curated``: sources whose labels are a corpus's most frequent mention, not the concept's name
+    (:meth:`~kazu_spark.config.LinkingConfig.curated_sources`), left out of step 3.
 
     Example:
         >>> links = pd.DataFrame({"entity_id": "e", "concept_id": ["A", "B"], "ambiguous": True,
@@ -175,6 +191,9 @@ def resolve_document(links: pd.DataFrame, document: pd.DataFrame, margin: float)
     context = DocumentContext(text) if isinstance(text, str) else None
     concepts, texts = links["concept_id"].to_numpy(), links["concept_text"].fillna("").to_numpy()
     spelled = [spells(synonym, text) for synonym, text in zip(links["matched_synonym"], texts, strict=True)]
+    # a fuzzy match's synonym is not the mention's; a curation's label is only its most frequent mention
+    by_name = ~links["strategy"].isin(LOOSE_STRATEGIES) & ~links["source"].isin(curated)
+    labelled = (by_name & (links["matched_synonym"] == links["default_label"])).to_numpy()
     keep = np.zeros(len(links), dtype=bool)
     ambiguous = np.zeros(len(links), dtype=bool)
     resolution = np.empty(len(links), dtype=object)
@@ -182,7 +201,8 @@ def resolve_document(links: pd.DataFrame, document: pd.DataFrame, margin: float)
         candidates = list(concepts[rows])
         concept_texts = dict(zip(candidates, texts[rows], strict=True))
         acronym_of = {c for c, row in zip(candidates, rows, strict=True) if spelled[row]}
-        chosen, how = choose_concepts(candidates, linked, context, concept_texts, margin, acronym_of)
+        label_of = {c for c, row in zip(candidates, rows, strict=True) if labelled[row]}
+        chosen, how = choose_concepts(candidates, linked, context, concept_texts, margin, acronym_of, label_of)
         keep[rows] = [c in chosen for c in candidates]
         ambiguous[rows], resolution[rows] = len(chosen) > 1, how
     return links.assign(ambiguous=ambiguous, resolution=resolution)[keep][[*LINK_MATCH.fieldNames(), "resolution"]]

@@ -389,8 +389,10 @@ def _disambiguate(
     documents: DataFrame | None,
     cfg: DisambiguationConfig,
     memory_limit_mb: float | None,
+    curated: frozenset[str] = frozenset(),
 ) -> DataFrame:
-    """``links`` with each ambiguous entity's candidates narrowed by its document (see the module doc).
+    """``links`` with each ambiguous entity's candidates narrowed by its document (see the module doc);
+    ``curated``: sources whose labels are not names (``LinkingConfig.curated_sources``).
 
     The ambiguous links are cogrouped by document with one row per document (its text and unambiguous
     concepts), so a document's text reaches the Python worker once, not once per candidate link (a
@@ -421,7 +423,7 @@ def _disambiguate(
     per_document = per_document.select(F.col("doc_id").alias("doc_id"), "linked", "context")
 
     def resolve(group: pd.DataFrame, document: pd.DataFrame) -> pd.DataFrame:
-        resolved = resolve_document(group, document, cfg.margin)
+        resolved = resolve_document(group, document, cfg.margin, curated)
         if memory_limit_mb is not None:  # after each document
             check_memory(memory_limit_mb)
         return resolved
@@ -551,8 +553,8 @@ def _link_in_tasks(
     ``embedding`` step runs in the tasks too: each worker loads the encoder and maps the concept matrices once."""
     table = TermTable(driver_terms(terms, context.terms_key if context else None))
     embedder = None
-    if "embedding" in cfg.steps:
-        classes = sorted(r["entity_class"] for r in entities.select("entity_class").distinct().collect())
+    if "embedding" in cfg.steps:  # the classes the step links (one job finds them when it links every class)
+        classes = cfg.embedding.classes or [r[0] for r in entities.select("entity_class").distinct().collect()]
         task_cpus = int(entities.sparkSession.conf.get("spark.task.cpus", "1"))
         embedder = _class_matrices(terms, classes, cfg, task_cpus, context)
     partitions = max(1, -(-entities.count() // cfg.batch_entities))
@@ -641,7 +643,8 @@ def link_entities(
         lookup = partial(_species_lookup, index=index)
         links = prefer_document_species(links, queries, index.concepts, cfg.gene_species, lookup)
     if cfg.disambiguation.enabled:
-        links = _disambiguate(links, terms, documents, cfg.disambiguation, context.cfg.worker_memory_limit_mb)
+        limit = context.cfg.worker_memory_limit_mb
+        links = _disambiguate(links, terms, documents, cfg.disambiguation, limit, cfg.curated_sources())
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
     if cfg.genus_to_species:
