@@ -16,7 +16,7 @@ from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations
         ("activation of protein kinase C (PKC) was seen", "PKC", "protein kinase C"),
         ("we trained a hidden Markov model (HMM) on it", "HMM", "hidden Markov model"),
         ("the alpha-galactosidase (alpha-Gal) epitope", "alpha-Gal", "alpha-galactosidase"),
-        # biomedical text: hyphens, digits, two-word short forms, definitions cut at ';' or ','
+        # biomedical text: hyphens, digits, two-word short forms, definitions cut at ';', ',' or ':'
         (
             "patients with chronic obstructive pulmonary disease (COPD) died",
             "COPD",
@@ -27,6 +27,7 @@ from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations
         ("Escherichia coli (E. coli) strains", "E. coli", "Escherichia coli"),
         ("acute myeloid leukemia (AML; n = 5)", "AML", "acute myeloid leukemia"),
         ("and non-small cell lung cancer (NSCLC, stage III)", "NSCLC", "non-small cell lung cancer"),
+        ("the effect of phenobarbital (PB: 15 mg per rat) on", "PB", "phenobarbital"),
         # the long form in parentheses, the short form before them
         ("COPD (chronic obstructive pulmonary disease) is common", "COPD", "chronic obstructive pulmonary disease"),
     ],

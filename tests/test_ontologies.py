@@ -76,6 +76,14 @@ def test_obo_taxonomy_synonym_types() -> None:
     assert {row["metadata"]["namespace"] for row in rows} == {"ncbi_taxonomy"}
 
 
+def test_obo_taxonomy_rank_vocabulary_is_no_concept() -> None:
+    """The rank terms the taxonomy's OBO build ships (``NCBITaxon:species``) are not taxa: a mention
+    "species" must not link to one."""
+    rows = list(parse_obo(str(DATA / "ncbitaxon-taxslim.obo")))
+    assert "species" not in {row["synonym"] for row in rows}
+    assert not {"NCBITaxon:species", "NCBITaxon:taxonomic_rank"} & {row["concept_id"] for row in rows}
+
+
 def test_obo_escaped_quotes(tmp_path: Path) -> None:
     obo = tmp_path / "x.obo"
     obo.write_text('[Term]\nid: X:1\nname: x\nsynonym: "the \\"x\\" thing" BROAD []\n', encoding="utf-8")

@@ -51,6 +51,11 @@ def test_conjuncts(mention: str, parts: list[str]) -> None:
         ("glucose-6-phosphate dehydrogenase (G6PD) deficiency", "Glucose-6-phosphate dehydrogenase deficiency"),
         ("familial gastric cancer", "gastric cancer"),
         ("sporadic renal cell carcinomas", "Renal Cell Carcinoma"),
+        # one name of a neoplasm for another: MeSH's "<organ> Neoplasms" and their "<organ> Cancer" synonyms
+        ("prostate carcinomas", "Prostate Neoplasms"),
+        ("liver tumors", "Liver Neoplasms"),
+        ("parathyroid tumour", "Parathyroid Neoplasms"),
+        ("jaw tumor", "Jaw Cancer"),
     ],
 )
 def test_variant_reaches_synonym(mention: str, synonym: str) -> None:
@@ -64,6 +69,12 @@ def test_variant_reaches_synonym(mention: str, synonym: str) -> None:
 def test_no_variant_repeats_the_mention(mention: str) -> None:
     assert normalise(mention, "disease") not in variant_keys(mention, "disease")
     assert "" not in variant_keys(mention, "disease")
+
+
+def test_neoplasm_names_are_swapped_only_after_a_qualifying_word_and_only_for_diseases() -> None:
+    assert variant_keys("tumors", "disease") == []  # a bare head noun has no organ to keep
+    assert variant_keys("tumor suppressor", "disease") == []  # "tumor" not the head
+    assert variant_keys("liver tumors", "gene") == []
 
 
 def test_symbols_keep_their_case() -> None:

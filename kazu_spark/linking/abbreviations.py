@@ -4,7 +4,8 @@ An abbreviation is *defined* where a short form and its long form stand side by 
 in parentheses: ``chronic obstructive pulmonary disease (COPD)`` or, less often,
 ``COPD (chronic obstructive pulmonary disease)``. Schwartz and Hearst's rules, followed here:
 
-* candidates come from ``<words> (<text>)``; the parenthesised text is cut at its first ``, `` or ``; ``.
+* candidates come from ``<words> (<text>)``; the parenthesised text is cut at its first ``, `` or ``; ``
+  (and, beyond the paper, ``: ``: ``phenobarbital (PB: 15 mg per rat)``).
   When it has more than two words or is longer than the words before it, it is the long form and the
   word right before the parenthesis the short form;
 * a short form has 2-10 characters, at most two words, at least one letter, and starts with a letter or
@@ -122,7 +123,7 @@ def find_abbreviations(text: str) -> list[Abbreviation]:
     clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]  # once: per parenthesis a bisect, not a rescan
     for match in _PARENTHESIS.finditer(text):
         inner, inner_start = match.group(1), match.start(1)
-        cut = min((i for i in (inner.find(", "), inner.find("; ")) if i >= 0), default=len(inner))
+        cut = min((i for i in (inner.find(", "), inner.find("; "), inner.find(": ")) if i >= 0), default=len(inner))
         inner = inner[:cut]
         before_end = match.start() - 1
         ended = bisect_right(clause_ends, before_end)  # the clause ends wholly before the parenthesis

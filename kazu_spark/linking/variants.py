@@ -18,12 +18,15 @@ back to fuzzy matching:
    (``neurological disease`` -> ``neurologic disease``);
 5. **leading qualifier dropped** -- ``familial gastric cancer`` -> ``gastric cancer`` (``familial``,
    ``hereditary``, ``sporadic`` ... in ``_QUALIFIERS``).
-6. **strain or authority dropped** (species) -- ``HIV-1 strain NL4-3`` -> ``HIV-1``,
+6. **one name of a neoplasm for another** (diseases) -- ``prostate carcinoma`` -> ``prostate neoplasm``,
+   ``liver tumors`` -> ``liver cancer``: MeSH files an organ's carcinomas, tumours and cancers under one
+   ``<organ> Neoplasms`` concept, whose synonyms rarely list every head noun;
+7. **strain or authority dropped** (species) -- ``HIV-1 strain NL4-3`` -> ``HIV-1``,
    ``B. bacteriovorus HD100`` -> ``B. bacteriovorus``, ``Spodoptera litura Fabricius`` -> ``Spodoptera
    litura``: what follows ``strain``/``isolate``, or a (possibly abbreviated) binomial; and a common name
    after its strain or model (``nude mice``, ``Wistar rats``): the last word.
 
-Every rule is tried on the mention and on the coordination's conjuncts. The keys are matching keys,
+Rules 2-6 are tried on the mention and on the coordination's conjuncts. The keys are matching keys,
 never display text, and only ever used for misses, so a rule may over-generate: a key that names no
 synonym costs one failed join row.
 
@@ -48,6 +51,8 @@ _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
 _QUALIFIERS = frozenset(
     {"familial", "hereditary", "inherited", "sporadic", "isolated", "congenital", "idiopathic", "primary", "human"}
 )
+#: head nouns that name a neoplasm (rule 6), the last word of a normalised disease key
+_NEOPLASM_HEADS = ("neoplasm", "cancer", "tumor", "carcinoma", "malignancy", "neoplasia", "tumour")
 #: a strain or isolate named after a species ("HIV-1 strain NL4-3")
 _STRAIN = re.compile(r"\s+(?:strains?|str\.|isolates?|substr\.)\s+.*$", re.IGNORECASE)
 #: a binomial (genus, or its initial, and a lower-case epithet) followed by more words
@@ -94,7 +99,7 @@ def conjuncts(text: str) -> list[str]:
 
 
 def _rewrites(text: str, entity_class: str) -> list[str]:
-    """Keys of one phrase under rules 2-5 (see the module doc), the phrase's own key first."""
+    """Keys of one phrase under rules 2-6 (see the module doc), the phrase's own key first."""
     key = normalise(_PARENTHESES.sub("", text), entity_class)
     keys = [normalise(text, entity_class), key]
     if of := _OF.match(key):
@@ -103,13 +108,15 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
     if words:
         keys.append(" ".join(w[:-2] if w.endswith("ical") else w for w in words))
         keys += [normalise(" ".join([*words[:-1], noun]), entity_class) for noun in _noun_forms(words[-1])]
+    if entity_class == "disease" and len(words) > 1 and words[-1] in _NEOPLASM_HEADS:
+        keys += [" ".join([*words[:-1], head]) for head in _NEOPLASM_HEADS[:3] if head != words[-1]]
     if len(words) > 1 and words[0] in _QUALIFIERS:
         keys += _rewrites(" ".join(words[1:]), entity_class)
     return keys
 
 
 def _species_heads(text: str) -> list[str]:
-    """The species name a strain or an authority follows (rule 6).
+    """The species name a strain or an authority follows (rule 7).
 
     Example:
         >>> _species_heads("HIV-1 strain NL4-3"), _species_heads("B. bacteriovorus HD100")

@@ -86,6 +86,9 @@ _GENE_XREF_PREFIXES = ("HGNC:", "MGI:")
 #: metadata keys whose ``|``-joined ids a concept also answers to (``id_index``)
 ALIAS_KEYS = ("AltDiseaseIDs", "alt_ids", "xrefs")
 _OBO_RANK = re.compile(r"^has_rank\s+NCBITaxon:(\S+)")
+#: NCBITaxon's OBO build ships its rank vocabulary (``NCBITaxon:species``, ``NCBITaxon:genus``, ... under this
+#: term) beside the taxa: words about taxa, not taxa, so never concepts ("FGSC species" linked ``species``)
+_RANK_VOCABULARY = "NCBITaxon:taxonomic_rank"
 #: cross-references of Disease Ontology classes kept (the ids MEDIC concepts have or list as alternatives)
 _XREF_PREFIXES = ("MESH:", "OMIM:")
 _OBOGRAPH_SCOPES = {
@@ -189,6 +192,7 @@ def _obo_metadata(tags: list[tuple[str, str]]) -> dict[str, str]:
 def parse_obo(path: str) -> Iterator[SynonymRow]:
     """Rows of an OBO file's non-obsolete ``[Term]`` stanzas: ``name`` as label, each ``synonym:`` with
     its scope lower-cased (``exact``, ``related``, ``broad``, ``narrow``); metadata as ``_obo_metadata``.
+    NCBITaxon's rank vocabulary (``NCBITaxon:species``, a rank, not a taxon) is left out.
 
     Example:
         >>> row = next(r for r in parse_obo("tests/data/ontologies/ncbitaxon-taxslim.obo") if r["synonym"] == "mouse")
@@ -206,6 +210,8 @@ def parse_obo(path: str) -> Iterator[SynonymRow]:
                 continue
             concept_id, label = fields["id"], fields["name"]
             metadata = _obo_metadata(tags)
+            if _RANK_VOCABULARY in (concept_id, *_split(metadata.get("parents", ""))):
+                continue
             yield _row(concept_id, label, label, "label", metadata)
             for tag, value in tags:
                 match = _OBO_SYNONYM.match(value) if tag == "synonym" else None
