@@ -52,7 +52,9 @@ Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 
 #: ontology file formats (see :mod:`kazu_spark.ontologies.parsers`); ``gene_info``: an NCBI Gene
 #: ``*.gene_info`` file, concepts ``NCBIGene:<GeneID>`` with their HGNC/MGI ids as cross-references
-Format = Literal["medic", "obo", "hgnc", "gene_info", "mesh", "doid_json", "csv", "tsv", "jsonl", "parquet", "pubtator"]
+Format = Literal[
+    "medic", "obo", "hgnc", "gene_info", "mesh", "mesh_xml", "doid_json", "csv", "tsv", "jsonl", "parquet", "pubtator"
+]
 #: formats whose concepts a source can map onto another's by id or cross-reference (``xref_target``)
 XREF_FORMATS = ("doid_json", "obo", "hgnc", "gene_info")
 #: formats read through a ``ColumnMapping``
@@ -92,7 +94,9 @@ class OntologySource(BaseModel):
     path: str = Field(description="ontology file: local path, pkg://, dbfs:/, /Volumes/... or a URI")
     entity_class: str = Field(description="entity class whose mentions link to these concepts")
     tree_numbers_path: str | None = Field(None, description="mesh only: MeSH tree-numbers file")
-    tree_prefix: str | None = Field(None, description="mesh only: keep descriptors under this tree (D: drugs)")
+    tree_prefix: str | None = Field(
+        None, description="mesh and mesh_xml only: keep descriptors under this tree (D: drugs)"
+    )
     id_prefix_filter: str | None = Field(None, description="keep only concepts whose id starts with this")
     columns: ColumnMapping | None = Field(None, description="csv/tsv/jsonl/parquet only: column mapping")
     annotation_types: list[str] | None = Field(None, description="pubtator only: types kept as synonyms")
@@ -126,8 +130,10 @@ class OntologySource(BaseModel):
             raise ValueError(f"entity_class {self.entity_class!r} is not one of {ENTITY_CLASSES}")
         if self.format == "mesh" and self.tree_prefix and not self.tree_numbers_path:
             raise ValueError("a mesh source with tree_prefix needs tree_numbers_path")
-        if self.format != "mesh" and (self.tree_prefix or self.tree_numbers_path):
-            raise ValueError("tree_prefix/tree_numbers_path only apply to the mesh format")
+        if self.format != "mesh" and self.tree_numbers_path:
+            raise ValueError("tree_numbers_path only applies to the mesh format")
+        if self.format not in ("mesh", "mesh_xml") and self.tree_prefix:
+            raise ValueError("tree_prefix only applies to the mesh and mesh_xml formats")
         if (self.format in TABLE_FORMATS) != (self.columns is not None):
             raise ValueError(f"columns (a column mapping) is required by, and only allowed for, {TABLE_FORMATS}")
         if (self.format == "pubtator") != bool(self.annotation_types):

@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from kazu_spark.config import ColumnMapping, OntologySource, load_config
+from kazu_spark.linking.normalise import normalise
 from kazu_spark.ontologies.parsers import (
     id_index,
     parse_doid_json,
@@ -19,6 +20,7 @@ from kazu_spark.ontologies.parsers import (
     parse_hgnc,
     parse_medic,
     parse_mesh,
+    parse_mesh_xml,
     parse_obo,
     parse_source,
     resolve_ids,
@@ -115,6 +117,37 @@ def test_mesh_tree_filter() -> None:
         "metadata": {"tree_numbers": "D02.455.426.559.389.657.410.595.176"},
     }
     assert len(list(parse_mesh(descriptors))) == 6  # no tree filter: every descriptor
+
+
+def test_mesh_xml_descriptors_bring_their_entry_terms() -> None:
+    """NLM's XML has what the descriptor TSV lacks: the entry terms papers write (rapamycin for Sirolimus)."""
+    drugs = list(parse_mesh_xml(str(DATA / "mesh-desc.xml"), "D"))
+    assert {row["concept_id"] for row in drugs} == {"MESH:D020123"}  # Myalgia is under tree C
+    assert _synonyms(drugs, "MESH:D020123") == {"Sirolimus": "label", "Rapamycin": "exact", "Rapamune": "related"}
+    assert {row["default_label"] for row in drugs} == {"Sirolimus"}
+    assert drugs[0]["metadata"] == {"tree_numbers": "D02.540.505.760.740|D04.345.349.760"}
+    assert {row["concept_id"] for row in parse_mesh_xml(str(DATA / "mesh-desc.xml"))} == {
+        "MESH:D020123",
+        "MESH:D063806",
+    }
+
+
+def test_mesh_xml_supplementary_records_kept_by_the_class_of_the_tree() -> None:
+    supp = str(DATA / "mesh-supp.xml")
+    chemicals = list(parse_mesh_xml(supp, "D"))
+    assert _synonyms(chemicals, "MESH:C107135") == {"everolimus": "label", "SDZ RAD": "exact"}
+    assert {row["metadata"]["mapped_to"] for row in chemicals} == {"MESH:D020123"}
+    assert {row["concept_id"] for row in parse_mesh_xml(supp, "C")} == {"MESH:C538265"}  # a disease record
+
+
+def test_a_mesh_xml_source_takes_a_tree_prefix_but_no_tree_numbers_file() -> None:
+    source = OntologySource(name="MeSH", format="mesh_xml", entity_class="drug", path="mesh-desc.xml", tree_prefix="D")
+    rows = list(terms_rows(source, base=DATA))
+    assert {(row["synonym"], row["normalised_synonym"] == normalise("rapamycin", "drug")) for row in rows} >= {
+        ("Rapamycin", True)
+    }
+    with pytest.raises(ValidationError):
+        OntologySource(name="X", format="mesh_xml", entity_class="drug", path="d.xml", tree_numbers_path="t.tsv")
 
 
 def test_doid_json() -> None:

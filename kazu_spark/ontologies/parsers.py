@@ -14,6 +14,9 @@ gzip-compressed when their name ends in ``.gz``, as plain text otherwise. Format
   the HGNC/MGI ids of ``dbXrefs`` as metadata ``xrefs``.
 * ``mesh``: MeSH descriptors TSV plus the tree numbers TSV; ``tree_prefix`` keeps one branch
   (``D`` = Chemicals and Drugs); concept id ``MESH:<descriptor id>``.
+* ``mesh_xml``: NLM's MeSH XML, descriptors (``desc<year>.xml``) or supplementary concept records
+  (``supp<year>.xml``), with every entry term (``rapamycin`` of Sirolimus), which the TSV lacks; see
+  ``parse_mesh_xml``.
 * ``doid_json``: the Disease Ontology as obographs JSON.
 * ``csv``, ``tsv``, ``jsonl``, ``parquet``: any table of concepts, read through a ``ColumnMapping``
   (id, label, synonym columns with an optional separator, id prefix, metadata columns).
@@ -42,6 +45,7 @@ import hashlib
 import io
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -286,6 +290,58 @@ def parse_mesh(path: str, tree_numbers_path: str | None = None, tree_prefix: str
             yield _row(f"MESH:{record['mesh_id']}", name, name, "label", metadata)
 
 
+#: a MeSH tree's first letter -> the supplementary-record class of that kind (chemicals, protocols, diseases,
+#: organisms): what ``tree_prefix`` keeps of ``supp<year>.xml``, whose records have no tree numbers
+_SCR_CLASS_OF_TREE = {"D": "1", "E": "2", "C": "3", "B": "4"}
+
+
+def _mesh_record(record: ET.Element, tree_prefix: str | None) -> Iterator[SynonymRow]:
+    """Rows of one ``DescriptorRecord`` or ``SupplementaryRecord`` (``parse_mesh_xml``)."""
+    supplementary = record.tag == "SupplementaryRecord"
+    kind = "SupplementaryRecord" if supplementary else "Descriptor"
+    numbers = [n.text or "" for n in record.iterfind("TreeNumberList/TreeNumber")]
+    if tree_prefix and (
+        record.get("SCRClass") != _SCR_CLASS_OF_TREE.get(tree_prefix[0])
+        if supplementary
+        else not any(number.startswith(tree_prefix) for number in numbers)
+    ):
+        return
+    label = (record.findtext(f"{kind}Name/String") or "").strip()
+    metadata = {"tree_numbers": "|".join(numbers)} if numbers else {}
+    headings = record.iterfind("HeadingMappedToList/HeadingMappedTo/DescriptorReferredTo/DescriptorUI")
+    if mapped := [f"MESH:{h.text.removeprefix('*')}" for h in headings if h.text]:
+        metadata["mapped_to"] = "|".join(mapped)
+    concept_id = f"MESH:{record.findtext(f'{kind}UI')}"
+    yield _row(concept_id, label, label, "label", metadata)
+    for concept in record.iterfind("ConceptList/Concept"):
+        scope = "exact" if concept.get("PreferredConceptYN") == "Y" else "related"
+        for term in concept.iterfind("TermList/Term/String"):
+            if term.text and term.text.strip() != label:
+                yield _row(concept_id, label, term.text.strip(), scope, metadata)
+
+
+def parse_mesh_xml(path: str, tree_prefix: str | None = None) -> Iterator[SynonymRow]:
+    """Rows of NLM's MeSH XML: descriptors (``desc<year>.xml``, concept ``MESH:D…``) or supplementary
+    concept records (``supp<year>.xml``, ``MESH:C…``: most of the chemicals BC5CDR and PubTator link).
+
+    The record's name is the label; the terms of its preferred concept are ``exact`` synonyms, those of
+    its other (narrower, related) concepts ``related``. ``tree_prefix`` keeps the descriptors under a
+    branch (``D``: chemicals and drugs) and the supplementary records of the same kind (``SCRClass``,
+    ``_SCR_CLASS_OF_TREE``). Metadata: ``tree_numbers``; a supplementary record's descriptors as
+    ``mapped_to``. Read record by record (``iterparse``), so the 300 MB files stay out of memory.
+
+    Example:
+        >>> rows = list(parse_mesh_xml("tests/data/ontologies/mesh-desc.xml", "D"))
+        >>> sorted({(r["default_label"], r["synonym"]) for r in rows if r["synonym"] != r["default_label"]})[:2]
+        [('Sirolimus', 'Rapamune'), ('Sirolimus', 'Rapamycin')]
+    """
+    with open_text(path) as handle:
+        for _, element in ET.iterparse(handle):
+            if element.tag in ("DescriptorRecord", "SupplementaryRecord"):
+                yield from _mesh_record(element, tree_prefix)
+                element.clear()
+
+
 def obograph_id(uri: str) -> str:
     """``http://purl.obolibrary.org/obo/DOID_8718`` -> ``DOID:8718``."""
     return uri.rsplit("/", 1)[-1].replace("_", ":", 1)
@@ -504,6 +560,8 @@ def parse_source(
     if source.format == "mesh":
         tree_path = resolve_path(source.tree_numbers_path, base) if source.tree_numbers_path else None
         rows = parse_mesh(path, tree_path, source.tree_prefix)
+    elif source.format == "mesh_xml":
+        rows = parse_mesh_xml(path, source.tree_prefix)
     elif source.columns is not None:
         rows = parse_table(path, source.format, source.columns)
     elif source.annotation_types:
