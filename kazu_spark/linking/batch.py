@@ -123,7 +123,9 @@ def lookup_keys(queries: pd.DataFrame, variants: bool = True) -> tuple[set[str],
     the normalised ones include the variant keys unless ``variants`` is False (no ``variants`` step).
 
     Example:
-        >>> lookup_keys(pd.DataFrame({"query": ["Breast cancers"], "entity_class": ["disease"]}))[1]
+        >>> sorted(lookup_keys(pd.DataFrame({"query": ["Breast cancers"], "entity_class": ["disease"]}))[1])
+        ['breast cancer', 'breast neoplasm', 'breast tumor']
+        >>> lookup_keys(pd.DataFrame({"query": ["Breast cancers"], "entity_class": ["disease"]}), variants=False)[1]
         {'breast cancer'}
     """
     exact = set(queries["query"])
