@@ -51,8 +51,10 @@ _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
 _QUALIFIERS = frozenset(
     {"familial", "hereditary", "inherited", "sporadic", "isolated", "congenital", "idiopathic", "primary", "human"}
 )
+#: the neoplasm head nouns MeSH's names use (rule 6): what another head noun is swapped for
+_NEOPLASM_NAMES = ("neoplasm", "cancer", "tumor")
 #: head nouns that name a neoplasm (rule 6), the last word of a normalised disease key
-_NEOPLASM_HEADS = ("neoplasm", "cancer", "tumor", "carcinoma", "malignancy", "neoplasia", "tumour")
+_NEOPLASM_HEADS = (*_NEOPLASM_NAMES, "carcinoma", "malignancy", "neoplasia", "tumour")
 #: a strain or isolate named after a species ("HIV-1 strain NL4-3")
 _STRAIN = re.compile(r"\s+(?:strains?|str\.|isolates?|substr\.)\s+.*$", re.IGNORECASE)
 #: a binomial (genus, or its initial, and a lower-case epithet) followed by more words
@@ -109,7 +111,7 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
         keys.append(" ".join(w[:-2] if w.endswith("ical") else w for w in words))
         keys += [normalise(" ".join([*words[:-1], noun]), entity_class) for noun in _noun_forms(words[-1])]
     if entity_class == "disease" and len(words) > 1 and words[-1] in _NEOPLASM_HEADS:
-        keys += [" ".join([*words[:-1], head]) for head in _NEOPLASM_HEADS[:3] if head != words[-1]]
+        keys += [" ".join([*words[:-1], head]) for head in _NEOPLASM_NAMES if head != words[-1]]
     if len(words) > 1 and words[0] in _QUALIFIERS:
         keys += _rewrites(" ".join(words[1:]), entity_class)
     return keys

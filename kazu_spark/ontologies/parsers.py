@@ -275,6 +275,11 @@ def mesh_tree_numbers(tree_numbers_path: str) -> dict[str, list[str]]:
     return trees
 
 
+def _under_tree(numbers: Iterable[str], tree_prefix: str) -> bool:
+    """Whether a MeSH descriptor with these tree numbers sits under the branch ``tree_prefix``."""
+    return any(number.startswith(tree_prefix) for number in numbers)
+
+
 def parse_mesh(path: str, tree_numbers_path: str | None = None, tree_prefix: str | None = None) -> Iterator[SynonymRow]:
     """Rows of MeSH descriptors (``mesh_id``, ``mesh_name``), restricted to a tree branch when
     ``tree_prefix`` is given; the descriptor name is the label and only synonym; the ``|``-joined tree
@@ -283,7 +288,7 @@ def parse_mesh(path: str, tree_numbers_path: str | None = None, tree_prefix: str
     with open_text(path) as handle:
         for record in csv.DictReader(handle, delimiter="\t"):
             numbers = trees.get(record["mesh_id"], [])
-            if tree_prefix and not any(number.startswith(tree_prefix) for number in numbers):
+            if tree_prefix and not _under_tree(numbers, tree_prefix):
                 continue
             name = record["mesh_name"].strip()
             metadata = {"tree_numbers": "|".join(numbers)} if numbers else {}
@@ -300,11 +305,11 @@ def _mesh_record(record: ET.Element, tree_prefix: str | None) -> Iterator[Synony
     supplementary = record.tag == "SupplementaryRecord"
     kind = "SupplementaryRecord" if supplementary else "Descriptor"
     numbers = [n.text or "" for n in record.iterfind("TreeNumberList/TreeNumber")]
-    if tree_prefix and (
-        record.get("SCRClass") != _SCR_CLASS_OF_TREE.get(tree_prefix[0])
-        if supplementary
-        else not any(number.startswith(tree_prefix) for number in numbers)
-    ):
+    if supplementary:
+        kept = record.get("SCRClass") == _SCR_CLASS_OF_TREE.get(tree_prefix[0]) if tree_prefix else True
+    else:
+        kept = _under_tree(numbers, tree_prefix) if tree_prefix else True
+    if not kept:
         return
     label = (record.findtext(f"{kind}Name/String") or "").strip()
     metadata = {"tree_numbers": "|".join(numbers)} if numbers else {}
