@@ -2,12 +2,12 @@
 run the dictionary matcher (:mod:`kazu_spark.ner.dictionary`) over partitions the same way.
 
 The driver reads the model folder into memory and broadcasts it (classic Spark; through Spark Connect, or
-with ``ner.model_shipping: path``, each executor reads ``ner.model`` itself); each Python worker unpacks it once
-into a temporary folder and keeps the built :class:`~kazu_spark.ner.tagger.Tagger` in the worker's cache
-(:func:`kazu_spark.runtime.worker_cache.worker_cached`) keyed by the model's fingerprint, so later batches and
-later tasks on a reused worker (``spark.python.worker.reuse``, on by default) skip loading. Sections are
-tagged separately, so no entity crosses from title into body, and offsets are shifted back into
-``documents.text``.
+with ``ner.model_shipping: path``, each executor reads ``ner.model`` itself); the first Python worker of an
+executor unpacks it into the application's folder there, which the other workers share. Each worker keeps the
+built :class:`~kazu_spark.ner.tagger.Tagger` in its cache (:func:`kazu_spark.runtime.worker_cache.worker_cached`)
+keyed by the model's fingerprint, so later batches and later tasks on a reused worker
+(``spark.python.worker.reuse``, on by default) skip loading. Sections are tagged separately, so no entity
+crosses from title into body, and offsets are shifted back into ``documents.text``.
 
 Broadcast or archive: broadcasting (the default) suits small models such as the bundled 37 MB one, needs
 nothing at submit time, and holds the model in the driver's memory. A large pack (hundreds of MB) is
@@ -21,7 +21,7 @@ Example (needs a session and a model folder):
 from __future__ import annotations
 
 import hashlib
-import tempfile
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,19 +62,54 @@ def model_fingerprint(files: dict[str, bytes]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _unpack_broadcast(fingerprint: str, shipped: Broadcast[dict[str, bytes]]) -> Path:
-    """Write broadcast model files into a fresh temporary folder of this worker.
+def _folder_fingerprint(folder: Path) -> str | None:
+    """The :func:`model_fingerprint` of an unpacked model folder, or None where there is none."""
+    if not folder.is_dir():
+        return None
+    return model_fingerprint({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()})
 
-    A Python worker keeps a broadcast's value for its whole life (the model's bytes: 28.5 MB for the
-    bundled model, per worker) although the files on disk are all the tagger needs. Where PySpark can
-    read the value again from its file (no I/O encryption), the kept copy is dropped after unpacking.
+
+def _unpack_broadcast(fingerprint: str, shipped: Broadcast[dict[str, bytes]], root: Path) -> Path:
+    """The broadcast model's files in ``root/<fingerprint>``, written by the first Python worker that needs them.
+
+    The Python workers of an executor share one copy: a file lock lets one write it while the others wait,
+    and a copy already there is used when its files hash to ``fingerprint`` (a partial or altered one is
+    written again). ``root`` is the executor's per-application folder (:func:`_worker_model_root`), so
+    Spark removes the copy when the application ends: workers restart and tasks retry without leaving a
+    model behind each time. A worker that finds the copy never loads the broadcast's value; one that writes
+    it drops the kept value where PySpark can read it again from its file (no I/O encryption).
+
+    Example:
+        >>> import pickle, tempfile
+        >>> from pyspark import Broadcast
+        >>> files = {"config.json": b"{}"}
+        >>> value = Path(tempfile.mkdtemp()) / "broadcast"
+        >>> _ = value.write_bytes(pickle.dumps(files))
+        >>> folder = _unpack_broadcast(model_fingerprint(files), Broadcast(path=str(value)), value.parent)
+        >>> folder.name == model_fingerprint(files), (folder / "config.json").read_bytes()
+        (True, b'{}')
     """
-    folder = Path(tempfile.mkdtemp(prefix=f"kazu-spark-model-{fingerprint}-"))
-    for name, data in shipped.value.items():
-        (folder / name).write_bytes(data)
-    if getattr(shipped, "_path", None) is not None:  # a later .value loads it again from that file
-        vars(shipped).pop("_value", None)
+    from filelock import FileLock
+
+    folder = root / fingerprint
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(root / f"{fingerprint}.lock"):
+        if _folder_fingerprint(folder) != fingerprint:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            for name, data in shipped.value.items():
+                (folder / name).write_bytes(data)
+            if getattr(shipped, "_path", None) is not None:  # a later .value loads it again from that file
+                vars(shipped).pop("_value", None)
     return folder
+
+
+def _worker_model_root() -> Path:
+    """Where a Python worker unpacks shipped models: under the application's SparkFiles root on this
+    executor, a folder Spark deletes when the application stops."""
+    from pyspark import SparkFiles
+
+    return Path(SparkFiles.getRootDirectory()) / "kazu-spark-models"
 
 
 def archive_model_dir(alias: str) -> Path:
@@ -136,7 +171,9 @@ def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
         model = cfg.model  # resolved on the executor: a pkg:// model is the executor's installed copy
         return lambda: _worker_tagger(key, lambda: resolve_model_dir(resolve_path(model)), cfg, threads)
     shipped = spark.sparkContext.broadcast(files)
-    return lambda: _worker_tagger(key, lambda: _unpack_broadcast(fingerprint, shipped), cfg, threads)
+    return lambda: _worker_tagger(
+        key, lambda: _unpack_broadcast(fingerprint, shipped, _worker_model_root()), cfg, threads
+    )
 
 
 def document_batches(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
