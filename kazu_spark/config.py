@@ -314,6 +314,23 @@ GENERIC_CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: the default ``linking.model_organisms``: an NCBI Taxonomy genus -> its model organism, the species a bare
+#: genus mention names when its document names no species of that genus (docs/linking_preferences.md)
+MODEL_ORGANISMS: dict[str, str] = {
+    "NCBITaxon:7215": "NCBITaxon:7227",  # Drosophila -> D. melanogaster
+    "NCBITaxon:3701": "NCBITaxon:3702",  # Arabidopsis -> A. thaliana
+    "NCBITaxon:4930": "NCBITaxon:4932",  # Saccharomyces -> S. cerevisiae
+    "NCBITaxon:4895": "NCBITaxon:4896",  # Schizosaccharomyces -> S. pombe
+    "NCBITaxon:6237": "NCBITaxon:6239",  # Caenorhabditis -> C. elegans
+    "NCBITaxon:7954": "NCBITaxon:7955",  # Danio -> D. rerio
+    "NCBITaxon:8353": "NCBITaxon:8355",  # Xenopus -> X. laevis
+    "NCBITaxon:10088": "NCBITaxon:10090",  # Mus -> M. musculus
+    "NCBITaxon:10114": "NCBITaxon:10116",  # Rattus -> R. norvegicus
+    "NCBITaxon:9605": "NCBITaxon:9606",  # Homo -> H. sapiens
+    "NCBITaxon:561": "NCBITaxon:562",  # Escherichia -> E. coli
+}
+
+
 class EmbeddingConfig(_Strict):
     """The ``embedding`` step: mentions the string steps missed, matched to synonyms by a synonym encoder
     (:mod:`kazu_spark.linking.embedding_spark`; docs/embedding-linking.md)."""
@@ -406,6 +423,12 @@ class LinkingConfig(_Strict):
         True,
         description="a mention linked to a genus, in a document whose other mentions link exactly one species of "
         "that genus, links that species ('Bdellovibrio' in a B. bacteriovorus paper; linking.genus)",
+    )
+    model_organisms: dict[str, str] = Field(
+        default_factory=lambda: dict(MODEL_ORGANISMS),
+        description="genus concept id -> its model organism, linked (strategy model_organism, score 0.7) by a genus "
+        "mention whose document names no species of the genus: Drosophila -> D. melanogaster. Needs "
+        "genus_to_species; setting it replaces the whole mapping, {} turns it off",
     )
     batch_entities: int = Field(
         50_000,

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -307,7 +307,8 @@ def test_species_over_genus_and_specific_over_generic(spark: SparkSession, batch
         ("m", "NCBITaxon:10090", False, False),  # not the genus Mus nor the placeholder "Mus sp."
         ("o", "NCBITaxon:10090", False, False),
     ]
-    off = _cfg(batch_entities, {"linking.prefer_specific": "false"})
+    # without the model organisms too: the bare genus Homo would be taken for Homo sapiens by them
+    off = _cfg(batch_entities, {"linking.prefer_specific": "false", "linking.model_organisms": "{}"})
     unpreferred = link_entities(spark.createDataFrame(rows[:1], schema=ENTITIES), terms, off).collect()
     assert [(r["concept_id"], r["generic"]) for r in unpreferred] == [("NCBITaxon:9605", False)]
 
@@ -340,6 +341,13 @@ TAXA_TERMS = [  # as taxslim has them; "B. bacteriovorus" as the abbreviated sou
 ]  # fmt: skip
 
 
+def _taxa_links(spark: SparkSession, mentions: list[tuple[str, str, str]], cfg: LinkingConfig) -> list[Row]:
+    """The links of species mentions (entity id, document, mention) against TAXA_TERMS."""
+    rows = [(e, d, "body", 0, len(m), m, "species", 0.9, "m", "h", "r") for e, d, m in mentions]
+    entities = spark.createDataFrame(rows, schema=ENTITIES)
+    return link_entities(entities, spark.createDataFrame(TAXA_TERMS, ONTOLOGY_TERMS), cfg).collect()
+
+
 def test_species_by_strain_genus_and_acronym(spark: SparkSession, batch_entities: int) -> None:
     mentions = [  # (entity id, document, mention)
         ("b-strain", "bdello", "B. bacteriovorus HD100"),  # the strain dropped: the species
@@ -351,10 +359,7 @@ def test_species_by_strain_genus_and_acronym(spark: SparkSession, batch_entities
         ("h-hiv", "hiv", "HIV"),  # both list the acronym; it spells the name of one
         ("n-hiv", "hiv-1", "HIV"), ("n-hiv1", "hiv-1", "HIV-1"),  # pinned by the document first
     ]  # fmt: skip
-    rows = [(e, d, "body", 0, len(m), m, "species", 0.9, "m", "h", "r") for e, d, m in mentions]
-    terms = spark.createDataFrame(TAXA_TERMS, ONTOLOGY_TERMS)
-    entities = spark.createDataFrame(rows, schema=ENTITIES)
-    links = link_entities(entities, terms, _cfg(batch_entities)).collect()
+    links = _taxa_links(spark, mentions, _cfg(batch_entities))
     got = sorted((r["entity_id"], r["concept_id"], r["strategy"], r["ambiguous"]) for r in links)
     assert got == [
         ("b-genus", "NCBITaxon:959", "genus_species", False),
@@ -371,10 +376,29 @@ def test_species_by_strain_genus_and_acronym(spark: SparkSession, batch_entities
         ("t-two", "NCBITaxon:7237", "exact", False),
     ]
     off = _cfg(batch_entities, {"linking.genus_to_species": "false"})
-    plain = link_entities(entities.where("doc_id = 'fly'"), terms, off).collect()
+    plain = _taxa_links(spark, [m for m in mentions if m[1] == "fly"], off)
     assert sorted((r["entity_id"], r["concept_id"]) for r in plain) == [
         ("f-genus", "NCBITaxon:7215"), ("f-species", "NCBITaxon:7227")
     ]  # fmt: skip
+
+
+def test_a_bare_model_organism_genus_is_the_model_organism(spark: SparkSession, batch_entities: int) -> None:
+    mentions = [  # (entity id, document, mention)
+        ("f-genus", "fly", "Drosophila"),  # no fly species named: D. melanogaster, as S800 and BioRED annotate it
+        ("o-species", "other-fly", "Drosophila pseudoobscura"), ("o-genus", "other-fly", "Drosophila"),
+        ("p-genus", "malaria", "Plasmodium"),  # not a model organism's genus: the genus stays
+    ]  # fmt: skip
+    links = _taxa_links(spark, mentions, _cfg(batch_entities))
+    got = sorted((r["entity_id"], r["concept_id"], r["strategy"], r["confidence_tier"]) for r in links)
+    assert got == [
+        ("f-genus", "NCBITaxon:7227", "model_organism", "medium"),  # an assumption, not a name: medium
+        ("o-genus", "NCBITaxon:7237", "genus_species", "high"),  # the document's own species comes first
+        ("o-species", "NCBITaxon:7237", "exact", "high"),
+        ("p-genus", "NCBITaxon:5820", "exact", "high"),
+    ]
+    off = _cfg(batch_entities, {"linking.model_organisms": "{}"})
+    plain = _taxa_links(spark, [m for m in mentions if m[1] == "fly"], off)
+    assert [(r["concept_id"], r["strategy"]) for r in plain] == [("NCBITaxon:7215", "exact")]
 
 
 GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info gives them (symbols, synonyms)

@@ -42,7 +42,7 @@ from kazu_spark.linking.abbreviations import short_forms_batch
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
 from kazu_spark.linking.embedding import encoder_keys
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
-from kazu_spark.linking.genus import ANCESTOR_HOPS, is_genus_rank, is_species_rank, species_of_genus
+from kazu_spark.linking.genus import ANCESTOR_HOPS, is_genus_rank, is_species_rank, model_species, species_of_genus
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, concept_of, is_broad, prefer_widened
 from kazu_spark.linking.scores import (
@@ -475,9 +475,11 @@ def _ancestors(ids: set[str], parents: Mapping[str, str]) -> dict[str, list[str]
     return found
 
 
-def _species_of_genus(links: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts) -> pd.DataFrame:
-    """Genus mentions relinked to their document's one species of that genus (:mod:`kazu_spark.linking.genus`);
-    only the documents with a genus link are looked at."""
+def _species_of_genus(
+    links: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts, model_organisms: Mapping[str, str]
+) -> pd.DataFrame:
+    """Genus mentions relinked to their document's one species of that genus, or to the genus's model organism
+    (:mod:`kazu_spark.linking.genus`); only the documents with a genus link are looked at."""
     ranked = terms.loc[terms["rank"].notna(), ["concept_id", "rank"]].drop_duplicates("concept_id")
     ranks = links["concept_id"].map(dict(zip(ranked["concept_id"], ranked["rank"], strict=True)))
     genus_rank = ranks.map(is_genus_rank).astype(bool)
@@ -487,7 +489,10 @@ def _species_of_genus(links: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts
     part = links[in_play]
     ancestors = _ancestors(set(part.loc[ranks[in_play].map(is_species_rank), "concept_id"]), facts.parents)
     lineage = part["concept_id"].map(lambda concept: ancestors.get(concept, []))
-    moved = species_of_genus(part.assign(genus_rank=genus_rank[in_play], ancestors=lineage))
+    models = (
+        model_species(model_organisms, facts.concept_rows(set(model_organisms.values()))) if model_organisms else None
+    )
+    moved = species_of_genus(part.assign(genus_rank=genus_rank[in_play], ancestors=lineage), models)
     return pd.concat([links[~in_play], moved], ignore_index=True)
 
 
@@ -528,7 +533,7 @@ def link_batch(
     else:
         links = links.assign(resolution=None)
     if cfg.genus_to_species:
-        links = _species_of_genus(links, terms, facts)
+        links = _species_of_genus(links, terms, facts, cfg.model_organisms)
     links = links.reset_index(drop=True)
     ids = links["entity_id"] + "|" + links["concept_id"] + "|" + links["source"]
     return links.assign(

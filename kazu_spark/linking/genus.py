@@ -6,7 +6,12 @@ BioRED annotate such a genus mention with the species, and a knowledge graph wan
 genus. So a mention whose links are all to genus-rank taxa, in a document whose other mentions link
 (unambiguously) exactly one species of that genus, links that species instead: strategy ``genus_species``,
 score ``SPECIES_SCORE``, the species' concept id, source and label, the matched synonym kept. A document
-naming two species of the genus (or none) keeps the genus link.
+naming two species of the genus keeps the genus link.
+
+A document naming no species of the genus links a model organism's genus to the model organism
+(``linking.model_organisms``: *Drosophila* -> *D. melanogaster*, *Arabidopsis* -> *A. thaliana*; S800 and
+BioRED train annotate these genus mentions so), strategy ``model_organism``, score ``MODEL_ORGANISM_SCORE``
+(medium confidence: an assumption, not a name). Other genera keep the genus link.
 
 "Of that genus": the genus is among the species' ancestors within ``ANCESTOR_HOPS`` is_a steps (*Drosophila
 melanogaster*, its species subgroup, group, the subgenus *Sophophora*, then *Drosophila*: four).
@@ -23,16 +28,20 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from kazu_spark.linking.preferences import SPECIES_RANKS, rank_name
-from kazu_spark.linking.scores import SPECIES_SCORE
+from kazu_spark.linking.scores import MODEL_ORGANISM_SCORE, SPECIES_SCORE
 
 #: is_a steps searched from a species-rank taxon up to its genus (subspecies, species, subgroup, group, subgenus)
 ANCESTOR_HOPS = 5
 #: the columns ``species_of_genus`` reads beside LINK_MATCH's
 LINEAGE_COLUMNS = ("genus_rank", "ancestors")
 STRATEGY = "genus_species"
+#: the strategy of a genus mention linked to its model organism (``linking.model_organisms``)
+MODEL_STRATEGY = "model_organism"
 
 
 def is_species_rank(rank: str | float | None) -> bool:
@@ -56,23 +65,63 @@ def is_genus_rank(rank: str | float | None) -> bool:
     return rank_name(rank) == "genus"
 
 
-def species_of_genus(links: pd.DataFrame) -> pd.DataFrame:
+def model_species(model_organisms: Mapping[str, str], concepts: pd.DataFrame) -> pd.DataFrame:
+    """``species_of_genus``'s ``model_species`` (genus, concept_id, source, default_label): each model organism of
+    ``model_organisms`` (genus id -> species id) found in ``concepts`` (concept_id, source, default_label, rank),
+    by the ranked row (a taxonomy's, not a curation's) of the least source name, so every engine picks alike.
+
+    Example:
+        >>> concepts = pd.DataFrame({"concept_id": ["NCBITaxon:7227", "NCBITaxon:7227"], "source": ["T", "C"],
+        ...     "default_label": ["Drosophila melanogaster", "fly"], "rank": ["species", None]})
+        >>> organisms = {"NCBITaxon:7215": "NCBITaxon:7227", "NCBITaxon:3701": "NCBITaxon:3702"}
+        >>> model_species(organisms, concepts).values.tolist()
+        [['NCBITaxon:7215', 'NCBITaxon:7227', 'T', 'Drosophila melanogaster']]
+    """
+    ranked = concepts[concepts["rank"].notna() & concepts["concept_id"].isin(set(model_organisms.values()))]
+    first = ranked.sort_values(["concept_id", "source"]).drop_duplicates("concept_id")
+    pairs = pd.DataFrame(list(model_organisms.items()), columns=["genus", "concept_id"])
+    return pairs.merge(first[["concept_id", "source", "default_label"]], on="concept_id")
+
+
+def species_of_genus(links: pd.DataFrame, model_species: pd.DataFrame | None = None) -> pd.DataFrame:
     """``links`` of any documents (LINK_MATCH columns and more; ``genus_rank``: the concept is ranked genus;
     ``ancestors``: a species-rank concept's ancestors within ``ANCESTOR_HOPS`` steps, else empty), every genus
-    mention relinked to its document's one species of that genus (module doc). The other columns are kept (a
-    moved link keeps its genus link's), the lineage ones dropped, rows in order."""
+    mention relinked to its document's one species of that genus (module doc). ``model_species`` (``genus``,
+    ``concept_id``, ``source``, ``default_label``): the species a genus mention links when its document names
+    no species of that genus at all (``linking.model_organisms``: *Drosophila* is *D. melanogaster*), strategy
+    ``MODEL_STRATEGY``, score ``MODEL_ORGANISM_SCORE``. The other columns are kept (a moved link keeps its genus
+    link's), the lineage ones dropped, rows in order.
+
+    Example (a fly paper that names no fly species):
+        >>> links = pd.DataFrame({"entity_id": ["a"], "doc_id": "d", "via": "mention", "concept_id": "NCBITaxon:7215",
+        ...     "source": "NCBITaxon", "default_label": "Drosophila", "matched_synonym": "Drosophila",
+        ...     "strategy": "exact", "score": 1.0, "ambiguous": False, "genus_rank": True, "ancestors": [[]]})
+        >>> model = pd.DataFrame({"genus": ["NCBITaxon:7215"], "concept_id": ["NCBITaxon:7227"],
+        ...     "source": ["NCBITaxon"], "default_label": ["Drosophila melanogaster"]})
+        >>> species_of_genus(links, model)[["concept_id", "strategy", "score"]].values.tolist()
+        [['NCBITaxon:7227', 'model_organism', 0.7]]
+    """
     columns = [c for c in links.columns if c not in LINEAGE_COLUMNS]
-    species = links[~links["ambiguous"].astype(bool) & links["ancestors"].map(lambda a: a is not None and len(a) > 0)]
-    if species.empty or not links["genus_rank"].astype(bool).any():
+    genus_rank = links["genus_rank"].astype(bool)
+    if not genus_rank.any():
         return links[columns]
+    species = links[~links["ambiguous"].astype(bool) & links["ancestors"].map(lambda a: a is not None and len(a) > 0)]
     evidence = (
         species[["doc_id", "concept_id", "source", "default_label", "ancestors"]]
         .explode("ancestors")
         .rename(columns={"ancestors": "genus"})
         .drop_duplicates(["doc_id", "genus", "concept_id"])
+        .assign(strategy=STRATEGY, score=SPECIES_SCORE)
     )
+    if model_species is not None and len(model_species):
+        mentioned = links.loc[genus_rank, ["doc_id", "concept_id"]].drop_duplicates()
+        unnamed = mentioned.rename(columns={"concept_id": "genus"}).merge(
+            evidence[["doc_id", "genus"]].drop_duplicates(), how="left", indicator=True
+        )
+        unnamed = unnamed[unnamed["_merge"] == "left_only"].drop(columns="_merge")
+        defaults = unnamed.merge(model_species, on="genus").assign(strategy=MODEL_STRATEGY, score=MODEL_ORGANISM_SCORE)
+        evidence = pd.concat([evidence, defaults], ignore_index=True)
     evidence = evidence[evidence.groupby(["doc_id", "genus"])["concept_id"].transform("size") == 1]
-    genus_rank = links["genus_rank"].astype(bool)
     all_genus = genus_rank.groupby(links["entity_id"]).transform("all")
     movable = links[all_genus].reset_index()
     on = {"left_on": ["doc_id", "concept_id"], "right_on": ["doc_id", "genus"]}
@@ -83,8 +132,8 @@ def species_of_genus(links: pd.DataFrame) -> pd.DataFrame:
         concept_id=moved["concept_id_species"],
         source=moved["source_species"],
         default_label=moved["default_label_species"],
-        strategy=STRATEGY,
-        score=SPECIES_SCORE,
+        strategy=moved["strategy_species"],
+        score=moved["score_species"],
     )
     moved["ambiguous"] = moved.groupby("entity_id")["concept_id"].transform("nunique") > 1
     moved = moved.drop_duplicates(["entity_id", "concept_id"])

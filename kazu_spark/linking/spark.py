@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from itertools import takewhile
 
@@ -84,7 +84,7 @@ from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_docu
 from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding_spark import ClassMatrices, embedding_matches
 from kazu_spark.linking.fuzzy import FuzzyIndex, class_indexes, fuzzy_batch, indexable
-from kazu_spark.linking.genus import ANCESTOR_HOPS, species_of_genus
+from kazu_spark.linking.genus import ANCESTOR_HOPS, model_species, species_of_genus
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import SPECIES_RANKS, concept_of, is_broad, prefer_widened
 from kazu_spark.linking.scores import (
@@ -437,11 +437,12 @@ def _disambiguate(
     return links.where(~F.col("ambiguous")).withColumn("resolution", F.lit(None).cast("string")).unionByName(resolved)
 
 
-def _species_of_genus(links: DataFrame, index: TermIndex) -> DataFrame:
-    """``links`` with genus mentions relinked to their document's one species of that genus
-    (:mod:`kazu_spark.linking.genus`): the documents with a genus link (with none, the links as they are, after
-    one small job) go through ``species_of_genus`` in a pandas UDF, each species-rank link with its ancestors
-    (``ANCESTOR_HOPS`` joins up the is_a parents, through unranked taxa too, as the pandas pass walks them)."""
+def _species_of_genus(links: DataFrame, index: TermIndex, model_organisms: Mapping[str, str]) -> DataFrame:
+    """``links`` with genus mentions relinked to their document's one species of that genus, or to the genus's
+    model organism (:mod:`kazu_spark.linking.genus`): the documents with a genus link (with none, the links as
+    they are, after one small job) go through ``species_of_genus`` in a pandas UDF, each species-rank link with
+    its ancestors (``ANCESTOR_HOPS`` joins up the is_a parents, through unranked taxa too, as the pandas pass
+    walks them). The model organisms' rows (a few) are collected once and shipped in the UDF's closure."""
     rank = F.lower(F.trim(F.regexp_replace("rank", "_", " ")))
     facts = (  # per concept over its sources (a curation source has no rank nor parents)
         index.concepts.where(F.col("rank").isNotNull() | F.col("parents").isNotNull())
@@ -470,7 +471,16 @@ def _species_of_genus(links: DataFrame, index: TermIndex) -> DataFrame:
     affected = in_play.join(lineage, "concept_id", "left").select(
         *links.columns, F.coalesce("genus_rank", F.lit(False)).alias("genus_rank"), "ancestors"
     )
-    moved = affected.groupBy("doc_id").applyInPandas(species_of_genus, links.schema)
+    models = None
+    if model_organisms:
+        rows = index.concepts.where(F.col("concept_id").isin(sorted(set(model_organisms.values()))))
+        rows = rows.select("concept_id", "source", F.col("label").alias("default_label"), "rank").toPandas()
+        models = model_species(model_organisms, rows)
+
+    def relink(group: pd.DataFrame) -> pd.DataFrame:
+        return species_of_genus(group, models)
+
+    moved = affected.groupBy("doc_id").applyInPandas(relink, links.schema)
     return described.select(*links.columns).join(genus_docs, "doc_id", "left_anti").unionByName(moved)
 
 
@@ -648,7 +658,7 @@ def link_entities(
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
     if cfg.genus_to_species:
-        links = _species_of_genus(links, index)
+        links = _species_of_genus(links, index, cfg.model_organisms)
     return _select_view(
         with_source_version(links, index.concepts),
         LINK_ROWS,
