@@ -262,12 +262,12 @@ def test_strategies_can_be_switched_off(spark: SparkSession, terms: DataFrame, b
     ]  # fmt: skip
 
 
-def _term(concept_id: str, label: str, synonym: str, entity_class: str, **metadata: str) -> dict:
+def _term(concept_id: str, label: str, synonym: str, entity_class: str, source: str = "T", **metadata: str) -> dict:
     """An ontology_terms row as a source with OBO metadata (``rank``, ``parents``) would give it."""
     return {
-        "term_id": hashlib.sha1(f"T|{concept_id}|{synonym}".encode()).hexdigest(),
+        "term_id": hashlib.sha1(f"{source}|{concept_id}|{synonym}".encode()).hexdigest(),
         "concept_id": concept_id,
-        "source": "T",
+        "source": source,
         "default_label": label,
         "synonym": synonym,
         "synonym_type": "exact",
@@ -311,6 +311,40 @@ def test_species_over_genus_and_specific_over_generic(spark: SparkSession, batch
     off = _cfg(batch_entities, {"linking.prefer_specific": "false", "linking.model_organisms": "{}"})
     unpreferred = link_entities(spark.createDataFrame(rows[:1], schema=ENTITIES), terms, off).collect()
     assert [(r["concept_id"], r["generic"]) for r in unpreferred] == [("NCBITaxon:9605", False)]
+
+
+CURATION_TERMS = [  # two train splits' curations that disagree, as MeSH versions did, and the ontology's names
+    _term("MESH:D059352", "myalgia", "myalgia", "disease", source="ncbi-train"),  # NCBI-disease: MeSH 2012
+    _term("MESH:D063806", "myalgia", "myalgia", "disease", source="bc5cdr-train"),  # BC5CDR: MeSH 2015
+    _term("MESH:D005221", "tiredness", "tiredness", "disease", source="ncbi-train"),
+    _term("MESH:D016728", "tiredness", "tiredness", "disease", source="bc5cdr-train"),
+    _term("MESH:D063806", "Myalgia", "Myalgia", "disease", source="MEDIC"),
+    _term("MESH:D063806", "Myalgia", "Muscle Pain", "disease", source="MEDIC"),
+    _term("MESH:D059352", "Musculoskeletal Pain", "Musculoskeletal Pain", "disease", source="MEDIC"),
+    _term("MESH:D005221", "Fatigue", "Fatigue", "disease", source="MEDIC"),
+    _term("MESH:D016728", "Fatigue Syndrome, Chronic", "Fatigue Syndrome, Chronic", "disease", source="MEDIC"),
+]  # fmt: skip
+
+
+def test_when_curations_disagree_the_ontology_decides(spark: SparkSession, batch_entities: int) -> None:
+    curations = [
+        OntologySource(
+            name=name, format="pubtator", entity_class="disease", path="train.txt", annotation_types=["Disease"], tier=0
+        )
+        for name in ("ncbi-train", "bc5cdr-train")
+    ]
+    medic = OntologySource(name="MEDIC", format="medic", entity_class="disease", path="ctd_diseases.tsv")
+    cfg = _cfg(batch_entities).model_copy(update={"ontologies": [*curations, medic]})
+    rows = [
+        (e, e, "body", 0, len(m), m, "disease", 0.9, "m", "h", "r") for e, m in (("m", "myalgia"), ("t", "tiredness"))
+    ]
+    terms = spark.createDataFrame(CURATION_TERMS, ONTOLOGY_TERMS)
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, cfg).collect()
+    assert sorted((r["entity_id"], r["concept_id"], r["ambiguous"]) for r in links) == [
+        ("m", "MESH:D063806", False),  # MEDIC calls only D063806 "Myalgia"
+        ("t", "MESH:D005221", True),  # no ontology name for "tiredness": both curations stay, ambiguous
+        ("t", "MESH:D016728", True),
+    ]
 
 
 TAXA_TERMS = [  # as taxslim has them; "B. bacteriovorus" as the abbreviated source adds it

@@ -39,7 +39,7 @@ import pandas as pd
 
 from kazu_spark.config import GeneSpeciesConfig, LinkingConfig
 from kazu_spark.linking.abbreviations import short_forms_batch
-from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
+from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, ontology_named, resolve_document
 from kazu_spark.linking.embedding import encoder_keys
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.genus import ANCESTOR_HOPS, is_genus_rank, is_species_rank, model_species, species_of_genus
@@ -448,10 +448,14 @@ def _disambiguate(
     if ambiguous.empty:
         return settled
     linked = settled.groupby("doc_id")["concept_id"].agg(lambda c: sorted(set(c))).to_dict()
-    texts = concept_texts(terms[terms["concept_id"].isin(ambiguous["concept_id"])])
+    candidates = terms[terms["concept_id"].isin(ambiguous["concept_id"])]
+    texts = concept_texts(candidates)
     context = dict(zip(documents["doc_id"], documents["text"], strict=True)) if documents is not None else {}
+    ambiguous = ambiguous.assign(
+        concept_text=ambiguous["concept_id"].map(texts), ontology_named=ontology_named(ambiguous, candidates, curated)
+    )
     resolved = []
-    for doc_id, group in ambiguous.assign(concept_text=ambiguous["concept_id"].map(texts)).groupby("doc_id"):
+    for doc_id, group in ambiguous.groupby("doc_id"):
         document = pd.DataFrame({"linked": [linked.get(doc_id)], "context": [context.get(doc_id)]})
         resolved.append(resolve_document(group.reset_index(drop=True), document, margin, curated))
     return _concat([settled, *resolved], [*MATCH, "resolution"])

@@ -16,9 +16,14 @@ candidates, in order:
 4. **TF-IDF over the context**: each remaining candidate's text (default label and synonyms) is
    compared with the document's text by the cosine of word TF-IDF vectors (as scikit-learn's
    ``TfidfVectorizer`` fitted on the context and the candidates' texts computes them); the best
-   candidate wins when it beats the runner-up by at least ``margin``.
+   candidate wins when it beats the runner-up by at least ``margin``;
+5. **the ontology, over disagreeing curations**: corpus curations (``pubtator`` sources) may give one
+   text different concepts (``myalgia``: NCBI-disease train says *Musculoskeletal Pain*, BC5CDR train
+   *Myalgia*, annotated under two MeSH versions). When the document does not decide, the candidates that an
+   ontology source itself names by the matched synonym, case aside, are kept (``ontology_named``; MEDIC
+   lists ``Myalgia`` only as D063806).
 
-When neither separates them, every candidate is kept and the links stay ambiguous.
+When none separates them, every candidate is kept and the links stay ambiguous.
 
 The document's text is read once (:class:`DocumentContext`), whatever the number of its ambiguous
 mentions: refitting a vectoriser on the whole text per mention made a document's cost its length
@@ -47,7 +52,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from kazu_spark.linking.scores import LOOSE_STRATEGIES
 from kazu_spark.schemas import LINK_MATCH
 
-Resolution = Literal["document", "acronym", "label", "context", "unresolved"]
+Resolution = Literal["document", "acronym", "label", "context", "ontology", "unresolved"]
 
 #: word unigrams and bigrams, lower-cased, one-character words included (scikit-learn's analyser)
 _ANALYZE = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b").build_analyzer()
@@ -129,13 +134,15 @@ def choose_concepts(
     margin: float,
     spelled: Collection[str] = (),
     labelled: Collection[str] = (),
+    named: Collection[str] | None = None,
 ) -> tuple[list[str], Resolution]:
     """The candidates to keep for one ambiguous mention and how they were chosen (see the module doc).
 
     ``linked_in_document``: concepts the document links unambiguously; ``context``: the document's text
     (None skips step 4); ``concept_texts``: candidate -> its label and synonyms; ``spelled``: the candidates
     whose label the matched acronym spells (``spells``); ``labelled``: the candidates whose label is the
-    matched synonym. The kept list is sorted.
+    matched synonym; ``named``: the candidates an ontology source names by the mention (None: all). The kept
+    list is sorted.
 
     Example:
         >>> choose_concepts(["A", "B"], {"B", "C"}, None, {}, margin=0.1)
@@ -145,6 +152,8 @@ def choose_concepts(
         >>> nothing = DocumentContext("nothing in common")
         >>> choose_concepts(["A", "B"], set(), nothing, {"A": "alpha", "B": "beta"}, margin=0.1)
         (['A', 'B'], 'unresolved')
+        >>> choose_concepts(["A", "B"], set(), nothing, {"A": "alpha", "B": "beta"}, margin=0.1, named={"B"})
+        (['B'], 'ontology')
     """
     kept = sorted(set(candidates))
     if len(kept) < 2:
@@ -165,7 +174,10 @@ def choose_concepts(
         order = np.argsort(-scores, kind="stable")
         if scores[order[0]] > 0 and scores[order[0]] - scores[order[1]] >= margin:
             return [kept[order[0]]], "context"
-    return kept, "unresolved"
+    by_ontology = [c for c in kept if named is None or c in named]
+    if len(by_ontology) == 1:
+        return by_ontology, "ontology"
+    return by_ontology or kept, "unresolved"
 
 
 def resolve_document(
@@ -176,7 +188,8 @@ def resolve_document(
     ``context``, its text or None): the kept rows, with ``ambiguous`` updated and ``resolution`` (document,
     acronym, label, context or unresolved). The text is analysed once for all the document's mentions.
     ``curated``: sources whose labels are a corpus's most frequent mention, not the concept's name
-    (:meth:`~kazu_spark.config.LinkingConfig.curated_sources`), left out of step 3.
+    (:meth:`~kazu_spark.config.LinkingConfig.curated_sources`), left out of step 3. An ``ontology_named``
+    column (:func:`ontology_named`), where present, is step 5's evidence.
 
     Example:
         >>> links = pd.DataFrame({"entity_id": "e", "concept_id": ["A", "B"], "ambiguous": True,
@@ -194,6 +207,7 @@ def resolve_document(
     # a fuzzy match's synonym is not the mention's; a curation's label is only its most frequent mention
     by_name = ~links["strategy"].isin(LOOSE_STRATEGIES) & ~links["source"].isin(curated)
     labelled = (by_name & (links["matched_synonym"] == links["default_label"])).to_numpy()
+    named = links["ontology_named"].astype(bool).to_numpy() if "ontology_named" in links else np.ones(len(links), bool)
     keep = np.zeros(len(links), dtype=bool)
     ambiguous = np.zeros(len(links), dtype=bool)
     resolution = np.empty(len(links), dtype=object)
@@ -202,7 +216,34 @@ def resolve_document(
         concept_texts = dict(zip(candidates, texts[rows], strict=True))
         acronym_of = {c for c, row in zip(candidates, rows, strict=True) if spelled[row]}
         label_of = {c for c, row in zip(candidates, rows, strict=True) if labelled[row]}
-        chosen, how = choose_concepts(candidates, linked, context, concept_texts, margin, acronym_of, label_of)
+        named_of = {c for c, row in zip(candidates, rows, strict=True) if named[row]}
+        chosen, how = choose_concepts(
+            candidates, linked, context, concept_texts, margin, acronym_of, label_of, named_of
+        )
         keep[rows] = [c in chosen for c in candidates]
         ambiguous[rows], resolution[rows] = len(chosen) > 1, how
     return links.assign(ambiguous=ambiguous, resolution=resolution)[keep][[*LINK_MATCH.fieldNames(), "resolution"]]
+
+
+def ontology_named(links: pd.DataFrame, terms: pd.DataFrame, curated: Collection[str]) -> np.ndarray:
+    """Per row of ``links`` (LINK_MATCH columns): whether an ontology names its concept by the mention, i.e. its
+    source is not ``curated``, or a source that is not lists the concept with the curation's matched synonym,
+    case aside (``terms``: ONTOLOGY_TERMS rows of the links' concepts, every source). Case, not the normalised
+    key: ``alcohol`` would otherwise be a name of MeSH's class *Alcohols*, not of *Ethanol*.
+
+    Example (two curations disagree on "myalgia"; the ontology calls only D063806 so):
+        >>> terms = pd.DataFrame({"source": ["C1", "C2", "MEDIC", "MEDIC"],
+        ...     "concept_id": ["D059352", "D063806", "D063806", "D059352"],
+        ...     "synonym": ["myalgia", "myalgia", "Myalgia", "Musculoskeletal Pain"]})
+        >>> links = pd.DataFrame({"source": ["C1", "C2"], "concept_id": ["D059352", "D063806"],
+        ...     "matched_synonym": "myalgia"})
+        >>> ontology_named(links, terms, {"C1", "C2"}).tolist()
+        [False, True]
+    """
+    is_curated = links["source"].isin(curated).to_numpy()
+    if not is_curated.any():
+        return np.ones(len(links), dtype=bool)
+    names = terms[~terms["source"].isin(curated)]
+    named = set(zip(names["concept_id"], names["synonym"].str.lower(), strict=True))
+    pairs = zip(links["concept_id"], links["matched_synonym"].str.lower(), strict=True)
+    return ~is_curated | np.array([pair in named for pair in pairs], dtype=bool)

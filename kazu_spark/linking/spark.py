@@ -414,6 +414,16 @@ def _disambiguate(
             ).alias("concept_text")
         )
     )
+    if curated:  # step 5's evidence (disambiguate.ontology_named): the ontology's own names of the candidates
+        is_curated = F.col("source").isin(*sorted(curated))
+        names = terms.join(candidates, "concept_id", "left_semi").where(~is_curated)
+        names = names.select("concept_id", F.lower("synonym").alias("name"), F.lit(True).alias("named")).distinct()
+        ambiguous = (
+            ambiguous.withColumn("name", F.lower("matched_synonym"))
+            .join(names, ["concept_id", "name"], "left")
+            .withColumn("ontology_named", ~is_curated | F.coalesce("named", F.lit(False)))
+            .drop("name", "named")
+        )
     per_document = ambiguous.select("doc_id").distinct().join(linked, "doc_id", "left")
     if documents is not None:
         per_document = per_document.join(documents.select("doc_id", F.col("text").alias("context")), "doc_id", "left")
