@@ -474,6 +474,19 @@ class LinkingConfig(_Strict):
         """
         return frozenset(s.name for s in self.ontologies if s.format == "pubtator")
 
+    def ontology_judged_sources(self) -> frozenset[str]:
+        """Curated sources whose disagreements the ontology settles (disambiguation step 5): those of classes
+        whose genes' species does not decide instead (``gene_species``; a curation may hold the one rat gene).
+
+        Example:
+            >>> curation = dict(format="pubtator", path="train.txt", annotation_types=["T"])
+            >>> LinkingConfig(ontologies=[OntologySource(name="D", entity_class="disease", **curation),
+            ...     OntologySource(name="G", entity_class="gene", **curation)]).ontology_judged_sources()
+            frozenset({'D'})
+        """
+        decided = set(self.gene_species.gene_classes) if self.gene_species.enabled else set()
+        return frozenset(s.name for s in self.ontologies if s.format == "pubtator" and s.entity_class not in decided)
+
 
 #: the autocast precision of a training run (see :mod:`kazu_spark.training.loop`)
 TrainingPrecision = Literal["fp32", "bf16"]

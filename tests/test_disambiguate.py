@@ -191,3 +191,31 @@ def test_a_document_s_text_is_analysed_once_for_all_its_mentions(monkeypatch) ->
     out = resolve_document(group, document, margin=0.05)
     assert analysed.count(text) == 1
     assert (len(out), set(out["concept_id"]), set(out["resolution"])) == (200, {"HGNC:40"}, {"context"})
+
+
+def test_the_ontology_decides_only_between_curations() -> None:
+    """``myalgia``: two train splits' curations name two concepts and MEDIC calls one of them so; ``TNF-a``: a
+    curation's rat gene (no gene source holds rat genes) beside the human gene of an ontology stays a candidate."""
+    group = pd.DataFrame(
+        {
+            "entity_id": ["m", "m", "t", "t"],
+            "doc_id": "d",
+            "via": "mention",
+            "concept_id": ["MESH:D059352", "MESH:D063806", "NCBIGene:24835", "NCBIGene:7124"],
+            "source": ["ncbi-train", "bc5cdr-train", "biored-train", "NCBIGene"],
+            "default_label": ["myalgia", "myalgia", "TNF-a", "TNF"],
+            "matched_synonym": ["myalgia", "myalgia", "TNF-a", "TNF-a"],
+            "strategy": "exact",
+            "score": 1.0,
+            "ambiguous": True,
+            "concept_text": "",
+            "ontology_named": [False, True, False, True],
+        }
+    )
+    nothing = pd.DataFrame({"linked": [None], "context": [None]})
+    out = resolve_document(group, nothing, margin=0.05, curated={"ncbi-train", "bc5cdr-train", "biored-train"})
+    assert out[["entity_id", "concept_id", "ambiguous", "resolution"]].values.tolist() == [
+        ["m", "MESH:D063806", False, "ontology"],
+        ["t", "NCBIGene:24835", True, "unresolved"],
+        ["t", "NCBIGene:7124", True, "unresolved"],
+    ]

@@ -439,10 +439,11 @@ def concept_texts(rows: pd.DataFrame) -> dict[str, str]:
 
 
 def _disambiguate(
-    links: pd.DataFrame, terms: pd.DataFrame, documents: pd.DataFrame | None, margin: float, curated: frozenset[str]
+    links: pd.DataFrame, terms: pd.DataFrame, documents: pd.DataFrame | None, margin: float, cfg: LinkingConfig
 ) -> pd.DataFrame:
-    """Ambiguous entities narrowed by their document (``resolve_document``, once per document; ``curated``:
-    sources whose labels are not names)."""
+    """Ambiguous entities narrowed by their document (``resolve_document``, once per document), with ``cfg``'s
+    curated sources (their labels are not names) and those whose disagreements the ontology settles."""
+    curated = cfg.curated_sources()
     ambiguous = links[links["ambiguous"]]
     settled = links[~links["ambiguous"]].assign(resolution=None)
     if ambiguous.empty:
@@ -452,7 +453,8 @@ def _disambiguate(
     texts = concept_texts(candidates)
     context = dict(zip(documents["doc_id"], documents["text"], strict=True)) if documents is not None else {}
     ambiguous = ambiguous.assign(
-        concept_text=ambiguous["concept_id"].map(texts), ontology_named=ontology_named(ambiguous, candidates, curated)
+        concept_text=ambiguous["concept_id"].map(texts),
+        ontology_named=ontology_named(ambiguous, candidates, curated, cfg.ontology_judged_sources()),
     )
     resolved = []
     for doc_id, group in ambiguous.groupby("doc_id"):
@@ -533,7 +535,7 @@ def link_batch(
     if cfg.gene_species.enabled:
         links = _prefer_document_species(links, queries, terms, facts, cfg.gene_species)
     if cfg.disambiguation.enabled:
-        links = _disambiguate(links, terms, documents, cfg.disambiguation.margin, cfg.curated_sources())
+        links = _disambiguate(links, terms, documents, cfg.disambiguation.margin, cfg)
     else:
         links = links.assign(resolution=None)
     if cfg.genus_to_species:

@@ -19,9 +19,10 @@ candidates, in order:
    candidate wins when it beats the runner-up by at least ``margin``;
 5. **the ontology, over disagreeing curations**: corpus curations (``pubtator`` sources) may give one
    text different concepts (``myalgia``: NCBI-disease train says *Musculoskeletal Pain*, BC5CDR train
-   *Myalgia*, annotated under two MeSH versions). When the document does not decide, the candidates that an
-   ontology source itself names by the matched synonym, case aside, are kept (``ontology_named``; MEDIC
-   lists ``Myalgia`` only as D063806).
+   *Myalgia*, annotated under two MeSH versions). When the document does not decide and every candidate
+   comes from a curation, the candidates that an ontology source itself names by the matched synonym, case
+   aside, are kept (``ontology_named``; MEDIC lists ``Myalgia`` only as D063806). Not for genes, whose
+   document's species decides: a curation may hold the one rat gene that no gene source has.
 
 When none separates them, every candidate is kept and the links stay ambiguous.
 
@@ -208,6 +209,7 @@ def resolve_document(
     by_name = ~links["strategy"].isin(LOOSE_STRATEGIES) & ~links["source"].isin(curated)
     labelled = (by_name & (links["matched_synonym"] == links["default_label"])).to_numpy()
     named = links["ontology_named"].astype(bool).to_numpy() if "ontology_named" in links else np.ones(len(links), bool)
+    from_curation = links["source"].isin(curated).to_numpy()
     keep = np.zeros(len(links), dtype=bool)
     ambiguous = np.zeros(len(links), dtype=bool)
     resolution = np.empty(len(links), dtype=object)
@@ -216,7 +218,11 @@ def resolve_document(
         concept_texts = dict(zip(candidates, texts[rows], strict=True))
         acronym_of = {c for c, row in zip(candidates, rows, strict=True) if spelled[row]}
         label_of = {c for c, row in zip(candidates, rows, strict=True) if labelled[row]}
-        named_of = {c for c, row in zip(candidates, rows, strict=True) if named[row]}
+        # only between curations: beside an ontology's candidate, a curation may be the one source of the
+        # right concept (a rat gene that no gene source holds)
+        named_of = (
+            {c for c, row in zip(candidates, rows, strict=True) if named[row]} if from_curation[rows].all() else None
+        )
         chosen, how = choose_concepts(
             candidates, linked, context, concept_texts, margin, acronym_of, label_of, named_of
         )
@@ -225,11 +231,14 @@ def resolve_document(
     return links.assign(ambiguous=ambiguous, resolution=resolution)[keep][[*LINK_MATCH.fieldNames(), "resolution"]]
 
 
-def ontology_named(links: pd.DataFrame, terms: pd.DataFrame, curated: Collection[str]) -> np.ndarray:
+def ontology_named(
+    links: pd.DataFrame, terms: pd.DataFrame, curated: Collection[str], judged: Collection[str]
+) -> np.ndarray:
     """Per row of ``links`` (LINK_MATCH columns): whether an ontology names its concept by the mention, i.e. its
-    source is not ``curated``, or a source that is not lists the concept with the curation's matched synonym,
-    case aside (``terms``: ONTOLOGY_TERMS rows of the links' concepts, every source). Case, not the normalised
-    key: ``alcohol`` would otherwise be a name of MeSH's class *Alcohols*, not of *Ethanol*.
+    source is not one of the ``judged`` curations (``LinkingConfig.ontology_judged_sources``), or a source that
+    is not ``curated`` lists the concept with the curation's matched synonym, case aside (``terms``:
+    ONTOLOGY_TERMS rows of the links' concepts, every source). Case, not the normalised key: ``alcohol`` would
+    otherwise be a name of MeSH's class *Alcohols*, not of *Ethanol*.
 
     Example (two curations disagree on "myalgia"; the ontology calls only D063806 so):
         >>> terms = pd.DataFrame({"source": ["C1", "C2", "MEDIC", "MEDIC"],
@@ -237,13 +246,13 @@ def ontology_named(links: pd.DataFrame, terms: pd.DataFrame, curated: Collection
         ...     "synonym": ["myalgia", "myalgia", "Myalgia", "Musculoskeletal Pain"]})
         >>> links = pd.DataFrame({"source": ["C1", "C2"], "concept_id": ["D059352", "D063806"],
         ...     "matched_synonym": "myalgia"})
-        >>> ontology_named(links, terms, {"C1", "C2"}).tolist()
+        >>> ontology_named(links, terms, {"C1", "C2"}, {"C1", "C2"}).tolist()
         [False, True]
     """
-    is_curated = links["source"].isin(curated).to_numpy()
-    if not is_curated.any():
+    judge = links["source"].isin(judged).to_numpy()
+    if not judge.any():
         return np.ones(len(links), dtype=bool)
     names = terms[~terms["source"].isin(curated)]
     named = set(zip(names["concept_id"], names["synonym"].str.lower(), strict=True))
     pairs = zip(links["concept_id"], links["matched_synonym"].str.lower(), strict=True)
-    return ~is_curated | np.array([pair in named for pair in pairs], dtype=bool)
+    return ~judge | np.array([pair in named for pair in pairs], dtype=bool)

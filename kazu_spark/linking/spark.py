@@ -390,9 +390,11 @@ def _disambiguate(
     cfg: DisambiguationConfig,
     memory_limit_mb: float | None,
     curated: frozenset[str] = frozenset(),
+    judged: frozenset[str] = frozenset(),
 ) -> DataFrame:
     """``links`` with each ambiguous entity's candidates narrowed by its document (see the module doc);
-    ``curated``: sources whose labels are not names (``LinkingConfig.curated_sources``).
+    ``curated``: sources whose labels are not names (``LinkingConfig.curated_sources``), ``judged``: those of
+    them whose disagreements the ontology settles (``LinkingConfig.ontology_judged_sources``).
 
     The ambiguous links are cogrouped by document with one row per document (its text and unambiguous
     concepts), so a document's text reaches the Python worker once, not once per candidate link (a
@@ -414,14 +416,13 @@ def _disambiguate(
             ).alias("concept_text")
         )
     )
-    if curated:  # step 5's evidence (disambiguate.ontology_named): the ontology's own names of the candidates
-        is_curated = F.col("source").isin(*sorted(curated))
-        names = terms.join(candidates, "concept_id", "left_semi").where(~is_curated)
+    if judged:  # step 5's evidence (disambiguate.ontology_named): the ontology's own names of the candidates
+        names = terms.join(candidates, "concept_id", "left_semi").where(~F.col("source").isin(*sorted(curated)))
         names = names.select("concept_id", F.lower("synonym").alias("name"), F.lit(True).alias("named")).distinct()
         ambiguous = (
             ambiguous.withColumn("name", F.lower("matched_synonym"))
             .join(names, ["concept_id", "name"], "left")
-            .withColumn("ontology_named", ~is_curated | F.coalesce("named", F.lit(False)))
+            .withColumn("ontology_named", ~F.col("source").isin(*sorted(judged)) | F.coalesce("named", F.lit(False)))
             .drop("name", "named")
         )
     per_document = ambiguous.select("doc_id").distinct().join(linked, "doc_id", "left")
@@ -664,7 +665,9 @@ def link_entities(
         links = prefer_document_species(links, queries, index.concepts, cfg.gene_species, lookup)
     if cfg.disambiguation.enabled:
         limit = context.cfg.worker_memory_limit_mb
-        links = _disambiguate(links, terms, documents, cfg.disambiguation, limit, cfg.curated_sources())
+        links = _disambiguate(
+            links, terms, documents, cfg.disambiguation, limit, cfg.curated_sources(), cfg.ontology_judged_sources()
+        )
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
     if cfg.genus_to_species:
