@@ -2,7 +2,8 @@
 
 A subset keeps, in the source's own format (so the same parsers read it), every concept one of whose
 synonyms (at least 3 characters) occurs in the given texts -- case-insensitively, on word boundaries
--- plus the first ``head`` concepts of the file so the dictionaries are not trivially small. A source
+-- plus the first ``head`` concepts of the file so the dictionaries are not trivially small, and a
+taxonomy the model organisms (``MODEL_ORGANISMS``) that a bare genus links. A source
 mapped onto another (``xref_target``, e.g. HGNC onto NCBI Gene) is cut by its own concepts, and the
 target's subset also keeps the concepts those cross-reference, so the mapped rows all land.
 
@@ -10,7 +11,8 @@ Example:
     >>> from tools.subset import write_subsets, sample_texts
     >>> write_subsets("../shared/data/ontologies", "kazu_spark/resources/ontologies",
     ...               sample_texts())  # doctest: +SKIP
-    {'MEDIC': 478, 'CL': 320, 'NCBITaxon': 330, 'NCBIGene': 871, 'HGNC-NCBIGene': 543, 'MeSH': 364, 'DOID': 386}
+    {'MEDIC': 478, 'CL': 320, 'NCBITaxon': 332, 'NCBIGene': 871, 'NCBIGene-mouse': 998, 'HGNC-NCBIGene': 543,
+     'MeSH': 364, 'DOID': 386}
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from kazu_spark.config import OntologySource
+from kazu_spark.config import MODEL_ORGANISMS, OntologySource
 from kazu_spark.ontologies.parsers import obo_stanzas, obograph_id, open_text, parse_source, read_obographs
 from kazu_spark.ontologies.sources import default_sources
 from kazu_spark.paths import resolve_path
@@ -188,6 +190,8 @@ def write_subsets(shared_dir: str, out_dir: str, texts: Iterable[str], head: int
     sources = subset_sources(shared_dir)
     keep = {source.name: select_concepts(source, matcher, head) for source in sources}
     for source in sources:
+        if source.entity_class == "species":  # what a bare model-organism genus links (linking.model_organisms)
+            keep[source.name] |= set(MODEL_ORGANISMS.values())
         if source.xref_target:  # the target concepts the kept ones map onto
             rows = parse_source(source, sources=sources)
             keep[source.xref_target] |= {r["concept_id"] for r in rows if r["metadata"]["xref_of"] in keep[source.name]}
