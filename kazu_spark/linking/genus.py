@@ -66,7 +66,7 @@ def is_genus_rank(rank: str | float | None) -> bool:
 
 
 def model_species(model_organisms: Mapping[str, str], concepts: pd.DataFrame) -> pd.DataFrame:
-    """``species_of_genus``'s ``model_species`` (genus, concept_id, source, default_label): each model organism of
+    """``species_of_genus``'s ``model_rows`` (genus, concept_id, source, default_label): each model organism of
     ``model_organisms`` (genus id -> species id) found in ``concepts`` (concept_id, source, default_label, rank),
     by the ranked row (a taxonomy's, not a curation's) of the least source name, so every engine picks alike.
 
@@ -83,10 +83,10 @@ def model_species(model_organisms: Mapping[str, str], concepts: pd.DataFrame) ->
     return pairs.merge(first[["concept_id", "source", "default_label"]], on="concept_id")
 
 
-def species_of_genus(links: pd.DataFrame, model_species: pd.DataFrame | None = None) -> pd.DataFrame:
+def species_of_genus(links: pd.DataFrame, model_rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """``links`` of any documents (LINK_MATCH columns and more; ``genus_rank``: the concept is ranked genus;
     ``ancestors``: a species-rank concept's ancestors within ``ANCESTOR_HOPS`` steps, else empty), every genus
-    mention relinked to its document's one species of that genus (module doc). ``model_species`` (``genus``,
+    mention relinked to its document's one species of that genus (module doc). ``model_rows`` (``genus``,
     ``concept_id``, ``source``, ``default_label``): the species a genus mention links when its document names
     no species of that genus at all (``linking.model_organisms``: *Drosophila* is *D. melanogaster*), strategy
     ``MODEL_STRATEGY``, score ``MODEL_ORGANISM_SCORE``. The other columns are kept (a moved link keeps its genus
@@ -113,13 +113,13 @@ def species_of_genus(links: pd.DataFrame, model_species: pd.DataFrame | None = N
         .drop_duplicates(["doc_id", "genus", "concept_id"])
         .assign(strategy=STRATEGY, score=SPECIES_SCORE)
     )
-    if model_species is not None and len(model_species):
+    if model_rows is not None and len(model_rows):
         mentioned = links.loc[genus_rank, ["doc_id", "concept_id"]].drop_duplicates()
         unnamed = mentioned.rename(columns={"concept_id": "genus"}).merge(
             evidence[["doc_id", "genus"]].drop_duplicates(), how="left", indicator=True
         )
         unnamed = unnamed[unnamed["_merge"] == "left_only"].drop(columns="_merge")
-        defaults = unnamed.merge(model_species, on="genus").assign(strategy=MODEL_STRATEGY, score=MODEL_ORGANISM_SCORE)
+        defaults = unnamed.merge(model_rows, on="genus").assign(strategy=MODEL_STRATEGY, score=MODEL_ORGANISM_SCORE)
         evidence = pd.concat([evidence, defaults], ignore_index=True)
     evidence = evidence[evidence.groupby(["doc_id", "genus"])["concept_id"].transform("size") == 1]
     all_genus = genus_rank.groupby(links["entity_id"]).transform("all")
