@@ -345,7 +345,7 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
     text = "Crohn's disease, NIDDM and MDR1 in a human B-lymphocyte treated with metformin; Li-Fraumeni syndrome."
     kept = write_subsets(str(shared), str(out), [text], head=1)
     assert kept == {
-        "MEDIC": 3, "CL": 2, "NCBITaxon": 2, "NCBIGene": 2, "NCBIGene-mouse": 2, "HGNC-NCBIGene": 4, "MeSH": 2,
+        "MEDIC": 3, "CL": 2, "NCBITaxon": 3, "NCBIGene": 2, "NCBIGene-mouse": 2, "HGNC-NCBIGene": 4, "MeSH": 2,
         "DOID": 2,
     }  # fmt: skip
     sources = subset_sources(str(out))
@@ -360,6 +360,9 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
     mapped = {(r["concept_id"], r["synonym"]) for r in parse_source(subsets["HGNC-NCBIGene"], sources=sources)}
     assert ("NCBIGene:7157", "Li-Fraumeni syndrome") in mapped
     assert {row["concept_id"] for row in parse_source(subsets["CL"])} == {"CL:0000000", "CL:0000236"}
+    # the first taxon, human (in the text) and the mouse, a model organism the text does not name: a bare Mus links it
+    taxa = {row["concept_id"] for row in parse_source(subsets["NCBITaxon"])}
+    assert taxa == {"NCBITaxon:1", "NCBITaxon:9606", "NCBITaxon:10090"}
     assert {row["concept_id"] for row in parse_source(subsets["MeSH"])} == {"MESH:D000001", "MESH:D008687"}
     assert source_version(subsets["CL"]) == "cl/releases/2022-11-25/cl-basic.owl"  # header kept
 

@@ -69,16 +69,18 @@ class TextMatcher:
         return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", self.text) is not None
 
 
-def select_concepts(source: OntologySource, matcher: TextMatcher, head: int) -> set[str]:
-    """Ids of the source's first ``head`` concepts and of those with a synonym occurring in the texts (its
-    own concepts, before any ``xref_target`` mapping)."""
+def select_concepts(
+    source: OntologySource, matcher: TextMatcher, head: int, always: frozenset[str] = frozenset()
+) -> set[str]:
+    """Ids of the source's first ``head`` concepts, of those with a synonym occurring in the texts (its own
+    concepts, before any ``xref_target`` mapping) and of those of ``always`` that it has."""
     order: dict[str, None] = {}
     found: set[str] = set()
     for row in parse_source(source.model_copy(update={"xref_target": None})):
         order.setdefault(row["concept_id"])
         if row["concept_id"] not in found and matcher.occurs(row["synonym"]):
             found.add(row["concept_id"])
-    return found | set(list(order)[:head])
+    return found | set(list(order)[:head]) | (always & order.keys())
 
 
 @contextmanager
@@ -188,10 +190,12 @@ def write_subsets(shared_dir: str, out_dir: str, texts: Iterable[str], head: int
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     sources = subset_sources(shared_dir)
-    keep = {source.name: select_concepts(source, matcher, head) for source in sources}
+    models = frozenset(MODEL_ORGANISMS.values())  # what a bare model-organism genus links (linking.model_organisms)
+    keep = {
+        s.name: select_concepts(s, matcher, head, models if s.entity_class == "species" else frozenset())
+        for s in sources
+    }
     for source in sources:
-        if source.entity_class == "species":  # what a bare model-organism genus links (linking.model_organisms)
-            keep[source.name] |= set(MODEL_ORGANISMS.values())
         if source.xref_target:  # the target concepts the kept ones map onto
             rows = parse_source(source, sources=sources)
             keep[source.xref_target] |= {r["concept_id"] for r in rows if r["metadata"]["xref_of"] in keep[source.name]}
