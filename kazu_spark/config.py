@@ -485,7 +485,8 @@ class LinkingConfig(_Strict):
             frozenset({'D'})
         """
         decided = set(self.gene_species.gene_classes) if self.gene_species.enabled else set()
-        return frozenset(s.name for s in self.ontologies if s.format == "pubtator" and s.entity_class not in decided)
+        curated = self.curated_sources()
+        return frozenset(s.name for s in self.ontologies if s.name in curated and s.entity_class not in decided)
 
 
 #: the autocast precision of a training run (see :mod:`kazu_spark.training.loop`)
