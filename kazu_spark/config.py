@@ -392,6 +392,13 @@ class GeneSpeciesConfig(_Strict):
         "again among that species' genes; acts only when gene concepts of several taxa (metadata tax_id) are loaded",
     )
     default_taxon: str = Field("NCBITaxon:9606", description="the species of a document that names none")
+    drop_foreign: bool = Field(
+        True,
+        description="a gene mention whose candidates are all other species' genes, and for which the lookup among "
+        "its document's species finds nothing, keeps only its default_taxon candidates (papers about mice name "
+        "human genes; a human paper's 'CIMP' is not the mouse gene Ebp) and is otherwise left unlinked; false "
+        "keeps every candidate",
+    )
     gene_classes: list[str] = Field(default_factory=lambda: ["gene"], description="entity classes this applies to")
     species_class: str = Field("species", description="the entity class whose links name the document's species")
 

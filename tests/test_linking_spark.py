@@ -446,6 +446,7 @@ GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info g
     _term("NCBIGene:99", "FOO1", "FOO1", "gene", tax_id="9606"),
     _term("NCBIGene:207", "AKT1", "AKT", "gene", tax_id="9606"),
     _term("NCBIGene:11651", "Akt1", "Akt", "gene", tax_id="10090"),  # a human gene with no mouse namesake
+    _term("NCBIGene:13595", "Ebp", "CIMP", "gene", tax_id="10090"),  # a mouse synonym no human gene has
     *PREFERENCE_TERMS,
 ]
 
@@ -460,6 +461,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("h-p53", "no-species", "p53", "gene"),  # no species named: human
         ("h-Il6", "no-species", "Il6", "gene"),  # the mouse spelling without mice: the human gene
         ("h-Akt", "no-species", "Akt", "gene"),  # normalised "akt", the human synonym "AKT": case folded
+        ("h-CIMP", "no-species", "CIMP", "gene"),  # only a mouse gene's name, in a human paper: unlinked
         ("r-p53", "rat-paper", "p53", "gene"),  # a species no gene source covers: as if none were named
         ("r-rat", "rat-paper", "rats", "species"),
         ("t-mouse", "tie-paper", "mouse", "species"), ("t-human", "tie-paper", "human", "species"),
@@ -486,6 +488,9 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
     assert sorted((r["concept_id"], r["ambiguous"]) for r in plain) == [
         ("NCBIGene:22059", True), ("NCBIGene:7157", True)
     ]  # fmt: skip
+    keep = _cfg(batch_entities, {"linking.gene_species.drop_foreign": "false"})
+    kept = link_entities(entities.where("entity_id = 'h-CIMP'"), terms, keep).collect()
+    assert [(r["concept_id"], r["strategy"]) for r in kept] == [("NCBIGene:13595", "exact")]
 
 
 def test_links_append_to_an_entity_links_table_of_an_older_version(

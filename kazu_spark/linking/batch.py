@@ -423,6 +423,9 @@ def _prefer_document_species(
     kept = _concat([narrowed, found], MATCH)
     kept["ambiguous"] = kept.groupby("entity_id")["concept_id"].transform("nunique") > 1
     untouched = judged[~any_of_document & ~judged["entity_id"].isin(found["entity_id"])]
+    if cfg.drop_foreign:
+        untouched = untouched[untouched["taxon"].isna() | (untouched["taxon"] == cfg.default_taxon)]
+        untouched = untouched.assign(ambiguous=untouched.groupby("entity_id")["concept_id"].transform("nunique") > 1)
     others = links.merge(genes, on=["entity_id", "via"], how="left", indicator=True)
     others = others[others["_merge"] == "left_only"]
     return _concat([others, kept, untouched], MATCH)

@@ -14,7 +14,10 @@ step (``linking.gene_species``):
 3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name,
    case folded (``Akt`` and ``AKT``),
    among the genes of the document's species; what that finds replaces them (strategy ``species``,
-   score 0.85). When it finds nothing, the candidates stay.
+   score 0.85). When it finds nothing, only its candidates of ``default_taxon`` stay (``drop_foreign``):
+   papers about mice name human genes, but a name that only mouse genes have is, in a human paper, most
+   often an acronym of something else (``CIMP`` is a synonym of the mouse gene ``Ebp``). A mention left
+   with none is unlinked; ``drop_foreign: false`` keeps every candidate.
 
 Mentions of other classes, and genes whose candidates carry no taxon, pass through unchanged.
 
@@ -106,6 +109,10 @@ def prefer_document_species(
     untouched = judged.where(~F.col("any_of_document")).join(
         found.select("entity_id").distinct(), "entity_id", "left_anti"
     )
+    if cfg.drop_foreign:
+        untouched = untouched.where(F.col("taxon").isNull() | (F.col("taxon") == cfg.default_taxon)).withColumn(
+            "ambiguous", F.size(F.collect_set("concept_id").over(entity)) > 1
+        )
     return (
         links.join(genes, ["entity_id", "via"], "left_anti")
         .select(*fields)
