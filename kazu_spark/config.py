@@ -192,7 +192,7 @@ ENTRY_POINT = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 #: built-in NER steps: the transformer (``model``) and the ontology dictionary (``dictionary``)
 NER_STEPS = ("model", "dictionary")
 #: built-in linking steps, the cascade's strategies (see :mod:`kazu_spark.linking.spark`)
-LINKING_STEPS = ("exact", "normalised", "variants", "fuzzy", "embedding")
+LINKING_STEPS = ("exact", "normalised", "variants", "embedding", "fuzzy")
 
 
 def _steps(builtin: tuple[str, ...]) -> Callable[[list[str]], list[str]]:
@@ -412,8 +412,8 @@ class LinkingConfig(_Strict):
     steps: Annotated[list[str], AfterValidator(_steps(LINKING_STEPS))] = Field(
         list(LINKING_STEPS),
         description="the cascade, in order; a mention gets the links of the first step that finds any: exact, "
-        "normalised (both tier by tier), variants (coordinations, adjective forms), fuzzy (TF-IDF), embedding "
-        "(a synonym encoder; a no-op without linking.embedding.model), or a 'package.module:function' step "
+        "normalised (both tier by tier), variants (coordinations, adjective forms), embedding (a synonym "
+        "encoder; a no-op without linking.embedding.model), fuzzy (TF-IDF), or a 'package.module:function' step "
         "(lookups in, candidate links out; docs/layout.md)",
     )
     fuzzy: FuzzyConfig = Field(default_factory=FuzzyConfig)
