@@ -238,8 +238,11 @@ def test_pubtator_curations_take_the_majority_id(tmp_path: Path) -> None:
         name="curations", format="pubtator", entity_class="drug", path=str(corpus), annotation_types=["Chemical"]
     )
     rows = list(parse_source(source))
-    assert _synonyms(rows, "MESH:D008094") == {"Li": "label", "Lithium": "curated", "lithium": "curated"}
-    assert {row["concept_id"] for row in rows} == {"MESH:D008094"}  # minority, composite, -1, Disease dropped
+    composite = "Lithium and lithium"  # annotated with both concepts: a synonym of each
+    assert _synonyms(rows, "MESH:D008094") == {
+        "Li": "label", "Lithium": "curated", "lithium": "curated", composite: "curated"
+    }  # fmt: skip
+    assert _synonyms(rows, "MESH:D016651") == {composite: "label"}  # Li's minority id, -1, Disease: dropped
 
 
 def test_pubtator_curations_leave_out_the_documents_of_an_evaluation_split(tmp_path: Path) -> None:

@@ -441,24 +441,25 @@ def parse_pubtator_curations(
     documents whose id is a document of a file in ``exclude_documents`` (BioRED's train split holds 44
     abstracts of BC5CDR's devel split: their mentions would be memory, not linking, on BC5CDR devel).
 
-    Each distinct mention text becomes a ``curated`` synonym of the concept it is annotated with most
-    often (ties keep every tied concept, which then links ambiguously); composite (several ids) and
-    ``-1`` annotations are skipped. A concept's label is its most frequent mention. Use TRAIN splits only:
-    evaluating on the split the curations came from measures memory, not linking.
+    Each distinct mention text becomes a ``curated`` synonym of the annotation it has most often: one
+    concept, or every part of a composite (``cholestatic hepatitis``: Cholestasis|Hepatitis, so the mention
+    links both); ties keep every tied annotation, which then links ambiguously. ``-1`` annotations are
+    skipped. A concept's label is its most frequent mention. Use TRAIN splits only: evaluating on the split
+    the curations came from measures memory, not linking.
     """
     excluded = {doc.doc_id for other in exclude_documents for doc in read_pubtator(other)}
-    votes: dict[str, Counter[str]] = {}
+    votes: dict[str, Counter[tuple[str, ...]]] = {}
     for doc in read_pubtator(path):
         if doc.doc_id in excluded:
             continue
         for mention in doc.mentions:
-            if mention.corpus_type in annotation_types and len(mention.concept_ids) == 1:
-                votes.setdefault(mention.mention.strip(), Counter())[mention.concept_ids[0]] += 1
+            if mention.corpus_type in annotation_types and mention.concept_ids:
+                votes.setdefault(mention.mention.strip(), Counter())[tuple(sorted(mention.concept_ids))] += 1
     by_concept: dict[str, Counter[str]] = {}
-    for text, ids in votes.items():
-        top = max(ids.values())
-        for concept, n in ids.items():
-            if n == top:
+    for text, annotated in votes.items():
+        top = max(annotated.values())
+        for concepts, n in annotated.items():
+            for concept in concepts if n == top else ():
                 by_concept.setdefault(concept, Counter())[text] += n
     for concept, texts in sorted(by_concept.items()):
         label = texts.most_common(1)[0][0]
