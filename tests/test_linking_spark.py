@@ -447,6 +447,9 @@ GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info g
     _term("NCBIGene:207", "AKT1", "AKT", "gene", tax_id="9606"),
     _term("NCBIGene:11651", "Akt1", "Akt", "gene", tax_id="10090"),  # a human gene with no mouse namesake
     _term("NCBIGene:13595", "Ebp", "CIMP", "gene", tax_id="10090"),  # a mouse synonym no human gene has
+    _term("NCBIGene:2149", "F2R", "PAR1", "gene", tax_id="9606"),
+    _term("NCBIGene:14062", "F2r", "Par1", "gene", tax_id="10090"),  # F2R's orthologue: F2R's symbol
+    _term("NCBIGene:112304", "Par1", "Par1", "gene", tax_id="10090"),  # another gene, the same name
     *PREFERENCE_TERMS,
 ]
 
@@ -458,6 +461,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("m-p53", "mouse-paper", "p53", "gene"),  # both species' synonym: the document's species picks
         ("m-TP53", "mouse-paper", "TP53", "gene"),  # the human symbol, in a mouse paper: looked up again
         ("m-FOO1", "mouse-paper", "FOO1", "gene"),  # no mouse gene of that name: the human one stays
+        ("m-PAR1", "mouse-paper", "PAR1", "gene"),  # human F2R; two mouse genes named Par1: its orthologue
         ("h-p53", "no-species", "p53", "gene"),  # no species named: human
         ("h-Il6", "no-species", "Il6", "gene"),  # the mouse spelling without mice: the human gene
         ("h-Akt", "no-species", "Akt", "gene"),  # normalised "akt", the human synonym "AKT": case folded
@@ -477,6 +481,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("m-p53", "NCBIGene:22059", "exact", False),
         ("m-TP53", "NCBIGene:22059", "species", False),
         ("m-FOO1", "NCBIGene:99", "exact", False),
+        ("m-PAR1", "NCBIGene:14062", "species", False),
         ("h-p53", "NCBIGene:7157", "exact", False),
         ("h-Il6", "NCBIGene:3569", "species", False),
         ("h-Akt", "NCBIGene:207", "species", False),

@@ -397,6 +397,15 @@ def _document_taxa(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], c
     return dict(best.drop_duplicates("doc_id")[["doc_id", "concept_id"]].itertuples(index=False))
 
 
+def _orthologues(found: pd.DataFrame, foreign: pd.DataFrame) -> pd.DataFrame:
+    """Of the genes a mention's lookup found, those whose symbol (label) is, case aside, one of its foreign
+    candidates' symbols, where any is (human F2R: mouse F2r, not Par1; linking.species)."""
+    symbols = set(zip(foreign["entity_id"], foreign["default_label"].str.upper(), strict=True))
+    pairs = zip(found["entity_id"], found["default_label"].str.upper(), strict=True)
+    same = pd.Series([pair in symbols for pair in pairs], index=found.index, dtype=bool)
+    return found[same | ~same.groupby(found["entity_id"]).transform("max").astype(bool)]
+
+
 def _prefer_document_species(
     links: pd.DataFrame, queries: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts, cfg: GeneSpeciesConfig
 ) -> pd.DataFrame:
@@ -419,7 +428,7 @@ def _prefer_document_species(
     keys = _term_keys(gene_terms, gene_terms["normalised_synonym"].str.upper(), lookups["key"])
     found = _matches(lookups, keys, "species", SPECIES_SCORE, ["entity_class", "key"])
     wanted = foreign[["entity_id", "doc_taxon"]].drop_duplicates().merge(found, on="entity_id")
-    found = wanted[wanted["concept_id"].map(taxon_of) == wanted["doc_taxon"]][MATCH]
+    found = _orthologues(wanted[wanted["concept_id"].map(taxon_of) == wanted["doc_taxon"]][MATCH], foreign)
     kept = _concat([narrowed, found], MATCH)
     kept["ambiguous"] = kept.groupby("entity_id")["concept_id"].transform("nunique") > 1
     untouched = judged[~any_of_document & ~judged["entity_id"].isin(found["entity_id"])]

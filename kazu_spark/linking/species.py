@@ -12,12 +12,14 @@ step (``linking.gene_species``):
 2. A gene mention with a candidate of that species keeps those candidates (and any without a known taxon)
    and drops the other species' ones.
 3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name,
-   case folded (``Akt`` and ``AKT``),
-   among the genes of the document's species; what that finds replaces them (strategy ``species``,
-   score 0.85). When it finds nothing, only its candidates of ``default_taxon`` stay (``drop_foreign``):
-   papers about mice name human genes, but a name that only mouse genes have is, in a human paper, most
-   often an acronym of something else (``CIMP`` is a synonym of the mouse gene ``Ebp``). A mention left
-   with none is unlinked; ``drop_foreign: false`` keeps every candidate.
+   case folded (``Akt`` and ``AKT``), among the genes of the document's species; what that finds replaces
+   them (strategy ``species``, score 0.85). Of several genes found, one with the symbol of one of the
+   mention's candidates, case aside, is kept: orthologues mostly share their symbol (``PAR1``, human
+   ``F2R``, in a mouse paper is ``F2r``, which lists ``Par1`` as a synonym, not the mouse gene whose symbol
+   is ``Par1``). When it finds nothing, only the mention's candidates of ``default_taxon`` stay
+   (``drop_foreign``): papers about mice name human genes, but a name that only mouse genes have is, in a
+   human paper, most often an acronym of something else (``CIMP`` is a synonym of the mouse gene ``Ebp``).
+   A mention left with none is unlinked; ``drop_foreign: false`` keeps every candidate.
 
 Mentions of other classes, and genes whose candidates carry no taxon, pass through unchanged.
 
@@ -93,6 +95,7 @@ def prefer_document_species(
     narrowed = judged.where("any_of_document").where(F.col("taxon").isNull() | of_document)
     foreign = judged.where("all_foreign")
     wanted = taxa.select("concept_id", F.col("taxon").alias("doc_taxon"))
+    symbols = foreign.select("entity_id", F.upper("default_label").alias("symbol"), F.lit(True).alias("same"))
     found = (
         lookup(
             foreign.select("entity_id", "via", "doc_taxon").distinct().join(queries, ["entity_id", "via"]),
@@ -100,6 +103,11 @@ def prefer_document_species(
         )
         .join(foreign.select("entity_id", "doc_taxon").distinct(), "entity_id")
         .join(wanted, ["concept_id", "doc_taxon"], "left_semi")
+        .withColumn("symbol", F.upper("default_label"))  # orthologues mostly share a symbol, case aside
+        .join(symbols.distinct(), ["entity_id", "symbol"], "left")
+        .withColumn("orthologue", F.col("same").isNotNull())
+        .withColumn("any_orthologue", F.max("orthologue").over(entity))
+        .where(F.col("orthologue") | ~F.col("any_orthologue"))
     )
     kept = (
         narrowed.select(*fields)
