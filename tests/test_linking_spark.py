@@ -448,6 +448,8 @@ GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info g
     _term("NCBIGene:11651", "Akt1", "Akt", "gene", tax_id="10090"),  # a human gene with no mouse namesake
     _term("NCBIGene:13595", "Ebp", "CIMP", "gene", tax_id="10090"),  # a mouse synonym no human gene has
     _term("NCBIGene:2149", "F2R", "PAR1", "gene", tax_id="9606"),
+    _term("NCBIGene:2932", "GSK3B", "GSK3B", "gene", tax_id="9606"),
+    _term("NCBIGene:56637", "Gsk3b", "GSK3", "gene", tax_id="10090"),  # a name only the mouse gene has
     _term("NCBIGene:14062", "F2r", "Par1", "gene", tax_id="10090"),  # F2R's orthologue: F2R's symbol
     _term("NCBIGene:112304", "Par1", "Par1", "gene", tax_id="10090"),  # another gene, the same name
     *PREFERENCE_TERMS,
@@ -466,6 +468,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("h-Il6", "no-species", "Il6", "gene"),  # the mouse spelling without mice: the human gene
         ("h-Akt", "no-species", "Akt", "gene"),  # normalised "akt", the human synonym "AKT": case folded
         ("h-CIMP", "no-species", "CIMP", "gene"),  # only a mouse gene's name, in a human paper: unlinked
+        ("h-GSK3", "no-species", "GSK3", "gene"),  # only a mouse gene's name, but a human gene has its symbol
         ("r-p53", "rat-paper", "p53", "gene"),  # a species no gene source covers: as if none were named
         ("r-rat", "rat-paper", "rats", "species"),
         ("t-mouse", "tie-paper", "mouse", "species"), ("t-human", "tie-paper", "human", "species"),
@@ -485,6 +488,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("h-p53", "NCBIGene:7157", "exact", False),
         ("h-Il6", "NCBIGene:3569", "species", False),
         ("h-Akt", "NCBIGene:207", "species", False),
+        ("h-GSK3", "NCBIGene:2932", "species", False),
         ("r-p53", "NCBIGene:7157", "exact", False),
         ("t-p53", "NCBIGene:7157", "exact", False),
     }

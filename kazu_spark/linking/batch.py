@@ -82,6 +82,8 @@ class TermFacts:
     fuzzy: Callable[[pd.DataFrame], pd.DataFrame] = field(default=lambda keyed: pd.DataFrame(columns=MATCH))
     #: missed lookups (entity_id, doc_id, via, query, entity_class) -> embedding LINK_MATCH rows
     embedding: Callable[[pd.DataFrame], pd.DataFrame] = field(default=lambda missed: pd.DataFrame(columns=MATCH))
+    #: upper-cased labels -> the rows (TERM_COLUMNS) with a ``tax_id`` whose label is one (genes' symbols)
+    symbol_rows: Callable[[set[str]], pd.DataFrame] = field(default=lambda symbols: pd.DataFrame(columns=TERM_COLUMNS))
 
 
 class Embedder(Protocol):
@@ -406,6 +408,31 @@ def _orthologues(found: pd.DataFrame, foreign: pd.DataFrame) -> pd.DataFrame:
     return found[same | ~same.groupby(found["entity_id"]).transform("max").astype(bool)]
 
 
+def _symbols(rows: pd.DataFrame, gene_classes: list[str]) -> pd.DataFrame:
+    """(concept_id, source, default_label, doc_taxon, symbol) of the gene rows with a ``tax_id``."""
+    rows = rows[rows["entity_class"].isin(gene_classes) & rows["tax_id"].notna()]
+    symbols = rows.assign(doc_taxon="NCBITaxon:" + rows["tax_id"], symbol=rows["default_label"].str.upper())
+    return symbols[["concept_id", "source", "default_label", "doc_taxon", "symbol"]].drop_duplicates()
+
+
+def _symbol_orthologues(
+    stranded: pd.DataFrame, taxed: pd.DataFrame, facts: TermFacts, cfg: GeneSpeciesConfig
+) -> pd.DataFrame:
+    """MATCH rows: for gene links of other species than their document's, that a lookup could not place, the
+    document's species' genes with the same symbol, case aside (mouse Gsk3b: human GSK3B; linking.species)."""
+    if stranded.empty:
+        return pd.DataFrame(columns=MATCH)
+    symbol_of = _symbols(taxed, cfg.gene_classes).groupby("concept_id")["symbol"].min()
+    asked = stranded.assign(symbol=stranded["concept_id"].map(symbol_of).astype(object))[
+        ["entity_id", "doc_id", "via", "matched_synonym", "doc_taxon", "symbol"]
+    ]
+    symbols = _symbols(facts.symbol_rows(set(asked["symbol"].dropna())), cfg.gene_classes)
+    lookup = ["entity_id", "doc_id", "via", "concept_id", "source", "default_label"]
+    found = asked.merge(symbols, on=["doc_taxon", "symbol"]).groupby(lookup, as_index=False)["matched_synonym"].min()
+    several = found.groupby("entity_id")["concept_id"].transform("nunique") > 1
+    return found.assign(strategy="species", score=SPECIES_SCORE, ambiguous=several)[MATCH]
+
+
 def _prefer_document_species(
     links: pd.DataFrame, queries: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts, cfg: GeneSpeciesConfig
 ) -> pd.DataFrame:
@@ -432,6 +459,9 @@ def _prefer_document_species(
     kept = _concat([narrowed, found], MATCH)
     kept["ambiguous"] = kept.groupby("entity_id")["concept_id"].transform("nunique") > 1
     untouched = judged[~any_of_document & ~judged["entity_id"].isin(found["entity_id"])]
+    orthologues = _symbol_orthologues(untouched[all_foreign.loc[untouched.index]], taxed, facts, cfg)
+    kept = _concat([kept, orthologues], MATCH)
+    untouched = untouched[~untouched["entity_id"].isin(orthologues["entity_id"])]
     if cfg.drop_foreign:
         untouched = untouched[untouched["taxon"].isna() | (untouched["taxon"] == cfg.default_taxon)]
         untouched = untouched.assign(ambiguous=untouched.groupby("entity_id")["concept_id"].transform("nunique") > 1)
@@ -526,6 +556,13 @@ def _confidence_tier(links: pd.DataFrame, cfg: LinkingConfig) -> np.ndarray:
     )
 
 
+def _with_rows(terms: pd.DataFrame, links: pd.DataFrame, facts: TermFacts) -> pd.DataFrame:
+    """``terms`` and the rows of the concepts ``links`` name that it lacks (fuzzy, embedding and orthologue
+    candidates are not reachable by the mentions' keys): preferences and disambiguation read them."""
+    missing = set(links["concept_id"]) - set(terms["concept_id"])
+    return _concat([terms, facts.concept_rows(missing)], TERM_COLUMNS) if missing else terms
+
+
 def link_batch(
     entities: pd.DataFrame, documents: pd.DataFrame | None, terms: pd.DataFrame, facts: TermFacts, cfg: LinkingConfig
 ) -> pd.DataFrame:
@@ -536,9 +573,7 @@ def link_batch(
     links = _cascade(queries, terms, cfg, facts)
     if links.empty:  # nothing matched (e.g. mentions of undecodable bytes): no rule has anything to narrow
         return pd.DataFrame(columns=ROWS)
-    missing = set(links["concept_id"]) - set(terms["concept_id"])
-    if missing:  # fuzzy candidates: their rows are needed for preferences and disambiguation
-        terms = _concat([terms, facts.concept_rows(missing)], TERM_COLUMNS)
+    terms = _with_rows(terms, links, facts)
     if cfg.abbreviations and documents is not None:
         links = _with_abbreviations(links)
     generic = frozenset(c for concepts in cfg.generic_concepts.values() for c in concepts)
@@ -546,6 +581,7 @@ def link_batch(
         links = _prefer_specific(links, queries, terms, generic)
     if cfg.gene_species.enabled:
         links = _prefer_document_species(links, queries, terms, facts, cfg.gene_species)
+        terms = _with_rows(terms, links, facts)
     if cfg.disambiguation.enabled:
         links = _disambiguate(links, terms, documents, cfg.disambiguation.margin, cfg)
     else:
@@ -576,6 +612,7 @@ class TermTable:
     def __init__(self, table: pd.DataFrame) -> None:
         self.table = table
         self._upper: pd.Series | None = None
+        self._labels: pd.Series | None = None
         self._indexes: dict[tuple[frozenset[str], int], dict] = {}
         self._versions: dict[str, str | None] | None = None
         self._taxa: dict[tuple[str, ...], set[str]] = {}
@@ -594,6 +631,13 @@ class TermTable:
         if self._upper is None:
             self._upper = self.table["normalised_synonym"].str.upper()
         return self._upper
+
+    @property
+    def labels(self) -> pd.Series:
+        """The labels upper-cased (the gene-species step's symbols, case aside)."""
+        if self._labels is None:
+            self._labels = self.table["default_label"].str.upper()
+        return self._labels
 
     def encoder_texts(self, lowercase: bool) -> pd.Series:
         """The synonyms as the synonym encoder reads them (:func:`~kazu_spark.linking.embedding.encoder_keys`)."""
@@ -677,5 +721,6 @@ def link_with_table(
         parents=whole.parents() if cfg.genus_to_species else {},
         fuzzy=fuzzy,
         embedding=embedding,
+        symbol_rows=lambda symbols: table[table["tax_id"].notna() & whole.labels.isin(symbols)][TERM_COLUMNS],
     )
     return link_batch(entities, documents, reachable[TERM_COLUMNS].reset_index(drop=True), facts, cfg)

@@ -16,10 +16,12 @@ step (``linking.gene_species``):
    them (strategy ``species``, score 0.85). Of several genes found, one with the symbol of one of the
    mention's candidates, case aside, is kept: orthologues mostly share their symbol (``PAR1``, human
    ``F2R``, in a mouse paper is ``F2r``, which lists ``Par1`` as a synonym, not the mouse gene whose symbol
-   is ``Par1``). When it finds nothing, only the mention's candidates of ``default_taxon`` stay
-   (``drop_foreign``): papers about mice name human genes, but a name that only mouse genes have is, in a
-   human paper, most often an acronym of something else (``CIMP`` is a synonym of the mouse gene ``Ebp``).
-   A mention left with none is unlinked; ``drop_foreign: false`` keeps every candidate.
+   is ``Par1``). When it finds nothing, the genes of the document's species with a candidate's symbol, case
+   aside, replace them (the orthologue, strategy ``species``): ``GSK3`` is a synonym of mouse ``Gsk3b`` only,
+   so in a human paper it links human ``GSK3B``. When there is none either, only the mention's candidates of
+   ``default_taxon`` stay (``drop_foreign``): papers about mice name human genes, but a name that only mouse
+   genes have is, in a human paper, often an acronym of something else (``CIMP`` is a synonym of the mouse
+   gene ``Ebp``). A mention left with none is unlinked; ``drop_foreign: false`` keeps every candidate.
 
 Mentions of other classes, and genes whose candidates carry no taxon, pass through unchanged.
 
@@ -35,6 +37,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from kazu_spark.config import GeneSpeciesConfig
+from kazu_spark.linking.scores import SPECIES_SCORE
 from kazu_spark.schemas import LINK_MATCH
 
 #: (lookups, wanted) -> the LINK_MATCH rows of the lookups' normalised names among the concepts of ``wanted``
@@ -68,6 +71,29 @@ def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: G
         .where("rank = 1")
         .select("doc_id", F.col("concept_id").alias("doc_taxon"))
     )
+
+
+def _symbol_orthologues(stranded: DataFrame, concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """LINK_MATCH rows: for gene links of other species than their document's (``doc_taxon``) that a lookup could
+    not place, the document's species' genes with the same symbol, case aside (mouse Gsk3b: human GSK3B)."""
+    symbols = concepts.where(F.col("entity_class").isin(cfg.gene_classes) & F.col("tax_id").isNotNull()).select(
+        "concept_id",
+        "source",
+        F.col("label").alias("default_label"),
+        F.concat(F.lit("NCBITaxon:"), "tax_id").alias("doc_taxon"),
+        F.upper("label").alias("symbol"),
+    )
+    symbol_of = symbols.groupBy("concept_id").agg(F.min("symbol").alias("symbol"))
+    found = (
+        stranded.join(symbol_of, "concept_id")
+        .select("entity_id", "doc_id", "via", "matched_synonym", "doc_taxon", "symbol")
+        .join(symbols, ["doc_taxon", "symbol"])
+        .groupBy("entity_id", "doc_id", "via", "concept_id", "source", "default_label")
+        .agg(F.min("matched_synonym").alias("matched_synonym"))
+        .withColumn("ambiguous", F.size(F.collect_set("concept_id").over(Window.partitionBy("entity_id"))) > 1)
+    )
+    rows = found.withColumn("strategy", F.lit("species")).withColumn("score", F.lit(SPECIES_SCORE))
+    return rows.select(*LINK_MATCH.fieldNames())
 
 
 def prefer_document_species(
@@ -117,6 +143,9 @@ def prefer_document_species(
     untouched = judged.where(~F.col("any_of_document")).join(
         found.select("entity_id").distinct(), "entity_id", "left_anti"
     )
+    orthologues = _symbol_orthologues(untouched.where("all_foreign"), concepts, cfg).localCheckpoint(eager=True)
+    kept = kept.unionByName(orthologues.select(*fields))
+    untouched = untouched.join(orthologues.select("entity_id").distinct(), "entity_id", "left_anti")
     if cfg.drop_foreign:
         untouched = untouched.where(F.col("taxon").isNull() | (F.col("taxon") == cfg.default_taxon)).withColumn(
             "ambiguous", F.size(F.collect_set("concept_id").over(entity)) > 1
