@@ -193,6 +193,11 @@ def greatest_per_group(frame: pd.DataFrame, keys: list[str], column: str) -> pd.
     return frame[[*keys, column]].dropna().sort_values(column, kind="stable").drop_duplicates(keys, keep="last")
 
 
+def _several_concepts(links: pd.DataFrame) -> pd.Series:
+    """True on the rows of entities linked to more than one concept (``term_index.several_concepts`` in Spark)."""
+    return links.groupby("entity_id")["concept_id"].transform("nunique") > 1
+
+
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     """The rows of ``frames`` in order, as ``columns`` (empty frames skipped: their dtypes would leak)."""
     rows = [frame[columns] for frame in frames if len(frame)]
@@ -361,8 +366,7 @@ def _prefer_specific(
     is_broad_link = pd.Series([(c, s) in broad for c, s in zip(links["concept_id"], links["source"], strict=True)],
                               index=links.index, dtype=bool)  # fmt: skip
     any_broad = is_broad_link.groupby(links["entity_id"]).transform("max")
-    several = links.groupby("entity_id")["concept_id"].transform("nunique") > 1
-    judge = any_broad | several
+    judge = any_broad | _several_concepts(links)
     original = links[judge]
     lookups = (
         original[any_broad[judge]][["entity_id", "via", "source"]].drop_duplicates()
@@ -408,9 +412,14 @@ def _orthologues(found: pd.DataFrame, foreign: pd.DataFrame) -> pd.DataFrame:
     return found[same | ~same.groupby(found["entity_id"]).transform("max").astype(bool)]
 
 
+def _taxed_genes(rows: pd.DataFrame, gene_classes: list[str]) -> pd.DataFrame:
+    """The rows of ``gene_classes`` whose metadata has a ``tax_id``."""
+    return rows[rows["entity_class"].isin(gene_classes) & rows["tax_id"].notna()]
+
+
 def _symbols(rows: pd.DataFrame, gene_classes: list[str]) -> pd.DataFrame:
     """(concept_id, source, default_label, doc_taxon, symbol) of the gene rows with a ``tax_id``."""
-    rows = rows[rows["entity_class"].isin(gene_classes) & rows["tax_id"].notna()]
+    rows = _taxed_genes(rows, gene_classes)
     symbols = rows.assign(doc_taxon="NCBITaxon:" + rows["tax_id"], symbol=rows["default_label"].str.upper())
     return symbols[["concept_id", "source", "default_label", "doc_taxon", "symbol"]].drop_duplicates()
 
@@ -429,8 +438,7 @@ def _symbol_orthologues(
     symbols = _symbols(facts.symbol_rows(set(asked["symbol"].dropna())), cfg.gene_classes)
     lookup = ["entity_id", "doc_id", "via", "concept_id", "source", "default_label"]
     found = asked.merge(symbols, on=["doc_taxon", "symbol"]).groupby(lookup, as_index=False)["matched_synonym"].min()
-    several = found.groupby("entity_id")["concept_id"].transform("nunique") > 1
-    return found.assign(strategy="species", score=SPECIES_SCORE, ambiguous=several)[MATCH]
+    return found.assign(strategy="species", score=SPECIES_SCORE, ambiguous=_several_concepts(found))[MATCH]
 
 
 def _prefer_document_species(
@@ -438,7 +446,7 @@ def _prefer_document_species(
 ) -> pd.DataFrame:
     """Gene mentions narrowed to, or looked up again among, their document's species' genes (linking.species)."""
     genes = queries[queries["entity_class"].isin(cfg.gene_classes)][["entity_id", "via"]]
-    taxed = terms[terms["entity_class"].isin(cfg.gene_classes) & terms["tax_id"].notna()]
+    taxed = _taxed_genes(terms, cfg.gene_classes)
     taxon_of = dict(zip(taxed["concept_id"], "NCBITaxon:" + taxed["tax_id"], strict=True))
     gene_terms = terms[terms["concept_id"].isin(taxon_of.keys())]  # every source's synonyms of those genes
     judged = links.merge(genes, on=["entity_id", "via"])
@@ -457,14 +465,14 @@ def _prefer_document_species(
     wanted = foreign[["entity_id", "doc_taxon"]].drop_duplicates().merge(found, on="entity_id")
     found = _orthologues(wanted[wanted["concept_id"].map(taxon_of) == wanted["doc_taxon"]][MATCH], foreign)
     kept = _concat([narrowed, found], MATCH)
-    kept["ambiguous"] = kept.groupby("entity_id")["concept_id"].transform("nunique") > 1
+    kept["ambiguous"] = _several_concepts(kept)
     untouched = judged[~any_of_document & ~judged["entity_id"].isin(found["entity_id"])]
     orthologues = _symbol_orthologues(untouched[all_foreign.loc[untouched.index]], taxed, facts, cfg)
     kept = _concat([kept, orthologues], MATCH)
     untouched = untouched[~untouched["entity_id"].isin(orthologues["entity_id"])]
     if cfg.drop_foreign:
         untouched = untouched[untouched["taxon"].isna() | (untouched["taxon"] == cfg.default_taxon)]
-        untouched = untouched.assign(ambiguous=untouched.groupby("entity_id")["concept_id"].transform("nunique") > 1)
+        untouched = untouched.assign(ambiguous=_several_concepts(untouched))
     others = links.merge(genes, on=["entity_id", "via"], how="left", indicator=True)
     others = others[others["_merge"] == "left_only"]
     return _concat([others, kept, untouched], MATCH)

@@ -52,6 +52,7 @@ from kazu_spark.linking.embedding import (
 )
 from kazu_spark.linking.encoder import EncoderSettings
 from kazu_spark.linking.scores import EMBEDDING_SCALE
+from kazu_spark.linking.term_index import several_concepts
 from kazu_spark.paths import resolve_path
 from kazu_spark.runtime.memory_guard import guard_memory
 from kazu_spark.runtime.worker_cache import clear_worker_cache, worker_cached
@@ -377,10 +378,9 @@ def embedding_matches(
         .withColumn("rank", F.row_number().over(per_concept.orderBy(F.desc("cosine"), "matched_synonym")))
         .where(F.col("rank") == 1)
     )
-    same_lookup = Window.partitionBy("entity_id", "via")
     return best.select(
         "entity_id", "doc_id", "via", "concept_id", "source", "default_label", "matched_synonym",
         F.lit("embedding").alias("strategy"),
         (F.lit(EMBEDDING_SCALE) * F.col("cosine")).alias("score"),
-        (F.size(F.collect_set("concept_id").over(same_lookup)) > 1).alias("ambiguous"),
+        several_concepts("entity_id", "via").alias("ambiguous"),
     ).select(*LINK_MATCH.fieldNames())  # fmt: skip

@@ -96,7 +96,7 @@ from kazu_spark.linking.scores import (
     VARIANT_SCORE,
 )
 from kazu_spark.linking.species import prefer_document_species
-from kazu_spark.linking.term_index import DEFAULT_TIER, TermIndex, build_term_index
+from kazu_spark.linking.term_index import DEFAULT_TIER, TermIndex, build_term_index, several_concepts
 from kazu_spark.linking.variants import variant_keys
 from kazu_spark.runtime.connect import is_connect, session_pandas_udf
 from kazu_spark.runtime.memory_guard import check_memory, guard_memory
@@ -319,7 +319,7 @@ def _prefer_specific(links: DataFrame, queries: DataFrame, index: TermIndex, gen
     judged = (
         links.join(facts.select("concept_id", "source", "broad"), ["concept_id", "source"], "left")
         .withColumn("any_broad", F.max(F.coalesce("broad", F.lit(False))).over(entity))
-        .withColumn("judge", F.col("any_broad") | (F.size(F.collect_set("concept_id").over(entity)) > 1))
+        .withColumn("judge", F.col("any_broad") | several_concepts("entity_id"))
         .localCheckpoint(eager=True)
     )
     original = judged.where("judge").drop("broad", "judge")
@@ -378,7 +378,7 @@ def _species_lookup(lookups: DataFrame, wanted: DataFrame, index: TermIndex) -> 
         keyed.join(keys, ["entity_class", "key"])
         .groupBy(*lookup, "concept_id", "source")
         .agg(F.min("default_label").alias("default_label"), F.min("matched_synonym").alias("matched_synonym"))
-        .withColumn("ambiguous", F.size(F.collect_set("concept_id").over(Window.partitionBy(*lookup))) > 1)
+        .withColumn("ambiguous", several_concepts(*lookup))
     )
     return _select_view(matched, LINK_MATCH, strategy=F.lit("species"), score=F.lit(SPECIES_SCORE))
 

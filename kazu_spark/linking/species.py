@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 
 from kazu_spark.config import GeneSpeciesConfig
 from kazu_spark.linking.scores import SPECIES_SCORE
+from kazu_spark.linking.term_index import several_concepts
 from kazu_spark.schemas import LINK_MATCH
 
 #: (lookups, wanted) -> the LINK_MATCH rows of the lookups' normalised names among the concepts of ``wanted``
@@ -45,13 +46,15 @@ from kazu_spark.schemas import LINK_MATCH
 Lookup = Callable[[DataFrame, DataFrame], DataFrame]
 
 
+def _taxed_genes(concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """The gene classes' concepts (TermIndex.concepts rows) whose metadata has a ``tax_id``."""
+    return concepts.where(F.col("entity_class").isin(cfg.gene_classes) & F.col("tax_id").isNotNull())
+
+
 def _gene_taxa(concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     """(concept_id, taxon) of the gene classes' concepts whose metadata has a ``tax_id``."""
-    return (
-        concepts.where(F.col("entity_class").isin(cfg.gene_classes) & F.col("tax_id").isNotNull())
-        .select("concept_id", F.concat(F.lit("NCBITaxon:"), "tax_id").alias("taxon"))
-        .distinct()
-    )
+    taxon = F.concat(F.lit("NCBITaxon:"), "tax_id").alias("taxon")
+    return _taxed_genes(concepts, cfg).select("concept_id", taxon).distinct()
 
 
 def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
@@ -76,7 +79,7 @@ def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: G
 def _symbol_orthologues(stranded: DataFrame, concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     """LINK_MATCH rows: for gene links of other species than their document's (``doc_taxon``) that a lookup could
     not place, the document's species' genes with the same symbol, case aside (mouse Gsk3b: human GSK3B)."""
-    symbols = concepts.where(F.col("entity_class").isin(cfg.gene_classes) & F.col("tax_id").isNotNull()).select(
+    symbols = _taxed_genes(concepts, cfg).select(
         "concept_id",
         "source",
         F.col("label").alias("default_label"),
@@ -90,7 +93,7 @@ def _symbol_orthologues(stranded: DataFrame, concepts: DataFrame, cfg: GeneSpeci
         .join(symbols, ["doc_taxon", "symbol"])
         .groupBy("entity_id", "doc_id", "via", "concept_id", "source", "default_label")
         .agg(F.min("matched_synonym").alias("matched_synonym"))
-        .withColumn("ambiguous", F.size(F.collect_set("concept_id").over(Window.partitionBy("entity_id"))) > 1)
+        .withColumn("ambiguous", several_concepts("entity_id"))
     )
     rows = found.withColumn("strategy", F.lit("species")).withColumn("score", F.lit(SPECIES_SCORE))
     return rows.select(*LINK_MATCH.fieldNames())
@@ -138,7 +141,7 @@ def prefer_document_species(
     kept = (
         narrowed.select(*fields)
         .unionByName(found.select(*fields))
-        .withColumn("ambiguous", F.size(F.collect_set("concept_id").over(entity)) > 1)
+        .withColumn("ambiguous", several_concepts("entity_id"))
     )
     untouched = judged.where(~F.col("any_of_document")).join(
         found.select("entity_id").distinct(), "entity_id", "left_anti"
@@ -148,7 +151,7 @@ def prefer_document_species(
     untouched = untouched.join(orthologues.select("entity_id").distinct(), "entity_id", "left_anti")
     if cfg.drop_foreign:
         untouched = untouched.where(F.col("taxon").isNull() | (F.col("taxon") == cfg.default_taxon)).withColumn(
-            "ambiguous", F.size(F.collect_set("concept_id").over(entity)) > 1
+            "ambiguous", several_concepts("entity_id")
         )
     return (
         links.join(genes, ["entity_id", "via"], "left_anti")

@@ -38,8 +38,8 @@ def _tier(tier_of: dict[str, int]) -> Column:
     return F.coalesce(F.create_map(*pairs)[F.col("source")], F.lit(DEFAULT_TIER))
 
 
-def _several_concepts(*by: str) -> Column:
-    """True where the rows sharing ``by`` name more than one concept."""
+def several_concepts(*by: str) -> Column:
+    """True where the rows sharing ``by`` name more than one concept (a link's ``ambiguous`` per entity or lookup)."""
     return F.size(F.collect_set("concept_id").over(Window.partitionBy(*by))) > 1
 
 
@@ -83,8 +83,8 @@ def build_term_index(terms: DataFrame, tier_of: dict[str, int]) -> TermIndex:
         .agg(F.min("default_label").alias("default_label"), F.min("synonym").alias("matched_synonym"))
         .withColumn("tier", _tier(tier_of))
     )
-    keys = per_concept.withColumn("ambiguous", _several_concepts("kind", "entity_class", "key")).withColumn(
-        "tier_ambiguous", _several_concepts("kind", "entity_class", "key", "tier")
+    keys = per_concept.withColumn("ambiguous", several_concepts("kind", "entity_class", "key")).withColumn(
+        "tier_ambiguous", several_concepts("kind", "entity_class", "key", "tier")
     )
     metadata = F.col("metadata")
     concepts = terms.groupBy("concept_id", "source").agg(
