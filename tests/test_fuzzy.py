@@ -90,3 +90,22 @@ def test_fuzzy_batch_keeps_the_best_and_near_ties_per_concept(index: FuzzyIndex)
     assert park["default_label"] == "Parkinson Disease" and park["matched_synonym"] == "parkinson disease"
     assert park["score"] == pytest.approx(FUZZY_SCALE * index.query(["parkinsons disease"], k=1)[0][0].score)
     assert set(by_entity["e2"]["concept_id"]) == {"D003139", "D023341"} and by_entity["e2"]["ambiguous"].all()
+
+
+def test_a_synonym_with_other_numbers_is_no_fuzzy_candidate() -> None:
+    """n-grams barely see a digit: ``dna methyltransferase 3`` is nearest to DNMT1's name, not DNMT3A's; a number
+    on one side only is no contradiction (chemical names drop their locants)."""
+    synonyms = ["dna methyltransferase 1", "dna methyltransferase 3 alpha", "interleukin 6", "hydroxyindoleacetic acid"]
+    index = FuzzyIndex.build(synonyms, ["G1786", "G1788", "G3569", "D006897"])
+    assert index.query(["dna methyltransferase 3"], k=1)[0][0].concept_id == "G1786"  # the n-grams' choice
+    terms = pd.DataFrame(
+        {"source": "NCBIGene", "concept_id": ["G1786", "G1788", "G3569", "D006897"], "matched_synonym": synonyms,
+         "default_label": ["DNMT1", "DNMT3A", "IL6", "Hydroxyindoleacetic Acid"]}
+    )  # fmt: skip
+    batch = pd.DataFrame(
+        {"entity_id": ["e1", "e2", "e3"], "doc_id": "d", "via": "mention", "entity_class": "gene",
+         "key": ["dna methyltransferase 3", "interleukin 7", "5 hydroxyindoleacetic acid"]}
+    )  # fmt: skip
+    out = fuzzy_batch({"gene": (index, terms)}, batch, FuzzyConfig(min_score=0.5, top_k=3, margin=0.02))
+    kept = out[["entity_id", "concept_id"]].values.tolist()
+    assert kept == [["e1", "G1788"], ["e3", "D006897"]]  # IL6 is no interleukin 7

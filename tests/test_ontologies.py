@@ -287,6 +287,20 @@ def test_terms_rows_dedup_and_ids() -> None:
     assert len({row["term_id"] for row in rows}) == len(rows)
 
 
+def test_a_synonym_without_a_letter_is_no_term(tmp_path: Path) -> None:
+    """HGNC lists ``2`` and ``#945`` as aliases of ATP12A: as terms, "proteins 1 and 2" linked the gene."""
+    header, *_ = (DATA / "hgnc_complete_set.txt").read_text().splitlines()
+    columns = header.split("\t")
+    row = dict.fromkeys(columns, "") | {"hgnc_id": "HGNC:13816", "symbol": "ATP12A", "status": "Approved",
+                                        "name": "ATPase H+/K+ transporting non-gastric alpha2 subunit",
+                                        "alias_symbol": '"HK|#945|2"'}  # fmt: skip
+    (tmp_path / "hgnc.txt").write_text("\n".join([header, "\t".join(row[c] for c in columns)]) + "\n")
+    source = OntologySource(name="HGNC", format="hgnc", entity_class="gene", path=str(tmp_path / "hgnc.txt"))
+    assert {row["synonym"] for row in terms_rows(source)} == {
+        "ATP12A", "ATPase H+/K+ transporting non-gastric alpha2 subunit", "HK"
+    }  # fmt: skip
+
+
 def test_configs_match_default_sources() -> None:
     bundled = load_config().linking.ontologies
     shared = load_config(str(REPO / "conf" / "ontologies-shared.yaml")).linking.ontologies

@@ -22,6 +22,15 @@ from kazu_spark.linking.variants import conjuncts, variant_keys
         ("C5 or C6 deficiency", ["C5 deficiency", "C6 deficiency"]),
         ("breast cancer", []),
         ("Andersen syndrome", []),  # "and" inside a word is no conjunction
+        # bare numbers take the stem of the named part before them (BioRED's composite gene mentions)
+        ("caspase-3/7", ["caspase-3", "caspase-7"]),
+        ("MMP-1, -2, -9, and -12", ["MMP-1", "MMP-2", "MMP-9", "MMP-12"]),
+        ("TIM-1 and 3", ["TIM-1", "TIM-3"]),
+        (
+            "Tuberous Sclerosis Complex proteins 1 and 2",
+            ["Tuberous Sclerosis Complex proteins 1", "Tuberous Sclerosis Complex proteins 2"],
+        ),  # not a bare "2"
+        ("type I and 2", []),  # the named part ends in no number: no stem
     ],
 )
 def test_conjuncts(mention: str, parts: list[str]) -> None:

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -31,6 +32,9 @@ from kazu_spark.schemas import LINK_MATCH
 
 log = logging.getLogger(__name__)
 
+_DIGITS = re.compile(r"\d+")
+#: synonyms a fuzzy lookup asks for per one it keeps: those whose numbers contradict the lookup's drop out
+_WIDER = 4
 #: what :func:`class_indexes` keeps per indexed row, to make a link of a candidate
 _TERM_FIELDS = ["source", "concept_id", "default_label", "matched_synonym"]
 
@@ -149,21 +153,44 @@ def class_indexes(rows: pd.DataFrame) -> dict[str, tuple[FuzzyIndex, pd.DataFram
     return indexes
 
 
+def numbers_agree(key: str, synonym: str) -> bool:
+    """False when both normalised strings have numbers and not the same ones: a fuzzy candidate then names
+    another member of a numbered series. Character n-grams barely see a number, and a number is what tells
+    ``interleukin 7`` from ``interleukin 6``, ``type 1`` from ``type 2`` diabetes, ``HIV1`` from ``HIV2``
+    (Roman numerals are digits once normalised). A number on one side only is no evidence: chemical names
+    drop their locants (``5-hydroxyindoleacetic acid``: Hydroxyindoleacetic Acid), a stage or type
+    narrows a disease its synonym names without one.
+
+    Example:
+        >>> [numbers_agree("dna methyltransferase 3", s) for s in ("dna methyltransferase 1", "dnmt3 alpha 3")]
+        [False, True]
+        >>> numbers_agree("5 hydroxyindoleacetic acid", "hydroxyindoleacetic acid")
+        True
+    """
+    mine, theirs = set(_DIGITS.findall(key)), set(_DIGITS.findall(synonym))
+    return not (mine and theirs) or mine == theirs
+
+
 def fuzzy_batch(
     indexes: dict[str, tuple[FuzzyIndex, pd.DataFrame]], batch: pd.DataFrame, cfg: FuzzyConfig
 ) -> pd.DataFrame:
     """Fuzzy candidate links (``LINK_MATCH``) of a batch of lookups (entity_id, doc_id, via, key,
     entity_class): per lookup the best synonym and those within ``cfg.margin`` of it, at most
-    ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept."""
+    ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept. A
+    synonym whose numbers contradict the lookup's (:func:`numbers_agree`) is no candidate: the next nearest
+    take its place (``_WIDER`` times ``cfg.top_k`` are asked for)."""
     records = []
     for entity_class, lookups in batch.groupby("entity_class", sort=False):
         if entity_class not in indexes:
             continue
         index, term_columns = indexes[entity_class]
-        found = index.query(list(lookups["key"]), k=cfg.top_k, min_score=cfg.min_score)
-        for (entity_id, doc_id, via), candidates in zip(
-            lookups[["entity_id", "doc_id", "via"]].itertuples(index=False), found, strict=True
+        found = index.query(list(lookups["key"]), k=cfg.top_k * _WIDER, min_score=cfg.min_score)
+        for (entity_id, doc_id, via, key), candidates in zip(
+            lookups[["entity_id", "doc_id", "via", "key"]].itertuples(index=False), found, strict=True
         ):
+            agreeing = [c for c in candidates if numbers_agree(key, c.synonym)]
+            nearest = list(dict.fromkeys(c.synonym for c in agreeing))[: cfg.top_k]
+            candidates = [c for c in agreeing if c.synonym in nearest]
             kept = {}
             for candidate in candidates:  # best first: the first row per (source, concept) is its best
                 if candidate.score >= candidates[0].score - cfg.margin:

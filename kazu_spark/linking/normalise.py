@@ -115,6 +115,16 @@ def _fold(text: str, greek: dict[int, str]) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(greek)
 
 
+def names_something(text: str) -> bool:
+    """True when ``text`` has a letter (any script): digits and punctuation alone name no concept.
+
+    Example:
+        >>> [names_something(s) for s in ("2", "#945", "", "p53", "5-HT", "α")]
+        [False, False, False, True, True, True]
+    """
+    return any(char.isalpha() for char in text)
+
+
 def is_symbolic(text: str) -> bool:
     """True when ``text`` looks like a symbol rather than a noun phrase.
 

@@ -41,10 +41,11 @@ from __future__ import annotations
 
 import re
 
-from kazu_spark.linking.normalise import normalise
+from kazu_spark.linking.normalise import names_something, normalise
 
 #: separators of conjuncts: ", and", "and/or", "or", "/", ","
 _CONJUNCTION = re.compile(r"\s*,?\s+(?:and\s*/\s*or|and|or|&)\s+|\s*/\s*|\s*,\s*", re.IGNORECASE)
+_TRAILING_NUMBER = re.compile(r"(?P<stem>.*?)\d+")
 _PARENTHESES = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
 _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
 #: leading words whose removal leaves the core of a disease name
@@ -80,6 +81,27 @@ def _noun_forms(word: str) -> list[str]:
     return []
 
 
+def _numbered(parts: list[str]) -> list[str]:
+    """A coordination of numbers (:func:`conjuncts`): each bare number after the stem of the last part with letters
+    (that part without its trailing number); ``[]`` when that part ends in no number.
+
+    Example:
+        >>> _numbered(["MMP-1", "-2", "9"]), _numbered(["FGF receptors 2", "4"]), _numbered(["TIMP", "2"])
+        (['MMP-1', 'MMP-2', 'MMP-9'], ['FGF receptors 2', 'FGF receptors 4'], [])
+    """
+    found, stem = [], None
+    for part in parts:
+        if names_something(part):
+            numbered = _TRAILING_NUMBER.fullmatch(part)
+            stem = numbered["stem"] if numbered else None
+            found.append(part)
+        elif stem is None:
+            return []
+        else:
+            found.append(stem + part.strip(" -"))
+    return found
+
+
 def conjuncts(text: str) -> list[str]:
     """The parts of a coordinated mention, each with the shared head of the last part; ``[]`` when
     ``text`` is no coordination.
@@ -89,10 +111,14 @@ def conjuncts(text: str) -> list[str]:
         ['brain cancer', 'breast cancer', 'prostate cancer']
         >>> conjuncts("colon cancer and leukemia"), conjuncts("colon or lung cancer"), conjuncts("breast cancer")
         (['colon cancer', 'leukemia'], ['colon cancer', 'lung cancer'], [])
+        >>> conjuncts("tuberous sclerosis complex 1 and 2"), conjuncts("caspase-3/7"), conjuncts("1 and 2")
+        (['tuberous sclerosis complex 1', 'tuberous sclerosis complex 2'], ['caspase-3', 'caspase-7'], [])
     """
     parts = [p for p in _CONJUNCTION.split(text.strip()) if p]
     if len(parts) < 2:
         return []
+    if not names_something(parts[-1]):  # "caspase-3/7", "MMP-2, -9": a number takes the stem of the named part before
+        return _numbered(parts)
     last = parts[-1].split()
     head = " ".join(last[1:])
     ends = last[-1].lower().rstrip("s")  # "cancer" and "cancers" end alike

@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.config import OntologySource
 from kazu_spark.lakehouse.delta import merge_into, merge_table, table_ref, with_retry
-from kazu_spark.linking.normalise import is_symbolic, normalise
+from kazu_spark.linking.normalise import is_symbolic, names_something, normalise
 from kazu_spark.linking.preferences import HIGHER_RANKS, rank_name
 from kazu_spark.ontologies.parsers import parse_source, source_checksum, source_version
 from kazu_spark.schemas import ONTOLOGY_TERMS
@@ -83,7 +83,9 @@ def terms_rows(
     """Complete ``ontology_terms`` rows of one source, one per distinct (concept, synonym); ``sources``:
     the configured sources, where an ``xref_target`` is looked up.
 
-    Synonyms are stripped of surrounding whitespace and empty ones dropped; when a concept lists one
+    Synonyms are stripped of surrounding whitespace; empty ones and those without a letter (HGNC lists
+    ``2`` and ``#945`` as aliases of ATP12A: a mention's stray digit would link the gene) are dropped
+    (:func:`names_something`); when a concept lists one
     synonym twice (e.g. as label and exact synonym) the first, i.e. the label, wins. A source with
     ``abbreviate_binomials`` keeps only its binomial synonyms, abbreviated (``abbreviate_binomial``).
     """
@@ -94,7 +96,7 @@ def terms_rows(
         if source.abbreviate_binomials:
             synonym = abbreviate_binomial(synonym) if _scientific_species_name(row) else ""
         key = (row["concept_id"], synonym)
-        if not synonym or key in seen:
+        if not names_something(synonym) or key in seen:
             continue
         seen.add(key)
         yield {
@@ -141,8 +143,9 @@ def write_ontology_terms(
     spark: SparkSession, sources: list[OntologySource], lakehouse: str, base: str | Path | None = None
 ) -> int:
     """Build the sources' terms and MERGE them into ``<lakehouse>/ontology_terms``; returns the number of
-    rows written. Rerunning on unchanged sources updates the same rows, adding none; after a source
-    changed (a new checksum), its terms that are gone from it are deleted. Other sources are untouched.
+    rows written. Rerunning on unchanged sources updates the same rows, adding none; the built sources'
+    terms that the build no longer yields (gone from a new release, or dropped by a newer parser) are
+    deleted. Other sources are untouched.
 
     Example (needs a Delta-enabled SparkSession):
         >>> write_ontology_terms(spark, sources, "/tmp/lake")  # doctest: +SKIP
@@ -151,17 +154,16 @@ def write_ontology_terms(
     terms = build_ontology_terms(spark, sources, base)
     count = terms.count()
     merge_table(spark, terms, lakehouse, "ontology_terms")
-    # a merged term carries its source's current checksum: any other checksum of that source is stale
-    current = spark.createDataFrame(
-        [(source.name, source_checksum(source, base)) for source in sources], "source string, source_checksum string"
-    )
+    # the built sources' rows are now exactly the build's: a term gone from a new release, or one the parser
+    # no longer yields from the same file (a dropped synonym), is deleted
+    built = ", ".join("'" + source.name.replace("'", "''") + "'" for source in sources)
     with_retry(
         lambda: merge_into(
             spark,
             table_ref(lakehouse, "ontology_terms"),
-            current,
-            "t.source = s.source AND t.source_checksum <> s.source_checksum",
-            "WHEN MATCHED THEN DELETE",
+            terms.select("term_id"),
+            "t.term_id = s.term_id",
+            f"WHEN NOT MATCHED BY SOURCE AND t.source IN ({built}) THEN DELETE",
         ),
         "deleting stale ontology terms",
     )
