@@ -162,8 +162,8 @@ def _term_keys(terms: pd.DataFrame, key: pd.Series, wanted: pd.Series) -> pd.Dat
     """Distinct (entity_class, key, source, concept_id) with their least label and synonym, ``ambiguous`` when
     the key names several concepts of the class (the Spark path's ``TermIndex`` keys), of the keys in ``wanted``
     only (the lookups' keys: every row of a key is kept, so its ambiguity is that of the whole table)."""
-    keyed = terms.assign(key=key)
-    keyed = keyed[(keyed["key"] != "") & keyed["key"].isin(set(wanted))]
+    asked = key.isin(set(wanted) - {""})
+    keyed = terms[asked].assign(key=key[asked])
     keys = ["entity_class", "key", "source", "concept_id"]
     per_concept = least_per_group(keyed, keys, default_label="default_label", matched_synonym="synonym")
     concepts = per_concept.groupby(["entity_class", "key"])["concept_id"].transform("nunique")
