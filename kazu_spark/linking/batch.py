@@ -141,21 +141,38 @@ def lookup_keys(queries: pd.DataFrame, variants: bool = True) -> tuple[set[str],
 
 
 def least_per_group(frame: pd.DataFrame, keys: list[str], **columns: str) -> pd.DataFrame:
-    """Per group of ``keys``, the least value of each source column, named ``name=source``, sorted by ``keys``:
-    ``groupby(keys).agg(name=(source, "min"))`` without pandas' per-group Python loop over string columns
-    (seconds on the 24,000 gene synonyms the fuzzy index groups; a sort each here).
+    """Per group of ``keys``, the least non-null value of each source column (null where the group has none),
+    named ``name=source``, sorted by ``keys``: ``groupby(keys).agg(name=(source, "min"))`` without pandas'
+    per-group Python loop over string columns (seconds on the 24,000 gene synonyms the fuzzy index groups).
+    Each column is compared by its sorted codes (:func:`_order_codes`), so strings are sorted once per distinct
+    value, not once per row.
 
     Example:
-        >>> rows = pd.DataFrame({"k": ["a", "a", "b"], "label": ["y", "x", "z"], "synonym": ["p", "q", "r"]})
+        >>> rows = pd.DataFrame({"k": ["a", "a", "b"], "label": ["y", "x", None], "synonym": ["p", "q", "r"]})
         >>> least_per_group(rows, ["k"], label="label", first="synonym").values.tolist()
-        [['a', 'x', 'p'], ['b', 'z', 'r']]
+        [['a', 'x', 'p'], ['b', None, 'r']]
     """
-    least = None
+    grouped = frame.groupby(keys, sort=True, dropna=False)
+    ids = grouped.ngroup().to_numpy()
+    least = grouped.size().index.to_frame(index=False)
     for name, source in columns.items():
-        part = frame.sort_values(source, kind="stable").drop_duplicates(keys)[[*keys, source]]
-        part = part.rename(columns={source: name})
-        least = part if least is None else least.merge(part, on=keys)
-    return least.sort_values(keys, ignore_index=True)
+        codes, values = _order_codes(frame[source])
+        least[name] = values[pd.Series(codes).groupby(ids).min().reindex(range(len(least))).to_numpy()]
+    return least
+
+
+def _order_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, values): ``values[codes]`` is ``column``, codes rank the values (a null is ranked last, as
+    ``len(values) - 1``, and read back as None).
+
+    Example:
+        >>> codes, values = _order_codes(pd.Series(["b", None, "a"]))
+        >>> codes.tolist(), values.tolist()
+        ([1, 2, 0], ['a', 'b', None])
+    """
+    codes, uniques = pd.factorize(column, sort=True)
+    values = np.append(np.asarray(uniques, dtype=object), None)
+    return np.where(codes < 0, len(uniques), codes), values
 
 
 def _term_keys(terms: pd.DataFrame, key: pd.Series, wanted: pd.Series) -> pd.DataFrame:
@@ -183,14 +200,19 @@ def index_rows(terms: pd.DataFrame, classes: Collection[str], skip_sources: Coll
 
 def greatest_per_group(frame: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
     """Per group of ``keys`` that has a value of ``column``, the greatest (``groupby(keys)[column].max()`` of
-    the non-null values, by a sort: ``least_per_group``'s reason), as ``keys`` and ``column``.
+    the non-null values, by codes: ``least_per_group``'s reason), as ``keys`` and ``column``.
 
     Example:
         >>> rows = pd.DataFrame({"k": ["a", "a", "b"], "rank": ["genus", "species", None]})
         >>> greatest_per_group(rows, ["k"], "rank").values.tolist()
         [['a', 'species']]
     """
-    return frame[[*keys, column]].dropna().sort_values(column, kind="stable").drop_duplicates(keys, keep="last")
+    valued = frame[frame[column].notna()]
+    grouped = valued.groupby(keys, sort=True, dropna=False)
+    greatest = grouped.size().index.to_frame(index=False)
+    codes, values = _order_codes(valued[column])
+    greatest[column] = values[pd.Series(codes).groupby(grouped.ngroup().to_numpy()).max().to_numpy()]
+    return greatest
 
 
 def _several_concepts(links: pd.DataFrame) -> pd.Series:
@@ -200,7 +222,7 @@ def _several_concepts(links: pd.DataFrame) -> pd.Series:
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     """The rows of ``frames`` in order, as ``columns`` (empty frames skipped: their dtypes would leak)."""
-    rows = [frame[columns] for frame in frames if len(frame)]
+    rows = [frame if list(frame.columns) == columns else frame[columns] for frame in frames if len(frame)]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
@@ -217,8 +239,12 @@ def _matches(lookups: pd.DataFrame, keys: pd.DataFrame, strategy: str, score: fl
 
 
 def _missed(queries: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
-    done = pd.MultiIndex.from_frame(found[["entity_id", "via"]])
-    return queries[~pd.MultiIndex.from_frame(queries[["entity_id", "via"]]).isin(done)]
+    """The lookups of ``queries`` that ``found`` has no row of (by entity_id and via)."""
+    done = np.zeros(len(queries), dtype=bool)
+    for via in set(found["via"]):
+        of_via = (queries["via"] == via).to_numpy()
+        done[of_via] = queries.loc[of_via, "entity_id"].isin(set(found.loc[found["via"] == via, "entity_id"]))
+    return queries[~done]
 
 
 def _normalised(lookups: pd.DataFrame) -> pd.Series:
@@ -360,13 +386,23 @@ def _concept(row: pd.Series | tuple) -> Concept:
 def _prefer_specific(
     links: pd.DataFrame, queries: pd.DataFrame, terms: pd.DataFrame, generic: Collection[str]
 ) -> pd.DataFrame:
-    """Each entity's candidates narrowed to the most specific (``_prefer_specific`` of the Spark path)."""
-    linked = _concept_facts(terms[terms["concept_id"].isin(set(links["concept_id"]))])  # of these rows only: cheaper
+    """Each entity's candidates narrowed to the most specific (``_prefer_specific`` of the Spark path).
+
+    Only the rows of concepts with a rank, parents or a place in ``generic`` are grouped into facts: the rules
+    cannot tell the others apart, so an entity whose candidates are all such keeps them all, ambiguous (most
+    ambiguous gene symbols), without its rows being grouped or the rules called."""
+    rows = terms[terms["concept_id"].isin(set(links["concept_id"]))]
+    described = rows["rank"].notna() | rows["parents"].notna() | rows["concept_id"].isin(generic)
+    ruled = set(rows.loc[described, "concept_id"])  # concepts the rules may tell from others
+    linked = _concept_facts(rows[rows["concept_id"].isin(ruled)])
     broad = {(f.concept_id, f.source) for f in linked.itertuples(index=False) if is_broad(_concept(f), generic)}
     is_broad_link = pd.Series([(c, s) in broad for c, s in zip(links["concept_id"], links["source"], strict=True)],
                               index=links.index, dtype=bool)  # fmt: skip
     any_broad = is_broad_link.groupby(links["entity_id"]).transform("max")
-    judge = any_broad | _several_concepts(links)
+    several = _several_concepts(links)
+    any_ruled = links["concept_id"].isin(ruled).groupby(links["entity_id"]).transform("max")
+    alike = several & ~any_ruled  # several concepts the rules cannot tell apart: all kept, ambiguous
+    judge = any_broad | (several & any_ruled)
     original = links[judge]
     lookups = (
         original[any_broad[judge]][["entity_id", "via", "source"]].drop_duplicates()
@@ -378,8 +414,8 @@ def _prefer_specific(
     seen = pd.MultiIndex.from_frame(original[["entity_id", "concept_id"]])
     widened = widened[~pd.MultiIndex.from_frame(widened[["entity_id", "concept_id"]]).isin(seen)]
     candidates = _concat([original.assign(widened=False), widened.assign(widened=True)], [*MATCH, "widened"])
-    wider = terms[terms["concept_id"].isin(set(widened["concept_id"]) - set(linked["concept_id"]))]
-    facts = _concat([linked, _concept_facts(wider)], list(linked.columns)) if len(wider) else linked
+    unruled = set(candidates["concept_id"]) - set(linked["concept_id"])  # judged with a ruled one, or widened
+    facts = _concat([linked, _concept_facts(terms[terms["concept_id"].isin(unruled)])], list(linked.columns))
     described = candidates.merge(facts, on=["concept_id", "source"], how="left")
     found: dict[str, tuple[list[Concept], list[Concept]]] = {}
     for row in described.itertuples(index=False):  # one pass: a groupby loop costs a frame per entity
@@ -389,7 +425,7 @@ def _prefer_specific(
     keep = np.array([c in kept.get(e, ()) for e, c in pairs], dtype=bool)
     chosen = candidates[keep].copy()
     chosen["ambiguous"] = chosen["entity_id"].map({e: len(k) > 1 for e, k in kept.items()}).astype(bool)
-    return _concat([links[~judge], chosen], MATCH)
+    return _concat([links[~judge & ~alike], links[alike].assign(ambiguous=True), chosen], MATCH)
 
 
 def _document_taxa(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], cfg: GeneSpeciesConfig) -> dict:
@@ -419,9 +455,9 @@ def _taxed_genes(rows: pd.DataFrame, gene_classes: list[str]) -> pd.DataFrame:
 
 def _symbols(rows: pd.DataFrame, gene_classes: list[str]) -> pd.DataFrame:
     """(concept_id, source, default_label, doc_taxon, symbol) of the gene rows with a ``tax_id``."""
-    rows = _taxed_genes(rows, gene_classes)
+    rows = _taxed_genes(rows, gene_classes)[["concept_id", "source", "default_label", "tax_id"]].drop_duplicates()
     symbols = rows.assign(doc_taxon="NCBITaxon:" + rows["tax_id"], symbol=rows["default_label"].str.upper())
-    return symbols[["concept_id", "source", "default_label", "doc_taxon", "symbol"]].drop_duplicates()
+    return symbols[["concept_id", "source", "default_label", "doc_taxon", "symbol"]]
 
 
 def _symbol_orthologues(
