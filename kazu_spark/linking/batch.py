@@ -510,8 +510,7 @@ def _prefer_document_species(
     if cfg.drop_foreign:
         untouched = untouched[untouched["taxon"].isna() | (untouched["taxon"] == cfg.default_taxon)]
         untouched = untouched.assign(ambiguous=_several_concepts(untouched))
-    others = links.merge(genes, on=["entity_id", "via"], how="left", indicator=True)
-    others = others[others["_merge"] == "left_only"]
+    others = links[~links["entity_id"].isin(set(genes["entity_id"]))]  # an entity's lookups share its class
     return _concat([others, kept, untouched], MATCH)
 
 
