@@ -152,13 +152,20 @@ def least_per_group(frame: pd.DataFrame, keys: list[str], **columns: str) -> pd.
         >>> least_per_group(rows, ["k"], label="label", first="synonym").values.tolist()
         [['a', 'x', 'p'], ['b', None, 'r']]
     """
+    return _ranked_per_group(frame, keys, columns, "min")
+
+
+def _ranked_per_group(frame: pd.DataFrame, keys: list[str], columns: dict[str, str], pick: str) -> pd.DataFrame:
+    """Per group of ``keys`` (sorted), the ``pick`` ("min" or "max") of each source column by its sorted codes
+    (:func:`_order_codes`), named ``name=source``: the body of :func:`least_per_group` and
+    :func:`greatest_per_group`."""
     grouped = frame.groupby(keys, sort=True, dropna=False)
     ids = grouped.ngroup().to_numpy()
-    least = grouped.size().index.to_frame(index=False)
+    picked = grouped.size().index.to_frame(index=False)
     for name, source in columns.items():
         codes, values = _order_codes(frame[source])
-        least[name] = values[pd.Series(codes).groupby(ids).min().reindex(range(len(least))).to_numpy()]
-    return least
+        picked[name] = values[pd.Series(codes).groupby(ids).agg(pick).to_numpy()]
+    return picked
 
 
 def _order_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -207,12 +214,7 @@ def greatest_per_group(frame: pd.DataFrame, keys: list[str], column: str) -> pd.
         >>> greatest_per_group(rows, ["k"], "rank").values.tolist()
         [['a', 'species']]
     """
-    valued = frame[frame[column].notna()]
-    grouped = valued.groupby(keys, sort=True, dropna=False)
-    greatest = grouped.size().index.to_frame(index=False)
-    codes, values = _order_codes(valued[column])
-    greatest[column] = values[pd.Series(codes).groupby(grouped.ngroup().to_numpy()).max().to_numpy()]
-    return greatest
+    return _ranked_per_group(frame[frame[column].notna()], keys, {column: column}, "max")
 
 
 def _several_concepts(links: pd.DataFrame) -> pd.Series:
@@ -392,8 +394,8 @@ def _prefer_specific(
     cannot tell the others apart, so an entity whose candidates are all such keeps them all, ambiguous (most
     ambiguous gene symbols), without its rows being grouped or the rules called."""
     rows = terms[terms["concept_id"].isin(set(links["concept_id"]))]
-    described = rows["rank"].notna() | rows["parents"].notna() | rows["concept_id"].isin(generic)
-    ruled = set(rows.loc[described, "concept_id"])  # concepts the rules may tell from others
+    with_facts = rows["rank"].notna() | rows["parents"].notna() | rows["concept_id"].isin(generic)
+    ruled = set(rows.loc[with_facts, "concept_id"])  # concepts the rules may tell from others
     linked = _concept_facts(rows[rows["concept_id"].isin(ruled)])
     broad = {(f.concept_id, f.source) for f in linked.itertuples(index=False) if is_broad(_concept(f), generic)}
     is_broad_link = pd.Series([(c, s) in broad for c, s in zip(links["concept_id"], links["source"], strict=True)],
