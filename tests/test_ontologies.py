@@ -27,10 +27,16 @@ from kazu_spark.ontologies.parsers import (
     source_checksum,
     source_version,
 )
-from kazu_spark.ontologies.sources import HUMAN_NOUNS, default_sources
+from kazu_spark.ontologies.sources import (
+    BUNDLED_CURATION_CLASSES,
+    BUNDLED_CURATIONS,
+    HUMAN_NOUNS,
+    curation_sources,
+    default_sources,
+)
 from kazu_spark.ontologies.terms import terms_rows
 from kazu_spark.paths import resolve_path
-from tools.subset import TextMatcher, subset_sources, write_subsets
+from tools.subset import TextMatcher, sample_texts, subset_sources, write_curations, write_subsets
 
 DATA = Path(__file__).parent / "data" / "ontologies"
 REPO = Path(__file__).parent.parent
@@ -304,11 +310,16 @@ def test_a_synonym_without_a_letter_is_no_term(tmp_path: Path) -> None:
 def test_configs_match_default_sources() -> None:
     bundled = load_config().linking.ontologies
     shared = load_config(str(REPO / "conf" / "ontologies-shared.yaml")).linking.ontologies
-    assert bundled == default_sources("pkg://kazu_spark/resources/ontologies")
+    curated = load_config(str(REPO / "conf" / "ontologies-shared-curated.yaml")).linking.ontologies
+    assert bundled == [
+        *default_sources("pkg://kazu_spark/resources/ontologies"),
+        *curation_sources(BUNDLED_CURATIONS, exclude_devel=False, classes=BUNDLED_CURATION_CLASSES, tier=2),
+    ]
     doid_medic = OntologySource(name="DOID-MEDIC", format="doid_json", entity_class="disease",
                                 path="../shared/data/ontologies/doid-2018-07-05.json.gz", id_prefix_filter="DOID:",
                                 xref_target="MEDIC", tier=2)  # fmt: skip
     assert shared == [*default_sources("../shared/data/ontologies"), doid_medic]
+    assert curated == [*shared, *curation_sources("../shared/data/linking")]
 
 
 def test_bundled_subsets_parse() -> None:
@@ -316,7 +327,8 @@ def test_bundled_subsets_parse() -> None:
     for source in sources:
         assert all(Path(path).is_file() for path in source.files())
         concepts = {row["concept_id"] for row in parse_source(source, sources=sources)}
-        assert len(concepts) >= (1 if source.path == HUMAN_NOUNS else 300), source.name
+        curation = source.path == HUMAN_NOUNS or source.format == "pubtator"
+        assert len(concepts) >= (1 if curation else 300), source.name
 
 
 def test_the_nouns_papers_name_people_by_are_homo_sapiens() -> None:
@@ -382,6 +394,59 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
     assert taxa == {"NCBITaxon:1", "NCBITaxon:9606", "NCBITaxon:10090"}
     assert {row["concept_id"] for row in parse_source(subsets["MeSH"])} == {"MESH:D000001", "MESH:D008687"}
     assert source_version(subsets["CL"]) == "cl/releases/2022-11-25/cl-basic.owl"  # header kept
+
+
+def test_write_curations_keeps_the_sample_texts_with_all_their_votes(tmp_path: Path) -> None:
+    linking, out = tmp_path / "linking", tmp_path / "out"
+    for corpus in ("ncbi-disease", "bc5cdr", "biored", "s800"):
+        (linking / corpus).mkdir(parents=True)
+        (linking / corpus / "train.txt").write_text("")
+    (linking / "bc5cdr" / "train.txt").write_text(
+        "1|t|Rapamycin and aspirin.\n"
+        "1\t0\t9\tRapamycin\tChemical\tD020123\n"
+        "1\t14\t21\taspirin\tChemical\tD001241\n"
+        "2\t0\t9\trapamycin\tChemical\tD020123\n"
+        "3\t0\t9\trapamycin\tChemical\tD000001\n"
+        "4\t0\t9\trapamycin\tChemical\tD020123\n"
+        "3\t10\t18\tsirolimus\tDisease\tD020123\n"  # not a curated type of the Disease source's text
+        "3\tCID\tD020123\tD000001\n"
+    )
+    (linking / "biored" / "train.txt").write_text(
+        "7\t0\t9\trapamycin\tChemicalEntity\tD020123\n8\t0\t9\trapamycin\tChemicalEntity\tD020123\n"
+    )
+    (linking / "bc5cdr" / "devel.txt").write_text("8|t|A devel abstract BioRED train shares.\n")
+    (linking / "ncbi-disease" / "devel.txt").write_text("")
+    kept = write_curations(str(linking), str(out), ["Rapamycin treated mice."])
+    assert kept == {"ncbi-disease": 0, "bc5cdr": 4, "biored": 1}  # biored's document 8 is BC5CDR devel's
+    bundled = {s.name: s for s in curation_sources(str(out), exclude_devel=False)}
+    rows = {(r["concept_id"], r["synonym"]) for r in parse_source(bundled["train-curations-bc5cdr-chemical"])}
+    # rapamycin is Sirolimus 2 to 1 in the cut as in the whole file, so D000001 gets no synonym
+    assert rows == {("MESH:D020123", "Rapamycin"), ("MESH:D020123", "rapamycin")}
+
+
+@pytest.mark.skipif(not (REPO.parent / "shared" / "data" / "linking").is_dir(), reason="needs ../shared/data")
+def test_bundled_curations_are_the_cut_of_the_train_splits(tmp_path: Path) -> None:
+    write_curations(str(REPO.parent / "shared" / "data" / "linking"), str(tmp_path), sample_texts())
+    for cut in tmp_path.glob("*/train.txt"):
+        bundled = REPO / "kazu_spark" / "resources" / "curations" / cut.parent.name / "train.txt"
+        assert cut.read_text() == bundled.read_text(), cut.parent.name
+
+
+def test_bundled_curations_give_chemicals_their_entry_terms_under_the_ontology_name() -> None:
+    sources = load_config().linking.ontologies
+    (chemicals,) = [s for s in sources if s.name == "train-curations-bc5cdr-chemical"]
+    rows = {r["synonym"]: r for r in terms_rows(chemicals, sources=sources)}
+    # Sirolimus, whose MeSH name alone the bundled table has; the link is named as MeSH names it, not by the
+    # curation's most frequent mention
+    assert (rows["rapamycin"]["concept_id"], rows["rapamycin"]["default_label"]) == ("MESH:D020123", "Sirolimus")
+    assert rows["rapamycin"]["synonym_type"] == "curated"
+    # the bundled MEDIC subset keeps the concepts the curations link to, though no synonym of Osteonecrosis
+    # is in the sample
+    (diseases,) = [s for s in sources if s.name == "train-curations-bc5cdr-disease"]
+    labels = {r["synonym"]: r["default_label"] for r in terms_rows(diseases, sources=sources)}
+    assert labels["avascular necrosis"] == "Osteonecrosis"
+    # without the ontologies (a curation on its own) the label is the most frequent mention
+    assert {r["default_label"] for r in terms_rows(chemicals) if r["concept_id"] == "MESH:D020123"} == {"sirolimus"}
 
 
 def test_xref_target_maps_doid_synonyms_onto_medic() -> None:

@@ -5,14 +5,16 @@ synonyms (at least 3 characters) occurs in the given texts -- case-insensitively
 -- plus the first ``head`` concepts of the file so the dictionaries are not trivially small, and a
 taxonomy the model organisms (``MODEL_ORGANISMS``) that a bare genus links. A source
 mapped onto another (``xref_target``, e.g. HGNC onto NCBI Gene) is cut by its own concepts, and the
-target's subset also keeps the concepts those cross-reference, so the mapped rows all land.
+target's subset also keeps the concepts those cross-reference, so the mapped rows all land. The bundled
+train-split curations (``write_curations``) are cut to the same texts, and the subsets keep the concepts they
+link to, so a curated synonym's link carries the ontology's name of its concept.
 
 Example:
     >>> from tools.subset import write_subsets, sample_texts
     >>> write_subsets("../shared/data/ontologies", "kazu_spark/resources/ontologies",
-    ...               sample_texts())  # doctest: +SKIP
-    {'MEDIC': 478, 'CL': 320, 'NCBITaxon': 332, 'NCBIGene': 871, 'NCBIGene-mouse': 998, 'HGNC-NCBIGene': 543,
-     'MeSH': 364, 'DOID': 386}
+    ...               sample_texts(), always=curated_concepts())  # doctest: +SKIP
+    {'MEDIC': 507, 'CL': 320, 'NCBITaxon': 332, 'NCBIGene': 871, 'NCBIGene-mouse': 998, 'HGNC-NCBIGene': 543,
+     'MeSH': 378, 'DOID': 386}
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
 from kazu_spark.config import MODEL_ORGANISMS, OntologySource
+from kazu_spark.documents.pubtator import read_pubtator
 from kazu_spark.ontologies.parsers import obo_stanzas, obograph_id, open_text, parse_source, read_obographs
-from kazu_spark.ontologies.sources import default_sources
+from kazu_spark.ontologies.sources import BUNDLED_CURATION_CLASSES, BUNDLED_CURATIONS, curation_sources, default_sources
 from kazu_spark.paths import resolve_path
 
 MIN_SYNONYM_LENGTH = 3
@@ -183,16 +187,30 @@ def subset_sources(shared_dir: str) -> list[OntologySource]:
     return [*files, doid]  # not a second view of a file (abbreviated), nor a file the package bundles whole
 
 
-def write_subsets(shared_dir: str, out_dir: str, texts: Iterable[str], head: int = 300) -> dict[str, int]:
+def write_subsets(
+    shared_dir: str,
+    out_dir: str,
+    texts: Iterable[str],
+    head: int = 300,
+    always: Mapping[str, frozenset[str]] | None = None,
+) -> dict[str, int]:
     """Write one subset file (two for MeSH) per source of ``subset_sources(shared_dir)`` into
-    ``out_dir``, under the source's file name; returns the number of concepts kept per source."""
+    ``out_dir``, under the source's file name; returns the number of concepts kept per source.
+    ``always``: entity class -> ids its sources keep whatever the texts (the bundled curations' concepts,
+    so a curated synonym's link carries the ontology's name of its concept)."""
     matcher = TextMatcher(texts)
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     sources = subset_sources(shared_dir)
     models = frozenset(MODEL_ORGANISMS.values())  # what a bare model-organism genus links (linking.model_organisms)
+    extra = always or {}
     keep = {
-        s.name: select_concepts(s, matcher, head, models if s.entity_class == "species" else frozenset())
+        s.name: select_concepts(
+            s,
+            matcher,
+            head,
+            (models if s.entity_class == "species" else frozenset()) | extra.get(s.entity_class, set()),
+        )
         for s in sources
     }
     for source in sources:
@@ -204,15 +222,71 @@ def write_subsets(shared_dir: str, out_dir: str, texts: Iterable[str], head: int
     return {name: len(ids) for name, ids in keep.items()}
 
 
+def write_curations(
+    linking_dir: str, out_dir: str, texts: Iterable[str], classes: Collection[str] = BUNDLED_CURATION_CLASSES
+) -> dict[str, int]:
+    """Cut each train split of ``curation_sources(linking_dir)`` of ``classes`` to the annotations of its
+    curated types whose mention text occurs in ``texts``, as ``out_dir/<corpus>/train.txt`` (PubTator
+    annotation lines only, so ``parse_pubtator_curations`` reads them as it reads the whole file), leaving
+    out the documents the source excludes; returns the number of annotations kept per corpus.
+
+    A text is kept with every annotation it has, so the majority concept of each kept text is the whole
+    file's. Example:
+        >>> write_curations("../shared/data/linking", "kazu_spark/resources/curations",
+        ...                 sample_texts())  # doctest: +SKIP
+        {'ncbi-disease': 495, 'bc5cdr': 1026, 'biored': 981}
+    """
+    matcher = TextMatcher(texts)
+    by_path: dict[str, list[OntologySource]] = {}
+    for source in curation_sources(linking_dir, classes=classes):
+        by_path.setdefault(source.path, []).append(source)
+    kept: dict[str, int] = {}
+    for path, sources in by_path.items():
+        types = {t for s in sources for t in s.annotation_types}
+        excluded = {doc.doc_id for other in sources[0].exclude_documents for doc in read_pubtator(other)}
+        corpus = Path(path).parent.name
+        target = Path(out_dir) / corpus / "train.txt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _filter_lines(path, target, partial(_curated, types=types, excluded=excluded, matcher=matcher))
+        kept[corpus] = len(target.read_text(encoding="utf-8").splitlines())
+    return kept
+
+
+def _curated(line: str, types: set[str], excluded: set[str], matcher: TextMatcher) -> bool:
+    """A PubTator annotation line of one of ``types``, with ids, outside the ``excluded`` documents, whose
+    mention occurs in the matcher's texts."""
+    cells = line.rstrip("\r\n").split("\t")
+    is_annotation = len(cells) > 5 and cells[1].isdigit() and cells[2].isdigit()
+    return is_annotation and cells[0] not in excluded and cells[4] in types and matcher.occurs(cells[3].strip())
+
+
 def main() -> None:
-    """``python -m tools.subset --shared DIR --out DIR [--sample JSONL]``: cut the bundled ontology subsets."""
+    """``python -m tools.subset --shared DIR --out DIR [--sample JSONL]``: cut the bundled ontology subsets;
+    with ``--curations DIR`` (the shared ``linking`` folder), first the train-split curations into
+    ``--curations-out``, whose concepts the subsets then keep."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", required=True, help="folder with the full ontology files")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--sample", default="pkg://kazu_spark/resources/sample/abstracts.jsonl")
+    parser.add_argument("--curations", help="the shared data's linking folder (<corpus>/train.txt)")
+    parser.add_argument("--curations-out", default="kazu_spark/resources/curations")
     args = parser.parse_args()
-    kept = write_subsets(args.shared, args.out, sample_texts(args.sample))
+    texts = sample_texts(args.sample)
+    curated: dict[str, frozenset[str]] = {}
+    if args.curations:
+        cut = write_curations(args.curations, args.curations_out, texts)
+        print(", ".join(f"{corpus}: {n:,} curated annotations" for corpus, n in cut.items()))
+        curated = curated_concepts(args.curations_out)
+    kept = write_subsets(args.shared, args.out, texts, always=curated)
     print(", ".join(f"{name}: {n:,} concepts" for name, n in kept.items()))
+
+
+def curated_concepts(curations_dir: str = BUNDLED_CURATIONS) -> dict[str, frozenset[str]]:
+    """Entity class -> the concepts the cut curations under ``curations_dir`` link to (``write_curations``)."""
+    concepts: dict[str, set[str]] = {}
+    for source in curation_sources(curations_dir, exclude_devel=False, classes=BUNDLED_CURATION_CLASSES):
+        concepts.setdefault(source.entity_class, set()).update(r["concept_id"] for r in parse_source(source))
+    return {entity_class: frozenset(ids) for entity_class, ids in concepts.items()}
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -573,6 +574,9 @@ def parse_source(
     elif source.annotation_types:
         excluded = [resolve_path(other, base) for other in source.exclude_documents]
         rows = parse_pubtator_curations(path, source.annotation_types, excluded)
+        ontologies = [s for s in sources if s.entity_class == source.entity_class and not s.annotation_types]
+        if ontologies:
+            rows = with_labels(rows, _labels(tuple(s.model_dump_json() for s in ontologies), str(base or "")))
     else:
         rows = _PARSERS[source.format](path)
     prefix = source.id_prefix_filter
@@ -584,6 +588,39 @@ def parse_source(
             raise ValueError(f"{source.name}: xref_target {source.xref_target!r} is not a configured source")
         rows = map_cross_references(rows, cross_reference_index(parse_source(target, base, sources)))
     return rows
+
+
+@functools.lru_cache(maxsize=8)
+def _labels(sources: tuple[str, ...], base: str) -> dict[str, str]:
+    """Concept id -> label of the sources (as JSON, so the cache can key on them), the first source's label
+    where several give one: parsed once per build, not once per curation source of the class."""
+    labels: dict[str, str] = {}
+    models = [OntologySource.model_validate_json(source) for source in sources]
+    for source in models:
+        for row in parse_source(source, base or None, models):
+            labels.setdefault(row["concept_id"], row["default_label"])
+    return labels
+
+
+def with_labels(rows: Iterable[SynonymRow], labels: Mapping[str, str]) -> Iterator[SynonymRow]:
+    """Curation ``rows`` with the label an ontology gives their concept, where it gives one: a curation's
+    own label is only its most frequent mention (``tumor`` for Neoplasms, ``patients`` for *Homo
+    sapiens*), which a link should not carry as the concept's name. The relabelled label row becomes a
+    ``curated`` synonym.
+
+    Example:
+        >>> rows = [_row("MESH:D020123", "rapamycin", "rapamycin", "label", {}), _row("C1", "x", "x", "label", {})]
+        >>> relabelled = with_labels(rows, {"MESH:D020123": "Sirolimus"})
+        >>> [(r["default_label"], r["synonym"], r["synonym_type"]) for r in relabelled]
+        [('Sirolimus', 'rapamycin', 'curated'), ('x', 'x', 'label')]
+    """
+    for row in rows:
+        label = labels.get(row["concept_id"])
+        if label is None or label == row["default_label"]:
+            yield row
+        else:
+            kind = "curated" if row["synonym_type"] == "label" else row["synonym_type"]
+            yield {**row, "default_label": label, "synonym_type": kind}
 
 
 def source_checksum(source: OntologySource, base: str | Path | None = None) -> str:

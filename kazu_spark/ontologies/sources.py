@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from kazu_spark.config import ColumnMapping, OntologySource
 
 #: the nouns papers name people by (patients, women, children, ...) as synonyms of *Homo sapiens*, as BioRED
@@ -83,4 +85,71 @@ def default_sources(root: str) -> list[OntologySource]:
             tree_numbers_path=f"{root}/mesh-2015-tree-numbers.tsv.gz",
             tree_prefix="D",
         ),
+    ]
+
+
+#: (corpus folder, entity class, annotation types) of the train-split curations: each corpus's gold mention
+#: texts as tier-0 synonyms of the concept they are annotated with most (``parse_pubtator_curations``)
+CURATIONS = [
+    ("ncbi-disease", "disease", ["SpecificDisease", "DiseaseClass", "Modifier", "CompositeMention"]),
+    ("bc5cdr", "disease", ["Disease"]),
+    ("bc5cdr", "drug", ["Chemical"]),
+    ("biored", "gene", ["GeneOrGeneProduct"]),
+    ("biored", "disease", ["DiseaseOrPhenotypicFeature"]),
+    ("biored", "drug", ["ChemicalEntity"]),
+    ("biored", "species", ["OrganismTaxon"]),
+    ("s800", "species", ["Species"]),
+]
+
+#: corpora whose train split shares abstracts with another corpus's devel split (BioRED train holds 44 of
+#: BC5CDR devel's and 1 of NCBI-disease devel's): their curations leave those documents out
+_OVERLAPS = {"biored": ["bc5cdr", "ncbi-disease"]}
+
+#: a class as a curation source's name calls it (the corpora's word)
+_NAMES = {"drug": "chemical"}
+
+#: the bundled curations: the train-split files cut to the mention texts of the sample (``tools.subset``), of
+#: the classes whose bundled ontologies lack the names papers use (MeSH's table has no entry terms); at tier 2,
+#: consulted only for mentions the ontologies miss, so MEDIC's and MeSH's own concepts win where a corpus's
+#: convention differs (BC5CDR's ``allergic`` is Drug Hypersensitivity). Gene and species curations are not
+#: bundled: BioRED's gene curations hold rat genes no gene source knows the species of (``mTOR`` -> rat Mtor)
+BUNDLED_CURATIONS = "pkg://kazu_spark/resources/curations"
+BUNDLED_CURATION_CLASSES = ("disease", "drug")
+
+
+def curation_sources(
+    root: str, exclude_devel: bool = True, classes: Collection[str] | None = None, tier: int = 0
+) -> list[OntologySource]:
+    """The train-split curations of ``CURATIONS`` under ``root`` (``<corpus>/train.txt``: the shared data's
+    ``linking`` folder, or ``BUNDLED_CURATIONS``), one ``pubtator`` source per corpus and class (of
+    ``classes``, default all), at ``tier`` (0: a curated text wins over the ontologies' synonyms).
+
+    MeSH 2015's table has descriptor names only, so these curations are where chemicals' entry terms
+    (``rapamycin`` for Sirolimus) come from. ``exclude_devel`` leaves out the train documents that are
+    another corpus's devel documents; the bundled cuts have them left out already.
+
+    Example:
+        >>> sources = curation_sources("/data/linking")
+        >>> [s.name for s in sources][:3]
+        ['train-curations-ncbi-disease', 'train-curations-bc5cdr-disease', 'train-curations-bc5cdr-chemical']
+        >>> sources[4].path, sources[4].exclude_documents
+        ('/data/linking/biored/train.txt', ['/data/linking/bc5cdr/devel.txt', '/data/linking/ncbi-disease/devel.txt'])
+        >>> [(s.name, s.tier) for s in curation_sources("/c", False, ["drug"], tier=2)]
+        [('train-curations-bc5cdr-chemical', 2), ('train-curations-biored-chemical', 2)]
+    """
+    root = root.rstrip("/")
+    several = {corpus for corpus, _, _ in CURATIONS if sum(c == corpus for c, _, _ in CURATIONS) > 1}
+    return [
+        OntologySource(
+            name=f"train-curations-{corpus}"
+            + (f"-{_NAMES.get(entity_class, entity_class)}" if corpus in several else ""),
+            format="pubtator",
+            entity_class=entity_class,
+            path=f"{root}/{corpus}/train.txt",
+            annotation_types=types,
+            exclude_documents=[f"{root}/{other}/devel.txt" for other in _OVERLAPS.get(corpus, []) if exclude_devel],
+            tier=tier,
+        )
+        for corpus, entity_class, types in CURATIONS
+        if classes is None or entity_class in classes
     ]
