@@ -145,7 +145,12 @@ ONTOLOGY_TERMS = _schema(
         False,
         "label, exact, related, broad, narrow, symbol, alias, previous, curated, or a generic table's column",
     ),
-    ("normalised_synonym", StringType(), False, "synonym after linking.normalise.normalise(..., class)"),
+    (
+        "normalised_synonym",
+        StringType(),
+        False,
+        "synonym after linking.normalise.normalise(..., class); empty (no key) where a gene's key is one character",
+    ),
     ("symbolic", BooleanType(), False, "synonym is a symbol (BRCA1, IL-2) rather than a noun phrase"),
     ("entity_class", StringType(), False, "class of entity this term links"),
     (

@@ -293,18 +293,25 @@ def test_terms_rows_dedup_and_ids() -> None:
     assert len({row["term_id"] for row in rows}) == len(rows)
 
 
-def test_a_synonym_without_a_letter_is_no_term(tmp_path: Path) -> None:
-    """HGNC lists ``2`` and ``#945`` as aliases of ATP12A: as terms, "proteins 1 and 2" linked the gene."""
+def test_a_synonym_without_a_letter_or_of_one_character_is_no_term(tmp_path: Path) -> None:
+    """HGNC lists ``2`` and ``#945`` as aliases of ATP12A: as terms, "proteins 1 and 2" linked the gene; ``A`` is
+    an alias of 63 mouse genes, which a stray ``A`` the NER tagged linked, all of them."""
     header, *_ = (DATA / "hgnc_complete_set.txt").read_text().splitlines()
     columns = header.split("\t")
     row = dict.fromkeys(columns, "") | {"hgnc_id": "HGNC:13816", "symbol": "ATP12A", "status": "Approved",
                                         "name": "ATPase H+/K+ transporting non-gastric alpha2 subunit",
-                                        "alias_symbol": '"HK|#945|2"'}  # fmt: skip
+                                        "alias_symbol": '"HK|#945|2|A|A-"'}  # fmt: skip
     (tmp_path / "hgnc.txt").write_text("\n".join([header, "\t".join(row[c] for c in columns)]) + "\n")
     source = OntologySource(name="HGNC", format="hgnc", entity_class="gene", path=str(tmp_path / "hgnc.txt"))
-    assert {row["synonym"] for row in terms_rows(source)} == {
-        "ATP12A", "ATPase H+/K+ transporting non-gastric alpha2 subunit", "HK"
-    }  # fmt: skip
+    rows = {row["synonym"]: row["normalised_synonym"] for row in terms_rows(source)}
+    assert rows.keys() == {"ATP12A", "ATPase H+/K+ transporting non-gastric alpha2 subunit", "HK", "A-"}
+    assert rows["A-"] == ""  # found as written only: its key would be A (Araf's alias A- linked a stray A)
+    # a chemical's one letter is its name: BC5CDR curates P as Phosphorus
+    (tmp_path / "chemicals.tsv").write_text("id\tlabel\tsynonyms\nMESH:D010758\tPhosphorus\tP\n")
+    columns = ColumnMapping(id="id", label="label", synonyms=["synonyms"])
+    chemicals = OntologySource(name="C", format="tsv", entity_class="drug", path=str(tmp_path / "chemicals.tsv"),
+                               columns=columns)  # fmt: skip
+    assert {row["synonym"] for row in terms_rows(chemicals)} == {"Phosphorus", "P"}
 
 
 def test_configs_match_default_sources() -> None:

@@ -36,6 +36,9 @@ from kazu_spark.schemas import ONTOLOGY_TERMS
 log = logging.getLogger(__name__)
 
 _CHUNK_ROWS = 50_000
+#: the shortest synonym that names a concept of a class (others: 1): a single letter is a gene's alias too often
+#: to mean it, where a chemical's (P, H, K: elements, as BC5CDR curates them) is its name
+MIN_SYNONYM_CHARS = {"gene": 2}
 
 
 def term_id(source: str, concept_id: str, synonym: str) -> str:
@@ -77,26 +80,36 @@ def _scientific_species_name(row: dict) -> bool:
     return row["synonym_type"] in ("label", "related") and rank not in HIGHER_RANKS
 
 
+def _key(synonym: str, entity_class: str, shortest: int) -> str:
+    """The normalised key of ``synonym``, or ``""`` (no key: linking skips it) when shorter than ``shortest``."""
+    key = normalise(synonym, entity_class)
+    return key if len(key) >= shortest else ""
+
+
 def terms_rows(
     source: OntologySource, base: str | Path | None = None, sources: Iterable[OntologySource] = ()
 ) -> Iterator[dict]:
     """Complete ``ontology_terms`` rows of one source, one per distinct (concept, synonym); ``sources``:
     the configured sources, where an ``xref_target`` is looked up.
 
-    Synonyms are stripped of surrounding whitespace; empty ones and those without a letter (HGNC lists
-    ``2`` and ``#945`` as aliases of ATP12A: a mention's stray digit would link the gene) are dropped
-    (:func:`names_something`); when a concept lists one
+    Synonyms are stripped of surrounding whitespace; empty ones, those without a letter (HGNC lists
+    ``2`` and ``#945`` as aliases of ATP12A: a mention's stray digit would link the gene;
+    :func:`names_something`) and a gene's of one character (1,920 mouse genes have one, ``A`` alone is an
+    alias of 63: a stray letter the NER tags would link them all; ``MIN_SYNONYM_CHARS``) are dropped, and a
+    gene synonym whose normalised key is one character (``A-``, an alias of Araf) keeps no key: it is found
+    as it is written only; when a concept lists one
     synonym twice (e.g. as label and exact synonym) the first, i.e. the label, wins. A source with
     ``abbreviate_binomials`` keeps only its binomial synonyms, abbreviated (``abbreviate_binomial``).
     """
     version, checksum = source_version(source, base), source_checksum(source, base)
     seen: set[tuple[str, str]] = set()
+    shortest = MIN_SYNONYM_CHARS.get(source.entity_class, 1)
     for row in parse_source(source, base, sources):
         synonym = row["synonym"].strip()
         if source.abbreviate_binomials:
             synonym = abbreviate_binomial(synonym) if _scientific_species_name(row) else ""
         key = (row["concept_id"], synonym)
-        if not names_something(synonym) or key in seen:
+        if len(synonym) < shortest or not names_something(synonym) or key in seen:
             continue
         seen.add(key)
         yield {
@@ -106,7 +119,7 @@ def terms_rows(
             "default_label": row["default_label"],
             "synonym": synonym,
             "synonym_type": row["synonym_type"],
-            "normalised_synonym": normalise(synonym, source.entity_class),
+            "normalised_synonym": _key(synonym, source.entity_class, shortest),
             "symbolic": is_symbolic(synonym),
             "entity_class": source.entity_class,
             "metadata": row["metadata"],
