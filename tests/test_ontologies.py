@@ -36,7 +36,14 @@ from kazu_spark.ontologies.sources import (
 )
 from kazu_spark.ontologies.terms import terms_rows
 from kazu_spark.paths import resolve_path
-from tools.subset import TextMatcher, sample_texts, subset_sources, write_curations, write_subsets
+from tools.subset import (
+    TextMatcher,
+    curated_concepts,
+    sample_texts,
+    subset_sources,
+    write_curations,
+    write_subsets,
+)
 
 DATA = Path(__file__).parent / "data" / "ontologies"
 REPO = Path(__file__).parent.parent
@@ -379,13 +386,15 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
         with open(DATA / fixture, "rb") as src, gzip.open(shared / name, "wb") as dst:
             shutil.copyfileobj(src, dst)
     text = "Crohn's disease, NIDDM and MDR1 in a human B-lymphocyte treated with metformin; Li-Fraumeni syndrome."
-    kept = write_subsets(str(shared), str(out), [text], head=1)
+    kept = write_subsets(str(shared), str(out), [text], head=1, always={"disease": frozenset({"MESH:D015212"})})
     assert kept == {
-        "MEDIC": 3, "CL": 2, "NCBITaxon": 3, "NCBIGene": 2, "NCBIGene-mouse": 2, "HGNC-NCBIGene": 4, "MeSH": 2,
+        "MEDIC": 4, "CL": 2, "NCBITaxon": 3, "NCBIGene": 2, "NCBIGene-mouse": 2, "HGNC-NCBIGene": 4, "MeSH": 2,
         "DOID": 2,
     }  # fmt: skip
     sources = subset_sources(str(out))
     subsets = {source.name: source for source in sources}
+    # kept though the text does not name it: a bundled curation links it (``always``)
+    assert "MESH:D015212" in {row["concept_id"] for row in parse_source(subsets["MEDIC"])}
     hgnc = subsets["HGNC-NCBIGene"].model_copy(update={"xref_target": None})
     assert {row["concept_id"] for row in parse_source(hgnc)} == {"HGNC:5", "HGNC:40", "HGNC:21710", "HGNC:11998"}
     # TP53 is kept for its HGNC alias name alone: the HGNC subset's rows land on the gene subset's concepts
@@ -405,17 +414,17 @@ def test_write_subsets_round_trip(tmp_path: Path) -> None:
 
 def test_write_curations_keeps_the_sample_texts_with_all_their_votes(tmp_path: Path) -> None:
     linking, out = tmp_path / "linking", tmp_path / "out"
-    for corpus in ("ncbi-disease", "bc5cdr", "biored", "s800"):
+    for corpus in ("ncbi-disease", "bc5cdr", "biored"):
         (linking / corpus).mkdir(parents=True)
         (linking / corpus / "train.txt").write_text("")
     (linking / "bc5cdr" / "train.txt").write_text(
         "1|t|Rapamycin and aspirin.\n"
         "1\t0\t9\tRapamycin\tChemical\tD020123\n"
-        "1\t14\t21\taspirin\tChemical\tD001241\n"
+        "1\t14\t21\taspirin\tChemical\tD001241\n"  # not in the sample's text
         "2\t0\t9\trapamycin\tChemical\tD020123\n"
         "3\t0\t9\trapamycin\tChemical\tD000001\n"
         "4\t0\t9\trapamycin\tChemical\tD020123\n"
-        "3\t10\t18\tsirolimus\tDisease\tD020123\n"  # not a curated type of the Disease source's text
+        "5\t0\t9\trapamycin\tGene\t2475\n"  # in the text, but no curated type of the corpus
         "3\tCID\tD020123\tD000001\n"
     )
     (linking / "biored" / "train.txt").write_text(
@@ -429,6 +438,25 @@ def test_write_curations_keeps_the_sample_texts_with_all_their_votes(tmp_path: P
     rows = {(r["concept_id"], r["synonym"]) for r in parse_source(bundled["train-curations-bc5cdr-chemical"])}
     # rapamycin is Sirolimus 2 to 1 in the cut as in the whole file, so D000001 gets no synonym
     assert rows == {("MESH:D020123", "Rapamycin"), ("MESH:D020123", "rapamycin")}
+    assert curated_concepts(str(out)) == {"disease": frozenset(), "drug": frozenset({"MESH:D020123"})}
+
+
+def test_a_curation_follows_its_label_sources(tmp_path: Path) -> None:
+    """A curated concept takes the label its class's ontology gives it, and a new release of that ontology
+    (the file replaced in place, in the same process) gives the new label and another checksum."""
+    medic = tmp_path / "medic.tsv"
+    medic.write_text("# DiseaseName\tDiseaseID\nDiabetes Mellitus\tMESH:D003920\n")
+    (tmp_path / "train.txt").write_text("1\t0\t8\tdiabetes\tDisease\tD003920\n")
+    sources = [OntologySource(name="MEDIC", format="medic", entity_class="disease", path=str(medic)),
+               OntologySource(name="C", format="pubtator", entity_class="disease", path=str(tmp_path / "train.txt"),
+                              annotation_types=["Disease"])]  # fmt: skip
+    (row,) = terms_rows(sources[1], sources=sources)
+    assert (row["synonym"], row["default_label"]) == ("diabetes", "Diabetes Mellitus")
+    medic.write_text("# DiseaseName\tDiseaseID\nDiabetes Mellitus (all types)\tMESH:D003920\n")
+    (new,) = terms_rows(sources[1], sources=sources)
+    assert new["default_label"] == "Diabetes Mellitus (all types)"
+    assert new["source_checksum"] != row["source_checksum"]  # so concept_embeddings re-embeds the source
+    assert source_checksum(sources[1]) == source_checksum(sources[1], sources=sources[1:])  # its own file alone
 
 
 @pytest.mark.skipif(not (REPO.parent / "shared" / "data" / "linking").is_dir(), reason="needs ../shared/data")

@@ -10,7 +10,7 @@ train-split curations (``write_curations``) are cut to the same texts, and the s
 link to, so a curated synonym's link carries the ontology's name of its concept.
 
 Example:
-    >>> from tools.subset import write_subsets, sample_texts
+    >>> from tools.subset import curated_concepts, write_subsets, sample_texts
     >>> write_subsets("../shared/data/ontologies", "kazu_spark/resources/ontologies",
     ...               sample_texts(), always=curated_concepts())  # doctest: +SKIP
     {'MEDIC': 507, 'CL': 320, 'NCBITaxon': 332, 'NCBIGene': 871, 'NCBIGene-mouse': 998, 'HGNC-NCBIGene': 543,
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kazu_spark.config import MODEL_ORGANISMS, OntologySource
-from kazu_spark.documents.pubtator import read_pubtator
+from kazu_spark.documents.pubtator import document_ids
 from kazu_spark.ontologies.parsers import obo_stanzas, obograph_id, open_text, parse_source, read_obographs
 from kazu_spark.ontologies.sources import BUNDLED_CURATION_CLASSES, BUNDLED_CURATIONS, curation_sources, default_sources
 from kazu_spark.paths import resolve_path
@@ -243,7 +243,7 @@ def write_curations(
     kept: dict[str, int] = {}
     for path, sources in by_path.items():
         types = {t for s in sources for t in s.annotation_types}
-        excluded = {doc.doc_id for other in sources[0].exclude_documents for doc in read_pubtator(other)}
+        excluded = document_ids(sources[0].exclude_documents)
         corpus = Path(path).parent.name
         target = Path(out_dir) / corpus / "train.txt"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -260,10 +260,18 @@ def _curated(line: str, types: set[str], excluded: set[str], matcher: TextMatche
     return is_annotation and cells[0] not in excluded and cells[4] in types and matcher.occurs(cells[3].strip())
 
 
+def curated_concepts(curations_dir: str = BUNDLED_CURATIONS) -> dict[str, frozenset[str]]:
+    """Entity class -> the concepts the cut curations under ``curations_dir`` link to (``write_curations``)."""
+    concepts: dict[str, set[str]] = {}
+    for source in curation_sources(curations_dir, exclude_devel=False, classes=BUNDLED_CURATION_CLASSES):
+        concepts.setdefault(source.entity_class, set()).update(r["concept_id"] for r in parse_source(source))
+    return {entity_class: frozenset(ids) for entity_class, ids in concepts.items()}
+
+
 def main() -> None:
     """``python -m tools.subset --shared DIR --out DIR [--sample JSONL]``: cut the bundled ontology subsets;
     with ``--curations DIR`` (the shared ``linking`` folder), first the train-split curations into
-    ``--curations-out``, whose concepts the subsets then keep."""
+    ``--curations-out``. The subsets keep the concepts of the curations there, cut now or before."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", required=True, help="folder with the full ontology files")
     parser.add_argument("--out", required=True, help="output folder")
@@ -272,21 +280,11 @@ def main() -> None:
     parser.add_argument("--curations-out", default="kazu_spark/resources/curations")
     args = parser.parse_args()
     texts = sample_texts(args.sample)
-    curated: dict[str, frozenset[str]] = {}
     if args.curations:
         cut = write_curations(args.curations, args.curations_out, texts)
         print(", ".join(f"{corpus}: {n:,} curated annotations" for corpus, n in cut.items()))
-        curated = curated_concepts(args.curations_out)
-    kept = write_subsets(args.shared, args.out, texts, always=curated)
+    kept = write_subsets(args.shared, args.out, texts, always=curated_concepts(args.curations_out))
     print(", ".join(f"{name}: {n:,} concepts" for name, n in kept.items()))
-
-
-def curated_concepts(curations_dir: str = BUNDLED_CURATIONS) -> dict[str, frozenset[str]]:
-    """Entity class -> the concepts the cut curations under ``curations_dir`` link to (``write_curations``)."""
-    concepts: dict[str, set[str]] = {}
-    for source in curation_sources(curations_dir, exclude_devel=False, classes=BUNDLED_CURATION_CLASSES):
-        concepts.setdefault(source.entity_class, set()).update(r["concept_id"] for r in parse_source(source))
-    return {entity_class: frozenset(ids) for entity_class, ids in concepts.items()}
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kazu_spark.paths import resolve_path
@@ -99,6 +100,16 @@ def concept_ids(cell: str, corpus_type: str) -> tuple[str, ...]:
     rule = ID_RULES[corpus_type]
     parts = [part.strip() for part in _ID_SEPARATORS.split(cell) if part.strip() not in _NO_CONCEPT]
     return tuple(rule[1] + part if rule and rule[0].fullmatch(part) else part for part in parts)
+
+
+def document_ids(paths: Iterable[str]) -> set[str]:
+    """The ids of every document of the PubTator files ``paths`` (the documents a curation leaves out).
+
+    Example:
+        >>> document_ids([])
+        set()
+    """
+    return {doc.doc_id for path in paths for doc in read_pubtator(path)}
 
 
 def read_pubtator(path: str) -> list[PubtatorDocument]:

@@ -45,6 +45,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -53,7 +54,7 @@ from pathlib import Path
 from typing import TextIO, TypedDict
 
 from kazu_spark.config import ColumnMapping, OntologySource
-from kazu_spark.documents.pubtator import read_pubtator
+from kazu_spark.documents.pubtator import document_ids, read_pubtator
 from kazu_spark.paths import resolve_path
 
 _MEDIC_COLUMNS = (
@@ -448,7 +449,7 @@ def parse_pubtator_curations(
     skipped. A concept's label is its most frequent mention. Use TRAIN splits only: evaluating on the split
     the curations came from measures memory, not linking.
     """
-    excluded = {doc.doc_id for other in exclude_documents for doc in read_pubtator(other)}
+    excluded = document_ids(exclude_documents)
     votes: dict[str, Counter[tuple[str, ...]]] = {}
     for doc in read_pubtator(path):
         if doc.doc_id in excluded:
@@ -574,9 +575,9 @@ def parse_source(
     elif source.annotation_types:
         excluded = [resolve_path(other, base) for other in source.exclude_documents]
         rows = parse_pubtator_curations(path, source.annotation_types, excluded)
-        ontologies = [s for s in sources if s.entity_class == source.entity_class and not s.annotation_types]
-        if ontologies:
-            rows = with_labels(rows, _labels(tuple(s.model_dump_json() for s in ontologies), str(base or "")))
+        if ontologies := label_sources(source, sources):
+            described = tuple(s.model_dump_json() for s in ontologies)
+            rows = with_labels(rows, _labels(described, str(base or ""), _file_stamps(ontologies, base)))
     else:
         rows = _PARSERS[source.format](path)
     prefix = source.id_prefix_filter
@@ -590,10 +591,37 @@ def parse_source(
     return rows
 
 
-@functools.lru_cache(maxsize=8)
-def _labels(sources: tuple[str, ...], base: str) -> dict[str, str]:
+def label_sources(source: OntologySource, sources: Iterable[OntologySource]) -> list[OntologySource]:
+    """The sources whose labels a curation source's concepts take (``with_labels``): the configured sources of
+    its class that are not curations; none for a source that is not a curation.
+
+    Example:
+        >>> medic = OntologySource(name="MEDIC", format="medic", entity_class="disease", path="m.tsv")
+        >>> cur = OntologySource(name="C", format="pubtator", entity_class="disease", path="t.txt",
+        ...                      annotation_types=["Disease"])
+        >>> [s.name for s in label_sources(cur, [medic, cur])], label_sources(medic, [medic, cur])
+        (['MEDIC'], [])
+    """
+    if not source.annotation_types:
+        return []
+    return [s for s in sources if s.entity_class == source.entity_class and not s.annotation_types]
+
+
+def _file_stamps(sources: Iterable[OntologySource], base: str | Path | None) -> tuple[tuple[str, int, int], ...]:
+    """(absolute path, mtime in ns, size) of every file of ``sources``: a file replaced in place is another key."""
+    stamps = []
+    for source in sources:
+        for file in source.files(base):
+            stat = os.stat(file)
+            stamps.append((os.path.abspath(file), stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
+
+
+@functools.lru_cache(maxsize=4)
+def _labels(sources: tuple[str, ...], base: str, files: tuple[tuple[str, int, int], ...]) -> dict[str, str]:
     """Concept id -> label of the sources (as JSON, so the cache can key on them), the first source's label
-    where several give one: parsed once per build, not once per curation source of the class."""
+    where several give one: parsed once while their ``files`` (``_file_stamps``, part of the key only) are
+    unchanged, not once per curation source of the class."""
     labels: dict[str, str] = {}
     models = [OntologySource.model_validate_json(source) for source in sources]
     for source in models:
@@ -609,10 +637,11 @@ def with_labels(rows: Iterable[SynonymRow], labels: Mapping[str, str]) -> Iterat
     ``curated`` synonym.
 
     Example:
-        >>> rows = [_row("MESH:D020123", "rapamycin", "rapamycin", "label", {}), _row("C1", "x", "x", "label", {})]
+        >>> rows = [SynonymRow(concept_id="MESH:D020123", default_label="rapamycin", synonym="rapamycin",
+        ...                    synonym_type="label", metadata={})]
         >>> relabelled = with_labels(rows, {"MESH:D020123": "Sirolimus"})
         >>> [(r["default_label"], r["synonym"], r["synonym_type"]) for r in relabelled]
-        [('Sirolimus', 'rapamycin', 'curated'), ('x', 'x', 'label')]
+        [('Sirolimus', 'rapamycin', 'curated')]
     """
     for row in rows:
         label = labels.get(row["concept_id"])
@@ -623,11 +652,14 @@ def with_labels(rows: Iterable[SynonymRow], labels: Mapping[str, str]) -> Iterat
             yield {**row, "default_label": label, "synonym_type": kind}
 
 
-def source_checksum(source: OntologySource, base: str | Path | None = None) -> str:
+def source_checksum(
+    source: OntologySource, base: str | Path | None = None, sources: Iterable[OntologySource] = ()
+) -> str:
     """sha256 (hex) of the source's file bytes, its file(s) read in order: what ``ontology_terms`` records
-    to tell a changed source from an unchanged one."""
+    to tell a changed source from an unchanged one. A curation's covers the files of its ``label_sources``
+    among ``sources`` too: its rows carry their labels, so a new release of those re-embeds its rows."""
     digest = hashlib.sha256()
-    for file in source.files(base):
+    for file in [*source.files(base), *(f for s in label_sources(source, sources) for f in s.files(base))]:
         with open(file, "rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)

@@ -89,7 +89,7 @@ def default_sources(root: str) -> list[OntologySource]:
 
 
 #: (corpus folder, entity class, annotation types) of the train-split curations: each corpus's gold mention
-#: texts as tier-0 synonyms of the concept they are annotated with most (``parse_pubtator_curations``)
+#: texts as synonyms of the concept they are annotated with most (``parse_pubtator_curations``)
 CURATIONS = [
     ("ncbi-disease", "disease", ["SpecificDisease", "DiseaseClass", "Modifier", "CompositeMention"]),
     ("bc5cdr", "disease", ["Disease"]),
@@ -134,7 +134,7 @@ def curation_sources(
         ['train-curations-ncbi-disease', 'train-curations-bc5cdr-disease', 'train-curations-bc5cdr-chemical']
         >>> sources[4].path, sources[4].exclude_documents
         ('/data/linking/biored/train.txt', ['/data/linking/bc5cdr/devel.txt', '/data/linking/ncbi-disease/devel.txt'])
-        >>> [(s.name, s.tier) for s in curation_sources("/c", False, ["drug"], tier=2)]
+        >>> [(s.name, s.tier) for s in curation_sources("/c", exclude_devel=False, classes=["drug"], tier=2)]
         [('train-curations-bc5cdr-chemical', 2), ('train-curations-biored-chemical', 2)]
     """
     root = root.rstrip("/")

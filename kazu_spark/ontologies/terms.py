@@ -101,7 +101,7 @@ def terms_rows(
     synonym twice (e.g. as label and exact synonym) the first, i.e. the label, wins. A source with
     ``abbreviate_binomials`` keeps only its binomial synonyms, abbreviated (``abbreviate_binomial``).
     """
-    version, checksum = source_version(source, base), source_checksum(source, base)
+    version, checksum = source_version(source, base), source_checksum(source, base, sources)
     seen: set[tuple[str, str]] = set()
     shortest = MIN_SYNONYM_CHARS.get(source.entity_class, 1)
     for row in parse_source(source, base, sources):
