@@ -209,7 +209,7 @@ def write_subsets(
             s,
             matcher,
             head,
-            (models if s.entity_class == "species" else frozenset()) | extra.get(s.entity_class, set()),
+            (models if s.entity_class == "species" else frozenset()) | extra.get(s.entity_class, frozenset()),
         )
         for s in sources
     }
