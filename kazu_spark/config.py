@@ -391,7 +391,17 @@ class GeneSpeciesConfig(_Strict):
         description="a gene mention keeps the candidates of its document's most mentioned species, or is looked up "
         "again among that species' genes; acts only when gene concepts of several taxa (metadata tax_id) are loaded",
     )
-    default_taxon: str = Field("NCBITaxon:9606", description="the species of a document that names none")
+    default_taxon: str = Field(
+        "NCBITaxon:9606",
+        description="the species of a document that names none, and whose gene mentions spell too few symbols",
+    )
+    symbol_votes: int = Field(
+        2,
+        ge=0,
+        description="a document naming no species that a gene source covers takes the species whose official gene "
+        "symbols its gene mentions spell exactly, case included (mouse Ctr9, Sox2; human CTR9, SOX2), where at "
+        "least this many distinct ones are that species' and more than any other's; 0: never, default_taxon",
+    )
     drop_foreign: bool = Field(
         True,
         description="a gene mention whose candidates are all other species' genes, and for which the lookup among "

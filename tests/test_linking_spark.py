@@ -487,6 +487,10 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("r-rat", "rat-paper", "rats", "species"),
         ("t-mouse", "tie-paper", "mouse", "species"), ("t-human", "tie-paper", "human", "species"),
         ("t-p53", "tie-paper", "p53", "gene"),  # one mouse and one human mention: the tie goes to human
+        ("s-Il6", "spelt-mouse", "Il6", "gene"), ("s-Trp53", "spelt-mouse", "Trp53", "gene"),  # two mouse symbols,
+        ("s-p53", "spelt-mouse", "p53", "gene"),  # no species named: the symbols' species
+        ("n-human", "named-human", "human", "species"), ("n-Il6", "named-human", "Il6", "gene"),
+        ("n-Trp53", "named-human", "Trp53", "gene"), ("n-p53", "named-human", "p53", "gene"),  # a name outweighs
     ]  # fmt: skip
     rows = [(e, d, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, d, m, c in mentions]
     terms = spark.createDataFrame(GENE_TERMS, ONTOLOGY_TERMS)
@@ -505,7 +509,16 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("h-GSK3", "NCBIGene:2932", "species", False),
         ("r-p53", "NCBIGene:7157", "exact", False),
         ("t-p53", "NCBIGene:7157", "exact", False),
+        ("s-Il6", "NCBIGene:16193", "exact", False),
+        ("s-Trp53", "NCBIGene:22059", "exact", False),
+        ("s-p53", "NCBIGene:22059", "exact", False),
+        ("n-Il6", "NCBIGene:3569", "species", False),
+        ("n-p53", "NCBIGene:7157", "exact", False),
     }
+    unspelt = _cfg(batch_entities, {"linking.gene_species.symbol_votes": "0"})
+    spelt = link_entities(entities.where("doc_id = 'spelt-mouse'"), terms, unspelt).collect()
+    human = [("s-Il6", "NCBIGene:3569"), ("s-p53", "NCBIGene:7157")]  # Trp53 names no human gene: unlinked
+    assert sorted((r["entity_id"], r["concept_id"]) for r in spelt) == human
     off = _cfg(batch_entities, {"linking.gene_species.enabled": "false"})
     plain = link_entities(entities.where("entity_id = 'm-p53'"), terms, off).collect()
     assert sorted((r["concept_id"], r["ambiguous"]) for r in plain) == [

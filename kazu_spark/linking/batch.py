@@ -441,6 +441,25 @@ def _document_taxa(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], c
     return dict(best.drop_duplicates("doc_id")[["doc_id", "concept_id"]].itertuples(index=False))
 
 
+def _symbol_taxa(judged: pd.DataFrame, cfg: GeneSpeciesConfig) -> dict:
+    """doc_id -> the taxon whose official symbols (labels) its gene mentions spell exactly, case included: at
+    least ``cfg.symbol_votes`` distinct ones, more than any other taxon's (linking.species); ``judged``: gene links
+    with their concept's ``taxon``."""
+    if cfg.symbol_votes == 0:
+        return {}
+    spelt = judged[
+        (judged["strategy"] == "exact")
+        & (judged["matched_synonym"] == judged["default_label"])
+        & judged["taxon"].notna()
+    ]
+    votes = spelt.groupby(["doc_id", "taxon"], as_index=False)["matched_synonym"].nunique()
+    votes = votes.sort_values(["doc_id", "matched_synonym"], ascending=[True, False])
+    runner_up = votes.groupby("doc_id")["matched_synonym"].shift(-1).fillna(0)
+    first = votes.groupby("doc_id").cumcount() == 0
+    best = votes[first & (votes["matched_synonym"] >= cfg.symbol_votes) & (votes["matched_synonym"] > runner_up)]
+    return dict(zip(best["doc_id"], best["taxon"], strict=True))
+
+
 def _orthologues(found: pd.DataFrame, foreign: pd.DataFrame) -> pd.DataFrame:
     """Of the genes a mention's lookup found, those whose symbol (label) is, case aside, one of its foreign
     candidates' symbols, where any is (human F2R: mouse F2r, not Par1; linking.species)."""
@@ -491,6 +510,7 @@ def _prefer_document_species(
     judged = links.merge(genes, on=["entity_id", "via"])
     judged["taxon"] = judged["concept_id"].map(taxon_of)
     doc_taxa = _document_taxa(links, queries, {f"NCBITaxon:{t}" for t in facts.gene_taxa}, cfg)
+    doc_taxa = _symbol_taxa(judged, cfg) | doc_taxa  # a species mention outweighs the spelling
     judged["doc_taxon"] = judged["doc_id"].map(doc_taxa).fillna(cfg.default_taxon)
     of_document = judged["taxon"] == judged["doc_taxon"]
     any_of_document = of_document.groupby(judged["entity_id"]).transform("max").astype(bool)

@@ -8,7 +8,12 @@ step (``linking.gene_species``):
 
 1. **The document's species**: of the species that some gene source covers (a concept's metadata
    ``tax_id``), the one the document's species mentions link to most often (distinct mentions; a tie
-   goes to ``default_taxon``, then to the smallest id); without any, ``default_taxon`` (human).
+   goes to ``default_taxon``, then to the smallest id). Without any, the species whose official symbols (a
+   gene concept's label) the document's gene mentions spell exactly, case included, where at least
+   ``symbol_votes`` distinct ones are that species' and more than any other's: ``Ctr9``, ``Sox2`` and ``Gata6``
+   are mouse symbols (MGI writes them so, HGNC ``CTR9``), in a paper on mouse embryos that only says
+   "embryos". Otherwise ``default_taxon`` (human). One symbol is not enough: ``Hp`` (haptoglobin) in a
+   clinical paper is an abbreviation, not a mouse gene.
 2. A gene mention with a candidate of that species keeps those candidates (and any without a known taxon)
    and drops the other species' ones.
 3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name,
@@ -76,6 +81,28 @@ def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: G
     )
 
 
+def _symbol_taxa(taxed: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """(doc_id, symbol_taxon): the taxon whose official symbols (labels) a document's gene mentions spell exactly,
+    case included, where at least ``cfg.symbol_votes`` distinct ones are its and more than any other taxon's;
+    ``taxed``: gene links with their concept's ``taxon``."""
+    spelt = taxed.where(
+        (F.col("strategy") == "exact")
+        & (F.col("matched_synonym") == F.col("default_label"))
+        & F.col("taxon").isNotNull()
+    )
+    votes = spelt.groupBy("doc_id", "taxon").agg(F.countDistinct("matched_synonym").alias("votes"))
+    order = Window.partitionBy("doc_id").orderBy(F.desc("votes"), F.asc("taxon"))
+    ranked = votes.withColumn("rank", F.row_number().over(order)).withColumn("runner_up", F.lead("votes").over(order))
+    best = (
+        (F.col("rank") == 1)
+        & (F.col("votes") >= cfg.symbol_votes)
+        & (F.col("votes") > F.coalesce("runner_up", F.lit(0)))
+    )
+    return ranked.where(best if cfg.symbol_votes else F.lit(False)).select(
+        "doc_id", F.col("taxon").alias("symbol_taxon")
+    )
+
+
 def _symbol_orthologues(stranded: DataFrame, concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     """LINK_MATCH rows: for gene links of other species than their document's (``doc_taxon``) that a lookup could
     not place, the document's species' genes with the same symbol, case aside (mouse Gsk3b: human GSK3B)."""
@@ -112,11 +139,12 @@ def prefer_document_species(
     genes = queries.where(F.col("entity_class").isin(cfg.gene_classes)).select("entity_id", "via")
     entity = Window.partitionBy("entity_id")
     of_document = F.col("taxon") == F.col("doc_taxon")
+    taxed = links.join(genes, ["entity_id", "via"], "left_semi").join(taxa, "concept_id", "left")
     judged = (
-        links.join(genes, ["entity_id", "via"], "left_semi")
-        .join(taxa, "concept_id", "left")
-        .join(_document_taxa(links, queries, taxa, cfg), "doc_id", "left")
-        .withColumn("doc_taxon", F.coalesce("doc_taxon", F.lit(cfg.default_taxon)))
+        taxed.join(_document_taxa(links, queries, taxa, cfg), "doc_id", "left")
+        .join(_symbol_taxa(taxed, cfg), "doc_id", "left")
+        .withColumn("doc_taxon", F.coalesce("doc_taxon", "symbol_taxon", F.lit(cfg.default_taxon)))
+        .drop("symbol_taxon")
         .withColumn("any_of_document", F.max(F.coalesce(of_document, F.lit(False))).over(entity))
         .withColumn("all_foreign", F.min(F.col("taxon").isNotNull()).over(entity) & ~F.col("any_of_document"))
         .localCheckpoint(eager=True)
