@@ -109,3 +109,20 @@ def test_a_synonym_with_other_numbers_is_no_fuzzy_candidate() -> None:
     out = fuzzy_batch({"gene": (index, terms)}, batch, FuzzyConfig(min_score=0.5, top_k=3, margin=0.02))
     kept = out[["entity_id", "concept_id"]].values.tolist()
     assert kept == [["e1", "G1788"], ["e3", "D006897"]]  # IL6 is no interleukin 7
+
+
+def test_a_symbol_is_no_fuzzy_candidate_of_the_same_letters_as_a_word() -> None:
+    """The normalised keys keep a symbol's case (``HIT``, heparin-induced thrombocytopenia) and lower-case a word
+    (the verb ``hit``): the n-grams ignore case, so without the rule the verb links the disease; a misspelt
+    word still finds its synonym."""
+    synonyms = ["HIT", "thrombocytopenia"]
+    index = FuzzyIndex.build(synonyms, ["D013921", "D013921"])
+    terms = pd.DataFrame(
+        {"source": "BC5CDR", "concept_id": "D013921", "matched_synonym": synonyms, "default_label": "Thrombocytopenia"}
+    )
+    batch = pd.DataFrame(
+        {"entity_id": ["e1", "e2", "e3"], "doc_id": "d", "via": "mention", "entity_class": "disease",
+         "key": ["hit", "HIT", "thrombocytopenias"]}
+    )  # fmt: skip
+    out = fuzzy_batch({"disease": (index, terms)}, batch, FuzzyConfig(min_score=0.5, top_k=3, margin=0.02))
+    assert out[["entity_id", "matched_synonym"]].values.tolist() == [["e2", "HIT"], ["e3", "thrombocytopenia"]]

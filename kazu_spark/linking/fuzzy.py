@@ -171,14 +171,29 @@ def numbers_agree(key: str, synonym: str) -> bool:
     return not (mine and theirs) or mine == theirs
 
 
+def case_kept_apart(key: str, synonym: str) -> bool:
+    """True when a lower-case key and an upper-case synonym are the same letters: a word and an acronym.
+    :func:`~kazu_spark.linking.normalise.normalise` lower-cases a word (the verb ``hit``) and keeps a symbol's
+    case (``HIT``, heparin-induced thrombocytopenia), so the ``normalised`` step told them apart on purpose, and
+    the n-grams, which ignore case, must not join them again. Symbols in other cases still meet (``MESNA`` and
+    ``Mesna``, ``CSA`` and ``CsA``: BC5CDR links them).
+
+    Example:
+        >>> [case_kept_apart("hit", s) for s in ("HIT", "hit", "Hit")], case_kept_apart("MESNA", "mesna")
+        ([True, False, False], False)
+    """
+    return key.islower() and synonym.isupper() and key.upper() == synonym
+
+
 def fuzzy_batch(
     indexes: dict[str, tuple[FuzzyIndex, pd.DataFrame]], batch: pd.DataFrame, cfg: FuzzyConfig
 ) -> pd.DataFrame:
     """Fuzzy candidate links (``LINK_MATCH``) of a batch of lookups (entity_id, doc_id, via, key,
     entity_class): per lookup the best synonym and those within ``cfg.margin`` of it, at most
     ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept. A
-    synonym whose numbers contradict the lookup's (:func:`numbers_agree`) is no candidate: the next nearest
-    take its place (``_WIDER`` times ``cfg.top_k`` are asked for)."""
+    synonym whose numbers contradict the lookup's (:func:`numbers_agree`), or an acronym of the lookup's letters
+    when the lookup is a word (:func:`case_kept_apart`), is no candidate: the next nearest take its place
+    (``_WIDER`` times ``cfg.top_k`` are asked for)."""
     records = []
     for entity_class, lookups in batch.groupby("entity_class", sort=False):
         if entity_class not in indexes:
@@ -188,7 +203,7 @@ def fuzzy_batch(
         for (entity_id, doc_id, via, key), candidates in zip(
             lookups[["entity_id", "doc_id", "via", "key"]].itertuples(index=False), found, strict=True
         ):
-            agreeing = [c for c in candidates if numbers_agree(key, c.synonym)]
+            agreeing = [c for c in candidates if numbers_agree(key, c.synonym) and not case_kept_apart(key, c.synonym)]
             nearest = list(dict.fromkeys(c.synonym for c in agreeing))[: cfg.top_k]
             candidates = [c for c in agreeing if c.synonym in nearest]
             kept = {}
