@@ -362,8 +362,18 @@ def append_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str)
     with_retry(lambda: ref.save(writer), f"append to {table}")
 
 
-def merge_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, *, update: bool = True) -> None:
-    """Upsert ``df`` into ``table`` by its key: matched rows are updated (if ``update``), new rows inserted.
+def merge_table(
+    spark: SparkSession,
+    df: DataFrame,
+    lakehouse: str,
+    table: str,
+    *,
+    update: bool = True,
+    delete_unmatched: str | None = None,
+) -> None:
+    """Upsert ``df`` into ``table`` by its key: matched rows are updated (if ``update``), new rows inserted, and
+    with ``delete_unmatched`` (a condition on the table's columns as ``t.<column>``) the table's rows that
+    ``df`` lacks and that meet it are deleted, in the same MERGE.
 
     ``df`` is deduplicated on the key first (a MERGE with two source rows for one target row fails).
     Always a MERGE, also into an empty table: of two first writers the second then conflicts and
@@ -372,6 +382,8 @@ def merge_table(spark: SparkSession, df: DataFrame, lakehouse: str, table: str, 
     source = conform(df, table).dropDuplicates(list(KEYS[table]))
 
     clauses = ("WHEN MATCHED THEN UPDATE SET * " if update else "") + "WHEN NOT MATCHED THEN INSERT *"
+    if delete_unmatched:
+        clauses += f" WHEN NOT MATCHED BY SOURCE AND {delete_unmatched} THEN DELETE"
 
     def merge() -> None:
         merge_into(spark, ensure_table(spark, lakehouse, table), source, key_condition(table), clauses, evolve=True)

@@ -27,7 +27,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
 from kazu_spark.config import OntologySource
-from kazu_spark.lakehouse.delta import merge_into, merge_table, table_ref, with_retry
+from kazu_spark.lakehouse.delta import merge_table
 from kazu_spark.linking.normalise import is_symbolic, names_something, normalise
 from kazu_spark.linking.preferences import HIGHER_RANKS, rank_name
 from kazu_spark.ontologies.parsers import parse_source, source_checksum, source_version
@@ -166,19 +166,9 @@ def write_ontology_terms(
     """
     terms = build_ontology_terms(spark, sources, base)
     count = terms.count()
-    merge_table(spark, terms, lakehouse, "ontology_terms")
-    # the built sources' rows are now exactly the build's: a term gone from a new release, or one the parser
-    # no longer yields from the same file (a dropped synonym), is deleted
+    # the built sources' rows become exactly the build's: a term gone from a new release, or one the parser
+    # no longer yields from the same file (a dropped synonym), is deleted by the same MERGE
     built = ", ".join("'" + source.name.replace("'", "''") + "'" for source in sources)
-    with_retry(
-        lambda: merge_into(
-            spark,
-            table_ref(lakehouse, "ontology_terms"),
-            terms.select("term_id"),
-            "t.term_id = s.term_id",
-            f"WHEN NOT MATCHED BY SOURCE AND t.source IN ({built}) THEN DELETE",
-        ),
-        "deleting stale ontology terms",
-    )
+    merge_table(spark, terms, lakehouse, "ontology_terms", delete_unmatched=f"t.source IN ({built})")
     log.info("merged %d ontology terms from %s into %s", count, [s.name for s in sources], lakehouse)
     return count
