@@ -49,6 +49,26 @@ def test_a_failed_workload_keeps_no_archive_and_no_partial_file(tmp_path: Path, 
     assert list(folder.iterdir()) == []  # a partial archive would crash the JVM that maps it
 
 
+def test_no_archive_is_attempted_with_a_conf_folder_on_the_class_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Spark's launcher puts $SPARK_CONF_DIR on the driver's class path, where the JVM refuses to dump an
+    archive; the dump (seconds of a JVM) is not tried, and the warning names the folder, not Spark's last lines."""
+    jar = tmp_path / "delta.jar"
+    jar.write_bytes(b"v1")
+    conf = tmp_path / "spark-conf"
+    conf.mkdir()
+    workload = [sys.executable, "-c", FAKE.format(size=10, code=0)]
+    assert build_class_archive(workload, [jar], _env(tmp_path, SPARK_CONF_DIR=str(conf))) is not None  # empty: fine
+    (conf / "spark-defaults.conf").write_text("spark.ui.enabled false\n", encoding="utf-8")
+    jar.write_bytes(b"v2")  # another key, so the archive just made is not the answer
+    ran = tmp_path / "ran"
+    probe = [sys.executable, "-c", f"from pathlib import Path; Path({str(ran)!r}).touch()"]
+    assert build_class_archive(probe, [jar], _env(tmp_path, SPARK_CONF_DIR=str(conf))) is None
+    assert not ran.exists()
+    assert str(conf) in caplog.text
+
+
 def test_the_workload_starts_its_own_jvm_even_under_spark_connect_settings(tmp_path: Path) -> None:
     jar = tmp_path / "delta.jar"
     jar.write_bytes(b"v1")

@@ -103,17 +103,36 @@ def usable_archive(classpath: Sequence[Path], environ: Mapping[str, str] = os.en
     return path if path is not None and path.is_file() else None
 
 
+def launcher_folders(environ: Mapping[str, str] = os.environ) -> list[Path]:
+    """The non-empty folders Spark's launcher puts on a driver JVM's class path: ``$SPARK_CONF_DIR`` (else
+    ``$SPARK_HOME/conf``), ``$HADOOP_CONF_DIR`` and ``$YARN_CONF_DIR``. A JVM cannot dump a class archive with
+    one on its class path ("Cannot have non-empty directory in paths").
+
+    Example:
+        >>> launcher_folders({})
+        []
+    """
+    home = environ.get("SPARK_HOME")
+    conf = environ.get("SPARK_CONF_DIR") or (str(Path(home, "conf")) if home else "")
+    named = [conf, environ.get("HADOOP_CONF_DIR", ""), environ.get("YARN_CONF_DIR", "")]
+    return [Path(f) for f in named if f and Path(f).is_dir() and any(Path(f).iterdir())]
+
+
 def build_class_archive(
     workload: Sequence[str], classpath: Sequence[Path], environ: Mapping[str, str] = os.environ
 ) -> Path | None:
     """Make the archive by running ``workload``, a command given the path to write as its last argument: it
     starts Spark with ``-XX:ArchiveClassesAtExit=<that path>``, runs what later runs run, and exits with its
     JVM's exit code once that JVM has exited (:func:`close_jvm`). The archive is kept only then; of the other
-    keys' archives the newest ``KEEP - 1`` stay. Returns the archive, or None (turned off, no java, or the workload
-    failed: logged, nothing kept).
+    keys' archives the newest ``KEEP - 1`` stay. Returns the archive, or None (turned off, no java, a
+    :func:`launcher_folders` folder on the class path, or the workload failed: logged, nothing kept).
     """
     path = archive_path(classpath, environ)
     if path is None:
+        return None
+    if folders := launcher_folders(environ):
+        names = ", ".join(str(f) for f in folders)
+        log.warning("no class archive made: the JVM cannot make one with a folder on its class path (%s)", names)
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.{os.getpid()}.partial")
