@@ -23,7 +23,9 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "KAZU_SPARK_JARS": str(jars_dir()), **extra}
 
 
-def test_the_archive_is_keyed_by_the_jvm_and_the_jars_and_can_be_turned_off(tmp_path: Path) -> None:
+def test_the_archive_is_keyed_by_the_jvm_and_the_jars_and_can_be_turned_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     jar = tmp_path / "delta.jar"
     jar.write_bytes(b"v1")
     env = _env(tmp_path)
@@ -35,7 +37,9 @@ def test_the_archive_is_keyed_by_the_jvm_and_the_jars_and_can_be_turned_off(tmp_
     assert archive_path([jar], _env(tmp_path, KAZU_SPARK_CLASS_ARCHIVE="off")) is None
     no_java = _env(tmp_path, JAVA_HOME=str(tmp_path / "no-jdk"))
     assert java_binary(no_java) is None and archive_path([jar], no_java) is None
-    assert usable_archive([jar], env) is None  # not made yet
+    with caplog.at_level("INFO", logger="kazu_spark.runtime.class_archive"):
+        assert usable_archive([jar], env) is None  # not made yet: set-up would make it, and the log says so
+    assert "kazu-spark setup" in caplog.text
 
 
 @pytest.mark.parametrize(("code", "size"), [(1, 10), (0, 0)])

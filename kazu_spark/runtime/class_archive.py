@@ -94,13 +94,19 @@ def archive_path(classpath: Sequence[Path], environ: Mapping[str, str] = os.envi
 
 def usable_archive(classpath: Sequence[Path], environ: Mapping[str, str] = os.environ) -> Path | None:
     """The archive of this JVM and ``classpath`` if it has been made, else None (never raises: a run goes on
-    without it)."""
+    without it). A missing one that set-up could make is logged: a driver JVM starts seconds slower without
+    it, and set-up in another virtual environment or for another Delta version may have replaced it (``KEEP``).
+    """
     try:
         path = archive_path(classpath, environ)
     except OSError as exc:
         log.debug("no class archive: %r", exc)
         return None
-    return path if path is not None and path.is_file() else None
+    if path is None or path.is_file():
+        return path
+    if not launcher_folders(environ):
+        log.info("no class archive for this JVM and these jars: `kazu-spark setup` makes one (a faster start)")
+    return None
 
 
 def launcher_folders(environ: Mapping[str, str] = os.environ) -> list[Path]:

@@ -190,6 +190,13 @@ def _classic_session(
         builder = builder.config(key, value)
     launched_by_submit = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit / notebooks start the JVM first
     extra_conf = dict(extra_conf or {})
+    # missing jars fail first: before the class archive is looked up (and its absence logged) for a JVM never started
+    if use_local_jars and "DATABRICKS_RUNTIME_VERSION" not in os.environ:  # Databricks ships Delta itself
+        try:
+            builder = builder.config("spark.jars", ",".join(str(p) for p in cached_jars()))
+        except DeltaJarsMissing:
+            if not launched_by_submit:  # spark-submit may bring Delta with --packages/--jars instead
+                raise
     if master or not launched_by_submit:
         master = master or os.environ.get("SPARK_MASTER", DEFAULT_MASTER)
         builder = builder.master(master)
@@ -202,12 +209,6 @@ def _classic_session(
             )
             if java:
                 extra_conf[JAVA_OPTIONS] = java
-    if use_local_jars and "DATABRICKS_RUNTIME_VERSION" not in os.environ:  # Databricks ships Delta itself
-        try:
-            builder = builder.config("spark.jars", ",".join(str(p) for p in cached_jars()))
-        except DeltaJarsMissing:
-            if not launched_by_submit:  # spark-submit may bring Delta with --packages/--jars instead
-                raise
     for key, value in extra_conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
