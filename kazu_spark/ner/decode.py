@@ -14,8 +14,8 @@ boundary and never splits a word: ``PTEN``, never ``PT`` of it. With ``none`` ev
 token, as the model sees them, and a span may start or end inside a word. The pooling runs after the
 windows are merged, so a word that straddles two windows is still one word.
 
-``sigmoid`` (default; multi-label BIO, independent sigmoid per label; ``p`` probability, ``t`` threshold),
-per class ``c`` and token, left to right:
+``sigmoid`` (default; multi-label BIO, independent sigmoid per label; ``p`` probability, ``t`` threshold:
+one for every class, or one per class, :data:`Threshold`), per class ``c`` and token, left to right:
 
 - **B** if ``p(B-c) >= t`` and ``p(B-c) >= p(I-c)``: closes any open ``c`` span and opens a new one;
 - **I** if ``p(I-c) >= t`` otherwise: continues the open ``c`` span, or opens one (an I with no B
@@ -65,7 +65,7 @@ The same sub-tokens of "PTEN loss" (``PT``, ``EN``, ``loss``), decoded per sub-t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +77,8 @@ AGGREGATIONS: tuple[Aggregation, ...] = ("first", "mean", "max", "none")
 
 #: a sub-token right after one of these characters ends the open span (Kazu's span_breaking_chars)
 SPAN_BREAKING_CHARS = frozenset("();")
+#: the ``sigmoid``/``io`` decision threshold: one for every class, or per class (a class it lacks gets 0.5)
+Threshold = float | Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,22 @@ def classes_of(labels: Sequence[str]) -> list[str]:
         ['gene', 'drug']
     """
     return list(dict.fromkeys(label[2:] for label in labels if label[:2] in ("B-", "I-")))
+
+
+def class_thresholds(threshold: Threshold, classes: Sequence[str]) -> np.ndarray:
+    """``[classes]`` thresholds in ``classes`` order: ``threshold`` for each, or its per-class value (0.5 if absent).
+
+    Classes are decoded independently, so each may have its own threshold (tuned on devel:
+    :mod:`kazu_spark.evaluation.thresholds`).
+
+    Example:
+        >>> classes = ["gene", "drug"]
+        >>> class_thresholds(0.4, classes).tolist(), class_thresholds({"drug": 0.75}, classes).tolist()
+        ([0.4, 0.4], [0.5, 0.75])
+    """
+    if isinstance(threshold, Mapping):
+        return np.array([threshold.get(cls, 0.5) for cls in classes], dtype=np.float64)
+    return np.full(len(classes), threshold, dtype=np.float64)
 
 
 def check_labels(labels: Sequence[str], decoder: Decoder) -> None:
@@ -127,7 +145,7 @@ def decode(
     offsets: np.ndarray,
     text: str,
     labels: Sequence[str],
-    threshold: float = 0.5,
+    threshold: Threshold = 0.5,
     decoder: Decoder = "sigmoid",
     *,
     word_ids: np.ndarray | None = None,
@@ -151,7 +169,7 @@ def decode_batch(
     offsets: Sequence[np.ndarray],
     texts: Sequence[str],
     labels: Sequence[str],
-    threshold: float = 0.5,
+    threshold: Threshold = 0.5,
     decoder: Decoder = "sigmoid",
     *,
     word_ids: Sequence[np.ndarray] | None = None,
@@ -181,7 +199,7 @@ def decode_stacked(
     sizes: Sequence[int],
     texts: Sequence[str],
     labels: Sequence[str],
-    threshold: float = 0.5,
+    threshold: Threshold = 0.5,
     decoder: Decoder = "sigmoid",
     *,
     word_ids: np.ndarray | None = None,
@@ -276,7 +294,7 @@ def _pool_words(
 
 
 def decode_sigmoid(
-    probs: np.ndarray, offsets: np.ndarray, text: str, labels: Sequence[str], threshold: float = 0.5
+    probs: np.ndarray, offsets: np.ndarray, text: str, labels: Sequence[str], threshold: Threshold = 0.5
 ) -> list[Span]:
     """Multi-label BIO decoding of sigmoid probabilities (rules in the module docstring).
 
@@ -290,9 +308,10 @@ def decode_sigmoid(
 
 
 def _sigmoid_tags(
-    probs: np.ndarray, labels: Sequence[str], classes: Sequence[str], threshold: float
+    probs: np.ndarray, labels: Sequence[str], classes: Sequence[str], threshold: Threshold
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``[tokens, classes]`` is-B, tagged (B or I) and the winning tag's probability, by the sigmoid rules."""
+    threshold = class_thresholds(threshold, classes).astype(probs.dtype)  # compared in the probabilities' type
     p_b = probs[:, [labels.index(f"B-{cls}") for cls in classes]]
     p_i = probs[:, [labels.index(f"I-{cls}") for cls in classes]]
     is_b = (p_b >= threshold) & (p_b >= p_i)
@@ -300,7 +319,7 @@ def _sigmoid_tags(
 
 
 def decode_io(
-    probs: np.ndarray, offsets: np.ndarray, text: str, labels: Sequence[str], threshold: float = 0.5
+    probs: np.ndarray, offsets: np.ndarray, text: str, labels: Sequence[str], threshold: Threshold = 0.5
 ) -> list[Span]:
     """IO decoding: runs of sub-tokens with ``p(B-c) + p(I-c) >= threshold`` (adjacent entities merge).
 
@@ -313,14 +332,14 @@ def decode_io(
 
 
 def _io_tags(
-    probs: np.ndarray, labels: Sequence[str], classes: Sequence[str], threshold: float
+    probs: np.ndarray, labels: Sequence[str], classes: Sequence[str], threshold: Threshold
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``[tokens, classes]`` is-B (never), inside (``p(B) + p(I) >= threshold``) and the capped score."""
     score = probs[:, [labels.index(f"I-{cls}") for cls in classes]].astype(np.float64)
     for k, cls in enumerate(classes):
         if f"B-{cls}" in labels:
             score[:, k] += probs[:, labels.index(f"B-{cls}")]
-    inside = score >= threshold
+    inside = score >= class_thresholds(threshold, classes)
     return np.zeros_like(inside), inside, np.minimum(score, 1.0)
 
 

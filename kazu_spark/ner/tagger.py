@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,10 +33,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from kazu_spark.config import Aggregation, Decoder
 from kazu_spark.ner.batching import pad_ids, run_batches
-from kazu_spark.ner.decode import AGGREGATIONS, Span, check_labels, decode_stacked
+from kazu_spark.ner.decode import AGGREGATIONS, Span, Threshold, check_labels, classes_of, decode_stacked
 from kazu_spark.ner.model import load_token_classifier, versioned_name
+from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.ner.subtokens import Subtokens, subtokenize
+from kazu_spark.ner.thresholds import resolve_class_thresholds
 from kazu_spark.ner.windows import WindowedText, kept_rows, plan_windows, window_inputs
 from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
 
@@ -57,6 +59,8 @@ class Tagger:
     ``labels`` are the classifier's columns in order; ``decoder`` must be able to decode them
     (:func:`~kazu_spark.ner.decode.check_labels`), else ValueError. ``aggregation`` pools sub-tokens
     into words before decoding (:func:`~kazu_spark.ner.decode.word_probs`; ``none``: decode sub-tokens).
+    ``class_thresholds`` give some classes a threshold of their own (:mod:`kazu_spark.ner.thresholds`); the
+    others decode at ``threshold``. ``self.threshold`` is what the decoder gets: one float, or one per class.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Tagger:
         *,
         name: str,
         threshold: float = 0.5,
+        class_thresholds: Mapping[str, float] | None = None,
         decoder: Decoder = "sigmoid",
         aggregation: Aggregation = "first",
         window: int = 128,
@@ -80,7 +85,9 @@ class Tagger:
         self.tokenizer = tokenizer
         self.labels = list(labels)
         self.name = name
-        self.threshold = threshold
+        self.threshold: Threshold = threshold
+        if class_thresholds:
+            self.threshold = {cls: class_thresholds.get(cls, threshold) for cls in classes_of(labels)}
         self.decoder = decoder
         self.aggregation = aggregation
         self.window = window
@@ -95,6 +102,7 @@ class Tagger:
         device: str = "cpu",
         precision: str = "auto",
         threshold: float = 0.5,
+        class_thresholds: Mapping[str, float] | None = None,
         decoder: Decoder = "sigmoid",
         aggregation: Aggregation = "first",
         labels: Sequence[str] | None = None,
@@ -112,7 +120,8 @@ class Tagger:
         weights' sha256, so output rows say exactly which weights produced them. ``precision`` goes
         through :func:`resolve_precision`. ``max_batch_tokens`` bounds each forward pass's padded size
         (None: :data:`DEFAULT_BATCH_TOKENS` for the device). ``num_threads`` sets torch's intra-op
-        threads for this process (None leaves it unchanged).
+        threads for this process (None leaves it unchanged). ``class_thresholds``: see :class:`Tagger` (here
+        they are only what is passed; :meth:`from_config` reads the folder's ``thresholds.json``).
         """
         if num_threads is not None:
             torch.set_num_threads(num_threads)
@@ -126,6 +135,7 @@ class Tagger:
             loaded.labels,
             name=versioned_name(loaded),
             threshold=threshold,
+            class_thresholds=class_thresholds,
             decoder=decoder,
             aggregation=aggregation,
             window=window,
@@ -141,7 +151,8 @@ class Tagger:
         so a setting added to :class:`~kazu_spark.config.NerConfig` reaches both. ``path`` is the model
         folder already resolved (``cfg.model`` names it in the config, shipped or not); ``device`` is a
         concrete torch device (not ``auto``). torch threads: ``cfg.num_threads``, else ``threads`` (the
-        stage passes ``spark.task.cpus``; None leaves torch's setting).
+        stage passes ``spark.task.cpus``; None leaves torch's setting). Per-class thresholds:
+        :func:`~kazu_spark.ner.thresholds.resolve_class_thresholds` (the folder's ``thresholds.json`` by default).
 
         Example:
             >>> import kazu_spark
@@ -151,12 +162,15 @@ class Tagger:
             >>> tagger = Tagger.from_config(folder, cfg, device="cpu")
             >>> tagger.threshold, tagger.window, tagger.decoder, tagger.aggregation
             (0.6, 64, 'sigmoid', 'max')
+            >>> Tagger.from_config(folder, NerConfig(class_thresholds={"gene": 0.7}), device="cpu").threshold["gene"]
+            0.7
         """
         return cls.from_dir(
             path,
             device=device,
             precision=cfg.precision,
             threshold=cfg.threshold,
+            class_thresholds=resolve_class_thresholds(cfg, resolve_model_dir(path)),
             decoder=cfg.decoder,
             aggregation=cfg.aggregation,
             labels=cfg.labels,

@@ -19,6 +19,8 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from kazu_spark.ner.thresholds import THRESHOLDS_FILE
+
 #: (CLI flag, training_args.json key) of ``kazu-spark train teacher``, for the card's reproduction line
 TEACHER_FLAGS = (
     ("corpora", "corpora_root"), ("layers", "num_layers"), ("tagging", "tagging"), ("epochs", "epochs"),
@@ -76,12 +78,25 @@ def write_model_card(model_dir: str | Path, training: Mapping, evaluations: Sequ
     text = (STUDENT_HEADER if student else TEACHER_HEADER).format(**training) + BODY.format(
         settings="\n".join(f"- `{k}`: {json.dumps(v)}" for k, v in training.items()),
         table=f1_table(evaluations),
+        thresholds=_thresholds_line(Path(model_dir)),
         train_cli=f"kazu-spark train {'distill' if student else 'teacher'} --out /tmp/kz_model {train_cli}",
         corpora_root=corpora_root,
     )
     path = Path(model_dir) / "MODEL_CARD.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _thresholds_line(model_dir: Path) -> str:
+    """What the card's table was decoded at: 0.5, or the folder's per-class thresholds and their two-fold gain."""
+    path = model_dir / THRESHOLDS_FILE
+    if not path.is_file():
+        return "Threshold 0.5"
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    per_class = ", ".join(f"{cls} {t:g}" for cls, t in sorted(saved["thresholds"].items()))
+    cv = saved.get("tuning", {}).get("cross_validated")
+    gain = f"; mean F1 {cv['before']:.4f} -> {cv['after']:.4f} two-fold on devel" if cv else ""
+    return f"Per-class thresholds from `{THRESHOLDS_FILE}` ({per_class}{gain}; `kazu-spark train thresholds`)"
 
 
 TEACHER_HEADER = """\
@@ -128,7 +143,7 @@ BODY = """
 {settings}
 
 ## Devel results (strict entity-level, conlleval semantics; only the classes a corpus annotates)
-Threshold 0.5, fp32 inference.
+{thresholds}, fp32 inference.
 
 {table}
 

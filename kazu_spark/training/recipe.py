@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -38,10 +41,12 @@ from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.documents.ingest import Rejection, ingest_row
 from kazu_spark.documents.readers import PARSED_COLUMNS, parse_jsonl_line
 from kazu_spark.evaluation.ner import evaluate_corpora
+from kazu_spark.evaluation.thresholds import save_tuned, tune_thresholds
 from kazu_spark.ner.tagger import Tagger
 from kazu_spark.schemas import NER_INPUT
 from kazu_spark.training.distill import STUDENT_TRAINING, TINYBERN2_SHAPE, SoftRow, distill
 from kazu_spark.training.loop import TrainingSettings
+from kazu_spark.training.mlm import pretrain_mlm
 from kazu_spark.training.model_card import write_model_card
 from kazu_spark.training.soft_labels import dequantise, soft_label_rows
 from kazu_spark.training.train import TEACHER_TRAINING, load_training_corpora, train
@@ -74,10 +79,24 @@ def unlabelled_documents(
     return pd.DataFrame(docs, columns=NER_INPUT.fieldNames())
 
 
-def label_locally(tagger: Tagger, docs: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    """``SOFT_LABELS`` rows of ``docs``, ``LABEL_CHUNK`` documents at a time (the Spark job's per-partition work)."""
+def label_locally(tagger: Tagger | Sequence[Tagger], docs: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """``SOFT_LABELS`` rows of ``docs``, ``LABEL_CHUNK`` documents at a time (the Spark job's per-partition work);
+    several taggers: their mean (an ensemble of teachers)."""
     for start in range(0, len(docs), LABEL_CHUNK):
         yield soft_label_rows(tagger, docs.iloc[start : start + LABEL_CHUNK].reset_index(drop=True))
+
+
+def _train_teachers(runs: Sequence[Mapping], *, parallel: bool) -> None:
+    """:func:`~kazu_spark.training.train.train` once per keyword set; ``parallel``: each in its own process at the
+    same time (one GPU runs several small models faster together than one after the other), without progress bars."""
+    if not parallel or len(runs) == 1:
+        for run in runs:
+            train(**run)
+        return
+    quiet = [{**run, "training": replace(run["training"], show_progress=False)} for run in runs]
+    with ProcessPoolExecutor(len(runs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for done in [pool.submit(train, **run) for run in quiet]:
+            done.result()
 
 
 def _f1s(evaluations: Sequence[Mapping]) -> dict[str, float]:
@@ -98,9 +117,15 @@ def train_all(
     init: str = "pruned",
     alpha: float = 0.3,
     train_sentences_as_text: bool = True,
+    threshold_gain: float | None = 0.005,
+    mlm_training: TrainingSettings | None = None,
+    teachers: int = 1,
     device: str | None = None,
 ) -> dict:
     """Train a teacher, soft-label ``unlabelled`` (+ the train sentences), distil a student, evaluate both.
+
+    Optionally first continue the base encoder's MLM pretraining on the same text (``mlm_training``), and train
+    an ensemble of teachers (``teachers`` seeds) whose mean probabilities are the soft labels.
 
     Args:
         corpora_root: ``<corpus>/train.tsv`` for training and ``<corpus>/devel.tsv`` for the tables.
@@ -109,6 +134,14 @@ def train_all(
         student_shape, student_training, init, alpha: :func:`~kazu_spark.training.distill.distill`'s
             (``alpha``: weight of the gold corpora's loss).
         train_sentences_as_text: also soft-label the corpora's train sentences.
+        threshold_gain: tune per-class thresholds of the teacher and of the student on devel
+            (:func:`~kazu_spark.evaluation.thresholds.tune_thresholds`) and keep them in the model folder when the
+            two-fold mean F1 rises by at least this much; None: decode every class at 0.5.
+        mlm_training: when given, :func:`~kazu_spark.training.mlm.pretrain_mlm` on the unlabelled documents and the
+            train sentences (never devel) into ``mlm/``, which the teachers then start from.
+        teachers: teachers trained with seeds ``seed``, ``seed + 1``, ... (``teacher/``, ``teacher-1/``, ...; on a GPU
+            at the same time, each in its own process); the soft labels are their mean
+            (:func:`~kazu_spark.training.soft_labels.soft_label_rows`). The student's gap is to ``teacher/``.
         device: where the soft labels and the evaluations run (default: cuda when torch sees it).
 
     Returns:
@@ -126,7 +159,19 @@ def train_all(
         summary["seconds"][stage] = round(time.perf_counter() - start, 1)
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
+    def tune(model: Path, stage: str) -> None:
+        start = time.perf_counter()
+        result = tune_thresholds(model, corpora_root, device=device)
+        cv = result["cross_validated"]
+        kept = cv["after"] - cv["before"] >= threshold_gain
+        if kept:
+            save_tuned(model, result)
+        summary[f"{stage}_thresholds"] = {"thresholds": result["thresholds"], "cross_validated": cv, "kept": kept}
+        timed(f"thresholds_{stage}", start)
+
     def evaluate(model: Path, stage: str) -> dict[str, float]:
+        if threshold_gain is not None:
+            tune(model, stage)
         start = time.perf_counter()
         evaluations = evaluate_corpora(model, corpora_root, device=device)
         card = json.loads((model / "training_args.json").read_text(encoding="utf-8"))
@@ -135,19 +180,34 @@ def train_all(
         timed(f"evaluate_{stage}", start)
         return summary[stage]["f1"]
 
-    start = time.perf_counter()
-    train(
-        corpora_root, out / "teacher", base_model=base_model, num_layers=teacher_layers, empty_keep=empty_keep,
-        training=teacher_training,
-    )  # fmt: skip
-    timed("teacher", start)
-    teacher_f1 = evaluate(out / "teacher", "teacher")
+    docs = unlabelled_documents(unlabelled, corpora_root if train_sentences_as_text else None)
+    if mlm_training is not None:
+        start = time.perf_counter()
+        mlm_docs = docs if train_sentences_as_text else unlabelled_documents(unlabelled, corpora_root)
+        summary["mlm"] = pretrain_mlm(
+            mlm_docs["text"].tolist(), out / "mlm", base_model=base_model, num_layers=teacher_layers,
+            training=mlm_training,
+        )  # fmt: skip
+        base_model = out / "mlm"
+        timed("mlm", start)
 
     start = time.perf_counter()
-    docs = unlabelled_documents(unlabelled, corpora_root if train_sentences_as_text else None)
-    tagger = Tagger.from_dir(out / "teacher", device=device, precision="fp32")
-    table = pd.concat(list(label_locally(tagger, docs)), ignore_index=True)
-    del tagger
+    teacher_dirs = [out / ("teacher" if k == 0 else f"teacher-{k}") for k in range(teachers)]
+    runs = [
+        {"corpora_root": corpora_root, "out_dir": folder, "base_model": base_model, "num_layers": teacher_layers,
+         "empty_keep": empty_keep, "training": replace(teacher_training, seed=teacher_training.seed + k)}
+        for k, folder in enumerate(teacher_dirs)
+    ]  # fmt: skip
+    _train_teachers(runs, parallel=device.startswith("cuda"))
+    timed("teacher", start)
+    teacher_f1 = evaluate(out / "teacher", "teacher")
+    for folder in teacher_dirs[1:]:
+        evaluate(folder, folder.name)
+
+    start = time.perf_counter()
+    taggers = [Tagger.from_dir(folder, device=device, precision="fp32") for folder in teacher_dirs]
+    table = pd.concat(list(label_locally(taggers, docs)), ignore_index=True)
+    del taggers
     table.to_parquet(out / "soft_labels.parquet", index=False)
     n_labels = len(table["labels"].iat[0])
     pairs = zip(table["input_ids"], table["probs"], strict=True)

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,8 +48,12 @@ def dequantise(blob: bytes, n_labels: int) -> np.ndarray:
     return (np.frombuffer(blob, dtype=np.uint8).astype(np.float32) / SCALE).reshape(-1, n_labels)
 
 
-def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
+def soft_label_rows(tagger: Tagger | Sequence[Tagger], docs: pd.DataFrame) -> pd.DataFrame:
     """One ``SOFT_LABELS`` row per window of every section of the documents (``NER_INPUT`` columns).
+
+    Several taggers are an ensemble of teachers (seeds, taggings of one recipe): each window's probabilities are
+    their mean, and ``teacher`` joins their names with ``+``. They must share the vocabulary, the labels, and the
+    windows (``window``, ``stride``), so that their rows line up; else ValueError.
 
     Example (the bundled model as the teacher, 8-token windows sharing 2 tokens):
         >>> from kazu_spark.ner.tagger import Tagger
@@ -65,6 +70,9 @@ def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
         >>> [[rows["labels"][0][j] for j in np.flatnonzero(token > 0.5)] for token in probs]
         [['B-gene'], ['I-gene'], ['I-gene'], [], ['B-disease'], ['I-disease']]
     """
+    taggers = list(tagger) if isinstance(tagger, Sequence) else [tagger]
+    tagger = taggers[0]
+    _check_ensemble(taggers)
     pieces: list[tuple[int, str]] = []  # (row, section name)
     windowed = []
     for row, (text, sections) in enumerate(zip(docs["text"], docs["sections"], strict=True)):
@@ -72,7 +80,9 @@ def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
             pieces.append((row, section["name"]))
             piece = text[section["start"] : section["end"]]
             windowed.append(make_windows(piece, tagger.tokenizer, window=tagger.window, stride=tagger.stride))
-    probs = tagger.window_probs(windowed)
+    runs = [t.window_probs(windowed) for t in taggers]
+    probs = [[np.mean(same, axis=0) for same in zip(*doc, strict=True)] for doc in zip(*runs, strict=True)]
+    teacher = "+".join(t.name for t in taggers)
     records, window_index, last_row = [], 0, -1
     for (row, name), doc, doc_probs in zip(pieces, windowed, probs, strict=True):
         window_index = 0 if row != last_row else window_index
@@ -87,9 +97,21 @@ def soft_label_rows(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
                     "input_ids": list(win.input_ids),
                     "probs": quantise(win_probs),
                     "labels": list(tagger.labels),
-                    "teacher": tagger.name,
+                    "teacher": teacher,
                     "content_hash": docs["content_hash"].iat[row],
                 }
             )
             window_index += 1
     return pd.DataFrame.from_records(records, columns=SOFT_LABELS.fieldNames())
+
+
+def _check_ensemble(taggers: Sequence[Tagger]) -> None:
+    """Teachers whose windows would not line up cannot be averaged."""
+    first = taggers[0]
+    for other in taggers[1:]:
+        same = (other.labels, other.window, other.stride) == (first.labels, first.window, first.stride)
+        if not same or other.tokenizer.get_vocab() != first.tokenizer.get_vocab():
+            raise ValueError(
+                f"teachers {first.name} and {other.name} cannot be averaged: their vocabulary, labels, window or "
+                "stride differ"
+            )

@@ -1,0 +1,117 @@
+"""The teacher recipe's optional stages: MLM pretraining on in-domain text, and an ensemble of teachers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from kazu_spark.ner.labels import BIO_LABELS
+from kazu_spark.ner.tagger import Tagger
+from kazu_spark.training import mlm as mlm_module
+from kazu_spark.training.loop import TrainingSettings
+from kazu_spark.training.mlm import pretrain_mlm
+from kazu_spark.training.recipe import train_all, unlabelled_documents
+from kazu_spark.training.soft_labels import dequantise, soft_label_rows
+from kazu_spark.training.train import train
+from tests.conftest import build_model_dir
+from tests.test_training import BC2GM, DOCS, NCBI, write_conll
+
+EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpora")
+    for name, sentences in (("NCBI-disease-IOB", NCBI), ("BC2GM-IOB", BC2GM)):
+        write_conll(root / name / "train.tsv", sentences)
+        write_conll(root / name / "devel.tsv", sentences[:2])
+    (root / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in DOCS), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_model_dir(tmp_path_factory.mktemp("base") / "bert")
+
+
+def _mlm(texts: list[str], base: Path, out: Path, **settings: object) -> dict:
+    run = TrainingSettings(epochs=2, batch_size=2, lr=1e-2, show_progress=False, **settings)
+    return pretrain_mlm(texts, out, base_model=base, num_layers=1, max_len=16, training=run)
+
+
+def test_mlm_resumes_to_the_uninterrupted_weights_and_a_teacher_starts_from_it(
+    corpora: Path, base_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = unlabelled_documents([corpora / "docs.jsonl"], corpora)["text"].tolist()
+    assert len(texts) == len(DOCS) + len(NCBI) + len(BC2GM)  # the documents and the train sentences, no devel
+    straight = _mlm(texts, base_model, tmp_path / "straight")
+    assert straight["steps"] >= 6 and straight["final_loss"] < straight["first_loss"]
+
+    real, calls = mlm_module.DataCollatorForLanguageModeling, []
+
+    class CrashInStep5(real):
+        def __call__(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 5:
+                raise RuntimeError("simulated crash")
+            return super().__call__(*args, **kwargs)
+
+    monkeypatch.setattr(mlm_module, "DataCollatorForLanguageModeling", CrashInStep5)
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _mlm(texts, base_model, tmp_path / "resumed", checkpoint_dir=ckpt, checkpoint_every=2)
+    monkeypatch.setattr(mlm_module, "DataCollatorForLanguageModeling", real)
+    resumed = _mlm(texts, base_model, tmp_path / "resumed", checkpoint_dir=ckpt, checkpoint_every=2, resume=True)
+    assert resumed["resumed_from_step"] == 4 and resumed["steps"] == straight["steps"]
+    a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a), "masks or weights differ after resuming"
+    assert not torch.equal(a[EMBEDDINGS], load_file(base_model / "model.safetensors")[EMBEDDINGS])
+
+    # a teacher fine-tuned from the MLM folder starts from its encoder (one step at a negligible rate)
+    still = TrainingSettings(batch_size=2, max_steps=1, lr=1e-12, show_progress=False)
+    train(corpora, tmp_path / "teacher", base_model=tmp_path / "straight", num_layers=1, training=still)
+    teacher = load_file(tmp_path / "teacher" / "model.safetensors")[EMBEDDINGS]
+    assert torch.equal(teacher, a[EMBEDDINGS].to(torch.float16))
+
+
+def test_an_ensemble_of_teachers_labels_with_the_mean_of_their_probabilities(tmp_path: Path) -> None:
+    sure = build_model_dir(tmp_path / "sure", fire=(), logits={"B-gene": 3.0})
+    unsure = build_model_dir(tmp_path / "unsure", fire=(), logits={"B-gene": -1.0})
+    docs = pd.DataFrame(
+        {"doc_id": ["d"], "text": ["BRCA1 binds BARD1"], "sections": [[{"name": "body", "start": 0, "end": 17}]],
+         "content_hash": ["h"]}
+    )  # fmt: skip
+    taggers = [Tagger.from_dir(folder, precision="fp32") for folder in (sure, unsure)]
+    one, two = (soft_label_rows(t, docs) for t in taggers)
+    both = soft_label_rows(taggers, docs)
+    assert both["teacher"].iat[0] == f"{taggers[0].name}+{taggers[1].name}"
+    probs = [
+        dequantise(rows["probs"].iat[0], len(BIO_LABELS))[:, BIO_LABELS.index("B-gene")] for rows in (one, two, both)
+    ]
+    expected = (1 / (1 + np.exp(-3.0)) + 1 / (1 + np.exp(1.0))) / 2
+    np.testing.assert_allclose(probs[2], expected, atol=2 / 255)
+    np.testing.assert_allclose(probs[2], (probs[0] + probs[1]) / 2, atol=2 / 255)
+    with pytest.raises(ValueError, match="cannot be averaged"):
+        soft_label_rows([taggers[0], Tagger.from_dir(unsure, window=16, stride=4)], docs)
+
+
+def test_train_all_pretrains_then_distils_from_an_ensemble(corpora: Path, base_model: Path, tmp_path: Path) -> None:
+    quick = TrainingSettings(epochs=1, batch_size=2, show_progress=False)
+    summary = train_all(
+        corpora, [corpora / "docs.jsonl"], tmp_path / "out", base_model=base_model, teacher_layers=1,
+        student_shape={"layers": 1, "hidden": 24, "heads": 2, "intermediate": 32}, teacher_training=quick,
+        student_training=quick, mlm_training=quick, teachers=2,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    assert json.loads((out / "teacher" / "training_args.json").read_text())["base_model"] == str(out / "mlm")
+    assert {"mlm", "teacher", "teacher-1", "student"} <= summary.keys()
+    seeds = [json.loads((out / name / "training_args.json").read_text())["seed"] for name in ("teacher", "teacher-1")]
+    assert seeds[1] == seeds[0] + 1
+    labelled = pd.read_parquet(out / "soft_labels.parquet")
+    assert labelled["teacher"].str.count(r"\+").eq(1).all()
