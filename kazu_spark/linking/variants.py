@@ -14,8 +14,8 @@ back to fuzzy matching:
    -> ``breast cancer``;
 4. **adjective to noun** on the last word -- ``hypertensive`` -> ``hypertension``, ``epileptic`` ->
    ``epilepsy``, ``diabetic`` -> ``diabetes``, ``psychotic`` -> ``psychosis``, ``anemic`` ->
-   ``anemia``, ``nephrotoxic`` -> ``nephrotoxicity``; and ``-ical`` -> ``-ic`` on every word
-   (``neurological disease`` -> ``neurologic disease``);
+   ``anemia``, ``nephrotoxic`` -> ``nephrotoxicity``, ``dyskinetic`` -> ``dyskinesia``, ``edematous`` ->
+   ``edema``; and ``-ical`` -> ``-ic`` on every word (``neurological disease`` -> ``neurologic disease``);
 5. **leading qualifier dropped** -- ``familial gastric cancer`` -> ``gastric cancer`` (``familial``,
    ``hereditary``, ``sporadic`` ... in ``_QUALIFIERS``).
 6. **one name of a neoplasm for another** (diseases) -- ``prostate carcinoma`` -> ``prostate neoplasm``,
@@ -65,7 +65,8 @@ _ADJECTIVE_TO_NOUN = (
     ("tensive", ("tension",)),
     ("ptic", ("psy",)),  # epileptic -> epilepsy
     ("otic", ("osis",)),  # psychotic, sclerotic, necrotic -> -osis
-    ("etic", ("etes", "esis")),  # diabetic -> diabetes
+    ("etic", ("etes", "esis", "esia")),  # diabetic -> diabetes, dyskinetic -> dyskinesia
+    ("atous", ("a",)),  # edematous -> edema, granulomatous -> granuloma
     ("ical", ("ic", "y")),  # neurological -> neurologic
     ("ic", ("ia", "y", "icity", "ism", "e", "")),  # anemic, neuropathic, nephrotoxic, ...
     ("ive", ("ion",)),  # convulsive -> convulsion
