@@ -97,9 +97,10 @@ def mean_f1(counts: CountTable, thresholds: Mapping[str, float]) -> float:
 
 
 def choose_thresholds(counts: CountTable, grid: Sequence[float], *, start: float, rounds: int = 3) -> dict[str, float]:
-    """Class by class, the threshold of ``grid`` (``start`` included) maximising :func:`mean_f1`; ties keep the one
-    nearest ``start``. Rounds repeat until nothing changes (classes shared by corpora interact through their
-    overall F1). Example: see the module docstring."""
+    """Class by class, the threshold of ``grid`` maximising :func:`mean_f1`; ties keep the one nearest ``start``.
+    Rounds repeat until nothing changes (classes shared by corpora interact through their overall F1). ``counts``
+    must hold ``start`` and every ``grid`` value for each class (:func:`tune_thresholds` adds ``start`` to its grid).
+    Example: see the module docstring."""
     classes = sorted({cls for per_class in counts.values() for cls in per_class})
     chosen = dict.fromkeys(classes, start)
     for _ in range(rounds):
