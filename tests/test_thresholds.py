@@ -18,6 +18,7 @@ from kazu_spark.evaluation.thresholds import choose_thresholds, mean_f1, save_tu
 from kazu_spark.ner.decode import decode
 from kazu_spark.ner.tagger import Tagger
 from kazu_spark.ner.thresholds import THRESHOLDS_FILE, read_class_thresholds
+from kazu_spark.training.model_card import write_model_card
 
 #: every word a gene with p(B-gene) = 0.4: below the default threshold of 0.5
 GENE_AT_0_4 = {"B-gene": math.log(0.4 / 0.6)}
@@ -80,6 +81,11 @@ def test_tuned_thresholds_travel_with_the_model_and_the_job_decodes_with_them(mo
     assert tag(class_thresholds={}) == [] and tag(aggregation="max") == []  # off, or tuned for another decoding
     scored = evaluate_conll(model, corpora / "BC2GM-IOB" / "devel.tsv")
     assert scored["overall"]["f1"] == 1.0 and scored["class_thresholds"] == {"gene": 0.4}
+    card = write_model_card(model, {"epochs": 1, "model_name": "m"}, [scored]).read_text()
+    assert (
+        "Per-class thresholds from `thresholds.json`, tuned for the sigmoid decoder and first aggregation (gene 0.4"
+        in card
+    )
     (model / THRESHOLDS_FILE).unlink()
 
 

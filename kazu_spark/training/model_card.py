@@ -88,7 +88,8 @@ def write_model_card(model_dir: str | Path, training: Mapping, evaluations: Sequ
 
 
 def _thresholds_line(model_dir: Path) -> str:
-    """What the card's table was decoded at: 0.5, or the folder's per-class thresholds and their two-fold gain."""
+    """What the card's table was decoded at: 0.5, or the folder's per-class thresholds (``kazu-spark train
+    thresholds``; other decoders and aggregations than theirs decode at 0.5) and their two-fold gain."""
     path = model_dir / THRESHOLDS_FILE
     if not path.is_file():
         return "Threshold 0.5"
@@ -96,7 +97,8 @@ def _thresholds_line(model_dir: Path) -> str:
     per_class = ", ".join(f"{cls} {t:g}" for cls, t in sorted(saved["thresholds"].items()))
     cv = saved.get("tuning", {}).get("cross_validated")
     gain = f"; mean F1 {cv['before']:.4f} -> {cv['after']:.4f} two-fold on devel" if cv else ""
-    return f"Per-class thresholds from `{THRESHOLDS_FILE}` ({per_class}{gain}; `kazu-spark train thresholds`)"
+    tuned_for = f"the {saved.get('decoder')} decoder and {saved.get('aggregation')} aggregation"
+    return f"Per-class thresholds from `{THRESHOLDS_FILE}`, tuned for {tuned_for} ({per_class}{gain})"
 
 
 TEACHER_HEADER = """\
