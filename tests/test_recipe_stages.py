@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from kazu_spark.cli.main import main
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.tagger import Tagger
 from kazu_spark.training import mlm as mlm_module
@@ -115,3 +116,18 @@ def test_train_all_pretrains_then_distils_from_an_ensemble(corpora: Path, base_m
     assert seeds[1] == seeds[0] + 1
     labelled = pd.read_parquet(out / "soft_labels.parquet")
     assert labelled["teacher"].str.count(r"\+").eq(1).all()
+
+
+def test_train_mlm_command_pretrains_on_the_corpora_and_needs_text(
+    corpora: Path, base_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "mlm"
+    main(["train", "mlm", "--corpora", str(corpora), "--unlabelled", str(corpora / "docs.jsonl"), "--out", str(out),
+          "--base-model", str(base_model), "--layers", "1", "--max-len", "16", "--max-steps", "2",
+          "--batch-size", "2"])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] == 2 and summary["texts"] == len(DOCS) + len(NCBI) + len(BC2GM)
+    assert json.loads((out / "training_args.json").read_text())["corpora_root"] == str(corpora)
+    with pytest.raises(SystemExit):
+        main(["train", "mlm", "--out", str(tmp_path / "none")])
+    assert "train mlm needs text" in capsys.readouterr().err
