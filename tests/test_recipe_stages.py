@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from kazu_spark.ner.tagger import Tagger
 from kazu_spark.training import mlm as mlm_module
 from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.mlm import pretrain_mlm
-from kazu_spark.training.recipe import train_all, unlabelled_documents
+from kazu_spark.training.recipe import _train_teachers, train_all, unlabelled_documents
 from kazu_spark.training.soft_labels import dequantise, soft_label_rows
 from kazu_spark.training.train import train
 from tests.conftest import build_model_dir
@@ -131,3 +132,26 @@ def test_train_mlm_command_pretrains_on_the_corpora_and_needs_text(
     with pytest.raises(SystemExit):
         main(["train", "mlm", "--out", str(tmp_path / "none")])
     assert "train mlm needs text" in capsys.readouterr().err
+
+
+def test_teachers_trained_side_by_side_equal_those_trained_one_after_the_other(
+    corpora: Path, base_model: Path, tmp_path: Path
+) -> None:
+    """The GPU path of an ensemble (one process per teacher) on CPU: same seeds, same weights as in turn."""
+    quick = TrainingSettings(batch_size=2, max_steps=2, lr=1e-3, num_threads=1, show_progress=False)
+
+    def runs(folder: str) -> list[dict]:
+        return [
+            {"corpora_root": corpora, "out_dir": tmp_path / folder / f"t{k}", "base_model": base_model,
+             "num_layers": 1, "training": replace(quick, seed=13 + k)}
+            for k in range(2)
+        ]  # fmt: skip
+
+    _train_teachers(runs("parallel"), parallel=True)
+    _train_teachers(runs("serial"), parallel=False)
+    for k in range(2):
+        a = load_file(tmp_path / "parallel" / f"t{k}" / "model.safetensors")
+        b = load_file(tmp_path / "serial" / f"t{k}" / "model.safetensors")
+        assert all(torch.equal(a[name], b[name]) for name in a)
+    first, second = (load_file(tmp_path / "serial" / f"t{k}" / "model.safetensors") for k in range(2))
+    assert not torch.equal(first["classifier.weight"], second["classifier.weight"])  # two seeds, two teachers
