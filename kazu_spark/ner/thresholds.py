@@ -7,7 +7,9 @@ aggregation they were tuned for: they belong to those weights and that decoding,
 folder (broadcast, ``--archives``, volumes) and change with it. The tagger reads them when
 ``ner.class_thresholds`` is ``model`` (the default) and its decoder and aggregation match; a class the file
 lacks keeps ``ner.threshold``. ``ner.class_thresholds: {}`` decodes every class at ``ner.threshold``, and a
-mapping in the config replaces the file. Torch-free: the driver and the config docs read it.
+mapping in the config replaces the file. Torch-free: the driver and the config docs read it. Limits: the tuning
+runs in fp32, so where ``precision: auto`` picks bf16 a probability right at a threshold may fall the other
+way; the ``softmax`` decoder takes no threshold at all.
 
 Example:
     >>> import tempfile
