@@ -1,8 +1,8 @@
 # Sourced by the prepared GPU jobs (bench/gpu_job.sh: the NER benchmark; bench/gpu_train.sh: the training
 # recipe): what they share. The lent GPU machine's python3 has torch, transformers, tokenizers, numpy, pandas,
-# pyarrow, rich, psutil and pyyaml, no network, no Java, and not pydantic or pyspark: those travel as wheels in
-# the carried folder (pyspark-client, the pure-Python client, is all the jobs import of pyspark: the schema
-# types), with the shared corpus (../shared beside the checkout does not travel).
+# pyarrow, rich, psutil and pyyaml, no network, no Java, and not pydantic, pyahocorasick or pyspark: those
+# travel as wheels in the carried folder (pyspark-client, the pure-Python client, is all the jobs import of
+# pyspark: the schema types), with the shared corpus (../shared beside the checkout does not travel).
 PY=${PYTHON:-python3}
 CARRY=${CARRY:-.gpu}
 
@@ -10,10 +10,12 @@ CARRY=${CARRY:-.gpu}
 gpu_prepare() {
     mkdir -p "$CARRY"
     install -m 644 ../shared/data/corpus/abstracts.jsonl.gz "$CARRY/"
-    # versions this project's own environment runs; pydantic-core is compiled, for the machine's CPython 3.12
+    # versions this project's own environment runs; pydantic-core and pyahocorasick (dictionary NER, imported by
+    # the evaluation path) are compiled, for the machine's CPython 3.12
     "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-        -d "$CARRY" pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
+        -d "$CARRY" pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
+        pyahocorasick==2.3.1
     "$PY" -m pip wheel -q --no-deps -w "$CARRY" "pyspark-client==4.2.*"  # an sdist: built here, pure Python
     rm -f "$CARRY"/*.tar.gz
 }

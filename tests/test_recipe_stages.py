@@ -20,7 +20,7 @@ from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.mlm import pretrain_mlm
 from kazu_spark.training.recipe import _train_teachers, train_all, unlabelled_documents
 from kazu_spark.training.soft_labels import dequantise, soft_label_rows
-from kazu_spark.training.train import train
+from kazu_spark.training.train import INITIAL_BIAS, train
 from tests.conftest import build_model_dir
 from tests.test_training import BC2GM, DOCS, NCBI, write_conll
 
@@ -155,3 +155,34 @@ def test_teachers_trained_side_by_side_equal_those_trained_one_after_the_other(
         assert all(torch.equal(a[name], b[name]) for name in a)
     first, second = (load_file(tmp_path / "serial" / f"t{k}" / "model.safetensors") for k in range(2))
     assert not torch.equal(first["classifier.weight"], second["classifier.weight"])  # two seeds, two teachers
+
+
+def test_train_all_learns_only_the_classes_a_corpus_is_trained_for(base_model: Path, tmp_path: Path) -> None:
+    """--train-classes BC5CDR-IOB=disease: its chemicals are plain text to training (the drug columns stay as
+    initialised), while the devel table still scores them."""
+    root = tmp_path / "corpora"
+    cdr = [("Aspirin causes Reye syndrome", [(0, 1, "Chemical"), (2, 4, "Disease")]),
+           ("Lithium toxicity", [(0, 1, "Chemical"), (1, 2, "Disease")])]  # fmt: skip
+    for split in ("train", "devel"):
+        write_conll(root / "BC5CDR-IOB" / f"{split}.tsv", cdr)
+    quick = TrainingSettings(epochs=3, batch_size=2, lr=1e-2, show_progress=False)
+    summary = train_all(
+        root, [], tmp_path / "out", base_model=base_model, teacher_layers=1, teacher_training=quick,
+        student_shape={"layers": 1, "hidden": 24, "heads": 2, "intermediate": 32}, student_training=quick,
+        train_classes={"BC5CDR-IOB": ["disease"]}, threshold_gain=None,
+    )  # fmt: skip
+    teacher = tmp_path / "out" / "teacher"
+    assert json.loads((teacher / "training_args.json").read_text())["annotated_classes"] == {"BC5CDR-IOB": ["disease"]}
+    bias = load_file(teacher / "model.safetensors")["classifier.bias"].float()
+    assert bias[BIO_LABELS.index("B-drug")].item() == INITIAL_BIAS
+    assert bias[BIO_LABELS.index("B-disease")].item() != INITIAL_BIAS
+    assert summary["train_classes"] == {"BC5CDR-IOB": ["disease"]}
+    assert "| BC5CDR-IOB | sigmoid | drug |" in (teacher / "MODEL_CARD.md").read_text()
+
+
+def test_train_all_refuses_classes_a_corpus_does_not_annotate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "all", "--corpora", str(tmp_path), "--out", str(tmp_path / "out"),
+              "--train-classes", "BC5CDR-IOB=species"])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "BC5CDR-IOB" in capsys.readouterr().err and not (tmp_path / "out").exists()

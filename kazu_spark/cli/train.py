@@ -29,6 +29,7 @@ from typing import Any, get_args
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config, TrainingPrecision
+from kazu_spark.documents.conll import load_label_map, restrict_label_map
 from kazu_spark.errors import ConfigError
 from kazu_spark.evaluation.thresholds import save_tuned, threshold_table, tune_thresholds
 from kazu_spark.ner.model import load_token_classifier, versioned_name
@@ -118,6 +119,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     a.add_argument("--mlm", action="store_true", help="first continue the encoder's MLM pretraining on the text")
     a.add_argument("--teachers", type=int, default=1, help="an ensemble: teachers of seeds seed, seed+1, ...")
+    a.add_argument(
+        "--train-classes",
+        action="append",
+        default=[],
+        metavar="CORPUS=CLASS[,CLASS]",
+        help="learn only these of a corpus's classes (e.g. JNLPBA=cell_line,cell_type: its genes follow other "
+        "guidelines than BC2GM's); devel still scores them all; repeatable",
+    )
     for stage in ("teacher", "student", "mlm"):
         run_flags(a, [stage], STAGE_FLAGS, prefix=f"{stage}-", names=STAGE_FLAGS)
     run_flags(a, ["teacher", "student", "mlm"], SHARED_FLAGS)
@@ -267,8 +276,30 @@ def cmd_train_all(args: argparse.Namespace) -> None:
         train_sentences_as_text=not args.no_train_sentences,
         threshold_gain=None if args.threshold_gain < 0 else args.threshold_gain,
         mlm_training=training_settings(cfg, "mlm", args) if args.mlm else None, teachers=args.teachers,
+        train_classes=corpus_classes(args.train_classes),
     )  # fmt: skip
     print(json.dumps(summary))
+
+
+def corpus_classes(specs: Sequence[str]) -> dict[str, list[str]]:
+    """``--train-classes`` values, ``CORPUS=CLASS[,CLASS]``, as corpus -> classes, checked against the label map
+    before any training starts.
+
+    Example:
+        >>> corpus_classes(["JNLPBA=cell_line,cell_type"])
+        {'JNLPBA': ['cell_line', 'cell_type']}
+    """
+    parsed = {}
+    for spec in specs:
+        corpus, sep, classes = spec.partition("=")
+        if not sep or not corpus or not classes:
+            raise ConfigError(f"--train-classes {spec!r}: expected CORPUS=CLASS[,CLASS], e.g. JNLPBA=cell_line")
+        parsed[corpus] = [c.strip() for c in classes.split(",") if c.strip()]
+    try:
+        restrict_label_map(load_label_map(), parsed)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"--train-classes: {exc.args[0]}") from None
+    return parsed
 
 
 def cmd_train_mlm(args: argparse.Namespace) -> None:

@@ -62,6 +62,45 @@ def load_label_map(path: str | Path = DEFAULT_LABEL_MAP) -> dict[str, dict[str, 
     return {corpus: dict(types) for corpus, types in mapping.items()}
 
 
+def as_label_map(spec: str | Path | Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """A label map given as a YAML path (read with :func:`load_label_map`) or already as a mapping.
+
+    Example:
+        >>> as_label_map({"BC2GM-IOB": {"GENE": "gene"}})
+        {'BC2GM-IOB': {'GENE': 'gene'}}
+    """
+    if isinstance(spec, Mapping):
+        return {corpus: dict(types) for corpus, types in spec.items()}
+    return load_label_map(spec)
+
+
+def restrict_label_map(
+    label_map: Mapping[str, Mapping[str, str]], trained: Mapping[str, Sequence[str]]
+) -> dict[str, dict[str, str]]:
+    """The label map with some corpora cut down to the classes they are trained for.
+
+    Why: two corpora can annotate one class by guidelines that disagree (JNLPBA's protein, DNA and RNA spans
+    against BC2GM's genes). Training such a corpus for some of its classes only keeps what it alone brings
+    (JNLPBA's cell lines) out of the conflict. The types cut off read as plain text, and training masks those
+    classes' loss on that corpus (an unannotated class is unknown there, not absent); evaluation keeps the full map.
+
+    Example:
+        >>> restrict_label_map(load_label_map(), {"JNLPBA": ["cell_line", "cell_type"]})["JNLPBA"]
+        {'cell_line': 'cell_line', 'cell_type': 'cell_type'}
+    """
+    restricted = {corpus: dict(types) for corpus, types in label_map.items()}
+    for corpus, classes in trained.items():
+        types = corpus_type_map(label_map, corpus)
+        annotated = set(types.values())
+        if not classes or not set(classes) <= annotated:
+            raise ValueError(
+                f"corpus {corpus!r} can be trained for some of the classes it annotates, {sorted(annotated)}; "
+                f"not {sorted(classes)}"
+            )
+        restricted[corpus] = {t: c for t, c in types.items() if c in classes}
+    return restricted
+
+
 def corpus_type_map(label_map: Mapping[str, Mapping[str, str]], corpus: str) -> dict[str, str]:
     """The type map of ``corpus``, with an error listing the known corpora if it is missing.
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,7 +50,7 @@ import torch
 from transformers import BertConfig, BertForTokenClassification, PreTrainedModel
 
 from kazu_spark.config import TrainingConfig
-from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, as_label_map
 from kazu_spark.ner.model import load_token_classifier
 from kazu_spark.training.loop import TrainingSettings, fit
 from kazu_spark.training.model_card import write_model_card
@@ -214,7 +214,7 @@ def distill(
     labels: Sequence[str] | None = None,
     gold_corpora: str | Path | None = None,
     alpha: float = 0.0,
-    label_map: str | Path = DEFAULT_LABEL_MAP,
+    label_map: str | Path | Mapping[str, Mapping[str, str]] = DEFAULT_LABEL_MAP,
     hidden_weight: float = 0.0,
     attention_weight: float = 0.0,
     training: TrainingSettings = STUDENT_TRAINING,
@@ -229,7 +229,8 @@ def distill(
         teacher_dir: the teacher's model folder: tokenizer, vocabulary and label columns; weights
             for ``init="teacher"`` and the intermediate losses.
         layers, hidden, heads, intermediate: student shape (default TinyBERN2's).
-        gold_corpora, alpha, label_map: optional gold hard-label BCE mixed in with weight ``alpha``.
+        gold_corpora, alpha, label_map: optional gold hard-label BCE mixed in with weight ``alpha`` (``label_map``: a
+            YAML path or a mapping, as the teacher's).
         hidden_weight, attention_weight: intermediate-layer loss weights (0 = off).
         training: the run settings shared with teacher training
             (:class:`~kazu_spark.training.loop.TrainingSettings`; default ``STUDENT_TRAINING``, the config's
@@ -268,7 +269,7 @@ def distill(
 
     gold: list[Example] = []
     if gold_corpora is not None and alpha > 0:
-        sentences, annotated = load_training_corpora(gold_corpora, load_label_map(label_map), None)
+        sentences, annotated = load_training_corpora(gold_corpora, as_label_map(label_map), None)
         gold = encode(sentences, tokenizer, annotated, max_len=max(len(r.input_ids) for r in rows), labels=labels)
     total_steps = training.planned_steps(len(examples))
     lengths = [len(ex.input_ids) for ex in examples]

