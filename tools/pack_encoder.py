@@ -16,13 +16,17 @@ Example (a random matrix and vector, round trip):
     >>> bool((np.abs(back["w"] - tensors["w"]) <= step / 2 + 1e-3).all()), back["b"].dtype
     (True, dtype('float32'))
 
-    python -m tools.pack_encoder pack <encoder folder> <packed folder>   # here
-    python -m tools.pack_encoder unpack <packed folder> <encoder folder> # there
+    python -m tools.pack_encoder pack <encoder folder> <packed folder> [--layers N]  # here
+    python -m tools.pack_encoder unpack <packed folder> <encoder folder>             # there
+
+``--layers N`` keeps the first N encoder layers only (the synonym encoder trains on 2: ``bench/gpu_linker.sh``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,6 +71,23 @@ def dequantised(packed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def first_layers(tensors: Mapping[str, np.ndarray], layers: int) -> dict[str, np.ndarray]:
+    """The tensors without those of encoder layers ``layers`` and above.
+
+    Example:
+        >>> names = ["embeddings.word_embeddings.weight", "encoder.layer.0.output.dense.weight",
+        ...          "encoder.layer.2.output.dense.weight", "encoder.layer.10.output.dense.weight"]
+        >>> sorted(first_layers(dict.fromkeys(names, np.zeros(1)), 2))
+        ['embeddings.word_embeddings.weight', 'encoder.layer.0.output.dense.weight']
+    """
+    kept = {}
+    for name, value in tensors.items():
+        layer = re.search(r"(?:^|\.)encoder\.layer\.(\d+)\.", name)
+        if layer is None or int(layer.group(1)) < layers:
+            kept[name] = value
+    return kept
+
+
 def _copy_folder(source: Path, out: Path, tensors: dict[str, np.ndarray]) -> None:
     """``out``: ``tensors`` as its weights, and every other file of ``source`` (config, tokenizer) beside them."""
     out.mkdir(parents=True, exist_ok=True)
@@ -82,10 +103,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("action", choices=("pack", "unpack"))
     p.add_argument("source")
     p.add_argument("out")
+    p.add_argument("--layers", type=int, help="pack: keep the first N encoder layers only")
     args = p.parse_args(argv)
-    source = Path(args.source)
+    source, out = Path(args.source), Path(args.out)
+    tensors = load_file(str(source / WEIGHTS))
+    if args.layers is not None:
+        tensors = first_layers(tensors, args.layers)
     convert = quantised if args.action == "pack" else dequantised
-    _copy_folder(source, Path(args.out), convert(load_file(str(source / WEIGHTS))))
+    _copy_folder(source, out, convert(tensors))
+    if args.layers is not None:
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        (out / "config.json").write_text(json.dumps({**config, "num_hidden_layers": args.layers}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
