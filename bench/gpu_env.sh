@@ -59,8 +59,10 @@ gpu_base() {
     fi
 }
 
-# there: folder $2 under $1 as $OUT/$2.tar.part-aa, -ab, ... (15 MiB each: what comes back is at most 16 MiB a file)
+# there: folder $2 under $1 as $OUT/$3.tar.part-aa, -ab, ... ($3 defaults to $2; 15 MiB each: what comes back is
+# at most 16 MiB a file)
 gpu_parts() {
-    tar cf "$1/$2.tar" -C "$1" "$2"
-    split -b 15m "$1/$2.tar" "$OUT/$2.tar.part-"
+    local name=${3:-$2}
+    tar cf "$1/$name.tar" -C "$1" "$2"
+    split -b 15m "$1/$name.tar" "$OUT/$name.tar.part-"
 }

@@ -20,10 +20,12 @@
 # variant still running at DEADLINE_S (540) seconds after the script began is stopped, and the finished one
 # comes back. DEVICE is not needed: train all uses CUDA when torch sees it; on a CPU, small budgets try the flow.
 #
-# Into $OUT (at most 8 files of 16 MiB come back): env.txt; per variant summary-<v>.json and train-<v>.log;
-# result.json (both variants' student and teacher mean F1, the chosen one); the chosen student folder as
-# student.tar in 15 MiB parts (student.tar.part-aa, -ab, ...). Here, `cat student.tar.part-* | tar -x -C DIR`
-# gives the folder that replaces kazu_spark/resources/model (docs/distillation.md says how).
+# Into $OUT (at most 8 files of 16 MiB come back): env.txt; result.json (each variant's mean devel F1 and F1 per
+# corpus, the best by mean); results.tgz (per variant summary-<v>.json and train-<v>.log); the students of the
+# BRING (2) best variants, each folder as student-<v>.tar in 15 MiB parts (student-<v>.tar.part-aa, -ab, ...): the
+# best by mean is not always the one to bundle (docs/distillation.md, "The first run"). Here, `cat
+# student-<v>.tar.part-* | tar -x -C DIR` gives DIR/student, which replaces kazu_spark/resources/model
+# (docs/distillation.md says how).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/gpu_env.sh
@@ -64,25 +66,27 @@ for v in "${!pid[@]}"; do
     fi
     wait "${pid[$v]}" || status=$?
 done
+mkdir -p "$WORK/results"
 for v in ${VARIANTS:-base cells}; do
-    tail -c 2000000 "$WORK/train-$v.log" >"$OUT/train-$v.log"
-    [[ -f $WORK/$v/summary.json ]] && cp "$WORK/$v/summary.json" "$OUT/summary-$v.json"
+    tail -c 2000000 "$WORK/train-$v.log" >"$WORK/results/train-$v.log"
+    [[ -f $WORK/$v/summary.json ]] && cp "$WORK/$v/summary.json" "$WORK/results/summary-$v.json"
 done
-"$PY" - "$WORK" "$OUT" ${VARIANTS:-base cells} <<'PY'
+"$PY" - "$WORK" "$OUT" "${BRING:-2}" ${VARIANTS:-base cells} <<'PY'
 import json, sys
 from pathlib import Path
 
-work, out, variants = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+work, out, bring, variants = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 done = {v: json.loads((work / v / "summary.json").read_text()) for v in variants if (work / v / "summary.json").is_file()}
 scores = {v: {k: s.get(k, {}).get("mean_f1") for k in ("teacher", "student")} for v, s in done.items()}
-finished = [v for v in scores if scores[v]["student"] is not None]
-chosen = max(finished, key=lambda v: scores[v]["student"]) if finished else None
-(out / "result.json").write_text(json.dumps({"mean_f1": scores, "chosen": chosen}, indent=1) + "\n")
-print(json.dumps({"mean_f1": scores, "chosen": chosen}))
-(work / "chosen").write_text(chosen or "")
+f1 = {v: s.get("student", {}).get("f1") for v, s in done.items()}
+ranked = sorted((v for v in scores if scores[v]["student"] is not None), key=lambda v: -scores[v]["student"])
+result = {"mean_f1": scores, "student_f1": f1, "chosen": ranked[0] if ranked else None, "students": ranked[:bring]}
+(out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+print(json.dumps(result))
+(work / "students").write_text(" ".join(ranked[:bring]))
 PY
-chosen=$(cat "$WORK/chosen")
-if [[ -n $chosen ]]; then
-    gpu_parts "$WORK/$chosen" student
-fi
+tar czf "$OUT/results.tgz" -C "$WORK/results" .
+for v in $(cat "$WORK/students"); do
+    gpu_parts "$WORK/$v" student "student-$v"
+done
 exit "$status"
