@@ -29,7 +29,6 @@ from typing import Any, get_args
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config, TrainingPrecision
-from kazu_spark.documents.conll import load_label_map, restrict_label_map
 from kazu_spark.errors import ConfigError
 from kazu_spark.evaluation.thresholds import save_tuned, threshold_table, tune_thresholds
 from kazu_spark.ner.model import load_token_classifier, versioned_name
@@ -282,8 +281,8 @@ def cmd_train_all(args: argparse.Namespace) -> None:
 
 
 def corpus_classes(specs: Sequence[str]) -> dict[str, list[str]]:
-    """``--train-classes`` values, ``CORPUS=CLASS[,CLASS]``, as corpus -> classes, checked against the label map
-    before any training starts.
+    """``--train-classes`` values, ``CORPUS=CLASS[,CLASS]``, as corpus -> classes (train_all checks them against the
+    label map before it writes or trains anything).
 
     Example:
         >>> corpus_classes(["JNLPBA=cell_line,cell_type"])
@@ -295,10 +294,6 @@ def corpus_classes(specs: Sequence[str]) -> dict[str, list[str]]:
         if not sep or not corpus or not classes:
             raise ConfigError(f"--train-classes {spec!r}: expected CORPUS=CLASS[,CLASS], e.g. JNLPBA=cell_line")
         parsed[corpus] = [c.strip() for c in classes.split(",") if c.strip()]
-    try:
-        restrict_label_map(load_label_map(), parsed)
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(f"--train-classes: {exc.args[0]}") from None
     return parsed
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from kazu_spark.errors import ConfigError
 from kazu_spark.paths import resolve_path
 from kazu_spark.schemas import ENTITY_CLASSES
 
@@ -83,6 +84,7 @@ def restrict_label_map(
     against BC2GM's genes). Training such a corpus for some of its classes only keeps what it alone brings
     (JNLPBA's cell lines) out of the conflict. The types cut off read as plain text, and training masks those
     classes' loss on that corpus (an unannotated class is unknown there, not absent); evaluation keeps the full map.
+    Raises ConfigError for a corpus the map lacks, or classes the corpus does not annotate.
 
     Example:
         >>> restrict_label_map(load_label_map(), {"JNLPBA": ["cell_line", "cell_type"]})["JNLPBA"]
@@ -90,10 +92,13 @@ def restrict_label_map(
     """
     restricted = {corpus: dict(types) for corpus, types in label_map.items()}
     for corpus, classes in trained.items():
-        types = corpus_type_map(label_map, corpus)
+        try:
+            types = corpus_type_map(label_map, corpus)
+        except KeyError as exc:  # a training option names it: a usage error, not a bug
+            raise ConfigError(exc.args[0]) from None
         annotated = set(types.values())
         if not classes or not set(classes) <= annotated:
-            raise ValueError(
+            raise ConfigError(
                 f"corpus {corpus!r} can be trained for some of the classes it annotates, {sorted(annotated)}; "
                 f"not {sorted(classes)}"
             )

@@ -153,10 +153,10 @@ def train_all(
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    label_map = restrict_label_map(load_label_map(DEFAULT_LABEL_MAP), train_classes or {})  # checked before any output
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"device": device, "seconds": {}}
-    label_map = restrict_label_map(load_label_map(DEFAULT_LABEL_MAP), train_classes or {})
     if train_classes:
         summary["train_classes"] = {corpus: sorted(classes) for corpus, classes in train_classes.items()}
     began = time.perf_counter()
