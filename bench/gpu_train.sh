@@ -49,7 +49,8 @@ common=(train all --corpora "$WORK/ner" --unlabelled "$CORPUS" --base-model "$BA
 declare -A extra=([base]="" [cells]="--train-classes JNLPBA=cell_line,cell_type"
                   [dapt]="--mlm --mlm-budget-s ${MLM_S:-45} --teachers ${TEACHERS:-3}")
 declare -A pid=()
-for v in ${VARIANTS:-base cells}; do
+variants=${VARIANTS:-base cells}
+for v in $variants; do
     # shellcheck disable=SC2086  # the variant's flags are words
     "$PY" -m kazu_spark.cli.main "${common[@]}" --out "$WORK/$v" ${extra[$v]} >"$WORK/train-$v.log" 2>&1 &
     pid[$v]=$!
@@ -67,11 +68,11 @@ for v in "${!pid[@]}"; do
     wait "${pid[$v]}" || status=$?
 done
 mkdir -p "$WORK/results"
-for v in ${VARIANTS:-base cells}; do
+for v in $variants; do
     tail -c 2000000 "$WORK/train-$v.log" >"$WORK/results/train-$v.log"
     [[ -f $WORK/$v/summary.json ]] && cp "$WORK/$v/summary.json" "$WORK/results/summary-$v.json"
 done
-"$PY" - "$WORK" "$OUT" "${BRING:-2}" ${VARIANTS:-base cells} <<'PY'
+"$PY" - "$WORK" "$OUT" "${BRING:-2}" $variants <<'PY'
 import json, sys
 from pathlib import Path
 
