@@ -433,7 +433,11 @@ class LinkingConfig(_Strict):
 
     enabled: bool = Field(True, description="link entities to ontology concepts")
     ontologies: list[OntologySource] = Field(default_factory=list, description="sources for ontology_terms")
-    abbreviations: bool = Field(True, description="short forms defined in a document link like their long form")
+    abbreviations: bool = Field(
+        True,
+        description="short forms defined in a document link like their long form; an undefined acronym without "
+        "links of its own, like the mention of its class there that spells it",
+    )
     steps: Annotated[list[str], AfterValidator(_steps(LINKING_STEPS))] = Field(
         list(LINKING_STEPS),
         description="the cascade, in order; a mention gets the links of the first step that finds any: exact, "

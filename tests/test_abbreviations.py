@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from conftest import sample_rows
 
-from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations
+from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations, spelled_short_forms
 
 
 @pytest.mark.parametrize(
@@ -90,3 +91,34 @@ def test_a_long_document_gives_each_paragraph_s_definitions_at_their_offsets() -
                      for a in find_abbreviations(paragraph)]  # fmt: skip
         offset += len(paragraph) + 2
     assert find_abbreviations("\n\n".join(paragraphs)) == expected and len(expected) > 50
+
+
+def _spelled(*mentions: tuple[str, str, str]) -> dict[tuple[str, str], str]:
+    rows = pd.DataFrame(mentions, columns=["doc_id", "mention", "entity_class"])
+    return {(r.doc_id, r.mention): r.long for r in spelled_short_forms(rows).itertuples()}
+
+
+def test_an_undefined_acronym_is_spelled_by_a_mention_of_its_class_in_its_document() -> None:
+    found = _spelled(
+        ("d1", "overactive bladder", "disease"),
+        ("d1", "OAB", "disease"),
+        ("d1", "EDDs", "disease"),  # a plural acronym
+        ("d1", "excited delirium deaths", "disease"),
+        ("d1", "PB", "drug"),  # "phenobarbital" is no mention of d1
+        ("d2", "Phenobarbital", "drug"),
+        ("d2", "OAB", "gene"),  # another class than "overactive bladder"
+        ("d2", "overactive bladder", "disease"),
+        ("d3", "Tp53", "gene"),  # not an acronym: lower-case letters
+        ("d3", "tumor protein 53", "gene"),
+        ("d4", "PDGF", "gene"),  # neither is its expansion: a variant of it, and a name of something more
+        ("d4", "PDGFRbeta", "gene"),
+        ("d4", "platelet-derived growth factor receptor beta", "gene"),
+    )
+    assert found == {("d1", "OAB"): "overactive bladder", ("d1", "EDDs"): "excited delirium deaths"}
+
+
+def test_the_long_form_whose_initials_spell_the_acronym_wins_whatever_the_row_order() -> None:
+    mentions = [("d", "SLE", "disease"), ("d", "status epilepticus", "disease")]
+    mentions.append(("d", "systemic lupus erythematosus", "disease"))
+    assert _spelled(*mentions) == {("d", "SLE"): "systemic lupus erythematosus"}
+    assert _spelled(*reversed(mentions)) == {("d", "SLE"): "systemic lupus erythematosus"}

@@ -210,6 +210,7 @@ DOCUMENTS = {
     "doc-a": "Inflammatory bowel disease (IBD) is chronic. IBD, Crohns diseas and MDR1 with ABCB1.",
     "doc-b": "MDR1 is an ATP binding cassette transporter of subfamily B.",
     "doc-c": "MDR1 was measured.",
+    "doc-d": "Inflammatory bowel disease 1 and inflammatory bowel disease. IBD1 and IBD.",  # no definition
 }
 CONTEXT_MENTIONS = {
     "a-long": ("doc-a", "Inflammatory bowel disease", "disease", 0),
@@ -220,6 +221,10 @@ CONTEXT_MENTIONS = {
     "a-abcb1": ("doc-a", "ABCB1", "gene", 0),
     "b-mdr1": ("doc-b", "MDR1", "gene", 0),  # the context reads like ABCB1's name
     "c-mdr1": ("doc-c", "MDR1", "gene", 0),  # nothing tells: both links stay
+    "d-long-1": ("doc-d", "Inflammatory bowel disease 1", "disease", 0),  # a synonym of Crohn disease
+    "d-long": ("doc-d", "inflammatory bowel disease", "disease", 0),
+    "d-ibd1": ("doc-d", "IBD1", "disease", 0),  # spelled by d-long-1, but a synonym of its own
+    "d-ibd": ("doc-d", "IBD", "disease", 0),  # spelled by both long forms, named by neither
 }
 
 
@@ -244,6 +249,14 @@ def test_short_forms_link_like_their_long_form(context_links: dict[str, list[dic
     assert (short["concept_id"], short["strategy"]) == ("MESH:D015212", "abbreviation")
     assert short["score"] == pytest.approx(0.95 * 0.9) and short["confidence_tier"] == "high"
     assert "a-short" not in context_links  # a link names a concept of its entity's class, never another
+
+
+def test_an_undefined_acronym_links_like_the_mention_that_spells_it(context_links: dict[str, list[dict]]) -> None:
+    assert [link["concept_id"] for link in context_links["d-long-1"]] == ["MESH:D003424"]
+    [short] = context_links["d-ibd"]  # the long form whose initials spell it, the shorter of two
+    assert (short["concept_id"], short["strategy"]) == ("MESH:D015212", "abbreviation")
+    [own] = context_links["d-ibd1"]  # a name of its own beats what another mention spells
+    assert (own["concept_id"], own["strategy"]) == ("MESH:D015212", "exact")
 
 
 def test_fuzzy_links_a_misspelling(context_links: dict[str, list[dict]]) -> None:

@@ -63,6 +63,17 @@ def test_conjuncts(mention: str, parts: list[str]) -> None:
         ("glucose-6-phosphate dehydrogenase (G6PD) deficiency", "Glucose-6-phosphate dehydrogenase deficiency"),
         ("familial gastric cancer", "gastric cancer"),
         ("sporadic renal cell carcinomas", "Renal Cell Carcinoma"),
+        # a course, extent, stage, cause or marker before a disease name
+        ("metastatic breast cancer", "breast cancer"),
+        ("bilateral sporadic aniridia", "Aniridia"),
+        ("posttransplant lymphoproliferative disorders", "Lymphoproliferative Disorders"),
+        ("post-transplant lymphoproliferative disorder", "Lymphoproliferative Disorders"),
+        ("stage II colorectal carcinomas", "colorectal carcinoma"),
+        ("grade IV glioma", "Glioma"),
+        ("ribavirin-induced hemolytic anemia", "Hemolytic Anemia"),
+        ("Swallowing-induced atrial tachyarrhythmia", "atrial tachyarrhythmia"),
+        ("estrogen receptor-positive breast carcinomas", "Breast Neoplasms"),
+        ("transplantation-associated microangiopathy", "microangiopathy"),
         # one name of a neoplasm for another: MeSH's "<organ> Neoplasms" and their "<organ> Cancer" synonyms
         ("prostate carcinomas", "Prostate Neoplasms"),
         ("liver tumors", "Liver Neoplasms"),
@@ -107,3 +118,21 @@ def test_symbols_keep_their_case() -> None:
 def test_a_species_variant_drops_its_strain_or_authority(mention: str, synonym: str) -> None:
     assert normalise(synonym, "species") in variant_keys(mention, "species")
     assert normalise(synonym, "disease") not in variant_keys(mention, "disease")  # species only
+
+
+def test_a_dropped_qualifier_leaves_a_name_not_a_bare_head_noun() -> None:
+    assert variant_keys("cancer-associated diseases", "disease") == []  # not the catch-all "disease"
+    assert variant_keys("stage III disease", "disease") == []
+    assert variant_keys("advanced disease", "disease") == []
+    assert variant_keys("ribavirin-induced hemolytic anemia", "gene") == []  # diseases only
+    assert variant_keys("metastatic breast cancer", "drug") == []
+
+
+@pytest.mark.parametrize(
+    ("mention", "drug"),
+    [("metformin hydrochloride", "Metformin"), ("Unfractionated heparin sodium", "unfractionated heparin")],
+)
+def test_a_drug_s_salt_is_looked_up_by_the_drug(mention: str, drug: str) -> None:
+    assert variant_keys(mention, "drug") == [normalise(drug, "drug")]
+    assert variant_keys("sodium", "drug") == [] and variant_keys(mention, "disease") == []
+    assert variant_keys("pregnenolone sulfate", "drug") == []  # an ester, a compound of its own

@@ -16,6 +16,10 @@ in parentheses: ``chronic obstructive pulmonary disease (COPD)`` or, less often,
   digits appear in order, read right to left, the short form's first character at the start of a word;
   it must be longer than the short form and must not end with it or contain it as a word.
 
+A short form a document uses without defining it (``OAB`` in an abstract whose title says
+``overactive bladder``) is matched by :func:`spelled_short_forms` against the document's other mentions of
+its class, by the same letter rule.
+
 scispacy ships the same algorithm but needs spaCy documents; this is a hand-written pure-Python version
 over plain strings with code-point offsets, following the published pseudo-code.
 
@@ -37,6 +41,8 @@ _PARENTHESIS = re.compile(r"(?<=\s)\(([^()]+)\)")
 _CLAUSE_END = re.compile(r"[.,;]\s|\n")
 _WORD_SPLIT = re.compile(r"[\s\-]+")
 _MAX_SHORT_CHARS = 10
+#: an acronym: upper-case letters and digits (2 letters at least), hyphens, and a plural ``s``
+_ACRONYM = re.compile(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Z0-9][A-Z0-9-]*[A-Z0-9](?P<plural>s?)")
 
 
 class Abbreviation(NamedTuple):
@@ -159,3 +165,68 @@ def short_forms_batch(documents: pd.DataFrame) -> pd.DataFrame:
                 end = abbreviation.long_start + len(abbreviation.long)
                 records.append((doc_id, abbreviation.short, abbreviation.long, abbreviation.long_start, end))
     return pd.DataFrame.from_records(records, columns=["doc_id", "short", "long", "long_start", "long_end"])
+
+
+def _initials_spelled(short: str, long: str) -> int:
+    """How many of ``short``'s letters and digits, in order, are initials of ``long``'s words (their longest
+    common subsequence).
+
+    Example:
+        >>> _initials_spelled("SLE", "systemic lupus erythematosus"), _initials_spelled("SLE", "status epilepticus")
+        (3, 2)
+    """
+    letters = [c.lower() for c in short if c.isalnum()]
+    initials = [w[0].lower() for w in _WORD_SPLIT.split(long) if w]
+    row = [0] * (len(initials) + 1)
+    for letter in letters:
+        diagonal = 0
+        for j, initial in enumerate(initials, 1):
+            diagonal, row[j] = row[j], diagonal + 1 if letter == initial else max(row[j], row[j - 1])
+    return row[-1]
+
+
+def _expands(short: str, long: str) -> bool:
+    """Whether ``long`` reads as an expansion of ``short`` where no parenthesis says so: it does not start
+    with the short form (``PDGFRbeta`` is a variant of ``PDGF``, not its long form), and its last word has the
+    short form's last letter (``platelet-derived growth factor receptor beta`` names more than ``PDGF``).
+
+    Example:
+        >>> _expands("OAB", "overactive bladder"), _expands("PDGF", "PDGFRbeta"), _expands("PDGF", "PDGF receptor")
+        (True, False, False)
+    """
+    last_word = [w for w in _WORD_SPLIT.split(long) if w][-1].lower()
+    return not long.lower().startswith(short.lower()) and short[-1].lower() in last_word
+
+
+def spelled_short_forms(mentions: pd.DataFrame) -> pd.DataFrame:
+    """Acronym mentions and the long form another mention of their class in the same document spells
+    (``mentions``: doc_id, mention, entity_class): one row (doc_id, mention, entity_class, long) each.
+
+    An acronym (upper case, 2-10 characters, a plural ``s`` allowed) that is not defined in parentheses is
+    still a short form when a longer mention of its document and class explains it by the Schwartz–Hearst
+    rule of :func:`best_long_form` (and the published checks), does not start with the acronym and ends
+    with a word that has its last letter (:func:`_expands`). Of several, the one whose word initials spell
+    most of the acronym wins (``SLE``: ``systemic lupus erythematosus``, not ``status epilepticus``), then the
+    shortest, then the first in alphabetical order, so the answer does not depend on the rows' order.
+
+    Example:
+        >>> rows = pd.DataFrame({"doc_id": ["d"] * 3, "mention": ["overactive bladder", "OAB", "PGs"],
+        ...                      "entity_class": ["disease", "disease", "drug"]})
+        >>> spelled_short_forms(rows).to_dict("records")
+        [{'doc_id': 'd', 'mention': 'OAB', 'entity_class': 'disease', 'long': 'overactive bladder'}]
+    """
+    records = []
+    distinct = mentions[["doc_id", "mention", "entity_class"]].drop_duplicates()
+    for (doc_id, entity_class), group in distinct.groupby(["doc_id", "entity_class"], sort=True):
+        texts = sorted(group["mention"])
+        for short in texts:
+            acronym = _ACRONYM.fullmatch(short)
+            if acronym is None or not _is_short_form(short):
+                continue
+            letters = short[: len(short) - len(acronym["plural"])]
+            longs = (best_long_form(letters, text) for text in texts if text != short and not _ACRONYM.fullmatch(text))
+            found = [long for long in longs if long is not None and _accept(short, long) and _expands(letters, long)]
+            if found:
+                best = min(found, key=lambda long: (-_initials_spelled(letters, long), len(long), long))
+                records.append((doc_id, short, entity_class, best))
+    return pd.DataFrame.from_records(records, columns=["doc_id", "mention", "entity_class", "long"])

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from kazu_spark.config import GeneSpeciesConfig, LinkingConfig
-from kazu_spark.linking.abbreviations import short_forms_batch
+from kazu_spark.linking.abbreviations import short_forms_batch, spelled_short_forms
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, ontology_named, resolve_document
 from kazu_spark.linking.embedding import encoder_keys
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
@@ -109,14 +109,29 @@ def batch_supported(cfg: LinkingConfig) -> bool:
 
 def queries_of(entities: pd.DataFrame, documents: pd.DataFrame | None, abbreviations: bool) -> pd.DataFrame:
     """The lookups (entity_id, doc_id, via, query, entity_class): each mention, and with ``abbreviations`` the
-    long form of every mention that is a short form defined in its document (``documents``: doc_id, text)."""
+    long form of every mention that is a short form defined in its document (``documents``: doc_id, text), or
+    else an acronym another mention of its document and class spells (``spelled_short_forms``)."""
     mentions = entities[["entity_id", "doc_id", "mention", "entity_class"]]
     queries = mentions.rename(columns={"mention": "query"}).assign(via="mention")
-    if abbreviations and documents is not None:
-        texts = documents[documents["doc_id"].isin(mentions["doc_id"])]
-        forms = short_forms_batch(texts.reset_index(drop=True)).rename(columns={"short": "mention"})
-        long = mentions.merge(forms, on=["doc_id", "mention"])
-        queries = pd.concat([queries, long.assign(via="abbreviation", query=long["long"])], ignore_index=True)
+    if abbreviations:
+        forms = pd.DataFrame(columns=["doc_id", "mention", "long"])
+        if documents is not None:
+            texts = documents[documents["doc_id"].isin(mentions["doc_id"])]
+            forms = short_forms_batch(texts.reset_index(drop=True)).rename(columns={"short": "mention"})
+        spelled = spelled_short_forms(mentions)
+        known = set(zip(forms["doc_id"], forms["mention"], strict=True))
+        undefined = [key not in known for key in zip(spelled["doc_id"], spelled["mention"], strict=True)]
+        spelled = spelled[np.array(undefined, dtype=bool)]
+        defined = _merge_text(mentions, forms[["doc_id", "mention", "long"]], ["doc_id", "mention"])
+        spelled = _merge_text(mentions, spelled, ["doc_id", "mention", "entity_class"])
+        queries = _concat(
+            [
+                queries,
+                defined.assign(via="abbreviation", query=defined["long"]),
+                spelled.assign(via="spelled", query=spelled["long"]),
+            ],
+            list(queries.columns),
+        )
     return queries[["entity_id", "doc_id", "via", "query", "entity_class"]].reset_index(drop=True)
 
 
@@ -357,14 +372,18 @@ def _cascade(queries: pd.DataFrame, terms: pd.DataFrame, cfg: LinkingConfig, fac
 
 def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
     """An entity's long-form links replace its own (strategy abbreviation, score x 0.95), except loose ones
-    (``LOOSE_STRATEGIES``) where the entity has a link by name of its own."""
-    via_long = links["via"] == "abbreviation"
+    (``LOOSE_STRATEGIES``) where the entity has a link by name of its own; the long form another mention
+    spells (via ``spelled``) is used only by an entity without any link of its own."""
+    own = links["via"] == "mention"
     loose = links["strategy"].isin(LOOSE_STRATEGIES)
-    named = (~via_long & ~loose).groupby(links["entity_id"]).transform("max")
-    usable = via_long & ~(loose & named)
-    has_long = usable.groupby(links["entity_id"]).transform("max")
-    kept = links[usable | (~via_long & ~has_long)].copy()
-    long = kept["via"] == "abbreviation"
+    entity = links["entity_id"]
+    named = (own & ~loose).groupby(entity).transform("max")
+    usable = ((links["via"] == "abbreviation") & ~(loose & named)) | (
+        (links["via"] == "spelled") & ~own.groupby(entity).transform("max")
+    )
+    has_long = usable.groupby(entity).transform("max")
+    kept = links[usable | (own & ~has_long)].copy()
+    long = kept["via"] != "mention"
     kept.loc[long, "strategy"] = "abbreviation"
     kept["score"] = np.where(long, ABBREVIATION_SCALE, 1.0) * kept["score"]
     return kept
@@ -640,7 +659,7 @@ def link_batch(
     if links.empty:  # nothing matched (e.g. mentions of undecodable bytes): no rule has anything to narrow
         return pd.DataFrame(columns=ROWS)
     terms = _with_rows(terms, links, facts)
-    if cfg.abbreviations and documents is not None:
+    if cfg.abbreviations:
         links = _with_abbreviations(links)
     generic = frozenset(c for concepts in cfg.generic_concepts.values() for c in concepts)
     if cfg.prefer_specific:

@@ -21,10 +21,13 @@ step takes the lookups the steps before it missed (:mod:`kazu_spark.runtime.step
    encoder's cosine (:mod:`kazu_spark.linking.embedding_spark`), at least ``min_score``, kept like fuzzy's
    (score 0.8 x cosine); skipped, logged, while ``linking.embedding.model`` is unset.
 
-**Abbreviations** (``linking.abbreviations``, needs ``documents``): a mention equal to a short form
-defined in its document (Schwartz–Hearst, :mod:`kazu_spark.linking.abbreviations`) is looked up by the
+**Abbreviations** (``linking.abbreviations``): a mention equal to a short form defined in its document
+(Schwartz–Hearst, :mod:`kazu_spark.linking.abbreviations`; needs ``documents``) is looked up by the
 cascade with its *long form* instead, and when that finds concepts they replace the mention's own
-links (strategy ``abbreviation``, score 0.95 x the long form's score). The long form is looked up in
+links (strategy ``abbreviation``, score 0.95 x the long form's score). An acronym the document does not
+define, spelled by another mention of its class there (``OAB`` and ``overactive bladder``,
+``spelled_short_forms``), is looked up by that mention too, but its links are used only when the acronym
+has none of its own. The long form is looked up in
 the *short form's own class*: a link always names a concept of its entity's class (the knowledge graph
 relies on it), and linking does not rewrite entities (they are written before it, and their id hashes
 the class). So ``COPD`` that the model tagged as a gene next to ``chronic obstructive pulmonary
@@ -78,7 +81,7 @@ from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, BooleanType, StringType, StructType
 
 from kazu_spark.config import Config, DisambiguationConfig, FuzzyConfig, LinkingConfig, TierConfig
-from kazu_spark.linking.abbreviations import short_forms_batch
+from kazu_spark.linking.abbreviations import short_forms_batch, spelled_short_forms
 from kazu_spark.linking.batch import CONCEPT_TEXT_SYNONYMS, TermTable, batch_supported, link_with_table
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
 from kazu_spark.linking.driver_terms import driver_terms
@@ -113,6 +116,7 @@ _MATCH_SCHEMA = ddl(LINK_MATCH)
 #: the entity columns a document's row in ``_link_in_tasks`` leaves null
 _ENTITY_TEXT = ("entity_id", "mention", "entity_class")
 _SHORT_FORM_SCHEMA = "doc_id string, short string, long string, long_start int, long_end int"
+_SPELLED_SCHEMA = "doc_id string, mention string, entity_class string, long string"
 
 
 @session_pandas_udf(StringType())
@@ -270,17 +274,21 @@ def _cascade(
     return found if found is not None else queries.sparkSession.createDataFrame([], _MATCH_SCHEMA)
 
 
-def _abbreviation_queries(entities: DataFrame, documents: DataFrame, memory_limit_mb: float | None) -> DataFrame:
+def _abbreviation_queries(entities: DataFrame, documents: DataFrame | None, memory_limit_mb: float | None) -> DataFrame:
     """Lookups of the long form, in the entity's own class, for every entity that is a short form
-    defined in its document."""
+    defined in its document, or else an acronym another mention of its document and class spells."""
     mentions = entities.select("entity_id", "doc_id", "mention", "entity_class")
-    texts = documents.select("doc_id", "text").join(mentions.select("doc_id").distinct(), "doc_id", "left_semi")
-    forms = texts.mapInPandas(
-        lambda batches: map(short_forms_batch, guard_memory(batches, memory_limit_mb)), _SHORT_FORM_SCHEMA
-    )
-    return mentions.join(forms.withColumnRenamed("short", "mention"), ["doc_id", "mention"]).select(
-        "entity_id", "doc_id", F.lit("abbreviation").alias("via"), F.col("long").alias("query"), "entity_class"
-    )
+    spelled = mentions.select("doc_id", "mention", "entity_class").distinct()
+    spelled = spelled.groupBy("doc_id").applyInPandas(spelled_short_forms, _SPELLED_SCHEMA)
+    long = mentions.join(spelled, ["doc_id", "mention", "entity_class"]).withColumn("via", F.lit("spelled"))
+    if documents is not None:
+        texts = documents.select("doc_id", "text").join(mentions.select("doc_id").distinct(), "doc_id", "left_semi")
+        forms = texts.mapInPandas(
+            lambda batches: map(short_forms_batch, guard_memory(batches, memory_limit_mb)), _SHORT_FORM_SCHEMA
+        ).withColumnRenamed("short", "mention")
+        defined = mentions.join(forms, ["doc_id", "mention"]).withColumn("via", F.lit("abbreviation"))
+        long = defined.unionByName(long.join(forms, ["doc_id", "mention"], "left_anti"), allowMissingColumns=True)
+    return long.select("entity_id", "doc_id", "via", F.col("long").alias("query"), "entity_class")
 
 
 def _candidate_facts(concepts: DataFrame, candidates: DataFrame, generic: frozenset[str]) -> DataFrame:
@@ -640,19 +648,22 @@ def link_entities(
     queries = entities.select(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"
     )
-    if cfg.abbreviations and documents is not None:
+    if cfg.abbreviations:
         queries = queries.unionByName(_abbreviation_queries(entities, documents, context.cfg.worker_memory_limit_mb))
     index = build_term_index(terms, {source.name: source.tier for source in cfg.ontologies})
     links = _cascade(queries, terms, index, cfg, context)
-    if cfg.abbreviations and documents is not None:  # an entity's long-form links replace its own (batch.py)
-        via_long_form = F.col("via") == "abbreviation"
+    if cfg.abbreviations:  # an entity's long-form links replace its own (batch.py)
+        own = F.col("via") == "mention"
+        via_long_form = ~own
         loose = F.col("strategy").isin(*LOOSE_STRATEGIES)
         entity = Window.partitionBy("entity_id")
-        named = F.max((~via_long_form & ~loose).cast("int")).over(entity) == 1
+        named = F.max((own & ~loose).cast("int")).over(entity) == 1
+        has_own = F.max(own.cast("int")).over(entity) == 1
+        usable = ((F.col("via") == "abbreviation") & ~(loose & named)) | ((F.col("via") == "spelled") & ~has_own)
         links = (
-            links.withColumn("usable", via_long_form & ~(loose & named))
+            links.withColumn("usable", usable)
             .withColumn("has_long_form", F.max(F.col("usable").cast("int")).over(entity))
-            .where(F.col("usable") | (~via_long_form & (F.col("has_long_form") == 0)))
+            .where(F.col("usable") | (own & (F.col("has_long_form") == 0)))
             .drop("usable", "has_long_form")
             .withColumn("strategy", F.when(via_long_form, "abbreviation").otherwise(F.col("strategy")))
             .withColumn("score", F.when(via_long_form, ABBREVIATION_SCALE).otherwise(1.0) * F.col("score"))

@@ -17,7 +17,13 @@ back to fuzzy matching:
    ``anemia``, ``nephrotoxic`` -> ``nephrotoxicity``, ``dyskinetic`` -> ``dyskinesia``, ``edematous`` ->
    ``edema``; and ``-ical`` -> ``-ic`` on every word (``neurological disease`` -> ``neurologic disease``);
 5. **leading qualifier dropped** -- ``familial gastric cancer`` -> ``gastric cancer`` (``familial``,
-   ``hereditary``, ``sporadic`` ... in ``_QUALIFIERS``).
+   ``hereditary``, ``sporadic`` ... in ``_QUALIFIERS``); for diseases also a course or extent
+   (``metastatic breast cancer``, ``posttransplant lymphoproliferative disorder``: ``_DISEASE_QUALIFIERS``),
+   a stage (``stage II colorectal cancer``) and a cause or marker before the name (``ribavirin-induced
+   hemolytic anemia``, ``estrogen receptor-positive breast carcinomas``: ``_DISEASE_CAUSES``). MeSH files
+   these under the disease itself, and the rewrite is only tried on a miss; for chemicals a drug's salt
+   (``metformin hydrochloride`` -> ``metformin``, ``heparin sodium``: ``_SALTS``), which MeSH files under the
+   drug;
 6. **one name of a neoplasm for another** (diseases) -- ``prostate carcinoma`` -> ``prostate neoplasm``,
    ``liver tumors`` -> ``liver cancer``: MeSH files an organ's carcinomas, tumours and cancers under one
    ``<organ> Neoplasms`` concept, whose synonyms rarely list every head noun;
@@ -52,6 +58,22 @@ _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
 _QUALIFIERS = frozenset(
     {"familial", "hereditary", "inherited", "sporadic", "isolated", "congenital", "idiopathic", "primary", "human"}
 )
+#: leading words of a disease name that give its course, extent or setting, not another disease
+_DISEASE_QUALIFIERS = frozenset(
+    {"metastatic", "advanced", "severe", "progressive", "fatal", "bilateral", "unilateral", "posttransplant"}
+)
+#: "<cause or marker> induced|associated|related|positive|negative <disease>" (the hyphen is gone in a key)
+_DISEASE_CAUSES = re.compile(r"^(?:\S+ ){1,3}?(?:induced|associated|related|positive|negative) (?=\S)")
+#: the counter-ion of a drug's salt, last word of a chemical name ("lidocaine hydrochloride"); not "sulfate"
+#: or "acetate", which also name esters that are compounds of their own (pregnenolone sulfate)
+_SALTS = frozenset(
+    {"hydrochloride", "dihydrochloride", "hydrobromide", "sodium", "potassium", "maleate", "mesylate", "tartrate"}
+    | {"citrate", "fumarate", "succinate", "besylate"}
+)
+#: what is left of "cancer-associated diseases" or "stage III disease" names no disease of its own
+_BARE_HEADS = frozenset({"disease", "disorder", "condition", "syndrome", "illness", "lesion"})
+#: a stage or grade before the name, and a two-word setting ("post-transplant" is "post transplant" in a key)
+_DISEASE_PREFIX = re.compile(r"^(?:(?:stage|grade) \S+|post transplant) (?=\S)")
 #: the neoplasm head nouns MeSH's names use (rule 6): what another head noun is swapped for
 _NEOPLASM_NAMES = ("neoplasm", "cancer", "tumor")
 #: head nouns that name a neoplasm (rule 6), the last word of a normalised disease key
@@ -137,10 +159,18 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
     if words:
         keys.append(" ".join(w[:-2] if w.endswith("ical") else w for w in words))
         keys += [normalise(" ".join([*words[:-1], noun]), entity_class) for noun in _noun_forms(words[-1])]
-    if entity_class == "disease" and len(words) > 1 and words[-1] in _NEOPLASM_HEADS:
+    disease = entity_class == "disease"
+    if disease and len(words) > 1 and words[-1] in _NEOPLASM_HEADS:
         keys += [" ".join([*words[:-1], head]) for head in _NEOPLASM_NAMES if head != words[-1]]
-    if len(words) > 1 and words[0] in _QUALIFIERS:
-        keys += _rewrites(" ".join(words[1:]), entity_class)
+    rest = ""
+    if len(words) > 1 and (words[0] in _QUALIFIERS or (disease and words[0] in _DISEASE_QUALIFIERS)):
+        rest = " ".join(words[1:])
+    elif disease and (prefix := _DISEASE_CAUSES.match(key) or _DISEASE_PREFIX.match(key)):
+        rest = key[prefix.end() :]
+    elif entity_class == "drug" and len(words) > 1 and words[-1] in _SALTS:
+        rest = " ".join(words[:-1])
+    if rest and not (disease and rest in _BARE_HEADS):
+        keys += _rewrites(rest, entity_class)
     return keys
 
 
