@@ -194,20 +194,26 @@ def _expands(short: str, long: str) -> bool:
         >>> _expands("OAB", "overactive bladder"), _expands("PDGF", "PDGFRbeta"), _expands("PDGF", "PDGF receptor")
         (True, False, False)
     """
-    last_word = [w for w in _WORD_SPLIT.split(long) if w][-1].lower()
-    return not long.lower().startswith(short.lower()) and short[-1].lower() in last_word
+    return not long.lower().startswith(short.lower()) and short[-1].lower() in _last_word(long)
+
+
+def _last_word(text: str) -> str:
+    """The last word of ``text``, lower case (``""`` when it has none)."""
+    words = [w for w in _WORD_SPLIT.split(text) if w]
+    return words[-1].lower() if words else ""
 
 
 def spelled_short_forms(mentions: pd.DataFrame) -> pd.DataFrame:
     """Acronym mentions and the long form another mention of their class in the same document spells
     (``mentions``: doc_id, mention, entity_class): one row (doc_id, mention, entity_class, long) each.
 
-    An acronym (upper case, 2-10 characters, a plural ``s`` allowed) that is not defined in parentheses is
-    still a short form when a longer mention of its document and class explains it by the Schwartz–Hearst
+    An acronym (upper case, 2-10 characters, a plural ``s`` allowed) is a short form when a longer mention
+    of its document and class explains it by the Schwartz–Hearst
     rule of :func:`best_long_form` (and the published checks), does not start with the acronym and ends
     with a word that has its last letter (:func:`_expands`). Of several, the one whose word initials spell
     most of the acronym wins (``SLE``: ``systemic lupus erythematosus``, not ``status epilepticus``), then the
-    shortest, then the first in alphabetical order, so the answer does not depend on the rows' order.
+    shortest, then the first in alphabetical order, so the answer does not depend on the rows' order. Linking
+    uses a row only where the document does not define the acronym in parentheses (:func:`short_forms_batch`).
 
     Example:
         >>> rows = pd.DataFrame({"doc_id": ["d"] * 3, "mention": ["overactive bladder", "OAB", "PGs"],
@@ -215,17 +221,25 @@ def spelled_short_forms(mentions: pd.DataFrame) -> pd.DataFrame:
         >>> spelled_short_forms(rows).to_dict("records")
         [{'doc_id': 'd', 'mention': 'OAB', 'entity_class': 'disease', 'long': 'overactive bladder'}]
     """
+    groups: dict[tuple[str, str], set[str]] = {}
+    rows = zip(mentions["doc_id"], mentions["mention"], mentions["entity_class"], strict=True)
+    for doc_id, mention, entity_class in rows:
+        if isinstance(mention, str):  # a null mention spells nothing
+            groups.setdefault((doc_id, entity_class), set()).add(mention)
     records = []
-    distinct = mentions[["doc_id", "mention", "entity_class"]].drop_duplicates()
-    for (doc_id, entity_class), group in distinct.groupby(["doc_id", "entity_class"], sort=True):
-        texts = sorted(group["mention"])
-        for short in texts:
-            acronym = _ACRONYM.fullmatch(short)
-            if acronym is None or not _is_short_form(short):
-                continue
+    for (doc_id, entity_class), texts in sorted(groups.items()):
+        acronyms = {text: match for text in texts if (match := _ACRONYM.fullmatch(text)) and _is_short_form(text)}
+        longs = [(text, _last_word(text)) for text in sorted(texts.difference(acronyms))]
+        for short, acronym in sorted(acronyms.items()):
             letters = short[: len(short) - len(acronym["plural"])]
-            longs = (best_long_form(letters, text) for text in texts if text != short and not _ACRONYM.fullmatch(text))
-            found = [long for long in longs if long is not None and _accept(short, long) and _expands(letters, long)]
+            found = [
+                long
+                for text, last_word in longs
+                if letters[-1].lower() in last_word  # what _expands asks of the suffix's last word, the text's
+                and (long := best_long_form(letters, text)) is not None
+                and _accept(short, long)
+                and _expands(letters, long)
+            ]
             if found:
                 best = min(found, key=lambda long: (-_initials_spelled(letters, long), len(long), long))
                 records.append((doc_id, short, entity_class, best))
