@@ -375,14 +375,19 @@ def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
     (``LOOSE_STRATEGIES``) where the entity has a link by name of its own; the long form another mention
     spells (via ``spelled``) is used only by an entity without any link of its own."""
     own = links["via"] == "mention"
-    loose = links["strategy"].isin(LOOSE_STRATEGIES)
-    entity = links["entity_id"]
+    affected = links["entity_id"].isin(links.loc[~own, "entity_id"].unique())
+    if not affected.any():  # no short form in the batch: nothing to judge (grouping every link costs seconds)
+        return links
+    part = links[affected]
+    own, loose, entity = own[affected], part["strategy"].isin(LOOSE_STRATEGIES), part["entity_id"]
     named = (own & ~loose).groupby(entity).transform("max")
-    usable = ((links["via"] == "abbreviation") & ~(loose & named)) | (
-        (links["via"] == "spelled") & ~own.groupby(entity).transform("max")
+    usable = ((part["via"] == "abbreviation") & ~(loose & named)) | (
+        (part["via"] == "spelled") & ~own.groupby(entity).transform("max")
     )
     has_long = usable.groupby(entity).transform("max")
-    kept = links[usable | (own & ~has_long)].copy()
+    keep = ~affected
+    keep[part.index] = usable | (own & ~has_long)
+    kept = links[keep].copy()
     long = kept["via"] != "mention"
     kept.loc[long, "strategy"] = "abbreviation"
     kept["score"] = np.where(long, ABBREVIATION_SCALE, 1.0) * kept["score"]
