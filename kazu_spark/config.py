@@ -117,6 +117,12 @@ class OntologySource(BaseModel):
         description="dictionary lookup order: tier 0 sources first (train curations), then 1 (the default), "
         "then 2 (fallbacks); a mention one tier's synonyms match never reaches the next",
     )
+    species_from_documents: bool = Field(
+        False,
+        description="pubtator only: a curated concept that no other source of its class names (a rat gene, where "
+        "the gene sources are human and mouse) takes as metadata tax_id the species its training documents mention "
+        "most, so linking.gene_species keeps it to papers on that species",
+    )
     abbreviate_binomials: bool = Field(
         False,
         description="the source's terms are its binomial names and synonyms with the genus cut to its initial "
@@ -138,8 +144,8 @@ class OntologySource(BaseModel):
             raise ValueError(f"columns (a column mapping) is required by, and only allowed for, {TABLE_FORMATS}")
         if (self.format == "pubtator") != bool(self.annotation_types):
             raise ValueError("annotation_types is required by, and only allowed for, the pubtator format")
-        if self.exclude_documents and self.format != "pubtator":
-            raise ValueError("exclude_documents only applies to the pubtator format")
+        if (self.exclude_documents or self.species_from_documents) and self.format != "pubtator":
+            raise ValueError("exclude_documents and species_from_documents only apply to the pubtator format")
         if self.xref_target and self.format not in XREF_FORMATS:
             raise ValueError(f"xref_target applies to the formats {XREF_FORMATS} only (ids or xrefs to map by)")
         return self

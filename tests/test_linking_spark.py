@@ -542,6 +542,48 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
     assert [(r["concept_id"], r["strategy"]) for r in kept] == [("NCBIGene:13595", "exact")]
 
 
+def test_genes_only_a_curation_names_keep_to_papers_on_their_species(spark: SparkSession, batch_entities: int) -> None:
+    """A train split's rat gene (``species_from_documents``) is a rat paper's link, and a human paper's "mTOR"
+    is looked up again among human genes; a species whose genes only curations give comes after the symbols."""
+    curation = OntologySource(
+        name="C", format="pubtator", entity_class="gene", path="train.txt", annotation_types=["GeneOrGeneProduct"],
+        species_from_documents=True, tier=0,
+    )  # fmt: skip
+    curated = [  # the curation's majority ids: a rat gene and a yeast gene, which no gene source here holds
+        _term("NCBIGene:56718", "mTOR", "mTOR", "gene", source="C", tax_id="10116"),
+        _term("NCBIGene:856096", "CTR9", "Cdp1", "gene", source="C", tax_id="4932"),
+    ]
+    taxa = [
+        _term("NCBITaxon:10116", "Rattus norvegicus", "rats", "species", rank="species"),
+        _term("NCBITaxon:4932", "Saccharomyces cerevisiae", "yeast", "species", rank="species"),
+    ]
+    human_mtor = _term("NCBIGene:2475", "MTOR", "MTOR", "gene", tax_id="9606")
+    mentions = [  # (entity id, document, mention, class)
+        ("h-human", "human-paper", "human", "species"), ("h-mTOR", "human-paper", "mTOR", "gene"),
+        ("r-rats", "rat-paper", "rats", "species"), ("r-mTOR", "rat-paper", "mTOR", "gene"),
+        ("r-p53", "rat-paper", "p53", "gene"),  # no rat gene of that name: the default species' stays
+        ("y-yeast", "yeast-named", "yeast", "species"), ("y-Il6", "yeast-named", "Il6", "gene"),
+        ("y-Trp53", "yeast-named", "Trp53", "gene"), ("y-p53", "yeast-named", "p53", "gene"),  # mouse symbols
+    ]  # fmt: skip
+    rows = [(e, d, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, d, m, c in mentions]
+    terms = spark.createDataFrame([*GENE_TERMS, *curated, *taxa, human_mtor], ONTOLOGY_TERMS)
+    cfg = _cfg(batch_entities)
+    cfg = cfg.model_copy(update={"ontologies": [*cfg.ontologies, curation]})
+    genes = [e for e, _, _, c in mentions if c == "gene"]
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, cfg)
+    got = {
+        (r["entity_id"], r["concept_id"], r["strategy"]) for r in links.where(F.col("entity_id").isin(genes)).collect()
+    }
+    assert got == {
+        ("h-mTOR", "NCBIGene:2475", "species"),
+        ("r-mTOR", "NCBIGene:56718", "exact"),
+        ("r-p53", "NCBIGene:7157", "exact"),
+        ("y-Il6", "NCBIGene:16193", "exact"),
+        ("y-Trp53", "NCBIGene:22059", "exact"),
+        ("y-p53", "NCBIGene:22059", "exact"),
+    }
+
+
 def test_links_append_to_an_entity_links_table_of_an_older_version(
     spark: SparkSession, terms: DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -277,6 +277,36 @@ def test_pubtator_curations_leave_out_the_documents_of_an_evaluation_split(tmp_p
         OntologySource(name="X", format="obo", entity_class="drug", path="x.obo", exclude_documents=[str(devel)])
 
 
+def test_pubtator_gene_curations_take_their_documents_species_unless_a_gene_source_names_them(
+    tmp_path: Path,
+) -> None:
+    """A rat gene of a train split becomes a rat gene (linking.gene_species then keeps it to rat papers); a
+    gene the human gene_info names keeps that organism only: one taxon per concept."""
+    train = tmp_path / "train.txt"
+    train.write_text(
+        "1|t|Bax and p53 in rats and one mouse.\n1|a|x\n1\t0\t3\tBax\tGeneOrGeneProduct\t24887\n"
+        "1\t8\t11\tp53\tGeneOrGeneProduct\t7157\n1\t15\t19\trats\tOrganismTaxon\t10116\n"
+        "1\t28\t33\tmouse\tOrganismTaxon\t10090\n1\t15\t19\trats\tOrganismTaxon\t10116\n\n"
+        "2|t|Bax.\n2|a|x\n2\t0\t3\tBax\tGeneOrGeneProduct\t24887\n\n",  # no species named: no vote
+        encoding="utf-8",
+    )
+    human = OntologySource(name="NCBIGene", format="gene_info", entity_class="gene", path=str(DATA / "gene_info.tsv"))
+    curations = OntologySource(
+        name="C", format="pubtator", entity_class="gene", path=str(train), annotation_types=["GeneOrGeneProduct"],
+        species_from_documents=True,
+    )  # fmt: skip
+    rows = list(parse_source(curations, sources=[human, curations]))
+    metadata = {(row["concept_id"], row["synonym"]): row["metadata"] for row in rows}
+    assert metadata == {  # rats twice, a mouse once: a rat gene
+        ("NCBIGene:24887", "Bax"): {"tax_id": "10116"},
+        ("NCBIGene:7157", "p53"): {},  # TP53 of the human gene_info: its tax_id 9606 is the concept's
+    }
+    plain = curations.model_copy(update={"species_from_documents": False})
+    assert all(not row["metadata"] for row in parse_source(plain, sources=[human, plain]))
+    with pytest.raises(ValidationError):
+        OntologySource(name="X", format="obo", entity_class="gene", path="x.obo", species_from_documents=True)
+
+
 def test_source_validation() -> None:
     with pytest.raises(ValidationError):
         OntologySource(name="X", format="obo", entity_class="planet", path="x.obo")

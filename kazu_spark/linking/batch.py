@@ -12,8 +12,9 @@ documents both ways and compares every row.
 ``terms`` is the part of ``ontology_terms`` the batch can reach, with ``rank``, ``parents`` and ``tax_id``
 taken out of ``metadata``: every row whose synonym, normalised synonym or its upper case equals a lookup key
 (:func:`lookup_keys`), plus every row of the concepts those rows name; ``concept_rows`` fetches the rows of
-concepts found otherwise (fuzzy). ``versions`` and ``gene_taxa`` are facts of the whole table: each source's
-``source_version``, and the taxa of the gene classes' concepts.
+concepts found otherwise (fuzzy). ``versions``, ``gene_taxa`` and ``curated_taxa`` are facts of the whole
+table: each source's ``source_version``, the taxa of the gene classes' concepts that a gene source (not a
+curation) gives, and those only curations give (``species_from_documents``).
 
 Example (a disease mention, one MEDIC synonym):
     >>> entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": ["Asthma"],
@@ -76,6 +77,8 @@ class TermFacts:
     versions: dict[str, str | None]
     gene_taxa: set[str]
     concept_rows: Callable[[set[str]], pd.DataFrame]
+    #: the taxa of gene concepts that only curations give (the species of their training documents)
+    curated_taxa: set[str] = field(default_factory=set)
     #: concept_id -> its ``|``-joined is_a parents, of every concept that has some (genus-to-species walks it)
     parents: Mapping[str, str] = field(default_factory=dict)
     #: keyed lookups (entity_id, doc_id, via, key, entity_class) -> fuzzy LINK_MATCH rows
@@ -533,8 +536,10 @@ def _prefer_document_species(
     gene_terms = terms[terms["concept_id"].isin(taxon_of.keys())]  # every source's synonyms of those genes
     judged = links.merge(genes, on=["entity_id", "via"])
     judged["taxon"] = judged["concept_id"].map(taxon_of)
-    doc_taxa = _document_taxa(links, queries, {f"NCBITaxon:{t}" for t in facts.gene_taxa}, cfg)
-    doc_taxa = _symbol_taxa(judged, cfg) | doc_taxa  # a species mention outweighs the spelling
+    covered = {f"NCBITaxon:{t}" for t in facts.gene_taxa}
+    curated = _document_taxa(links, queries, {f"NCBITaxon:{t}" for t in facts.curated_taxa}, cfg)
+    spelt = _symbol_taxa(judged[judged["taxon"].isin(covered)], cfg)
+    doc_taxa = curated | spelt | _document_taxa(links, queries, covered, cfg)  # the order of linking.species
     judged["doc_taxon"] = judged["doc_id"].map(doc_taxa).fillna(cfg.default_taxon)
     of_document = judged["taxon"] == judged["doc_taxon"]
     any_of_document = of_document.groupby(judged["entity_id"]).transform("max").astype(bool)
@@ -705,7 +710,7 @@ class TermTable:
         self._labels: pd.Series | None = None
         self._indexes: dict[tuple[frozenset[str], int], dict] = {}
         self._versions: dict[str, str | None] | None = None
-        self._taxa: dict[tuple[str, ...], set[str]] = {}
+        self._taxa: dict[tuple[tuple[str, ...], ...], tuple[set[str], set[str]]] = {}
         self._parents: dict[str, str] | None = None
         self._encoder_texts: dict[bool, pd.Series] = {}
         self._codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
@@ -766,11 +771,15 @@ class TermTable:
             self._parents = dict(zip(rows["concept_id"], rows["parents"], strict=True))
         return self._parents
 
-    def gene_taxa(self, gene_classes: Collection[str]) -> set[str]:
-        """The ``tax_id`` values of the concepts of ``gene_classes``."""
-        key = tuple(sorted(gene_classes))
+    def gene_taxa(self, gene_classes: Collection[str], curated: Collection[str] = ()) -> tuple[set[str], set[str]]:
+        """The ``tax_id`` values of the concepts of ``gene_classes``: those the sources other than ``curated``
+        give, and those only ``curated`` sources give."""
+        key = (tuple(sorted(gene_classes)), tuple(sorted(curated)))
         if key not in self._taxa:
-            self._taxa[key] = set(self.table.loc[self.table["entity_class"].isin(key), "tax_id"].dropna())
+            rows = self.table[self.table["entity_class"].isin(key[0])]
+            by_curation = rows["source"].isin(key[1])
+            covered = set(rows.loc[~by_curation, "tax_id"].dropna())
+            self._taxa[key] = covered, set(rows.loc[by_curation, "tax_id"].dropna()) - covered
         return self._taxa[key]
 
     def fuzzy_indexes(self, classes: Collection[str], max_index_terms: int, skip_sources: frozenset[str]) -> dict:
@@ -822,9 +831,11 @@ def link_with_table(
             return pd.DataFrame(columns=MATCH)
         return embedding_matches(missed, whole, embedder, cfg.embedding.classes)
 
+    gene_taxa, curated_taxa = whole.gene_taxa(cfg.gene_species.gene_classes, cfg.curated_sources())
     facts = TermFacts(
         versions=whole.versions(),
-        gene_taxa=whole.gene_taxa(cfg.gene_species.gene_classes),
+        gene_taxa=gene_taxa,
+        curated_taxa=curated_taxa,
         concept_rows=lambda ids: table[table["concept_id"].isin(ids)][TERM_COLUMNS],
         parents=whole.parents() if cfg.genus_to_species else {},
         fuzzy=fuzzy,

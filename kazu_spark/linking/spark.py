@@ -673,7 +673,7 @@ def link_entities(
         links = _prefer_specific(links, queries, index, generic)
     if cfg.gene_species.enabled:
         lookup = partial(_species_lookup, index=index)
-        links = prefer_document_species(links, queries, index.concepts, cfg.gene_species, lookup)
+        links = prefer_document_species(links, queries, index.concepts, cfg.gene_species, lookup, cfg.curated_sources())
     if cfg.disambiguation.enabled:
         limit = context.cfg.worker_memory_limit_mb
         links = _disambiguate(

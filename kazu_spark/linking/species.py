@@ -12,8 +12,12 @@ step (``linking.gene_species``):
    gene concept's label) the document's gene mentions spell exactly, case included, where at least
    ``symbol_votes`` distinct ones are that species' and more than any other's: ``Ctr9``, ``Sox2`` and ``Gata6``
    are mouse symbols (MGI writes them so, HGNC ``CTR9``), in a paper on mouse embryos that only says
-   "embryos". Otherwise ``default_taxon`` (human). One symbol is not enough: ``Hp`` (haptoglobin) in a
-   clinical paper is an abbreviation, not a mouse gene.
+   "embryos". Without either, the species its mentions link to most among those whose genes only curations
+   give (``species_from_documents``: BioRED's rat genes, so a rat paper keeps them): a curation holds a few
+   genes of such a species, and one mention of yeast in a paper whose genes spell mouse symbols does not make
+   it a yeast paper. Otherwise ``default_taxon`` (human). One symbol is not enough: ``Hp`` (haptoglobin) in a
+   clinical paper is an abbreviation, not a mouse gene. Only the symbols of a gene source vote (a curation's
+   label is its most frequent mention).
 2. A gene mention with a candidate of that species keeps those candidates (and any without a known taxon)
    and drops the other species' ones.
 3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name,
@@ -62,12 +66,22 @@ def _gene_taxa(concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     return _taxed_genes(concepts, cfg).select("concept_id", taxon).distinct()
 
 
+def _split_taxa(concepts: DataFrame, cfg: GeneSpeciesConfig, curated: frozenset[str]) -> tuple[DataFrame, DataFrame]:
+    """(taxon) of the gene concepts' taxa that a source other than the ``curated`` ones gives, and of those only
+    ``curated`` sources give (``species_from_documents``)."""
+    taxa = _taxed_genes(concepts, cfg).select(
+        F.concat(F.lit("NCBITaxon:"), "tax_id").alias("taxon"), F.col("source").isin(*curated).alias("curated")
+    )
+    covered = taxa.where(~F.col("curated")).select("taxon").distinct()
+    return covered, taxa.where("curated").select("taxon").distinct().join(covered, "taxon", "left_anti")
+
+
 def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
-    """(doc_id, doc_taxon) for the documents with a species mention of a taxon some gene source covers."""
+    """(doc_id, doc_taxon) for the documents with a species mention of one of ``taxa`` (column ``taxon``)."""
     species = queries.where(F.col("entity_class") == cfg.species_class).select("entity_id", "via")
     counts = (
         links.join(species, ["entity_id", "via"], "left_semi")
-        .join(taxa.select(F.col("taxon").alias("concept_id")).distinct(), "concept_id", "left_semi")
+        .join(taxa.select(F.col("taxon").alias("concept_id")), "concept_id", "left_semi")
         .groupBy("doc_id", "concept_id")
         .agg(F.countDistinct("entity_id").alias("mentions"))
     )
@@ -127,24 +141,32 @@ def _symbol_orthologues(stranded: DataFrame, concepts: DataFrame, cfg: GeneSpeci
 
 
 def prefer_document_species(
-    links: DataFrame, queries: DataFrame, concepts: DataFrame, cfg: GeneSpeciesConfig, lookup: Lookup
+    links: DataFrame,
+    queries: DataFrame,
+    concepts: DataFrame,
+    cfg: GeneSpeciesConfig,
+    lookup: Lookup,
+    curated: frozenset[str] = frozenset(),
 ) -> DataFrame:
     """``links`` (LINK_MATCH) with gene mentions narrowed to, or looked up again among, the genes of their
     document's species (module doc). ``queries``: the lookups (entity_id, doc_id, via, query, entity_class);
-    ``concepts``: (concept_id, entity_class, tax_id), as :class:`~kazu_spark.linking.term_index.TermIndex` has
-    them; ``lookup(lookups, wanted)``: the LINK_MATCH rows of those lookups' normalised names among the
-    concepts of ``wanted``."""
+    ``concepts``: (concept_id, source, entity_class, tax_id), as :class:`~kazu_spark.linking.term_index.TermIndex`
+    has them; ``lookup(lookups, wanted)``: the LINK_MATCH rows of those lookups' normalised names among the
+    concepts of ``wanted``; ``curated``: the curation sources (their taxa come last, module doc)."""
     fields = LINK_MATCH.fieldNames()
     taxa = _gene_taxa(concepts, cfg)
+    covered, curated_taxa = _split_taxa(concepts, cfg, curated)
     genes = queries.where(F.col("entity_class").isin(cfg.gene_classes)).select("entity_id", "via")
     entity = Window.partitionBy("entity_id")
     of_document = F.col("taxon") == F.col("doc_taxon")
     taxed = links.join(genes, ["entity_id", "via"], "left_semi").join(taxa, "concept_id", "left")
+    by_curation = _document_taxa(links, queries, curated_taxa, cfg).withColumnRenamed("doc_taxon", "curated_taxon")
     judged = (
-        taxed.join(_document_taxa(links, queries, taxa, cfg), "doc_id", "left")
-        .join(_symbol_taxa(taxed, cfg), "doc_id", "left")
-        .withColumn("doc_taxon", F.coalesce("doc_taxon", "symbol_taxon", F.lit(cfg.default_taxon)))
-        .drop("symbol_taxon")
+        taxed.join(_document_taxa(links, queries, covered, cfg), "doc_id", "left")
+        .join(_symbol_taxa(taxed.join(covered, "taxon", "left_semi"), cfg), "doc_id", "left")
+        .join(by_curation, "doc_id", "left")
+        .withColumn("doc_taxon", F.coalesce("doc_taxon", "symbol_taxon", "curated_taxon", F.lit(cfg.default_taxon)))
+        .drop("symbol_taxon", "curated_taxon")
         .withColumn("any_of_document", F.max(F.coalesce(of_document, F.lit(False))).over(entity))
         .withColumn("all_foreign", F.min(F.col("taxon").isNotNull()).over(entity) & ~F.col("any_of_document"))
         .localCheckpoint(eager=True)

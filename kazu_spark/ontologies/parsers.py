@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TextIO, TypedDict
 
 from kazu_spark.config import ColumnMapping, OntologySource
-from kazu_spark.documents.pubtator import document_ids, read_pubtator
+from kazu_spark.documents.pubtator import CORPUS_CLASSES, PubtatorDocument, document_ids, read_pubtator
 from kazu_spark.paths import resolve_path
 
 _MEDIC_COLUMNS = (
@@ -437,9 +437,9 @@ def parse_table(path: str, fmt: str, columns: ColumnMapping) -> Iterator[Synonym
 
 
 def parse_pubtator_curations(
-    path: str, annotation_types: list[str], exclude_documents: Iterable[str] = ()
+    path: str, annotation_types: list[str], exclude_documents: Iterable[str] = (), species: bool = False
 ) -> Iterator[SynonymRow]:
-    """Curated synonyms from a PubTator corpus's gold annotations of ``annotation_types``, leaving out the
+    r"""Curated synonyms from a PubTator corpus's gold annotations of ``annotation_types``, leaving out the
     documents whose id is a document of a file in ``exclude_documents`` (BioRED's train split holds 44
     abstracts of BC5CDR's devel split: their mentions would be memory, not linking, on BC5CDR devel).
 
@@ -447,16 +447,31 @@ def parse_pubtator_curations(
     concept, or every part of a composite (``cholestatic hepatitis``: Cholestasis|Hepatitis, so the mention
     links both); ties keep every tied annotation, which then links ambiguously. ``-1`` annotations are
     skipped. A concept's label is its most frequent mention. Use TRAIN splits only: evaluating on the split
-    the curations came from measures memory, not linking.
+    the curations came from measures memory, not linking. With ``species``, a concept's metadata ``tax_id`` is
+    the species (``document_species``) of most of the documents that annotate it (ties: the least id).
+
+    Example (a rat paper's gene):
+        >>> import tempfile
+        >>> lines = ["1|t|Bax in rats", "1|a|", "1\t0\t3\tBax\tGeneOrGeneProduct\t24887",
+        ...          "1\t7\t11\trats\tOrganismTaxon\t10116"]
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        ...     _ = f.write("\n".join(lines) + "\n")
+        >>> rows = parse_pubtator_curations(f.name, ["GeneOrGeneProduct"], species=True)
+        >>> [(r["concept_id"], r["metadata"]) for r in rows]
+        [('NCBIGene:24887', {'tax_id': '10116'})]
     """
     excluded = document_ids(exclude_documents)
     votes: dict[str, Counter[tuple[str, ...]]] = {}
+    taxa: dict[str, Counter[str]] = {}
     for doc in read_pubtator(path):
         if doc.doc_id in excluded:
             continue
+        taxon = document_species(doc) if species else None
         for mention in doc.mentions:
             if mention.corpus_type in annotation_types and mention.concept_ids:
                 votes.setdefault(mention.mention.strip(), Counter())[tuple(sorted(mention.concept_ids))] += 1
+                for concept in mention.concept_ids if taxon else ():
+                    taxa.setdefault(concept, Counter())[taxon] += 1
     by_concept: dict[str, Counter[str]] = {}
     for text, annotated in votes.items():
         top = max(annotated.values())
@@ -465,10 +480,35 @@ def parse_pubtator_curations(
                 by_concept.setdefault(concept, Counter())[text] += n
     for concept, texts in sorted(by_concept.items()):
         label = texts.most_common(1)[0][0]
-        yield _row(concept, label, label, "label", {})
+        metadata = {"tax_id": _most_common(taxa[concept])} if concept in taxa else {}
+        yield _row(concept, label, label, "label", metadata)
         for text in sorted(texts):
             if text != label:
-                yield _row(concept, label, text, "curated", {})
+                yield _row(concept, label, text, "curated", metadata)
+
+
+def document_species(doc: PubtatorDocument) -> str | None:
+    """The NCBI Taxonomy id (bare, as gene_info's ``tax_id``) that a document's species annotations name most
+    (ties: the least id), None without any: the organism its genes most likely belong to.
+
+    Example:
+        >>> from kazu_spark.documents.pubtator import GoldMention
+        >>> rats = GoldMention("1", 0, 4, "rats", "OrganismTaxon", ("NCBITaxon:10116",))
+        >>> document_species(PubtatorDocument("1", mentions=[rats, rats])), document_species(PubtatorDocument("2"))
+        ('10116', None)
+    """
+    named = Counter(
+        i.removeprefix("NCBITaxon:")
+        for m in doc.mentions
+        if CORPUS_CLASSES.get(m.corpus_type) == "species"
+        for i in m.concept_ids
+    )
+    return _most_common(named) if named else None
+
+
+def _most_common(counts: Counter[str]) -> str:
+    """The most counted key of ``counts``; ties: the least key."""
+    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 def concept_aliases(concept_id: str, metadata: Mapping[str, str | None]) -> list[str]:
@@ -574,7 +614,7 @@ def parse_source(
         rows = parse_table(path, source.format, source.columns)
     elif source.annotation_types:
         excluded = [resolve_path(other, base) for other in source.exclude_documents]
-        rows = parse_pubtator_curations(path, source.annotation_types, excluded)
+        rows = parse_pubtator_curations(path, source.annotation_types, excluded, source.species_from_documents)
         if ontologies := label_sources(source, sources):
             described = tuple(s.model_dump_json() for s in ontologies)
             rows = with_labels(rows, _labels(described, str(base or ""), _file_stamps(ontologies, base)))
@@ -634,7 +674,8 @@ def with_labels(rows: Iterable[SynonymRow], labels: Mapping[str, str]) -> Iterat
     """Curation ``rows`` with the label an ontology gives their concept, where it gives one: a curation's
     own label is only its most frequent mention (``tumor`` for Neoplasms, ``patients`` for *Homo
     sapiens*), which a link should not carry as the concept's name. The relabelled label row becomes a
-    ``curated`` synonym.
+    ``curated`` synonym. Such a row also drops the ``tax_id`` its documents gave it (``species``): the
+    ontology's (a gene source's) organism is the concept's, one taxon per concept.
 
     Example:
         >>> rows = [SynonymRow(concept_id="MESH:D020123", default_label="rapamycin", synonym="rapamycin",
@@ -645,11 +686,12 @@ def with_labels(rows: Iterable[SynonymRow], labels: Mapping[str, str]) -> Iterat
     """
     for row in rows:
         label = labels.get(row["concept_id"])
-        if label is None or label == row["default_label"]:
+        if label is None:
             yield row
-        else:
-            kind = "curated" if row["synonym_type"] == "label" else row["synonym_type"]
-            yield {**row, "default_label": label, "synonym_type": kind}
+            continue
+        metadata = {key: value for key, value in row["metadata"].items() if key != "tax_id"}
+        kind = "curated" if row["synonym_type"] == "label" and label != row["default_label"] else row["synonym_type"]
+        yield {**row, "default_label": label, "synonym_type": kind, "metadata": metadata}
 
 
 def source_checksum(

@@ -126,7 +126,8 @@ def curation_sources(
 
     MeSH 2015's table has descriptor names only, so these curations are where chemicals' entry terms
     (``rapamycin`` for Sirolimus) come from. ``exclude_devel`` leaves out the train documents that are
-    another corpus's devel documents; the bundled cuts have them left out already.
+    another corpus's devel documents; the bundled cuts have them left out already. Gene curations take
+    their documents' species (``species_from_documents``): BioRED's rat genes are rat genes.
 
     Example:
         >>> sources = curation_sources("/data/linking")
@@ -148,6 +149,7 @@ def curation_sources(
             path=f"{root}/{corpus}/train.txt",
             annotation_types=types,
             exclude_documents=[f"{root}/{other}/devel.txt" for other in _OVERLAPS.get(corpus, []) if exclude_devel],
+            species_from_documents=entity_class == "gene",
             tier=tier,
         )
         for corpus, entity_class, types in CURATIONS
