@@ -136,3 +136,11 @@ def test_a_drug_s_salt_is_looked_up_by_the_drug(mention: str, drug: str) -> None
     assert variant_keys(mention, "drug") == [normalise(drug, "drug")]
     assert variant_keys("sodium", "drug") == [] and variant_keys(mention, "disease") == []
     assert variant_keys("pregnenolone sulfate", "drug") == []  # an ester, a compound of its own
+
+
+def test_a_number_in_parentheses_after_a_letter_is_kept_before_the_parentheses_are_dropped() -> None:
+    """``histamine H(3)-receptor`` is the H3 receptor: dropping ``(3)`` alone would leave another receptor's key."""
+    keys = variant_keys("histamine H(3)-receptor", "gene")
+    assert keys[0] == normalise("histamine H3 receptor", "gene")
+    assert normalise("histamine H receptor", "gene") in keys[1:]  # the dropped form still comes, after it
+    assert variant_keys("interleukin (IL)-6", "gene")[0] == normalise("interleukin-6", "gene")  # no letter before

@@ -9,7 +9,9 @@ back to fuzzy matching:
    ``breast and/or ovarian cancer``, ``breast/ovarian cancer``: each conjunct with the shared head of
    the last one (``breast cancer``, ``ovarian cancer``), first conjunct first; a conjunct that already
    has several words keeps its own (``colon cancer and leukemia``);
-2. **parentheses dropped** -- ``glucose-6-phosphate dehydrogenase (G6PD) deficiency``;
+2. **parentheses dropped** -- ``glucose-6-phosphate dehydrogenase (G6PD) deficiency``; a number or charge in
+   parentheses right after a letter is first kept as written without them (``histamine H(3)-receptor`` ->
+   ``histamine H3-receptor``, ``Ca(2+)``);
 3. **"A of (the) B" reordered** -- ``deficiency of C2`` -> ``c2 deficiency``, ``cancer of the breast``
    -> ``breast cancer``;
 4. **adjective to noun** on the last word -- ``hypertensive`` -> ``hypertension``, ``epileptic`` ->
@@ -53,6 +55,8 @@ from kazu_spark.linking.normalise import names_something, normalise
 _CONJUNCTION = re.compile(r"\s*,?\s+(?:and\s*/\s*or|and|or|&)\s+|\s*/\s*|\s*,\s*", re.IGNORECASE)
 _TRAILING_NUMBER = re.compile(r"(?P<stem>.*?)\d+")
 _PARENTHESES = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
+#: a number or charge in parentheses right after a letter: ``H(3)``, ``alpha(2)``, ``Ca(2+)``
+_SUBSCRIPT = re.compile(r"(?<=[A-Za-z])\((\d+[+-]?)\)")
 _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
 #: leading words whose removal leaves the core of a disease name
 _QUALIFIERS = frozenset(
@@ -152,7 +156,7 @@ def conjuncts(text: str) -> list[str]:
 def _rewrites(text: str, entity_class: str) -> list[str]:
     """Keys of one phrase under rules 2-6 (see the module doc), the phrase's own key first."""
     key = normalise(_PARENTHESES.sub("", text), entity_class)
-    keys = [normalise(text, entity_class), key]
+    keys = [normalise(text, entity_class), normalise(_SUBSCRIPT.sub(r"\1", text), entity_class), key]
     if of := _OF.match(key):
         keys.append(normalise(f"{of['tail']} {of['head']}", entity_class))
     words = key.split()
