@@ -461,6 +461,11 @@ class LinkingConfig(_Strict):
         "anything over a generic concept (linking.preferences, docs/linking_preferences.md)",
     )
     gene_species: GeneSpeciesConfig = Field(default_factory=GeneSpeciesConfig)
+    gene_families: bool = Field(
+        True,
+        description="a gene family mention (PARs, MMPs) links the members its document names (PAR-1, PAR2, MMP-9), "
+        "unless one of its own links is one of them; the gene classes of gene_species (kazu_spark.linking.families)",
+    )
     genus_to_species: bool = Field(
         True,
         description="a mention linked to a genus, in a document whose other mentions link exactly one species of "

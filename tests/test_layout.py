@@ -64,6 +64,7 @@ PURE = (
     "linking.normalise",
     "linking.variants",
     "linking.abbreviations",
+    "linking.families",
     "linking.fuzzy",
     "linking.disambiguate",
     "linking.encoder",

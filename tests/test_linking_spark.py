@@ -584,6 +584,44 @@ def test_genes_only_a_curation_names_keep_to_papers_on_their_species(spark: Spar
     }
 
 
+FAMILY_TERMS = [  # mouse PAR-1 and PAR-2, and a gene whose alias is the family's name; BMPs; CD3 and CD31
+    _term("NCBIGene:14063", "F2rl1", "Par2", "gene", tax_id="10090"),
+    _term("NCBIGene:245877", "Map7d1", "Par", "gene", tax_id="10090"),
+    _term("NCBIGene:650", "BMP2", "BMP2", "gene", tax_id="9606"),
+    _term("NCBIGene:652", "BMP4", "BMP4", "gene", tax_id="9606"),
+    _term("NCBIGene:652", "BMP4", "BMP", "gene", tax_id="9606"),
+    _term("NCBIGene:916", "CD3E", "CD3", "gene", tax_id="9606"),
+    _term("NCBIGene:5175", "PECAM1", "CD31", "gene", tax_id="9606"),
+]
+
+
+def test_a_gene_family_links_the_members_its_document_names(spark: SparkSession, batch_entities: int) -> None:
+    mentions = [  # (entity id, document, mention, class)
+        ("p-mice", "par-paper", "mice", "species"),
+        ("p-PAR", "par-paper", "PAR", "gene"),  # an alias of Map7d1, no member: the members replace it
+        ("p-PARs", "par-paper", "PARs", "gene"),  # no link of its own: the members'
+        ("p-PAR1", "par-paper", "PAR1", "gene"), ("p-PAR2", "par-paper", "PAR2", "gene"),
+        ("b-BMP", "bmp-paper", "BMP", "gene"),  # its own link, BMP4, is a member's: kept
+        ("b-BMP2", "bmp-paper", "BMP2", "gene"), ("b-BMP4", "bmp-paper", "BMP4", "gene"),
+        ("c-CD3", "cd-paper", "CD3", "gene"), ("c-CD31", "cd-paper", "CD31", "gene"),  # CD31 is no CD3
+    ]  # fmt: skip
+    rows = [(e, d, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, d, m, c in mentions]
+    terms = spark.createDataFrame([*GENE_TERMS, *FAMILY_TERMS], ONTOLOGY_TERMS)
+    entities = spark.createDataFrame(rows, schema=ENTITIES)
+    families = ["p-PAR", "p-PARs", "b-BMP", "c-CD3"]
+    links = link_entities(entities, terms, _cfg(batch_entities)).where(F.col("entity_id").isin(families)).collect()
+    got = {(r["entity_id"], r["concept_id"], r["strategy"], r["ambiguous"]) for r in links}
+    assert got == {
+        ("p-PAR", "NCBIGene:14062", "family", True), ("p-PAR", "NCBIGene:14063", "family", True),
+        ("p-PARs", "NCBIGene:14062", "family", True), ("p-PARs", "NCBIGene:14063", "family", True),
+        ("b-BMP", "NCBIGene:652", "exact", False),
+        ("c-CD3", "NCBIGene:916", "exact", False),
+    }  # fmt: skip
+    off = _cfg(batch_entities, {"linking.gene_families": "false"})
+    alone = link_entities(entities.where("doc_id = 'par-paper'"), terms, off).where("entity_id = 'p-PAR'").collect()
+    assert [r["concept_id"] for r in alone] == ["NCBIGene:245877"]
+
+
 def test_links_append_to_an_entity_links_table_of_an_older_version(
     spark: SparkSession, terms: DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,6 +42,7 @@ from kazu_spark.config import GeneSpeciesConfig, LinkingConfig
 from kazu_spark.linking.abbreviations import short_forms_batch, spelled_short_forms
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, ontology_named, resolve_document
 from kazu_spark.linking.embedding import encoder_keys
+from kazu_spark.linking.families import family_members
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.genus import ANCESTOR_HOPS, is_genus_rank, is_species_rank, model_species, species_of_genus
 from kazu_spark.linking.normalise import normalise
@@ -50,6 +51,7 @@ from kazu_spark.linking.scores import (
     ABBREVIATION_SCALE,
     EMBEDDING_SCALE,
     EXACT_SCORE,
+    FAMILY_SCORE,
     LOOSE_STRATEGIES,
     NORMALISED_SCORE,
     SPECIES_SCORE,
@@ -565,6 +567,29 @@ def _prefer_document_species(
     return _concat([others, kept, untouched], MATCH)
 
 
+def _family_links(links: pd.DataFrame, queries: pd.DataFrame, gene_classes: list[str]) -> pd.DataFrame:
+    """Family mentions linked to the concepts of the members their document names, unless one of their own
+    links already is one of those (``linking.gene_families``, :mod:`kazu_spark.linking.families`)."""
+    genes = queries[(queries["via"] == "mention") & queries["entity_class"].isin(gene_classes)]
+    genes = genes[["entity_id", "doc_id", "query", "entity_class"]].rename(columns={"query": "mention"})
+    pairs = family_members(genes[["doc_id", "mention", "entity_class"]].drop_duplicates())
+    if pairs.empty:
+        return links
+    named = genes.rename(columns={"entity_id": "member_id", "mention": "member"})
+    members = genes.merge(pairs, on=["doc_id", "mention", "entity_class"]).merge(
+        named, on=["doc_id", "entity_class", "member"]
+    )[["entity_id", "member_id"]]
+    found = links.rename(columns={"entity_id": "member_id"}).merge(members.drop_duplicates(), on="member_id")
+    own = set(zip(links["entity_id"], links["concept_id"], strict=True))
+    kept = {e for e, c in zip(found["entity_id"], found["concept_id"], strict=True) if (e, c) in own}
+    found = found[~found["entity_id"].isin(kept)]
+    keys = ["entity_id", "doc_id", "concept_id", "source"]
+    family = least_per_group(found, keys, default_label="default_label", matched_synonym="matched_synonym")
+    family = family.assign(via="mention", strategy="family", score=FAMILY_SCORE, resolution=None)
+    family["ambiguous"] = _several_concepts(family)
+    return _concat([links[~links["entity_id"].isin(set(family["entity_id"]))], family], list(links.columns))
+
+
 def concept_texts(rows: pd.DataFrame) -> dict[str, str]:
     """concept_id -> its least label and first 30 distinct synonyms in order, ``CONCEPT_TEXT_SEPARATOR``-joined
     (what context disambiguation compares with the document)."""
@@ -681,6 +706,8 @@ def link_batch(
         links = _disambiguate(links, terms, documents, cfg.disambiguation.margin, cfg)
     else:
         links = links.assign(resolution=None)
+    if cfg.gene_families:
+        links = _family_links(links, queries, cfg.gene_species.gene_classes)
     if cfg.genus_to_species:
         links = _species_of_genus(links, terms, facts, cfg.model_organisms)
     links = links.reset_index(drop=True)

@@ -1,8 +1,8 @@
 """The scores of the linking strategies, shared by the Spark cascade and the pandas batch path.
 
-A dictionary link outranks a looser one: exact 1.0, normalised 0.9, variant and species 0.85, a model organism
-taken for its bare genus 0.7, and fuzzy or embedding 0.8 x cosine; a short form's link scores 0.95 x its long
-form's.
+A dictionary link outranks a looser one: exact 1.0, normalised 0.9, variant and species 0.85, a gene family's
+members 0.8, a model organism taken for its bare genus 0.7, and fuzzy or embedding 0.8 x cosine; a short form's
+link scores 0.95 x its long form's.
 
 Example:
     >>> EXACT_SCORE > NORMALISED_SCORE > VARIANT_SCORE >= FUZZY_SCALE
@@ -17,6 +17,8 @@ SPECIES_SCORE = 0.85
 #: a genus mention taken for its model organism, with no species of the genus named in its document: an
 #: assumption, so a medium-confidence link (``linking.tiers``)
 MODEL_ORGANISM_SCORE = 0.7
+#: a gene family mention linked to the members its document names (``linking.gene_families``)
+FAMILY_SCORE = 0.8
 #: a fuzzy link scores this times its cosine similarity
 FUZZY_SCALE = 0.8
 #: an embedding link scores this times its cosine similarity (as fuzzy: below every dictionary strategy)

@@ -86,6 +86,7 @@ from kazu_spark.linking.batch import CONCEPT_TEXT_SYNONYMS, TermTable, batch_sup
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
 from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding_spark import ClassMatrices, embedding_matches
+from kazu_spark.linking.families import FAMILY_SCHEMA, family_members
 from kazu_spark.linking.fuzzy import FuzzyIndex, class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.genus import ANCESTOR_HOPS, model_species, species_of_genus
 from kazu_spark.linking.normalise import normalise
@@ -93,6 +94,7 @@ from kazu_spark.linking.preferences import SPECIES_RANKS, concept_of, is_broad, 
 from kazu_spark.linking.scores import (
     ABBREVIATION_SCALE,
     EXACT_SCORE,
+    FAMILY_SCORE,
     LOOSE_STRATEGIES,
     NORMALISED_SCORE,
     SPECIES_SCORE,
@@ -289,6 +291,35 @@ def _abbreviation_queries(entities: DataFrame, documents: DataFrame | None, memo
         defined = mentions.join(forms, ["doc_id", "mention"]).withColumn("via", F.lit("abbreviation"))
         long = defined.unionByName(long.join(forms, ["doc_id", "mention"], "left_anti"), allowMissingColumns=True)
     return long.select("entity_id", "doc_id", "via", F.col("long").alias("query"), "entity_class")
+
+
+def _family_links(links: DataFrame, queries: DataFrame, gene_classes: list[str]) -> DataFrame:
+    """Family mentions linked to the concepts of the members their document names, unless one of their own
+    links already is one of those (``linking.gene_families``; ``_family_links`` of batch.py in pandas)."""
+    mention = (F.col("via") == "mention") & F.col("entity_class").isin(*gene_classes)
+    genes = queries.where(mention).select("entity_id", "doc_id", F.col("query").alias("mention"), "entity_class")
+    pairs = genes.select("doc_id", "mention", "entity_class").distinct()
+    pairs = pairs.groupBy("doc_id").applyInPandas(family_members, FAMILY_SCHEMA)
+    named = genes.select(
+        F.col("entity_id").alias("member_id"), "doc_id", F.col("mention").alias("member"), "entity_class"
+    )
+    members = genes.join(pairs, ["doc_id", "mention", "entity_class"]).join(named, ["doc_id", "entity_class", "member"])
+    found = links.withColumnRenamed("entity_id", "member_id").join(
+        members.select("entity_id", "member_id"), "member_id"
+    )
+    kept = found.join(links.select("entity_id", "concept_id"), ["entity_id", "concept_id"], "left_semi")
+    found = found.join(kept.select("entity_id"), "entity_id", "left_anti")
+    family = (
+        found.groupBy("entity_id", "doc_id", "concept_id", "source")
+        .agg(F.min("default_label").alias("default_label"), F.min("matched_synonym").alias("matched_synonym"))
+        .withColumn("via", F.lit("mention"))
+        .withColumn("strategy", F.lit("family"))
+        .withColumn("score", F.lit(FAMILY_SCORE))
+        .withColumn("resolution", F.lit(None).cast("string"))
+        .withColumn("ambiguous", several_concepts("entity_id"))
+    )
+    replaced = links.join(family.select("entity_id").distinct(), "entity_id", "left_anti")
+    return replaced.unionByName(family.select(*links.columns))
 
 
 def _candidate_facts(concepts: DataFrame, candidates: DataFrame, generic: frozenset[str]) -> DataFrame:
@@ -681,6 +712,8 @@ def link_entities(
         )
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
+    if cfg.gene_families:
+        links = _family_links(links, queries, cfg.gene_species.gene_classes)
     if cfg.genus_to_species:
         links = _species_of_genus(links, index, cfg.model_organisms)
     return _select_view(
