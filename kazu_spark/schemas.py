@@ -107,8 +107,8 @@ ENTITY_LINKS = _schema(
         "strategy",
         StringType(),
         False,
-        "exact, normalised, variant, fuzzy_tfidf, embedding, abbreviation (linking.spark), species (linking.species) "
-        "or a custom step's",
+        "exact, normalised, variant, fuzzy_tfidf, embedding, abbreviation (linking.spark), species (linking.species), "
+        "family (linking.families), model_organism (linking.genus) or a custom step's",
     ),
     (
         "score",
