@@ -712,8 +712,8 @@ def link_entities(
         )
     else:
         links = links.withColumn("resolution", F.lit(None).cast("string"))
-    if cfg.gene_families:
-        links = _family_links(links, queries, cfg.gene_species.gene_classes)
+    if cfg.gene_families:  # the family step reads the links three times: materialised once, not recomputed
+        links = _family_links(links.localCheckpoint(eager=True), queries, cfg.gene_species.gene_classes)
     if cfg.genus_to_species:
         links = _species_of_genus(links, index, cfg.model_organisms)
     return _select_view(
