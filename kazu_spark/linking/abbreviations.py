@@ -203,6 +203,25 @@ def _last_word(text: str) -> str:
     return words[-1].lower() if words else ""
 
 
+def texts_by_document(mentions: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
+    """(doc_id, entity_class) -> the distinct mention texts of that document and class (``mentions``: doc_id,
+    mention, entity_class; a null mention names nothing): what the rules that read a document's other mentions
+    (:func:`spelled_short_forms`, :func:`~kazu_spark.linking.families.family_members`) group by. Plain dicts, not
+    a pandas groupby: they run on every partition of the tasks engine.
+
+    Example:
+        >>> texts_by_document(pd.DataFrame({"doc_id": ["d", "d", "d"], "mention": ["OAB", None, "OAB"],
+        ...                                 "entity_class": ["disease"] * 3}))
+        {('d', 'disease'): {'OAB'}}
+    """
+    groups: dict[tuple[str, str], set[str]] = {}
+    rows = zip(mentions["doc_id"], mentions["mention"], mentions["entity_class"], strict=True)
+    for doc_id, mention, entity_class in rows:
+        if isinstance(mention, str):
+            groups.setdefault((doc_id, entity_class), set()).add(mention)
+    return groups
+
+
 def spelled_short_forms(mentions: pd.DataFrame) -> pd.DataFrame:
     """Acronym mentions and the long form another mention of their class in the same document spells
     (``mentions``: doc_id, mention, entity_class): one row (doc_id, mention, entity_class, long) each.
@@ -221,13 +240,8 @@ def spelled_short_forms(mentions: pd.DataFrame) -> pd.DataFrame:
         >>> spelled_short_forms(rows).to_dict("records")
         [{'doc_id': 'd', 'mention': 'OAB', 'entity_class': 'disease', 'long': 'overactive bladder'}]
     """
-    groups: dict[tuple[str, str], set[str]] = {}
-    rows = zip(mentions["doc_id"], mentions["mention"], mentions["entity_class"], strict=True)
-    for doc_id, mention, entity_class in rows:
-        if isinstance(mention, str):  # a null mention spells nothing
-            groups.setdefault((doc_id, entity_class), set()).add(mention)
     records = []
-    for (doc_id, entity_class), texts in sorted(groups.items()):
+    for (doc_id, entity_class), texts in sorted(texts_by_document(mentions).items()):
         acronyms = {text: match for text in texts if (match := _ACRONYM.fullmatch(text)) and _is_short_form(text)}
         longs = [(text, _last_word(text)) for text in sorted(texts.difference(acronyms))]
         for short, acronym in sorted(acronyms.items()):

@@ -26,6 +26,7 @@ import re
 
 import pandas as pd
 
+from kazu_spark.linking.abbreviations import texts_by_document
 from kazu_spark.linking.normalise import normalise
 
 #: the columns :func:`family_members` returns (its Spark schema, as a DDL string)
@@ -48,13 +49,9 @@ def family_members(mentions: pd.DataFrame) -> pd.DataFrame:
     """(doc_id, mention, entity_class, member) for every mention that names a family and each mention of its
     document and class that names a member of it (module doc); ``mentions``: doc_id, mention, entity_class.
     Sorted, so the answer does not depend on the rows' order."""
-    groups: dict[tuple[str, str], dict[str, str]] = {}
-    rows = zip(mentions["doc_id"], mentions["mention"], mentions["entity_class"], strict=True)
-    for doc_id, mention, entity_class in rows:
-        if isinstance(mention, str):  # a null mention names nothing
-            groups.setdefault((doc_id, entity_class), {})[mention] = normalise(mention, entity_class)
     records = []
-    for (doc_id, entity_class), keys in sorted(groups.items()):
+    for (doc_id, entity_class), texts in sorted(texts_by_document(mentions).items()):
+        keys = {text: normalise(text, entity_class) for text in texts}
         for mention, key in sorted(keys.items()):
             stem = _stem(key)
             if stem is None:
