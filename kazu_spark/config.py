@@ -430,6 +430,12 @@ class GeneSpeciesConfig(_Strict):
         "human genes; a human paper's 'CIMP' is not the mouse gene Ebp) and is otherwise left unlinked; false "
         "keeps every candidate",
     )
+    named_species: bool = Field(
+        True,
+        description="a gene phrase that directly follows a species mention in its document ('human L-FABP' in a "
+        "mouse paper) is read in that species, not the document's, wherever the paper names it (its short form "
+        "too); needs the documents' texts",
+    )
     gene_classes: list[str] = Field(default_factory=lambda: ["gene"], description="entity classes this applies to")
     species_class: str = Field("species", description="the entity class whose links name the document's species")
 

@@ -65,6 +65,7 @@ PURE = (
     "linking.variants",
     "linking.abbreviations",
     "linking.families",
+    "linking.named_species",
     "linking.fuzzy",
     "linking.disambiguate",
     "linking.encoder",

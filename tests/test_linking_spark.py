@@ -584,6 +584,49 @@ def test_genes_only_a_curation_names_keep_to_papers_on_their_species(spark: Spar
     }
 
 
+def test_a_gene_the_text_names_a_species_for_is_that_species_gene(spark: SparkSession, batch_entities: int) -> None:
+    """'human interleukin 6 (IL-6)' in a mouse paper is the human gene, its short form too; a phrase named after
+    two species, or after a species no gene source covers, keeps its document's species."""
+    texts = {
+        "transgene": "Mice that express human interleukin 6 (IL-6) and mouse p53 were crossed; IL-6 rose in mice.",
+        "both": "The mouse p53 and the human p53 differ in humans, human cells and patients.",
+        "uncovered": "The rat Il6 was measured in mice.",
+    }
+    mentions = [  # (entity id, document, mention, class)
+        ("t-Mice", "transgene", "Mice", "species"), ("t-human", "transgene", "human", "species"),
+        ("t-mouse", "transgene", "mouse", "species"), ("t-mice", "transgene", "mice", "species"),
+        ("t-long", "transgene", "interleukin 6", "gene"),  # named human in a mouse paper: human
+        ("t-IL-6", "transgene", "IL-6", "gene"),  # its short form, alone later too: human
+        ("t-p53", "transgene", "p53", "gene"),  # named mouse: as the document
+        ("b-mouse", "both", "mouse", "species"), ("b-human", "both", "human", "species"),
+        ("b-humans", "both", "humans", "species"), ("b-human2", "both", "human", "species"),
+        ("b-p53", "both", "p53", "gene"),  # named mouse and human: the document's species, human
+        ("u-rat", "uncovered", "rat", "species"), ("u-mice", "uncovered", "mice", "species"),
+        ("u-Il6", "uncovered", "Il6", "gene"),  # no rat genes here: the document's species, mouse
+    ]  # fmt: skip
+    rows = [(e, d, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, d, m, c in mentions]
+    interleukin = [
+        _term("NCBIGene:3569", "IL6", "interleukin 6", "gene", tax_id="9606"),
+        _term("NCBIGene:16193", "Il6", "interleukin 6", "gene", tax_id="10090"),
+        _term("NCBITaxon:10116", "Rattus norvegicus", "rat", "species", rank="species"),
+    ]
+    terms = spark.createDataFrame([*GENE_TERMS, *interleukin], ONTOLOGY_TERMS)
+    entities = spark.createDataFrame(rows, schema=ENTITIES)
+    documents = spark.createDataFrame(list(texts.items()), "doc_id string, text string")
+    genes = [e for e, _, _, c in mentions if c == "gene"]
+
+    def linked(overrides: dict[str, str] | None = None) -> set[tuple[str, str]]:
+        links = link_entities(entities, terms, _cfg(batch_entities, overrides), documents)
+        return {(r["entity_id"], r["concept_id"]) for r in links.where(F.col("entity_id").isin(genes)).collect()}
+
+    assert linked() == {
+        ("t-long", "NCBIGene:3569"), ("t-IL-6", "NCBIGene:3569"), ("t-p53", "NCBIGene:22059"),
+        ("b-p53", "NCBIGene:7157"), ("u-Il6", "NCBIGene:16193"),
+    }  # fmt: skip
+    off = linked({"linking.gene_species.named_species": "false"})
+    assert {("t-long", "NCBIGene:16193"), ("t-IL-6", "NCBIGene:16193")} <= off
+
+
 FAMILY_TERMS = [  # mouse PAR-1 and PAR-2, and a gene whose alias is the family's name; BMPs; CD3 and CD31
     _term("NCBIGene:14063", "F2rl1", "Par2", "gene", tax_id="10090"),
     _term("NCBIGene:245877", "Map7d1", "Par", "gene", tax_id="10090"),

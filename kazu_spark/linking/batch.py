@@ -45,6 +45,7 @@ from kazu_spark.linking.embedding import encoder_keys
 from kazu_spark.linking.families import family_members
 from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.genus import ANCESTOR_HOPS, is_genus_rank, is_species_rank, model_species, species_of_genus
+from kazu_spark.linking.named_species import NAMED_COLUMNS, species_named_before
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.linking.preferences import Concept, concept_of, is_broad, prefer_widened
 from kazu_spark.linking.scores import (
@@ -470,6 +471,24 @@ def _document_taxa(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], c
     return dict(best.drop_duplicates("doc_id")[["doc_id", "concept_id"]].itertuples(index=False))
 
 
+def _named_taxa(
+    links: pd.DataFrame, queries: pd.DataFrame, documents: pd.DataFrame | None, taxa: set[str], cfg: GeneSpeciesConfig
+) -> dict:
+    """entity_id -> the taxon its document's text names right before its mention or long form (one of ``taxa``;
+    :mod:`kazu_spark.linking.named_species`)."""
+    if documents is None or not cfg.named_species:
+        return {}
+    species = queries[queries["entity_class"] == cfg.species_class][["entity_id", "via", "query"]]
+    linked = links.merge(species, on=["entity_id", "via"])
+    linked = linked[linked["concept_id"].isin(taxa)].rename(columns={"query": "phrase", "concept_id": "taxon"})
+    genes = queries[queries["entity_class"].isin(cfg.gene_classes) & queries["doc_id"].isin(set(linked["doc_id"]))]
+    phrases = _concat([linked, genes.rename(columns={"query": "phrase"}).assign(taxon=None)], list(NAMED_COLUMNS))
+    texts = documents[documents["doc_id"].isin(set(linked["doc_id"]))]
+    named = species_named_before(phrases.drop_duplicates(), texts).rename(columns={"phrase": "query"})
+    found = least_per_group(genes.merge(named, on=["doc_id", "query"]), ["entity_id"], taxon="taxon")
+    return dict(zip(found["entity_id"], found["taxon"], strict=True))
+
+
 def _symbol_taxa(judged: pd.DataFrame, cfg: GeneSpeciesConfig) -> dict:
     """doc_id -> the taxon whose official symbols (labels) its gene mentions spell exactly, case included: at
     least ``cfg.symbol_votes`` distinct ones, more than any other taxon's (linking.species); ``judged``: gene links
@@ -529,9 +548,15 @@ def _symbol_orthologues(
 
 
 def _prefer_document_species(
-    links: pd.DataFrame, queries: pd.DataFrame, terms: pd.DataFrame, facts: TermFacts, cfg: GeneSpeciesConfig
+    links: pd.DataFrame,
+    queries: pd.DataFrame,
+    terms: pd.DataFrame,
+    facts: TermFacts,
+    cfg: GeneSpeciesConfig,
+    documents: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """Gene mentions narrowed to, or looked up again among, their document's species' genes (linking.species)."""
+    """Gene mentions narrowed to, or looked up again among, their document's species' genes (linking.species), or
+    the genes of the species the text names right before them (linking.named_species)."""
     genes = queries[queries["entity_class"].isin(cfg.gene_classes)][["entity_id", "via"]]
     taxed = _taxed_genes(terms, cfg.gene_classes)
     taxon_of = dict(zip(taxed["concept_id"], "NCBITaxon:" + taxed["tax_id"], strict=True))
@@ -539,10 +564,13 @@ def _prefer_document_species(
     judged = links.merge(genes, on=["entity_id", "via"])
     judged["taxon"] = judged["concept_id"].map(taxon_of)
     covered = {f"NCBITaxon:{t}" for t in facts.gene_taxa}
-    curated = _document_taxa(links, queries, {f"NCBITaxon:{t}" for t in facts.curated_taxa}, cfg)
+    curated_taxa = {f"NCBITaxon:{t}" for t in facts.curated_taxa}
+    curated = _document_taxa(links, queries, curated_taxa, cfg)
     spelt = _symbol_taxa(judged[judged["taxon"].isin(covered)], cfg)
     doc_taxa = curated | spelt | _document_taxa(links, queries, covered, cfg)  # the order of linking.species
-    judged["doc_taxon"] = judged["doc_id"].map(doc_taxa).fillna(cfg.default_taxon)
+    named = _named_taxa(links, queries, documents, covered | curated_taxa, cfg)
+    judged["doc_taxon"] = judged["entity_id"].map(named).fillna(judged["doc_id"].map(doc_taxa))
+    judged["doc_taxon"] = judged["doc_taxon"].fillna(cfg.default_taxon)
     of_document = judged["taxon"] == judged["doc_taxon"]
     any_of_document = of_document.groupby(judged["entity_id"]).transform("max").astype(bool)
     all_foreign = judged["taxon"].notna().groupby(judged["entity_id"]).transform("min").astype(bool) & ~any_of_document
@@ -700,7 +728,7 @@ def link_batch(
     if cfg.prefer_specific:
         links = _prefer_specific(links, queries, terms, generic)
     if cfg.gene_species.enabled:
-        links = _prefer_document_species(links, queries, terms, facts, cfg.gene_species)
+        links = _prefer_document_species(links, queries, terms, facts, cfg.gene_species, documents)
         terms = _with_rows(terms, links, facts)
     if cfg.disambiguation.enabled:
         links = _disambiguate(links, terms, documents, cfg.disambiguation.margin, cfg)

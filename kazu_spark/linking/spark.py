@@ -704,7 +704,8 @@ def link_entities(
         links = _prefer_specific(links, queries, index, generic)
     if cfg.gene_species.enabled:
         lookup = partial(_species_lookup, index=index)
-        links = prefer_document_species(links, queries, index.concepts, cfg.gene_species, lookup, cfg.curated_sources())
+        curated = cfg.curated_sources()
+        links = prefer_document_species(links, queries, index.concepts, cfg.gene_species, lookup, curated, documents)
     if cfg.disambiguation.enabled:
         limit = context.cfg.worker_memory_limit_mb
         links = _disambiguate(

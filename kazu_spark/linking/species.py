@@ -17,7 +17,9 @@ step (``linking.gene_species``):
    genes of such a species, and one mention of yeast in a paper whose genes spell mouse symbols does not make
    it a yeast paper. Otherwise ``default_taxon`` (human). One symbol is not enough: ``Hp`` (haptoglobin) in a
    clinical paper is an abbreviation, not a mouse gene. Only the symbols of a gene source vote (a curation's
-   label is its most frequent mention).
+   label is its most frequent mention). A gene mention whose text, or long form, directly follows a species
+   mention of such a taxon somewhere in the document (``human L-FABP`` in a mouse paper) is read in that
+   species instead (``named_species``, :mod:`kazu_spark.linking.named_species`).
 2. A gene mention with a candidate of that species keeps those candidates (and any without a known taxon)
    and drops the other species' ones.
 3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name,
@@ -46,6 +48,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from kazu_spark.config import GeneSpeciesConfig
+from kazu_spark.linking.named_species import NAMED_SPECIES_SCHEMA, species_named_before
 from kazu_spark.linking.scores import SPECIES_SCORE
 from kazu_spark.linking.term_index import several_concepts
 from kazu_spark.schemas import LINK_MATCH
@@ -93,6 +96,31 @@ def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: G
         .where("rank = 1")
         .select("doc_id", F.col("concept_id").alias("doc_taxon"))
     )
+
+
+def _named_taxa(
+    links: DataFrame, queries: DataFrame, documents: DataFrame, taxa: DataFrame, cfg: GeneSpeciesConfig
+) -> DataFrame:
+    """(entity_id, named_taxon) for the gene mentions whose text, or long form, directly follows a species mention
+    of one of ``taxa`` in their document (:mod:`kazu_spark.linking.named_species`)."""
+    species = queries.where(F.col("entity_class") == cfg.species_class).select("entity_id", "via", "query")
+    linked = links.join(species, ["entity_id", "via"]).join(
+        taxa.select(F.col("taxon").alias("concept_id")), "concept_id", "left_semi"
+    )
+    linked = linked.select("doc_id", F.col("query").alias("phrase"), F.col("concept_id").alias("taxon"))
+    with_species = linked.select("doc_id").distinct()
+    genes = queries.where(F.col("entity_class").isin(cfg.gene_classes)).join(with_species, "doc_id", "left_semi")
+    genes = genes.select("entity_id", "doc_id", F.col("query").alias("phrase"))
+    phrases = linked.unionByName(genes.select("doc_id", "phrase", F.lit(None).cast("string").alias("taxon")))
+    # a doc_id of its own on each side: a cogroup refuses one lineage's column on both
+    texts = documents.join(with_species, "doc_id", "left_semi").select(F.col("doc_id").alias("doc_id"), "text")
+    named = (
+        phrases.distinct()
+        .groupBy("doc_id")
+        .cogroup(texts.groupBy("doc_id"))
+        .applyInPandas(species_named_before, NAMED_SPECIES_SCHEMA)
+    )
+    return genes.join(named, ["doc_id", "phrase"]).groupBy("entity_id").agg(F.min("taxon").alias("named_taxon"))
 
 
 def _symbol_taxa(taxed: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
@@ -147,13 +175,16 @@ def prefer_document_species(
     cfg: GeneSpeciesConfig,
     lookup: Lookup,
     curated: frozenset[str] = frozenset(),
+    documents: DataFrame | None = None,
 ) -> DataFrame:
     """``links`` (LINK_MATCH) with gene mentions narrowed to, or looked up again among, the genes of their
     document's species (module doc). ``queries``: the lookups (entity_id, doc_id, via, query, entity_class);
     ``concepts``: (concept_id, source, entity_class, tax_id), as :class:`~kazu_spark.linking.term_index.TermIndex`
     has them; ``lookup(lookups, wanted)``: the LINK_MATCH rows of those lookups' normalised names among the
-    concepts of ``wanted``; ``curated``: the curation sources (their taxa come last, module doc)."""
+    concepts of ``wanted``; ``curated``: the curation sources (their taxa come last, module doc); ``documents``
+    (doc_id, text): with ``cfg.named_species``, a gene named right after a species mention takes that species."""
     fields = LINK_MATCH.fieldNames()
+    links = links.localCheckpoint(eager=True)  # read five times below: materialised once, not recomputed
     taxa = _gene_taxa(concepts, cfg)
     covered, curated_taxa = _split_taxa(concepts, cfg, curated)
     genes = queries.where(F.col("entity_class").isin(cfg.gene_classes)).select("entity_id", "via")
@@ -161,12 +192,21 @@ def prefer_document_species(
     of_document = F.col("taxon") == F.col("doc_taxon")
     taxed = links.join(genes, ["entity_id", "via"], "left_semi").join(taxa, "concept_id", "left")
     by_curation = _document_taxa(links, queries, curated_taxa, cfg).withColumnRenamed("doc_taxon", "curated_taxon")
+    if documents is not None and cfg.named_species:
+        taxed = taxed.join(
+            _named_taxa(links, queries, documents, covered.unionByName(curated_taxa), cfg), "entity_id", "left"
+        )
+    else:
+        taxed = taxed.withColumn("named_taxon", F.lit(None).cast("string"))
     judged = (
         taxed.join(_document_taxa(links, queries, covered, cfg), "doc_id", "left")
         .join(_symbol_taxa(taxed.join(covered, "taxon", "left_semi"), cfg), "doc_id", "left")
         .join(by_curation, "doc_id", "left")
-        .withColumn("doc_taxon", F.coalesce("doc_taxon", "symbol_taxon", "curated_taxon", F.lit(cfg.default_taxon)))
-        .drop("symbol_taxon", "curated_taxon")
+        .withColumn(
+            "doc_taxon",
+            F.coalesce("named_taxon", "doc_taxon", "symbol_taxon", "curated_taxon", F.lit(cfg.default_taxon)),
+        )
+        .drop("named_taxon", "symbol_taxon", "curated_taxon")
         .withColumn("any_of_document", F.max(F.coalesce(of_document, F.lit(False))).over(entity))
         .withColumn("all_foreign", F.min(F.col("taxon").isNotNull()).over(entity) & ~F.col("any_of_document"))
         .localCheckpoint(eager=True)
