@@ -625,6 +625,8 @@ def test_a_gene_the_text_names_a_species_for_is_that_species_gene(spark: SparkSe
     }  # fmt: skip
     off = linked({"linking.gene_species.named_species": "false"})
     assert {("t-long", "NCBIGene:16193"), ("t-IL-6", "NCBIGene:16193")} <= off
+    alone = linked({"linking.abbreviations": "false", "linking.disambiguation.enabled": "false"})
+    assert ("t-long", "NCBIGene:3569") in alone  # the texts reach the rule without the other text rules
 
 
 FAMILY_TERMS = [  # mouse PAR-1 and PAR-2, and a gene whose alias is the family's name; BMPs; CD3 and CD31

@@ -623,7 +623,8 @@ def _link_in_tasks(
         F.lit(False).alias("is_document"), "doc_id", "entity_id", "mention", "entity_class", text.alias("text")
     )
     with_texts = documents is not None  # the closure below must not hold a DataFrame
-    if documents is not None and (cfg.abbreviations or cfg.disambiguation.enabled):
+    named = cfg.gene_species.enabled and cfg.gene_species.named_species
+    if documents is not None and (cfg.abbreviations or cfg.disambiguation.enabled or named):
         texts = documents.join(entities.select("doc_id").distinct(), "doc_id", "left_semi")
         rows = rows.unionByName(
             texts.select(F.lit(True).alias("is_document"), "doc_id", *(text.alias(c) for c in _ENTITY_TEXT), "text")
