@@ -494,18 +494,24 @@ def _species_of_genus(links: DataFrame, index: TermIndex, model_organisms: Mappi
     its ancestors (``ANCESTOR_HOPS`` joins up the is_a parents, through unranked taxa too, as the pandas pass
     walks them). The model organisms' rows (a few) are collected once and shipped in the UDF's closure."""
     rank = F.lower(F.trim(F.regexp_replace("rank", "_", " ")))
-    facts = (  # per concept over its sources (a curation source has no rank nor parents)
-        index.concepts.where(F.col("rank").isNotNull() | F.col("parents").isNotNull())
-        .groupBy("concept_id")
-        .agg(F.max("rank").alias("rank"), F.max("parents").alias("parents"))
-        .select(
-            "concept_id",
-            F.coalesce(rank == "genus", F.lit(False)).alias("genus_rank"),
-            F.coalesce(rank.isin(*SPECIES_RANKS), F.lit(False)).alias("species_rank"),
-            "parents",
-        )  # fmt: skip
-    )
-    described = links.join(facts.drop("parents"), "concept_id", "left").localCheckpoint(eager=True)
+
+    def facts_of(concepts: DataFrame) -> DataFrame:  # per concept over its sources (a curation has no rank)
+        return (
+            concepts.where(F.col("rank").isNotNull() | F.col("parents").isNotNull())
+            .groupBy("concept_id")
+            .agg(F.max("rank").alias("rank"), F.max("parents").alias("parents"))
+            .select(
+                "concept_id",
+                F.coalesce(rank == "genus", F.lit(False)).alias("genus_rank"),
+                F.coalesce(rank.isin(*SPECIES_RANKS), F.lit(False)).alias("species_rank"),
+                "parents",
+            )  # fmt: skip
+        )
+
+    facts = facts_of(index.concepts)
+    # the linked concepts' facts only: all of them, aggregated and broadcast, had run a 4 GiB driver out of memory
+    linked = facts_of(index.concepts.join(links.select("concept_id").distinct(), "concept_id", "left_semi"))
+    described = links.join(linked.drop("parents"), "concept_id", "left").localCheckpoint(eager=True)
     genus_docs = described.where("genus_rank").select("doc_id").distinct().localCheckpoint(eager=True)
     if genus_docs.isEmpty():
         return described.select(*links.columns)
