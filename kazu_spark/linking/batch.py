@@ -460,11 +460,16 @@ def _prefer_specific(
     return _concat([links[~judge & ~alike], links[alike].assign(ambiguous=True), chosen], MATCH)
 
 
+def _species_links(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], cfg: GeneSpeciesConfig) -> pd.DataFrame:
+    """The links of species mentions to one of ``taxa``, each with its lookup's text (``query``)."""
+    species = queries[queries["entity_class"] == cfg.species_class][["entity_id", "via", "query"]]
+    linked = links.merge(species, on=["entity_id", "via"])
+    return linked[linked["concept_id"].isin(taxa)]
+
+
 def _document_taxa(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], cfg: GeneSpeciesConfig) -> dict:
     """doc_id -> the taxon its species mentions link to most (distinct mentions; ties: default, then least id)."""
-    species = queries[queries["entity_class"] == cfg.species_class][["entity_id", "via"]]
-    linked = links.merge(species, on=["entity_id", "via"])
-    linked = linked[linked["concept_id"].isin(taxa)]
+    linked = _species_links(links, queries, taxa, cfg)
     counts = linked.groupby(["doc_id", "concept_id"], as_index=False)["entity_id"].nunique()
     counts["not_default"] = counts["concept_id"] != cfg.default_taxon
     best = counts.sort_values(["doc_id", "entity_id", "not_default", "concept_id"], ascending=[True, False, True, True])
@@ -478,9 +483,7 @@ def _named_taxa(
     :mod:`kazu_spark.linking.named_species`)."""
     if documents is None or not cfg.named_species:
         return {}
-    species = queries[queries["entity_class"] == cfg.species_class][["entity_id", "via", "query"]]
-    linked = links.merge(species, on=["entity_id", "via"])
-    linked = linked[linked["concept_id"].isin(taxa)].rename(columns={"query": "phrase", "concept_id": "taxon"})
+    linked = _species_links(links, queries, taxa, cfg).rename(columns={"query": "phrase", "concept_id": "taxon"})
     genes = queries[queries["entity_class"].isin(cfg.gene_classes) & queries["doc_id"].isin(set(linked["doc_id"]))]
     phrases = _concat([linked, genes.rename(columns={"query": "phrase"}).assign(taxon=None)], list(NAMED_COLUMNS))
     texts = documents[documents["doc_id"].isin(set(linked["doc_id"]))]

@@ -79,12 +79,18 @@ def _split_taxa(concepts: DataFrame, cfg: GeneSpeciesConfig, curated: frozenset[
     return covered, taxa.where("curated").select("taxon").distinct().join(covered, "taxon", "left_anti")
 
 
+def _species_links(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """The links of species mentions to one of ``taxa`` (column ``taxon``), each with its lookup's text (``query``)."""
+    species = queries.where(F.col("entity_class") == cfg.species_class).select("entity_id", "via", "query")
+    return links.join(species, ["entity_id", "via"]).join(
+        taxa.select(F.col("taxon").alias("concept_id")), "concept_id", "left_semi"
+    )
+
+
 def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     """(doc_id, doc_taxon) for the documents with a species mention of one of ``taxa`` (column ``taxon``)."""
-    species = queries.where(F.col("entity_class") == cfg.species_class).select("entity_id", "via")
     counts = (
-        links.join(species, ["entity_id", "via"], "left_semi")
-        .join(taxa.select(F.col("taxon").alias("concept_id")), "concept_id", "left_semi")
+        _species_links(links, queries, taxa, cfg)
         .groupBy("doc_id", "concept_id")
         .agg(F.countDistinct("entity_id").alias("mentions"))
     )
@@ -103,11 +109,9 @@ def _named_taxa(
 ) -> DataFrame:
     """(entity_id, named_taxon) for the gene mentions whose text, or long form, directly follows a species mention
     of one of ``taxa`` in their document (:mod:`kazu_spark.linking.named_species`)."""
-    species = queries.where(F.col("entity_class") == cfg.species_class).select("entity_id", "via", "query")
-    linked = links.join(species, ["entity_id", "via"]).join(
-        taxa.select(F.col("taxon").alias("concept_id")), "concept_id", "left_semi"
+    linked = _species_links(links, queries, taxa, cfg).select(
+        "doc_id", F.col("query").alias("phrase"), F.col("concept_id").alias("taxon")
     )
-    linked = linked.select("doc_id", F.col("query").alias("phrase"), F.col("concept_id").alias("taxon"))
     with_species = linked.select("doc_id").distinct()
     genes = queries.where(F.col("entity_class").isin(cfg.gene_classes)).join(with_species, "doc_id", "left_semi")
     genes = genes.select("entity_id", "doc_id", F.col("query").alias("phrase"))
