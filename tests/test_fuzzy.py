@@ -126,3 +126,21 @@ def test_a_symbol_is_no_fuzzy_candidate_of_the_same_letters_as_a_word() -> None:
     )  # fmt: skip
     out = fuzzy_batch({"disease": (index, terms)}, batch, FuzzyConfig(min_score=0.5, top_k=3, margin=0.02))
     assert out[["entity_id", "matched_synonym"]].values.tolist() == [["e2", "HIT"], ["e3", "thrombocytopenia"]]
+
+
+def test_a_one_word_mention_is_no_fuzzy_candidate_of_a_longer_name_around_it() -> None:
+    """A cut span (``bladder`` of "bladder cancer", ``damage`` of "liver damage") is not linked to a longer
+    synonym that holds its word, whose n-grams it shares; a number, a salt or ``agent`` added is still its name,
+    a misspelt word still finds its synonym, and a longer mention keeps its nearest longer synonym."""
+    synonyms = ["bladder cancer", "renal damage", "psoriasin 1", "divalproex sodium", "antipsychotic agent",
+                "acute kidney injury", "thrombocytopenia"]  # fmt: skip
+    concepts = ["D001749", "D007674", "G6278", "D014635", "D014150", "D058186", "D013921"]
+    index = FuzzyIndex.build(synonyms, concepts)
+    terms = pd.DataFrame({"source": "S", "concept_id": concepts, "matched_synonym": synonyms, "default_label": "x"})
+    keys = ["bladder", "damage", "psoriasin", "divalproex", "antipsychotic", "kidney injury", "thrombocytopenias"]
+    batch = pd.DataFrame({"entity_id": keys, "doc_id": "d", "via": "mention", "entity_class": "disease", "key": keys})
+    out = fuzzy_batch({"disease": (index, terms)}, batch, FuzzyConfig(min_score=0.5, top_k=3, margin=0.02))
+    assert out[["entity_id", "concept_id"]].values.tolist() == [
+        ["psoriasin", "G6278"], ["divalproex", "D014635"], ["antipsychotic", "D014150"],
+        ["kidney injury", "D058186"], ["thrombocytopenias", "D013921"],
+    ]  # fmt: skip

@@ -24,7 +24,7 @@ back to fuzzy matching:
    a stage (``stage II colorectal cancer``) and a cause or marker before the name (``ribavirin-induced
    hemolytic anemia``, ``estrogen receptor-positive breast carcinomas``: ``_DISEASE_CAUSES``). MeSH files
    these under the disease itself, and the rewrite is only tried on a miss; for chemicals a drug's salt
-   (``metformin hydrochloride`` -> ``metformin``, ``heparin sodium``: ``_SALTS``), which MeSH files under the
+   (``metformin hydrochloride`` -> ``metformin``, ``heparin sodium``: ``SALTS``), which MeSH files under the
    drug;
 6. **one name of a neoplasm for another** (diseases) -- ``prostate carcinoma`` -> ``prostate neoplasm``,
    ``liver tumors`` -> ``liver cancer``: MeSH files an organ's carcinomas, tumours and cancers under one
@@ -70,7 +70,7 @@ _DISEASE_QUALIFIERS = frozenset(
 _DISEASE_CAUSES = re.compile(r"^(?:\S+ ){1,3}?(?:induced|associated|related|positive|negative) (?=\S)")
 #: the counter-ion of a drug's salt, last word of a chemical name ("lidocaine hydrochloride"); not "sulfate"
 #: or "acetate", which also name esters that are compounds of their own (pregnenolone sulfate)
-_SALTS = frozenset(
+SALTS = frozenset(
     {"hydrochloride", "dihydrochloride", "hydrobromide", "sodium", "potassium", "maleate", "mesylate", "tartrate"}
     | {"citrate", "fumarate", "succinate", "besylate"}
 )
@@ -171,7 +171,7 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
         rest = " ".join(words[1:])
     elif disease and (prefix := _DISEASE_CAUSES.match(key) or _DISEASE_PREFIX.match(key)):
         rest = key[prefix.end() :]
-    elif entity_class == "drug" and len(words) > 1 and words[-1] in _SALTS:
+    elif entity_class == "drug" and len(words) > 1 and words[-1] in SALTS:
         rest = " ".join(words[:-1])
     if rest and not (disease and rest in _BARE_HEADS):
         keys += _rewrites(rest, entity_class)
