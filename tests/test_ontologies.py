@@ -105,6 +105,24 @@ def test_obo_escaped_quotes(tmp_path: Path) -> None:
     assert _synonyms(list(parse_obo(str(obo))), "X:1") == {"x": "label", 'the "x" thing': "broad"}
 
 
+def test_a_broad_synonym_that_names_another_term_is_that_term_s(tmp_path: Path) -> None:
+    """CL gives three kinds of Schwann cell the broad synonym "Schwann cell", their parent's name: a mention of
+    it must find the parent alone. A broad synonym no term is named (an acronym) stays a synonym."""
+    obo = tmp_path / "cl.obo"
+    obo.write_text(
+        "[Term]\nid: CL:0002573\nname: Schwann cell\n\n"
+        '[Term]\nid: CL:0002377\nname: immature Schwann cell\nsynonym: "schwann cell" BROAD []\n'
+        'synonym: "iSC" BROAD []\nis_a: CL:0002573 ! Schwann cell\n\n'
+        '[Term]\nid: CL:9\nname: gone cell\nsynonym: "glial cell" BROAD []\nis_obsolete: true\n\n'
+        '[Term]\nid: CL:0000125\nname: glia\nsynonym: "gone cell" BROAD []\n',
+        encoding="utf-8",
+    )
+    rows = list(parse_obo(str(obo)))
+    assert _synonyms(rows, "CL:0002377") == {"immature Schwann cell": "label", "iSC": "broad"}
+    assert _synonyms(rows, "CL:0000125") == {"glia": "label", "gone cell": "broad"}  # an obsolete term's name
+    assert [r["concept_id"] for r in rows if r["synonym"].casefold() == "schwann cell"] == ["CL:0002573"]
+
+
 def test_hgnc() -> None:
     rows = list(parse_hgnc(str(DATA / "hgnc_complete_set.txt")))
     assert "HGNC:1" not in {row["concept_id"] for row in rows}  # entry withdrawn

@@ -195,10 +195,25 @@ def _obo_metadata(tags: list[tuple[str, str]]) -> dict[str, str]:
     return {key: "|".join(ids) for key, ids in values.items()}
 
 
+def _live_terms(path: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """``(label, tags)`` of each non-obsolete ``[Term]`` stanza with an id and a name."""
+    with open_text(path) as handle:
+        for header, block in obo_stanzas(handle):
+            if header != "[Term]":
+                continue
+            tags = list(_obo_tags(block))
+            fields = dict(tags)
+            if fields.get("is_obsolete") != "true" and "id" in fields and "name" in fields:
+                yield fields["name"], tags
+
+
 def parse_obo(path: str) -> Iterator[SynonymRow]:
     """Rows of an OBO file's non-obsolete ``[Term]`` stanzas: ``name`` as label, each ``synonym:`` with
     its scope lower-cased (``exact``, ``related``, ``broad``, ``narrow``); metadata as ``_obo_metadata``.
-    NCBITaxon's rank vocabulary (``NCBITaxon:species``, a rank, not a taxon) is left out.
+    NCBITaxon's rank vocabulary (``NCBITaxon:species``, a rank, not a taxon) is left out, and so is a
+    ``BROAD`` synonym that is another term's name (case aside): CL gives its three kinds of Schwann cell the
+    broad synonym "Schwann cell", the name of their parent, and a mention of that name means the parent. The
+    file is read twice, the first time for the names.
 
     Example:
         >>> row = next(r for r in parse_obo("tests/data/ontologies/ncbitaxon-taxslim.obo") if r["synonym"] == "mouse")
@@ -206,23 +221,21 @@ def parse_obo(path: str) -> Iterator[SynonymRow]:
         {'namespace': 'ncbi_taxonomy', 'alt_ids': 'NCBITaxon:85055', 'xrefs': 'GC_ID:1', \
 'parents': 'NCBITaxon:862507', 'rank': 'species'}
     """
-    with open_text(path) as handle:
-        for header, block in obo_stanzas(handle):
-            if header != "[Term]":
+    names = {label.casefold() for label, _ in _live_terms(path)}
+    for label, tags in _live_terms(path):
+        fields = dict(tags)
+        concept_id = fields["id"]
+        metadata = _obo_metadata(tags)
+        if _RANK_VOCABULARY in (concept_id, *_split(metadata.get("parents", ""))):
+            continue
+        yield _row(concept_id, label, label, "label", metadata)
+        for tag, value in tags:
+            match = _OBO_SYNONYM.match(value) if tag == "synonym" else None
+            if not match:
                 continue
-            tags = list(_obo_tags(block))
-            fields = dict(tags)
-            if fields.get("is_obsolete") == "true" or "id" not in fields or "name" not in fields:
-                continue
-            concept_id, label = fields["id"], fields["name"]
-            metadata = _obo_metadata(tags)
-            if _RANK_VOCABULARY in (concept_id, *_split(metadata.get("parents", ""))):
-                continue
-            yield _row(concept_id, label, label, "label", metadata)
-            for tag, value in tags:
-                match = _OBO_SYNONYM.match(value) if tag == "synonym" else None
-                if match:
-                    yield _row(concept_id, label, _OBO_ESCAPE.sub(r"\1", match[1]), match[2].lower(), metadata)
+            synonym, scope = _OBO_ESCAPE.sub(r"\1", match[1]), match[2].lower()
+            if scope != "broad" or synonym.casefold() == label.casefold() or synonym.casefold() not in names:
+                yield _row(concept_id, label, synonym, scope, metadata)
 
 
 def parse_hgnc(path: str) -> Iterator[SynonymRow]:
