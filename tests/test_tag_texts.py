@@ -128,8 +128,9 @@ def test_the_tagger_is_built_once_per_model_and_settings() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="pyspark still loads on the way: config -> schemas (pyspark types) and runtime.resource_profile "
-    "(task_device); issue 18's lean install removes them; remove this mark then",
+    reason="pyspark still loads on the way: the pure modules take their column order from schemas.py's pyspark "
+    "StructTypes (ner/spans, pipeline/texts, linking/batch) and config its ENTITY_CLASSES; a schema module that "
+    "imports pyspark only when a StructType is asked for would fix it (session 32's note); remove this mark then",
 )
 def test_works_where_pyspark_is_not_installed() -> None:
     code = (
