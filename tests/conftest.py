@@ -95,6 +95,12 @@ def build_model_dir(
     return out
 
 
+def build_encoder_dir(out: Path) -> Path:
+    """A 1-layer BERT whose head has no label of ours: a stand-in for a pretrained encoder, which training gives a
+    new head (a folder with our labels is a tagger that training continues)."""
+    return build_model_dir(out, labels=None, id2label=("LABEL_0", "LABEL_1"), fire=())
+
+
 def sample_rows(n: int) -> list[dict]:
     """The first ``n`` rows of the bundled sample of abstracts (pmid, title, abstract, source)."""
     with open(resolve_path("pkg://kazu_spark/resources/sample/abstracts.jsonl"), encoding="utf-8") as handle:

@@ -21,7 +21,7 @@ from kazu_spark.training.mlm import pretrain_mlm
 from kazu_spark.training.recipe import _train_teachers, train_all, unlabelled_documents
 from kazu_spark.training.soft_labels import dequantise, soft_label_rows
 from kazu_spark.training.train import INITIAL_BIAS, train
-from tests.conftest import build_model_dir
+from tests.conftest import build_encoder_dir, build_model_dir
 from tests.test_training import BC2GM, DOCS, NCBI, write_conll
 
 EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -39,7 +39,7 @@ def corpora(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model_dir(tmp_path_factory.mktemp("base") / "bert")
+    return build_encoder_dir(tmp_path_factory.mktemp("base") / "bert")
 
 
 def _mlm(texts: list[str], base: Path, out: Path, **settings: object) -> dict:

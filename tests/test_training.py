@@ -23,7 +23,7 @@ from kazu_spark.training.label_job import write_soft_labels
 from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.soft_labels import dequantise
 from kazu_spark.training.train import INITIAL_BIAS, train
-from tests.conftest import build_model_dir
+from tests.conftest import build_encoder_dir, build_model_dir
 
 NCBI = [
     ("BRCA1 mutations cause breast cancer", [(3, 5, "Disease")]),
@@ -74,7 +74,7 @@ def corpora(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-layer, 32-wide BERT with the MiniLM tokenizer, standing in for the pretrained encoder."""
-    return build_model_dir(tmp_path_factory.mktemp("base"))
+    return build_encoder_dir(tmp_path_factory.mktemp("base"))
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +110,35 @@ def test_train_alias_trains_a_teacher_and_masks_unannotated_classes(
     for label in ("B-gene", "I-disease"):
         assert bias[BIO_LABELS.index(label)].item() != INITIAL_BIAS
     Tagger.from_dir(tmp_path / "m").tag(["BRCA1 causes breast cancer"])
+
+
+def test_a_tagger_trained_further_keeps_its_head(
+    corpora: Path, teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`train teacher --base-model <a kazu-spark tagger>` starts from its classifier, bias included (a new head's
+    bias is INITIAL_BIAS), so more data refines the bundled model instead of starting its head again."""
+    main(["train", "teacher", "--corpora", str(corpora), "--out", str(tmp_path / "m"), "--base-model", str(teacher),
+          "--layers", "1", "--batch-size", "2", "--max-steps", "1", "--lr", "1e-9"])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["head"] == "the base model's"
+    before = load_file(teacher / "model.safetensors")["classifier.bias"].float()
+    after = load_file(tmp_path / "m" / "model.safetensors")["classifier.bias"].float()
+    gene = BIO_LABELS.index("B-gene")
+    assert before[gene].item() != INITIAL_BIAS and after[gene].item() == pytest.approx(before[gene].item(), abs=1e-3)
+    io = train(corpora, tmp_path / "io", base_model=teacher, num_layers=1, tagging="io",
+               training=TrainingSettings(batch_size=2, max_steps=1, lr=1e-9, show_progress=False))  # fmt: skip
+    assert io["head"] == "new"  # other labels: the head starts again
+
+
+def test_train_teacher_refuses_classes_a_corpus_does_not_annotate(
+    corpora: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "teacher", "--corpora", str(corpora), "--out", str(tmp_path / "m"),
+              "--train-classes", "NCBI-disease-IOB=gene"])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "can be trained for some of the classes it annotates" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
 
 
 def test_interrupted_and_resumed_run_ends_with_the_uninterrupted_weights(
@@ -219,7 +248,7 @@ def test_label_job_writes_teacher_windows_and_a_student_learns_from_them(spark, 
 
 
 def test_evaluate_all_corpora_writes_the_bio_and_io_table_into_the_card(
-    teacher: Path, corpora: Path, capsys: pytest.CaptureFixture
+    teacher: Path, corpora: Path, base_model: Path, capsys: pytest.CaptureFixture
 ) -> None:
     main(["evaluate", "ner", "--model", str(teacher), "--all-corpora", str(corpora),
           "--decoder", "sigmoid", "--decoder", "io", "--write-card", "--json"])  # fmt: skip
@@ -232,4 +261,6 @@ def test_evaluate_all_corpora_writes_the_bio_and_io_table_into_the_card(
     ncbi_io = results[3]["overall"]
     assert f"| NCBI-disease-IOB | io | **overall** | {ncbi_io['precision']:.3f} |" in card
     assert "| **mean of 2 corpora** | sigmoid |" in card
-    assert f"kazu-spark train teacher --out /tmp/kz_model --corpora {corpora} --layers 1" in card
+    assert (
+        f"kazu-spark train teacher --out /tmp/kz_model --corpora {corpora} --base-model {base_model} --layers 1" in card
+    )

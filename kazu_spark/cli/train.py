@@ -29,6 +29,7 @@ from typing import Any, get_args
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config, TrainingPrecision
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map, restrict_label_map
 from kazu_spark.errors import ConfigError
 from kazu_spark.evaluation.thresholds import save_tuned, threshold_table, tune_thresholds
 from kazu_spark.ner.model import load_token_classifier, versioned_name
@@ -72,6 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--tagging", choices=("bio", "io"), default="bio", help="label scheme (io: decode with io)")
     t.add_argument("--max-len", type=int, default=128, help="sub-tokens per training sentence")
     t.add_argument("--empty-keep", type=float, default=1.0, help="share of entity-free sentences kept")
+    _train_classes_flag(t)
     _model_flags(t, name="kazu-spark-teacher")
     run_flags(t, ["teacher"])
     t.set_defaults(func=cmd_train_teacher)
@@ -118,14 +120,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     a.add_argument("--mlm", action="store_true", help="first continue the encoder's MLM pretraining on the text")
     a.add_argument("--teachers", type=int, default=1, help="an ensemble: teachers of seeds seed, seed+1, ...")
-    a.add_argument(
-        "--train-classes",
-        action="append",
-        default=[],
-        metavar="CORPUS=CLASS[,CLASS]",
-        help="learn only these of a corpus's classes (e.g. JNLPBA=cell_line,cell_type: its genes follow other "
-        "guidelines than BC2GM's); devel still scores them all; repeatable",
-    )
+    _train_classes_flag(a)
     for stage in ("teacher", "student", "mlm"):
         run_flags(a, [stage], STAGE_FLAGS, prefix=f"{stage}-", names=STAGE_FLAGS)
     run_flags(a, ["teacher", "student", "mlm"], SHARED_FLAGS)
@@ -192,6 +187,18 @@ def run_flags(
     p.set_defaults(run_flags=targets)
 
 
+def _train_classes_flag(p: argparse.ArgumentParser) -> None:
+    """``--train-classes`` of ``train teacher`` and ``train all`` (read by :func:`corpus_classes`)."""
+    p.add_argument(
+        "--train-classes",
+        action="append",
+        default=[],
+        metavar="CORPUS=CLASS[,CLASS]",
+        help="learn only these of a corpus's classes (e.g. JNLPBA=cell_line,cell_type: its genes follow other "
+        "guidelines than BC2GM's); devel still scores them all; repeatable",
+    )
+
+
 def _model_flags(p: argparse.ArgumentParser, *, name: str) -> None:
     """The flags of ``train teacher`` and ``train distill`` that are not settings: output, checkpoints, model name."""
     p.add_argument("--out", required=True, help="output model folder")
@@ -231,6 +238,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         tagging=args.tagging,
         max_len=args.max_len,
         empty_keep=args.empty_keep,
+        label_map=restrict_label_map(load_label_map(DEFAULT_LABEL_MAP), corpus_classes(args.train_classes)),
         training=training_settings(cfg, "teacher", args),
         model_name=args.name,
     )
@@ -281,8 +289,8 @@ def cmd_train_all(args: argparse.Namespace) -> None:
 
 
 def corpus_classes(specs: Sequence[str]) -> dict[str, list[str]]:
-    """``--train-classes`` values, ``CORPUS=CLASS[,CLASS]``, as corpus -> classes (train_all checks them against the
-    label map before it writes or trains anything).
+    """``--train-classes`` values, ``CORPUS=CLASS[,CLASS]``, as corpus -> classes (``restrict_label_map`` checks them
+    against the label map before anything is written or trained).
 
     Example:
         >>> corpus_classes(["JNLPBA=cell_line,cell_type"])

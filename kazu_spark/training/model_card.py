@@ -23,8 +23,8 @@ from kazu_spark.ner.thresholds import THRESHOLDS_FILE
 
 #: (CLI flag, training_args.json key) of ``kazu-spark train teacher``, for the card's reproduction line
 TEACHER_FLAGS = (
-    ("corpora", "corpora_root"), ("layers", "num_layers"), ("tagging", "tagging"), ("epochs", "epochs"),
-    ("lr", "lr"), ("batch-size", "batch_size"), ("max-len", "max_len"), ("seed", "seed"),
+    ("corpora", "corpora_root"), ("base-model", "base_model"), ("layers", "num_layers"), ("tagging", "tagging"),
+    ("epochs", "epochs"), ("lr", "lr"), ("batch-size", "batch_size"), ("max-len", "max_len"), ("seed", "seed"),
     ("empty-keep", "empty_keep"), ("num-threads", "num_threads"), ("precision", "precision"),
     ("max-steps", "max_steps"), ("time-budget-s", "time_budget_s"), ("name", "model_name"),
 )  # fmt: skip

