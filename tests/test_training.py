@@ -130,6 +130,28 @@ def test_a_tagger_trained_further_keeps_its_head(
     assert io["head"] == "new"  # other labels: the head starts again
 
 
+def test_base_kd_keeps_what_the_base_tagger_knew_where_a_corpus_has_no_gold(
+    corpora: Path, teacher: Path, base_model: Path, tmp_path: Path
+) -> None:
+    """Trained further on NCBI-disease alone, the gene columns have no gold: with ``base_kd`` they stay nearer the
+    base tagger's probabilities than without it. A bare encoder has no probabilities to keep: refused."""
+    sentences = [text for text, _ in NCBI]
+    gene = [BIO_LABELS.index("B-gene"), BIO_LABELS.index("I-gene")]
+    base = Tagger.from_dir(teacher, precision="fp32").merged_probs(sentences)[1][:, gene]
+
+    def gene_drift(kd: float) -> float:
+        out = tmp_path / f"kd{kd}"
+        train(corpora, out, base_model=teacher, num_layers=1, corpora=["NCBI-disease-IOB"], base_kd=kd,
+              training=TrainingSettings(batch_size=2, max_steps=12, lr=3e-2, show_progress=False))  # fmt: skip
+        after = Tagger.from_dir(out, precision="fp32").merged_probs(sentences)[1][:, gene]
+        return float(np.abs(after - base).mean())
+
+    assert gene_drift(10.0) < 0.7 * gene_drift(0.0)
+    with pytest.raises(ValueError, match="base_kd needs a base model that is a tagger"):
+        train(corpora, tmp_path / "bare", base_model=base_model, num_layers=1, base_kd=1.0,
+              training=TrainingSettings(batch_size=2, max_steps=1, show_progress=False))  # fmt: skip
+
+
 def test_train_teacher_refuses_classes_a_corpus_does_not_annotate(
     corpora: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -73,6 +73,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--tagging", choices=("bio", "io"), default="bio", help="label scheme (io: decode with io)")
     t.add_argument("--max-len", type=int, default=128, help="sub-tokens per training sentence")
     t.add_argument("--empty-keep", type=float, default=1.0, help="share of entity-free sentences kept")
+    t.add_argument(
+        "--base-kd",
+        type=float,
+        default=0.0,
+        help="a tagger trained further: weight of the loss to its own probabilities where a corpus has no gold",
+    )
+    t.add_argument(
+        "--new-classes", default="", metavar="CLASS[,CLASS]", help="classes the base tagger never learnt (no base-kd)"
+    )
     _train_classes_flag(t)
     _model_flags(t, name="kazu-spark-teacher")
     run_flags(t, ["teacher"])
@@ -241,6 +250,8 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         label_map=restrict_label_map(load_label_map(DEFAULT_LABEL_MAP), corpus_classes(args.train_classes)),
         training=training_settings(cfg, "teacher", args),
         model_name=args.name,
+        base_kd=args.base_kd,
+        new_classes=[c.strip() for c in args.new_classes.split(",") if c.strip()],
     )
     print(json.dumps(summary))
 

@@ -26,7 +26,7 @@ TEACHER_FLAGS = (
     ("corpora", "corpora_root"), ("base-model", "base_model"), ("layers", "num_layers"), ("tagging", "tagging"),
     ("epochs", "epochs"), ("lr", "lr"), ("batch-size", "batch_size"), ("max-len", "max_len"), ("seed", "seed"),
     ("empty-keep", "empty_keep"), ("num-threads", "num_threads"), ("precision", "precision"),
-    ("max-steps", "max_steps"), ("time-budget-s", "time_budget_s"), ("name", "model_name"),
+    ("max-steps", "max_steps"), ("time-budget-s", "time_budget_s"), ("name", "model_name"), ("base-kd", "base_kd"),
 )  # fmt: skip
 #: (CLI flag, training_args.json key) of ``kazu-spark train distill``
 STUDENT_FLAGS = (

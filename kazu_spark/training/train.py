@@ -216,6 +216,8 @@ def train(
     tagging: str = "bio",
     training: TrainingSettings = TEACHER_TRAINING,
     model_name: str = "kazu-spark-teacher",
+    base_kd: float = 0.0,
+    new_classes: Sequence[str] = (),
 ) -> dict:
     """Fine-tune ``base_model`` (its first ``num_layers`` layers) and save a model folder in ``out_dir``.
 
@@ -236,6 +238,12 @@ def train(
             and progress bar (:class:`~kazu_spark.training.loop.TrainingSettings`, shared with distillation);
             ``seed`` also seeds the sampling of empty sentences and the head initialisation.
         model_name: saved as the config's ``kazu_spark_name``; taggers report it with the weights' hash.
+        base_kd: for a tagger trained further, the weight of a second loss that keeps what it knew: on the columns a
+            sentence's corpus does not annotate (no gold loss there), BCE to the base tagger's own probabilities.
+            Without it, a class learnt from other corpora drifts on the sentences of a corpus that does not annotate
+            it. 0: off.
+        new_classes: classes the base tagger was never trained for (their columns are noise to copy): left out of
+            the ``base_kd`` loss, they learn from gold alone.
 
     Returns:
         the training summary also saved as ``training_args.json``.
@@ -269,11 +277,21 @@ def train(
     if not keeps_head:
         torch.nn.init.constant_(model.classifier.bias, INITIAL_BIAS)
     model.to(device)
+    reference = base_reference(base_model, labels, new_classes, device) if base_kd else None
+    if reference is not None and not keeps_head:
+        raise ValueError(f"base_kd needs a base model that is a tagger of the labels {list(labels)}: {base_model}")
 
     def loss_fn(batch_ids: list[int]) -> torch.Tensor:
         batch = {k: v.to(device) for k, v in collate([examples[i] for i in batch_ids], tokenizer.pad_token_id).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        return masked_bce(logits, batch["targets"], batch["loss_mask"])
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        logits = model(**inputs).logits
+        loss = masked_bce(logits, batch["targets"], batch["loss_mask"])
+        if reference is None:
+            return loss
+        base_model_, kept_columns = reference
+        with torch.no_grad():
+            probs = torch.sigmoid(base_model_(**inputs).logits.float())
+        return loss + base_kd * masked_bce(logits, probs, unannotated_mask(batch["loss_mask"], kept_columns))
 
     lengths = [len(ex.input_ids) for ex in examples]
     batches = teacher_batches(lengths, training.batch_size, training.seed)
@@ -290,6 +308,8 @@ def train(
         "annotated_classes": {c: sorted(v) for c, v in sorted(annotated.items())},
         "empty_keep": empty_keep,
         "head": "the base model's" if keeps_head else "new",
+        "base_kd": base_kd,
+        "new_classes": sorted(new_classes),
         "sentences": len(examples),
         **training.summary(),
         **loop_summary(done, total_steps, device),
@@ -299,6 +319,30 @@ def train(
     (out_dir / TRAINING_ARGS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_model_card(out_dir, summary)
     return summary
+
+
+def base_reference(
+    base_model: str | Path, labels: Sequence[str], new_classes: Sequence[str], device: str
+) -> tuple[torch.nn.Module, torch.Tensor]:
+    """The frozen base tagger whose probabilities ``train(base_kd=...)`` keeps, and its columns that loss covers:
+    every label but ``O`` and those of ``new_classes``."""
+    model = AutoModelForTokenClassification.from_pretrained(base_model, local_files_only=True, dtype=torch.float32)
+    model.to(device).eval().requires_grad_(False)
+    columns = [label != "O" and label.split("-", 1)[1] not in new_classes for label in labels]
+    return model, torch.tensor(columns, dtype=torch.float32, device=device)
+
+
+def unannotated_mask(loss_mask: torch.Tensor, kept_columns: torch.Tensor) -> torch.Tensor:
+    """[batch, tokens, labels] mask of the cells the gold loss leaves out on real tokens: the columns of the classes a
+    sentence's corpus does not annotate, limited to ``kept_columns``.
+
+    Example:
+        >>> gold = torch.tensor([[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]])  # a token, then padding
+        >>> unannotated_mask(gold, torch.tensor([0.0, 1.0, 1.0])).tolist()
+        [[[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]]
+    """
+    real_token = (loss_mask.amax(dim=-1, keepdim=True) > 0).float()
+    return (1.0 - loss_mask) * real_token * kept_columns
 
 
 def tagger_labels(model_dir: str | Path) -> list[str]:
