@@ -46,6 +46,18 @@ def test_i_without_b_starts_a_span():
     assert spans(probs_for(6, {(2, "I-disease"): 0.8})) == [("cancer", "disease")]
 
 
+def test_a_run_of_punctuation_alone_is_no_entity():
+    """A tag on ``-`` or ``(-/-)`` alone (a model that reads the name around it) gives no span; a name with a hyphen
+    still does."""
+    text = "Tsc2 (-/-) cells and NIH - 3T3 cells"
+    probs = probs_for(
+        8,
+        {(1, "B-cell_line"): 0.9, (5, "B-gene"): 0.8, (4, "B-cell_line"): 0.9, (5, "I-cell_line"): 0.8,
+         (6, "I-cell_line"): 0.8},
+    )  # fmt: skip
+    assert spans(probs, text) == [("NIH - 3T3", "cell_line")]
+
+
 def test_two_classes_may_overlap():
     probs = probs_for(6, {(1, "B-disease"): 0.9, (2, "I-disease"): 0.9, (2, "B-gene"): 0.6, (3, "I-gene"): 0.6})
     assert spans(probs) == [("breast cancer", "disease"), ("cancer gene", "gene")]

@@ -428,10 +428,11 @@ def _batch_spans(
 
 
 def _trimmed(text: str, start: int, end: int, cls: str, confidence: float) -> Span | None:
-    """The span shrunk to exclude surrounding whitespace; None if nothing is left."""
+    """The span shrunk to exclude surrounding whitespace; None if no letter or digit is left: no entity of any class
+    is punctuation alone (``(``, ``-``, ``+/+``), which a model may tag inside a name it reads as one."""
     mention = text[start:end]
     stripped = mention.strip()
-    if not stripped:
+    if not any(ch.isalnum() for ch in stripped):
         return None
     start += len(mention) - len(mention.lstrip())
     return Span(start, start + len(stripped), cls, confidence)
