@@ -58,6 +58,16 @@ def test_a_run_of_punctuation_alone_is_no_entity():
     assert spans(probs, text) == [("NIH - 3T3", "cell_line")]
 
 
+def test_a_span_neither_starts_on_a_closing_bracket_nor_ends_on_an_opening_one():
+    """``NKT (`` and ``) cells`` of ``NKT ( iNKT ) cells``: the bracket is cut off, the words stay."""
+    text = "NKT ( iNKT ) cells , DCs"
+    probs = probs_for(
+        7, {(0, "B-cell_type"): 0.9, (1, "I-cell_type"): 0.8, (3, "B-cell_line"): 0.7, (4, "I-cell_line"): 0.7,
+            (5, "B-gene"): 0.6, (6, "I-gene"): 0.6},
+    )  # fmt: skip
+    assert spans(probs, text) == [("NKT", "cell_type"), ("cells", "cell_line"), ("DCs", "gene")]
+
+
 def test_two_classes_may_overlap():
     probs = probs_for(6, {(1, "B-disease"): 0.9, (2, "I-disease"): 0.9, (2, "B-gene"): 0.6, (3, "I-gene"): 0.6})
     assert spans(probs) == [("breast cancer", "disease"), ("cancer gene", "gene")]

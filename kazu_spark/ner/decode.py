@@ -427,15 +427,35 @@ def _batch_spans(
     return [_finish(spans) for spans in found]
 
 
+#: no entity starts with these (``) cells`` of ``(Tfh) cells``) ...
+_NO_START = frozenset(")]},;:")
+#: ... or ends with these (``NKT (`` of ``NKT (iNKT) cells``)
+_NO_END = frozenset("([{,;:")
+
+
 def _trimmed(text: str, start: int, end: int, cls: str, confidence: float) -> Span | None:
-    """The span shrunk to exclude surrounding whitespace; None if no letter or digit is left: no entity of any class
-    is punctuation alone (``(``, ``-``, ``+/+``), which a model may tag inside a name it reads as one."""
+    """The span shrunk to exclude surrounding whitespace, a leading closing bracket or comma and a trailing opening
+    one; None if no letter or digit is left: no entity of any class is punctuation alone (``(``, ``-``, ``+/+``),
+    which a model may tag inside a name it reads as one.
+
+    Example:
+        >>> text = "T follicular helper (Tfh) cells"
+        >>> [text[s.start : s.end] for s in (_trimmed(text, 24, 31, "cell_type", 0.9), _trimmed(text, 0, 21, "x", 1.0))]
+        ['cells', 'T follicular helper']
+        >>> _trimmed(text, 20, 21, "gene", 0.9) is None
+        True
+    """
     mention = text[start:end]
-    stripped = mention.strip()
-    if not any(ch.isalnum() for ch in stripped):
+    head = mention.lstrip()
+    while head and head[0] in _NO_START:
+        head = head[1:].lstrip()
+    core = head.rstrip()
+    while core and core[-1] in _NO_END:
+        core = core[:-1].rstrip()
+    if not any(ch.isalnum() for ch in core):
         return None
-    start += len(mention) - len(mention.lstrip())
-    return Span(start, start + len(stripped), cls, confidence)
+    start += len(mention) - len(head)
+    return Span(start, start + len(core), cls, confidence)
 
 
 def _finish(spans: Iterable[Span]) -> list[Span]:
