@@ -251,7 +251,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         training=training_settings(cfg, "teacher", args),
         model_name=args.name,
         base_kd=args.base_kd,
-        new_classes=[c.strip() for c in args.new_classes.split(",") if c.strip()],
+        new_classes=class_list(args.new_classes),
     )
     print(json.dumps(summary))
 
@@ -312,8 +312,18 @@ def corpus_classes(specs: Sequence[str]) -> dict[str, list[str]]:
         corpus, sep, classes = spec.partition("=")
         if not sep or not corpus or not classes:
             raise ConfigError(f"--train-classes {spec!r}: expected CORPUS=CLASS[,CLASS], e.g. JNLPBA=cell_line")
-        parsed[corpus] = [c.strip() for c in classes.split(",") if c.strip()]
+        parsed[corpus] = class_list(classes)
     return parsed
+
+
+def class_list(text: str) -> list[str]:
+    """``CLASS[,CLASS]`` as a list, blanks dropped (``--new-classes``, and each ``--train-classes`` value).
+
+    Example:
+        >>> class_list("cell_line, cell_type,")
+        ['cell_line', 'cell_type']
+    """
+    return [c.strip() for c in text.split(",") if c.strip()]
 
 
 def cmd_train_mlm(args: argparse.Namespace) -> None:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForTokenClassification
+from transformers import AutoConfig, AutoModelForTokenClassification
 
 from kazu_spark.config import TrainingConfig
 from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, Sentence, as_label_map, corpus_type_map, read_conll
@@ -272,14 +272,16 @@ def train(
         output_loading_info=True,
     )
     model.config.kazu_spark_name = model_name
-    loaded_head = not any(key.startswith("classifier.") for key in loading["missing_keys"])
-    keeps_head = loaded_head and tagger_labels(base_model) == list(labels)  # a tagger trained further
+    # a tagger trained further keeps its head; a bare encoder's config names LABEL_0, LABEL_1, ...
+    base_config = AutoConfig.from_pretrained(base_model, local_files_only=True)
+    same_labels = [base_config.id2label[i] for i in range(base_config.num_labels)] == list(labels)
+    keeps_head = same_labels and not any(key.startswith("classifier.") for key in loading["missing_keys"])
+    if base_kd and not keeps_head:
+        raise ValueError(f"base_kd needs a base model that is a tagger of the labels {list(labels)}: {base_model}")
     if not keeps_head:
         torch.nn.init.constant_(model.classifier.bias, INITIAL_BIAS)
     model.to(device)
     reference = base_reference(base_model, labels, new_classes, device) if base_kd else None
-    if reference is not None and not keeps_head:
-        raise ValueError(f"base_kd needs a base model that is a tagger of the labels {list(labels)}: {base_model}")
 
     def loss_fn(batch_ids: list[int]) -> torch.Tensor:
         batch = {k: v.to(device) for k, v in collate([examples[i] for i in batch_ids], tokenizer.pad_token_id).items()}
@@ -343,23 +345,6 @@ def unannotated_mask(loss_mask: torch.Tensor, kept_columns: torch.Tensor) -> tor
     """
     real_token = (loss_mask.amax(dim=-1, keepdim=True) > 0).float()
     return (1.0 - loss_mask) * real_token * kept_columns
-
-
-def tagger_labels(model_dir: str | Path) -> list[str]:
-    """The labels of a model folder's token-classification head, in column order; [] for a bare encoder.
-
-    Why: a tagger trained further (``train(base_model=<a kazu-spark model>)``) keeps its head, bias included, when
-    its labels are the ones being trained; a bare encoder's config names no labels of ours.
-
-    Example:
-        >>> tagger_labels("pkg://kazu_spark/resources/model")[:3]
-        ['O', 'B-cell_line', 'I-cell_line']
-    """
-    config = json.loads((Path(base_model_folder(str(model_dir))) / "config.json").read_text(encoding="utf-8"))
-    if not any(name.endswith("ForTokenClassification") for name in config.get("architectures") or []):
-        return []
-    id2label = config.get("id2label") or {}  # transformers leaves out default LABEL_<i> names
-    return [id2label[key] for key in sorted(id2label, key=int)]
 
 
 def tagging_labels(tagging: str) -> tuple[str, ...]:
