@@ -27,6 +27,7 @@ TEACHER_FLAGS = (
     ("epochs", "epochs"), ("lr", "lr"), ("batch-size", "batch_size"), ("max-len", "max_len"), ("seed", "seed"),
     ("empty-keep", "empty_keep"), ("num-threads", "num_threads"), ("precision", "precision"),
     ("max-steps", "max_steps"), ("time-budget-s", "time_budget_s"), ("name", "model_name"), ("base-kd", "base_kd"),
+    ("new-classes", "new_classes"),
 )  # fmt: skip
 #: (CLI flag, training_args.json key) of ``kazu-spark train distill``
 STUDENT_FLAGS = (
@@ -73,7 +74,8 @@ def write_model_card(model_dir: str | Path, training: Mapping, evaluations: Sequ
     """
     student = "soft_labels" in training
     flags = STUDENT_FLAGS if student else TEACHER_FLAGS
-    train_cli = " ".join(f"--{flag} {training[key]}" for flag, key in flags if training.get(key) is not None)
+    values = {key: ",".join(v) if isinstance(v, list) else v for key, v in training.items()}  # lists: CLASS[,CLASS]
+    train_cli = " ".join(f"--{flag} {values[key]}" for flag, key in flags if values.get(key) not in (None, ""))
     corpora_root = training.get("corpora_root") or training.get("gold_corpora") or "../shared/data/ner"
     text = (STUDENT_HEADER if student else TEACHER_HEADER).format(**training) + BODY.format(
         settings="\n".join(f"- `{k}`: {json.dumps(v)}" for k, v in training.items()),
