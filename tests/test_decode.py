@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,19 @@ def test_a_span_neither_starts_on_a_closing_bracket_nor_ends_on_an_opening_one()
             (5, "B-gene"): 0.6, (6, "I-gene"): 0.6},
     )  # fmt: skip
     assert spans(probs, text) == [("NKT", "cell_type"), ("cells", "cell_line"), ("DCs", "gene")]
+
+
+def test_a_span_on_a_glued_hyphen_takes_in_the_word_and_a_loose_hyphen_is_cut_off():
+    """``-crowned babblers`` of ``grey-crowned babblers`` and ``B-`` of ``B-cell``: the model read the hyphen as
+    part of the name, so the span grows to the hyphenated word; ``- 2`` (a hyphen glued to nothing) loses it."""
+    text = "grey-crowned babblers , B-cell lines , IL - 2"
+    offsets = np.array([m.span() for m in re.finditer(r"\w+|[^\w\s]", text)])  # words and punctuation, as BERT's
+    probs = probs_for(
+        len(offsets), {(1, "B-species"): 0.9, (2, "I-species"): 0.9, (3, "I-species"): 0.9, (5, "B-cell_type"): 0.8,
+                       (6, "I-cell_type"): 0.8, (11, "B-gene"): 0.7, (12, "I-gene"): 0.7},
+    )  # fmt: skip
+    found = [(text[s.start : s.end], s.entity_class) for s in decode(probs, offsets, text, LABELS, 0.5)]
+    assert found == [("grey-crowned babblers", "species"), ("B-cell", "cell_type"), ("2", "gene")]
 
 
 def test_two_classes_may_overlap():

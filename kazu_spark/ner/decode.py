@@ -431,6 +431,8 @@ def _batch_spans(
 _NO_START = frozenset(")]},;:")
 #: ... or ends with these (``NKT (`` of ``NKT (iNKT) cells``)
 _NO_END = frozenset("([{,;:")
+#: a hyphen or slash at a span's edge joins the word it is glued to (``grey-crowned``, ``F4/80``), or no entity
+_JOINERS = frozenset("-\u2010\u2011/")
 
 
 def _trimmed(text: str, start: int, end: int, cls: str, confidence: float) -> Span | None:
@@ -438,24 +440,37 @@ def _trimmed(text: str, start: int, end: int, cls: str, confidence: float) -> Sp
     one; None if no letter or digit is left: no entity of any class is punctuation alone (``(``, ``-``, ``+/+``),
     which a model may tag inside a name it reads as one.
 
+    A span that starts (ends) on a hyphen or slash joining two letters or digits grows to take in the rest of the
+    word it joins: the model read the hyphen as part of the name (``-Je-017`` of ``15-Je-017``, ``-crowned
+    babbler`` of ``grey-crowned babbler``). A hyphen or slash that joins nothing is trimmed like a bracket
+    (``- 2``, the ``-/-`` of ``Tsc2(-/-)``).
+
     Example:
-        >>> text = "T follicular helper (Tfh) cells"
-        >>> [text[s.start : s.end] for s in (_trimmed(text, 24, 31, "cell_type", 0.9), _trimmed(text, 0, 21, "x", 1.0))]
-        ['cells', 'T follicular helper']
+        >>> text = "T follicular helper (Tfh) cells of grey-crowned babblers, - 2"
+        >>> spans = [(24, 31), (0, 21), (39, 56), (57, 61)]
+        >>> [text[s.start : s.end] for s in (_trimmed(text, a, b, "x", 0.9) for a, b in spans)]
+        ['cells', 'T follicular helper', 'grey-crowned babblers', '2']
         >>> _trimmed(text, 20, 21, "gene", 0.9) is None
         True
     """
-    mention = text[start:end]
-    head = mention.lstrip()
-    while head and head[0] in _NO_START:
-        head = head[1:].lstrip()
-    core = head.rstrip()
-    while core and core[-1] in _NO_END:
-        core = core[:-1].rstrip()
-    if not any(ch.isalnum() for ch in core):
+    while start < end and (text[start].isspace() or text[start] in _NO_START or _loose(text, start)):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _NO_END or _loose(text, end - 1)):
+        end -= 1
+    if not any(ch.isalnum() for ch in text[start:end]):
         return None
-    start += len(mention) - len(head)
-    return Span(start, start + len(core), cls, confidence)
+    if text[start] in _JOINERS:  # it joins a word outside the span to the span's first word
+        while start and text[start - 1].isalnum():
+            start -= 1
+    if text[end - 1] in _JOINERS:
+        while end < len(text) and text[end].isalnum():
+            end += 1
+    return Span(start, end, cls, confidence)
+
+
+def _loose(text: str, i: int) -> bool:
+    """Whether ``text[i]`` is a hyphen or slash without a letter or digit on both sides."""
+    return text[i] in _JOINERS and not (0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum())
 
 
 def _finish(spans: Iterable[Span]) -> list[Span]:
