@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import replace
 from pathlib import Path
 
@@ -161,6 +162,42 @@ def test_train_teacher_refuses_classes_a_corpus_does_not_annotate(
     assert exit_info.value.code == 2
     assert "can be trained for some of the classes it annotates" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_train_teacher_refuses_new_classes_it_cannot_use(
+    corpora: Path, teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--new-classes`` names classes of the labels (a typo would leave that class under the base tagger's loss)
+    and needs ``--base-kd``, the only loss it changes: both refused before anything is trained or written."""
+    for extra, message in (
+        (["--base-kd", "1", "--new-classes", "cell_line,cel_type"], "['cel_type']: not classes of the labels"),
+        (["--new-classes", "cell_line"], "only changes the --base-kd loss"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "teacher", "--corpora", str(corpora), "--out", str(tmp_path / "m"),
+                  "--base-model", str(teacher), *extra])  # fmt: skip
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_cards_training_line_reruns_the_same_settings(
+    corpora: Path, teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The card's reproduction line carries every flag the run was given (``--base-kd``, ``--new-classes`` and one
+    ``--train-classes`` per corpus): run as printed, it trains with the same settings."""
+    first = train(corpora, tmp_path / "a", base_model=teacher, num_layers=1, base_kd=0.5, new_classes=["cell_line"],
+                  train_classes={"BC2GM-IOB": ["gene"], "NCBI-disease-IOB": ["disease"]},
+                  training=TrainingSettings(batch_size=2, max_steps=1, show_progress=False))  # fmt: skip
+    card = (tmp_path / "a" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    line = next(line for line in card.splitlines() if "kazu-spark train teacher" in line)
+    args = shlex.split(line.strip().removeprefix(".venv/bin/kazu-spark"))
+    args[args.index("--out") + 1] = str(tmp_path / "b")
+    main(args)
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    keys = ("base_model", "base_kd", "new_classes", "train_classes", "annotated_classes", "num_layers", "max_steps")
+    assert {k: second[k] for k in keys} == {k: first[k] for k in keys}
+    assert first["train_classes"] == {"BC2GM-IOB": ["gene"], "NCBI-disease-IOB": ["disease"]}
 
 
 def test_interrupted_and_resumed_run_ends_with_the_uninterrupted_weights(

@@ -29,7 +29,6 @@ from typing import Any, get_args
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config, TrainingPrecision
-from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map, restrict_label_map
 from kazu_spark.errors import ConfigError
 from kazu_spark.evaluation.thresholds import save_tuned, threshold_table, tune_thresholds
 from kazu_spark.ner.model import load_token_classifier, versioned_name
@@ -80,7 +79,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a tagger trained further: weight of the loss to its own probabilities where a corpus has no gold",
     )
     t.add_argument(
-        "--new-classes", default="", metavar="CLASS[,CLASS]", help="classes the base tagger never learnt (no base-kd)"
+        "--new-classes",
+        default="",
+        metavar="CLASS[,CLASS]",
+        help="with --base-kd: classes the base tagger never learnt (gold alone teaches them)",
     )
     _train_classes_flag(t)
     _model_flags(t, name="kazu-spark-teacher")
@@ -247,11 +249,11 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         tagging=args.tagging,
         max_len=args.max_len,
         empty_keep=args.empty_keep,
-        label_map=restrict_label_map(load_label_map(DEFAULT_LABEL_MAP), corpus_classes(args.train_classes)),
         training=training_settings(cfg, "teacher", args),
         model_name=args.name,
         base_kd=args.base_kd,
         new_classes=class_list(args.new_classes),
+        train_classes=corpus_classes(args.train_classes),
     )
     print(json.dumps(summary))
 

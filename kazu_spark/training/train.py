@@ -41,7 +41,15 @@ import torch
 from transformers import AutoConfig, AutoModelForTokenClassification
 
 from kazu_spark.config import TrainingConfig
-from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, Sentence, as_label_map, corpus_type_map, read_conll
+from kazu_spark.documents.conll import (
+    DEFAULT_LABEL_MAP,
+    Sentence,
+    as_label_map,
+    corpus_type_map,
+    read_conll,
+    restrict_label_map,
+)
+from kazu_spark.errors import ConfigError
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.paths import resolve_path
@@ -218,6 +226,7 @@ def train(
     model_name: str = "kazu-spark-teacher",
     base_kd: float = 0.0,
     new_classes: Sequence[str] = (),
+    train_classes: Mapping[str, Sequence[str]] | None = None,
 ) -> dict:
     """Fine-tune ``base_model`` (its first ``num_layers`` layers) and save a model folder in ``out_dir``.
 
@@ -243,17 +252,22 @@ def train(
             Without it, a class learnt from other corpora drifts on the sentences of a corpus that does not annotate
             it. 0: off.
         new_classes: classes the base tagger was never trained for (their columns are noise to copy): left out of
-            the ``base_kd`` loss, they learn from gold alone.
+            the ``base_kd`` loss, they learn from gold alone. Only with ``base_kd``; a name that is no class of
+            ``tagging``'s labels is a ConfigError.
+        train_classes: corpus -> the classes learnt from it, fewer than it annotates
+            (:func:`~kazu_spark.documents.conll.restrict_label_map` of ``label_map``); saved in the summary.
 
     Returns:
         the training summary also saved as ``training_args.json``.
     """
-    base_model = base_model_folder(base_model)
     labels = tagging_labels(tagging)
+    _check_new_classes(new_classes, labels, base_kd)
+    label_map = restrict_label_map(as_label_map(label_map), train_classes or {})  # checked before any output
+    base_model = base_model_folder(base_model)
     device = training.start_torch()
     rng = random.Random(training.seed)
 
-    sentences, annotated = load_training_corpora(corpora_root, as_label_map(label_map), corpora)
+    sentences, annotated = load_training_corpora(corpora_root, label_map, corpora)
     sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
     tokenizer = load_tokenizer(base_model)
     examples = encode(sentences, tokenizer, annotated, max_len=max_len, labels=labels)
@@ -312,6 +326,7 @@ def train(
         "head": "the base model's" if keeps_head else "new",
         "base_kd": base_kd,
         "new_classes": sorted(new_classes),
+        "train_classes": {corpus: sorted(classes) for corpus, classes in sorted((train_classes or {}).items())},
         "sentences": len(examples),
         **training.summary(),
         **loop_summary(done, total_steps, device),
@@ -321,6 +336,16 @@ def train(
     (out_dir / TRAINING_ARGS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_model_card(out_dir, summary)
     return summary
+
+
+def _check_new_classes(new_classes: Sequence[str], labels: Sequence[str], base_kd: float) -> None:
+    """ConfigError unless every ``new_classes`` name is a class of ``labels`` and ``base_kd`` is on (the only loss it
+    changes): a typo would otherwise leave that class's columns under the base tagger's noise."""
+    classes = {label.split("-", 1)[1] for label in labels if label != "O"}
+    if unknown := sorted(set(new_classes) - classes):
+        raise ConfigError(f"--new-classes {unknown}: not classes of the labels; choose from {sorted(classes)}")
+    if new_classes and not base_kd:
+        raise ConfigError("--new-classes only changes the --base-kd loss; give --base-kd too, or leave it out")
 
 
 def base_reference(
