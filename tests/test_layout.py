@@ -46,7 +46,7 @@ BASE = LAYERS[0]
 CONFIG_MAY_IMPORT = frozenset({f"{PACKAGE}.{name}" for name in ("paths", "schemas", "errors")})
 
 #: Pure text logic, apart from the Spark glue: these import no pyspark (nor delta, py4j, graphframes), directly
-#: or through a package module other than the base ones (``schemas`` declares Spark types and is allowed).
+#: or through a package module other than the base ones (``schemas`` builds Spark types when asked: see below).
 PURE = (
     "ner.windows",
     "ner.subtokens",
@@ -348,6 +348,23 @@ def test_pure_modules_import_no_spark() -> None:
             "pure modules that import Spark, directly or through another module (line: of the last import):\n"
             + fmt(bad)
         )
+
+
+def test_pure_modules_take_only_plain_schemas() -> None:
+    """``schemas`` builds a StructType ``X`` from its plain ``X_COLUMNS`` with pyspark when first asked: a pure
+    module imports only names the module defines (``X_COLUMNS``, ``column_names``, ``KEYS``, ...)."""
+    from kazu_spark import schemas
+
+    bad = []
+    for pure in PURE:
+        module = f"{PACKAGE}.{pure}"
+        for node in ast.walk(ast.parse(modules()[module].read_text())):
+            if isinstance(node, ast.ImportFrom) and resolve(node, module, False) == f"{PACKAGE}.schemas":
+                bad += [
+                    Edge(module, f"schemas.{a.name}", node.lineno) for a in node.names if a.name not in vars(schemas)
+                ]
+    if bad:
+        pytest.fail("pure modules that import a StructType of schemas (import its X_COLUMNS):\n" + fmt(bad))
 
 
 def test_package_never_imports_tests_or_tools() -> None:

@@ -1,6 +1,6 @@
 """Named schema views: a column added to a table shifts no stage's columns (fast, no Spark).
 
-The views are re-derived from a copy of ``kazu_spark/schemas.py`` whose tables all carry an extra
+The views are re-derived from a copy of ``kazu_spark/schemas.py`` whose tables all declare an extra
 column (at the front, in the middle, at the end): every view must keep its columns, in the same order,
 with the same types. The positional slices the views replaced fail this: ``ENTITIES.fieldNames()[:-1]``
 keeps ``run_id`` once a column is appended, ``LINK_COLUMNS[1:-1]`` repeats ``link_id`` once one is
@@ -14,34 +14,43 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pyspark.sql.types import StringType, StructField, StructType
 
 from kazu_spark import schemas
 from kazu_spark.ner.dictionary import DictionaryMatcher
 from kazu_spark.ner.dictionary import entities_for_batch as dictionary_batch
 from kazu_spark.ner.spans import Found, entity_id, entity_rows
-from kazu_spark.schemas import ENTITY_ROWS, LINK_MATCH, LINK_ROWS, NER_INPUT, columns, ddl, without
+from kazu_spark.schemas import (
+    ENTITIES_COLUMNS,
+    ENTITY_ROWS,
+    LINK_MATCH,
+    LINK_ROWS,
+    NER_INPUT,
+    Column,
+    columns,
+    ddl,
+    without,
+)
 
 VIEWS = ("NER_INPUT", "ENTITY_ROWS", "LINK_ROWS", "LINK_MATCH")
 #: views of a whole table but run_id: a column added to the table is one more column the stage fills
 GROWING = ("ENTITY_ROWS", "LINK_ROWS")
-EXTRA = StructField("added_later", StringType(), True, metadata={"comment": "a column a future change adds"})
+EXTRA = Column("added_later", "string", True, "a column a future change adds")
 
 
 def widened_schemas(position: str) -> types.ModuleType:
-    """``kazu_spark.schemas`` executed afresh with ``EXTRA`` inserted into every table ``_schema`` builds."""
+    """``kazu_spark.schemas`` executed afresh with ``EXTRA`` inserted into every table ``_table`` declares."""
     source = Path(schemas.__file__).read_text()
-    split = source.index("\nRAW_DOCUMENTS = ")  # the helpers above, the tables and views below
+    split = source.index("\nRAW_DOCUMENTS_COLUMNS = ")  # the helpers above, the tables and views below
     module = types.ModuleType("widened_schemas")
     exec(compile(source[:split], schemas.__file__, "exec"), module.__dict__)
-    build = module._schema
+    declare = module._table
 
-    def widened(*fields: tuple[str, object, bool, str]) -> StructType:
-        table = build(*fields).fields
+    def widened(*fields: tuple[str, object, bool, str]) -> tuple[Column, ...]:
+        table = declare(*fields)
         at = {"front": 0, "middle": len(table) // 2, "end": len(table)}[position]
-        return StructType([*table[:at], EXTRA, *table[at:]])
+        return (*table[:at], EXTRA, *table[at:])
 
-    module._schema = widened
+    module._table = widened
     exec(compile(source[split:], schemas.__file__, "exec"), module.__dict__)
     return module
 
@@ -52,11 +61,13 @@ def test_a_column_added_to_every_table_moves_no_view_column(position: str) -> No
     for name in ("DOCUMENTS", "ENTITIES", "ENTITY_LINKS"):  # the tables did grow
         assert "added_later" in getattr(wide, name).fieldNames()
     for name in VIEWS:
-        view, before = getattr(wide, name), getattr(schemas, name)
+        view, before = getattr(wide, f"{name}_COLUMNS"), getattr(schemas, name)
+        assert getattr(wide, name).fieldNames() == wide.column_names(view), name  # the StructType follows
         # the views of "all but run_id" take the new column, which the stage must then fill (the tests below
         # check every ENTITY_ROWS column is filled); views naming their columns stay as they are
-        assert ("added_later" in view.fieldNames()) == (name in GROWING), name
-        assert wide.ddl(wide.without(view, "added_later") if name in GROWING else view) == ddl(before), name
+        assert ("added_later" in wide.column_names(view)) == (name in GROWING), name
+        narrowed = wide.without(view, "added_later") if name in GROWING else view
+        assert wide.ddl(wide.struct_type(narrowed)) == ddl(before), name
 
 
 def test_views_name_the_stage_contracts() -> None:
@@ -80,9 +91,9 @@ def test_views_name_the_stage_contracts() -> None:
 
 def test_a_view_naming_a_missing_column_raises() -> None:
     with pytest.raises(KeyError):
-        columns(schemas.ENTITIES, "entity_id", "no_such_column")
+        columns(ENTITIES_COLUMNS, "entity_id", "no_such_column")
     with pytest.raises(KeyError, match="no_such_column"):
-        without(schemas.ENTITIES, "no_such_column")
+        without(ENTITIES_COLUMNS, "no_such_column")
 
 
 DOCS = pd.DataFrame(

@@ -126,12 +126,6 @@ def test_the_tagger_is_built_once_per_model_and_settings() -> None:
     assert other is not local_tagger(FP32.ner) and other.threshold == 0.9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyspark still loads on the way: the pure modules take their column order from schemas.py's pyspark "
-    "StructTypes (ner/spans, pipeline/texts, linking/batch) and config its ENTITY_CLASSES; a schema module that "
-    "imports pyspark only when a StructType is asked for would fix it (session 32's note); remove this mark then",
-)
 def test_works_where_pyspark_is_not_installed() -> None:
     code = (
         "import sys; sys.modules['pyspark'] = None\n"  # any import of pyspark now raises ImportError

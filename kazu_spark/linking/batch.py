@@ -59,10 +59,10 @@ from kazu_spark.linking.scores import (
     VARIANT_SCORE,
 )
 from kazu_spark.linking.variants import variant_keys
-from kazu_spark.schemas import LINK_MATCH, LINK_ROWS
+from kazu_spark.schemas import LINK_MATCH_COLUMNS, LINK_ROWS_COLUMNS, column_names
 
 #: the LINK_MATCH and LINK_ROWS columns, in order
-MATCH, ROWS = LINK_MATCH.fieldNames(), LINK_ROWS.fieldNames()
+MATCH, ROWS = column_names(LINK_MATCH_COLUMNS), column_names(LINK_ROWS_COLUMNS)
 #: the term columns :func:`link_batch` reads
 TERM_COLUMNS = ["entity_class", "synonym", "normalised_synonym", "source", "concept_id", "default_label", "rank",
                 "parents", "tax_id"]  # fmt: skip

@@ -51,7 +51,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kazu_spark.linking.scores import LOOSE_STRATEGIES
-from kazu_spark.schemas import LINK_MATCH
+from kazu_spark.schemas import LINK_MATCH_COLUMNS, column_names
 
 Resolution = Literal["document", "acronym", "label", "context", "ontology", "unresolved"]
 
@@ -193,9 +193,9 @@ def resolve_document(
     column (:func:`ontology_named`), where present, is step 5's evidence.
 
     Example:
+        >>> columns = [*column_names(LINK_MATCH_COLUMNS), "concept_text"]
         >>> links = pd.DataFrame({"entity_id": "e", "concept_id": ["A", "B"], "ambiguous": True,
-        ...                       "concept_text": ["alpha", "beta"]}).reindex(columns=[*LINK_MATCH.fieldNames(),
-        ...                       "concept_text"])
+        ...                       "concept_text": ["alpha", "beta"]}).reindex(columns=columns)
         >>> document = pd.DataFrame({"linked": [["B"]], "context": ["alpha and beta"]})
         >>> resolve_document(links, document, 0.05)[["concept_id", "ambiguous", "resolution"]].values.tolist()
         [['B', False, 'document']]
@@ -228,7 +228,8 @@ def resolve_document(
         )
         keep[rows] = [c in chosen for c in candidates]
         ambiguous[rows], resolution[rows] = len(chosen) > 1, how
-    return links.assign(ambiguous=ambiguous, resolution=resolution)[keep][[*LINK_MATCH.fieldNames(), "resolution"]]
+    kept = links.assign(ambiguous=ambiguous, resolution=resolution)[keep]
+    return kept[[*column_names(LINK_MATCH_COLUMNS), "resolution"]]
 
 
 def ontology_named(

@@ -29,7 +29,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from kazu_spark.config import FuzzyConfig
 from kazu_spark.linking.scores import FUZZY_SCALE
 from kazu_spark.linking.variants import SALTS
-from kazu_spark.schemas import LINK_MATCH
+from kazu_spark.schemas import LINK_MATCH_COLUMNS, column_names
 
 log = logging.getLogger(__name__)
 
@@ -248,4 +248,4 @@ def fuzzy_batch(
                     (entity_id, doc_id, via, concept, source, term["default_label"], term["matched_synonym"],
                      "fuzzy_tfidf", FUZZY_SCALE * score, len(concepts) > 1)
                 )  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=LINK_MATCH.fieldNames())
+    return pd.DataFrame.from_records(records, columns=column_names(LINK_MATCH_COLUMNS))

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from kazu_spark.schemas import ENTITY_ROWS
+from kazu_spark.schemas import ENTITY_ROWS_COLUMNS, column_names
 
 
 class Found(NamedTuple):
@@ -95,4 +95,4 @@ def entity_rows(docs: pd.DataFrame, find: SpanFinder) -> pd.DataFrame:
         "model": list(models),
         "content_hash": hashes[row].tolist(),
     }
-    return pd.DataFrame({name: columns[name] for name in ENTITY_ROWS.fieldNames()})
+    return pd.DataFrame({name: columns[name] for name in column_names(ENTITY_ROWS_COLUMNS)})

@@ -6,7 +6,7 @@ settings (:meth:`~kazu_spark.ner.tagger.Tagger.from_config`). So a text gives th
 the ``entities`` table of a job that read it with the same id and title (exactly so in fp32; bf16 arithmetic
 varies slightly with how documents are batched together, so a borderline span may differ). The Spark-only
 settings of ``ner`` (``model_archive``, ``partitions``, ``gpu_amount_per_task``) and ``worker_memory_limit_mb`` play
-no part here.
+no part here, and nothing on this path imports pyspark, which need not be installed.
 
 Example:
     >>> entities = tag_texts(["BRCA1 mutations cause breast cancer.", ""])
@@ -29,7 +29,8 @@ from kazu_spark.documents.ingest import DEFAULT_MAX_CHARS, EMPTY_TEXT, Rejection
 from kazu_spark.errors import ConfigError
 from kazu_spark.ner.tagger import Tagger, entities_for_batch
 from kazu_spark.paths import resolve_path
-from kazu_spark.schemas import ENTITY_ROWS, NER_INPUT
+from kazu_spark.runtime.resource_profile import task_device
+from kazu_spark.schemas import ENTITY_ROWS_COLUMNS, NER_INPUT_COLUMNS, column_names
 
 #: ``documents.source`` of the documents built here (not part of the output)
 SOURCE = "tag_texts"
@@ -91,7 +92,7 @@ def text_documents(
             raise ValueError(f"ids[{i}] repeats ids[{seen[doc['doc_id']]}]: {doc['doc_id']!r}")
         seen[doc["doc_id"]] = i
         rows.append(doc)
-    return pd.DataFrame(rows, columns=NER_INPUT.fieldNames())
+    return pd.DataFrame(rows, columns=column_names(NER_INPUT_COLUMNS))
 
 
 @lru_cache(maxsize=2)
@@ -107,9 +108,6 @@ def local_tagger(cfg: NerConfig) -> Tagger:
     kept, so repeated calls with one config load the model once; a model folder changed on disk is not
     noticed until the process restarts.
     """
-    # task_device's module imports pyspark: local import until device resolution has a Spark-free home
-    from kazu_spark.runtime.resource_profile import task_device
-
     device = task_device(cfg.device, {}, cuda_available=torch.cuda.is_available())
     return _tagger(resolve_path(cfg.model), cfg.model_dump_json(), device)
 
@@ -156,7 +154,7 @@ def tag_texts(
         raise ConfigError(f"tag_texts runs the model step alone; ner.steps {cfg.ner.steps} needs annotate_dataframe")
     docs = text_documents(texts, ids=ids, titles=titles, max_chars=cfg.input.max_chars)
     if docs.empty:
-        return pd.DataFrame(columns=ENTITY_ROWS.fieldNames())
+        return pd.DataFrame(columns=column_names(ENTITY_ROWS_COLUMNS))
     tagger = local_tagger(cfg.ner)
     rows = cfg.ner.arrow_batch_rows  # documents per call, as the stage batches them
     batches = [entities_for_batch(tagger, docs.iloc[i : i + rows]) for i in range(0, len(docs), rows)]

@@ -27,8 +27,10 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from pyspark.resource import ExecutorResourceRequests, ResourceProfile, ResourceProfileBuilder, TaskResourceRequests
+if TYPE_CHECKING:
+    from pyspark.resource import ResourceProfile
 
 GPU = "gpu"
 
@@ -54,6 +56,9 @@ def ner_resource_profile(
         ...
         ValueError: gpu_amount_per_task must be a fraction in (0, 1] or a whole number, got 1.5
     """
+    # imported here: task_device, beside it, runs in tag_texts, where pyspark need not be installed
+    from pyspark.resource import ExecutorResourceRequests, ResourceProfileBuilder, TaskResourceRequests
+
     if gpu_amount_per_task <= 0 or (gpu_amount_per_task > 1 and not float(gpu_amount_per_task).is_integer()):
         raise ValueError(
             f"gpu_amount_per_task must be a fraction in (0, 1] or a whole number, got {gpu_amount_per_task}"
