@@ -375,7 +375,14 @@ def decode_softmax(probs: np.ndarray, offsets: np.ndarray, text: str, labels: Se
         open_cls, taken = (cls, [i]) if tag == "B" else (None, [])
     if open_cls is not None:
         runs.append((open_cls, taken))
-    spans = (_trimmed(text, int(offsets[t[0]][0]), int(offsets[t[-1]][1]), c, float(won[t].mean())) for c, t in runs)
+    if not runs:
+        return []
+    firsts, lasts = (np.array([t[end] for _, t in runs], dtype=np.int64) for end in (0, -1))
+    los, his = _outer_bounds(np.asarray(offsets), firsts, lasts, np.zeros(len(offsets), dtype=np.int64))
+    spans = (
+        _trimmed(text, int(offsets[t[0]][0]), int(offsets[t[-1]][1]), c, float(won[t].mean()), (lo, hi))
+        for (c, t), lo, hi in zip(runs, los.tolist(), his.tolist(), strict=True)
+    )
     return _finish(s for s in spans if s is not None)
 
 
@@ -417,14 +424,34 @@ def _batch_spans(
     sums = np.zeros((len(won) + 1, won.shape[1]))
     np.cumsum(won, axis=0, dtype=np.float64, out=sums[1:])
     means = (sums[lasts + 1, columns] - sums[firsts, columns]) / (lasts - firsts + 1)
+    los, his = _outer_bounds(offsets, firsts, lasts, text_of_row)
     found: list[list[Span]] = [[] for _ in texts]
-    for text, column, start, end, mean in zip(text_of_row[firsts].tolist(), columns.tolist(),
-                                              offsets[firsts, 0].tolist(), offsets[lasts, 1].tolist(),
-                                              means.tolist(), strict=True):  # fmt: skip
-        span = _trimmed(texts[text], start, end, classes[column], mean)
+    rows = zip(text_of_row[firsts].tolist(), columns.tolist(), offsets[firsts, 0].tolist(), offsets[lasts, 1].tolist(),
+               means.tolist(), los.tolist(), his.tolist(), strict=True)  # fmt: skip
+    for text, column, start, end, mean, lo, hi in rows:
+        span = _trimmed(texts[text], start, end, classes[column], mean, (lo, hi))
         if span is not None:
             found[text].append(span)
     return [_finish(spans) for spans in found]
+
+
+def _outer_bounds(
+    offsets: np.ndarray, firsts: np.ndarray, lasts: np.ndarray, text_of_row: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per run of rows ``firsts..lasts``: the start of the row (word) before it where that row touches it (same text,
+    no character between), else the run's own start; and the end of the row after it likewise. A span that starts
+    or ends on a joining hyphen grows to these (:func:`_trimmed`), so it still starts and ends on word boundaries.
+
+    Example (words ``15 - Je``; a run of ``- Je`` touches ``15``):
+        >>> offs = np.array([[0, 2], [2, 3], [3, 5]])
+        >>> _outer_bounds(offs, np.array([1]), np.array([2]), np.zeros(3, dtype=np.int64))
+        (array([0]), array([5]))
+    """
+    starts, ends = offsets[firsts, 0], offsets[lasts, 1]
+    before, after = np.maximum(firsts - 1, 0), np.minimum(lasts + 1, len(offsets) - 1)
+    touch_before = (firsts > 0) & (text_of_row[before] == text_of_row[firsts]) & (offsets[before, 1] == starts)
+    touch_after = (lasts + 1 < len(offsets)) & (text_of_row[after] == text_of_row[lasts]) & (offsets[after, 0] == ends)
+    return np.where(touch_before, offsets[before, 0], starts), np.where(touch_after, offsets[after, 1], ends)
 
 
 #: no entity starts with these (``) cells`` of ``(Tfh) cells``) ...
@@ -435,20 +462,22 @@ _NO_END = frozenset("([{,;:")
 _JOINERS = frozenset("-\u2010\u2011/")
 
 
-def _trimmed(text: str, start: int, end: int, cls: str, confidence: float) -> Span | None:
+def _trimmed(
+    text: str, start: int, end: int, cls: str, confidence: float, outer: tuple[int, int] | None = None
+) -> Span | None:
     """The span shrunk to exclude surrounding whitespace, a leading closing bracket or comma and a trailing opening
     one; None if no letter or digit is left: no entity of any class is punctuation alone (``(``, ``-``, ``+/+``),
     which a model may tag inside a name it reads as one.
 
-    A span that starts (ends) on a hyphen or slash joining two letters or digits grows to take in the rest of the
-    word it joins: the model read the hyphen as part of the name (``-Je-017`` of ``15-Je-017``, ``-crowned
-    babbler`` of ``grey-crowned babbler``). A hyphen or slash that joins nothing is trimmed like a bracket
-    (``- 2``, the ``-/-`` of ``Tsc2(-/-)``).
+    A span that starts (ends) on a hyphen or slash joining two letters or digits grows to take in the word it joins,
+    ``outer`` (:func:`_outer_bounds`; None: no word to take in): the model read the hyphen as part of the name
+    (``-Je-017`` of ``15-Je-017``, ``-crowned babbler`` of ``grey-crowned babbler``). A hyphen or slash that joins
+    nothing is trimmed like a bracket (``- 2``, the ``-/-`` of ``Tsc2(-/-)``).
 
     Example:
         >>> text = "T follicular helper (Tfh) cells of grey-crowned babblers, - 2"
-        >>> spans = [(24, 31), (0, 21), (39, 56), (57, 61)]
-        >>> [text[s.start : s.end] for s in (_trimmed(text, a, b, "x", 0.9) for a, b in spans)]
+        >>> spans = [(24, 31, None), (0, 21, None), (39, 56, (35, 56)), (57, 61, None)]
+        >>> [text[s.start : s.end] for s in (_trimmed(text, a, b, "x", 0.9, outer) for a, b, outer in spans)]
         ['cells', 'T follicular helper', 'grey-crowned babblers', '2']
         >>> _trimmed(text, 20, 21, "gene", 0.9) is None
         True
@@ -459,12 +488,11 @@ def _trimmed(text: str, start: int, end: int, cls: str, confidence: float) -> Sp
         end -= 1
     if not any(ch.isalnum() for ch in text[start:end]):
         return None
-    if text[start] in _JOINERS:  # it joins a word outside the span to the span's first word
-        while start and text[start - 1].isalnum():
-            start -= 1
+    lo, hi = outer or (start, end)
+    if text[start] in _JOINERS:  # it joins the word before the span (nothing was trimmed there: see _loose)
+        start = min(start, lo)
     if text[end - 1] in _JOINERS:
-        while end < len(text) and text[end].isalnum():
-            end += 1
+        end = max(end, hi)
     return Span(start, end, cls, confidence)
 
 
