@@ -150,8 +150,9 @@ def struct_type(columns: tuple[Column, ...]) -> StructType:
 def __getattr__(name: str) -> StructType | dict[str, StructType]:
     """``X`` is the StructType of ``X_COLUMNS`` and ``TABLES`` maps ``TABLE_COLUMNS``' names to theirs (PEP 562):
     built when Spark code first asks, so the code that runs without Spark never imports pyspark."""
-    if name == "TABLES":
-        return {table: struct_type(declared) for table, declared in TABLE_COLUMNS.items()}
+    if name == "TABLES":  # one dict for every importer, so a change to it (a test's monkeypatch) is seen by all
+        tables = globals()["TABLES"] = {table: struct_type(declared) for table, declared in TABLE_COLUMNS.items()}
+        return tables
     declared = globals().get(f"{name}_COLUMNS")
     if not isinstance(declared, tuple):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
