@@ -50,6 +50,7 @@ from kazu_spark.documents.conll import (
     restrict_label_map,
 )
 from kazu_spark.errors import ConfigError
+from kazu_spark.ner.decode import classes_of
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.paths import resolve_path
@@ -341,8 +342,8 @@ def train(
 def _check_new_classes(new_classes: Sequence[str], labels: Sequence[str], base_kd: float) -> None:
     """ConfigError unless every ``new_classes`` name is a class of ``labels`` and ``base_kd`` is on (the only loss it
     changes): a typo would otherwise leave that class's columns under the base tagger's noise."""
-    classes = {label.split("-", 1)[1] for label in labels if label != "O"}
-    if unknown := sorted(set(new_classes) - classes):
+    classes = classes_of(labels)
+    if unknown := sorted(set(new_classes) - set(classes)):
         raise ConfigError(f"--new-classes {unknown}: not classes of the labels; choose from {sorted(classes)}")
     if new_classes and not base_kd:
         raise ConfigError("--new-classes only changes the --base-kd loss; give --base-kd too, or leave it out")
