@@ -380,7 +380,7 @@ KG_NODES_COLUMNS = _table(
         "sentences",
         Array(SPAN_COLUMNS),
         True,
-        "a document's sentence spans in documents.text (kg.sentences), behind CO_OCCURS_SENTENCE; null for concepts",
+        "sentence spans of documents.text (documents.sentences), behind CO_OCCURS_SENTENCE; null for concepts",
     ),
 )
 

@@ -21,6 +21,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from kazu_spark.documents.sentences import split_sentences
 from kazu_spark.kg.build import (
     build_kg,
     concept_nodes,
@@ -32,7 +33,6 @@ from kazu_spark.kg.build import (
 )
 from kazu_spark.kg.export import concept_labels, export_graphframes, export_neo4j
 from kazu_spark.kg.kgx import REQUIRED, export_kgx, kgx_id
-from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
     append_table,
     delete_documents,

@@ -22,7 +22,7 @@ from kazu_spark.training.recipe import _train_teachers, train_all, unlabelled_do
 from kazu_spark.training.soft_labels import dequantise, soft_label_rows
 from kazu_spark.training.train import INITIAL_BIAS, train
 from tests.conftest import build_encoder_dir, build_model_dir
-from tests.test_training import BC2GM, DOCS, NCBI, write_conll
+from tests.test_training import BC2GM, BIORED, DOCS, NCBI, write_conll
 
 EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 
@@ -157,20 +157,28 @@ def test_teachers_trained_side_by_side_equal_those_trained_one_after_the_other(
     assert not torch.equal(first["classifier.weight"], second["classifier.weight"])  # two seeds, two teachers
 
 
+CDR = [("Aspirin causes Reye syndrome", [(0, 1, "Chemical"), (2, 4, "Disease")]),
+       ("Lithium toxicity", [(0, 1, "Chemical"), (1, 2, "Disease")])]  # fmt: skip
+
+
+def _quick_train_all(base_model: Path, tmp_path: Path, **options: object) -> dict:
+    """``train_all`` of 1-layer models on a two-sentence BC5CDR folder, without thresholds; ``options``: more of its
+    keyword arguments."""
+    root = tmp_path / "corpora"
+    for split in ("train", "devel"):
+        write_conll(root / "BC5CDR-IOB" / f"{split}.tsv", CDR)
+    quick = TrainingSettings(epochs=3, batch_size=2, lr=1e-2, show_progress=False)
+    return train_all(
+        root, [], tmp_path / "out", base_model=base_model, teacher_layers=1, teacher_training=quick,
+        student_shape={"layers": 1, "hidden": 24, "heads": 2, "intermediate": 32}, student_training=quick,
+        threshold_gain=None, **options,
+    )  # fmt: skip
+
+
 def test_train_all_learns_only_the_classes_a_corpus_is_trained_for(base_model: Path, tmp_path: Path) -> None:
     """--train-classes BC5CDR-IOB=disease: its chemicals are plain text to training (the drug columns stay as
     initialised), while the devel table still scores them."""
-    root = tmp_path / "corpora"
-    cdr = [("Aspirin causes Reye syndrome", [(0, 1, "Chemical"), (2, 4, "Disease")]),
-           ("Lithium toxicity", [(0, 1, "Chemical"), (1, 2, "Disease")])]  # fmt: skip
-    for split in ("train", "devel"):
-        write_conll(root / "BC5CDR-IOB" / f"{split}.tsv", cdr)
-    quick = TrainingSettings(epochs=3, batch_size=2, lr=1e-2, show_progress=False)
-    summary = train_all(
-        root, [], tmp_path / "out", base_model=base_model, teacher_layers=1, teacher_training=quick,
-        student_shape={"layers": 1, "hidden": 24, "heads": 2, "intermediate": 32}, student_training=quick,
-        train_classes={"BC5CDR-IOB": ["disease"]}, threshold_gain=None,
-    )  # fmt: skip
+    summary = _quick_train_all(base_model, tmp_path, train_classes={"BC5CDR-IOB": ["disease"]})
     teacher = tmp_path / "out" / "teacher"
     assert json.loads((teacher / "training_args.json").read_text())["annotated_classes"] == {"BC5CDR-IOB": ["disease"]}
     bias = load_file(teacher / "model.safetensors")["classifier.bias"].float()
@@ -180,9 +188,26 @@ def test_train_all_learns_only_the_classes_a_corpus_is_trained_for(base_model: P
     assert "| BC5CDR-IOB | sigmoid | drug |" in (teacher / "MODEL_CARD.md").read_text()
 
 
-def test_train_all_refuses_classes_a_corpus_does_not_annotate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_train_all_learns_from_a_pubtator_file_in_every_stage(base_model: Path, tmp_path: Path) -> None:
+    """--train-file BioRED=<PubTator>: the teacher trains on its sentences for BioRED's classes, the student's gold
+    loss reads them too, and they are soft-labelled as text beside the IOB sentences."""
+    summary = _quick_train_all(base_model, tmp_path, train_files={"BioRED": BIORED})
+    teacher = json.loads((tmp_path / "out" / "teacher" / "training_args.json").read_text())
+    student = json.loads((tmp_path / "out" / "student" / "training_args.json").read_text())
+    assert teacher["annotated_classes"]["BioRED"] == ["cell_line", "disease", "drug", "gene", "species"]
+    assert teacher["sentences"] == len(CDR) + 5 and student["gold_files"] == {"BioRED": str(BIORED)}
+    assert summary["soft_labels"]["documents"] == len(CDR) + 5  # BioRED's two titles and three abstract sentences
+    assert summary["train_files"] == {"BioRED": str(BIORED)}
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [("--train-classes=BC5CDR-IOB=species", "BC5CDR-IOB"), (f"--train-file=Nope={BIORED}", "'Nope' is not in")],
+)
+def test_train_all_refuses_a_corpus_option_the_label_map_cannot_take(
+    tmp_path: Path, capsys: pytest.CaptureFixture, flag: str, message: str
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "all", "--corpora", str(tmp_path), "--out", str(tmp_path / "out"),
-              "--train-classes", "BC5CDR-IOB=species"])  # fmt: skip
+        main(["train", "all", "--corpora", str(tmp_path), "--out", str(tmp_path / "out"), flag])
     assert exit_info.value.code == 2
-    assert "BC5CDR-IOB" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert message in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -7,6 +7,7 @@ That pins down what the spans must be while exercising windowing, batching, merg
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import pytest
 import torch
 from conftest import build_model_dir
 
+from kazu_spark.cli.main import main
 from kazu_spark.config import load_config
+from kazu_spark.documents.pubtator import read_pubtator
 from kazu_spark.errors import ConfigError, LabelManifestError
 from kazu_spark.evaluation.ner import evaluate_conll
 from kazu_spark.ner.labels import BIO_LABELS
@@ -155,6 +158,20 @@ def test_evaluate_conll_scores_only_the_corpus_classes(model_dir: Path, tmp_path
     joined = evaluate_conll(model_dir, conll, sentences_per_text=2)
     assert joined["sentences"] == 2 and joined["sentences_per_text"] == 2
     assert {k: joined["overall"][k] for k in ("tp", "fp", "fn")} == {"tp": 0, "fp": 1, "fn": 2}
+
+
+def test_evaluate_ner_scores_a_pubtator_file_against_every_gold_mention(
+    model_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`evaluate ner --conll <PubTator> --corpus BioRED` scores printed text sentence by sentence: every mention of a
+    mapped type is gold (tp + fn), SequenceVariant is not, and all five of BioRED's classes are scored."""
+    biored = Path(__file__).parent / "data" / "linking" / "biored.pubtator"
+    main(["evaluate", "ner", "--model", str(model_dir), "--conll", str(biored), "--corpus", "BioRED", "--json"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    mentions = [m for doc in read_pubtator(str(biored)) for m in doc.mentions if m.corpus_type != "SequenceVariant"]
+    assert result["corpus"] == "BioRED" and result["sentences"] == 5
+    assert result["overall"]["tp"] + result["overall"]["fn"] == len(mentions) == 17
+    assert sorted(result["per_class"]) == ["cell_line", "disease", "drug", "gene", "species"]
 
 
 @pytest.mark.skipif(not (BUNDLED / "model.safetensors").is_file(), reason="bundled model not trained yet")

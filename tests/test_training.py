@@ -38,6 +38,7 @@ BC2GM = [
     ("The kinase EGFR is mutated", [(2, 3, "GENE")]),
     ("Nothing here", []),
 ]
+BIORED = Path(__file__).parent / "data" / "linking" / "biored.pubtator"
 DOCS = [
     {"pmid": "1", "title": "BRCA1 and breast cancer", "abstract": "BRCA1 mutations raise the risk of breast cancer."},
     {
@@ -188,6 +189,7 @@ def test_the_cards_training_line_reruns_the_same_settings(
     ``--train-classes`` per corpus): run as printed, it trains with the same settings."""
     first = train(corpora, tmp_path / "a", base_model=teacher, num_layers=1, base_kd=0.5, new_classes=["cell_line"],
                   train_classes={"BC2GM-IOB": ["gene"], "NCBI-disease-IOB": ["disease"]},
+                  train_files={"BioRED": BIORED},
                   training=TrainingSettings(batch_size=2, max_steps=1, show_progress=False))  # fmt: skip
     card = (tmp_path / "a" / "MODEL_CARD.md").read_text(encoding="utf-8")
     line = next(line for line in card.splitlines() if "kazu-spark train teacher" in line)
@@ -195,9 +197,35 @@ def test_the_cards_training_line_reruns_the_same_settings(
     args[args.index("--out") + 1] = str(tmp_path / "b")
     main(args)
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    keys = ("base_model", "base_kd", "new_classes", "train_classes", "annotated_classes", "num_layers", "max_steps")
+    keys = ("base_model", "base_kd", "new_classes", "train_classes", "train_files", "annotated_classes", "num_layers",
+            "max_steps", "sentences")  # fmt: skip
     assert {k: second[k] for k in keys} == {k: first[k] for k in keys}
     assert first["train_classes"] == {"BC2GM-IOB": ["gene"], "NCBI-disease-IOB": ["disease"]}
+    assert first["train_files"] == {"BioRED": str(BIORED)}
+
+
+def test_train_teacher_learns_from_a_pubtator_corpus_beside_the_iob_folders(
+    corpora: Path, base_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--train-file BioRED=<PubTator>`` adds BioRED's printed sentences to the IOB corpora, masked to the classes
+    its label-map entry annotates; a file of a corpus the label map lacks, a missing file or a value without ``=``
+    is refused before anything is written."""
+    main(["train", "teacher", "--corpora", str(corpora), "--out", str(tmp_path / "m"), "--base-model", str(base_model),
+          "--layers", "1", "--batch-size", "2", "--max-steps", "1", "--train-file", f"BioRED={BIORED}"])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["corpora"] == ["BC2GM-IOB", "BioRED", "NCBI-disease-IOB"]
+    assert summary["annotated_classes"]["BioRED"] == ["cell_line", "disease", "drug", "gene", "species"]
+    assert summary["sentences"] == len(NCBI) + len(BC2GM) + 5  # BioRED's two titles and three abstract sentences
+    for value, message in (
+        (f"Nope={BIORED}", "corpus 'Nope' is not in the label map"),
+        (f"BioRED={tmp_path / 'missing.txt'}", "is not a file"),
+        (str(BIORED), "expected CORPUS=PATH"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "teacher", "--corpora", str(corpora), "--out", str(tmp_path / "refused"),
+                  "--train-file", value])  # fmt: skip
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
 
 
 def test_interrupted_and_resumed_run_ends_with_the_uninterrupted_weights(

@@ -31,10 +31,12 @@ from kazu_spark.training.train import TRAINING_ARGS_FILE
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare ``evaluate ner`` and ``evaluate linking``."""
     targets = p.add_subparsers(dest="target", required=True)
-    ner = targets.add_parser("ner", help="entity-level P/R/F1 on a CoNLL file")
+    ner = targets.add_parser("ner", help="entity-level P/R/F1 on a CoNLL or PubTator file")
     ner.add_argument("--model", default="pkg://kazu_spark/resources/model")
     target = ner.add_mutually_exclusive_group(required=True)
-    target.add_argument("--conll", help="token<TAB>tag file")
+    target.add_argument(
+        "--conll", help="token<TAB>tag file, or a PubTator file (e.g. BioRED's devel.txt with --corpus BioRED)"
+    )
     target.add_argument("--all-corpora", help="folder of <corpus>/devel.tsv: evaluate every devel split")
     ner.add_argument("--corpus", help="corpus name in conf/labels.yaml (default: the file's folder name)")
     ner.add_argument("--label-map", help="corpus-type to class map (default: conf/labels.yaml)")

@@ -85,6 +85,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --base-kd: classes the base tagger never learnt (gold alone teaches them)",
     )
     _train_classes_flag(t)
+    _train_file_flag(t, "train-file")
     _model_flags(t, name="kazu-spark-teacher")
     run_flags(t, ["teacher"])
     t.set_defaults(func=cmd_train_teacher)
@@ -103,6 +104,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="teacher: its first layers; pruned: its first layers cut to the student width",
     )
     d.add_argument("--gold-corpora", default=None, help="also train on these gold <corpus>/train.tsv")
+    _train_file_flag(d, "gold-file")
     d.add_argument("--alpha", type=float, default=0.0, help="weight of the gold loss")
     d.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE loss weight")
     d.add_argument("--attention-weight", type=float, default=0.0, help="attention-map MSE loss weight")
@@ -132,6 +134,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--mlm", action="store_true", help="first continue the encoder's MLM pretraining on the text")
     a.add_argument("--teachers", type=int, default=1, help="an ensemble: teachers of seeds seed, seed+1, ...")
     _train_classes_flag(a)
+    _train_file_flag(a, "train-file")
     for stage in ("teacher", "student", "mlm"):
         run_flags(a, [stage], STAGE_FLAGS, prefix=f"{stage}-", names=STAGE_FLAGS)
     run_flags(a, ["teacher", "student", "mlm"], SHARED_FLAGS)
@@ -210,6 +213,19 @@ def _train_classes_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _train_file_flag(p: argparse.ArgumentParser, flag: str) -> None:
+    """``--train-file`` of ``train teacher`` and ``train all``, ``--gold-file`` of ``train distill`` (read by
+    :func:`corpus_files`)."""
+    p.add_argument(
+        f"--{flag}",
+        action="append",
+        default=[],
+        metavar="CORPUS=PATH",
+        help="also train on this CoNLL or PubTator file of a label-map corpus (e.g. "
+        "BioRED=../shared/data/linking/biored/train.txt: text as printed); repeatable",
+    )
+
+
 def _model_flags(p: argparse.ArgumentParser, *, name: str) -> None:
     """The flags of ``train teacher`` and ``train distill`` that are not settings: output, checkpoints, model name."""
     p.add_argument("--out", required=True, help="output model folder")
@@ -254,6 +270,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         base_kd=args.base_kd,
         new_classes=class_list(args.new_classes),
         train_classes=corpus_classes(args.train_classes),
+        train_files=corpus_files(args.train_file),
     )
     print(json.dumps(summary))
 
@@ -276,6 +293,7 @@ def cmd_train_distill(args: argparse.Namespace) -> None:
         intermediate=args.intermediate,
         init=args.init,
         gold_corpora=args.gold_corpora,
+        gold_files=corpus_files(args.gold_file),
         alpha=args.alpha,
         hidden_weight=args.hidden_weight,
         attention_weight=args.attention_weight,
@@ -296,7 +314,7 @@ def cmd_train_all(args: argparse.Namespace) -> None:
         train_sentences_as_text=not args.no_train_sentences,
         threshold_gain=None if args.threshold_gain < 0 else args.threshold_gain,
         mlm_training=training_settings(cfg, "mlm", args) if args.mlm else None, teachers=args.teachers,
-        train_classes=corpus_classes(args.train_classes),
+        train_classes=corpus_classes(args.train_classes), train_files=corpus_files(args.train_file),
     )  # fmt: skip
     print(json.dumps(summary))
 
@@ -315,6 +333,22 @@ def corpus_classes(specs: Sequence[str]) -> dict[str, list[str]]:
         if not sep or not corpus or not classes:
             raise ConfigError(f"--train-classes {spec!r}: expected CORPUS=CLASS[,CLASS], e.g. JNLPBA=cell_line")
         parsed[corpus] = class_list(classes)
+    return parsed
+
+
+def corpus_files(specs: Sequence[str]) -> dict[str, str]:
+    """``--train-file`` values, ``CORPUS=PATH``, as corpus -> path (``train`` checks both before it writes anything).
+
+    Example:
+        >>> corpus_files(["BioRED=../shared/data/linking/biored/train.txt"])
+        {'BioRED': '../shared/data/linking/biored/train.txt'}
+    """
+    parsed = {}
+    for spec in specs:
+        corpus, sep, path = spec.partition("=")
+        if not sep or not corpus or not path:
+            raise ConfigError(f"{spec!r}: expected CORPUS=PATH, e.g. BioRED=biored/train.txt")
+        parsed[corpus] = path
     return parsed
 
 

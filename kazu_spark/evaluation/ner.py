@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kazu_spark.config import Config, Decoder, Device, Precision
-from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, join_sentences, load_label_map, read_conll
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, join_sentences, load_label_map
+from kazu_spark.documents.labelled import read_labelled
 from kazu_spark.evaluation.metrics import entity_scores
 from kazu_spark.ner.decode import check_labels
 from kazu_spark.ner.model import load_token_classifier, versioned_name
@@ -72,11 +73,13 @@ def evaluate_conll(
     cfg: Config | None = None,
     spark: SparkSession | None = None,
 ) -> dict:
-    """Strict precision/recall/F1 of the model in ``model_dir`` on one IOB file.
+    """Strict precision/recall/F1 of the model in ``model_dir`` on one IOB or PubTator file.
 
     Args:
         model_dir: model folder (config.json, model.safetensors, tokenizer, labels.txt).
-        conll_path: ``token<TAB>tag`` file; its parent folder names the corpus unless ``corpus`` is given.
+        conll_path: ``token<TAB>tag`` file, or a PubTator file (text as printed, cut into sentences; every gold
+            mention kept: :mod:`kazu_spark.documents.labelled`); its parent folder names the corpus unless ``corpus``
+            is given.
         label_map: YAML corpus -> {corpus type -> class}; the corpus's classes are the ones scored.
         threshold, decoder, precision, max_batch_tokens, num_threads, device: the ``ner`` settings used.
         sentences_per_text: tag every this many consecutive sentences as one text
@@ -96,7 +99,7 @@ def evaluate_conll(
     corpus = corpus or conll_path.parent.name
     types = corpus_type_map(load_label_map(label_map), corpus)
     scored = set(types.values())
-    sentences = read_conll(conll_path, types, corpus=corpus)
+    sentences = read_labelled(conll_path, types, corpus=corpus)
     texts = join_sentences(sentences, sentences_per_text)
     base = cfg or Config()
     ner = base.ner.model_copy(

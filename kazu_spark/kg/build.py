@@ -20,7 +20,7 @@ every link would count one mention several times and invent co-occurrences betwe
 concepts of a single mention. The best-link rule keeps recall and counts each mention once; a
 disambiguation step upstream makes it more precise without changing this module.
 
-**Sentences** come from :func:`kazu_spark.kg.sentences.split_sentences`, a deliberately simple splitter,
+**Sentences** come from :func:`kazu_spark.documents.sentences.split_sentences`, a deliberately simple splitter,
 run over ``documents.text`` in a pandas UDF once per build; an entity belongs to the sentence containing
 its start. Document nodes store their sentence spans, which the sentence evidence points into.
 
@@ -43,8 +43,8 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StructType
 
+from kazu_spark.documents.sentences import split_sentences
 from kazu_spark.kg import biolink
-from kazu_spark.kg.sentences import split_sentences
 from kazu_spark.lakehouse.delta import (
     conform,
     ensure_table,

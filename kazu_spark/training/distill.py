@@ -67,6 +67,7 @@ from kazu_spark.training.train import (
     loop_summary,
     masked_bce,
     save_model_folder,
+    word_spans,
 )
 
 if TYPE_CHECKING:
@@ -215,6 +216,7 @@ def distill(
     gold_corpora: str | Path | None = None,
     alpha: float = 0.0,
     label_map: str | Path | Mapping[str, Mapping[str, str]] = DEFAULT_LABEL_MAP,
+    gold_files: Mapping[str, str | Path] | None = None,
     hidden_weight: float = 0.0,
     attention_weight: float = 0.0,
     training: TrainingSettings = STUDENT_TRAINING,
@@ -230,7 +232,8 @@ def distill(
             for ``init="teacher"`` and the intermediate losses.
         layers, hidden, heads, intermediate: student shape (default TinyBERN2's).
         gold_corpora, alpha, label_map: optional gold hard-label BCE mixed in with weight ``alpha`` (``label_map``: a
-            YAML path or a mapping, as the teacher's).
+            YAML path or a mapping, as the teacher's); ``gold_files``: more gold files beside ``gold_corpora``'s,
+            corpus -> CoNLL or PubTator file (the teacher's ``train_files``).
         hidden_weight, attention_weight: intermediate-layer loss weights (0 = off).
         training: the run settings shared with teacher training
             (:class:`~kazu_spark.training.loop.TrainingSettings`; default ``STUDENT_TRAINING``, the config's
@@ -269,7 +272,9 @@ def distill(
 
     gold: list[Example] = []
     if gold_corpora is not None and alpha > 0:
-        sentences, annotated = load_training_corpora(gold_corpora, as_label_map(label_map), None)
+        sentences, annotated = load_training_corpora(
+            gold_corpora, as_label_map(label_map), None, gold_files, word_spans(tokenizer)
+        )
         gold = encode(sentences, tokenizer, annotated, max_len=max(len(r.input_ids) for r in rows), labels=labels)
     total_steps = training.planned_steps(len(examples))
     lengths = [len(ex.input_ids) for ex in examples]
@@ -321,6 +326,7 @@ def distill(
         "student": {"layers": layers, "hidden_size": hidden, "heads": heads, "intermediate_size": intermediate},
         "init": init,
         "gold_corpora": str(gold_corpora) if gold else None,
+        "gold_files": {corpus: str(path) for corpus, path in sorted((gold_files or {}).items())} if gold else {},
         "alpha": alpha if gold else 0.0,
         "hidden_weight": hidden_weight,
         "attention_weight": attention_weight,

@@ -27,11 +27,12 @@ TEACHER_FLAGS = (
     ("epochs", "epochs"), ("lr", "lr"), ("batch-size", "batch_size"), ("max-len", "max_len"), ("seed", "seed"),
     ("empty-keep", "empty_keep"), ("num-threads", "num_threads"), ("precision", "precision"),
     ("max-steps", "max_steps"), ("time-budget-s", "time_budget_s"), ("name", "model_name"), ("base-kd", "base_kd"),
-    ("new-classes", "new_classes"), ("train-classes", "train_classes"),
+    ("new-classes", "new_classes"), ("train-classes", "train_classes"), ("train-file", "train_files"),
 )  # fmt: skip
 #: (CLI flag, training_args.json key) of ``kazu-spark train distill``
 STUDENT_FLAGS = (
     ("soft-labels", "soft_labels"), ("teacher", "teacher"), ("init", "init"), ("gold-corpora", "gold_corpora"),
+    ("gold-file", "gold_files"),
     ("alpha", "alpha"), ("hidden-weight", "hidden_weight"), ("attention-weight", "attention_weight"),
     ("epochs", "epochs"), ("lr", "lr"), ("batch-size", "batch_size"), ("seed", "seed"),
     ("num-threads", "num_threads"), ("precision", "precision"), ("max-steps", "max_steps"),
@@ -90,14 +91,16 @@ def write_model_card(model_dir: str | Path, training: Mapping, evaluations: Sequ
 
 def _flag_values(value: object) -> list[str]:
     """A setting as its flag's values on the command line: none for an unset or empty one, ``CLASS[,CLASS]`` for a
-    list, one ``CORPUS=CLASS[,CLASS]`` per corpus for a mapping (``--train-classes``, repeated).
+    list, one ``CORPUS=VALUE`` per corpus for a mapping (``--train-classes``, ``--train-file``, repeated).
 
     Example:
         >>> _flag_values({"JNLPBA": ["cell_line", "cell_type"]}), _flag_values(["cell_line"]), _flag_values(None)
         (['JNLPBA=cell_line,cell_type'], ['cell_line'], [])
+        >>> _flag_values({"BioRED": "biored/train.txt"})
+        ['BioRED=biored/train.txt']
     """
     if isinstance(value, Mapping):
-        return [f"{corpus}={','.join(classes)}" for corpus, classes in value.items()]
+        return [f"{corpus}={_flag_values(v)[0]}" for corpus, v in value.items()]
     if isinstance(value, list):
         return [",".join(value)] if value else []
     return [] if value in (None, "") else [str(value)]

@@ -49,19 +49,23 @@ from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.mlm import pretrain_mlm
 from kazu_spark.training.model_card import write_model_card
 from kazu_spark.training.soft_labels import dequantise, soft_label_rows
-from kazu_spark.training.train import TEACHER_TRAINING, load_training_corpora, train
+from kazu_spark.training.train import TEACHER_TRAINING, check_train_files, load_training_corpora, train
 
 #: documents tagged per soft-labelling call (bounds the memory of one call's windows)
 LABEL_CHUNK = 512
 
 
 def unlabelled_documents(
-    jsonl_paths: Sequence[str | Path], corpora_root: str | Path | None, label_map: Mapping | None = None
+    jsonl_paths: Sequence[str | Path],
+    corpora_root: str | Path | None,
+    label_map: Mapping | None = None,
+    train_files: Mapping[str, str | Path] | None = None,
 ) -> pd.DataFrame:
     """Documents (``NER_INPUT`` columns) from JSONL files (gzip allowed) and the train sentences.
 
     JSONL lines go through the same parser and ingestion rule as ``kazu-spark annotate``; lines it
-    would quarantine are skipped. Each train sentence of ``corpora_root`` becomes a one-section document.
+    would quarantine are skipped. Each train sentence of ``corpora_root`` and of ``train_files`` (corpus -> CoNLL or
+    PubTator file) becomes a one-section document.
     """
     rows = []
     for path in map(Path, jsonl_paths):
@@ -72,7 +76,8 @@ def unlabelled_documents(
                 if parsed is not None:
                     rows.append(ingest_row({**dict(zip(PARSED_COLUMNS, parsed, strict=True)), "source": str(path)}))
     if corpora_root is not None:
-        sentences, _ = load_training_corpora(corpora_root, label_map or load_label_map(DEFAULT_LABEL_MAP), None)
+        label_map = label_map or load_label_map(DEFAULT_LABEL_MAP)
+        sentences, _ = load_training_corpora(corpora_root, label_map, None, train_files)
         for i, sentence in enumerate(sentences):
             rows.append(ingest_row({"source_id": f"{sentence.corpus}:{i}", "text": sentence.text, "source": "train"}))
     docs = [r for r in rows if not isinstance(r, Rejection)]
@@ -121,6 +126,7 @@ def train_all(
     mlm_training: TrainingSettings | None = None,
     teachers: int = 1,
     train_classes: Mapping[str, Sequence[str]] | None = None,
+    train_files: Mapping[str, str | Path] | None = None,
     device: str | None = None,
 ) -> dict:
     """Train a teacher, soft-label ``unlabelled`` (+ the train sentences), distil a student, evaluate both.
@@ -145,6 +151,8 @@ def train_all(
             (:func:`~kazu_spark.training.soft_labels.soft_label_rows`). The student's gap is to ``teacher/``.
         train_classes: corpus -> the classes the teachers and the student's gold loss learn from it, fewer than it
             annotates (:func:`~kazu_spark.documents.conll.restrict_label_map`); the devel tables score them all.
+        train_files: corpus -> one more training file of it, CoNLL or PubTator (BioRED's ``train.txt``), for the
+            teachers, the student's gold loss and, with ``train_sentences_as_text``, the soft-labelled text.
         device: where the soft labels and the evaluations run (default: cuda when torch sees it).
 
     Returns:
@@ -154,11 +162,14 @@ def train_all(
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     label_map = restrict_label_map(load_label_map(DEFAULT_LABEL_MAP), train_classes or {})  # checked before any output
+    check_train_files(train_files or {}, label_map)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"device": device, "seconds": {}}
     if train_classes:
         summary["train_classes"] = {corpus: sorted(classes) for corpus, classes in train_classes.items()}
+    if train_files:
+        summary["train_files"] = {corpus: str(path) for corpus, path in train_files.items()}
     began = time.perf_counter()
 
     def timed(stage: str, start: float) -> None:
@@ -186,10 +197,12 @@ def train_all(
         timed(f"evaluate_{stage}", start)
         return summary[stage]["f1"]
 
-    docs = unlabelled_documents(unlabelled, corpora_root if train_sentences_as_text else None)
+    docs = unlabelled_documents(unlabelled, corpora_root if train_sentences_as_text else None, label_map, train_files)
     if mlm_training is not None:
         start = time.perf_counter()
-        mlm_docs = docs if train_sentences_as_text else unlabelled_documents(unlabelled, corpora_root)
+        mlm_docs = (
+            docs if train_sentences_as_text else unlabelled_documents(unlabelled, corpora_root, label_map, train_files)
+        )
         summary["mlm"] = pretrain_mlm(
             mlm_docs["text"].tolist(), out / "mlm", base_model=base_model, num_layers=teacher_layers,
             training=mlm_training,
@@ -201,7 +214,7 @@ def train_all(
     teacher_dirs = [out / ("teacher" if k == 0 else f"teacher-{k}") for k in range(teachers)]
     runs = [
         {"corpora_root": corpora_root, "out_dir": folder, "base_model": base_model, "num_layers": teacher_layers,
-         "empty_keep": empty_keep, "label_map": label_map,
+         "empty_keep": empty_keep, "label_map": label_map, "train_files": train_files,
          "training": replace(teacher_training, seed=teacher_training.seed + k)}
         for k, folder in enumerate(teacher_dirs)
     ]  # fmt: skip
@@ -229,7 +242,8 @@ def train_all(
     start = time.perf_counter()
     distill(
         rows, out / "teacher", out / "student", **student_shape, init=init, gold_corpora=corpora_root, alpha=alpha,
-        label_map=label_map, training=student_training, soft_labels_source=str(out / "soft_labels.parquet"),
+        label_map=label_map, gold_files=train_files, training=student_training,
+        soft_labels_source=str(out / "soft_labels.parquet"),
     )  # fmt: skip
     timed("student", start)
     student_f1 = evaluate(out / "student", "student")

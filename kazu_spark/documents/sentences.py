@@ -1,7 +1,7 @@
-"""Sentence spans of a text: the pure splitter behind the ``CO_OCCURS_SENTENCE`` edges (no Spark).
+"""Sentence spans of a text: the pure splitter behind the ``CO_OCCURS_SENTENCE`` edges and PubTator training text.
 
-A deliberately simple heuristic, good enough for co-occurrence counts over abstracts: see
-:func:`split_sentences`.
+A deliberately simple heuristic, good enough for co-occurrence counts over abstracts and for cutting a labelled
+abstract into training sentences (:mod:`kazu_spark.documents.labelled`): see :func:`split_sentences`.
 """
 
 from __future__ import annotations
