@@ -464,7 +464,8 @@ class LinkingConfig(_Strict):
     prefer_specific: bool = Field(
         True,
         description="of a mention's candidates keep the most specific: a species over its genus or an is_a parent, "
-        "anything over a generic concept (linking.preferences, docs/linking_preferences.md)",
+        "a gene over a pseudogene, anything over a generic concept (linking.preferences, "
+        "docs/linking_preferences.md)",
     )
     gene_species: GeneSpeciesConfig = Field(default_factory=GeneSpeciesConfig)
     gene_families: bool = Field(

@@ -24,7 +24,10 @@ def _term(concept_id: str, synonym: str, **metadata: str) -> tuple:
 
 @pytest.fixture
 def terms(spark: SparkSession) -> DataFrame:
-    rows = [_term("MESH:D001249", "Asthma", rank="species"), _term("MESH:D003920", "Diabetes", parents="x")]
+    rows = [
+        _term("MESH:D001249", "Asthma", rank="species"),
+        _term("MESH:D003920", "Diabetes", parents="x", type_of_gene="pseudo"),
+    ]
     return spark.createDataFrame(rows, ONTOLOGY_TERMS)
 
 
@@ -38,6 +41,7 @@ def test_the_driver_copy_has_the_metadata_as_columns_and_comes_back_from_the_cac
     assert list(collected.columns) == TABLE_COLUMNS and len(collected) == 2
     by_concept = collected.set_index("concept_id")
     assert by_concept.loc["MESH:D001249", "rank"] == "species" and by_concept.loc["MESH:D003920", "parents"] == "x"
+    assert by_concept.loc["MESH:D003920", "type_of_gene"] == "pseudo"
     again = driver_terms(_never_read(terms), "k1", tmp_path)  # same commit: no Spark job
     pd.testing.assert_frame_equal(again, collected)
     with pytest.raises(Exception, match="read through Spark"):  # another commit is collected
@@ -53,6 +57,13 @@ def test_an_unreadable_copy_is_collected_again_and_old_copies_are_pruned(terms, 
     for key in range(KEEP + 2):
         driver_terms(terms, f"k{key}", tmp_path)
     assert sorted(p.stem for p in tmp_path.glob("*.parquet")) == [f"k{key}" for key in range(2, KEEP + 2)]
+
+
+def test_a_copy_of_other_columns_is_collected_again(terms, tmp_path: Path) -> None:
+    older = driver_terms(terms, "old", tmp_path).drop(columns="type_of_gene")  # before type_of_gene was taken out
+    older.to_parquet(tmp_path / "old.parquet", index=False)
+    assert list(driver_terms(terms, "old", tmp_path).columns) == TABLE_COLUMNS
+    assert list(driver_terms(_never_read(terms), "old", tmp_path).columns) == TABLE_COLUMNS  # rewritten: read back
 
 
 def test_each_commit_of_a_path_table_has_its_own_key(spark: SparkSession, terms, tmp_path: Path) -> None:

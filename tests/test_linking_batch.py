@@ -77,7 +77,8 @@ def test_a_batch_that_matches_nothing_has_no_links() -> None:
     entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": [mention], "entity_class": ["gene"]})
     table = pd.DataFrame({"entity_class": ["gene"], "synonym": ["BRCA1"], "normalised_synonym": ["BRCA1"],
                           "source": ["HGNC"], "concept_id": ["HGNC:1100"], "default_label": ["BRCA1"], "rank": [None],
-                          "parents": [None], "tax_id": ["9606"], "source_version": ["2024"]})  # fmt: skip
+                          "parents": [None], "tax_id": ["9606"], "type_of_gene": ["protein-coding"],
+                          "source_version": ["2024"]})  # fmt: skip
     links = link_with_table(entities, None, table, load_config().linking)
     assert links.empty and list(links.columns) == LINK_ROWS.fieldNames()
 

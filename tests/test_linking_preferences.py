@@ -69,6 +69,26 @@ def test_a_wider_name_never_adds_ambiguity_to_a_specific_link() -> None:
     assert prefer_widened([HOMO], [], GENERIC) == ["NCBITaxon:9605"]  # nothing wider: the genus stays
 
 
+TEK = Concept("NCBIGene:21687", label="Tek", type_of_gene="protein-coding")  # mouse Tie2
+TEK_PS = Concept("NCBIGene:111257", label="Tek-ps", type_of_gene="pseudo")  # its pseudogene, also "Tie2"
+
+
+def test_a_pseudogene_loses_to_a_gene_of_another_type() -> None:
+    assert preferred([TEK, TEK_PS], GENERIC) == ["NCBIGene:21687"]  # "Tie2"
+    rna = Concept("NCBIGene:3", label="A2MP1-AS", type_of_gene="ncRNA")
+    assert preferred([TEK_PS, rna], GENERIC) == ["NCBIGene:3"]  # any known type but pseudo wins
+    assert prefer_widened([TEK, TEK_PS], [], GENERIC) == ["NCBIGene:21687"]
+
+
+def test_a_gene_of_unknown_type_and_pseudogenes_alone_are_left_alone() -> None:
+    curated = Concept("NCBIGene:21687", label="Tek")  # a curation: no type_of_gene
+    assert preferred([curated, TEK_PS], GENERIC) == ["NCBIGene:111257", "NCBIGene:21687"]
+    unknown = from_metadata("NCBIGene:4", {"type_of_gene": "unknown"}, "X")  # NCBI's "unknown": no type known
+    assert preferred([unknown, TEK_PS, TEK], GENERIC) == ["NCBIGene:21687", "NCBIGene:4"]  # not dropped
+    other_ps = Concept("NCBIGene:5", label="Tek-ps2", type_of_gene="pseudo")
+    assert preferred([TEK_PS, other_ps], GENERIC) == ["NCBIGene:111257", "NCBIGene:5"]  # all pseudogenes: all stay
+
+
 def test_metadata_keys_of_ontology_terms_are_read_as_the_parser_writes_them() -> None:
     taxon = from_metadata("NCBITaxon:32281", {"rank": "species_group", "parents": "NCBITaxon:7215|NCBITaxon:1"})
     assert taxon.rank == "species group" and taxon.parents == ("NCBITaxon:7215", "NCBITaxon:1")
@@ -76,3 +96,6 @@ def test_metadata_keys_of_ontology_terms_are_read_as_the_parser_writes_them() ->
     bare = from_metadata("MESH:D009369", {"TreeNumbers": "C04"})  # no rank, no parents: older terms
     assert (bare.rank, bare.parents) == (None, ()) and is_broad(bare, GENERIC)
     assert not is_broad(from_metadata("NCBITaxon:9606", {"rank": "species"}, "Homo sapiens"), GENERIC)
+    gene = from_metadata("NCBIGene:111257", {"tax_id": "10090", "type_of_gene": "pseudo"}, "Tek-ps")
+    assert gene.type_of_gene == "pseudo" and not is_broad(gene, GENERIC)
+    assert from_metadata("NCBIGene:4", {"tax_id": "9606", "type_of_gene": "unknown"}).type_of_gene is None

@@ -479,6 +479,8 @@ GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info g
     _term("NCBIGene:56637", "Gsk3b", "GSK3", "gene", tax_id="10090"),  # a name only the mouse gene has
     _term("NCBIGene:14062", "F2r", "Par1", "gene", tax_id="10090"),  # F2R's orthologue: F2R's symbol
     _term("NCBIGene:112304", "Par1", "Par1", "gene", tax_id="10090"),  # another gene, the same name
+    _term("NCBIGene:21687", "Tek", "Tie2", "gene", tax_id="10090", type_of_gene="protein-coding"),
+    _term("NCBIGene:111257", "Tek-ps", "Tie2", "gene", tax_id="10090", type_of_gene="pseudo"),  # its pseudogene
     *PREFERENCE_TERMS,
 ]
 
@@ -491,6 +493,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("m-TP53", "mouse-paper", "TP53", "gene"),  # the human symbol, in a mouse paper: looked up again
         ("m-FOO1", "mouse-paper", "FOO1", "gene"),  # no mouse gene of that name: the human one stays
         ("m-PAR1", "mouse-paper", "PAR1", "gene"),  # human F2R; two mouse genes named Par1: its orthologue
+        ("m-Tie2", "mouse-paper", "Tie2", "gene"),  # mouse Tek and the pseudogene Tek-ps: the gene
         ("h-p53", "no-species", "p53", "gene"),  # no species named: human
         ("h-Il6", "no-species", "Il6", "gene"),  # the mouse spelling without mice: the human gene
         ("h-Akt", "no-species", "Akt", "gene"),  # normalised "akt", the human synonym "AKT": case folded
@@ -516,6 +519,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("m-TP53", "NCBIGene:22059", "species", False),
         ("m-FOO1", "NCBIGene:99", "exact", False),
         ("m-PAR1", "NCBIGene:14062", "species", False),
+        ("m-Tie2", "NCBIGene:21687", "exact", False),  # not the pseudogene namesake NCBIGene:111257
         ("h-p53", "NCBIGene:7157", "exact", False),
         ("h-Il6", "NCBIGene:3569", "species", False),
         ("h-Akt", "NCBIGene:207", "species", False),

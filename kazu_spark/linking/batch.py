@@ -9,19 +9,19 @@ the ``fuzzy`` callable the Spark glue builds from the class indexes), abbreviati
 document's species, disambiguation, tiers. The Spark path stays the reference: a test links the same
 documents both ways and compares every row.
 
-``terms`` is the part of ``ontology_terms`` the batch can reach, with ``rank``, ``parents`` and ``tax_id``
-taken out of ``metadata``: every row whose synonym, normalised synonym or its upper case equals a lookup key
-(:func:`lookup_keys`), plus every row of the concepts those rows name; ``concept_rows`` fetches the rows of
-concepts found otherwise (fuzzy). ``versions``, ``gene_taxa`` and ``curated_taxa`` are facts of the whole
-table: each source's ``source_version``, the taxa of the gene classes' concepts that a gene source (not a
-curation) gives, and those only curations give (``species_from_documents``).
+``terms`` is the part of ``ontology_terms`` the batch can reach, with ``rank``, ``parents``, ``tax_id`` and
+``type_of_gene`` taken out of ``metadata``: every row whose synonym, normalised synonym or its upper case
+equals a lookup key (:func:`lookup_keys`), plus every row of the concepts those rows name; ``concept_rows``
+fetches the rows of concepts found otherwise (fuzzy). ``versions``, ``gene_taxa`` and ``curated_taxa`` are
+facts of the whole table: each source's ``source_version``, the taxa of the gene classes' concepts that a
+gene source (not a curation) gives, and those only curations give (``species_from_documents``).
 
 Example (a disease mention, one MEDIC synonym):
     >>> entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": ["Asthma"],
     ...                          "entity_class": ["disease"]})
     >>> terms = pd.DataFrame({"entity_class": ["disease"], "synonym": ["Asthma"], "normalised_synonym": ["asthma"],
     ...                       "source": ["MEDIC"], "concept_id": ["MESH:D001249"], "default_label": ["Asthma"],
-    ...                       "rank": [None], "parents": [None], "tax_id": [None]})
+    ...                       "rank": [None], "parents": [None], "tax_id": [None], "type_of_gene": [None]})
     >>> cfg = LinkingConfig(steps=["exact", "normalised"])
     >>> sources = TermFacts(versions={"MEDIC": "2024"}, gene_taxa=set(), concept_rows=lambda ids: terms[:0])
     >>> link_batch(entities, None, terms, sources, cfg)[["concept_id", "strategy", "confidence_tier"]].values.tolist()
@@ -47,7 +47,7 @@ from kazu_spark.linking.fuzzy import class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.genus import ANCESTOR_HOPS, is_genus_rank, is_species_rank, model_species, species_of_genus
 from kazu_spark.linking.named_species import NAMED_COLUMNS, species_named_before
 from kazu_spark.linking.normalise import normalise
-from kazu_spark.linking.preferences import Concept, concept_of, is_broad, prefer_widened
+from kazu_spark.linking.preferences import Concept, concept_of, is_broad, is_pseudogene, prefer_widened
 from kazu_spark.linking.scores import (
     ABBREVIATION_SCALE,
     EMBEDDING_SCALE,
@@ -65,7 +65,7 @@ from kazu_spark.schemas import LINK_MATCH_COLUMNS, LINK_ROWS_COLUMNS, column_nam
 MATCH, ROWS = column_names(LINK_MATCH_COLUMNS), column_names(LINK_ROWS_COLUMNS)
 #: the term columns :func:`link_batch` reads
 TERM_COLUMNS = ["entity_class", "synonym", "normalised_synonym", "source", "concept_id", "default_label", "rank",
-                "parents", "tax_id"]  # fmt: skip
+                "parents", "tax_id", "type_of_gene"]  # fmt: skip
 #: steps the batch path runs itself; a configuration with any other (a custom step) links through Spark
 BATCH_STEPS = frozenset({"exact", "normalised", "variants", "fuzzy", "embedding"})
 
@@ -401,18 +401,19 @@ def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
 
 
 def _concept_facts(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (concept_id, source): max rank, max parents (NaN when no row has one), least label (``_candidate_facts``
-    of the Spark path); by sorts, not pandas' per-group Python loop over string columns with nulls."""
+    """Per (concept_id, source): max rank, parents and type_of_gene (NaN when no row has one), least label
+    (``_candidate_facts`` of the Spark path); by sorts, not pandas' per-group Python loop over string columns
+    with nulls."""
     keys = ["concept_id", "source"]
     facts = least_per_group(rows, keys, label="default_label")
-    for column in ("rank", "parents"):
+    for column in ("rank", "parents", "type_of_gene"):
         facts = facts.merge(greatest_per_group(rows, keys, column), on=keys, how="left")
     return facts
 
 
 def _concept(row: pd.Series | tuple) -> Concept:
-    rank, parents = (None if pd.isna(v) else v for v in (row.rank, row.parents))
-    return concept_of(row.concept_id, rank, parents, row.label)
+    rank, parents, gene = (None if pd.isna(v) else v for v in (row.rank, row.parents, row.type_of_gene))
+    return concept_of(row.concept_id, rank, parents, row.label, gene)
 
 
 def _prefer_specific(
@@ -420,11 +421,13 @@ def _prefer_specific(
 ) -> pd.DataFrame:
     """Each entity's candidates narrowed to the most specific (``_prefer_specific`` of the Spark path).
 
-    Only the rows of concepts with a rank, parents or a place in ``generic`` are grouped into facts: the rules
-    cannot tell the others apart, so an entity whose candidates are all such keeps them all, ambiguous (most
-    ambiguous gene symbols), without its rows being grouped or the rules called."""
+    Only the rows of concepts with a rank, parents, a place in ``generic`` or a pseudogene's ``type_of_gene``
+    are grouped into facts: the rules cannot tell the others apart (a gene's other types only beat a
+    pseudogene), so an entity whose candidates are all such keeps them all, ambiguous (most ambiguous gene
+    symbols), without its rows being grouped or the rules called."""
     rows = terms[terms["concept_id"].isin(set(links["concept_id"]))]
-    with_facts = rows["rank"].notna() | rows["parents"].notna() | rows["concept_id"].isin(generic)
+    pseudo = rows["type_of_gene"].isin({t for t in rows["type_of_gene"].dropna().unique() if is_pseudogene(t)})
+    with_facts = rows["rank"].notna() | rows["parents"].notna() | rows["concept_id"].isin(generic) | pseudo
     ruled = set(rows.loc[with_facts, "concept_id"])  # concepts the rules may tell from others
     linked = _concept_facts(rows[rows["concept_id"].isin(ruled)])
     broad = {(f.concept_id, f.source) for f in linked.itertuples(index=False) if is_broad(_concept(f), generic)}
@@ -868,7 +871,8 @@ def link_with_table(
         ...                          "entity_class": ["disease"]})
         >>> table = pd.DataFrame({"entity_class": ["disease"], "synonym": ["Asthma"], "normalised_synonym": ["asthma"],
         ...                       "source": ["MEDIC"], "concept_id": ["MESH:D001249"], "default_label": ["Asthma"],
-        ...                       "rank": [None], "parents": [None], "tax_id": [None], "source_version": ["2024"]})
+        ...                       "rank": [None], "parents": [None], "tax_id": [None], "type_of_gene": [None],
+        ...                       "source_version": ["2024"]})
         >>> links = link_with_table(entities, None, table, LinkingConfig(steps=["exact", "fuzzy"]))
         >>> links[["concept_id", "strategy", "source_version"]].values.tolist()
         [['MESH:D001249', 'fuzzy_tfidf', '2024']]

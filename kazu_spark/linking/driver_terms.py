@@ -37,25 +37,30 @@ log = logging.getLogger(__name__)
 KEEP = 4
 #: the columns of the table :func:`driver_terms` returns
 TABLE_COLUMNS = [*TERM_COLUMNS, "source_version"]
+#: the metadata keys :func:`flat_terms` takes out as columns
+METADATA_COLUMNS = ("rank", "parents", "tax_id", "type_of_gene")
 
 
 def flat_terms(terms: DataFrame) -> DataFrame:
-    """``terms`` (ONTOLOGY_TERMS) as :data:`TABLE_COLUMNS`: ``rank``, ``parents`` and ``tax_id`` out of ``metadata``."""
+    """``terms`` (ONTOLOGY_TERMS) as :data:`TABLE_COLUMNS`: :data:`METADATA_COLUMNS` out of ``metadata``."""
     metadata = F.col("metadata")
-    taken = {name: metadata.getItem(name).alias(name) for name in ("rank", "parents", "tax_id")}
+    taken = {name: metadata.getItem(name).alias(name) for name in METADATA_COLUMNS}
     return terms.select(*(taken.get(name, F.col(name)) for name in TABLE_COLUMNS))
 
 
 def driver_terms(terms: DataFrame, key: str | None = None, folder: Path | None = None) -> pd.DataFrame:
     """``terms`` collected as a pandas frame of :data:`TABLE_COLUMNS`; with the table's commit ``key``, read from
     (or stored into) the cache ``folder`` (default ``terms`` in :func:`~kazu_spark.paths.cache_home`). A cached
-    copy that cannot be read is logged and collected again."""
+    copy that cannot be read, or of other columns (written before a metadata key was taken out), is logged
+    and collected again."""
     path = (folder or cache_home() / "terms") / f"{key}.parquet" if key else None
     if path is not None and path.exists():
         try:
             table = pd.read_parquet(path)
-            path.touch()  # recently used: kept by the pruning
-            return table
+            if list(table.columns) == TABLE_COLUMNS:
+                path.touch()  # recently used: kept by the pruning
+                return table
+            log.warning("cached ontology terms %s have other columns: collecting them again", path)
         except (OSError, pa.ArrowException) as exc:
             log.warning("cached ontology terms %s unreadable (%s): collecting them again", path, exc)
     table = flat_terms(terms).toPandas()

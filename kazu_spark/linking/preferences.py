@@ -1,9 +1,10 @@
-"""Prefer the specific concept: a species over its genus, a named concept over a catch-all one.
+"""Prefer the specific concept: a species over its genus, a named concept over a catch-all, a gene over a pseudogene.
 
 One mention's candidates may name one thing at different depths. ``humans`` is the NCBI Taxonomy common
 name of the genus *Homo* (NCBITaxon:9605) and, singular, ``human`` that of *Homo sapiens* (9606);
 ``mouse`` names the genus *Mus* and *Mus musculus*; ``cells`` may name ``CL:0000000 cell`` beside a cell
-type. A knowledge graph wants the specific concept, so of a mention's candidates, in order:
+type; ``Tie2`` names the mouse gene ``Tek`` and its pseudogene ``Tek-ps``. A knowledge graph wants the
+specific concept, so of a mention's candidates, in order:
 
 1. **generic concepts** (``linking.generic_concepts``: catch-alls such as ``cell`` or ``Neoplasms``) lose
    to any other candidate;
@@ -14,7 +15,10 @@ type. A knowledge graph wants the specific concept, so of a mention's candidates
 3. a taxon at **species rank** or below (metadata ``rank``: species, subspecies, strain, ...) beats taxa of
    a higher rank (genus, family, ...); an NCBI placeholder species named ``<Genus> sp.`` (``Mus sp.``, an
    unidentified species of *Mus*) counts as its genus. Taxa of no or an unknown rank (``no rank``,
-   ``clade``) are left alone.
+   ``clade``) are left alone;
+4. a **pseudogene** (metadata ``type_of_gene`` ``pseudo``, as NCBI Gene's ``gene_info`` gives it) loses to
+   any candidate whose ``type_of_gene`` is known and another (``protein-coding``, ``ncRNA``, ...). A
+   candidate without the fact (or NCBI's ``unknown``) is left alone; pseudogenes alone all stay.
 
 Candidates without metadata (older ``ontology_terms``) are judged by rule 1 only.
 
@@ -27,6 +31,9 @@ Example:
     >>> sapiens = Concept("NCBITaxon:9606", rank="species", parents=("NCBITaxon:9605",))
     >>> prefer_widened([homo], [homo, sapiens], generic=set())
     ['NCBITaxon:9606']
+    >>> tek = Concept("NCBIGene:21687", label="Tek", type_of_gene="protein-coding")
+    >>> preferred([tek, Concept("NCBIGene:100041286", label="Tek-ps", type_of_gene="pseudo")], generic=set())
+    ['NCBIGene:21687']
 """
 
 from __future__ import annotations
@@ -50,15 +57,19 @@ HIGHER_RANKS = frozenset(
 _PLACEHOLDER_SUFFIX = " sp."
 #: ranks of a nominotypical subtaxon (one that may repeat its parent's name)
 _SUB_RANKS = frozenset({"subgenus", "subfamily", "subtribe", "suborder", "subclass", "subphylum", "section"})
+#: NCBI Gene's ``type_of_gene`` of a pseudogene
+PSEUDOGENE = "pseudo"
 
 
 class Concept(NamedTuple):
-    """A candidate concept and the facts the rules read: its taxonomic rank, is_a parents and label."""
+    """A candidate concept and the facts the rules read: its taxonomic rank, is_a parents, label and (a gene)
+    NCBI Gene ``type_of_gene``."""
 
     concept_id: str
     rank: str | None = None
     parents: tuple[str, ...] = ()
     label: str | None = None
+    type_of_gene: str | None = None
 
 
 def rank_name(rank: str | float | None) -> str | None:
@@ -72,30 +83,59 @@ def rank_name(rank: str | float | None) -> str | None:
     return rank.replace("_", " ").strip().lower() or None if isinstance(rank, str) else None
 
 
-def from_metadata(concept_id: str, metadata: Mapping[str, str | None] | None, label: str | None = None) -> Concept:
-    """A ``Concept`` from an ``ontology_terms`` metadata map (``rank``; ``parents``, ``|``-joined ids);
-    a missing or null key means not known.
+def gene_type(type_of_gene: str | float | None) -> str | None:
+    """An NCBI Gene ``type_of_gene`` as the rules compare it, stripped; None when not known (None, NaN, blank,
+    NCBI's ``unknown``).
 
     Example:
-        >>> from_metadata("NCBITaxon:9606", {"rank": "species", "parents": "NCBITaxon:9605"}, "Homo sapiens")
-        Concept(concept_id='NCBITaxon:9606', rank='species', parents=('NCBITaxon:9605',), label='Homo sapiens')
+        >>> gene_type(" pseudo "), gene_type("unknown"), gene_type(float("nan"))
+        ('pseudo', None, None)
+    """
+    value = type_of_gene.strip() if isinstance(type_of_gene, str) else ""
+    return value if value and value.lower() != "unknown" else None
+
+
+def from_metadata(concept_id: str, metadata: Mapping[str, str | None] | None, label: str | None = None) -> Concept:
+    """A ``Concept`` from an ``ontology_terms`` metadata map (``rank``; ``parents``, ``|``-joined ids;
+    ``type_of_gene``); a missing or null key means not known.
+
+    Example:
+        >>> taxon = from_metadata("NCBITaxon:9606", {"rank": "species", "parents": "NCBITaxon:9605"}, "Homo sapiens")
+        >>> taxon.rank, taxon.parents, taxon.label, taxon.type_of_gene
+        ('species', ('NCBITaxon:9605',), 'Homo sapiens', None)
+        >>> from_metadata("NCBIGene:7157", {"tax_id": "9606", "type_of_gene": "protein-coding"}).type_of_gene
+        'protein-coding'
     """
     metadata = metadata or {}
     rank = metadata.get("rank")
     parents = tuple(p.strip() for p in (metadata.get("parents") or "").split("|") if p.strip())
-    return Concept(concept_id, rank_name(rank), parents, label)
+    return Concept(concept_id, rank_name(rank), parents, label, gene_type(metadata.get("type_of_gene")))
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a batch's candidates repeat (every mention of a gene, a species)
-def concept_of(concept_id: str, rank: str | None, parents: str | None, label: str | None) -> Concept:
+def concept_of(
+    concept_id: str, rank: str | None, parents: str | None, label: str | None, type_of_gene: str | None = None
+) -> Concept:
     """:func:`from_metadata` of one candidate's facts as both linking engines read them (``parents``
     ``|``-joined), memoised.
 
     Example:
         >>> concept_of("NCBITaxon:9606", "species", "NCBITaxon:9605", "Homo sapiens").parents
         ('NCBITaxon:9605',)
+        >>> concept_of("NCBIGene:100041286", None, None, "Tek-ps", "pseudo").type_of_gene
+        'pseudo'
     """
-    return from_metadata(concept_id, {"rank": rank, "parents": parents}, label)
+    return from_metadata(concept_id, {"rank": rank, "parents": parents, "type_of_gene": type_of_gene}, label)
+
+
+def is_pseudogene(type_of_gene: str | float | None) -> bool:
+    """True when a ``type_of_gene`` (as the metadata holds it) is a pseudogene's.
+
+    Example:
+        >>> is_pseudogene("pseudo"), is_pseudogene("protein-coding"), is_pseudogene(None)
+        (True, False, False)
+    """
+    return gene_type(type_of_gene) == PSEUDOGENE
 
 
 def _name(candidate: Concept) -> str:
@@ -155,6 +195,8 @@ def preferred(candidates: Iterable[Concept], generic: Collection[str]) -> list[s
     kept = [c for c in kept if c.concept_id not in parents] or kept
     if any(_species_level(c) for c in kept):
         kept = [c for c in kept if not _above_species(c)]
+    if any(c.type_of_gene is not None and c.type_of_gene != PSEUDOGENE for c in kept):
+        kept = [c for c in kept if c.type_of_gene != PSEUDOGENE]
     return sorted(c.concept_id for c in kept)
 
 

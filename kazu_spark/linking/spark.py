@@ -35,10 +35,11 @@ disease (COPD)`` tagged as a disease gets no disease link; fixing classes belong
 
 **Preferences** (``linking.prefer_specific``): of a mention's candidates the most specific are kept
 (:mod:`kazu_spark.linking.preferences`): a species over its genus or an ``is_a`` parent, by the terms'
-metadata ``rank`` and ``parents``, and anything over a concept of ``linking.generic_concepts``. A mention
-with a generic or higher-rank candidate is also looked up by its normalised name in the same sources (the
-cascade stopped at its first match: the exact ``humans`` names the genus *Homo* only, the normalised
-``human`` also *Homo sapiens*); such a candidate is kept only when it beats every one the cascade found.
+metadata ``rank`` and ``parents``, a gene over a pseudogene (metadata ``type_of_gene``), and anything over a
+concept of ``linking.generic_concepts``. A mention with a generic or higher-rank candidate is also looked up
+by its normalised name in the same sources (the cascade stopped at its first match: the exact ``humans``
+names the genus *Homo* only, the normalised ``human`` also *Homo sapiens*); such a candidate is kept only
+when it beats every one the cascade found.
 A link to a generic concept that is left is flagged ``generic``.
 
 **Genes of the document's species** (``linking.gene_species``): with gene sources of several organisms
@@ -323,9 +324,9 @@ def _family_links(links: DataFrame, queries: DataFrame, gene_classes: list[str])
 
 
 def _candidate_facts(concepts: DataFrame, candidates: DataFrame, generic: frozenset[str]) -> DataFrame:
-    """Per candidate ``(concept_id, source)``: its label, metadata ``rank`` and ``parents`` (null when the
-    terms have none; ``concepts`` of a TermIndex) and ``broad``: generic or a taxon above species, so its
-    mention is looked up wider."""
+    """Per candidate ``(concept_id, source)``: its label, metadata ``rank``, ``parents`` and ``type_of_gene``
+    (null when the terms have none; ``concepts`` of a TermIndex) and ``broad``: generic or a taxon above
+    species, so its mention is looked up wider."""
 
     @pandas_udf(BooleanType())
     def broad(concept_id: pd.Series, rank: pd.Series, parents: pd.Series, label: pd.Series) -> pd.Series:
@@ -333,19 +334,20 @@ def _candidate_facts(concepts: DataFrame, candidates: DataFrame, generic: frozen
         return pd.Series([is_broad(concept_of(*row), generic) for row in rows], index=concept_id.index)
 
     facts = concepts.join(candidates, ["concept_id", "source"], "left_semi").select(
-        "concept_id", "source", "rank", "parents", "label"
+        "concept_id", "source", "rank", "parents", "label", "type_of_gene"
     )
     return facts.withColumn("broad", broad("concept_id", "rank", "parents", "label"))
 
 
 def _preferred_batch(candidates: pd.Series, generic: frozenset[str]) -> pd.Series:
-    """Per entity (a list of candidate structs: concept_id, rank, parents, label, widened) the concept ids
-    that ``prefer_widened`` keeps."""
+    """Per entity (a list of candidate structs: concept_id, rank, parents, label, type_of_gene, widened) the
+    concept ids that ``prefer_widened`` keeps."""
     kept = []
     for rows in candidates:
         found = {False: [], True: []}
         for row in rows:
-            found[bool(row["widened"])].append(concept_of(row["concept_id"], row["rank"], row["parents"], row["label"]))
+            facts = (row["concept_id"], row["rank"], row["parents"], row["label"], row["type_of_gene"])
+            found[bool(row["widened"])].append(concept_of(*facts))
         kept.append(prefer_widened(found[False], found[True], generic))
     return pd.Series(kept, index=candidates.index)
 
@@ -390,7 +392,9 @@ def _prefer_specific(links: DataFrame, queries: DataFrame, index: TermIndex, gen
         return _preferred_batch(rows, generic)
 
     kept = described.groupBy("entity_id").agg(
-        keep_udf(F.collect_list(F.struct("concept_id", "rank", "parents", "label", "widened"))).alias("kept")
+        keep_udf(F.collect_list(F.struct("concept_id", "rank", "parents", "label", "type_of_gene", "widened"))).alias(
+            "kept"
+        )
     )
     chosen = (
         candidates.join(kept, "entity_id")
