@@ -83,6 +83,21 @@ def test_a_batch_that_matches_nothing_has_no_links() -> None:
     assert links.empty and list(links.columns) == LINK_ROWS.fieldNames()
 
 
+def test_a_batch_whose_every_link_is_of_another_species_has_no_links() -> None:
+    """The gene-species step may drop every link of a batch (a mouse gene's symbol in a document that names no
+    species, so human): the later steps get no rows and the batch has no links, in the LINK_ROWS columns."""
+    entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": ["Tek"], "entity_class": ["gene"]})
+    documents = pd.DataFrame({"doc_id": ["d"], "text": ["Tek was studied."]})
+    table = pd.DataFrame({"entity_class": ["gene"], "synonym": ["Tek"], "normalised_synonym": ["tek"],
+                          "source": ["NCBIGene-mouse"], "concept_id": ["NCBIGene:21687"], "default_label": ["Tek"],
+                          "rank": [None], "parents": [None], "tax_id": ["10090"], "type_of_gene": ["protein-coding"],
+                          "source_version": ["2024"]})  # fmt: skip
+    cfg = load_config().linking
+    assert cfg.gene_species.enabled and cfg.disambiguation.enabled and cfg.genus_to_species
+    links = link_with_table(entities, documents, table, cfg)
+    assert links.empty and list(links.columns) == LINK_ROWS.fieldNames()
+
+
 def test_abbreviated_names_are_kept_out_of_the_fuzzy_index() -> None:
     terms = pd.DataFrame({"entity_class": "species", "synonym": ["Metarhizium brunneum", "M. brunnea"],
                           "normalised_synonym": ["metarhizium brunneum", "m brunnea"], "source": ["T", "T-abbreviated"],

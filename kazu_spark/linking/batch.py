@@ -640,8 +640,9 @@ def _disambiguate(
     """Ambiguous entities narrowed by their document (``resolve_document``, once per document), with ``cfg``'s
     curated sources (their labels are not names) and those whose disagreements the ontology settles."""
     curated = cfg.curated_sources()
-    ambiguous = links[links["ambiguous"]]
-    settled = links[~links["ambiguous"]].assign(resolution=None)
+    flags = links["ambiguous"].astype(bool)  # typed: an empty object column would select columns, not rows
+    ambiguous = links[flags]
+    settled = links[~flags].assign(resolution=None)
     if ambiguous.empty:
         return settled
     linked = settled.groupby("doc_id")["concept_id"].agg(lambda c: sorted(set(c))).to_dict()
