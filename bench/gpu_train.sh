@@ -2,14 +2,15 @@
 # The GPU training job (issue 16; docs/distillation.md, "The GPU training job"): the whole NER recipe, in two
 # variants side by side on one lent GPU, from a clean checkout plus one carried folder, .gpu/ (git-ignored).
 #
-#   bench/gpu_train.sh prepare      # here: bench/gpu_env.sh's wheels and abstracts, plus the NER corpora
-#                                   # (ner.txz) and the MiniLM encoder packed into int8 (minilm-int8/: the
+#   bench/gpu_train.sh prepare      # here: bench/gpu_env.sh's wheels and abstracts, plus the NER corpora and
+#                                   # BioRED's PubTator train split (ner.txz) and the MiniLM encoder packed into int8 (minilm-int8/: the
 #                                   # tree travels in 64 MiB, the bundled model takes 29; tools/pack_encoder.py)
 #   OUT=/results bench/gpu_train.sh # there: both variants, then the better student into $OUT
 #
 # Variants (`kazu-spark train all` each, at the same time; VARIANTS picks, default "base cells"):
-#   base   the bundled model's recipe (docs/distillation.md) on every corpus of conf/labels.yaml (S800 and
-#          JNLPBA's train split included): one teacher, soft labels, the pruned student;
+#   base   the bundled model's recipe (docs/distillation.md) on every corpus of conf/labels.yaml (S800,
+#          JNLPBA's train split and BioRED's printed train abstracts, `--train-file BioRED=...`, included): one
+#          teacher, soft labels, the pruned student;
 #   cells  the same, with JNLPBA trained for its cell lines and cell types only (`--train-classes
 #          JNLPBA=cell_line,cell_type`): its protein/DNA/RNA spans follow other guidelines than BC2GM's genes;
 #   dapt   the encoder's MLM pretraining on the train sentences and the abstracts first (MLM_S seconds), then an
@@ -32,7 +33,7 @@ source bench/gpu_env.sh
 
 if [[ ${1:-} == prepare ]]; then
     gpu_prepare
-    tar cJf "$CARRY/ner.txz" -C ../shared/data ner
+    tar cJf "$CARRY/ner.txz" -C ../shared/data ner linking/biored/train.txt
     gpu_pack_base
     du -sh "$CARRY"
     exit 0
@@ -43,7 +44,8 @@ WORK=${WORK:-/tmp/kz-train}
 rm -rf "$WORK" && mkdir -p "$WORK"
 tar xJf "$CARRY/ner.txz" -C "$WORK"
 gpu_base "$WORK/minilm"
-common=(train all --corpora "$WORK/ner" --unlabelled "$CORPUS" --base-model "$BASE" --batch-size 32
+common=(train all --corpora "$WORK/ner" --train-file "BioRED=$WORK/linking/biored/train.txt"
+        --unlabelled "$CORPUS" --base-model "$BASE" --batch-size 32
         --teacher-epochs 8 --student-epochs 12 --student-lr 1.5e-4
         --teacher-budget-s "${TEACHER_S:-150}" --student-budget-s "${STUDENT_S:-150}")
 declare -A extra=([base]="" [cells]="--train-classes JNLPBA=cell_line,cell_type"
