@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from tokenizers.pre_tokenizers import BertPreTokenizer
 
+from kazu_spark.cli.main import main
 from kazu_spark.documents.conll import load_label_map, read_conll
 from kazu_spark.documents.labelled import read_labelled
 from kazu_spark.documents.pubtator import read_pubtator
+from kazu_spark.errors import InputError
 
 BIORED = Path(__file__).parent / "data" / "linking" / "biored.pubtator"
 TYPES = load_label_map()["BioRED"]
@@ -77,11 +80,21 @@ def test_for_training_a_mention_must_be_whole_words_and_overlap_none_kept(tmp_pa
     assert whole.entities == ((11, 21, "gene"),)
 
 
-def test_a_mention_that_is_not_the_text_at_its_offsets_is_an_error(tmp_path: Path) -> None:
+def test_a_mention_that_is_not_the_text_at_its_offsets_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A PubTator file whose offsets do not fit its text is refused with the document and offsets named; the CLI
+    prints that as one error line (exit 1), not a traceback."""
     path = tmp_path / "bad.txt"
     path.write_text("7|t|Aspirin helps\n7|a|\n7\t0\t5\tHelps\tChemicalEntity\tD1\n\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"PubTator document 7: mention 'Helps' at 0-5 does not match .*'Aspir'"):
+    message = r"PubTator document 7: mention 'Helps' at 0-5 does not match the text there, 'Aspir'"
+    with pytest.raises(InputError, match=message):
         read_labelled(path, TYPES)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "ner", "--conll", str(path), "--corpus", "BioRED", "--json"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err
 
 
 def test_a_conll_file_reads_as_before(tmp_path: Path) -> None:

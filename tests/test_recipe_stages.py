@@ -132,6 +132,11 @@ def test_train_mlm_command_pretrains_on_the_corpora_and_needs_text(
     with pytest.raises(SystemExit):
         main(["train", "mlm", "--out", str(tmp_path / "none")])
     assert "train mlm needs text" in capsys.readouterr().err
+    # a PubTator file alone is text enough: BioRED's two titles and three abstract sentences
+    main(["train", "mlm", "--train-file", f"BioRED={BIORED}", "--out", str(tmp_path / "biored"),
+          "--base-model", str(base_model), "--layers", "1", "--max-len", "16", "--max-steps", "1"])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["texts"] == 5 and summary["train_files"] == {"BioRED": str(BIORED)}
 
 
 def test_teachers_trained_side_by_side_equal_those_trained_one_after_the_other(

@@ -29,6 +29,7 @@ from typing import Any, get_args
 
 from kazu_spark.cli.common import load, session, with_conf
 from kazu_spark.config import Config, TrainingPrecision
+from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.errors import ConfigError
 from kazu_spark.evaluation.thresholds import save_tuned, threshold_table, tune_thresholds
 from kazu_spark.ner.model import load_token_classifier, versioned_name
@@ -38,7 +39,7 @@ from kazu_spark.training.linker import load_devel, mention_pairs, ontology_synon
 from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.mlm import pretrain_mlm
 from kazu_spark.training.recipe import train_all, unlabelled_documents
-from kazu_spark.training.train import train
+from kazu_spark.training.train import check_train_files, train
 
 #: the run settings a flag overrides: key of ``training.teacher``/``training.student`` -> the flag's argparse
 #: settings; the flag is the key with dashes (``--batch-size``), its default None (not given: the config's value)
@@ -152,6 +153,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--base-model", default=None, help="encoder folder to continue (default: MiniLM from PyPI)")
     m.add_argument("--layers", type=int, default=6, help="encoder layers kept from the base model")
     m.add_argument("--max-len", type=int, default=128, help="sub-tokens per block")
+    _train_file_flag(m, "train-file")
     run_flags(m, ["mlm"])
     m.set_defaults(func=cmd_train_mlm)
 
@@ -364,14 +366,19 @@ def class_list(text: str) -> list[str]:
 
 def cmd_train_mlm(args: argparse.Namespace) -> None:
     """Continue the encoder's MLM pretraining on the corpora's train sentences and unlabelled documents."""
-    if not args.corpora and not args.unlabelled:
-        raise ConfigError("train mlm needs text: --corpora (their train sentences) and/or --unlabelled JSONL files")
+    if not args.corpora and not args.unlabelled and not args.train_file:
+        raise ConfigError(
+            "train mlm needs text: --corpora (their train sentences), --train-file and/or --unlabelled JSONL files"
+        )
     cfg = load_training(args)
-    texts = unlabelled_documents(args.unlabelled, args.corpora)["text"].tolist()
+    files = corpus_files(args.train_file)
+    label_map = load_label_map(DEFAULT_LABEL_MAP)
+    check_train_files(files, label_map)
+    texts = unlabelled_documents(args.unlabelled, args.corpora, label_map, files)["text"].tolist()
     summary = pretrain_mlm(
         texts, args.out, base_model=args.base_model, num_layers=args.layers, max_len=args.max_len,
         training=training_settings(cfg, "mlm", args),
-        facts={"corpora_root": args.corpora, "unlabelled": [str(p) for p in args.unlabelled]},
+        facts={"corpora_root": args.corpora, "unlabelled": [str(p) for p in args.unlabelled], "train_files": files},
     )  # fmt: skip
     print(json.dumps(summary))
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from kazu_spark.documents.conll import Sentence, read_conll
 from kazu_spark.documents.pubtator import GoldMention, PubtatorDocument, read_pubtator
 from kazu_spark.documents.sentences import split_sentences
+from kazu_spark.errors import InputError
 from kazu_spark.paths import resolve_path
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ def pubtator_sentences(
     A sentence boundary that a mention crosses is dropped (the two sentences are one). Mentions of types that
     ``type_map`` lacks (BioRED's ``SequenceVariant``) are not entities. With ``words``, a mention is left out when
     an edge is not a word edge or when it overlaps a mention kept before it (by start, longer first); the count is
-    logged. A mention whose text is not the document's text at its offsets is an error: the file is not PubTator
-    of these documents.
+    logged. A mention whose text is not the document's text at its offsets is an InputError: the file is not
+    PubTator of these documents.
 
     Example: see the module docstring.
     """
@@ -96,9 +97,9 @@ def pubtator_sentences(
 
 
 def _checked(mention: GoldMention, text: str) -> GoldMention:
-    """``mention``, if the text at its offsets is its own; else a ValueError naming the document and offsets."""
+    """``mention``, if the text at its offsets is its own; else an InputError naming the document and offsets."""
     if text[mention.start : mention.end] != mention.mention:
-        raise ValueError(
+        raise InputError(
             f"PubTator document {mention.doc_id}: mention {mention.mention!r} at {mention.start}-{mention.end} does "
             f"not match the text there, {text[mention.start : mention.end]!r}"
         )

@@ -75,7 +75,7 @@ def unlabelled_documents(
                 parsed = parse_jsonl_line(raw.rstrip(b"\r\n"), str(path))
                 if parsed is not None:
                     rows.append(ingest_row({**dict(zip(PARSED_COLUMNS, parsed, strict=True)), "source": str(path)}))
-    if corpora_root is not None:
+    if corpora_root is not None or train_files:
         label_map = label_map or load_label_map(DEFAULT_LABEL_MAP)
         sentences, _ = load_training_corpora(corpora_root, label_map, None, train_files)
         for i, sentence in enumerate(sentences):

@@ -174,18 +174,18 @@ def masked_bce(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Ten
 
 
 def load_training_corpora(
-    corpora_root: str | Path,
+    corpora_root: str | Path | None,
     label_map: Mapping[str, Mapping[str, str]],
     corpora: Sequence[str] | None,
     train_files: Mapping[str, str | Path] | None = None,
     words: WordSpans | None = None,
 ) -> tuple[list[Sentence], dict[str, set[str]]]:
-    """Read ``<root>/<corpus>/train.tsv`` of the chosen corpora (default: every mapped one that has it), and each
-    of ``train_files`` (corpus -> a CoNLL or PubTator file, :func:`~kazu_spark.documents.labelled.read_labelled`
-    with ``words``)."""
-    root = Path(corpora_root)
-    names = list(corpora) if corpora else sorted(c for c in label_map if (root / c / "train.tsv").is_file())
-    sources = [(name, root / name / "train.tsv") for name in names] + list((train_files or {}).items())
+    """Read ``<root>/<corpus>/train.tsv`` of the chosen corpora (default: every mapped one that has it; none
+    without a root), and each of ``train_files`` (corpus -> a CoNLL or PubTator file,
+    :func:`~kazu_spark.documents.labelled.read_labelled` with ``words``)."""
+    root = Path(corpora_root) if corpora_root is not None else None
+    names = [] if root is None else list(corpora or sorted(c for c in label_map if (root / c / "train.tsv").is_file()))
+    sources = [(name, root / name / "train.tsv") for name in names if root] + list((train_files or {}).items())
     sentences: list[Sentence] = []
     annotated: dict[str, set[str]] = {}
     for name, path in sources:
@@ -193,7 +193,7 @@ def load_training_corpora(
         sentences += read_labelled(path, types, corpus=name, words=words)
         annotated[name] = set(types.values())
     if not sentences:
-        raise ValueError(f"no training sentences found under {root} for corpora {names}")
+        raise ValueError(f"no training sentences in {root} (corpora {names}) nor in {dict(train_files or {})}")
     return sentences, annotated
 
 
