@@ -329,13 +329,8 @@ def corpus_classes(specs: Sequence[str]) -> dict[str, list[str]]:
         >>> corpus_classes(["JNLPBA=cell_line,cell_type"])
         {'JNLPBA': ['cell_line', 'cell_type']}
     """
-    parsed = {}
-    for spec in specs:
-        corpus, sep, classes = spec.partition("=")
-        if not sep or not corpus or not classes:
-            raise ConfigError(f"--train-classes {spec!r}: expected CORPUS=CLASS[,CLASS], e.g. JNLPBA=cell_line")
-        parsed[corpus] = class_list(classes)
-    return parsed
+    pairs = _corpus_values(specs, "--train-classes ", "CORPUS=CLASS[,CLASS], e.g. JNLPBA=cell_line")
+    return {corpus: class_list(classes) for corpus, classes in pairs.items()}
 
 
 def corpus_files(specs: Sequence[str]) -> dict[str, str]:
@@ -345,12 +340,18 @@ def corpus_files(specs: Sequence[str]) -> dict[str, str]:
         >>> corpus_files(["BioRED=../shared/data/linking/biored/train.txt"])
         {'BioRED': '../shared/data/linking/biored/train.txt'}
     """
+    return _corpus_values(specs, "", "CORPUS=PATH, e.g. BioRED=biored/train.txt")
+
+
+def _corpus_values(specs: Sequence[str], flag: str, expected: str) -> dict[str, str]:
+    """``CORPUS=VALUE`` flag values as corpus -> value; a ConfigError (``flag``, the value, ``expected``) for one
+    without a corpus, an ``=`` or a value."""
     parsed = {}
     for spec in specs:
-        corpus, sep, path = spec.partition("=")
-        if not sep or not corpus or not path:
-            raise ConfigError(f"{spec!r}: expected CORPUS=PATH, e.g. BioRED=biored/train.txt")
-        parsed[corpus] = path
+        corpus, sep, value = spec.partition("=")
+        if not sep or not corpus or not value:
+            raise ConfigError(f"{flag}{spec!r}: expected {expected}")
+        parsed[corpus] = value
     return parsed
 
 

@@ -195,8 +195,8 @@ def preferred(candidates: Iterable[Concept], generic: Collection[str]) -> list[s
     kept = [c for c in kept if c.concept_id not in parents] or kept
     if any(_species_level(c) for c in kept):
         kept = [c for c in kept if not _above_species(c)]
-    if any(c.type_of_gene is not None and c.type_of_gene != PSEUDOGENE for c in kept):
-        kept = [c for c in kept if c.type_of_gene != PSEUDOGENE]
+    if any(c.type_of_gene is not None and not is_pseudogene(c.type_of_gene) for c in kept):
+        kept = [c for c in kept if not is_pseudogene(c.type_of_gene)]
     return sorted(c.concept_id for c in kept)
 
 

@@ -183,9 +183,11 @@ def load_training_corpora(
     """Read ``<root>/<corpus>/train.tsv`` of the chosen corpora (default: every mapped one that has it; none
     without a root), and each of ``train_files`` (corpus -> a CoNLL or PubTator file,
     :func:`~kazu_spark.documents.labelled.read_labelled` with ``words``)."""
-    root = Path(corpora_root) if corpora_root is not None else None
-    names = [] if root is None else list(corpora or sorted(c for c in label_map if (root / c / "train.tsv").is_file()))
-    sources = [(name, root / name / "train.tsv") for name in names if root] + list((train_files or {}).items())
+    sources = list((train_files or {}).items())
+    if corpora_root is not None:
+        root = Path(corpora_root)
+        names = list(corpora or sorted(c for c in label_map if (root / c / "train.tsv").is_file()))
+        sources = [(name, root / name / "train.tsv") for name in names] + sources
     sentences: list[Sentence] = []
     annotated: dict[str, set[str]] = {}
     for name, path in sources:
@@ -193,7 +195,7 @@ def load_training_corpora(
         sentences += read_labelled(path, types, corpus=name, words=words)
         annotated[name] = set(types.values())
     if not sentences:
-        raise ValueError(f"no training sentences in {root} (corpora {names}) nor in {dict(train_files or {})}")
+        raise ValueError(f"no training sentences in {corpora_root} for corpora {[name for name, _ in sources]}")
     return sentences, annotated
 
 
