@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from kazu_spark.cli.main import main
 from kazu_spark.config import NerConfig
+from kazu_spark.errors import ConfigError
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.tagger import Tagger
@@ -282,6 +283,20 @@ def test_distillation_lowers_the_bce_to_the_teachers_soft_labels(tmp_path: Path)
     info = distill(rows, confident, tmp_path / "student", layers=1, hidden=24, heads=2, intermediate=32, training=run)
     assert info["steps"] == 10
     assert info["final_loss"] < 0.5 * info["first_loss"]
+
+
+def test_distillation_takes_gold_from_a_pubtator_file_alone(teacher: Path, tmp_path: Path) -> None:
+    """``gold_files`` without ``gold_corpora`` still mixes in the gold loss (it was silently dropped); a file of a
+    corpus the label map lacks is refused before anything is written."""
+    rows = [SoftRow([101, 7592, 2088, 102], np.full((2, 13), 0.2, np.float32))]
+    run = _student_run(batch_size=1, max_steps=1)
+    info = distill(rows, teacher, tmp_path / "s", layers=1, hidden=24, heads=2, intermediate=32, init="random",
+                   gold_files={"BioRED": BIORED}, alpha=0.5, training=run)  # fmt: skip
+    assert info["alpha"] == 0.5 and info["gold_files"] == {"BioRED": str(BIORED)} and info["gold_corpora"] is None
+    with pytest.raises(ConfigError, match="corpus 'Nope' is not in the label map"):
+        distill(rows, teacher, tmp_path / "refused", layers=1, hidden=24, heads=2, intermediate=32,
+                gold_files={"Nope": BIORED}, alpha=0.5, training=run)  # fmt: skip
+    assert not (tmp_path / "refused").exists()
 
 
 def test_intermediate_losses_and_teacher_init_run(teacher: Path, tmp_path: Path) -> None:

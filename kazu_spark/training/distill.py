@@ -60,6 +60,7 @@ from kazu_spark.training.train import (
     INITIAL_BIAS,
     TRAINING_ARGS_FILE,
     Example,
+    check_train_files,
     collate,
     encode,
     length_pooled_batches,
@@ -232,8 +233,8 @@ def distill(
             for ``init="teacher"`` and the intermediate losses.
         layers, hidden, heads, intermediate: student shape (default TinyBERN2's).
         gold_corpora, alpha, label_map: optional gold hard-label BCE mixed in with weight ``alpha`` (``label_map``: a
-            YAML path or a mapping, as the teacher's); ``gold_files``: more gold files beside ``gold_corpora``'s,
-            corpus -> CoNLL or PubTator file (the teacher's ``train_files``).
+            YAML path or a mapping, as the teacher's); ``gold_files``: more gold files, beside ``gold_corpora``'s or
+            alone, corpus -> CoNLL or PubTator file (the teacher's ``train_files``, checked the same way).
         hidden_weight, attention_weight: intermediate-layer loss weights (0 = off).
         training: the run settings shared with teacher training
             (:class:`~kazu_spark.training.loop.TrainingSettings`; default ``STUDENT_TRAINING``, the config's
@@ -247,6 +248,7 @@ def distill(
     teacher_dir = Path(teacher_dir)
     if not rows:
         raise ValueError("no soft-labelled windows to train on")
+    check_train_files(gold_files or {}, as_label_map(label_map))
     device = training.start_torch()
     teacher_loaded = load_token_classifier(teacher_dir)
     labels = list(labels or teacher_loaded.labels)
@@ -271,7 +273,7 @@ def distill(
     mapping = layer_map(layers, teacher.config.num_hidden_layers) if teacher is not None else []
 
     gold: list[Example] = []
-    if gold_corpora is not None and alpha > 0:
+    if (gold_corpora is not None or gold_files) and alpha > 0:
         sentences, annotated = load_training_corpora(
             gold_corpora, as_label_map(label_map), None, gold_files, word_spans(tokenizer)
         )
@@ -325,7 +327,7 @@ def distill(
         "windows": len(examples),
         "student": {"layers": layers, "hidden_size": hidden, "heads": heads, "intermediate_size": intermediate},
         "init": init,
-        "gold_corpora": str(gold_corpora) if gold else None,
+        "gold_corpora": str(gold_corpora) if gold and gold_corpora is not None else None,
         "gold_files": {corpus: str(path) for corpus, path in sorted((gold_files or {}).items())} if gold else {},
         "alpha": alpha if gold else 0.0,
         "hidden_weight": hidden_weight,
