@@ -64,10 +64,10 @@ def test_a_span_neither_starts_on_a_closing_bracket_nor_ends_on_an_opening_one()
     """``NKT (`` and ``) cells`` of ``NKT ( iNKT ) cells``: the bracket is cut off, the words stay."""
     text = "NKT ( iNKT ) cells , DCs"
     probs = probs_for(
-        7, {(0, "B-cell_type"): 0.9, (1, "I-cell_type"): 0.8, (3, "B-cell_line"): 0.7, (4, "I-cell_line"): 0.7,
+        7, {(0, "B-cell_type"): 0.9, (1, "I-cell_type"): 0.8, (3, "B-cell_type"): 0.7, (4, "I-cell_type"): 0.7,
             (5, "B-gene"): 0.6, (6, "I-gene"): 0.6},
     )  # fmt: skip
-    assert spans(probs, text) == [("NKT", "cell_type"), ("cells", "cell_line"), ("DCs", "gene")]
+    assert spans(probs, text) == [("NKT", "cell_type"), ("cells", "cell_type"), ("DCs", "gene")]
 
 
 def test_a_span_on_a_glued_hyphen_takes_in_the_word_and_a_loose_hyphen_is_cut_off():
@@ -242,3 +242,21 @@ def test_a_batch_decodes_each_text_as_if_alone(decoder):
     alone = [decode(p, o, t, LABELS, 0.5, decoder) for p, o, t in zip(probs, offsets, texts, strict=True)]
     assert [rows(b) for b in batch] == [rows(a) for a in alone]
     assert sum(map(len, batch)) >= 5 and batch[1] == batch[5] == []
+
+
+def test_a_bare_head_noun_is_no_cell_line_but_may_be_a_cell_type():
+    text = "HeLa cells , cells , cell lines and Cells"
+    tags = {(0, "B-cell_line"): 0.9, (1, "I-cell_line"): 0.9, (3, "B-cell_line"): 0.9, (5, "B-cell_line"): 0.9}
+    tags |= {(6, "I-cell_line"): 0.9, (8, "B-cell_line"): 0.9, (3, "B-cell_type"): 0.9}
+    found = spans(probs_for(9, tags), text=text)
+    assert found == [("HeLa cells", "cell_line"), ("cells", "cell_type"), ("cell lines", "cell_line")]
+
+
+def test_no_span_starts_or_ends_on_a_conjunction():
+    """A model reading ``Daudi and Raji cells`` as one coordination tags ``Daudi and``; no corpus's mention ends so."""
+    text = "Daudi and Raji cells , and or IL - 2 or"
+    tags = {(0, "B-cell_line"): 0.9, (1, "I-cell_line"): 0.9, (2, "B-cell_line"): 0.9, (3, "I-cell_line"): 0.9}
+    tags |= {(6, "B-gene"): 0.9, (7, "I-gene"): 0.9, (8, "I-gene"): 0.9, (9, "I-gene"): 0.9, (10, "I-gene"): 0.9}
+    tags |= {(5, "B-drug"): 0.9}
+    found = spans(probs_for(11, tags), text=text)
+    assert found == [("Daudi", "cell_line"), ("Raji cells", "cell_line"), ("IL - 2", "gene")]

@@ -65,6 +65,7 @@ The same sub-tokens of "PTEN loss" (``PT``, ``EN``, ``loss``), decoded per sub-t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -460,14 +461,22 @@ _NO_START = frozenset(")]},;:")
 _NO_END = frozenset("([{,;:")
 #: a hyphen or slash at a span's edge joins the word it is glued to (``grey-crowned``, ``F4/80``), or no entity
 _JOINERS = frozenset("-\u2010\u2011/")
+#: a head noun alone names no entity of these classes: a cell line is ``HeLa cells`` or ``cell lines``, never ``cells``
+#: (JNLPBA, the corpus cell lines are learnt from, marks the two-word ``cell line(s)`` and no bare head noun)
+BARE_HEADS: dict[str, frozenset[str]] = {"cell_line": frozenset({"cell", "cells", "line", "lines"})}
+#: a span's text without a coordinating conjunction at either edge (``Daudi and`` of ``Daudi and Raji cells``): no
+#: mention of any corpus here starts or ends with one, and a model that reads a coordination as one name tags them
+_CONJUNCTION_EDGES = re.compile(r"(?:(?:and|or)(?:\s+|$))?(.*?)(?:\s+(?:and|or))?", re.DOTALL)
 
 
 def _trimmed(
     text: str, start: int, end: int, cls: str, confidence: float, outer: tuple[int, int] | None = None
 ) -> Span | None:
     """The span shrunk to exclude surrounding whitespace, a leading closing bracket or comma and a trailing opening
-    one; None if no letter or digit is left: no entity of any class is punctuation alone (``(``, ``-``, ``+/+``),
-    which a model may tag inside a name it reads as one.
+    one, and a coordinating conjunction at either edge (``and``, ``or``); None if no letter or digit is left: no
+    entity of any class is punctuation alone (``(``, ``-``, ``+/+``), which a model may tag inside a name it reads as
+    one. None too if what is left is a head noun that alone names no entity of the class (:data:`BARE_HEADS`:
+    ``cells`` as a cell line).
 
     A span that starts (ends) on a hyphen or slash joining two letters or digits grows to take in the word it joins,
     ``outer`` (:func:`_outer_bounds`; None: no word to take in): the model read the hyphen as part of the name
@@ -481,11 +490,18 @@ def _trimmed(
         ['cells', 'T follicular helper', 'grey-crowned babblers', '2']
         >>> _trimmed(text, 20, 21, "gene", 0.9) is None
         True
+        >>> _trimmed(text, 25, 31, "cell_line", 0.9) is None, _trimmed(text, 25, 31, "cell_type", 0.9).end
+        (True, 31)
+        >>> text = "Daudi and Raji, or CD4+ and"
+        >>> [text[s.start : s.end] for s in (_trimmed(text, a, b, "x", 0.9) for a, b in [(0, 9), (10, 27)])]
+        ['Daudi', 'Raji, or CD4+']
+        >>> _trimmed(text, 6, 9, "x", 0.9) is None
+        True
     """
-    while start < end and (text[start].isspace() or text[start] in _NO_START or _loose(text, start)):
-        start += 1
-    while end > start and (text[end - 1].isspace() or text[end - 1] in _NO_END or _loose(text, end - 1)):
-        end -= 1
+    start, end = _stripped(text, start, end)
+    inner = _CONJUNCTION_EDGES.fullmatch(text, start, end)
+    if inner is not None and inner.span(1) != (start, end):
+        start, end = _stripped(text, *inner.span(1))
     if not any(ch.isalnum() for ch in text[start:end]):
         return None
     lo, hi = outer or (start, end)
@@ -493,7 +509,19 @@ def _trimmed(
         start = min(start, lo)
     if text[end - 1] in _JOINERS:
         end = max(end, hi)
+    if text[start:end].lower() in BARE_HEADS.get(cls, ()):
+        return None
     return Span(start, end, cls, confidence)
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start, end`` moved inwards past whitespace, a closing bracket or comma at the start, an opening one at the end,
+    and hyphens or slashes that join nothing (:func:`_trimmed`)."""
+    while start < end and (text[start].isspace() or text[start] in _NO_START or _loose(text, start)):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _NO_END or _loose(text, end - 1)):
+        end -= 1
+    return start, end
 
 
 def _loose(text: str, i: int) -> bool:
