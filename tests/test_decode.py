@@ -252,11 +252,21 @@ def test_a_bare_head_noun_is_no_cell_line_but_may_be_a_cell_type():
     assert found == [("HeLa cells", "cell_line"), ("cells", "cell_type"), ("cell lines", "cell_line")]
 
 
-def test_no_span_starts_or_ends_on_a_conjunction():
-    """A model reading ``Daudi and Raji cells`` as one coordination tags ``Daudi and``; no corpus's mention ends so."""
-    text = "Daudi and Raji cells , and or IL - 2 or"
+def test_no_span_starts_or_ends_on_a_function_word():
+    """A model reading ``Daudi and Raji cells`` as one coordination tags ``Daudi and``; no corpus's mention ends so,
+    nor starts or ends with ``of`` or ``the``; ``in`` starts some (``in situ``), and ``a`` ends some (``TNF - a``)."""
+    text = "Daudi and Raji cells , and or IL - 2 or in degeneration of the in situ carcinoma TNF - a"
     tags = {(0, "B-cell_line"): 0.9, (1, "I-cell_line"): 0.9, (2, "B-cell_line"): 0.9, (3, "I-cell_line"): 0.9}
     tags |= {(6, "B-gene"): 0.9, (7, "I-gene"): 0.9, (8, "I-gene"): 0.9, (9, "I-gene"): 0.9, (10, "I-gene"): 0.9}
-    tags |= {(5, "B-drug"): 0.9}
-    found = spans(probs_for(11, tags), text=text)
-    assert found == [("Daudi", "cell_line"), ("Raji cells", "cell_line"), ("IL - 2", "gene")]
+    tags |= {(5, "B-drug"): 0.9, (11, "B-drug"): 0.9, (12, "B-disease"): 0.9, (13, "I-disease"): 0.9}
+    tags |= {(14, "I-disease"): 0.9, (15, "B-disease"): 0.9, (16, "I-disease"): 0.9, (17, "I-disease"): 0.9}
+    tags |= {(18, "B-gene"): 0.9, (19, "I-gene"): 0.9, (20, "I-gene"): 0.9}
+    found = spans(probs_for(21, tags), text=text)
+    assert found == [
+        ("Daudi", "cell_line"),
+        ("Raji cells", "cell_line"),
+        ("IL - 2", "gene"),
+        ("degeneration", "disease"),
+        ("in situ carcinoma", "disease"),
+        ("TNF - a", "gene"),
+    ]

@@ -64,14 +64,15 @@ def test_spans_are_exact_code_point_offsets(tagger: Tagger):
 
 def n_words(tagger: Tagger, text: str) -> int:
     """Words of the text by the tokenizer's pre-tokenizer (CJK characters are words of their own), less those of
-    punctuation alone and the conjunctions ``and`` and ``or``, which are no entity."""
+    punctuation alone and the function words that start or end no entity (``in``, ``and``, ...)."""
     encoding = tagger.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     spans = {}
     for word, (start, end) in zip(encoding.word_ids(), encoding["offset_mapping"], strict=True):
         first, _ = spans.get(word, (start, end))
         spans[word] = (first, end)
     words = [text[start:end] for start, end in spans.values()]
-    return sum(any(ch.isalnum() for ch in word) and word not in ("and", "or") for word in words)
+    function = {"and", "or", "the", "an", "of", "with", "by", "to", "for", "from", "on", "at", "in"}
+    return sum(any(ch.isalnum() for ch in word) and word not in function for word in words)
 
 
 @pytest.mark.parametrize("aggregation", ["first", "none"])
@@ -107,8 +108,8 @@ def test_batch_rows_are_tagged_per_section_with_offsets_into_the_document(tagger
         entity_id("d", "title", 0, 11, "disease"),
         entity_id("d", "body", 13, len(text), "disease"),
     ]
-    genes = rows[rows["entity_class"] == "gene"]  # every sub-token is B-gene: a span per word of each section
-    assert genes["mention"].tolist() == ["BRCA1", "title", "breast", "cancer", "in", "BRCA1", "carriers"]
+    genes = rows[rows["entity_class"] == "gene"]  # every sub-token is B-gene: a span per word of each section...
+    assert genes["mention"].tolist() == ["BRCA1", "title", "breast", "cancer", "BRCA1", "carriers"]  # ... but "in"
     assert rows["entity_id"].is_unique
 
 
@@ -148,14 +149,14 @@ def test_evaluate_conll_scores_only_the_corpus_classes(model_dir: Path, tmp_path
     corpus = tmp_path / "NCBI-disease-IOB"
     corpus.mkdir()
     conll = corpus / "devel.tsv"
-    conll.write_text("-DOCSTART-\tO\n\ncancer\tB-Disease\n\nthe\tO\ncancer\tB-Disease\n\n", encoding="utf-8")
+    conll.write_text("-DOCSTART-\tO\n\ncancer\tB-Disease\n\nlung\tO\ncancer\tB-Disease\n\n", encoding="utf-8")
     result = evaluate_conll(model_dir, conll)
     assert result["corpus"] == "NCBI-disease-IOB" and result["sentences"] == 2
     # the forced model tags each whole sentence as one disease: right on sentence 1, too long on 2;
     # its gene spans are not scored because NCBI-disease does not annotate genes
     assert list(result["per_class"]) == ["disease"]
     assert {k: result["overall"][k] for k in ("tp", "fp", "fn")} == {"tp": 1, "fp": 1, "fn": 1}
-    # two sentences tagged as one text ("cancer the cancer"): one span over it all, both gold spans missed
+    # two sentences tagged as one text ("cancer lung cancer"): one span over it all, both gold spans missed
     joined = evaluate_conll(model_dir, conll, sentences_per_text=2)
     assert joined["sentences"] == 2 and joined["sentences_per_text"] == 2
     assert {k: joined["overall"][k] for k in ("tp", "fp", "fn")} == {"tp": 0, "fp": 1, "fn": 2}
