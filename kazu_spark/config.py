@@ -279,6 +279,11 @@ class NerConfig(_Strict):
         "train thresholds) when it was tuned for this decoder and aggregation; a mapping class -> threshold "
         "replaces it; {} = ner.threshold for every class. A class left out keeps ner.threshold",
     )
+    abbreviations: bool = Field(
+        True,
+        description="a short form a document defines (Schwartz-Hearst) takes its long form's classes at every use "
+        "in that document, and loses other classes there (kazu_spark/ner/abbreviations.py)",
+    )
     window: int = Field(128, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
     stride: int = Field(
         32, ge=0, description="sub-tokens shared by consecutive windows; less than ner.window - 2 ([CLS], [SEP])"

@@ -270,3 +270,12 @@ def test_no_span_starts_or_ends_on_a_function_word():
         ("in situ carcinoma", "disease"),
         ("TNF - a", "gene"),
     ]
+
+
+def test_a_span_across_a_line_break_keeps_its_longest_line():
+    """A structured abstract's heading above a name (``BACKGROUND`` then ``Tuberous sclerosis``)."""
+    text = "BACKGROUND\nTuberous sclerosis is rare"
+    offsets = np.array([(0, 10), (11, 19), (20, 29), (30, 32), (33, 37)])
+    probs = probs_for(5, {(0, "B-disease"): 0.9, (1, "I-disease"): 0.9, (2, "I-disease"): 0.9})
+    [span] = decode(probs, offsets, text, LABELS)
+    assert text[span.start : span.end] == "Tuberous sclerosis"

@@ -59,6 +59,7 @@ PURE = (
     "ner.spans",
     "ner.dictionary",
     "ner.thresholds",
+    "ner.abbreviations",
     "evaluation.thresholds",
     "training.mlm",
     "linking.normalise",

@@ -19,7 +19,7 @@ from conftest import build_model_dir
 from kazu_spark.cli.main import main
 from kazu_spark.config import load_config
 from kazu_spark.documents.pubtator import read_pubtator
-from kazu_spark.errors import ConfigError, LabelManifestError
+from kazu_spark.errors import ConfigError, InputError, LabelManifestError
 from kazu_spark.evaluation.ner import evaluate_conll
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.spans import entity_id
@@ -174,6 +174,32 @@ def test_evaluate_ner_scores_a_pubtator_file_against_every_gold_mention(
     assert result["corpus"] == "BioRED" and result["sentences"] == 5
     assert result["overall"]["tp"] + result["overall"]["fn"] == len(mentions) == 17
     assert sorted(result["per_class"]) == ["cell_line", "disease", "drug", "gene", "species"]
+
+
+def test_evaluate_ner_documents_tags_each_pubtator_document_whole(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`--documents` scores each PubTator document as one text, title and abstract, as annotate reads it: the
+    forced model's disease spans each cover a whole text, so none is right; a CoNLL file or --all-corpora refuse."""
+    biored = Path(__file__).parent / "data" / "linking" / "biored.pubtator"
+    argv = ["evaluate", "ner", "--model", str(model_dir), "--conll", str(biored), "--corpus", "BioRED", "--json"]
+    main([*argv, "--documents"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (result["documents"], result["sentences"]) == (len(read_pubtator(str(biored))), None) == (2, None)
+    assert result["overall"]["tp"] + result["overall"]["fn"] == 17
+    assert result["per_class"]["disease"]["fp"] == 2  # one per document
+    for refused in (
+        [*argv, "--documents", "--sentences-per-text", "2"],
+        ["evaluate", "ner", "--model", str(model_dir), "--all-corpora", str(tmp_path), "--documents"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(refused)
+        assert exit_info.value.code == 2 and "--documents tags each document" in capsys.readouterr().err
+    conll = tmp_path / "NCBI-disease-IOB" / "devel.tsv"
+    conll.parent.mkdir()
+    conll.write_text("cancer\tB-Disease\n\n", encoding="utf-8")
+    with pytest.raises(InputError, match="PubTator"):
+        evaluate_conll(model_dir, conll, whole_documents=True)
 
 
 @pytest.mark.skipif(not (BUNDLED / "model.safetensors").is_file(), reason="bundled model not trained yet")

@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="tag every N consecutive sentences as one text (10: "
         "about an abstract, so ner.window and ner.stride show in the scores); default 1, sentence by sentence",
     )
+    ner.add_argument(
+        "--documents",
+        action="store_true",
+        help="a PubTator --conll file: tag each document whole (title and abstract), as annotate does, so an "
+        "abbreviation defined in one sentence counts in the next (ner.abbreviations)",
+    )
     ner.add_argument("--json", action="store_true", help="print only the JSON line")
     ner.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
     ner.add_argument("--device", default="cpu", help="cpu or cuda (a GPU evaluates the devel splits in seconds)")
@@ -73,6 +79,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     """Strict entity-level P/R/F1 of a model on a CoNLL file, or every devel split; the JSON line comes last."""
     decoders = args.decoder or ["sigmoid"]
+    if args.documents and (args.all_corpora or args.sentences_per_text != 1):
+        raise ConfigError("--documents tags each document of a PubTator --conll file whole: not with --all-corpora "
+                          "(the devel splits are sentences) or --sentences-per-text")  # fmt: skip
     kwargs = {"threshold": args.threshold, "device": args.device, "sentences_per_text": args.sentences_per_text}
     kwargs |= {"label_map": args.label_map} if args.label_map else {}
     model = resolve_path(args.model)
@@ -86,8 +95,9 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
     if len(decoders) > 1:
         raise ConfigError("one --decoder per CoNLL file; several are for --all-corpora")
     result = evaluate_conll(
-        model, args.conll, corpus=args.corpus, decoder=decoders[0], precision=args.precision, **kwargs
-    )
+        model, args.conll, corpus=args.corpus, decoder=decoders[0], precision=args.precision,
+        whole_documents=args.documents, **kwargs,
+    )  # fmt: skip
     if not args.json:
         table = Table(title=f"{result['corpus']} · {args.conll}")
         for col in ("class", "precision", "recall", "f1", "tp", "fp", "fn"):

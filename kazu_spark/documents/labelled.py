@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from kazu_spark.documents.conll import Sentence, read_conll
@@ -46,20 +46,55 @@ _PUBTATOR_LINE = re.compile(r"[^\t|]+\|[ta]\|")
 
 
 def read_labelled(
-    path: str | Path, type_map: Mapping[str, str], corpus: str | None = None, words: WordSpans | None = None
+    path: str | Path,
+    type_map: Mapping[str, str],
+    corpus: str | None = None,
+    words: WordSpans | None = None,
+    *,
+    whole_documents: bool = False,
 ) -> list[Sentence]:
     """The sentences of a CoNLL/IOB or PubTator file; ``corpus`` defaults to the file's parent folder name.
 
-    ``words`` applies to PubTator only (CoNLL tokens are words already): see :func:`pubtator_sentences`.
-    Example: see the module docstring.
+    ``words`` applies to PubTator only (CoNLL tokens are words already): see :func:`pubtator_sentences`. With
+    ``whole_documents`` (PubTator only: a CoNLL file is an InputError) each document is one text
+    (:func:`pubtator_documents`). Example: see the module docstring.
     """
     path = Path(resolve_path(str(path)))
     corpus = corpus or path.parent.name
     with path.open(encoding="utf-8") as lines:
         first = next((line for line in lines if line.strip()), "")
     if _PUBTATOR_LINE.match(first):
-        return pubtator_sentences(read_pubtator(str(path)), type_map, corpus, words)
+        documents = read_pubtator(str(path))
+        if whole_documents:
+            return pubtator_documents(documents, type_map, corpus)
+        return pubtator_sentences(documents, type_map, corpus, words)
+    if whole_documents:
+        raise InputError(f"{path} is CoNLL/IOB, cut into sentences already: whole documents need a PubTator file")
     return read_conll(path, type_map, corpus=corpus)
+
+
+def pubtator_documents(
+    documents: Iterable[PubtatorDocument], type_map: Mapping[str, str], corpus: str
+) -> list[Sentence]:
+    """Each document's title and abstract as one text, the way ``annotate`` reads it, with every mention of a mapped
+    type as a gold span: scores that see what a document's other sentences tell (the abbreviations it defines).
+
+    Example:
+        >>> doc = PubtatorDocument("1", "Overactive bladder (OAB).", "OAB is common.")
+        >>> doc.mentions = [GoldMention("1", 0, 18, "Overactive bladder", "Disease", ()),
+        ...                 GoldMention("1", 26, 29, "OAB", "Disease", ())]
+        >>> pubtator_documents([doc], {"Disease": "disease"}, "toy")
+        [Sentence(text='Overactive bladder (OAB). OAB is common.', entities=((0, 18, 'disease'), (26, 29, 'disease')), \
+corpus='toy')]
+    """
+    return [Sentence(*_gold(doc, type_map), corpus) for doc in documents]
+
+
+def _gold(doc: PubtatorDocument, type_map: Mapping[str, str]) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+    """The document's text (title, a space, abstract) and its mentions of mapped types as sorted gold spans."""
+    text = f"{doc.title} {doc.abstract}" if doc.abstract else doc.title
+    mentions = [_checked(m, text) for m in doc.mentions if m.corpus_type in type_map]
+    return text, tuple(sorted((m.start, m.end, type_map[m.corpus_type]) for m in mentions))
 
 
 def pubtator_sentences(
@@ -81,13 +116,11 @@ def pubtator_sentences(
     sentences: list[Sentence] = []
     left_out = 0
     for doc in documents:
-        text = f"{doc.title} {doc.abstract}" if doc.abstract else doc.title
-        mentions = [_checked(m, text) for m in doc.mentions if m.corpus_type in type_map]
-        spans = sorted((m.start, m.end, type_map[m.corpus_type]) for m in mentions)
+        text, spans = _gold(doc, type_map)
         if words is not None:
             kept = _whole_words(spans, text, words)
             left_out += len(spans) - len(kept)
-            spans = kept
+            spans = tuple(kept)
         for start, end in _sentence_spans(text, len(doc.title), spans):
             inside = tuple((s - start, e - start, c) for s, e, c in spans if start <= s and e <= end)
             sentences.append(Sentence(text[start:end], inside, corpus))
@@ -106,7 +139,7 @@ def _checked(mention: GoldMention, text: str) -> GoldMention:
     return mention
 
 
-def _whole_words(spans: list[tuple[int, int, str]], text: str, words: WordSpans) -> list[tuple[int, int, str]]:
+def _whole_words(spans: Sequence[tuple[int, int, str]], text: str, words: WordSpans) -> list[tuple[int, int, str]]:
     """The spans whose edges are word edges of ``text``, each overlapping none kept before it."""
     bounds = list(words(text))
     starts, ends = {s for s, _ in bounds}, {e for _, e in bounds}
@@ -117,7 +150,7 @@ def _whole_words(spans: list[tuple[int, int, str]], text: str, words: WordSpans)
     return sorted(kept)
 
 
-def _sentence_spans(text: str, title_length: int, spans: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+def _sentence_spans(text: str, title_length: int, spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
     """Sentence spans of the title and of the abstract after it, joined where a mention crosses a boundary."""
     title = split_sentences(text[:title_length])
     abstract_start = title_length + 1

@@ -70,6 +70,7 @@ def evaluate_conll(
     num_threads: int | None = None,
     device: Device = "cpu",
     sentences_per_text: int = 1,
+    whole_documents: bool = False,
     cfg: Config | None = None,
     spark: SparkSession | None = None,
 ) -> dict:
@@ -85,13 +86,17 @@ def evaluate_conll(
         sentences_per_text: tag every this many consecutive sentences as one text
             (:func:`~kazu_spark.documents.conll.join_sentences`; 10 is about an abstract), so that the
             scores see the windows' size and overlap; 1 (the default) tags sentence by sentence.
+        whole_documents: a PubTator file only: tag each document whole, title and abstract, as ``annotate`` does
+            (:func:`~kazu_spark.documents.labelled.pubtator_documents`), so the scores see what one sentence learns
+            from another (an abbreviation defined earlier: ``ner.abbreviations``); not with ``sentences_per_text``.
         cfg: the rest of the configuration (``ner.steps``, ``ner.merge``, ``ner.dictionary``, the ontologies a
             dictionary step searches); default: the built-in defaults (the model step alone). Linking is off.
         spark: run the job's Spark composition (needed when ``cfg.ner.steps`` is more than the model).
 
     Returns:
         ``{"corpus", "model", "steps", "threshold", "decoder", "aggregation", "inference_precision", "sentences",
-        "sentences_per_text", "window", "stride", "class_thresholds", "overall": {precision, recall, f1, tp, fp, fn},
+        "sentences_per_text", "documents", "window", "stride", "class_thresholds", "overall": {precision, recall, f1,
+        tp, fp, fn},
         "per_class": {class: {...}}}``; ``class_thresholds`` are the per-class thresholds decoded with (the model
         folder's ``thresholds.json`` unless ``cfg`` says otherwise, :mod:`kazu_spark.ner.thresholds`), or None.
     """
@@ -99,8 +104,10 @@ def evaluate_conll(
     corpus = corpus or conll_path.parent.name
     types = corpus_type_map(load_label_map(label_map), corpus)
     scored = set(types.values())
-    sentences = read_labelled(conll_path, types, corpus=corpus)
-    texts = join_sentences(sentences, sentences_per_text)
+    if whole_documents and sentences_per_text != 1:
+        raise ValueError("whole documents or sentences per text, not both")
+    sentences = read_labelled(conll_path, types, corpus=corpus, whole_documents=whole_documents)
+    texts = sentences if whole_documents else join_sentences(sentences, sentences_per_text)
     base = cfg or Config()
     ner = base.ner.model_copy(
         update={
@@ -129,8 +136,9 @@ def evaluate_conll(
         "decoder": decoder,
         "aggregation": cfg.ner.aggregation,
         "inference_precision": precision,
-        "sentences": len(sentences),
+        "sentences": None if whole_documents else len(sentences),
         "sentences_per_text": sentences_per_text,
+        "documents": len(texts) if whole_documents else None,
         "window": cfg.ner.window,
         "stride": cfg.ner.stride,
         **scores,

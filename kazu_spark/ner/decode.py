@@ -468,6 +468,8 @@ BARE_HEADS: dict[str, frozenset[str]] = {"cell_line": frozenset({"cell", "cells"
 #: one (``in`` starts some, ``in situ carcinoma``, so it is dropped at the end only; ``a`` starts some and ends some,
 #: ``TNF - a``, an alpha, so it stays). A model that reads a phrase as one name tags them: ``Daudi and`` of ``Daudi and
 #: Raji cells``, ``degeneration of``
+#: a line of text (no mention spans a line break: ``BACKGROUND`` above ``Tuberous sclerosis``)
+_LINE = re.compile(r"[^\n]+")
 _FUNCTION_WORDS = ("and", "or", "the", "an", "of", "with", "by", "to", "for", "from", "on", "at")
 _EDGE_WORDS = re.compile(
     rf"(?:(?:{'|'.join(_FUNCTION_WORDS)})(?:\s+|$)|in$)*(.*?)(?:\s+(?:{'|'.join((*_FUNCTION_WORDS, 'in'))}))*",
@@ -478,11 +480,11 @@ _EDGE_WORDS = re.compile(
 def _trimmed(
     text: str, start: int, end: int, cls: str, confidence: float, outer: tuple[int, int] | None = None
 ) -> Span | None:
-    """The span shrunk to exclude surrounding whitespace, a leading closing bracket or comma and a trailing opening
-    one, and function words at either edge (``and``, ``of the``: :data:`_FUNCTION_WORDS`); None if no letter or digit
-    is left: no entity of any class is punctuation alone (``(``, ``-``, ``+/+``), which a model may tag inside a name
-    it reads as one. None too if what is left is a head noun that alone names no entity of the class
-    (:data:`BARE_HEADS`: ``cells`` as a cell line).
+    """The span shrunk to its longest line if it spans a line break, then to exclude surrounding whitespace, a
+    leading closing bracket or comma and a trailing opening one, and function words at either edge (``and``, ``of
+    the``: :data:`_FUNCTION_WORDS`); None if no letter or digit is left: no entity of any class is punctuation alone
+    (``(``, ``-``, ``+/+``), which a model may tag inside a name it reads as one. None too if what is left is a head
+    noun that alone names no entity of the class (:data:`BARE_HEADS`: ``cells`` as a cell line).
 
     A span that starts (ends) on a hyphen or slash joining two letters or digits grows to take in the word it joins,
     ``outer`` (:func:`_outer_bounds`; None: no word to take in): the model read the hyphen as part of the name
@@ -498,12 +500,17 @@ def _trimmed(
         True
         >>> _trimmed(text, 25, 31, "cell_line", 0.9) is None, _trimmed(text, 25, 31, "cell_type", 0.9).end
         (True, 31)
+        >>> text = "BACKGROUND\\nTuberous sclerosis"
+        >>> _trimmed(text, 0, len(text), "disease", 0.9).start
+        11
         >>> text = "Daudi and Raji, or CD4+ and degeneration of the liver"
         >>> [text[s.start : s.end] for s in (_trimmed(text, a, b, "x", 0.9) for a, b in [(0, 9), (10, 27), (24, 47)])]
         ['Daudi', 'Raji, or CD4+', 'degeneration']
         >>> _trimmed(text, 6, 9, "x", 0.9) is None
         True
     """
+    if "\n" in text[start:end]:  # a heading above the name, a list: no mention spans a line break
+        start, end = max(((m.start(), m.end()) for m in _LINE.finditer(text, start, end)), key=lambda se: se[1] - se[0])
     start, end = _stripped(text, start, end)
     while (inner := _EDGE_WORDS.fullmatch(text, start, end)) is not None and inner.span(1) != (start, end):
         start, end = _stripped(text, *inner.span(1))

@@ -221,7 +221,8 @@ def tag_documents(
         if wrap_partition is not None:
             batches = wrap_partition(batches)
         for docs in guard_memory(batches, memory_limit_mb, release=clear_worker_cache):
-            yield entities_for_batch(worker_tagger(), docs)  # a dict lookup unless the guard dropped the cache
+            # worker_tagger(): a dict lookup unless the guard dropped the cache
+            yield entities_for_batch(worker_tagger(), docs, abbreviations=cfg.abbreviations)
 
     return (
         documents.select(*NER_INPUT.fieldNames())

@@ -32,6 +32,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from kazu_spark.config import Aggregation, Decoder
+from kazu_spark.ner.abbreviations import propagate_abbreviations
 from kazu_spark.ner.batching import pad_ids, run_batches
 from kazu_spark.ner.decode import AGGREGATIONS, Span, Threshold, check_labels, classes_of, decode_stacked
 from kazu_spark.ner.model import load_token_classifier, versioned_name
@@ -250,12 +251,14 @@ class Tagger:
         )
 
 
-def entities_for_batch(tagger: Tagger, docs: pd.DataFrame) -> pd.DataFrame:
+def entities_for_batch(tagger: Tagger, docs: pd.DataFrame, *, abbreviations: bool = True) -> pd.DataFrame:
     """Tag one pandas batch of documents (``NER_INPUT`` columns) into ``ENTITY_ROWS``: all its sections in
-    one ``tagger.tag`` call."""
+    one ``tagger.tag`` call; then, with ``abbreviations`` (``ner.abbreviations``), every use of a short form a
+    document defines takes its long form's classes (:mod:`kazu_spark.ner.abbreviations`)."""
 
     def find(texts: list[str]) -> Iterator[list[Found]]:
         for spans in tagger.tag(texts):
             yield [Found(s.start, s.end, s.entity_class, s.confidence, tagger.name) for s in spans]
 
-    return entity_rows(docs, find)
+    rows = entity_rows(docs, find)
+    return propagate_abbreviations(docs, rows) if abbreviations else rows

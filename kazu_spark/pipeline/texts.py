@@ -157,7 +157,10 @@ def tag_texts(
         return pd.DataFrame(columns=column_names(ENTITY_ROWS_COLUMNS))
     tagger = local_tagger(cfg.ner)
     rows = cfg.ner.arrow_batch_rows  # documents per call, as the stage batches them
-    batches = [entities_for_batch(tagger, docs.iloc[i : i + rows]) for i in range(0, len(docs), rows)]
+    batches = [
+        entities_for_batch(tagger, docs.iloc[i : i + rows], abbreviations=cfg.ner.abbreviations)
+        for i in range(0, len(docs), rows)
+    ]
     position = {doc_id: i for i, doc_id in enumerate(docs["doc_id"])}
 
     def by_position(column: pd.Series) -> pd.Series:  # documents in input order, not in doc_id's string order
