@@ -279,3 +279,16 @@ def test_a_span_across_a_line_break_keeps_its_longest_line():
     probs = probs_for(5, {(0, "B-disease"): 0.9, (1, "I-disease"): 0.9, (2, "I-disease"): 0.9})
     [span] = decode(probs, offsets, text, LABELS)
     assert text[span.start : span.end] == "Tuberous sclerosis"
+
+
+def test_a_cell_line_named_after_its_description_is_two_cell_lines():
+    """JNLPBA marks ``human T-cell line`` and ``Jurkat`` apart, BioRED marks ``Jurkat``: a span over both is split;
+    ``cell lines studied`` (no name after) and a cell type over the same words are not."""
+    text = "human T-cell line Jurkat and cell lines studied"
+    offsets = np.array([m.span() for m in re.finditer(r"\w+|[^\w\s]", text)])  # human T - cell line Jurkat and ...
+    tags = {(0, "B-cell_line"): 0.9, **{(i, "I-cell_line"): 0.9 for i in range(1, 6)}, (0, "B-cell_type"): 0.8}
+    tags |= {(i, "I-cell_type"): 0.8 for i in range(1, 6)} | {(7, "B-cell_line"): 0.9, (8, "I-cell_line"): 0.9}
+    tags |= {(9, "I-cell_line"): 0.9}
+    found = [(text[s.start : s.end], s.entity_class) for s in decode(probs_for(10, tags), offsets, text, LABELS)]
+    assert sorted(found) == [("Jurkat", "cell_line"), ("cell lines studied", "cell_line"),
+                             ("human T-cell line", "cell_line"), ("human T-cell line Jurkat", "cell_type")]  # fmt: skip

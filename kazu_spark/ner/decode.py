@@ -67,7 +67,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import chain
 
 import numpy as np
 
@@ -384,7 +385,7 @@ def decode_softmax(probs: np.ndarray, offsets: np.ndarray, text: str, labels: Se
         _trimmed(text, int(offsets[t[0]][0]), int(offsets[t[-1]][1]), c, float(won[t].mean()), (lo, hi))
         for (c, t), lo, hi in zip(runs, los.tolist(), his.tolist(), strict=True)
     )
-    return _finish(s for s in spans if s is not None)
+    return _finish(text, (s for s in spans if s is not None))
 
 
 def _run_bounds(is_b: np.ndarray, tagged: np.ndarray, text_of_row: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -433,7 +434,7 @@ def _batch_spans(
         span = _trimmed(texts[text], start, end, classes[column], mean, (lo, hi))
         if span is not None:
             found[text].append(span)
-    return [_finish(spans) for spans in found]
+    return [_finish(texts[i], spans) for i, spans in enumerate(found)]
 
 
 def _outer_bounds(
@@ -468,6 +469,8 @@ BARE_HEADS: dict[str, frozenset[str]] = {"cell_line": frozenset({"cell", "cells"
 #: one (``in`` starts some, ``in situ carcinoma``, so it is dropped at the end only; ``a`` starts some and ends some,
 #: ``TNF - a``, an alpha, so it stays). A model that reads a phrase as one name tags them: ``Daudi and`` of ``Daudi and
 #: Raji cells``, ``degeneration of``
+#: a cell line's description, then its name (a capital or a digit first): ``human T-cell line Jurkat``
+_NAMED_CELL_LINE = re.compile(r"(.*\bcells? lines?)\s+([A-Z0-9].*)", re.DOTALL)
 #: a line of text (no mention spans a line break: ``BACKGROUND`` above ``Tuberous sclerosis``)
 _LINE = re.compile(r"[^\n]+")
 _FUNCTION_WORDS = ("and", "or", "the", "an", "of", "with", "by", "to", "for", "from", "on", "at")
@@ -536,14 +539,31 @@ def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _parts(text: str, span: Span) -> list[Span]:
+    """A cell line named after its description (``human T-cell line Jurkat``) as two cell lines, the description and
+    the name, as JNLPBA marks them and BioRED marks the name; any other span as it is.
+
+    Example:
+        >>> text = "the human T-cell line Jurkat and cell lines studied"
+        >>> [text[s.start : s.end] for s in _parts(text, Span(4, 28, "cell_line", 0.9))]
+        ['human T-cell line', 'Jurkat']
+        >>> [text[s.start : s.end] for s in _parts(text, Span(33, 51, "cell_line", 0.9))]
+        ['cell lines studied']
+    """
+    named = _NAMED_CELL_LINE.fullmatch(text, span.start, span.end) if span.entity_class == "cell_line" else None
+    if named is None:
+        return [span]
+    return [replace(span, start=named.start(1), end=named.end(1)), replace(span, start=named.start(2))]
+
+
 def _loose(text: str, i: int) -> bool:
     """Whether ``text[i]`` is a hyphen or slash without a letter or digit on both sides."""
     return text[i] in _JOINERS and not (0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum())
 
 
-def _finish(spans: Iterable[Span]) -> list[Span]:
-    """Sorted by (start, end, class), keeping the first span of each (start, end, class)."""
+def _finish(text: str, spans: Iterable[Span]) -> list[Span]:
+    """Each span in its parts (:func:`_parts`), sorted by (start, end, class), keeping the first of each."""
     unique: dict[tuple[int, int, str], Span] = {}
-    for span in spans:
+    for span in chain.from_iterable(_parts(text, span) for span in spans):
         unique.setdefault((span.start, span.end, span.entity_class), span)
     return sorted(unique.values(), key=lambda s: (s.start, s.end, s.entity_class))
