@@ -292,3 +292,13 @@ def test_a_cell_line_named_after_its_description_is_two_cell_lines():
     found = [(text[s.start : s.end], s.entity_class) for s in decode(probs_for(10, tags), offsets, text, LABELS)]
     assert sorted(found) == [("Jurkat", "cell_line"), ("cell lines studied", "cell_line"),
                              ("human T-cell line", "cell_line"), ("human T-cell line Jurkat", "cell_type")]  # fmt: skip
+
+
+def test_a_cell_line_is_a_name_or_a_phrase_around_a_cell_word():
+    """``transformed`` alone is no cell line (nor ``et al``); ``Jurkat``, ``293`` and ``lymphocyte cultures`` are; a
+    cell type needs no capital."""
+    text = "transformed Jurkat 293 lymphocyte cultures et al"
+    tags = {(i, "B-cell_line"): 0.9 for i in (0, 1, 2, 3, 5)} | {(4, "I-cell_line"): 0.9, (6, "I-cell_line"): 0.9}
+    found = spans(probs_for(7, tags | {(0, "B-cell_type"): 0.9}), text=text)
+    assert found == [("transformed", "cell_type"), ("Jurkat", "cell_line"), ("293", "cell_line"),
+                     ("lymphocyte cultures", "cell_line")]  # fmt: skip
