@@ -72,14 +72,10 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
             dropped.extend(index for cls, index in here.items() if cls not in classes)
             for cls, (confidence, model) in classes.items():
                 if cls not in here:
-                    entity = {"doc_id": doc_id, "section": section, "start": start, "end": end, "entity_class": cls}
-                    entity |= {
-                        "mention": short,
-                        "confidence": confidence,
-                        "model": model,
-                        "content_hash": hashes[doc_id],
-                    }
-                    added.append(entity | {"entity_id": entity_id(doc_id, section, start, end, cls)})
+                    added.append({"entity_id": entity_id(doc_id, section, start, end, cls), "doc_id": doc_id,
+                                  "section": section, "start": start, "end": end, "mention": short,
+                                  "entity_class": cls, "confidence": confidence, "model": model,
+                                  "content_hash": hashes[doc_id]})  # fmt: skip
     if not dropped and not added:
         return rows
     kept = rows.drop(index=dropped)

@@ -471,14 +471,14 @@ BARE_HEADS: dict[str, frozenset[str]] = {"cell_line": frozenset({"cell", "cells"
 NAME_SHAPES: dict[str, re.Pattern[str]] = {
     "cell_line": re.compile(r"[A-Z0-9]|\b(?:cells?|lines?|clones?|sublines?|subclones?|cultures?)\b")
 }
-#: function words dropped at a span's edge: none of the 136,705 mentions of the train splits here starts or ends with
-#: one (``in`` starts some, ``in situ carcinoma``, so it is dropped at the end only; ``a`` starts some and ends some,
-#: ``TNF - a``, an alpha, so it stays). A model that reads a phrase as one name tags them: ``Daudi and`` of ``Daudi and
-#: Raji cells``, ``degeneration of``
 #: a cell line's description, then its name (a capital or a digit first): ``human T-cell line Jurkat``
 _NAMED_CELL_LINE = re.compile(r"(.*\bcells? lines?)\s+([A-Z0-9].*)", re.DOTALL)
 #: a line of text (no mention spans a line break: ``BACKGROUND`` above ``Tuberous sclerosis``)
 _LINE = re.compile(r"[^\n]+")
+#: function words dropped at a span's edge: none of the 136,705 mentions of the train splits here starts or ends with
+#: one (``in`` starts some, ``in situ carcinoma``, so it is dropped at the end only; ``a`` starts some and ends some,
+#: ``TNF - a``, an alpha, so it stays). A model that reads a phrase as one name tags them: ``Daudi and`` of ``Daudi and
+#: Raji cells``, ``degeneration of``
 _FUNCTION_WORDS = ("and", "or", "the", "an", "of", "with", "by", "to", "for", "from", "on", "at")
 _EDGE_WORDS = re.compile(
     rf"(?:(?:{'|'.join(_FUNCTION_WORDS)})(?:\s+|$)|in$)*(.*?)(?:\s+(?:{'|'.join((*_FUNCTION_WORDS, 'in'))}))*",
@@ -519,7 +519,7 @@ def _trimmed(
         >>> _trimmed(text, 6, 9, "x", 0.9) is None
         True
     """
-    if "\n" in text[start:end]:  # a heading above the name, a list: no mention spans a line break
+    if text.find("\n", start, end) >= 0:  # a heading above the name, a list: no mention spans a line break
         start, end = max(((m.start(), m.end()) for m in _LINE.finditer(text, start, end)), key=lambda se: se[1] - se[0])
     start, end = _stripped(text, start, end)
     while (inner := _EDGE_WORDS.fullmatch(text, start, end)) is not None and inner.span(1) != (start, end):
@@ -531,7 +531,7 @@ def _trimmed(
         start = min(start, lo)
     if text[end - 1] in _JOINERS:
         end = max(end, hi)
-    if text[start:end].lower() in BARE_HEADS.get(cls, ()):
+    if cls in BARE_HEADS and text[start:end].lower() in BARE_HEADS[cls]:
         return None
     if cls in NAME_SHAPES and not NAME_SHAPES[cls].search(text, start, end):
         return None
