@@ -84,6 +84,16 @@ def test_same_entities_as_the_spark_ner_stage(
     assert sample_entities.set_index("entity_id")["confidence"].sub(confidence).abs().max() < 1e-4
 
 
+def test_a_partition_of_documents_without_entities_gives_no_rows(spark: SparkSession) -> None:
+    """A Python worker's batch in which the model finds nothing returns typed empty columns: before, they were
+    float64 and Spark's conversion to the string schema failed the NER stage."""
+    texts = [("1", None, "No name here.", "t", None), ("2", None, "Nor here, at all.", "t", None)]
+    documents, _ = to_documents(spark.createDataFrame(texts, RAW_DOCUMENTS), "run-1")
+    config = FP32.ner.model_copy(update={"partitions": 2, "known_names": None})
+    assert tag_documents(spark, documents, config).count() == 0
+    assert tag_texts(["No name here."], FP32).empty
+
+
 def test_rows_follow_the_order_of_the_texts() -> None:
     entities = tag_texts(["Aspirin eases pain.", "", "BRCA1 mutations cause breast cancer."], ids=["b", "c", "a"])
     assert entities["doc_id"].drop_duplicates().tolist() == ["b", "a"]

@@ -38,6 +38,9 @@ class Found(NamedTuple):
     model: str
 
 
+#: the pandas dtypes of the entity rows' columns that are not strings
+_DTYPES = {"start": "int64", "end": "int64", "confidence": "float64"}
+
 #: section texts -> the spans found in each, in the same order
 SpanFinder = Callable[[list[str]], Iterable[Iterable[Found]]]
 
@@ -75,6 +78,10 @@ def entity_rows(docs: pd.DataFrame, find: SpanFinder) -> pd.DataFrame:
         raise ValueError(f"the span finder gave {len(found)} span lists for {len(pieces)} sections")
     piece = np.repeat(np.arange(len(pieces)), [len(spans) for spans in found])
     spans = list(chain.from_iterable(found))
+    if not spans:  # typed as a full batch is: untyped empty columns (float64) fail Spark's conversion to strings
+        return pd.DataFrame(
+            {name: pd.Series(dtype=_DTYPES.get(name, object)) for name in column_names(ENTITY_ROWS_COLUMNS)}
+        )
     fields = list(zip(*spans, strict=True)) if spans else [[] for _ in Found._fields]
     local_start, local_end, classes, confidence, models = fields
     row = np.asarray(rows, dtype=np.int64)[piece]
