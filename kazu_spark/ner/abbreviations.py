@@ -78,5 +78,7 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
                                   "content_hash": hashes[doc_id]})  # fmt: skip
     if not dropped and not added:
         return rows
-    kept = rows.drop(index=dropped)
-    return pd.concat([kept, pd.DataFrame(added, columns=rows.columns)], ignore_index=True).astype(rows.dtypes)
+    pieces = [piece for piece in (rows.drop(index=dropped), pd.DataFrame(added, columns=rows.columns)) if len(piece)]
+    if not pieces:  # every row dropped, none added
+        return rows.iloc[:0]
+    return pd.concat(pieces, ignore_index=True).astype(rows.dtypes)  # (pandas warns of concatenating empty frames)
