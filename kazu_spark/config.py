@@ -284,6 +284,11 @@ class NerConfig(_Strict):
         description="a short form a document defines (Schwartz-Hearst) takes its long form's classes at every use "
         "in that document, and loses other classes there (kazu_spark/ner/abbreviations.py)",
     )
+    known_names: PathStr | None = Field(
+        "pkg://kazu_spark/resources/curations/known_names.tsv",
+        description="names the training corpora mark as entities most times they are written (kazu-spark train "
+        "names), added where the model found no entity of their class (kazu_spark/ner/known_names.py); null = off",
+    )
     window: int = Field(128, ge=16, le=512, description="sub-tokens per window, [CLS]/[SEP] included")
     stride: int = Field(
         32, ge=0, description="sub-tokens shared by consecutive windows; less than ner.window - 2 ([CLS], [SEP])"

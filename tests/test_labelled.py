@@ -49,6 +49,17 @@ def test_every_mapped_mention_becomes_a_gold_span_of_its_sentence() -> None:
     assert {s.corpus for s in sentences} == {"BioRED"}
 
 
+def test_excluded_documents_give_no_sentence() -> None:
+    """``exclude`` leaves out the PubTator documents with those ids (another corpus's devel documents), and only
+    those."""
+    every = read_labelled(BIORED, TYPES, corpus="BioRED")
+    first = read_labelled(BIORED, TYPES, corpus="BioRED", exclude={"202"})
+    second = read_labelled(BIORED, TYPES, corpus="BioRED", exclude={"201"})
+    assert first and second and first + second == every
+    assert first[0].text == "Metformin and BRCA1 in human HeLa cells."
+    assert read_labelled(BIORED, TYPES, corpus="BioRED", exclude={"201", "202"}) == []
+
+
 def test_a_sentence_is_not_cut_inside_a_mention(tmp_path: Path) -> None:
     abstract = "Patients had St. John disease. It was rare."
     plain = write_pubtator(tmp_path / "plain.txt", "A title", abstract, [])

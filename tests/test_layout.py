@@ -60,6 +60,7 @@ PURE = (
     "ner.dictionary",
     "ner.thresholds",
     "ner.abbreviations",
+    "ner.known_names",
     "evaluation.thresholds",
     "training.mlm",
     "linking.normalise",

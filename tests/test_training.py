@@ -188,9 +188,12 @@ def test_the_cards_training_line_reruns_the_same_settings(
 ) -> None:
     """The card's reproduction line carries every flag the run was given (``--base-kd``, ``--new-classes`` and one
     ``--train-classes`` per corpus): run as printed, it trains with the same settings."""
+    devel = [tmp_path / "devel-a.txt", tmp_path / "devel-b.txt"]  # another corpus's devel documents: 202, and 999
+    devel[0].write_text("202|t|A devel title.\n\n", encoding="utf-8")
+    devel[1].write_text("999|t|Another.\n\n", encoding="utf-8")
     first = train(corpora, tmp_path / "a", base_model=teacher, num_layers=1, base_kd=0.5, new_classes=["cell_line"],
                   train_classes={"BC2GM-IOB": ["gene"], "NCBI-disease-IOB": ["disease"]},
-                  train_files={"BioRED": BIORED},
+                  train_files={"BioRED": BIORED}, exclude_documents=[str(path) for path in devel],
                   training=TrainingSettings(batch_size=2, max_steps=1, show_progress=False))  # fmt: skip
     card = (tmp_path / "a" / "MODEL_CARD.md").read_text(encoding="utf-8")
     line = next(line for line in card.splitlines() if "kazu-spark train teacher" in line)
@@ -198,11 +201,12 @@ def test_the_cards_training_line_reruns_the_same_settings(
     args[args.index("--out") + 1] = str(tmp_path / "b")
     main(args)
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    keys = ("base_model", "base_kd", "new_classes", "train_classes", "train_files", "annotated_classes", "num_layers",
-            "max_steps", "sentences")  # fmt: skip
+    keys = ("base_model", "base_kd", "new_classes", "train_classes", "train_files", "exclude_documents",
+            "annotated_classes", "num_layers", "max_steps", "sentences")  # fmt: skip
     assert {k: second[k] for k in keys} == {k: first[k] for k in keys}
     assert first["train_classes"] == {"BC2GM-IOB": ["gene"], "NCBI-disease-IOB": ["disease"]}
     assert first["train_files"] == {"BioRED": str(BIORED)}
+    assert first["exclude_documents"] == [str(path) for path in devel]
 
 
 def test_train_teacher_learns_from_a_pubtator_corpus_beside_the_iob_folders(

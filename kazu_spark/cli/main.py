@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ["mlm"],
         ["thresholds"],
         ["linker"],
+        ["names"],
         ["-h"],
         ["--help"],
     ):

@@ -1,5 +1,6 @@
-"""``kazu-spark train teacher|distill|all|mlm|thresholds|linker``: train NER models, pretrain their encoder on
-in-domain text, tune their per-class thresholds, train the synonym encoder (torch runs here).
+"""``kazu-spark train teacher|distill|all|mlm|thresholds|linker|names``: train NER models, pretrain their encoder on
+in-domain text, tune their per-class thresholds, train the synonym encoder (torch runs here), count the known names
+the model step adds.
 
 Plain ``kazu-spark train ...`` (from before the teacher/distill split) means ``train teacher``:
 :func:`kazu_spark.cli.main.main` inserts the stage.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, get_args
 
@@ -32,6 +34,7 @@ from kazu_spark.config import Config, TrainingPrecision
 from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, load_label_map
 from kazu_spark.errors import ConfigError
 from kazu_spark.evaluation.thresholds import save_tuned, threshold_table, tune_thresholds
+from kazu_spark.ner.known_names import count_names, select_names, write_names
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.paths import resolve_path
 from kazu_spark.training.distill import distill, read_soft_labels
@@ -39,7 +42,7 @@ from kazu_spark.training.linker import load_devel, mention_pairs, ontology_synon
 from kazu_spark.training.loop import TrainingSettings
 from kazu_spark.training.mlm import pretrain_mlm
 from kazu_spark.training.recipe import train_all, unlabelled_documents
-from kazu_spark.training.train import check_train_files, train
+from kazu_spark.training.train import check_train_files, load_training_corpora, train
 
 #: the run settings a flag overrides: key of ``training.teacher``/``training.student`` -> the flag's argparse
 #: settings; the flag is the key with dashes (``--batch-size``), its default None (not given: the config's value)
@@ -87,6 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _train_classes_flag(t)
     _train_file_flag(t, "train-file")
+    _exclude_documents_flag(t)
     _model_flags(t, name="kazu-spark-teacher")
     run_flags(t, ["teacher"])
     t.set_defaults(func=cmd_train_teacher)
@@ -178,6 +182,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run_flags(k, ["linker"])
     k.set_defaults(func=cmd_train_linker)
 
+    n = with_conf(
+        stages.add_parser("names", help="count the train splits' mention texts: the known names of ner.known_names"),
+        lakehouse=False,
+    )
+    n.add_argument("--corpora", required=True, help="folder of <corpus>/train.tsv (devel splits are never read)")
+    _train_file_flag(n, "train-file")
+    _exclude_documents_flag(n)
+    n.add_argument("--out", required=True, help="the known-names TSV to write (ner.known_names reads it)")
+    n.add_argument("--min-found", type=int, default=2, help="times a name must be found in the train sentences")
+    n.add_argument("--min-rate", type=float, default=0.6, help="share of those times it must be marked")
+    n.add_argument(
+        "--min-corpus-rate", type=float, default=0.5, help="share marked in each corpus that writes it twice or more"
+    )
+    n.set_defaults(func=cmd_train_names)
+
 
 def run_flags(
     p: argparse.ArgumentParser,
@@ -212,6 +231,18 @@ def _train_classes_flag(p: argparse.ArgumentParser) -> None:
         metavar="CORPUS=CLASS[,CLASS]",
         help="learn only these of a corpus's classes (e.g. JNLPBA=cell_line,cell_type: its genes follow other "
         "guidelines than BC2GM's); devel still scores them all; repeatable",
+    )
+
+
+def _exclude_documents_flag(p: argparse.ArgumentParser) -> None:
+    """``--exclude-documents`` of ``train teacher`` and ``train names`` (read by :func:`load_training_corpora`)."""
+    p.add_argument(
+        "--exclude-documents",
+        action="append",
+        default=[],
+        metavar="PUBTATOR[,PUBTATOR]",
+        help="leave these PubTator files' documents out of every --train-file (BioRED's train split holds 44 BC5CDR "
+        "and 1 NCBI-disease devel documents: pass their devel.txt); repeatable",
     )
 
 
@@ -273,6 +304,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         new_classes=class_list(args.new_classes),
         train_classes=corpus_classes(args.train_classes),
         train_files=corpus_files(args.train_file),
+        exclude_documents=excluded_files(args.exclude_documents),
     )
     print(json.dumps(summary))
 
@@ -355,6 +387,16 @@ def _corpus_values(specs: Sequence[str], flag: str, expected: str) -> dict[str, 
     return parsed
 
 
+def excluded_files(specs: Sequence[str]) -> list[str]:
+    """``--exclude-documents`` values, each one file or several separated by commas (as the model card writes them).
+
+    Example:
+        >>> excluded_files(["bc5cdr/devel.txt,ncbi/devel.txt", "s800/devel.txt"])
+        ['bc5cdr/devel.txt', 'ncbi/devel.txt', 's800/devel.txt']
+    """
+    return [path for spec in specs for path in class_list(spec)]
+
+
 def class_list(text: str) -> list[str]:
     """``CLASS[,CLASS]`` as a list, blanks dropped (``--new-classes``, and each ``--train-classes`` value).
 
@@ -414,3 +456,24 @@ def cmd_train_linker(args: argparse.Namespace) -> None:
                **({"command": command} if command else {})},
     )  # fmt: skip
     print(json.dumps({k: v for k, v in summary.items() if k not in ("sources", "corpora")}))
+
+
+def cmd_train_names(args: argparse.Namespace) -> None:
+    """Count every gold mention text of the train splits where it is written and write the names that are marked
+    most times (:mod:`kazu_spark.ner.known_names`); print how many per class."""
+    label_map = load_label_map(DEFAULT_LABEL_MAP)
+    files = corpus_files(args.train_file)
+    check_train_files(files, label_map)
+    sentences, annotated = load_training_corpora(
+        args.corpora, label_map, None, files, exclude_documents=excluded_files(args.exclude_documents)
+    )
+    names = select_names(
+        count_names(sentences, annotated),
+        min_found=args.min_found,
+        min_rate=args.min_rate,
+        min_corpus_rate=args.min_corpus_rate,
+    )
+    write_names(names, args.out)
+    per_class = Counter(name.entity_class for name in names)
+    print(json.dumps({"out": args.out, "names": len(names), "per_class": dict(sorted(per_class.items())),
+                      "sentences": len(sentences), "corpora": sorted(annotated)}))  # fmt: skip

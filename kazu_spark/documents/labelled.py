@@ -52,19 +52,22 @@ def read_labelled(
     words: WordSpans | None = None,
     *,
     whole_documents: bool = False,
+    exclude: Iterable[str] = (),
 ) -> list[Sentence]:
     """The sentences of a CoNLL/IOB or PubTator file; ``corpus`` defaults to the file's parent folder name.
 
     ``words`` applies to PubTator only (CoNLL tokens are words already): see :func:`pubtator_sentences`. With
     ``whole_documents`` (PubTator only: a CoNLL file is an InputError) each document is one text
-    (:func:`pubtator_documents`). Example: see the module docstring.
+    (:func:`pubtator_documents`). ``exclude``: ids of PubTator documents left out (another corpus's devel
+    documents; a CoNLL file has no document ids and is read whole). Example: see the module docstring.
     """
     path = Path(resolve_path(str(path)))
     corpus = corpus or path.parent.name
     with path.open(encoding="utf-8") as lines:
         first = next((line for line in lines if line.strip()), "")
     if _PUBTATOR_LINE.match(first):
-        documents = read_pubtator(str(path))
+        excluded = set(exclude)
+        documents = [doc for doc in read_pubtator(str(path)) if doc.doc_id not in excluded]
         if whole_documents:
             return pubtator_documents(documents, type_map, corpus)
         return pubtator_sentences(documents, type_map, corpus, words)

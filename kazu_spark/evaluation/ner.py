@@ -94,11 +94,11 @@ def evaluate_conll(
         spark: run the job's Spark composition (needed when ``cfg.ner.steps`` is more than the model).
 
     Returns:
-        ``{"corpus", "model", "steps", "threshold", "decoder", "aggregation", "inference_precision", "sentences",
-        "sentences_per_text", "documents", "window", "stride", "class_thresholds", "overall": {precision, recall, f1,
-        tp, fp, fn},
-        "per_class": {class: {...}}}``; ``class_thresholds`` are the per-class thresholds decoded with (the model
-        folder's ``thresholds.json`` unless ``cfg`` says otherwise, :mod:`kazu_spark.ner.thresholds`), or None.
+        ``{"corpus", "model", "steps", "known_names", "threshold", "decoder", "aggregation", "inference_precision",
+        "sentences", "sentences_per_text", "documents", "window", "stride", "class_thresholds", "overall": {precision,
+        recall, f1, tp, fp, fn}, "per_class": {class: {...}}}``; ``class_thresholds`` are the per-class thresholds
+        decoded with (the model folder's ``thresholds.json`` unless ``cfg`` says otherwise,
+        :mod:`kazu_spark.ner.thresholds`), or None.
     """
     conll_path = Path(conll_path)
     corpus = corpus or conll_path.parent.name
@@ -131,6 +131,7 @@ def evaluate_conll(
         "corpus": corpus,
         "model": versioned_name(load_token_classifier(model_dir)),
         "steps": cfg.ner.steps,
+        "known_names": cfg.ner.known_names,
         "threshold": threshold,
         "class_thresholds": resolve_class_thresholds(cfg.ner, resolve_model_dir(model_dir)),
         "decoder": decoder,

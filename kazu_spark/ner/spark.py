@@ -32,6 +32,7 @@ from pyspark.sql import functions as F
 
 from kazu_spark.errors import ConfigError
 from kazu_spark.ner import dictionary
+from kazu_spark.ner.known_names import load_names
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.paths import resolve_path
 from kazu_spark.runtime.connect import default_parallelism, is_connect
@@ -130,9 +131,12 @@ def archive_model_dir(alias: str) -> Path:
     raise FileNotFoundError(f"no model in the shipped archive {root}: pass --archives <pack.tar.gz>#{alias}")
 
 
-def _worker_tagger(key: str, folder: Callable[[], Path], cfg: NerConfig, threads: int) -> Tagger:
+def _worker_tagger(
+    key: str, folder: Callable[[], Path], cfg: NerConfig, threads: int, names: list[tuple[str, str, float]]
+) -> Tagger:
     """Build the tagger on first use in this Python worker from ``folder()``, per device (the GPU Spark gave
-    the task, if any); reuse it afterwards. ``key`` names the model and the ``ner`` settings it is built with."""
+    the task, if any); reuse it afterwards. ``key`` names the model, the ``ner`` settings it is built with and the
+    known ``names`` it adds (read on the driver)."""
     import torch
     from pyspark import TaskContext
 
@@ -142,7 +146,8 @@ def _worker_tagger(key: str, folder: Callable[[], Path], cfg: NerConfig, threads
     gpus = {name: r.addresses for name, r in context.resources().items()} if context else {}
     device = task_device(cfg.device, gpus, cuda_available=torch.cuda.is_available())
     return worker_cached(
-        f"tagger-{key}@{device}", lambda: Tagger.from_config(folder(), cfg, device=device, threads=threads)
+        f"tagger-{key}@{device}",
+        lambda: Tagger.from_config(folder(), cfg, device=device, threads=threads, known_names=names),
     )
 
 
@@ -154,12 +159,17 @@ def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
     reads the archive shipped with ``--archives`` (the driver then reads no model). Either way a Python worker
     loads the model once. Call the returned function inside a ``mapInPandas`` function: it builds the tagger
     on first use in a Python worker and reuses it afterwards. Used by the NER stage and the soft-label job.
+    The known names (``cfg.known_names``) are read here, on the driver, and travel with the function.
     """
     threads = int(spark.conf.get("spark.task.cpus", "1"))
-    settings = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:12]  # threshold, precision, window...
+    names = load_names(cfg.known_names)
+    # threshold, precision, window..., and the names themselves (a file edited in place is another tagger)
+    settings = hashlib.sha256((cfg.model_dump_json() + repr(names)).encode()).hexdigest()[:12]
     if cfg.model_archive:
         alias = cfg.model_archive
-        return lambda: _worker_tagger(f"archive-{alias}/{settings}", lambda: archive_model_dir(alias), cfg, threads)
+        return lambda: _worker_tagger(
+            f"archive-{alias}/{settings}", lambda: archive_model_dir(alias), cfg, threads, names
+        )
     files = read_model_files(cfg.model)
     fingerprint = model_fingerprint(files)
     key = f"{fingerprint}/{settings}"
@@ -169,10 +179,10 @@ def ship_tagger(spark: SparkSession, cfg: NerConfig) -> Callable[[], Tagger]:
     shipping = cfg.model_shipping if cfg.model_shipping != "auto" else "path" if connect else "broadcast"
     if shipping == "path":
         model = cfg.model  # resolved on the executor: a pkg:// model is the executor's installed copy
-        return lambda: _worker_tagger(key, lambda: resolve_model_dir(resolve_path(model)), cfg, threads)
+        return lambda: _worker_tagger(key, lambda: resolve_model_dir(resolve_path(model)), cfg, threads, names)
     shipped = spark.sparkContext.broadcast(files)
     return lambda: _worker_tagger(
-        key, lambda: _unpack_broadcast(fingerprint, shipped, _worker_model_root()), cfg, threads
+        key, lambda: _unpack_broadcast(fingerprint, shipped, _worker_model_root()), cfg, threads, names
     )
 
 

@@ -35,6 +35,7 @@ from kazu_spark.config import Aggregation, Decoder
 from kazu_spark.ner.abbreviations import propagate_abbreviations
 from kazu_spark.ner.batching import pad_ids, run_batches
 from kazu_spark.ner.decode import AGGREGATIONS, Span, Threshold, check_labels, classes_of, decode_stacked
+from kazu_spark.ner.known_names import KnownNames, load_names
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.ner.spans import Found, entity_rows
@@ -78,6 +79,7 @@ class Tagger:
         window: int = 128,
         stride: int = 32,
         max_batch_tokens: int | None = None,
+        known_names: KnownNames | None = None,
     ) -> None:
         check_labels(labels, decoder)
         if aggregation not in AGGREGATIONS:
@@ -94,6 +96,7 @@ class Tagger:
         self.window = window
         self.stride = stride
         self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[model.device.type]
+        self.known_names = known_names
 
     @classmethod
     def from_dir(
@@ -112,6 +115,7 @@ class Tagger:
         stride: int = 32,
         max_batch_tokens: int | None = None,
         num_threads: int | None = None,
+        known_names: KnownNames | None = None,
     ) -> Tagger:
         """Load a model folder or Kazu model pack (see :mod:`kazu_spark.ner.model`) onto ``device``.
 
@@ -122,7 +126,8 @@ class Tagger:
         through :func:`resolve_precision`. ``max_batch_tokens`` bounds each forward pass's padded size
         (None: :data:`DEFAULT_BATCH_TOKENS` for the device). ``num_threads`` sets torch's intra-op
         threads for this process (None leaves it unchanged). ``class_thresholds``: see :class:`Tagger` (here
-        they are only what is passed; :meth:`from_config` reads the folder's ``thresholds.json``).
+        they are only what is passed; :meth:`from_config` reads the folder's ``thresholds.json``). ``known_names``:
+        names added where the model finds none (:mod:`kazu_spark.ner.known_names`; None: none).
         """
         if num_threads is not None:
             torch.set_num_threads(num_threads)
@@ -142,10 +147,19 @@ class Tagger:
             window=window,
             stride=stride,
             max_batch_tokens=max_batch_tokens,
+            known_names=known_names,
         )
 
     @classmethod
-    def from_config(cls, path: str | Path, cfg: NerConfig, *, device: str, threads: int | None = None) -> Tagger:
+    def from_config(
+        cls,
+        path: str | Path,
+        cfg: NerConfig,
+        *,
+        device: str,
+        threads: int | None = None,
+        known_names: Sequence[tuple[str, str, float]] | None = None,
+    ) -> Tagger:
         """:meth:`from_dir` with the settings of a ``ner`` config: the one mapping of config to tagger.
 
         The Spark NER stage and :func:`kazu_spark.pipeline.texts.tag_texts` both build their tagger here,
@@ -154,6 +168,8 @@ class Tagger:
         concrete torch device (not ``auto``). torch threads: ``cfg.num_threads``, else ``threads`` (the
         stage passes ``spark.task.cpus``; None leaves torch's setting). Per-class thresholds:
         :func:`~kazu_spark.ner.thresholds.resolve_class_thresholds` (the folder's ``thresholds.json`` by default).
+        Known names: ``known_names`` (the Spark stage reads ``cfg.known_names`` once on the driver and ships them),
+        else ``cfg.known_names`` read here (:func:`~kazu_spark.ner.known_names.load_names`).
 
         Example:
             >>> import kazu_spark
@@ -166,6 +182,7 @@ class Tagger:
             >>> Tagger.from_config(folder, NerConfig(class_thresholds={"gene": 0.7}), device="cpu").threshold["gene"]
             0.7
         """
+        names = load_names(cfg.known_names) if known_names is None else known_names
         return cls.from_dir(
             path,
             device=device,
@@ -180,6 +197,7 @@ class Tagger:
             stride=cfg.stride,
             max_batch_tokens=cfg.max_batch_tokens,
             num_threads=cfg.num_threads or threads,
+            known_names=KnownNames(names) if names else None,
         )
 
     def _activation(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
@@ -253,12 +271,19 @@ class Tagger:
 
 def entities_for_batch(tagger: Tagger, docs: pd.DataFrame, *, abbreviations: bool = True) -> pd.DataFrame:
     """Tag one pandas batch of documents (``NER_INPUT`` columns) into ``ENTITY_ROWS``: all its sections in
-    one ``tagger.tag`` call; then, with ``abbreviations`` (``ner.abbreviations``), every use of a short form a
-    document defines takes its long form's classes (:mod:`kazu_spark.ner.abbreviations`)."""
+    one ``tagger.tag`` call, with the tagger's known names where the model found none
+    (:meth:`~kazu_spark.ner.known_names.KnownNames.missed`); then, with ``abbreviations`` (``ner.abbreviations``),
+    every use of a short form a document defines takes its long form's classes
+    (:mod:`kazu_spark.ner.abbreviations`)."""
 
     def find(texts: list[str]) -> Iterator[list[Found]]:
-        for spans in tagger.tag(texts):
-            yield [Found(s.start, s.end, s.entity_class, s.confidence, tagger.name) for s in spans]
+        for text, spans in zip(texts, tagger.tag(texts), strict=True):
+            found = [Found(s.start, s.end, s.entity_class, s.confidence, tagger.name) for s in spans]
+            if tagger.known_names is not None:
+                model = [(f.start, f.end, f.entity_class) for f in found]
+                names = tagger.known_names
+                found += [Found(*hit, names.model) for hit in names.missed(text, model)]
+            yield found
 
     rows = entity_rows(docs, find)
     return propagate_abbreviations(docs, rows) if abbreviations else rows

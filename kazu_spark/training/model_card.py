@@ -28,6 +28,7 @@ TEACHER_FLAGS = (
     ("empty-keep", "empty_keep"), ("num-threads", "num_threads"), ("precision", "precision"),
     ("max-steps", "max_steps"), ("time-budget-s", "time_budget_s"), ("name", "model_name"), ("base-kd", "base_kd"),
     ("new-classes", "new_classes"), ("train-classes", "train_classes"), ("train-file", "train_files"),
+    ("exclude-documents", "exclude_documents"),
 )  # fmt: skip
 #: (CLI flag, training_args.json key) of ``kazu-spark train distill``
 STUDENT_FLAGS = (
