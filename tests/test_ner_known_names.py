@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pandas as pd
@@ -75,6 +76,29 @@ def test_a_name_is_added_only_where_the_model_found_nothing_of_it() -> None:
     assert names.missed(text, []) == [(0, 6, "drug", 0.75), (14, 19, "disease", 0.8), (27, 33, "cell_line", 0.9),
                                       (46, 51, "disease", 0.8)]  # fmt: skip
     assert names.missed("Zorbaxes and tumors", []) == []  # whole words only
+
+
+def test_the_rule_holds_against_every_model_span_on_random_texts() -> None:
+    """``missed`` compares a hit only with the model spans that can reach it; on random texts and spans it keeps
+    exactly the hits that the rule, checked against every span, keeps."""
+    names = KnownNames([(w, c, 0.7) for w in ("abc", "abc def", "def", "gh ij", "klm") for c in ("gene", "drug")])
+    rng = random.Random(7)
+    for _ in range(500):
+        text = " ".join(rng.choice(["abc", "def", "gh", "ij", "klm", "x"]) for _ in range(rng.randint(1, 12)))
+        spans = []
+        for _ in range(rng.randint(0, 5)):
+            a = rng.randint(0, len(text))
+            spans.append((a, rng.randint(a, len(text)), rng.choice(["gene", "drug", "disease"])))
+        every = [
+            (h.start, h.end, h.entity_class, 0.7)
+            for h in names.matcher.find(text)
+            if not any(
+                (c == h.entity_class and a < h.end and h.start < b)
+                or (a <= h.start and h.end <= b and b - a > h.end - h.start)
+                for a, b, c in spans
+            )
+        ]
+        assert names.missed(text, spans) == every
 
 
 def test_known_names_files_round_trip_and_bad_ones_are_refused(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -202,13 +203,18 @@ class KnownNames:
 
     def missed(self, text: str, spans: Sequence[Span]) -> list[tuple[int, int, str, float]]:
         """The names in ``text`` the model's ``spans`` miss, with their rates: a hit overlapping a span of its class,
-        or inside a longer span of any class, is no miss."""
+        or inside a longer span of any class, is no miss. Only the spans that can reach a hit are compared (sorted by
+        start, none longer than the longest), so a long document costs in proportion to its hits."""
+        ordered = sorted(spans)
+        starts = [start for start, _, _ in ordered]
+        longest = max((end - start for start, end, _ in ordered), default=0)
         added = []
         for hit in self.matcher.find(text):
+            near = ordered[bisect_left(starts, hit.start - longest) : bisect_left(starts, hit.end)]
             if any(
-                (cls == hit.entity_class and start < hit.end and hit.start < end)
+                (cls == hit.entity_class and hit.start < end)
                 or (start <= hit.start and hit.end <= end and end - start > hit.end - hit.start)
-                for start, end, cls in spans
+                for start, end, cls in near
             ):
                 continue
             added.append((hit.start, hit.end, hit.entity_class, float(hit.source)))
