@@ -42,15 +42,18 @@ from kazu_spark.ner.known_names import is_known_name
 from kazu_spark.ner.spans import entity_id
 
 
-def _singular_or_plural(short: str) -> str:
-    """A pattern of the whole-word uses of ``short`` with or without a plural ``s`` (``ASDs``: ``ASD`` too).
+def _uses(short: str, *, plural: bool = False) -> str:
+    """A pattern of the whole-word uses of ``short``; with ``plural``, with or without a plural ``s`` (``ASDs``:
+    ``ASD`` too).
 
     Example:
-        >>> [m.group() for m in re.finditer(_singular_or_plural("ASDs"), "ASD, ASDs, mASD, ASD-like")]
-        ['ASD', 'ASDs']
+        >>> text = "ASD, ASDs, mASD, ASD-like"
+        >>> [m.group() for m in re.finditer(_uses("ASDs", plural=True), text)], re.findall(_uses("ASD"), text)
+        (['ASD', 'ASDs'], ['ASD'])
     """
-    stem = short[:-1] if short.endswith("s") and len(short) > 2 else short
-    return rf"(?<![\w-]){re.escape(stem)}s?(?![\w-])"
+    if plural and short.endswith("s") and len(short) > 2:
+        short = short[:-1]
+    return rf"(?<![\w-]){re.escape(short)}{'s?' if plural else ''}(?![\w-])"
 
 
 def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
@@ -71,17 +74,18 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
     for doc_id, short, long_start, long_end in forms[["doc_id", "short", "long_start", "long_end"]].itertuples(
         index=False
     ):
-        uses = {use.span() for use in re.finditer(_singular_or_plural(short), texts[doc_id])}
-        known = {index for index, a, b, _, _, model in spans.get(doc_id, []) if is_known_name(model) and (a, b) in uses}
+        in_document = spans.get(doc_id, [])
+        uses = {use.span() for use in re.finditer(_uses(short, plural=True), texts[doc_id])}
+        known = {index for index, a, b, _, _, model in in_document if is_known_name(model) and (a, b) in uses}
         dropped.extend(known)
-        found = [span for span in spans.get(doc_id, []) if span[0] not in known]
+        found = [span for span in in_document if span[0] not in known]
         classes = {}  # class -> the most confident (confidence, model) of the entities that cover the long form
         for _, start, end, cls, confidence, model in found:
             if start <= long_start and end == long_end:
                 classes[cls] = max(classes.get(cls, (confidence, model)), (confidence, model))
         if not classes:
             continue
-        for use in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", texts[doc_id]):
+        for use in re.finditer(_uses(short), texts[doc_id]):
             start, end = use.span()
             section = next((s["name"] for s in sections[doc_id] if s["start"] <= start and end <= s["end"]), None)
             if section is None:

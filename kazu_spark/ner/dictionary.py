@@ -50,6 +50,18 @@ def _lower_same_length(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
+def match_key(text: str) -> tuple[bool, str]:
+    """How the matcher files a synonym: whether it is a symbol (matched case-sensitively, as written) and its key
+    (the symbol, or the lower-cased noun phrase).
+
+    Example:
+        >>> match_key("Breast Cancer"), match_key("BRCA1")
+        ((False, 'breast cancer'), (True, 'BRCA1'))
+    """
+    symbolic = is_symbolic(text)
+    return symbolic, text if symbolic else _lower_same_length(text)
+
+
 class DictionaryMatcher:
     """Two Aho–Corasick automata (case-sensitive symbols, lower-cased noun phrases) over synonyms."""
 
@@ -69,9 +81,7 @@ class DictionaryMatcher:
             synonym = synonym.strip()
             if len(synonym) < min_length or synonym.lower() in blocked:
                 continue
-            symbolic = is_symbolic(synonym)
-            key = synonym if symbolic else _lower_same_length(synonym)
-            per_class = values.setdefault((symbolic, key), {})
+            per_class = values.setdefault(match_key(synonym), {})
             per_class[entity_class] = min(per_class.get(entity_class, source), source)
         sensitive, insensitive = ahocorasick.Automaton(), ahocorasick.Automaton()
         for (symbolic, key), per_class in values.items():

@@ -35,8 +35,7 @@ from typing import NamedTuple
 
 from kazu_spark.documents.conll import Sentence
 from kazu_spark.errors import InputError
-from kazu_spark.linking.normalise import is_symbolic
-from kazu_spark.ner.dictionary import DictionaryMatcher
+from kazu_spark.ner.dictionary import DictionaryMatcher, match_key
 from kazu_spark.paths import resolve_path
 
 #: the columns of a known-names file
@@ -68,16 +67,6 @@ class KnownName(NamedTuple):
     found: int
 
 
-def name_key(text: str) -> str:
-    """The form a name is counted and matched by: a symbol as written (``BRCA1``), other names lower-cased.
-
-    Example:
-        >>> name_key("Breast Cancer"), name_key("BRCA1")
-        ('breast cancer', 'BRCA1')
-    """
-    return text if is_symbolic(text) else text.lower()
-
-
 def count_names(sentences: Sequence[Sentence], annotated: Mapping[str, set[str]]) -> list[NameCount]:
     """For each gold mention text of ``sentences`` and its class: in each corpus annotating that class
     (``annotated``: corpus -> classes), the times it is found in a sentence (:class:`DictionaryMatcher`, whole
@@ -97,7 +86,7 @@ def count_names(sentences: Sequence[Sentence], annotated: Mapping[str, set[str]]
         for hit in matcher.find(sentence.text):
             if hit.entity_class not in annotated.get(sentence.corpus, ()):
                 continue
-            key = (name_key(sentence.text[hit.start : hit.end]), hit.entity_class, sentence.corpus)
+            key = (match_key(sentence.text[hit.start : hit.end])[1], hit.entity_class, sentence.corpus)
             found[key] += 1
             marked[key] += (hit.start, hit.end, hit.entity_class) in gold
     return [NameCount(*key, marked[key], n) for key, n in sorted(found.items())]

@@ -82,8 +82,7 @@ def entity_rows(docs: pd.DataFrame, find: SpanFinder) -> pd.DataFrame:
         return pd.DataFrame(
             {name: pd.Series(dtype=_DTYPES.get(name, object)) for name in column_names(ENTITY_ROWS_COLUMNS)}
         )
-    fields = list(zip(*spans, strict=True)) if spans else [[] for _ in Found._fields]
-    local_start, local_end, classes, confidence, models = fields
+    local_start, local_end, classes, confidence, models = zip(*spans, strict=True)
     row = np.asarray(rows, dtype=np.int64)[piece]
     shift = np.asarray(shifts, dtype=np.int64)[piece]
     start = (np.asarray(local_start, dtype=np.int64) + shift).tolist()

@@ -276,12 +276,13 @@ def entities_for_batch(tagger: Tagger, docs: pd.DataFrame, *, abbreviations: boo
     every use of a short form a document defines takes its long form's classes
     (:mod:`kazu_spark.ner.abbreviations`)."""
 
+    names = tagger.known_names
+
     def find(texts: list[str]) -> Iterator[list[Found]]:
         for text, spans in zip(texts, tagger.tag(texts), strict=True):
             found = [Found(s.start, s.end, s.entity_class, s.confidence, tagger.name) for s in spans]
-            if tagger.known_names is not None:
+            if names is not None:
                 model = [(f.start, f.end, f.entity_class) for f in found]
-                names = tagger.known_names
                 found += [Found(*hit, names.model) for hit in names.missed(text, model)]
             yield found
 
