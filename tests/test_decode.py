@@ -72,15 +72,30 @@ def test_a_span_neither_starts_on_a_closing_bracket_nor_ends_on_an_opening_one()
 
 def test_a_span_on_a_glued_hyphen_takes_in_the_word_and_a_loose_hyphen_is_cut_off():
     """``-crowned babblers`` of ``grey-crowned babblers`` and ``B-`` of ``B-cell``: the model read the hyphen as
-    part of the name, so the span grows to the hyphenated word; ``- 2`` (a hyphen glued to nothing) loses it."""
-    text = "grey-crowned babblers , B-cell lines , IL - 2"
+    part of the name, so the span grows to the hyphenated word; ``- 293`` (a hyphen glued to nothing) loses it."""
+    text = "grey-crowned babblers , B-cell lines , HEK - 293"
     offsets = np.array([m.span() for m in re.finditer(r"\w+|[^\w\s]", text)])  # words and punctuation, as BERT's
     probs = probs_for(
         len(offsets), {(1, "B-species"): 0.9, (2, "I-species"): 0.9, (3, "I-species"): 0.9, (5, "B-cell_type"): 0.8,
-                       (6, "I-cell_type"): 0.8, (11, "B-gene"): 0.7, (12, "I-gene"): 0.7},
+                       (6, "I-cell_type"): 0.8, (11, "B-cell_line"): 0.7, (12, "I-cell_line"): 0.7},
     )  # fmt: skip
     found = [(text[s.start : s.end], s.entity_class) for s in decode(probs, offsets, text, LABELS, 0.5)]
-    assert found == [("grey-crowned babblers", "species"), ("B-cell", "cell_type"), ("2", "gene")]
+    assert found == [("grey-crowned babblers", "species"), ("B-cell", "cell_type"), ("293", "cell_line")]
+
+
+def test_a_span_without_a_letter_is_no_entity_but_a_cell_line_may_be_a_number():
+    """``2`` of ``TSC1/2`` names nothing a knowledge graph can use; ``293`` is a cell line, ``IL-2`` and ``14-3-3``
+    genes."""
+    text = "TSC1 / 2 , 293 cells , IL-2 , p53 , 14-3-3"
+    offsets = np.array([m.span() for m in re.finditer(r"\w+|[^\w\s]", text)])
+    tags = {(0, "B-gene"): 0.9, (2, "B-gene"): 0.9, (4, "B-cell_line"): 0.9, (4, "B-drug"): 0.9}
+    tags |= {(7, "B-gene"): 0.9, (8, "I-gene"): 0.9, (9, "I-gene"): 0.9, (11, "B-gene"): 0.9, (13, "B-gene"): 0.9}
+    tags |= {(14, "I-gene"): 0.9, (15, "I-gene"): 0.9, (16, "I-gene"): 0.9, (17, "I-gene"): 0.9}
+    found = [
+        (text[s.start : s.end], s.entity_class)
+        for s in decode(probs_for(len(offsets), tags), offsets, text, LABELS, 0.5)
+    ]
+    assert found == [("TSC1", "gene"), ("293", "cell_line"), ("IL-2", "gene"), ("p53", "gene"), ("14-3-3", "gene")]
 
 
 def test_two_classes_may_overlap():
