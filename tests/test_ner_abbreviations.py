@@ -107,3 +107,31 @@ def test_the_model_step_tags_every_use_of_a_defined_short_form_unless_switched_o
     assert uses(known_names=None) == uses() == [(start, "disease") for start in later]
     rows = tag_texts([text], Config(ner={"precision": "fp32"}))
     assert ("overactive bladder", "disease") in set(zip(rows["mention"], rows["entity_class"], strict=True))
+
+
+def test_a_gene_tagged_by_the_end_of_its_long_form_takes_the_whole_long_form() -> None:
+    """``rapamycin`` of ``mammalian target of rapamycin (mTOR)``: the model tagged the last word of the gene's name and
+    the definition says where the name starts. Only where the short form is a gene too, and only for genes: a
+    disease's long form may hold a qualifier (``levodopa-induced dyskinesias (LID)``) that is no part of its name."""
+    text = (
+        "The mammalian target of rapamycin (mTOR) and phosphatase and tensin homolog (PTEN) act. "
+        "Calcitonin gene-related peptide (CGRP) rose. Levodopa-induced dyskinesias (LID) occurred. "
+        "The phosphatase and tensin homolog (PTEN)-mechanistic target of rapamycin (MTOR) axis."
+    )
+    found = [("rapamycin", "#1", "gene", 0.8), ("mTOR", "#1", "gene", 0.9), ("tensin homolog", "#1", "gene", 0.7)]
+    found += [
+        ("related peptide", "#1", "gene", 0.6),
+        ("dyskinesias", "#1", "disease", 0.9),
+        ("LID", "#1", "disease", 0.7),
+    ]
+    found += [("rapamycin", "#2", "gene", 0.8), ("MTOR", "#1", "gene", 0.9)]
+    out = propagate_abbreviations(docs("", text).iloc[1:], rows("d1", text, found))
+    got = {(m, c) for m, c in zip(out["mention"], out["entity_class"], strict=True)}
+    assert ("mammalian target of rapamycin", "gene") in got
+    assert ("tensin homolog", "gene") in got, "PTEN is no entity: nothing says the gene's name is longer"
+    assert ("related peptide", "gene") in got, "CGRP is no entity"
+    assert ("dyskinesias", "disease") in got and ("Levodopa-induced dyskinesias", "disease") not in got
+    assert ("rapamycin", "gene") in got, "the long form Schwartz-Hearst gives, (PTEN)-mechanistic ..., is no one name"
+    assert set(out["entity_id"]) == {
+        entity_id("d1", "body", s, e, c) for s, e, c in zip(out["start"], out["end"], out["entity_class"], strict=True)
+    }

@@ -12,7 +12,9 @@ entity of another class on exactly that span is dropped. A short form whose long
 model tagged it: the model may know an acronym the definition's words do not show. A known name
 (:mod:`kazu_spark.ner.known_names`) on a use of a defined short form, plural or not, is dropped either way: the
 definition, not the training corpora's usual sense, says what the acronym means in this document (``BCR`` is the
-gene's symbol in the corpora, *biochemical recurrence* in "biochemical recurrence (BCR)").
+gene's symbol in the corpora, *biochemical recurrence* in "biochemical recurrence (BCR)"). Before all this, a gene
+that the model tagged by the end of its long form only (``rapamycin`` of ``mammalian target of rapamycin (mTOR)``)
+takes the whole long form when its short form is a gene too (:func:`whole_long_forms`).
 
 Measured on whole PubTator documents (title + abstract, the way ``annotate`` reads them; bundled model of session
 35, strict spans): BC5CDR devel F1 0.831 -> 0.842, BioRED devel 0.759 -> 0.778 (``docs/distillation.md``).
@@ -56,6 +58,65 @@ def _uses(short: str, *, plural: bool = False) -> str:
     return rf"(?<![\w-]){re.escape(short)}{'s?' if plural else ''}(?![\w-])"
 
 
+#: classes whose name is its whole long form: ``mammalian target of rapamycin (mTOR)`` names the gene, where a disease
+#: or drug long form may hold a qualifier the corpora leave out (``levodopa-induced dyskinesias (LID)``: BC5CDR marks
+#: ``dyskinesias``). On devel, growing gene spans gained on the three gene corpora, disease and drug spans lost (BC5CDR)
+WHOLE_LONG_FORM_CLASSES = frozenset({"gene"})
+#: what the words a long form adds before an entity do not hold: a line break, a bracket or a slash (Schwartz–Hearst
+#: starts a long form at a word, and ``(PTEN)-mammalian target of rapamycin`` or ``phosphatidylinositol-3-kinase/
+#: phosphatase and tensin homolog`` are a word glued to another name)
+_NOT_ONE_NAME = re.compile(r"[\n()\[\]{}/]")
+
+
+def whole_long_forms(texts: dict[str, str], rows: pd.DataFrame, forms: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with each entity of a :data:`WHOLE_LONG_FORM_CLASSES` class that ends where a defined long form ends,
+    and starts inside it, grown to the whole long form, when the short form in the definition's parenthesis is an
+    entity of the same class: the model tagged the end of a long name (``rapamycin`` of ``mammalian target of
+    rapamycin (mTOR)``, ``tensin homolog`` of ``phosphatase and tensin homolog (PTEN)``) and the definition says
+    where it starts, unless the words it adds hold a bracket, a slash or a line break (:data:`_NOT_ONE_NAME`).
+    ``forms``: :func:`~kazu_spark.linking.abbreviations.short_forms_batch` of the documents, whose texts ``texts`` holds
+    by ``doc_id``.
+
+    Example:
+        >>> text = "The mammalian target of rapamycin (mTOR) pathway."
+        >>> rows = pd.DataFrame({"entity_id": ["a", "b"], "doc_id": ["d", "d"], "section": "body", "start": [24, 35],
+        ...     "end": [33, 39], "mention": ["rapamycin", "mTOR"], "entity_class": "gene", "confidence": 0.9})
+        >>> forms = short_forms_batch(pd.DataFrame({"doc_id": ["d"], "text": [text]}))
+        >>> whole_long_forms({"d": text}, rows, forms)[["start", "end", "mention"]].values.tolist()
+        [[4, 33, 'mammalian target of rapamycin'], [35, 39, 'mTOR']]
+    """
+    candidates = rows.assign(row=rows.index)[rows["entity_class"].isin(WHOLE_LONG_FORM_CLASSES)].merge(
+        forms, on="doc_id"
+    )
+    candidates = candidates[
+        (candidates["end"] == candidates["long_end"]) & (candidates["start"] > candidates["long_start"])
+    ]
+    if candidates.empty:
+        return rows
+    spans = set(zip(rows["doc_id"], rows["start"], rows["end"], rows["entity_class"], strict=True))
+    grown = rows.copy()
+    for index, doc_id, cls, start, short, long_start, long_end in candidates[
+        ["row", "doc_id", "entity_class", "start", "short", "long_start", "long_end"]
+    ].itertuples(index=False):
+        text = texts[doc_id]
+        use = re.compile(_uses(short)).search(text, long_end)
+        if (
+            _NOT_ONE_NAME.search(text, long_start, start) is not None
+            or use is None
+            or (doc_id, *use.span(), cls) not in spans
+            or (doc_id, long_start, long_end, cls) in spans
+        ):
+            continue
+        spans.add((doc_id, long_start, long_end, cls))
+        section = grown.at[index, "section"]
+        grown.loc[index, ["entity_id", "start", "mention"]] = [
+            entity_id(doc_id, section, long_start, long_end, cls),
+            long_start,
+            text[long_start:long_end],
+        ]
+    return grown
+
+
 def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` (``ENTITY_ROWS`` of the documents ``docs``, ``NER_INPUT`` columns) with every use of a defined short
     form given its long form's classes (the module doc): the rows kept in their order, then the rows added."""
@@ -63,6 +124,7 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
     if forms.empty or rows.empty:
         return rows
     texts = dict(zip(docs["doc_id"], docs["text"], strict=True))
+    rows = whole_long_forms(texts, rows, forms)
     sections = dict(zip(docs["doc_id"], docs["sections"], strict=True))
     hashes = dict(zip(docs["doc_id"], docs["content_hash"], strict=True))
     spans: dict[str, list[tuple]] = {}  # per document: (row index, start, end, class, confidence, model)
