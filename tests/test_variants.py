@@ -31,6 +31,10 @@ from kazu_spark.linking.variants import conjuncts, variant_keys
             ["Tuberous Sclerosis Complex proteins 1", "Tuberous Sclerosis Complex proteins 2"],
         ),  # not a bare "2"
         ("type I and 2", []),  # the named part ends in no number: no stem
+        # a part of one letter names nothing: a genotype, or a letter whose stem the mention does not write
+        ("Tsc1 Δ/Δ", []),
+        ("Δ/Δ", []),
+        ("TCF-4J and K", []),
     ],
 )
 def test_conjuncts(mention: str, parts: list[str]) -> None:

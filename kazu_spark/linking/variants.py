@@ -131,7 +131,8 @@ def _numbered(parts: list[str]) -> list[str]:
 
 def conjuncts(text: str) -> list[str]:
     """The parts of a coordinated mention, each with the shared head of the last part; ``[]`` when
-    ``text`` is no coordination.
+    ``text`` is no coordination, or one with a part of one letter, which names nothing (``Δ/Δ``, a genotype: a lone
+    ``Δ`` would be looked up as ``delta``, an alias of four mouse genes; ``TCF-4J and K``).
 
     Example:
         >>> conjuncts("brain, breast, and prostate cancer")
@@ -140,9 +141,11 @@ def conjuncts(text: str) -> list[str]:
         (['colon cancer', 'leukemia'], ['colon cancer', 'lung cancer'], [])
         >>> conjuncts("tuberous sclerosis complex 1 and 2"), conjuncts("caspase-3/7"), conjuncts("1 and 2")
         (['tuberous sclerosis complex 1', 'tuberous sclerosis complex 2'], ['caspase-3', 'caspase-7'], [])
+        >>> conjuncts("Δ/Δ"), conjuncts("TCF-4J and K")
+        ([], [])
     """
     parts = [p for p in _CONJUNCTION.split(text.strip()) if p]
-    if len(parts) < 2:
+    if len(parts) < 2 or any(len(p.strip()) == 1 and names_something(p) for p in parts):
         return []
     if not names_something(parts[-1]):  # "caspase-3/7", "MMP-2, -9": a number takes the stem of the named part before
         return _numbered(parts)
