@@ -1,9 +1,9 @@
 """Cut the bundled ontology subsets for the quickstart out of the full shared ontology files.
 
 A subset keeps, in the source's own format (so the same parsers read it), every concept one of whose
-synonyms (at least 3 characters) occurs in the given texts -- case-insensitively, on word boundaries
--- plus the first ``head`` concepts of the file so the dictionaries are not trivially small, and a
-taxonomy the model organisms (``MODEL_ORGANISMS``) that a bare genus links. A source
+synonyms (at least 3 characters) occurs in the given texts -- case-insensitively, on word boundaries, as
+written or with Greek letters spelled out -- plus the first ``head`` concepts of the file so the dictionaries
+are not trivially small, and a taxonomy the model organisms (``MODEL_ORGANISMS``) that a bare genus links. A source
 mapped onto another (``xref_target``, e.g. HGNC onto NCBI Gene) is cut by its own concepts, and the
 target's subset also keeps the concepts those cross-reference, so the mapped rows all land. The bundled
 train-split curations (``write_curations``) are cut to the same texts, and the subsets keep the concepts they
@@ -13,8 +13,8 @@ Example:
     >>> from tools.subset import curated_concepts, write_subsets, sample_texts
     >>> write_subsets("../shared/data/ontologies", "kazu_spark/resources/ontologies",
     ...               sample_texts(), always=curated_concepts())  # doctest: +SKIP
-    {'MEDIC': 507, 'CL': 320, 'NCBITaxon': 332, 'NCBIGene': 871, 'NCBIGene-mouse': 998, 'HGNC-NCBIGene': 543,
-     'MeSH': 378, 'DOID': 386}
+    {'MEDIC': 507, 'CL': 317, 'NCBITaxon': 332, 'NCBIGene': 880, 'NCBIGene-mouse': 1006, 'HGNC-NCBIGene': 550,
+     'MeSH': 379, 'DOID': 386}
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import TextIO
 
 from kazu_spark.config import MODEL_ORGANISMS, OntologySource
 from kazu_spark.documents.pubtator import document_ids
+from kazu_spark.linking.normalise import spelled_out
 from kazu_spark.ontologies.parsers import obo_stanzas, obograph_id, open_text, parse_source, read_obographs
 from kazu_spark.ontologies.sources import BUNDLED_CURATION_CLASSES, BUNDLED_CURATIONS, curation_sources, default_sources
 from kazu_spark.paths import resolve_path
@@ -54,14 +55,23 @@ def sample_texts(path: str = _SAMPLE) -> list[str]:
 
 
 class TextMatcher:
-    """Case-insensitive whole-word occurrence test of phrases in a fixed body of text.
+    """Case-insensitive whole-word occurrence test of phrases in a fixed body of text, as written and with its Greek
+    letters spelled out (:func:`~kazu_spark.linking.normalise.spelled_out`): the linker finds ``beta-catenin`` for
+    ``β-catenin``, so the subset must hold it.
 
     A phrase is searched with a regex only when all its words are in the text's vocabulary, which
     rules out almost every synonym of a large ontology with a set lookup.
+
+    Example:
+        >>> matcher = TextMatcher(["HIF-1α and β-catenin"])
+        >>> matcher.occurs("HIF-1alpha"), matcher.occurs("beta-catenin"), matcher.occurs("catenin beta")
+        (True, True, False)
     """
 
     def __init__(self, texts: Iterable[str]) -> None:
-        self.text = "\n".join(texts).lower()
+        written = "\n".join(texts)
+        spelled = spelled_out(written)
+        self.text = (written if spelled == written else f"{written}\n{spelled}").lower()
         self.vocabulary = set(_WORDS.findall(self.text))
 
     def occurs(self, phrase: str) -> bool:

@@ -115,6 +115,17 @@ def _fold(text: str, greek: dict[int, str]) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(greek)
 
 
+def spelled_out(text: str) -> str:
+    """``text`` without accents and with its Greek letters spelled out, as the matching keys read it: ontologies
+    write ``HIF-1alpha`` and ``beta-catenin`` where papers write ``HIF-1α`` and ``β-catenin``.
+
+    Example:
+        >>> spelled_out("HIF-1α, β-catenin, Sjögren")
+        'HIF-1alpha, beta-catenin, Sjogren'
+    """
+    return _fold(text, _GREEK)
+
+
 def names_something(text: str) -> bool:
     """True when ``text`` has a letter (any script): digits and punctuation alone name no concept.
 
