@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from kazu_spark.training import train as train_module
 from kazu_spark.training.distill import STUDENT_TRAINING, SoftRow, distill, read_soft_labels
 from kazu_spark.training.label_job import write_soft_labels
 from kazu_spark.training.loop import TrainingSettings
+from kazu_spark.training.model_card import TABLE_HEADER
 from kazu_spark.training.soft_labels import dequantise
 from kazu_spark.training.train import INITIAL_BIAS, train
 from tests.conftest import build_encoder_dir, build_model_dir
@@ -351,6 +353,26 @@ def test_label_job_writes_teacher_windows_and_a_student_learns_from_them(spark, 
     assert student.labels == list(BIO_LABELS) and student.model.config.hidden_size == 24
     assert student.name.startswith("kazu-spark-tinybern2-student@")
     assert isinstance(student.tag(["EGFR inhibitors treat lung cancer"])[0], list)
+
+
+def test_write_card_replaces_only_the_table_of_a_card_edited_by_hand(
+    teacher: Path, corpora: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The bundled model's card is prose around one table: ``--write-card`` on it replaced the whole card before."""
+    model = tmp_path / "model"
+    shutil.copytree(teacher, model)
+    card = model / "MODEL_CARD.md"
+    stale = "| BC2GM-IOB | sigmoid | **overall** | 0.111 | 0.111 | 0.111 | 1 | 1 | 1 |"
+    card.write_text(f"# A card by hand\n\nWhy this model.\n\n{TABLE_HEADER}\n|---|\n{stale}\n\nWhat limits it.\n")
+    main(["evaluate", "ner", "--model", str(model), "--all-corpora", str(corpora), "--write-card", "--json"])
+    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    text = card.read_text(encoding="utf-8")
+    assert text.startswith("# A card by hand\n\nWhy this model.\n\n") and text.endswith("\n\nWhat limits it.\n")
+    assert (
+        stale not in text
+        and f"| BC2GM-IOB | sigmoid | **overall** | {results[0]['overall']['precision']:.3f} |" in text
+    )
+    assert text.count(TABLE_HEADER) == 1
 
 
 def test_evaluate_all_corpora_writes_the_bio_and_io_table_into_the_card(

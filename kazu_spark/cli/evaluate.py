@@ -24,7 +24,7 @@ from kazu_spark.evaluation.linking import MISS_COLUMNS, annotated_classes, evalu
 from kazu_spark.evaluation.ner import evaluate_conll, evaluate_corpora
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.paths import resolve_path
-from kazu_spark.training.model_card import f1_table, write_model_card
+from kazu_spark.training.model_card import f1_table, write_evaluated_card
 from kazu_spark.training.train import TRAINING_ARGS_FILE
 
 
@@ -60,7 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "abbreviation defined in one sentence counts in the next (ner.abbreviations)",
     )
     ner.add_argument("--json", action="store_true", help="print only the JSON line")
-    ner.add_argument("--write-card", action="store_true", help="--all-corpora: put the table in the MODEL_CARD.md")
+    ner.add_argument(
+        "--write-card",
+        action="store_true",
+        help="--all-corpora: put the table in the model's MODEL_CARD.md, in place of the table it has (the rest "
+        "of the card stays); a new card where the model has none",
+    )
     ner.add_argument("--device", default="cpu", help="cpu or cuda (a GPU evaluates the devel splits in seconds)")
     ner.add_argument("--conf", help="YAML file layered over conf/default.yaml: ner.steps, ner.merge, ner.dictionary")
     ner.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
@@ -118,7 +123,7 @@ def _evaluate_all(model: str, args: argparse.Namespace, decoders: list[str], kwa
     if args.write_card:
         args_file = Path(model) / TRAINING_ARGS_FILE
         training = json.loads(args_file.read_text(encoding="utf-8")) if args_file.is_file() else {}
-        print(f"wrote {write_model_card(model, training, results)}", file=sys.stderr)
+        print(f"wrote {write_evaluated_card(model, training, results)}", file=sys.stderr)
     print(json.dumps(results))
 
 

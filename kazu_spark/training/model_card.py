@@ -1,7 +1,8 @@
 """``MODEL_CARD.md`` of a trained model folder: provenance, settings, devel F1 table, exact reproduction commands.
 
-The card is written at the end of training (table: "not evaluated yet") and rewritten with the devel
-table by ``kazu-spark evaluate ner --all-corpora ROOT --model DIR --write-card``. A teacher's card and
+The card is written at the end of training (table: "not evaluated yet"); ``kazu-spark evaluate ner --all-corpora
+ROOT --model DIR --write-card`` puts the devel table in its place (and only there: a card edited by hand keeps its
+text). A teacher's card and
 a student's card differ in provenance and in the training command; both list every training setting
 from ``training_args.json``.
 
@@ -21,6 +22,9 @@ from pathlib import Path
 
 from kazu_spark.ner.thresholds import THRESHOLDS_FILE
 
+#: the first line of the devel F1 table (:func:`f1_table`), and what a card has in its place before evaluation
+TABLE_HEADER = "| corpus (devel) | decoder | class | precision | recall | F1 | tp | fp | fn |"
+NOT_EVALUATED = "_not evaluated yet_"
 #: (CLI flag, training_args.json key) of ``kazu-spark train teacher``, for the card's reproduction line
 TEACHER_FLAGS = (
     ("corpora", "corpora_root"), ("base-model", "base_model"), ("layers", "num_layers"), ("tagging", "tagging"),
@@ -58,11 +62,53 @@ def f1_table(evaluations: Sequence[Mapping]) -> str:
     for decoder in decoders:
         f1s = [ev["overall"]["f1"] for ev in evaluations if ev.get("decoder", "sigmoid") == decoder]
         rows.append(f"| **mean of {len(f1s)} corpora** | {decoder} | | | | {sum(f1s) / len(f1s):.3f} | | | |")
-    header = [
-        "| corpus (devel) | decoder | class | precision | recall | F1 | tp | fp | fn |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    return "\n".join([*header, *rows]) if evaluations else "_not evaluated yet_"
+    header = [TABLE_HEADER, "|---|---|---|---|---|---|---|---|---|"]
+    return "\n".join([*header, *rows]) if evaluations else NOT_EVALUATED
+
+
+def card_with_table(card: str, table: str) -> str | None:
+    r"""``card`` with its devel F1 table (the table lines from :func:`f1_table`'s header row on, or the
+    :data:`NOT_EVALUATED` line a card written by training holds) replaced by ``table``; None when it has neither.
+    The rest of the card stays as it is: a card edited by hand keeps its text.
+
+    Example:
+        >>> card_with_table("# m\n\n_not evaluated yet_\n\nNotes.\n", "| t |")
+        '# m\n\n| t |\n\nNotes.\n'
+        >>> card_with_table(f"# m\n{TABLE_HEADER}\n|---|\n| X | sigmoid |\nNotes.", "| t |"), card_with_table("# m", "")
+        ('# m\n| t |\nNotes.', None)
+    """
+    lines = card.split("\n")
+    start = next((i for i, line in enumerate(lines) if line in (TABLE_HEADER, NOT_EVALUATED)), None)
+    if start is None:
+        return None
+    end = start + 1
+    while lines[start] == TABLE_HEADER and end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return "\n".join([*lines[:start], table, *lines[end:]])
+
+
+def write_evaluated_card(model_dir: str | Path, training: Mapping, evaluations: Sequence[Mapping]) -> Path:
+    r"""Put the devel F1 table of ``evaluations`` in the model's ``MODEL_CARD.md``: in place of the table it has
+    (:func:`card_with_table`), at its end under a heading of its own if it has none, or in a new card
+    (:func:`write_model_card`) if there is no card. ``kazu-spark evaluate ner --write-card`` calls it.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "MODEL_CARD.md").write_text("# Bundled\n\nWritten by hand.\n")
+        >>> write_evaluated_card(folder, {}, []).read_text()
+        '# Bundled\n\nWritten by hand.\n\n## Devel F1\n\n_not evaluated yet_\n'
+    """
+    path = Path(model_dir) / "MODEL_CARD.md"
+    if not path.is_file():
+        return write_model_card(model_dir, training, evaluations)
+    card = path.read_text(encoding="utf-8")
+    table = f1_table(evaluations)
+    replaced = card_with_table(card, table)
+    path.write_text(
+        replaced if replaced is not None else f"{card.rstrip()}\n\n## Devel F1\n\n{table}\n", encoding="utf-8"
+    )
+    return path
 
 
 def write_model_card(model_dir: str | Path, training: Mapping, evaluations: Sequence[Mapping] = ()) -> Path:
