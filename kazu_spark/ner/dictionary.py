@@ -92,7 +92,10 @@ class DictionaryMatcher:
         return cls(sensitive, insensitive)
 
     def find(self, text: str) -> list[Hit]:
-        """Hits in ``text`` on word boundaries; per class the longest (then leftmost) of overlapping ones."""
+        """Hits in ``text`` on word boundaries; per class the longest (then leftmost) of overlapping ones, and of
+        hits of one span and class (a symbol and a noun phrase, ``BAD`` and ``Bad``) the one of the smallest source,
+        as :meth:`build` keeps one source per key: before, the order of a set (string hashes, so each process's own)
+        chose, and a known name's confidence differed from run to run."""
         hits = []
         for automaton, haystack in ((self.sensitive, text), (self.insensitive, _lower_same_length(text))):
             if not len(automaton):
@@ -104,7 +107,7 @@ class DictionaryMatcher:
                 hits.extend(Hit(start, end, entity_class, source) for entity_class, source in per_class)
         kept: list[Hit] = []
         spans: dict[str, tuple[list[int], list[int]]] = {}  # per class the kept spans' starts and ends, sorted
-        for hit in sorted(set(hits), key=lambda h: (h.start - h.end, h.start, h.entity_class)):
+        for hit in sorted(set(hits), key=lambda h: (h.start - h.end, h.start, h.entity_class, h.source)):
             starts, ends = spans.setdefault(hit.entity_class, ([], []))
             before = bisect_left(starts, hit.end)  # kept spans that start before this hit ends; being disjoint,
             if before and ends[before - 1] > hit.start:  # the last of them ends last: does it reach into the hit?
