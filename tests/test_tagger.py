@@ -85,8 +85,9 @@ def test_long_text_is_tagged_end_to_end(model_dir: Path, aggregation: str):
     n_subtokens = len(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
     assert n_subtokens > 3 * 126
     genes = [text[s.start : s.end] for s in spans if s.entity_class == "gene"]  # every sub-token is B-gene
-    if aggregation == "none":  # a span per sub-token: "gene", "##12", "variant", ...
-        assert len(genes) == n_subtokens
+    if aggregation == "none":  # a span per sub-token with a letter: "gene", "variant"; "##12" alone names nothing
+        pieces = tagger.tokenizer.convert_ids_to_tokens(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
+        assert len(genes) == sum(any(ch.isalpha() for ch in piece) for piece in pieces) > n_subtokens // 2
     else:  # a span per word, also for the words that straddle two windows
         assert genes == text.split(" ")
 
