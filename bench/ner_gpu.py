@@ -8,8 +8,9 @@ weights, the bundled tokenizer), over the same documents as ``bench/ner_throughp
   and the best is reported ("the bare forward at its best batch");
 - engine: :func:`kazu_spark.ner.tagger.entities_for_batch`, the function the Spark NER stage's
   pandas UDF runs on each batch of ``ner.arrow_batch_rows`` documents, with a fp16 ``Tagger`` on cuda and
-  the default cuda token budget: tokenisation, windows, forward, decoding and entity rows included.
-  Spark itself (JVM, Arrow transfer) is not in this row: the GPU machine has no Java.
+  the default cuda token budget: tokenisation, windows, forward, decoding and entity rows included, and the
+  known-names step (``ner.known_names``, on by default since session 37; ``--known-names none`` leaves it out, as
+  the runs before it did). Spark itself (JVM, Arrow transfer) is not in this row: the GPU machine has no Java.
 
 A third shape, no encoder layers (embeddings and classifier only), measures the work around the encoder:
 its engine rate is what one Python worker can feed at most, however fast the GPU. On a CPU its forward
@@ -50,6 +51,7 @@ from transformers import BertConfig, BertForTokenClassification
 
 from kazu_spark.config import load_config
 from kazu_spark.ner.batching import pad_ids, plan_batches
+from kazu_spark.ner.known_names import KnownNames, load_names
 from kazu_spark.ner.tagger import Tagger, entities_for_batch
 from kazu_spark.ner.windows import make_windows_batch
 from kazu_spark.schemas import NER_INPUT
@@ -142,10 +144,18 @@ def engine(tagger: Tagger, frame: pd.DataFrame, rows: int) -> dict[str, float]:
             "engine_forward_seconds": clock.seconds, "engine_forward_cpu_seconds": clock.cpu_seconds}  # fmt: skip
 
 
+def stage_tagger(folder: Path, args: argparse.Namespace) -> Tagger:
+    """The tagger the NER stage's per-batch function runs with: fp16 on cuda (fp32 on a CPU), with the known names of
+    ``--known-names`` (the configuration's by default, ``none``: without), as the Spark stage ships them."""
+    names = None if args.known_names.lower() == "none" else KnownNames(load_names(args.known_names))
+    precision = "fp16" if args.device == "cuda" else "fp32"
+    return Tagger.from_dir(folder, device=args.device, precision=precision, known_names=names)
+
+
 def worker(rank: int, n: int, args: argparse.Namespace, folder: Path, rows: int, barrier, results) -> None:  # noqa: ANN001
     """One of ``n`` workers: its share of the documents through ``entities_for_batch``, timed from the barrier."""
     torch.set_num_threads(args.threads)
-    tagger = Tagger.from_dir(folder, device=args.device, precision="fp16" if args.device == "cuda" else "fp32")
+    tagger = stage_tagger(folder, args)
     frame = input_frame(load_documents(args.corpus, args.docs)[rank::n])
     entities_for_batch(tagger, frame.iloc[:rows])  # warm-up
     sync()
@@ -191,6 +201,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (a Spark task: 1)")
     parser.add_argument("--workers", default="", help="worker counts for the many-workers table, e.g. 1,2,4,8,16")
     parser.add_argument("--workers-shapes", default="tinybern2 (4x312)", help="shapes the workers table runs")
+    parser.add_argument(
+        "--known-names",
+        default=load_config().ner.known_names or "none",
+        help="the known names the engine rows run with (default: the configuration's, as annotate; none: without)",
+    )
     parser.add_argument("--json", type=Path, help="also write the JSON line to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -206,7 +221,7 @@ def main() -> None:
     for name in args.shapes.split(","):
         shape = SHAPES[name]
         folder = tiny if shape is None else reshape(tiny, workdir / f"shape-{shape[0]}x{shape[1]}", *shape)
-        tagger = Tagger.from_dir(folder, device=args.device, precision=precision)
+        tagger = stage_tagger(folder, args)
         tokens = sum(len(ids) for ids in tagger.tokenizer(texts, add_special_tokens=False)["input_ids"])
         windows = windows or [  # the shapes share the tokenizer
             w.input_ids for doc in make_windows_batch(texts, tagger.tokenizer) for w in doc.windows
@@ -268,7 +283,7 @@ def main() -> None:
               f"ner.gpu_amount_per_task: {1 / n:g}, spark.executor.cores >= {n}, spark.task.cpus=1, "
               f"spark.executor.resource.gpu.amount=1")  # fmt: skip
     line = json.dumps({"docs": len(docs), "device": device, "precision": precision, "threads": args.threads,
-                       "results": results, "workers": many})  # fmt: skip
+                       "known_names": args.known_names, "results": results, "workers": many})  # fmt: skip
     print(line)
     if args.json:
         args.json.write_text(line + "\n", encoding="utf-8")

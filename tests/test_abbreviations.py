@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pandas as pd
 import pytest
 from conftest import sample_rows
 
-from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations, spelled_short_forms
+from kazu_spark.linking.abbreviations import best_long_form, find_abbreviations, spelled_short_forms, word_uses
 
 
 @pytest.mark.parametrize(
@@ -122,3 +125,18 @@ def test_the_long_form_whose_initials_spell_the_acronym_wins_whatever_the_row_or
     mentions.append(("d", "systemic lupus erythematosus", "disease"))
     assert _spelled(*mentions) == {("d", "SLE"): "systemic lupus erythematosus"}
     assert _spelled(*reversed(mentions)) == {("d", "SLE"): "systemic lupus erythematosus"}
+
+
+def test_word_uses_finds_what_the_whole_word_pattern_finds() -> None:
+    """``word_uses`` replaced a pattern compiled per short form; on random texts both find the same spans."""
+    rng = random.Random(1)
+    alphabet = "aAs-_ .1(é"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        word = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4)))
+        plural, joiners, start = rng.random() < 0.5, rng.choice(["", "-"]), rng.randint(0, 3)
+        stem = word[:-1] if plural and word.endswith("s") and len(word) > 2 else word
+        edge = f"[\\w{re.escape(joiners)}]"
+        pattern = re.compile(f"(?<!{edge}){re.escape(stem)}{'s?' if plural else ''}(?!{edge})")
+        expected = [m.span() for m in pattern.finditer(text, start)]
+        assert list(word_uses(text, word, start, joiners=joiners, plural=plural)) == expected, (text, word)

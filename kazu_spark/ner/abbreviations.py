@@ -39,24 +39,9 @@ import re
 
 import pandas as pd
 
-from kazu_spark.linking.abbreviations import short_forms_batch
+from kazu_spark.linking.abbreviations import short_forms_batch, word_uses
 from kazu_spark.ner.known_names import is_known_name
 from kazu_spark.ner.spans import entity_id
-
-
-def _uses(short: str, *, plural: bool = False) -> str:
-    """A pattern of the whole-word uses of ``short``; with ``plural``, with or without a plural ``s`` (``ASDs``:
-    ``ASD`` too).
-
-    Example:
-        >>> text = "ASD, ASDs, mASD, ASD-like"
-        >>> [m.group() for m in re.finditer(_uses("ASDs", plural=True), text)], re.findall(_uses("ASD"), text)
-        (['ASD', 'ASDs'], ['ASD'])
-    """
-    if plural and short.endswith("s") and len(short) > 2:
-        short = short[:-1]
-    return rf"(?<![\w-]){re.escape(short)}{'s?' if plural else ''}(?![\w-])"
-
 
 #: classes whose name is its whole long form: ``mammalian target of rapamycin (mTOR)`` names the gene, where a disease
 #: or drug long form may hold a qualifier the corpora leave out (``levodopa-induced dyskinesias (LID)``: BC5CDR marks
@@ -99,11 +84,11 @@ def whole_long_forms(texts: dict[str, str], rows: pd.DataFrame, forms: pd.DataFr
         ["row", "doc_id", "entity_class", "start", "short", "long_start", "long_end"]
     ].itertuples(index=False):
         text = texts[doc_id]
-        use = re.compile(_uses(short)).search(text, long_end)
+        use = next(word_uses(text, short, long_end, joiners="-"), None)
         if (
             _NOT_ONE_NAME.search(text, long_start, start) is not None
             or use is None
-            or (doc_id, *use.span(), cls) not in spans
+            or (doc_id, *use, cls) not in spans
             or (doc_id, long_start, long_end, cls) in spans
         ):
             continue
@@ -137,7 +122,7 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
         index=False
     ):
         in_document = spans.get(doc_id, [])
-        uses = {use.span() for use in re.finditer(_uses(short, plural=True), texts[doc_id])}
+        uses = set(word_uses(texts[doc_id], short, joiners="-", plural=True))
         known = {index for index, a, b, _, _, model in in_document if is_known_name(model) and (a, b) in uses}
         dropped.extend(known)
         found = [span for span in in_document if span[0] not in known]
@@ -147,8 +132,7 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
                 classes[cls] = max(classes.get(cls, (confidence, model)), (confidence, model))
         if not classes:
             continue
-        for use in re.finditer(_uses(short), texts[doc_id]):
-            start, end = use.span()
+        for start, end in word_uses(texts[doc_id], short, joiners="-"):
             section = next((s["name"] for s in sections[doc_id] if s["start"] <= start and end <= s["end"]), None)
             if section is None:
                 continue
