@@ -55,10 +55,11 @@ _NOT_ONE_NAME = re.compile(r"[\n()\[\]{}/]")
 
 def whole_long_forms(texts: dict[str, str], rows: pd.DataFrame, forms: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with each entity of a :data:`WHOLE_LONG_FORM_CLASSES` class that ends where a defined long form ends,
-    and starts inside it, grown to the whole long form, when the short form in the definition's parenthesis is an
-    entity of the same class: the model tagged the end of a long name (``rapamycin`` of ``mammalian target of
-    rapamycin (mTOR)``, ``tensin homolog`` of ``phosphatase and tensin homolog (PTEN)``) and the definition says
-    where it starts, unless the words it adds hold a bracket, a slash or a line break (:data:`_NOT_ONE_NAME`).
+    and starts inside it, grown to the whole long form, when the short form's first use after the long form (its
+    parenthesis, in ``long form (SF)``) is an entity of the same class: the model tagged the end of a long name
+    (``rapamycin`` of ``mammalian target of rapamycin (mTOR)``, ``tensin homolog`` of ``phosphatase and tensin
+    homolog (PTEN)``) and the definition says where it starts, unless the words it adds hold a bracket, a slash or a
+    line break (:data:`_NOT_ONE_NAME`).
     ``forms``: :func:`~kazu_spark.linking.abbreviations.short_forms_batch` of the documents, whose texts ``texts`` holds
     by ``doc_id``.
 
@@ -122,8 +123,10 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
         index=False
     ):
         in_document = spans.get(doc_id, [])
-        uses = set(word_uses(texts[doc_id], short, joiners="-", plural=True))
-        known = {index for index, a, b, _, _, model in in_document if is_known_name(model) and (a, b) in uses}
+        text = texts[doc_id]
+        uses = list(word_uses(text, short, joiners="-", plural=True))  # singular or plural, in order
+        used = set(uses)
+        known = {index for index, a, b, _, _, model in in_document if is_known_name(model) and (a, b) in used}
         dropped.extend(known)
         found = [span for span in in_document if span[0] not in known]
         classes = {}  # class -> the most confident (confidence, model) of the entities that cover the long form
@@ -132,7 +135,9 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
                 classes[cls] = max(classes.get(cls, (confidence, model)), (confidence, model))
         if not classes:
             continue
-        for start, end in word_uses(texts[doc_id], short, joiners="-"):
+        for start, end in uses:
+            if text[start:end] != short:  # the short form as defined only (ASDs, not ASD)
+                continue
             section = next((s["name"] for s in sections[doc_id] if s["start"] <= start and end <= s["end"]), None)
             if section is None:
                 continue
