@@ -465,9 +465,12 @@ def test_a_bare_model_organism_genus_is_the_model_organism(spark: SparkSession, 
 GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info gives them (symbols, synonyms)
     _term("NCBIGene:7157", "TP53", "TP53", "gene", tax_id="9606"),
     _term("NCBIGene:7157", "TP53", "p53", "gene", tax_id="9606"),
-    _term("NCBIGene:22059", "Trp53", "Trp53", "gene", tax_id="10090"),
-    _term("NCBIGene:22059", "Trp53", "Tp53", "gene", tax_id="10090"),
-    _term("NCBIGene:22059", "Trp53", "p53", "gene", tax_id="10090"),
+    # HGNC's row, mapped onto NCBI Gene: the id of TP53's mouse orthologue, which mouse Trp53's dbXrefs list
+    _term("NCBIGene:7157", "TP53", "tumor protein p53", "gene", source="HGNC", orthologues="MGI:98834"),
+    _term("NCBIGene:22059", "Trp53", "Trp53", "gene", tax_id="10090", xrefs="MGI:98834"),
+    _term("NCBIGene:22059", "Trp53", "Tp53", "gene", tax_id="10090", xrefs="MGI:98834"),
+    _term("NCBIGene:22059", "Trp53", "p53", "gene", tax_id="10090", xrefs="MGI:98834"),
+    _term("NCBIGene:68728", "Trp53inp2", "Tp53", "gene", tax_id="10090", xrefs="MGI:1915827"),  # another Tp53
     _term("NCBIGene:3569", "IL6", "IL6", "gene", tax_id="9606"),
     _term("NCBIGene:16193", "Il6", "Il6", "gene", tax_id="10090"),
     _term("NCBIGene:99", "FOO1", "FOO1", "gene", tax_id="9606"),
@@ -491,6 +494,9 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("m-human", "mouse-paper", "human", "species"),
         ("m-p53", "mouse-paper", "p53", "gene"),  # both species' synonym: the document's species picks
         ("m-TP53", "mouse-paper", "TP53", "gene"),  # the human symbol, in a mouse paper: looked up again
+        ("o-mice", "other-mouse-paper", "mice", "species"),
+        ("o-TP53", "other-mouse-paper", "TP53", "gene"),  # no other mention pins Trp53: of the two mouse genes
+        # called Tp53, TP53's orthologue (HGNC's mgd_id), not Trp53inp2
         ("m-FOO1", "mouse-paper", "FOO1", "gene"),  # no mouse gene of that name: the human one stays
         ("m-PAR1", "mouse-paper", "PAR1", "gene"),  # human F2R; two mouse genes named Par1: its orthologue
         ("m-Tie2", "mouse-paper", "Tie2", "gene"),  # mouse Tek and the pseudogene Tek-ps: the gene
@@ -517,6 +523,7 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
     assert got == {
         ("m-p53", "NCBIGene:22059", "exact", False),
         ("m-TP53", "NCBIGene:22059", "species", False),
+        ("o-TP53", "NCBIGene:22059", "species", False),
         ("m-FOO1", "NCBIGene:99", "exact", False),
         ("m-PAR1", "NCBIGene:14062", "species", False),
         ("m-Tie2", "NCBIGene:21687", "exact", False),  # not the pseudogene namesake NCBIGene:111257

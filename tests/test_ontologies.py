@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from kazu_spark.config import ColumnMapping, OntologySource, load_config
 from kazu_spark.linking.normalise import normalise
 from kazu_spark.ontologies.parsers import (
+    cross_reference_index,
     id_index,
+    map_cross_references,
     parse_doid_json,
     parse_gene_info,
     parse_hgnc,
@@ -134,6 +136,27 @@ def test_hgnc() -> None:
     assert {row["default_label"] for row in rows if row["concept_id"] == "HGNC:37133"} == {"A1BG-AS1"}
     assert _synonyms(rows, "HGNC:5") == {"A1BG": "symbol", "alpha-1-B glycoprotein": "name"}
     assert rows[0]["metadata"] == {"locus_group": "protein-coding gene", "location": "19q13.43"}
+
+
+def test_hgnc_orthologues_reach_the_ncbi_gene_concept(tmp_path: Path) -> None:
+    """HGNC names each gene's mouse and rat orthologues (``mgd_id``, ``rgd_id``); mapped onto NCBI Gene, the rows
+    keep them, so the gene-species step can tell mouse Trp53, TP53's orthologue, from Trp53inp2, also called Tp53."""
+    header, *_ = (DATA / "hgnc_complete_set.txt").read_text().splitlines()
+    columns = [*header.split("\t"), "mgd_id", "rgd_id"]
+    orthologues = {"mgd_id": "MGI:98834", "rgd_id": "RGD:3889"}
+    row = dict.fromkeys(columns, "") | {"hgnc_id": "HGNC:11998", "symbol": "TP53", "status": "Approved"} | orthologues
+    (tmp_path / "hgnc.txt").write_text("\n".join(["\t".join(columns), "\t".join(row[c] for c in columns)]) + "\n")
+    rows = list(parse_hgnc(str(tmp_path / "hgnc.txt")))
+    assert {r["metadata"]["orthologues"] for r in rows} == {"MGI:98834|RGD:3889"}
+    genes = list(parse_gene_info(str(DATA / "gene_info.tsv")))
+    index = cross_reference_index(
+        [g | {"concept_id": "NCBIGene:7157", "metadata": {"xrefs": "HGNC:11998"}} for g in genes[:1]]
+    )
+    mapped = list(map_cross_references(rows, index))
+    assert {(r["concept_id"], r["metadata"]["xref_of"], r["metadata"]["orthologues"]) for r in mapped} == {
+        ("NCBIGene:7157", "HGNC:11998", "MGI:98834|RGD:3889")
+    }
+    assert all("orthologues" not in r["metadata"] for r in parse_hgnc(str(DATA / "hgnc_complete_set.txt")))
 
 
 def test_mesh_tree_filter() -> None:

@@ -65,7 +65,7 @@ from kazu_spark.schemas import LINK_MATCH_COLUMNS, LINK_ROWS_COLUMNS, column_nam
 MATCH, ROWS = column_names(LINK_MATCH_COLUMNS), column_names(LINK_ROWS_COLUMNS)
 #: the term columns :func:`link_batch` reads
 TERM_COLUMNS = ["entity_class", "synonym", "normalised_synonym", "source", "concept_id", "default_label", "rank",
-                "parents", "tax_id", "type_of_gene"]  # fmt: skip
+                "parents", "tax_id", "type_of_gene", "xrefs", "orthologues"]  # fmt: skip
 #: steps the batch path runs itself; a configuration with any other (a custom step) links through Spark
 BATCH_STEPS = frozenset({"exact", "normalised", "variants", "fuzzy", "embedding"})
 
@@ -514,12 +514,42 @@ def _symbol_taxa(judged: pd.DataFrame, cfg: GeneSpeciesConfig) -> dict:
     return dict(zip(best["doc_id"], best["taxon"], strict=True))
 
 
-def _orthologues(found: pd.DataFrame, foreign: pd.DataFrame) -> pd.DataFrame:
-    """Of the genes a mention's lookup found, those whose symbol (label) is, case aside, one of its foreign
-    candidates' symbols, where any is (human F2R: mouse F2r, not Par1; linking.species)."""
+def orthologue_pairs(rows: pd.DataFrame) -> pd.DataFrame:
+    """(concept_id, orthologue) of gene rows, both ways: a gene whose metadata ``orthologues`` lists an id that
+    another gene's ``xrefs`` has (HGNC gives human TP53 the mouse orthologue MGI:98834, mouse Trp53's id).
+
+    Example:
+        >>> rows = pd.DataFrame({"concept_id": ["NCBIGene:7157", "NCBIGene:22059", "NCBIGene:7157"],
+        ...     "orthologues": ["MGI:98834|RGD:3889", None, None], "xrefs": [None, "MGI:98834", "HGNC:11998"]})
+        >>> orthologue_pairs(rows).values.tolist()
+        [['NCBIGene:22059', 'NCBIGene:7157'], ['NCBIGene:7157', 'NCBIGene:22059']]
+    """
+
+    def ids(column: str) -> dict[str, set[str]]:
+        """id -> the concepts whose ``column`` lists it"""
+        out: dict[str, set[str]] = {}
+        for concept, cell in zip(rows["concept_id"], rows[column], strict=True):
+            for i in cell.split("|") if isinstance(cell, str) else ():
+                out.setdefault(i, set()).add(concept)
+        return out
+
+    xrefs = ids("xrefs")
+    pairs = {(a, b) for i, named in ids("orthologues").items() for a in named for b in xrefs.get(i, ()) if a != b}
+    both = sorted(pairs | {(b, a) for a, b in pairs})
+    return pd.DataFrame(both, columns=["concept_id", "orthologue"], dtype=object)
+
+
+def _orthologues(found: pd.DataFrame, foreign: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Of a mention's genes of its document's species (``found``), those that are one of its foreign candidates'
+    orthologue (``pairs``: :func:`orthologue_pairs`) or have, case aside, its symbol (label), where any is (human
+    F2R: mouse F2r, not Par1; human TP53: mouse Trp53, not Trp53inp2, whose alias is Tp53; linking.species)."""
     symbols = set(zip(foreign["entity_id"], foreign["default_label"].str.upper(), strict=True))
-    pairs = zip(found["entity_id"], found["default_label"].str.upper(), strict=True)
-    same = pd.Series([pair in symbols for pair in pairs], index=found.index, dtype=bool)
+    theirs = foreign[["entity_id", "concept_id"]].merge(pairs, on="concept_id")
+    orthologues = set(zip(theirs["entity_id"], theirs["orthologue"], strict=True))
+    keys = zip(found["entity_id"], found["default_label"].str.upper(), found["concept_id"], strict=True)
+    same = pd.Series(
+        [(e, symbol) in symbols or (e, c) in orthologues for e, symbol, c in keys], index=found.index, dtype=bool
+    )
     return found[same | ~same.groupby(found["entity_id"]).transform("max").astype(bool)]
 
 
@@ -587,7 +617,8 @@ def _prefer_document_species(
     keys = _term_keys(gene_terms, gene_terms["normalised_synonym"].str.upper(), lookups["key"])
     found = _matches(lookups, keys, "species", SPECIES_SCORE, ["entity_class", "key"])
     wanted = foreign[["entity_id", "doc_taxon"]].drop_duplicates().merge(found, on="entity_id")
-    found = _orthologues(wanted[wanted["concept_id"].map(taxon_of) == wanted["doc_taxon"]][MATCH], foreign)
+    found = wanted[wanted["concept_id"].map(taxon_of) == wanted["doc_taxon"]][MATCH]
+    found = _orthologues(found, foreign, orthologue_pairs(gene_terms))
     kept = _concat([narrowed, found], MATCH)
     kept["ambiguous"] = _several_concepts(kept)
     untouched = judged[~any_of_document & ~judged["entity_id"].isin(found["entity_id"])]
@@ -723,7 +754,9 @@ def link_batch(
 ) -> pd.DataFrame:
     """Links (the LINK_ROWS columns) of ``entities`` (entity_id, doc_id, mention, entity_class) by ``cfg``'s
     cascade and rules, against ``terms`` (the reachable rows, module doc); ``documents`` (doc_id, text) enable
-    abbreviations and context disambiguation, as in the Spark path."""
+    abbreviations and context disambiguation, as in the Spark path. A column of :data:`TERM_COLUMNS` that
+    ``terms`` lacks is read as empty (a hand-built frame of the columns an example needs)."""
+    terms = terms.assign(**{column: None for column in TERM_COLUMNS if column not in terms})
     queries = queries_of(entities, documents, cfg.abbreviations)
     links = _cascade(queries, terms, cfg, facts)
     if links.empty:  # nothing matched (e.g. mentions of undecodable bytes): no rule has anything to narrow
@@ -870,9 +903,10 @@ def link_with_table(
     Example (a misspelt disease, found by the fuzzy step):
         >>> entities = pd.DataFrame({"entity_id": ["e"], "doc_id": ["d"], "mention": ["Asthmma"],
         ...                          "entity_class": ["disease"]})
-        >>> table = pd.DataFrame({"entity_class": ["disease"], "synonym": ["Asthma"], "normalised_synonym": ["asthma"],
-        ...                       "source": ["MEDIC"], "concept_id": ["MESH:D001249"], "default_label": ["Asthma"],
-        ...                       "rank": [None], "parents": [None], "tax_id": [None], "type_of_gene": [None],
+        >>> table = pd.DataFrame({"entity_class": ["disease"], "synonym": ["Asthma"],
+        ...                       "normalised_synonym": ["asthma"], "source": ["MEDIC"], "concept_id": ["MESH:D001249"],
+        ...                       "default_label": ["Asthma"], "rank": [None], "parents": [None], "tax_id": [None],
+        ...                       "type_of_gene": [None], "xrefs": [None], "orthologues": [None],
         ...                       "source_version": ["2024"]})
         >>> links = link_with_table(entities, None, table, LinkingConfig(steps=["exact", "fuzzy"]))
         >>> links[["concept_id", "strategy", "source_version"]].values.tolist()

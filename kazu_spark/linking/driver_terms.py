@@ -38,7 +38,7 @@ KEEP = 4
 #: the columns of the table :func:`driver_terms` returns
 TABLE_COLUMNS = [*TERM_COLUMNS, "source_version"]
 #: the metadata keys :func:`flat_terms` takes out as columns
-METADATA_COLUMNS = ("rank", "parents", "tax_id", "type_of_gene")
+METADATA_COLUMNS = ("rank", "parents", "tax_id", "type_of_gene", "xrefs", "orthologues")
 
 
 def flat_terms(terms: DataFrame) -> DataFrame:

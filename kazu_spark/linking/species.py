@@ -24,15 +24,18 @@ step (``linking.gene_species``):
    and drops the other species' ones.
 3. A gene mention whose candidates are all of *other* species is looked up again by its normalised name,
    case folded (``Akt`` and ``AKT``), among the genes of the document's species; what that finds replaces
-   them (strategy ``species``, score 0.85). Of several genes found, one with the symbol of one of the
-   mention's candidates, case aside, is kept: orthologues mostly share their symbol (``PAR1``, human
-   ``F2R``, in a mouse paper is ``F2r``, which lists ``Par1`` as a synonym, not the mouse gene whose symbol
-   is ``Par1``). When it finds nothing, the genes of the document's species with a candidate's symbol, case
-   aside, replace them (the orthologue, strategy ``species``): ``GSK3`` is a synonym of mouse ``Gsk3b`` only,
-   so in a human paper it links human ``GSK3B``. When there is none either, only the mention's candidates of
-   ``default_taxon`` stay (``drop_foreign``): papers about mice name human genes, but a name that only mouse
-   genes have is, in a human paper, often an acronym of something else (``CIMP`` is a synonym of the mouse
-   gene ``Ebp``). A mention left with none is unlinked; ``drop_foreign: false`` keeps every candidate.
+   them (strategy ``species``, score 0.85). Of several genes found, the orthologues of the mention's
+   candidates are kept: a gene that HGNC names as one's orthologue (its ``mgd_id``, metadata
+   ``orthologues``, is the gene's MGI id, metadata ``xrefs``: ``TP53`` in a mouse paper is ``Trp53``, not
+   ``Trp53inp2``, whose alias is ``Tp53`` too), or one with the symbol of one of them, case aside
+   (orthologues mostly share their symbol: ``PAR1``, human ``F2R``, in a mouse paper is ``F2r``, which lists
+   ``Par1`` as a synonym, not the mouse gene whose symbol is ``Par1``). When it finds nothing, the genes of
+   the document's species with a candidate's symbol, case aside, replace them (the orthologue, strategy
+   ``species``): ``GSK3`` is a synonym of mouse ``Gsk3b`` only, so in a human paper it links human ``GSK3B``.
+   When there is none either, only the mention's candidates of ``default_taxon`` stay (``drop_foreign``):
+   papers about mice name human genes, but a name that only mouse genes have is, in a human paper, often an
+   acronym of something else (``CIMP`` is a synonym of the mouse gene ``Ebp``). A mention left with none is
+   unlinked; ``drop_foreign: false`` keeps every candidate.
 
 Mentions of other classes, and genes whose candidates carry no taxon, pass through unchanged.
 
@@ -67,6 +70,35 @@ def _gene_taxa(concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     """(concept_id, taxon) of the gene classes' concepts whose metadata has a ``tax_id``."""
     taxon = F.concat(F.lit("NCBITaxon:"), "tax_id").alias("taxon")
     return _taxed_genes(concepts, cfg).select("concept_id", taxon).distinct()
+
+
+def _orthologue_pairs(concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """(concept_id, orthologue) of the gene classes' concepts, both ways: a gene whose metadata ``orthologues``
+    lists an id that another gene's ``xrefs`` has (``batch.orthologue_pairs``: human TP53 and mouse Trp53)."""
+    genes = concepts.where(F.col("entity_class").isin(cfg.gene_classes))
+    named = genes.select("concept_id", F.explode(F.split("orthologues", r"\|")).alias("id"))
+    xrefs = genes.select(F.col("concept_id").alias("orthologue"), F.explode(F.split("xrefs", r"\|")).alias("id"))
+    pairs = named.join(xrefs, "id").where(F.col("concept_id") != F.col("orthologue")).select("concept_id", "orthologue")
+    swapped = pairs.select(F.col("orthologue").alias("concept_id"), F.col("concept_id").alias("orthologue"))
+    return pairs.unionByName(swapped).distinct()
+
+
+def _orthologues(found: DataFrame, foreign: DataFrame, pairs: DataFrame) -> DataFrame:
+    """Of a mention's genes of its document's species (``found``), those that are one of its foreign candidates'
+    orthologue (``pairs``) or have, case aside, its symbol (label), where any is (human F2R: mouse F2r, not Par1;
+    human TP53: mouse Trp53, not Trp53inp2, whose alias is Tp53)."""
+    by_symbol = foreign.select("entity_id", F.upper("default_label").alias("symbol"), F.lit(True).alias("by_symbol"))
+    by_xref = foreign.select("entity_id", "concept_id").join(pairs, "concept_id")
+    by_xref = by_xref.select("entity_id", F.col("orthologue").alias("concept_id"), F.lit(True).alias("by_xref"))
+    return (
+        found.withColumn("symbol", F.upper("default_label"))
+        .join(by_symbol.distinct(), ["entity_id", "symbol"], "left")
+        .join(by_xref.distinct(), ["entity_id", "concept_id"], "left")
+        .withColumn("orthologue", F.coalesce("by_symbol", "by_xref", F.lit(False)))
+        .withColumn("any_orthologue", F.max("orthologue").over(Window.partitionBy("entity_id")))
+        .where(F.col("orthologue") | ~F.col("any_orthologue"))
+        .drop("symbol", "by_symbol", "by_xref", "orthologue", "any_orthologue")
+    )
 
 
 def _split_taxa(concepts: DataFrame, cfg: GeneSpeciesConfig, curated: frozenset[str]) -> tuple[DataFrame, DataFrame]:
@@ -218,19 +250,15 @@ def prefer_document_species(
     narrowed = judged.where("any_of_document").where(F.col("taxon").isNull() | of_document)
     foreign = judged.where("all_foreign")
     wanted = taxa.select("concept_id", F.col("taxon").alias("doc_taxon"))
-    symbols = foreign.select("entity_id", F.upper("default_label").alias("symbol"), F.lit(True).alias("same"))
-    found = (
+    found = _orthologues(
         lookup(
             foreign.select("entity_id", "via", "doc_taxon").distinct().join(queries, ["entity_id", "via"]),
             wanted.select("concept_id").distinct(),
         )
         .join(foreign.select("entity_id", "doc_taxon").distinct(), "entity_id")
-        .join(wanted, ["concept_id", "doc_taxon"], "left_semi")
-        .withColumn("symbol", F.upper("default_label"))  # orthologues mostly share a symbol, case aside
-        .join(symbols.distinct(), ["entity_id", "symbol"], "left")
-        .withColumn("orthologue", F.col("same").isNotNull())
-        .withColumn("any_orthologue", F.max("orthologue").over(entity))
-        .where(F.col("orthologue") | ~F.col("any_orthologue"))
+        .join(wanted, ["concept_id", "doc_taxon"], "left_semi"),
+        foreign,
+        _orthologue_pairs(concepts, cfg),
     )
     kept = (
         narrowed.select(*fields)

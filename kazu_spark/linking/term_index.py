@@ -11,8 +11,8 @@ both are materialised (``localCheckpoint``), so each step reads a small table in
   representative ``default_label`` and ``matched_synonym``, ``ambiguous`` (the key names more than one concept
   of the class) and ``tier_ambiguous`` (more than one within the source's tier);
 - ``concepts``: one row per ``(concept_id, source)``: ``entity_class``, ``label`` (least label), the
-  metadata ``rank``, ``parents``, ``tax_id`` and ``type_of_gene`` (null when no term has them) and
-  ``source_version``.
+  metadata ``rank``, ``parents``, ``tax_id``, ``type_of_gene``, ``xrefs`` and ``orthologues`` (null when no term
+  has them) and ``source_version``.
 
 Example (needs a SparkSession; ``terms`` in ONTOLOGY_TERMS):
     >>> index = build_term_index(terms, {"HGNC-NCBIGene": 2})  # doctest: +SKIP
@@ -95,6 +95,8 @@ def build_term_index(terms: DataFrame, tier_of: dict[str, int]) -> TermIndex:
         F.max(metadata.getItem("parents")).alias("parents"),
         F.max(metadata.getItem("tax_id")).alias("tax_id"),
         F.max(metadata.getItem("type_of_gene")).alias("type_of_gene"),
+        F.max(metadata.getItem("xrefs")).alias("xrefs"),
+        F.max(metadata.getItem("orthologues")).alias("orthologues"),
         F.max("source_version").alias("source_version"),
     )
     return TermIndex(keys.localCheckpoint(eager=True), concepts.localCheckpoint(eager=True))

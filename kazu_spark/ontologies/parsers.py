@@ -79,6 +79,8 @@ _HGNC_COLUMNS = {  # column -> synonym type, in output order
     "prev_name": "previous",
 }
 _HGNC_METADATA = ("locus_group", "location", "entrez_id", "ensembl_gene_id", "uniprot_ids")
+#: HGNC columns of the mouse and rat orthologues' ids (``MGI:98834``), kept as metadata ``orthologues``
+_HGNC_ORTHOLOGUES = ("mgd_id", "rgd_id")
 _GENE_INFO_COLUMNS = {  # column -> synonym type, in output order; "-" is a blank
     "Symbol": "symbol",
     "Symbol_from_nomenclature_authority": "symbol",
@@ -239,13 +241,17 @@ def parse_obo(path: str) -> Iterator[SynonymRow]:
 
 
 def parse_hgnc(path: str) -> Iterator[SynonymRow]:
-    """Rows of approved HGNC genes: symbol (the default label), name, alias and previous symbols/names."""
+    """Rows of approved HGNC genes: symbol (the default label), name, alias and previous symbols/names. Metadata:
+    ``_HGNC_METADATA`` and ``orthologues``, the ``|``-joined MGI and RGD ids of the mouse and rat orthologues (the
+    ids those organisms' ``gene_info`` lists as ``xrefs``)."""
     with open_text(path) as handle:
         for record in csv.DictReader(handle, delimiter="\t"):
             if record["status"] != "Approved":
                 continue
             concept_id, label = record["hgnc_id"], record["symbol"]
             metadata = _present(record, _HGNC_METADATA)
+            if orthologues := [i for column in _HGNC_ORTHOLOGUES for i in _split(record.get(column) or "")]:
+                metadata["orthologues"] = "|".join(orthologues)
             for column, synonym_type in _HGNC_COLUMNS.items():
                 for synonym in _split(record[column] or ""):
                     yield _row(concept_id, label, synonym, synonym_type, metadata)
@@ -586,7 +592,8 @@ def cross_reference_index(rows: Iterable[SynonymRow]) -> dict[str, dict[str, str
 def map_cross_references(rows: Iterable[SynonymRow], index: dict[str, dict[str, str]]) -> Iterator[SynonymRow]:
     """``rows`` re-targeted through ``cross_reference_index``: each synonym becomes a synonym of every
     indexed concept that its concept (by id or by a metadata ``xrefs`` id) cross-references, with that
-    concept's label and metadata ``xref_of`` = the original id; rows of unmapped concepts are dropped.
+    concept's label and metadata ``xref_of`` = the original id (and its ``orthologues``, where it has some); rows
+    of unmapped concepts are dropped.
 
     Example:
         >>> index = {"MESH:D1": {"MESH:D1": "Flu"}, "DOID:2": {"MESH:D3": "Cold"}}
@@ -598,8 +605,11 @@ def map_cross_references(rows: Iterable[SynonymRow], index: dict[str, dict[str, 
         targets: dict[str, str] = {}
         for key in [row["concept_id"], *_split(row["metadata"].get("xrefs", ""))]:
             targets.update(index.get(key, {}))
+        metadata = {"xref_of": row["concept_id"]}
+        if orthologues := row["metadata"].get("orthologues"):
+            metadata["orthologues"] = orthologues
         for concept, label in sorted(targets.items()):
-            yield _row(concept, label, row["synonym"], row["synonym_type"], {"xref_of": row["concept_id"]})
+            yield _row(concept, label, row["synonym"], row["synonym_type"], metadata)
 
 
 _PARSERS = {
