@@ -78,7 +78,7 @@ def test_a_batch_that_matches_nothing_has_no_links() -> None:
     table = pd.DataFrame({"entity_class": ["gene"], "synonym": ["BRCA1"], "normalised_synonym": ["BRCA1"],
                           "source": ["HGNC"], "concept_id": ["HGNC:1100"], "default_label": ["BRCA1"], "rank": [None],
                           "parents": [None], "tax_id": ["9606"], "type_of_gene": ["protein-coding"],
-                          "source_version": ["2024"]})  # fmt: skip
+                          "xrefs": [None], "orthologues": ["MGI:104537"], "source_version": ["2024"]})  # fmt: skip
     links = link_with_table(entities, None, table, load_config().linking)
     assert links.empty and list(links.columns) == LINK_ROWS.fieldNames()
 
@@ -91,7 +91,7 @@ def test_a_batch_whose_every_link_is_of_another_species_has_no_links() -> None:
     table = pd.DataFrame({"entity_class": ["gene"], "synonym": ["Tek"], "normalised_synonym": ["tek"],
                           "source": ["NCBIGene-mouse"], "concept_id": ["NCBIGene:21687"], "default_label": ["Tek"],
                           "rank": [None], "parents": [None], "tax_id": ["10090"], "type_of_gene": ["protein-coding"],
-                          "source_version": ["2024"]})  # fmt: skip
+                          "xrefs": ["MGI:87868"], "orthologues": [None], "source_version": ["2024"]})  # fmt: skip
     cfg = load_config().linking
     assert cfg.gene_species.enabled and cfg.disambiguation.enabled and cfg.genus_to_species
     links = link_with_table(entities, documents, table, cfg)
