@@ -21,7 +21,8 @@ Example (a disease mention, one MEDIC synonym):
     ...                          "entity_class": ["disease"]})
     >>> terms = pd.DataFrame({"entity_class": ["disease"], "synonym": ["Asthma"], "normalised_synonym": ["asthma"],
     ...                       "source": ["MEDIC"], "concept_id": ["MESH:D001249"], "default_label": ["Asthma"],
-    ...                       "rank": [None], "parents": [None], "tax_id": [None], "type_of_gene": [None]})
+    ...                       "rank": [None], "parents": [None], "tax_id": [None], "type_of_gene": [None],
+    ...                       "xrefs": [None], "orthologues": [None]})
     >>> cfg = LinkingConfig(steps=["exact", "normalised"])
     >>> sources = TermFacts(versions={"MEDIC": "2024"}, gene_taxa=set(), concept_rows=lambda ids: terms[:0])
     >>> link_batch(entities, None, terms, sources, cfg)[["concept_id", "strategy", "confidence_tier"]].values.tolist()
@@ -618,7 +619,8 @@ def _prefer_document_species(
     found = _matches(lookups, keys, "species", SPECIES_SCORE, ["entity_class", "key"])
     wanted = foreign[["entity_id", "doc_taxon"]].drop_duplicates().merge(found, on="entity_id")
     found = wanted[wanted["concept_id"].map(taxon_of) == wanted["doc_taxon"]][MATCH]
-    found = _orthologues(found, foreign, orthologue_pairs(gene_terms))
+    involved = set(found["concept_id"]) | set(foreign["concept_id"])  # the pairs that can matter here
+    found = _orthologues(found, foreign, orthologue_pairs(gene_terms[gene_terms["concept_id"].isin(involved)]))
     kept = _concat([narrowed, found], MATCH)
     kept["ambiguous"] = _several_concepts(kept)
     untouched = judged[~any_of_document & ~judged["entity_id"].isin(found["entity_id"])]
@@ -754,9 +756,7 @@ def link_batch(
 ) -> pd.DataFrame:
     """Links (the LINK_ROWS columns) of ``entities`` (entity_id, doc_id, mention, entity_class) by ``cfg``'s
     cascade and rules, against ``terms`` (the reachable rows, module doc); ``documents`` (doc_id, text) enable
-    abbreviations and context disambiguation, as in the Spark path. A column of :data:`TERM_COLUMNS` that
-    ``terms`` lacks is read as empty (a hand-built frame of the columns an example needs)."""
-    terms = terms.assign(**{column: None for column in TERM_COLUMNS if column not in terms})
+    abbreviations and context disambiguation, as in the Spark path."""
     queries = queries_of(entities, documents, cfg.abbreviations)
     links = _cascade(queries, terms, cfg, facts)
     if links.empty:  # nothing matched (e.g. mentions of undecodable bytes): no rule has anything to narrow
