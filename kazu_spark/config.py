@@ -279,6 +279,11 @@ class NerConfig(_Strict):
         "train thresholds) when it was tuned for this decoder and aggregation; a mapping class -> threshold "
         "replaces it; {} = ner.threshold for every class. A class left out keeps ner.threshold",
     )
+    guideline: str | None = Field(
+        None,
+        description="tag as this training corpus marks entities (JNLPBA, S800-IOB, BioRED, ...), for a model trained "
+        "with guideline markers (its guidelines.json; kazu_spark/ner/guidelines.py); null = the blend of all corpora",
+    )
     abbreviations: bool = Field(
         True,
         description="a short form a document defines (Schwartz-Hearst) takes its long form's classes at every use "

@@ -61,6 +61,7 @@ PURE = (
     "ner.thresholds",
     "ner.abbreviations",
     "ner.known_names",
+    "ner.guidelines",
     "evaluation.thresholds",
     "training.mlm",
     "linking.normalise",

@@ -66,6 +66,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="--all-corpora: put the table in the model's MODEL_CARD.md, in place of the table it has (the rest "
         "of the card stays); a new card where the model has none",
     )
+    ner.add_argument(
+        "--guideline",
+        help="tag by a training corpus's convention (a model trained with guideline markers): a corpus name, or own: "
+        "each evaluated corpus's own where the model has it",
+    )
     ner.add_argument("--device", default="cpu", help="cpu or cuda (a GPU evaluates the devel splits in seconds)")
     ner.add_argument("--conf", help="YAML file layered over conf/default.yaml: ner.steps, ner.merge, ner.dictionary")
     ner.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_HELP)
@@ -88,6 +93,7 @@ def cmd_evaluate_ner(args: argparse.Namespace) -> None:
         raise ConfigError("--documents tags each document of a PubTator --conll file whole: not with --all-corpora "
                           "(the devel splits are sentences) or --sentences-per-text")  # fmt: skip
     kwargs = {"threshold": args.threshold, "device": args.device, "sentences_per_text": args.sentences_per_text}
+    kwargs |= {"guideline": args.guideline}
     kwargs |= {"label_map": args.label_map} if args.label_map else {}
     model = resolve_path(args.model)
     cfg = load(args, {})

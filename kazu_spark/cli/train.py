@@ -88,6 +88,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="CLASS[,CLASS]",
         help="with --base-kd: classes the base tagger never learnt (gold alone teaches them)",
     )
+    t.add_argument(
+        "--guidelines",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of each corpus's sentences shown with its guideline marker and all its classes, so that "
+        "ner.guideline can tag by one corpus's convention (kazu_spark/ner/guidelines.py); 0: no markers",
+    )
     _train_classes_flag(t)
     _train_file_flag(t, "train-file")
     _exclude_documents_flag(t)
@@ -305,6 +313,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         train_classes=corpus_classes(args.train_classes),
         train_files=corpus_files(args.train_file),
         exclude_documents=excluded_files(args.exclude_documents),
+        guidelines=args.guidelines,
     )
     print(json.dumps(summary))
 

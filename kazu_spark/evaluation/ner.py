@@ -31,6 +31,7 @@ from kazu_spark.documents.conll import DEFAULT_LABEL_MAP, corpus_type_map, join_
 from kazu_spark.documents.labelled import read_labelled
 from kazu_spark.evaluation.metrics import entity_scores
 from kazu_spark.ner.decode import check_labels
+from kazu_spark.ner.guidelines import read_guidelines
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.ner.thresholds import resolve_class_thresholds
@@ -71,6 +72,7 @@ def evaluate_conll(
     device: Device = "cpu",
     sentences_per_text: int = 1,
     whole_documents: bool = False,
+    guideline: str | None = None,
     cfg: Config | None = None,
     spark: SparkSession | None = None,
 ) -> dict:
@@ -89,16 +91,19 @@ def evaluate_conll(
         whole_documents: a PubTator file only: tag each document whole, title and abstract, as ``annotate`` does
             (:func:`~kazu_spark.documents.labelled.pubtator_documents`), so the scores see what one sentence learns
             from another (an abbreviation defined earlier: ``ner.abbreviations``); not with ``sentences_per_text``.
+        guideline: the corpus convention to tag by (:mod:`kazu_spark.ner.guidelines`): a corpus name, or ``own``, the
+            evaluated corpus's own when the model was trained with its marker (else the blend); None: ``cfg``'s
+            ``ner.guideline``.
         cfg: the rest of the configuration (``ner.steps``, ``ner.merge``, ``ner.dictionary``, the ontologies a
             dictionary step searches); default: the built-in defaults (the model step alone). Linking is off.
         spark: run the job's Spark composition (needed when ``cfg.ner.steps`` is more than the model).
 
     Returns:
-        ``{"corpus", "model", "steps", "known_names", "threshold", "decoder", "aggregation", "inference_precision",
-        "sentences", "sentences_per_text", "documents", "window", "stride", "class_thresholds", "overall": {precision,
-        recall, f1, tp, fp, fn}, "per_class": {class: {...}}}``; ``class_thresholds`` are the per-class thresholds
-        decoded with (the model folder's ``thresholds.json`` unless ``cfg`` says otherwise,
-        :mod:`kazu_spark.ner.thresholds`), or None.
+        ``{"corpus", "model", "steps", "known_names", "guideline", "threshold", "decoder", "aggregation",
+        "inference_precision", "sentences", "sentences_per_text", "documents", "window", "stride", "class_thresholds",
+        "overall": {precision, recall, f1, tp, fp, fn}, "per_class": {class: {...}}}``; ``class_thresholds`` are the
+        per-class thresholds decoded with (the model folder's ``thresholds.json`` unless ``cfg`` says otherwise,
+        :mod:`kazu_spark.ner.thresholds`), or None; ``guideline`` the corpus convention tagged by (None: the blend).
     """
     conll_path = Path(conll_path)
     corpus = corpus or conll_path.parent.name
@@ -109,8 +114,13 @@ def evaluate_conll(
     sentences = read_labelled(conll_path, types, corpus=corpus, whole_documents=whole_documents)
     texts = sentences if whole_documents else join_sentences(sentences, sentences_per_text)
     base = cfg or Config()
+    if guideline == "own":
+        guideline = corpus if corpus in read_guidelines(resolve_model_dir(model_dir)) else None
+    elif guideline is None:
+        guideline = base.ner.guideline
     ner = base.ner.model_copy(
         update={
+            "guideline": guideline,
             "model": str(model_dir),
             "threshold": threshold,
             "decoder": decoder,
@@ -132,6 +142,7 @@ def evaluate_conll(
         "model": versioned_name(load_token_classifier(model_dir)),
         "steps": cfg.ner.steps,
         "known_names": cfg.ner.known_names,
+        "guideline": cfg.ner.guideline,
         "threshold": threshold,
         "class_thresholds": resolve_class_thresholds(cfg.ner, resolve_model_dir(model_dir)),
         "decoder": decoder,

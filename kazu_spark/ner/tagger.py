@@ -35,6 +35,7 @@ from kazu_spark.config import Aggregation, Decoder
 from kazu_spark.ner.abbreviations import propagate_abbreviations
 from kazu_spark.ner.batching import pad_ids, run_batches
 from kazu_spark.ner.decode import AGGREGATIONS, Span, Threshold, check_labels, classes_of, decode_stacked
+from kazu_spark.ner.guidelines import guideline_prefix
 from kazu_spark.ner.known_names import KnownNames, load_names
 from kazu_spark.ner.model import load_token_classifier, versioned_name
 from kazu_spark.ner.model_files import resolve_model_dir
@@ -63,6 +64,7 @@ class Tagger:
     into words before decoding (:func:`~kazu_spark.ner.decode.word_probs`; ``none``: decode sub-tokens).
     ``class_thresholds`` give some classes a threshold of their own (:mod:`kazu_spark.ner.thresholds`); the
     others decode at ``threshold``. ``self.threshold`` is what the decoder gets: one float, or one per class.
+    ``prefix``: ids every window carries after [CLS], a corpus guideline's marker (:mod:`kazu_spark.ner.guidelines`).
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Tagger:
         stride: int = 32,
         max_batch_tokens: int | None = None,
         known_names: KnownNames | None = None,
+        prefix: Sequence[int] = (),
     ) -> None:
         check_labels(labels, decoder)
         if aggregation not in AGGREGATIONS:
@@ -97,6 +100,7 @@ class Tagger:
         self.stride = stride
         self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[model.device.type]
         self.known_names = known_names
+        self.prefix = tuple(prefix)
 
     @classmethod
     def from_dir(
@@ -116,6 +120,7 @@ class Tagger:
         max_batch_tokens: int | None = None,
         num_threads: int | None = None,
         known_names: KnownNames | None = None,
+        guideline: str | None = None,
     ) -> Tagger:
         """Load a model folder or Kazu model pack (see :mod:`kazu_spark.ner.model`) onto ``device``.
 
@@ -127,7 +132,9 @@ class Tagger:
         (None: :data:`DEFAULT_BATCH_TOKENS` for the device). ``num_threads`` sets torch's intra-op
         threads for this process (None leaves it unchanged). ``class_thresholds``: see :class:`Tagger` (here
         they are only what is passed; :meth:`from_config` reads the folder's ``thresholds.json``). ``known_names``:
-        names added where the model finds none (:mod:`kazu_spark.ner.known_names`; None: none).
+        names added where the model finds none (:mod:`kazu_spark.ner.known_names`; None: none). ``guideline``: the
+        training corpus whose convention to tag by, if the model was trained with guideline markers
+        (:func:`~kazu_spark.ner.guidelines.guideline_prefix`; None: the blend of all).
         """
         if num_threads is not None:
             torch.set_num_threads(num_threads)
@@ -148,6 +155,7 @@ class Tagger:
             stride=stride,
             max_batch_tokens=max_batch_tokens,
             known_names=known_names,
+            prefix=guideline_prefix(resolve_model_dir(path), loaded.tokenizer, guideline),
         )
 
     @classmethod
@@ -198,6 +206,7 @@ class Tagger:
             max_batch_tokens=cfg.max_batch_tokens,
             num_threads=cfg.num_threads or threads,
             known_names=KnownNames(names) if names else None,
+            guideline=cfg.guideline,
         )
 
     def _activation(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
@@ -206,19 +215,21 @@ class Tagger:
         return (torch.softmax(logits, dim=-1) if self.decoder == "softmax" else torch.sigmoid(logits)).cpu().numpy()
 
     def window_probs(self, docs: Sequence[WindowedText]) -> list[list[np.ndarray]]:
-        """Per document, per window: the ``[window.n_tokens, labels]`` probabilities ([CLS]/[SEP] cut off).
+        """Per document, per window: the ``[window.n_tokens, labels]`` probabilities ([CLS], a guideline marker and
+        [SEP] cut off).
 
         Windows of all documents are sorted by length and run under inference mode in batches of at most
         ``max_batch_tokens`` padded tokens, halved on out-of-memory (:func:`~kazu_spark.ner.batching.run_batches`);
         the activation is softmax for the ``softmax`` decoder, sigmoid otherwise.
         """
         jobs = [(d, w) for d, doc in enumerate(docs) for w in range(len(doc.windows))]
-        ids = [docs[d].windows[w].input_ids for d, w in jobs]
+        ids = [[w[0], *self.prefix, *w[1:]] for w in (docs[d].windows[w].input_ids for d, w in jobs)]
+        lead = 1 + len(self.prefix)
 
         def forward(batch: list[int]) -> list[np.ndarray]:
             chosen = [ids[i] for i in batch]
             out = self._activation(pad_ids(chosen, self.tokenizer.pad_token_id))
-            return [row[1 : len(window) - 1] for row, window in zip(out, chosen, strict=True)]
+            return [row[lead : len(window) - 1] for row, window in zip(out, chosen, strict=True)]
 
         with torch.inference_mode():
             rows = run_batches([len(i) for i in ids], forward, max_tokens=self.max_batch_tokens)
@@ -241,13 +252,14 @@ class Tagger:
 
         def forward(batch: list[int]) -> list[int]:
             windows = np.asarray(batch)
-            inputs = window_inputs(sub.ids, plan, windows, *special)
-            rows, kept = kept_rows(plan, windows, self._activation({k: torch.from_numpy(v) for k, v in inputs.items()}))
+            inputs = window_inputs(sub.ids, plan, windows, *special, prefix=self.prefix)
+            probs = self._activation({k: torch.from_numpy(v) for k, v in inputs.items()})
+            rows, kept = kept_rows(plan, windows, probs, lead=1 + len(self.prefix))
             merged[rows] = kept
             return batch  # the results are in ``merged``; run_batches wants one per window
 
         with torch.inference_mode():
-            run_batches((plan.length + 2).tolist(), forward, max_tokens=self.max_batch_tokens)
+            run_batches((plan.length + 2 + len(self.prefix)).tolist(), forward, max_tokens=self.max_batch_tokens)
         return sub, merged
 
     def tag(self, texts: Sequence[str]) -> list[list[Span]]:

@@ -171,31 +171,38 @@ def plan_windows(sizes: np.ndarray, window: int = 128, stride: int = 32) -> Wind
     return WindowPlan(text, start, first, length, keep_from, keep_to)
 
 
-def window_inputs(ids: np.ndarray, plan: WindowPlan, windows: np.ndarray, cls: int, sep: int, pad: int) -> dict:
-    """``input_ids`` ([CLS] + sub-tokens + [SEP], right-padded with ``pad`` to the longest) and ``attention_mask``
-    of the planned ``windows``, cut from the stacked sub-token ``ids`` in a few numpy calls.
+def window_inputs(
+    ids: np.ndarray, plan: WindowPlan, windows: np.ndarray, cls: int, sep: int, pad: int, prefix: Sequence[int] = ()
+) -> dict:
+    """``input_ids`` ([CLS] + ``prefix`` + sub-tokens + [SEP], right-padded with ``pad`` to the longest) and
+    ``attention_mask`` of the planned ``windows``, cut from the stacked sub-token ``ids`` in a few numpy calls.
+    ``prefix``: ids every window starts with after [CLS] (a guideline marker, :mod:`kazu_spark.ner.guidelines`).
 
     Example:
         >>> plan = plan_windows(np.array([3, 1]), window=4, stride=1)
         >>> batch = window_inputs(np.array([7, 8, 9, 5]), plan, np.array([2, 0]), cls=1, sep=2, pad=0)
         >>> batch["input_ids"].tolist(), batch["attention_mask"].tolist()
         ([[1, 5, 2, 0], [1, 7, 8, 2]], [[1, 1, 1, 0], [1, 1, 1, 1]])
+        >>> window_inputs(np.array([7, 8, 9, 5]), plan, np.array([2]), cls=1, sep=2, pad=0, prefix=[3])["input_ids"]
+        array([[1, 3, 5, 2]])
     """
     length, first = plan.length[windows], plan.first[windows]
+    lead = 1 + len(prefix)
     width = int(length.max(initial=0))
     local = np.arange(width)
     inside = local < length[:, None]
-    input_ids = np.full((len(windows), width + 2), pad, dtype=np.int64)
-    input_ids[:, 0] = cls
-    input_ids[:, 1:-1][inside] = ids[(first[:, None] + local)[inside]]
-    input_ids[np.arange(len(windows)), length + 1] = sep
-    mask = np.arange(width + 2) < (length + 2)[:, None]
+    input_ids = np.full((len(windows), width + lead + 1), pad, dtype=np.int64)
+    input_ids[:, :lead] = [cls, *prefix]
+    input_ids[:, lead:-1][inside] = ids[(first[:, None] + local)[inside]]
+    input_ids[np.arange(len(windows)), length + lead] = sep
+    mask = np.arange(width + lead + 1) < (length + lead + 1)[:, None]
     return {"input_ids": input_ids, "attention_mask": mask.astype(np.int64)}
 
 
-def kept_rows(plan: WindowPlan, windows: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def kept_rows(plan: WindowPlan, windows: np.ndarray, probs: np.ndarray, lead: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The stacked sub-token rows the planned ``windows`` keep (:class:`WindowPlan`) and their probabilities,
-    from ``probs`` ``[windows, 1 + longest window + 1, labels]`` (the model's output with [CLS] first).
+    from ``probs`` ``[windows, lead + longest window + 1, labels]`` (the model's output: [CLS] and any prefix
+    first, ``lead`` rows in all, then the sub-tokens and [SEP]).
 
     Write them into a ``[sub-tokens, labels]`` array: every sub-token is kept by exactly one window.
 
@@ -206,6 +213,6 @@ def kept_rows(plan: WindowPlan, windows: np.ndarray, probs: np.ndarray) -> tuple
         >>> merged = np.zeros(5); merged[rows] = kept[:, 0]; merged.tolist()
         [0.0, 0.0, 0.0, 1.0, 1.0]
     """
-    local = np.arange(probs.shape[1] - 2)
+    local = np.arange(probs.shape[1] - lead - 1)
     keep = (local >= plan.keep_from[windows][:, None]) & (local < plan.keep_to[windows][:, None])
-    return (plan.first[windows][:, None] + local)[keep], probs[:, 1:-1][keep]
+    return (plan.first[windows][:, None] + local)[keep], probs[:, lead:-1][keep]

