@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from kazu_spark.cli.main import main
+from kazu_spark.ner.guidelines import GUIDELINES_FILE
 from kazu_spark.ner.labels import BIO_LABELS
 from kazu_spark.ner.tagger import Tagger
 from kazu_spark.training import mlm as mlm_module
@@ -191,6 +192,22 @@ def test_train_all_learns_only_the_classes_a_corpus_is_trained_for(base_model: P
     assert bias[BIO_LABELS.index("B-disease")].item() != INITIAL_BIAS
     assert summary["train_classes"] == {"BC5CDR-IOB": ["disease"]}
     assert "| BC5CDR-IOB | sigmoid | drug |" in (teacher / "MODEL_CARD.md").read_text()
+
+
+def test_train_all_trains_its_teacher_with_guideline_markers_and_distils_the_blend(
+    base_model: Path, tmp_path: Path
+) -> None:
+    """--guidelines: the teacher sees its corpus's marker (its folder maps the corpus to it), and restricted
+    classes are learnt under the marker; the student, distilled from the teacher's blend, has no markers."""
+    summary = _quick_train_all(base_model, tmp_path, guidelines=1.0, train_classes={"BC5CDR-IOB": ["disease"]})
+    teacher = tmp_path / "out" / "teacher"
+    assert json.loads((teacher / GUIDELINES_FILE).read_text()) == {"BC5CDR-IOB": "[unused1]"}
+    assert json.loads((teacher / "training_args.json").read_text())["annotated_classes"]["BC5CDR-IOB"] == [
+        "disease",
+        "drug",
+    ]  # every sentence marked: its chemicals are trained too
+    assert not (tmp_path / "out" / "student" / GUIDELINES_FILE).exists()
+    assert summary["guidelines"] == 1.0
 
 
 def test_train_all_learns_from_a_pubtator_file_in_every_stage(base_model: Path, tmp_path: Path) -> None:

@@ -88,14 +88,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="CLASS[,CLASS]",
         help="with --base-kd: classes the base tagger never learnt (gold alone teaches them)",
     )
-    t.add_argument(
-        "--guidelines",
-        type=float,
-        default=0.0,
-        metavar="SHARE",
-        help="share of each corpus's sentences shown with its guideline marker and all its classes, so that "
-        "ner.guideline can tag by one corpus's convention (kazu_spark/ner/guidelines.py); 0: no markers",
-    )
+    _guidelines_flag(t)
     _train_classes_flag(t)
     _train_file_flag(t, "train-file")
     _exclude_documents_flag(t)
@@ -146,6 +139,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     a.add_argument("--mlm", action="store_true", help="first continue the encoder's MLM pretraining on the text")
     a.add_argument("--teachers", type=int, default=1, help="an ensemble: teachers of seeds seed, seed+1, ...")
+    _guidelines_flag(a)
     _train_classes_flag(a)
     _train_file_flag(a, "train-file")
     for stage in ("teacher", "student", "mlm"):
@@ -228,6 +222,18 @@ def run_flags(
         p.add_argument(f"--{flag}", **{**settings, "help": help_text}, default=None)
         targets[flag.replace("-", "_")] = config_keys
     p.set_defaults(run_flags=targets)
+
+
+def _guidelines_flag(p: argparse.ArgumentParser) -> None:
+    """``--guidelines`` of ``train teacher`` and ``train all`` (:func:`~kazu_spark.training.train.train`)."""
+    p.add_argument(
+        "--guidelines",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of each corpus's sentences shown with its guideline marker and all its classes, so that "
+        "ner.guideline can tag by one corpus's convention (kazu_spark/ner/guidelines.py); 0: no markers",
+    )
 
 
 def _train_classes_flag(p: argparse.ArgumentParser) -> None:
@@ -358,6 +364,7 @@ def cmd_train_all(args: argparse.Namespace) -> None:
         threshold_gain=None if args.threshold_gain < 0 else args.threshold_gain,
         mlm_training=training_settings(cfg, "mlm", args) if args.mlm else None, teachers=args.teachers,
         train_classes=corpus_classes(args.train_classes), train_files=corpus_files(args.train_file),
+        guidelines=args.guidelines,
     )  # fmt: skip
     print(json.dumps(summary))
 

@@ -127,6 +127,7 @@ def train_all(
     teachers: int = 1,
     train_classes: Mapping[str, Sequence[str]] | None = None,
     train_files: Mapping[str, str | Path] | None = None,
+    guidelines: float = 0.0,
     device: str | None = None,
 ) -> dict:
     """Train a teacher, soft-label ``unlabelled`` (+ the train sentences), distil a student, evaluate both.
@@ -153,6 +154,9 @@ def train_all(
             annotates (:func:`~kazu_spark.documents.conll.restrict_label_map`); the devel tables score them all.
         train_files: corpus -> one more training file of it, CoNLL or PubTator (BioRED's ``train.txt``), for the
             teachers, the student's gold loss and, with ``train_sentences_as_text``, the soft-labelled text.
+        guidelines: the teachers' share of sentences shown with their corpus's guideline marker
+            (:func:`~kazu_spark.training.train.train`); the soft labels are the teachers' blend (no marker), and the
+            student learns the blend.
         device: where the soft labels and the evaluations run (default: cuda when torch sees it).
 
     Returns:
@@ -161,7 +165,8 @@ def train_all(
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    label_map = restrict_label_map(load_label_map(DEFAULT_LABEL_MAP), train_classes or {})  # checked before any output
+    full_map = load_label_map(DEFAULT_LABEL_MAP)
+    label_map = restrict_label_map(full_map, train_classes or {})  # checked before any output
     check_train_files(train_files or {}, label_map)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,6 +175,8 @@ def train_all(
         summary["train_classes"] = {corpus: sorted(classes) for corpus, classes in train_classes.items()}
     if train_files:
         summary["train_files"] = {corpus: str(path) for corpus, path in train_files.items()}
+    if guidelines:
+        summary["guidelines"] = guidelines
     began = time.perf_counter()
 
     def timed(stage: str, start: float) -> None:
@@ -214,8 +221,8 @@ def train_all(
     teacher_dirs = [out / ("teacher" if k == 0 else f"teacher-{k}") for k in range(teachers)]
     runs = [
         {"corpora_root": corpora_root, "out_dir": folder, "base_model": base_model, "num_layers": teacher_layers,
-         "empty_keep": empty_keep, "label_map": label_map, "train_files": train_files,
-         "training": replace(teacher_training, seed=teacher_training.seed + k)}
+         "empty_keep": empty_keep, "label_map": full_map, "train_classes": train_classes, "train_files": train_files,
+         "guidelines": guidelines, "training": replace(teacher_training, seed=teacher_training.seed + k)}
         for k, folder in enumerate(teacher_dirs)
     ]  # fmt: skip
     _train_teachers(runs, parallel=device.startswith("cuda"))
