@@ -223,7 +223,7 @@ class Tagger:
         the activation is softmax for the ``softmax`` decoder, sigmoid otherwise.
         """
         jobs = [(d, w) for d, doc in enumerate(docs) for w in range(len(doc.windows))]
-        ids = [[w[0], *self.prefix, *w[1:]] for w in (docs[d].windows[w].input_ids for d, w in jobs)]
+        ids = [[window[0], *self.prefix, *window[1:]] for window in (docs[d].windows[w].input_ids for d, w in jobs)]
         lead = 1 + len(self.prefix)
 
         def forward(batch: list[int]) -> list[np.ndarray]:

@@ -349,10 +349,11 @@ def train(
     )  # fmt: skip
     sentences = [s for s in sentences if s.entities or rng.random() < empty_keep]
     markers = marker_tokens(annotated) if guidelines else {}
-    marks: list[str | None] = [None] * len(sentences)
+    marker_ids = None
     if guidelines:
+        ids = {corpus: tokenizer.convert_tokens_to_ids(token) for corpus, token in markers.items()}
         sentences, annotated, marks = guided(sentences, annotated, guidelines, train_classes or {})
-    marker_ids = [None if m is None else tokenizer.convert_tokens_to_ids(markers[m]) for m in marks]
+        marker_ids = [None if m is None else ids[m] for m in marks]
     examples = encode(sentences, tokenizer, annotated, max_len=max_len, labels=labels, markers=marker_ids)
     total_steps = training.planned_steps(len(examples))
     logger.info("%d sentences from %s; %d steps planned", len(examples), sorted(annotated), total_steps)
