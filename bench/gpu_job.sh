@@ -10,7 +10,8 @@
 #
 # What the GPU machine lacks, and how it travels: bench/gpu_env.sh.
 # Settings, by environment: DOCS (20000), WORKERS (1,2,4,8,16), SHAPES (the TinyBERN2 and no-encoder
-# shapes), BUDGETS (bare forward token budgets), MPS=1 also runs the workers table under the CUDA MPS daemon
+# shapes), BUDGETS (bare forward token budgets), SERVER (1: the workers table also runs through one forward
+# server per GPU, ner.forward_server; 0: not), MPS=1 also runs the workers table under the CUDA MPS daemon
 # (if nvidia-cuda-mps-control exists). DEVICE=cpu tries the job on a CPU (fp32; with small DOCS and WORKERS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,9 @@ run() {
         --shapes "${SHAPES:-tinybern2 (4x312),no encoder (0x312)}" --workers "${WORKERS:-1,2,4,8,16}" \
         --workers-shapes "tinybern2 (4x312)" "$@"
 }
-run --json "$OUT/ner_gpu.json" 2>&1 | tee "$OUT/ner_gpu.log"
+server=()
+[[ ${SERVER:-1} == 1 ]] && server=(--server)
+run "${server[@]}" --json "$OUT/ner_gpu.json" 2>&1 | tee "$OUT/ner_gpu.log"
 if [[ ${MPS:-0} == 1 ]] && command -v nvidia-cuda-mps-control >/dev/null; then
     nvidia-cuda-mps-control -d
     SHAPES="tinybern2 (4x312)" run --json "$OUT/ner_gpu_mps.json" 2>&1 | tee "$OUT/ner_gpu_mps.log" || true

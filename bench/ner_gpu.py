@@ -24,6 +24,9 @@ N Spark tasks share a GPU with ``ner.gpu_amount_per_task = 1/N``. They load thei
 up, meet at a barrier and then run; the aggregate rate is all documents' sub-tokens over the time from the
 barrier to the last worker's end, compared with the bare fp16 forward at its best budget. The smallest N
 reaching 0.6 x bare (else the fastest) is the recommendation printed with the Spark settings it implies.
+``--server`` runs the table a second time with ``ner.forward_server`` on: the workers hold no model and no CUDA
+context, and send their forwards to one server process on the device (:mod:`kazu_spark.ner.forward_server`),
+started by the first worker and kept between the rows.
 
 Rates are document sub-tokens (title and body, no special tokens) per second, as in ``ner_throughput.py``.
 Prints a table and one JSON line, including what the rates mean for PubMed's 36 million abstracts.
@@ -144,35 +147,51 @@ def engine(tagger: Tagger, frame: pd.DataFrame, rows: int) -> dict[str, float]:
             "engine_forward_seconds": clock.seconds, "engine_forward_cpu_seconds": clock.cpu_seconds}  # fmt: skip
 
 
-def stage_tagger(folder: Path, args: argparse.Namespace) -> Tagger:
+def stage_tagger(folder: Path, args: argparse.Namespace, *, served: bool = False) -> Tagger:
     """The tagger the NER stage's per-batch function runs with: fp16 on cuda (fp32 on a CPU), with the known names of
-    ``--known-names`` (the configuration's by default, ``none``: without), as the Spark stage ships them."""
+    ``--known-names`` (the configuration's by default, ``none``: without), as the Spark stage ships them; ``served``:
+    its forwards run by the forward server (``ner.forward_server``)."""
     names = None if args.known_names.lower() == "none" else KnownNames(load_names(args.known_names))
     precision = "fp16" if args.device == "cuda" else "fp32"
-    return Tagger.from_dir(folder, device=args.device, precision=precision, known_names=names)
+    return Tagger.from_dir(folder, device=args.device, precision=precision, known_names=names, forward_server=served)
 
 
-def worker(rank: int, n: int, args: argparse.Namespace, folder: Path, rows: int, barrier, results) -> None:  # noqa: ANN001
-    """One of ``n`` workers: its share of the documents through ``entities_for_batch``, timed from the barrier."""
+def worker(  # noqa: PLR0913 - what a spawned process gets
+    rank: int,
+    n: int,
+    args: argparse.Namespace,
+    folder: Path,
+    rows: int,
+    served: bool,
+    barrier,
+    results,  # noqa: ANN001
+) -> None:
+    """One of ``n`` workers: its share of the documents through ``entities_for_batch``, timed from the barrier
+    (``served``: through the forward server, and without touching CUDA itself)."""
     torch.set_num_threads(args.threads)
-    tagger = stage_tagger(folder, args)
+    tagger = stage_tagger(folder, args, served=served)
     frame = input_frame(load_documents(args.corpus, args.docs)[rank::n])
     entities_for_batch(tagger, frame.iloc[:rows])  # warm-up
-    sync()
+    if not served:
+        sync()
     barrier.wait(timeout=600)
     start, cpu = time.perf_counter(), time.process_time()
     for begin in range(0, len(frame), rows):
         entities_for_batch(tagger, frame.iloc[begin : begin + rows])
-    sync()
+    if not served:
+        sync()
     results.put({"rank": rank, "start": start, "end": time.perf_counter(), "cpu": time.process_time() - cpu,
                  "docs": len(frame)})  # fmt: skip
 
 
-def many_workers(n: int, args: argparse.Namespace, folder: Path, rows: int) -> dict:
-    """Seconds (barrier to the last worker's end) and CPU seconds of ``n`` spawned workers sharing the device."""
+def many_workers(n: int, args: argparse.Namespace, folder: Path, rows: int, *, served: bool = False) -> dict:
+    """Seconds (barrier to the last worker's end) and CPU seconds of ``n`` spawned workers sharing the device (the
+    workers' own: a forward server's are not in them)."""
     context = mp.get_context("spawn")  # CUDA cannot be used in forked children
     barrier, results = context.Barrier(n), context.Queue()
-    procs = [context.Process(target=worker, args=(r, n, args, folder, rows, barrier, results)) for r in range(n)]
+    procs = [
+        context.Process(target=worker, args=(r, n, args, folder, rows, served, barrier, results)) for r in range(n)
+    ]
     for proc in procs:
         proc.start()
     done = [results.get(timeout=1800) for _ in procs]
@@ -201,6 +220,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (a Spark task: 1)")
     parser.add_argument("--workers", default="", help="worker counts for the many-workers table, e.g. 1,2,4,8,16")
     parser.add_argument("--workers-shapes", default="tinybern2 (4x312)", help="shapes the workers table runs")
+    parser.add_argument("--server", action="store_true", help="also run the workers table through a forward server")
     parser.add_argument(
         "--known-names",
         default=load_config().ner.known_names or "none",
@@ -247,15 +267,18 @@ def main() -> None:
         del tagger
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        if name in args.workers_shapes.split(",") and args.workers:
-            many[name] = {}
+        for served in (False, True) if args.server else (False,):
+            if name not in args.workers_shapes.split(",") or not args.workers:
+                break
+            table = f"{name}, forward server" if served else name
+            many[table] = {}
             for n in map(int, args.workers.split(",")):
-                run = many_workers(n, args, folder, rows)
+                run = many_workers(n, args, folder, rows, served=served)
                 rate = tokens / run["seconds"]
-                many[name][n] = {**run, "tokens_per_s": rate, "docs_per_s": len(docs) / run["seconds"],
-                                 "over_best_bare": rate / bare[best]}  # fmt: skip
-                note(f"{name}: {n} workers, {many[name][n]['tokens_per_s']:,.0f} tokens/s "
-                     f"({many[name][n]['over_best_bare']:.2f} x bare)")  # fmt: skip
+                many[table][n] = {**run, "tokens_per_s": rate, "docs_per_s": len(docs) / run["seconds"],
+                                  "over_best_bare": rate / bare[best]}  # fmt: skip
+                note(f"{table}: {n} workers, {many[table][n]['tokens_per_s']:,.0f} tokens/s "
+                     f"({many[table][n]['over_best_bare']:.2f} x bare)")  # fmt: skip
     device = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     table = Table(title=f"NER per-batch work vs bare forward, {len(docs):,} abstracts, {precision}, {device}")
     columns = ("model", "bare best tok/s (budget)", "engine tok/s", "engine docs/s", "engine/bare", "around ms/doc",
@@ -270,6 +293,7 @@ def main() -> None:
         )  # fmt: skip
     Console().print(table)
     for name, counts in many.items():
+        server = ", ner.forward_server: true" if name.endswith("forward server") else ""
         table = Table(title=f"{name}: N workers sharing one {device}, {args.threads} torch thread(s) each")
         for column in ("workers", "tok/s", "docs/s", "x bare best", "CPU ms/doc", "PubMed h"):
             table.add_column(column, justify="right")
@@ -281,7 +305,7 @@ def main() -> None:
         n = recommend(counts)
         print(f"{name}: {n} NER tasks per {device} ({counts[n]['over_best_bare']:.2f} x bare): "
               f"ner.gpu_amount_per_task: {1 / n:g}, spark.executor.cores >= {n}, spark.task.cpus=1, "
-              f"spark.executor.resource.gpu.amount=1")  # fmt: skip
+              f"spark.executor.resource.gpu.amount=1{server}")  # fmt: skip
     line = json.dumps({"docs": len(docs), "device": device, "precision": precision, "threads": args.threads,
                        "known_names": args.known_names, "results": results, "workers": many})  # fmt: skip
     print(line)

@@ -307,6 +307,12 @@ class NerConfig(_Strict):
     gpu_amount_per_task: float | None = Field(
         None, gt=0, description="GPU share per NER task as a stage resource profile (0.25: 4 tasks per GPU)"
     )
+    forward_server: bool = Field(
+        False,
+        description="the NER tasks of a machine send their forwards to one process per device, which holds the model "
+        "and runs them one after another, instead of each task holding the model: one CUDA context for the tasks "
+        "that share a GPU (ner.gpu_amount_per_task < 1); kazu_spark/ner/forward_server.py",
+    )
 
     @model_validator(mode="after")
     def _check_stride(self) -> NerConfig:

@@ -62,6 +62,7 @@ PURE = (
     "ner.abbreviations",
     "ner.known_names",
     "ner.guidelines",
+    "ner.forward_server",
     "evaluation.thresholds",
     "training.mlm",
     "linking.normalise",

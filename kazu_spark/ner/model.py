@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,6 +28,7 @@ from transformers.utils import logging as hf_logging
 
 from kazu_spark.ner.labels import resolve_labels
 from kazu_spark.ner.model_files import WEIGHTS_FILE, find_weights, resolve_model_dir
+from kazu_spark.runtime.precision import DTYPES, quantize_int8
 
 
 @dataclass(frozen=True)
@@ -98,3 +99,22 @@ def load_token_classifier(
         )
     model.eval()
     return LoadedModel(model, load_tokenizer(model_dir), resolved, model_dir, weights)
+
+
+def load_for_inference(
+    path: str | Path,
+    *,
+    device: str,
+    precision: str,
+    labels: Sequence[str] | None = None,
+    allow_pickle_weights: bool = False,
+) -> LoadedModel:
+    """The model folder loaded for tagging: in ``precision``'s dtype on ``device``, or int8-quantised on the CPU.
+
+    :meth:`~kazu_spark.ner.tagger.Tagger.from_dir` and the forward server (:mod:`kazu_spark.ner.forward_server`)
+    load through it, so both run the same model. ``precision`` must be resolved already (not ``auto``).
+    """
+    loaded = load_token_classifier(
+        path, dtype=DTYPES[precision], labels=labels, allow_pickle_weights=allow_pickle_weights
+    )
+    return replace(loaded, model=quantize_int8(loaded.model) if precision == "int8" else loaded.model.to(device))

@@ -35,15 +35,16 @@ from kazu_spark.config import Aggregation, Decoder
 from kazu_spark.ner.abbreviations import propagate_abbreviations
 from kazu_spark.ner.batching import pad_ids, run_batches
 from kazu_spark.ner.decode import AGGREGATIONS, Span, Threshold, check_labels, classes_of, decode_stacked
+from kazu_spark.ner.forward_server import ForwardClient
 from kazu_spark.ner.guidelines import guideline_prefix
 from kazu_spark.ner.known_names import KnownNames, load_names
-from kazu_spark.ner.model import load_token_classifier, versioned_name
+from kazu_spark.ner.model import load_for_inference, load_token_classifier, versioned_name
 from kazu_spark.ner.model_files import resolve_model_dir
 from kazu_spark.ner.spans import Found, entity_rows
 from kazu_spark.ner.subtokens import Subtokens, subtokenize
 from kazu_spark.ner.thresholds import resolve_class_thresholds
 from kazu_spark.ner.windows import WindowedText, kept_rows, plan_windows, window_inputs
-from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
+from kazu_spark.runtime.precision import resolve_precision
 
 if TYPE_CHECKING:
     from kazu_spark.config import NerConfig
@@ -65,11 +66,13 @@ class Tagger:
     ``class_thresholds`` give some classes a threshold of their own (:mod:`kazu_spark.ner.thresholds`); the
     others decode at ``threshold``. ``self.threshold`` is what the decoder gets: one float, or one per class.
     ``prefix``: ids every window carries after [CLS], a corpus guideline's marker (:mod:`kazu_spark.ner.guidelines`).
+    ``server``: the machine's forward server runs the forwards (:mod:`kazu_spark.ner.forward_server`), and ``model``
+    is None.
     """
 
     def __init__(
         self,
-        model: PreTrainedModel,
+        model: PreTrainedModel | None,
         tokenizer: PreTrainedTokenizerFast,
         labels: Sequence[str],
         *,
@@ -83,8 +86,11 @@ class Tagger:
         max_batch_tokens: int | None = None,
         known_names: KnownNames | None = None,
         prefix: Sequence[int] = (),
+        server: ForwardClient | None = None,
     ) -> None:
         check_labels(labels, decoder)
+        if (model is None) == (server is None):
+            raise ValueError("a tagger runs its forwards with a model or with a forward server: give exactly one")
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}; got {aggregation!r}")
         self.model = model
@@ -98,9 +104,11 @@ class Tagger:
         self.aggregation = aggregation
         self.window = window
         self.stride = stride
-        self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[model.device.type]
+        device = model.device if model is not None else torch.device(server.device)
+        self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[device.type]
         self.known_names = known_names
         self.prefix = tuple(prefix)
+        self.server = server
 
     @classmethod
     def from_dir(
@@ -121,6 +129,7 @@ class Tagger:
         num_threads: int | None = None,
         known_names: KnownNames | None = None,
         guideline: str | None = None,
+        forward_server: bool = False,
     ) -> Tagger:
         """Load a model folder or Kazu model pack (see :mod:`kazu_spark.ner.model`) onto ``device``.
 
@@ -134,16 +143,26 @@ class Tagger:
         they are only what is passed; :meth:`from_config` reads the folder's ``thresholds.json``). ``known_names``:
         names added where the model finds none (:mod:`kazu_spark.ner.known_names`; None: none). ``guideline``: the
         training corpus whose convention to tag by, if the model was trained with guideline markers
-        (:func:`~kazu_spark.ner.guidelines.guideline_prefix`; None: the blend of all).
+        (:func:`~kazu_spark.ner.guidelines.guideline_prefix`; None: the blend of all). ``forward_server``: the
+        machine's forward server for this model, device and precision runs the forwards, started if none runs
+        (:mod:`kazu_spark.ner.forward_server`); this process reads the model's files but keeps no weights.
         """
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         precision = resolve_precision(device, precision)
-        loaded = load_token_classifier(
-            path, dtype=DTYPES[precision], labels=labels, allow_pickle_weights=allow_pickle_weights
-        )
+        if forward_server:
+            loaded = load_token_classifier(path, labels=labels, allow_pickle_weights=allow_pickle_weights)
+            model, server = None, ForwardClient(
+                loaded.model_dir, name=versioned_name(loaded), device=device, precision=precision, labels=labels,
+                allow_pickle_weights=allow_pickle_weights,
+            )  # fmt: skip
+        else:
+            loaded = load_for_inference(
+                path, device=device, precision=precision, labels=labels, allow_pickle_weights=allow_pickle_weights
+            )
+            model, server = loaded.model, None
         return cls(
-            quantize_int8(loaded.model) if precision == "int8" else loaded.model.to(device),
+            model,
             loaded.tokenizer,
             loaded.labels,
             name=versioned_name(loaded),
@@ -156,6 +175,7 @@ class Tagger:
             max_batch_tokens=max_batch_tokens,
             known_names=known_names,
             prefix=guideline_prefix(resolve_model_dir(path), loaded.tokenizer, guideline),
+            server=server,
         )
 
     @classmethod
@@ -207,11 +227,15 @@ class Tagger:
             num_threads=cfg.num_threads or threads,
             known_names=KnownNames(names) if names else None,
             guideline=cfg.guideline,
+            forward_server=cfg.forward_server,
         )
 
     def _activation(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
         """``[windows, width, labels]`` probabilities of padded inputs (softmax decoder: softmax, else sigmoid)."""
-        logits = self.model(**{k: v.to(self.model.device) for k, v in inputs.items()}).logits.float()
+        if self.server is not None:
+            logits = self.server(inputs["input_ids"].numpy(), inputs["attention_mask"].numpy()).float()
+        else:
+            logits = self.model(**{k: v.to(self.model.device) for k, v in inputs.items()}).logits.float()
         return (torch.softmax(logits, dim=-1) if self.decoder == "softmax" else torch.sigmoid(logits)).cpu().numpy()
 
     def window_probs(self, docs: Sequence[WindowedText]) -> list[list[np.ndarray]]:
