@@ -187,6 +187,8 @@ def worker(  # noqa: PLR0913 - what a spawned process gets
 def many_workers(n: int, args: argparse.Namespace, folder: Path, rows: int, *, served: bool = False) -> dict:
     """Seconds (barrier to the last worker's end) and CPU seconds of ``n`` spawned workers sharing the device (the
     workers' own: a forward server's are not in them)."""
+    client = stage_tagger(folder, args, served=True).server if served else None
+    before = client.stats() if client else {}  # starts the server, if none runs, before the workers come
     context = mp.get_context("spawn")  # CUDA cannot be used in forked children
     barrier, results = context.Barrier(n), context.Queue()
     procs = [
@@ -200,8 +202,15 @@ def many_workers(n: int, args: argparse.Namespace, folder: Path, rows: int, *, s
         if proc.exitcode:
             raise RuntimeError(f"a worker exited with {proc.exitcode}")
     seconds = max(d["end"] for d in done) - min(d["start"] for d in done)
-    return {"seconds": seconds, "cpu_seconds": sum(d["cpu"] for d in done),
-            "slowest_worker_seconds": max(d["end"] - d["start"] for d in done)}  # fmt: skip
+    run = {"seconds": seconds, "cpu_seconds": sum(d["cpu"] for d in done),
+           "slowest_worker_seconds": max(d["end"] - d["start"] for d in done)}  # fmt: skip
+    if client:  # what the server ran for this row (the workers' warm-up included): padding, forwards, merging
+        after = client.stats()
+        client.close()
+        ran = {key: after[key] - before[key] for key in after}
+        run["server"] = {**ran, "padded_per_token": ran["padded"] / ran["tokens"],
+                         "requests_per_group": ran["requests"] / ran["groups"]}  # fmt: skip
+    return run
 
 
 def recommend(workers: dict[int, dict], target: float = 0.6) -> int:
@@ -295,12 +304,16 @@ def main() -> None:
     for name, counts in many.items():
         server = ", ner.forward_server: true" if name.endswith("forward server") else ""
         table = Table(title=f"{name}: N workers sharing one {device}, {args.threads} torch thread(s) each")
-        for column in ("workers", "tok/s", "docs/s", "x bare best", "CPU ms/doc", "PubMed h"):
+        for column in ("workers", "tok/s", "docs/s", "x bare best", "CPU ms/doc", "PubMed h", "padded/token",
+                       "requests/group"):  # fmt: skip
             table.add_column(column, justify="right")
         for n, r in counts.items():
+            ran = r.get("server")
             table.add_row(str(n), f"{r['tokens_per_s']:,.0f}", f"{r['docs_per_s']:,.0f}", f"{r['over_best_bare']:.2f}",
                           f"{r['cpu_seconds'] / len(docs) * 1e3:.3f}",
-                          f"{PUBMED_ABSTRACTS / r['docs_per_s'] / 3600:.2f}")  # fmt: skip
+                          f"{PUBMED_ABSTRACTS / r['docs_per_s'] / 3600:.2f}",
+                          f"{ran['padded_per_token']:.3f}" if ran else "-",
+                          f"{ran['requests_per_group']:.2f}" if ran else "-")  # fmt: skip
         Console().print(table)
         n = recommend(counts)
         print(f"{name}: {n} NER tasks per {device} ({counts[n]['over_best_bare']:.2f} x bare): "

@@ -10,6 +10,9 @@ corpus, no model forward, and prints per document sub-token (title and body, no 
 
 - ``computed``: the windows' ids, [CLS]/[SEP] included (what a forward without padding costs);
 - ``padded CPU`` / ``padded GPU``: the padded forward passes at the CPU (4,096) and GPU (65,536) default budgets;
+- ``server xK``: the padded passes of a forward server (``ner.forward_server``) at the GPU budget when it gets the
+  requests of K tasks at once (K consecutive batches of documents merged, planned by
+  :func:`~kazu_spark.ner.batching.plan_buckets`, as :class:`~kazu_spark.ner.forward_server.Forwards` plans them);
 - ``encoder FLOPs``: the model's encoder FLOPs over the padded CPU passes (per layer ``2 n (4 h^2 + 2 h i)``
   for the dense layers and ``4 n^2 h`` for attention, ``n`` the padded width, from the model's
   ``config.json``), relative to the first setting: long windows compute fewer tokens but pay more per
@@ -34,14 +37,15 @@ from rich.table import Table
 from transformers import AutoConfig
 
 from kazu_spark.config import load_config
-from kazu_spark.ner.batching import plan_batches
+from kazu_spark.ner.batching import DEFAULT_BATCH_TOKENS, plan_batches, plan_buckets
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.ner.subtokens import subtokenize
-from kazu_spark.ner.tagger import DEFAULT_BATCH_TOKENS
 from kazu_spark.ner.windows import plan_windows
 from kazu_spark.paths import resolve_path
 
 DEFAULT_SETTINGS = "128/32,64/16,256/32,256/64,384/64,512/64,512/128"
+#: how many tasks' requests a forward server gets at once, in the ``server xK`` columns
+SERVER_TASKS = (1, 4, 16)
 
 
 def encoder_flops(widths: np.ndarray, layers: int, hidden: int, intermediate: int) -> float:
@@ -50,10 +54,11 @@ def encoder_flops(widths: np.ndarray, layers: int, hidden: int, intermediate: in
     return float(layers * (2 * n * (4 * hidden**2 + 2 * hidden * intermediate) + 4 * n**2 * hidden).sum())
 
 
-def padded_widths(lengths: np.ndarray, budget: int) -> np.ndarray:
-    """Each window's padded width when the windows of one NER batch are run as the tagger runs them."""
+def padded_widths(lengths: np.ndarray, budget: int, plan=plan_batches) -> np.ndarray:  # noqa: ANN001
+    """Each window's padded width when the windows of one NER batch are run as the tagger (``plan_batches``) or the
+    forward server (``plan_buckets``) runs them."""
     widths = np.empty(len(lengths), dtype=np.int64)
-    for batch in plan_batches(lengths.tolist(), budget):
+    for batch in plan(lengths.tolist(), budget):
         widths[batch] = lengths[batch].max()
     return widths
 
@@ -61,8 +66,12 @@ def padded_widths(lengths: np.ndarray, budget: int) -> np.ndarray:
 def measure(sizes: list[np.ndarray], window: int, stride: int, shape: tuple[int, int, int]) -> dict[str, float]:
     """Windows, computed and padded tokens, and encoder FLOPs of one setting over batches of section ``sizes``."""
     totals = dict.fromkeys(("windows", "computed", "padded_cpu", "padded_gpu", "flops"), 0.0)
-    for batch_sizes in sizes:
-        lengths = plan_windows(batch_sizes, window, stride).length + 2
+    batches = [plan_windows(batch_sizes, window, stride).length + 2 for batch_sizes in sizes]
+    for tasks in SERVER_TASKS:
+        merged = [np.concatenate(batches[i : i + tasks]) for i in range(0, len(batches), tasks)]
+        padded = (padded_widths(m, DEFAULT_BATCH_TOKENS["cuda"], plan_buckets).sum() for m in merged)
+        totals[f"server_x{tasks}"] = float(sum(padded))
+    for lengths in batches:
         cpu = padded_widths(lengths, DEFAULT_BATCH_TOKENS["cpu"])
         totals["windows"] += len(lengths)
         totals["computed"] += lengths.sum()
@@ -102,11 +111,14 @@ def main() -> None:
     table = Table(
         title=f"NER windows, {len(docs):,} abstracts, {tokens:,} sub-tokens ({tokens / len(docs):.1f} per abstract)"
     )
-    for column in ("window/stride", "windows", "computed / doc token", "padded CPU", "padded GPU", "encoder FLOPs"):
+    servers = [f"server x{tasks}" for tasks in SERVER_TASKS]
+    for column in ("window/stride", "windows", "computed / doc token", "padded CPU", "padded GPU", *servers,
+                   "encoder FLOPs"):  # fmt: skip
         table.add_column(column, justify="right")
     for name, r in results.items():
         table.add_row(name, f"{r['windows']:,.0f}", f"{r['computed'] / tokens:.3f}", f"{r['padded_cpu'] / tokens:.3f}",
-                      f"{r['padded_gpu'] / tokens:.3f}", f"{r['flops'] / first['flops']:.3f}")  # fmt: skip
+                      f"{r['padded_gpu'] / tokens:.3f}", *(f"{r[f'server_x{k}'] / tokens:.3f}" for k in SERVER_TASKS),
+                      f"{r['flops'] / first['flops']:.3f}")  # fmt: skip
     Console().print(table)
     summary = {"docs": len(docs), "tokens": tokens, "max_positions": config.max_position_embeddings,
                "model_shape": shape, "settings": results}  # fmt: skip

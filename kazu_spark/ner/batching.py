@@ -32,6 +32,10 @@ __all__ = ["is_out_of_memory", "pad_ids", "plan_batches", "run_batches"]
 
 T = TypeVar("T")
 
+#: padded tokens per forward pass when ``max_batch_tokens`` is not given: a few dozen windows keep CPU
+#: caches warm; a GPU needs far larger batches to be kept busy
+DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 65536}
+
 
 def plan_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
     """Indices of ``lengths`` grouped into batches, shortest first, each padded size within ``max_tokens``.
@@ -55,6 +59,30 @@ def plan_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
     if current:
         batches.append(current)
     return batches
+
+
+def plan_buckets(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """:func:`plan_batches`, with the windows of at most half the longest one's length batched apart from the others.
+
+    In one length-sorted plan the short windows (a title's, a document's last) share a batch with the first long
+    ones and are padded to their length. Apart, they are padded to their own. The forward server plans the windows
+    of all its waiting requests this way (:mod:`kazu_spark.ner.forward_server`): merged, the short windows of
+    several tasks make a batch large enough to keep a GPU busy.
+
+    Example:
+        >>> plan_batches([30, 130, 20, 130], max_tokens=300), plan_buckets([30, 130, 20, 130], max_tokens=300)
+        ([[2, 0], [1, 3]], [[2, 0], [1, 3]])
+        >>> plan_batches([30, 130, 20, 130], max_tokens=400), plan_buckets([30, 130, 20, 130], max_tokens=400)
+        ([[2, 0, 1], [3]], [[2, 0], [1, 3]])
+    """
+    longest = max(lengths, default=0)
+    parts = [[i for i, n in enumerate(lengths) if (2 * n <= longest) == short] for short in (True, False)]
+    return [
+        [part[j] for j in batch]
+        for part in parts
+        if part
+        for batch in plan_batches([lengths[i] for i in part], max_tokens)
+    ]
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -84,15 +112,22 @@ def _forward_halving(batch: list[int], forward: Callable[[list[int]], Sequence[T
     return _forward_halving(batch[:half], forward) + _forward_halving(batch[half:], forward)
 
 
-def run_batches(lengths: Sequence[int], forward: Callable[[list[int]], Sequence[T]], *, max_tokens: int) -> list[T]:
-    """One result per window, in input order: ``forward(indices)`` over :func:`plan_batches`, halving on OOM.
+def run_batches(
+    lengths: Sequence[int],
+    forward: Callable[[list[int]], Sequence[T]],
+    *,
+    max_tokens: int,
+    plan: Callable[[Sequence[int], int], list[list[int]]] = plan_batches,
+) -> list[T]:
+    """One result per window, in input order: ``forward(indices)`` over the batches of ``plan`` (:func:`plan_batches`
+    or :func:`plan_buckets`), halving on OOM.
 
     ``forward`` gets a list of window indices and returns one result per index, in that order.
 
     Example: see the module docstring.
     """
     results: list[T | None] = [None] * len(lengths)
-    for batch in plan_batches(lengths, max_tokens):
+    for batch in plan(lengths, max_tokens):
         for index, result in zip(batch, _forward_halving(batch, forward), strict=True):
             results[index] = result
     return results  # type: ignore[return-value]  # every index is filled: plan_batches covers them all

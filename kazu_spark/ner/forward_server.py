@@ -3,18 +3,22 @@
 Spark tasks that share a GPU (``ner.gpu_amount_per_task`` < 1) each hold the model and a CUDA context, and the
 device takes their kernels in turns: 16 such workers on an H200 reached 0.34x the bare forward (docs/scaling.md,
 M10). With the forward server, the first task of a machine that needs a device starts one process that loads the
-model there, and every task sends it its padded batches over a local socket. Tokenising, windows, decoding and
-entity rows stay in the tasks, in parallel; the forwards run one after another in one process and one CUDA
-context. The server stops when no task has been connected for ``idle_s`` seconds.
+model there, and every task sends it the windows of its batch of documents over a local socket. Tokenising,
+windows, decoding and entity rows stay in the tasks, in parallel. The server takes the requests of every task
+that is waiting, sorts all their windows by length, runs them in batches of its token budget in one process and
+one CUDA context, and sends each task its share (:class:`Forwards`). The server stops when no task has been
+connected for ``idle_s`` seconds.
 
 The wire is :mod:`multiprocessing.connection` over a Unix socket, with an auth key kept in a file only the user
-can read. A request is ``(input_ids, attention_mask)`` as numpy arrays. The reply is one of:
+can read. A request is ``(input_ids, attention_mask)``, right-padded numpy arrays. The reply is one of:
 
-- ``("ok", logits, dtype)``: the logits in the model's own dtype (bf16 sent as its int16 bits), so the client's
-  activation gives what a local forward gives, bit for bit;
-- ``("oom", message)``: the client raises ``torch.cuda.OutOfMemoryError``, and
-  :func:`~kazu_spark.ner.batching.run_batches` halves the batch as it does for a local forward;
-- ``("error", message)``: the client raises RuntimeError with the server's message.
+- ``("ok", logits, dtype)``: the logits in the model's own dtype (bf16 sent as its int16 bits), zeros where the
+  mask is 0, and the client applies the activation as a local forward does (windows batched with other windows
+  than a local forward would batch them with can differ in the last bits, as with another ``max_batch_tokens``);
+- ``("oom", message)``: even one window did not fit (the server halves its batches on out-of-memory first); the
+  client raises ``torch.cuda.OutOfMemoryError``;
+- ``("error", message)``: the client raises RuntimeError with the server's message. A request that fails is
+  tried again on its own, so the other tasks' windows still get their logits.
 
 Example (a server for the bundled model on the CPU, as a test starts it):
     >>> import kazu_spark
@@ -39,6 +43,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Client, Connection, Listener, wait
 from pathlib import Path
 
@@ -46,61 +51,164 @@ import numpy as np
 import torch
 from filelock import FileLock
 
-from kazu_spark.ner.batching import is_out_of_memory
+from kazu_spark.ner.batching import DEFAULT_BATCH_TOKENS, is_out_of_memory, plan_buckets, run_batches
 from kazu_spark.ner.model import load_for_inference
 
 #: seconds a server waits for its model to load and its socket to accept, before the client gives up
 START_TIMEOUT_S = 300.0
 #: seconds a server with no connected task waits before it stops
 IDLE_S = 60.0
+#: seconds a task waits for the reply to one batch (the server answers the machine's tasks one batch at a time)
+REPLY_TIMEOUT_S = 600.0
 _BF16 = str(torch.bfloat16)
 
 
-def server_address(*, name: str, device: str, precision: str, labels: Sequence[str] | None) -> Path:
-    """The socket of the server for this model, device and precision: one per user and machine.
+def server_address(
+    *, name: str, device: str, precision: str, labels: Sequence[str] | None, max_batch_tokens: int
+) -> Path:
+    """The socket of the server for this model, device, precision and batch budget: one per user and machine.
 
     ``name`` is the model's versioned name, which holds the weights' hash: a model rewritten in place gets a server
     of its own, and the same weights shipped to a new folder (each Spark application unpacks its own copy) use the
-    server that runs. The folder is ``kazu-spark-<uid>`` in the temporary directory, readable by its user only.
+    server that runs. The interpreter and this module's own path are part of the key, so two installs of
+    kazu-spark on one machine (two versions, two virtual environments) never share a server. The folder is
+    ``kazu-spark-<uid>`` in the temporary directory, readable by its user only.
 
     Example:
-        >>> a = server_address(name="ner@1", device="cuda:0", precision="fp16", labels=None)
-        >>> b = server_address(name="ner@1", device="cuda:1", precision="fp16", labels=None)
+        >>> a = server_address(name="ner@1", device="cuda:0", precision="fp16", labels=None, max_batch_tokens=65536)
+        >>> b = server_address(name="ner@1", device="cuda:1", precision="fp16", labels=None, max_batch_tokens=65536)
         >>> a.parent == b.parent, a != b, a.suffix
         (True, True, '.sock')
     """
-    key = json.dumps([name, device, precision, list(labels or [])])
+    key = json.dumps([name, device, precision, list(labels or []), max_batch_tokens, sys.executable, __file__])
     root = Path(tempfile.gettempdir()) / f"kazu-spark-{os.getuid()}"
     root.mkdir(mode=0o700, exist_ok=True)
     return root / f"fwd-{hashlib.sha256(key.encode()).hexdigest()[:16]}.sock"
 
 
-def respond(model: torch.nn.Module, request: tuple[np.ndarray, np.ndarray]) -> tuple:
-    """The reply to one request: the model's logits over the padded batch, or why there are none."""
-    device = next(model.parameters()).device
-    input_ids, attention_mask = request
-    try:
-        with torch.inference_mode():
-            logits = model(
-                input_ids=torch.from_numpy(input_ids).to(device),
-                attention_mask=torch.from_numpy(attention_mask).to(device),
+@dataclass
+class ServerStats:
+    """What a server has run: requests answered, the groups they came in, forwards, windows, their tokens (without
+    padding) and the padded tokens computed. ``padded / tokens`` is the padding the merged batches cost."""
+
+    requests: int = 0
+    groups: int = 0
+    forwards: int = 0
+    windows: int = 0
+    tokens: int = 0
+    padded: int = 0
+
+
+def _failure(error: Exception) -> tuple[str, str]:
+    if not is_out_of_memory(error):
+        return "error", f"{type(error).__name__}: {error}"
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return "oom", str(error)
+
+
+def _asks_stats(request: object) -> bool:
+    """``("stats",)``; compared item by item, so that no array is compared with a string."""
+    return isinstance(request, tuple) and len(request) == 1 and isinstance(request[0], str) and request[0] == "stats"
+
+
+def _lengths(request: object) -> np.ndarray:
+    """The windows' lengths of a well-formed request: two 2-D arrays of one shape, the mask right-padded."""
+    if not (isinstance(request, tuple) and len(request) == 2 and all(isinstance(a, np.ndarray) for a in request)):
+        raise TypeError("a request is (input_ids, attention_mask), two numpy arrays")
+    ids, mask = request
+    if ids.ndim != 2 or ids.shape != mask.shape:
+        raise ValueError(f"input_ids {ids.shape} and attention_mask {mask.shape} must be 2-D and of one shape")
+    lengths = mask.sum(axis=1).astype(np.int64)
+    if not np.array_equal(mask != 0, np.arange(mask.shape[1]) < lengths[:, None]):
+        raise ValueError("the attention mask must be right-padded: ones, then zeros")
+    return lengths
+
+
+class Forwards:
+    """The server's work on the requests that are waiting: every window unpadded, all of them sorted by length and
+    run in batches of at most ``max_tokens`` padded tokens, the short windows apart from the long ones
+    (:func:`~kazu_spark.ner.batching.plan_buckets`; halved on out-of-memory,
+    :func:`~kazu_spark.ner.batching.run_batches`), then put back in each request's own padded shape.
+
+    Merging the tasks' requests gives the device larger forwards and pads less: a title's short window is
+    batched with other short windows, not padded to the length of the body windows it came with.
+    """
+
+    def __init__(self, model: torch.nn.Module, max_tokens: int) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.max_tokens = max_tokens
+        self.stats = ServerStats()
+
+    def answer(self, requests: Sequence[object]) -> list[tuple]:
+        """One reply per request; a malformed or failing request gets its own error, the others their logits."""
+        if not requests:
+            return []
+        replies: list[tuple] = [()] * len(requests)
+        valid: list[int] = []
+        for index, request in enumerate(requests):
+            try:
+                _lengths(request)
+                valid.append(index)
+            except (TypeError, ValueError) as error:
+                replies[index] = _failure(error)
+        groups = [valid] if valid else []
+        while groups:
+            group = groups.pop()
+            try:
+                for index, reply in zip(group, self._run([requests[i] for i in group]), strict=True):
+                    replies[index] = reply
+            except Exception as error:  # noqa: BLE001 - each request again on its own, so only the culprit fails
+                if len(group) == 1:
+                    replies[group[0]] = _failure(error)
+                else:
+                    groups += [[index] for index in group]
+        self.stats.requests += len(requests)
+        self.stats.groups += 1
+        return replies
+
+    def _run(self, requests: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple]:
+        lengths = np.concatenate([_lengths(request) for request in requests])
+        where = [(r, i) for r, (ids, _) in enumerate(requests) for i in range(len(ids))]
+
+        def forward(batch: list[int]) -> list[torch.Tensor]:
+            width = int(lengths[batch].max())
+            ids, mask = np.zeros((len(batch), width), dtype=np.int64), np.zeros((len(batch), width), dtype=np.int64)
+            for k, j in enumerate(batch):  # the rows of requests padded to other widths, cut or padded to this one
+                r, i = where[j]
+                ids[k, : lengths[j]] = requests[r][0][i, : lengths[j]]
+                mask[k, : lengths[j]] = 1
+            logits = self.model(
+                input_ids=torch.from_numpy(ids).to(self.device), attention_mask=torch.from_numpy(mask).to(self.device)
             ).logits.cpu()
-    except Exception as error:  # noqa: BLE001 - the task that sent it gets the message, the server goes on
-        if not is_out_of_memory(error):
-            return "error", f"{type(error).__name__}: {error}"
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        return "oom", str(error)
-    dtype = str(logits.dtype)
-    return "ok", (logits.view(torch.int16) if dtype == _BF16 else logits).numpy(), dtype
+            self.stats.forwards += 1
+            self.stats.padded += width * len(batch)
+            return [logits[k, : lengths[j]] for k, j in enumerate(batch)]
+
+        with torch.inference_mode():
+            rows = run_batches(lengths.tolist(), forward, max_tokens=self.max_tokens, plan=plan_buckets)
+        self.stats.windows += len(rows)
+        self.stats.tokens += int(lengths.sum())
+        replies, first = [], 0
+        labels, dtype = self.model.config.num_labels, rows[0].dtype if rows else torch.float32
+        for ids, _ in requests:
+            out = torch.zeros((*ids.shape, labels), dtype=dtype)
+            for i, row in enumerate(rows[first : first + len(ids)]):
+                out[i, : len(row)] = row
+            first += len(ids)
+            bf16 = out.dtype == torch.bfloat16
+            replies.append(("ok", (out.view(torch.int16) if bf16 else out).numpy(), str(out.dtype)))
+        return replies
 
 
-def serve(model: torch.nn.Module, address: Path, key: bytes, *, idle_s: float = IDLE_S) -> None:
-    """Answer the requests of every connected task, one at a time, until none has been connected for ``idle_s``.
+def serve(model: torch.nn.Module, address: Path, key: bytes, *, max_tokens: int, idle_s: float = IDLE_S) -> ServerStats:
+    """Answer the requests of every connected task until none has been connected for ``idle_s``; what it ran.
 
-    A thread accepts connections; the loop waits on the connected ones and answers each that sent a request.
-    On the way out it takes the start lock, so a task starting a new server waits for this one to be gone, and
-    removes the socket only if it is still its own.
+    A thread accepts connections; the loop waits on the connected ones, takes the request of every one that sent
+    one and answers them together (:class:`Forwards`). A ``("stats",)`` request gets ``("stats", {...})``, the
+    :class:`ServerStats` so far. On the way out the server takes the start lock, so a task starting a new server
+    waits for this one to be gone, and removes the socket only if it is still its own.
     """
     listener = Listener(str(address), family="AF_UNIX", authkey=key)
     inode = address.stat().st_ino
@@ -119,6 +227,7 @@ def serve(model: torch.nn.Module, address: Path, key: bytes, *, idle_s: float = 
                 connections.append(connection)
 
     threading.Thread(target=accept, daemon=True).start()
+    forwards = Forwards(model, max_tokens)
     while True:
         with guard:
             connected = list(connections)
@@ -128,26 +237,40 @@ def serve(model: torch.nn.Module, address: Path, key: bytes, *, idle_s: float = 
             time.sleep(0.05)
             continue
         last_seen[0] = time.monotonic()
+        waiting: list[tuple[Connection, object]] = []
+        gone: list[Connection] = []
         for connection in wait(connected, timeout=0.05):
             try:
-                request = connection.recv()
-                connection.send(respond(model, request))
+                waiting.append((connection, connection.recv()))
             except (EOFError, OSError):  # the task ended (or its worker was killed)
-                with guard:
-                    connections.remove(connection)
-                connection.close()
+                gone.append(connection)
+        batches = [(c, r) for c, r in waiting if not _asks_stats(r)]
+        replies = dict(zip((c for c, _ in batches), forwards.answer([r for _, r in batches]), strict=True))
+        for connection, _ in waiting:
+            try:
+                connection.send(replies.get(connection, ("stats", asdict(forwards.stats))))
+            except OSError:
+                gone.append(connection)
+        for connection in gone:
+            with guard:
+                connections.remove(connection)
+            connection.close()
     with FileLock(f"{address}.lock"):
         stopping.set()
         listener.close()
         if address.exists() and address.stat().st_ino == inode:
             address.unlink()
+    return forwards.stats
 
 
 class ForwardClient:
     """The forward of a model on ``device``, run by the machine's forward server (started here if none runs).
 
-    Called with a padded batch (``input_ids``, ``attention_mask`` numpy arrays), it returns the logits as a torch
-    tensor in the model's dtype. A server that went away (stopped when idle, or killed) is started again once.
+    Called with a right-padded batch (``input_ids``, ``attention_mask`` numpy arrays) of any size, it returns the
+    logits as a torch tensor in the model's dtype, zeros where the mask is 0. The server runs what its tasks send in
+    batches of at most ``max_batch_tokens`` padded tokens (None: the device's default,
+    :data:`~kazu_spark.ner.batching.DEFAULT_BATCH_TOKENS`). A server that went away (stopped when idle, or killed) is
+    started again once.
     """
 
     def __init__(
@@ -159,17 +282,23 @@ class ForwardClient:
         precision: str,
         labels: Sequence[str] | None = None,
         allow_pickle_weights: bool = False,
+        max_batch_tokens: int | None = None,
         idle_s: float = IDLE_S,
         start_timeout_s: float = START_TIMEOUT_S,
+        reply_timeout_s: float = REPLY_TIMEOUT_S,
     ) -> None:
         self.folder = folder
         self.device = device
         self.precision = precision
         self.labels = list(labels) if labels else None
         self.allow_pickle_weights = allow_pickle_weights
+        self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[torch.device(device).type]
         self.idle_s = idle_s
         self.start_timeout_s = start_timeout_s
-        self.address = server_address(name=name, device=device, precision=precision, labels=labels)
+        self.reply_timeout_s = reply_timeout_s
+        self.address = server_address(
+            name=name, device=device, precision=precision, labels=labels, max_batch_tokens=self.max_batch_tokens
+        )
         self._connection: Connection | None = None
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> torch.Tensor:
@@ -177,18 +306,28 @@ class ForwardClient:
             try:
                 connection = self._connect()
                 connection.send((input_ids, attention_mask))
-                reply = connection.recv()
+                reply = connection.recv() if connection.poll(self.reply_timeout_s) else None
                 break
             except (EOFError, OSError) as error:
                 self.close()
                 if attempt:
                     raise RuntimeError(f"the NER forward server at {self.address} went away: {error}") from error
+        if reply is None:
+            self.close()
+            raise TimeoutError(f"the NER forward server at {self.address} sent no reply in "
+                               f"{self.reply_timeout_s:g} s (its log: {self.address}.log)")  # fmt: skip
         if reply[0] == "oom":
             raise torch.cuda.OutOfMemoryError(reply[1])
         if reply[0] == "error":
             raise RuntimeError(f"the NER forward server at {self.address}: {reply[1]}")
         logits = torch.from_numpy(reply[1])
         return logits.view(torch.bfloat16) if reply[2] == _BF16 else logits
+
+    def stats(self) -> dict[str, int]:
+        """What the server has run so far (:class:`ServerStats`), starting it if none runs."""
+        connection = self._connect()
+        connection.send(("stats",))
+        return connection.recv()[1]
 
     def close(self) -> None:
         """Drop the connection (the server stops once no task has one for ``idle_s`` seconds)."""
@@ -223,7 +362,7 @@ class ForwardClient:
             log = Path(f"{self.address}.log")
             command = [sys.executable, "-m", "kazu_spark.ner.forward_server", "--model", str(self.folder),
                        "--device", self.device, "--precision", self.precision, "--address", str(self.address),
-                       "--idle-s", str(self.idle_s)]  # fmt: skip
+                       "--idle-s", str(self.idle_s), "--max-batch-tokens", str(self.max_batch_tokens)]  # fmt: skip
             if self.labels:
                 command += ["--labels", json.dumps(self.labels)]
             if self.allow_pickle_weights:
@@ -255,14 +394,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--labels", type=json.loads)
     parser.add_argument("--allow-pickle-weights", action="store_true")
     parser.add_argument("--idle-s", type=float, default=IDLE_S)
+    parser.add_argument("--max-batch-tokens", type=int, required=True)
     args = parser.parse_args(argv)
     loaded = load_for_inference(
         args.model, device=args.device, precision=args.precision, labels=args.labels,
         allow_pickle_weights=args.allow_pickle_weights,
     )  # fmt: skip
     print(f"serving {args.model} on {args.device} ({args.precision}) at {args.address}, pid {os.getpid()}", flush=True)
-    serve(loaded.model, args.address, Path(f"{args.address}.key").read_bytes(), idle_s=args.idle_s)
-    print(f"stopped after {args.idle_s:g} s without a task, pid {os.getpid()}", flush=True)
+    key = Path(f"{args.address}.key").read_bytes()
+    stats = serve(loaded.model, args.address, key, max_tokens=args.max_batch_tokens, idle_s=args.idle_s)
+    print(f"stopped after {args.idle_s:g} s without a task, pid {os.getpid()}: {asdict(stats)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from kazu_spark.config import Aggregation, Decoder
 from kazu_spark.ner.abbreviations import propagate_abbreviations
-from kazu_spark.ner.batching import pad_ids, run_batches
+from kazu_spark.ner.batching import DEFAULT_BATCH_TOKENS, pad_ids, run_batches
 from kazu_spark.ner.decode import AGGREGATIONS, Span, Threshold, check_labels, classes_of, decode_stacked
 from kazu_spark.ner.forward_server import ForwardClient
 from kazu_spark.ner.guidelines import guideline_prefix
@@ -49,12 +49,11 @@ from kazu_spark.runtime.precision import resolve_precision
 if TYPE_CHECKING:
     from kazu_spark.config import NerConfig
 
-__all__ = ["Span", "Tagger", "resolve_precision"]
+__all__ = ["DEFAULT_BATCH_TOKENS", "Span", "Tagger", "resolve_precision"]
 
-#: padded tokens per forward pass when ``max_batch_tokens`` is not given: a few dozen windows keep CPU
-#: caches warm; a GPU needs far larger batches to be kept busy
-DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 65536}
 DEFAULT_NAME = "kazu-spark-ner"
+#: a tagger's batch budget with a forward server: every window of a call in one request
+REQUEST_TOKENS = 1 << 40
 
 
 class Tagger:
@@ -67,7 +66,8 @@ class Tagger:
     others decode at ``threshold``. ``self.threshold`` is what the decoder gets: one float, or one per class.
     ``prefix``: ids every window carries after [CLS], a corpus guideline's marker (:mod:`kazu_spark.ner.guidelines`).
     ``server``: the machine's forward server runs the forwards (:mod:`kazu_spark.ner.forward_server`), and ``model``
-    is None.
+    is None; every window of a call goes in one request, and the server batches it with other tasks' windows under
+    its own budget (the client's ``max_batch_tokens``).
     """
 
     def __init__(
@@ -104,8 +104,10 @@ class Tagger:
         self.aggregation = aggregation
         self.window = window
         self.stride = stride
-        device = model.device if model is not None else torch.device(server.device)
-        self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[device.type]
+        if server is not None:  # one request per call: the server batches what its tasks send together
+            self.max_batch_tokens = REQUEST_TOKENS
+        else:
+            self.max_batch_tokens = max_batch_tokens or DEFAULT_BATCH_TOKENS[model.device.type]
         self.known_names = known_names
         self.prefix = tuple(prefix)
         self.server = server
@@ -154,7 +156,7 @@ class Tagger:
             loaded = load_token_classifier(path, labels=labels, allow_pickle_weights=allow_pickle_weights)
             model, server = None, ForwardClient(
                 loaded.model_dir, name=versioned_name(loaded), device=device, precision=precision, labels=labels,
-                allow_pickle_weights=allow_pickle_weights,
+                allow_pickle_weights=allow_pickle_weights, max_batch_tokens=max_batch_tokens,
             )  # fmt: skip
         else:
             loaded = load_for_inference(
