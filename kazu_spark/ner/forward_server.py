@@ -12,9 +12,10 @@ connected for ``idle_s`` seconds.
 The wire is :mod:`multiprocessing.connection` over a Unix socket, with an auth key kept in a file only the user
 can read. A request is ``(input_ids, attention_mask)``, right-padded numpy arrays. The reply is one of:
 
-- ``("ok", logits, dtype)``: the logits in the model's own dtype (bf16 sent as its int16 bits), zeros where the
-  mask is 0, and the client applies the activation as a local forward does (windows batched with other windows
-  than a local forward would batch them with can differ in the last bits, as with another ``max_batch_tokens``);
+- ``("ok", logits, dtype)``: the logits in the model's own dtype (bf16 sent as its int16 bits), and the client
+  applies the activation as a local forward does (windows batched with other windows than a local forward would
+  batch them with can differ in the last bits, as with another ``max_batch_tokens``). As from a local forward,
+  the rows at padded positions are not for use;
 - ``("oom", message)``: even one window did not fit (the server halves its batches on out-of-memory first); the
   client raises ``torch.cuda.OutOfMemoryError``;
 - ``("error", message)``: the client raises RuntimeError with the server's message. A request that fails is
@@ -169,36 +170,44 @@ class Forwards:
         return replies
 
     def _run(self, requests: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple]:
-        lengths = np.concatenate([_lengths(request) for request in requests])
-        where = [(r, i) for r, (ids, _) in enumerate(requests) for i in range(len(ids))]
+        """The logits of every request's windows: stacked, planned, run, and cut back into each request's shape.
 
-        def forward(batch: list[int]) -> list[torch.Tensor]:
-            width = int(lengths[batch].max())
-            ids, mask = np.zeros((len(batch), width), dtype=np.int64), np.zeros((len(batch), width), dtype=np.int64)
-            for k, j in enumerate(batch):  # the rows of requests padded to other widths, cut or padded to this one
-                r, i = where[j]
-                ids[k, : lengths[j]] = requests[r][0][i, : lengths[j]]
-                mask[k, : lengths[j]] = 1
-            logits = self.model(
-                input_ids=torch.from_numpy(ids).to(self.device), attention_mask=torch.from_numpy(mask).to(self.device)
-            ).logits.cpu()
+        Numpy and torch operations per request and per batch, none per window: a GPU's server handles thousands of
+        windows a group, and its Python time is time the device waits. The logits stay on the device until the
+        group is done, so the device runs one batch while the next is being prepared (no copy back in between).
+        """
+        lengths = np.concatenate([_lengths(request) for request in requests])
+        width = max(ids.shape[1] for ids, _ in requests)
+        stacked = np.zeros((len(lengths), width), dtype=np.int64)
+        starts = np.cumsum([0, *(len(ids) for ids, _ in requests)])
+        for (ids, _), start in zip(requests, starts, strict=False):
+            stacked[start : start + len(ids), : ids.shape[1]] = ids
+        out: torch.Tensor | None = None
+
+        def forward(batch: list[int]) -> list[int]:
+            nonlocal out
+            rows = np.asarray(batch)
+            longest = int(lengths[rows].max())
+            mask = torch.from_numpy((np.arange(longest) < lengths[rows, None]).astype(np.int64))
+            ids = torch.from_numpy(stacked[rows, :longest])
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+            if out is None:  # what is never written is at padded positions only
+                out = torch.empty((len(lengths), width, logits.shape[-1]), dtype=logits.dtype, device=self.device)
+            out[torch.from_numpy(rows).to(self.device), :longest] = logits
             self.stats.forwards += 1
-            self.stats.padded += width * len(batch)
-            return [logits[k, : lengths[j]] for k, j in enumerate(batch)]
+            self.stats.padded += longest * len(batch)
+            return batch  # the logits are in ``out``; run_batches wants one result per window
 
         with torch.inference_mode():
-            rows = run_batches(lengths.tolist(), forward, max_tokens=self.max_tokens, plan=plan_buckets)
-        self.stats.windows += len(rows)
+            run_batches(lengths.tolist(), forward, max_tokens=self.max_tokens, plan=plan_buckets)
+        self.stats.windows += len(lengths)
         self.stats.tokens += int(lengths.sum())
-        replies, first = [], 0
-        labels, dtype = self.model.config.num_labels, rows[0].dtype if rows else torch.float32
-        for ids, _ in requests:
-            out = torch.zeros((*ids.shape, labels), dtype=dtype)
-            for i, row in enumerate(rows[first : first + len(ids)]):
-                out[i, : len(row)] = row
-            first += len(ids)
-            bf16 = out.dtype == torch.bfloat16
-            replies.append(("ok", (out.view(torch.int16) if bf16 else out).numpy(), str(out.dtype)))
+        out = torch.zeros((0, width, self.model.config.num_labels)) if out is None else out.cpu()  # None: no window
+        replies = []
+        for (ids, _), start in zip(requests, starts, strict=False):
+            part = out[start : start + len(ids), : ids.shape[1]].contiguous()
+            bf16 = part.dtype == torch.bfloat16
+            replies.append(("ok", (part.view(torch.int16) if bf16 else part).numpy(), str(part.dtype)))
         return replies
 
 
@@ -267,7 +276,8 @@ class ForwardClient:
     """The forward of a model on ``device``, run by the machine's forward server (started here if none runs).
 
     Called with a right-padded batch (``input_ids``, ``attention_mask`` numpy arrays) of any size, it returns the
-    logits as a torch tensor in the model's dtype, zeros where the mask is 0. The server runs what its tasks send in
+    logits as a torch tensor in the model's dtype (the rows where the mask is 0 are not for use, as from a local
+    forward). The server runs what its tasks send in
     batches of at most ``max_batch_tokens`` padded tokens (None: the device's default,
     :data:`~kazu_spark.ner.batching.DEFAULT_BATCH_TOKENS`). A server that went away (stopped when idle, or killed) is
     started again once.
