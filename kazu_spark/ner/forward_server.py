@@ -147,18 +147,18 @@ class Forwards:
         if not requests:
             return []
         replies: list[tuple] = [()] * len(requests)
-        valid: list[int] = []
+        lengths: dict[int, np.ndarray] = {}  # of the well-formed requests, by index
         for index, request in enumerate(requests):
             try:
-                _lengths(request)
-                valid.append(index)
+                lengths[index] = _lengths(request)
             except (TypeError, ValueError) as error:
                 replies[index] = _failure(error)
-        groups = [valid] if valid else []
+        groups = [list(lengths)] if lengths else []
         while groups:
             group = groups.pop()
             try:
-                for index, reply in zip(group, self._run([requests[i] for i in group]), strict=True):
+                ran = self._run([requests[i] for i in group], [lengths[i] for i in group])
+                for index, reply in zip(group, ran, strict=True):
                     replies[index] = reply
             except Exception as error:  # noqa: BLE001 - each request again on its own, so only the culprit fails
                 if len(group) == 1:
@@ -169,14 +169,15 @@ class Forwards:
         self.stats.groups += 1
         return replies
 
-    def _run(self, requests: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple]:
-        """The logits of every request's windows: stacked, planned, run, and cut back into each request's shape.
+    def _run(self, requests: list[tuple[np.ndarray, np.ndarray]], sizes: list[np.ndarray]) -> list[tuple]:
+        """The logits of every request's windows (``sizes``: their lengths, from :func:`_lengths`): stacked, planned,
+        run, and cut back into each request's shape.
 
         Numpy and torch operations per request and per batch, none per window: a GPU's server handles thousands of
         windows a group, and its Python time is time the device waits. The logits stay on the device until the
         group is done, so the device runs one batch while the next is being prepared (no copy back in between).
         """
-        lengths = np.concatenate([_lengths(request) for request in requests])
+        lengths = np.concatenate(sizes)
         width = max(ids.shape[1] for ids, _ in requests)
         stacked = np.zeros((len(lengths), width), dtype=np.int64)
         starts = np.cumsum([0, *(len(ids) for ids, _ in requests)])
@@ -223,7 +224,7 @@ def serve(model: torch.nn.Module, address: Path, key: bytes, *, max_tokens: int,
     inode = address.stat().st_ino
     connections: list[Connection] = []
     guard = threading.Lock()
-    last_seen = [time.monotonic()]
+    last_seen = time.monotonic()
     stopping = threading.Event()
 
     def accept() -> None:
@@ -241,11 +242,11 @@ def serve(model: torch.nn.Module, address: Path, key: bytes, *, max_tokens: int,
         with guard:
             connected = list(connections)
         if not connected:
-            if time.monotonic() - last_seen[0] > idle_s:
+            if time.monotonic() - last_seen > idle_s:
                 break
             time.sleep(0.05)
             continue
-        last_seen[0] = time.monotonic()
+        last_seen = time.monotonic()
         waiting: list[tuple[Connection, object]] = []
         gone: list[Connection] = []
         for connection in wait(connected, timeout=0.05):
