@@ -144,3 +144,42 @@ def test_a_one_word_mention_is_no_fuzzy_candidate_of_a_longer_name_around_it() -
         ["psoriasin", "G6278"], ["divalproex", "D014635"], ["antipsychotic", "D014150"],
         ["kidney injury", "D058186"], ["thrombocytopenias", "D013921"],
     ]  # fmt: skip
+
+
+def test_a_symbol_is_no_fuzzy_candidate_of_another_symbol() -> None:
+    """Two symbols' n-grams share letters, not meaning: ``PCSM`` (prostate cancer-specific mortality) is not the
+    chromatid trait ``PCS`` and ``IHC`` (immunohistochemistry) not the gene alias ``MIHC``; the same symbol in
+    another case or with a phospho ``p`` still finds its synonym, and so does a misspelt word."""
+    synonyms = ["PCS", "MIHC", "CsA", "AKT", "thrombocytopenia"]
+    concepts = ["OMIM:176430", "G330", "D016572", "G207", "D013921"]
+    index = FuzzyIndex.build(synonyms, concepts)
+    terms = pd.DataFrame({"source": "S", "concept_id": concepts, "matched_synonym": synonyms, "default_label": "x"})
+    keys = ["PCSM", "IHC", "CSA", "PAKT", "thrombocytopenias"]
+    batch = pd.DataFrame({"entity_id": keys, "doc_id": "d", "via": "mention", "entity_class": "disease", "key": keys})
+    out = fuzzy_batch({"disease": (index, terms)}, batch, FuzzyConfig(min_score=0.5, top_k=3, margin=0.02))
+    assert out[["entity_id", "concept_id"]].values.tolist() == [
+        ["CSA", "D016572"], ["PAKT", "G207"], ["thrombocytopenias", "D013921"]
+    ]  # fmt: skip
+
+
+def test_a_gene_family_is_no_fuzzy_candidate_of_a_lettered_member() -> None:
+    """A gene mention that names a family (``protein kinase``, ``glycoprotein``) is not linked to the member whose
+    name adds a letter (protein kinase B, glycoprotein D); a numbered first member is still its name (BioRED's
+    ``psoriasin``: psoriasin 1), a lettered mention still finds its Greek-lettered synonym, and a drug's letter is a
+    locant, not a member (``formylmethionyl leucyl phenylalanine``: N-formyl...)."""
+    synonyms = ["protein kinase b", "glycoprotein d", "psoriasin 1", "hepatocyte nuclear factor 1 beta",
+                "n formylmethionyl leucyl phenylalanine"]  # fmt: skip
+    concepts = ["G207", "G2036", "G6278", "G6928", "D009240"]
+    index = FuzzyIndex.build(synonyms, concepts)
+    terms = pd.DataFrame({"source": "S", "concept_id": concepts, "matched_synonym": synonyms, "default_label": "x"})
+    keys = ["protein kinase", "glycoprotein", "psoriasin", "hepatocyte nuclear factor 1 b"]
+    drug = "formylmethionyl leucyl phenylalanine"
+    batch = pd.DataFrame(
+        {"entity_id": [*keys, drug], "doc_id": "d", "via": "mention", "entity_class": ["gene"] * 4 + ["drug"],
+         "key": [*keys, drug]}
+    )  # fmt: skip
+    indexes = {"gene": (index, terms), "drug": (index, terms)}
+    out = fuzzy_batch(indexes, batch, FuzzyConfig(min_score=0.5, top_k=3, margin=0.02))
+    assert out[["entity_id", "concept_id"]].values.tolist() == [
+        ["psoriasin", "G6278"], ["hepatocyte nuclear factor 1 b", "G6928"], [drug, "D009240"]
+    ]  # fmt: skip

@@ -27,6 +27,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kazu_spark.config import FuzzyConfig
+from kazu_spark.linking.normalise import GREEK_NAMES
 from kazu_spark.linking.scores import FUZZY_SCALE
 from kazu_spark.linking.variants import SALTS
 from kazu_spark.schemas import LINK_MATCH_COLUMNS, column_names
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 _DIGITS = re.compile(r"\d+")
 #: what a synonym may add to a one-word key and still name it (:func:`adds_words`): a number or a letter
 _NUMBERED = re.compile(r"^(?:\d+|[a-z])$")
+#: what is not a letter or a digit: a symbol is the same with or without its hyphens, spaces and case
+_NOT_ALNUM = re.compile(r"[\W_]+")
 #: a salt, or the word that makes a drug class of an adjective (``antipsychotic agents``)
 _OWN_FORMS = SALTS | {"agent"}
 #: synonyms a fuzzy lookup asks for per one it keeps: those whose numbers contradict the lookup's drop out
@@ -210,9 +213,71 @@ def adds_words(key: str, synonym: str) -> bool:
     return any(not _NUMBERED.match(w) and w not in _OWN_FORMS for w in theirs if w != words[0])
 
 
-def _may_name(key: str, synonym: str) -> bool:
-    """A fuzzy candidate ``synonym`` may name ``key``: no contradicting number, acronym or longer name around it."""
-    return numbers_agree(key, synonym) and not case_kept_apart(key, synonym) and not adds_words(key, synonym)
+def is_symbol(key: str) -> bool:
+    """True when a normalised key is a symbol or acronym: one word, two letters at least, none of them lower case
+    (:func:`~kazu_spark.linking.normalise.normalise` keeps a symbol's case and lower-cases a word).
+
+    Example:
+        >>> [is_symbol(k) for k in ("PCSM", "NSC34", "CsA", "tumor", "fcd type 2", "5")]
+        [True, True, False, False, False, False]
+    """
+    return " " not in key and not any(c.islower() for c in key) and sum(c.isalpha() for c in key) >= 2
+
+
+def other_symbol(key: str, synonym: str) -> bool:
+    """True when a symbol key (:func:`is_symbol`) and the synonym are not the same letters and digits, case,
+    punctuation and a phospho ``p`` before the key aside. The n-gram cosine of two symbols counts the letters they
+    share, which says nothing of what they name (``PCSM``, prostate cancer-specific mortality, ~ ``PCS``, a
+    chromatid trait; ``IHC``, immunohistochemistry, ~ ``MIHC``; ``NSC34``, a cell line, ~ ``NSC``); a symbol
+    written otherwise is still itself (``CSA`` and ``CsA``, ``MESNA`` and ``Mesna``, ``PAKT`` and ``AKT``).
+
+    Example:
+        >>> [other_symbol("PCSM", s) for s in ("PCS", "pcsm", "P-CSM")], other_symbol("PAKT", "AKT")
+        ([True, False, False], False)
+        >>> other_symbol("protein kinase", "protein kinase b")
+        False
+    """
+    if not is_symbol(key):
+        return False
+    mine, theirs = _NOT_ALNUM.sub("", key).lower(), _NOT_ALNUM.sub("", synonym).lower()
+    return mine not in (theirs, f"p{theirs}")
+
+
+def _letter(word: str) -> bool:
+    """A single letter or a Greek letter's name: what tells the members of a gene family apart."""
+    return (len(word) == 1 and word.isalpha()) or word in GREEK_NAMES
+
+
+def names_a_member(key: str, synonym: str) -> bool:
+    """True when a key without a number, a single letter or a Greek letter meets a synonym that adds a letter or a
+    Greek letter: the synonym names one member of the family that the key names (``protein kinase`` -> protein
+    kinase B, ``glycoprotein`` -> glycoprotein D, ``AMP-activated protein kinase`` -> its beta subunit), which the
+    n-grams find because all of the key's are in it. A number added is still a candidate: papers and BioRED name a
+    family by its first member (``psoriasin`` -> psoriasin 1, ``NMDA receptor`` -> its subunit 1). Genes only: a
+    drug's letters are locants (``N-formylmethionine``).
+
+    Example:
+        >>> [names_a_member("protein kinase", s) for s in ("protein kinase b", "protein kinase", "protein kinase 2")]
+        [True, False, False]
+        >>> names_a_member("hepatocyte nuclear factor 1 b", "hepatocyte nuclear factor 1 beta")
+        False
+    """
+    words = key.lower().split()
+    if any(_letter(w) or any(c.isdigit() for c in w) for w in words):
+        return False
+    return any(_letter(w) for w in synonym.lower().split() if w not in words)
+
+
+def _may_name(key: str, synonym: str, entity_class: str) -> bool:
+    """A fuzzy candidate ``synonym`` may name ``key``: no contradicting number, acronym, other symbol, longer name
+    around it or (genes) member of the key's family."""
+    return (
+        numbers_agree(key, synonym)
+        and not case_kept_apart(key, synonym)
+        and not adds_words(key, synonym)
+        and not other_symbol(key, synonym)
+        and not (entity_class == "gene" and names_a_member(key, synonym))
+    )
 
 
 def fuzzy_batch(
@@ -222,8 +287,9 @@ def fuzzy_batch(
     entity_class): per lookup the best synonym and those within ``cfg.margin`` of it, at most
     ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept. A
     synonym whose numbers contradict the lookup's (:func:`numbers_agree`), an acronym of the lookup's letters
-    when the lookup is a word (:func:`case_kept_apart`), or a longer name around a one-word lookup
-    (:func:`adds_words`) is no candidate: the next nearest take its place
+    when the lookup is a word (:func:`case_kept_apart`), a longer name around a one-word lookup
+    (:func:`adds_words`), another symbol than a symbol lookup (:func:`other_symbol`) or, for genes, a member of
+    the family a lookup names (:func:`names_a_member`) is no candidate: the next nearest take its place
     (``_WIDER`` times ``cfg.top_k`` are asked for)."""
     records = []
     for entity_class, lookups in batch.groupby("entity_class", sort=False):
@@ -234,7 +300,7 @@ def fuzzy_batch(
         for (entity_id, doc_id, via, key), candidates in zip(
             lookups[["entity_id", "doc_id", "via", "key"]].itertuples(index=False), found, strict=True
         ):
-            agreeing = [c for c in candidates if _may_name(key, c.synonym)]
+            agreeing = [c for c in candidates if _may_name(key, c.synonym, entity_class)]
             nearest = list(dict.fromkeys(c.synonym for c in agreeing))[: cfg.top_k]
             candidates = [c for c in agreeing if c.synonym in nearest]
             kept = {}

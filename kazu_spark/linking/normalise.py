@@ -100,6 +100,8 @@ def _greek_names() -> dict[int, str]:
 
 
 _GREEK = _greek_names()
+#: the spelled-out names of the Greek letters (``alpha`` ... ``omega``), as the keys write them
+GREEK_NAMES = frozenset(_GREEK.values())
 #: a spelled-out Greek letter not inside a lower-case word (``NF-kappaB``, ``TNFalpha``, ``IL-1beta``)
 _GREEK_NAME_IN_SYMBOL = re.compile(
     rf"(?<![a-z])(?i:{'|'.join(sorted(set(_GREEK.values()), key=len, reverse=True))})(?![a-z])"
