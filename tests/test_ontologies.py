@@ -107,20 +107,25 @@ def test_obo_escaped_quotes(tmp_path: Path) -> None:
     assert _synonyms(list(parse_obo(str(obo))), "X:1") == {"x": "label", 'the "x" thing': "broad"}
 
 
-def test_a_broad_synonym_that_names_another_term_is_that_term_s(tmp_path: Path) -> None:
-    """CL gives three kinds of Schwann cell the broad synonym "Schwann cell", their parent's name: a mention of
-    it must find the parent alone. A broad synonym no term is named (an acronym) stays a synonym."""
+def test_a_broad_or_narrow_synonym_that_names_another_term_is_that_term_s(tmp_path: Path) -> None:
+    """CL gives three kinds of Schwann cell the broad synonym "Schwann cell", their parent's name, and CD14-positive
+    monocyte the narrow synonym "monocyte": a mention of either must find the term of that name alone. A broad
+    synonym no term is named (an acronym) stays a synonym, and so does an exact one that is another term's name."""
     obo = tmp_path / "cl.obo"
     obo.write_text(
         "[Term]\nid: CL:0002573\nname: Schwann cell\n\n"
         '[Term]\nid: CL:0002377\nname: immature Schwann cell\nsynonym: "schwann cell" BROAD []\n'
         'synonym: "iSC" BROAD []\nis_a: CL:0002573 ! Schwann cell\n\n'
         '[Term]\nid: CL:9\nname: gone cell\nsynonym: "glial cell" BROAD []\nis_obsolete: true\n\n'
-        '[Term]\nid: CL:0000125\nname: glia\nsynonym: "gone cell" BROAD []\n',
+        '[Term]\nid: CL:0000125\nname: glia\nsynonym: "gone cell" BROAD []\n\n'
+        "[Term]\nid: CL:0000576\nname: monocyte\n\n"
+        '[Term]\nid: CL:0001054\nname: CD14-positive monocyte\nsynonym: "monocyte" NARROW []\n'
+        'synonym: "glia" EXACT []\nis_a: CL:0000576 ! monocyte\n',
         encoding="utf-8",
     )
     rows = list(parse_obo(str(obo)))
     assert _synonyms(rows, "CL:0002377") == {"immature Schwann cell": "label", "iSC": "broad"}
+    assert _synonyms(rows, "CL:0001054") == {"CD14-positive monocyte": "label", "glia": "exact"}
     assert _synonyms(rows, "CL:0000125") == {"glia": "label", "gone cell": "broad"}  # an obsolete term's name
     assert [r["concept_id"] for r in rows if r["synonym"].casefold() == "schwann cell"] == ["CL:0002573"]
 

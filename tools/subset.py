@@ -40,6 +40,8 @@ from kazu_spark.paths import resolve_path
 
 MIN_SYNONYM_LENGTH = 3
 _WORDS = re.compile(r"\w+")
+#: the plural endings :class:`TextMatcher` finds a phrase's last word with
+_PLURAL_ENDS = ("s", "es")
 _SAMPLE = "pkg://kazu_spark/resources/sample/abstracts.jsonl"
 
 
@@ -55,16 +57,18 @@ def sample_texts(path: str = _SAMPLE) -> list[str]:
 
 
 class TextMatcher:
-    """Case-insensitive whole-word occurrence test of phrases in a fixed body of text, as written and with its Greek
-    letters spelled out (:func:`~kazu_spark.linking.normalise.spelled_out`): the linker finds ``beta-catenin`` for
-    ``β-catenin``, so the subset must hold it.
+    """Case-insensitive whole-word occurrence test of phrases in a fixed body of text, as written, in the plural and
+    with its Greek letters spelled out (:func:`~kazu_spark.linking.normalise.spelled_out`): the linker finds
+    ``beta-catenin`` for ``β-catenin`` and *dendritic cell* for ``Dendritic cells``, so the subset must hold them.
 
-    A phrase is searched with a regex only when all its words are in the text's vocabulary, which
-    rules out almost every synonym of a large ontology with a set lookup.
+    A phrase is searched with a regex only when all its words are in the text's vocabulary (a plural word counts
+    as its singular too), which rules out almost every synonym of a large ontology with a set lookup.
 
     Example:
-        >>> matcher = TextMatcher(["HIF-1α and β-catenin"])
+        >>> matcher = TextMatcher(["HIF-1α and β-catenin in dendritic cells and macrophages"])
         >>> matcher.occurs("HIF-1alpha"), matcher.occurs("beta-catenin"), matcher.occurs("catenin beta")
+        (True, True, False)
+        >>> matcher.occurs("dendritic cell"), matcher.occurs("macrophage"), matcher.occurs("dendritic cel")
         (True, True, False)
     """
 
@@ -72,15 +76,17 @@ class TextMatcher:
         written = "\n".join(texts)
         spelled = spelled_out(written)
         self.text = (written if spelled == written else f"{written}\n{spelled}").lower()
-        self.vocabulary = set(_WORDS.findall(self.text))
+        words = set(_WORDS.findall(self.text))
+        self.vocabulary = words | {w[: -len(end)] for w in words for end in _PLURAL_ENDS if w.endswith(end)}
 
     def occurs(self, phrase: str) -> bool:
-        """True when ``phrase`` (at least 3 characters) occurs in the texts as whole words."""
+        """True when ``phrase`` (at least 3 characters) occurs in the texts as whole words, its last one perhaps
+        in the plural."""
         phrase = phrase.lower()
         words = _WORDS.findall(phrase)
         if len(phrase) < MIN_SYNONYM_LENGTH or not words or not self.vocabulary.issuperset(words):
             return False
-        return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", self.text) is not None
+        return re.search(rf"(?<!\w){re.escape(phrase)}(?:e?s)?(?!\w)", self.text) is not None
 
 
 def select_concepts(

@@ -209,13 +209,19 @@ def _live_terms(path: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
                 yield fields["name"], tags
 
 
+#: OBO synonym scopes that do not say the synonym names the term itself: such a synonym that is another term's name
+#: names that term
+_NOT_SAME = ("broad", "narrow")
+
+
 def parse_obo(path: str) -> Iterator[SynonymRow]:
     """Rows of an OBO file's non-obsolete ``[Term]`` stanzas: ``name`` as label, each ``synonym:`` with
     its scope lower-cased (``exact``, ``related``, ``broad``, ``narrow``); metadata as ``_obo_metadata``.
     NCBITaxon's rank vocabulary (``NCBITaxon:species``, a rank, not a taxon) is left out, and so is a
-    ``BROAD`` synonym that is another term's name (case aside): CL gives its three kinds of Schwann cell the
-    broad synonym "Schwann cell", the name of their parent, and a mention of that name means the parent. The
-    file is read twice, the first time for the names.
+    ``BROAD`` or ``NARROW`` synonym that is another term's name (case aside): CL gives its three kinds of Schwann
+    cell the broad synonym "Schwann cell", the name of their parent, and *CD14-positive monocyte* the narrow
+    synonym "monocyte", the name of its parent; a mention of that name means the term it names. The file is read
+    twice, the first time for the names.
 
     Example:
         >>> row = next(r for r in parse_obo("tests/data/ontologies/ncbitaxon-taxslim.obo") if r["synonym"] == "mouse")
@@ -236,7 +242,7 @@ def parse_obo(path: str) -> Iterator[SynonymRow]:
             if not match:
                 continue
             synonym, scope = _OBO_ESCAPE.sub(r"\1", match[1]), match[2].lower()
-            if scope != "broad" or synonym.casefold() == label.casefold() or synonym.casefold() not in names:
+            if scope not in _NOT_SAME or synonym.casefold() == label.casefold() or synonym.casefold() not in names:
                 yield _row(concept_id, label, synonym, scope, metadata)
 
 
