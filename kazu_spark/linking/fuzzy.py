@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from kazu_spark.config import FuzzyConfig
-from kazu_spark.linking.normalise import GREEK_NAMES
+from kazu_spark.linking.normalise import GREEK_NAMES, NON_ALNUM
 from kazu_spark.linking.scores import FUZZY_SCALE
 from kazu_spark.linking.variants import SALTS
 from kazu_spark.schemas import LINK_MATCH_COLUMNS, column_names
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 _DIGITS = re.compile(r"\d+")
 #: what a synonym may add to a one-word key and still name it (:func:`adds_words`): a number or a letter
 _NUMBERED = re.compile(r"^(?:\d+|[a-z])$")
-#: what is not a letter or a digit: a symbol is the same with or without its hyphens, spaces and case
-_NOT_ALNUM = re.compile(r"[\W_]+")
 #: a salt, or the word that makes a drug class of an adjective (``antipsychotic agents``)
 _OWN_FORMS = SALTS | {"agent"}
 #: synonyms a fuzzy lookup asks for per one it keeps: those whose numbers contradict the lookup's drop out
@@ -239,7 +237,7 @@ def other_symbol(key: str, synonym: str) -> bool:
     """
     if not is_symbol(key):
         return False
-    mine, theirs = _NOT_ALNUM.sub("", key).lower(), _NOT_ALNUM.sub("", synonym).lower()
+    mine, theirs = NON_ALNUM.sub("", key).lower(), NON_ALNUM.sub("", synonym).lower()
     return mine not in (theirs, f"p{theirs}")
 
 

@@ -80,7 +80,8 @@ _BRITISH = re.compile(
     r"|humour|diarrhoea"
 )
 _WORD = re.compile(r"[^\W_]+")  # runs of letters/digits: everything else separates words
-_NON_ALNUM = re.compile(r"[\W_]+")
+#: what is not a letter or a digit: a symbol's key is the same without its hyphens, spaces and slashes
+NON_ALNUM = re.compile(r"[\W_]+")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.IGNORECASE)
 _MAX_SYMBOL_TOKENS = 2
 _MAX_SYMBOL_LENGTH = 20
@@ -104,7 +105,7 @@ _GREEK = _greek_names()
 GREEK_NAMES = frozenset(_GREEK.values())
 #: a spelled-out Greek letter not inside a lower-case word (``NF-kappaB``, ``TNFalpha``, ``IL-1beta``)
 _GREEK_NAME_IN_SYMBOL = re.compile(
-    rf"(?<![a-z])(?i:{'|'.join(sorted(set(_GREEK.values()), key=len, reverse=True))})(?![a-z])"
+    rf"(?<![a-z])(?i:{'|'.join(sorted(GREEK_NAMES, key=len, reverse=True))})(?![a-z])"
 )
 _GREEK_SPACED = {code: f" {name} " for code, name in _GREEK.items()}
 
@@ -203,7 +204,7 @@ def normalise(text: str, entity_class: str) -> str:
         ('sjogren syndrome', 'x chromosome')
     """
     if is_symbolic(text):
-        key = _NON_ALNUM.sub("", _fold(text, _GREEK))
+        key = NON_ALNUM.sub("", _fold(text, _GREEK))
         return key.upper() if entity_class == "gene" else key
     lowered = _POSSESSIVE.sub("", _fold(text, _GREEK_SPACED)).lower()
     words = _WORD.findall(_BRITISH.sub(lambda m: _AMERICAN[m[0]], lowered))
