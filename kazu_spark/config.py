@@ -442,7 +442,10 @@ class GeneSpeciesConfig(_Strict):
         ge=0,
         description="a document naming no species that a gene source covers takes the species whose official gene "
         "symbols its gene mentions spell exactly, case included (mouse Ctr9, Sox2; human CTR9, SOX2), where at "
-        "least this many distinct ones are that species' and more than any other's; 0: never, default_taxon",
+        "least this many distinct ones are that species' and more than any other's; 0: never, default_taxon. A "
+        "document naming several takes, instead of the one it names most, another it names whose symbols it "
+        "spells so (human GPNMB, TFE3 in a paper on human tumours that names a mouse model twice), when it spells "
+        "fewer than this many of the first one's in no more mentions",
     )
     drop_foreign: bool = Field(
         True,

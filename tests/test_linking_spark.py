@@ -491,7 +491,6 @@ GENE_TERMS = [  # NCBI Gene's human TP53/IL6 and mouse Trp53/Il6, as gene_info g
 def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_entities: int) -> None:
     mentions = [  # (entity id, document, mention, class)
         ("m-mice", "mouse-paper", "mice", "species"), ("m-mouse", "mouse-paper", "mouse", "species"),
-        ("m-human", "mouse-paper", "human", "species"),
         ("m-p53", "mouse-paper", "p53", "gene"),  # both species' synonym: the document's species picks
         ("m-TP53", "mouse-paper", "TP53", "gene"),  # the human symbol, in a mouse paper: looked up again
         ("o-mice", "other-mouse-paper", "mice", "species"),
@@ -513,6 +512,21 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("s-p53", "spelt-mouse", "p53", "gene"),  # no species named: the symbols' species
         ("n-human", "named-human", "human", "species"), ("n-Il6", "named-human", "Il6", "gene"),
         ("n-Trp53", "named-human", "Trp53", "gene"), ("n-p53", "named-human", "p53", "gene"),  # a name outweighs
+        ("a-mice", "mostly-mouse", "mice", "species"), ("a-mouse", "mostly-mouse", "mouse", "species"),
+        ("a-human", "mostly-mouse", "human", "species"), ("a-p53", "mostly-mouse", "p53", "gene"),  # most mentions
+        ("b-mice", "both-named", "mice", "species"), ("b-mouse", "both-named", "mouse", "species"),
+        ("b-human", "both-named", "human", "species"), ("b-TP53", "both-named", "TP53", "gene"),
+        ("b-IL6", "both-named", "IL6", "gene"), ("b-p53", "both-named", "p53", "gene"),  # of the species named,
+        # the one whose symbols the genes spell: two human symbols outvote a second mouse mention
+        ("c-mice", "mouse-spelt-too", "mice", "species"), ("c-mouse", "mouse-spelt-too", "mouse", "species"),
+        ("c-human", "mouse-spelt-too", "human", "species"), ("c-TP53", "mouse-spelt-too", "TP53", "gene"),
+        ("c-IL6", "mouse-spelt-too", "IL6", "gene"), ("c-FOO1", "mouse-spelt-too", "FOO1", "gene"),
+        ("c-Trp53", "mouse-spelt-too", "Trp53", "gene"), ("c-Il6", "mouse-spelt-too", "Il6", "gene"),  # but two
+        # mouse symbols too: the mentions' species stays
+        ("d-mice", "mouse-spelt-more", "mice", "species"), ("d-mouse", "mouse-spelt-more", "mouse", "species"),
+        ("d-human", "mouse-spelt-more", "human", "species"), ("d-TP53", "mouse-spelt-more", "TP53", "gene"),
+        ("d-IL6", "mouse-spelt-more", "IL6", "gene"), *((f"d-Il6-{i}", "mouse-spelt-more", "Il6", "gene") for i in
+        range(3)),  # one mouse symbol, but written more often than the two human ones: the mentions' species stays
     ]  # fmt: skip
     rows = [(e, d, "body", 0, len(m), m, c, 0.9, "m", "h", "r") for e, d, m, c in mentions]
     terms = spark.createDataFrame(GENE_TERMS, ONTOLOGY_TERMS)
@@ -538,6 +552,18 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
         ("s-p53", "NCBIGene:22059", "exact", False),
         ("n-Il6", "NCBIGene:3569", "species", False),
         ("n-p53", "NCBIGene:7157", "exact", False),
+        ("a-p53", "NCBIGene:22059", "exact", False),
+        ("b-TP53", "NCBIGene:7157", "exact", False),
+        ("b-IL6", "NCBIGene:3569", "exact", False),
+        ("b-p53", "NCBIGene:7157", "exact", False),
+        ("c-TP53", "NCBIGene:22059", "species", False),
+        ("c-IL6", "NCBIGene:16193", "species", False),
+        ("c-FOO1", "NCBIGene:99", "exact", False),
+        ("c-Trp53", "NCBIGene:22059", "exact", False),
+        ("c-Il6", "NCBIGene:16193", "exact", False),
+        ("d-TP53", "NCBIGene:22059", "species", False),
+        ("d-IL6", "NCBIGene:16193", "species", False),
+        *((f"d-Il6-{i}", "NCBIGene:16193", "exact", False) for i in range(3)),
     }
     unspelt = _cfg(batch_entities, {"linking.gene_species.symbol_votes": "0"})
     spelt = link_entities(entities.where("doc_id = 'spelt-mouse'"), terms, unspelt).collect()

@@ -597,6 +597,27 @@ def test_gene_info() -> None:
     assert "xrefs" not in next(r for r in rows if r["concept_id"] == "NCBIGene:105259599")["metadata"]
 
 
+def test_a_gene_alias_that_is_other_genes_family_word_is_dropped(tmp_path: Path) -> None:
+    """Mouse Tmem163 lists ``actin`` (from a transgene's name): it would take every ``actin`` of a paper."""
+    header = "#tax_id\tGeneID\tSymbol\tSynonyms\tdescription\tFull_name_from_nomenclature_authority"
+    genes = [  # (id, symbol, aliases, name)
+        ("72160", "Tmem163", "SV31|actin|Act-C", "transmembrane protein 163"),
+        ("11461", "Actb", "actin|beta-actin", "actin, beta"),  # its own name has the word: kept
+        ("11459", "Acta1", "-", "actin alpha 1, skeletal muscle"),
+        ("11465", "Actg1", "-", "actin, gamma, cytoplasmic 1"),
+        ("1", "Foo1", "kinesin|lung", "foo protein 1"),  # "kinesin" is no other gene's name word; "lung" is
+        ("2", "Lung1", "-", "lung protein 1"), ("3", "Lung2", "-", "lung protein 2"),  # two genes only: kept
+    ]  # fmt: skip
+    lines = [header, *("\t".join(("10090", i, s, a, n, n)) for i, s, a, n in genes)]
+    (tmp_path / "gene_info.tsv").write_text("\n".join(lines) + "\n")
+    rows = list(parse_gene_info(str(tmp_path / "gene_info.tsv")))
+    aliases = {(r["default_label"], r["synonym"]) for r in rows if r["synonym_type"] == "alias"}
+    assert aliases == {
+        ("Tmem163", "SV31"), ("Tmem163", "Act-C"),  # a symbol-like alias is never a family word
+        ("Actb", "actin"), ("Actb", "beta-actin"), ("Foo1", "kinesin"), ("Foo1", "lung"),
+    }  # fmt: skip
+
+
 def test_obo_keeps_xrefs_alt_ids_parents_and_rank() -> None:
     rows = list(parse_obo(str(DATA / "ncbitaxon-taxslim.obo")))
     mouse = next(row for row in rows if row["concept_id"] == "NCBITaxon:10090")["metadata"]

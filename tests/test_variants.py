@@ -137,9 +137,22 @@ def test_a_dropped_qualifier_leaves_a_name_not_a_bare_head_noun() -> None:
     [("metformin hydrochloride", "Metformin"), ("Unfractionated heparin sodium", "unfractionated heparin")],
 )
 def test_a_drug_s_salt_is_looked_up_by_the_drug(mention: str, drug: str) -> None:
-    assert variant_keys(mention, "drug") == [normalise(drug, "drug")]
+    assert variant_keys(mention, "drug")[0] == normalise(drug, "drug")
     assert variant_keys("sodium", "drug") == [] and variant_keys(mention, "disease") == []
     assert variant_keys("pregnenolone sulfate", "drug") == []  # an ester, a compound of its own
+
+
+@pytest.mark.parametrize(
+    ("mention", "descriptor"),
+    [
+        ("tiapride", "Tiapride Hydrochloride"),
+        ("Methacholine", "Methacholine Chloride"),
+        ("vecuronium", "Vecuronium Bromide"),
+    ],
+)
+def test_a_drug_mesh_files_under_its_salt_is_looked_up_with_the_salt(mention: str, descriptor: str) -> None:
+    assert normalise(descriptor, "drug") in variant_keys(mention, "drug")
+    assert variant_keys(mention, "disease") == []  # drugs only
 
 
 def test_a_number_in_parentheses_after_a_letter_is_kept_before_the_parentheses_are_dropped() -> None:

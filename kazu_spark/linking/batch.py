@@ -496,23 +496,50 @@ def _named_taxa(
     return dict(zip(found["entity_id"], found["taxon"], strict=True))
 
 
-def _symbol_taxa(judged: pd.DataFrame, cfg: GeneSpeciesConfig) -> dict:
-    """doc_id -> the taxon whose official symbols (labels) its gene mentions spell exactly, case included: at
-    least ``cfg.symbol_votes`` distinct ones, more than any other taxon's (linking.species); ``judged``: gene links
-    with their concept's ``taxon``."""
-    if cfg.symbol_votes == 0:
-        return {}
+def _spelt_votes(judged: pd.DataFrame) -> pd.DataFrame:
+    """(doc_id, taxon, symbols, mentions): per document and taxon, the distinct official symbols (labels) its gene
+    mentions spell exactly, case included, and the mentions that do (linking.species); ``judged``: gene links with
+    their concept's ``taxon``."""
     spelt = judged[
         (judged["strategy"] == "exact")
         & (judged["matched_synonym"] == judged["default_label"])
         & judged["taxon"].notna()
     ]
-    votes = spelt.groupby(["doc_id", "taxon"], as_index=False)["matched_synonym"].nunique()
-    votes = votes.sort_values(["doc_id", "matched_synonym"], ascending=[True, False])
-    runner_up = votes.groupby("doc_id")["matched_synonym"].shift(-1).fillna(0)
+    return spelt.groupby(["doc_id", "taxon"], as_index=False).agg(
+        symbols=("matched_synonym", "nunique"), mentions=("entity_id", "nunique")
+    )
+
+
+def _symbol_taxa(votes: pd.DataFrame, cfg: GeneSpeciesConfig) -> dict:
+    """doc_id -> the taxon whose official symbols its gene mentions spell: at least ``cfg.symbol_votes`` distinct
+    ones, more than any other taxon's (linking.species); ``votes``: :func:`_spelt_votes`."""
+    if cfg.symbol_votes == 0:
+        return {}
+    votes = votes.sort_values(["doc_id", "symbols"], ascending=[True, False])
+    runner_up = votes.groupby("doc_id")["symbols"].shift(-1).fillna(0)
     first = votes.groupby("doc_id").cumcount() == 0
-    best = votes[first & (votes["matched_synonym"] >= cfg.symbol_votes) & (votes["matched_synonym"] > runner_up)]
+    best = votes[first & (votes["symbols"] >= cfg.symbol_votes) & (votes["symbols"] > runner_up)]
     return dict(zip(best["doc_id"], best["taxon"], strict=True))
+
+
+def _spelt_over_named(
+    votes: pd.DataFrame, spelt: dict, named: dict, in_text: set[tuple[str, str]], cfg: GeneSpeciesConfig
+) -> dict:
+    """doc_id -> its spelt taxon (``spelt``) where that overrides the taxon its species mentions name most
+    (``named``): the text names it too (``in_text``: (doc_id, taxon) pairs), the named taxon has fewer than
+    ``cfg.symbol_votes`` distinct symbols spelt its way, and no more spelt mentions (linking.species)."""
+    counts = {
+        (d, t): (s, m) for d, t, s, m in votes[["doc_id", "taxon", "symbols", "mentions"]].itertuples(index=False)
+    }
+    over = {}
+    for doc, taxon in spelt.items():
+        top = named.get(doc)
+        if top is None or top == taxon or (doc, taxon) not in in_text:
+            continue
+        symbols, mentions = counts.get((doc, top), (0, 0))
+        if symbols < cfg.symbol_votes and counts[(doc, taxon)][1] >= mentions:
+            over[doc] = taxon
+    return over
 
 
 def orthologue_pairs(rows: pd.DataFrame) -> pd.DataFrame:
@@ -603,8 +630,13 @@ def _prefer_document_species(
     covered = {f"NCBITaxon:{t}" for t in facts.gene_taxa}
     curated_taxa = {f"NCBITaxon:{t}" for t in facts.curated_taxa}
     curated = _document_taxa(links, queries, curated_taxa, cfg)
-    spelt = _symbol_taxa(judged[judged["taxon"].isin(covered)], cfg)
-    doc_taxa = curated | spelt | _document_taxa(links, queries, covered, cfg)  # the order of linking.species
+    votes = _spelt_votes(judged[judged["taxon"].isin(covered)])
+    spelt = _symbol_taxa(votes, cfg)
+    in_text = _species_links(links, queries, covered, cfg)
+    most_named = _document_taxa(links, queries, covered, cfg)
+    pairs = set(zip(in_text["doc_id"], in_text["concept_id"], strict=True))
+    over = _spelt_over_named(votes, spelt, most_named, pairs, cfg)
+    doc_taxa = curated | spelt | most_named | over  # the order of linking.species
     named = _named_taxa(links, queries, documents, covered | curated_taxa, cfg)
     judged["doc_taxon"] = judged["entity_id"].map(named).fillna(judged["doc_id"].map(doc_taxa))
     judged["doc_taxon"] = judged["doc_taxon"].fillna(cfg.default_taxon)

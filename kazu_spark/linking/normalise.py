@@ -104,9 +104,7 @@ _GREEK = _greek_names()
 #: the spelled-out names of the Greek letters (``alpha`` ... ``omega``), as the keys write them
 GREEK_NAMES = frozenset(_GREEK.values())
 #: a spelled-out Greek letter not inside a lower-case word (``NF-kappaB``, ``TNFalpha``, ``IL-1beta``)
-_GREEK_NAME_IN_SYMBOL = re.compile(
-    rf"(?<![a-z])(?i:{'|'.join(sorted(GREEK_NAMES, key=len, reverse=True))})(?![a-z])"
-)
+_GREEK_NAME_IN_SYMBOL = re.compile(rf"(?<![a-z])(?i:{'|'.join(sorted(GREEK_NAMES, key=len, reverse=True))})(?![a-z])")
 _GREEK_SPACED = {code: f" {name} " for code, name in _GREEK.items()}
 
 

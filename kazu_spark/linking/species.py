@@ -8,7 +8,12 @@ step (``linking.gene_species``):
 
 1. **The document's species**: of the species that some gene source covers (a concept's metadata
    ``tax_id``), the one the document's species mentions link to most often (distinct mentions; a tie
-   goes to ``default_taxon``, then to the smallest id). Without any, the species whose official symbols (a
+   goes to ``default_taxon``, then to the smallest id), unless its gene mentions spell the symbols of another
+   species it names (the spelt species, below) while spelling fewer than ``symbol_votes`` of that species' own,
+   and in no fewer mentions: a paper on human tumours that names a mouse model twice and human once writes
+   ``GPNMB``, ``TFE3`` and ``TSC2`` (HGNC's spelling) 24 times and ``Tsc2`` twice, and its genes are human; a
+   mouse paper that writes ``TSC1 or TSC2`` of the disease and ``Tsc2``, ``Tsc1`` of its mice stays mouse.
+   Without any species mention, the species whose official symbols (a
    gene concept's label) the document's gene mentions spell exactly, case included, where at least
    ``symbol_votes`` distinct ones are that species' and more than any other's: ``Ctr9``, ``Sox2`` and ``Gata6``
    are mouse symbols (MGI writes them so, HGNC ``CTR9``), in a paper on mouse embryos that only says
@@ -159,16 +164,23 @@ def _named_taxa(
     return genes.join(named, ["doc_id", "phrase"]).groupBy("entity_id").agg(F.min("taxon").alias("named_taxon"))
 
 
-def _symbol_taxa(taxed: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
-    """(doc_id, symbol_taxon): the taxon whose official symbols (labels) a document's gene mentions spell exactly,
-    case included, where at least ``cfg.symbol_votes`` distinct ones are its and more than any other taxon's;
-    ``taxed``: gene links with their concept's ``taxon``."""
+def _spelt_votes(taxed: DataFrame) -> DataFrame:
+    """(doc_id, taxon, votes, spelt_mentions): per document and taxon, the distinct official symbols (labels) its
+    gene mentions spell exactly, case included, and the mentions that do; ``taxed``: gene links with their
+    concept's ``taxon``."""
     spelt = taxed.where(
         (F.col("strategy") == "exact")
         & (F.col("matched_synonym") == F.col("default_label"))
         & F.col("taxon").isNotNull()
     )
-    votes = spelt.groupBy("doc_id", "taxon").agg(F.countDistinct("matched_synonym").alias("votes"))
+    return spelt.groupBy("doc_id", "taxon").agg(
+        F.countDistinct("matched_synonym").alias("votes"), F.countDistinct("entity_id").alias("spelt_mentions")
+    )
+
+
+def _symbol_taxa(votes: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """(doc_id, symbol_taxon): the taxon whose official symbols a document's gene mentions spell, where at least
+    ``cfg.symbol_votes`` distinct ones are its and more than any other taxon's; ``votes``: :func:`_spelt_votes`."""
     order = Window.partitionBy("doc_id").orderBy(F.desc("votes"), F.asc("taxon"))
     ranked = votes.withColumn("rank", F.row_number().over(order)).withColumn("runner_up", F.lead("votes").over(order))
     best = (
@@ -179,6 +191,34 @@ def _symbol_taxa(taxed: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
     return ranked.where(best if cfg.symbol_votes else F.lit(False)).select(
         "doc_id", F.col("taxon").alias("symbol_taxon")
     )
+
+
+def _spelt_over_named(
+    votes: DataFrame, spelt: DataFrame, most_named: DataFrame, in_text: DataFrame, cfg: GeneSpeciesConfig
+) -> DataFrame:
+    """(doc_id, spelt_named_taxon): a document's spelt taxon (``spelt``) where it overrides the taxon its species
+    mentions name most (``most_named``, column ``doc_taxon``): the text names it too (``in_text``: doc_id,
+    symbol_taxon), the named taxon has fewer than ``cfg.symbol_votes`` distinct symbols spelt its way, and no
+    more spelt mentions (module doc)."""
+    own = votes.select(
+        "doc_id",
+        F.col("taxon").alias("doc_taxon"),
+        F.col("votes").alias("top_votes"),
+        F.col("spelt_mentions").alias("top_mentions"),
+    )
+    theirs = votes.select("doc_id", F.col("taxon").alias("symbol_taxon"), "spelt_mentions")
+    over = (
+        spelt.join(in_text, ["doc_id", "symbol_taxon"], "left_semi")
+        .join(theirs, ["doc_id", "symbol_taxon"])
+        .join(most_named, "doc_id")
+        .join(own, ["doc_id", "doc_taxon"], "left")
+        .where(
+            (F.col("doc_taxon") != F.col("symbol_taxon"))
+            & (F.coalesce("top_votes", F.lit(0)) < cfg.symbol_votes)
+            & (F.col("spelt_mentions") >= F.coalesce("top_mentions", F.lit(0)))
+        )
+    )
+    return over.select("doc_id", F.col("symbol_taxon").alias("spelt_named_taxon"))
 
 
 def _symbol_orthologues(stranded: DataFrame, concepts: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
@@ -234,15 +274,28 @@ def prefer_document_species(
         )
     else:
         taxed = taxed.withColumn("named_taxon", F.lit(None).cast("string"))
+    votes = _spelt_votes(taxed.join(covered, "taxon", "left_semi"))
+    spelt = _symbol_taxa(votes, cfg)
+    in_text = _species_links(links, queries, covered, cfg).select("doc_id", F.col("concept_id").alias("symbol_taxon"))
+    most_named = _document_taxa(links, queries, covered, cfg)
+    spelt_named = _spelt_over_named(votes, spelt, most_named, in_text, cfg)
     judged = (
-        taxed.join(_document_taxa(links, queries, covered, cfg), "doc_id", "left")
-        .join(_symbol_taxa(taxed.join(covered, "taxon", "left_semi"), cfg), "doc_id", "left")
+        taxed.join(most_named, "doc_id", "left")
+        .join(spelt, "doc_id", "left")
+        .join(spelt_named, "doc_id", "left")
         .join(by_curation, "doc_id", "left")
         .withColumn(
             "doc_taxon",
-            F.coalesce("named_taxon", "doc_taxon", "symbol_taxon", "curated_taxon", F.lit(cfg.default_taxon)),
+            F.coalesce(
+                "named_taxon",
+                "spelt_named_taxon",
+                "doc_taxon",
+                "symbol_taxon",
+                "curated_taxon",
+                F.lit(cfg.default_taxon),
+            ),
         )
-        .drop("named_taxon", "symbol_taxon", "curated_taxon")
+        .drop("named_taxon", "spelt_named_taxon", "symbol_taxon", "curated_taxon")
         .withColumn("any_of_document", F.max(F.coalesce(of_document, F.lit(False))).over(entity))
         .withColumn("all_foreign", F.min(F.col("taxon").isNotNull()).over(entity) & ~F.col("any_of_document"))
         .localCheckpoint(eager=True)

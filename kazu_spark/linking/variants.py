@@ -25,7 +25,8 @@ back to fuzzy matching:
    hemolytic anemia``, ``estrogen receptor-positive breast carcinomas``: ``_DISEASE_CAUSES``). MeSH files
    these under the disease itself, and the rewrite is only tried on a miss; for chemicals a drug's salt
    (``metformin hydrochloride`` -> ``metformin``, ``heparin sodium``: ``SALTS``), which MeSH files under the
-   drug;
+   drug, and the other way round a salt added where MeSH files the drug under its salt (``tiapride`` ->
+   ``tiapride hydrochloride``: ``SALT_FORMS``);
 6. **one name of a neoplasm for another** (diseases) -- ``prostate carcinoma`` -> ``prostate neoplasm``,
    ``liver tumors`` -> ``liver cancer``: MeSH files an organ's carcinomas, tumours and cancers under one
    ``<organ> Neoplasms`` concept, whose synonyms rarely list every head noun;
@@ -73,6 +74,14 @@ _DISEASE_CAUSES = re.compile(r"^(?:\S+ ){1,3}?(?:induced|associated|related|posi
 SALTS = frozenset(
     {"hydrochloride", "dihydrochloride", "hydrobromide", "sodium", "potassium", "maleate", "mesylate", "tartrate"}
     | {"citrate", "fumarate", "succinate", "besylate"}
+)
+#: the counter-ions MeSH names a drug's descriptor with ("Tiapride Hydrochloride", "Methacholine Chloride",
+#: "Vecuronium Bromide"), the most frequent last word of MeSH 2015's descriptors first: a one-word drug mention that
+#: misses is also looked up with one after it; only on a miss, so "sodium" stays Sodium, never Sodium Chloride
+SALT_FORMS = (
+    *("chloride", "acetate", "sulfate", "bromide", "phosphate", "iodide", "tartrate", "sodium", "nitrate"),
+    *("hydrochloride", "citrate", "potassium", "maleate", "hydrobromide", "dihydrochloride", "mesylate"),
+    *("fumarate", "succinate", "besylate"),
 )
 #: what is left of "cancer-associated diseases" or "stage III disease" names no disease of its own
 _BARE_HEADS = frozenset({"disease", "disorder", "condition", "syndrome", "illness", "lesion"})
@@ -176,6 +185,8 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
         rest = key[prefix.end() :]
     elif entity_class == "drug" and len(words) > 1 and words[-1] in SALTS:
         rest = " ".join(words[:-1])
+    if entity_class == "drug" and len(words) == 1 and words[0] not in SALT_FORMS:
+        keys += [f"{key} {salt}" for salt in SALT_FORMS]
     if rest and not (disease and rest in _BARE_HEADS):
         keys += _rewrites(rest, entity_class)
     return keys

@@ -89,6 +89,11 @@ _GENE_INFO_COLUMNS = {  # column -> synonym type, in output order; "-" is a blan
     "description": "name",
     "Other_designations": "related",
 }
+#: the name columns of a ``gene_info`` record whose words make a family word (``family_words``)
+_GENE_NAME_COLUMNS = ("Full_name_from_nomenclature_authority", "description")
+#: how many genes' names a plain word must be part of to be a family word (``family_words``)
+FAMILY_WORD_GENES = 3
+_NAME_WORD = re.compile(r"[^\W_]+")
 #: dbXrefs kept as metadata ``xrefs``: the nomenclature authorities' ids, written ``HGNC:HGNC:5`` there
 _GENE_XREF_PREFIXES = ("HGNC:", "MGI:")
 #: metadata keys whose ``|``-joined ids a concept also answers to (``id_index``)
@@ -263,34 +268,66 @@ def parse_hgnc(path: str) -> Iterator[SynonymRow]:
                     yield _row(concept_id, label, synonym, synonym_type, metadata)
 
 
+def _gene_records(path: str) -> Iterator[dict[str, str]]:
+    """The records of a ``gene_info`` file with a GeneID and a Symbol, ``-`` cells blank."""
+    with open_text(path) as handle:
+        header = handle.readline().lstrip("#").rstrip("\r\n").split("\t")
+        for line in handle:
+            record = {k: "" if v == "-" else v for k, v in zip(header, line.rstrip("\r\n").split("\t"), strict=False)}
+            if record.get("GeneID") and record.get("Symbol"):
+                yield record
+
+
+def _name_words(record: dict[str, str], columns: Iterable[str]) -> set[str]:
+    return {w.lower() for column in columns for w in _NAME_WORD.findall(record.get(column, ""))}
+
+
+def family_words(path: str) -> Counter[str]:
+    """Word -> the number of genes of a ``gene_info`` file whose name has it (``_GENE_NAME_COLUMNS``, lower case).
+
+    Example:
+        >>> family_words("tests/data/ontologies/gene_info.tsv")["p53"]
+        1
+    """
+    return Counter(w for record in _gene_records(path) for w in _name_words(record, _GENE_NAME_COLUMNS))
+
+
+def _family_alias(alias: str, record: dict[str, str], families: Counter[str]) -> bool:
+    """True when an alias is a plain word (lower case letters, four at least) that is part of no name or symbol of
+    its own gene but of at least ``FAMILY_WORD_GENES`` other genes' names: a word for their family, which NCBI Gene
+    lists for one gene by chance (mouse Tmem163 has ``actin`` from a transgene's name, Cxcl15 ``lung``, Tyrp1
+    ``brown``), and which then takes every ``actin`` of a paper."""
+    if not (alias.isalpha() and alias.islower() and len(alias) >= 4):
+        return False
+    return alias not in _name_words(record, ("Symbol", *_GENE_NAME_COLUMNS)) and families[alias] >= FAMILY_WORD_GENES
+
+
 def parse_gene_info(path: str) -> Iterator[SynonymRow]:
     """Rows of an NCBI Gene ``gene_info`` file: ``Symbol`` as label; the nomenclature authority's symbol
     (``symbol``), ``Synonyms`` (``alias``), the authority's full name and ``description`` (``name``) and
-    ``Other_designations`` (``related``), each text once. Metadata: ``tax_id``, ``type_of_gene`` and
-    ``xrefs``, the HGNC/MGI ids of ``dbXrefs`` as CURIEs (``HGNC:HGNC:5`` -> ``HGNC:5``).
+    ``Other_designations`` (``related``), each text once; not an alias that is other genes' family word
+    (``_family_alias``). Metadata: ``tax_id``, ``type_of_gene`` and ``xrefs``, the HGNC/MGI ids of ``dbXrefs``
+    as CURIEs (``HGNC:HGNC:5`` -> ``HGNC:5``). The file is read twice: once for the family words.
 
     Example:
         >>> rows = list(parse_gene_info("tests/data/ontologies/gene_info.tsv"))
         >>> rows[0]["concept_id"], rows[0]["synonym"], rows[0]["metadata"]
         ('NCBIGene:1', 'A1BG', {'tax_id': '9606', 'type_of_gene': 'protein-coding', 'xrefs': 'HGNC:5'})
     """
-    with open_text(path) as handle:
-        header = handle.readline().lstrip("#").rstrip("\r\n").split("\t")
-        for line in handle:
-            record = {k: "" if v == "-" else v for k, v in zip(header, line.rstrip("\r\n").split("\t"), strict=False)}
-            if not record.get("GeneID") or not record.get("Symbol"):
-                continue
-            concept_id, label = f"NCBIGene:{record['GeneID']}", record["Symbol"]
-            metadata = _present(record, ("tax_id", "type_of_gene"))
-            xrefs = [x.split(":", 1)[1] for x in _split(record.get("dbXrefs", "")) if x.startswith(_GENE_XREF_PREFIXES)]
-            if xrefs:
-                metadata["xrefs"] = "|".join(xrefs)
-            seen: set[str] = set()
-            for column, synonym_type in _GENE_INFO_COLUMNS.items():
-                for synonym in _split(record.get(column, "")):
-                    if synonym not in seen:
-                        seen.add(synonym)
-                        yield _row(concept_id, label, synonym, synonym_type, metadata)
+    families = family_words(path)
+    for record in _gene_records(path):
+        concept_id, label = f"NCBIGene:{record['GeneID']}", record["Symbol"]
+        metadata = _present(record, ("tax_id", "type_of_gene"))
+        xrefs = [x.split(":", 1)[1] for x in _split(record.get("dbXrefs", "")) if x.startswith(_GENE_XREF_PREFIXES)]
+        if xrefs:
+            metadata["xrefs"] = "|".join(xrefs)
+        seen: set[str] = set()
+        for column, synonym_type in _GENE_INFO_COLUMNS.items():
+            for synonym in _split(record.get(column, "")):
+                family = synonym_type == "alias" and _family_alias(synonym, record, families)
+                if synonym not in seen and not family:
+                    seen.add(synonym)
+                    yield _row(concept_id, label, synonym, synonym_type, metadata)
 
 
 def mesh_tree_numbers(tree_numbers_path: str) -> dict[str, list[str]]:
