@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pandas as pd
 from conftest import sample_rows
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from kazu_spark.linking import disambiguate
 from kazu_spark.linking.disambiguate import DocumentContext, choose_concepts, resolve_document, spells
@@ -127,7 +127,7 @@ def test_the_concept_whose_label_was_matched_wins_over_those_it_is_an_alias_of()
     pinned = pd.DataFrame({"linked": [["NCBIGene:107987479"]], "context": ["CYP2D6"]})
     assert resolve_document(group, pinned, margin=0.05)["resolution"].tolist() == ["document"]
     both = group.assign(default_label="CYP2D6")  # the label of both: the next evidence decides, else both stay
-    assert resolve_document(both, nothing, margin=0.05)["resolution"].tolist() == ["context"]
+    assert resolve_document(both, nothing, margin=0.05)["resolution"].tolist() == ["unresolved"] * 2
     silent = pd.DataFrame({"linked": [None], "context": ["poor metabolisers"]})
     assert set(resolve_document(both, silent, margin=0.05)["concept_id"]) == set(candidates)
     assert choose_concepts(candidates, set(), None, {}, 0.05, spelled=[candidates[1]], labelled=[candidates[0]]) == (
@@ -136,13 +136,29 @@ def test_the_concept_whose_label_was_matched_wins_over_those_it_is_an_alias_of()
     )
 
 
+def test_context_is_read_by_the_words_that_tell_the_candidates_apart() -> None:
+    """``MRP1`` is an alias of ABCC1, MDM4 and MSH3: in a paper on multidrug resistance it is ABCC1, not MDM4, whose
+    names say ``protein`` three times (a word every candidate has, and the document too, tells none apart)."""
+    texts = {
+        "MDM4": "MDM4; MRP1; MDM4 regulator of p53; protein Mdm4; MDM4-related protein 1; Mdm4 p53 binding protein",
+        "ABCC1": "ABCC1; MRP1; ATP binding cassette subfamily C member 1; multidrug resistance-associated protein 1",
+    }
+    text = "Proton pump inhibitors reverse multidrug resistance: the protein levels of MRP1 and P-gp in human cells"
+    assert choose_concepts(list(texts), set(), DocumentContext(text), texts, margin=0.05) == (["ABCC1"], "context")
+
+
 def _sklearn_scores(context: str, candidate_texts: list[str]) -> np.ndarray:
-    """The scores as computed before DocumentContext: a vectoriser fitted on the context and candidates per call."""
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
-    try:
-        matrix = vectorizer.fit_transform([context, *candidate_texts])
-    except ValueError:  # no word at all
+    """The scores as a vectoriser fitted on the context and candidates per call computes them, over a vocabulary
+    without stop words and, of several candidates, the n-grams every one of them has."""
+    options = {"ngram_range": (1, 2), "sublinear_tf": True, "token_pattern": r"(?u)\b\w+\b"}
+    analyse = TfidfVectorizer(**options).build_analyzer()
+    grams = [set(analyse(text)) for text in candidate_texts]
+    everywhere = set.intersection(*grams) if len(grams) > 1 else set()
+    words = set(analyse(context)).union(*grams) - everywhere
+    vocabulary = sorted(g for g in words if not set(g.split()) <= ENGLISH_STOP_WORDS)
+    if not vocabulary:
         return np.zeros(len(candidate_texts))
+    matrix = TfidfVectorizer(vocabulary=vocabulary, **options).fit_transform([context, *candidate_texts])
     return (matrix[1:] @ matrix[0].T).toarray().ravel()
 
 

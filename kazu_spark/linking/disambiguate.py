@@ -15,8 +15,11 @@ candidates, in order:
    heading over another descriptor's entry term);
 4. **TF-IDF over the context**: each remaining candidate's text (default label and synonyms) is
    compared with the document's text by the cosine of word TF-IDF vectors (as scikit-learn's
-   ``TfidfVectorizer`` fitted on the context and the candidates' texts computes them); the best
-   candidate wins when it beats the runner-up by at least ``margin``;
+   ``TfidfVectorizer`` fitted on the context and the candidates' texts computes them), over the words and
+   word pairs that tell the candidates apart: not one that every candidate's text has (the matched synonym
+   itself, ``protein``) nor English stop words (``of``); the best candidate wins when it beats the runner-up by
+   at least ``margin``. ``MRP1`` (ABCC1, MDM4 and MSH3 list it) in a paper on multidrug resistance is ABCC1,
+   *multidrug resistance-associated protein 1*, not MDM4, whose names say ``protein`` three times;
 5. **the ontology, over disagreeing curations**: corpus curations (``pubtator`` sources) may give one
    text different concepts (``myalgia``: NCBI-disease train says *Musculoskeletal Pain*, BC5CDR train
    *Myalgia*, annotated under two MeSH versions). When the document does not decide and every candidate
@@ -48,7 +51,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from kazu_spark.linking.scores import LOOSE_STRATEGIES
 from kazu_spark.schemas import LINK_MATCH_COLUMNS, column_names
@@ -57,6 +60,11 @@ Resolution = Literal["document", "acronym", "label", "context", "ontology", "unr
 
 #: word unigrams and bigrams, lower-cased, one-character words included (scikit-learn's analyser)
 _ANALYZE = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b").build_analyzer()
+
+
+def _stop_words(term: str) -> bool:
+    """True when every word of an n-gram is an English stop word (scikit-learn's list): ``of``, ``of the``."""
+    return all(word in ENGLISH_STOP_WORDS for word in term.split())
 
 
 def _sublinear_tf(text: str) -> dict[str, float]:
@@ -70,7 +78,7 @@ class DocumentContext:
 
     Example:
         >>> DocumentContext("a cat on the mat").scores(["cat", "dog"]).round(2).tolist()
-        [0.26, 0.0]
+        [0.36, 0.0]
     """
 
     def __init__(self, text: str) -> None:
@@ -78,25 +86,28 @@ class DocumentContext:
 
     @cached_property
     def _terms(self) -> tuple[dict[str, float], float]:
-        """The text's sublinear term frequencies and the sum of their squares."""
-        tf = _sublinear_tf(self.text)
+        """The text's sublinear term frequencies and the sum of their squares, stop words left out."""
+        tf = {term: value for term, value in _sublinear_tf(self.text).items() if not _stop_words(term)}
         return tf, float(sum(value * value for value in tf.values()))
 
     def scores(self, candidate_texts: Sequence[str]) -> np.ndarray:
         """Cosine similarity of the text with each candidate text under word TF-IDF (unigrams and bigrams,
         sublinear tf, smoothed idf over the text and these candidates only), as scikit-learn's
-        ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)`` fitted on them gives it; zeros when
-        they share no word."""
+        ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)`` fitted on them gives it, with a vocabulary
+        without the n-grams that every one of several candidates has or that are only stop words (module doc);
+        zeros when they share no word."""
         if not candidate_texts:
             return np.zeros(0)
         context, context_sum = self._terms
         candidates = [_sublinear_tf(text) for text in candidate_texts]
+        everywhere = set.intersection(*map(set, candidates)) if len(candidates) > 1 else set()
+        candidates = [{t: v for t, v in tf.items() if t not in everywhere and not _stop_words(t)} for tf in candidates]
         shared = Counter(term for tf in candidates for term in tf)  # document frequency among the candidates
         documents = len(candidates) + 1
         idf = {term: np.log((documents + 1) / (n + (term in context) + 1)) + 1 for term, n in shared.items()}
         alone = np.log((documents + 1) / 2) + 1  # the idf of a term of the text that no candidate has
         overlap = [term for term in shared if term in context]
-        squares = sum(context[t] ** 2 for t in overlap)
+        squares = sum(context[t] ** 2 for t in overlap) + sum(context.get(t, 0.0) ** 2 for t in everywhere)
         context_norm2 = alone**2 * (context_sum - squares) + sum((context[t] * idf[t]) ** 2 for t in overlap)
         out = np.zeros(len(candidates))
         for i, tf in enumerate(candidates):
