@@ -161,3 +161,19 @@ def test_a_number_in_parentheses_after_a_letter_is_kept_before_the_parentheses_a
     assert keys[0] == normalise("histamine H3 receptor", "gene")
     assert normalise("histamine H receptor", "gene") in keys[1:]  # the dropped form still comes, after it
     assert variant_keys("interleukin (IL)-6", "gene")[0] == normalise("interleukin-6", "gene")  # no letter before
+
+
+@pytest.mark.parametrize(
+    ("mention", "symbol"),
+    [("FGF receptor 4", "FGFR4"), ("D2 receptor", "D2R"), ("H3-receptor", "H3R"), ("IL-6 receptor", "IL-6R")],
+)
+def test_a_receptor_named_by_its_ligand_s_symbol_is_looked_up_as_the_nomenclature_writes_it(
+    mention: str, symbol: str
+) -> None:
+    assert normalise(symbol, "gene") in variant_keys(mention, "gene")
+    assert variant_keys(mention, "disease") == []  # genes only
+
+
+def test_a_receptor_named_in_words_has_no_symbol_form() -> None:
+    assert variant_keys("glucocorticoid receptor", "gene") == []
+    assert normalise("FGFR2", "gene") in variant_keys("FGF receptors 2 and 4", "gene")  # each conjunct

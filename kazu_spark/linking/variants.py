@@ -33,9 +33,12 @@ back to fuzzy matching:
 7. **strain or authority dropped** (species) -- ``HIV-1 strain NL4-3`` -> ``HIV-1``,
    ``B. bacteriovorus HD100`` -> ``B. bacteriovorus``, ``Spodoptera litura Fabricius`` -> ``Spodoptera
    litura``: what follows ``strain``/``isolate``, or a (possibly abbreviated) binomial; and a common name
-   after its strain or model (``nude mice``, ``Wistar rats``): the last word.
+   after its strain or model (``nude mice``, ``Wistar rats``): the last word;
+8. **a receptor named by its ligand's symbol** (genes) -- ``FGF receptor 4`` -> ``FGFR4``, ``D2 receptor`` ->
+   ``D2R``, ``H3-receptor`` -> ``H3R``, ``IL-6 receptor`` -> ``IL-6R``: how gene nomenclatures write them, where
+   the word before ``receptor`` has a capital or a digit (``glucocorticoid receptor`` is a name already).
 
-Rules 2-6 are tried on the mention and on the coordination's conjuncts. The keys are matching keys,
+Rules 2-6 and 8 are tried on the mention and on the coordination's conjuncts. The keys are matching keys,
 never display text, and only ever used for misses, so a rule may over-generate: a key that names no
 synonym costs one failed join row.
 
@@ -58,6 +61,8 @@ _TRAILING_NUMBER = re.compile(r"(?P<stem>.*?)\d+")
 _PARENTHESES = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
 #: a number or charge in parentheses right after a letter: ``H(3)``, ``alpha(2)``, ``Ca(2+)``
 _SUBSCRIPT = re.compile(r"(?<=[A-Za-z])\((\d+[+-]?)\)")
+#: "<symbol> receptor(s) [number]" (rule 8): the symbol has a capital or a digit
+_SYMBOL_RECEPTOR = re.compile(r"(?P<symbol>\S*[A-Z0-9]\S*?)[\s-]+(?i:receptors?)(?:[\s-]*(?P<number>\d+[A-Za-z]?))?")
 _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
 #: leading words whose removal leaves the core of a disease name
 _QUALIFIERS = frozenset(
@@ -189,6 +194,8 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
         keys += [f"{key} {salt}" for salt in SALT_FORMS]
     if rest and not (disease and rest in _BARE_HEADS):
         keys += _rewrites(rest, entity_class)
+    if entity_class == "gene" and (receptor := _SYMBOL_RECEPTOR.fullmatch(text.strip())):
+        keys.append(normalise(f"{receptor['symbol']}R{receptor['number'] or ''}", entity_class))
     return keys
 
 
