@@ -471,9 +471,9 @@ def _species_links(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], c
     return linked[linked["concept_id"].isin(taxa)]
 
 
-def _document_taxa(links: pd.DataFrame, queries: pd.DataFrame, taxa: set[str], cfg: GeneSpeciesConfig) -> dict:
-    """doc_id -> the taxon its species mentions link to most (distinct mentions; ties: default, then least id)."""
-    linked = _species_links(links, queries, taxa, cfg)
+def _document_taxa(linked: pd.DataFrame, cfg: GeneSpeciesConfig) -> dict:
+    """doc_id -> the taxon its species mentions link to most (distinct mentions; ties: default, then least id);
+    ``linked``: :func:`_species_links`."""
     counts = linked.groupby(["doc_id", "concept_id"], as_index=False)["entity_id"].nunique()
     counts["not_default"] = counts["concept_id"] != cfg.default_taxon
     best = counts.sort_values(["doc_id", "entity_id", "not_default", "concept_id"], ascending=[True, False, True, True])
@@ -629,11 +629,11 @@ def _prefer_document_species(
     judged["taxon"] = judged["concept_id"].map(taxon_of)
     covered = {f"NCBITaxon:{t}" for t in facts.gene_taxa}
     curated_taxa = {f"NCBITaxon:{t}" for t in facts.curated_taxa}
-    curated = _document_taxa(links, queries, curated_taxa, cfg)
+    curated = _document_taxa(_species_links(links, queries, curated_taxa, cfg), cfg)
     votes = _spelt_votes(judged[judged["taxon"].isin(covered)])
     spelt = _symbol_taxa(votes, cfg)
     in_text = _species_links(links, queries, covered, cfg)
-    most_named = _document_taxa(links, queries, covered, cfg)
+    most_named = _document_taxa(in_text, cfg)
     pairs = set(zip(in_text["doc_id"], in_text["concept_id"], strict=True))
     over = _spelt_over_named(votes, spelt, most_named, pairs, cfg)
     doc_taxa = curated | spelt | most_named | over  # the order of linking.species

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from kazu_spark.linking.normalise import WORD
 from kazu_spark.linking.scores import LOOSE_STRATEGIES
 from kazu_spark.schemas import LINK_MATCH_COLUMNS, column_names
 
@@ -135,7 +136,7 @@ def spells(acronym: str | None, concept_text: str | None) -> bool:
     if not isinstance(acronym, str) or not isinstance(concept_text, str) or not _ACRONYM.fullmatch(acronym):
         return False  # also a missing (NaN) synonym or text
     names = concept_text.split(CONCEPT_TEXT_SEPARATOR)
-    return any("".join(word[0] for word in re.findall(r"[^\W_]+", name)).upper() == acronym for name in names)
+    return any("".join(word[0] for word in WORD.findall(name)).upper() == acronym for name in names)
 
 
 def choose_concepts(

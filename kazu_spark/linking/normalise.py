@@ -79,7 +79,8 @@ _BRITISH = re.compile(
     r"\b(?:haem|oedem|oesophag|oestr|foet|anaesth|paediatr|gynaec|coeliac|orthopaed)|aemi|tumour|behaviour|colour"
     r"|humour|diarrhoea"
 )
-_WORD = re.compile(r"[^\W_]+")  # runs of letters/digits: everything else separates words
+#: a word: a run of letters or digits; everything else separates words
+WORD = re.compile(r"[^\W_]+")
 #: what is not a letter or a digit: a symbol's key is the same without its hyphens, spaces and slashes
 NON_ALNUM = re.compile(r"[\W_]+")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.IGNORECASE)
@@ -205,7 +206,7 @@ def normalise(text: str, entity_class: str) -> str:
         key = NON_ALNUM.sub("", _fold(text, _GREEK))
         return key.upper() if entity_class == "gene" else key
     lowered = _POSSESSIVE.sub("", _fold(text, _GREEK_SPACED)).lower()
-    words = _WORD.findall(_BRITISH.sub(lambda m: _AMERICAN[m[0]], lowered))
+    words = WORD.findall(_BRITISH.sub(lambda m: _AMERICAN[m[0]], lowered))
     if not words:
         return ""
     words[-1] = _singular(words[-1])

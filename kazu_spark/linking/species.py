@@ -124,13 +124,10 @@ def _species_links(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: G
     )
 
 
-def _document_taxa(links: DataFrame, queries: DataFrame, taxa: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
-    """(doc_id, doc_taxon) for the documents with a species mention of one of ``taxa`` (column ``taxon``)."""
-    counts = (
-        _species_links(links, queries, taxa, cfg)
-        .groupBy("doc_id", "concept_id")
-        .agg(F.countDistinct("entity_id").alias("mentions"))
-    )
+def _document_taxa(linked: DataFrame, cfg: GeneSpeciesConfig) -> DataFrame:
+    """(doc_id, doc_taxon): the taxon a document's species mentions link to most (distinct mentions; ties: default,
+    then least id); ``linked``: :func:`_species_links`."""
+    counts = linked.groupBy("doc_id", "concept_id").agg(F.countDistinct("entity_id").alias("mentions"))
     best = Window.partitionBy("doc_id").orderBy(
         F.desc("mentions"), (F.col("concept_id") != cfg.default_taxon).asc(), F.asc("concept_id")
     )
@@ -267,7 +264,9 @@ def prefer_document_species(
     entity = Window.partitionBy("entity_id")
     of_document = F.col("taxon") == F.col("doc_taxon")
     taxed = links.join(genes, ["entity_id", "via"], "left_semi").join(taxa, "concept_id", "left")
-    by_curation = _document_taxa(links, queries, curated_taxa, cfg).withColumnRenamed("doc_taxon", "curated_taxon")
+    by_curation = _document_taxa(_species_links(links, queries, curated_taxa, cfg), cfg).withColumnRenamed(
+        "doc_taxon", "curated_taxon"
+    )
     if documents is not None and cfg.named_species:
         taxed = taxed.join(
             _named_taxa(links, queries, documents, covered.unionByName(curated_taxa), cfg), "entity_id", "left"
@@ -276,8 +275,9 @@ def prefer_document_species(
         taxed = taxed.withColumn("named_taxon", F.lit(None).cast("string"))
     votes = _spelt_votes(taxed.join(covered, "taxon", "left_semi"))
     spelt = _symbol_taxa(votes, cfg)
-    in_text = _species_links(links, queries, covered, cfg).select("doc_id", F.col("concept_id").alias("symbol_taxon"))
-    most_named = _document_taxa(links, queries, covered, cfg)
+    named_species = _species_links(links, queries, covered, cfg)
+    most_named = _document_taxa(named_species, cfg)
+    in_text = named_species.select("doc_id", F.col("concept_id").alias("symbol_taxon"))
     spelt_named = _spelt_over_named(votes, spelt, most_named, in_text, cfg)
     judged = (
         taxed.join(most_named, "doc_id", "left")

@@ -74,12 +74,6 @@ _DISEASE_QUALIFIERS = frozenset(
 )
 #: "<cause or marker> induced|associated|related|positive|negative <disease>" (the hyphen is gone in a key)
 _DISEASE_CAUSES = re.compile(r"^(?:\S+ ){1,3}?(?:induced|associated|related|positive|negative) (?=\S)")
-#: the counter-ion of a drug's salt, last word of a chemical name ("lidocaine hydrochloride"); not "sulfate"
-#: or "acetate", which also name esters that are compounds of their own (pregnenolone sulfate)
-SALTS = frozenset(
-    {"hydrochloride", "dihydrochloride", "hydrobromide", "sodium", "potassium", "maleate", "mesylate", "tartrate"}
-    | {"citrate", "fumarate", "succinate", "besylate"}
-)
 #: the counter-ions MeSH names a drug's descriptor with ("Tiapride Hydrochloride", "Methacholine Chloride",
 #: "Vecuronium Bromide"), the most frequent last word of MeSH 2015's descriptors first: a one-word drug mention that
 #: misses is also looked up with one after it; only on a miss, so "sodium" stays Sodium, never Sodium Chloride
@@ -88,6 +82,9 @@ SALT_FORMS = (
     *("hydrochloride", "citrate", "potassium", "maleate", "hydrobromide", "dihydrochloride", "mesylate"),
     *("fumarate", "succinate", "besylate"),
 )
+#: the counter-ion of a drug's salt, last word of a chemical name ("lidocaine hydrochloride"), that a mention drops:
+#: not these, whose salts or esters are compounds of their own (sodium chloride, pregnenolone sulfate)
+SALTS = frozenset(SALT_FORMS) - {"chloride", "acetate", "sulfate", "bromide", "phosphate", "iodide", "nitrate"}
 #: what is left of "cancer-associated diseases" or "stage III disease" names no disease of its own
 _BARE_HEADS = frozenset({"disease", "disorder", "condition", "syndrome", "illness", "lesion"})
 #: a stage or grade before the name, and a two-word setting ("post-transplant" is "post transplant" in a key)

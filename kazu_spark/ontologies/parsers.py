@@ -55,6 +55,7 @@ from typing import TextIO, TypedDict
 
 from kazu_spark.config import ColumnMapping, OntologySource
 from kazu_spark.documents.pubtator import CORPUS_CLASSES, PubtatorDocument, document_ids, read_pubtator
+from kazu_spark.linking.normalise import WORD
 from kazu_spark.paths import resolve_path
 
 _MEDIC_COLUMNS = (
@@ -93,7 +94,6 @@ _GENE_INFO_COLUMNS = {  # column -> synonym type, in output order; "-" is a blan
 _GENE_NAME_COLUMNS = ("Full_name_from_nomenclature_authority", "description")
 #: how many genes' names a plain word must be part of to be a family word (``family_words``)
 FAMILY_WORD_GENES = 3
-_NAME_WORD = re.compile(r"[^\W_]+")
 #: dbXrefs kept as metadata ``xrefs``: the nomenclature authorities' ids, written ``HGNC:HGNC:5`` there
 _GENE_XREF_PREFIXES = ("HGNC:", "MGI:")
 #: metadata keys whose ``|``-joined ids a concept also answers to (``id_index``)
@@ -279,7 +279,7 @@ def _gene_records(path: str) -> Iterator[dict[str, str]]:
 
 
 def _name_words(record: dict[str, str], columns: Iterable[str]) -> set[str]:
-    return {w.lower() for column in columns for w in _NAME_WORD.findall(record.get(column, ""))}
+    return {w.lower() for column in columns for w in WORD.findall(record.get(column, ""))}
 
 
 def family_words(path: str) -> Counter[str]:
@@ -292,21 +292,23 @@ def family_words(path: str) -> Counter[str]:
     return Counter(w for record in _gene_records(path) for w in _name_words(record, _GENE_NAME_COLUMNS))
 
 
-def _family_alias(alias: str, record: dict[str, str], families: Counter[str]) -> bool:
-    """True when an alias is a plain word (lower case letters, four at least) that is part of no name or symbol of
-    its own gene but of at least ``FAMILY_WORD_GENES`` other genes' names: a word for their family, which NCBI Gene
-    lists for one gene by chance (mouse Tmem163 has ``actin`` from a transgene's name, Cxcl15 ``lung``, Tyrp1
-    ``brown``), and which then takes every ``actin`` of a paper."""
-    if not (alias.isalpha() and alias.islower() and len(alias) >= 4):
-        return False
-    return alias not in _name_words(record, ("Symbol", *_GENE_NAME_COLUMNS)) and families[alias] >= FAMILY_WORD_GENES
+def _family_aliases(record: dict[str, str], families: Counter[str]) -> set[str]:
+    """The aliases of a gene that are plain words (lower case letters, four at least), part of no name or symbol of
+    their own gene but of at least ``FAMILY_WORD_GENES`` other genes' names: words for those genes' family, which
+    NCBI Gene lists for one gene by chance (mouse Tmem163 has ``actin`` from a transgene's name, Cxcl15 ``lung``,
+    Tyrp1 ``brown``), and which would then take every ``actin`` of a paper."""
+    plain = {a for a in _split(record.get("Synonyms", "")) if a.isalpha() and a.islower() and len(a) >= 4}
+    if not plain:
+        return set()
+    own = _name_words(record, ("Symbol", *_GENE_NAME_COLUMNS))
+    return {a for a in plain if a not in own and families[a] >= FAMILY_WORD_GENES}
 
 
 def parse_gene_info(path: str) -> Iterator[SynonymRow]:
     """Rows of an NCBI Gene ``gene_info`` file: ``Symbol`` as label; the nomenclature authority's symbol
     (``symbol``), ``Synonyms`` (``alias``), the authority's full name and ``description`` (``name``) and
     ``Other_designations`` (``related``), each text once; not an alias that is other genes' family word
-    (``_family_alias``). Metadata: ``tax_id``, ``type_of_gene`` and ``xrefs``, the HGNC/MGI ids of ``dbXrefs``
+    (``_family_aliases``). Metadata: ``tax_id``, ``type_of_gene`` and ``xrefs``, the HGNC/MGI ids of ``dbXrefs``
     as CURIEs (``HGNC:HGNC:5`` -> ``HGNC:5``). The file is read twice: once for the family words.
 
     Example:
@@ -321,11 +323,11 @@ def parse_gene_info(path: str) -> Iterator[SynonymRow]:
         xrefs = [x.split(":", 1)[1] for x in _split(record.get("dbXrefs", "")) if x.startswith(_GENE_XREF_PREFIXES)]
         if xrefs:
             metadata["xrefs"] = "|".join(xrefs)
+        dropped = _family_aliases(record, families)
         seen: set[str] = set()
         for column, synonym_type in _GENE_INFO_COLUMNS.items():
             for synonym in _split(record.get(column, "")):
-                family = synonym_type == "alias" and _family_alias(synonym, record, families)
-                if synonym not in seen and not family:
+                if synonym not in seen and not (synonym_type == "alias" and synonym in dropped):
                     seen.add(synonym)
                     yield _row(concept_id, label, synonym, synonym_type, metadata)
 
