@@ -53,10 +53,22 @@ Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 #: ontology file formats (see :mod:`kazu_spark.ontologies.parsers`); ``gene_info``: an NCBI Gene
 #: ``*.gene_info`` file, concepts ``NCBIGene:<GeneID>`` with their HGNC/MGI ids as cross-references
 Format = Literal[
-    "medic", "obo", "hgnc", "gene_info", "mesh", "mesh_xml", "doid_json", "csv", "tsv", "jsonl", "parquet", "pubtator"
+    "medic",
+    "obo",
+    "hgnc",
+    "gene_info",
+    "mesh",
+    "mesh_xml",
+    "doid_json",
+    "drug_names",
+    "csv",
+    "tsv",
+    "jsonl",
+    "parquet",
+    "pubtator",
 ]
 #: formats whose concepts a source can map onto another's by id or cross-reference (``xref_target``)
-XREF_FORMATS = ("doid_json", "obo", "hgnc", "gene_info")
+XREF_FORMATS = ("doid_json", "obo", "hgnc", "gene_info", "drug_names")
 #: formats read through a ``ColumnMapping``
 TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
@@ -109,7 +121,8 @@ class OntologySource(BaseModel):
         None,
         description="name of another source: this source's labels and synonyms become synonyms of the target's "
         "concepts they cross-reference (xrefs, or the target's alternative ids and xrefs: an HGNC row onto the "
-        "NCBI Gene concept listing its HGNC id); concepts without one are dropped",
+        "NCBI Gene concept listing its HGNC id; a drug_names source's canonical names: the target's concepts of that "
+        "label); concepts without one are dropped",
     )
     tier: int = Field(
         1,
@@ -148,6 +161,8 @@ class OntologySource(BaseModel):
             raise ValueError("exclude_documents and species_from_documents only apply to the pubtator format")
         if self.xref_target and self.format not in XREF_FORMATS:
             raise ValueError(f"xref_target applies to the formats {XREF_FORMATS} only (ids or xrefs to map by)")
+        if self.format == "drug_names" and not self.xref_target:
+            raise ValueError("a drug_names source has no ids of its own: xref_target names the source it maps onto")
         return self
 
     def files(self, base: str | Path | None = None) -> list[str]:

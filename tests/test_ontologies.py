@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from kazu_spark.ontologies.parsers import (
 from kazu_spark.ontologies.sources import (
     BUNDLED_CURATION_CLASSES,
     BUNDLED_CURATIONS,
+    DRUG_NAMES,
     HUMAN_NOUNS,
     curation_sources,
     default_sources,
@@ -574,6 +577,67 @@ def test_xref_target_maps_doid_synonyms_onto_medic() -> None:
         list(parse_source(doid, DATA, [doid]))
     with pytest.raises(ValueError, match="xref_target applies to the formats"):
         OntologySource(name="X", format="medic", entity_class="disease", path="x", xref_target="MEDIC")
+
+
+def _drug_dictionary(path: Path, variants: dict[str, list[str]], names: dict[str, str], brands: set[str]) -> str:
+    """A drug dictionary laid out as the drug-named-entity-recognition package ships it."""
+    data = {
+        "drug_variant_to_canonical": variants,
+        "drug_canonical_to_data": {
+            canonical: {"name": name, "drugbank_id": "DB1"} for canonical, name in names.items()
+        },
+        "drug_variant_to_variant_data": {variant: {"is_brand": variant in brands} for variant in variants},
+    }
+    with bz2.open(path, "wb") as handle:
+        pickle.dump(data, handle)
+    return str(path)
+
+
+def test_drug_names_become_synonyms_of_the_mesh_descriptor_named_like_their_drug(tmp_path: Path) -> None:
+    """The descriptor table names Aspirin once; papers write acetylsalicylic acid, or a brand."""
+    path = _drug_dictionary(
+        tmp_path / "drugs.pkl.bz2",
+        variants={"acetylsalicylic acid": ["aspirin"], "disprin": ["aspirin"], "glucophage": ["metformin"],
+                  "dilevalol": ["labetalol"]},  # Labetalol is no descriptor of this table
+        names={"aspirin": "Aspirin", "metformin": "Metformin", "labetalol": "Labetalol"},
+        brands={"disprin", "glucophage"},
+    )  # fmt: skip
+    mesh = OntologySource(name="MeSH", format="mesh", entity_class="drug", path="mesh-2015-descriptors.tsv",
+                          tree_numbers_path="mesh-2015-tree-numbers.tsv", tree_prefix="D")  # fmt: skip
+    names = OntologySource(name="drug-names", format="drug_names", entity_class="drug", path=path, xref_target="MeSH")
+    rows = {
+        (r["concept_id"], r["default_label"], r["synonym"], r["synonym_type"])
+        for r in terms_rows(names, DATA, [mesh, names])
+    }
+    assert rows == {
+        ("MESH:D001241", "Aspirin", "Aspirin", "label"),
+        ("MESH:D001241", "Aspirin", "acetylsalicylic acid", "exact"),
+        ("MESH:D001241", "Aspirin", "disprin", "brand"),
+        ("MESH:D008687", "Metformin", "Metformin", "label"),
+        ("MESH:D008687", "Metformin", "glucophage", "brand"),
+    }
+    with pytest.raises(ValidationError, match="no ids of its own"):
+        OntologySource(name="drug-names", format="drug_names", entity_class="drug", path=path)
+
+
+def test_a_drug_dictionary_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    """A pickle can call any function on load; the dictionary is read as plain data or not at all."""
+    path = tmp_path / "drugs.pkl.bz2"
+    with bz2.open(path, "wb") as handle:
+        pickle.dump({"drug_variant_to_canonical": shutil.rmtree}, handle)  # a reference to a function
+    names = OntologySource(name="drug-names", format="drug_names", entity_class="drug", path=str(path), xref_target="M")
+    mesh = OntologySource(name="M", format="mesh", entity_class="drug", path=str(DATA / "mesh-2015-descriptors.tsv"))
+    with pytest.raises(pickle.UnpicklingError, match="shutil.rmtree: a drug dictionary holds plain data only"):
+        list(parse_source(names, sources=[mesh, names]))
+
+
+def test_the_packaged_drug_dictionary_names_the_bundled_descriptors() -> None:
+    """The default sources read the dependency's dictionary: entry terms and brands the MeSH table lacks."""
+    sources = load_config().linking.ontologies
+    (names,) = [s for s in sources if s.path == DRUG_NAMES]
+    found = {r["synonym"]: r["default_label"] for r in terms_rows(names, sources=sources)}
+    assert found["rapamycin"] == found["rapamune"] == "Sirolimus" and found["toluidine blue"] == "Tolonium Chloride"
+    assert {r["source"] for r in terms_rows(names, sources=sources)} == {"drug-names"}
 
 
 def test_gene_info() -> None:

@@ -5,7 +5,9 @@ synonyms (at least 3 characters) occurs in the given texts -- case-insensitively
 written or with Greek letters spelled out -- plus the first ``head`` concepts of the file so the dictionaries
 are not trivially small, and a taxonomy the model organisms (``MODEL_ORGANISMS``) that a bare genus links. A source
 mapped onto another (``xref_target``, e.g. HGNC onto NCBI Gene) is cut by its own concepts, and the
-target's subset also keeps the concepts those cross-reference, so the mapped rows all land. The bundled
+target's subset also keeps the concepts those cross-reference, so the mapped rows all land; a source used whole
+from a package (the drug names, mapped onto MeSH) makes the target keep the concepts its synonyms found in the
+texts map onto. The bundled
 train-split curations (``write_curations``) are cut to the same texts, and the subsets keep the concepts they
 link to, so a curated synonym's link carries the ontology's name of its concept.
 
@@ -233,6 +235,10 @@ def write_subsets(
         if source.xref_target:  # the target concepts the kept ones map onto
             rows = parse_source(source, sources=sources)
             keep[source.xref_target] |= {r["concept_id"] for r in rows if r["metadata"]["xref_of"] in keep[source.name]}
+    for source in default_sources(shared_dir):
+        if source.xref_target and source not in sources:  # a file used whole (drug names): the target concepts
+            rows = parse_source(source, sources=sources)  # that its synonyms found in the texts map onto
+            keep[source.xref_target] |= {r["concept_id"] for r in rows if matcher.occurs(r["synonym"])}
     for source in sources:
         _WRITERS[source.format](source, keep[source.name], target)
     return {name: len(ids) for name, ids in keep.items()}

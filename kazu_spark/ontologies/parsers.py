@@ -22,6 +22,9 @@ gzip-compressed when their name ends in ``.gz``, as plain text otherwise. Format
   (id, label, synonym columns with an optional separator, id prefix, metadata columns).
 * ``pubtator``: the gold annotations of a PubTator corpus as curated synonyms (mention text -> gold id),
   e.g. from a TRAIN split; see ``parse_pubtator_curations``.
+* ``drug_names``: the drug dictionary the ``drug-named-entity-recognition`` package ships (generic, brand and
+  entry-term names of a drug under its canonical name); it has no ids, so its source maps it onto another
+  source's concepts by their label (``xref_target``); see ``parse_drug_names``.
 
 Paths in ``OntologySource.path`` are resolved by ``resolve_path``: ``pkg://kazu_spark/<rest>`` names a
 file inside the installed package (the bundled subsets), anything else is a filesystem path, relative
@@ -39,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import bz2
 import csv
 import functools
 import gzip
@@ -46,6 +50,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -413,6 +418,54 @@ def parse_mesh_xml(path: str, tree_prefix: str | None = None) -> Iterator[Synony
                 element.clear()
 
 
+class _PlainData(pickle.Unpickler):
+    """Unpickles dicts, lists, sets and strings only: a data file must not run code (``find_class`` refuses all)."""
+
+    def find_class(self, module: str, name: str) -> type:
+        raise pickle.UnpicklingError(f"{module}.{name}: a drug dictionary holds plain data only")
+
+
+def parse_drug_names(path: str) -> Iterator[SynonymRow]:
+    """Rows of the drug dictionary of the ``drug-named-entity-recognition`` package
+    (``pkg://drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2``: DrugBank's open vocabulary with
+    MeSH's drug entry terms, MedlinePlus and NHS names): one concept per canonical drug, its id the canonical
+    name in lower case (no ontology's id: ``xref_target`` maps it onto the concepts of that name), its name the
+    label, every variant that names it a synonym, ``brand`` where the dictionary marks it a brand, else
+    ``exact``. Read with a loader that builds plain data only.
+
+    Example (the drug of ``rapamycin`` and ``dilevalol``, entry terms MeSH 2015's descriptor table lacks):
+        >>> rows = list(parse_drug_names("pkg://drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2"))
+        >>> sorted((r["concept_id"], r["default_label"]) for r in rows if r["synonym"] in ("rapamycin", "dilevalol"))
+        [('labetalol', 'Labetalol'), ('sirolimus', 'Sirolimus')]
+    """
+    with bz2.open(resolve_path(path), "rb") as handle:
+        dictionary = _PlainData(handle).load()
+    variants: dict[str, list[str]] = {}
+    for variant, canonicals in dictionary["drug_variant_to_canonical"].items():
+        for canonical in canonicals:
+            variants.setdefault(canonical, []).append(variant)
+    brands = {v for v, data in dictionary["drug_variant_to_variant_data"].items() if data.get("is_brand")}
+    for canonical, data in dictionary["drug_canonical_to_data"].items():
+        label = data.get("name") or canonical
+        yield _row(canonical, label, label, "label", {})
+        for variant in sorted(variants.get(canonical, ())):
+            yield _row(canonical, label, variant, "brand" if variant in brands else "exact", {})
+
+
+def name_index(rows: Iterable[SynonymRow]) -> dict[str, dict[str, str]]:
+    """Lower-case label -> {concept id: label} of the concepts of ``rows``: what a ``drug_names`` source's
+    canonical names are looked up in (``map_cross_references``).
+
+    Example:
+        >>> name_index([_row("MESH:D020123", "Sirolimus", "Sirolimus", "label", {})])
+        {'sirolimus': {'MESH:D020123': 'Sirolimus'}}
+    """
+    index: dict[str, dict[str, str]] = {}
+    for row in rows:
+        index.setdefault(row["default_label"].lower(), {})[row["concept_id"]] = row["default_label"]
+    return index
+
+
 def obograph_id(uri: str) -> str:
     """``http://purl.obolibrary.org/obo/DOID_8718`` -> ``DOID:8718``."""
     return uri.rsplit("/", 1)[-1].replace("_", ":", 1)
@@ -663,6 +716,7 @@ _PARSERS = {
     "hgnc": parse_hgnc,
     "gene_info": parse_gene_info,
     "doid_json": parse_doid_json,
+    "drug_names": parse_drug_names,
 }
 
 
@@ -671,7 +725,7 @@ def parse_source(
 ) -> Iterator[SynonymRow]:
     """Rows of one source, parsed with its format's parser and filtered by ``id_prefix_filter``; a source
     with ``xref_target`` is mapped onto that source (looked up by name in ``sources``) by
-    ``map_cross_references``."""
+    ``map_cross_references``: by ids and cross-references, a ``drug_names`` source by the target's labels."""
     path = resolve_path(source.path, base)
     if source.format == "mesh":
         tree_path = resolve_path(source.tree_numbers_path, base) if source.tree_numbers_path else None
@@ -695,7 +749,9 @@ def parse_source(
         target = next((s for s in sources if s.name == source.xref_target), None)
         if target is None:
             raise ValueError(f"{source.name}: xref_target {source.xref_target!r} is not a configured source")
-        rows = map_cross_references(rows, cross_reference_index(parse_source(target, base, sources)))
+        targets = parse_source(target, base, sources)
+        index = name_index(targets) if source.format == "drug_names" else cross_reference_index(targets)
+        rows = map_cross_references(rows, index)
     return rows
 
 

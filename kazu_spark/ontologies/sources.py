@@ -11,6 +11,9 @@ from kazu_spark.config import ColumnMapping, OntologySource
 #: the nouns papers name people by (patients, women, children, ...) as synonyms of *Homo sapiens*, as BioRED
 #: and PubTator link them; a ``tsv`` source bundled with the package
 HUMAN_NOUNS = "pkg://kazu_spark/resources/curations/human_nouns.tsv"
+#: the drug dictionary the ``drug-named-entity-recognition`` package ships (a dependency): generic, brand and MeSH
+#: entry-term names of drugs, which MeSH's descriptor table lacks (``rapamycin``, ``dilevalol``, ``DMSO``)
+DRUG_NAMES = "pkg://drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2"
 
 
 def default_sources(root: str) -> list[OntologySource]:
@@ -21,14 +24,16 @@ def default_sources(root: str) -> list[OntologySource]:
     and the nouns papers name people by (``patients``, ``women``: ``HUMAN_NOUNS``) as *Homo sapiens*.
     Genes are NCBI Gene's human and mouse genes (``NCBIGene:<GeneID>``, the ids BioRED and PubTator use; a
     mention takes its document's species, ``linking.gene_species``); HGNC's aliases and previous symbols become
-    the human genes' synonyms through the HGNC id each lists (``xref_target``).
+    the human genes' synonyms through the HGNC id each lists (``xref_target``). Drugs are MeSH's chemical
+    descriptors, with the names of the drug dictionary (``DRUG_NAMES``) of the descriptor named like their drug at
+    tier 2: the descriptor table has one name per descriptor.
 
     Example:
         >>> [s.name for s in default_sources("/data")][:5]
         ['MEDIC', 'CL', 'NCBITaxon', 'NCBITaxon-abbreviated', 'human-nouns']
         >>> [s.name for s in default_sources("/data")][5:]
-        ['NCBIGene', 'NCBIGene-mouse', 'HGNC-NCBIGene', 'MeSH']
-        >>> default_sources("/data")[-1].tree_numbers_path
+        ['NCBIGene', 'NCBIGene-mouse', 'HGNC-NCBIGene', 'MeSH', 'drug-names']
+        >>> default_sources("/data")[-2].tree_numbers_path
         '/data/mesh-2015-tree-numbers.tsv.gz'
     """
     root = root.rstrip("/")
@@ -84,6 +89,14 @@ def default_sources(root: str) -> list[OntologySource]:
             path=f"{root}/mesh-2015-descriptors.tsv.gz",
             tree_numbers_path=f"{root}/mesh-2015-tree-numbers.tsv.gz",
             tree_prefix="D",
+        ),
+        OntologySource(  # a dependency's file whatever the root
+            name="drug-names",
+            format="drug_names",
+            entity_class="drug",
+            path=DRUG_NAMES,
+            xref_target="MeSH",
+            tier=2,  # only for mentions MeSH's own names miss
         ),
     ]
 
