@@ -598,8 +598,11 @@ def test_drug_names_become_synonyms_of_the_mesh_descriptor_named_like_their_drug
     path = _drug_dictionary(
         tmp_path / "drugs.pkl.bz2",
         variants={"acetylsalicylic acid": ["aspirin"], "disprin": ["aspirin"], "glucophage": ["metformin"],
-                  "dilevalol": ["labetalol"]},  # Labetalol is no descriptor of this table
-        names={"aspirin": "Aspirin", "metformin": "Metformin", "labetalol": "Labetalol"},
+                  "dilevalol": ["labetalol"],  # Labetalol is no descriptor of this table
+                  "a23187": ["a23187"], "calcimycin": ["a23187"],  # named otherwise here: by its other name
+                  "aspirin": ["aspirin-metformin"], "metformin": ["aspirin-metformin"]},  # names two: dropped
+        names={"aspirin": "Aspirin", "metformin": "Metformin", "labetalol": "Labetalol", "a23187": "A23187",
+               "aspirin-metformin": "Aspirin-Metformin"},
         brands={"disprin", "glucophage"},
     )  # fmt: skip
     mesh = OntologySource(name="MeSH", format="mesh", entity_class="drug", path="mesh-2015-descriptors.tsv",
@@ -615,6 +618,9 @@ def test_drug_names_become_synonyms_of_the_mesh_descriptor_named_like_their_drug
         ("MESH:D001241", "Aspirin", "disprin", "brand"),
         ("MESH:D008687", "Metformin", "Metformin", "label"),
         ("MESH:D008687", "Metformin", "glucophage", "brand"),
+        ("MESH:D000001", "Calcimycin", "A23187", "label"),
+        ("MESH:D000001", "Calcimycin", "a23187", "exact"),
+        ("MESH:D000001", "Calcimycin", "calcimycin", "exact"),
     }
     with pytest.raises(ValidationError, match="no ids of its own"):
         OntologySource(name="drug-names", format="drug_names", entity_class="drug", path=path)

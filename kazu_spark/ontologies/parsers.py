@@ -48,6 +48,7 @@ import functools
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import pickle
@@ -454,7 +455,7 @@ def parse_drug_names(path: str) -> Iterator[SynonymRow]:
 
 def name_index(rows: Iterable[SynonymRow]) -> dict[str, dict[str, str]]:
     """Lower-case label -> {concept id: label} of the concepts of ``rows``: what a ``drug_names`` source's
-    canonical names are looked up in (``map_cross_references``).
+    names are looked up in (``map_drug_names``).
 
     Example:
         >>> name_index([_row("MESH:D020123", "Sirolimus", "Sirolimus", "label", {})])
@@ -464,6 +465,29 @@ def name_index(rows: Iterable[SynonymRow]) -> dict[str, dict[str, str]]:
     for row in rows:
         index.setdefault(row["default_label"].lower(), {})[row["concept_id"]] = row["default_label"]
     return index
+
+
+def map_drug_names(rows: Iterable[SynonymRow], index: Mapping[str, dict[str, str]]) -> Iterator[SynonymRow]:
+    """``parse_drug_names`` rows (a drug's rows together) re-targeted onto the concepts of ``index``
+    (``name_index``) by ``map_cross_references``: a drug lands on the concepts named as the drug is, else on the
+    one concept that its other names name (a descriptor renamed since the table's year: the dictionary's
+    *Scopolamine* on MeSH 2015's *Scopolamine Hydrobromide*, which it lists as a name); a drug whose names name
+    no concept, or several, is dropped.
+
+    Example:
+        >>> index = {"scopolamine hydrobromide": {"MESH:D012601": "Scopolamine Hydrobromide"}}
+        >>> names = ("hyoscine", "scopolamine hydrobromide")
+        >>> rows = [_row("scopolamine", "Scopolamine", name, "exact", {}) for name in names]
+        >>> [(r["concept_id"], r["synonym"]) for r in map_drug_names(rows, index)]
+        [('MESH:D012601', 'hyoscine'), ('MESH:D012601', 'scopolamine hydrobromide')]
+    """
+    for concept, group in itertools.groupby(rows, key=lambda row: row["concept_id"]):
+        drug = list(group)
+        targets = index.get(drug[0]["default_label"].lower(), {})
+        if not targets:
+            named = {c: label for row in drug for c, label in index.get(row["synonym"].lower(), {}).items()}
+            targets = named if len(named) == 1 else {}
+        yield from map_cross_references(drug, {concept: targets})
 
 
 def obograph_id(uri: str) -> str:
@@ -725,7 +749,8 @@ def parse_source(
 ) -> Iterator[SynonymRow]:
     """Rows of one source, parsed with its format's parser and filtered by ``id_prefix_filter``; a source
     with ``xref_target`` is mapped onto that source (looked up by name in ``sources``) by
-    ``map_cross_references``: by ids and cross-references, a ``drug_names`` source by the target's labels."""
+    ``map_cross_references``: by ids and cross-references, a ``drug_names`` source by the target's labels
+    (``map_drug_names``)."""
     path = resolve_path(source.path, base)
     if source.format == "mesh":
         tree_path = resolve_path(source.tree_numbers_path, base) if source.tree_numbers_path else None
@@ -750,8 +775,10 @@ def parse_source(
         if target is None:
             raise ValueError(f"{source.name}: xref_target {source.xref_target!r} is not a configured source")
         targets = parse_source(target, base, sources)
-        index = name_index(targets) if source.format == "drug_names" else cross_reference_index(targets)
-        rows = map_cross_references(rows, index)
+        if source.format == "drug_names":
+            rows = map_drug_names(rows, name_index(targets))
+        else:
+            rows = map_cross_references(rows, cross_reference_index(targets))
     return rows
 
 
