@@ -121,8 +121,8 @@ class OntologySource(BaseModel):
         None,
         description="name of another source: this source's labels and synonyms become synonyms of the target's "
         "concepts they cross-reference (xrefs, or the target's alternative ids and xrefs: an HGNC row onto the "
-        "NCBI Gene concept listing its HGNC id; a drug_names source's canonical names: the target's concepts of that "
-        "label); concepts without one are dropped",
+        "NCBI Gene concept listing its HGNC id; a drug_names source's drugs: the target's concepts named as the drug, "
+        "else the one concept its other names name); concepts without one are dropped",
     )
     tier: int = Field(
         1,
