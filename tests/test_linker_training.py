@@ -76,8 +76,12 @@ def test_a_big_class_is_capped_per_epoch_and_the_batch_count_stays():
     assert counts["gene"]["synonym_pairs"] == 50 and counts["gene"]["synonym_pairs_before_cap"] == 404
 
 
-def test_tiny_run_saves_a_folder_synonym_encoder_loads(tmp_path):
+def test_tiny_run_saves_a_folder_synonym_encoder_loads(tmp_path, capfd, caplog):
+    caplog.set_level("INFO", logger="kazu_spark.training.train")
     summary = _run(tmp_path / "enc", max_steps=3)
+    # the 5 layers cut on purpose are one log line, not transformers' table of UNEXPECTED weights
+    assert "LOAD REPORT" not in capfd.readouterr().err
+    assert any("weights left out" in r.getMessage() and "new: none" in r.getMessage() for r in caplog.records)
     encoder = SynonymEncoder.load(tmp_path / "enc", precision="fp32")
     assert encoder.model.config.num_hidden_layers == 1
     assert encoder.settings.extra["layers"] == 1 and summary["steps"] == 3

@@ -48,7 +48,7 @@ from kazu_spark.documents.pubtator import CORPUS_CLASSES, read_pubtator
 from kazu_spark.linking.encoder import EncoderSettings, SynonymEncoder, encode, top_k
 from kazu_spark.ontologies.parsers import concept_aliases, parse_source
 from kazu_spark.training.loop import TrainingSettings, fit
-from kazu_spark.training.train import TRAINING_ARGS_FILE, base_model_folder, loop_summary
+from kazu_spark.training.train import TRAINING_ARGS_FILE, base_model_folder, load_base, loop_summary
 
 logger = logging.getLogger(__name__)
 
@@ -356,9 +356,8 @@ def train_linker(
     device = found if device == "auto" else device
     settings = EncoderSettings(max_length=max_length)
     tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True, use_fast=True)
-    model = BertModel.from_pretrained(
-        base_model, local_files_only=True, dtype=torch.float32, num_hidden_layers=layers, add_pooling_layer=False
-    ).to(device)
+    model, _ = load_base(BertModel, base_model, dtype=torch.float32, num_hidden_layers=layers, add_pooling_layer=False)
+    model = model.to(device)
 
     out_dir = Path(out_dir)
     facts_of_folder = {"base_model": str(base_model), "layers": layers, "training": TRAINING_ARGS_FILE}

@@ -38,7 +38,13 @@ from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling
 from kazu_spark.config import TrainingConfig
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.training.loop import TrainingSettings, fit
-from kazu_spark.training.train import TRAINING_ARGS_FILE, base_model_folder, loop_summary, teacher_batches
+from kazu_spark.training.train import (
+    TRAINING_ARGS_FILE,
+    base_model_folder,
+    load_base,
+    loop_summary,
+    teacher_batches,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +96,7 @@ def pretrain_mlm(
     logger.info(
         "%d texts -> %d blocks of %d sub-tokens; %d steps planned", len(texts), len(examples), max_len, total_steps
     )
-    model = AutoModelForMaskedLM.from_pretrained(
-        base_model, local_files_only=True, dtype=torch.float32, num_hidden_layers=num_layers
-    ).to(device)
+    model = load_base(AutoModelForMaskedLM, base_model, dtype=torch.float32, num_hidden_layers=num_layers)[0].to(device)
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability, return_tensors="pt")
 
     def loss_fn(batch_ids: list[int]) -> torch.Tensor:

