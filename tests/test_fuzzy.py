@@ -162,6 +162,22 @@ def test_a_symbol_is_no_fuzzy_candidate_of_another_symbol() -> None:
     ]  # fmt: skip
 
 
+def test_a_synonym_that_negates_a_word_of_the_mention_is_no_fuzzy_candidate() -> None:
+    """``fractionated heparin`` (the sample's ``FH``) is not unfractionated heparin, an atypical antipsychotic not a
+    typical one: the n-grams of a word and its negation are nearly the same. The negated synonym stays a candidate
+    of a mention that negates the same word."""
+    synonyms = ["heparin unfractionated", "heparin low molecular weight", "atypical antipsychotic", "heparin"]
+    concepts = ["D006493", "D006495", "D014150", "D006493"]
+    index = FuzzyIndex.build(synonyms, concepts)
+    terms = pd.DataFrame({"source": "S", "concept_id": concepts, "matched_synonym": synonyms, "default_label": "x"})
+    keys = ["fractionated heparin", "typical antipsychotic", "unfractionated heparins"]
+    batch = pd.DataFrame({"entity_id": keys, "doc_id": "d", "via": "mention", "entity_class": "drug", "key": keys})
+    out = fuzzy_batch({"drug": (index, terms)}, batch, FuzzyConfig(min_score=0.6, top_k=1, margin=0.0))
+    assert out[["entity_id", "concept_id", "matched_synonym"]].values.tolist() == [
+        ["unfractionated heparins", "D006493", "heparin unfractionated"]
+    ]
+
+
 def test_a_gene_family_is_no_fuzzy_candidate_of_a_lettered_member() -> None:
     """A gene mention that names a family (``protein kinase``, ``glycoprotein``) is not linked to the member whose
     name adds a letter (protein kinase B, glycoprotein D); a numbered first member is still its name (BioRED's

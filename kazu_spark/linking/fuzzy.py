@@ -41,6 +41,9 @@ _NUMBERED = re.compile(r"^(?:\d+|[a-z])$")
 _OWN_FORMS = SALTS | {"agent"}
 #: synonyms a fuzzy lookup asks for per one it keeps: those whose numbers contradict the lookup's drop out
 _WIDER = 4
+#: words that negate the next one, and prefixes that negate a word (:func:`negation_differs`)
+_NEGATIONS = ("non", "not")
+_NEGATING_PREFIXES = ("un", "non", "in", "a", "anti", "dis")
 #: what :func:`class_indexes` keeps per indexed row, to make a link of a candidate
 _TERM_FIELDS = ["source", "concept_id", "default_label", "matched_synonym"]
 
@@ -241,6 +244,47 @@ def other_symbol(key: str, synonym: str) -> bool:
     return mine not in (theirs, f"p{theirs}")
 
 
+def negation_differs(key: str, synonym: str) -> bool:
+    """True when one side negates a word the other has: a word the other writes with a negating prefix
+    (``fractionated`` and ``unfractionated`` heparin, ``typical`` and ``atypical``, ``dependent`` and
+    ``independent``), or a word that ``non``/``not`` negates on one side only (``non small cell`` is normalised
+    from ``non-small cell``; ``non papillary renal cell carcinoma`` still meets ``renal cell carcinoma``, which
+    does not name the negated word). The n-grams of the two words are nearly the same, their meanings opposite.
+
+    Example:
+        >>> [negation_differs("fractionated heparin", s) for s in ("heparin unfractionated", "heparin")]
+        [True, False]
+        >>> [negation_differs(k, "small cell cancer") for k in ("non small cell cancer", "non hodgkin cancer")]
+        [True, False]
+        >>> [negation_differs("antituberculosis", s) for s in ("anti tuberculosis drug", "tuberculosis")]
+        [False, True]
+    """
+    mine, theirs = key.lower().split(), synonym.lower().split()
+    (my_plain, my_negated), (their_plain, their_negated) = _negated(mine), _negated(theirs)
+    if my_negated & their_plain or their_negated & my_plain:
+        return True
+    my_forms, their_forms = _forms(mine), _forms(theirs)
+    return any(
+        prefix + word in other and prefix + word not in own
+        for words, own, other in ((mine, my_forms, their_forms), (theirs, their_forms, my_forms))
+        for word in words
+        if word not in other
+        for prefix in _NEGATING_PREFIXES
+    )
+
+
+def _negated(words: list[str]) -> tuple[set[str], set[str]]:
+    """The words that no ``non``/``not`` negates, and those that one does."""
+    pairs = list(zip(["", *words[:-1]], words, strict=True))
+    negated = {word for before, word in pairs if before in _NEGATIONS}
+    return {word for before, word in pairs if word not in _NEGATIONS and before not in _NEGATIONS}, negated
+
+
+def _forms(words: list[str]) -> set[str]:
+    """The words, and each two neighbours written as one (``anti tuberculosis`` is ``antituberculosis``)."""
+    return set(words) | {a + b for a, b in zip(words, words[1:], strict=False)}
+
+
 def _letter(word: str) -> bool:
     """A single letter or a Greek letter's name: what tells the members of a gene family apart."""
     return (len(word) == 1 and word.isalpha()) or word in GREEK_NAMES
@@ -267,13 +311,14 @@ def names_a_member(key: str, synonym: str) -> bool:
 
 
 def _may_name(key: str, synonym: str, entity_class: str) -> bool:
-    """A fuzzy candidate ``synonym`` may name ``key``: no contradicting number, acronym, other symbol, longer name
-    around it or (genes) member of the key's family."""
+    """A fuzzy candidate ``synonym`` may name ``key``: no contradicting number, acronym, other symbol, negated
+    word, longer name around it or (genes) member of the key's family."""
     return (
         numbers_agree(key, synonym)
         and not case_kept_apart(key, synonym)
         and not adds_words(key, synonym)
         and not other_symbol(key, synonym)
+        and not negation_differs(key, synonym)
         and not (entity_class == "gene" and names_a_member(key, synonym))
     )
 
@@ -286,8 +331,9 @@ def fuzzy_batch(
     ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept. A
     synonym whose numbers contradict the lookup's (:func:`numbers_agree`), an acronym of the lookup's letters
     when the lookup is a word (:func:`case_kept_apart`), a longer name around a one-word lookup
-    (:func:`adds_words`), another symbol than a symbol lookup (:func:`other_symbol`) or, for genes, a member of
-    the family a lookup names (:func:`names_a_member`) is no candidate: the next nearest take its place
+    (:func:`adds_words`), another symbol than a symbol lookup (:func:`other_symbol`), a negated word
+    (:func:`negation_differs`) or, for genes, a member of the family a lookup names (:func:`names_a_member`) is
+    no candidate: the next nearest take its place
     (``_WIDER`` times ``cfg.top_k`` are asked for)."""
     records = []
     for entity_class, lookups in batch.groupby("entity_class", sort=False):
