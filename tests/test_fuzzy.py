@@ -178,6 +178,21 @@ def test_a_synonym_that_negates_a_word_of_the_mention_is_no_fuzzy_candidate() ->
     ]
 
 
+def test_a_synonym_of_the_opposite_sense_is_no_fuzzy_candidate() -> None:
+    """``hyperglycaemias`` is not hypoglycemia nor ``increased cardiac output`` a low one: an opposite prefix on one
+    stem, or the other qualifier, leaves most n-grams shared. The synonym of the same sense is found."""
+    synonyms = ["hypoglycemia", "hyperglycemia", "cardiac output low", "cardiac output high", "intracranial bleed"]
+    concepts = ["D007003", "D006943", "D002303", "D016534", "D020300"]
+    index = FuzzyIndex.build(synonyms, concepts)
+    terms = pd.DataFrame({"source": "S", "concept_id": concepts, "matched_synonym": synonyms, "default_label": "x"})
+    keys = ["hyperglycaemias", "increased cardiac output", "extracranial bleed"]
+    batch = pd.DataFrame({"entity_id": keys, "doc_id": "d", "via": "mention", "entity_class": "disease", "key": keys})
+    out = fuzzy_batch({"disease": (index, terms)}, batch, FuzzyConfig(min_score=0.5, top_k=1, margin=0.0))
+    assert out[["entity_id", "concept_id"]].values.tolist() == [
+        ["hyperglycaemias", "D006943"], ["increased cardiac output", "D016534"]
+    ]  # fmt: skip
+
+
 def test_a_gene_family_is_no_fuzzy_candidate_of_a_lettered_member() -> None:
     """A gene mention that names a family (``protein kinase``, ``glycoprotein``) is not linked to the member whose
     name adds a letter (protein kinase B, glycoprotein D); a numbered first member is still its name (BioRED's

@@ -41,9 +41,13 @@ _NUMBERED = re.compile(r"^(?:\d+|[a-z])$")
 _OWN_FORMS = SALTS | {"agent"}
 #: synonyms a fuzzy lookup asks for per one it keeps: those whose numbers contradict the lookup's drop out
 _WIDER = 4
-#: words that negate the next one, and prefixes that negate a word (:func:`negation_differs`)
+#: words that negate the next one, and prefixes that negate a word (:func:`opposed`)
 _NEGATIONS = ("non", "not")
 _NEGATING_PREFIXES = ("un", "non", "in", "a", "anti", "dis")
+#: prefixes of opposite sense on one stem (hyperglycemia, hypoglycemia), and qualifiers of more and of less
+_OPPOSED_PREFIXES = (("hyper", "hypo"), ("over", "under"), ("intra", "extra"), ("pre", "post"))
+_MORE = frozenset({"increased", "elevated", "high", "raised", "excessive"})
+_LESS = frozenset({"decreased", "reduced", "low", "diminished"})
 #: what :func:`class_indexes` keeps per indexed row, to make a link of a candidate
 _TERM_FIELDS = ["source", "concept_id", "default_label", "matched_synonym"]
 
@@ -244,32 +248,47 @@ def other_symbol(key: str, synonym: str) -> bool:
     return mine not in (theirs, f"p{theirs}")
 
 
-def negation_differs(key: str, synonym: str) -> bool:
-    """True when one side negates a word the other has: a word the other writes with a negating prefix
-    (``fractionated`` and ``unfractionated`` heparin, ``typical`` and ``atypical``, ``dependent`` and
-    ``independent``), or a word that ``non``/``not`` negates on one side only (``non small cell`` is normalised
-    from ``non-small cell``; ``non papillary renal cell carcinoma`` still meets ``renal cell carcinoma``, which
-    does not name the negated word). The n-grams of the two words are nearly the same, their meanings opposite.
+def opposed(key: str, synonym: str) -> bool:
+    """True when the two say opposite things of one word: one side writes a word of the other with a negating
+    prefix (``fractionated`` and ``unfractionated`` heparin, ``typical`` and ``atypical``, ``dependent`` and
+    ``independent``), negates it with ``non``/``not`` (``non small cell`` is normalised from ``non-small cell``;
+    ``non papillary renal cell carcinoma`` still meets ``renal cell carcinoma``, which does not name the negated
+    word), gives its stem the opposite prefix (``hyperglycemia`` and ``hypoglycemia``, ``intracranial`` and
+    ``extracranial``) or qualifies it the other way (``increased cardiac output`` and ``cardiac output, low``). The
+    n-grams of the two are nearly the same, their meanings opposite.
 
     Example:
-        >>> [negation_differs("fractionated heparin", s) for s in ("heparin unfractionated", "heparin")]
+        >>> [opposed("fractionated heparin", s) for s in ("heparin unfractionated", "heparin")]
         [True, False]
-        >>> [negation_differs(k, "small cell cancer") for k in ("non small cell cancer", "non hodgkin cancer")]
+        >>> [opposed(k, "small cell cancer") for k in ("non small cell cancer", "non hodgkin cancer")]
         [True, False]
-        >>> [negation_differs("antituberculosis", s) for s in ("anti tuberculosis drug", "tuberculosis")]
+        >>> [opposed("antituberculosis", s) for s in ("anti tuberculosis drug", "tuberculosis")]
         [False, True]
+        >>> [opposed(k, "cardiac output low") for k in ("increased cardiac output", "low cardiac output")]
+        [True, False]
+        >>> opposed("hyperglycemia", "hypoglycemia"), opposed("hyperglycemia", "hyperglycemias")
+        (True, False)
     """
     mine, theirs = key.lower().split(), synonym.lower().split()
     (my_plain, my_negated), (their_plain, their_negated) = _negated(mine), _negated(theirs)
     if my_negated & their_plain or their_negated & my_plain:
         return True
+    if (_MORE & my_plain and _LESS & their_plain) or (_LESS & my_plain and _MORE & their_plain):
+        return True
     my_forms, their_forms = _forms(mine), _forms(theirs)
-    return any(
+    negated = any(
         prefix + word in other and prefix + word not in own
         for words, own, other in ((mine, my_forms, their_forms), (theirs, their_forms, my_forms))
         for word in words
         if word not in other
         for prefix in _NEGATING_PREFIXES
+    )
+    return negated or any(
+        one + word[len(other) :] in their_forms
+        for word in mine
+        for pair in _OPPOSED_PREFIXES
+        for other, one in (pair, pair[::-1])
+        if word.startswith(other) and len(word) > len(other) + 2
     )
 
 
@@ -318,7 +337,7 @@ def _may_name(key: str, synonym: str, entity_class: str) -> bool:
         and not case_kept_apart(key, synonym)
         and not adds_words(key, synonym)
         and not other_symbol(key, synonym)
-        and not negation_differs(key, synonym)
+        and not opposed(key, synonym)
         and not (entity_class == "gene" and names_a_member(key, synonym))
     )
 
@@ -332,7 +351,7 @@ def fuzzy_batch(
     synonym whose numbers contradict the lookup's (:func:`numbers_agree`), an acronym of the lookup's letters
     when the lookup is a word (:func:`case_kept_apart`), a longer name around a one-word lookup
     (:func:`adds_words`), another symbol than a symbol lookup (:func:`other_symbol`), a negated word
-    (:func:`negation_differs`) or, for genes, a member of the family a lookup names (:func:`names_a_member`) is
+    (:func:`opposed`) or, for genes, a member of the family a lookup names (:func:`names_a_member`) is
     no candidate: the next nearest take its place
     (``_WIDER`` times ``cfg.top_k`` are asked for)."""
     records = []
