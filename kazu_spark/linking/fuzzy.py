@@ -253,15 +253,18 @@ def opposed(key: str, synonym: str) -> bool:
     prefix (``fractionated`` and ``unfractionated`` heparin, ``typical`` and ``atypical``, ``dependent`` and
     ``independent``), negates it with ``non``/``not`` (``non small cell`` is normalised from ``non-small cell``;
     ``non papillary renal cell carcinoma`` still meets ``renal cell carcinoma``, which does not name the negated
-    word), gives its stem the opposite prefix (``hyperglycemia`` and ``hypoglycemia``, ``intracranial`` and
-    ``extracranial``) or qualifies it the other way (``increased cardiac output`` and ``cardiac output, low``). The
-    n-grams of the two are nearly the same, their meanings opposite.
+    word, and ``melanoma and non melanoma skin cancer``, which negates it too), gives its stem the opposite prefix
+    (``hyperglycemia`` and ``hypoglycemia``, ``intracranial`` and ``extracranial``) or qualifies it the other way
+    (``increased cardiac output`` and ``cardiac output, low``). The n-grams of the two are nearly the same, their
+    meanings opposite.
 
     Example:
         >>> [opposed("fractionated heparin", s) for s in ("heparin unfractionated", "heparin")]
         [True, False]
         >>> [opposed(k, "small cell cancer") for k in ("non small cell cancer", "non hodgkin cancer")]
         [True, False]
+        >>> opposed("non melanoma skin cancer", "melanoma and non melanoma skin cancer")
+        False
         >>> [opposed("antituberculosis", s) for s in ("anti tuberculosis drug", "tuberculosis")]
         [False, True]
         >>> [opposed(k, "cardiac output low") for k in ("increased cardiac output", "low cardiac output")]
@@ -271,7 +274,7 @@ def opposed(key: str, synonym: str) -> bool:
     """
     mine, theirs = key.lower().split(), synonym.lower().split()
     (my_plain, my_negated), (their_plain, their_negated) = _negated(mine), _negated(theirs)
-    if my_negated & their_plain or their_negated & my_plain:
+    if my_negated & (their_plain - their_negated) or their_negated & (my_plain - my_negated):
         return True
     if (_MORE & my_plain and _LESS & their_plain) or (_LESS & my_plain and _MORE & their_plain):
         return True
