@@ -333,8 +333,8 @@ def names_a_member(key: str, synonym: str) -> bool:
 
 
 def _may_name(key: str, synonym: str, entity_class: str) -> bool:
-    """A fuzzy candidate ``synonym`` may name ``key``: no contradicting number, acronym, other symbol, negated
-    word, longer name around it or (genes) member of the key's family."""
+    """A fuzzy candidate ``synonym`` may name ``key``: no contradicting number, acronym, other symbol, opposite
+    sense, longer name around it or (genes) member of the key's family."""
     return (
         numbers_agree(key, synonym)
         and not case_kept_apart(key, synonym)
@@ -353,8 +353,8 @@ def fuzzy_batch(
     ``cfg.top_k``, one row per (source, concept); ``ambiguous`` when that is more than one concept. A
     synonym whose numbers contradict the lookup's (:func:`numbers_agree`), an acronym of the lookup's letters
     when the lookup is a word (:func:`case_kept_apart`), a longer name around a one-word lookup
-    (:func:`adds_words`), another symbol than a symbol lookup (:func:`other_symbol`), a negated word
-    (:func:`opposed`) or, for genes, a member of the family a lookup names (:func:`names_a_member`) is
+    (:func:`adds_words`), another symbol than a symbol lookup (:func:`other_symbol`), a synonym of the opposite
+    sense (:func:`opposed`) or, for genes, a member of the family a lookup names (:func:`names_a_member`) is
     no candidate: the next nearest take its place
     (``_WIDER`` times ``cfg.top_k`` are asked for)."""
     records = []

@@ -435,7 +435,8 @@ def parse_drug_names(path: str) -> Iterator[SynonymRow]:
     ``exact``. Read with a loader that builds plain data only.
 
     Example (the drug of ``rapamycin`` and ``dilevalol``, entry terms MeSH 2015's descriptor table lacks):
-        >>> rows = list(parse_drug_names(resolve_path("pkg://drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2")))
+        >>> path = resolve_path("pkg://drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2")
+        >>> rows = list(parse_drug_names(path))
         >>> sorted((r["concept_id"], r["default_label"]) for r in rows if r["synonym"] in ("rapamycin", "dilevalol"))
         [('labetalol', 'Labetalol'), ('sirolimus', 'Sirolimus')]
     """
