@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from kazu_spark.cli.main import build_parser
 from kazu_spark.cli.train import load_training, training_settings
@@ -79,15 +79,19 @@ def test_a_big_class_is_capped_per_epoch_and_the_batch_count_stays():
 def test_tiny_run_saves_a_folder_synonym_encoder_loads(tmp_path, capfd, caplog):
     caplog.set_level("INFO", logger="kazu_spark.training.train")
     summary = _run(tmp_path / "enc", max_steps=3)
-    # the 5 layers cut on purpose are one log line, not transformers' table of UNEXPECTED weights
-    assert "LOAD REPORT" not in capfd.readouterr().err
     assert any("weights left out" in r.getMessage() and "new: none" in r.getMessage() for r in caplog.records)
     encoder = SynonymEncoder.load(tmp_path / "enc", precision="fp32")
+    # the 5 layers cut on purpose in training, and the pooler the encoder does not save: no transformers table
+    assert "LOAD REPORT" not in capfd.readouterr().err
     assert encoder.model.config.num_hidden_layers == 1
     assert encoder.settings.extra["layers"] == 1 and summary["steps"] == 3
     vectors = encoder.embed(["Influenza", "gout"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     assert "| corpus (devel)" not in (tmp_path / "enc" / "LINKER_CARD.md").read_text()  # no devel: no table
+    weights = load_file(tmp_path / "enc" / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if "layer.0.output" not in k}, tmp_path / "enc" / "model.safetensors")
+    with pytest.raises(ValueError, match="do not fit config.json: missing .*layer.0.output"):
+        SynonymEncoder.load(tmp_path / "enc", precision="fp32")  # not an encoder with a random layer
 
 
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, monkeypatch):

@@ -176,16 +176,25 @@ class SynonymEncoder:
         num_threads: int | None = None,
         batch_size: int = 256,
     ) -> SynonymEncoder:
-        """Load an encoder folder (``config.json``, safetensors weights, fast tokenizer, ``linker.json``)."""
+        """Load an encoder folder (``config.json``, safetensors weights, fast tokenizer, ``linker.json``). A
+        folder whose weights lack more than the pooler (which pooling never reads, and a trained encoder does not
+        save) does not fit its config: an error, not an encoder with random layers."""
         import torch
         from transformers import AutoModel, AutoTokenizer
 
         from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
+        from kazu_spark.runtime.pretrained import load_pretrained
 
         if num_threads:
             torch.set_num_threads(num_threads)
         resolved = resolve_precision(device, precision)
-        model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=DTYPES[resolved], use_safetensors=True)
+        model, info = load_pretrained(AutoModel, folder, dtype=DTYPES[resolved], use_safetensors=True)
+        missing = sorted(key for key in info["missing_keys"] if not key.startswith("pooler."))
+        if missing or info["mismatched_keys"]:
+            raise ValueError(
+                f"{folder}: the weights do not fit config.json: missing {missing}, "
+                f"mismatched {sorted(info['mismatched_keys'])}"
+            )
         if resolved == "int8":  # loaded fp32, then its Linear layers quantised
             model = quantize_int8(model)
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)

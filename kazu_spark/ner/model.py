@@ -24,11 +24,11 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerFast,
 )
-from transformers.utils import logging as hf_logging
 
 from kazu_spark.ner.labels import resolve_labels
 from kazu_spark.ner.model_files import WEIGHTS_FILE, find_weights, resolve_model_dir
 from kazu_spark.runtime.precision import DTYPES, quantize_int8
+from kazu_spark.runtime.pretrained import load_pretrained
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,12 @@ def load_token_classifier(
     weights = find_weights(model_dir, allow_pickle=allow_pickle_weights)
     config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
     resolved = resolve_labels(model_dir, config.id2label, labels)
-    hf_logging.disable_progress_bar()  # one bar per Python worker is noise in executor logs
     if weights.name == WEIGHTS_FILE:
         source, extra = model_dir, {"use_safetensors": True}
     else:
         source, extra = None, {"state_dict": torch.load(weights, map_location="cpu", weights_only=True)}
     model_class = MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING[type(config)]  # the state_dict route takes no folder
-    model, info = model_class.from_pretrained(
-        source, config=config, local_files_only=True, dtype=dtype, output_loading_info=True, **extra
-    )
+    model, info = load_pretrained(model_class, source, config=config, dtype=dtype, **extra)
     if info["missing_keys"] or info["mismatched_keys"]:
         raise ValueError(
             f"{weights} does not fit the config: missing {sorted(info['missing_keys'])}, "

@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForTokenClassification
-from transformers.utils import logging as hf_logging
 
 from kazu_spark.config import TrainingConfig
 from kazu_spark.documents.conll import (
@@ -58,6 +57,7 @@ from kazu_spark.ner.guidelines import marked, marker_tokens, write_guidelines
 from kazu_spark.ner.labels import BIO_LABELS, IO_LABELS, LABELS_FILE
 from kazu_spark.ner.model import load_tokenizer
 from kazu_spark.paths import resolve_path
+from kazu_spark.runtime.pretrained import load_pretrained
 from kazu_spark.training.loop import LoopResult, TrainingSettings, fit
 from kazu_spark.training.model_card import write_model_card
 
@@ -263,25 +263,20 @@ def base_model_folder(base_model: str | Path | None) -> str | Path:
 
 
 def load_base(model_class: Any, base_model: str | Path, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-    """``model_class.from_pretrained(base_model, **kwargs)`` from local files, and its loading info, without
-    transformers' LOAD REPORT: a run that cuts layers (``num_hidden_layers``) or starts from another task's head
-    leaves those weights out on purpose, and a table of UNEXPECTED rows would read as an error. One log line says
-    how many were left out and which weights start new; load errors are still raised.
+    """``model_class.from_pretrained(base_model, **kwargs)`` from local files (:func:`load_pretrained`: without
+    transformers' LOAD REPORT, as a run that cuts layers (``num_hidden_layers``) or starts from another task's head
+    leaves those weights out on purpose), and its loading info. One log line says how many were left out and which
+    weights start new.
 
     Example:
         >>> import kazu_spark
         >>> from transformers import BertModel
         >>> folder = Path(kazu_spark.__file__).parent / "resources" / "model"
-        >>> model, info = load_base(BertModel, folder, num_hidden_layers=2, add_pooling_layer=False)
-        >>> len(model.encoder.layer), len(info["unexpected_keys"]) > 0, sorted(info["missing_keys"])
-        (2, True, [])
+        >>> model, info = load_base(BertModel, folder)  # a token classifier's encoder: no pooler, a head left out
+        >>> sorted(info["missing_keys"]), sorted(info["unexpected_keys"])
+        (['pooler.dense.bias', 'pooler.dense.weight'], ['classifier.bias', 'classifier.weight'])
     """
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        model, info = model_class.from_pretrained(base_model, local_files_only=True, output_loading_info=True, **kwargs)
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    model, info = load_pretrained(model_class, base_model, **kwargs)
     logger.info(
         "loaded %s: %d weights left out (layers cut, another head), new: %s",
         base_model,
