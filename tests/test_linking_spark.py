@@ -259,6 +259,24 @@ def test_an_undefined_acronym_links_like_the_mention_that_spells_it(context_link
     assert (own["concept_id"], own["strategy"]) == ("MESH:D015212", "exact")
 
 
+def test_an_acronyms_fuzzy_guess_gives_way_to_the_name_the_document_spells(
+    spark: SparkSession, terms: DataFrame, batch_entities: int
+) -> None:
+    """At a low fuzzy threshold TIs and IBDs each get a fuzzy link of their own (the embedding step's case: a
+    3-letter text always has a nearest synonym). TIs' long form is a name: it replaces the guess. IBDs' long form
+    is misspelt, a guess as well: one guess does not replace another."""
+    text = "Terminal ileitis and inflamatory bowel diseas. TIs, IBDs."
+    mentions = ["Terminal ileitis", "inflamatory bowel diseas", "TIs", "IBDs"]
+    rows = [(m, "e", "body", text.index(m), text.index(m) + len(m), m, "disease", 0.9, "m", "h", "r") for m in mentions]
+    cfg = _cfg(batch_entities, {"linking.fuzzy.min_score": "0.3"})
+    documents = spark.createDataFrame([("e", text)], "doc_id string, text string")
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, cfg, documents).collect()
+    got = {r["entity_id"]: (r["concept_id"], r["strategy"]) for r in links}
+    assert got["Terminal ileitis"] == got["TIs"][:1] + ("normalised",) and got["TIs"][1] == "abbreviation"
+    assert got["IBDs"] == ("MESH:D015212", "fuzzy_tfidf") and got["inflamatory bowel diseas"][1] == "fuzzy_tfidf"
+    assert len(links) == 4
+
+
 def test_fuzzy_links_a_misspelling(context_links: dict[str, list[dict]]) -> None:
     [typo] = context_links["a-typo"]
     assert (typo["concept_id"], typo["strategy"], typo["ambiguous"]) == ("MESH:D003424", "fuzzy_tfidf", False)

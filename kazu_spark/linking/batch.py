@@ -380,7 +380,8 @@ def _cascade(queries: pd.DataFrame, terms: pd.DataFrame, cfg: LinkingConfig, fac
 def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
     """An entity's long-form links replace its own (strategy abbreviation, score x 0.95), except loose ones
     (``LOOSE_STRATEGIES``) where the entity has a link by name of its own; the long form another mention
-    spells (via ``spelled``) is used only by an entity without any link of its own."""
+    spells (via ``spelled``) is used only by an entity without a link by name of its own (a fuzzy or embedding
+    link of an acronym is a guess), and a loose link of the long form only by an entity without any link."""
     own = links["via"] == "mention"
     affected = links["entity_id"].isin(links.loc[~own, "entity_id"].unique())
     if not affected.any():  # no short form in the batch: nothing to judge (grouping every link costs seconds)
@@ -388,9 +389,8 @@ def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
     part = links[affected]
     own, loose, entity = own[affected], part["strategy"].isin(LOOSE_STRATEGIES), part["entity_id"]
     named = (own & ~loose).groupby(entity).transform("max")
-    usable = ((part["via"] == "abbreviation") & ~(loose & named)) | (
-        (part["via"] == "spelled") & ~own.groupby(entity).transform("max")
-    )
+    spelled = (part["via"] == "spelled") & ~named & ~(loose & own.groupby(entity).transform("max"))
+    usable = ((part["via"] == "abbreviation") & ~(loose & named)) | spelled
     has_long = usable.groupby(entity).transform("max")
     keep = ~affected
     keep[part.index] = usable | (own & ~has_long)

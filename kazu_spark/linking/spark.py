@@ -27,7 +27,9 @@ cascade with its *long form* instead, and when that finds concepts they replace 
 links (strategy ``abbreviation``, score 0.95 x the long form's score). An acronym the document does not
 define, spelled by another mention of its class there (``OAB`` and ``overactive bladder``,
 ``spelled_short_forms``), is looked up by that mention too, but its links are used only when the acronym
-has none of its own. The long form is looked up in
+has none of its own by name: a fuzzy or embedding link of three letters (``OAB`` -> *Osteoarthritis*) is a
+guess, and the long form's link by name (*Urinary Bladder, Overactive*) replaces it; one guess does not replace
+another. The long form is looked up in
 the *short form's own class*: a link always names a concept of its entity's class (the knowledge graph
 relies on it), and linking does not rewrite entities (they are written before it, and their id hashes
 the class). So ``COPD`` that the model tagged as a gene next to ``chronic obstructive pulmonary
@@ -701,7 +703,8 @@ def link_entities(
         entity = Window.partitionBy("entity_id")
         named = F.max((own & ~loose).cast("int")).over(entity) == 1
         has_own = F.max(own.cast("int")).over(entity) == 1
-        usable = ((F.col("via") == "abbreviation") & ~(loose & named)) | ((F.col("via") == "spelled") & ~has_own)
+        spelled = (F.col("via") == "spelled") & ~named & ~(loose & has_own)
+        usable = ((F.col("via") == "abbreviation") & ~(loose & named)) | spelled
         links = (
             links.withColumn("usable", usable)
             .withColumn("has_long_form", F.max(F.col("usable").cast("int")).over(entity))
