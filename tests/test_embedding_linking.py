@@ -106,12 +106,16 @@ def test_encoder_version_follows_the_weights(tmp_path: Path) -> None:
     assert encoder_version(_tiny_encoder(tmp_path / "linker", seed=1)) != first
 
 
-def _terms(spark: SparkSession, rows: list[tuple[str, str, str, str]]) -> DataFrame:
-    """ONTOLOGY_TERMS rows of (source, concept_id, synonym, checksum), all diseases."""
-    return spark.createDataFrame(
-        [(f"{s}|{c}|{y}", c, s, y, y, "label", y.lower(), False, "disease", {}, k[:8], k) for s, c, y, k in rows],
-        schema=ONTOLOGY_TERMS,
-    )
+def _terms(spark: SparkSession, rows: list[tuple[str, str, str, str]], symbols: tuple[str, ...] = ()) -> DataFrame:
+    """ONTOLOGY_TERMS rows of (source, concept_id, synonym, checksum), all diseases; ``symbols``: synonyms matched
+    case-sensitively (symbolic, their normalised form keeps the case)."""
+
+    def row(source: str, concept: str, synonym: str, checksum: str) -> tuple:
+        symbol, key = synonym in symbols, synonym if synonym in symbols else synonym.lower()
+        return (f"{source}|{concept}|{synonym}", concept, source, synonym, synonym, "label", key, symbol, "disease",
+                {}, checksum[:8], checksum)  # fmt: skip
+
+    return spark.createDataFrame([row(*r) for r in rows], schema=ONTOLOGY_TERMS)
 
 
 @pytest.mark.spark
@@ -157,9 +161,11 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(
             ("MEDIC", "MESH:D001943", "Breast Neoplasms", "c1"),
             ("MEDIC", "MESH:D003920", "Diabetes Mellitus", "c1"),
             ("MEDIC", "MESH:D001249", "Asthma", "c1"),
+            ("MEDIC", "MESH:D013921", "HIT", "c1"),  # heparin-induced thrombocytopenia
         ],
+        symbols=("HIT",),
     )
-    mentions = {"e-exact": "Asthma", "e-semantic": "heart attack", "e-unrelated": "banana split"}
+    mentions = {"e-exact": "Asthma", "e-semantic": "heart attack", "e-unrelated": "banana split", "e-case": "hit"}
     entities = _entities(spark, {e: (m, "disease", 0) for e, m in mentions.items()})
     # the base MiniLM is not trained on synonyms: "heart attack" is 0.59 from "myocardial infarction", hence 0.5
     embedding = EmbeddingConfig(model=str(MINILM), min_score=0.5, precision="fp32", matrix_dir=str(tmp_path))
@@ -170,7 +176,8 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(
         batch_entities=batch_entities,
     )
     links = {r["entity_id"]: r for r in link_entities(entities, terms, cfg).collect()}
-    assert set(links) == {"e-exact", "e-semantic"}  # "banana split" is below min_score: no link
+    # "banana split" is below min_score; "hit" is HIT but for case, a symbol the string steps refused: no link
+    assert set(links) == {"e-exact", "e-semantic"}
     assert links["e-exact"]["strategy"] == "exact"
     semantic = links["e-semantic"]
     assert (semantic["concept_id"], semantic["strategy"], semantic["matched_synonym"]) == (

@@ -364,6 +364,7 @@ def embedding_matches(
         rows, ["entity_class", "source", "concept_id", "text"], default_label="default_label", matched_synonym="synonym"
     )
     joined = _merge_text(_merge_text(keyed, matched, ["entity_class", "key"]), per_text, ["entity_class", "text"])
+    joined = joined[joined["query"].str.lower() != joined["matched_synonym"].str.lower()]  # see embedding_spark
     best = joined.sort_values(["cosine", "matched_synonym"], ascending=[False, True], kind="stable")
     best = best.drop_duplicates(["entity_id", "via", "source", "concept_id"])
     concepts = best.groupby(["entity_id", "via"])["concept_id"].transform("nunique")

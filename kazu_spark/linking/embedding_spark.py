@@ -11,7 +11,8 @@ that the string steps miss, 3.0x), each key is embedded once and scored against 
 matrix, and the kept synonyms (:func:`~kazu_spark.linking.embedding.candidates`) are joined back to
 their lookups and to the concepts that have them. Strategy ``embedding``, score ``EMBEDDING_SCALE``
 (0.8) x cosine, so an embedding link never outranks a dictionary link (1.0, 0.9, 0.85) nor reaches the
-``high`` tier; below ``linking.embedding.min_score`` (cosine) a match is dropped.
+``high`` tier; below ``linking.embedding.min_score`` (cosine) a match is dropped, and so is a synonym that the
+mention equals but for case (a symbol the string steps refused: ``hit`` is not ``HIT``).
 
 **Shipping, Connect-safe**: no broadcast variable. The driver writes each class's matrix (fp16, one row per
 distinct text) to ``linking.embedding.matrix_dir`` as ``.npy`` + ``.json``, in a folder per encoder version,
@@ -375,6 +376,9 @@ def embedding_matches(
     best = (
         lookups.join(matched, ["entity_class", "key"])
         .join(concepts, ["entity_class", "text"])
+        # a synonym the mention spells but for case is one the string steps refused (a symbol: `hit` is not HIT,
+        # heparin-induced thrombocytopenia); the encoder lower-cases both, and their cosine of 1.0 is no evidence
+        .where(F.lower("query") != F.lower("matched_synonym"))
         .withColumn("rank", F.row_number().over(per_concept.orderBy(F.desc("cosine"), "matched_synonym")))
         .where(F.col("rank") == 1)
     )
