@@ -183,18 +183,13 @@ class SynonymEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         from kazu_spark.runtime.precision import DTYPES, quantize_int8, resolve_precision
-        from kazu_spark.runtime.pretrained import load_pretrained
+        from kazu_spark.runtime.pretrained import load_pretrained, require_fit
 
         if num_threads:
             torch.set_num_threads(num_threads)
         resolved = resolve_precision(device, precision)
         model, info = load_pretrained(AutoModel, folder, dtype=DTYPES[resolved], use_safetensors=True)
-        missing = sorted(key for key in info["missing_keys"] if not key.startswith("pooler."))
-        if missing or info["mismatched_keys"]:
-            raise ValueError(
-                f"{folder}: the weights do not fit config.json: missing {missing}, "
-                f"mismatched {sorted(info['mismatched_keys'])}"
-            )
+        require_fit(info, folder, unused=("pooler.",))
         if resolved == "int8":  # loaded fp32, then its Linear layers quantised
             model = quantize_int8(model)
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)

@@ -28,7 +28,7 @@ from transformers import (
 from kazu_spark.ner.labels import resolve_labels
 from kazu_spark.ner.model_files import WEIGHTS_FILE, find_weights, resolve_model_dir
 from kazu_spark.runtime.precision import DTYPES, quantize_int8
-from kazu_spark.runtime.pretrained import load_pretrained
+from kazu_spark.runtime.pretrained import load_pretrained, require_fit
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,7 @@ def load_token_classifier(
         source, extra = None, {"state_dict": torch.load(weights, map_location="cpu", weights_only=True)}
     model_class = MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING[type(config)]  # the state_dict route takes no folder
     model, info = load_pretrained(model_class, source, config=config, dtype=dtype, **extra)
-    if info["missing_keys"] or info["mismatched_keys"]:
-        raise ValueError(
-            f"{weights} does not fit the config: missing {sorted(info['missing_keys'])}, "
-            f"mismatched {sorted(info['mismatched_keys'])}"
-        )
+    require_fit(info, weights)
     model.eval()
     return LoadedModel(model, load_tokenizer(model_dir), resolved, model_dir, weights)
 
