@@ -162,10 +162,12 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(
             ("MEDIC", "MESH:D003920", "Diabetes Mellitus", "c1"),
             ("MEDIC", "MESH:D001249", "Asthma", "c1"),
             ("MEDIC", "MESH:D013921", "HIT", "c1"),  # heparin-induced thrombocytopenia
+            ("MEDIC", "OMIM:217000", "C2 DEFICIENCY", "c1"),  # OMIM's capitals make it symbolic to the normaliser
         ],
-        symbols=("HIT",),
+        symbols=("HIT", "C2 DEFICIENCY"),
     )
     mentions = {"e-exact": "Asthma", "e-semantic": "heart attack", "e-unrelated": "banana split", "e-case": "hit"}
+    mentions["e-capitals"] = "C2 deficiency"
     entities = _entities(spark, {e: (m, "disease", 0) for e, m in mentions.items()})
     # the base MiniLM is not trained on synonyms: "heart attack" is 0.59 from "myocardial infarction", hence 0.5
     embedding = EmbeddingConfig(model=str(MINILM), min_score=0.5, precision="fp32", matrix_dir=str(tmp_path))
@@ -176,8 +178,11 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(
         batch_entities=batch_entities,
     )
     links = {r["entity_id"]: r for r in link_entities(entities, terms, cfg).collect()}
-    # "banana split" is below min_score; "hit" is HIT but for case, a symbol the string steps refused: no link
-    assert set(links) == {"e-exact", "e-semantic"}
+    # "banana split" is below min_score; "hit" is HIT but for case, a symbol the string steps refused: no link;
+    # a mention with capitals of its own is the synonym in another case (OMIM writes names in capitals)
+    assert set(links) == {"e-exact", "e-semantic", "e-capitals"}
+    capitals = links["e-capitals"]
+    assert (capitals["concept_id"], capitals["strategy"]) == ("OMIM:217000", "embedding")
     assert links["e-exact"]["strategy"] == "exact"
     semantic = links["e-semantic"]
     assert (semantic["concept_id"], semantic["strategy"], semantic["matched_synonym"]) == (

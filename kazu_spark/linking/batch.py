@@ -364,7 +364,9 @@ def embedding_matches(
         rows, ["entity_class", "source", "concept_id", "text"], default_label="default_label", matched_synonym="synonym"
     )
     joined = _merge_text(_merge_text(keyed, matched, ["entity_class", "key"]), per_text, ["entity_class", "text"])
-    joined = joined[joined["query"].str.lower() != joined["matched_synonym"].str.lower()]  # see embedding_spark
+    query, synonym = joined["query"], joined["matched_synonym"]  # a word spelling a symbol: see embedding_spark
+    word = (query == query.str.lower()) & (synonym != synonym.str.lower()) & (query == synonym.str.lower())
+    joined = joined[~word]
     best = joined.sort_values(["cosine", "matched_synonym"], ascending=[False, True], kind="stable")
     best = best.drop_duplicates(["entity_id", "via", "source", "concept_id"])
     concepts = best.groupby(["entity_id", "via"])["concept_id"].transform("nunique")

@@ -11,8 +11,9 @@ that the string steps miss, 3.0x), each key is embedded once and scored against 
 matrix, and the kept synonyms (:func:`~kazu_spark.linking.embedding.candidates`) are joined back to
 their lookups and to the concepts that have them. Strategy ``embedding``, score ``EMBEDDING_SCALE``
 (0.8) x cosine, so an embedding link never outranks a dictionary link (1.0, 0.9, 0.85) nor reaches the
-``high`` tier; below ``linking.embedding.min_score`` (cosine) a match is dropped, and so is a synonym that the
-mention equals but for case (a symbol the string steps refused: ``hit`` is not ``HIT``).
+``high`` tier; below ``linking.embedding.min_score`` (cosine) a match is dropped, and so is a synonym with capitals
+that a lower-case mention spells (a symbol the string steps refused: ``hit`` is not ``HIT``; ``L-DOPA`` is
+``L-Dopa`` and ``C2 deficiency`` OMIM's ``C2 DEFICIENCY``).
 
 **Shipping, Connect-safe**: no broadcast variable. The driver writes each class's matrix (fp16, one row per
 distinct text) to ``linking.embedding.matrix_dir`` as ``.npy`` + ``.json``, in a folder per encoder version,
@@ -376,9 +377,14 @@ def embedding_matches(
     best = (
         lookups.join(matched, ["entity_class", "key"])
         .join(concepts, ["entity_class", "text"])
-        # a synonym the mention spells but for case is one the string steps refused (a symbol: `hit` is not HIT,
-        # heparin-induced thrombocytopenia); the encoder lower-cases both, and their cosine of 1.0 is no evidence
-        .where(F.lower("query") != F.lower("matched_synonym"))
+        # a mention in lower case that spells a synonym with capitals is a word, not that symbol, which the string
+        # steps refused (`hit` is not HIT, heparin-induced thrombocytopenia); the encoder lower-cases both, and their
+        # cosine of 1.0 is no evidence. A mention with capitals is the synonym in another case (`L-DOPA`, `L-Dopa`)
+        .where(
+            (F.col("query") != F.lower("query"))
+            | (F.col("matched_synonym") == F.lower("matched_synonym"))
+            | (F.col("query") != F.lower("matched_synonym"))
+        )
         .withColumn("rank", F.row_number().over(per_concept.orderBy(F.desc("cosine"), "matched_synonym")))
         .where(F.col("rank") == 1)
     )
