@@ -597,6 +597,29 @@ def test_genes_follow_the_species_of_their_document(spark: SparkSession, batch_e
     assert [(r["concept_id"], r["strategy"]) for r in kept] == [("NCBIGene:13595", "exact")]
 
 
+def test_a_gene_named_by_its_product_or_phosphorylation_links_it(spark: SparkSession, batch_entities: int) -> None:
+    terms = spark.createDataFrame(
+        [
+            _term("NCBIGene:4137", "MAPT", "MAPT", "gene", tax_id="9606"),
+            _term("NCBIGene:4137", "MAPT", "TAU", "gene", tax_id="9606"),
+            _term("NCBIGene:10971", "YWHAQ", "14-3-3 protein tau", "gene", tax_id="9606"),  # fuzzy's nearest
+            _term("NCBIGene:2475", "MTOR", "mTOR", "gene", tax_id="9606"),
+            _term("NCBIGene:207", "AKT1", "AKT", "gene", tax_id="9606"),
+        ],
+        ONTOLOGY_TERMS,
+    )
+    mentions = {"tau": "Tau protein", "gene": "mTOR gene", "p": "p-mTOR", "pAKT": "pAKT", "kinase": "AKT kinase"}
+    rows = [(e, e, "body", 0, len(m), m, "gene", 0.9, "m", "h", "r") for e, m in mentions.items()]
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, _cfg(batch_entities)).collect()
+    assert sorted((r["entity_id"], r["concept_id"]) for r in links if r["strategy"] == "variant") == [
+        ("gene", "NCBIGene:2475"),
+        ("p", "NCBIGene:2475"),
+        ("pAKT", "NCBIGene:207"),
+        ("tau", "NCBIGene:4137"),
+    ]  # not "AKT kinase": a kinase of something is not that something
+    assert [r["concept_id"] for r in links if r["entity_id"] == "tau"] == ["NCBIGene:4137"]  # not YWHAQ, fuzzy's
+
+
 def test_genes_only_a_curation_names_keep_to_papers_on_their_species(spark: SparkSession, batch_entities: int) -> None:
     """A train split's rat gene (``species_from_documents``) is a rat paper's link, and a human paper's "mTOR"
     is looked up again among human genes; a species whose genes only curations give comes after the symbols."""

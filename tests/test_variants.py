@@ -177,3 +177,27 @@ def test_a_receptor_named_by_its_ligand_s_symbol_is_looked_up_as_the_nomenclatur
 def test_a_receptor_named_in_words_has_no_symbol_form() -> None:
     assert variant_keys("glucocorticoid receptor", "gene") == []
     assert normalise("FGFR2", "gene") in variant_keys("FGF receptors 2 and 4", "gene")  # each conjunct
+
+
+@pytest.mark.parametrize(
+    ("mention", "gene"),
+    [
+        ("Tau protein", "TAU"),  # the head noun of a gene's product
+        ("mTOR gene", "mTOR"),
+        ("Glucagon mRNA", "glucagon"),
+        ("BRCA1 transcripts", "BRCA1"),
+        ("p-mTOR", "mTOR"),  # phosphorylated forms: BioRED links pAKT to AKT1
+        ("pAKT", "AKT"),
+        ("phospho-S6", "S6"),
+        ("phosphorylated ERK", "ERK"),
+    ],
+)
+def test_a_gene_s_product_or_phosphorylated_form_is_looked_up_by_the_gene(mention: str, gene: str) -> None:
+    assert normalise(gene, "gene") in variant_keys(mention, "gene")
+    assert normalise(gene, "disease") not in variant_keys(mention, "disease")  # genes only
+
+
+@pytest.mark.parametrize("mention", ["AMP kinase", "S6 kinase", "heat shock protein", "P-selectin", "p53", "pH"])
+def test_a_kinase_of_a_gene_or_a_name_with_a_p_is_not_the_gene(mention: str) -> None:
+    words = {normalise(word, "gene") for word in mention.replace("-", " ").split()}
+    assert not words & set(variant_keys(mention, "gene"))

@@ -36,11 +36,17 @@ back to fuzzy matching:
    after its strain or model (``nude mice``, ``Wistar rats``): the last word;
 8. **a receptor named by its ligand's symbol** (genes) -- ``FGF receptor 4`` -> ``FGFR4``, ``D2 receptor`` ->
    ``D2R``, ``H3-receptor`` -> ``H3R``, ``IL-6 receptor`` -> ``IL-6R``: how gene nomenclatures write them, where
-   the word before ``receptor`` has a capital or a digit (``glucocorticoid receptor`` is a name already).
+   the word before ``receptor`` has a capital or a digit (``glucocorticoid receptor`` is a name already);
+9. **the gene itself, not its product or state** (genes) -- ``Tau protein`` -> ``Tau``, ``mTOR gene``,
+   ``Glucagon mRNA``, ``p-mTOR``, ``pAKT``, ``phospho-S6`` -> ``S6``: the head noun ``protein``, ``gene``,
+   ``mRNA`` or ``transcript`` after a one-word name, and a phosphorylation prefix. BioRED links ``pAKT`` to AKT1;
+   its spans leave the head noun out, but the model's spans on printed text often keep it, and those went to
+   fuzzy matches (``Tau protein`` -> YWHAQ, *14-3-3 protein tau*) or to nothing. Not ``kinase``: ``AMP kinase``,
+   ``S6 kinase`` and ``ERK kinase`` are kinases *of* AMP, S6 and ERK, not those.
 
-Rules 2-6 and 8 are tried on the mention and on the coordination's conjuncts. The keys are matching keys,
-never display text, and only ever used for misses, so a rule may over-generate: a key that names no
-synonym costs one failed join row.
+Rules 2-6 and 8 are tried on the mention and on the coordination's conjuncts, rule 9 on the mention. The keys
+are matching keys, never display text, and only ever used for misses, so a rule may over-generate: a key that
+names no synonym costs one failed join row.
 
 Example:
     >>> variant_keys("breast and ovarian cancers", "disease")[:4]
@@ -61,6 +67,10 @@ _TRAILING_NUMBER = re.compile(r"(?P<stem>.*?)\d+")
 _PARENTHESES = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
 #: a number or charge in parentheses right after a letter: ``H(3)``, ``alpha(2)``, ``Ca(2+)``
 _SUBSCRIPT = re.compile(r"(?<=[A-Za-z])\((\d+[+-]?)\)")
+#: a phosphorylation prefix of a gene name (rule 9): ``p-mTOR``, ``phospho-S6``, ``phosphorylated ERK``, ``pAKT``
+_PHOSPHO = re.compile(r"^(?:(?i:phospho(?:rylated)?)[\s-]*|p-)(?P<name>\S.*)$|^p(?P<symbol>[A-Z][A-Za-z0-9-]+)$")
+#: what a gene's name is followed by for its product (rule 9), lower-cased
+_GENE_HEADS = frozenset({"protein", "proteins", "gene", "genes", "mrna", "mrnas", "transcript", "transcripts"})
 #: "<symbol> receptor(s) [number]" (rule 8): the symbol has a capital or a digit
 _SYMBOL_RECEPTOR = re.compile(r"(?P<symbol>\S*[A-Z0-9]\S*?)[\s-]+(?i:receptors?)(?:[\s-]*(?P<number>\d+[A-Za-z]?))?")
 _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
@@ -196,6 +206,25 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
     return keys
 
 
+def gene_cores(text: str) -> list[str]:
+    """The gene a mention names by its product, form or phosphorylation (rule 9): ``[]`` when it names none.
+
+    Example:
+        >>> gene_cores("Tau protein"), gene_cores("p-mTOR"), gene_cores("pAKT"), gene_cores("phospho-Akt protein")
+        (['Tau'], ['mTOR'], ['AKT'], ['Akt protein', 'Akt'])
+        >>> gene_cores("AMP kinase"), gene_cores("heat shock protein"), gene_cores("p53"), gene_cores("P-selectin")
+        ([], [], [], [])
+    """
+    cores = []
+    if phospho := _PHOSPHO.match(text.strip()):
+        text = phospho["name"] or phospho["symbol"]
+        cores.append(text)
+    words = text.split()
+    if len(words) == 2 and words[1].lower() in _GENE_HEADS:
+        cores.append(words[0])
+    return cores
+
+
 def _species_heads(text: str) -> list[str]:
     """The species name a strain or an authority follows (rule 7).
 
@@ -225,4 +254,6 @@ def variant_keys(text: str, entity_class: str) -> list[str]:
     keys = [k for part in conjuncts(text) for k in _rewrites(part, entity_class)] + _rewrites(text, entity_class)
     if entity_class == "species":
         keys += [normalise(head, entity_class) for head in _species_heads(text)]
+    if entity_class == "gene":
+        keys += [k for core in gene_cores(text) for k in _rewrites(core, entity_class)]
     return [k for k in dict.fromkeys(keys) if k and k != own]
