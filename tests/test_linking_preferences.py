@@ -89,6 +89,22 @@ def test_a_gene_of_unknown_type_and_pseudogenes_alone_are_left_alone() -> None:
     assert preferred([TEK_PS, other_ps], GENERIC) == ["NCBIGene:111257", "NCBIGene:5"]  # all pseudogenes: all stay
 
 
+def test_a_readthrough_or_antisense_rna_loses_to_the_gene_it_is_named_after() -> None:
+    ins = Concept("NCBIGene:3630", label="INS", type_of_gene="protein-coding")
+    readthrough = Concept("NCBIGene:723961", label="INS-IGF2", type_of_gene="protein-coding")  # also "insulin"
+    assert preferred([ins, readthrough], GENERIC) == ["NCBIGene:3630"]
+    hoxa10 = Concept("NCBIGene:3206", label="HOXA10", type_of_gene="protein-coding")
+    antisense = Concept("NCBIGene:100874363", label="HOXA10-AS", type_of_gene="ncRNA")
+    assert preferred([antisense, hoxa10], GENERIC) == ["NCBIGene:3206"]
+    assert preferred([readthrough], GENERIC) == ["NCBIGene:723961"]  # alone, it stays
+    igf2 = Concept("NCBIGene:3481", label="IGF2", type_of_gene="protein-coding")
+    assert preferred([readthrough, igf2, ins], GENERIC) == ["NCBIGene:3481", "NCBIGene:3630"]  # both its genes
+    hla = Concept("NCBIGene:3105", label="HLA-A", type_of_gene="protein-coding")  # a hyphen of its own name
+    assert preferred([hla, hoxa10], GENERIC) == ["NCBIGene:3105", "NCBIGene:3206"]
+    untyped = Concept("NCBIGene:3630", label="INS")  # a curation's concept: no type, so no rule
+    assert preferred([untyped, readthrough], GENERIC) == ["NCBIGene:3630", "NCBIGene:723961"]
+
+
 def test_metadata_keys_of_ontology_terms_are_read_as_the_parser_writes_them() -> None:
     taxon = from_metadata("NCBITaxon:32281", {"rank": "species_group", "parents": "NCBITaxon:7215|NCBITaxon:1"})
     assert taxon.rank == "species group" and taxon.parents == ("NCBITaxon:7215", "NCBITaxon:1")

@@ -620,6 +620,22 @@ def test_a_gene_named_by_its_product_or_phosphorylation_links_it(spark: SparkSes
     assert [r["concept_id"] for r in links if r["entity_id"] == "tau"] == ["NCBIGene:4137"]  # not YWHAQ, fuzzy's
 
 
+def test_insulin_links_the_gene_not_a_readthrough_listing_its_name(spark: SparkSession, batch_entities: int) -> None:
+    coding = {"tax_id": "9606", "type_of_gene": "protein-coding"}
+    terms = spark.createDataFrame(
+        [
+            _term("NCBIGene:3630", "INS", "INS", "gene", **coding),
+            _term("NCBIGene:3630", "INS", "insulin", "gene", **coding),
+            _term("NCBIGene:723961", "INS-IGF2", "INS-IGF2", "gene", **coding),
+            _term("NCBIGene:723961", "INS-IGF2", "insulin", "gene", **coding),  # one of its other designations
+        ],
+        ONTOLOGY_TERMS,
+    )
+    rows = [("e", "d", "body", 0, 7, "insulin", "gene", 0.9, "m", "h", "r")]
+    links = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, _cfg(batch_entities)).collect()
+    assert [(r["concept_id"], r["ambiguous"]) for r in links] == [("NCBIGene:3630", False)]
+
+
 def test_genes_only_a_curation_names_keep_to_papers_on_their_species(spark: SparkSession, batch_entities: int) -> None:
     """A train split's rat gene (``species_from_documents``) is a rat paper's link, and a human paper's "mTOR"
     is looked up again among human genes; a species whose genes only curations give comes after the symbols."""

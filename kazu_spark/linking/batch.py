@@ -425,13 +425,14 @@ def _prefer_specific(
 ) -> pd.DataFrame:
     """Each entity's candidates narrowed to the most specific (``_prefer_specific`` of the Spark path).
 
-    Only the rows of concepts with a rank, parents, a place in ``generic`` or a pseudogene's ``type_of_gene``
-    are grouped into facts: the rules cannot tell the others apart (a gene's other types only beat a
-    pseudogene), so an entity whose candidates are all such keeps them all, ambiguous (most ambiguous gene
-    symbols), without its rows being grouped or the rules called."""
+    Only the rows of concepts with a rank, parents, a place in ``generic``, a pseudogene's ``type_of_gene`` or
+    a gene's hyphenated symbol (a readthrough's) are grouped into facts: the rules cannot tell the others apart
+    (a gene's other types only beat a pseudogene), so an entity whose candidates are all such keeps them all,
+    ambiguous (most ambiguous gene symbols), without its rows being grouped or the rules called."""
     rows = terms[terms["concept_id"].isin(set(links["concept_id"]))]
     pseudo = rows["type_of_gene"].isin({t for t in rows["type_of_gene"].dropna().unique() if is_pseudogene(t)})
-    with_facts = rows["rank"].notna() | rows["parents"].notna() | rows["concept_id"].isin(generic) | pseudo
+    joined = rows["type_of_gene"].notna() & rows["default_label"].str.contains("-", regex=False, na=False)
+    with_facts = rows["rank"].notna() | rows["parents"].notna() | rows["concept_id"].isin(generic) | pseudo | joined
     ruled = set(rows.loc[with_facts, "concept_id"])  # concepts the rules may tell from others
     linked = _concept_facts(rows[rows["concept_id"].isin(ruled)])
     broad = {(f.concept_id, f.source) for f in linked.itertuples(index=False) if is_broad(_concept(f), generic)}

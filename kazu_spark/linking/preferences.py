@@ -1,4 +1,5 @@
-"""Prefer the specific concept: a species over its genus, a named concept over a catch-all, a gene over a pseudogene.
+"""Prefer the specific concept: a species over its genus, a named concept over a catch-all, a gene over a pseudogene
+or a readthrough.
 
 One mention's candidates may name one thing at different depths. ``humans`` is the NCBI Taxonomy common
 name of the genus *Homo* (NCBITaxon:9605) and, singular, ``human`` that of *Homo sapiens* (9606);
@@ -18,7 +19,11 @@ specific concept, so of a mention's candidates, in order:
    ``clade``) are left alone;
 4. a **pseudogene** (metadata ``type_of_gene`` ``pseudo``, as NCBI Gene's ``gene_info`` gives it) loses to
    any candidate whose ``type_of_gene`` is known and another (``protein-coding``, ``ncRNA``, ...). A
-   candidate without the fact (or NCBI's ``unknown``) is left alone; pseudogenes alone all stay.
+   candidate without the fact (or NCBI's ``unknown``) is left alone; pseudogenes alone all stay;
+5. a gene whose symbol joins **another candidate's symbol** to more with a hyphen loses to it: a readthrough
+   (``INS-IGF2`` beside ``INS``: NCBI lists ``insulin`` among the readthrough's names, so every ``insulin`` linked
+   both) or an antisense RNA (``HOXA10-AS`` beside ``HOXA10``). Genes only (a known ``type_of_gene``), symbols
+   compared case aside.
 
 Candidates without metadata (older ``ontology_terms``) are judged by rule 1 only.
 
@@ -34,6 +39,9 @@ Example:
     >>> tek = Concept("NCBIGene:21687", label="Tek", type_of_gene="protein-coding")
     >>> preferred([tek, Concept("NCBIGene:100041286", label="Tek-ps", type_of_gene="pseudo")], generic=set())
     ['NCBIGene:21687']
+    >>> ins = Concept("NCBIGene:3630", label="INS", type_of_gene="protein-coding")
+    >>> preferred([ins, Concept("NCBIGene:723961", label="INS-IGF2", type_of_gene="protein-coding")], generic=set())
+    ['NCBIGene:3630']
 """
 
 from __future__ import annotations
@@ -138,6 +146,22 @@ def is_pseudogene(type_of_gene: str | float | None) -> bool:
     return gene_type(type_of_gene) == PSEUDOGENE
 
 
+def joins_a_symbol(candidate: Concept, symbols: Collection[str]) -> bool:
+    """True when ``candidate`` is a gene (its ``type_of_gene`` known) whose symbol joins one of ``symbols``
+    (upper case) to more with a hyphen: a readthrough or an antisense RNA of that gene (rule 5).
+
+    Example:
+        >>> readthrough = Concept("NCBIGene:723961", label="INS-IGF2", type_of_gene="protein-coding")
+        >>> joins_a_symbol(readthrough, {"INS"}), joins_a_symbol(readthrough, {"TH"})
+        (True, False)
+        >>> joins_a_symbol(Concept("NCBITaxon:1", label="Escherichia coli O157-H7"), {"ESCHERICHIA COLI O157"})
+        False
+    """
+    label = (candidate.label or "").upper()
+    parts = label.split("-")
+    return candidate.type_of_gene is not None and len(parts) > 1 and any(p != label and p in symbols for p in parts)
+
+
 def _name(candidate: Concept) -> str:
     """The taxon's name without NCBI's ``<...>`` disambiguator: ``Drosophila <flies,genus>`` -> ``Drosophila``."""
     return (candidate.label or "").split(" <")[0].strip()
@@ -197,6 +221,8 @@ def preferred(candidates: Iterable[Concept], generic: Collection[str]) -> list[s
         kept = [c for c in kept if not _above_species(c)]
     if any(c.type_of_gene is not None and not is_pseudogene(c.type_of_gene) for c in kept):
         kept = [c for c in kept if not is_pseudogene(c.type_of_gene)]
+    symbols = {c.label.upper() for c in kept if c.type_of_gene is not None and c.label}
+    kept = [c for c in kept if not joins_a_symbol(c, symbols)] or kept
     return sorted(c.concept_id for c in kept)
 
 

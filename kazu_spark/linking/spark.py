@@ -37,10 +37,10 @@ disease (COPD)`` tagged as a disease gets no disease link; fixing classes belong
 
 **Preferences** (``linking.prefer_specific``): of a mention's candidates the most specific are kept
 (:mod:`kazu_spark.linking.preferences`): a species over its genus or an ``is_a`` parent, by the terms'
-metadata ``rank`` and ``parents``, a gene over a pseudogene (metadata ``type_of_gene``), and anything over a
-concept of ``linking.generic_concepts``. A mention with a generic or higher-rank candidate is also looked up
-by its normalised name in the same sources (the cascade stopped at its first match: the exact ``humans``
-names the genus *Homo* only, the normalised ``human`` also *Homo sapiens*); such a candidate is kept only
+metadata ``rank`` and ``parents``, a gene over a pseudogene or a readthrough (metadata ``type_of_gene``), and
+anything over a concept of ``linking.generic_concepts``. A mention with a generic or higher-rank candidate is
+also looked up by its normalised name in the same sources (the cascade stopped at its first match: the exact
+``humans`` names the genus *Homo* only, the normalised ``human`` also *Homo sapiens*); such a candidate is kept only
 when it beats every one the cascade found.
 A link to a generic concept that is left is flagged ``generic``.
 
