@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kazu_spark.linking.normalise import normalise
-from kazu_spark.linking.variants import conjuncts, variant_keys
+from kazu_spark.linking.variants import conjuncts, gene_cores, variant_keys
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,10 @@ def test_a_gene_s_product_or_phosphorylated_form_is_looked_up_by_the_gene(mentio
     assert normalise(gene, "disease") not in variant_keys(mention, "disease")  # genes only
 
 
-@pytest.mark.parametrize("mention", ["AMP kinase", "S6 kinase", "heat shock protein", "P-selectin", "p53", "pH"])
+@pytest.mark.parametrize(
+    "mention", ["AMP kinase", "S6 kinase", "heat shock protein", "P-selectin", "p53", "pH", "phospholipase C"]
+)
 def test_a_kinase_of_a_gene_or_a_name_with_a_p_is_not_the_gene(mention: str) -> None:
+    assert gene_cores(mention) == []
     words = {normalise(word, "gene") for word in mention.replace("-", " ").split()}
     assert not words & set(variant_keys(mention, "gene"))

@@ -67,8 +67,9 @@ _TRAILING_NUMBER = re.compile(r"(?P<stem>.*?)\d+")
 _PARENTHESES = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
 #: a number or charge in parentheses right after a letter: ``H(3)``, ``alpha(2)``, ``Ca(2+)``
 _SUBSCRIPT = re.compile(r"(?<=[A-Za-z])\((\d+[+-]?)\)")
-#: a phosphorylation prefix of a gene name (rule 9): ``p-mTOR``, ``phospho-S6``, ``phosphorylated ERK``, ``pAKT``
-_PHOSPHO = re.compile(r"^(?:(?i:phospho(?:rylated)?)[\s-]*|p-)(?P<name>\S.*)$|^p(?P<symbol>[A-Z][A-Za-z0-9-]+)$")
+#: a phosphorylation prefix of a gene name (rule 9): ``p-mTOR``, ``phospho-S6``, ``phosphorylated ERK``, ``pAKT``;
+#: ``phospho`` only as a word of its own (``phospholipase C`` is a name)
+_PHOSPHO = re.compile(r"^(?:(?i:phospho(?:rylated)?)[\s-]+|p-)(?P<name>\S.*)$|^p(?P<symbol>[A-Z][A-Za-z0-9-]+)$")
 #: what a gene's name is followed by for its product (rule 9), lower-cased
 _GENE_HEADS = frozenset({"protein", "proteins", "gene", "genes", "mrna", "mrnas", "transcript", "transcripts"})
 #: "<symbol> receptor(s) [number]" (rule 8): the symbol has a capital or a digit
