@@ -36,6 +36,7 @@ from kazu_spark.ontologies.sources import (
     BUNDLED_CURATIONS,
     DRUG_NAMES,
     HUMAN_NOUNS,
+    SPECIES_ADJECTIVES,
     curation_sources,
     default_sources,
 )
@@ -420,7 +421,7 @@ def test_bundled_subsets_parse() -> None:
     for source in sources:
         assert all(Path(path).is_file() for path in source.files())
         concepts = {row["concept_id"] for row in parse_source(source, sources=sources)}
-        curation = source.path == HUMAN_NOUNS or source.format == "pubtator"
+        curation = source.path in (HUMAN_NOUNS, SPECIES_ADJECTIVES) or source.format == "pubtator"
         assert len(concepts) >= (1 if curation else 300), source.name
 
 
@@ -430,6 +431,16 @@ def test_the_nouns_papers_name_people_by_are_homo_sapiens() -> None:
     assert {r["concept_id"] for r in rows} == {"NCBITaxon:9606"} and {r["entity_class"] for r in rows} == {"species"}
     synonyms = {r["synonym"] for r in rows}
     assert {"patients", "women", "children", "participants"} <= synonyms
+
+
+def test_the_adjectives_papers_name_a_species_by_link_that_species() -> None:
+    (adjectives,) = [s for s in load_config().linking.ontologies if s.path == SPECIES_ADJECTIVES]
+    rows = list(terms_rows(adjectives))
+    assert {r["entity_class"] for r in rows} == {"species"}
+    by_synonym = {r["synonym"]: r["concept_id"] for r in rows}
+    assert by_synonym["murine"] == "NCBITaxon:10090"  # as BioRED links it
+    assert by_synonym["bovine"] == "NCBITaxon:9913" and by_synonym["canine"] == "NCBITaxon:9615"
+    assert {r["normalised_synonym"] for r in rows if r["synonym"] == "murine"} == {normalise("Murine", "species")}
 
 
 def test_resolve_path() -> None:

@@ -11,6 +11,9 @@ from kazu_spark.config import ColumnMapping, OntologySource
 #: the nouns papers name people by (patients, women, children, ...) as synonyms of *Homo sapiens*, as BioRED
 #: and PubTator link them; a ``tsv`` source bundled with the package
 HUMAN_NOUNS = "pkg://kazu_spark/resources/curations/human_nouns.tsv"
+#: the adjectives papers name a species by (murine, bovine, canine, ...), which NCBI Taxonomy does not list: BioRED
+#: links ``murine`` to *Mus musculus*; a ``tsv`` source bundled with the package
+SPECIES_ADJECTIVES = "pkg://kazu_spark/resources/curations/species_adjectives.tsv"
 #: the drug dictionary the ``drug-named-entity-recognition`` package ships (a dependency): generic, brand and MeSH
 #: entry-term names of drugs, which MeSH's descriptor table lacks (``rapamycin``, ``dilevalol``, ``DMSO``)
 DRUG_NAMES = "pkg://drug_named_entity_recognition/drug_ner_dictionary.pkl.bz2"
@@ -21,7 +24,8 @@ def default_sources(root: str) -> list[OntologySource]:
     under ``root``: the shared data folder, or ``pkg://kazu_spark/resources/ontologies`` for the subsets.
 
     Species are NCBI Taxonomy's taxa, whose binomials are also looked up abbreviated (``M. bovis``) at tier 2,
-    and the nouns papers name people by (``patients``, ``women``: ``HUMAN_NOUNS``) as *Homo sapiens*.
+    the nouns papers name people by (``patients``, ``women``: ``HUMAN_NOUNS``) as *Homo sapiens*, and the adjectives
+    they name a species by (``murine``: ``SPECIES_ADJECTIVES``).
     Genes are NCBI Gene's human and mouse genes (``NCBIGene:<GeneID>``, the ids BioRED and PubTator use; a
     mention takes its document's species, ``linking.gene_species``); HGNC's aliases and previous symbols become
     the human genes' synonyms through the HGNC id each lists (``xref_target``). Drugs are MeSH's chemical
@@ -32,7 +36,7 @@ def default_sources(root: str) -> list[OntologySource]:
         >>> [s.name for s in default_sources("/data")][:5]
         ['MEDIC', 'CL', 'NCBITaxon', 'NCBITaxon-abbreviated', 'human-nouns']
         >>> [s.name for s in default_sources("/data")][5:]
-        ['NCBIGene', 'NCBIGene-mouse', 'HGNC-NCBIGene', 'MeSH', 'drug-names']
+        ['species-adjectives', 'NCBIGene', 'NCBIGene-mouse', 'HGNC-NCBIGene', 'MeSH', 'drug-names']
         >>> default_sources("/data")[-2].tree_numbers_path
         '/data/mesh-2015-tree-numbers.tsv.gz'
     """
@@ -58,12 +62,15 @@ def default_sources(root: str) -> list[OntologySource]:
             abbreviate_binomials=True,
             tier=2,
         ),
-        OntologySource(  # bundled with the package whatever the root: a curation, not an ontology file
-            name="human-nouns",
-            format="tsv",
-            entity_class="species",
-            path=HUMAN_NOUNS,
-            columns=ColumnMapping(id="id", label="label", synonyms=["synonyms"], separator="|"),
+        *(  # bundled with the package whatever the root: curations, not ontology files
+            OntologySource(
+                name=name,
+                format="tsv",
+                entity_class="species",
+                path=path,
+                columns=ColumnMapping(id="id", label="label", synonyms=["synonyms"], separator="|"),
+            )
+            for name, path in (("human-nouns", HUMAN_NOUNS), ("species-adjectives", SPECIES_ADJECTIVES))
         ),
         OntologySource(
             name="NCBIGene", format="gene_info", entity_class="gene", path=f"{root}/Homo_sapiens.gene_info.gz"
