@@ -204,3 +204,57 @@ def test_a_kinase_of_a_gene_or_a_name_with_a_p_is_not_the_gene(mention: str) -> 
     assert gene_cores(mention) == []
     words = {normalise(word, "gene") for word in mention.replace("-", " ").split()}
     assert not words & set(variant_keys(mention, "gene"))
+
+
+@pytest.mark.parametrize(
+    ("mention", "synonym"),
+    [
+        ("adenovirus disease", "Adenovirus Infections"),  # MeSH files a pathogen's disease as its infection
+        ("cytomegalovirus (CMV) disease", "Cytomegalovirus Infection"),
+        ("meningococcal disease", "Meningococcal Infections"),
+    ],
+)
+def test_a_pathogen_s_disease_is_looked_up_as_its_infection(mention: str, synonym: str) -> None:
+    assert normalise(synonym, "disease") in variant_keys(mention, "disease")
+
+
+def test_a_disease_that_is_no_pathogen_s_keeps_its_head_noun() -> None:
+    assert not any(
+        "infection" in key for key in variant_keys("Lyme disease", "disease") + variant_keys("heart disease", "disease")
+    )
+    assert variant_keys("adenovirus disease", "gene") == []  # diseases only
+
+
+@pytest.mark.parametrize(
+    ("mention", "synonym"),
+    [
+        ("myocardial hypertrophy", "Cardiac Hypertrophy"),  # an organ's adjective for the organ's noun
+        ("decreased renal function", "decreased kidney function"),
+        ("renal and hepatic failure", "Liver Failure"),  # in each conjunct
+        ("renal involvement", "Kidney Disease"),  # a vague head noun: the organ's disease
+        ("cerebral lesions", "Brain Disease"),
+        ("muscle damage", "Muscle Disorder"),
+        ("skin lesion", "Skin Disease"),
+    ],
+)
+def test_an_organ_s_adjective_or_vague_pathology_is_looked_up_by_the_organ(mention: str, synonym: str) -> None:
+    assert normalise(synonym, "disease") in variant_keys(mention, "disease")
+
+
+def test_only_two_word_vague_pathologies_become_the_organ_s_disease() -> None:
+    assert not any("disease" in key for key in variant_keys("white matter lesions", "disease"))
+    assert not any("disease" in key for key in variant_keys("renal tubular damage", "disease"))
+    assert variant_keys("renal involvement", "gene") == []  # diseases only
+
+
+@pytest.mark.parametrize(
+    ("mention", "symbol"),
+    [("miRNA-193a", "MIR193A"), ("hsa-miR-21-5p", "MIR21"), ("microRNA-483-3p", "MIR483"), ("miRNA21", "MIR21")],
+)
+def test_a_microrna_is_looked_up_by_its_gene_s_symbol(mention: str, symbol: str) -> None:
+    assert normalise(symbol, "gene") in variant_keys(mention, "gene")
+    assert normalise(symbol, "disease") not in variant_keys(mention, "disease")  # genes only
+
+
+def test_a_word_starting_like_a_microrna_is_none() -> None:
+    assert variant_keys("miRNAs", "gene") == [] and variant_keys("MIRO1", "gene") == []

@@ -44,9 +44,24 @@ back to fuzzy matching:
    fuzzy matches (``Tau protein`` -> YWHAQ, *14-3-3 protein tau*) or to nothing. Not ``kinase``: ``AMP kinase``,
    ``S6 kinase`` and ``ERK kinase`` are kinases *of* AMP, S6 and ERK, not those.
 
-Rules 2-6 and 8 are tried on the mention and on the coordination's conjuncts, rule 9 on the mention. The keys
-are matching keys, never display text, and only ever used for misses, so a rule may over-generate: a key that
-names no synonym costs one failed join row.
+10. **a pathogen's disease is its infection** (diseases) -- ``adenovirus disease`` -> ``adenovirus infection``,
+    ``meningococcal disease`` -> ``meningococcal infection``: MeSH files them as ``<pathogen> Infections`` and
+    lists no "disease" synonym; only after a word that ends like a pathogen's name (``_PATHOGEN_ENDINGS``);
+11. **an organ's adjective for the organ** (diseases) -- ``myocardial hypertrophy`` -> ``cardiac hypertrophy``,
+    ``renal insufficiency`` -> ``kidney insufficiency``, ``hepatic steatosis`` -> ``liver steatosis``: MeSH's
+    synonyms name an organ one way or the other, one word swapped at a time (``_ORGAN_WORDS``).
+12. **an organ's damage is its disease** (diseases) -- ``renal involvement`` -> ``renal disease`` (and by rule 11
+    ``kidney disease``), ``muscle damage`` -> ``muscle disorder``, ``cerebral lesions`` -> ``brain disease``: a
+    word and a noun that names no pathology of its own (``_VAGUE_HEADS``), which MeSH files under the organ's
+    ``Diseases``; two-word mentions only, so ``DNA damage`` finds no key.
+
+13. **a microRNA by its gene's symbol** (genes) -- ``miRNA-193a``, ``hsa-miR-21-5p``, ``microRNA-483-3p`` ->
+    ``mir-193a``, ``mir-21``, ``mir-483``: NCBI Gene lists a microRNA gene as ``MIR21`` with a few aliases, while
+    papers name it with a species prefix, the word spelt out, or the mature strand (``-3p``, ``-5p``).
+
+Rules 2-6, 8 and 10-12 are tried on the mention and on the coordination's conjuncts, rules 9 and 13 on the
+mention. The keys are matching keys, never display text, and only ever used for misses, so a rule may
+over-generate: a key that names no synonym costs one failed join row.
 
 Example:
     >>> variant_keys("breast and ovarian cancers", "disease")[:4]
@@ -72,6 +87,8 @@ _SUBSCRIPT = re.compile(r"(?<=[A-Za-z])\((\d+[+-]?)\)")
 _PHOSPHO = re.compile(r"^(?:(?i:phospho(?:rylated)?)[\s-]+|p-)(?P<name>\S.*)$|^p(?P<symbol>[A-Z][A-Za-z0-9-]+)$")
 #: what a gene's name is followed by for its product (rule 9), lower-cased
 _GENE_HEADS = frozenset({"protein", "proteins", "gene", "genes", "mrna", "mrnas", "transcript", "transcripts"})
+#: a microRNA (rule 13): a species prefix, the word in any spelling, its number, a mature strand
+_MICRO_RNA = re.compile(r"^(?:[a-z]{3}-)?(?i:mirna|microrna|mir)[\s-]?(?P<name>\d+[a-z]?(?:-\d)?)(?:-[35]p)?$")
 #: "<symbol> receptor(s) [number]" (rule 8): the symbol has a capital or a digit
 _SYMBOL_RECEPTOR = re.compile(r"(?P<symbol>\S*[A-Z0-9]\S*?)[\s-]+(?i:receptors?)(?:[\s-]*(?P<number>\d+[A-Za-z]?))?")
 _OF = re.compile(r"^(?P<head>.+?) of (?:the )?(?P<tail>.+)$")
@@ -104,6 +121,22 @@ _DISEASE_PREFIX = re.compile(r"^(?:(?:stage|grade) \S+|post transplant) (?=\S)")
 _NEOPLASM_NAMES = ("neoplasm", "cancer", "tumor")
 #: head nouns that name a neoplasm (rule 6), the last word of a normalised disease key
 _NEOPLASM_HEADS = (*_NEOPLASM_NAMES, "carcinoma", "malignancy", "neoplasia", "tumour")
+#: the last letters of a pathogen's name before "disease" (rule 10): a virus, or a coccus's adjective
+_PATHOGEN_ENDINGS = ("virus", "coccal")
+#: an organ's adjective -> the words MeSH's disease synonyms name the organ with (rule 11)
+_ORGAN_WORDS = {
+    "myocardial": ("cardiac", "heart"),
+    "cardiac": ("heart",),
+    "renal": ("kidney",),
+    "hepatic": ("liver",),
+    "pulmonary": ("lung",),
+    "cerebral": ("brain",),
+    "gastric": ("stomach",),
+    "ocular": ("eye",),
+    "cutaneous": ("skin",),
+}
+#: what follows an organ's word for a pathology it does not name (rule 12), a normalised key's last word
+_VAGUE_HEADS = frozenset({"damage", "lesion", "dysfunction", "abnormality", "impairment", "involvement"})
 #: a strain or isolate named after a species ("HIV-1 strain NL4-3")
 _STRAIN = re.compile(r"\s+(?:strains?|str\.|isolates?|substr\.)\s+.*$", re.IGNORECASE)
 #: a binomial (genus, or its initial, and a lower-case epithet) followed by more words
@@ -179,7 +212,7 @@ def conjuncts(text: str) -> list[str]:
 
 
 def _rewrites(text: str, entity_class: str) -> list[str]:
-    """Keys of one phrase under rules 2-6 (see the module doc), the phrase's own key first."""
+    """Keys of one phrase under rules 2-6, 8 and 10-12 (see the module doc), the phrase's own key first."""
     key = normalise(_PARENTHESES.sub("", text), entity_class)
     keys = [normalise(text, entity_class), normalise(_SUBSCRIPT.sub(r"\1", text), entity_class), key]
     if of := _OF.match(key):
@@ -191,6 +224,12 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
     disease = entity_class == "disease"
     if disease and len(words) > 1 and words[-1] in _NEOPLASM_HEADS:
         keys += [" ".join([*words[:-1], head]) for head in _NEOPLASM_NAMES if head != words[-1]]
+    if disease and len(words) > 1 and words[-1] in ("disease", "illness") and words[-2].endswith(_PATHOGEN_ENDINGS):
+        keys.append(" ".join([*words[:-1], "infection"]))
+    if disease and len(words) == 2 and words[-1] in _VAGUE_HEADS:
+        keys += [k for head in ("disease", "disorder") for k in _organ_keys(f"{words[0]} {head}")]
+    if disease and len(words) > 1:
+        keys += _organ_keys(key)
     rest = ""
     if len(words) > 1 and (words[0] in _QUALIFIERS or (disease and words[0] in _DISEASE_QUALIFIERS)):
         rest = " ".join(words[1:])
@@ -205,6 +244,20 @@ def _rewrites(text: str, entity_class: str) -> list[str]:
     if entity_class == "gene" and (receptor := _SYMBOL_RECEPTOR.fullmatch(text.strip())):
         keys.append(normalise(f"{receptor['symbol']}R{receptor['number'] or ''}", entity_class))
     return keys
+
+
+def _organ_keys(key: str) -> list[str]:
+    """``key`` and its keys with one organ adjective named by the organ (rule 11).
+
+    Example:
+        >>> _organ_keys("myocardial hypertrophy")
+        ['myocardial hypertrophy', 'cardiac hypertrophy', 'heart hypertrophy']
+    """
+    words = key.split()
+    swaps = [
+        " ".join([*words[:i], organ, *words[i + 1 :]]) for i, w in enumerate(words) for organ in _ORGAN_WORDS.get(w, ())
+    ]
+    return [key, *swaps]
 
 
 def gene_cores(text: str) -> list[str]:
@@ -257,4 +310,6 @@ def variant_keys(text: str, entity_class: str) -> list[str]:
         keys += [normalise(head, entity_class) for head in _species_heads(text)]
     if entity_class == "gene":
         keys += [k for core in gene_cores(text) for k in _rewrites(core, entity_class)]
+        if micro_rna := _MICRO_RNA.match(text.strip()):
+            keys.append(normalise(f"mir-{micro_rna['name']}", entity_class))
     return [k for k in dict.fromkeys(keys) if k and k != own]
