@@ -583,7 +583,7 @@ class LinkingConfig(_Strict):
 
 
 #: the autocast precision of a training run (see :mod:`kazu_spark.training.loop`)
-TrainingPrecision = Literal["fp32", "bf16"]
+TrainingPrecision = Literal["fp32", "bf16", "auto"]
 
 
 class TrainingRunConfig(_Strict):
@@ -598,7 +598,11 @@ class TrainingRunConfig(_Strict):
     )
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (none on biases and LayerNorm)")
     num_threads: int = Field(2, gt=0, description="torch CPU threads")
-    precision: TrainingPrecision = Field("fp32", description="autocast precision: fp32 or bf16 (CPU/CUDA)")
+    precision: TrainingPrecision = Field(
+        "fp32",
+        description="autocast precision: fp32, bf16 (CPU/CUDA) or auto (bf16 on CUDA and on CPUs with native bf16, "
+        "AMX or AVX-512 BF16; else fp32: emulated bf16 is far slower)",
+    )
     max_steps: int | None = Field(None, gt=0, description="stop after this many steps; None = epochs decide")
     time_budget_s: float | None = Field(
         None, gt=0, description="stop, fully annealed, after this many seconds (not reproducible step for step)"
@@ -611,7 +615,9 @@ class LinkerRunConfig(TrainingRunConfig):
 
     epochs: float = Field(1.0, gt=0, description="passes over the training pairs (fractional allowed)")
     batch_size: int = Field(128, gt=0, description="pairs per step, each of another concept (in-batch negatives)")
-    precision: TrainingPrecision = Field("bf16", description="autocast precision: fp32 or bf16 (CPU/CUDA)")
+    precision: TrainingPrecision = Field(
+        "auto", description="autocast precision: fp32, bf16 (CPU/CUDA) or auto (bf16 where it runs natively)"
+    )
     layers: int = Field(2, gt=0, le=6, description="encoder layers kept from the base MiniLM (speed: docs/linking.md)")
     max_length: int = Field(25, gt=2, description="sub-tokens per synonym or mention, [CLS]/[SEP] included")
     pairs_per_concept: int = Field(4, gt=0, description="(synonym, synonym) pairs drawn per concept and epoch")

@@ -11,7 +11,9 @@ from safetensors.torch import load_file, save_file
 
 from kazu_spark.cli.main import build_parser
 from kazu_spark.cli.train import load_training, training_settings
+from kazu_spark.config import load_config
 from kazu_spark.linking.encoder import SynonymEncoder
+from kazu_spark.runtime import precision
 from kazu_spark.training import linker
 from kazu_spark.training.linker import concept_batches, corpus_mentions, draw_pairs, train_linker
 from kazu_spark.training.loop import TrainingSettings
@@ -92,6 +94,16 @@ def test_tiny_run_saves_a_folder_synonym_encoder_loads(tmp_path, capfd, caplog):
     save_file({k: v for k, v in weights.items() if "layer.0.output" not in k}, tmp_path / "enc" / "model.safetensors")
     with pytest.raises(ValueError, match="do not fit config.json: missing .*layer.0.output"):
         SynonymEncoder.load(tmp_path / "enc", precision="fp32")  # not an encoder with a random layer
+
+
+@pytest.mark.parametrize(("native_bf16", "used"), [(False, "fp32"), (True, "bf16")])
+def test_auto_precision_trains_in_bf16_only_where_the_cpu_runs_it_natively(
+    tmp_path, monkeypatch, native_bf16: bool, used: str
+):
+    """On an AVX2-only CPU, bf16 autocast is emulated: the encoder trained some fifty times slower than in fp32."""
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: native_bf16)
+    assert TrainingSettings().precision == "fp32" and load_config().training.linker.precision == "auto"
+    assert _run(tmp_path / "enc", max_steps=1, precision="auto")["precision"] == used
 
 
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, monkeypatch):

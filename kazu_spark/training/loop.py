@@ -38,6 +38,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.optim.lr_scheduler import LambdaLR
 
 from kazu_spark.config import TrainingRunConfig
+from kazu_spark.runtime.precision import training_precision
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +86,10 @@ class TrainingSettings:
     ``max_steps`` steps or ``time_budget_s`` seconds: the learning rate ``lr`` warms up linearly over
     ``warmup_ratio`` of the run, then decays linearly to zero at whichever end comes first, so a run
     cut by the time budget still ends fully annealed. ``weight_decay``: AdamW's. ``seed`` seeds
-    sampling, shuffling and initialisation; ``num_threads``: torch CPU threads; ``precision``: "fp32"
-    or "bf16" (CPU/CUDA autocast). ``checkpoint_dir``, ``checkpoint_every``, ``resume``: resumable
-    checkpoints (see the module docstring); ``show_progress``: draw the rich progress bar with ETA.
+    sampling, shuffling and initialisation; ``num_threads``: torch CPU threads; ``precision``: "fp32",
+    "bf16" (CPU/CUDA autocast) or "auto" (:func:`~kazu_spark.runtime.precision.training_precision`).
+    ``checkpoint_dir``, ``checkpoint_every``, ``resume``: resumable checkpoints (see the module docstring);
+    ``show_progress``: draw the rich progress bar with ETA.
 
     Example:
         >>> run = TrainingSettings(epochs=2.0, max_steps=5)
@@ -142,7 +144,7 @@ class TrainingSettings:
         """The :func:`fit` settings of a run of ``total_steps`` steps on ``device``."""
         return LoopSettings(
             total_steps=total_steps, lr=self.lr, warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay,
-            precision=self.precision, device=device, time_budget_s=self.time_budget_s,
+            precision=training_precision(device, self.precision), device=device, time_budget_s=self.time_budget_s,
             checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every, resume=self.resume,
             show_progress=self.show_progress,
         )  # fmt: skip
@@ -154,7 +156,8 @@ class TrainingSettings:
 
 @dataclass(frozen=True)
 class LoopResult:
-    """Where the run ended: steps done, epochs started, seconds trained (resumed runs included), losses."""
+    """Where the run ended: steps done, epochs started, seconds trained (resumed runs included), losses, and the
+    autocast precision it ran at ("auto" resolved)."""
 
     step: int
     epochs: int
@@ -162,6 +165,7 @@ class LoopResult:
     first_loss: float
     last_loss: float
     resumed_from: int
+    precision: str = "fp32"
 
 
 def latest_checkpoint(checkpoint_dir: str | Path | None) -> Path | None:
@@ -296,4 +300,4 @@ def fit(
                     },
                 )
     seconds = round(offset_s + time.monotonic() - started, 1)
-    return LoopResult(step, epoch + 1, seconds, first_loss, last_loss, resumed_from)
+    return LoopResult(step, epoch + 1, seconds, first_loss, last_loss, resumed_from, settings.precision)

@@ -538,6 +538,7 @@ def loop_summary(done: LoopResult, total_steps: int, device: str) -> dict:
         "first_loss": done.first_loss,
         "final_loss": done.last_loss,
         "device": device,
+        "precision": done.precision,  # as the run resolved "auto"
     }
 
 
