@@ -277,6 +277,8 @@ def spelled_short_forms(mentions: pd.DataFrame) -> pd.DataFrame:
     records = []
     for (doc_id, entity_class), texts in sorted(texts_by_document(mentions).items()):
         acronyms = {text: match for text in texts if (match := _ACRONYM.fullmatch(text)) and _is_short_form(text)}
+        if not acronyms:
+            continue  # no acronym to explain: the other texts' last words are not needed
         longs = [(text, _last_word(text)) for text in sorted(texts.difference(acronyms))]
         for short, acronym in sorted(acronyms.items()):
             letters = short[: len(short) - len(acronym["plural"])]
