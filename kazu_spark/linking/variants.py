@@ -51,10 +51,10 @@ back to fuzzy matching:
     ``renal insufficiency`` -> ``kidney insufficiency``, ``hepatic steatosis`` -> ``liver steatosis``: MeSH's
     synonyms name an organ one way or the other, one word swapped at a time (``_ORGAN_WORDS``).
 12. **an organ's damage is its disease** (diseases) -- ``renal involvement`` -> ``renal disease`` (and by rule 11
-    ``kidney disease``), ``muscle damage`` -> ``muscle disorder``, ``cerebral lesions`` -> ``brain disease``: a
-    word and a noun that names no pathology of its own (``_VAGUE_HEADS``), which MeSH files under the organ's
-    ``Diseases``; two-word mentions only, so ``DNA damage`` finds no key.
-
+    ``kidney disease``), ``muscle damage`` -> ``muscle disorder``, ``cerebral lesions`` -> ``brain disease``,
+    ``cognitive dysfunction`` -> ``cognitive disorder``: an organ's or a faculty's word and a noun that names no
+    pathology of its own (``_VAGUE_HEADS``), which MeSH files under the organ's ``Diseases``; two-word mentions
+    only, and only where the key names a synonym, so ``DNA damage`` finds nothing;
 13. **a microRNA by its gene's symbol** (genes) -- ``miRNA-193a``, ``hsa-miR-21-5p``, ``microRNA-483-3p`` ->
     ``mir-193a``, ``mir-21``, ``mir-483``: NCBI Gene lists a microRNA gene as ``MIR21`` with a few aliases, while
     papers name it with a species prefix, the word spelt out, or the mature strand (``-3p``, ``-5p``).
