@@ -165,7 +165,7 @@ class LoopResult:
     first_loss: float
     last_loss: float
     resumed_from: int
-    precision: str = "fp32"
+    precision: str
 
 
 def latest_checkpoint(checkpoint_dir: str | Path | None) -> Path | None:
