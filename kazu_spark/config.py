@@ -533,10 +533,19 @@ class LinkingConfig(_Strict):
     bulk: Literal["tasks", "joins"] = Field(
         "tasks",
         description="how more than batch_entities entities are linked: 'tasks' runs the same pandas pass in Spark "
-        "tasks, on the documents partitioned about batch_entities entities each, with the terms table shipped once "
+        "tasks, on the documents partitioned about bulk_entities entities each, with the terms table shipped once "
         "to every Python worker (each holds it: about 0.6 KB a term row, some 550 MB for a million synonyms); "
         "'joins' runs the cascade as Spark joins over ontology_terms (no table in the workers). Spark Connect, "
         "batch_entities 0, a custom step or the embedding step always use joins",
+    )
+    bulk_entities: int = Field(
+        200_000,
+        ge=1,
+        description="about this many entities a Spark task of the bulk 'tasks' engine links in one pandas pass: each "
+        "pass also pays for the term rows its mentions reach, so larger partitions link faster per entity (a "
+        "million mentions on 2 cores: 13,000-14,300 mentions/s at 50,000 a partition, 17,400 at 167,000) and hold "
+        "more rows at once in the worker; the partition count is rounded up to a multiple of the task slots, so "
+        "every slot has a partition in each wave",
     )
     generic_concepts: dict[str, list[str]] = Field(
         default_factory=lambda: {class_: list(ids) for class_, ids in GENERIC_CONCEPTS.items()},

@@ -133,7 +133,7 @@ def test_a_class_matrix_keeps_its_name_until_its_own_terms_or_the_encoder_change
 
 
 #: ``linking.batch_entities`` of each engine: the Spark joins, the driver's pandas pass, and that pass in Spark
-#: tasks (``linking.bulk`` tasks) over partitions of about one entity
+#: tasks (``linking.bulk`` tasks) over partitions of about one entity (``linking.bulk_entities`` 1 too)
 ENGINES = {"spark-joins": 0, "pandas-driver": 50_000, "spark-tasks": 1}
 
 
@@ -176,6 +176,7 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(
         embedding=embedding,
         disambiguation={"enabled": False},
         batch_entities=batch_entities,
+        bulk_entities=max(batch_entities, 1),
     )
     links = {r["entity_id"]: r for r in link_entities(entities, terms, cfg).collect()}
     # "banana split" is below min_score; "hit" is HIT but for case, a symbol the string steps refused: no link;
@@ -229,7 +230,9 @@ def test_the_three_engines_link_by_embedding_alike(spark: SparkSession, tmp_path
     by_engine = {}
     for name, batch_entities in ENGINES.items():
         steps = ["exact", "normalised", "embedding"]
-        cfg = LinkingConfig(steps=steps, embedding=embedding, batch_entities=batch_entities)
+        cfg = LinkingConfig(
+            steps=steps, embedding=embedding, batch_entities=batch_entities, bulk_entities=max(batch_entities, 1)
+        )
         rows = link_entities(entities, terms, cfg, documents).collect()
         columns = [c for c in rows[0].asDict() if c != "score"]  # every column; the scores compared apart
         by_engine[name] = sorted((tuple(r[c] for c in columns), r["score"]) for r in rows)

@@ -33,8 +33,10 @@ def sample(spark: SparkSession) -> tuple[DataFrame, DataFrame, DataFrame]:
     return annotations.entities.cache(), annotations.documents.select("doc_id", "text").cache(), terms
 
 
-def _links(entities: DataFrame, terms: DataFrame, documents: DataFrame, batch_entities: int) -> pd.DataFrame:
-    cfg = load_config().linking.model_copy(update={"batch_entities": batch_entities})
+def _links(
+    entities: DataFrame, terms: DataFrame, documents: DataFrame, batch_entities: int, bulk_entities: int = 1
+) -> pd.DataFrame:
+    cfg = load_config().linking.model_copy(update={"batch_entities": batch_entities, "bulk_entities": bulk_entities})
     return _sorted(link_entities(entities, terms, cfg, documents))
 
 
@@ -48,7 +50,7 @@ def test_the_driver_pass_and_spark_tasks_link_exactly_as_the_spark_joins(sample)
     assert joins["generic"].any() and (joins["confidence_tier"] == "medium").any()
     pd.testing.assert_frame_equal(batch, joins, check_dtype=False)
     assert entities.count() > 600  # so the tasks engine below links several partitions
-    tasks = _links(entities, terms, documents, batch_entities=300)  # the pandas pass in Spark tasks, ~300 a partition
+    tasks = _links(entities, terms, documents, batch_entities=300, bulk_entities=300)  # Spark tasks, ~300 a partition
     pd.testing.assert_frame_equal(tasks, joins, check_dtype=False)
 
 

@@ -53,12 +53,14 @@ MENTIONS = {
 @pytest.fixture(scope="module", params=[0, 2000, 3], ids=["spark-joins", "pandas-batch", "spark-tasks"])
 def batch_entities(request: pytest.FixtureRequest) -> int:
     """``linking.batch_entities``: every linking test runs on the three engines (Spark joins; the driver's pandas
-    pass; the same pass in Spark tasks, ``linking.bulk`` tasks, over partitions of about 3 entities)."""
+    pass; the same pass in Spark tasks, ``linking.bulk`` tasks, over partitions of about 3 entities: ``_cfg``
+    sets ``linking.bulk_entities`` to the same)."""
     return request.param
 
 
 def _cfg(batch_entities: int, overrides: dict[str, str] | None = None) -> LinkingConfig:
-    return load_config(overrides=overrides).linking.model_copy(update={"batch_entities": batch_entities})
+    update = {"batch_entities": batch_entities, "bulk_entities": max(batch_entities, 1)}
+    return load_config(overrides=overrides).linking.model_copy(update=update)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +74,8 @@ def links(spark: SparkSession, terms: DataFrame, batch_entities: int) -> dict[st
         (entity_id, entity_id, "body", 0, len(mention), mention, entity_class, 0.9, "test", "hash", "run-0")
         for entity_id, (mention, entity_class) in MENTIONS.items()
     ]
-    result = link_entities(
-        spark.createDataFrame(rows, schema=ENTITIES), terms, LinkingConfig(batch_entities=batch_entities)
-    )
+    cfg = LinkingConfig(batch_entities=batch_entities, bulk_entities=max(batch_entities, 1))
+    result = link_entities(spark.createDataFrame(rows, schema=ENTITIES), terms, cfg)
     assert result.columns == [f for f in ENTITY_LINKS.fieldNames() if f != "run_id"]
     by_entity: dict[str, list[dict]] = {}
     for row in result.collect():

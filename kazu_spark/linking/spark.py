@@ -610,6 +610,18 @@ def _link_on_driver(
     return spark.createDataFrame(links, schema) if len(links) else spark.createDataFrame([], schema)
 
 
+def bulk_partitions(entities: int, per_partition: int, slots: int) -> int:
+    """The partitions of ``entities`` for the bulk 'tasks' engine: about ``per_partition`` entities each, their
+    count rounded up to a multiple of ``slots`` (the task slots), so no wave leaves a slot idle.
+
+    Example:
+        >>> bulk_partitions(1_000_000, 200_000, 2), bulk_partitions(60_000, 200_000, 16), bulk_partitions(0, 10, 4)
+        (6, 16, 4)
+    """
+    needed = max(1, -(-entities // per_partition))
+    return -(-needed // slots) * slots
+
+
 def _link_in_tasks(
     entities: DataFrame,
     terms: DataFrame,
@@ -618,18 +630,21 @@ def _link_in_tasks(
     context: StepContext | None,
 ) -> DataFrame:
     """The links of a large batch by :func:`~kazu_spark.linking.batch.link_with_table` in Spark tasks: the entities
-    and their documents' texts are partitioned by document, about ``cfg.batch_entities`` entities a partition,
-    and each partition is linked in one pandas pass against the whole terms table, collected on the driver
+    and their documents' texts are partitioned by document (:func:`bulk_partitions`: about ``cfg.bulk_entities``
+    entities a partition, a multiple of the task slots), and each partition is linked in one pandas pass against
+    the whole terms table, collected on the driver
     (:func:`~kazu_spark.linking.driver_terms.driver_terms`) and broadcast once to every Python worker. Every
     rule is per entity or per document, so partitioning by document gives the links of one pass over all. The
     ``embedding`` step runs in the tasks too: each worker loads the encoder and maps the concept matrices once."""
+    spark = entities.sparkSession
+    task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
     table = TermTable(driver_terms(terms, context.terms_key if context else None))
     embedder = None
     if "embedding" in cfg.steps:  # the classes the step links (one job finds them when it links every class)
         classes = cfg.embedding.classes or [r[0] for r in entities.select("entity_class").distinct().collect()]
-        task_cpus = int(entities.sparkSession.conf.get("spark.task.cpus", "1"))
         embedder = _class_matrices(terms, classes, cfg, task_cpus, context)
-    partitions = max(1, -(-entities.count() // cfg.batch_entities))
+    slots = max(1, spark.sparkContext.defaultParallelism // task_cpus)  # classic only: Connect links by joins
+    partitions = bulk_partitions(entities.count(), cfg.bulk_entities, slots)
     text = F.lit(None).cast("string")
     rows = entities.select(
         F.lit(False).alias("is_document"), "doc_id", "entity_id", "mention", "entity_class", text.alias("text")
