@@ -225,7 +225,7 @@ def _term_keys(terms: pd.DataFrame, key: pd.Series, wanted: pd.Series) -> pd.Dat
     keyed = terms[asked].assign(key=key[asked])
     keys = ["entity_class", "key", "source", "concept_id"]
     per_concept = least_per_group(keyed, keys, default_label="default_label", matched_synonym="synonym")
-    concepts = per_concept.groupby(["entity_class", "key"])["concept_id"].transform("nunique")
+    concepts = per_concept.groupby(["entity_class", "key"], sort=False)["concept_id"].transform("nunique")
     return per_concept.assign(ambiguous=concepts > 1)
 
 
@@ -254,7 +254,7 @@ def greatest_per_group(frame: pd.DataFrame, keys: list[str], column: str) -> pd.
 
 def _several_concepts(links: pd.DataFrame) -> pd.Series:
     """True on the rows of entities linked to more than one concept (``term_index.several_concepts`` in Spark)."""
-    return links.groupby("entity_id")["concept_id"].transform("nunique") > 1
+    return links.groupby("entity_id", sort=False)["concept_id"].transform("nunique") > 1
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -301,10 +301,10 @@ def _variants(missed: pd.DataFrame, terms: pd.DataFrame) -> pd.DataFrame:
     ranked = missed.assign(
         key=[variant_keys(q, c) for q, c in zip(missed["query"], missed["entity_class"], strict=True)]
     ).explode("key")
-    ranked = ranked.dropna(subset=["key"]).assign(rank=lambda f: f.groupby(level=0).cumcount())
+    ranked = ranked.dropna(subset=["key"]).assign(rank=lambda f: f.groupby(level=0, sort=False).cumcount())
     on = ["entity_class", "key"]
     matched = _merge_text(ranked, _term_keys(terms, terms["normalised_synonym"], ranked["key"]), on)
-    best = matched.groupby(["entity_id", "via"])["rank"].transform("min")
+    best = matched.groupby(["entity_id", "via"], sort=False)["rank"].transform("min")
     return matched[matched["rank"] == best].assign(strategy="variant", score=VARIANT_SCORE)[MATCH]
 
 
@@ -382,7 +382,7 @@ def embedding_matches(
     joined = joined[~word]
     best = joined.sort_values(["cosine", "matched_synonym"], ascending=[False, True], kind="stable")
     best = best.drop_duplicates(["entity_id", "via", "source", "concept_id"])
-    concepts = best.groupby(["entity_id", "via"])["concept_id"].transform("nunique")
+    concepts = best.groupby(["entity_id", "via"], sort=False)["concept_id"].transform("nunique")
     return best.assign(strategy="embedding", score=EMBEDDING_SCALE * best["cosine"], ambiguous=concepts > 1)[MATCH]
 
 
@@ -404,10 +404,10 @@ def _with_abbreviations(links: pd.DataFrame) -> pd.DataFrame:
         return links
     part = links[affected]
     own, loose, entity = own[affected], part["strategy"].isin(LOOSE_STRATEGIES), part["entity_id"]
-    named = (own & ~loose).groupby(entity).transform("max")
-    spelled = (part["via"] == "spelled") & ~named & ~(loose & own.groupby(entity).transform("max"))
+    named = (own & ~loose).groupby(entity, sort=False).transform("max")
+    spelled = (part["via"] == "spelled") & ~named & ~(loose & own.groupby(entity, sort=False).transform("max"))
     usable = ((part["via"] == "abbreviation") & ~(loose & named)) | spelled
-    has_long = usable.groupby(entity).transform("max")
+    has_long = usable.groupby(entity, sort=False).transform("max")
     keep = ~affected
     keep[part.index] = usable | (own & ~has_long)
     kept = links[keep].copy()
@@ -463,9 +463,9 @@ def _prefer_specific(
     broad = {key for key, concept in concepts.items() if is_broad(concept, generic)}
     is_broad_link = pd.Series([(c, s) in broad for c, s in zip(links["concept_id"], links["source"], strict=True)],
                               index=links.index, dtype=bool)  # fmt: skip
-    any_broad = is_broad_link.groupby(links["entity_id"]).transform("max")
+    any_broad = is_broad_link.groupby(links["entity_id"], sort=False).transform("max")
     several = _several_concepts(links)
-    any_ruled = links["concept_id"].isin(ruled).groupby(links["entity_id"]).transform("max")
+    any_ruled = links["concept_id"].isin(ruled).groupby(links["entity_id"], sort=False).transform("max")
     alike = several & ~any_ruled  # several concepts the rules cannot tell apart: all kept, ambiguous
     judge = any_broad | (several & any_ruled)
     original = links[judge]
@@ -546,8 +546,8 @@ def _symbol_taxa(votes: pd.DataFrame, cfg: GeneSpeciesConfig) -> dict:
     if cfg.symbol_votes == 0:
         return {}
     votes = votes.sort_values(["doc_id", "symbols"], ascending=[True, False])
-    runner_up = votes.groupby("doc_id")["symbols"].shift(-1).fillna(0)
-    first = votes.groupby("doc_id").cumcount() == 0
+    runner_up = votes.groupby("doc_id", sort=False)["symbols"].shift(-1).fillna(0)
+    first = votes.groupby("doc_id", sort=False).cumcount() == 0
     best = votes[first & (votes["symbols"] >= cfg.symbol_votes) & (votes["symbols"] > runner_up)]
     return dict(zip(best["doc_id"], best["taxon"], strict=True))
 
@@ -608,7 +608,7 @@ def _orthologues(found: pd.DataFrame, foreign: pd.DataFrame, pairs: pd.DataFrame
     same = pd.Series(
         [(e, symbol) in symbols or (e, c) in orthologues for e, symbol, c in keys], index=found.index, dtype=bool
     )
-    return found[same | ~same.groupby(found["entity_id"]).transform("max").astype(bool)]
+    return found[same | ~same.groupby(found["entity_id"], sort=False).transform("max").astype(bool)]
 
 
 def _taxed_genes(rows: pd.DataFrame, gene_classes: list[str]) -> pd.DataFrame:
@@ -671,8 +671,11 @@ def _prefer_document_species(
     judged["doc_taxon"] = judged["entity_id"].map(named).fillna(judged["doc_id"].map(doc_taxa))
     judged["doc_taxon"] = judged["doc_taxon"].fillna(cfg.default_taxon)
     of_document = judged["taxon"] == judged["doc_taxon"]
-    any_of_document = of_document.groupby(judged["entity_id"]).transform("max").astype(bool)
-    all_foreign = judged["taxon"].notna().groupby(judged["entity_id"]).transform("min").astype(bool) & ~any_of_document
+    any_of_document = of_document.groupby(judged["entity_id"], sort=False).transform("max").astype(bool)
+    all_foreign = (
+        judged["taxon"].notna().groupby(judged["entity_id"], sort=False).transform("min").astype(bool)
+        & ~any_of_document
+    )
     narrowed = judged[any_of_document & (judged["taxon"].isna() | of_document)]
     foreign = judged[all_foreign]
     lookups = foreign[["entity_id", "via", "doc_taxon"]].drop_duplicates().merge(queries, on=["entity_id", "via"])

@@ -121,8 +121,8 @@ def species_of_genus(links: pd.DataFrame, model_rows: pd.DataFrame | None = None
         unnamed = unnamed[unnamed["_merge"] == "left_only"].drop(columns="_merge")
         defaults = unnamed.merge(model_rows, on="genus").assign(strategy=MODEL_STRATEGY, score=MODEL_ORGANISM_SCORE)
         evidence = pd.concat([evidence, defaults], ignore_index=True)
-    evidence = evidence[evidence.groupby(["doc_id", "genus"])["concept_id"].transform("size") == 1]
-    all_genus = genus_rank.groupby(links["entity_id"]).transform("all")
+    evidence = evidence[evidence.groupby(["doc_id", "genus"], sort=False)["concept_id"].transform("size") == 1]
+    all_genus = genus_rank.groupby(links["entity_id"], sort=False).transform("all")
     movable = links[all_genus].reset_index()
     on = {"left_on": ["doc_id", "concept_id"], "right_on": ["doc_id", "genus"]}
     moved = movable.merge(evidence, **on, suffixes=("", "_species"))
@@ -135,7 +135,7 @@ def species_of_genus(links: pd.DataFrame, model_rows: pd.DataFrame | None = None
         strategy=moved["strategy_species"],
         score=moved["score_species"],
     )
-    moved["ambiguous"] = moved.groupby("entity_id")["concept_id"].transform("nunique") > 1
+    moved["ambiguous"] = moved.groupby("entity_id", sort=False)["concept_id"].transform("nunique") > 1
     moved = moved.drop_duplicates(["entity_id", "concept_id"])
     kept = links[~links["entity_id"].isin(set(moved["entity_id"]))]
     out = pd.concat([kept.reset_index(), moved[["index", *kept.columns]]], ignore_index=True)
