@@ -106,7 +106,7 @@ from kazu_spark.linking.scores import (
 from kazu_spark.linking.species import prefer_document_species
 from kazu_spark.linking.term_index import DEFAULT_TIER, TermIndex, build_term_index, several_concepts
 from kazu_spark.linking.variants import variant_keys
-from kazu_spark.runtime.connect import is_connect, session_pandas_udf
+from kazu_spark.runtime.connect import default_parallelism, is_connect, session_pandas_udf
 from kazu_spark.runtime.memory_guard import check_memory, guard_memory
 from kazu_spark.runtime.steps import StepContext, conform_step_output, load_step
 from kazu_spark.runtime.worker_cache import map_with_broadcast
@@ -643,7 +643,7 @@ def _link_in_tasks(
     if "embedding" in cfg.steps:  # the classes the step links (one job finds them when it links every class)
         classes = cfg.embedding.classes or [r[0] for r in entities.select("entity_class").distinct().collect()]
         embedder = _class_matrices(terms, classes, cfg, task_cpus, context)
-    slots = max(1, spark.sparkContext.defaultParallelism // task_cpus)  # classic only: Connect links by joins
+    slots = max(1, default_parallelism(spark) // task_cpus)
     partitions = bulk_partitions(entities.count(), cfg.bulk_entities, slots)
     text = F.lit(None).cast("string")
     rows = entities.select(
