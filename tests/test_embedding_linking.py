@@ -17,8 +17,10 @@ from transformers import BertConfig, BertModel
 
 from kazu_spark.config import EmbeddingConfig, LinkingConfig
 from kazu_spark.lakehouse.delta import read_table, table_version
-from kazu_spark.linking.embedding import candidates, encoder_version, nearest, save_matrix
+from kazu_spark.linking import embedding
+from kazu_spark.linking.embedding import candidates, encoder_version, int8_blocks, nearest, save_matrix
 from kazu_spark.linking.embedding_spark import class_matrices, match_batch
+from kazu_spark.linking.encoder import DEFAULT_BATCH_SIZE, SynonymEncoder
 from kazu_spark.linking.scores import EMBEDDING_SCALE
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.embeddings import ensure_concept_embeddings
@@ -40,17 +42,28 @@ def test_nearest_by_blocks_finds_the_brute_force_neighbours() -> None:
     np.testing.assert_allclose(scores, np.sort(full, axis=1)[:, ::-1][:, :5], atol=2e-3)  # fp16 storage
 
 
-def test_bf16_shortlist_returns_the_exact_neighbours_and_scores() -> None:
-    """Queries close to rows (as mentions to their synonyms) and far ones: the bf16 first pass plus float32
-    rescoring gives what the float32 product gives."""
-    matrix = _unit(3000, 64, 2)
+@pytest.mark.parametrize("first_pass", ["bf16", "int8"])
+def test_a_first_pass_returns_the_exact_neighbours_and_scores(first_pass: str) -> None:
+    """Queries close to rows (as mentions to their synonyms) and far ones: the bf16 or int8 first pass plus
+    float32 rescoring gives what the float32 product gives, over blocks (the last one partial)."""
+    matrix = _unit(3000, 64, 2).astype(np.float16)
     near = matrix[::100] + 0.05 * _unit(30, 64, 3)
     queries = np.vstack([near / np.linalg.norm(near, axis=1, keepdims=True), _unit(20, 64, 4)])
-    exact = nearest(queries, matrix.astype(np.float16), k=5, block_rows=1024)
-    fast = nearest(queries, matrix.astype(np.float16), k=5, block_rows=1024, shortlist=True)
+    exact = nearest(queries, matrix, k=5, block_rows=1024)
+    first = {"shortlist": True} if first_pass == "bf16" else {"first_passes": int8_blocks(matrix, 1024)}
+    fast = nearest(queries, matrix, k=5, block_rows=1024, **first)
     assert fast[1].tolist() == exact[1].tolist()
     np.testing.assert_allclose(fast[0], exact[0], atol=1e-6)
     assert fast[1][:30, 0].tolist() == list(range(0, 3000, 100))  # each near query finds its row
+
+
+def test_without_int8_modules_the_blocks_are_scored_in_float32(monkeypatch, caplog) -> None:
+    def removed(block: np.ndarray) -> None:
+        raise AttributeError("module 'torch.ao.nn.quantized' has no attribute 'dynamic'")  # a later torch
+
+    monkeypatch.setattr(embedding, "int8_first_pass", removed)
+    assert int8_blocks(_unit(10, 4, 0)) is None
+    assert "every row scored in float32" in caplog.text
 
 
 def test_nearest_with_fewer_rows_than_k() -> None:
@@ -98,6 +111,17 @@ def _tiny_encoder(folder: Path, seed: int) -> Path:
     config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+def test_the_encoder_batches_by_device_and_its_vectors_do_not_depend_on_the_batch(tmp_path: Path) -> None:
+    folder = _tiny_encoder(tmp_path / "linker", seed=0)
+    default = SynonymEncoder.load(folder, precision="fp32")
+    assert default.batch_size == DEFAULT_BATCH_SIZE["cpu"] < DEFAULT_BATCH_SIZE["cuda"]  # CPU: what stays in cache
+    assert SynonymEncoder.load(folder, precision="fp32", batch_size=7).batch_size == 7  # configured: it wins
+    texts = [f"{'very ' * (i % 9)}rare disease {i}" for i in range(150)]  # more than a default batch, many lengths
+    np.testing.assert_allclose(default.embed(texts), default.embed(texts[::-1])[::-1], atol=1e-5)
+    alone = SynonymEncoder.load(folder, precision="fp32", batch_size=1)
+    np.testing.assert_allclose(default.embed(texts), alone.embed(texts), atol=1e-5)  # padding never leaks
 
 
 def test_encoder_version_follows_the_weights(tmp_path: Path) -> None:

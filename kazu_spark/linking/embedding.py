@@ -22,14 +22,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from kazu_spark.linking.encoder import SETTINGS_FILE, top_k
+from kazu_spark.linking.encoder import SETTINGS_FILE, int8_first_pass, top_k
+
+if TYPE_CHECKING:  # torch loads in the workers that score, not on the driver that imports this module
+    import torch
+
+log = logging.getLogger(__name__)
 
 #: the little-endian float16 a vector is stored as (``concept_embeddings.vector``)
 VECTOR_DTYPE = np.dtype("<f2")
@@ -129,22 +136,44 @@ def load_matrix(folder: str | Path, name: str) -> tuple[list[str], np.ndarray]:
 
 
 def nearest(
-    queries: np.ndarray, matrix: np.ndarray, k: int, block_rows: int = BLOCK_ROWS, *, shortlist: bool = False
+    queries: np.ndarray,
+    matrix: np.ndarray,
+    k: int,
+    block_rows: int = BLOCK_ROWS,
+    *,
+    shortlist: bool = False,
+    first_passes: Sequence[torch.nn.Module] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cosine scores and row indices of each query's ``k`` nearest rows of ``matrix`` (unit vectors, any float
     dtype), best first: :func:`~kazu_spark.linking.encoder.top_k` per block of ``block_rows`` rows, merged
-    (``shortlist``: a bf16 first pass, exact scores; see ``top_k``)."""
+    (``shortlist``: a bf16 first pass; ``first_passes``: :func:`int8_blocks` of the matrix; exact scores either
+    way, see ``top_k``)."""
     k = min(k, len(matrix))
     best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_rows = np.zeros((len(queries), 0), dtype=np.int64)
-    for start in range(0, len(matrix), block_rows):
-        scores, rows = top_k(queries, np.asarray(matrix[start : start + block_rows]), k, shortlist=shortlist)
+    for number, start in enumerate(range(0, len(matrix), block_rows)):
+        block = np.asarray(matrix[start : start + block_rows])
+        first_pass = first_passes[number] if first_passes is not None else None
+        scores, rows = top_k(queries, block, k, shortlist=shortlist, first_pass=first_pass)
         best_scores = np.concatenate([best_scores, scores], axis=1)
         best_rows = np.concatenate([best_rows, rows + start], axis=1)
         order = np.argsort(-best_scores, axis=1, kind="stable")[:, :k]
         best_scores = np.take_along_axis(best_scores, order, axis=1)
         best_rows = np.take_along_axis(best_rows, order, axis=1)
     return best_scores, best_rows
+
+
+def int8_blocks(matrix: np.ndarray, block_rows: int = BLOCK_ROWS) -> list[torch.nn.Module] | None:
+    """The int8 first pass (:func:`~kazu_spark.linking.encoder.int8_first_pass`) of each block of ``matrix``
+    that :func:`nearest` scores: a quarter of the float32 rows' memory, built once per worker and matrix.
+    None, logged, where this torch has no int8 quantised ``Linear`` (``torch.ao``'s are deprecated): the
+    blocks are then scored in float32, the same scores."""
+    starts = range(0, len(matrix), block_rows)
+    try:
+        return [int8_first_pass(np.asarray(matrix[start : start + block_rows])) for start in starts]
+    except (AttributeError, NotImplementedError, RuntimeError) as exc:
+        log.warning("no int8 first pass for the embedding step's scoring (%s): every row scored in float32", exc)
+        return None
 
 
 def candidates(

@@ -47,6 +47,7 @@ from kazu_spark.linking.embedding import (
     encoder_version,
     from_bytes,
     has_matrix,
+    int8_blocks,
     load_matrix,
     nearest,
     save_matrix,
@@ -82,7 +83,7 @@ class EncoderRef:
     device: str
     precision: str
     num_threads: int
-    batch_size: int
+    batch_size: int | None
 
     @classmethod
     def of(cls, cfg: EmbeddingConfig, task_cpus: int) -> EncoderRef:
@@ -218,9 +219,10 @@ def match_batch(
 ) -> pd.DataFrame:
     """Nearest synonym texts (``_MATCHED_SCHEMA``) of a batch of distinct ``(entity_class, key)``: each key
     embedded once, scored against its class's matrix (``names``: class -> matrix name in ``folder``; loaded
-    once per worker; a bf16 first pass where the CPU has native bf16 and ``precision`` is auto or bf16, exact
-    scores either way), kept by :func:`~kazu_spark.linking.embedding.candidates`. A class without a matrix is
-    skipped.
+    once per worker; a bf16 first pass where the CPU has native bf16 and ``precision`` is auto or bf16, an int8
+    one under int8, or under auto elsewhere: :func:`~kazu_spark.linking.embedding.int8_blocks`, built once per
+    worker; exact scores either way), kept by :func:`~kazu_spark.linking.embedding.candidates`. A class without
+    a matrix is skipped.
 
     Example (``encoder`` anything with ``embed(texts) -> unit vectors``):
         >>> import numpy as np
@@ -235,7 +237,9 @@ def match_batch(
     from kazu_spark.runtime.precision import cpu_has_fast_bf16  # torch: workers only
 
     records = []
-    shortlist = cfg.precision in ("auto", "bf16") and cpu_has_fast_bf16()  # scoring runs on the CPU
+    native = cpu_has_fast_bf16()  # scoring runs on the CPU
+    shortlist = cfg.precision in ("auto", "bf16") and native
+    quantised = cfg.precision == "int8" or (cfg.precision == "auto" and not native)
     matrices = worker_cached(f"matrices-{folder}", dict)  # one cache entry for all classes: the encoder keeps its own
     for entity_class, group in batch.groupby("entity_class", sort=False):
         name = names.get(entity_class)
@@ -244,8 +248,11 @@ def match_batch(
         if name not in matrices:
             matrices[name] = load_matrix(folder, name)
         texts, matrix = matrices[name]
+        if quantised and (name, "int8") not in matrices:
+            matrices[name, "int8"] = int8_blocks(matrix)
         keys = list(dict.fromkeys(group["key"]))
-        scores, rows = nearest(encoder.embed(keys), matrix, cfg.top_k, shortlist=shortlist)
+        first_passes = matrices.get((name, "int8")) if quantised else None
+        scores, rows = nearest(encoder.embed(keys), matrix, cfg.top_k, shortlist=shortlist, first_passes=first_passes)
         for key, key_scores, key_rows in zip(keys, scores, rows, strict=True):
             kept = candidates(key_scores, key_rows, min_score=cfg.min_score, margin=cfg.margin, top_k=cfg.top_k)
             records += [(entity_class, key, texts[row], score) for row, score in kept]
