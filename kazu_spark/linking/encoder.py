@@ -106,8 +106,8 @@ SHORTLIST_EXTRA = 32
 
 def int8_first_pass(block: np.ndarray) -> torch.nn.Module:
     """A first pass over ``block`` (unit rows): a dynamically quantised int8 ``Linear`` whose weights are the rows,
-    one scale per row, so ``first_pass(queries)`` gives every row's cosine within ~0.01, 1.6-1.8x faster than the
-    float32 product on CPUs without native bf16 (AVX2: a quarter of the bytes per multiply). Built once per
+    one scale per row, so ``first_pass(queries)`` gives every row's cosine within ~0.01, 1.4-1.8x faster than the
+    float32 product on a CPU without native bf16 (AVX2; ~1.3x for the scoring with its rescoring). Built once per
     matrix block and worker (~0.5 s per 65,536 rows of 384 dims on one thread); :func:`top_k` rescores its best
     rows exactly. ``torch.ao``'s quantised modules are deprecated in favour of torchao, which is not a
     dependency: their warnings are silenced here, as in ``kazu_spark.runtime.precision.quantize_int8``.
