@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,6 +135,13 @@ def load_matrix(folder: str | Path, name: str) -> tuple[list[str], np.ndarray]:
     return texts, np.load(folder / f"{name}.npy", mmap_mode="r")
 
 
+def _blocks(matrix: np.ndarray, block_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, rows)`` of ``matrix``, ``block_rows`` at a time: the one split :func:`nearest` scores and
+    :func:`int8_blocks` quantises, so a first pass always belongs to its block."""
+    for start in range(0, len(matrix), block_rows):
+        yield start, np.asarray(matrix[start : start + block_rows])
+
+
 def nearest(
     queries: np.ndarray,
     matrix: np.ndarray,
@@ -151,8 +158,7 @@ def nearest(
     k = min(k, len(matrix))
     best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_rows = np.zeros((len(queries), 0), dtype=np.int64)
-    for number, start in enumerate(range(0, len(matrix), block_rows)):
-        block = np.asarray(matrix[start : start + block_rows])
+    for number, (start, block) in enumerate(_blocks(matrix, block_rows)):
         first_pass = first_passes[number] if first_passes is not None else None
         scores, rows = top_k(queries, block, k, shortlist=shortlist, first_pass=first_pass)
         best_scores = np.concatenate([best_scores, scores], axis=1)
@@ -168,9 +174,8 @@ def int8_blocks(matrix: np.ndarray, block_rows: int = BLOCK_ROWS) -> list[torch.
     that :func:`nearest` scores: a quarter of the float32 rows' memory, built once per worker and matrix.
     None, logged, where this torch has no int8 quantised ``Linear`` (``torch.ao``'s are deprecated): the
     blocks are then scored in float32, the same scores."""
-    starts = range(0, len(matrix), block_rows)
     try:
-        return [int8_first_pass(np.asarray(matrix[start : start + block_rows])) for start in starts]
+        return [int8_first_pass(block) for _, block in _blocks(matrix, block_rows)]
     except (AttributeError, NotImplementedError, RuntimeError) as exc:
         log.warning("no int8 first pass for the embedding step's scoring (%s): every row scored in float32", exc)
         return None

@@ -109,8 +109,8 @@ def int8_first_pass(block: np.ndarray) -> torch.nn.Module:
     one scale per row, so ``first_pass(queries)`` gives every row's cosine within ~0.01, 1.4-1.8x faster than the
     float32 product on a CPU without native bf16 (AVX2; ~1.3x for the scoring with its rescoring). Built once per
     matrix block and worker (~0.5 s per 65,536 rows of 384 dims on one thread); :func:`top_k` rescores its best
-    rows exactly. ``torch.ao``'s quantised modules are deprecated in favour of torchao, which is not a
-    dependency: their warnings are silenced here, as in ``kazu_spark.runtime.precision.quantize_int8``.
+    rows exactly. ``torch.ao``'s quantised modules are deprecated: their warnings are silenced
+    (``kazu_spark.runtime.precision.quiet_quantisation``).
 
     Example:
         >>> import torch
@@ -118,14 +118,13 @@ def int8_first_pass(block: np.ndarray) -> torch.nn.Module:
         >>> int8_first_pass(rows)(torch.from_numpy(rows[:1])).argmax().item()
         0
     """
-    import warnings
-
     import torch
+
+    from kazu_spark.runtime.precision import quiet_quantisation
 
     weight = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
     scales = (weight.abs().amax(dim=1).clamp(min=1e-12) / 127).double()  # symmetric: each row's largest is 127
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning, FutureWarning))
+    with quiet_quantisation():
         rows = torch.quantize_per_channel(weight, scales, torch.zeros(len(weight), dtype=torch.long), 0, torch.qint8)
         layer = torch.ao.nn.quantized.dynamic.Linear(weight.shape[1], len(weight), bias_=False, dtype=torch.qint8)
     layer.set_weight_bias(rows, None)
@@ -167,9 +166,9 @@ def top_k(
     matrix32 = None  # the whole block in float32: not needed when only the first pass's rows are rescored
     if first_pass is None:
         matrix32 = torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))
-    if shortlist and first_pass is None:
-        matrix16 = matrix32.bfloat16()
-        first_pass = lambda chunk32: chunk32.bfloat16() @ matrix16.T  # noqa: E731
+        if shortlist:
+            matrix16 = matrix32.bfloat16()
+            first_pass = lambda chunk32: chunk32.bfloat16() @ matrix16.T  # noqa: E731
     wide = min(len(matrix), k + SHORTLIST_EXTRA)
     chunk = min(chunk, 1024) if first_pass else chunk  # the rescored rows: chunk x wide x dim floats (58 MB)
     with torch.inference_mode():

@@ -11,9 +11,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -96,12 +98,18 @@ def resolve_precision(device: str, precision: str) -> str:
     return precision
 
 
-def quantize_int8(model: PreTrainedModel) -> PreTrainedModel:
-    """The model with every ``nn.Linear`` dynamically quantised to int8 (weights int8, activations per batch).
-
-    Uses ``torch.ao.quantization.quantize_dynamic``: deprecated in favour of torchao, which is not a
-    dependency and needs no less work offline; its deprecation warnings are silenced here.
-    """
+@contextlib.contextmanager
+def quiet_quantisation() -> Iterator[None]:
+    """Silence the deprecation warnings of ``torch.ao``'s int8 quantisation (its functions, modules and quantised
+    tensors): deprecated in favour of torchao, which is not a dependency and needs no less work offline."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (DeprecationWarning, UserWarning, FutureWarning))
+        yield
+
+
+def quantize_int8(model: PreTrainedModel) -> PreTrainedModel:
+    """The model with every ``nn.Linear`` dynamically quantised to int8 (weights int8, activations per batch),
+    by ``torch.ao.quantization.quantize_dynamic`` (:func:`quiet_quantisation`).
+    """
+    with quiet_quantisation():
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
