@@ -71,12 +71,12 @@ def whole_long_forms(texts: dict[str, str], rows: pd.DataFrame, forms: pd.DataFr
         >>> whole_long_forms({"d": text}, rows, forms)[["start", "end", "mention"]].values.tolist()
         [[4, 33, 'mammalian target of rapamycin'], [35, 39, 'mTOR']]
     """
+    # joined on the end as well as the document: a long document's every gene against its every form (a tiny model
+    # tags each word: 114,634 entities x hundreds of forms in a 1,000,000-character one) would not fit a worker
     candidates = rows.assign(row=rows.index)[rows["entity_class"].isin(WHOLE_LONG_FORM_CLASSES)].merge(
-        forms, on="doc_id"
+        forms.assign(end=forms["long_end"]), on=["doc_id", "end"]
     )
-    candidates = candidates[
-        (candidates["end"] == candidates["long_end"]) & (candidates["start"] > candidates["long_start"])
-    ]
+    candidates = candidates[candidates["start"] > candidates["long_start"]]
     if candidates.empty:
         return rows
     spans = set(zip(rows["doc_id"], rows["start"], rows["end"], rows["entity_class"], strict=True))
@@ -113,25 +113,27 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
     rows = whole_long_forms(texts, rows, forms)
     sections = dict(zip(docs["doc_id"], docs["sections"], strict=True))
     hashes = dict(zip(docs["doc_id"], docs["content_hash"], strict=True))
-    spans: dict[str, list[tuple]] = {}  # per document: (row index, start, end, class, confidence, model)
+    # per document, its spans by (start, end) and by end, in row order: each form and each use looks up its own
+    # spans, where a scan of the document's spans per use grew with uses x entities (minutes, in a long document)
+    at: dict[str, dict[tuple[int, int], list[tuple]]] = {}  # (row index, class, confidence, model)
+    ends: dict[str, dict[int, list[tuple]]] = {}  # (row index, start, class, confidence, model)
     columns = ("doc_id", "start", "end", "entity_class", "confidence", "model")
-    for index, doc_id, *span in zip(rows.index, *(rows[c] for c in columns), strict=True):
-        spans.setdefault(doc_id, []).append((index, *span))
+    for index, doc_id, start, end, cls, confidence, model in zip(rows.index, *(rows[c] for c in columns), strict=True):
+        at.setdefault(doc_id, {}).setdefault((start, end), []).append((index, cls, confidence, model))
+        ends.setdefault(doc_id, {}).setdefault(end, []).append((index, start, cls, confidence, model))
     dropped: list[int] = []
     added: list[dict] = []
     for doc_id, short, long_start, long_end in forms[["doc_id", "short", "long_start", "long_end"]].itertuples(
         index=False
     ):
-        in_document = spans.get(doc_id, [])
+        spans = at.get(doc_id, {})
         text = texts[doc_id]
         uses = list(word_uses(text, short, joiners="-", plural=True))  # singular or plural, in order
-        used = set(uses)
-        known = {index for index, a, b, _, _, model in in_document if is_known_name(model) and (a, b) in used}
+        known = {index for use in set(uses) for index, _, _, model in spans.get(use, ()) if is_known_name(model)}
         dropped.extend(known)
-        found = [span for span in in_document if span[0] not in known]
         classes = {}  # class -> the most confident (confidence, model) of the entities that cover the long form
-        for _, start, end, cls, confidence, model in found:
-            if start <= long_start and end == long_end:
+        for index, start, cls, confidence, model in ends.get(doc_id, {}).get(long_end, ()):
+            if start <= long_start and index not in known:
                 classes[cls] = max(classes.get(cls, (confidence, model)), (confidence, model))
         if not classes:
             continue
@@ -141,7 +143,7 @@ def propagate_abbreviations(docs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFr
             section = next((s["name"] for s in sections[doc_id] if s["start"] <= start and end <= s["end"]), None)
             if section is None:
                 continue
-            here = {cls: index for index, a, b, cls, _, _ in found if (a, b) == (start, end)}
+            here = {cls: index for index, cls, _, _ in spans.get((start, end), ()) if index not in known}
             dropped.extend(index for cls, index in here.items() if cls not in classes)
             for cls, (confidence, model) in classes.items():
                 if cls not in here:
