@@ -40,7 +40,7 @@ from kazu_spark.cli.main import main
 from kazu_spark.config import Config, load_config
 from kazu_spark.documents.ingest import REASONS, ingest_row
 from kazu_spark.documents.readers import PARSED_COLUMNS, parse_jsonl_records, parse_pubtator_record
-from kazu_spark.errors import InputError
+from kazu_spark.errors import InputError, KazuSparkError
 from kazu_spark.kg.build import build_kg
 from kazu_spark.lakehouse.delta import read_table
 from kazu_spark.paths import resolve_path
@@ -552,6 +552,45 @@ def test_bad_input_fails_before_anything_is_written(spark, setup, tmp_path, reli
         failures[case] = sorted(p.name for p in lake.glob("*")) if lake.exists() else []
     reliability_record(
         f"bad input ({', '.join(failures)})", all(not v for v in failures.values()), injected=len(failures)
+    )
+    assert failures == dict.fromkeys(failures, [])  # not even an empty table was created
+
+
+def _bad_runs(folder: Path, cfg: Config) -> Iterator[tuple[str, Config, str]]:
+    """(case, config, expected error pattern): a model the workers could not load, a lakehouse inside the input."""
+
+    def with_model(path: Path, **ner: object) -> Config:
+        return cfg.model_copy(update={"ner": cfg.ner.model_copy(update={"model": str(path), **ner})})
+
+    yield "missing model path", with_model(folder / "no-model"), "does not exist"
+    (folder / "empty-pack").mkdir()
+    yield "model pack without a model", with_model(folder / "empty-pack"), "not a model folder"
+    pickled = build_model_dir(folder / "pack" / "tinybern2", safetensors=False).parent
+    yield "pickled weights", with_model(pickled), "refused unless you opt in"
+    wrong_labels = build_model_dir(folder / "labels", labels=["O", "B-gene", "I-gene"])
+    yield "labels not matching the head", with_model(wrong_labels), "the classifier head has 13 outputs"
+    broken = build_model_dir(folder / "broken")
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    yield "unreadable config.json", with_model(broken), "config.json is not a JSON object"
+    docs = folder / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("BRCA1 in mice.", encoding="utf-8")
+    inside = cfg.model_copy(update={"input": cfg.input.model_copy(update={"path": str(docs)})})
+    yield "lakehouse inside the input folder", inside.model_copy(update={"lakehouse": str(docs / "lake")}), "inside"
+
+
+def test_bad_model_or_lakehouse_fails_before_anything_is_written(spark, setup, tmp_path, reliability_record) -> None:
+    """Issue 20: a bad model was found only after ingest, in the workers; a lakehouse inside the input folder
+    was read back as input by the next run. Both now fail on the driver, with the error naming the problem."""
+    failures = {}
+    for case, cfg, pattern in _bad_runs(tmp_path, setup["cfg"]):
+        lake = Path(cfg.lakehouse) if case.startswith("lakehouse") else tmp_path / f"lake-{case.replace(' ', '-')}"
+        cfg = cfg.model_copy(update={"lakehouse": str(lake)})
+        with pytest.raises(KazuSparkError, match=pattern):
+            annotate(spark, cfg)
+        failures[case] = sorted(p.name for p in lake.glob("*")) if lake.exists() else []
+    reliability_record(
+        f"bad model or lakehouse ({', '.join(failures)})", all(not v for v in failures.values()), injected=len(failures)
     )
     assert failures == dict.fromkeys(failures, [])  # not even an empty table was created
 
