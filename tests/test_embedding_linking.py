@@ -18,6 +18,7 @@ from transformers import BertConfig, BertModel
 from kazu_spark.config import EmbeddingConfig, LinkingConfig
 from kazu_spark.lakehouse.delta import read_table, table_version
 from kazu_spark.linking import embedding
+from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding import candidates, encoder_version, int8_blocks, nearest, save_matrix
 from kazu_spark.linking.embedding_spark import class_matrices, match_batch
 from kazu_spark.linking.encoder import DEFAULT_BATCH_SIZE, SynonymEncoder
@@ -143,10 +144,15 @@ def _terms(spark: SparkSession, rows: list[tuple[str, str, str, str]], symbols: 
 
 
 @pytest.mark.spark
-def test_a_class_matrix_keeps_its_name_until_its_own_terms_or_the_encoder_change(spark: SparkSession) -> None:
-    def terms(gene_checksum: str) -> DataFrame:
+@pytest.mark.parametrize("held", ["spark", "pandas"])
+def test_a_class_matrix_keeps_its_name_until_its_own_terms_or_the_encoder_change(spark: SparkSession, held) -> None:
+    """The names from the ontology_terms DataFrame, or from the pandas pass's copy of it (``driver_terms``), which
+    names the same matrices."""
+
+    def terms(gene_checksum: str) -> DataFrame | pd.DataFrame:
         genes = _terms(spark, [("HGNC", "HGNC:1100", "BRCA1", gene_checksum)]).withColumn("entity_class", F.lit("gene"))
-        return _terms(spark, [("MEDIC", "MESH:D001249", "Asthma", "c1")]).unionByName(genes)
+        frame = _terms(spark, [("MEDIC", "MESH:D001249", "Asthma", "c1")]).unionByName(genes)
+        return frame if held == "spark" else driver_terms(frame)
 
     first = class_matrices(terms("g1"), ["disease", "gene", "drug"], "linker@1")
     assert set(first) == {"disease", "gene"}  # no drug terms: no drug matrix
@@ -154,6 +160,9 @@ def test_a_class_matrix_keeps_its_name_until_its_own_terms_or_the_encoder_change
     assert changed_genes["disease"] == first["disease"] and changed_genes["gene"] != first["gene"]
     assert class_matrices(terms("g1"), ["disease"], "linker@1") == {"disease": first["disease"]}  # fewer classes
     assert class_matrices(terms("g1"), ["disease"], "linker@2")["disease"] != first["disease"]
+    both = _terms(spark, [("MEDIC", "MESH:D001249", "Asthma", "c1"), ("CTD", "MESH:D001249", "asthmas", "c2")])
+    from_spark = class_matrices(both, ["disease"], "linker@1")
+    assert class_matrices(driver_terms(both), ["disease"], "linker@1") == from_spark  # two sources, either way
 
 
 #: ``linking.batch_entities`` of each engine: the Spark joins, the driver's pandas pass, and that pass in Spark

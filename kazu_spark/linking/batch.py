@@ -862,10 +862,10 @@ def link_batch(
 
 
 class TermTable:
-    """The whole ``ontology_terms`` table in pandas (:data:`TERM_COLUMNS` and ``source_version``) with what every
-    batch linked against it reuses: its normalised synonyms upper-cased and the fuzzy indexes built so far (per
-    set of classes). Pickled, it carries the table only; the rest is rebuilt where it is used (a Spark task
-    linking many batches builds each once).
+    """The whole ``ontology_terms`` table in pandas (:data:`TERM_COLUMNS`, ``source_version`` and
+    ``source_checksum``) with what every batch linked against it reuses: its normalised synonyms upper-cased and
+    the fuzzy indexes built so far (per set of classes). Pickled, it carries the table only; the rest is rebuilt
+    where it is used (a Spark task linking many batches builds each once).
 
     Example:
         >>> TermTable(pd.DataFrame({"normalised_synonym": ["p53"]})).upper.tolist()

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 #: cached tables kept (the most recently used); older ones are removed when a new one is stored
 KEEP = 4
 #: the columns of the table :func:`driver_terms` returns
-TABLE_COLUMNS = [*TERM_COLUMNS, "source_version"]
+TABLE_COLUMNS = [*TERM_COLUMNS, "source_version", "source_checksum"]
 #: the metadata keys :func:`flat_terms` takes out as columns
 METADATA_COLUMNS = ("rank", "parents", "tax_id", "type_of_gene", "xrefs", "orthologues")
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -167,26 +167,41 @@ def embed_terms(terms: DataFrame, encoder: EncoderRef) -> DataFrame:
     )
 
 
-def class_matrices(terms: DataFrame, classes: list[str], version: str) -> dict[str, str]:
-    """The concept matrix's name of each class of ``classes`` that has terms: ``<class>-<16 hex>`` of the
-    encoder version and that class's terms (per source: checksum and count). A matrix saved under it is still
-    valid, and a change to one class's terms renames that class's matrix only.
+def matrix_names(parts: Iterable[tuple[str, str, str, int]], version: str) -> dict[str, str]:
+    """The concept matrix's name of each entity class in ``parts``, its terms per source as ``(entity_class,
+    source, source_checksum, count)``: ``<class>-<16 hex>`` of the encoder ``version`` and that class's parts. A
+    matrix saved under it is still valid, and a change to one class's terms renames that class's matrix only.
+
+    Example:
+        >>> names = matrix_names([("disease", "MEDIC", "c0ffee", 13), ("gene", "HGNC", "beef", 2)], "linker@1a2b")
+        >>> names == matrix_names([("gene", "HGNC", "beef", 2), ("disease", "MEDIC", "c0ffee", 13)], "linker@1a2b")
+        True
+        >>> names["gene"] == matrix_names([("gene", "HGNC", "beef", 3)], "linker@1a2b")["gene"]  # one more term
+        False
+    """
+    described: dict[str, list[str]] = {}
+    for entity_class, source, checksum, count in parts:
+        described.setdefault(entity_class, []).append(f"{source}|{checksum}|{count}")
+    digests = {c: hashlib.sha256("\n".join([version, *sorted(d)]).encode()).hexdigest() for c, d in described.items()}
+    return {entity_class: f"{entity_class}-{digest[:16]}" for entity_class, digest in sorted(digests.items())}
+
+
+def class_matrices(terms: DataFrame | pd.DataFrame, classes: list[str], version: str) -> dict[str, str]:
+    """:func:`matrix_names` of the classes of ``classes`` that have terms in ``terms``: the ONTOLOGY_TERMS
+    DataFrame (one Spark job), or the pandas copy of the table that the pandas pass holds
+    (:func:`~kazu_spark.linking.driver_terms.driver_terms`; no job, where the job over a million cached terms
+    took 2.1-2.7 s of each call on 2 cores).
 
     Example (needs a SparkSession):
         >>> class_matrices(terms, ["disease", "gene"], "linker@1a2b")  # doctest: +SKIP
         {'disease': 'disease-3f0c...', 'gene': 'gene-9d41...'}
     """
-    parts = (
-        terms.where(F.col("entity_class").isin(classes))
-        .groupBy("entity_class", "source", "source_checksum")
-        .count()
-        .collect()
-    )
-    described: dict[str, list[str]] = {}
-    for r in parts:
-        described.setdefault(r["entity_class"], []).append(f"{r['source']}|{r['source_checksum']}|{r['count']}")
-    digests = {c: hashlib.sha256("\n".join([version, *sorted(d)]).encode()).hexdigest() for c, d in described.items()}
-    return {entity_class: f"{entity_class}-{digest[:16]}" for entity_class, digest in sorted(digests.items())}
+    columns = ["entity_class", "source", "source_checksum"]
+    if isinstance(terms, pd.DataFrame):
+        counts = terms.loc[terms["entity_class"].isin(classes), columns].value_counts()
+        return matrix_names(((*group, count) for group, count in counts.items()), version)
+    parts = terms.where(F.col("entity_class").isin(classes)).groupBy(*columns).count().collect()
+    return matrix_names(((r[0], r[1], r[2], r[3]) for r in parts), version)
 
 
 def matrix_folder(cfg: EmbeddingConfig, encoder: EncoderRef) -> Path:
@@ -265,11 +280,13 @@ def ensure_matrices(
     cfg: EmbeddingConfig,
     encoder: EncoderRef,
     concept_embeddings: DataFrame | None = None,
+    table: pd.DataFrame | None = None,
 ) -> tuple[Path, dict[str, str]]:
     """The matrix folder of ``encoder`` and the matrix name of each of ``classes`` that has terms
-    (:func:`class_matrices`), each matrix saved there first unless it is already: from ``concept_embeddings``
-    rows of this encoder where the table has them, else by embedding those classes' terms now."""
-    names = class_matrices(terms, classes, encoder.version) if classes else {}
+    (:func:`class_matrices`, of ``table`` where the caller holds the terms in pandas), each matrix saved there
+    first unless it is already: from ``concept_embeddings`` rows of this encoder where the table has them, else
+    by embedding those classes' terms now."""
+    names = class_matrices(terms if table is None else table, classes, encoder.version) if classes else {}
     folder = matrix_folder(cfg, encoder)
     missing = [c for c in names if not has_matrix(folder, names[c])]
     if missing:  # the classes whose matrix this encoder and these terms have not saved yet
@@ -311,16 +328,18 @@ class ClassMatrices:
         cfg: EmbeddingConfig,
         threads: int,
         concept_embeddings: DataFrame | None = None,
+        table: pd.DataFrame | None = None,
     ) -> ClassMatrices | None:
-        """The matrices of ``classes`` (those of them ``cfg.classes`` links) saved by :func:`ensure_matrices`,
-        the encoder run with ``cfg.num_threads`` or ``threads`` torch threads; None when the step is off
+        """The matrices of ``classes`` (those of them ``cfg.classes`` links) saved by :func:`ensure_matrices`
+        (``table``: the pandas pass's copy of ``terms``, which names the matrices without a Spark job), the
+        encoder run with ``cfg.num_threads`` or ``threads`` torch threads; None when the step is off
         (``cfg.model`` unset) or none of ``classes`` has terms."""
         if cfg.model is None:
             log.info("linking step 'embedding' skipped: linking.embedding.model is not set")
             return None
         wanted = sorted(c for c in classes if cfg.classes is None or c in cfg.classes)
         encoder = EncoderRef.of(cfg, threads)
-        folder, names = ensure_matrices(terms, wanted, cfg, encoder, concept_embeddings)
+        folder, names = ensure_matrices(terms, wanted, cfg, encoder, concept_embeddings, table)
         return cls(encoder, str(folder), names, cfg) if names else None
 
     @property

@@ -575,12 +575,18 @@ def with_source_version(links: DataFrame, terms: DataFrame) -> DataFrame:
 
 
 def _class_matrices(
-    terms: DataFrame, classes: list[str], cfg: LinkingConfig, threads: int, context: StepContext | None
+    terms: DataFrame,
+    classes: list[str],
+    cfg: LinkingConfig,
+    threads: int,
+    context: StepContext | None,
+    table: pd.DataFrame,
 ) -> ClassMatrices | None:
     """The ``embedding`` step of the pandas pass for entities of ``classes`` (None without a model): the concept
-    matrices saved first where they are not, from the context's ``concept_embeddings``."""
+    matrices saved first where they are not, from the context's ``concept_embeddings``; named from ``table``,
+    the pass's copy of ``terms``."""
     embeddings = context.concept_embeddings if context else None
-    return ClassMatrices.of(terms, classes, cfg.embedding, threads, embeddings)
+    return ClassMatrices.of(terms, classes, cfg.embedding, threads, embeddings, table)
 
 
 def _link_on_driver(
@@ -601,10 +607,11 @@ def _link_on_driver(
     if documents is not None:
         wanted = F.col("doc_id").isin(sorted(set(local["doc_id"])))
         texts = documents.where(wanted).select("doc_id", "text").toPandas()
+    table = driver_terms(terms, context.terms_key if context else None)
     embedder = None
     if "embedding" in cfg.steps:
-        embedder = _class_matrices(terms, sorted(set(local["entity_class"])), cfg, os.cpu_count() or 1, context)
-    table = driver_terms(terms, context.terms_key if context else None)
+        classes = sorted(set(local["entity_class"]))
+        embedder = _class_matrices(terms, classes, cfg, os.cpu_count() or 1, context, table)
     links = link_with_table(local, texts, table, cfg, embedder)
     schema = ddl(LINK_ROWS)
     return spark.createDataFrame(links, schema) if len(links) else spark.createDataFrame([], schema)
@@ -642,7 +649,7 @@ def _link_in_tasks(
     embedder = None
     if "embedding" in cfg.steps:  # the classes the step links (one job finds them when it links every class)
         classes = cfg.embedding.classes or [r[0] for r in entities.select("entity_class").distinct().collect()]
-        embedder = _class_matrices(terms, classes, cfg, task_cpus, context)
+        embedder = _class_matrices(terms, classes, cfg, task_cpus, context, table.table)
     slots = max(1, default_parallelism(spark) // task_cpus)
     partitions = bulk_partitions(entities.count(), cfg.bulk_entities, slots)
     text = F.lit(None).cast("string")
