@@ -540,20 +540,39 @@ def _bad_inputs(folder: Path) -> Iterator[tuple[str, str, str]]:
     yield "folder of mixed formats", str(folder / "mixed"), r"1 of its 3 entries are not jsonl: \['notes.csv'\]"
 
 
-def test_bad_input_fails_before_anything_is_written(spark, setup, tmp_path, reliability_record) -> None:
+def _fails_before_writing(
+    spark: SparkSession,
+    runs: Iterator[tuple[str, Config, str]],
+    error: type[Exception],
+    fault: str,
+    reliability_record: Callable[..., None],
+) -> None:
+    """Annotate each run's ``(case, config, pattern)``: each must raise ``error`` matching ``pattern`` and leave
+    nothing in its lakehouse, not even an empty table; recorded as ``fault`` with the cases."""
     failures = {}
-    for case, path, pattern in _bad_inputs(tmp_path):
-        lake = tmp_path / f"lake-{case.replace(' ', '-')}"
-        cfg = setup["cfg"].model_copy(
-            update={"lakehouse": str(lake), "input": setup["cfg"].input.model_copy(update={"path": path})}
-        )
-        with pytest.raises(InputError, match=pattern):
+    for case, cfg, pattern in runs:
+        with pytest.raises(error, match=pattern):
             annotate(spark, cfg)
+        lake = Path(cfg.lakehouse)
         failures[case] = sorted(p.name for p in lake.glob("*")) if lake.exists() else []
     reliability_record(
-        f"bad input ({', '.join(failures)})", all(not v for v in failures.values()), injected=len(failures)
+        f"{fault} ({', '.join(failures)})", all(not v for v in failures.values()), injected=len(failures)
     )
     assert failures == dict.fromkeys(failures, [])  # not even an empty table was created
+
+
+def _lake_for(folder: Path, case: str) -> str:
+    return str(folder / f"lake-{case.replace(' ', '-')}")
+
+
+def test_bad_input_fails_before_anything_is_written(spark, setup, tmp_path, reliability_record) -> None:
+    cfg = setup["cfg"]
+    runs = (
+        (case, cfg.model_copy(update={"lakehouse": _lake_for(tmp_path, case), "input": cfg.input.model_copy(
+            update={"path": path})}), pattern)
+        for case, path, pattern in _bad_inputs(tmp_path)
+    )  # fmt: skip
+    _fails_before_writing(spark, runs, InputError, "bad input", reliability_record)
 
 
 def _bad_runs(folder: Path, cfg: Config) -> Iterator[tuple[str, Config, str]]:
@@ -582,17 +601,12 @@ def _bad_runs(folder: Path, cfg: Config) -> Iterator[tuple[str, Config, str]]:
 def test_bad_model_or_lakehouse_fails_before_anything_is_written(spark, setup, tmp_path, reliability_record) -> None:
     """Issue 20: a bad model was found only after ingest, in the workers; a lakehouse inside the input folder
     was read back as input by the next run. Both now fail on the driver, with the error naming the problem."""
-    failures = {}
-    for case, cfg, pattern in _bad_runs(tmp_path, setup["cfg"]):
-        lake = Path(cfg.lakehouse) if case.startswith("lakehouse") else tmp_path / f"lake-{case.replace(' ', '-')}"
-        cfg = cfg.model_copy(update={"lakehouse": str(lake)})
-        with pytest.raises(KazuSparkError, match=pattern):
-            annotate(spark, cfg)
-        failures[case] = sorted(p.name for p in lake.glob("*")) if lake.exists() else []
-    reliability_record(
-        f"bad model or lakehouse ({', '.join(failures)})", all(not v for v in failures.values()), injected=len(failures)
-    )
-    assert failures == dict.fromkeys(failures, [])  # not even an empty table was created
+    runs = (
+        (case, cfg if case.startswith("lakehouse") else cfg.model_copy(update={"lakehouse": _lake_for(tmp_path, case)}),
+         pattern)
+        for case, cfg, pattern in _bad_runs(tmp_path, setup["cfg"])
+    )  # fmt: skip
+    _fails_before_writing(spark, runs, KazuSparkError, "bad model or lakehouse", reliability_record)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file whatever its permissions")
