@@ -190,7 +190,7 @@ def class_matrices(terms: DataFrame | pd.DataFrame, classes: list[str], version:
     """:func:`matrix_names` of the classes of ``classes`` that have terms in ``terms``: the ONTOLOGY_TERMS
     DataFrame (one Spark job), or the pandas copy of the table that the pandas pass holds
     (:func:`~kazu_spark.linking.driver_terms.driver_terms`; no job, where the job over a million cached terms
-    took 2.1-2.7 s of each call on 2 cores).
+    took 2.1-3.4 s of each call on 2 cores).
 
     Example (needs a SparkSession):
         >>> class_matrices(terms, ["disease", "gene"], "linker@1a2b")  # doctest: +SKIP
