@@ -37,7 +37,10 @@ The concept vectors are random unit vectors (one per distinct synonym text, writ
 before the timed part): scoring cost depends on the matrix's size, not its values, and embedding 320k
 synonyms on 2 cores would take longer than the benchmark. ``min_score`` is 0.01 so that every key keeps its
 nearest synonyms and the joins back carry their largest load (with real vectors and the default 0.875 most
-keys keep none); link quality is measured by ``evaluate linking``, not here.
+keys keep none); link quality is measured by ``evaluate linking``, not here. ``--embedding-search exact,ivf``
+times each row under both ``linking.embedding.search`` values (the IVF index of the random vectors is built
+before the timed part, as the matrices are; on random vectors its lists are even, on real ones less so:
+``bench/embedding_search.py`` times the search on the real matrices and measures its recall).
 
     PYTHONPATH=$PWD .venv/bin/python bench/linking_throughput.py --mentions 1000000 \\
         --conf conf/ontologies-shared.yaml --embedding-layers 6,3 --embedding-model build/linker
@@ -48,6 +51,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import itertools
 import json
 import os
 import random
@@ -80,6 +84,7 @@ from kazu_spark.linking.embedding_spark import (
     matrix_folder,
     write_matrices,
 )
+from kazu_spark.linking.ivf import ensure_ivf
 from kazu_spark.linking.spark import link_entities
 from kazu_spark.ontologies.terms import build_ontology_terms
 from kazu_spark.runtime.precision import cpu_description
@@ -260,12 +265,14 @@ def embedding_rows(
     runs: int,
     classes: list[str] | None = None,
     partitions: int = 2,
+    searches: tuple[str, ...] = ("exact",),
 ) -> list[dict]:
     """Rows of mentions/s of the embedding step on the corpora's missed gold mentions: per encoder (label ->
     folder), ``runs`` timed calls one after the other (the first pays each Python worker's torch import,
     encoder load and matrix mapping; later ones run on those warm workers, as the step does inside
     ``annotate`` after NER). ``classes``: only the gold mentions and terms of these entity classes (as
-    ``linking.embedding.classes``)."""
+    ``linking.embedding.classes``); ``searches``: a set of rows per ``linking.embedding.search`` (an IVF index
+    is built outside the timed part, as the matrices are)."""
     mentions = gold_mentions(spark, Path("../shared/data/linking"), splits)
     if classes:
         mentions = mentions.where(F.col("entity_class").isin(classes))
@@ -287,14 +294,18 @@ def embedding_rows(
     missed_local = missed.toPandas()
     table = pandas_pass.TermTable(driver_terms(terms))  # the pandas pass's copy of the terms, collected once
     results = []
-    for label, folder in encoders.items():
-        cfg = EmbeddingConfig(model=str(folder), matrix_dir=str(root / "matrices"), min_score=0.01, classes=classes)
+    for (label, folder), search in itertools.product(encoders.items(), searches):
+        cfg = EmbeddingConfig(
+            model=str(folder), matrix_dir=str(root / "matrices"), min_score=0.01, classes=classes, search=search
+        )
         ref = EncoderRef.of(cfg, int(spark.conf.get("spark.task.cpus", "1")))
         missed_classes = sorted(set(missed_local["entity_class"]))
         names = class_matrices(terms, missed_classes, ref.version)
         rows = concept_rows(terms.where(F.col("entity_class").isin(list(names))), ref.lowercase)
         write_matrices(random_vectors(rows, 384), names, matrix_folder(cfg, ref))  # outside the timed part
-        row = functools.partial(embedding_row, label, mentions=n, keys=distinct)
+        if search == "ivf":
+            ensure_ivf(matrix_folder(cfg, ref), list(names.values()))
+        row = functools.partial(embedding_row, f"{label}, {search} search", mentions=n, keys=distinct)
 
         for run in range(runs):
             with PeakRss() as rss:  # the whole step: its driver-side jobs (distinct keys, classes) and the matching
@@ -388,6 +399,7 @@ def main() -> None:
     parser.add_argument("--embedding-splits", default="devel", help="gold mentions of these splits, e.g. devel,train")
     parser.add_argument("--embedding-runs", type=int, default=2, help="timed calls per encoder (first, then warm)")
     parser.add_argument("--embedding-classes", default="", help="only these classes' mentions, e.g. disease,drug")
+    parser.add_argument("--embedding-search", default="exact", help="linking.embedding.search values, e.g. exact,ivf")
     parser.add_argument(
         "--tasks-partitions", type=int, default=os.cpu_count() or 2, help="partitions of the tasks engine rows"
     )
@@ -415,7 +427,15 @@ def main() -> None:
         splits = tuple(args.embedding_splits.split(","))
         classes = [c for c in args.embedding_classes.split(",") if c] or None
         results += embedding_rows(
-            spark, args.conf, terms, encoders, splits, args.embedding_runs, classes, args.tasks_partitions
+            spark,
+            args.conf,
+            terms,
+            encoders,
+            splits,
+            args.embedding_runs,
+            classes,
+            args.tasks_partitions,
+            tuple(args.embedding_search.split(",")),
         )
     print()
     print("| path | mentions | seconds | mentions/s | peak RSS MiB (driver+JVM+workers) | linked | joins |")

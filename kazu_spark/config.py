@@ -415,6 +415,15 @@ class EmbeddingConfig(_Strict):
         "F1 above the string steps alone; 0.75 links more gold mentions at half the precision, docs/linking.md)",
     )
     margin: float = Field(0.02, ge=0, le=1, description="candidates this close to the best are kept, ambiguous")
+    search: Literal["exact", "ivf"] = Field(
+        "exact",
+        description="exact: every mention scored against every synonym of its class; ivf: against the synonyms "
+        "of its ivf_probes nearest k-means lists only (an index the driver builds once per matrix of 20,000 "
+        "rows or more, kazu_spark.linking.ivf; docs/embedding-linking.md)",
+    )
+    ivf_probes: int = Field(
+        32, gt=0, description="with search: ivf, the lists (of 4 sqrt(rows)) each mention is scored against"
+    )
     batch_size: int | None = Field(
         None, gt=0, description="texts per encoder forward pass; None = 64 on CPU (stays in cache), 256 on GPU"
     )

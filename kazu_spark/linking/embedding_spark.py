@@ -21,7 +21,9 @@ under a name made of the class and its terms' fingerprint (:func:`class_matrices
 found again by later runs, whichever other classes they link; workers memory-map it once
 (``worker_cached``), and the page cache shares it between the workers of a machine.
 1M synonyms x 384 dims x 2 bytes = 768 MB of file, plus a float32 block of 65,536 rows (96 MB) per worker
-while scoring. The encoder is loaded by path on the workers (``pkg://``, local, ``/dbfs``, ``/Volumes``).
+while scoring. With ``search: ivf`` the driver also saves each large matrix's IVF index beside it
+(:func:`~kazu_spark.linking.ivf.ensure_ivf`), and the workers score a key against its nearest lists only.
+The encoder is loaded by path on the workers (``pkg://``, local, ``/dbfs``, ``/Volumes``).
 
 Example (needs a SparkSession; ``missed`` in the cascade's lookup columns):
     >>> links = embedding_matches(missed, terms, load_config().linking.embedding)  # doctest: +SKIP
@@ -54,6 +56,7 @@ from kazu_spark.linking.embedding import (
     to_bytes,
 )
 from kazu_spark.linking.encoder import EncoderSettings
+from kazu_spark.linking.ivf import ensure_ivf, has_ivf, ivf_nearest, load_ivf
 from kazu_spark.linking.scores import EMBEDDING_SCALE
 from kazu_spark.linking.term_index import several_concepts
 from kazu_spark.paths import resolve_path
@@ -236,8 +239,9 @@ def match_batch(
     embedded once, scored against its class's matrix (``names``: class -> matrix name in ``folder``; loaded
     once per worker; a bf16 first pass where the CPU has native bf16 and ``precision`` is auto or bf16, an int8
     one under int8, or under auto elsewhere: :func:`~kazu_spark.linking.embedding.int8_blocks`, built once per
-    worker; exact scores either way), kept by :func:`~kazu_spark.linking.embedding.candidates`. A class without
-    a matrix is skipped.
+    worker; exact scores either way; with ``search: ivf``, the rows of the key's nearest lists only where the
+    driver saved the matrix's index: :func:`~kazu_spark.linking.ivf.ivf_nearest`), kept by
+    :func:`~kazu_spark.linking.embedding.candidates`. A class without a matrix is skipped.
 
     Example (``encoder`` anything with ``embed(texts) -> unit vectors``):
         >>> import numpy as np
@@ -263,11 +267,17 @@ def match_batch(
         if name not in matrices:
             matrices[name] = load_matrix(folder, name)
         texts, matrix = matrices[name]
-        if quantised and (name, "int8") not in matrices:
-            matrices[name, "int8"] = int8_blocks(matrix)
         keys = list(dict.fromkeys(group["key"]))
-        first_passes = matrices.get((name, "int8")) if quantised else None
-        scores, rows = nearest(encoder.embed(keys), matrix, cfg.top_k, shortlist=shortlist, first_passes=first_passes)
+        vectors = encoder.embed(keys)
+        if cfg.search == "ivf" and ((name, "ivf") in matrices or has_ivf(folder, name)):
+            if (name, "ivf") not in matrices:
+                matrices[name, "ivf"] = load_ivf(folder, name)
+            scores, rows = ivf_nearest(vectors, matrices[name, "ivf"], cfg.top_k, cfg.ivf_probes)
+        else:
+            if quantised and (name, "int8") not in matrices:
+                matrices[name, "int8"] = int8_blocks(matrix)
+            first_passes = matrices.get((name, "int8")) if quantised else None
+            scores, rows = nearest(vectors, matrix, cfg.top_k, shortlist=shortlist, first_passes=first_passes)
         for key, key_scores, key_rows in zip(keys, scores, rows, strict=True):
             kept = candidates(key_scores, key_rows, min_score=cfg.min_score, margin=cfg.margin, top_k=cfg.top_k)
             records += [(entity_class, key, texts[row], score) for row, score in kept]
@@ -285,7 +295,7 @@ def ensure_matrices(
     """The matrix folder of ``encoder`` and the matrix name of each of ``classes`` that has terms
     (:func:`class_matrices`, of ``table`` where the caller holds the terms in pandas), each matrix saved there
     first unless it is already: from ``concept_embeddings`` rows of this encoder where the table has them, else
-    by embedding those classes' terms now."""
+    by embedding those classes' terms now; with ``search: ivf``, the IVF index of each large matrix too."""
     names = class_matrices(terms if table is None else table, classes, encoder.version) if classes else {}
     folder = matrix_folder(cfg, encoder)
     missing = [c for c in names if not has_matrix(folder, names[c])]
@@ -301,6 +311,8 @@ def ensure_matrices(
             embedded = embed_terms(terms.where(F.col("entity_class").isin(missing)), encoder)
             concept_embeddings = embedded.localCheckpoint(eager=True)
         write_matrices(concept_embeddings.where(current), {c: names[c] for c in missing}, folder)
+    if cfg.search == "ivf":
+        ensure_ivf(folder, [name for name in names.values() if has_matrix(folder, name)])
     return folder, names
 
 
