@@ -200,8 +200,8 @@ def load_ivf(folder: str | Path, name: str) -> IvfIndex:
 
 def ensure_ivf(folder: str | Path, names: list[str]) -> None:
     """Build and save the index of each matrix of ``names`` in ``folder`` that has ``MIN_ROWS`` rows or more
-    and no index yet (the driver, once per matrix: ~2 s for 80,000 rows on 2 cores); smaller matrices are
-    scored exactly."""
+    and no index yet (the driver, once per matrix: 6-9 s for ~80,000 rows on 2 AVX2 cores); smaller matrices
+    are scored exactly."""
     from kazu_spark.linking.embedding import load_matrix
 
     for name in names:
