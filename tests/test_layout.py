@@ -76,6 +76,7 @@ PURE = (
     "linking.preferences",
     "linking.genus",
     "linking.embedding",
+    "linking.ivf",
     "linking.batch",
     "linking.scores",
     "runtime.precision",
