@@ -24,9 +24,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -101,17 +101,31 @@ def from_bytes(blobs: Iterable[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(data, dtype=VECTOR_DTYPE).reshape(-1, dim)
 
 
-def save_matrix(folder: str | Path, name: str, texts: list[str], vectors: np.ndarray) -> None:
-    """Write ``<name>.npy`` (fp16 ``[n, dim]``) and ``<name>.json`` (the row texts) into ``folder``; each file
-    is written beside and renamed into place, so a reader never sees half a matrix."""
+def save_files(folder: str | Path, writers: Sequence[tuple[str, Callable[[BinaryIO], object]]]) -> None:
+    """Write each ``(file name, write(handle))`` of ``writers`` beside its place in ``folder`` (a name of this
+    process), then rename them into place in that order: a reader that finds the last file finds them all
+    complete (the files of a concept matrix, :func:`save_matrix`, and of its IVF index)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     suffix = f".{os.getpid()}.tmp"
-    with (folder / f"{name}.npy{suffix}").open("wb") as handle:
-        np.save(handle, np.ascontiguousarray(vectors, dtype=VECTOR_DTYPE))
-    (folder / f"{name}.json{suffix}").write_text(json.dumps(texts))
-    os.replace(folder / f"{name}.json{suffix}", folder / f"{name}.json")
-    os.replace(folder / f"{name}.npy{suffix}", folder / f"{name}.npy")  # last: its presence means complete
+    for file, write in writers:
+        with (folder / f"{file}{suffix}").open("wb") as handle:
+            write(handle)
+    for file, _ in writers:
+        os.replace(folder / f"{file}{suffix}", folder / file)
+
+
+def save_matrix(folder: str | Path, name: str, texts: list[str], vectors: np.ndarray) -> None:
+    """Write ``<name>.npy`` (fp16 ``[n, dim]``) and ``<name>.json`` (the row texts) into ``folder``; each file
+    is written beside and renamed into place, so a reader never sees half a matrix (:func:`save_files`; the
+    ``.npy`` last: its presence means complete)."""
+    save_files(
+        folder,
+        [
+            (f"{name}.json", lambda handle: handle.write(json.dumps(texts).encode())),
+            (f"{name}.npy", lambda handle: np.save(handle, np.ascontiguousarray(vectors, dtype=VECTOR_DTYPE))),
+        ],
+    )
 
 
 def has_matrix(folder: str | Path, name: str) -> bool:

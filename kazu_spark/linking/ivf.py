@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from kazu_spark.linking.embedding import load_matrix, save_files
 
 if TYPE_CHECKING:  # torch loads where an index is built or searched, not where this module is imported
     import torch
@@ -170,15 +171,15 @@ def has_ivf(folder: str | Path, name: str) -> bool:
 
 def save_ivf(folder: str | Path, name: str, index: IvfIndex) -> None:
     """Write ``<name>.ivf.npz`` and ``<name>.ivf.npy`` into ``folder``, each beside and renamed into place
-    (the ``.npy`` last: its presence means complete)."""
-    folder = Path(folder)
-    suffix = f".{os.getpid()}.tmp"
-    with (folder / f"{name}.ivf.npz{suffix}").open("wb") as handle:
-        np.savez(handle, centroids=index.centroids, offsets=index.offsets, order=index.order)
-    with (folder / f"{name}.ivf.npy{suffix}").open("wb") as handle:
-        np.save(handle, index.rows)
-    os.replace(folder / f"{name}.ivf.npz{suffix}", folder / f"{name}.ivf.npz")
-    os.replace(folder / f"{name}.ivf.npy{suffix}", folder / f"{name}.ivf.npy")
+    (:func:`~kazu_spark.linking.embedding.save_files`; the ``.npy`` last: its presence means complete)."""
+    parts = {"centroids": index.centroids, "offsets": index.offsets, "order": index.order}
+    save_files(
+        folder,
+        [
+            (f"{name}.ivf.npz", lambda handle: np.savez(handle, **parts)),
+            (f"{name}.ivf.npy", lambda handle: np.save(handle, index.rows)),
+        ],
+    )
 
 
 def load_ivf(folder: str | Path, name: str) -> IvfIndex:
@@ -202,12 +203,11 @@ def ensure_ivf(folder: str | Path, names: list[str]) -> None:
     """Build and save the index of each matrix of ``names`` in ``folder`` that has ``MIN_ROWS`` rows or more
     and no index yet (the driver, once per matrix: 6-9 s for ~80,000 rows on 2 AVX2 cores); smaller matrices
     are scored exactly."""
-    from kazu_spark.linking.embedding import load_matrix
-
     for name in names:
         if has_ivf(folder, name):
             continue
         _, matrix = load_matrix(folder, name)
         if len(matrix) >= MIN_ROWS:
-            save_ivf(folder, name, build_ivf(matrix))
-            log.info("IVF index of %s: %d rows in %d lists", name, len(matrix), default_lists(len(matrix)))
+            index = build_ivf(matrix)
+            save_ivf(folder, name, index)
+            log.info("IVF index of %s: %d rows in %d lists", name, len(matrix), len(index.centroids))
