@@ -84,6 +84,21 @@ def test_best_long_form_needs_the_first_letter_at_a_word_start() -> None:
     assert best_long_form("AB", "xab") is None  # 'a' occurs, but not at the start of a word
 
 
+@pytest.mark.parametrize(
+    ("text", "long"),
+    [
+        ("and Thyroid Transcription Factor-1 (TTF-1).", "Thyroid Transcription Factor-1"),
+        ("called attenuated adenomatous polyposis coli (AAPC).", "attenuated adenomatous polyposis coli"),
+        ("the heat shock transcription factor (HSF) binds", "heat shock transcription factor"),
+    ],
+)
+def test_a_long_form_whose_initials_spell_the_short_form_wins_over_inner_letters(text: str, long: str) -> None:
+    """The shortest suffix would read TTF-1's second T inside ``Transcription`` and AAPC's first A inside
+    ``adenomatous``; the words' initials spell the whole short form one word earlier. HSF keeps its shortest
+    suffix, which skips a word (``transcription``) but takes no inner letter."""
+    assert [a.long for a in find_abbreviations(text)] == [long]
+
+
 def test_a_long_document_gives_each_paragraph_s_definitions_at_their_offsets() -> None:
     """Paragraphs joined by blank lines (a clause break) give each paragraph's own definitions, shifted by its
     offset: the clause before a parenthesis is found the same way in a 190,000-character text as in an abstract."""

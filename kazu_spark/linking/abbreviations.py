@@ -99,15 +99,33 @@ def _is_short_form(candidate: str) -> bool:
     )
 
 
+def _initials_long_form(short: str, long: str) -> str | None:
+    """The shortest suffix of ``long`` whose words (split at spaces and hyphens) start, in order, with every
+    letter and digit of ``short``; None when no suffix does."""
+    chars = [c.lower() for c in short if c.isalnum()]
+    for word in reversed(list(re.finditer(r"[^\s\-]+", long))):
+        if chars and word.group()[0].lower() == chars[-1]:
+            chars.pop()
+            if not chars:
+                return long[word.start() :]
+    return None
+
+
 def best_long_form(short: str, long: str) -> str | None:
-    """The shortest suffix of ``long`` that explains ``short`` (Schwartz–Hearst ``findBestLongForm``).
+    """The shortest suffix of ``long`` that explains ``short`` (Schwartz–Hearst ``findBestLongForm``), or a
+    longer one whose word initials spell it.
 
     Each letter or digit of ``short``, right to left, must occur in ``long`` to the left of the previous
-    one, and the first must start a word of ``long``. None when ``long`` cannot explain ``short``.
+    one, and the first must start a word of ``long``. None when ``long`` cannot explain ``short``. The
+    shortest such suffix may take a letter from inside a word (``TTF-1``: the ``t`` of ``Transcription``);
+    where a longer suffix spells every character by a word's initial (``Thyroid Transcription Factor-1``),
+    that one is the definition, as Ab3P's first-letter strategies rank it over inner letters.
 
     Example:
         >>> best_long_form("HSF", "the heat shock transcription factor")
         'heat shock transcription factor'
+        >>> best_long_form("TTF-1", "and Thyroid Transcription Factor-1")
+        'Thyroid Transcription Factor-1'
         >>> best_long_form("PKC", "the effect of protein kinase") is None
         True
     """
@@ -123,7 +141,9 @@ def best_long_form(short: str, long: str) -> str | None:
             return None
         j -= 1
         s -= 1
-    return long[long.rfind(" ", 0, j + 1) + 1 :]
+    shortest = long[long.rfind(" ", 0, j + 1) + 1 :]
+    spelt = _initials_long_form(short, long)
+    return spelt if spelt is not None and len(spelt) > len(shortest) else shortest
 
 
 def _accept(short: str, long: str) -> bool:
