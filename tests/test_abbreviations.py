@@ -90,12 +90,14 @@ def test_best_long_form_needs_the_first_letter_at_a_word_start() -> None:
         ("and Thyroid Transcription Factor-1 (TTF-1).", "Thyroid Transcription Factor-1"),
         ("called attenuated adenomatous polyposis coli (AAPC).", "attenuated adenomatous polyposis coli"),
         ("the heat shock transcription factor (HSF) binds", "heat shock transcription factor"),
+        ("pathways that involve phosphoinositide 3-kinase (PI3K).", "phosphoinositide 3-kinase"),
     ],
 )
 def test_a_long_form_whose_initials_spell_the_short_form_wins_over_inner_letters(text: str, long: str) -> None:
     """The shortest suffix would read TTF-1's second T inside ``Transcription`` and AAPC's first A inside
     ``adenomatous``; the words' initials spell the whole short form one word earlier. HSF keeps its shortest
-    suffix, which skips a word (``transcription``) but takes no inner letter."""
+    suffix, which skips a word (``transcription``) but takes no inner letter; PI3K keeps its own, whose ``I`` is
+    inside ``phosphoinositide``: initials would skip that word and reach back to ``pathways``."""
     assert [a.long for a in find_abbreviations(text)] == [long]
 
 

@@ -43,6 +43,9 @@ _CLAUSE_END = re.compile(r"[.,;]\s|\n")
 _WORD_SPLIT = re.compile(r"[\s\-]+")
 _MAX_SHORT_CHARS = 10
 #: an acronym: upper-case letters and digits (2 letters at least), hyphens, and a plural ``s``
+#: the function words a long form's initials may skip (``Centers for Disease Control``: CDC); a small list, not
+#: scikit-learn's 318 stop words, whose import would add ~2 s to every NER worker
+_SKIPPED_WORDS = frozenset({"a", "an", "and", "by", "for", "in", "of", "on", "or", "the", "to", "with"})
 _ACRONYM = re.compile(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Z0-9][A-Z0-9-]*[A-Z0-9](?P<plural>s?)")
 
 
@@ -101,13 +104,16 @@ def _is_short_form(candidate: str) -> bool:
 
 def _initials_long_form(short: str, long: str) -> str | None:
     """The shortest suffix of ``long`` whose words (split at spaces and hyphens) start, in order, with every
-    letter and digit of ``short``; None when no suffix does."""
+    letter and digit of ``short``, each word but a function word (``_SKIPPED_WORDS``) spelling one; None when no
+    suffix does."""
     chars = [c.lower() for c in short if c.isalnum()]
     for word in reversed(list(re.finditer(r"[^\s\-]+", long))):
-        if chars and word.group()[0].lower() == chars[-1]:
+        if word.group()[0].lower() == chars[-1]:
             chars.pop()
             if not chars:
                 return long[word.start() :]
+        elif word.group().lower() not in _SKIPPED_WORDS:
+            return None
     return None
 
 
@@ -118,8 +124,9 @@ def best_long_form(short: str, long: str) -> str | None:
     Each letter or digit of ``short``, right to left, must occur in ``long`` to the left of the previous
     one, and the first must start a word of ``long``. None when ``long`` cannot explain ``short``. The
     shortest such suffix may take a letter from inside a word (``TTF-1``: the ``t`` of ``Transcription``);
-    where a longer suffix spells every character by a word's initial (``Thyroid Transcription Factor-1``),
-    that one is the definition, as Ab3P's first-letter strategies rank it over inner letters.
+    where a longer suffix spells every character by a word's initial (``Thyroid Transcription Factor-1``), every
+    word but a function word spelling one, that one is the definition, as Ab3P's first-letter strategies rank it over
+    inner letters (not ``pathways that involve phosphoinositide 3-kinase`` for ``PI3K``).
 
     Example:
         >>> best_long_form("HSF", "the heat shock transcription factor")
