@@ -84,6 +84,11 @@ def test_best_long_form_needs_the_first_letter_at_a_word_start() -> None:
     assert best_long_form("AB", "xab") is None  # 'a' occurs, but not at the start of a word
 
 
+def test_a_short_form_without_letters_or_digits_leaves_the_whole_candidate() -> None:
+    """Nothing to spell, so no initials to prefer: Schwartz-Hearst's answer, the whole text, and no error."""
+    assert best_long_form("--", "abc") == "abc"
+
+
 @pytest.mark.parametrize(
     ("text", "long"),
     [

@@ -42,10 +42,12 @@ _PARENTHESIS = re.compile(r"(?<=\s)\(([^()]+)\)")
 _CLAUSE_END = re.compile(r"[.,;]\s|\n")
 _WORD_SPLIT = re.compile(r"[\s\-]+")
 _MAX_SHORT_CHARS = 10
-#: an acronym: upper-case letters and digits (2 letters at least), hyphens, and a plural ``s``
+#: the words that ``_WORD_SPLIT`` separates, with their offsets
+_WORD = re.compile(r"[^\s\-]+")
 #: the function words a long form's initials may skip (``Centers for Disease Control``: CDC); a small list, not
 #: scikit-learn's 318 stop words, whose import would add ~2 s to every NER worker
 _SKIPPED_WORDS = frozenset({"a", "an", "and", "by", "for", "in", "of", "on", "or", "the", "to", "with"})
+#: an acronym: upper-case letters and digits (2 letters at least), hyphens, and a plural ``s``
 _ACRONYM = re.compile(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Z0-9][A-Z0-9-]*[A-Z0-9](?P<plural>s?)")
 
 
@@ -107,7 +109,9 @@ def _initials_long_form(short: str, long: str) -> str | None:
     letter and digit of ``short``, each word but a function word (``_SKIPPED_WORDS``) spelling one; None when no
     suffix does."""
     chars = [c.lower() for c in short if c.isalnum()]
-    for word in reversed(list(re.finditer(r"[^\s\-]+", long))):
+    if not chars:
+        return None
+    for word in reversed(list(_WORD.finditer(long))):
         if word.group()[0].lower() == chars[-1]:
             chars.pop()
             if not chars:
