@@ -198,6 +198,24 @@ def test_a_gene_s_product_or_phosphorylated_form_is_looked_up_by_the_gene(mentio
 
 
 @pytest.mark.parametrize(
+    ("mention", "gene"),
+    [
+        ("TCF-4J", "TCF-4"),  # BioRED: the isoforms TCF-4J and TCF-4K are TCF7L2, whose alias is TCF-4
+        ("OCT4A", "OCT4"),
+        ("CD44v6", "CD44"),  # a splice variant
+    ],
+)
+def test_an_isoform_is_looked_up_by_its_gene(mention: str, gene: str) -> None:
+    assert normalise(gene, "gene") in variant_keys(mention, "gene")
+    assert variant_keys(mention, "disease") == []  # genes only
+
+
+@pytest.mark.parametrize("mention", ["BRCA1", "HLA-B", "IL-1", "CYP2D6", "ApoE4"])
+def test_a_symbol_that_ends_in_its_number_or_letter_has_no_isoform_key(mention: str) -> None:
+    assert gene_cores(mention) == []
+
+
+@pytest.mark.parametrize(
     "mention", ["AMP kinase", "S6 kinase", "heat shock protein", "P-selectin", "p53", "pH", "phospholipase C"]
 )
 def test_a_kinase_of_a_gene_or_a_name_with_a_p_is_not_the_gene(mention: str) -> None:

@@ -58,8 +58,11 @@ back to fuzzy matching:
 13. **a microRNA by its gene's symbol** (genes) -- ``miRNA-193a``, ``hsa-miR-21-5p``, ``microRNA-483-3p`` ->
     ``mir-193a``, ``mir-21``, ``mir-483``: NCBI Gene lists a microRNA gene as ``MIR21`` with a few aliases, while
     papers name it with a species prefix, the word spelt out, or the mature strand (``-3p``, ``-5p``).
+14. **the gene of an isoform or splice variant** (genes) -- ``TCF-4J`` -> ``TCF-4``, ``OCT4A`` -> ``OCT4``,
+    ``CD44v6`` -> ``CD44``: one capital letter or ``v`` and a number after a symbol that ends in a number.
+    NCBI Gene has one record per gene, and BioRED links an isoform's mention to it.
 
-Rules 2-6, 8 and 10-12 are tried on the mention and on the coordination's conjuncts, rules 9 and 13 on the
+Rules 2-6, 8 and 10-12 are tried on the mention and on the coordination's conjuncts, rules 9, 13 and 14 on the
 mention. The keys are matching keys, never display text, and only ever used for misses, so a rule may
 over-generate: a key that names no synonym costs one failed join row.
 
@@ -86,6 +89,8 @@ _SUBSCRIPT = re.compile(r"(?<=[A-Za-z])\((\d+[+-]?)\)")
 #: ``phospho`` only as a word of its own (``phospholipase C`` is a name)
 _PHOSPHO = re.compile(r"^(?:(?i:phospho(?:rylated)?)[\s-]+|p-)(?P<name>\S.*)$|^p(?P<symbol>[A-Z][A-Za-z0-9-]+)$")
 #: what a gene's name is followed by for its product (rule 9), lower-cased
+#: an isoform or splice variant of a gene named by a symbol ending in a number (rule 14): TCF-4J, OCT4A, CD44v6
+_ISOFORM = re.compile(r"^(?P<gene>[A-Za-z][A-Za-z0-9]*-?\d+)(?:[A-Z]|v\d+)$")
 _GENE_HEADS = frozenset({"protein", "proteins", "gene", "genes", "mrna", "mrnas", "transcript", "transcripts"})
 #: a microRNA (rule 13): a species prefix, the word in any spelling, its number, a mature strand
 _MICRO_RNA = re.compile(r"^(?:[a-z]{3}-)?(?i:mirna|microrna|mir)[\s-]?(?P<name>\d+[a-z]?(?:-\d)?)(?:-[35]p)?$")
@@ -261,11 +266,14 @@ def _organ_keys(key: str) -> list[str]:
 
 
 def gene_cores(text: str) -> list[str]:
-    """The gene a mention names by its product, form or phosphorylation (rule 9): ``[]`` when it names none.
+    """The gene a mention names by its product, form or phosphorylation (rule 9), or by an isoform (rule 14):
+    ``[]`` when it names none.
 
     Example:
         >>> gene_cores("Tau protein"), gene_cores("p-mTOR"), gene_cores("pAKT"), gene_cores("phospho-Akt protein")
         (['Tau'], ['mTOR'], ['AKT'], ['Akt protein', 'Akt'])
+        >>> gene_cores("TCF-4J"), gene_cores("CD44v6"), gene_cores("BRCA1"), gene_cores("HLA-B")
+        (['TCF-4'], ['CD44'], [], [])
         >>> gene_cores("AMP kinase"), gene_cores("heat shock protein"), gene_cores("p53"), gene_cores("P-selectin")
         ([], [], [], [])
     """
@@ -276,6 +284,8 @@ def gene_cores(text: str) -> list[str]:
     words = text.split()
     if len(words) == 2 and words[1].lower() in _GENE_HEADS:
         cores.append(words[0])
+    if isoform := _ISOFORM.match(text.strip()):
+        cores.append(isoform["gene"])
     return cores
 
 
