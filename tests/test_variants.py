@@ -190,11 +190,21 @@ def test_a_receptor_named_in_words_has_no_symbol_form() -> None:
         ("pAKT", "AKT"),
         ("phospho-S6", "S6"),
         ("phosphorylated ERK", "ERK"),
+        ("Rheb-GTP", "Rheb"),  # a GTPase with its bound nucleotide: BioRED links Rab6a-GTP to RAB6A
+        ("Ras GDP", "Ras"),
+        ("c-MYC", "MYC"),  # the cellular oncogene's c-: in capitals its own key, CMYC, names nothing
+        ("c-KIT", "KIT"),
     ],
 )
 def test_a_gene_s_product_or_phosphorylated_form_is_looked_up_by_the_gene(mention: str, gene: str) -> None:
     assert normalise(gene, "gene") in variant_keys(mention, "gene")
     assert normalise(gene, "disease") not in variant_keys(mention, "disease")  # genes only
+
+
+def test_a_cellular_oncogene_in_capitals_is_looked_up_as_ncbi_gene_writes_its_alias_first() -> None:
+    """``MYC`` is also an alias of mouse Nol3: the alias ``c-Myc`` names only MYC, so it is tried first."""
+    keys = variant_keys("c-MYC", "gene")
+    assert keys[: keys.index(normalise("MYC", "gene")) + 1] == [normalise("c-Myc", "gene"), normalise("MYC", "gene")]
 
 
 @pytest.mark.parametrize(
@@ -210,7 +220,7 @@ def test_an_isoform_is_looked_up_by_its_gene(mention: str, gene: str) -> None:
     assert variant_keys(mention, "disease") == []  # genes only
 
 
-@pytest.mark.parametrize("mention", ["BRCA1", "HLA-B", "IL-1", "CYP2D6", "ApoE4"])
+@pytest.mark.parametrize("mention", ["BRCA1", "HLA-B", "IL-1", "CYP2D6", "ApoE4", "IL-2R", "CD40L"])
 def test_a_symbol_that_ends_in_its_number_or_letter_has_no_isoform_key(mention: str) -> None:
     assert gene_cores(mention) == []
 

@@ -42,7 +42,8 @@ back to fuzzy matching:
    ``mRNA`` or ``transcript`` after a one-word name, and a phosphorylation prefix. BioRED links ``pAKT`` to AKT1;
    its spans leave the head noun out, but the model's spans on printed text often keep it, and those went to
    fuzzy matches (``Tau protein`` -> YWHAQ, *14-3-3 protein tau*) or to nothing. Not ``kinase``: ``AMP kinase``,
-   ``S6 kinase`` and ``ERK kinase`` are kinases *of* AMP, S6 and ERK, not those.
+   ``S6 kinase`` and ``ERK kinase`` are kinases *of* AMP, S6 and ERK, not those. A GTPase's bound nucleotide is a
+   state too: ``Rheb-GTP`` -> ``Rheb`` (BioRED links ``Rab6a-GTP`` to RAB6A).
 
 10. **a pathogen's disease is its infection** (diseases) -- ``adenovirus disease`` -> ``adenovirus infection``,
     ``meningococcal disease`` -> ``meningococcal infection``: MeSH files them as ``<pathogen> Infections`` and
@@ -59,10 +60,15 @@ back to fuzzy matching:
     ``mir-193a``, ``mir-21``, ``mir-483``: NCBI Gene lists a microRNA gene as ``MIR21`` with a few aliases, while
     papers name it with a species prefix, the word spelt out, or the mature strand (``-3p``, ``-5p``).
 14. **the gene of an isoform or splice variant** (genes) -- ``TCF-4J`` -> ``TCF-4``, ``OCT4A`` -> ``OCT4``,
-    ``CD44v6`` -> ``CD44``: one capital letter or ``v`` and a number after a symbol that ends in a number.
+    ``CD44v6`` -> ``CD44``: one capital letter or ``v`` and a number after a symbol that ends in a number; not ``R``
+    or ``L`` (``IL-2R``, ``CD40L`` are a receptor and a ligand, other genes).
     NCBI Gene has one record per gene, and BioRED links an isoform's mention to it.
+15. **a cellular oncogene in capitals** (genes) -- ``c-MYC`` -> ``c-myc``, then ``MYC``; ``c-KIT`` -> ``KIT``:
+    NCBI Gene lists ``c-Myc`` and ``c-Jun`` as aliases, but the capitals' key (``CMYC``) names nothing. The alias
+    comes first, the bare symbol (the ``c-``, cellular against a retrovirus's ``v-``, dropped) second: in a mouse
+    paper ``MYC`` is also an alias of mouse Nol3, which the species step would take.
 
-Rules 2-6, 8 and 10-12 are tried on the mention and on the coordination's conjuncts, rules 9, 13 and 14 on the
+Rules 2-6, 8 and 10-12 are tried on the mention and on the coordination's conjuncts, rules 9 and 13-15 on the
 mention. The keys are matching keys, never display text, and only ever used for misses, so a rule may
 over-generate: a key that names no synonym costs one failed join row.
 
@@ -89,8 +95,12 @@ _SUBSCRIPT = re.compile(r"(?<=[A-Za-z])\((\d+[+-]?)\)")
 #: ``phospho`` only as a word of its own (``phospholipase C`` is a name)
 _PHOSPHO = re.compile(r"^(?:(?i:phospho(?:rylated)?)[\s-]+|p-)(?P<name>\S.*)$|^p(?P<symbol>[A-Z][A-Za-z0-9-]+)$")
 #: what a gene's name is followed by for its product (rule 9), lower-cased
-#: an isoform or splice variant of a gene named by a symbol ending in a number (rule 14): TCF-4J, OCT4A, CD44v6
-_ISOFORM = re.compile(r"^(?P<gene>[A-Za-z][A-Za-z0-9]*-?\d+)(?:[A-Z]|v\d+)$")
+#: an isoform or splice variant of a gene named by a symbol ending in a number (rule 14): TCF-4J, OCT4A, CD44v6;
+#: not R or L, a receptor's or a ligand's letter (IL-2R, CD40L: other genes than IL-2 and CD40)
+_ISOFORM = re.compile(r"^(?P<gene>[A-Za-z][A-Za-z0-9]*-?\d+)(?:[A-KM-QS-Z]|v\d+)$")
+#: a GTPase with its bound nucleotide (rule 9), or a cellular oncogene (rule 15): Rheb-GTP, c-MYC
+_BOUND_NUCLEOTIDE = re.compile(r"^(?P<gene>\S+?)[\s-]G[TD]P$")
+_CELLULAR = re.compile(r"^c-(?P<gene>[A-Za-z][A-Za-z0-9]*)$")
 _GENE_HEADS = frozenset({"protein", "proteins", "gene", "genes", "mrna", "mrnas", "transcript", "transcripts"})
 #: a microRNA (rule 13): a species prefix, the word in any spelling, its number, a mature strand
 _MICRO_RNA = re.compile(r"^(?:[a-z]{3}-)?(?i:mirna|microrna|mir)[\s-]?(?P<name>\d+[a-z]?(?:-\d)?)(?:-[35]p)?$")
@@ -266,14 +276,16 @@ def _organ_keys(key: str) -> list[str]:
 
 
 def gene_cores(text: str) -> list[str]:
-    """The gene a mention names by its product, form or phosphorylation (rule 9), or by an isoform (rule 14):
-    ``[]`` when it names none.
+    """The gene a mention names by its product, form, phosphorylation or bound nucleotide (rule 9), by an isoform
+    (rule 14) or with the cellular oncogene's ``c-`` (rule 15): ``[]`` when it names none.
 
     Example:
         >>> gene_cores("Tau protein"), gene_cores("p-mTOR"), gene_cores("pAKT"), gene_cores("phospho-Akt protein")
         (['Tau'], ['mTOR'], ['AKT'], ['Akt protein', 'Akt'])
         >>> gene_cores("TCF-4J"), gene_cores("CD44v6"), gene_cores("BRCA1"), gene_cores("HLA-B")
         (['TCF-4'], ['CD44'], [], [])
+        >>> gene_cores("Rheb-GTP"), gene_cores("c-MYC"), gene_cores("GTP"), gene_cores("c-Jun N-terminal kinase")
+        (['Rheb'], ['c-myc', 'MYC'], [], [])
         >>> gene_cores("AMP kinase"), gene_cores("heat shock protein"), gene_cores("p53"), gene_cores("P-selectin")
         ([], [], [], [])
     """
@@ -284,8 +296,12 @@ def gene_cores(text: str) -> list[str]:
     words = text.split()
     if len(words) == 2 and words[1].lower() in _GENE_HEADS:
         cores.append(words[0])
-    if isoform := _ISOFORM.match(text.strip()):
-        cores.append(isoform["gene"])
+    text = text.strip()
+    if cellular := _CELLULAR.match(text):
+        cores += [text.lower(), cellular["gene"]]  # the alias as NCBI Gene writes it (c-Myc) before the bare symbol
+    for form in (_ISOFORM, _BOUND_NUCLEOTIDE):
+        if named := form.match(text):
+            cores.append(named["gene"])
     return cores
 
 
