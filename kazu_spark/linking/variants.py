@@ -94,13 +94,14 @@ _SUBSCRIPT = re.compile(r"(?<=[A-Za-z])\((\d+[+-]?)\)")
 #: a phosphorylation prefix of a gene name (rule 9): ``p-mTOR``, ``phospho-S6``, ``phosphorylated ERK``, ``pAKT``;
 #: ``phospho`` only as a word of its own (``phospholipase C`` is a name)
 _PHOSPHO = re.compile(r"^(?:(?i:phospho(?:rylated)?)[\s-]+|p-)(?P<name>\S.*)$|^p(?P<symbol>[A-Z][A-Za-z0-9-]+)$")
-#: what a gene's name is followed by for its product (rule 9), lower-cased
+#: a GTPase with its bound nucleotide (rule 9): ``Rheb-GTP``, ``Ras GDP``
+_BOUND_NUCLEOTIDE = re.compile(r"^(?P<gene>\S+?)[\s-]G[TD]P$")
 #: an isoform or splice variant of a gene named by a symbol ending in a number (rule 14): TCF-4J, OCT4A, CD44v6;
 #: not R or L, a receptor's or a ligand's letter (IL-2R, CD40L: other genes than IL-2 and CD40)
 _ISOFORM = re.compile(r"^(?P<gene>[A-Za-z][A-Za-z0-9]*-?\d+)(?:[A-KM-QS-Z]|v\d+)$")
-#: a GTPase with its bound nucleotide (rule 9), or a cellular oncogene (rule 15): Rheb-GTP, c-MYC
-_BOUND_NUCLEOTIDE = re.compile(r"^(?P<gene>\S+?)[\s-]G[TD]P$")
+#: a cellular oncogene (rule 15): ``c-MYC``
 _CELLULAR = re.compile(r"^c-(?P<gene>[A-Za-z][A-Za-z0-9]*)$")
+#: what a gene's name is followed by for its product (rule 9), lower-cased
 _GENE_HEADS = frozenset({"protein", "proteins", "gene", "genes", "mrna", "mrnas", "transcript", "transcripts"})
 #: a microRNA (rule 13): a species prefix, the word in any spelling, its number, a mature strand
 _MICRO_RNA = re.compile(r"^(?:[a-z]{3}-)?(?i:mirna|microrna|mir)[\s-]?(?P<name>\d+[a-z]?(?:-\d)?)(?:-[35]p)?$")
@@ -289,14 +290,13 @@ def gene_cores(text: str) -> list[str]:
         >>> gene_cores("AMP kinase"), gene_cores("heat shock protein"), gene_cores("p53"), gene_cores("P-selectin")
         ([], [], [], [])
     """
-    cores = []
-    if phospho := _PHOSPHO.match(text.strip()):
+    cores, text = [], text.strip()
+    if phospho := _PHOSPHO.match(text):
         text = phospho["name"] or phospho["symbol"]
         cores.append(text)
     words = text.split()
     if len(words) == 2 and words[1].lower() in _GENE_HEADS:
         cores.append(words[0])
-    text = text.strip()
     if cellular := _CELLULAR.match(text):
         cores += [text.lower(), cellular["gene"]]  # the alias as NCBI Gene writes it (c-Myc) before the bare symbol
     for form in (_ISOFORM, _BOUND_NUCLEOTIDE):
