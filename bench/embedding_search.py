@@ -76,7 +76,7 @@ def main() -> None:
     terms = build_ontology_terms(spark, sources).cache()
     embedding = EmbeddingConfig(model=args.encoder, matrix_dir=args.matrix_dir, classes=classes)
     ref = EncoderRef.of(embedding, 2)
-    folder, names = ensure_matrices(terms, classes, embedding, ref)
+    folder, names, _ = ensure_matrices(terms, classes, embedding, ref)
     mentions = gold_mentions(spark, Path("../shared/data/linking"), tuple(args.splits.split(",")))
     keys = mentions.select("entity_class", F.lower("mention").alias("key")).distinct().toPandas()
     encoder = SynonymEncoder.load(args.encoder, precision="fp32", num_threads=2)

@@ -433,6 +433,19 @@ class EmbeddingConfig(_Strict):
         description="folder the driver writes the fp16 concept matrices to, read once per Python worker; must "
         "be visible to executors on a cluster (/dbfs, /Volumes); None = a folder in the driver's temp dir",
     )
+    partition_rows: int = Field(
+        1_000_000,
+        gt=0,
+        description="a class with more synonym rows in ontology_terms than this is not shipped to the workers as "
+        "one matrix: its synonyms are scored in blocks by a partitioned join, and a batch that links it runs on "
+        "Spark joins, not the pandas engines (docs/embedding-linking.md)",
+    )
+    block_rows: int = Field(
+        200_000,
+        gt=0,
+        description="synonym texts per block of a partitioned class (a task holds one block: 150 MB of fp16 at "
+        "384 dims, plus its float32 copy), each block scoring every missed key of its class",
+    )
 
 
 class DisambiguationConfig(_Strict):

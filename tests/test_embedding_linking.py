@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,10 +18,18 @@ from transformers import BertConfig, BertModel
 
 from kazu_spark.config import EmbeddingConfig, LinkingConfig
 from kazu_spark.lakehouse.delta import read_table, table_version
-from kazu_spark.linking import embedding
+from kazu_spark.linking import embedding, embedding_spark
 from kazu_spark.linking.driver_terms import driver_terms
 from kazu_spark.linking.embedding import candidates, encoder_version, int8_blocks, nearest, save_matrix
-from kazu_spark.linking.embedding_spark import class_matrices, match_batch
+from kazu_spark.linking.embedding_spark import (
+    EncoderRef,
+    class_matrices,
+    current_embeddings,
+    ensure_matrices,
+    match_batch,
+    partitioned_matches,
+    score_block,
+)
 from kazu_spark.linking.encoder import DEFAULT_BATCH_SIZE, SynonymEncoder
 from kazu_spark.linking.scores import EMBEDDING_SCALE
 from kazu_spark.linking.spark import link_entities
@@ -231,10 +240,12 @@ def test_a_mention_no_string_rule_reaches_links_by_embedding(
 
 
 @pytest.mark.spark
-def test_the_three_engines_link_by_embedding_alike(spark: SparkSession, tmp_path: Path) -> None:
+def test_the_three_engines_link_by_embedding_alike(spark: SparkSession, tmp_path: Path, caplog) -> None:
     """The same links, row by row, from the Spark joins, the driver's pandas pass and the pass in Spark tasks:
     best synonym per concept, near ties kept and then narrowed by the document, a short form linked through
-    its long form's embedding match, other classes' mentions by their own matrix."""
+    its long form's embedding match, other classes' mentions by their own matrix. And from classes too large
+    to ship (``partition_rows``): a batch the driver would link goes to Spark joins, whose step scores the
+    synonyms in blocks of two texts (the diseases' six in up to three blocks, each key sent to each)."""
     disease = [
         ("MEDIC", "MESH:D009203", "Myocardial Infarction", "c1"),
         ("MEDIC", "MESH:D009203", "Heart Infarction", "c1"),
@@ -269,6 +280,13 @@ def test_the_three_engines_link_by_embedding_alike(spark: SparkSession, tmp_path
         rows = link_entities(entities, terms, cfg, documents).collect()
         columns = [c for c in rows[0].asDict() if c != "score"]  # every column; the scores compared apart
         by_engine[name] = sorted((tuple(r[c] for c in columns), r["score"]) for r in rows)
+    blocks = embedding.model_copy(update={"partition_rows": 1, "block_rows": 2, "matrix_dir": str(tmp_path / "none")})
+    cfg = LinkingConfig(steps=["exact", "normalised", "embedding"], embedding=blocks)  # the driver's batch size
+    caplog.set_level(logging.INFO, logger="kazu_spark.linking.spark")
+    rows = link_entities(entities, terms, cfg, documents).collect()
+    by_engine["partitioned"] = sorted((tuple(r[c] for c in columns), r["score"]) for r in rows)
+    assert "embedding ['disease', 'drug'] in blocks" in caplog.text
+    assert not (tmp_path / "none").exists()  # no matrix was written for the workers
     reference = by_engine.pop("spark-joins")
     for name, rows in by_engine.items():
         assert [r for r, _ in rows] == [r for r, _ in reference], name
@@ -286,6 +304,101 @@ def test_the_three_engines_link_by_embedding_alike(spark: SparkSession, tmp_path
     # two concepts within the margin (0.89 and 0.79): kept, flagged, and left so where nothing settles them
     assert {x["concept_id"] for x in links["d2/breast"]} == {"MESH:D001943", "MESH:D000001"}
     assert all(x["ambiguous"] for x in links["d2/breast"])
+
+
+def test_a_block_keeps_with_an_int8_first_pass_what_float32_keeps(monkeypatch) -> None:
+    """A partitioned class's block is scored as the shipped matrix is: under ``precision`` int8 (and auto on a
+    CPU without native bf16) through an int8 first pass built for the block, rescored in float32: the same
+    texts and cosines as scoring every row in float32."""
+    matrix = _unit(3000, 64, 2)
+    near = matrix[::150] + 0.05 * _unit(20, 64, 3)
+    queries = np.vstack([near / np.linalg.norm(near, axis=1, keepdims=True), _unit(10, 64, 4)])
+    block = pd.DataFrame({"text": [f"synonym {i}" for i in range(3000)], "vector": embedding.to_bytes(matrix)})
+    keys = pd.DataFrame({"entity_class": "disease", "key": [f"key {i}" for i in range(30)]})
+    keys["vector"] = [row.tobytes() for row in queries]
+    built = []
+    monkeypatch.setattr(embedding_spark, "int8_blocks", lambda m: built.append(len(m)) or int8_blocks(m))
+    scored = {
+        precision: score_block(block.assign(dim=64), keys.assign(dim=64), EmbeddingConfig(precision=precision))
+        for precision in ("fp32", "int8")
+    }
+    assert built == [3000]  # once, for the int8 scoring
+    pd.testing.assert_frame_equal(scored["int8"], scored["fp32"], atol=1e-6)
+    assert len(scored["fp32"]) >= 20  # each near key kept its row (min_score 0.875)
+
+
+DISEASES = [
+    "asthma",
+    "bronchial asthma",
+    "wheezing",
+    "breast cancer",
+    "breast carcinoma",
+    "mammary tumour",
+    "lung cancer",
+    "lung carcinoma",
+    "heart attack",
+    "myocardial infarction",
+    "cardiac arrest",
+    "heart failure",
+    "stroke",
+    "cerebral infarction",
+    "migraine",
+    "headache",
+    "epilepsy",
+    "seizures",
+    "diabetes",
+    "diabetes mellitus",
+    "obesity",
+    "hypertension",
+    "high blood pressure",
+    "kidney failure",
+    "renal failure",
+    "liver cirrhosis",
+    "hepatitis",
+    "jaundice",
+    "anaemia",
+    "leukaemia",
+    "lymphoma",
+    "melanoma",
+    "skin cancer",
+    "psoriasis",
+    "eczema",
+    "arthritis",
+    "gout",
+    "osteoporosis",
+    "fracture",
+    "fever",
+]
+
+
+@pytest.mark.spark
+def test_blocks_keep_what_one_matrix_keeps(spark: SparkSession, tmp_path: Path) -> None:
+    """A class scored in blocks (40 synonyms in blocks of 7, every key sent to each) keeps, key by key, the texts
+    and cosines that its one shipped matrix keeps: the best, its near ties within the margin, at most top_k."""
+    terms = _terms(spark, [("MEDIC", f"MESH:D{i:06d}", text, "c1") for i, text in enumerate(DISEASES)])
+    cfg = EmbeddingConfig(
+        model=str(MINILM), precision="fp32", min_score=0.3, margin=0.3, top_k=3, matrix_dir=str(tmp_path)
+    )
+    encoder = EncoderRef.of(cfg, 1)
+    texts = ["cancer of the breast", "heart infarct", "fits", "kidney disease", "sugar disease", "zebra crossing"]
+    keys = spark.createDataFrame([("disease", t) for t in texts], "entity_class string, key string")
+    folder, names, partitioned = ensure_matrices(terms, ["disease"], cfg, encoder)
+    assert not partitioned
+    shipped = match_batch(encoder.load(), str(folder), names, keys.toPandas(), cfg)
+    blocks = cfg.model_copy(update={"partition_rows": 39, "block_rows": 7})
+    _, names, partitioned = ensure_matrices(terms, ["disease"], blocks, encoder)
+    assert (names, partitioned) == ({}, {"disease": 40})  # over partition_rows: no matrix, scored in blocks
+    vectors = current_embeddings(terms, ["disease"], encoder, None)
+    scored = partitioned_matches(keys, vectors, partitioned, blocks, encoder).toPandas()
+
+    def kept(frame: pd.DataFrame) -> dict[str, list[tuple[str, float]]]:
+        ordered = frame.sort_values(["key", "cosine", "text"], ascending=[True, False, True])
+        pairs = {k: zip(g["text"], g["cosine"], strict=True) for k, g in ordered.groupby("key")}
+        return {k: [(t, round(c, 5)) for t, c in rows] for k, rows in pairs.items()}
+
+    assert kept(scored) == kept(shipped)
+    assert len(kept(shipped)["cancer of the breast"]) == 3  # top_k cut its near ties
+    assert "zebra crossing" not in kept(shipped)  # under min_score
 
 
 @pytest.mark.spark

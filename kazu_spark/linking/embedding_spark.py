@@ -25,6 +25,11 @@ while scoring. With ``search: ivf`` the driver also saves each large matrix's IV
 (:func:`~kazu_spark.linking.ivf.ensure_ivf`), and the workers score a key against its nearest lists only.
 The encoder is loaded by path on the workers (``pkg://``, local, ``/dbfs``, ``/Volumes``).
 
+**A class too large to ship** (more synonym rows than ``linking.embedding.partition_rows``) gets no matrix file:
+:func:`partitioned_matches` cuts its vectors into blocks that stay distributed, sends each key to every block
+of its class (``cogroup`` + ``applyInPandas``, a task per block) and reduces each key's rows to what one matrix
+would keep.
+
 Example (needs a SparkSession; ``missed`` in the cascade's lookup columns):
     >>> links = embedding_matches(missed, terms, load_config().linking.embedding)  # doctest: +SKIP
 """
@@ -39,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -72,6 +78,7 @@ log = logging.getLogger(__name__)
 #: distinct keys per matching task: a batch reads its classes' whole matrices, so batches should be large
 _KEYS_PER_TASK = 4096
 _MATCHED_SCHEMA = "entity_class string, key string, text string, cosine double"
+_MATCHED_COLUMNS = ["entity_class", "key", "text", "cosine"]
 _VECTOR_SCHEMA = "text string, vector binary, dim int"
 
 
@@ -144,15 +151,18 @@ def concept_rows(terms: DataFrame, lowercase: bool, texts: DataFrame | None = No
     )
 
 
-def embed_texts(frame: DataFrame, encoder: EncoderRef) -> DataFrame:
-    """``text, vector, dim`` of each row of ``frame`` (column ``text``), embedded over its partitions."""
+def embed_texts(frame: DataFrame, encoder: EncoderRef, *, exact: bool = False) -> DataFrame:
+    """``text, vector, dim`` of each row of ``frame`` (column ``text``), embedded over its partitions; the vectors
+    in fp16 (:func:`~kazu_spark.linking.embedding.to_bytes`, as stored), or float32 with ``exact`` (the mentions'
+    keys, scored as the encoder gave them)."""
 
     def embed(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = encoder.load()
         for batch in batches:
             texts = list(batch["text"])
             vectors = model.embed(texts)
-            yield pd.DataFrame({"text": texts, "vector": to_bytes(vectors), "dim": vectors.shape[1]})
+            blobs = [row.tobytes() for row in vectors.astype(np.float32)] if exact else to_bytes(vectors)
+            yield pd.DataFrame({"text": texts, "vector": blobs, "dim": vectors.shape[1]})
 
     return frame.select("text").mapInPandas(embed, _VECTOR_SCHEMA)
 
@@ -189,22 +199,42 @@ def matrix_names(parts: Iterable[tuple[str, str, str, int]], version: str) -> di
     return {entity_class: f"{entity_class}-{digest[:16]}" for entity_class, digest in sorted(digests.items())}
 
 
+def class_parts(terms: DataFrame | pd.DataFrame, classes: list[str] | None) -> list[tuple[str, str, str, int]]:
+    """``(entity_class, source, source_checksum, rows)`` of the terms of ``classes`` (None: every class) in
+    ``terms``: the ONTOLOGY_TERMS DataFrame (one Spark job), or the pandas copy of the table that the pandas
+    pass holds (:func:`~kazu_spark.linking.driver_terms.driver_terms`; no job, where the job over a million
+    cached terms took 2.1-3.4 s of each call on 2 cores)."""
+    columns = ["entity_class", "source", "source_checksum"]
+    if isinstance(terms, pd.DataFrame):
+        wanted = terms if classes is None else terms[terms["entity_class"].isin(classes)]
+        return [(*group, int(count)) for group, count in wanted[columns].value_counts().items()]
+    wanted = terms if classes is None else terms.where(F.col("entity_class").isin(classes))
+    return [(r[0], r[1], r[2], r[3]) for r in wanted.groupBy(*columns).count().collect()]
+
+
 def class_matrices(terms: DataFrame | pd.DataFrame, classes: list[str], version: str) -> dict[str, str]:
-    """:func:`matrix_names` of the classes of ``classes`` that have terms in ``terms``: the ONTOLOGY_TERMS
-    DataFrame (one Spark job), or the pandas copy of the table that the pandas pass holds
-    (:func:`~kazu_spark.linking.driver_terms.driver_terms`; no job, where the job over a million cached terms
-    took 2.1-3.4 s of each call on 2 cores).
+    """:func:`matrix_names` of the classes of ``classes`` that have terms in ``terms`` (:func:`class_parts`).
 
     Example (needs a SparkSession):
         >>> class_matrices(terms, ["disease", "gene"], "linker@1a2b")  # doctest: +SKIP
         {'disease': 'disease-3f0c...', 'gene': 'gene-9d41...'}
     """
-    columns = ["entity_class", "source", "source_checksum"]
-    if isinstance(terms, pd.DataFrame):
-        counts = terms.loc[terms["entity_class"].isin(classes), columns].value_counts()
-        return matrix_names(((*group, count) for group, count in counts.items()), version)
-    parts = terms.where(F.col("entity_class").isin(classes)).groupBy(*columns).count().collect()
-    return matrix_names(((r[0], r[1], r[2], r[3]) for r in parts), version)
+    return matrix_names(class_parts(terms, classes), version)
+
+
+def partitioned_classes(parts: Iterable[tuple[str, str, str, int]], cfg: EmbeddingConfig) -> list[str]:
+    """The classes of :func:`class_parts` ``parts`` with more synonym rows than ``cfg.partition_rows``: too
+    large to ship as one matrix, scored by :func:`partitioned_matches` instead.
+
+    Example:
+        >>> parts = [("drug", "CTD", "c1", 600), ("drug", "ChEBI", "c2", 600), ("disease", "MEDIC", "c3", 900)]
+        >>> partitioned_classes(parts, EmbeddingConfig(partition_rows=1000))
+        ['drug']
+    """
+    rows: dict[str, int] = {}
+    for entity_class, _, _, count in parts:
+        rows[entity_class] = rows.get(entity_class, 0) + count
+    return sorted(c for c, count in rows.items() if count > cfg.partition_rows)
 
 
 def matrix_folder(cfg: EmbeddingConfig, encoder: EncoderRef) -> Path:
@@ -253,12 +283,8 @@ def match_batch(
         >>> match_batch(OneHot(), folder, {"disease": "disease"}, batch, EmbeddingConfig()).to_dict("records")
         [{'entity_class': 'disease', 'key': 'xyz', 'text': 'abc', 'cosine': 1.0}]
     """
-    from kazu_spark.runtime.precision import cpu_has_fast_bf16  # torch: workers only
-
     records = []
-    native = cpu_has_fast_bf16()  # scoring runs on the CPU
-    shortlist = cfg.precision in ("auto", "bf16") and native
-    quantised = cfg.precision == "int8" or (cfg.precision == "auto" and not native)
+    shortlist, quantised = first_pass_kind(cfg)
     matrices = worker_cached(f"matrices-{folder}", dict)  # one cache entry for all classes: the encoder keeps its own
     for entity_class, group in batch.groupby("entity_class", sort=False):
         name = names.get(entity_class)
@@ -278,10 +304,118 @@ def match_batch(
                 matrices[name, "int8"] = int8_blocks(matrix)
             first_passes = matrices.get((name, "int8")) if quantised else None
             scores, rows = nearest(vectors, matrix, cfg.top_k, shortlist=shortlist, first_passes=first_passes)
-        for key, key_scores, key_rows in zip(keys, scores, rows, strict=True):
-            kept = candidates(key_scores, key_rows, min_score=cfg.min_score, margin=cfg.margin, top_k=cfg.top_k)
-            records += [(entity_class, key, texts[row], score) for row, score in kept]
-    return pd.DataFrame.from_records(records, columns=["entity_class", "key", "text", "cosine"])
+        records += _kept(entity_class, keys, texts, scores, rows, cfg)
+    return pd.DataFrame.from_records(records, columns=_MATCHED_COLUMNS)
+
+
+def first_pass_kind(cfg: EmbeddingConfig) -> tuple[bool, bool]:
+    """``(shortlist, quantised)``: whether scoring on this CPU shortlists rows by a bf16 first pass (native bf16
+    and ``precision`` auto or bf16) or by an int8 one (``precision`` int8, or auto without native bf16); exact
+    float32 scores either way (:func:`~kazu_spark.linking.encoder.top_k`)."""
+    from kazu_spark.runtime.precision import cpu_has_fast_bf16  # torch: workers only
+
+    native = cpu_has_fast_bf16()  # scoring runs on the CPU
+    shortlist = cfg.precision in ("auto", "bf16") and native
+    quantised = cfg.precision == "int8" or (cfg.precision == "auto" and not native)
+    return shortlist, quantised
+
+
+def _kept(
+    entity_class: str, keys: list[str], texts: list[str], scores: np.ndarray, rows: np.ndarray, cfg: EmbeddingConfig
+) -> list[tuple[str, str, str, float]]:
+    """``(entity_class, key, text, cosine)`` of each key's :func:`~kazu_spark.linking.embedding.candidates`, from
+    its :func:`~kazu_spark.linking.embedding.nearest` ``scores`` and ``rows`` (indices into ``texts``)."""
+    records = []
+    for key, key_scores, key_rows in zip(keys, scores, rows, strict=True):
+        kept = candidates(key_scores, key_rows, min_score=cfg.min_score, margin=cfg.margin, top_k=cfg.top_k)
+        records += [(entity_class, key, texts[row], score) for row, score in kept]
+    return records
+
+
+def score_block(block: pd.DataFrame, keys: pd.DataFrame, cfg: EmbeddingConfig) -> pd.DataFrame:
+    """The candidates (``entity_class, key, text, cosine``) of ``keys`` (``entity_class, key, vector`` in float32,
+    ``dim``) among one block of their class's synonym texts (``text, vector`` in fp16, ``dim``): each key's
+    :func:`~kazu_spark.linking.embedding.candidates` in the block. Every candidate over the whole class is one of
+    its block's (the block's best is no better than the class's), so these rows, reduced per key by
+    :func:`partitioned_matches`, keep what one matrix of the class keeps.
+
+    Example:
+        >>> block = pd.DataFrame({"text": ["asthma", "gout"], "vector": to_bytes(np.eye(2)), "dim": 2})
+        >>> keys = pd.DataFrame({"entity_class": ["disease"], "key": ["wheeze"], "dim": 2,
+        ...                      "vector": [np.array([0.8, 0.6], dtype=np.float32).tobytes()]})
+        >>> score_block(block, keys, EmbeddingConfig(min_score=0.5, margin=0.5)).to_dict("records")
+        [{'entity_class': 'disease', 'key': 'wheeze', 'text': 'asthma', 'cosine': 0.8}, \
+{'entity_class': 'disease', 'key': 'wheeze', 'text': 'gout', 'cosine': 0.6}]
+    """
+    if block.empty or keys.empty:
+        return pd.DataFrame(columns=_MATCHED_COLUMNS)
+    dim = int(block["dim"].iloc[0])
+    queries = np.frombuffer(b"".join(keys["vector"]), dtype=np.float32).reshape(-1, dim).copy()  # torch writes
+    texts, matrix = list(block["text"]), from_bytes(block["vector"], dim)
+    shortlist, quantised = first_pass_kind(cfg)  # as the shipped matrix is scored, the int8 pass built per block
+    first_passes = int8_blocks(matrix) if quantised else None
+    scores, rows = nearest(queries, matrix, cfg.top_k, shortlist=shortlist, first_passes=first_passes)
+    records = _kept(str(keys["entity_class"].iloc[0]), list(keys["key"]), texts, scores, rows, cfg)
+    return pd.DataFrame.from_records(records, columns=_MATCHED_COLUMNS)
+
+
+def partitioned_matches(
+    keys: DataFrame, vectors: DataFrame, rows: dict[str, int], cfg: EmbeddingConfig, encoder: EncoderRef
+) -> DataFrame:
+    """Nearest synonym texts (``_MATCHED_SCHEMA``) of distinct ``(entity_class, key)`` ``keys`` in classes too
+    large to ship as one matrix (``rows``: class -> its synonym rows, :func:`partitioned_classes`). The classes'
+    ``concept_embeddings`` rows ``vectors`` stay distributed: a hash of the text cuts each class into
+    ``ceil(rows / block_rows)`` blocks; each key is embedded once and sent to every block of its class (keys x
+    blocks rows move, not the synonyms); a task per block scores its keys (:func:`score_block`), and each key's
+    rows over its blocks are reduced to the best ``top_k`` within ``margin`` of its best, as one matrix gives.
+
+    Example (needs a SparkSession):
+        >>> partitioned_matches(keys, current_embeddings(terms, ["drug"], ref, None), {"drug": 5_000_000},
+        ...                     cfg, ref)  # doctest: +SKIP
+    """
+    plan = keys.sparkSession.createDataFrame(
+        [(c, max(1, -(-n // cfg.block_rows))) for c, n in rows.items()], "entity_class string, blocks int"
+    )
+    synonyms = (
+        vectors.select("entity_class", "text", "vector", "dim")
+        .dropDuplicates(["entity_class", "text"])
+        .join(F.broadcast(plan), "entity_class")
+        .withColumn("block", F.pmod(F.xxhash64("text"), F.col("blocks")).cast("int"))
+    )
+    embedded = embed_texts(keys.select(F.col("key").alias("text")).distinct(), encoder, exact=True)
+    queries = (
+        keys.join(embedded.withColumnRenamed("text", "key"), "key")
+        .join(F.broadcast(plan), "entity_class")
+        .withColumn("block", F.explode(F.sequence(F.lit(0), F.col("blocks") - 1)))
+    )
+    by_block = ["entity_class", "block"]
+    found = (
+        synonyms.select(*by_block, "text", "vector", "dim")
+        .groupBy(*by_block)
+        .cogroup(queries.select(*by_block, "key", "vector", "dim").groupBy(*by_block))
+        .applyInPandas(lambda block, batch: score_block(block, batch, cfg), _MATCHED_SCHEMA)
+    )
+    per_key = Window.partitionBy("entity_class", "key")
+    return (
+        found.withColumn("best", F.max("cosine").over(per_key))
+        .where(F.col("cosine") >= F.col("best") - cfg.margin)
+        .withColumn("rank", F.row_number().over(per_key.orderBy(F.desc("cosine"), "text")))
+        .where(F.col("rank") <= cfg.top_k)
+        .select(*_MATCHED_COLUMNS)
+    )
+
+
+def current_embeddings(
+    terms: DataFrame, classes: list[str], encoder: EncoderRef, concept_embeddings: DataFrame | None
+) -> DataFrame:
+    """The ``concept_embeddings`` rows of ``classes`` by ``encoder``: from the table where it has this encoder's
+    rows of them, else ``terms`` of those classes embedded now (:func:`embed_terms`, materialised once)."""
+    wanted = (F.col("encoder_version") == encoder.version) & F.col("entity_class").isin(classes)
+    if concept_embeddings is None or concept_embeddings.where(wanted).isEmpty():
+        log.info("embedding the synonyms of %s with %s (no concept_embeddings table given)", classes, encoder.version)
+        embedded = embed_terms(terms.where(F.col("entity_class").isin(classes)), encoder)
+        return embedded.localCheckpoint(eager=True)
+    return concept_embeddings.where(wanted)
 
 
 def ensure_matrices(
@@ -291,29 +425,26 @@ def ensure_matrices(
     encoder: EncoderRef,
     concept_embeddings: DataFrame | None = None,
     table: pd.DataFrame | None = None,
-) -> tuple[Path, dict[str, str]]:
-    """The matrix folder of ``encoder`` and the matrix name of each of ``classes`` that has terms
+) -> tuple[Path, dict[str, str], dict[str, int]]:
+    """The matrix folder of ``encoder``, the matrix name of each of ``classes`` that has terms
     (:func:`class_matrices`, of ``table`` where the caller holds the terms in pandas), each matrix saved there
     first unless it is already: from ``concept_embeddings`` rows of this encoder where the table has them, else
-    by embedding those classes' terms now; with ``search: ivf``, the IVF index of each large matrix too."""
-    names = class_matrices(terms if table is None else table, classes, encoder.version) if classes else {}
+    by embedding those classes' terms now; with ``search: ivf``, the IVF index of each large matrix too. The
+    classes with more synonym rows than ``cfg.partition_rows`` get no matrix: they come back apart, with their
+    rows, for :func:`partitioned_matches`."""
+    parts = class_parts(terms if table is None else table, classes) if classes else []
+    partitioned = set(partitioned_classes(parts, cfg))
+    names = matrix_names((p for p in parts if p[0] not in partitioned), encoder.version)
+    rows = {c: sum(p[3] for p in parts if p[0] == c) for c in sorted(partitioned)}
     folder = matrix_folder(cfg, encoder)
     missing = [c for c in names if not has_matrix(folder, names[c])]
     if missing:  # the classes whose matrix this encoder and these terms have not saved yet
-        current = F.col("encoder_version") == encoder.version
-        if (
-            concept_embeddings is None
-            or concept_embeddings.where(current & F.col("entity_class").isin(missing)).isEmpty()
-        ):
-            log.info(
-                "embedding the synonyms of %s with %s (no concept_embeddings table given)", missing, encoder.version
-            )
-            embedded = embed_terms(terms.where(F.col("entity_class").isin(missing)), encoder)
-            concept_embeddings = embedded.localCheckpoint(eager=True)
-        write_matrices(concept_embeddings.where(current), {c: names[c] for c in missing}, folder)
+        write_matrices(
+            current_embeddings(terms, missing, encoder, concept_embeddings), {c: names[c] for c in missing}, folder
+        )
     if cfg.search == "ivf":
         ensure_ivf(folder, [name for name in names.values() if has_matrix(folder, name)])
-    return folder, names
+    return folder, names, rows
 
 
 @dataclass(frozen=True)
@@ -351,7 +482,9 @@ class ClassMatrices:
             return None
         wanted = sorted(c for c in classes if cfg.classes is None or c in cfg.classes)
         encoder = EncoderRef.of(cfg, threads)
-        folder, names = ensure_matrices(terms, wanted, cfg, encoder, concept_embeddings, table)
+        folder, names, partitioned = ensure_matrices(terms, wanted, cfg, encoder, concept_embeddings, table)
+        if partitioned:  # link_entities sends such batches to Spark joins; a direct caller is told
+            log.warning("%s over linking.embedding.partition_rows: not embedded by the pandas pass", list(partitioned))
         return cls(encoder, str(folder), names, cfg) if names else None
 
     @property
@@ -393,10 +526,10 @@ def embedding_matches(
         .localCheckpoint(eager=True)
     )
     per_class = {r["entity_class"]: r["count"] for r in keys.groupBy("entity_class").count().collect()}
-    folder, names = ensure_matrices(terms, list(per_class), cfg, encoder, concept_embeddings)
-    if not names:
+    folder, names, partitioned = ensure_matrices(terms, list(per_class), cfg, encoder, concept_embeddings)
+    if not names and not partitioned:
         return None
-    classes = list(names)
+    classes = [*names, *partitioned]
     class_terms = terms.where(F.col("entity_class").isin(classes))
     where = str(folder)
 
@@ -406,8 +539,13 @@ def embedding_matches(
 
     # few large tasks: each batch scores its keys against whole matrices (an fp16 -> fp32 pass per block);
     # kept (at most top_k rows a key) so the encoder runs once and the joins below see its real size
-    tasks = max(2, -(-sum(per_class[c] for c in classes) // _KEYS_PER_TASK))
-    matched = keys.repartition(tasks).mapInPandas(match, _MATCHED_SCHEMA).localCheckpoint(eager=True)
+    tasks = max(2, -(-sum(per_class[c] for c in names) // _KEYS_PER_TASK))
+    matched = keys.where(F.col("entity_class").isin(list(names))).repartition(tasks).mapInPandas(match, _MATCHED_SCHEMA)
+    if partitioned:
+        vectors = current_embeddings(terms, list(partitioned), encoder, concept_embeddings)
+        large = keys.where(F.col("entity_class").isin(list(partitioned)))
+        matched = matched.unionByName(partitioned_matches(large, vectors, partitioned, cfg, encoder))
+    matched = matched.localCheckpoint(eager=True)
     lookups = missed.withColumn("key", encoder_text("query", encoder.lowercase))
     texts = matched.select("entity_class", "text").distinct()
     concepts = concept_rows(class_terms, encoder.lowercase, texts).drop("source_version", "source_checksum")

@@ -88,7 +88,7 @@ from kazu_spark.linking.abbreviations import short_forms_batch, spelled_short_fo
 from kazu_spark.linking.batch import CONCEPT_TEXT_SYNONYMS, TermTable, batch_supported, link_with_table
 from kazu_spark.linking.disambiguate import CONCEPT_TEXT_SEPARATOR, resolve_document
 from kazu_spark.linking.driver_terms import driver_terms
-from kazu_spark.linking.embedding_spark import ClassMatrices, embedding_matches
+from kazu_spark.linking.embedding_spark import ClassMatrices, class_parts, embedding_matches, partitioned_classes
 from kazu_spark.linking.families import FAMILY_SCHEMA, family_members
 from kazu_spark.linking.fuzzy import FuzzyIndex, class_indexes, fuzzy_batch, indexable
 from kazu_spark.linking.genus import ANCESTOR_HOPS, model_species, species_of_genus
@@ -589,6 +589,19 @@ def _class_matrices(
     return ClassMatrices.of(terms, classes, cfg.embedding, threads, embeddings, table)
 
 
+def _embeds_partitioned(terms: DataFrame, cfg: LinkingConfig) -> bool:
+    """Whether the ``embedding`` step links a class with more synonyms than ``linking.embedding.partition_rows``:
+    its synonyms are scored in blocks by Spark tasks (:func:`~kazu_spark.linking.embedding_spark.partitioned_matches`),
+    which the pandas engines cannot start, so the batch is linked by Spark joins. One job over the terms, only
+    with the step on."""
+    if "embedding" not in cfg.steps or cfg.embedding.model is None:
+        return False
+    large = partitioned_classes(class_parts(terms, cfg.embedding.classes), cfg.embedding)
+    if large:
+        log.info("embedding %s in blocks (over linking.embedding.partition_rows): linking by Spark joins", large)
+    return bool(large)
+
+
 def _link_on_driver(
     entities: DataFrame,
     terms: DataFrame,
@@ -696,7 +709,8 @@ def link_entities(
     ``context`` is what a ``package.module:function`` step in ``cfg.steps`` receives (default: ``cfg``, ``terms``
     and ``documents``).
     Up to ``cfg.batch_entities`` entities (counted by one job) are linked on the driver by the same rules in
-    pandas (:mod:`kazu_spark.linking.batch`), unless a custom or embedding step needs Spark; more entities, with
+    pandas (:mod:`kazu_spark.linking.batch`), unless a custom step needs Spark or the embedding step a class
+    over ``linking.embedding.partition_rows`` (scored in blocks by Spark tasks); more entities, with
     ``cfg.bulk`` "tasks", by the same pandas pass in Spark tasks, a partition of documents at a time (the
     terms table broadcast to the Python workers). Otherwise (Spark joins), with
     fuzzy matching, variants or source tiers on, the call itself runs Spark jobs: the term index and the dictionary
@@ -705,7 +719,7 @@ def link_entities(
     materialised too, before and after the wider lookup of the mentions that have a broad candidate.
     """
     cfg = cfg or LinkingConfig()
-    if batch_supported(cfg) and cfg.batch_entities > 0:
+    if batch_supported(cfg) and cfg.batch_entities > 0 and not _embeds_partitioned(terms, cfg):
         if entities.limit(cfg.batch_entities + 1).count() <= cfg.batch_entities:
             return _link_on_driver(entities, terms, cfg, documents, context)  # a small batch: one pandas pass
         if cfg.bulk == "tasks" and not is_connect(entities.sparkSession):
