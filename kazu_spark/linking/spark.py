@@ -589,6 +589,14 @@ def _class_matrices(
     return ClassMatrices.of(terms, classes, cfg.embedding, threads, embeddings, table)
 
 
+def _flat_under_connect(links: DataFrame) -> DataFrame:
+    """``links`` materialised under Spark Connect, else as they are. A Connect client sends a plan as nested
+    protobuf messages and refuses one nested past 100 levels (``Exceeded upb_DecodeOptions_MaxDepth``); each of
+    the Spark joins engine's steps adds tens (a ``withColumn`` is a level), so the links are checkpointed
+    between steps and each step's plan starts from a flat relation. Classic Spark has no such limit."""
+    return links.localCheckpoint(eager=True) if is_connect(links.sparkSession) else links
+
+
 def _embeds_partitioned(terms: DataFrame, cfg: LinkingConfig) -> bool:
     """Whether the ``embedding`` step links a class with more synonyms than ``linking.embedding.partition_rows``:
     its synonyms are scored in blocks by Spark tasks (:func:`~kazu_spark.linking.embedding_spark.partitioned_matches`),
@@ -750,12 +758,14 @@ def link_entities(
             .withColumn("score", F.when(via_long_form, ABBREVIATION_SCALE).otherwise(1.0) * F.col("score"))
         )
     generic = frozenset(c for concepts in cfg.generic_concepts.values() for c in concepts)
+    links = _flat_under_connect(links)
     if cfg.prefer_specific:
-        links = _prefer_specific(links, queries, index, generic)
+        links = _flat_under_connect(_prefer_specific(links, queries, index, generic))
     if cfg.gene_species.enabled:
         lookup = partial(_species_lookup, index=index)
         curated = cfg.curated_sources()
         links = prefer_document_species(links, queries, index.concepts, cfg.gene_species, lookup, curated, documents)
+        links = _flat_under_connect(links)
     if cfg.disambiguation.enabled:
         limit = context.cfg.worker_memory_limit_mb
         links = _disambiguate(
