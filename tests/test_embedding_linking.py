@@ -315,7 +315,7 @@ def test_a_block_keeps_with_an_int8_first_pass_what_float32_keeps(monkeypatch) -
     queries = np.vstack([near / np.linalg.norm(near, axis=1, keepdims=True), _unit(10, 64, 4)])
     block = pd.DataFrame({"text": [f"synonym {i}" for i in range(3000)], "vector": embedding.to_bytes(matrix)})
     keys = pd.DataFrame({"entity_class": "disease", "key": [f"key {i}" for i in range(30)]})
-    keys["vector"] = [row.tobytes() for row in queries]
+    keys["vector"] = embedding.to_bytes(queries, np.float32)
     built = []
     monkeypatch.setattr(embedding_spark, "int8_blocks", lambda m: built.append(len(m)) or int8_blocks(m))
     scored = {

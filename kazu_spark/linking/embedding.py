@@ -84,21 +84,23 @@ def encoder_keys(texts: pd.Series, lowercase: bool) -> pd.Series:
     return trimmed.str.lower() if lowercase else trimmed
 
 
-def to_bytes(vectors: np.ndarray) -> list[bytes]:
-    """One fp16 byte string per row of ``vectors`` (the ``concept_embeddings.vector`` column).
+def to_bytes(vectors: np.ndarray, dtype: type[np.floating] = VECTOR_DTYPE) -> list[bytes]:
+    """One byte string per row of ``vectors``: fp16 by default (the ``concept_embeddings.vector`` column), or
+    ``dtype`` (a mention's float32 vector, scored as the encoder gave it).
 
     Example:
         >>> from_bytes(to_bytes(np.array([[0.5, -1.0]], dtype=np.float32)), dim=2).tolist()
         [[0.5, -1.0]]
     """
-    half = np.ascontiguousarray(vectors, dtype=VECTOR_DTYPE)
-    return [row.tobytes() for row in half]
+    rows = np.ascontiguousarray(vectors, dtype=dtype)
+    return [row.tobytes() for row in rows]
 
 
-def from_bytes(blobs: Iterable[bytes], dim: int) -> np.ndarray:
-    """The fp16 matrix ``[n, dim]`` of byte strings made by :func:`to_bytes`."""
+def from_bytes(blobs: Iterable[bytes], dim: int, dtype: type[np.floating] = VECTOR_DTYPE) -> np.ndarray:
+    """The matrix ``[n, dim]`` of byte strings made by :func:`to_bytes` with the same ``dtype`` (read-only: it
+    shares their buffer)."""
     data = b"".join(blobs)
-    return np.frombuffer(data, dtype=VECTOR_DTYPE).reshape(-1, dim)
+    return np.frombuffer(data, dtype=dtype).reshape(-1, dim)
 
 
 def save_files(folder: str | Path, writers: Sequence[tuple[str, Callable[[BinaryIO], object]]]) -> None:

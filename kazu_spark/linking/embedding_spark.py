@@ -161,7 +161,7 @@ def embed_texts(frame: DataFrame, encoder: EncoderRef, *, exact: bool = False) -
         for batch in batches:
             texts = list(batch["text"])
             vectors = model.embed(texts)
-            blobs = [row.tobytes() for row in vectors.astype(np.float32)] if exact else to_bytes(vectors)
+            blobs = to_bytes(vectors, np.float32) if exact else to_bytes(vectors)
             yield pd.DataFrame({"text": texts, "vector": blobs, "dim": vectors.shape[1]})
 
     return frame.select("text").mapInPandas(embed, _VECTOR_SCHEMA)
@@ -222,19 +222,19 @@ def class_matrices(terms: DataFrame | pd.DataFrame, classes: list[str], version:
     return matrix_names(class_parts(terms, classes), version)
 
 
-def partitioned_classes(parts: Iterable[tuple[str, str, str, int]], cfg: EmbeddingConfig) -> list[str]:
-    """The classes of :func:`class_parts` ``parts`` with more synonym rows than ``cfg.partition_rows``: too
-    large to ship as one matrix, scored by :func:`partitioned_matches` instead.
+def partitioned_classes(parts: Iterable[tuple[str, str, str, int]], cfg: EmbeddingConfig) -> dict[str, int]:
+    """The classes of :func:`class_parts` ``parts`` with more synonym rows than ``cfg.partition_rows``, with their
+    rows: too large to ship as one matrix, scored by :func:`partitioned_matches` instead.
 
     Example:
         >>> parts = [("drug", "CTD", "c1", 600), ("drug", "ChEBI", "c2", 600), ("disease", "MEDIC", "c3", 900)]
         >>> partitioned_classes(parts, EmbeddingConfig(partition_rows=1000))
-        ['drug']
+        {'drug': 1200}
     """
     rows: dict[str, int] = {}
     for entity_class, _, _, count in parts:
         rows[entity_class] = rows.get(entity_class, 0) + count
-    return sorted(c for c, count in rows.items() if count > cfg.partition_rows)
+    return {c: count for c, count in sorted(rows.items()) if count > cfg.partition_rows}
 
 
 def matrix_folder(cfg: EmbeddingConfig, encoder: EncoderRef) -> Path:
@@ -350,7 +350,7 @@ def score_block(block: pd.DataFrame, keys: pd.DataFrame, cfg: EmbeddingConfig) -
     if block.empty or keys.empty:
         return pd.DataFrame(columns=_MATCHED_COLUMNS)
     dim = int(block["dim"].iloc[0])
-    queries = np.frombuffer(b"".join(keys["vector"]), dtype=np.float32).reshape(-1, dim).copy()  # torch writes
+    queries = from_bytes(keys["vector"], dim, np.float32).copy()  # writable, as torch wants it
     texts, matrix = list(block["text"]), from_bytes(block["vector"], dim)
     shortlist, quantised = first_pass_kind(cfg)  # as the shipped matrix is scored, the int8 pass built per block
     first_passes = int8_blocks(matrix) if quantised else None
@@ -379,13 +379,13 @@ def partitioned_matches(
     synonyms = (
         vectors.select("entity_class", "text", "vector", "dim")
         .dropDuplicates(["entity_class", "text"])
-        .join(F.broadcast(plan), "entity_class")
+        .join(plan, "entity_class")
         .withColumn("block", F.pmod(F.xxhash64("text"), F.col("blocks")).cast("int"))
     )
     embedded = embed_texts(keys.select(F.col("key").alias("text")).distinct(), encoder, exact=True)
     queries = (
         keys.join(embedded.withColumnRenamed("text", "key"), "key")
-        .join(F.broadcast(plan), "entity_class")
+        .join(plan, "entity_class")
         .withColumn("block", F.explode(F.sequence(F.lit(0), F.col("blocks") - 1)))
     )
     by_block = ["entity_class", "block"]
@@ -433,9 +433,8 @@ def ensure_matrices(
     classes with more synonym rows than ``cfg.partition_rows`` get no matrix: they come back apart, with their
     rows, for :func:`partitioned_matches`."""
     parts = class_parts(terms if table is None else table, classes) if classes else []
-    partitioned = set(partitioned_classes(parts, cfg))
+    partitioned = partitioned_classes(parts, cfg)
     names = matrix_names((p for p in parts if p[0] not in partitioned), encoder.version)
-    rows = {c: sum(p[3] for p in parts if p[0] == c) for c in sorted(partitioned)}
     folder = matrix_folder(cfg, encoder)
     missing = [c for c in names if not has_matrix(folder, names[c])]
     if missing:  # the classes whose matrix this encoder and these terms have not saved yet
@@ -444,7 +443,7 @@ def ensure_matrices(
         )
     if cfg.search == "ivf":
         ensure_ivf(folder, [name for name in names.values() if has_matrix(folder, name)])
-    return folder, names, rows
+    return folder, names, partitioned
 
 
 @dataclass(frozen=True)

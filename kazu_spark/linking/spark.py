@@ -597,38 +597,38 @@ def _flat_under_connect(links: DataFrame) -> DataFrame:
     return links.localCheckpoint(eager=True) if is_connect(links.sparkSession) else links
 
 
-def _embeds_partitioned(terms: DataFrame, cfg: LinkingConfig) -> bool:
+def _embeds_partitioned(table: pd.DataFrame, cfg: LinkingConfig) -> bool:
     """Whether the ``embedding`` step links a class with more synonyms than ``linking.embedding.partition_rows``:
     its synonyms are scored in blocks by Spark tasks (:func:`~kazu_spark.linking.embedding_spark.partitioned_matches`),
-    which the pandas engines cannot start, so the batch is linked by Spark joins. One job over the terms, only
-    with the step on."""
+    which the pandas engines cannot start, so the batch is linked by Spark joins. Counted in ``table``, the pandas
+    engines' copy of the terms (no Spark job)."""
     if "embedding" not in cfg.steps or cfg.embedding.model is None:
         return False
-    large = partitioned_classes(class_parts(terms, cfg.embedding.classes), cfg.embedding)
+    large = partitioned_classes(class_parts(table, cfg.embedding.classes), cfg.embedding)
     if large:
-        log.info("embedding %s in blocks (over linking.embedding.partition_rows): linking by Spark joins", large)
+        log.info("embedding %s in blocks (over linking.embedding.partition_rows): linking by Spark joins", list(large))
     return bool(large)
 
 
 def _link_on_driver(
     entities: DataFrame,
     terms: DataFrame,
+    table: pd.DataFrame,
     cfg: LinkingConfig,
     documents: DataFrame | None,
     context: StepContext | None,
 ) -> DataFrame:
-    """The links of a small batch of entities by :func:`~kazu_spark.linking.batch.link_with_table`: the entities,
-    their documents' texts and the whole terms table (:func:`~kazu_spark.linking.driver_terms.driver_terms`,
-    cached on the driver under the context's ``terms_key``) are collected, linked in pandas and returned as a
-    local DataFrame (two or three Spark jobs instead of a cascade of joins). The ``embedding`` step runs on the
-    driver too, with a torch thread per core."""
+    """The links of a small batch of entities by :func:`~kazu_spark.linking.batch.link_with_table`: the entities
+    and their documents' texts are collected and linked in pandas against ``table``, the whole terms table
+    (:func:`~kazu_spark.linking.driver_terms.driver_terms`, cached on the driver under the context's
+    ``terms_key``), and returned as a local DataFrame (two or three Spark jobs instead of a cascade of joins).
+    The ``embedding`` step runs on the driver too, with a torch thread per core."""
     spark = entities.sparkSession
     local = entities.select("entity_id", "doc_id", "mention", "entity_class").toPandas()
     texts = None
     if documents is not None:
         wanted = F.col("doc_id").isin(sorted(set(local["doc_id"])))
         texts = documents.where(wanted).select("doc_id", "text").toPandas()
-    table = driver_terms(terms, context.terms_key if context else None)
     embedder = None
     if "embedding" in cfg.steps:
         classes = sorted(set(local["entity_class"]))
@@ -653,6 +653,7 @@ def bulk_partitions(entities: int, per_partition: int, slots: int) -> int:
 def _link_in_tasks(
     entities: DataFrame,
     terms: DataFrame,
+    whole: pd.DataFrame,
     cfg: LinkingConfig,
     documents: DataFrame | None,
     context: StepContext | None,
@@ -660,13 +661,13 @@ def _link_in_tasks(
     """The links of a large batch by :func:`~kazu_spark.linking.batch.link_with_table` in Spark tasks: the entities
     and their documents' texts are partitioned by document (:func:`bulk_partitions`: about ``cfg.bulk_entities``
     entities a partition, a multiple of the task slots), and each partition is linked in one pandas pass against
-    the whole terms table, collected on the driver
+    ``whole``, the whole terms table collected on the driver
     (:func:`~kazu_spark.linking.driver_terms.driver_terms`) and broadcast once to every Python worker. Every
     rule is per entity or per document, so partitioning by document gives the links of one pass over all. The
     ``embedding`` step runs in the tasks too: each worker loads the encoder and maps the concept matrices once."""
     spark = entities.sparkSession
     task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
-    table = TermTable(driver_terms(terms, context.terms_key if context else None))
+    table = TermTable(whole)
     embedder = None
     if "embedding" in cfg.steps:  # the classes the step links (one job finds them when it links every class)
         classes = cfg.embedding.classes or [r[0] for r in entities.select("entity_class").distinct().collect()]
@@ -727,11 +728,13 @@ def link_entities(
     materialised too, before and after the wider lookup of the mentions that have a broad candidate.
     """
     cfg = cfg or LinkingConfig()
-    if batch_supported(cfg) and cfg.batch_entities > 0 and not _embeds_partitioned(terms, cfg):
-        if entities.limit(cfg.batch_entities + 1).count() <= cfg.batch_entities:
-            return _link_on_driver(entities, terms, cfg, documents, context)  # a small batch: one pandas pass
-        if cfg.bulk == "tasks" and not is_connect(entities.sparkSession):
-            return _link_in_tasks(entities, terms, cfg, documents, context)
+    if batch_supported(cfg) and cfg.batch_entities > 0:
+        small = entities.limit(cfg.batch_entities + 1).count() <= cfg.batch_entities
+        if small or (cfg.bulk == "tasks" and not is_connect(entities.sparkSession)):
+            table = driver_terms(terms, context.terms_key if context else None)
+            if not _embeds_partitioned(table, cfg):  # a small batch: one pandas pass; a large one: in tasks
+                engine = _link_on_driver if small else _link_in_tasks
+                return engine(entities, terms, table, cfg, documents, context)
     context = context or StepContext(Config(linking=cfg), terms, documents)
     queries = entities.select(
         "entity_id", "doc_id", F.lit("mention").alias("via"), F.col("mention").alias("query"), "entity_class"
